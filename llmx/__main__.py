@@ -1,0 +1,3 @@
+from llmx.cli.main import main
+
+raise SystemExit(main())

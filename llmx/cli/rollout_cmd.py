@@ -1,0 +1,24 @@
+"""``llmx rollout``: maintenance of rollout files (``check``)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def add_parser(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "rollout", help="check and repair rollout files"
+    )
+    sub = parser.add_subparsers(dest="rollout_command", metavar="SUBCOMMAND", required=True)
+    check = sub.add_parser("check", help="report per file: lines, types, unparseable lines, torn tail")
+    check.add_argument("paths", nargs="+", metavar="PATH")
+    check.add_argument("--json", action="store_true", help="one JSON object per file")
+    check.add_argument("--repair", action="store_true", help="cut a torn final line (only that)")
+    check.set_defaults(handler=_run_check)
+
+
+def _run_check(args: argparse.Namespace) -> int:
+    from llmx.cli.rollout_check import run_check
+
+    return run_check(args.paths, as_json=args.json, repair=args.repair)

@@ -1,0 +1,1 @@
+"""Config, model clients, the turn loop, tools, approvals and escalation."""

@@ -1,0 +1,4 @@
+"""Sandbox policies, permission profiles, environment policy and kernel enforcement.
+
+Imports nothing else from llmx.
+"""
