@@ -1,0 +1,70 @@
+"""The home directory layout, the same as ``$CODEX_HOME`` so a Codex home can be used as is."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+
+HOME_ENV = "LLMX_HOME"
+
+# Created 0700: rollouts hold prompts, command output and file contents.
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+
+
+def llmx_home() -> Path:
+    """``$LLMX_HOME``, or ``~/.llmx`` when unset or empty."""
+    configured = os.environ.get(HOME_ENV)
+    if configured:
+        return Path(configured).expanduser()
+    return Path.home() / ".llmx"
+
+
+def sessions_dir(home: Path) -> Path:
+    return home / "sessions"
+
+
+def archived_sessions_dir(home: Path) -> Path:
+    return home / "archived_sessions"
+
+
+def history_path(home: Path) -> Path:
+    return home / "history.jsonl"
+
+
+def config_path(home: Path) -> Path:
+    return home / "config.toml"
+
+
+def session_index_db_path(home: Path) -> Path:
+    """The sqlite session index: derived, deletable, rebuilt from the rollout files."""
+    return home / "state.sqlite"
+
+
+def rollout_file_name(thread_id: str, started_local: datetime) -> str:
+    # Codex names files by *local* wall-clock time with ``:`` replaced by ``-``.
+    return f"rollout-{started_local.strftime('%Y-%m-%dT%H-%M-%S')}-{thread_id}.jsonl"
+
+
+def rollout_path_for(home: Path, thread_id: str, started_local: datetime) -> Path:
+    """``sessions/YYYY/MM/DD/rollout-<local ts>-<uuid>.jsonl``."""
+    day = sessions_dir(home) / f"{started_local:%Y}" / f"{started_local:%m}" / f"{started_local:%d}"
+    return day / rollout_file_name(thread_id, started_local)
+
+
+def ensure_private_dir(path: Path) -> None:
+    """Create ``path`` and its missing parents with mode 0700 (the umask cannot widen it)."""
+    missing: list[Path] = []
+    current = path
+    while not current.exists():
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    for directory in reversed(missing):
+        try:
+            directory.mkdir(mode=DIR_MODE)
+        except FileExistsError:
+            continue
+        os.chmod(directory, DIR_MODE)
