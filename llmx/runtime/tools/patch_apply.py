@@ -1,0 +1,237 @@
+"""Applying a parsed apply_patch to the filesystem, with Codex's matching rules.
+
+Verification happens before any write: every hunk is resolved against the current file
+contents first, so a patch whose third hunk does not match changes nothing. Matching
+tries exact lines, then lines with trailing whitespace ignored, then surrounding
+whitespace ignored, then typographic punctuation folded to ASCII; models copy code with
+the wrong dashes and quotes often enough that Codex accepts them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from llmx.runtime.tools.patch_format import AddFile, DeleteFile, Hunk, UpdateChunk, UpdateFile
+
+
+class PatchApplyError(Exception):
+    """The patch cannot be applied as written; nothing was changed."""
+
+
+@dataclass(frozen=True)
+class FileAdd:
+    path: Path
+    content: str
+
+
+@dataclass(frozen=True)
+class FileDelete:
+    path: Path
+    content: str
+
+
+@dataclass(frozen=True)
+class FileUpdate:
+    path: Path
+    move_path: Path | None
+    unified_diff: str
+    new_content: str
+
+
+FileChange = FileAdd | FileDelete | FileUpdate
+
+
+@dataclass(frozen=True)
+class PatchPlan:
+    """The verified effect of a patch: absolute paths and the exact new contents."""
+
+    changes: tuple[FileChange, ...]
+    # ``A path`` / ``M path`` / ``D path`` as the patch named them, for the success message.
+    summary_lines: tuple[str, ...]
+
+    def touched_paths(self) -> list[Path]:
+        paths: list[Path] = []
+        for change in self.changes:
+            paths.append(change.path)
+            if isinstance(change, FileUpdate) and change.move_path is not None:
+                paths.append(change.move_path)
+        return paths
+
+    def success_message(self) -> str:
+        return "Success. Updated the following files:\n" + "".join(
+            f"{line}\n" for line in self.summary_lines
+        )
+
+
+def plan_patch(hunks: Sequence[Hunk], cwd: Path) -> PatchPlan:
+    """Resolve every hunk against the files under ``cwd`` without writing anything."""
+    changes: list[FileChange] = []
+    summary: list[str] = []
+    for hunk in hunks:
+        path = _absolute(hunk.path, cwd)
+        if isinstance(hunk, AddFile):
+            changes.append(FileAdd(path, hunk.content))
+            summary.append(f"A {hunk.path}")
+        elif isinstance(hunk, DeleteFile):
+            changes.append(FileDelete(path, _read(path, "delete")))
+            summary.append(f"D {hunk.path}")
+        else:
+            changes.append(_plan_update(hunk, path, cwd))
+            summary.append(f"M {hunk.move_path or hunk.path}")
+    return PatchPlan(tuple(changes), tuple(summary))
+
+
+def apply_plan(plan: PatchPlan) -> None:
+    """Write a verified plan to disk (parents created as needed)."""
+    for change in plan.changes:
+        if isinstance(change, FileAdd):
+            _write(change.path, change.content)
+        elif isinstance(change, FileDelete):
+            change.path.unlink()
+        else:
+            target = change.move_path or change.path
+            _write(target, change.new_content)
+            if change.move_path is not None and change.move_path != change.path:
+                change.path.unlink()
+
+
+def paths_outside(plan: PatchPlan, is_writable: Callable[[Path], bool]) -> list[Path]:
+    """The touched paths that ``is_writable`` refuses, in patch order."""
+    return [path for path in plan.touched_paths() if not is_writable(path)]
+
+
+def _absolute(path: Path, cwd: Path) -> Path:
+    return Path(os.path.normpath(path if path.is_absolute() else cwd / path))
+
+
+def _read(path: Path, purpose: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PatchApplyError(
+            f"Failed to read file to {purpose} {path}: No such file or directory (os error 2)"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PatchApplyError(f"Failed to read file to {purpose} {path}: {exc}") from None
+
+
+def _write(path: Path, content: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(content, encoding="utf-8")
+
+
+def _plan_update(hunk: UpdateFile, path: Path, cwd: Path) -> FileUpdate:
+    original = _read(path, "update")
+    lines = original.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    replacements = _replacements(lines, path, hunk.chunks)
+    new_lines = _apply_replacements(lines, replacements)
+    if not new_lines or new_lines[-1] != "":
+        new_lines.append("")
+    new_content = "\n".join(new_lines)
+    move = _absolute(hunk.move_path, cwd) if hunk.move_path is not None else None
+    return FileUpdate(path, move, unified_diff(original, new_content), new_content)
+
+
+def unified_diff(old: str, new: str) -> str:
+    """A unified diff without file headers, one line of context (as Codex reports it)."""
+    diff = difflib.unified_diff(
+        old.splitlines(keepends=True), new.splitlines(keepends=True), n=1, lineterm="\n"
+    )
+    body = [line for index, line in enumerate(diff) if index >= 2]
+    return "".join(line if line.endswith("\n") else line + "\n" for line in body)
+
+
+def _replacements(
+    lines: list[str], path: Path, chunks: Sequence[UpdateChunk]
+) -> list[tuple[int, int, list[str]]]:
+    replacements: list[tuple[int, int, list[str]]] = []
+    line_index = 0
+    for chunk in chunks:
+        if chunk.change_context is not None:
+            found = seek_sequence(lines, [chunk.change_context], line_index, eof=False)
+            if found is None:
+                raise PatchApplyError(
+                    f"Failed to find context '{chunk.change_context}' in {path}"
+                )
+            line_index = found + 1
+        if not chunk.old_lines:
+            # Pure addition: goes at the end (before a final empty line if there is one).
+            at = len(lines) - 1 if lines and lines[-1] == "" else len(lines)
+            replacements.append((at, 0, list(chunk.new_lines)))
+            continue
+        pattern = list(chunk.old_lines)
+        new_slice = list(chunk.new_lines)
+        found = seek_sequence(lines, pattern, line_index, eof=chunk.is_end_of_file)
+        if found is None and pattern and pattern[-1] == "":
+            # A trailing empty context line often stands for the file's final newline.
+            pattern = pattern[:-1]
+            if new_slice and new_slice[-1] == "":
+                new_slice = new_slice[:-1]
+            found = seek_sequence(lines, pattern, line_index, eof=chunk.is_end_of_file)
+        if found is None:
+            raise PatchApplyError(
+                f"Failed to find expected lines in {path}:\n" + "\n".join(chunk.old_lines)
+            )
+        replacements.append((found, len(pattern), new_slice))
+        line_index = found + len(pattern)
+    replacements.sort(key=lambda item: item[0])
+    return replacements
+
+
+def _apply_replacements(
+    lines: list[str], replacements: list[tuple[int, int, list[str]]]
+) -> list[str]:
+    result = list(lines)
+    # Back to front, so earlier indexes stay valid.
+    for start, length, new_slice in reversed(replacements):
+        result[start : start + length] = new_slice
+    return result
+
+
+_PUNCTUATION = str.maketrans(
+    {
+        "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-",
+        "\u2015": "-", "\u2212": "-", "\u2018": "'", "\u2019": "'", "\u201a": "'",
+        "\u201b": "'", "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"',
+        "\u00a0": " ", "\u2002": " ", "\u2003": " ", "\u2004": " ", "\u2005": " ",
+        "\u2006": " ", "\u2007": " ", "\u2008": " ", "\u2009": " ", "\u200a": " ",
+        "\u202f": " ", "\u205f": " ", "\u3000": " ",
+    }
+)
+
+
+def _normalise(line: str) -> str:
+    return line.strip().translate(_PUNCTUATION)
+
+
+_COMPARISONS: tuple[Callable[[str], str], ...] = (
+    lambda line: line,
+    str.rstrip,
+    str.strip,
+    _normalise,
+)
+
+
+def seek_sequence(
+    lines: Sequence[str], pattern: Sequence[str], start: int, *, eof: bool
+) -> int | None:
+    """Index where ``pattern`` occurs in ``lines`` at or after ``start``, loosest match last."""
+    if not pattern:
+        return start
+    if len(pattern) > len(lines):
+        return None
+    first = len(lines) - len(pattern) if eof else start
+    for compare in _COMPARISONS:
+        wanted = [compare(line) for line in pattern]
+        for index in range(first, len(lines) - len(pattern) + 1):
+            if all(
+                compare(lines[index + offset]) == wanted[offset] for offset in range(len(pattern))
+            ):
+                return index
+    return None
