@@ -1,0 +1,59 @@
+"""Bounded advisory locking for ``history.jsonl`` and its offset index.
+
+Codex tries the lock 10 times with 100 ms sleeps and then gives up. We keep the same bound
+(10 rounds of 100 ms, one second in all) but poll within each round: with many concurrent
+writers the lock is held for microseconds at a time, and sleeping a full 100 ms after
+every miss would turn a busy file into a slow one (and starve unlucky writers).
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import BinaryIO
+
+import portalocker
+
+LOCK_ROUNDS = 10
+LOCK_ROUND_SECONDS = 0.1
+_FIRST_POLL_SECONDS = 0.0005
+_MAX_POLL_SECONDS = 0.01
+
+
+class LockMode(enum.Enum):
+    SHARED = portalocker.LockFlags.SHARED
+    EXCLUSIVE = portalocker.LockFlags.EXCLUSIVE
+
+
+class HistoryLockTimeout(OSError):
+    """The lock stayed held by another process for the whole bounded wait."""
+
+    def __init__(self, what: str) -> None:
+        rounds = f"{LOCK_ROUNDS} x {int(LOCK_ROUND_SECONDS * 1000)} ms"
+        super().__init__(
+            f"could not acquire a lock on {what} after {rounds}; another llmx or codex process "
+            "is holding it: retry, or check for a stuck process"
+        )
+
+
+@contextmanager
+def locked(handle: BinaryIO, mode: LockMode, what: str) -> Iterator[None]:
+    """Hold an advisory ``flock`` on ``handle`` for the duration of the block."""
+    flags = mode.value | portalocker.LockFlags.NON_BLOCKING
+    deadline = time.monotonic() + LOCK_ROUNDS * LOCK_ROUND_SECONDS
+    pause = _FIRST_POLL_SECONDS
+    while True:
+        try:
+            portalocker.lock(handle, flags)
+            break
+        except portalocker.LockException:
+            if time.monotonic() >= deadline:
+                raise HistoryLockTimeout(what) from None
+            time.sleep(pause)
+            pause = min(pause * 2, _MAX_POLL_SECONDS)
+    try:
+        yield
+    finally:
+        portalocker.unlock(handle)
