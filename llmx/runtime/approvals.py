@@ -1,0 +1,206 @@
+"""Approval policy: which commands and patches may run without asking, and the cache.
+
+The decision table follows Codex's heuristic pipeline (``exec_policy.rs`` and the tool
+orchestrator) for commands no rule file matches: known-safe commands pass under
+``untrusted``; ``never`` and ``on-failure`` trust the sandbox; ``on-request`` lets the model
+ask for escalation; a dangerous command always asks unless the policy forbids asking.
+``untrusted`` and ``on-failure`` are kept although Codex 0.169 dropped them from the CLI,
+because older configs and the app-server still carry them.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class ApprovalPolicy(enum.Enum):
+    """``approval_policy`` / ``-a``: when the user is asked before a command runs."""
+
+    # Ask for everything but known-safe read-only commands.
+    UNTRUSTED = "untrusted"
+    # Run sandboxed without asking; ask to re-run unsandboxed after a sandbox denial.
+    ON_FAILURE = "on-failure"
+    # The model asks (``sandbox_permissions: "require_escalated"``); the default.
+    ON_REQUEST = "on-request"
+    # Never ask: escalation requests are refused, failures go back to the model.
+    NEVER = "never"
+
+    @classmethod
+    def parse(cls, value: str, *, source: str) -> ApprovalPolicy:
+        try:
+            return cls(value)
+        except ValueError:
+            accepted = ", ".join(policy.value for policy in cls)
+            raise ValueError(
+                f"unknown approval policy {value!r} in {source}; accepted: {accepted}"
+            ) from None
+
+
+class SandboxPermissions(enum.Enum):
+    """The ``sandbox_permissions`` argument of the shell tool."""
+
+    # Run under the turn's sandbox policy.
+    USE_DEFAULT = "use_default"
+    # Run outside the sandbox, after approval.
+    REQUIRE_ESCALATED = "require_escalated"
+
+
+class ReviewDecision(enum.Enum):
+    """A user's answer to an approval request (Codex's snake_case wire values)."""
+
+    # Run this once.
+    APPROVED = "approved"
+    # Run it, and do not ask again for the same command in this session.
+    APPROVED_FOR_SESSION = "approved_for_session"
+    # Skip this call; the model is told and the turn goes on.
+    DENIED = "denied"
+    # Skip this call and end the turn.
+    ABORT = "abort"
+
+    @property
+    def approves(self) -> bool:
+        return self in (ReviewDecision.APPROVED, ReviewDecision.APPROVED_FOR_SESSION)
+
+
+@dataclass(frozen=True)
+class Skip:
+    """Run without asking."""
+
+    # True when the command runs outside the sandbox (explicitly approved or escalated).
+    bypass_sandbox: bool = False
+
+
+@dataclass(frozen=True)
+class NeedsApproval:
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Forbidden:
+    """Refused without asking; ``reason`` goes back to the model."""
+
+    reason: str
+
+
+Requirement = Skip | NeedsApproval | Forbidden
+
+
+def escalation_guard(
+    policy: ApprovalPolicy, permissions: SandboxPermissions, *, preapproved: bool
+) -> str | None:
+    """The refusal text for an escalation request the policy does not allow, else None."""
+    if permissions is SandboxPermissions.USE_DEFAULT or preapproved:
+        return None
+    if policy is ApprovalPolicy.ON_REQUEST:
+        return None
+    name = _rust_name(policy)
+    return (
+        f"approval policy is {name}; reject command — you should not ask for escalated "
+        f"permissions if the approval policy is {name}"
+    )
+
+
+def exec_requirement(
+    policy: ApprovalPolicy,
+    *,
+    filesystem_restricted: bool,
+    permissions: SandboxPermissions,
+    known_safe: bool,
+    dangerous: bool,
+) -> Requirement:
+    """What must happen before a shell command runs (no rule file matched it)."""
+    if known_safe and policy is ApprovalPolicy.UNTRUSTED:
+        return Skip()
+    if dangerous:
+        if policy is ApprovalPolicy.NEVER:
+            if not filesystem_restricted:
+                return Skip()
+            return Forbidden(
+                "approval required by policy, but AskForApproval is set to Never"
+            )
+        return NeedsApproval()
+    if policy in (ApprovalPolicy.NEVER, ApprovalPolicy.ON_FAILURE):
+        return Skip()
+    if policy is ApprovalPolicy.UNTRUSTED:
+        return NeedsApproval()
+    if not filesystem_restricted:
+        return Skip()
+    if permissions is SandboxPermissions.REQUIRE_ESCALATED:
+        return NeedsApproval()
+    return Skip()
+
+
+def retry_unsandboxed_after_denial(policy: ApprovalPolicy) -> bool:
+    """Whether a sandbox denial is turned into a "retry without sandbox?" prompt.
+
+    Under ``on-request`` and ``never`` the denial goes back to the model instead, which
+    can ask for escalation itself (on-request) or must do without (never).
+    """
+    return policy in (ApprovalPolicy.ON_FAILURE, ApprovalPolicy.UNTRUSTED)
+
+
+class PatchVerdict(enum.Enum):
+    """What happens to an apply_patch call before it is applied."""
+
+    # Apply it now.
+    AUTO_APPROVE = "auto_approve"
+    # Ask the user first.
+    ASK_USER = "ask_user"
+    # Refuse; the model is told why.
+    REJECT = "reject"
+
+
+def patch_verdict(
+    policy: ApprovalPolicy, *, all_paths_writable: bool, read_only_sandbox: bool
+) -> tuple[PatchVerdict, str | None]:
+    """Codex's ``assess_patch_safety`` for a non-empty patch, with the rejection text."""
+    if policy is ApprovalPolicy.UNTRUSTED:
+        return PatchVerdict.ASK_USER, None
+    if all_paths_writable or policy is ApprovalPolicy.ON_FAILURE:
+        return PatchVerdict.AUTO_APPROVE, None
+    if policy is ApprovalPolicy.NEVER:
+        if read_only_sandbox:
+            reason = "writing is blocked by read-only sandbox; rejected by user approval settings"
+        else:
+            reason = "writing outside of the project; rejected by user approval settings"
+        return PatchVerdict.REJECT, reason
+    return PatchVerdict.ASK_USER, None
+
+
+class ApprovalCache:
+    """Session-scoped ``approved_for_session`` answers, keyed like Codex's ApprovalStore."""
+
+    def __init__(self) -> None:
+        self._approved: set[str] = set()
+
+    @staticmethod
+    def command_key(command: Sequence[str], cwd: Path, permissions: SandboxPermissions) -> str:
+        return json.dumps(
+            {"command": list(command), "cwd": str(cwd), "sandbox_permissions": permissions.value},
+            sort_keys=True,
+        )
+
+    @staticmethod
+    def path_key(path: Path) -> str:
+        return json.dumps({"path": str(path)})
+
+    def covers(self, keys: Iterable[str]) -> bool:
+        wanted = list(keys)
+        return bool(wanted) and all(key in self._approved for key in wanted)
+
+    def remember(self, keys: Iterable[str]) -> None:
+        self._approved.update(keys)
+
+
+def _rust_name(policy: ApprovalPolicy) -> str:
+    # Codex prints the Rust enum variant in this message.
+    return {
+        ApprovalPolicy.UNTRUSTED: "UnlessTrusted",
+        ApprovalPolicy.ON_FAILURE: "OnFailure",
+        ApprovalPolicy.ON_REQUEST: "OnRequest",
+        ApprovalPolicy.NEVER: "Never",
+    }[policy]

@@ -1,0 +1,138 @@
+"""Running one shell command for the model: its own process group, live output, cleanup.
+
+The command runs in a new session (so a new process group); cancelling the awaiting task
+kills the whole group, which is what an interrupt must do to ``sleep 30 &``-style
+children too. How the process is confined is not decided here: the caller hands in a
+``Spawner`` (the sandbox backend for sandboxed runs, the plain one for escalated runs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shlex
+import shutil
+import signal
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+READ_CHUNK = 8192
+
+
+class Spawner(Protocol):
+    """Starts ``argv`` with pipes for stdout/stderr and no stdin, in a new session."""
+
+    async def __call__(
+        self, argv: Sequence[str], cwd: Path, env: Mapping[str, str]
+    ) -> asyncio.subprocess.Process: ...
+
+
+async def spawn_unconfined(
+    argv: Sequence[str], cwd: Path, env: Mapping[str, str]
+) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        *argv,
+        cwd=cwd,
+        env=dict(env),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,
+    )
+
+
+class OutputStream:
+    STDOUT = "stdout"
+    STDERR = "stderr"
+
+
+OutputSink = Callable[[str, bytes], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+    # Both streams interleaved in arrival order: what a terminal would have shown.
+    aggregated_output: str
+    wall_seconds: float
+
+
+def shell_argv(cmd: str, *, shell: str | None = None, login: bool = True) -> list[str]:
+    """``[shell, "-lc", cmd]`` as Codex builds it (``-c`` when ``login`` is false)."""
+    program = shell or _default_shell()
+    return [program, "-lc" if login else "-c", cmd]
+
+
+def _default_shell() -> str:
+    for candidate in ("/bin/bash", shutil.which("bash"), "/bin/sh"):
+        if candidate and os.path.exists(candidate):
+            return candidate
+    return "/bin/sh"
+
+
+def display_command(argv: Sequence[str]) -> str:
+    return shlex.join(argv)
+
+
+async def run_command(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    spawner: Spawner,
+    on_output: OutputSink | None = None,
+) -> CommandResult:
+    """Run to completion; on cancellation kill the process group, then re-raise."""
+    started = time.monotonic()
+    process = await spawner(argv, cwd, env)
+    stdout: list[bytes] = []
+    stderr: list[bytes] = []
+    aggregated: list[bytes] = []
+
+    async def pump(reader: asyncio.StreamReader | None, name: str, into: list[bytes]) -> None:
+        if reader is None:
+            return
+        while chunk := await reader.read(READ_CHUNK):
+            into.append(chunk)
+            aggregated.append(chunk)
+            if on_output is not None:
+                await on_output(name, chunk)
+
+    try:
+        await asyncio.gather(
+            pump(process.stdout, OutputStream.STDOUT, stdout),
+            pump(process.stderr, OutputStream.STDERR, stderr),
+        )
+        exit_code = await process.wait()
+    except BaseException:
+        kill_process_group(process)
+        with contextlib.suppress(ProcessLookupError, asyncio.CancelledError):
+            await asyncio.shield(process.wait())
+        raise
+    if exit_code < 0:
+        # Killed by a signal: report it as a shell would (128 + signal number).
+        exit_code = 128 - exit_code
+    return CommandResult(
+        exit_code=exit_code,
+        stdout=_decode(stdout),
+        stderr=_decode(stderr),
+        aggregated_output=_decode(aggregated),
+        wall_seconds=time.monotonic() - started,
+    )
+
+
+def kill_process_group(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is not None:
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def _decode(chunks: list[bytes]) -> str:
+    return b"".join(chunks).decode("utf-8", errors="replace")

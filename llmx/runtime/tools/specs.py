@@ -1,0 +1,174 @@
+"""The tool definitions sent to the model, in the shapes Codex sends them.
+
+``exec_command`` keeps Codex's current schema (``sandbox_permissions``,
+``justification``, ``prefix_rule``...), so a model tuned on Codex's tools behaves the same
+here. apply_patch is a freeform (``custom``) tool on the Responses API; the Chat
+Completions API has no freeform tools, so there it is a function taking ``input``.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+EXEC_COMMAND = "exec_command"
+APPLY_PATCH = "apply_patch"
+UPDATE_PLAN = "update_plan"
+
+
+class WireApi(enum.Enum):
+    """Which model API the tool list is for."""
+
+    # OpenAI Responses API: function and custom (freeform) tools.
+    RESPONSES = "responses"
+    # Chat Completions: function tools only, nested under ``function``.
+    CHAT = "chat"
+
+
+def _string(description: str) -> dict[str, Any]:
+    return {"type": "string", "description": description}
+
+
+EXEC_COMMAND_SPEC: dict[str, Any] = {
+    "type": "function",
+    "name": EXEC_COMMAND,
+    "description": (
+        "Runs a command in a PTY, returning output or a session ID for ongoing interaction."
+    ),
+    "strict": False,
+    "parameters": {
+        "type": "object",
+        "properties": {
+            "cmd": _string("Shell command to execute."),
+            "justification": _string(
+                "User-facing approval question for `require_escalated`; omit otherwise."
+            ),
+            "login": {
+                "type": "boolean",
+                "description": "True runs the shell with -l/-i semantics; false disables them. "
+                "Defaults to true.",
+            },
+            "max_output_tokens": {
+                "type": "number",
+                "description": "Output token budget. Defaults to 10000 tokens; larger requests "
+                "may be capped by policy.",
+            },
+            "prefix_rule": {
+                "type": "array",
+                "description": "Reusable approval prefix for `cmd`, only with "
+                '`sandbox_permissions: "require_escalated"`; for example ["git", "pull"].',
+                "items": {"type": "string"},
+            },
+            "sandbox_permissions": {
+                "type": "string",
+                "description": "Per-command sandbox override. Defaults to `use_default`; use "
+                "`require_escalated` for unsandboxed execution.",
+                "enum": ["use_default", "require_escalated"],
+            },
+            "shell": _string("Shell binary to launch. Defaults to the user's default shell."),
+            "tty": {
+                "type": "boolean",
+                "description": "True allocates a PTY for the command; false or omitted uses "
+                "plain pipes.",
+            },
+            "workdir": _string("Working directory for the command. Defaults to the turn cwd."),
+            "yield_time_ms": {
+                "type": "number",
+                "description": "Wait before yielding output. Defaults to 10000 ms; effective "
+                "range is 250-30000 ms.",
+            },
+        },
+        "required": ["cmd"],
+        "additionalProperties": False,
+    },
+}
+
+APPLY_PATCH_GRAMMAR = """start: begin_patch hunk+ end_patch
+begin_patch: "*** Begin Patch" LF
+end_patch: "*** End Patch" LF?
+
+hunk: add_hunk | delete_hunk | update_hunk
+add_hunk: "*** Add File: " filename LF add_line+
+delete_hunk: "*** Delete File: " filename LF
+update_hunk: "*** Update File: " filename LF change_move? change?
+
+filename: /(.+)/
+add_line: "+" /(.*)/ LF -> line
+
+change_move: "*** Move to: " filename LF
+change: (change_context | change_line)+ eof_line?
+change_context: ("@@" | "@@ " /(.+)/) LF
+change_line: ("+" | "-" | " ") /(.*)/ LF
+eof_line: "*** End of File" LF
+
+%import common.LF
+"""
+
+APPLY_PATCH_SPEC: dict[str, Any] = {
+    "type": "custom",
+    "name": APPLY_PATCH,
+    "description": "The `apply_patch` tool can be used to edit files. This is a FREEFORM tool, "
+    "so do not wrap the patch in JSON.",
+    "format": {"type": "grammar", "syntax": "lark", "definition": APPLY_PATCH_GRAMMAR},
+}
+
+# The function form, for APIs without freeform tools.
+APPLY_PATCH_FUNCTION_SPEC: dict[str, Any] = {
+    "type": "function",
+    "name": APPLY_PATCH,
+    "description": "Use the `apply_patch` tool to edit files. The input is the whole patch, "
+    "from `*** Begin Patch` to `*** End Patch`, with `*** Add File:`, `*** Delete File:` and "
+    "`*** Update File:` (optionally `*** Move to:`) sections; update sections hold `@@` "
+    "context headers and lines starting with ' ', '-' or '+'. Paths are relative to the "
+    "working directory.",
+    "strict": False,
+    "parameters": {
+        "type": "object",
+        "properties": {"input": _string("The entire contents of the apply_patch command")},
+        "required": ["input"],
+        "additionalProperties": False,
+    },
+}
+
+UPDATE_PLAN_SPEC: dict[str, Any] = {
+    "type": "function",
+    "name": UPDATE_PLAN,
+    "description": "Updates the task plan.\nProvide an optional explanation and a list of plan "
+    "items, each with a step and status.\nAt most one step can be in_progress at a time.\n",
+    "strict": False,
+    "parameters": {
+        "type": "object",
+        "properties": {
+            "explanation": {"type": "string"},
+            "plan": {
+                "type": "array",
+                "description": "The list of steps",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "step": {"type": "string"},
+                        "status": _string("One of: pending, in_progress, completed"),
+                    },
+                    "required": ["step", "status"],
+                    "additionalProperties": False,
+                },
+            },
+        },
+        "required": ["plan"],
+        "additionalProperties": False,
+    },
+}
+
+
+def tool_specs(wire: WireApi) -> list[dict[str, Any]]:
+    """The tools offered to the model on ``wire``, in a stable order."""
+    if wire is WireApi.RESPONSES:
+        return [EXEC_COMMAND_SPEC, UPDATE_PLAN_SPEC, APPLY_PATCH_SPEC]
+    return [
+        {"type": "function", "function": _chat_function(spec)}
+        for spec in (EXEC_COMMAND_SPEC, UPDATE_PLAN_SPEC, APPLY_PATCH_FUNCTION_SPEC)
+    ]
+
+
+def _chat_function(spec: dict[str, Any]) -> dict[str, Any]:
+    return {key: spec[key] for key in ("name", "description", "parameters")}
