@@ -8,6 +8,7 @@ import stat
 from pathlib import Path
 
 import pytest
+from support import CODEX_FIXTURES, CODEX_RICH_FIXTURES
 
 from llmx.events.history import (
     HistoryConfig,
@@ -17,7 +18,6 @@ from llmx.events.history import (
     HistoryMetadata,
     HistoryPersistence,
 )
-from support import CODEX_FIXTURES, CODEX_RICH_FIXTURES
 
 
 @pytest.fixture
@@ -36,7 +36,8 @@ def test_lines_are_codex_entries_in_codex_field_order(history: HistoryFile) -> N
     assert raw.count(b"\n") == 2
     first = raw.split(b"\n")[0]
     assert first == (
-        b'{"session_id":"019c9612-a22c-77d3-9a11-1234567890ab","ts":1795239245,"text":"fix the test"}'
+        b'{"session_id":"019c9612-a22c-77d3-9a11-1234567890ab",'
+        b'"ts":1795239245,"text":"fix the test"}'
     )
     assert json.loads(raw.split(b"\n")[1])["text"] == 'quote " and\nnewline'
 
