@@ -1,0 +1,221 @@
+"""The configuration model: what ``$LLMX_HOME/config.toml`` may say, with Codex's key names.
+
+The file format is Codex's, so a Codex ``config.toml`` loads as is. Every model allows
+extra keys: Codex ignores keys it does not know, and so do we, but we list them as
+warnings (see :mod:`llmx.runtime.config_load`). A *known* key with a bad value is an error.
+Loading, profiles and ``-c`` overrides live in ``config_load``; the built-in providers in
+``config_providers``.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+DEFAULT_MODEL = "gpt-5.5"
+DEFAULT_MODEL_PROVIDER = "openai"
+DEFAULT_PROJECT_DOC_MAX_BYTES = 32 * 1024
+# Codex's provider defaults (model_provider_info.rs); the maxima stop a typo from
+# turning one failed request into hours of retries.
+DEFAULT_REQUEST_MAX_RETRIES = 4
+DEFAULT_STREAM_MAX_RETRIES = 5
+DEFAULT_STREAM_IDLE_TIMEOUT_MS = 300_000
+MAX_RETRIES_CAP = 100
+DEFAULT_INLINE_OUTPUT_CAP_BYTES = 10 * 1024
+
+
+class _Section(BaseModel):
+    # Extra keys are kept (and reported as warnings), never an error: Codex ignores them.
+    model_config = ConfigDict(extra="allow", frozen=True, use_enum_values=False)
+
+
+class WireApi(enum.Enum):
+    """Which HTTP API a provider speaks."""
+
+    RESPONSES = "responses"
+    CHAT = "chat"
+
+
+class ApprovalPolicy(enum.Enum):
+    UNTRUSTED = "untrusted"
+    ON_FAILURE = "on-failure"
+    ON_REQUEST = "on-request"
+    NEVER = "never"
+
+
+class SandboxMode(enum.Enum):
+    READ_ONLY = "read-only"
+    WORKSPACE_WRITE = "workspace-write"
+    DANGER_FULL_ACCESS = "danger-full-access"
+
+
+class ReasoningEffort(enum.Enum):
+    NONE = "none"
+    MINIMAL = "minimal"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    XHIGH = "xhigh"
+
+
+class ReasoningSummary(enum.Enum):
+    AUTO = "auto"
+    CONCISE = "concise"
+    DETAILED = "detailed"
+    NONE = "none"
+
+
+class Verbosity(enum.Enum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class HistoryPersistence(enum.Enum):
+    SAVE_ALL = "save-all"
+    NONE = "none"
+
+
+class EnvironmentInherit(enum.Enum):
+    ALL = "all"
+    CORE = "core"
+    NONE = "none"
+
+
+class FsyncPolicy(enum.Enum):
+    """When the rollout writer calls ``fsync``."""
+
+    # At turn end, on approval decisions and at shutdown (the default).
+    TURN = "turn"
+    # After every written batch: slowest, loses nothing on power failure.
+    ALWAYS = "always"
+    # Never: the OS decides; a crash of the machine may lose the tail.
+    NEVER = "never"
+
+
+class ModelProviderInfo(_Section):
+    """A ``[model_providers.NAME]`` table."""
+
+    name: str | None = None
+    base_url: str | None = None
+    env_key: str | None = None
+    env_key_instructions: str | None = None
+    wire_api: WireApi = WireApi.RESPONSES
+    query_params: dict[str, str] | None = None
+    http_headers: dict[str, str] | None = None
+    # Header name -> environment variable; the header is sent only when the variable is set.
+    env_http_headers: dict[str, str] | None = None
+    request_max_retries: int | None = Field(default=None, ge=0, le=MAX_RETRIES_CAP)
+    stream_max_retries: int | None = Field(default=None, ge=0, le=MAX_RETRIES_CAP)
+    stream_idle_timeout_ms: int | None = Field(default=None, gt=0)
+    requires_openai_auth: bool = False
+
+    @property
+    def effective_request_max_retries(self) -> int:
+        return (
+            DEFAULT_REQUEST_MAX_RETRIES
+            if self.request_max_retries is None
+            else self.request_max_retries
+        )
+
+    @property
+    def effective_stream_max_retries(self) -> int:
+        return (
+            DEFAULT_STREAM_MAX_RETRIES
+            if self.stream_max_retries is None
+            else self.stream_max_retries
+        )
+
+    @property
+    def effective_stream_idle_timeout_ms(self) -> int:
+        return (
+            DEFAULT_STREAM_IDLE_TIMEOUT_MS
+            if self.stream_idle_timeout_ms is None
+            else self.stream_idle_timeout_ms
+        )
+
+
+class SandboxWorkspaceWrite(_Section):
+    writable_roots: list[str] = Field(default_factory=list)
+    network_access: bool = False
+    exclude_tmpdir_env_var: bool = False
+    exclude_slash_tmp: bool = False
+
+
+class ShellEnvironmentPolicy(_Section):
+    inherit: EnvironmentInherit = EnvironmentInherit.ALL
+    ignore_default_excludes: bool = False
+    exclude: list[str] = Field(default_factory=list)
+    set: dict[str, str] = Field(default_factory=dict)
+    include_only: list[str] = Field(default_factory=list)
+    experimental_use_profile: bool = False
+
+
+class HistoryConfig(_Section):
+    persistence: HistoryPersistence = HistoryPersistence.SAVE_ALL
+    max_bytes: int | None = Field(default=None, gt=0)
+
+
+class RolloutConfig(_Section):
+    """``[rollout]``: llmx's own settings for the rollout writer (Codex has no such table)."""
+
+    # Also record streaming deltas (``agent_message_delta``...) in the rollout.
+    persist_deltas: bool = False
+    # Command output above this size is kept once beside the rollout, capped inline.
+    inline_output_cap_bytes: int = Field(default=DEFAULT_INLINE_OUTPUT_CAP_BYTES, ge=0)
+    fsync: FsyncPolicy = FsyncPolicy.TURN
+
+
+class ConfigProfile(_Section):
+    """A ``[profiles.NAME]`` table: values that replace the top-level ones when selected."""
+
+    model: str | None = None
+    model_provider: str | None = None
+    approval_policy: ApprovalPolicy | None = None
+    sandbox_mode: SandboxMode | None = None
+    model_reasoning_effort: ReasoningEffort | None = None
+    model_reasoning_summary: ReasoningSummary | None = None
+    model_verbosity: Verbosity | None = None
+    hide_agent_reasoning: bool | None = None
+    default_permissions: str | None = None
+    project_doc_max_bytes: int | None = Field(default=None, ge=0)
+
+
+class Config(_Section):
+    """The whole effective configuration (after profile, overrides and flags are applied)."""
+
+    model: str = DEFAULT_MODEL
+    model_provider: str = DEFAULT_MODEL_PROVIDER
+    model_providers: dict[str, ModelProviderInfo] = Field(default_factory=dict)
+    approval_policy: ApprovalPolicy = ApprovalPolicy.ON_REQUEST
+    sandbox_mode: SandboxMode = SandboxMode.READ_ONLY
+    sandbox_workspace_write: SandboxWorkspaceWrite = Field(default_factory=SandboxWorkspaceWrite)
+    # Named permission profiles (``[permissions.NAME]``); their grammar belongs to the
+    # sandbox package, which validates them when one is selected.
+    permissions: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    default_permissions: str | None = None
+    shell_environment_policy: ShellEnvironmentPolicy = Field(
+        default_factory=ShellEnvironmentPolicy
+    )
+    history: HistoryConfig = Field(default_factory=HistoryConfig)
+    rollout: RolloutConfig = Field(default_factory=RolloutConfig)
+    profile: str | None = None
+    profiles: dict[str, ConfigProfile] = Field(default_factory=dict)
+    # argv of a program run after each turn with a JSON payload as its last argument.
+    notify: list[str] | None = None
+    project_doc_max_bytes: int = Field(default=DEFAULT_PROJECT_DOC_MAX_BYTES, ge=0)
+    hide_agent_reasoning: bool = False
+    show_raw_agent_reasoning: bool = False
+    model_reasoning_effort: ReasoningEffort | None = None
+    model_reasoning_summary: ReasoningSummary | None = None
+    model_verbosity: Verbosity | None = None
+    model_context_window: int | None = Field(default=None, gt=0)
+    model_auto_compact_token_limit: int | None = None
+    instructions: str | None = None
+    developer_instructions: str | None = None
+    # Accepted and kept for the MCP client; each server is ``{command, args, env, ...}``.
+    mcp_servers: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # Codex writes ``[projects."/path"] trust_level = "trusted"``; kept as is.
+    projects: dict[str, dict[str, Any]] = Field(default_factory=dict)

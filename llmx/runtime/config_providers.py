@@ -1,0 +1,49 @@
+"""The model providers every configuration has, as in Codex."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from llmx.runtime.config import ModelProviderInfo, WireApi
+
+OPENAI_PROVIDER_ID = "openai"
+OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
+# Local open-weight servers speak Chat Completions everywhere; not all of them speak Responses.
+OLLAMA_DEFAULT_BASE_URL = "http://localhost:11434/v1"
+LMSTUDIO_DEFAULT_BASE_URL = "http://localhost:1234/v1"
+
+
+def built_in_providers(env: Mapping[str, str] | None = None) -> dict[str, ModelProviderInfo]:
+    """``openai``, ``ollama`` (also under its older id ``oss``) and ``lmstudio``.
+
+    ``OPENAI_BASE_URL`` moves the OpenAI provider (a proxy, Azure-style gateway...), as
+    Codex allows.
+    """
+    environ = os.environ if env is None else env
+    openai = ModelProviderInfo(
+        name="OpenAI",
+        base_url=environ.get("OPENAI_BASE_URL") or OPENAI_DEFAULT_BASE_URL,
+        env_key="OPENAI_API_KEY",
+        env_key_instructions=(
+            "Create an API key (https://platform.openai.com) and export it as OPENAI_API_KEY."
+        ),
+        wire_api=WireApi.RESPONSES,
+        requires_openai_auth=True,
+    )
+    ollama = ModelProviderInfo(
+        name="Ollama", base_url=OLLAMA_DEFAULT_BASE_URL, wire_api=WireApi.CHAT
+    )
+    lmstudio = ModelProviderInfo(
+        name="LM Studio", base_url=LMSTUDIO_DEFAULT_BASE_URL, wire_api=WireApi.CHAT
+    )
+    return {OPENAI_PROVIDER_ID: openai, "ollama": ollama, "oss": ollama, "lmstudio": lmstudio}
+
+
+def merge_providers(
+    configured: Mapping[str, ModelProviderInfo], env: Mapping[str, str] | None = None
+) -> dict[str, ModelProviderInfo]:
+    """Built-ins plus the user's; a built-in id keeps its built-in definition, as in Codex."""
+    merged = dict(configured)
+    merged.update(built_in_providers(env))
+    return merged

@@ -1,0 +1,120 @@
+"""The normalised model stream: what every model client yields, whatever its wire API.
+
+Contract (the turn loop codes against this, not against a wire format):
+
+- ``ModelClient.stream(request)`` is an async iterator of :data:`StreamEvent`.
+- Each attempt starts with :class:`Created`. A successful stream ends with exactly one
+  :class:`Completed`, after every :class:`OutputItemDone` of the response.
+- Deltas (:class:`OutputTextDelta`, :class:`ReasoningSummaryDelta`,
+  :class:`ReasoningContentDelta`) are for live display only; the complete items come in
+  :class:`OutputItemDone` and are what the loop records and acts on.
+- :class:`RetryScheduled` means the current attempt failed with a retryable error and the
+  client will send the same request again after ``delay`` seconds. Everything yielded since
+  the previous :class:`Created` belongs to the failed attempt and is void (it is usually
+  nothing: most failures happen before the first byte). The loop records it as a
+  ``stream_error`` event.
+- A failure that is not retryable, or that outlived its retries, is raised as
+  :class:`~llmx.runtime.models.errors.ModelError`; the loop turns it into an ``error`` event.
+- Cancelling the consuming task closes the HTTP response; nothing else needs cleaning up.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from llmx.runtime.models.items import ResponseItem
+
+
+class TokenUsage(msgspec.Struct, frozen=True):
+    """Token counts of one response, in Codex's ``TokenUsage`` shape (``token_count`` events)."""
+
+    input_tokens: int = 0
+    cached_input_tokens: int = 0
+    output_tokens: int = 0
+    reasoning_output_tokens: int = 0
+    total_tokens: int = 0
+
+
+class Created(msgspec.Struct, frozen=True):
+    """The server accepted the request and started a response (one per attempt)."""
+
+
+class OutputItemAdded(msgspec.Struct, frozen=True):
+    """An output item started (its content is still empty or partial)."""
+
+    item: ResponseItem
+    raw: dict[str, Any]
+
+
+class OutputTextDelta(msgspec.Struct, frozen=True):
+    """A piece of assistant message text."""
+
+    delta: str
+
+
+class ReasoningSummaryDelta(msgspec.Struct, frozen=True):
+    """A piece of a reasoning summary (the text Codex shows as ``thinking``)."""
+
+    delta: str
+    summary_index: int = 0
+
+
+class ReasoningSummaryPartAdded(msgspec.Struct, frozen=True):
+    """A new reasoning summary section starts (Codex separates them with a blank line)."""
+
+    summary_index: int = 0
+
+
+class ReasoningContentDelta(msgspec.Struct, frozen=True):
+    """A piece of raw reasoning text (open-weight models over Chat Completions send these)."""
+
+    delta: str
+    content_index: int = 0
+
+
+class OutputItemDone(msgspec.Struct, frozen=True):
+    """A complete item: ``message``, ``reasoning``, ``function_call``, ``custom_tool_call``...
+
+    ``item`` is the typed ``ResponseItem``; ``raw`` is the JSON object exactly as the wire
+    carried it (for Chat Completions, the Responses-shaped object the client assembled).
+    """
+
+    item: ResponseItem
+    raw: dict[str, Any]
+
+
+class Completed(msgspec.Struct, frozen=True):
+    """The response finished; ``usage`` is ``None`` when the server reported none."""
+
+    response_id: str
+    usage: TokenUsage | None = None
+
+
+class RetryScheduled(msgspec.Struct, frozen=True):
+    """The attempt failed and will be retried after ``delay`` seconds.
+
+    ``attempt`` counts retries from 1; ``max_retries`` is the budget for this kind of
+    failure (``request_max_retries`` or ``stream_max_retries``). ``message`` is the
+    failure, e.g. ``{"error": ...}`` or ``idle timeout waiting for SSE``.
+    """
+
+    attempt: int
+    max_retries: int
+    delay: float
+    message: str
+    status: int | None = None
+
+
+StreamEvent = (
+    Created
+    | OutputItemAdded
+    | OutputTextDelta
+    | ReasoningSummaryDelta
+    | ReasoningSummaryPartAdded
+    | ReasoningContentDelta
+    | OutputItemDone
+    | Completed
+    | RetryScheduled
+)
