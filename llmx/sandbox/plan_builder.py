@@ -1,0 +1,247 @@
+"""From a permission profile to a ``ConfinementPlan``: symbolic roots and globs made concrete.
+
+Resolution of an access query for a path P (Codex's rule, kept exactly):
+1. entries that do not resolve are dropped (``:tmpdir`` without ``$TMPDIR``, ``:slash_tmp``
+   when ``/tmp`` is not a directory, unknown tokens);
+2. of the entries whose path is P or an ancestor of P, the most specific wins (most path
+   components);
+3. ties at equal depth: deny > write > read;
+4. nothing matches: deny.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from llmx.sandbox.globs import GLOB_CHARS, expand_glob
+from llmx.sandbox.plan import ConfinementPlan, NetworkAccess, WritableRoot
+from llmx.sandbox.profiles import (
+    Enforcement,
+    FileSystemPolicy,
+    FsAccess,
+    FsEntry,
+    FsKind,
+    GlobPattern,
+    PermissionProfile,
+    SpecialKind,
+    SpecialPath,
+)
+from llmx.sandbox.protected import protected_subpaths
+
+# Readable under ``:minimal`` on Linux.
+LINUX_PLATFORM_READ_ROOTS: tuple[str, ...] = (
+    "/bin",
+    "/sbin",
+    "/usr",
+    "/etc",
+    "/lib",
+    "/lib64",
+    "/nix/store",
+    "/run/current-system/sw",
+)
+
+
+@dataclass(frozen=True)
+class ResolvedEntry:
+    path: Path
+    access: FsAccess
+    skip_if_missing: bool = False
+
+
+@dataclass(frozen=True)
+class ResolvedFileSystem:
+    """A restricted file-system policy with every path concrete and absolute."""
+
+    entries: tuple[ResolvedEntry, ...]
+    deny_globs: tuple[str, ...] = ()
+    platform_defaults: bool = False
+    warnings: tuple[str, ...] = field(default=(), compare=False)
+
+    def access(self, path: Path) -> FsAccess:
+        best: ResolvedEntry | None = None
+        for entry in self.entries:
+            if entry.path != path and entry.path not in path.parents:
+                continue
+            if best is None:
+                best = entry
+                continue
+            key = (len(entry.path.parts), entry.access.rank)
+            if key > (len(best.path.parts), best.access.rank):
+                best = entry
+        return best.access if best is not None else FsAccess.DENY
+
+    def winning_entry(self, path: Path) -> ResolvedEntry | None:
+        candidates = [e for e in self.entries if e.path == path or e.path in path.parents]
+        if not candidates:
+            return None
+        return max(candidates, key=lambda e: (len(e.path.parts), e.access.rank))
+
+
+def normalize(path: Path) -> Path:
+    """Lexical normalisation (``..`` and ``.`` removed); symlinks are left to the backend."""
+    return Path(os.path.normpath(path))
+
+
+def _has_glob(text: str) -> bool:
+    return any(ch in GLOB_CHARS for ch in text)
+
+
+def materialize(
+    fs: FileSystemPolicy, cwd: Path, workspace_roots: Sequence[Path]
+) -> FileSystemPolicy:
+    """Replace ``:workspace_roots``/``:cwd`` tokens by concrete paths, one entry per root.
+
+    This is the form Codex writes into ``turn_context``: the workspace written out, while
+    ``:root``, ``:tmpdir`` and ``:slash_tmp`` stay symbolic.
+    """
+    out: list[FsEntry] = []
+    for entry in fs.entries:
+        special = entry.path
+        if not isinstance(special, SpecialPath) or special.kind not in (
+            SpecialKind.PROJECT_ROOTS,
+            SpecialKind.CURRENT_WORKING_DIRECTORY,
+        ):
+            out.append(entry)
+            continue
+        bases = (
+            [cwd]
+            if special.kind is SpecialKind.CURRENT_WORKING_DIRECTORY
+            else list(workspace_roots)
+        )
+        for base in bases:
+            if special.subpath is None:
+                out.append(FsEntry(base, entry.access, entry.skip_if_missing))
+            elif _has_glob(special.subpath):
+                out.append(FsEntry(GlobPattern(f"{base}/{special.subpath}"), entry.access))
+            else:
+                out.append(
+                    FsEntry(normalize(base / special.subpath), entry.access, entry.skip_if_missing)
+                )
+    return FileSystemPolicy(fs.kind, tuple(out), fs.glob_scan_max_depth)
+
+
+def resolve_file_system(
+    fs: FileSystemPolicy,
+    *,
+    cwd: Path,
+    workspace_roots: Sequence[Path],
+    env: Mapping[str, str],
+) -> ResolvedFileSystem:
+    concrete = materialize(fs, cwd, workspace_roots)
+    entries: list[ResolvedEntry] = []
+    globs: list[str] = []
+    warnings: list[str] = []
+    platform_defaults = False
+    for entry in concrete.entries:
+        target = entry.path
+        if isinstance(target, GlobPattern):
+            globs.append(target.pattern)
+            continue
+        if isinstance(target, Path):
+            entries.append(ResolvedEntry(normalize(target), entry.access, entry.skip_if_missing))
+            continue
+        kind = target.kind
+        if kind is SpecialKind.ROOT:
+            entries.append(ResolvedEntry(Path(cwd.anchor or "/"), entry.access))
+        elif kind is SpecialKind.MINIMAL:
+            platform_defaults = platform_defaults or entry.access is not FsAccess.DENY
+        elif kind is SpecialKind.TMPDIR:
+            tmpdir = env.get("TMPDIR", "")
+            if tmpdir and os.path.isabs(tmpdir):
+                entries.append(ResolvedEntry(normalize(Path(tmpdir)), entry.access))
+        elif kind is SpecialKind.SLASH_TMP:
+            if os.path.isdir("/tmp"):
+                entries.append(ResolvedEntry(Path("/tmp"), entry.access))
+        else:
+            warnings.append(f"unknown special path {target.token!r} ignored")
+    return ResolvedFileSystem(tuple(entries), tuple(globs), platform_defaults, tuple(warnings))
+
+
+def _dedup(paths: Sequence[Path]) -> tuple[Path, ...]:
+    seen: dict[Path, None] = {}
+    for path in paths:
+        seen.setdefault(path, None)
+    return tuple(seen)
+
+
+def _writable_roots(resolved: ResolvedFileSystem, cwd: Path) -> tuple[WritableRoot, ...]:
+    roots = _dedup(
+        [
+            e.path
+            for e in resolved.entries
+            if e.access is FsAccess.WRITE and resolved.access(e.path) is FsAccess.WRITE
+        ]
+    )
+    out: list[WritableRoot] = []
+    for root in roots:
+        # A mount target must exist; a writable root that does not is dropped, as Codex does.
+        if not root.is_dir():
+            continue
+        subpaths: list[Path] = []
+        for sub in protected_subpaths(root, is_cwd=root == normalize(cwd)):
+            winner = resolved.winning_entry(sub)
+            # An explicit ``write`` entry for the metadata path itself lifts the protection.
+            if winner is not None and winner.access is FsAccess.WRITE and winner.path != root:
+                continue
+            subpaths.append(sub)
+        for entry in resolved.entries:
+            if entry.access is not FsAccess.READ or root not in entry.path.parents:
+                continue
+            if resolved.access(entry.path) is FsAccess.WRITE:
+                continue
+            if entry.skip_if_missing and not entry.path.exists():
+                continue
+            subpaths.append(entry.path)
+        out.append(WritableRoot(root, _dedup(subpaths)))
+    return tuple(out)
+
+
+def build_plan(
+    profile: PermissionProfile,
+    *,
+    cwd: Path,
+    workspace_roots: Sequence[Path] = (),
+    env: Mapping[str, str],
+    child_env: Mapping[str, str] | None = None,
+) -> tuple[ConfinementPlan, ResolvedFileSystem | None]:
+    """The plan for ``profile``; also the resolved file system (``None`` when unconfined)."""
+    network = profile.network
+    child = dict(child_env) if child_env is not None else {}
+    if (
+        profile.enforcement is not Enforcement.MANAGED
+        or profile.file_system.kind is not FsKind.RESTRICTED
+    ):
+        if profile.enforcement is Enforcement.DISABLED:
+            network = NetworkAccess.ENABLED
+        return ConfinementPlan(unconfined=True, network=network, env=child), None
+    roots = list(workspace_roots) or [cwd]
+    resolved = resolve_file_system(profile.file_system, cwd=cwd, workspace_roots=roots, env=env)
+    root = Path(cwd.anchor or "/")
+    full_read = resolved.access(root) is not FsAccess.DENY
+    readable: tuple[Path, ...] | None = None
+    writable = _writable_roots(resolved, cwd)
+    if not full_read:
+        candidates = [e.path for e in resolved.entries if e.access is not FsAccess.DENY]
+        if resolved.platform_defaults:
+            candidates.extend(Path(p) for p in LINUX_PLATFORM_READ_ROOTS)
+        candidates.extend(w.path for w in writable)
+        readable = tuple(
+            p for p in _dedup(candidates) if p.exists() and resolved.access(p) is not FsAccess.DENY
+        )
+    denied: list[Path] = [
+        e.path for e in resolved.entries if e.access is FsAccess.DENY and e.path.exists()
+    ]
+    for pattern in resolved.deny_globs:
+        denied.extend(expand_glob(pattern, max_depth=profile.file_system.glob_scan_max_depth))
+    plan = ConfinementPlan(
+        unconfined=False,
+        readable_roots=readable,
+        writable_roots=writable,
+        denied_paths=_dedup(denied),
+        network=network,
+        env=child,
+    )
+    return plan, resolved

@@ -1,0 +1,92 @@
+"""Protected metadata under writable roots: ``.git``, ``.agents`` and ``.codex`` stay read-only.
+
+A command that may write the workspace must still not plant git hooks or config, skills,
+or agent config: any of those would run with more authority on the next occasion (the
+next commit, the next session). So each writable root carries read-only carve-outs.
+
+Which carve-outs, exactly (Codex's rules):
+- ``.git`` when it exists, as a directory or as a file. A ``gitdir: <path>`` file (a linked
+  worktree or a submodule) also protects the directory it points to, when that exists.
+- ``.agents`` when it is a directory.
+- ``.codex`` when it is a directory; under the session's cwd it is protected even while
+  missing, so creating it for the first time needs an approval.
+A missing ``.git`` or ``.agents`` is deliberately not listed: a listed path would be masked,
+and ``git init`` in a fresh workspace must keep working.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+GIT = ".git"
+AGENTS = ".agents"
+CODEX = ".codex"
+PROTECTED_METADATA_NAMES: tuple[str, ...] = (GIT, AGENTS, CODEX)
+
+_GITDIR_PREFIX = "gitdir:"
+
+
+def gitdir_target(git_file: Path) -> Path | None:
+    """The directory a ``.git`` *file* points to, or ``None`` if it is not a valid pointer.
+
+    The target may be relative; it is relative to the directory holding the ``.git`` file.
+    A pointer to a directory that does not exist protects nothing (there is nothing to
+    write through), so it yields ``None``.
+    """
+    try:
+        text = git_file.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    first = text.splitlines()[0].strip() if text.strip() else ""
+    if not first.startswith(_GITDIR_PREFIX):
+        return None
+    raw = first[len(_GITDIR_PREFIX) :].strip()
+    if not raw:
+        return None
+    target = Path(raw)
+    if not target.is_absolute():
+        target = git_file.parent / target
+    target = Path(os.path.normpath(target))
+    return target if target.is_dir() else None
+
+
+def protected_subpaths(root: Path, *, is_cwd: bool) -> tuple[Path, ...]:
+    """The read-only carve-outs of writable ``root``, in a stable order."""
+    found: list[Path] = []
+    git = root / GIT
+    if git.is_dir():
+        found.append(git)
+    elif git.is_file():
+        found.append(git)
+        target = gitdir_target(git)
+        if target is not None:
+            found.append(target)
+    agents = root / AGENTS
+    if agents.is_dir():
+        found.append(agents)
+    codex = root / CODEX
+    if codex.is_dir() or (is_cwd and not codex.exists()):
+        found.append(codex)
+    return tuple(found)
+
+
+def _is_within(path: Path, base: Path) -> bool:
+    return path == base or base in path.parents
+
+
+def forbidden_metadata_write(path: Path, writable_roots: Iterable[Path]) -> str | None:
+    """The protected name that a direct write to ``path`` would touch, else ``None``.
+
+    For writers that do not go through the kernel sandbox (apply_patch): a write under any
+    writable root's ``.git``, ``.agents`` or ``.codex`` is refused even if the directory does
+    not exist yet. ``path`` must be absolute and normalised.
+    """
+    for root in writable_roots:
+        if not _is_within(path, root) or path == root:
+            continue
+        first = path.relative_to(root).parts[0]
+        if first in PROTECTED_METADATA_NAMES:
+            return first
+    return None
