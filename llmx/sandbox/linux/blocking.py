@@ -1,0 +1,127 @@
+"""The blocking API for ``llmx sandbox linux``: exec in place, or run and wait.
+
+``exec_confined`` turns the calling process into the confined command (the cheapest
+path: no extra process, the exit status and signals are the command's own). It needs a
+single-threaded caller, which a CLI entry point is. ``run_confined_blocking`` keeps a
+parent around (needed to report denials) and forwards the usual terminal signals to the
+command's process group.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from typing import BinaryIO, NoReturn
+
+from llmx.sandbox.linux.backends import BackendKind
+from llmx.sandbox.linux.prepare import prepare
+from llmx.sandbox.linux.result import ConfinedResult, SandboxSetupError, make_result
+from llmx.sandbox.plan import ConfinementPlan
+
+FORWARDED_SIGNALS = (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM)
+
+
+def exec_confined(
+    argv: list[str],
+    *,
+    cwd: str | os.PathLike[str],
+    plan: ConfinementPlan,
+    env: Mapping[str, str] | None = None,
+    backend: BackendKind | None = None,
+) -> NoReturn:
+    """Replace this process by ``argv`` confined by ``plan``; never returns.
+
+    A set-up failure prints one line naming the step and exits 126; a missing command
+    exits 127, as a shell would.
+    """
+    prepared = prepare(argv, cwd=cwd, plan=plan, env=env, backend=backend)
+    os.chdir(prepared.cwd)
+    for fd in prepared.pass_fds:
+        os.set_inheritable(fd, True)
+    if prepared.preexec is not None:
+        # Report set-up failures straight to stderr: there is no parent to read a pipe.
+        assert prepared.error_fd is not None
+        os.dup2(2, prepared.pass_fds[0])
+        prepared.preexec()
+    try:
+        os.execvpe(prepared.argv[0], prepared.argv, prepared.env)
+    except OSError as exc:
+        sys.stderr.write(f"llmx sandbox: cannot run {argv[0]}: {exc.strerror}\n")
+        os._exit(127 if isinstance(exc, FileNotFoundError) else 126)
+
+
+def run_confined_blocking(
+    argv: list[str],
+    *,
+    cwd: str | os.PathLike[str],
+    plan: ConfinementPlan,
+    env: Mapping[str, str] | None = None,
+    capture: bool = False,
+    backend: BackendKind | None = None,
+) -> ConfinedResult:
+    """Run ``argv`` under ``plan`` and wait; with ``capture``, output is collected (and
+    still echoed to this process's stdout/stderr, so a user sees it live)."""
+    prepared = prepare(argv, cwd=cwd, plan=plan, env=env, backend=backend)
+    started = time.monotonic()
+    pipe = subprocess.PIPE if capture else None
+    try:
+        proc = subprocess.Popen(
+            prepared.argv, cwd=prepared.cwd, env=prepared.env, stdout=pipe, stderr=pipe,
+            start_new_session=True, close_fds=True, pass_fds=prepared.pass_fds,
+            preexec_fn=prepared.preexec)
+    except BaseException:
+        prepared.close()
+        raise
+    prepared.close_child_side()
+
+    def forward(signum: int, _frame: object) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in FORWARDED_SIGNALS}
+    try:
+        out, err, both = _collect(proc) if capture else (b"", b"", b"")
+        returncode = proc.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        failure = prepared.setup_error()
+        prepared.close()
+    if failure is not None:
+        raise SandboxSetupError(f"could not confine {argv[0]} ({failure})")
+    return make_result(returncode, out, err, both, time.monotonic() - started, False,
+                       prepared.backend)
+
+
+def _collect(proc: subprocess.Popen[bytes]) -> tuple[bytes, bytes, bytes]:
+    import selectors
+
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    streams: dict[int, tuple[list[bytes], BinaryIO]] = {
+        proc.stdout.fileno(): ([], sys.stdout.buffer),
+        proc.stderr.fileno(): ([], sys.stderr.buffer),
+    }
+    both: list[bytes] = []
+    with selectors.DefaultSelector() as selector:
+        for fd in streams:
+            selector.register(fd, selectors.EVENT_READ)
+        while selector.get_map():
+            for key, _ in selector.select():
+                chunk = os.read(key.fd, 65536)
+                if not chunk:
+                    selector.unregister(key.fd)
+                    continue
+                sink, echo = streams[key.fd]
+                sink.append(chunk)
+                both.append(chunk)
+                echo.write(chunk)
+                echo.flush()
+    out = b"".join(streams[proc.stdout.fileno()][0])
+    err = b"".join(streams[proc.stderr.fileno()][0])
+    return out, err, b"".join(both)

@@ -1,0 +1,157 @@
+"""Thin ctypes bindings to the Linux system calls the sandbox needs.
+
+Only ``ctypes`` and ``os`` are imported: these modules sit on the start-up path of
+``llmx sandbox linux`` and of every confined command, so they must stay cheap to import.
+Every call raises ``OSError`` with the kernel's errno; callers decide what a failure means.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import platform
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_syscall = _libc.syscall
+_syscall.restype = ctypes.c_long
+_prctl = _libc.prctl
+_prctl.restype = ctypes.c_int
+_mount = _libc.mount
+_mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
+                   ctypes.c_char_p]
+_mount.restype = ctypes.c_int
+_unshare = _libc.unshare
+_unshare.argtypes = [ctypes.c_int]
+_unshare.restype = ctypes.c_int
+
+MACHINE = platform.machine()
+
+# Syscall numbers differ by architecture; only these two are supported (as in Codex).
+_SYSCALLS: dict[str, dict[str, int]] = {
+    "x86_64": {
+        "socket": 41, "connect": 42, "accept": 43, "sendto": 44, "recvfrom": 45,
+        "sendmsg": 46, "recvmsg": 47, "shutdown": 48, "bind": 49, "listen": 50,
+        "getsockname": 51, "getpeername": 52, "socketpair": 53, "setsockopt": 54,
+        "getsockopt": 55, "ptrace": 101, "mount": 165, "umount2": 166, "pivot_root": 155,
+        "accept4": 288, "recvmmsg": 299, "sendmmsg": 307, "setns": 308,
+        "process_vm_readv": 310, "process_vm_writev": 311, "unshare": 272,
+        "open_tree": 428, "move_mount": 429, "fsopen": 430, "fsconfig": 431,
+        "fsmount": 432, "fspick": 433, "mount_setattr": 442,
+        "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
+        "landlock_create_ruleset": 444, "landlock_add_rule": 445,
+        "landlock_restrict_self": 446, "seccomp": 317,
+    },
+    "aarch64": {
+        "socket": 198, "socketpair": 199, "bind": 200, "listen": 201, "accept": 202,
+        "connect": 203, "getsockname": 204, "getpeername": 205, "sendto": 206,
+        "recvfrom": 207, "setsockopt": 208, "getsockopt": 209, "shutdown": 210,
+        "sendmsg": 211, "recvmsg": 212, "ptrace": 117, "mount": 40, "umount2": 39,
+        "pivot_root": 41, "accept4": 242, "recvmmsg": 243, "sendmmsg": 269, "setns": 268,
+        "process_vm_readv": 270, "process_vm_writev": 271, "unshare": 97,
+        "open_tree": 428, "move_mount": 429, "fsopen": 430, "fsconfig": 431,
+        "fsmount": 432, "fspick": 433, "mount_setattr": 442,
+        "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
+        "landlock_create_ruleset": 444, "landlock_add_rule": 445,
+        "landlock_restrict_self": 446, "seccomp": 277,
+    },
+}
+
+# AUDIT_ARCH_* values: a seccomp filter must check the calling convention it was built for.
+AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWNET = 0x40000000
+
+MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_NOEXEC = 8
+MS_REMOUNT = 32
+MS_NOATIME = 1024
+MS_NODIRATIME = 2048
+MS_BIND = 4096
+MS_REC = 16384
+MS_PRIVATE = 1 << 18
+MS_RELATIME = 1 << 21
+MS_STRICTATIME = 1 << 24
+
+PR_CAPBSET_DROP = 24
+PR_SET_NO_NEW_PRIVS = 38
+PR_SET_SECCOMP = 22
+PR_SET_PDEATHSIG = 1
+SECCOMP_MODE_FILTER = 2
+
+
+def supported_machine() -> bool:
+    return MACHINE in _SYSCALLS
+
+
+def syscall_number(name: str) -> int:
+    return _SYSCALLS[MACHINE][name]
+
+
+def _check(result: int, what: str) -> int:
+    if result < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+    return result
+
+
+def syscall(name: str, *args: object) -> int:
+    return _check(_syscall(ctypes.c_long(syscall_number(name)), *args), name)
+
+
+def unshare(flags: int) -> None:
+    _check(_unshare(flags), "unshare")
+
+
+def mount(source: str | None, target: str, fstype: str | None, flags: int,
+          data: str | None = None) -> None:
+    result = _mount(
+        source.encode() if source is not None else None,
+        target.encode(),
+        fstype.encode() if fstype is not None else None,
+        flags,
+        data.encode() if data is not None else None,
+    )
+    _check(result, f"mount {target}")
+
+
+def prctl(option: int, arg2: int = 0, arg3: object = 0, arg4: int = 0, arg5: int = 0) -> int:
+    return _check(
+        _prctl(ctypes.c_int(option), ctypes.c_ulong(arg2), arg3, ctypes.c_ulong(arg4),
+               ctypes.c_ulong(arg5)),
+        "prctl",
+    )
+
+
+def set_no_new_privs() -> None:
+    prctl(PR_SET_NO_NEW_PRIVS, 1)
+
+
+def last_capability() -> int:
+    try:
+        with open("/proc/sys/kernel/cap_last_cap", "rb") as f:
+            return int(f.read())
+    except OSError:
+        return 40
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                ("inheritable", ctypes.c_uint32)]
+
+
+def drop_all_capabilities(last_cap: int) -> None:
+    """Empty the bounding set and every capability set, so an exec as uid 0 gains nothing."""
+    for cap in range(last_cap + 1):
+        prctl(PR_CAPBSET_DROP, cap)
+    header = _CapHeader(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3
+    data = (_CapData * 2)()
+    _check(_libc.capset(ctypes.byref(header), ctypes.byref(data)), "capset")

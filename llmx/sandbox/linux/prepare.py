@@ -1,0 +1,175 @@
+"""From a plan to a ready-to-spawn command: argv, environment, child set-up, clean-up.
+
+Shared by the async API (``spawn``) and the blocking one (``blocking``). Everything that
+can fail for a reason the user can fix (a missing cwd, a protected path that is a symlink,
+no backend able to enforce the plan) fails here, before any process exists.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from llmx.sandbox.linux import bwrap, kernel, landlock, namespaces, seccomp
+from llmx.sandbox.linux.backends import BackendKind, UnenforceablePlan, choose_backend
+from llmx.sandbox.plan import ConfinementPlan, NetworkAccess
+
+_filters: dict[bool, bytes] = {}
+
+
+@dataclass
+class PreparedCommand:
+    """A command ready for ``subprocess``/``os.execve``; call ``close`` once it has exited."""
+
+    argv: list[str]
+    env: dict[str, str]
+    cwd: str
+    backend: BackendKind | None
+    preexec: Callable[[], None] | None = None
+    pass_fds: tuple[int, ...] = ()
+    # Read end of the pipe on which the child reports a failed set-up.
+    error_fd: int | None = None
+    _owned_fds: list[int] = field(default_factory=list)
+    _synthetic_dirs: tuple[str, ...] = ()
+
+    def setup_error(self) -> str | None:
+        """The child's set-up failure, if it reported one (read after the child is gone)."""
+        if self.error_fd is None:
+            return None
+        os.set_blocking(self.error_fd, False)
+        try:
+            data = os.read(self.error_fd, 65536)
+        except BlockingIOError:
+            return None
+        return data.decode(errors="replace") or None
+
+    def close_child_side(self) -> None:
+        """Close the fds only the child needed (call right after the spawn)."""
+        for fd in self.pass_fds:
+            if fd in self._owned_fds:
+                os.close(fd)
+                self._owned_fds.remove(fd)
+
+    def close(self) -> None:
+        for fd in self._owned_fds:
+            os.close(fd)
+        self._owned_fds.clear()
+        # Mount points made for missing protected paths (``.codex``) are removed again if
+        # they are still empty, so the workspace looks as it did.
+        for path in self._synthetic_dirs:
+            with contextlib.suppress(OSError):
+                os.rmdir(path)
+
+
+def seccomp_program(restrict_network: bool) -> bytes:
+    if restrict_network not in _filters:
+        _filters[restrict_network] = seccomp.build_filter(restrict_network=restrict_network)
+    return _filters[restrict_network]
+
+
+def _first_missing(path: Path, root: Path) -> Path:
+    current = root
+    for part in path.relative_to(root).parts:
+        current = current / part
+        if not os.path.lexists(current):
+            return current
+    return path
+
+
+@dataclass(frozen=True)
+class _Layout:
+    writable: tuple[str, ...]
+    read_only: tuple[str, ...]
+    masked_missing: tuple[str, ...]
+    denied_dirs: tuple[str, ...]
+    denied_files: tuple[str, ...]
+
+
+def _layout(plan: ConfinementPlan) -> _Layout:
+    writable: list[str] = []
+    read_only: list[str] = []
+    masked: list[str] = []
+    for root in plan.writable_roots:
+        if not root.path.is_dir():
+            continue  # a mount needs an existing target; a missing root grants nothing
+        real = Path(os.path.realpath(root.path))
+        writable.append(str(real))
+        for sub in root.read_only_subpaths:
+            sub_real = real / sub.relative_to(root.path) if sub.is_relative_to(root.path) else sub
+            if sub_real.is_symlink():
+                raise UnenforceablePlan(
+                    f"cannot keep {sub} read-only: it is a symlink inside the writable root "
+                    f"{root.path}; replace the symlink or drop the root")
+            if os.path.lexists(sub_real):
+                read_only.append(str(sub_real))
+            else:
+                masked.append(str(_first_missing(sub_real, real)))
+    dirs, files = [], []
+    for path in plan.denied_paths:
+        if path.is_dir():
+            dirs.append(str(path))
+        elif os.path.lexists(path):
+            files.append(str(path))
+    return _Layout(tuple(writable), tuple(read_only), tuple(masked), tuple(dirs), tuple(files))
+
+
+def prepare(
+    argv: list[str],
+    *,
+    cwd: str | os.PathLike[str],
+    plan: ConfinementPlan,
+    env: Mapping[str, str] | None = None,
+    backend: BackendKind | None = None,
+) -> PreparedCommand:
+    """Resolve the backend and build everything the spawn needs; raises ``UnenforceablePlan``."""
+    if not argv:
+        raise ValueError("no command given")
+    cwd_str = os.fspath(cwd)
+    if not os.path.isdir(cwd_str):
+        raise FileNotFoundError(f"working directory {cwd_str} does not exist")
+    child_env = dict(plan.env if env is None else env)
+    if plan.unconfined:
+        return PreparedCommand(list(argv), child_env, cwd_str, None)
+    kind = choose_backend(plan, backend).kind
+    layout = _layout(plan)
+    restrict_network = plan.network is NetworkAccess.RESTRICTED
+    program = seccomp_program(restrict_network)
+    if kind is BackendKind.BWRAP:
+        path = bwrap.find_bwrap(cwd_str)
+        if path is None:
+            raise UnenforceablePlan("bwrap not found on PATH outside the working directory")
+        seccomp_fd = seccomp.filter_memfd(program)
+        readable = None if plan.readable_roots is None else tuple(map(str, plan.readable_roots))
+        full_argv = bwrap.build_argv(
+            path, command=list(argv), cwd=cwd_str, readable_roots=readable,
+            writable_roots=layout.writable, read_only_binds=layout.read_only,
+            masked_missing=layout.masked_missing, denied_dirs=layout.denied_dirs,
+            denied_files=layout.denied_files, restrict_network=restrict_network,
+            seccomp_fd=seccomp_fd)
+        return PreparedCommand(full_argv, child_env, cwd_str, kind, pass_fds=(seccomp_fd,),
+                               _owned_fds=[seccomp_fd],
+                               _synthetic_dirs=layout.masked_missing)
+    abi = landlock.abi_version()
+    rules = None
+    if abi:
+        readable_paths = ("/",) if plan.readable_roots is None else (
+            *map(str, plan.readable_roots), *bwrap.PLATFORM_READ_ROOTS)
+        devices = landlock.WRITABLE_DEVICES + (
+            landlock.WRITABLE_DEVICE_DIRS if kind is BackendKind.NAMESPACES else ("/dev/pts",))
+        rules = landlock.LandlockRules(abi, readable_paths, (*layout.writable, *devices),
+                                       restrict_network)
+    error_r, error_w = os.pipe2(os.O_CLOEXEC)
+    setup = namespaces.ChildSetup(
+        uid=os.getuid(), gid=os.getgid(), cwd=cwd_str,
+        namespaces=kind is BackendKind.NAMESPACES, restrict_network=restrict_network,
+        writable_roots=layout.writable, read_only_binds=layout.read_only,
+        masked_missing=layout.masked_missing, denied_dirs=layout.denied_dirs,
+        denied_files=layout.denied_files, landlock_rules=rules, seccomp_program=program,
+        last_cap=kernel.last_capability(), error_fd=error_w)
+    return PreparedCommand(
+        list(argv), child_env, cwd_str, kind,
+        preexec=lambda: namespaces.run_in_child(setup), pass_fds=(error_w,), error_fd=error_r,
+        _owned_fds=[error_r, error_w], _synthetic_dirs=layout.masked_missing)

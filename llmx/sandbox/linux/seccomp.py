@@ -1,0 +1,123 @@
+"""The seccomp filter, assembled as classic BPF in Python (no libseccomp needed).
+
+The program follows Codex's rules (spec 5.5) with two additions: mount-family and
+namespace syscalls are always refused, because the own backend leaves the command as
+uid 0 of a user namespace whose mounts it created, and a command that could unmount the
+read-only binds would escape them. Default action: allow; a matching rule fails with
+``EPERM``; a foreign calling convention (x32, or a 32-bit ABI) kills the process.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import struct
+
+from llmx.sandbox.linux import kernel
+
+# BPF opcodes used here.
+_LD_W_ABS = 0x20
+_JEQ_K = 0x15
+_JGE_K = 0x35
+_RET_K = 0x06
+
+_RET_ALLOW = 0x7FFF0000
+_RET_KILL_PROCESS = 0x80000000
+_RET_ERRNO = 0x00050000
+
+_AF_UNIX = 1
+_X32_SYSCALL_BIT = 0x40000000
+
+# Offsets inside ``struct seccomp_data``.
+_NR = 0
+_ARCH = 4
+_ARG0_LOW = 16  # little-endian: the low 32 bits of args[0]
+
+ALWAYS_DENIED = (
+    "ptrace", "process_vm_readv", "process_vm_writev",
+    "io_uring_setup", "io_uring_enter", "io_uring_register",
+    "mount", "umount2", "pivot_root", "move_mount", "open_tree", "fsopen", "fsconfig",
+    "fsmount", "fspick", "mount_setattr", "unshare", "setns",
+)
+
+# With the network restricted: everything that could talk over a socket that is not a
+# socketpair. ``recvfrom``/``sendmsg``/``recvmsg`` stay allowed for socketpair IPC.
+NETWORK_DENIED = (
+    "connect", "accept", "accept4", "bind", "listen", "getpeername", "getsockname",
+    "shutdown", "sendto", "sendmmsg", "recvmmsg", "getsockopt", "setsockopt",
+)
+# Refused unless the domain (args[0]) is AF_UNIX.
+UNIX_ONLY = ("socket", "socketpair")
+
+
+def _insn(code: int, k: int, jt: int = 0, jf: int = 0) -> bytes:
+    return struct.pack("<HBBI", code, jt, jf, k)
+
+
+def build_filter(*, restrict_network: bool) -> bytes:
+    """The filter program as raw ``struct sock_filter`` bytes for the running machine."""
+    if not kernel.supported_machine():
+        raise OSError(errno.ENOSYS, f"seccomp filter not available on {kernel.MACHINE}")
+    deny = [kernel.syscall_number(n) for n in ALWAYS_DENIED]
+    unix_only: list[int] = []
+    if restrict_network:
+        deny += [kernel.syscall_number(n) for n in NETWORK_DENIED]
+        unix_only = [kernel.syscall_number(n) for n in UNIX_ONLY]
+
+    body: list[tuple[str, int, str | None, str | None]] = []
+    body.append(("ld", _ARCH, None, None))
+    body.append(("jeq", kernel.AUDIT_ARCH[kernel.MACHINE], None, "kill"))
+    body.append(("ld", _NR, None, None))
+    if kernel.MACHINE == "x86_64":
+        body.append(("jge", _X32_SYSCALL_BIT, "kill", None))
+    body.extend(("jeq", nr, "errno", None) for nr in deny)
+    body.extend(("jeq", nr, "domain", None) for nr in unix_only)
+    # Every jump goes forward (classic BPF has no backward jumps), so the socket-domain
+    # check sits between the plain ALLOW and the ERRNO/KILL returns.
+    labels: dict[str, int] = {}
+    body.append(("ret", _RET_ALLOW, None, None))
+    labels["domain"] = len(body)
+    body.append(("ld", _ARG0_LOW, None, None))
+    body.append(("jeq", _AF_UNIX, "allow", "errno"))
+    labels["errno"] = len(body)
+    body.append(("ret", _RET_ERRNO | errno.EPERM, None, None))
+    labels["kill"] = len(body)
+    body.append(("ret", _RET_KILL_PROCESS, None, None))
+    labels["allow"] = len(body)
+    body.append(("ret", _RET_ALLOW, None, None))
+
+    out = bytearray()
+    for index, (op, k, jt, jf) in enumerate(body):
+        if op == "ld":
+            out += _insn(_LD_W_ABS, k)
+        elif op == "ret":
+            out += _insn(_RET_K, k)
+        else:
+            code = _JEQ_K if op == "jeq" else _JGE_K
+            true_off = labels[jt] - index - 1 if jt else 0
+            false_off = labels[jf] - index - 1 if jf else 0
+            if not (0 <= true_off < 256 and 0 <= false_off < 256):
+                raise ValueError("seccomp program too long for 8-bit jumps")
+            out += _insn(code, k, true_off, false_off)
+    return bytes(out)
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def install_filter(program: bytes) -> None:
+    """Set ``no_new_privs`` and load ``program`` into the calling thread (before exec)."""
+    kernel.set_no_new_privs()
+    buffer = ctypes.create_string_buffer(program, len(program))
+    fprog = _SockFprog(len(program) // 8, ctypes.cast(buffer, ctypes.c_void_p))
+    kernel.prctl(kernel.PR_SET_SECCOMP, kernel.SECCOMP_MODE_FILTER, ctypes.byref(fprog))
+
+
+def filter_memfd(program: bytes) -> int:
+    """A readable fd holding ``program``, for ``bwrap --seccomp FD`` (read from offset 0)."""
+    fd = os.memfd_create("llmx-seccomp", os.MFD_CLOEXEC)
+    os.write(fd, program)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd

@@ -1,0 +1,110 @@
+"""The async API the runtime uses: run one command confined, stream its output, kill on cancel.
+
+The command runs in its own process group; cancelling the awaiting task (how the runtime
+interrupts a turn) or hitting the timeout kills the whole group with ``SIGKILL`` and reaps
+it before the cancellation propagates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Callable, Mapping
+
+from llmx.sandbox.linux.backends import BackendKind
+from llmx.sandbox.linux.prepare import prepare
+from llmx.sandbox.linux.result import ConfinedResult, SandboxSetupError, make_result
+from llmx.sandbox.plan import ConfinementPlan
+
+OutputCallback = Callable[[str, bytes], None]
+_CHUNK = 65536
+
+
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+async def _pump(stream: asyncio.StreamReader, name: str, sink: list[bytes],
+                aggregated: list[bytes], on_output: OutputCallback | None) -> None:
+    while chunk := await stream.read(_CHUNK):
+        sink.append(chunk)
+        aggregated.append(chunk)
+        if on_output is not None:
+            on_output(name, chunk)
+
+
+async def run_confined(
+    argv: list[str],
+    *,
+    cwd: str | os.PathLike[str],
+    plan: ConfinementPlan,
+    env: Mapping[str, str] | None = None,
+    stdin: bytes | None = None,
+    # The runtime's API takes a timeout per command, as Codex's exec does.
+    timeout: float | None = None,  # noqa: ASYNC109
+    on_output: OutputCallback | None = None,
+    backend: BackendKind | None = None,
+) -> ConfinedResult:
+    """Run ``argv`` under ``plan``; the environment is ``plan.env`` unless ``env`` is given.
+
+    Raises ``UnenforceablePlan`` (no process is started) and ``SandboxSetupError`` (the
+    child could not enter the sandbox, so the command never ran).
+    """
+    prepared = prepare(argv, cwd=cwd, plan=plan, env=env, backend=backend)
+    started = time.monotonic()
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *prepared.argv, cwd=prepared.cwd, env=prepared.env,
+            stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            start_new_session=True, close_fds=True, pass_fds=prepared.pass_fds,
+            preexec_fn=prepared.preexec)
+    except BaseException:
+        prepared.close()
+        raise
+    prepared.close_child_side()
+    out: list[bytes] = []
+    err: list[bytes] = []
+    both: list[bytes] = []
+    timed_out = False
+
+    async def communicate() -> None:
+        assert proc.stdout is not None
+        assert proc.stderr is not None
+        if stdin is not None and proc.stdin is not None:
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                proc.stdin.write(stdin)
+                await proc.stdin.drain()
+            proc.stdin.close()
+        await asyncio.gather(_pump(proc.stdout, "stdout", out, both, on_output),
+                             _pump(proc.stderr, "stderr", err, both, on_output))
+        await proc.wait()
+
+    try:
+        try:
+            await asyncio.wait_for(communicate(), timeout)
+        except TimeoutError:
+            timed_out = True
+            _kill_group(proc.pid)
+            await proc.wait()
+        # Descendants that outlive the command would keep the group's pipes open; they
+        # are part of the command and die with it.
+        _kill_group(proc.pid)
+    except BaseException:
+        _kill_group(proc.pid)
+        with contextlib.suppress(BaseException):
+            await asyncio.shield(proc.wait())
+        prepared.close()
+        raise
+    duration = time.monotonic() - started
+    failure = prepared.setup_error()
+    prepared.close()
+    if failure is not None:
+        raise SandboxSetupError(f"could not confine {argv[0]} ({failure})")
+    assert proc.returncode is not None
+    return make_result(proc.returncode, b"".join(out), b"".join(err), b"".join(both),
+                       duration, timed_out, prepared.backend)
