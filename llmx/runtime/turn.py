@@ -1,0 +1,348 @@
+"""One turn: record the context and the input, sample the model, run tools, repeat.
+
+The loop ends when a model response asks for no tool call. Tool calls of one response
+run concurrently (the model asked for them together) and their outputs are recorded in
+the order the model made the calls, so the next request reads the same on every run.
+An interrupt cancels the task running :meth:`Turn.run`; the turn then records an
+``aborted by user`` output for every call still open, the ``<turn_aborted>`` marker
+message and ``turn_aborted``, as Codex does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from llmx.events.ids import new_thread_id
+from llmx.runtime.approvals import ReviewDecision
+from llmx.runtime.models.errors import ModelError
+from llmx.runtime.models.request import ModelRequest, Reasoning, RequestIdentity
+from llmx.runtime.models.stream import Completed, OutputItemDone, RetryScheduled, TokenUsage
+from llmx.runtime.tools import output as tool_output
+from llmx.runtime.tools.specs import tool_specs
+from llmx.runtime.turn_tools import ToolCall, TurnAbort, dispatch
+
+if TYPE_CHECKING:
+    from llmx.runtime.session import Session
+    from llmx.runtime.session_types import SessionLog, SessionSettings
+
+TURN_ABORTED_TEXT = (
+    "<turn_aborted>\nThe user interrupted the previous turn on purpose. Any running unified "
+    "exec processes may still be running in the background. If any tools/commands were "
+    "aborted, they may have partially executed.\n</turn_aborted>"
+)
+
+
+class Turn:
+    def __init__(
+        self,
+        session: Session,
+        submission_id: str,
+        items: list[dict[str, Any]],
+        output_schema: dict[str, Any] | None,
+    ) -> None:
+        self.session = session
+        self.submission_id = submission_id
+        self.turn_id = new_thread_id()
+        self.items = items
+        self.output_schema = output_schema
+        self.started = time.time()
+        self.last_agent_message: str | None = None
+        # Tool calls made but not answered yet (for the abort path).
+        self.open_calls: dict[str, ToolCall] = {}
+        # Commands running now: their in-progress item and start time.
+        self.running_items: dict[str, tuple[dict[str, Any], int]] = {}
+
+    @property
+    def settings(self) -> SessionSettings:
+        return self.session.settings
+
+    @property
+    def log(self) -> SessionLog:
+        return self.session.log
+
+    async def event(self, payload: dict[str, Any]) -> None:
+        await self.log.emit("event_msg", payload)
+
+    async def emit_item(
+        self, kind: str, item: dict[str, Any], started_ms: int, completed_ms: int | None
+    ) -> None:
+        payload: dict[str, Any] = {
+            "type": kind,
+            "thread_id": self.settings.thread_id,
+            "turn_id": self.turn_id,
+            "item": item,
+            "started_at_ms": started_ms,
+        }
+        if completed_ms is not None:
+            payload["completed_at_ms"] = completed_ms
+        await self.event(payload)
+
+    async def record(self, item: dict[str, Any]) -> None:
+        self.session.history.append(item)
+        await self.log.emit("response_item", item)
+
+    async def run(self) -> None:
+        try:
+            await self._run()
+        except (asyncio.CancelledError, TurnAbort):
+            await self._record_abort()
+
+    async def _run(self) -> None:
+        await self._begin()
+        while True:
+            try:
+                calls = await self._sample()
+            except ModelError as error:
+                await self._fail(error)
+                return
+            if not calls:
+                break
+            outputs = await asyncio.gather(*(dispatch(self, call) for call in calls))
+            for call, text in zip(calls, outputs, strict=True):
+                self.open_calls.pop(call.call_id, None)
+                await self.record(call.output_item(text))
+        await self._complete(error=None)
+
+    async def _begin(self) -> None:
+        session = self.session
+        settings = self.settings
+        if not session.context_recorded:
+            for item in session.initial_context():
+                await self.record(item)
+            session.context_recorded = True
+        await self.log.emit("turn_context", self._turn_context())
+        await self.event(
+            {
+                "type": "task_started",
+                "turn_id": self.turn_id,
+                "started_at": int(self.started),
+                "model_context_window": settings.model_context_window,
+            }
+        )
+        text = "".join(str(part.get("text", "")) for part in self.items if part["type"] == "text")
+        content: list[dict[str, Any]] = [
+            {"type": "input_image", "image_url": part["image_url"]}
+            for part in self.items
+            if part["type"] == "image"
+        ]
+        content.append({"type": "input_text", "text": text})
+        await self.record({"type": "message", "role": "user", "content": content})
+        now = _now_ms()
+        await self.emit_item(
+            "item_completed",
+            {"type": "UserMessage", "id": new_thread_id(), "content": self.items},
+            now,
+            now,
+        )
+
+    def _turn_context(self) -> dict[str, Any]:
+        settings = self.settings
+        context: dict[str, Any] = {
+            "turn_id": self.turn_id,
+            "cwd": str(settings.cwd),
+            "approval_policy": settings.approval_policy.value,
+            "sandbox_policy": settings.sandbox.policy_json,
+            "model": settings.model,
+            "summary": settings.reasoning_summary,
+        }
+        if settings.reasoning_effort is not None:
+            context["effort"] = settings.reasoning_effort
+        if settings.user_instructions is not None:
+            context["user_instructions"] = settings.user_instructions
+        if self.output_schema is not None:
+            context["final_output_json_schema"] = self.output_schema
+        return context
+
+    def _request(self) -> ModelRequest:
+        settings = self.settings
+        text: dict[str, Any] | None = None
+        if self.output_schema is not None:
+            text = {
+                "format": {
+                    "type": "json_schema",
+                    "name": "codex_output_schema",
+                    "schema": self.output_schema,
+                    "strict": True,
+                }
+            }
+        return ModelRequest(
+            model=settings.model,
+            input=[self.session.base_instructions_message(), *self.session.history],
+            identity=RequestIdentity(thread_id=settings.thread_id, turn_id=self.turn_id),
+            tools=tool_specs(settings.wire_api),
+            reasoning=Reasoning(
+                effort=settings.reasoning_effort, summary=settings.reasoning_summary
+            ),
+            text=text,
+        )
+
+    async def _sample(self) -> list[ToolCall]:
+        calls: list[ToolCall] = []
+        async for event in self.session.model.stream(self._request()):
+            if isinstance(event, OutputItemDone):
+                call = await self._on_item(event.raw)
+                if call is not None:
+                    calls.append(call)
+                    self.open_calls[call.call_id] = call
+            elif isinstance(event, Completed):
+                await self._token_count(event.usage)
+            elif isinstance(event, RetryScheduled):
+                await self.event(
+                    {
+                        "type": "stream_error",
+                        "message": f"Reconnecting... {event.attempt}/{event.max_retries}",
+                        "additional_details": event.message,
+                    }
+                )
+        return calls
+
+    async def _on_item(self, raw: dict[str, Any]) -> ToolCall | None:
+        item = {key: value for key, value in raw.items() if key != "id"}
+        kind = item.get("type")
+        await self.record(item)
+        now = _now_ms()
+        if kind == "message" and item.get("role") == "assistant":
+            text = "".join(
+                str(part.get("text", ""))
+                for part in item.get("content", [])
+                if part.get("type") == "output_text"
+            )
+            self.last_agent_message = text
+            agent = {"type": "AgentMessage", "id": raw.get("id") or new_thread_id(),
+                     "content": [{"type": "Text", "text": text}]}
+            await self.emit_item("item_completed", agent, now, now)
+        elif kind == "reasoning":
+            summary = [str(part.get("text", "")) for part in item.get("summary", [])]
+            if any(summary):
+                reasoning = {"type": "Reasoning", "id": raw.get("id") or new_thread_id(),
+                             "summary_text": summary, "raw_content": []}
+                await self.emit_item("item_completed", reasoning, now, now)
+        elif kind == "function_call":
+            return ToolCall(str(item["call_id"]), str(item["name"]), str(item.get("arguments", "")),
+                            custom=False)
+        elif kind == "custom_tool_call":
+            return ToolCall(str(item["call_id"]), str(item["name"]), str(item.get("input", "")),
+                            custom=True)
+        return None
+
+    async def _token_count(self, usage: TokenUsage | None) -> None:
+        if usage is None:
+            return
+        total = self.session.add_usage(usage)
+        await self.event(
+            {
+                "type": "token_count",
+                "info": {
+                    "total_token_usage": _usage_json(total),
+                    "last_token_usage": _usage_json(usage),
+                    "model_context_window": self.settings.model_context_window,
+                },
+                "rate_limits": None,
+            }
+        )
+
+    async def _fail(self, error: ModelError) -> None:
+        info = error.kind.value if error.kind.value in _CODEX_ERROR_INFO else "other"
+        await self.event({"type": "error", "message": error.message, "codex_error_info": info})
+        self.session.failed = True
+        await self._complete(error={"message": error.message, "codex_error_info": info})
+
+    async def _complete(self, *, error: dict[str, Any] | None) -> None:
+        completed = time.time()
+        payload: dict[str, Any] = {
+            "type": "task_complete",
+            "turn_id": self.turn_id,
+            "last_agent_message": self.last_agent_message,
+        }
+        if error is not None:
+            payload["error"] = error
+        payload.update(
+            started_at=int(self.started),
+            completed_at=int(completed),
+            duration_ms=int((completed - self.started) * 1000),
+        )
+        await self.event(payload)
+        await self.log.sync()
+        self.session.turn_finished(self)
+
+    async def _record_abort(self) -> None:
+        elapsed = time.time() - self.started
+        for call in list(self.open_calls.values()):
+            running = self.running_items.pop(call.call_id, None)
+            if running is not None:
+                item, started_ms = running
+                await self.emit_item(
+                    "item_completed", {**item, "status": "failed", "exit_code": -1}, started_ms,
+                    _now_ms(),
+                )
+            await self.record(call.output_item(tool_output.aborted_output(elapsed)))
+        self.open_calls.clear()
+        await self.record(
+            {"type": "message", "role": "user",
+             "content": [{"type": "input_text", "text": TURN_ABORTED_TEXT}]}
+        )
+        completed = time.time()
+        await self.event(
+            {
+                "type": "turn_aborted",
+                "turn_id": self.turn_id,
+                "reason": "interrupted",
+                "started_at": int(self.started),
+                "completed_at": int(completed),
+                "duration_ms": int((completed - self.started) * 1000),
+            }
+        )
+        await self.log.sync()
+        self.session.aborted = True
+
+    async def request_exec_approval(
+        self, call_id: str, command: list[str], cwd: Path, reason: str | None
+    ) -> ReviewDecision:
+        payload: dict[str, Any] = {
+            "type": "exec_approval_request",
+            "call_id": call_id,
+            "turn_id": self.turn_id,
+            "command": command,
+            "cwd": str(cwd),
+            "parsed_cmd": [{"type": "unknown", "cmd": command[-1]}],
+        }
+        if reason is not None:
+            payload["reason"] = reason
+        return await self.session.await_decision(call_id, payload)
+
+    async def request_patch_approval(
+        self, call_id: str, changes: dict[str, Any], outside: list[Path]
+    ) -> ReviewDecision:
+        payload: dict[str, Any] = {
+            "type": "apply_patch_approval_request",
+            "call_id": call_id,
+            "turn_id": self.turn_id,
+            "changes": changes,
+        }
+        if outside:
+            payload["reason"] = "writes outside the writable roots: " + ", ".join(
+                str(path) for path in outside
+            )
+        return await self.session.await_decision(call_id, payload)
+
+
+_CODEX_ERROR_INFO = frozenset(
+    {"context_window_exceeded", "usage_limit_exceeded", "unauthorized", "bad_request"}
+)
+
+
+def _usage_json(usage: TokenUsage) -> dict[str, int]:
+    return {
+        "input_tokens": usage.input_tokens,
+        "cached_input_tokens": usage.cached_input_tokens,
+        "output_tokens": usage.output_tokens,
+        "reasoning_output_tokens": usage.reasoning_output_tokens,
+        "total_tokens": usage.total_tokens,
+    }
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000

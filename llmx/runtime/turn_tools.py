@@ -1,0 +1,314 @@
+"""Tool calls of one turn: exec_command, apply_patch and update_plan, with approvals.
+
+Each handler returns the text the model sees. Everything a person sees goes out as
+events: ``item_started``/``item_completed`` for commands and patches, ``plan_update``
+for plans, approval requests, and ``escalation`` lines before an escalated run.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from llmx.runtime.approvals import (
+    ApprovalCache,
+    Forbidden,
+    NeedsApproval,
+    PatchVerdict,
+    ReviewDecision,
+    SandboxPermissions,
+    escalation_guard,
+    exec_requirement,
+    patch_verdict,
+    retry_unsandboxed_after_denial,
+)
+from llmx.runtime.approvals_rules import is_known_safe, might_be_dangerous
+from llmx.runtime.escalation import (
+    ESCALATION_LINE_TYPE,
+    EscalationRecord,
+    EscalationTrigger,
+    ExecutionMode,
+    likely_sandbox_denial,
+)
+from llmx.runtime.tools import output as tool_output
+from llmx.runtime.tools.patch_apply import (
+    FileAdd,
+    FileDelete,
+    PatchApplyError,
+    PatchPlan,
+    apply_plan,
+    paths_outside,
+    plan_patch,
+)
+from llmx.runtime.tools.patch_format import PatchParseError, parse_patch
+from llmx.runtime.tools.shell import CommandResult, Spawner, run_command, shell_argv
+from llmx.runtime.tools.specs import APPLY_PATCH, EXEC_COMMAND, UPDATE_PLAN
+
+if TYPE_CHECKING:
+    from llmx.runtime.turn import Turn
+
+
+class TurnAbort(Exception):
+    """An ``abort`` decision: the turn ends as if interrupted."""
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    call_id: str
+    name: str
+    # Function calls carry JSON ``arguments``; freeform (custom) calls carry ``input``.
+    payload: str
+    custom: bool
+
+    def output_item(self, output: str) -> dict[str, Any]:
+        kind = "custom_tool_call_output" if self.custom else "function_call_output"
+        return {"type": kind, "call_id": self.call_id, "output": output}
+
+
+async def dispatch(turn: Turn, call: ToolCall) -> str:
+    if call.name == EXEC_COMMAND:
+        return await _exec_command(turn, call)
+    if call.name == APPLY_PATCH:
+        text = call.payload
+        if not call.custom:
+            try:
+                text = str(json.loads(call.payload)["input"])
+            except (ValueError, KeyError, TypeError) as exc:
+                return f"failed to parse function arguments: {exc}"
+        return await _apply_patch(turn, call, text)
+    if call.name == UPDATE_PLAN:
+        return await _update_plan(turn, call)
+    return f"unsupported call: {call.name}"
+
+
+def _arguments(call: ToolCall) -> dict[str, Any]:
+    parsed = json.loads(call.payload or "{}")
+    if not isinstance(parsed, dict):
+        raise ValueError("arguments must be a JSON object")
+    return parsed
+
+
+async def _exec_command(turn: Turn, call: ToolCall) -> str:
+    try:
+        args = _arguments(call)
+        cmd = str(args["cmd"])
+        permissions = SandboxPermissions(args.get("sandbox_permissions", "use_default"))
+    except (ValueError, KeyError, TypeError) as exc:
+        return f"failed to parse function arguments: {exc}"
+    settings = turn.settings
+    sandbox = settings.sandbox
+    argv = shell_argv(cmd, shell=args.get("shell"), login=bool(args.get("login", True)))
+    workdir = args.get("workdir")
+    cwd = (settings.cwd / workdir) if workdir else settings.cwd
+    justification = args.get("justification")
+    max_tokens = args.get("max_output_tokens")
+    cache_key = ApprovalCache.command_key(argv, cwd, permissions)
+    preapproved = turn.session.approvals.covers([cache_key])
+
+    refusal = escalation_guard(settings.approval_policy, permissions, preapproved=preapproved)
+    if refusal is not None:
+        return refusal
+    requirement = exec_requirement(
+        settings.approval_policy,
+        filesystem_restricted=sandbox.filesystem_restricted,
+        permissions=permissions,
+        known_safe=is_known_safe(argv),
+        dangerous=might_be_dangerous(argv),
+    )
+    if isinstance(requirement, Forbidden):
+        return requirement.reason
+    escalated = permissions is SandboxPermissions.REQUIRE_ESCALATED
+    if isinstance(requirement, NeedsApproval) and not preapproved:
+        decision = await turn.request_exec_approval(
+            call.call_id, argv, cwd, justification or requirement.reason
+        )
+        if not decision.approves:
+            return _refused(decision, EXEC_COMMAND)
+        if decision is ReviewDecision.APPROVED_FOR_SESSION:
+            turn.session.approvals.remember([cache_key])
+        if escalated:
+            await _record_escalation(
+                turn, call, argv, EscalationTrigger.MODEL_REQUEST, decision, justification
+            )
+    elif escalated:
+        # Pre-approved for the session: still say, in the log, how it ran.
+        await _record_escalation(
+            turn, call, argv, EscalationTrigger.MODEL_REQUEST,
+            ReviewDecision.APPROVED_FOR_SESSION, justification,
+        )
+    sandboxed = sandbox.filesystem_restricted and not escalated
+    spawner = sandbox.confined if sandboxed else sandbox.unconfined
+    result = await _run(turn, call, argv, cwd, spawner)
+    if likely_sandbox_denial(
+        sandboxed=sandboxed,
+        exit_code=result.exit_code,
+        outputs=(result.stderr, result.stdout, result.aggregated_output),
+    ) and retry_unsandboxed_after_denial(settings.approval_policy):
+        decision = await turn.request_exec_approval(
+            call.call_id, argv, cwd, "command failed; retry without sandbox?"
+        )
+        if decision.approves:
+            await _record_escalation(
+                turn, call, argv, EscalationTrigger.SANDBOX_DENIAL, decision, None
+            )
+            result = await _run(turn, call, argv, cwd, sandbox.unconfined)
+        elif decision is ReviewDecision.ABORT:
+            raise TurnAbort
+    return tool_output.exec_command_output(
+        wall_seconds=result.wall_seconds,
+        exit_code=result.exit_code,
+        output=result.aggregated_output,
+        max_tokens=int(max_tokens) if isinstance(max_tokens, int | float) else None,
+    )
+
+
+def _refused(decision: ReviewDecision, tool: str) -> str:
+    if decision is ReviewDecision.ABORT:
+        raise TurnAbort
+    return tool_output.rejected_output(tool)
+
+
+async def _record_escalation(
+    turn: Turn,
+    call: ToolCall,
+    argv: list[str],
+    trigger: EscalationTrigger,
+    decision: ReviewDecision,
+    justification: str | None,
+) -> None:
+    record = EscalationRecord(
+        call_id=call.call_id,
+        turn_id=turn.turn_id,
+        command=tuple(argv),
+        trigger=trigger,
+        mode=ExecutionMode.UNSANDBOXED,
+        decision=decision.value,
+        justification=justification,
+    )
+    await turn.log.emit(ESCALATION_LINE_TYPE, record.payload())
+    # On disk before the command runs: the audit trail must not depend on the command.
+    await turn.log.sync()
+
+
+async def _run(
+    turn: Turn, call: ToolCall, argv: list[str], cwd: Path, spawner: Spawner
+) -> CommandResult:
+    item: dict[str, Any] = {
+        "type": "CommandExecution",
+        "id": call.call_id,
+        "command": argv,
+        "cwd": str(cwd),
+        "parsed_cmd": [{"type": "unknown", "cmd": argv[-1]}],
+        "source": "unified_exec_startup",
+        "status": "inProgress",
+    }
+    started_ms = _now_ms()
+    await turn.emit_item("item_started", item, started_ms, None)
+    turn.running_items[call.call_id] = (item, started_ms)
+    try:
+        result = await run_command(argv, cwd=cwd, env=turn.settings.env, spawner=spawner)
+    except OSError as exc:
+        result = CommandResult(127, "", str(exc), f"{exc}\n", 0.0)
+    finally:
+        turn.running_items.pop(call.call_id, None)
+    seconds = int(result.wall_seconds)
+    done = {
+        **item,
+        "status": "completed" if result.exit_code == 0 else "failed",
+        "aggregated_output": result.aggregated_output,
+        "exit_code": result.exit_code,
+        "duration": {"secs": seconds, "nanos": int((result.wall_seconds - seconds) * 1e9)},
+    }
+    await turn.emit_item("item_completed", done, started_ms, _now_ms())
+    return result
+
+
+async def _apply_patch(turn: Turn, call: ToolCall, text: str) -> str:
+    started = time.monotonic()
+    settings = turn.settings
+    try:
+        plan = plan_patch(parse_patch(text), settings.cwd)
+    except (PatchParseError, PatchApplyError) as exc:
+        return f"apply_patch verification failed: {exc}"
+    if not plan.changes:
+        return "apply_patch verification failed: empty patch"
+    outside = paths_outside(plan, settings.sandbox.is_writable)
+    verdict, reason = patch_verdict(
+        settings.approval_policy,
+        all_paths_writable=not outside,
+        read_only_sandbox=settings.sandbox.read_only,
+    )
+    if verdict is PatchVerdict.REJECT:
+        return reason or "patch rejected"
+    changes = _changes_json(plan)
+    item: dict[str, Any] = {"type": "FileChange", "id": call.call_id, "changes": changes}
+    started_ms = _now_ms()
+    if verdict is PatchVerdict.ASK_USER:
+        decision = await turn.request_patch_approval(call.call_id, changes, outside)
+        if not decision.approves:
+            if decision is ReviewDecision.ABORT:
+                raise TurnAbort
+            declined = {
+                **item, "status": "declined", "stdout": "", "stderr": "patch rejected by user"
+            }
+            await turn.emit_item("item_completed", declined, started_ms, _now_ms())
+            return "patch rejected by user"
+    await turn.emit_item("item_started", {**item, "status": "inProgress"}, started_ms, None)
+    try:
+        apply_plan(plan)
+    except OSError as exc:
+        failed = {**item, "status": "failed", "stdout": "", "stderr": str(exc)}
+        await turn.emit_item("item_completed", failed, started_ms, _now_ms())
+        return tool_output.apply_patch_output(
+            wall_seconds=time.monotonic() - started, exit_code=1, output=f"{exc}\n"
+        )
+    message = plan.success_message()
+    done = {**item, "status": "completed", "stdout": message, "stderr": ""}
+    await turn.emit_item("item_completed", done, started_ms, _now_ms())
+    return tool_output.apply_patch_output(
+        wall_seconds=time.monotonic() - started, exit_code=0, output=message
+    )
+
+
+def _changes_json(plan: PatchPlan) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    for change in plan.changes:
+        if isinstance(change, FileAdd):
+            changes[str(change.path)] = {"type": "add", "content": change.content}
+        elif isinstance(change, FileDelete):
+            changes[str(change.path)] = {"type": "delete", "content": change.content}
+        else:
+            changes[str(change.path)] = {
+                "type": "update",
+                "unified_diff": change.unified_diff,
+                "move_path": str(change.move_path) if change.move_path else None,
+            }
+    return changes
+
+
+_PLAN_STATUSES = frozenset({"pending", "in_progress", "completed"})
+
+
+async def _update_plan(turn: Turn, call: ToolCall) -> str:
+    try:
+        args = _arguments(call)
+        steps = [
+            {"step": str(entry["step"]), "status": str(entry["status"])} for entry in args["plan"]
+        ]
+    except (ValueError, KeyError, TypeError) as exc:
+        return f"failed to parse function arguments: {exc}"
+    bad = [step["status"] for step in steps if step["status"] not in _PLAN_STATUSES]
+    if bad:
+        return f"failed to parse function arguments: unknown plan status {bad[0]!r}"
+    payload: dict[str, Any] = {"type": "plan_update", "plan": steps}
+    if args.get("explanation") is not None:
+        payload["explanation"] = str(args["explanation"])
+    await turn.log.emit("event_msg", payload)
+    return "Plan updated"
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
