@@ -1,0 +1,309 @@
+"""What the session index knows about one rollout file: a fold that can resume mid-file.
+
+The fold reads only the records listing needs (``session_meta``, ``turn_context``,
+``token_count``, user messages in either their legacy ``user_message`` form or the
+``item_completed`` ``UserMessage`` form of Codex's paginated threads) and decodes nothing
+else past the line envelope. Its state is plain data, stored as columns of the index, so
+a file that grew is caught up from the byte offset it was folded to.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+# ``rollout-<local ts>-<thread>.jsonl`` or a revert segment ``...-<thread>_<segment>.jsonl``.
+ROLLOUT_NAME = re.compile(
+    rf"^rollout-(?P<stamp>\d{{4}}-\d{{2}}-\d{{2}}T\d{{2}}-\d{{2}}-\d{{2}})-(?P<thread>{_UUID})"
+    rf"(?:_(?P<segment>{_UUID}))?\.jsonl$"
+)
+REQUEST_MARKER = "## My request for Codex:"
+IMAGE_PREVIEW = "[Image]"
+_READ_BLOCK = 1 << 20
+
+
+@dataclass
+class FileSummary:
+    """The fold state of one rollout file (one row of the ``rollout_files`` table)."""
+
+    path: str
+    thread_id: str
+    segment_id: str  # "" unless this is a revert segment of the thread
+    built_to: int = 0  # byte offset just past the last complete line folded
+    size: int = 0
+    mtime_ns: int = 0
+    has_meta: bool = False
+    created_at_ms: int = 0
+    cwd: str = ""  # session_meta cwd
+    latest_cwd: str = ""  # cwd of the newest turn_context
+    source: str = ""
+    originator: str = ""
+    model_provider: str = ""
+    cli_version: str = ""
+    agent_nickname: str | None = None
+    agent_role: str | None = None
+    forked_from_id: str | None = None
+    history_mode: str = "legacy"
+    git_sha: str | None = None
+    git_branch: str | None = None
+    git_origin_url: str | None = None
+    first_user_message: str = ""
+    has_user_event: bool = False
+    model: str | None = None
+    reasoning_effort: str | None = None
+    sandbox_policy: str = ""
+    approval_mode: str = ""
+    tokens_used: int = 0
+    unreadable_lines: int = 0
+    # Not stored as columns: handed to the full-text table as they are found.
+    new_user_messages: list[str] = field(default_factory=list)
+
+    def stored(self) -> dict[str, Any]:
+        row = dataclasses.asdict(self)
+        del row["new_user_messages"]
+        row["has_meta"] = int(self.has_meta)
+        row["has_user_event"] = int(self.has_user_event)
+        return row
+
+
+STORED_COLUMNS = tuple(f.name for f in dataclasses.fields(FileSummary) if f.name != "new_user_messages")
+
+
+def parse_rollout_name(name: str) -> tuple[str, str, str] | None:
+    """``(filename stamp, thread id, segment id or "")`` or None for other files."""
+    match = ROLLOUT_NAME.match(name)
+    if match is None:
+        return None
+    return match["stamp"], match["thread"].lower(), (match["segment"] or "").lower()
+
+
+class _Envelope(msgspec.Struct):
+    type: str | None = None
+    payload: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)
+    timestamp: str | None = None
+
+
+class _Git(msgspec.Struct):
+    commit_hash: str | None = None
+    branch: str | None = None
+    repository_url: str | None = None
+
+
+class _Meta(msgspec.Struct):
+    id: str | None = None
+    timestamp: str | None = None
+    cwd: str | None = None
+    originator: str | None = None
+    cli_version: str | None = None
+    source: Any = None
+    model_provider: str | None = None
+    agent_nickname: str | None = None
+    agent_role: str | None = None
+    forked_from_id: str | None = None
+    history_mode: str | None = None
+    git: _Git | None = None
+
+
+class _TurnContext(msgspec.Struct):
+    cwd: str | None = None
+    approval_policy: Any = None
+    sandbox_policy: Any = None
+    permission_profile: Any = None
+    model: str | None = None
+    effort: str | None = None
+
+
+class _EventType(msgspec.Struct):
+    type: str = ""
+
+
+class _UserMessage(msgspec.Struct):
+    message: str = ""
+    images: list[Any] | None = None
+    local_images: list[Any] | None = None
+
+
+class _Usage(msgspec.Struct):
+    total_tokens: int = 0
+
+
+class _TokenInfo(msgspec.Struct):
+    total_token_usage: _Usage | None = None
+
+
+class _TokenCount(msgspec.Struct):
+    info: _TokenInfo | None = None
+
+
+class _UserInput(msgspec.Struct):
+    type: str = ""
+    text: str | None = None
+
+
+class _Item(msgspec.Struct):
+    type: str = ""
+    content: list[_UserInput] | None = None
+
+
+class _ItemCompleted(msgspec.Struct):
+    item: _Item | None = None
+
+
+_envelope = msgspec.json.Decoder(_Envelope)
+_meta = msgspec.json.Decoder(_Meta)
+_turn_context = msgspec.json.Decoder(_TurnContext)
+_event_type = msgspec.json.Decoder(_EventType)
+_user_message = msgspec.json.Decoder(_UserMessage)
+_token_count = msgspec.json.Decoder(_TokenCount)
+_item_completed = msgspec.json.Decoder(_ItemCompleted)
+_compact = msgspec.json.Encoder()
+
+
+def preview_of(text: str) -> str:
+    """Codex's listing preview: drop everything up to the request marker, trim."""
+    marker = text.find(REQUEST_MARKER)
+    if marker != -1:
+        text = text[marker + len(REQUEST_MARKER) :]
+    return text.strip()
+
+
+def _enum_text(value: Any) -> str:
+    """Codex stores enums as their serde string, and anything richer as JSON text."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and set(value) == {"type"} and isinstance(value["type"], str):
+        return value["type"]
+    return _compact.encode(value).decode()
+
+
+def _millis(stamp: str | None) -> int:
+    if not stamp:
+        return 0
+    try:
+        return int(datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp() * 1000)
+    except ValueError:
+        return 0
+
+
+def _apply_meta(summary: FileSummary, meta: _Meta) -> None:
+    # The first session_meta is canonical; forks and segments may carry more of them.
+    if summary.has_meta or (meta.id and meta.id.lower() != summary.thread_id):
+        return
+    summary.has_meta = True
+    summary.created_at_ms = _millis(meta.timestamp) or summary.created_at_ms
+    summary.cwd = meta.cwd or ""
+    summary.originator = meta.originator or ""
+    summary.cli_version = meta.cli_version or ""
+    # Codex: a missing source means "vscode".
+    summary.source = _enum_text(meta.source) if meta.source is not None else "vscode"
+    summary.model_provider = meta.model_provider or ""
+    summary.agent_nickname = meta.agent_nickname
+    summary.agent_role = meta.agent_role
+    summary.forked_from_id = meta.forked_from_id
+    summary.history_mode = meta.history_mode or "legacy"
+    if meta.git is not None:
+        summary.git_sha = meta.git.commit_hash
+        summary.git_branch = meta.git.branch
+        summary.git_origin_url = meta.git.repository_url
+
+
+def _apply_turn_context(summary: FileSummary, context: _TurnContext) -> None:
+    if context.cwd:
+        summary.latest_cwd = context.cwd
+    policy = context.permission_profile if context.permission_profile is not None else (
+        context.sandbox_policy
+    )
+    if policy is not None:
+        summary.sandbox_policy = _enum_text(policy)
+    if context.approval_policy is not None:
+        summary.approval_mode = _enum_text(context.approval_policy)
+    if context.model:
+        summary.model = context.model
+    if context.effort:
+        summary.reasoning_effort = context.effort
+
+
+def _add_user_message(summary: FileSummary, text: str, has_image: bool) -> None:
+    summary.has_user_event = True
+    preview = preview_of(text) or (IMAGE_PREVIEW if has_image else "")
+    if preview and not summary.first_user_message:
+        summary.first_user_message = preview
+    if text.strip():
+        summary.new_user_messages.append(text)
+
+
+def _apply_event(summary: FileSummary, payload: bytes) -> None:
+    kind = _event_type.decode(payload).type
+    if kind == "user_message":
+        message = _user_message.decode(payload)
+        _add_user_message(summary, message.message, bool(message.images or message.local_images))
+    elif kind == "token_count":
+        info = _token_count.decode(payload).info
+        if info is not None and info.total_token_usage is not None:
+            summary.tokens_used = info.total_token_usage.total_tokens
+    elif kind == "item_completed":
+        item = _item_completed.decode(payload).item
+        if item is None or item.type != "UserMessage":
+            return
+        parts = item.content or []
+        text = "\n".join(p.text for p in parts if p.type == "text" and p.text)
+        _add_user_message(summary, text, any(p.type != "text" for p in parts))
+
+
+def fold_line(summary: FileSummary, line: bytes) -> None:
+    """Apply one rollout line; an unreadable line is counted and otherwise ignored."""
+    try:
+        envelope = _envelope.decode(line)
+        payload = envelope.payload
+        if envelope.type == "session_meta" and payload:
+            _apply_meta(summary, _meta.decode(payload))
+        elif envelope.type == "turn_context" and payload:
+            _apply_turn_context(summary, _turn_context.decode(payload))
+        elif envelope.type == "event_msg" and payload:
+            _apply_event(summary, bytes(payload))
+        elif envelope.type is None and summary.built_to == 0 and not summary.has_meta:
+            _apply_meta(summary, _meta.decode(line))  # E0: a bare meta object first
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        summary.unreadable_lines += 1
+
+
+def fold_file(summary: FileSummary, path: Path) -> FileSummary:
+    """Fold the complete lines of ``path`` after ``summary.built_to``; update size/mtime."""
+    summary.new_user_messages = []
+    with path.open("rb") as handle:
+        stat = os.fstat(handle.fileno())
+        # Stat before reading: if the file grows meanwhile, the recorded size is smaller
+        # than what was folded and the next look catches up instead of missing lines.
+        handle.seek(summary.built_to)
+        data_offset = summary.built_to
+        pending = b""
+        while True:
+            block = handle.read(_READ_BLOCK)
+            if not block:
+                break
+            data = pending + block
+            start = 0
+            newline = data.find(b"\n")
+            while newline != -1:
+                line = data[start:newline]
+                if line.strip():
+                    fold_line(summary, line)
+                start = newline + 1
+                newline = data.find(b"\n", start)
+            data_offset += start
+            pending = data[start:]
+            summary.built_to = data_offset
+        # A last line without "\n" may still be being written: fold it next time.
+    summary.size = stat.st_size
+    summary.mtime_ns = stat.st_mtime_ns
+    return summary
