@@ -74,7 +74,9 @@ class FileSummary:
         return row
 
 
-STORED_COLUMNS = tuple(f.name for f in dataclasses.fields(FileSummary) if f.name != "new_user_messages")
+STORED_COLUMNS = tuple(
+    f.name for f in dataclasses.fields(FileSummary) if f.name != "new_user_messages"
+)
 
 
 def parse_rollout_name(name: str) -> tuple[str, str, str] | None:
