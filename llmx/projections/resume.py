@@ -72,6 +72,9 @@ class _Segment:
     reference: _Reference = _Reference.NEVER_SET
     reference_context: JsonObject | None = None
     base: list[JsonObject] | None = None
+    # How many suffix records were buffered when the base was found: older records of
+    # the same segment precede the compaction and are replaced by it.
+    base_position: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +146,7 @@ class _Scan:
             return
         if self.base is None and segment.base is not None:
             self.base = segment.base
+            del self.suffix_newest_first[segment.base_position :]
         if self.previous_model is None and segment.counts_as_user_turn:
             self.previous_model = segment.previous_model
         if self.reference is _Reference.NEVER_SET and (
@@ -181,6 +185,7 @@ def _scan_backward(records: Iterable[Record]) -> _Scan:
             replacement = record.payload.get("replacement_history")
             if active.base is None and isinstance(replacement, list):
                 active.base = replacement
+                active.base_position = len(scan.suffix_newest_first)
                 buffer = False
         elif kind is RecordKind.TURN_CONTEXT:
             active = active or _Segment()
