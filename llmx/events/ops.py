@@ -1,0 +1,129 @@
+"""``Op`` and ``Submission``: what a client asks of the agent (spec 1.2).
+
+llmx writes every submission to the rollout on a ``submission`` line of its own before
+the runtime acts on it (write-ahead); Codex's reader skips that line type.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from msgspec import UNSET, Struct, UnsetType
+
+from llmx.events.primitives import JsonValue, UserInput
+
+
+class ReviewDecision(enum.StrEnum):
+    """The plain answers to an approval request.
+
+    Codex also has object-shaped decisions (``{"approved_execpolicy_amendment": ...}``,
+    ``{"network_policy_amendment": ...}``); :data:`Decision` admits both.
+    """
+
+    APPROVED = "approved"
+    # Approved, and the same command is approved for the rest of the session.
+    APPROVED_FOR_SESSION = "approved_for_session"
+    DENIED = "denied"
+    # Denied, and the whole turn is interrupted.
+    ABORT = "abort"
+
+
+Decision = str | dict[str, JsonValue]
+
+
+class OpBase(Struct, tag_field="type"):
+    """Base of every ``Op`` variant."""
+
+
+class Interrupt(OpBase, tag="interrupt"):
+    pass
+
+
+class UserInputOp(OpBase, tag="user_input"):
+    items: list[UserInput]
+    final_output_json_schema: JsonValue | UnsetType = UNSET
+
+
+class UserTurn(OpBase, tag="user_turn"):
+    items: list[UserInput]
+    cwd: str
+    approval_policy: str
+    sandbox_policy: JsonValue
+    model: str
+    summary: str = "auto"
+    effort: str | UnsetType = UNSET
+    final_output_json_schema: JsonValue = None
+
+
+class OverrideTurnContext(OpBase, tag="override_turn_context"):
+    cwd: str | UnsetType = UNSET
+    approval_policy: str | UnsetType = UNSET
+    sandbox_policy: JsonValue | UnsetType = UNSET
+    model: str | UnsetType = UNSET
+    effort: str | UnsetType | None = UNSET
+    summary: str | UnsetType = UNSET
+
+
+class ExecApproval(OpBase, tag="exec_approval"):
+    """The answer to ``exec_approval_request``; ``id`` is its ``approval_id`` or ``call_id``."""
+
+    id: str
+    decision: Decision
+    turn_id: str | UnsetType = UNSET
+
+
+class PatchApproval(OpBase, tag="patch_approval"):
+    id: str
+    decision: Decision
+
+
+class ResolveElicitation(OpBase, tag="resolve_elicitation"):
+    server_name: str
+    request_id: JsonValue
+    decision: str  # accept | decline | cancel
+
+
+class AddToHistory(OpBase, tag="add_to_history"):
+    text: str
+
+
+class Compact(OpBase, tag="compact"):
+    pass
+
+
+class Undo(OpBase, tag="undo"):
+    pass
+
+
+class ThreadRollback(OpBase, tag="thread_rollback"):
+    num_turns: int
+
+
+class Review(OpBase, tag="review"):
+    review_request: JsonValue
+
+
+class RunUserShellCommand(OpBase, tag="run_user_shell_command"):
+    command: str
+
+
+class Shutdown(OpBase, tag="shutdown"):
+    pass
+
+
+Op = (
+    Interrupt
+    | UserInputOp
+    | UserTurn
+    | OverrideTurnContext
+    | ExecApproval
+    | PatchApproval
+    | ResolveElicitation
+    | AddToHistory
+    | Compact
+    | Undo
+    | ThreadRollback
+    | Review
+    | RunUserShellCommand
+    | Shutdown
+)

@@ -1,0 +1,189 @@
+"""Payloads of the rollout line types other than ``response_item`` and ``event_msg``.
+
+Codex's own (``session_meta``, ``turn_context``, ``compacted``, ``world_state``,
+``token_usage_record``) and llmx's additions (``submission``, ``escalation``,
+``output_ref``), which sit on lines of their own ``type`` so Codex's reader skips them.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from msgspec import UNSET, Struct, UnsetType
+
+from llmx.events.ops import Op
+from llmx.events.primitives import JsonValue, TokenUsage
+from llmx.events.response_items import ResponseItem
+
+
+class LineType(enum.StrEnum):
+    """The ``type`` of a rollout line. Lines of other types load as unknown, untouched."""
+
+    SESSION_META = "session_meta"
+    RESPONSE_ITEM = "response_item"
+    COMPACTED = "compacted"
+    TURN_CONTEXT = "turn_context"
+    EVENT_MSG = "event_msg"
+    WORLD_STATE = "world_state"
+    TOKEN_USAGE_RECORD = "token_usage_record"
+    # E0 marker lines (``{"record_type":"state"}``); carry nothing a reader needs.
+    STATE = "state"
+    # llmx: a client submission, written before the runtime acts on it.
+    SUBMISSION = "submission"
+    # llmx: how a command was re-run after a sandbox denial, and who approved it.
+    ESCALATION = "escalation"
+    # llmx: the full bytes of a capped command output, stored beside the rollout.
+    OUTPUT_REF = "output_ref"
+
+
+class GitInfo(Struct):
+    commit_hash: str | UnsetType = UNSET
+    branch: str | UnsetType = UNSET
+    repository_url: str | UnsetType = UNSET
+
+
+class HistoryBase(Struct):
+    """Where a fork's or revert segment's inherited history ends in the parent file.
+
+    The history is not copied: readers first read the parent ``thread_id``'s lines with
+    ordinal below ``end_ordinal_exclusive`` (the bytes before ``end_byte_offset``).
+    """
+
+    thread_id: str
+    end_ordinal_exclusive: int
+    end_byte_offset: int
+
+
+class SessionMeta(Struct):
+    """``session_meta`` (``SessionMetaLine``); the first one in a file is canonical."""
+
+    id: str
+    timestamp: str = ""
+    cwd: str = ""
+    originator: str = ""
+    cli_version: str = ""
+    # ``SessionSource``: "cli", "vscode" (the default when missing), "exec", "mcp", or
+    # an object such as {"subagent": "review"}.
+    source: JsonValue = "vscode"
+    model_provider: str | None = None
+    base_instructions: JsonValue = None
+    session_id: str | UnsetType = UNSET
+    forked_from_id: str | UnsetType = UNSET
+    forked_from_ordinal_exclusive: int | UnsetType = UNSET
+    thread_source: str | UnsetType = UNSET
+    agent_nickname: str | UnsetType = UNSET
+    agent_role: str | UnsetType = UNSET
+    history_mode: str | UnsetType = UNSET
+    history_base: HistoryBase | UnsetType = UNSET
+    instructions: str | UnsetType | None = UNSET
+    git: GitInfo | UnsetType = UNSET
+
+
+class TurnContext(Struct):
+    """``turn_context`` (``TurnContextItem``): the settings of a turn, for resume."""
+
+    cwd: str
+    approval_policy: JsonValue
+    sandbox_policy: JsonValue
+    model: str
+    summary: JsonValue = "auto"
+    turn_id: str | UnsetType = UNSET
+    current_date: str | UnsetType = UNSET
+    timezone: str | UnsetType = UNSET
+    effort: str | UnsetType | None = UNSET
+    network: JsonValue | UnsetType = UNSET
+    personality: JsonValue | UnsetType = UNSET
+    collaboration_mode: JsonValue | UnsetType = UNSET
+    permission_profile: JsonValue | UnsetType = UNSET
+    approvals_reviewer: str | UnsetType = UNSET
+    user_instructions: str | UnsetType = UNSET
+    developer_instructions: str | UnsetType = UNSET
+    final_output_json_schema: JsonValue | UnsetType = UNSET
+    truncation_policy: JsonValue | UnsetType = UNSET
+
+
+class Compacted(Struct):
+    """``compacted``: a summary, and since mid-2026 the full replacement history."""
+
+    message: str
+    replacement_history: list[ResponseItem] | UnsetType = UNSET
+
+
+class WorldState(Struct):
+    """``world_state`` (E3): the environment the model was told about; opaque to llmx."""
+
+    state: JsonValue
+    full: bool = True
+
+
+class TokenUsageRecord(Struct):
+    """``token_usage_record`` (E3): usage of one model response, with running totals."""
+
+    thread_id: str
+    turn_id: str
+    usage: TokenUsage
+    turn_token_usage: TokenUsage
+    thread_token_usage: TokenUsage
+    session_id: str | UnsetType = UNSET
+    root_turn_id: str | UnsetType = UNSET
+    response_id: str | UnsetType = UNSET
+
+
+class SubmissionRecord(Struct):
+    """``submission`` (llmx): ``{"id", "op"}``, logged before the runtime acts on it."""
+
+    id: str
+    op: Op
+
+
+class ExecutionMode(enum.StrEnum):
+    """How an escalated command was re-run."""
+
+    # No sandbox at all.
+    UNSANDBOXED = "unsandboxed"
+    # The turn's own sandbox policy (for example a retry after a transient failure).
+    TURN_DEFAULT = "turn_default"
+    # The turn's policy plus the bounded extra permissions in ``permissions``.
+    BOUNDED = "bounded"
+
+
+class Approver(enum.StrEnum):
+    """Who allowed an escalation."""
+
+    # A person answered the approval request (see ``decision_submission_id``).
+    USER = "user"
+    # An earlier ``approved_for_session`` answer covered this command.
+    SESSION = "session"
+    # An exec-policy rule (``prefix_rule``) allowed it.
+    RULE = "rule"
+    # The approval policy needs no approval (``never``, ``danger-full-access``).
+    POLICY = "policy"
+
+
+class EscalationRecord(Struct):
+    """``escalation`` (llmx): which execution mode a re-run used, and on whose authority."""
+
+    call_id: str
+    mode: ExecutionMode
+    approved_by: Approver
+    turn_id: str = ""
+    # The extra permissions granted (BOUNDED), or the effective policy; null if none.
+    permissions: JsonValue = None
+    command: list[str] | UnsetType = UNSET
+    reason: str | UnsetType = UNSET
+    # The ``submission`` line id whose decision approved this (USER approvals).
+    decision_submission_id: str | UnsetType = UNSET
+
+
+class OutputRef(Struct):
+    """``output_ref`` (llmx): a capped output's full bytes, content-addressed.
+
+    The bytes are in ``<rollout file without .jsonl>.blobs/<sha256>`` next to the rollout
+    file; ``field`` names what was capped (``aggregated_output``, ``output``...).
+    """
+
+    call_id: str
+    sha256: str
+    size: int
+    inline_size: int
+    field: str = "aggregated_output"
