@@ -19,6 +19,9 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
+from llmx.events import RolloutLine
 from llmx.projections import exec_items as ei
 from llmx.projections.exec_stream import ExecStream
 from llmx.projections.shell_escape import join_command
@@ -81,7 +84,7 @@ def render_ansi(records: list[OutputRecord], stream: Stream) -> str:
         if record.style is Style.NONE or not record.text:
             parts.append(record.text)
             continue
-        codes = ";".join(code for flag, code in _SGR if flag in record.style)
+        codes = ";".join(code for flag, code in _SGR if record.style & flag)
         # Style each line on its own so a multi-line dimmed block survives line-based pagers.
         parts.append(
             "\n".join(
@@ -287,6 +290,10 @@ class HumanExecProjection:
 
     def feed(self, line_type: str, payload: Any) -> list[OutputRecord]:
         return self._render(self.stream.feed(line_type, payload))
+
+    def feed_line(self, line: RolloutLine) -> list[OutputRecord]:
+        """The same, for a decoded :class:`~llmx.events.RolloutLine` (live or from a file)."""
+        return self.feed(line.type, msgspec.json.decode(line.payload_raw))
 
     def finish(self) -> list[OutputRecord]:
         return self._render(self.stream.finish())

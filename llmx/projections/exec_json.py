@@ -11,6 +11,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import msgspec
+
+from llmx.events import RolloutLine
 from llmx.projections import exec_items as ei
 from llmx.projections.exec_stream import ExecStream
 from llmx.projections.shell_escape import join_command
@@ -185,6 +188,10 @@ class JsonExecProjection:
 
     def feed(self, line_type: str, payload: Any) -> list[JsonEvent]:
         return self._render(self.stream.feed(line_type, payload))
+
+    def feed_line(self, line: RolloutLine) -> list[JsonEvent]:
+        """The same, for a decoded :class:`~llmx.events.RolloutLine` (live or from a file)."""
+        return self.feed(line.type, msgspec.json.decode(line.payload_raw))
 
     def finish(self) -> list[JsonEvent]:
         return self._render(self.stream.finish())

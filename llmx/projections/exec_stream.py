@@ -151,6 +151,10 @@ class ExecStream:
                 self._meta = payload
         elif line_type == "turn_context":
             self._context = payload
+        elif line_type == "submission":
+            self._on_submission(payload, out)
+        elif line_type == "escalation":
+            self._on_escalation(payload, out)
         return out
 
     def finish(self) -> Notifications:
@@ -500,6 +504,40 @@ class ExecStream:
         out.append(
             ei.ApprovalRequested(
                 _str(payload.get("call_id")), "patch", paths, None,
+                reason if isinstance(reason, str) else None,
+            )
+        )
+
+    def _on_submission(self, payload: dict[str, Any], out: Notifications) -> None:
+        """llmx's own ``submission`` lines: only approval answers are shown."""
+        op = payload.get("op")
+        if not isinstance(op, dict):
+            return
+        kind = op.get("type")
+        subjects = {"exec_approval": "command", "patch_approval": "patch"}
+        if kind in subjects:
+            call_id, subject = _str(op.get("id")), subjects[str(kind)]
+        elif kind == "resolve_elicitation":
+            call_id, subject = str(op.get("request_id", "")), "mcp"
+        else:
+            return
+        decision = op.get("decision")
+        if isinstance(decision, dict):  # {"approved_execpolicy_amendment": {...}}
+            decision = next(iter(decision), "")
+        self._announce(out)
+        out.append(ei.ApprovalDecided(call_id, _str(decision), subject))
+
+    def _on_escalation(self, payload: dict[str, Any], out: Notifications) -> None:
+        mode = _str(payload.get("mode"), "unsandboxed")
+        approver = _str(payload.get("approved_by"))
+        permissions = f"{mode}, approved by {approver}" if approver else mode
+        reason = payload.get("reason")
+        self._announce(out)
+        out.append(
+            ei.EscalationRecorded(
+                _str(payload.get("call_id")),
+                join_command(_argv(payload.get("command"))),
+                permissions,
                 reason if isinstance(reason, str) else None,
             )
         )

@@ -1,0 +1,153 @@
+"""``llmx replay PATH|ID``: print what ``exec`` printed live for a session, from its log.
+
+Human output by default (progress on stderr, each turn's final answer on stdout when stdout
+is not a terminal), or ``--json`` for exec's JSONL events. Corrupt lines are reported on
+stderr with their line numbers and skipped; they never stop a replay.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+
+def add_parser(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "replay", help="print a session's exec output again, from its rollout alone"
+    )
+    parser.add_argument("session", metavar="PATH|ID", help="a rollout file, or a session id")
+    parser.add_argument("--json", action="store_true", help="exec --json events (JSONL)")
+    parser.add_argument(
+        "--color", choices=("always", "never", "auto"), default="auto",
+        help="colour the human output (auto: only when stderr is a terminal)",
+    )
+    parser.add_argument(
+        "--with-parent", action="store_true",
+        help="for a fork or revert segment, replay the inherited part of its parent first",
+    )
+    parser.set_defaults(handler=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    path = _locate(args.session)
+    if path is None:
+        print(
+            f"llmx replay: no rollout file or session matches {args.session!r}; "
+            "pass a path to a rollout-*.jsonl file or a session id from `llmx` sessions",
+            file=sys.stderr,
+        )
+        return 1
+    return replay(
+        path,
+        as_json=args.json,
+        color=_use_color(args.color, sys.stderr),
+        with_parent=args.with_parent,
+        out=sys.stdout,
+        err=sys.stderr,
+    )
+
+
+def _use_color(choice: str, stream: TextIO) -> bool:
+    if choice == "auto":
+        return stream.isatty()
+    return choice == "always"
+
+
+def _locate(session: str) -> Path | None:
+    """A path as given, else a rollout under ``$LLMX_HOME`` whose id matches (full id or a
+    unique prefix)."""
+    path = Path(session)
+    if path.is_file():
+        return path
+    if "/" in session or session.endswith(".jsonl"):
+        return None
+    from llmx.events.home import archived_sessions_dir, llmx_home, sessions_dir
+    from llmx.projections.lineage import parse_rollout_name
+
+    home = llmx_home()
+    matches: dict[str, list[Path]] = {}
+    for root in (sessions_dir(home), archived_sessions_dir(home)):
+        if not root.is_dir():
+            continue
+        for candidate in root.rglob(f"rollout-*{session.lower()}*.jsonl"):
+            name = parse_rollout_name(candidate)
+            if name is not None and name.thread_id.startswith(session.lower()):
+                matches.setdefault(name.thread_id, []).append(candidate)
+    if len(matches) != 1:
+        return None
+    # A thread with revert segments: the newest file holds its current history.
+    return max(next(iter(matches.values())), key=lambda p: p.stat().st_mtime)
+
+
+def replay(
+    path: Path,
+    *,
+    as_json: bool,
+    color: bool,
+    with_parent: bool,
+    out: TextIO,
+    err: TextIO,
+) -> int:
+    """Replay one rollout (and with ``with_parent`` its inherited prefix); 0, or 1 when the
+    file cannot be read."""
+    import msgspec
+
+    from llmx.events import LineError, decode_line
+    from llmx.projections.exec_human import HumanExecProjection, Stream, render_ansi, render_plain
+    from llmx.projections.exec_json import JsonExecProjection, encode_event
+    from llmx.projections.lineage import LineageError, RolloutSpan, lines_forward, resolve_lineage
+    from llmx.projections.lines import file_size
+
+    try:
+        if with_parent:
+            spans = resolve_lineage(path)
+        else:
+            spans = [RolloutSpan(path, file_size(path), inherited=False)]
+    except (OSError, LineageError) as exc:
+        print(f"llmx replay: cannot read {path}: {exc}", file=err)
+        return 1
+    render = render_ansi if color else render_plain
+    current: Path | None = None
+    projection: HumanExecProjection | JsonExecProjection | None = None
+
+    def flush(records: list[Any]) -> None:
+        if not records:
+            return
+        if as_json:
+            out.write("".join(encode_event(event) for event in records))
+        else:
+            err.write(render(records, Stream.STDERR))
+            final = render_plain(records, Stream.FINAL)
+            if final and not (out.isatty() and err.isatty()):
+                out.write(final)
+
+    try:
+        for span, number, raw in lines_forward(spans):
+            if span.path != current:
+                if projection is not None:
+                    flush(projection.finish())
+                current = span.path
+                projection = JsonExecProjection() if as_json else HumanExecProjection()
+            assert projection is not None
+            if raw.is_blank:
+                continue
+            if not raw.terminated:
+                print(f"{span.path}:{number}: torn last line skipped (incomplete write)", file=err)
+                continue
+            try:
+                line = decode_line(raw.data)
+                payload = msgspec.json.decode(line.payload_raw) if line.payload_raw else None
+            except (LineError, msgspec.DecodeError) as exc:
+                print(f"{span.path}:{number}: corrupt line skipped: {exc}", file=err)
+                continue
+            flush(projection.feed(line.type, payload))
+        if projection is not None:
+            flush(projection.finish())
+    except OSError as exc:
+        print(f"llmx replay: cannot read {path}: {exc}", file=err)
+        return 1
+    out.flush()
+    err.flush()
+    return 0
