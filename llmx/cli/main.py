@@ -14,6 +14,8 @@ from llmx import __version__
 COMMAND_MODULES: tuple[str, ...] = (
     "llmx.cli.rollout_cmd",
     "llmx.cli.replay_cmd",
+    "llmx.cli.sandbox_cmd",
+    "llmx.cli.debug_cmd",
 )
 
 

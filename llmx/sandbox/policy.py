@@ -26,6 +26,10 @@ class PolicyError(ValueError):
     """A sandbox policy, profile or mode that cannot be understood; the message is one line."""
 
 
+class FlagError(PolicyError):
+    """The error is in a command-line flag (exit 2, as for any usage error)."""
+
+
 class SandboxMode(enum.Enum):
     """The ``sandbox_mode`` config key and the ``--sandbox/-s`` flag."""
 
@@ -42,7 +46,8 @@ class SandboxMode(enum.Enum):
             return cls(value)
         except ValueError:
             accepted = ", ".join(mode.value for mode in cls)
-            raise PolicyError(
+            error = FlagError if source.startswith("-") else PolicyError
+            raise error(
                 f"unknown sandbox mode {value!r} in {source}; accepted: {accepted}"
             ) from None
 

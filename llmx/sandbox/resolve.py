@@ -31,6 +31,7 @@ from llmx.sandbox.plan_builder import ResolvedFileSystem, build_plan, materializ
 from llmx.sandbox.policy import (
     DangerFullAccessPolicy,
     ExternalSandboxPolicy,
+    FlagError,
     PolicyError,
     ReadOnlyPolicy,
     SandboxMode,
@@ -205,24 +206,24 @@ def resolve_sandbox(
     reasons: list[str] = []
     warnings: list[str] = []
     if flags.bypass and flags.full_auto:
-        raise PolicyError(
+        raise FlagError(
             "--full-auto and --dangerously-bypass-approvals-and-sandbox cannot be used together"
         )
     if flags.permission_profile is not None and (flags.sandbox is not None or flags.full_auto):
-        raise PolicyError(
+        raise FlagError(
             "--permission-profile cannot be combined with --sandbox or --full-auto; pick one"
         )
     flag_mode = None
     if flags.sandbox is not None:
         flag_mode = SandboxMode.parse(flags.sandbox, source="--sandbox")
         if flags.full_auto and flag_mode is not SandboxMode.WORKSPACE_WRITE:
-            raise PolicyError(
+            raise FlagError(
                 f"--full-auto means workspace-write and conflicts with --sandbox {flag_mode.value}"
             )
     add_dirs = _absolute_dirs(flags.add_dirs, cwd, what="--add-dir")
     for directory in add_dirs:
         if not directory.is_dir():
-            raise PolicyError(
+            raise FlagError(
                 f"--add-dir {str(directory)!r}: no such directory; pass an existing directory"
             )
     ws_table = config.sandbox_workspace_write

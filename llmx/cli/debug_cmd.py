@@ -1,0 +1,21 @@
+"""``llmx debug``: older spellings kept working (``debug landlock``, ``debug seatbelt``)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from llmx.cli.sandbox_cmd import add_sandbox_options
+
+
+def add_parser(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "debug", help="debugging aids (landlock/seatbelt: aliases of llmx sandbox linux/macos)"
+    )
+    sub = parser.add_subparsers(dest="sandbox_command", metavar="TOOL", required=True)
+    add_sandbox_options(
+        sub.add_parser("landlock", help="same as: llmx sandbox linux"), platform="linux"
+    )
+    add_sandbox_options(
+        sub.add_parser("seatbelt", help="same as: llmx sandbox macos"), platform="macos"
+    )

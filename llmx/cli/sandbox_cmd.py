@@ -1,0 +1,95 @@
+"""``llmx sandbox``: run one command under the sandbox, or explain what the sandbox would be.
+
+``llmx sandbox linux -- CMD`` (alias ``landlock``), ``llmx sandbox macos -- CMD`` (alias
+``seatbelt``) and ``llmx sandbox explain [-- CMD]``. Any of them takes ``--explain``.
+Nothing heavy is imported here: ``llmx sandbox linux -- true`` is on a hot path.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+MODES = ("read-only", "workspace-write", "danger-full-access")
+
+
+def add_sandbox_options(parser: argparse.ArgumentParser, *, platform: str) -> None:
+    parser.add_argument(
+        "--full-auto", action="store_true", help="workspace-write (the cwd, /tmp and $TMPDIR)"
+    )
+    parser.add_argument(
+        "-s",
+        "--sandbox",
+        dest="sandbox_mode",
+        metavar="MODE",
+        choices=MODES,
+        help="read-only | workspace-write | danger-full-access",
+    )
+    parser.add_argument(
+        "-P",
+        "--permission-profile",
+        "--permissions-profile",
+        dest="permission_profile",
+        metavar="PROFILE",
+        help=":read-only, :workspace, :danger-full-access or a [permissions.NAME]",
+    )
+    parser.add_argument(
+        "--add-dir",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="another writable root (repeatable)",
+    )
+    parser.add_argument(
+        "-c",
+        "--config",
+        action="append",
+        default=[],
+        metavar="key=value",
+        help="override a config value (TOML; dotted keys), e.g. -c sandbox_mode=workspace-write",
+    )
+    parser.add_argument(
+        "-p",
+        "--profile",
+        dest="config_profile",
+        metavar="NAME",
+        help="use the [profiles.NAME] config profile",
+    )
+    parser.add_argument("-C", "--cd", dest="cd", metavar="DIR", help="working root (default: cwd)")
+    parser.add_argument(
+        "--dangerously-bypass-approvals-and-sandbox",
+        "--yolo",
+        dest="bypass",
+        action="store_true",
+        help="run without any sandbox",
+    )
+    parser.add_argument("--explain", action="store_true", help="print the plan instead of running")
+    if platform in ("linux", "macos"):
+        parser.add_argument(
+            "--log-denials",
+            action="store_true",
+            help="after the command, list what the sandbox refused",
+        )
+    parser.add_argument("command", nargs=argparse.REMAINDER, metavar="-- COMMAND ...")
+    parser.set_defaults(handler=_run, platform=platform)
+
+
+def add_parser(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "sandbox", help="run a command under the sandbox, or explain the sandbox"
+    )
+    sub = parser.add_subparsers(dest="sandbox_command", metavar="PLATFORM", required=True)
+    for name, aliases, platform, help_text in (
+        ("linux", ["landlock"], "linux", "run COMMAND confined by the Linux sandbox"),
+        ("macos", ["seatbelt"], "macos", "run COMMAND under macOS Seatbelt (sandbox-exec)"),
+        ("explain", [], "explain", "print the resolved policy, plan, env and backend"),
+    ):
+        add_sandbox_options(
+            sub.add_parser(name, aliases=aliases, help=help_text), platform=platform
+        )
+
+
+def _run(args: argparse.Namespace) -> int:
+    from llmx.cli.sandbox_run import run_sandbox_command
+
+    return run_sandbox_command(args)

@@ -1,0 +1,193 @@
+"""The work behind ``llmx sandbox``: resolve, then explain, exec, or run and report denials.
+
+Exit codes: the command's own status when it ran; 2 for a bad command line (an unknown
+mode, a conflicting flag, a missing ``--add-dir``, no command), as argparse and Codex's
+clap do; 1 when the config is wrong or the sandbox cannot be set up on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from llmx.sandbox.policy import FlagError, PolicyError
+
+
+class UsageError(Exception):
+    pass
+
+
+def _err(args: argparse.Namespace, message: str) -> None:
+    sys.stderr.write(f"llmx sandbox {args.sandbox_command}: error: {message}\n")
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``key.sub=value``; the value is TOML, or a plain string when it is not valid TOML
+    (so ``-c model=o3`` works without quotes, as in Codex)."""
+    import tomllib
+
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise UsageError(f"-c {text!r}: expected key=value, e.g. -c sandbox_mode=workspace-write")
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return key.split("."), value
+
+
+def load_config(home: Path, overrides: list[str]) -> dict[str, Any]:
+    import tomllib
+
+    config: dict[str, Any] = {}
+    path = home / "config.toml"
+    if path.is_file():
+        try:
+            config = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise PolicyError(
+                f"{path}: not valid TOML ({exc}); fix the file or move it away"
+            ) from None
+    for text in overrides:
+        keys, value = parse_override(text)
+        table = config
+        for part in keys[:-1]:
+            nested = table.setdefault(part, {})
+            if not isinstance(nested, dict):
+                raise UsageError(f"-c {text!r}: {part!r} is not a table in the config")
+            table = nested
+        table[keys[-1]] = value
+    return config
+
+
+def _command(args: argparse.Namespace) -> list[str]:
+    command = list(args.command)
+    if command and command[0] == "--":
+        command = command[1:]
+    return command
+
+
+def run_sandbox_command(args: argparse.Namespace) -> int:
+    from llmx.events.home import llmx_home
+    from llmx.sandbox.resolve import SandboxConfig, SandboxFlags, resolve_sandbox
+
+    command = _command(args)
+    try:
+        cwd = Path(args.cd).resolve() if args.cd else Path.cwd()
+        if args.cd and not cwd.is_dir():
+            raise UsageError(f"-C {args.cd!r}: no such directory")
+        config = load_config(llmx_home(), args.config)
+        sandbox_config = SandboxConfig.from_mapping(
+            config, cwd=cwd, config_profile=args.config_profile
+        )
+        flags = SandboxFlags(
+            sandbox=args.sandbox_mode,
+            full_auto=args.full_auto,
+            bypass=args.bypass,
+            permission_profile=args.permission_profile,
+            add_dirs=tuple(args.add_dir),
+        )
+        resolved = resolve_sandbox(sandbox_config, flags, cwd=cwd)
+    except (UsageError, FlagError) as exc:
+        _err(args, str(exc))
+        return 2
+    except PolicyError as exc:
+        _err(args, str(exc))
+        return 1
+    for warning in resolved.warnings:
+        sys.stderr.write(f"llmx sandbox: warning: {warning}\n")
+    if args.explain or args.platform == "explain":
+        return _explain(args, resolved)
+    if not command:
+        _err(
+            args,
+            "missing COMMAND; usage: llmx sandbox "
+            f"{args.sandbox_command} [OPTIONS] -- COMMAND [ARGS...]",
+        )
+        return 2
+    if args.platform == "macos":
+        from llmx.cli.sandbox_macos import run_macos
+
+        return run_macos(resolved, command, log_denials=args.log_denials)
+    return _run_linux(args, resolved, command)
+
+
+def _backend_lines(resolved: Any, platform: str) -> list[str]:
+    if resolved.plan.unconfined:
+        return ["backend: none needed (unconfined)"]
+    if platform == "macos" or (platform == "explain" and sys.platform == "darwin"):
+        from llmx.sandbox.seatbelt import SANDBOX_EXEC
+
+        present = os.path.exists(SANDBOX_EXEC)
+        return [f"backend: seatbelt ({SANDBOX_EXEC} {'found' if present else 'not found'})"]
+    if not sys.platform.startswith("linux"):
+        return [f"backend: none (no Linux sandbox on {sys.platform})"]
+    from llmx.sandbox import linux
+
+    lines = []
+    try:
+        choice = linux.explain(resolved.plan)
+        lines.append(f"backend: {choice.kind.value}")
+        statuses = choice.statuses
+    except linux.UnenforceablePlan as exc:
+        lines.append(f"backend: none can enforce this plan: {exc}")
+        statuses = linux.probe_backends()
+    for status in statuses:
+        state = "available" if status.available else "unavailable"
+        lines.append(f"  {status.kind.value}: {state} ({status.reason})")
+    return lines
+
+
+def _explain(args: argparse.Namespace, resolved: Any) -> int:
+    from llmx.sandbox.explain import explain_lines
+
+    lines = explain_lines(
+        resolved, parent_env=os.environ, backend_lines=_backend_lines(resolved, args.platform)
+    )
+    sys.stdout.write("\n".join(lines) + "\n")
+    return 0
+
+
+def _run_linux(args: argparse.Namespace, resolved: Any, command: list[str]) -> int:
+    if not sys.platform.startswith("linux"):
+        _err(args, f"the Linux sandbox needs Linux; this is {sys.platform}")
+        return 1
+    from llmx.sandbox.linux import SandboxSetupError, UnenforceablePlan
+
+    plan = resolved.plan
+    try:
+        if not args.log_denials:
+            from llmx.sandbox.linux.blocking import exec_confined
+
+            sys.stdout.flush()
+            sys.stderr.flush()
+            exec_confined(command, cwd=resolved.cwd, plan=plan, env=plan.env)
+        from llmx.sandbox.linux import find_denials, format_denials
+        from llmx.sandbox.linux.blocking import run_confined_blocking
+
+        result = run_confined_blocking(
+            command, cwd=resolved.cwd, plan=plan, env=plan.env, capture=True
+        )
+    except UnenforceablePlan as exc:
+        _err(args, str(exc))
+        return 1
+    except SandboxSetupError as exc:
+        _err(args, str(exc))
+        return 1
+    except FileNotFoundError as exc:
+        _err(args, f"cannot run {command[0]}: {exc.strerror or exc}")
+        return 127
+    findings = find_denials(result.aggregated)
+    if result.denied is not None or findings:
+        sys.stderr.write("llmx sandbox: denied by the sandbox:\n")
+        for line in format_denials(findings) or [
+            f"denied ({result.denied.value})" if result.denied else ""
+        ]:
+            sys.stderr.write(f"  {line}\n")
+    else:
+        sys.stderr.write("llmx sandbox: no denials observed\n")
+    return result.exit_code
