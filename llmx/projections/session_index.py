@@ -1,0 +1,377 @@
+"""The sqlite session index: kept in step with the rollout files, never trusted over them.
+
+How it stays true without reading every file on every command:
+
+- New files are found through directory mtimes (a file created, renamed or removed in a
+  day folder changes that folder's mtime); only changed folders are listed again.
+- A new file is first recorded *pending* (name and mtime only, which is all ordering
+  needs) and folded when a command needs its contents: the rows a listing shows, or all
+  of them for a search, a ``--cwd`` filter or ``reindex``. This is how the first listing
+  of a large home with no index answers in well under a second.
+- Every row a command shows is checked against its file (size and mtime) first; a file
+  that grew is caught up from the byte offset it was folded to, one that shrank or was
+  replaced is folded again, one that is gone is dropped.
+- A file appended to by another program in a folder whose entries did not change is
+  caught up at the latest by the next full scan (every ``FULL_SCAN_SECONDS``), or when it
+  is shown. The runtime calls :meth:`SessionIndex.record_flush` after each flushed batch,
+  so llmx's own sessions are always current.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from llmx.events.home import archived_sessions_dir, ensure_private_dir, session_index_db_path
+from llmx.events.home import sessions_dir as sessions_root
+from llmx.projections import session_index_schema as schema
+from llmx.projections.session_summary import (
+    STORED_COLUMNS,
+    FileSummary,
+    fold_file,
+    parse_rollout_name,
+)
+
+FULL_SCAN_SECONDS = 30.0
+_NEVER_FOLDED = -1  # ``size`` of a pending file row
+
+Progress = Callable[[int, int], None]
+
+
+def _stamp_millis(stamp: str) -> int:
+    # Codex orders by the filename stamp parsed as if UTC; so do we, for pending rows.
+    try:
+        parsed = datetime.strptime(stamp, "%Y-%m-%dT%H-%M-%S").replace(tzinfo=UTC)
+    except ValueError:
+        return 0
+    return int(parsed.timestamp() * 1000)
+
+
+class SessionIndex:
+    """``$LLMX_HOME/state.sqlite``: one row per thread, rebuilt from the rollouts at will."""
+
+    def __init__(self, home: Path, conn: sqlite3.Connection) -> None:
+        self.home = home
+        self.conn = conn
+        self.sessions_dir = sessions_root(home)
+        self.archived_dir = archived_sessions_dir(home)
+
+    @classmethod
+    def open(cls, home: Path) -> SessionIndex:
+        """Open (creating or recreating as needed) the index of ``home``."""
+        ensure_private_dir(home)
+        db_path = session_index_db_path(home)
+        try:
+            conn = schema.connect(db_path)
+            if schema.schema_version(conn) != schema.SCHEMA_VERSION:
+                schema.reset(conn)
+                schema.create_schema(conn)
+        except sqlite3.DatabaseError:
+            # A corrupt index is only a cache: start it over.
+            with contextlib.suppress(Exception):
+                conn.close()
+            for suffix in ("", "-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(f"{db_path}{suffix}")
+            conn = schema.connect(db_path)
+            schema.create_schema(conn)
+        with contextlib.suppress(OSError):
+            os.chmod(db_path, 0o600)
+        return cls(home, conn)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> SessionIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- discovery -----------------------------------------------------------------------
+
+    def _state(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM index_state WHERE key=?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def _set_state(self, key: str, value: str) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO index_state(key, value) VALUES (?, ?)", (key, value))
+
+    def sync(self, *, full: bool | None = None) -> None:
+        """Find new, changed and removed files (see the module docstring for how)."""
+        if full is None:
+            last = self._state("last_full_scan")
+            full = last is None or time.time() - float(last) > FULL_SCAN_SECONDS
+        touched: set[str] = set()
+        with self._transaction():
+            self._scan(self.sessions_dir, archived=False, full=full, touched=touched)
+            self._scan(self.archived_dir, archived=True, full=full, touched=touched)
+            for thread_id in touched:
+                self._materialize(thread_id)
+            if full:
+                self._set_state("last_full_scan", repr(time.time()))
+
+    def _scan(self, directory: Path, *, archived: bool, full: bool, touched: set[str]) -> None:
+        key = str(directory)
+        try:
+            stat = os.stat(directory)
+        except FileNotFoundError:
+            self._forget_dir(key, touched)
+            return
+        known = self.conn.execute(
+            "SELECT mtime_ns FROM scanned_dirs WHERE path=?", (key,)
+        ).fetchone()
+        unchanged = not full and known is not None and known[0] == stat.st_mtime_ns
+        subdirs: list[Path] = []
+        files: dict[str, os.stat_result] = {}
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    if not archived:  # archived_sessions is flat, as in Codex
+                        subdirs.append(Path(entry.path))
+                elif not unchanged and parse_rollout_name(entry.name) is not None:
+                    with contextlib.suppress(FileNotFoundError):
+                        files[entry.path] = entry.stat()
+        if not unchanged:
+            self._reconcile_dir(key, files, archived, touched)
+            self.conn.execute(
+                "INSERT OR REPLACE INTO scanned_dirs(path, mtime_ns) VALUES (?, ?)",
+                (key, stat.st_mtime_ns),
+            )
+        for sub in subdirs:
+            self._scan(sub, archived=archived, full=full, touched=touched)
+
+    def _rows_in_dir(self, key: str) -> list[sqlite3.Row]:
+        rows = self.conn.execute(
+            "SELECT path, size, mtime_ns, thread_id, archived FROM rollout_files "
+            "WHERE path > ? AND path < ?",
+            (key + "/", key + "0"),
+        ).fetchall()
+        return [row for row in rows if os.path.dirname(row["path"]) == key]
+
+    def _forget_dir(self, key: str, touched: set[str]) -> None:
+        for row in self.conn.execute(
+            "SELECT path, thread_id FROM rollout_files WHERE path > ? AND path < ?",
+            (key + "/", key + "0"),
+        ).fetchall():
+            self._drop_file(row["path"], row["thread_id"], touched)
+        self.conn.execute(
+            "DELETE FROM scanned_dirs WHERE path = ? OR (path > ? AND path < ?)",
+            (key, key + "/", key + "0"),
+        )
+
+    def _reconcile_dir(
+        self, key: str, files: dict[str, os.stat_result], archived: bool, touched: set[str]
+    ) -> None:
+        known = {row["path"]: row for row in self._rows_in_dir(key)}
+        for path, row in known.items():
+            if path not in files:
+                self._drop_file(path, row["thread_id"], touched)
+        for path, stat in files.items():
+            previous = known.get(path)
+            if previous is None:
+                self._add_pending(path, stat, archived, touched)
+            elif previous["size"] != _NEVER_FOLDED and (
+                previous["size"] != stat.st_size or previous["mtime_ns"] != stat.st_mtime_ns
+            ):
+                self._fold(path, touched)
+
+    def _add_pending(
+        self, path: str, stat: os.stat_result, archived: bool, touched: set[str]
+    ) -> None:
+        parsed = parse_rollout_name(os.path.basename(path))
+        if parsed is None:
+            return
+        stamp, thread_id, segment_id = parsed
+        summary = FileSummary(path, thread_id, segment_id, size=_NEVER_FOLDED)
+        summary.mtime_ns = stat.st_mtime_ns
+        summary.created_at_ms = _stamp_millis(stamp)
+        self._store_file(summary, archived)
+        touched.add(thread_id)
+
+    def _drop_file(self, path: str, thread_id: str, touched: set[str]) -> None:
+        self.conn.execute("DELETE FROM rollout_files WHERE path=?", (path,))
+        self.conn.execute("DELETE FROM session_messages WHERE rollout_path=?", (path,))
+        touched.add(thread_id)
+
+    # -- folding -------------------------------------------------------------------------
+
+    def _load_file(self, path: str) -> tuple[FileSummary, bool] | None:
+        row = self.conn.execute("SELECT * FROM rollout_files WHERE path=?", (path,)).fetchone()
+        if row is None:
+            return None
+        values = {column: row[column] for column in STORED_COLUMNS}
+        values["has_meta"] = bool(values["has_meta"])
+        values["has_user_event"] = bool(values["has_user_event"])
+        return FileSummary(**values), bool(row["archived"])
+
+    def _store_file(self, summary: FileSummary, archived: bool) -> None:
+        row = summary.stored()
+        row["archived"] = int(archived)
+        columns = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        self.conn.execute(
+            f"INSERT OR REPLACE INTO rollout_files ({columns}) VALUES ({marks})",
+            tuple(row.values()),
+        )
+
+    def _fold(self, path: str, touched: set[str]) -> None:
+        """Catch ``path`` up from where it was folded to (or from the start if it shrank)."""
+        loaded = self._load_file(path)
+        parsed = parse_rollout_name(os.path.basename(path))
+        if parsed is None:
+            return
+        stamp, thread_id, segment_id = parsed
+        archived = loaded[1] if loaded else os.path.dirname(path) == str(self.archived_dir)
+        summary = loaded[0] if loaded else None
+        try:
+            stat = os.stat(path)
+        except FileNotFoundError:
+            self._drop_file(path, thread_id, touched)
+            return
+        if summary is None or summary.size == _NEVER_FOLDED or stat.st_size < summary.built_to:
+            self.conn.execute("DELETE FROM session_messages WHERE rollout_path=?", (path,))
+            summary = FileSummary(path, thread_id, segment_id)
+            summary.created_at_ms = _stamp_millis(stamp)
+        try:
+            fold_file(summary, Path(path))
+        except FileNotFoundError:
+            self._drop_file(path, thread_id, touched)
+            return
+        self.conn.executemany(
+            "INSERT INTO session_messages(body, thread_id, rollout_path) VALUES (?, ?, ?)",
+            [(text, thread_id, path) for text in summary.new_user_messages],
+        )
+        self._store_file(summary, archived)
+        touched.add(thread_id)
+
+    def _materialize(self, thread_id: str) -> None:
+        files = self.conn.execute(
+            "SELECT * FROM rollout_files WHERE thread_id=? ORDER BY segment_id", (thread_id,)
+        ).fetchall()
+        if not files:
+            self.conn.execute("DELETE FROM threads WHERE id=?", (thread_id,))
+            return
+        # The base file holds the thread's identity; the newest revert segment is where the
+        # thread continues (Codex points ``rollout_path`` at it).
+        base, active = files[0], files[-1]
+        identity = base if base["has_meta"] or not active["has_meta"] else active
+
+        def latest(column: str) -> Any:
+            return active[column] or base[column]
+
+        updated_ms = max(row["mtime_ns"] for row in files) // 1_000_000
+        created_ms = identity["created_at_ms"]
+        first = identity["first_user_message"] or active["first_user_message"]
+        row: dict[str, Any] = {
+            "id": thread_id,
+            "rollout_path": active["path"],
+            "created_at": created_ms // 1000,
+            "created_at_ms": created_ms,
+            "updated_at": updated_ms // 1000,
+            "updated_at_ms": updated_ms,
+            "source": identity["source"],
+            "originator": identity["originator"],
+            "model_provider": identity["model_provider"],
+            "cwd": identity["cwd"],
+            "latest_cwd": os.path.normpath(latest("latest_cwd") or identity["cwd"] or "/"),
+            "title": first,
+            "sandbox_policy": latest("sandbox_policy"),
+            "approval_mode": latest("approval_mode"),
+            "tokens_used": active["tokens_used"],
+            "has_user_event": int(any(r["has_user_event"] for r in files)),
+            "archived": active["archived"],
+            "archived_at": (active["mtime_ns"] // 1_000_000_000) if active["archived"] else None,
+            "git_sha": identity["git_sha"],
+            "git_branch": identity["git_branch"],
+            "git_origin_url": identity["git_origin_url"],
+            "cli_version": identity["cli_version"],
+            "first_user_message": first,
+            "preview": first,
+            "agent_nickname": identity["agent_nickname"],
+            "agent_role": identity["agent_role"],
+            "model": latest("model"),
+            "reasoning_effort": latest("reasoning_effort"),
+            "history_mode": identity["history_mode"],
+            "forked_from_id": identity["forked_from_id"],
+            "pending": int(any(r["size"] == _NEVER_FOLDED for r in files)),
+        }
+        columns = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        self.conn.execute(
+            f"INSERT OR REPLACE INTO threads ({columns}) VALUES ({marks})", tuple(row.values())
+        )
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Any:
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    # -- public maintenance --------------------------------------------------------------
+
+    def record_flush(self, rollout_path: Path) -> None:
+        """Catch the index up with one rollout file (the runtime calls this after a flush)."""
+        touched: set[str] = set()
+        with self._transaction():
+            self._fold(str(rollout_path.absolute()), touched)
+            for thread_id in touched:
+                self._materialize(thread_id)
+
+    def verify(self, thread_ids: Iterable[str]) -> bool:
+        """Check the files behind these threads; repair drift. True if anything changed."""
+        touched: set[str] = set()
+        with self._transaction():
+            for thread_id in thread_ids:
+                for row in self.conn.execute(
+                    "SELECT path, size, mtime_ns FROM rollout_files WHERE thread_id=?",
+                    (thread_id,),
+                ).fetchall():
+                    try:
+                        stat = os.stat(row["path"])
+                    except FileNotFoundError:
+                        self._drop_file(row["path"], thread_id, touched)
+                        continue
+                    if row["size"] != stat.st_size or row["mtime_ns"] != stat.st_mtime_ns:
+                        self._fold(row["path"], touched)
+            for thread_id in touched:
+                self._materialize(thread_id)
+        return bool(touched)
+
+    def complete(self, progress: Progress | None = None) -> None:
+        """Fold every pending file (needed before a search or a ``--cwd`` filter)."""
+        paths = [
+            row[0]
+            for row in self.conn.execute(
+                "SELECT path FROM rollout_files WHERE size=? ORDER BY mtime_ns DESC",
+                (_NEVER_FOLDED,),
+            )
+        ]
+        batch = 500
+        for start in range(0, len(paths), batch):
+            touched: set[str] = set()
+            with self._transaction():
+                for path in paths[start : start + batch]:
+                    self._fold(path, touched)
+                for thread_id in touched:
+                    self._materialize(thread_id)
+            if progress is not None:
+                progress(min(start + batch, len(paths)), len(paths))
+
+    def rebuild(self, progress: Progress | None = None) -> None:
+        """Forget everything and index every file again."""
+        # DDL outside an explicit transaction: sqlite-utils commits as it goes.
+        schema.reset(self.conn)
+        schema.create_schema(self.conn)
+        self.sync(full=True)
+        self.complete(progress)

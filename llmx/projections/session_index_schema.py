@@ -1,0 +1,113 @@
+"""Tables of the sqlite session index (``$LLMX_HOME/state.sqlite``).
+
+The index is derived: deleting the file loses nothing, the next command rebuilds it from
+the rollouts. ``threads`` carries the columns of Codex's ``threads`` table that apply to
+llmx; ``rollout_files`` records, per file, the fold state and the position (byte offset,
+size, mtime) it was built to, which is how the index catches up and detects drift.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from llmx.projections.session_summary import STORED_COLUMNS
+
+# Bumped when a table changes shape; an index of another version is rebuilt from scratch.
+SCHEMA_VERSION = 1
+
+_THREAD_COLUMNS: dict[str, type] = {
+    "id": str,
+    "rollout_path": str,
+    "created_at": int,
+    "created_at_ms": int,
+    "updated_at": int,
+    "updated_at_ms": int,
+    "source": str,
+    "originator": str,
+    "model_provider": str,
+    "cwd": str,
+    "latest_cwd": str,
+    "title": str,
+    "sandbox_policy": str,
+    "approval_mode": str,
+    "tokens_used": int,
+    "has_user_event": int,
+    "archived": int,
+    "archived_at": int,
+    "git_sha": str,
+    "git_branch": str,
+    "git_origin_url": str,
+    "cli_version": str,
+    "first_user_message": str,
+    "preview": str,
+    "agent_nickname": str,
+    "agent_role": str,
+    "model": str,
+    "reasoning_effort": str,
+    "history_mode": str,
+    "forked_from_id": str,
+    # 1 while only the file's name and mtime are known (its lines are not folded yet).
+    "pending": int,
+}
+
+_INT_FILE_COLUMNS = {
+    "built_to", "size", "mtime_ns", "has_meta", "created_at_ms", "has_user_event",
+    "tokens_used", "unreadable_lines",
+}
+
+
+def thread_columns() -> tuple[str, ...]:
+    return tuple(_THREAD_COLUMNS)
+
+
+def connect(db_path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(db_path, timeout=10.0, isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    return conn
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    row = conn.execute("PRAGMA user_version").fetchone()
+    return int(row[0])
+
+
+def create_schema(conn: sqlite3.Connection) -> None:
+    """Create every table on an empty database (sqlite-utils builds the DDL)."""
+    import sqlite_utils
+    from sqlite_utils.db import DescIndex
+
+    db = sqlite_utils.Database(conn)
+    db.table("threads").create(_THREAD_COLUMNS, pk="id", not_null={"id", "rollout_path"})
+    db.table("threads").create_index([DescIndex("updated_at_ms"), DescIndex("id")])
+    db.table("threads").create_index([DescIndex("created_at_ms"), DescIndex("id")])
+    db.table("threads").create_index(["archived", "latest_cwd"])
+    file_columns: dict[str, type] = {"archived": int}
+    for column in STORED_COLUMNS:
+        file_columns[column] = int if column in _INT_FILE_COLUMNS else str
+    db.table("rollout_files").create(file_columns, pk="path")
+    db.table("rollout_files").create_index(["thread_id"])
+    db.table("scanned_dirs").create({"path": str, "mtime_ns": int}, pk="path")
+    db.table("index_state").create({"key": str, "value": str}, pk="key")
+    # One row per user message of a file; the thread id makes hits listable.
+    conn.execute(
+        "CREATE VIRTUAL TABLE session_messages USING fts5("
+        "body, thread_id UNINDEXED, rollout_path UNINDEXED)"
+    )
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def reset(conn: sqlite3.Connection) -> None:
+    """Drop everything (an index of another schema version, or ``sessions reindex``)."""
+    tables = [
+        row[0]
+        for row in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' "
+            "AND name NOT LIKE 'session_messages_%'"
+        )
+    ]
+    for table in tables:
+        conn.execute(f'DROP TABLE IF EXISTS "{table}"')
+    conn.execute("PRAGMA user_version = 0")

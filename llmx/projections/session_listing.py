@@ -1,0 +1,265 @@
+"""Listing, searching and resolving sessions over the session index (Codex's ``list.rs`` rules).
+
+- Newest first by ``updated_at`` (file mtime, ms), ties by id, descending.
+- A thread is listed only if it has a preview (its first user message, with everything up
+  to ``## My request for Codex:`` stripped, or ``[Image]``).
+- ``cwd`` compares against the latest ``turn_context`` cwd, falling back to the meta cwd.
+- Cursors are ``<RFC3339 updated_at>|<id>`` ("strictly after this row"); a bare RFC3339
+  timestamp (Codex's newest form) is accepted and skips every row at or after it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from llmx.projections.session_index import Progress, SessionIndex
+from llmx.projections.session_names import ids_named, thread_names
+
+_FULL_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_ID_PREFIX = re.compile(r"^[0-9a-f-]{4,36}$")
+_LISTED = "(pending = 1 OR preview <> '')"
+
+
+class CursorError(ValueError):
+    pass
+
+
+class SessionLookupError(LookupError):
+    """A session reference (id, id prefix or thread name) that names no single session."""
+
+
+class UnknownSession(SessionLookupError):
+    pass
+
+
+class AmbiguousSession(SessionLookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    id: str
+    rollout_path: str
+    created_at_ms: int
+    updated_at_ms: int
+    preview: str
+    cwd: str
+    source: str
+    model: str | None
+    model_provider: str
+    tokens_used: int
+    archived: bool
+    forked_from_id: str | None
+    git_branch: str | None
+    cli_version: str
+    name: str | None = None
+
+    @property
+    def updated_at(self) -> str:
+        return _rfc3339(self.updated_at_ms)
+
+    @property
+    def created_at(self) -> str:
+        return _rfc3339(self.created_at_ms)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "thread_name": self.name,
+            "preview": self.preview,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "cwd": self.cwd,
+            "source": self.source,
+            "model": self.model,
+            "model_provider": self.model_provider,
+            "tokens_used": self.tokens_used,
+            "archived": self.archived,
+            "forked_from_id": self.forked_from_id,
+            "git_branch": self.git_branch,
+            "cli_version": self.cli_version,
+            "rollout_path": self.rollout_path,
+        }
+
+
+@dataclass(frozen=True)
+class SessionPage:
+    rows: list[SessionRow]
+    next_cursor: str | None
+
+
+def _rfc3339(millis: int) -> str:
+    moment = datetime.fromtimestamp(millis / 1000, tz=UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def encode_cursor(row: SessionRow) -> str:
+    return f"{row.updated_at}|{row.id}"
+
+
+def decode_cursor(text: str) -> tuple[int, str | None]:
+    """``(updated_at_ms, id or None)``; a clear error for anything else."""
+    stamp, _, thread_id = text.partition("|")
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}", stamp):
+            moment = datetime.strptime(stamp, "%Y-%m-%dT%H-%M-%S").replace(tzinfo=UTC)
+        else:
+            moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        raise CursorError(
+            f"bad cursor {text!r}: pass the next_cursor printed by the previous page"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000), (thread_id.lower() or None)
+
+
+def _row(record: Any, names: dict[str, str]) -> SessionRow:
+    return SessionRow(
+        id=record["id"],
+        rollout_path=record["rollout_path"],
+        created_at_ms=record["created_at_ms"],
+        updated_at_ms=record["updated_at_ms"],
+        preview=record["preview"],
+        cwd=record["latest_cwd"],
+        source=record["source"],
+        model=record["model"],
+        model_provider=record["model_provider"],
+        tokens_used=record["tokens_used"],
+        archived=bool(record["archived"]),
+        forked_from_id=record["forked_from_id"],
+        git_branch=record["git_branch"],
+        cli_version=record["cli_version"],
+        name=names.get(record["id"]),
+    )
+
+
+def _query_verified(index: SessionIndex, sql: str, params: tuple[Any, ...]) -> list[Any]:
+    """Run ``sql``, check the files behind the rows, repeat until nothing needed repair."""
+    while True:
+        records = index.conn.execute(sql, params).fetchall()
+        if not index.verify(record["id"] for record in records):
+            return records
+
+
+def list_sessions(
+    index: SessionIndex,
+    *,
+    cwd: Path | None = None,
+    archived: bool = False,
+    limit: int = 25,
+    cursor: str | None = None,
+    progress: Progress | None = None,
+) -> SessionPage:
+    index.sync()
+    clauses = [_LISTED, "archived = ?"]
+    params: list[Any] = [int(archived)]
+    if cwd is not None:
+        index.complete(progress)  # the filter needs every file's latest cwd
+        clauses.append("latest_cwd = ?")
+        params.append(os.path.normpath(os.path.abspath(cwd)))
+    if cursor is not None:
+        anchor_ms, anchor_id = decode_cursor(cursor)
+        if anchor_id is None:
+            clauses.append("updated_at_ms < ?")
+            params.append(anchor_ms)
+        else:
+            clauses.append("(updated_at_ms < ? OR (updated_at_ms = ? AND id < ?))")
+            params.extend([anchor_ms, anchor_ms, anchor_id])
+    sql = (
+        f"SELECT * FROM threads WHERE {' AND '.join(clauses)} "
+        "ORDER BY updated_at_ms DESC, id DESC LIMIT ?"
+    )
+    # Verification folds the pending rows of the page and asks again; those without a
+    # preview then drop out of the query, so the page is made of listable rows only.
+    records = _query_verified(index, sql, (*params, limit + 1))
+    names = thread_names(index.home)
+    rows = [_row(record, names) for record in records[:limit]]
+    more = len(records) > limit
+    return SessionPage(rows, encode_cursor(rows[-1]) if more and rows else None)
+
+
+def _fts_query(text: str) -> str:
+    # Every word must match, taken literally (no FTS5 operators from user input).
+    words = [w for w in text.split() if w]
+    return " ".join('"' + w.replace('"', '""') + '"' for w in words)
+
+
+def search_sessions(
+    index: SessionIndex, text: str, *, limit: int = 25, progress: Progress | None = None
+) -> list[SessionRow]:
+    """Sessions with a user message containing every word of ``text``, newest first."""
+    query = _fts_query(text)
+    if not query:
+        return []
+    index.sync()
+    index.complete(progress)
+    sql = (
+        "SELECT * FROM threads WHERE preview <> '' AND id IN "
+        "(SELECT thread_id FROM session_messages WHERE session_messages MATCH ?) "
+        "ORDER BY updated_at_ms DESC, id DESC LIMIT ?"
+    )
+    records = _query_verified(index, sql, (query, limit))
+    names = thread_names(index.home)
+    return [_row(record, names) for record in records]
+
+
+def get_session(index: SessionIndex, thread_id: str) -> SessionRow | None:
+    records = _query_verified(index, "SELECT * FROM threads WHERE id = ?", (thread_id,))
+    return _row(records[0], thread_names(index.home)) if records else None
+
+
+def resolve_session_id(index: SessionIndex, ref: str) -> str:
+    """A full id, a thread name, or a unique id prefix, in that order of precedence."""
+    wanted = ref.strip()
+    if not wanted:
+        raise UnknownSession("empty session reference: pass a session id, prefix or name")
+    index.sync()
+    lowered = wanted.lower()
+    if _FULL_ID.match(lowered):
+        if get_session(index, lowered) is not None:
+            return lowered
+        raise UnknownSession(
+            f"no session {wanted} under {index.home}: see `llmx sessions list --all`"
+        )
+    named = [tid for tid in ids_named(index.home, wanted) if get_session(index, tid)]
+    if named:
+        return named[0]
+    if _ID_PREFIX.match(lowered):
+        matches = [
+            r[0]
+            for r in index.conn.execute(
+                "SELECT id FROM threads WHERE id >= ? AND id < ? ORDER BY id LIMIT 6",
+                (lowered, lowered + "\uffff"),
+            )
+        ]
+        if len(matches) == 1:
+            return str(matches[0])
+        if len(matches) > 1:
+            shown = ", ".join(matches[:5]) + (", ..." if len(matches) > 5 else "")
+            raise AmbiguousSession(
+                f"session prefix {wanted!r} matches several sessions ({shown}): "
+                "type more of the id"
+            )
+    raise UnknownSession(
+        f"no session with id, id prefix or name {wanted!r}: see `llmx sessions list --all`"
+    )
+
+
+def resolve_session(home: Path, ref: str) -> Path:
+    """The rollout file of session ``ref`` (full id, thread name, or unique id prefix).
+
+    Raises :class:`SessionLookupError` (``UnknownSession`` / ``AmbiguousSession``) with a
+    one-line message; it never falls back to starting something new.
+    """
+    with SessionIndex.open(home) as index:
+        thread_id = resolve_session_id(index, ref)
+        row = get_session(index, thread_id)
+        if row is None:
+            raise UnknownSession(f"session {thread_id} disappeared while looking it up")
+        return Path(row.rollout_path)
