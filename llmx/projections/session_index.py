@@ -101,7 +101,9 @@ class SessionIndex:
         return None if row is None else str(row[0])
 
     def _set_state(self, key: str, value: str) -> None:
-        self.conn.execute("INSERT OR REPLACE INTO index_state(key, value) VALUES (?, ?)", (key, value))
+        self.conn.execute(
+            "INSERT OR REPLACE INTO index_state(key, value) VALUES (?, ?)", (key, value)
+        )
 
     def sync(self, *, full: bool | None = None) -> None:
         """Find new, changed and removed files (see the module docstring for how)."""
