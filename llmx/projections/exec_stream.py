@@ -102,6 +102,7 @@ class ExecStream:
         self._message_counts: dict[tuple[int, str, str], int] = {}
         self._diff: TurnDiffTracker | None = None
         self._source_has_turn_diffs = False
+        self._had_turn = False
         self._handlers: dict[str, Callable[[dict[str, Any], Notifications], None]] = {
             "task_started": self._on_task_started,
             "turn_started": self._on_task_started,
@@ -185,7 +186,7 @@ class ExecStream:
         if not self._turn_open:
             self._open_turn("", explicit=False)
         if not self._turn_announced:
-            self._turn_announced = True
+            self._turn_announced = self._had_turn = True
             header = build_header(self._meta or {}, self._context, self._model_hint)
             out.append(ei.TurnStarted(self._turn_id, self.thread_id, header))
 
@@ -260,17 +261,23 @@ class ExecStream:
 
     # -- tool items (deduplicated by call id) ---------------------------------------------
 
+    def _announce_item(self, out: Notifications) -> None:
+        """Items written after their turn ended (Codex records an interrupted command when
+        it shuts down) are shown where they appear, without opening a new turn."""
+        if self._turn_open or not self._had_turn:
+            self._announce(out)
+
     def _start(self, item: ei.ExecItem, out: Notifications) -> None:
         if item.id in self._started or item.id in self._completed:
             return
-        self._announce(out)
+        self._announce_item(out)
         self._started.add(item.id)
         out.append(ei.ItemStarted(item))
 
     def _complete(self, item: ei.ExecItem, out: Notifications) -> None:
         if item.id and item.id in self._completed:
             return
-        self._announce(out)
+        self._announce_item(out)
         if isinstance(item, _TOOL_ITEMS) and item.id not in self._started:
             # Paginated rollouts persist only the completion; exec showed the start too.
             out.append(ei.ItemStarted(_as_started(item)))
