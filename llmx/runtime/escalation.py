@@ -30,14 +30,23 @@ _SIGSYS_EXIT = 159
 
 
 class ExecutionMode(enum.Enum):
-    """How an approved command is run."""
+    """How an approved command is run (the ``mode`` of the ``escalation`` line)."""
 
     # Under the turn's own sandbox policy (nothing widened).
     TURN_DEFAULT = "turn_default"
     # Outside any sandbox.
     UNSANDBOXED = "unsandboxed"
     # Still confined, with bounded extra permissions (listed in the record).
-    EXTRA_PERMISSIONS = "extra_permissions"
+    BOUNDED = "bounded"
+
+
+class Approver(enum.Enum):
+    """Who allowed the escalation (the ``approved_by`` of the ``escalation`` line)."""
+
+    # A person answered the approval request.
+    USER = "user"
+    # An earlier ``approved_for_session`` answer covered this command.
+    SESSION = "session"
 
 
 class EscalationTrigger(enum.Enum):
@@ -56,23 +65,27 @@ class EscalationRecord:
     command: tuple[str, ...]
     trigger: EscalationTrigger
     mode: ExecutionMode
-    decision: str
+    approved_by: Approver
     justification: str | None = None
-    extra_permissions: tuple[str, ...] = ()
+    # The ``submission`` id of the decision that approved it (USER approvals).
+    decision_submission_id: str | None = None
+    permissions: dict[str, Any] | None = None
 
     def payload(self) -> dict[str, Any]:
+        reason = f"{self.trigger.value}: {self.justification}" if self.justification else (
+            self.trigger.value
+        )
         payload: dict[str, Any] = {
             "call_id": self.call_id,
-            "turn_id": self.turn_id,
-            "command": list(self.command),
-            "trigger": self.trigger.value,
             "mode": self.mode.value,
-            "decision": self.decision,
+            "approved_by": self.approved_by.value,
+            "turn_id": self.turn_id,
+            "permissions": self.permissions,
+            "command": list(self.command),
+            "reason": reason,
         }
-        if self.justification is not None:
-            payload["justification"] = self.justification
-        if self.extra_permissions:
-            payload["extra_permissions"] = list(self.extra_permissions)
+        if self.decision_submission_id is not None:
+            payload["decision_submission_id"] = self.decision_submission_id
         return payload
 
 

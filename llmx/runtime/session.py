@@ -66,6 +66,8 @@ class Session:
         self._usage = TokenUsage()
         self._turn_inputs: list[str] = []
         self._responder_tasks: set[asyncio.Task[None]] = set()
+        # call id -> the submission id of the decision that answered its approval request.
+        self.decision_submissions: dict[str, str] = {}
 
     # -- the frontend side ----------------------------------------------------------
 
@@ -91,6 +93,7 @@ class Session:
                     self._turn_task.cancel()
                     await self._wait_turn()
             elif kind in ("exec_approval", "patch_approval"):
+                self.decision_submissions[str(op.get("id"))] = submission_id
                 future = self._pending.pop(str(op.get("id")), None)
                 if future is not None and not future.done():
                     future.set_result(_decision(op.get("decision")))

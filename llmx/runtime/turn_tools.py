@@ -28,6 +28,7 @@ from llmx.runtime.approvals import (
 from llmx.runtime.approvals_rules import is_known_safe, might_be_dangerous
 from llmx.runtime.escalation import (
     ESCALATION_LINE_TYPE,
+    Approver,
     EscalationRecord,
     EscalationTrigger,
     ExecutionMode,
@@ -131,13 +132,13 @@ async def _exec_command(turn: Turn, call: ToolCall) -> str:
             turn.session.approvals.remember([cache_key])
         if escalated:
             await _record_escalation(
-                turn, call, argv, EscalationTrigger.MODEL_REQUEST, decision, justification
+                turn, call, argv, EscalationTrigger.MODEL_REQUEST, Approver.USER, justification
             )
     elif escalated:
         # Pre-approved for the session: still say, in the log, how it ran.
         await _record_escalation(
             turn, call, argv, EscalationTrigger.MODEL_REQUEST,
-            ReviewDecision.APPROVED_FOR_SESSION, justification,
+            Approver.SESSION, justification,
         )
     sandboxed = sandbox.filesystem_restricted and not escalated
     spawner = sandbox.confined if sandboxed else sandbox.unconfined
@@ -152,7 +153,7 @@ async def _exec_command(turn: Turn, call: ToolCall) -> str:
         )
         if decision.approves:
             await _record_escalation(
-                turn, call, argv, EscalationTrigger.SANDBOX_DENIAL, decision, None
+                turn, call, argv, EscalationTrigger.SANDBOX_DENIAL, Approver.USER, None
             )
             result = await _run(turn, call, argv, cwd, sandbox.unconfined)
         elif decision is ReviewDecision.ABORT:
@@ -176,7 +177,7 @@ async def _record_escalation(
     call: ToolCall,
     argv: list[str],
     trigger: EscalationTrigger,
-    decision: ReviewDecision,
+    approver: Approver,
     justification: str | None,
 ) -> None:
     record = EscalationRecord(
@@ -185,8 +186,9 @@ async def _record_escalation(
         command=tuple(argv),
         trigger=trigger,
         mode=ExecutionMode.UNSANDBOXED,
-        decision=decision.value,
+        approved_by=approver,
         justification=justification,
+        decision_submission_id=turn.session.decision_submissions.get(call.call_id),
     )
     await turn.log.emit(ESCALATION_LINE_TYPE, record.payload())
     # On disk before the command runs: the audit trail must not depend on the command.

@@ -1,0 +1,70 @@
+"""``llmx exec``: run one turn non-interactively (and ``exec resume``)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+_DECISIONS = ("approved", "approved_for_session", "denied", "abort")
+
+
+def _add_shared(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", "--experimental-json", dest="json", action="store_true",
+                        help="print Codex's JSONL thread events on stdout")
+    parser.add_argument("-o", "--output-last-message", metavar="FILE",
+                        help="write the final agent message to FILE")
+    parser.add_argument("--output-schema", metavar="FILE",
+                        help="JSON Schema the final answer must follow")
+    parser.add_argument("--ephemeral", action="store_true",
+                        help="write nothing to disk: no rollout, no history")
+    parser.add_argument("--color", choices=("always", "never", "auto"), default="auto")
+    parser.add_argument("--skip-git-repo-check", action="store_true",
+                        help="allow running outside a git repository")
+    parser.add_argument("-C", "--cd", metavar="DIR", help="working directory of the session")
+    parser.add_argument("-s", "--sandbox", metavar="MODE",
+                        help="read-only | workspace-write | danger-full-access")
+    parser.add_argument("-a", "--ask-for-approval", metavar="POLICY",
+                        help="untrusted | on-failure | on-request | never")
+    parser.add_argument("--full-auto", action="store_true",
+                        help="workspace-write sandbox with on-request approvals")
+    parser.add_argument("--dangerously-bypass-approvals-and-sandbox", "--yolo",
+                        dest="bypass", action="store_true",
+                        help="no sandbox and no approvals")
+    parser.add_argument("--add-dir", action="append", default=[], metavar="DIR",
+                        help="another writable directory (repeatable)")
+    parser.add_argument("-m", "--model", help="model name")
+    parser.add_argument("-c", "--config", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config.toml key (TOML value; repeatable)")
+    parser.add_argument("-p", "--profile", help="config profile from [profiles.NAME]")
+    parser.add_argument("-i", "--image", action="append", default=[], metavar="FILE",
+                        help="attach image file(s) (comma-separated, repeatable)")
+    parser.add_argument("--approval-decision", choices=_DECISIONS, action="append",
+                        default=[], metavar="DECISION",
+                        help="answer approval requests in order with these decisions "
+                        "(repeatable; default: deny every request)")
+
+
+def add_parser(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "exec", help="run the agent non-interactively",
+        usage="llmx exec [OPTIONS] [PROMPT|-]\n       "
+        "llmx exec [OPTIONS] resume (--last [--all] | SESSION_ID) [PROMPT|-]",
+        description="Run one turn non-interactively; every run is a resumable rollout.",
+    )
+    _add_shared(parser)
+    parser.add_argument("--last", action="store_true",
+                        help="resume: the most recent session")
+    parser.add_argument("--all", action="store_true",
+                        help="resume --last: do not limit to sessions of this directory")
+    # ``resume`` is a word among the positionals rather than an argparse sub-command: a
+    # sub-command parser would refuse ``llmx exec "say hi"`` as an unknown command.
+    parser.add_argument("words", nargs="*", metavar="PROMPT",
+                        help="the prompt ('-' or none: read it from stdin), or "
+                        "'resume [SESSION_ID] [PROMPT]'")
+    parser.set_defaults(handler=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from llmx.cli.exec_run import run_exec
+
+    return run_exec(args)

@@ -1,0 +1,65 @@
+"""``exec``'s writers: the human text (stderr, final answer on stdout) or ``--json`` lines.
+
+Both are fed rollout lines as the session log publishes them and render through the
+projections, the same code path ``llmx replay`` uses over the file.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+
+class ExecOutput:
+    def __init__(self, *, json_mode: bool, color: str, show_reasoning: bool) -> None:
+        from llmx.projections.exec_human import HumanExecProjection
+        from llmx.projections.exec_json import JsonExecProjection
+
+        self.json_mode = json_mode
+        self._json = JsonExecProjection() if json_mode else None
+        self._human = None if json_mode else HumanExecProjection(show_reasoning=show_reasoning)
+        self._ansi = _use_color(color)
+        self._final_to_stdout = not sys.stdout.isatty()
+
+    def on_line(self, line_type: str, payload: dict[str, Any]) -> None:
+        if self._json is not None:
+            self._write_json(self._json.feed(line_type, payload))
+        elif self._human is not None:
+            self._write_human(self._human.feed(line_type, payload))
+
+    def finish(self) -> None:
+        if self._json is not None:
+            self._write_json(self._json.finish())
+        elif self._human is not None:
+            self._write_human(self._human.finish())
+
+    def _write_json(self, events: list[dict[str, Any]]) -> None:
+        from llmx.projections.exec_json import encode_event
+
+        if events:
+            sys.stdout.write("".join(encode_event(event) for event in events))
+            sys.stdout.flush()
+
+    def _write_human(self, records: list[Any]) -> None:
+        from llmx.projections.exec_human import Stream, render_ansi, render_plain
+
+        if not records:
+            return
+        render = render_ansi if self._ansi else render_plain
+        text = render(records, Stream.STDERR)
+        if text:
+            sys.stderr.write(text)
+            sys.stderr.flush()
+        final = render_plain(records, Stream.FINAL)
+        if final and self._final_to_stdout:
+            sys.stdout.write(final)
+            sys.stdout.flush()
+
+
+def _use_color(choice: str) -> bool:
+    if choice == "always":
+        return True
+    if choice == "never":
+        return False
+    return sys.stderr.isatty() and os.environ.get("NO_COLOR") is None

@@ -1,0 +1,86 @@
+"""``exec resume``: find the session's rollout and fold it back into model context."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from llmx.cli.exec_run import ExecError
+from llmx.events.home import sessions_dir
+
+
+def _rollouts(home: Path) -> list[Path]:
+    root = sessions_dir(home)
+    if not root.is_dir():
+        return []
+    return list(root.glob("*/*/*/rollout-*.jsonl"))
+
+
+def find_rollout(home: Path, session_id: str | None, *, cwd: Path, all_dirs: bool) -> Path:
+    files = _rollouts(home)
+    if session_id is not None:
+        matches = [path for path in files if path.name.endswith(f"-{session_id}.jsonl")]
+        if not matches:
+            raise ExecError(
+                f"no session {session_id!r} under {sessions_dir(home)}; list sessions with "
+                "'llmx sessions' or use 'resume --last'"
+            )
+        return matches[0]
+    newest = sorted(files, key=lambda path: path.stat().st_mtime, reverse=True)
+    for path in newest:
+        if all_dirs or _session_cwd(path) == str(cwd):
+            return path
+    where = "" if all_dirs else f" for {cwd} (use --all for every directory)"
+    raise ExecError(f"no recorded session to resume{where}")
+
+
+def _session_cwd(path: Path) -> str | None:
+    try:
+        with path.open("rb") as handle:
+            first = handle.readline()
+        payload = json.loads(first).get("payload", {})
+    except (OSError, ValueError, AttributeError):
+        return None
+    cwd = payload.get("cwd") if isinstance(payload, dict) else None
+    return cwd if isinstance(cwd, str) else None
+
+
+def load_resume(path: Path) -> tuple[str, list[dict[str, Any]], int]:
+    """Thread id, model-context history and the next line ordinal of ``path``."""
+    from llmx.projections.resume import fold_resume, prompt_input
+
+    _cut_torn_tail(path)
+    try:
+        state = fold_resume(path)
+    except OSError as exc:
+        raise ExecError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if state.thread_id is None:
+        raise ExecError(f"{path} has no session_meta line; it cannot be resumed")
+    return state.thread_id, prompt_input(state.history), _next_ordinal(path)
+
+
+def _cut_torn_tail(path: Path) -> None:
+    """A crash mid-write leaves a last line without newline; cut it before appending."""
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        keep = data.rfind(b"\n") + 1
+        with path.open("r+b") as handle:
+            handle.truncate(keep)
+            os.fsync(handle.fileno())
+
+
+def _next_ordinal(path: Path) -> int:
+    count = 0
+    last: int | None = None
+    with path.open("rb") as handle:
+        for raw in handle:
+            count += 1
+            try:
+                value = json.loads(raw).get("ordinal")
+            except (ValueError, AttributeError):
+                continue
+            if isinstance(value, int):
+                last = value
+    return last + 1 if last is not None else count

@@ -1,0 +1,306 @@
+"""What ``llmx exec`` does once its flags are parsed: set up, run one turn, report.
+
+Output comes only from the projections fed by the session log's published lines, the
+same folds ``llmx replay`` runs over the file, so what a run printed and what a replay of
+its rollout prints are the same.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import mimetypes
+import os
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from llmx.cli.exec_config import ConfigLoadError, apply_profile, load_raw_config
+from llmx.cli.exec_prompt import PromptError, resolve_prompt
+
+
+class ExecError(Exception):
+    """A setup problem: one line on stderr, exit status ``code``."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Invocation:
+    resume: bool
+    session_id: str | None
+    prompt: str | None
+
+
+def parse_words(args: argparse.Namespace) -> Invocation:
+    words: list[str] = list(args.words)
+    if not words or words[0] != "resume":
+        if len(words) > 1:
+            raise ExecError(
+                f"unexpected argument {words[1]!r}; quote the prompt as one argument", code=2
+            )
+        if args.last or args.all:
+            raise ExecError("--last and --all go with 'llmx exec resume'", code=2)
+        return Invocation(False, None, words[0] if words else None)
+    rest = words[1:]
+    if args.last:
+        if len(rest) > 1:
+            raise ExecError("resume --last takes at most one argument: the prompt", code=2)
+        return Invocation(True, None, rest[0] if rest else None)
+    if not rest:
+        raise ExecError("resume needs a SESSION_ID or --last", code=2)
+    if len(rest) > 2:
+        raise ExecError(f"unexpected argument {rest[2]!r} after resume", code=2)
+    return Invocation(True, rest[0], rest[1] if len(rest) > 1 else None)
+
+
+def run_exec(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except (ExecError, ConfigLoadError, PromptError) as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return exc.code if isinstance(exc, ExecError) else 1
+
+
+def _run(args: argparse.Namespace) -> int:
+    from llmx.events.home import llmx_home
+
+    invocation = parse_words(args)
+    home = llmx_home()
+    cwd = Path(args.cd).expanduser() if args.cd else Path.cwd()
+    if not cwd.is_dir():
+        raise ExecError(f"-C {args.cd}: no such directory")
+    cwd = cwd.resolve()
+    raw = apply_profile(load_raw_config(home, list(args.config)), args.profile)
+    if args.model:
+        raw["model"] = args.model
+    resume_path: Path | None = None
+    if invocation.resume:
+        from llmx.cli.exec_resume import find_rollout
+
+        resume_path = find_rollout(home, invocation.session_id, cwd=cwd, all_dirs=args.all)
+    if not args.skip_git_repo_check:
+        from llmx.runtime.instructions import find_git_root
+
+        if find_git_root(cwd) is None and not _trusted(raw, cwd):
+            raise ExecError(
+                "Not inside a trusted directory and --skip-git-repo-check was not specified."
+            )
+    prompt = resolve_prompt(invocation.prompt, sys.stdin.buffer, stdin_is_tty=sys.stdin.isatty())
+    schema = _output_schema(args.output_schema)
+    images = _images(args.image, cwd)
+    setup = _prepare(args, raw, cwd, home, resume_path)
+    items: list[dict[str, Any]] = [*images, {"type": "text", "text": prompt, "text_elements": []}]
+    return asyncio.run(_drive(args, setup, items, schema))
+
+
+def _trusted(raw: dict[str, Any], cwd: Path) -> bool:
+    projects = raw.get("projects", {})
+    project = projects.get(str(cwd), {}) if isinstance(projects, dict) else {}
+    return isinstance(project, dict) and project.get("trust_level") == "trusted"
+
+
+def _output_schema(path: str | None) -> dict[str, Any] | None:
+    if path is None:
+        return None
+    try:
+        schema = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ExecError(f"--output-schema {path}: cannot read a JSON schema ({exc})") from None
+    if not isinstance(schema, dict):
+        raise ExecError(f"--output-schema {path}: the schema must be a JSON object")
+    return schema
+
+
+def _images(values: list[str], cwd: Path) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    for value in values:
+        for name in filter(None, (part.strip() for part in value.split(","))):
+            path = (cwd / name).resolve()
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                raise ExecError(f"--image {name}: {exc.strerror or exc}") from None
+            mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+            url = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+            items.append({"type": "image", "image_url": url})
+    return items
+
+
+@dataclass
+class _Setup:
+    settings: Any
+    log: Any
+    model: Any
+    history: list[dict[str, Any]]
+    resumed: bool
+    show_reasoning: bool
+
+
+def _prepare(
+    args: argparse.Namespace, raw: dict[str, Any], cwd: Path, home: Path, resume: Path | None
+) -> _Setup:
+    from pydantic import ValidationError
+
+    from llmx.events.ids import new_thread_id
+    from llmx.runtime.approvals import ApprovalPolicy
+    from llmx.runtime.config import Config
+    from llmx.runtime.config_providers import merge_providers
+    from llmx.runtime.instructions import (
+        BASE_INSTRUCTIONS,
+        discover_project_docs,
+        user_instructions_text,
+    )
+    from llmx.runtime.models.client import open_model_client
+    from llmx.runtime.session_log import FileSessionLog, new_rollout_path
+    from llmx.runtime.session_sandbox import sandbox_setup
+    from llmx.runtime.session_types import SessionSettings
+    from llmx.sandbox.policy import PolicyError, policy_to_dict
+    from llmx.sandbox.resolve import SandboxConfig, SandboxFlags, resolve_sandbox
+
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(part) for part in first["loc"])
+        raise ExecError(f"config key {key!r}: {first['msg']}; fix config.toml or -c") from None
+    history: list[dict[str, Any]] = []
+    thread_id = new_thread_id()
+    next_ordinal = 0
+    if resume is not None:
+        from llmx.cli.exec_resume import load_resume
+
+        thread_id, history, next_ordinal = load_resume(resume)
+    try:
+        sandbox = resolve_sandbox(
+            SandboxConfig.from_mapping(raw, cwd=cwd, config_profile=None),
+            SandboxFlags(
+                sandbox=args.sandbox, full_auto=args.full_auto, bypass=args.bypass,
+                add_dirs=tuple(args.add_dir),
+            ),
+            cwd=cwd, thread_id=thread_id, home=None,
+        )
+    except PolicyError as exc:
+        raise ExecError(str(exc)) from None
+    approval = _approval_policy(args, raw)
+    providers = merge_providers(config.model_providers)
+    provider = providers.get(config.model_provider)
+    if provider is None:
+        raise ExecError(
+            f"model provider {config.model_provider!r} is not defined; add "
+            f"[model_providers.{config.model_provider}] to config.toml"
+        )
+    docs = discover_project_docs(cwd, config.project_doc_max_bytes)
+    settings = SessionSettings(
+        thread_id=thread_id,
+        cwd=cwd,
+        model=config.model,
+        model_provider=config.model_provider,
+        approval_policy=ApprovalPolicy.parse(approval, source="-a/approval_policy"),
+        sandbox=sandbox_setup(sandbox.plan, policy_to_dict(sandbox.policy)),
+        base_instructions=config.instructions or BASE_INSTRUCTIONS,
+        user_instructions=user_instructions_text(cwd, docs),
+        reasoning_effort=(
+            config.model_reasoning_effort.value if config.model_reasoning_effort else None
+        ),
+        reasoning_summary=(
+            config.model_reasoning_summary.value if config.model_reasoning_summary else "auto"
+        ),
+        model_context_window=config.model_context_window,
+        env=sandbox.plan.env,
+        notify=tuple(config.notify or ()),
+        shell=Path(os.environ.get("SHELL") or "/bin/bash").name,
+    )
+    if args.ephemeral:
+        path = None
+    elif resume is not None:
+        path = resume
+    else:
+        path = new_rollout_path(home, thread_id)
+    log = FileSessionLog(path, resume=resume is not None, next_ordinal=next_ordinal)
+    model = open_model_client(config.model_provider, provider, originator="llmx_exec")
+    return _Setup(settings, log, model, history, resume is not None,
+                  not config.hide_agent_reasoning)
+
+
+def _approval_policy(args: argparse.Namespace, raw: dict[str, Any]) -> str:
+    if args.ask_for_approval:
+        return str(args.ask_for_approval)
+    if args.bypass:
+        return "never"
+    if args.full_auto:
+        return "on-request"
+    configured = raw.get("approval_policy")
+    # exec cannot ask anyone, so unless told otherwise it never asks (as Codex exec).
+    return str(configured) if isinstance(configured, str) else "never"
+
+
+async def _drive(
+    args: argparse.Namespace, setup: _Setup, items: list[dict[str, Any]],
+    schema: dict[str, Any] | None,
+) -> int:
+    from llmx.cli.exec_output import ExecOutput
+    from llmx.runtime.approvals import ReviewDecision
+    from llmx.runtime.session import Session
+
+    output = ExecOutput(json_mode=args.json, color=args.color,
+                        show_reasoning=setup.show_reasoning)
+    setup.log.subscribe(output.on_line)
+    decisions = [ReviewDecision(value) for value in args.approval_decision]
+
+    async def respond(request: dict[str, Any]) -> ReviewDecision:
+        # exec has nobody to ask: scripted answers first, then deny (fail closed).
+        return decisions.pop(0) if decisions else ReviewDecision.DENIED
+
+    session = Session(setup.settings, setup.log, setup.model, history=setup.history,
+                      approval_responder=respond)
+    if not setup.resumed:
+        await setup.log.emit("session_meta", session.session_meta())
+    else:
+        output.on_line("session_meta", session.session_meta())
+    runner = asyncio.create_task(session.run())
+    loop = asyncio.get_running_loop()
+    interrupts: set[asyncio.Task[str]] = set()
+
+    def on_sigint() -> None:
+        task = loop.create_task(session.submit({"type": "interrupt"}))
+        interrupts.add(task)
+        task.add_done_callback(interrupts.discard)
+
+    loop.add_signal_handler(signal.SIGINT, on_sigint)
+    try:
+        await session.submit(
+            {"type": "user_turn", "items": items, "final_output_json_schema": schema}
+        )
+        await session.submit({"type": "shutdown"})
+        await runner
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+        await setup.model.aclose()
+    output.finish()
+    if args.output_last_message:
+        _write_last_message(Path(args.output_last_message), session.last_agent_message)
+    return 1 if session.failed or session.aborted else 0
+
+
+def _write_last_message(path: Path, message: str | None) -> None:
+    try:
+        path.write_text(message or "", encoding="utf-8")
+    except OSError as exc:
+        print(f"Error: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
+        return
+    if message is None:
+        print(f"Warning: no last agent message; wrote empty content to {path}", file=sys.stderr)
+
+
+def _stream_is_tty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except ValueError:
+        return False
