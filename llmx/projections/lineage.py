@@ -34,6 +34,11 @@ _ROLLOUT_NAME = re.compile(rf"^rollout-.*?-(?P<thread>{_UUID})(?:_(?P<segment>{_
 class LineageError(Exception):
     """A ``history_base`` that cannot be followed (parent missing or not matching)."""
 
+    def __init__(self, child: Path, detail: str) -> None:
+        super().__init__(f"{child}: {detail}")
+        self.child = child
+        self.detail = detail
+
 
 class HistoryBase(msgspec.Struct):
     thread_id: str
@@ -144,9 +149,9 @@ def _locate_parent(
     candidates = _candidates(base.thread_id, roots, seen)
     if not candidates:
         raise LineageError(
-            f"{child}: its history continues thread {base.thread_id}, whose rollout file was "
-            "not found beside it or under the sessions folders; restore that file or pass "
-            "its folder"
+            child,
+            f"its history continues thread {base.thread_id}, whose rollout file was not "
+            "found beside it or under the sessions folders; restore that file or pass its folder",
         )
     last_ordinal = None if base.end_ordinal_exclusive is None else base.end_ordinal_exclusive - 1
     if base.end_byte_offset is not None:
@@ -156,8 +161,9 @@ def _locate_parent(
                 return RolloutSpan(candidate, base.end_byte_offset, inherited=True)
     if last_ordinal is None:
         raise LineageError(
-            f"{child}: history_base of thread {base.thread_id} has neither a usable byte "
-            "offset nor an ordinal; the parent cannot be bounded"
+            child,
+            f"history_base of thread {base.thread_id} has neither a usable byte offset nor "
+            "an ordinal; the parent cannot be bounded",
         )
     # The offset is stale (the parent was rewritten) or missing: count ordinals instead.
     # Newer segments of a thread supersede older ones, so the latest-starting file wins.
@@ -168,8 +174,9 @@ def _locate_parent(
             matches.append((_first_ordinal(candidate), candidate, end))
     if not matches:
         raise LineageError(
-            f"{child}: no rollout of thread {base.thread_id} holds line ordinal {last_ordinal}; "
-            "the parent history is incomplete"
+            child,
+            f"no rollout of thread {base.thread_id} holds line ordinal {last_ordinal}; "
+            "the parent history is incomplete",
         )
     _first, parent, end = max(matches, key=lambda match: match[0])
     return RolloutSpan(parent, end, inherited=True, offset_verified=False)

@@ -1,0 +1,272 @@
+"""The audit fold: what happened in each turn of a session, and on whose authority.
+
+Reads both representations Codex writes: paginated ``item_completed`` turn items
+(0.147+) and the legacy ``exec_command_end`` / ``patch_apply_end`` / ``mcp_tool_call_end``
+events, plus llmx's explicit approval requests, ``submission`` decisions and
+``escalation`` lines. Where the log holds no record of an approval (every Codex 0.169
+rollout), it is inferred from outcomes and labelled so (see ``audit_rules``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from llmx.projections.audit_model import (
+    ApprovalAudit,
+    AuditReport,
+    Decider,
+    Decision,
+    ErrorAudit,
+    EscalationAudit,
+    Provenance,
+    SkippedLineAudit,
+    TurnAudit,
+)
+from llmx.projections.audit_rules import TurnCalls, derive_turn, settings_from
+from llmx.projections.lineage import LineageError, RolloutSpan, lines_forward, resolve_lineage
+from llmx.projections.lines import file_size
+from llmx.projections.records import CorruptLine, Record, RecordKind, decode_line
+from llmx.projections.resume import read_session_meta
+from llmx.projections.turns import is_contextual_user_text, message_text
+
+_CALL_TYPES = frozenset({"function_call", "custom_tool_call", "local_shell_call"})
+_OUTPUT_TYPES = frozenset({"function_call_output", "custom_tool_call_output"})
+_ERROR_EVENTS = frozenset({"error", "stream_error"})
+_SESSION_FIELDS = (
+    "cwd", "originator", "cli_version", "source", "model_provider", "history_mode",
+    "forked_from_id", "timestamp",
+)
+
+
+@dataclass(slots=True)
+class _TurnState:
+    audit: TurnAudit
+    calls: TurnCalls = field(default_factory=TurnCalls)
+
+
+class _AuditFold:
+    def __init__(self) -> None:
+        self.turns: list[_TurnState] = []
+        self.by_turn_id: dict[str, _TurnState] = {}
+        self.items: dict[str, tuple[dict[str, Any], int]] = {}
+        self.requests: dict[str, ApprovalAudit] = {}
+        self.recorded_escalations: dict[str, EscalationAudit] = {}
+
+    def current(self, span: RolloutSpan) -> _TurnState:
+        if not self.turns:
+            return self.start(span, None, None)
+        return self.turns[-1]
+
+    def start(self, span: RolloutSpan, turn_id: str | None, timestamp: str | None) -> _TurnState:
+        audit = TurnAudit(
+            index=len(self.turns) + 1, turn_id=turn_id, source=span.path.name,
+            inherited=span.inherited, started_at=timestamp,
+        )
+        state = _TurnState(audit)
+        self.turns.append(state)
+        if turn_id:
+            self.by_turn_id[turn_id] = state
+        return state
+
+    def turn_for(self, span: RolloutSpan, turn_id: Any) -> _TurnState:
+        if isinstance(turn_id, str) and turn_id in self.by_turn_id:
+            return self.by_turn_id[turn_id]
+        return self.current(span)
+
+    def feed(self, span: RolloutSpan, line: int, record: Record) -> None:
+        kind = record.kind
+        if kind is RecordKind.TURN_CONTEXT:
+            self._turn_context(span, record)
+        elif kind is RecordKind.RESPONSE_ITEM:
+            self._response_item(span, line, record)
+        elif kind is RecordKind.EVENT_MSG:
+            self._event(span, line, record)
+        elif record.type_name == "submission":
+            self._submission(record)
+        elif record.type_name == "escalation":
+            self._escalation(line, record)
+
+    def _turn_context(self, span: RolloutSpan, record: Record) -> None:
+        payload = record.payload
+        turn_id = payload.get("turn_id")
+        state = self.turns[-1] if self.turns else None
+        opens_turn = state is None or (
+            isinstance(turn_id, str) and state.audit.turn_id not in (None, turn_id)
+        ) or (turn_id is None and state.audit.prompt is not None)
+        if opens_turn or state is None:
+            state = self.start(span, turn_id if isinstance(turn_id, str) else None,
+                               record.timestamp)
+        elif state.audit.turn_id is None and isinstance(turn_id, str):
+            state.audit.turn_id = turn_id
+            self.by_turn_id[turn_id] = state
+        state.audit.settings = settings_from(payload)
+
+    def _response_item(self, span: RolloutSpan, line: int, record: Record) -> None:
+        item = record.payload
+        kind = item.get("type")
+        state = self.current(span)
+        if kind in _CALL_TYPES:
+            state.calls.add_call(item, line, record.timestamp)
+        elif kind in _OUTPUT_TYPES:
+            state.calls.add_output(item)
+        elif kind == "message" and item.get("role") == "user" and state.audit.prompt is None:
+            text = message_text(item)
+            if text and not is_contextual_user_text(text):
+                state.audit.prompt = text
+
+    def _event(self, span: RolloutSpan, line: int, record: Record) -> None:
+        payload = record.payload
+        event = record.event_type
+        if event in ("task_started", "turn_started"):
+            turn_id = payload.get("turn_id")
+            current = self.turns[-1] if self.turns else None
+            if current is not None and current.audit.turn_id == turn_id and turn_id:
+                return
+            self.start(span, turn_id if isinstance(turn_id, str) else None, record.timestamp)
+        elif event in ("task_complete", "turn_complete"):
+            state = self.turn_for(span, payload.get("turn_id"))
+            state.audit.status = "completed"
+            state.audit.ended_at = record.timestamp
+        elif event == "turn_aborted":
+            state = self.turn_for(span, payload.get("turn_id"))
+            state.audit.status = f"aborted ({payload.get('reason', 'unknown')})"
+            state.audit.ended_at = record.timestamp
+        elif event == "item_completed":
+            self._item(span, line, payload)
+        elif event == "user_message":
+            state = self.current(span)
+            if state.audit.prompt is None:
+                state.audit.prompt = str(payload.get("message", ""))
+        elif event in ("exec_command_end", "patch_apply_end", "mcp_tool_call_end"):
+            state = self.turn_for(span, payload.get("turn_id"))
+            call_id = str(payload.get("call_id", ""))
+            self.items[call_id] = (dict(payload, type=event), line)
+            state.calls.add_orphan_item(call_id)
+        elif event == "patch_apply_begin" and payload.get("auto_approved"):
+            self.current(span).calls.auto_approved.add(str(payload.get("call_id", "")))
+        elif event == "token_count" and isinstance(payload.get("info"), dict):
+            self.turn_for(span, payload.get("turn_id")).audit.token_usage = payload["info"]
+        elif event in _ERROR_EVENTS:
+            self.current(span).audit.errors.append(
+                ErrorAudit(str(event), str(payload.get("message", "")), line)
+            )
+        elif event in ("exec_approval_request", "apply_patch_approval_request"):
+            self._approval_request(span, line, record)
+
+    def _item(self, span: RolloutSpan, line: int, payload: dict[str, Any]) -> None:
+        item = payload.get("item")
+        if not isinstance(item, dict):
+            return
+        state = self.turn_for(span, payload.get("turn_id"))
+        kind = item.get("type")
+        if kind == "UserMessage":
+            if state.audit.prompt is None:
+                state.audit.prompt = "".join(
+                    str(part.get("text", "")) for part in item.get("content") or ()
+                    if isinstance(part, dict)
+                )
+        elif kind in ("CommandExecution", "FileChange", "McpToolCall"):
+            item_id = str(item.get("id", ""))
+            self.items[item_id] = (item, line)
+            state.calls.add_orphan_item(item_id)
+
+    def _approval_request(self, span: RolloutSpan, line: int, record: Record) -> None:
+        payload = record.payload
+        state = self.turn_for(span, payload.get("turn_id"))
+        call_id = str(payload.get("call_id", ""))
+        is_exec = record.event_type == "exec_approval_request"
+        command = payload.get("command")
+        subject = (
+            " ".join(str(part) for part in command) if isinstance(command, list)
+            else ", ".join(sorted(payload.get("changes") or {}))
+        )
+        approval = ApprovalAudit(
+            call_id=call_id, kind="exec" if is_exec else "patch", subject=subject,
+            decision=Decision.PENDING, decider=Decider.UNKNOWN,
+            provenance=Provenance.RECORDED, reason=payload.get("reason"),
+            requested_at=record.timestamp, decided_at=None, line=line,
+        )
+        state.audit.approvals.append(approval)
+        state.calls.recorded_approvals.add(call_id)
+        self.requests[str(payload.get("approval_id") or call_id)] = approval
+
+    def _submission(self, record: Record) -> None:
+        op = record.payload.get("op")
+        if not isinstance(op, dict) or op.get("type") not in ("exec_approval", "patch_approval"):
+            return
+        approval = self.requests.get(str(op.get("id", "")))
+        if approval is None:
+            return
+        decision = op.get("decision")
+        if decision == "approved_for_session":
+            approval.decision = Decision.APPROVED_FOR_SESSION
+        elif decision in ("denied", "abort"):
+            approval.decision = Decision.DENIED if decision == "denied" else Decision.ABORTED
+        else:  # "approved" and the object forms that approve with an amendment
+            approval.decision = Decision.APPROVED
+        approval.decider = Decider.USER
+        approval.decided_at = record.timestamp
+
+    def _escalation(self, line: int, record: Record) -> None:
+        payload = record.payload
+        call_id = str(payload.get("call_id", ""))
+        command = payload.get("command")
+        self.recorded_escalations[call_id] = EscalationAudit(
+            call_id=call_id,
+            command=" ".join(str(p) for p in command) if isinstance(command, list) else "",
+            justification=payload.get("reason"), prefix_rule=None, outcome=Decision.APPROVED,
+            mode=payload.get("mode"), approved_by=payload.get("approved_by"),
+            provenance=Provenance.RECORDED, line=line,
+        )
+
+    def finish(self) -> list[TurnAudit]:
+        approved_before: set[str] = set()
+        for state in self.turns:
+            derive_turn(
+                state.audit, state.calls, self.items, self.recorded_escalations, approved_before
+            )
+        return [state.audit for state in self.turns]
+
+
+def audit_rollout(path: Path, search_roots: Sequence[Path] = ()) -> AuditReport:
+    """The audit report of the rollout at ``path`` (and of the history it continues).
+
+    A parent that cannot be found is reported in ``lineage_error``; the file's own turns
+    are still audited. Raises ``OSError`` when ``path`` cannot be read.
+    """
+    lineage_error = None
+    try:
+        spans = resolve_lineage(path, search_roots)
+    except LineageError as error:
+        lineage_error = f"{path.name}: {error.detail}"
+        spans = [RolloutSpan(path, file_size(path), inherited=False)]
+    fold = _AuditFold()
+    skipped: list[SkippedLineAudit] = []
+    torn_tail = False
+    for span, number, line in lines_forward(spans):
+        if not line.terminated and not span.inherited and not line.is_blank:
+            torn_tail = True
+            skipped.append(SkippedLineAudit(span.path.name, number, "torn last line (no newline)"))
+            continue
+        try:
+            record = decode_line(line)
+        except CorruptLine as error:
+            skipped.append(SkippedLineAudit(span.path.name, number, str(error)))
+            continue
+        if record is not None:
+            fold.feed(span, number, record)
+    meta = read_session_meta(spans) or {}
+    thread_id = meta.get("id")
+    return AuditReport(
+        source=path.name,
+        thread_id=thread_id if isinstance(thread_id, str) else None,
+        session={key: meta[key] for key in _SESSION_FIELDS if key in meta},
+        lineage=[span.path.name for span in spans],
+        lineage_error=lineage_error,
+        turns=fold.finish(),
+        skipped_lines=skipped,
+        torn_tail=torn_tail,
+    )
