@@ -1,0 +1,65 @@
+"""``llmx history``: the global prompt history (``history.jsonl``), newest last."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC
+from typing import Any
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
+    return value
+
+
+def add_parser(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "history", help="show submitted prompts from history.jsonl"
+    )
+    parser.add_argument("--limit", type=_positive, default=20, metavar="N",
+                        help="show the N newest matching prompts (default 20)")
+    parser.add_argument("--search", metavar="TEXT", help="only prompts containing TEXT (any case)")
+    parser.add_argument("--json", action="store_true", help="one JSON object per prompt")
+    parser.set_defaults(handler=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    import json
+    from datetime import datetime
+
+    from llmx.events.history import HistoryFile, HistoryLockTimeout
+    from llmx.events.home import history_path, llmx_home
+
+    history = HistoryFile(history_path(llmx_home()))
+    try:
+        scan = history.read_all()
+    except HistoryLockTimeout as error:
+        print(f"llmx history: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:
+        print(f"llmx history: cannot read {history.path}: {error.strerror}", file=sys.stderr)
+        return 1
+    entries = scan.entries
+    if args.search:
+        needle = args.search.casefold()
+        entries = [e for e in entries if needle in e.text.casefold()]
+    for entry in entries[-args.limit :]:
+        if args.json:
+            line = {"session_id": entry.session_id, "ts": entry.ts, "text": entry.text}
+            print(json.dumps(line, ensure_ascii=False))
+        else:
+            when = datetime.fromtimestamp(entry.ts, tz=UTC).strftime("%Y-%m-%d %H:%M")
+            text = " ".join(entry.text.split())
+            print(f"{when}  {entry.session_id[:8]}  {text}")
+    if scan.unreadable_lines:
+        print(
+            f"llmx history: skipped {scan.unreadable_lines} unreadable line(s) in {history.path}",
+            file=sys.stderr,
+        )
+    return 0

@@ -1,0 +1,147 @@
+"""``llmx sessions``: list, search, show, archive, unarchive, delete and reindex sessions."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
+    return value
+
+
+def add_parser(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "sessions", help="list, search and manage recorded sessions"
+    )
+    sub = parser.add_subparsers(dest="sessions_command", metavar="SUBCOMMAND", required=True)
+
+    listing = sub.add_parser("list", help="sessions, newest first")
+    scope = listing.add_mutually_exclusive_group()
+    scope.add_argument("--cwd", metavar="DIR", help="only sessions whose latest cwd is DIR")
+    scope.add_argument("--all", action="store_true", help="every directory (the default)")
+    listing.add_argument("--archived", action="store_true", help="list archived sessions")
+    listing.add_argument("--limit", type=_positive, default=25, metavar="N")
+    listing.add_argument("--cursor", metavar="C", help="the next_cursor of a previous page")
+    listing.add_argument("--json", action="store_true", help="one JSON object")
+    listing.set_defaults(handler=_run_list)
+
+    search = sub.add_parser("search", help="sessions whose user messages contain TEXT")
+    search.add_argument("text", metavar="TEXT")
+    search.add_argument("--limit", type=_positive, default=25, metavar="N")
+    search.add_argument("--json", action="store_true")
+    search.set_defaults(handler=_run_search)
+
+    show = sub.add_parser("show", help="what the index knows about one session")
+    show.add_argument("ref", metavar="ID", help="full id, unique id prefix, or thread name")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(handler=_run_show)
+
+    for name, help_text in (
+        ("archive", "move a session to archived_sessions/"),
+        ("unarchive", "move an archived session back to sessions/"),
+        ("delete", "delete a session's rollout files"),
+    ):
+        action = sub.add_parser(name, help=help_text)
+        action.add_argument("ref", metavar="ID", help="full id, unique id prefix, or thread name")
+        if name == "delete":
+            action.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+        action.set_defaults(handler=_run_move, move=name)
+
+    reindex = sub.add_parser("reindex", help="rebuild the session index from the files")
+    reindex.set_defaults(handler=_run_reindex)
+
+
+def _fail(message: str) -> int:
+    print(f"llmx sessions: {message}", file=sys.stderr)
+    return 1
+
+
+def _run_list(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from llmx.cli.sessions_render import print_page
+    from llmx.events.home import llmx_home
+    from llmx.projections.session_index import SessionIndex
+    from llmx.projections.session_listing import CursorError, list_sessions
+
+    cwd = Path(args.cwd) if args.cwd else None
+    with SessionIndex.open(llmx_home()) as index:
+        try:
+            page = list_sessions(
+                index, cwd=cwd, archived=args.archived, limit=args.limit, cursor=args.cursor
+            )
+        except CursorError as error:
+            return _fail(str(error))
+    print_page(page, as_json=args.json)
+    return 0
+
+
+def _run_search(args: argparse.Namespace) -> int:
+    from llmx.cli.sessions_render import print_rows
+    from llmx.events.home import llmx_home
+    from llmx.projections.session_index import SessionIndex
+    from llmx.projections.session_listing import search_sessions
+
+    with SessionIndex.open(llmx_home()) as index:
+        rows = search_sessions(index, args.text, limit=args.limit)
+    print_rows(rows, as_json=args.json)
+    return 0
+
+
+def _run_show(args: argparse.Namespace) -> int:
+    from llmx.cli.sessions_render import print_detail
+    from llmx.events.home import llmx_home
+    from llmx.projections.session_index import SessionIndex
+    from llmx.projections.session_listing import (
+        SessionLookupError,
+        get_session,
+        resolve_session_id,
+    )
+
+    with SessionIndex.open(llmx_home()) as index:
+        try:
+            row = get_session(index, resolve_session_id(index, args.ref))
+        except SessionLookupError as error:
+            return _fail(str(error))
+    if row is None:
+        return _fail(f"session {args.ref!r} disappeared while reading it; try again")
+    print_detail(row, as_json=args.json)
+    return 0
+
+
+def _run_move(args: argparse.Namespace) -> int:
+    from llmx.cli.sessions_files import SessionFileError, move_session
+
+    try:
+        message = move_session(args.move, args.ref, confirmed=getattr(args, "yes", False))
+    except SessionFileError as error:
+        return _fail(str(error))
+    print(message)
+    return 0
+
+
+def _run_reindex(args: argparse.Namespace) -> int:
+    from rich.progress import Progress
+
+    from llmx.events.home import llmx_home
+    from llmx.projections.session_index import SessionIndex
+
+    home = llmx_home()
+    with Progress(transient=True) as bar, SessionIndex.open(home) as index:
+        task = bar.add_task("indexing rollout files", total=None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        index.rebuild(advance)
+        count = index.conn.execute("SELECT count(*) FROM threads").fetchone()[0]
+    print(f"indexed {count} sessions from {home}")
+    return 0
