@@ -16,6 +16,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "llmx.cli.replay_cmd",
     "llmx.cli.sandbox_cmd",
     "llmx.cli.debug_cmd",
+    "llmx.cli.sessions_cmd",
+    "llmx.cli.history_cmd",
     "llmx.cli.exec_cmd",
 )
 
