@@ -225,12 +225,19 @@ def build_plan(
     writable = _writable_roots(resolved, cwd)
     if not full_read:
         candidates = [e.path for e in resolved.entries if e.access is not FsAccess.DENY]
-        if resolved.platform_defaults:
-            candidates.extend(Path(p) for p in LINUX_PLATFORM_READ_ROOTS)
         candidates.extend(w.path for w in writable)
-        readable = tuple(
+        readable_list = [
             p for p in _dedup(candidates) if p.exists() and resolved.access(p) is not FsAccess.DENY
-        )
+        ]
+        if resolved.platform_defaults:
+            # No entry names them, so they are readable unless a deny entry covers them.
+            for raw in LINUX_PLATFORM_READ_ROOTS:
+                path = Path(raw)
+                winner = resolved.winning_entry(path)
+                denied_here = winner is not None and winner.access is FsAccess.DENY
+                if path.exists() and not denied_here and path not in readable_list:
+                    readable_list.append(path)
+        readable = tuple(readable_list)
     denied: list[Path] = [
         e.path for e in resolved.entries if e.access is FsAccess.DENY and e.path.exists()
     ]

@@ -1,0 +1,206 @@
+"""Protected metadata, [permissions.NAME] profiles, precedence and deny globs on real dirs."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from llmx.sandbox.plan_builder import ResolvedEntry, ResolvedFileSystem
+from llmx.sandbox.policy import PolicyError
+from llmx.sandbox.profiles import FsAccess
+from llmx.sandbox.protected import forbidden_metadata_write, gitdir_target, protected_subpaths
+from llmx.sandbox.resolve import SandboxConfig, SandboxFlags, resolve_sandbox
+
+
+def test_real_git_repo_and_missing_metadata(tmp_path: Path) -> None:
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    assert protected_subpaths(tmp_path, is_cwd=True) == (tmp_path / ".git", tmp_path / ".codex")
+    assert protected_subpaths(tmp_path, is_cwd=False) == (tmp_path / ".git",)
+
+
+def test_missing_git_and_agents_are_not_listed_so_git_init_works(tmp_path: Path) -> None:
+    assert protected_subpaths(tmp_path, is_cwd=False) == ()
+    (tmp_path / ".agents").mkdir()
+    (tmp_path / ".codex").mkdir()
+    assert protected_subpaths(tmp_path, is_cwd=False) == (tmp_path / ".agents", tmp_path / ".codex")
+
+
+def test_gitdir_pointer_of_a_real_worktree_is_protected(tmp_path: Path) -> None:
+    main = tmp_path / "main"
+    subprocess.run(["git", "init", "-q", str(main)], check=True)
+    run = {"cwd": main, "check": True, "capture_output": True}
+    subprocess.run(
+        [
+            "git",
+            "-c",
+            "user.email=a@b",
+            "-c",
+            "user.name=a",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "x",
+        ],
+        **run,  # type: ignore[arg-type]
+    )
+    subprocess.run(["git", "worktree", "add", "-q", str(tmp_path / "wt")], **run)  # type: ignore[arg-type]
+    wt = tmp_path / "wt"
+    assert (wt / ".git").is_file()
+    target = gitdir_target(wt / ".git")
+    assert target is not None
+    assert target.parent == main / ".git" / "worktrees"
+    assert protected_subpaths(wt, is_cwd=False) == (wt / ".git", target)
+
+
+def test_relative_gitdir_pointer_and_dangling_pointer(tmp_path: Path) -> None:
+    (tmp_path / "real-git").mkdir()
+    (tmp_path / "ws").mkdir()
+    (tmp_path / "ws" / ".git").write_text("gitdir: ../real-git\n")
+    assert gitdir_target(tmp_path / "ws" / ".git") == tmp_path / "real-git"
+    (tmp_path / "ws" / ".git").write_text("gitdir: ../nowhere\n")
+    assert protected_subpaths(tmp_path / "ws", is_cwd=False) == (tmp_path / "ws" / ".git",)
+    (tmp_path / "ws" / ".git").write_text("not a pointer\n")
+    assert gitdir_target(tmp_path / "ws" / ".git") is None
+
+
+def test_forbidden_metadata_write(tmp_path: Path) -> None:
+    roots = [tmp_path]
+    assert forbidden_metadata_write(tmp_path / ".git" / "hooks" / "pre-commit", roots) == ".git"
+    assert forbidden_metadata_write(tmp_path / ".codex", roots) == ".codex"
+    assert forbidden_metadata_write(tmp_path / "src" / ".git", roots) is None
+    assert forbidden_metadata_write(tmp_path / "a.txt", roots) is None
+
+
+def test_access_precedence_most_specific_then_deny_write_read() -> None:
+    fs = ResolvedFileSystem(
+        (
+            ResolvedEntry(Path("/"), FsAccess.READ),
+            ResolvedEntry(Path("/w"), FsAccess.WRITE),
+            ResolvedEntry(Path("/w/ro"), FsAccess.READ),
+            ResolvedEntry(Path("/w/ro"), FsAccess.WRITE),
+            ResolvedEntry(Path("/w/secret"), FsAccess.DENY),
+            ResolvedEntry(Path("/w/secret"), FsAccess.WRITE),
+        )
+    )
+    assert fs.access(Path("/etc/passwd")) is FsAccess.READ
+    assert fs.access(Path("/w/a/b")) is FsAccess.WRITE
+    assert fs.access(Path("/w/ro/x")) is FsAccess.WRITE
+    assert fs.access(Path("/w/secret/k")) is FsAccess.DENY
+    assert ResolvedFileSystem(()).access(Path("/x")) is FsAccess.DENY
+
+
+def _resolve_named(tmp_path: Path, permissions: dict[str, object], name: str = "dev"):  # type: ignore[no-untyped-def]
+    return resolve_sandbox(
+        SandboxConfig(default_permissions=name, permissions=permissions),
+        SandboxFlags(),
+        cwd=tmp_path / "ws",
+        env={"HOME": str(tmp_path / "home")},
+    )
+
+
+@pytest.fixture
+def layout(tmp_path: Path) -> Path:
+    (tmp_path / "ws" / ".git").mkdir(parents=True)
+    (tmp_path / "ws" / "app").mkdir()
+    (tmp_path / "ws" / "app" / "prod.env").write_text("X=1")
+    (tmp_path / "ws" / "deep" / "er").mkdir(parents=True)
+    (tmp_path / "ws" / "deep" / "er" / "a.env").write_text("X=1")
+    (tmp_path / "home" / ".cache").mkdir(parents=True)
+    return tmp_path
+
+
+def test_named_profile_extends_workspace_with_globs_and_home_paths(layout: Path) -> None:
+    resolved = _resolve_named(
+        layout,
+        {
+            "dev": {
+                "extends": ":workspace",
+                "filesystem": {
+                    "~/.cache": "write",
+                    ":workspace_roots": {"**/*.env": "deny", "app": "read"},
+                },
+                "network": {"enabled": True},
+            }
+        },
+    )
+    plan = resolved.plan
+    ws = layout / "ws"
+    assert resolved.profile_id == "dev"
+    by_path = {r.path: r.read_only_subpaths for r in plan.writable_roots}
+    assert layout / "home" / ".cache" in by_path
+    assert ws / "app" in by_path[ws]
+    assert ws / ".git" in by_path[ws]
+    assert set(plan.denied_paths) == {ws / "app" / "prod.env", ws / "deep" / "er" / "a.env"}
+    assert plan.network.value == "enabled"
+
+
+def test_glob_scan_max_depth_limits_expansion(layout: Path) -> None:
+    resolved = _resolve_named(
+        layout,
+        {
+            "dev": {
+                "extends": ":workspace",
+                "filesystem": {"glob_scan_max_depth": 2, ":workspace_roots": {"**/*.env": "deny"}},
+            }
+        },
+    )
+    assert resolved.plan.denied_paths == (layout / "ws" / "app" / "prod.env",)
+
+
+def test_explicit_write_lifts_git_protection(layout: Path) -> None:
+    resolved = _resolve_named(
+        layout,
+        {"dev": {"extends": ":workspace", "filesystem": {":workspace_roots": {".git": "write"}}}},
+    )
+    ws_root = next(r for r in resolved.plan.writable_roots if r.path == layout / "ws")
+    assert layout / "ws" / ".git" not in ws_root.read_only_subpaths
+
+
+def test_restricted_reads_with_minimal(layout: Path) -> None:
+    resolved = _resolve_named(
+        layout, {"dev": {"filesystem": {":minimal": "read", ":workspace_roots": {".": "write"}}}}
+    )
+    readable = resolved.plan.readable_roots
+    assert readable is not None
+    assert Path("/usr") in readable
+    assert layout / "ws" in readable
+    assert Path("/") not in readable
+
+
+def test_unknown_special_token_warns_not_fails(layout: Path) -> None:
+    resolved = _resolve_named(
+        layout, {"dev": {"filesystem": {":root": "read", ":future_thing": "read"}}}
+    )
+    assert any(":future_thing" in w for w in resolved.warnings)
+
+
+@pytest.mark.parametrize(
+    ("permissions", "needle"),
+    [
+        ({"dev": {"filesystem": {"relative/path": "write"}}}, "is relative"),
+        ({"dev": {"filesystem": {"/srv/*.txt": "write"}}}, 'only allowed with "deny"'),
+        ({"dev": {"filesystem": {":root": "execute"}}}, "not one of read, write, deny"),
+        ({"dev": {"filesystem": {":workspace_roots": {"../up": "read"}}}}, "plain relative path"),
+        ({"dev": {"extends": "dev"}}, "extends itself"),
+        ({"other": {}}, "unknown permission profile 'dev'; defined: other"),
+        ({"dev": {"filesystem": {"glob_scan_max_depth": 0}}}, "glob_scan_max_depth"),
+        ({"dev": {"network": {"enabled": "yes"}}}, "network.enabled must be true or false"),
+    ],
+)
+def test_bad_profiles_are_one_line_errors(
+    layout: Path, permissions: dict[str, object], needle: str
+) -> None:
+    with pytest.raises(PolicyError) as info:
+        _resolve_named(layout, permissions)
+    assert needle in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_trailing_double_star_on_write_means_subtree(layout: Path) -> None:
+    resolved = _resolve_named(
+        layout, {"dev": {"filesystem": {":root": "read", "~/.cache/**": "write"}}}
+    )
+    assert layout / "home" / ".cache" in [r.path for r in resolved.plan.writable_roots]
