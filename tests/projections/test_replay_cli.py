@@ -1,0 +1,112 @@
+"""``llmx replay`` as a real subprocess: corrupt lines, bad arguments, forks, shell quoting."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from projections.exec_replay_support import run_replay
+from support import CODEX_FIXTURES, CODEX_RICH_FIXTURES, PROJECT_ROOT
+
+from llmx.projections.diff_render import apply_hunks, blob_id
+from llmx.projections.shell_escape import join_command
+
+SAY_HI = CODEX_FIXTURES / "rollouts/exec_plain_say_hi.rollout.jsonl"
+
+
+def _llmx(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "llmx", *args],
+        capture_output=True, text=True, cwd=PROJECT_ROOT, env=env, check=False,
+    )
+
+
+def test_corrupt_lines_are_reported_by_number_and_skipped(tmp_path: Path) -> None:
+    lines = SAY_HI.read_bytes().splitlines(keepends=True)
+    damaged = tmp_path / "damaged.jsonl"
+    damaged.write_bytes(b"".join([*lines[:3], b"{not json\n", *lines[3:], b'{"type":"ev']))
+    clean = _llmx("replay", str(SAY_HI))
+    result = _llmx("replay", str(damaged))
+    assert result.returncode == 0
+    assert f"{damaged}:4: corrupt line skipped" in result.stderr
+    assert f"{damaged}:{len(lines) + 2}: torn last line skipped" in result.stderr
+    assert result.stdout == clean.stdout == "Hi! (from the mock)\n"
+    kept = [ln for ln in result.stderr.splitlines() if "skipped" not in ln]
+    assert kept == clean.stderr.splitlines()
+
+
+def test_missing_session_is_a_one_line_error(tmp_path: Path) -> None:
+    env = {**os.environ, "LLMX_HOME": str(tmp_path)}
+    result = _llmx("replay", "01a1fc90-0000", env=env)
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1
+    assert "no rollout file or session matches" in result.stderr
+
+
+def test_bad_color_value_is_rejected() -> None:
+    result = _llmx("replay", "--color", "sometimes", str(SAY_HI))
+    assert result.returncode == 2
+    assert "--color" in result.stderr
+
+
+def test_session_id_prefix_resolves_under_llmx_home(tmp_path: Path) -> None:
+    day = tmp_path / "sessions/2026/11/21"
+    day.mkdir(parents=True)
+    thread = "01a1fc90-7b36-7ba1-af46-2bfb0ec00d81"
+    shutil.copy(SAY_HI, day / f"rollout-2026-11-21T05-24-00-{thread}.jsonl")
+    env = {**os.environ, "LLMX_HOME": str(tmp_path)}
+    result = _llmx("replay", "--json", "01a1fc90-7b36", env=env)
+    assert result.returncode == 0
+    assert result.stdout.startswith(f'{{"type":"thread.started","thread_id":"{thread}"}}')
+
+
+def _install_fork(tmp_path: Path) -> Path:
+    ids = {}
+    for role in ("original", "full_fork"):
+        src = CODEX_RICH_FIXTURES / f"rollouts/fork_and_revert__{role}.rollout.jsonl"
+        first = src.read_text().split("\n", 1)[0]
+        ids[role] = first.split('"id":"', 1)[1].split('"', 1)[0]
+        shutil.copy(src, tmp_path / f"rollout-2026-11-21T05-30-00-{ids[role]}.jsonl")
+    return tmp_path / f"rollout-2026-11-21T05-30-00-{ids['full_fork']}.jsonl"
+
+
+def test_fork_replays_its_own_turns_and_with_parent_the_prefix_first(tmp_path: Path) -> None:
+    fork = _install_fork(tmp_path)
+    parent = next(p for p in tmp_path.iterdir() if p != fork)
+    _, own, _ = run_replay(fork)
+    _, inherited, _ = run_replay(fork, with_parent=True)
+    _, parent_out, _ = run_replay(parent)
+    assert own
+    assert inherited.endswith(own)
+    prefix = inherited[: -len(own)]
+    assert prefix
+    assert parent_out.startswith(prefix)
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["/bin/bash", "-lc", "echo hi > out.txt"], "/bin/bash -lc 'echo hi > out.txt'"),
+        (["python3", "-c", "print('x')"], "python3 -c \"print('x')\""),
+        (["echo", ""], "echo ''"),
+        (["echo", "a'b$c"], "echo \"a'b\"'$c'"),
+        (["ls", "é"], "ls 'é'"),
+    ],
+)
+def test_commands_are_quoted_like_codex(argv: list[str], expected: str) -> None:
+    assert join_command(argv) == expected
+
+
+def test_blob_ids_and_hunks() -> None:
+    # Ids git gave these files in the apply_patch fixture's turn diff.
+    assert blob_id("obsolete\n") == "6e263abce10f69a67055f355ff61e4d51f66962d"
+    assert blob_id('def hello():\n    return "hello"\n') == (
+        "d58c8784eb3c72274fe15fbbbd42e66211747492"
+    )
+    diff = "@@ -1,2 +1,2 @@\n alpha\n-beta\n+beta (moved)\n"
+    assert apply_hunks("alpha\nbeta\n", diff) == "alpha\nbeta (moved)\n"
+    assert apply_hunks("alpha\ngamma\n", diff) is None
