@@ -251,6 +251,11 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._read_body()
         self._record(body)
         path = self.path.split("?", 1)[0].rstrip("/")
+        if path.endswith("/models"):
+            # A JSON answer where a client expects a stream: a misconfigured base_url.
+            models = {"object": "list", "data": [{"id": "mock-model", "object": "model"}]}
+            self._send_json(200, json.dumps(models).encode())
+            return
         wire = "chat" if path.endswith("/chat/completions") else "responses"
         if not (path.endswith("/responses") or wire == "chat"):
             self._send_json(404, json.dumps({"error": {"message": f"no route {path}"}}).encode())
@@ -287,7 +292,7 @@ class _Handler(BaseHTTPRequestHandler):
                       for e in responses_events(turn, items)]
         if turn.truncate:
             # Cut before the terminal frame(s): the client must notice the stream ended early.
-            frames = frames[: -2 if wire == "chat" else -1]
+            frames = frames[: -3 if wire == "chat" else -1]
         return frames
 
     def _stream(self, turn: Turn, frames: list[bytes]) -> None:
@@ -331,7 +336,8 @@ class ModelServer:
         self._lock = threading.Lock()
         self._log = log_path.open("a", encoding="utf-8") if log_path is not None else None
         self._http = _ScriptedHTTPServer(self, port, verbose)
-        self._thread = threading.Thread(target=self._http.serve_forever, name="model-server",
+        self._thread = threading.Thread(target=self._http.serve_forever, args=(0.02,),
+                                        name="model-server",
                                         daemon=True)
 
     @property

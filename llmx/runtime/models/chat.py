@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from llmx.events import TokenUsage
 from llmx.runtime.models.chat_messages import CUSTOM_TOOL_INPUT_ARG, chat_messages, chat_tools
 from llmx.runtime.models.client import HttpModelClient, new_response_id
 from llmx.runtime.models.errors import ModelError, ModelErrorKind, error_code_of, kind_for_code
@@ -30,7 +31,6 @@ from llmx.runtime.models.stream import (
     OutputTextDelta,
     ReasoningContentDelta,
     StreamEvent,
-    TokenUsage,
 )
 
 
@@ -213,7 +213,9 @@ class ChatCompletionsClient(HttpModelClient):
                 if isinstance(content, str) and content:
                     if not state.text:
                         started = {"type": "message", "role": "assistant", "content": []}
-                        yield OutputItemAdded(item_from_wire(started), started)
+                        typed = item_from_wire(started)
+                        if typed is not None:
+                            yield OutputItemAdded(typed, started)
                     state.text.append(content)
                     yield OutputTextDelta(content)
                 # vLLM and llama.cpp say ``reasoning_content``; Ollama says ``reasoning``.
@@ -229,5 +231,7 @@ class ChatCompletionsClient(HttpModelClient):
         if not done and not state.finished:
             raise ModelError(ModelErrorKind.STREAM_INCOMPLETE, "stream closed before [DONE]")
         for raw in state.items():
-            yield OutputItemDone(item_from_wire(raw), raw)
+            item = item_from_wire(raw)
+            if item is not None:
+                yield OutputItemDone(item, raw)
         yield Completed(state.response_id or new_response_id(), state.usage)

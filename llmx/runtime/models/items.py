@@ -1,23 +1,29 @@
 """The bridge between wire JSON and the rollout schema's ``ResponseItem``.
 
-Clients speak JSON; the rest of llmx speaks ``ResponseItem``. Keeping the conversion in
-one place means the clients do not care how the schema represents an item.
+Clients speak JSON; the rest of llmx speaks :data:`llmx.events.ResponseItem`. Keeping the
+conversion in one place means the clients do not care how the schema represents an item.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, TypeAlias
+from typing import Any
 
 import msgspec
 
-# A model-context item in Codex's JSON shape (``{"type": "message", ...}``).
-ResponseItem: TypeAlias = dict[str, Any]
+from llmx.events import ResponseItem
+
+__all__ = ["ResponseItem", "item_from_wire", "items_to_wire"]
 
 
-def item_from_wire(raw: Mapping[str, Any]) -> ResponseItem:
-    """The typed item for a JSON object the server sent."""
-    return dict(raw)
+def item_from_wire(raw: Mapping[str, Any]) -> ResponseItem | None:
+    """The typed item for a JSON object the server sent, or ``None`` for a kind the schema
+    does not know (Codex drops those too: they never reach the history)."""
+    try:
+        item: ResponseItem = msgspec.convert(raw, ResponseItem)
+    except msgspec.ValidationError:
+        return None
+    return item
 
 
 def items_to_wire(items: Sequence[Any]) -> list[Any]:

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 
+from llmx.events import TokenUsage
 from llmx.runtime.models.client import HttpModelClient
 from llmx.runtime.models.errors import ModelError, ModelErrorKind, error_code_of, kind_for_code
 from llmx.runtime.models.items import item_from_wire, items_to_wire
@@ -23,7 +24,6 @@ from llmx.runtime.models.stream import (
     ReasoningSummaryDelta,
     ReasoningSummaryPartAdded,
     StreamEvent,
-    TokenUsage,
 )
 
 
@@ -112,6 +112,8 @@ class ResponsesClient(HttpModelClient):
                 if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
                     continue
                 item = item_from_wire(raw)
+                if item is None:
+                    continue
                 if kind == "response.output_item.done":
                     yield OutputItemDone(item, dict(raw))
                 else:

@@ -16,6 +16,10 @@ Contract (the turn loop codes against this, not against a wire format):
 - A failure that is not retryable, or that outlived its retries, is raised as
   :class:`~llmx.runtime.models.errors.ModelError`; the loop turns it into an ``error`` event.
 - Cancelling the consuming task closes the HTTP response; nothing else needs cleaning up.
+
+``item`` fields are :data:`llmx.events.ResponseItem` Structs (ready for a ``response_item``
+line); output items of a kind the schema does not know are not yielded. ``usage`` is
+:class:`llmx.events.TokenUsage`, ready for a ``token_count`` event.
 """
 
 from __future__ import annotations
@@ -24,17 +28,8 @@ from typing import Any
 
 import msgspec
 
+from llmx.events import TokenUsage
 from llmx.runtime.models.items import ResponseItem
-
-
-class TokenUsage(msgspec.Struct, frozen=True):
-    """Token counts of one response, in Codex's ``TokenUsage`` shape (``token_count`` events)."""
-
-    input_tokens: int = 0
-    cached_input_tokens: int = 0
-    output_tokens: int = 0
-    reasoning_output_tokens: int = 0
-    total_tokens: int = 0
 
 
 class Created(msgspec.Struct, frozen=True):
