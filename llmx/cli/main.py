@@ -13,6 +13,7 @@ from llmx import __version__
 # their handlers only, so building the parser stays cheap.
 COMMAND_MODULES: tuple[str, ...] = (
     "llmx.cli.rollout_cmd",
+    "llmx.cli.inspect_cmd",
     "llmx.cli.replay_cmd",
     "llmx.cli.sandbox_cmd",
     "llmx.cli.debug_cmd",

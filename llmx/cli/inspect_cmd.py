@@ -1,0 +1,138 @@
+"""``llmx inspect``: the audit report of a session, or the history a resume would restore."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def add_parser(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "inspect",
+        help="audit a session: settings, commands, approvals, escalations, file changes",
+        description=(
+            "Show what happened in each turn of a session and on whose authority. "
+            "Approvals that the rollout does not record (Codex writes none) are inferred "
+            "from outcomes and marked as such."
+        ),
+    )
+    parser.add_argument(
+        "session", metavar="PATH|ID",
+        help="a rollout file, or a session id, unique id prefix or thread name",
+    )
+    parser.add_argument("--json", action="store_true", help="one JSON document, for machines")
+    parser.add_argument("--commands", action="store_true", help="only commands")
+    parser.add_argument("--approvals", action="store_true",
+                        help="only approvals and escalations")
+    parser.add_argument("--denied", action="store_true",
+                        help="only what was denied or aborted (combines with the above)")
+    parser.add_argument(
+        "--history", action="store_true",
+        help="print the model-context history a resume would send, as JSON",
+    )
+    parser.set_defaults(handler=_run)
+
+
+def _error(message: str) -> int:
+    print(f"llmx inspect: {message}", file=sys.stderr)
+    return 1
+
+
+def _locate(ref: str) -> Path:
+    path = Path(ref).expanduser()
+    if path.is_file():
+        return path
+    if path.exists():
+        raise LookupError(f"{ref} is not a file: pass a rollout .jsonl file or a session id")
+    if "/" in ref or ref.endswith(".jsonl"):
+        raise LookupError(f"no such file: {ref}")
+    from llmx.events.home import llmx_home
+    from llmx.projections.session_listing import resolve_session
+
+    return resolve_session(llmx_home(), ref)
+
+
+def _search_roots() -> list[Path]:
+    from llmx.events.home import archived_sessions_dir, llmx_home, sessions_dir
+
+    home = llmx_home()
+    return [sessions_dir(home), archived_sessions_dir(home)]
+
+
+def _run(args: argparse.Namespace) -> int:
+    import json
+
+    from llmx.projections.lineage import LineageError
+
+    try:
+        path = _locate(args.session)
+    except LookupError as error:
+        return _error(str(error.args[0]) if error.args else str(error))
+    try:
+        if args.history:
+            return _print_history(path)
+        return _print_report(path, args)
+    except LineageError as error:
+        return _error(f"{error}")
+    except OSError as error:
+        return _error(f"cannot read {path}: {error.strerror or error}")
+    except (ValueError, json.JSONDecodeError) as error:
+        return _error(f"{path}: {error}")
+
+
+def _print_history(path: Path) -> int:
+    import json
+
+    from llmx.projections.resume import fold_resume, prompt_input
+
+    state = fold_resume(path, search_roots=_search_roots())
+    for skipped in state.skipped:
+        print(
+            f"llmx inspect: skipped {skipped.path.name} at byte {skipped.offset}: {skipped.reason}",
+            file=sys.stderr,
+        )
+    document = {
+        "thread_id": state.thread_id,
+        "lineage": [str(span.path) for span in state.spans],
+        "settings": _settings_json(state.settings),
+        "previous_model": state.previous_model,
+        "token_usage": state.token_usage,
+        "input": prompt_input(state.history),
+    }
+    print(json.dumps(document, indent=2, ensure_ascii=False))
+    return 0
+
+
+def _settings_json(settings: Any) -> dict[str, Any]:
+    import dataclasses
+
+    result: dict[str, Any] = dataclasses.asdict(settings)
+    return result
+
+
+def _print_report(path: Path, args: argparse.Namespace) -> int:
+    import json
+
+    from llmx.projections.audit import audit_rollout
+    from llmx.projections.audit_model import AuditFilter, filter_report
+
+    report = audit_rollout(path, _search_roots())
+    report = filter_report(
+        report, AuditFilter(commands=args.commands, approvals=args.approvals, denied=args.denied)
+    )
+    for skipped in report.skipped_lines:
+        print(
+            f"llmx inspect: skipped {skipped.source} line {skipped.line}: {skipped.reason}",
+            file=sys.stderr,
+        )
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+        return 0
+    from rich.console import Console
+
+    from llmx.projections.audit_render import render_report
+
+    Console(soft_wrap=False).print(render_report(report))
+    return 0
