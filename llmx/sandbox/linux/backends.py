@@ -22,8 +22,11 @@ class BackendKind(enum.Enum):
     NAMESPACES = "namespaces"
     # bubblewrap's namespaces, with llmx's seccomp program passed as an fd.
     BWRAP = "bubblewrap"
-    # Landlock and seccomp only (no namespaces): cannot keep `.git` read-only inside a
-    # writable root, so it takes only plans without read-only subpaths or denied paths.
+    # Landlock and seccomp only (no namespaces), like Codex's legacy Landlock: cannot keep
+    # `.git` read-only inside a writable root, Landlock does not govern metadata (chmod,
+    # chown, utimes) outside the writable roots, and without a PID namespace the user's
+    # other processes' /proc/<pid>/environ stays readable. Never chosen automatically; only
+    # when asked for by name, and then only for plans without read-only subpaths.
     LANDLOCK = "landlock"
 
 
@@ -91,7 +94,9 @@ def _probe(kind: BackendKind) -> BackendStatus:
         abi = landlock.abi_version()
         if abi == 0:
             return BackendStatus(kind, False, "Landlock is not enabled in this kernel")
-        return BackendStatus(kind, True, f"Landlock ABI {abi} + seccomp (no namespaces)")
+        return BackendStatus(kind, True, f"Landlock ABI {abi} + seccomp, no namespaces (only "
+                             "on request: chmod outside writable roots and other processes' "
+                             "/proc/<pid>/environ not stopped)")
     if kind is BackendKind.NAMESPACES:
         ok, why = _userns_status()
         if not ok:
@@ -134,7 +139,7 @@ def plan_obstacle(kind: BackendKind, plan: ConfinementPlan) -> str | None:
 
 def choose_backend(plan: ConfinementPlan, preferred: BackendKind | None = None) -> BackendChoice:
     """The first available backend able to enforce ``plan``; ``preferred`` is tried first."""
-    order = list(BackendKind)
+    order = [BackendKind.NAMESPACES, BackendKind.BWRAP]
     if preferred is not None:
         order = [preferred]
     statuses: list[BackendStatus] = []

@@ -33,6 +33,8 @@ _X32_SYSCALL_BIT = 0x40000000
 _NR = 0
 _ARCH = 4
 _ARG0_LOW = 16  # little-endian: the low 32 bits of args[0]
+_ARG4_LOW = 48
+_ARG4_HIGH = 52
 
 ALWAYS_DENIED = (
     "ptrace", "process_vm_readv", "process_vm_writev",
@@ -45,8 +47,12 @@ ALWAYS_DENIED = (
 # socketpair. ``recvfrom``/``sendmsg``/``recvmsg`` stay allowed for socketpair IPC.
 NETWORK_DENIED = (
     "connect", "accept", "accept4", "bind", "listen", "getpeername", "getsockname",
-    "shutdown", "sendto", "sendmmsg", "recvmmsg", "getsockopt", "setsockopt",
+    "shutdown", "sendmmsg", "recvmmsg", "getsockopt", "setsockopt",
 )
+# Refused when it names a destination (args[4] != NULL). Without one it can only use a
+# connected socket, and with connect refused that is a socketpair or an inherited fd:
+# libc's send() is sendto() with no address, so socketpair IPC needs it.
+ADDRESSED_ONLY = ("sendto",)
 # Refused unless the domain (args[0]) is AF_UNIX.
 UNIX_ONLY = ("socket", "socketpair")
 
@@ -61,9 +67,11 @@ def build_filter(*, restrict_network: bool) -> bytes:
         raise OSError(errno.ENOSYS, f"seccomp filter not available on {kernel.MACHINE}")
     deny = [kernel.syscall_number(n) for n in ALWAYS_DENIED]
     unix_only: list[int] = []
+    addressed: list[int] = []
     if restrict_network:
         deny += [kernel.syscall_number(n) for n in NETWORK_DENIED]
         unix_only = [kernel.syscall_number(n) for n in UNIX_ONLY]
+        addressed = [kernel.syscall_number(n) for n in ADDRESSED_ONLY]
 
     body: list[tuple[str, int, str | None, str | None]] = []
     body.append(("ld", _ARCH, None, None))
@@ -73,6 +81,7 @@ def build_filter(*, restrict_network: bool) -> bytes:
         body.append(("jge", _X32_SYSCALL_BIT, "kill", None))
     body.extend(("jeq", nr, "errno", None) for nr in deny)
     body.extend(("jeq", nr, "domain", None) for nr in unix_only)
+    body.extend(("jeq", nr, "no_address", None) for nr in addressed)
     # Every jump goes forward (classic BPF has no backward jumps), so the socket-domain
     # check sits between the plain ALLOW and the ERRNO/KILL returns.
     labels: dict[str, int] = {}
@@ -80,6 +89,11 @@ def build_filter(*, restrict_network: bool) -> bytes:
     labels["domain"] = len(body)
     body.append(("ld", _ARG0_LOW, None, None))
     body.append(("jeq", _AF_UNIX, "allow", "errno"))
+    labels["no_address"] = len(body)
+    body.append(("ld", _ARG4_LOW, None, None))
+    body.append(("jeq", 0, None, "errno"))
+    body.append(("ld", _ARG4_HIGH, None, None))
+    body.append(("jeq", 0, "allow", "errno"))
     labels["errno"] = len(body)
     body.append(("ret", _RET_ERRNO | errno.EPERM, None, None))
     labels["kill"] = len(body)

@@ -1,0 +1,236 @@
+"""The escape suite: every attempt to leave the sandbox is refused, on every backend.
+
+One sandboxed Python probe per backend tries all attempts (see ``probes/escape_probe.py``)
+and prints a verdict per attempt; each verdict is asserted by its own test. The host
+side is checked too: nothing outside the writable roots changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from support.linux_sandbox import PROBES, PYTHON, backend_params, protected, workspace_plan
+
+from llmx.sandbox.linux import BackendKind, DenialKind, UnenforceablePlan
+from llmx.sandbox.linux.spawn import run_confined
+from llmx.sandbox.plan import NetworkAccess, WritableRoot
+
+OUTSIDE_WRITES = [
+    "write_abs_new", "write_abs_existing", "write_relative", "write_dotdot", "write_etc",
+    "write_root", "mkdir_outside", "unlink_outside", "truncate_outside", "chmod_outside",
+    "rename_out_of_ws", "rename_into_ws", "symlink_file_escape", "symlink_dir_escape",
+    "hardlink_escape", "proc_self_fd", "proc_self_root", "tmpfile_outside",
+]
+PROTECTED_WRITES = [
+    "git_config_write", "git_hook_create", "git_head_delete", "git_dir_rename",
+    "git_dir_replace", "git_via_symlink", "agents_write", "agents_rename", "codex_create",
+    "codex_replace", "mount_tmpfs", "remount_git_rw",
+]
+NETWORK = [
+    "inet_tcp", "inet_udp", "inet6_tcp", "inet6_udp", "netlink", "raw_icmp", "packet",
+    "connect_loopback", "unix_connect",
+]
+PROCESS = [
+    "io_uring", "ptrace_parent", "ptrace_holder", "process_vm_read_holder", "signal_parent",
+    "signal_holder", "env_secret", "proc_environ_secret", "unshare_user",
+]
+# What Landlock alone does not stop: metadata changes and reading the environment of
+# another process of the same user through /proc. Both are why that backend is only used
+# when asked for by name.
+LANDLOCK_GAPS = {"chmod_outside", "proc_environ_secret"}
+REFUSED = OUTSIDE_WRITES + PROTECTED_WRITES + NETWORK + PROCESS
+ALLOWED = ["ws_write", "scratch_write", "read_etc", "dev_null", "unix_socketpair", "env_passed"]
+SECRET_NAME = "LLMX_ESCAPE_SUITE_SECRET_TOKEN"
+SECRET_VALUE = "s3cr3t-value-that-must-not-leak"
+
+
+@dataclass
+class Arena:
+    base: Path
+    ws: Path
+    scratch: Path
+    outside: Path
+    verdicts: dict[str, dict[str, object]]
+    exit_code: int
+    output: str
+
+
+def _make_arena(base: Path) -> tuple[Path, Path, Path]:
+    ws, scratch, outside = base / "ws", base / "scratch", base / "outside"
+    for d in (ws, scratch, outside):
+        d.mkdir()
+    subprocess.run(["git", "init", "-q", str(ws)], check=True)
+    (ws / ".agents").mkdir()
+    (ws / ".agents" / "skill.md").write_text("original\n")
+    (outside / "existing.txt").write_text("original\n")
+    return ws, scratch, outside
+
+
+def _snapshot(path: Path) -> dict[str, tuple[int, bytes]]:
+    found = {}
+    for root, dirs, files in os.walk(path):
+        for name in dirs + files:
+            p = Path(root) / name
+            st = p.lstat()
+            found[str(p.relative_to(path))] = (
+                st.st_mode, p.read_bytes() if p.is_file() and not p.is_symlink() else b"")
+    return found
+
+
+@pytest.fixture(scope="module", params=backend_params())
+def arena(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+          ) -> Iterator[Arena]:
+    kind: BackendKind = request.param
+    base = tmp_path_factory.mktemp(f"escape-{kind.value}")
+    ws, scratch, outside = _make_arena(base)
+    before = (_snapshot(outside), _snapshot(ws / ".git"), _snapshot(ws / ".agents"))
+    listener = socket.create_server(("127.0.0.1", 0))
+    unix_path = str(base / "unix.sock")
+    unix_listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    unix_listener.bind(unix_path)
+    unix_listener.listen()
+    os.environ[SECRET_NAME] = SECRET_VALUE
+    # A process outside the sandbox, holding the secret in its environment from exec on.
+    holder = subprocess.Popen(["sleep", "600"], env={**os.environ})
+    maps = Path(f"/proc/{holder.pid}/maps").read_text().splitlines()
+    holder_addr = int(next(m for m in maps if " r" in m).split("-")[0], 16)
+    context = {
+        "ws": str(ws), "outside": str(outside), "scratch": str(scratch),
+        "port": str(listener.getsockname()[1]), "unix_socket": unix_path,
+        "parent_pid": str(os.getpid()), "secret_name": SECRET_NAME,
+        "secret_value": SECRET_VALUE, "holder_pid": str(holder.pid),
+        "holder_addr": str(holder_addr),
+    }
+    if kind is BackendKind.LANDLOCK:
+        # Landlock alone cannot protect .git inside a writable root (the backend refuses
+        # such plans, tested below), so its run covers everything else.
+        roots = (WritableRoot(ws), WritableRoot(scratch))
+        skipped = {*PROTECTED_WRITES, *LANDLOCK_GAPS}
+        attempts = [a for a in REFUSED if a not in skipped] + ALLOWED
+    else:
+        roots = (protected(ws), WritableRoot(scratch))
+        attempts = REFUSED + ALLOWED
+    plan = workspace_plan(*roots, env={"LLMX_PROBE_VISIBLE": "yes"})
+    try:
+        result = asyncio.run(run_confined(
+            [PYTHON, "-I", "-S", str(PROBES / "escape_probe.py"), json.dumps(context),
+             *attempts], cwd=ws, plan=plan, backend=kind, timeout=120))
+    finally:
+        del os.environ[SECRET_NAME]
+        holder.kill()
+        holder.wait()
+        listener.close()
+        unix_listener.close()
+    verdicts = {}
+    for line in result.stdout.decode().splitlines():
+        verdict = json.loads(line)
+        verdicts[verdict["attempt"]] = verdict
+    yield Arena(base, ws, scratch, outside, verdicts, result.exit_code,
+                result.aggregated.decode(errors="replace"))
+    after = (_snapshot(outside), _snapshot(ws / ".git"), _snapshot(ws / ".agents"))
+    assert after == before, "the sandboxed probe changed files outside its writable roots"
+
+
+def _verdict(arena: Arena, attempt: str) -> dict[str, object]:
+    assert attempt in arena.verdicts, f"probe gave no verdict for {attempt}: {arena.output}"
+    return arena.verdicts[attempt]
+
+
+@pytest.mark.parametrize("attempt", REFUSED)
+def test_escape_attempt_is_refused(arena: Arena, attempt: str) -> None:
+    if attempt in PROTECTED_WRITES and "git_config_write" not in arena.verdicts:
+        pytest.skip("landlock backend refuses plans with protected paths (tested separately)")
+    if attempt in LANDLOCK_GAPS and attempt not in arena.verdicts:
+        pytest.skip("landlock backend: a known gap of Landlock alone (backend never automatic)")
+    verdict = _verdict(arena, attempt)
+    assert verdict["done"] is False, f"{attempt} escaped the sandbox"
+
+
+@pytest.mark.parametrize("attempt", ALLOWED)
+def test_allowed_operation_works(arena: Arena, attempt: str) -> None:
+    verdict = _verdict(arena, attempt)
+    assert verdict["done"] is True, f"{attempt} was refused: {verdict['error']}"
+
+
+def test_outside_and_protected_files_unchanged(arena: Arena) -> None:
+    assert (arena.outside / "existing.txt").read_text() == "original\n"
+    assert sorted(p.name for p in arena.outside.iterdir()) == ["existing.txt"]
+    assert not (arena.ws / ".codex").exists(), "the .codex mask leaked into the workspace"
+    assert (arena.ws / "subdir" / "moved.txt").exists()
+    assert (arena.scratch / "allowed.txt").exists()
+
+
+@pytest.mark.parametrize("backend", backend_params())
+def test_git_init_and_commit_where_allowed(backend: BackendKind, tmp_path: Path) -> None:
+    ws = tmp_path / "fresh"
+    ws.mkdir()
+    script = ("git init -q && git -c user.name=t -c user.email=t@example.com "
+              "commit -q --allow-empty -m first && git log --format=%s")
+    result = asyncio.run(run_confined(["sh", "-c", script], cwd=ws,
+                                      plan=workspace_plan(protected(ws, backend)),
+                                      backend=backend))
+    assert result.exit_code == 0, result.aggregated
+    assert result.stdout.decode().strip() == "first"
+    assert (ws / ".git" / "HEAD").exists()
+
+
+@pytest.mark.parametrize("backend", backend_params())
+def test_git_commit_into_protected_git_is_refused(backend: BackendKind, tmp_path: Path) -> None:
+    ws = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", str(ws)], check=True)
+    plan = workspace_plan(protected(ws))
+    script = "git -c user.name=t -c user.email=t@example.com commit -q --allow-empty -m x"
+    if backend is BackendKind.LANDLOCK:
+        with pytest.raises(UnenforceablePlan, match="read-only subpaths"):
+            asyncio.run(run_confined(["sh", "-c", script], cwd=ws, plan=plan, backend=backend))
+        return
+    result = asyncio.run(run_confined(["sh", "-c", script], cwd=ws, plan=plan, backend=backend))
+    assert result.exit_code != 0
+    assert result.denied is DenialKind.READ_ONLY_FILESYSTEM, result.aggregated
+    assert not list((ws / ".git" / "objects").glob("??"))
+
+
+@pytest.mark.parametrize("backend", backend_params())
+def test_slash_tmp_is_writable_when_a_root(backend: BackendKind, tmp_path: Path) -> None:
+    target = Path("/tmp") / f"llmx-escape-suite-{os.getpid()}-{backend.value}"
+    plan = workspace_plan(protected(tmp_path, backend), WritableRoot(Path("/tmp")))
+    try:
+        result = asyncio.run(run_confined(["touch", str(target)], cwd=tmp_path, plan=plan,
+                                          backend=backend))
+        assert result.exit_code == 0, result.aggregated
+        assert target.exists()
+    finally:
+        target.unlink(missing_ok=True)
+
+
+@pytest.mark.parametrize("backend", backend_params())
+def test_read_only_plan_refuses_workspace_writes(backend: BackendKind, tmp_path: Path) -> None:
+    result = asyncio.run(run_confined(["touch", "x"], cwd=tmp_path, plan=workspace_plan(),
+                                      backend=backend))
+    assert result.exit_code == 1
+    assert result.denied is DenialKind.READ_ONLY_FILESYSTEM or \
+        result.denied is DenialKind.PERMISSION_DENIED, result.aggregated
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("backend", backend_params())
+def test_enabled_network_allows_inet_sockets(backend: BackendKind, tmp_path: Path) -> None:
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    code = f"import socket; socket.create_connection(('127.0.0.1', {port})).close(); print('ok')"
+    try:
+        result = asyncio.run(run_confined(
+            [PYTHON, "-I", "-S", "-c", code], cwd=tmp_path,
+            plan=workspace_plan(network=NetworkAccess.ENABLED), backend=backend))
+    finally:
+        listener.close()
+    assert result.exit_code == 0, result.aggregated
+    assert result.stdout == b"ok\n"
