@@ -7,6 +7,13 @@ msgspec schema, Codex's exact field names and tags), ``lines`` (the raw-preservi
 codec), and the rollout reader and writer. Everything public is re-exported here.
 """
 
+from llmx.events.event_log import (
+    Durability,
+    EventLog,
+    RecordResult,
+    RolloutOptions,
+    next_ordinal_after,
+)
 from llmx.events.event_msgs import (
     AgentMessage,
     AgentMessageContentDelta,
@@ -96,6 +103,11 @@ from llmx.events.ops import (
     UserInputOp,
     UserTurn,
 )
+from llmx.events.outputs import (
+    DEFAULT_INLINE_OUTPUT_BYTES,
+    blob_dir,
+    blob_path,
+)
 from llmx.events.primitives import (
     AddFile,
     ByteRange,
@@ -119,6 +131,15 @@ from llmx.events.primitives import (
     UserInput,
     UserInputBase,
 )
+from llmx.events.reader import (
+    LineProblem,
+    RolloutFileError,
+    RolloutReader,
+    TornTail,
+    cut_torn_tail,
+    find_torn_tail,
+    read_rollout,
+)
 from llmx.events.records import (
     Approver,
     Compacted,
@@ -134,6 +155,7 @@ from llmx.events.records import (
     TurnContext,
     WorldState,
 )
+from llmx.events.redact import Redactor
 from llmx.events.response_items import (
     Compaction,
     CompactionSummary,
@@ -159,6 +181,8 @@ from llmx.events.response_items import (
     SummaryText,
     WebSearchCall,
 )
+from llmx.events.sinks import EphemeralSink, FileSink, RolloutSink
+from llmx.events.subscribers import SubscriberLagged, Subscription
 from llmx.events.turn_items import (
     AgentMessageItem,
     AgentText,
@@ -180,6 +204,7 @@ from llmx.events.turn_items import (
 )
 
 __all__ = [
+    "DEFAULT_INLINE_OUTPUT_BYTES",
     "AddFile",
     "AddToHistory",
     "AgentMessage",
@@ -211,11 +236,14 @@ __all__ = [
     "Decision",
     "DeleteFile",
     "DeprecationNotice",
+    "Durability",
     "Duration",
     "ElicitationRequest",
+    "EphemeralSink",
     "Era",
     "ErrorEvent",
     "EscalationRecord",
+    "EventLog",
     "EventMsg",
     "EventMsgBase",
     "ExecApproval",
@@ -227,6 +255,7 @@ __all__ = [
     "FileChange",
     "FileChangeBase",
     "FileChangeItem",
+    "FileSink",
     "FunctionCall",
     "FunctionCallOutput",
     "FunctionOutput",
@@ -241,6 +270,7 @@ __all__ = [
     "ItemCompleted",
     "ItemStarted",
     "LineError",
+    "LineProblem",
     "LineType",
     "ListFilesCommand",
     "LocalImageInput",
@@ -273,13 +303,19 @@ __all__ = [
     "ReasoningRawContentDelta",
     "ReasoningText",
     "ReasoningTextBase",
+    "RecordResult",
+    "Redactor",
     "ResolveElicitation",
     "ResponseItem",
     "ResponseItemBase",
     "Review",
     "ReviewDecision",
+    "RolloutFileError",
     "RolloutItem",
     "RolloutLine",
+    "RolloutOptions",
+    "RolloutReader",
+    "RolloutSink",
     "RunUserShellCommand",
     "SearchCommand",
     "SessionConfigured",
@@ -289,6 +325,8 @@ __all__ = [
     "SkillInput",
     "StreamError",
     "SubmissionRecord",
+    "SubscriberLagged",
+    "Subscription",
     "SummaryText",
     "TaskComplete",
     "TaskStarted",
@@ -304,6 +342,7 @@ __all__ = [
     "TokenUsageInfo",
     "TokenUsageRecord",
     "ToolCallStatus",
+    "TornTail",
     "TurnAborted",
     "TurnComplete",
     "TurnContext",
@@ -328,11 +367,17 @@ __all__ = [
     "WebSearchEnd",
     "WebSearchItem",
     "WorldState",
+    "blob_dir",
+    "blob_path",
+    "cut_torn_tail",
     "decode_line",
     "decode_payload",
     "encode_line",
+    "find_torn_tail",
     "format_timestamp",
     "line_type_of",
     "new_thread_id",
+    "next_ordinal_after",
     "parse_timestamp",
+    "read_rollout",
 ]

@@ -12,7 +12,7 @@ import enum
 from typing import Any, TypeVar
 
 import msgspec
-from msgspec import Struct, UnsetType
+from msgspec import UNSET, Struct, UnsetType
 
 from llmx.events.event_msgs import EventMsg, EventMsgBase
 from llmx.events.ids import format_timestamp
@@ -230,13 +230,18 @@ class RolloutLine:
         cls,
         payload: RolloutItem,
         *,
-        ordinal: int,
+        ordinal: int | None,
         timestamp: str | None = None,
     ) -> RolloutLine:
-        """A new line of the newest shape, encoded from ``payload``."""
+        """A new line of the newest shape, encoded from ``payload``.
+
+        ``ordinal`` is None only for lines that are published but never persisted
+        (streaming deltas); it is then left out.
+        """
         line_type = line_type_of(payload)
         stamp = format_timestamp() if timestamp is None else timestamp
-        raw = _encoder.encode(_OutLine(stamp, ordinal, line_type, payload))
+        out_ordinal: int | UnsetType = UNSET if ordinal is None else ordinal
+        raw = _encoder.encode(_OutLine(stamp, out_ordinal, line_type, payload))
         # The payload bytes are recomputed only if someone asks for them.
         return cls(
             raw,

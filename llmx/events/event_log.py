@@ -1,0 +1,368 @@
+"""``EventLog``: the single writer of one rollout.
+
+Each :meth:`EventLog.record` call is a batch: its items get consecutive ordinals, are
+capped (large outputs), encoded, redacted, written with one ``write`` and then handed
+to subscribers in order. Durability:
+
+- **Acknowledged** means :meth:`record` (or :meth:`persist`) returned while the log is
+  materialised: the lines are in the file (in the OS, so a crash of the process cannot
+  lose them). With ``Durability.TURN`` (the default) the file is also fsynced at turn
+  end (``task_complete``/``turn_aborted``), after approval decisions and escalations,
+  and at close; ``Durability.BATCH`` fsyncs every batch, ``Durability.CLOSE`` only at close.
+- A new thread is **lazy**, as in Codex: nothing touches the disk until the first user
+  input (a ``submission`` of ``user_input``/``user_turn``) or an explicit
+  :meth:`persist`. Until then, recorded items are buffered in order and are not
+  acknowledged: :meth:`record` returns them with ``acknowledged=False``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from llmx.events.event_msgs import DELTA_EVENT_TYPES, EventMsgBase, TaskComplete, TurnAborted
+from llmx.events.home import rollout_path_for
+from llmx.events.ids import format_timestamp
+from llmx.events.lines import RolloutItem, RolloutLine, decode_line
+from llmx.events.ops import ExecApproval, PatchApproval, UserInputOp, UserTurn
+from llmx.events.outputs import DEFAULT_INLINE_OUTPUT_BYTES, OutputCapper
+from llmx.events.reader import CHUNK_BYTES, RolloutReader, TornTail
+from llmx.events.records import EscalationRecord, SessionMeta, SubmissionRecord
+from llmx.events.redact import Redactor
+from llmx.events.sinks import EphemeralSink, FileSink, RolloutSink
+from llmx.events.subscribers import DEFAULT_SUBSCRIBER_CAPACITY, Subscription
+
+logger = logging.getLogger("llmx.events")
+
+
+class Durability(enum.StrEnum):
+    """When the writer calls fsync (it writes and flushes every batch regardless)."""
+
+    # After every batch: the slowest and safest.
+    BATCH = "batch"
+    # At turn end, after approval decisions and escalations, and at close.
+    TURN = "turn"
+    # Only at close.
+    CLOSE = "close"
+
+
+@dataclass(frozen=True, slots=True)
+class RolloutOptions:
+    """The ``[rollout]`` settings."""
+
+    durability: Durability = Durability.TURN
+    # Also persist streaming deltas (``*_delta`` events); they are always published.
+    persist_deltas: bool = False
+    # Inline bytes of one command output; the rest goes to the blob store. None: no cap.
+    inline_output_limit: int | None = DEFAULT_INLINE_OUTPUT_BYTES
+    subscriber_capacity: int = DEFAULT_SUBSCRIBER_CAPACITY
+
+
+@dataclass(slots=True)
+class RecordResult:
+    """What one :meth:`EventLog.record` call produced."""
+
+    # Every line, persisted or not, in order (output_ref lines included).
+    lines: list[RolloutLine] = field(default_factory=list)
+    # True once the lines are in the file (or accepted by the ephemeral sink).
+    acknowledged: bool = False
+    synced: bool = False
+
+
+def _is_delta(payload: Any) -> bool:
+    if not isinstance(payload, EventMsgBase):
+        return False
+    return payload.__struct_config__.tag in DELTA_EVENT_TYPES
+
+
+def _starts_a_turn(payload: Any) -> bool:
+    return isinstance(payload, SubmissionRecord) and isinstance(payload.op, UserInputOp | UserTurn)
+
+
+def _needs_sync(payload: Any) -> bool:
+    if isinstance(payload, TaskComplete | TurnAborted | EscalationRecord):
+        return True
+    return isinstance(payload, SubmissionRecord) and isinstance(
+        payload.op, ExecApproval | PatchApproval
+    )
+
+
+class EventLog:
+    """The single writer of one rollout, with in-process subscribers."""
+
+    def __init__(
+        self,
+        sink: RolloutSink,
+        *,
+        meta: SessionMeta | None = None,
+        next_ordinal: int = 0,
+        options: RolloutOptions | None = None,
+        redactor: Redactor | None = None,
+    ) -> None:
+        self._sink = sink
+        self._options = options or RolloutOptions()
+        self._redactor = redactor if redactor is not None else Redactor.from_environment()
+        self._capper = OutputCapper(self._options.inline_output_limit)
+        self._next_ordinal = next_ordinal
+        self._buffer: list[RolloutLine] = []
+        if meta is not None:
+            # Written first when the file materialises, stamped with the thread's start.
+            self._buffer.append(self._encode(meta, self._take_ordinal()))
+        self._buffered_blobs: list[tuple[str, bytes]] = []
+        self._subscribers: list[Subscription] = []
+        self._lock = asyncio.Lock()
+        self._closed = False
+        self._unsynced = False
+        self.notices: list[str] = []
+
+    # -- construction -----------------------------------------------------------------
+
+    @classmethod
+    def for_new_thread(
+        cls,
+        home: Path,
+        meta: SessionMeta,
+        *,
+        started_local: datetime | None = None,
+        ephemeral: bool = False,
+        options: RolloutOptions | None = None,
+        redactor: Redactor | None = None,
+    ) -> EventLog:
+        """A lazy log for a new thread: the file appears with the first user input."""
+        if not meta.timestamp:
+            meta = msgspec.structs.replace(meta, timestamp=format_timestamp())
+        if ephemeral:
+            sink: RolloutSink = EphemeralSink()
+        else:
+            when = started_local or datetime.now().astimezone()
+            sink = FileSink(rollout_path_for(home, meta.id, when))
+        return cls(sink, meta=meta, options=options, redactor=redactor)
+
+    @classmethod
+    def resume(
+        cls,
+        path: Path,
+        *,
+        ephemeral: bool = False,
+        options: RolloutOptions | None = None,
+        redactor: Redactor | None = None,
+    ) -> EventLog:
+        """Append to an existing rollout: no new ``session_meta``, ordinals continue.
+
+        A torn final line is cut first; the cut is reported in :attr:`notices`. With
+        ``ephemeral`` the file is read but never written.
+        """
+        next_ordinal = next_ordinal_after(path)
+        sink: RolloutSink = EphemeralSink() if ephemeral else FileSink(path)
+        log = cls(sink, next_ordinal=next_ordinal, options=options, redactor=redactor)
+        log._open_sink()
+        return log
+
+    # -- properties -------------------------------------------------------------------
+
+    @property
+    def path(self) -> Path | None:
+        return self._sink.path
+
+    @property
+    def materialized(self) -> bool:
+        return self._sink.is_open
+
+    @property
+    def next_ordinal(self) -> int:
+        return self._next_ordinal
+
+    @property
+    def options(self) -> RolloutOptions:
+        return self._options
+
+    # -- writing ----------------------------------------------------------------------
+
+    async def record(self, *payloads: RolloutItem) -> RecordResult:
+        """Append ``payloads`` as one batch (see the module docstring for guarantees)."""
+        async with self._lock:
+            self._check_open()
+            result = RecordResult()
+            persisted: list[RolloutLine] = []
+            blobs: list[tuple[str, bytes]] = []
+            starts_turn = False
+            sync = self._options.durability is Durability.BATCH
+            for payload in payloads:
+                starts_turn = starts_turn or _starts_a_turn(payload)
+                sync = sync or (
+                    self._options.durability is Durability.TURN and _needs_sync(payload)
+                )
+                if _is_delta(payload) and not self._options.persist_deltas:
+                    result.lines.append(self._encode(payload, None))
+                    continue
+                capped, stored = self._capper.apply(payload)
+                line = self._encode(capped, self._take_ordinal())
+                result.lines.append(line)
+                persisted.append(line)
+                for output in stored:
+                    blobs.append((output.ref.sha256, self._redactor.text(
+                        output.data.decode("utf-8", "surrogateescape")
+                    ).encode("utf-8", "surrogateescape")))
+                    ref_line = self._encode(output.ref, self._take_ordinal())
+                    result.lines.append(ref_line)
+                    persisted.append(ref_line)
+            if not self.materialized and not starts_turn:
+                self._buffer.extend(persisted)
+                self._buffered_blobs.extend(blobs)
+                return result
+            if not self.materialized:
+                self._open_sink()
+            self._write(persisted, blobs)
+            result.acknowledged = True
+            if sync or (self._unsynced and self._options.durability is Durability.BATCH):
+                await self._sync()
+                result.synced = True
+            self._publish(result.lines)
+            return result
+
+    async def persist(self) -> None:
+        """Materialise now (idempotent): create the file, write the meta and the buffer."""
+        async with self._lock:
+            self._check_open()
+            if not self.materialized:
+                self._open_sink()
+                self._write([], [])
+
+    async def sync(self) -> None:
+        """fsync now (a barrier: everything recorded before is on disk after it)."""
+        async with self._lock:
+            if self.materialized and self._unsynced:
+                await self._sync()
+
+    async def close(self) -> None:
+        """fsync and close; subscribers end. Items buffered before any user input are
+        dropped with the thread, as in Codex (a thread without a turn leaves no file)."""
+        async with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            if self.materialized:
+                await asyncio.to_thread(self._sink.close)
+            for subscriber in self._subscribers:
+                subscriber.close()
+            self._subscribers.clear()
+
+    # -- subscribers ------------------------------------------------------------------
+
+    def subscribe(self, capacity: int | None = None) -> Subscription:
+        """Lines recorded from now on, in order, after they reached the sink."""
+        subscription = Subscription(capacity or self._options.subscriber_capacity)
+        if self._closed:
+            subscription.close()
+        else:
+            self._subscribers.append(subscription)
+        return subscription
+
+    # -- internals --------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("the rollout log is closed")
+
+    def _take_ordinal(self) -> int:
+        ordinal = self._next_ordinal
+        self._next_ordinal += 1
+        return ordinal
+
+    def _encode(self, payload: Any, ordinal: int | None) -> RolloutLine:
+        line = RolloutLine.create(payload, ordinal=ordinal)
+        redacted = self._redactor.line(line.raw)
+        if redacted is not line.raw and redacted != line.raw:
+            # Subscribers get what is on disk, so replay equals live.
+            line = decode_line(redacted)
+        return line
+
+    def _open_sink(self) -> None:
+        torn = self._sink.open()
+        if torn is not None:
+            self._note_torn_tail(torn)
+
+    def _note_torn_tail(self, torn: TornTail) -> None:
+        notice = (
+            f"{self._sink.path}: cut a torn final line ({torn.length} bytes at offset "
+            f"{torn.offset}, line {torn.number}) before appending"
+        )
+        self.notices.append(notice)
+        logger.warning(notice)
+
+    def _write(self, lines: Iterable[RolloutLine], blobs: list[tuple[str, bytes]]) -> None:
+        head: list[RolloutLine] = []
+        if self._buffer or self._buffered_blobs:
+            head = self._buffer
+            blobs = self._buffered_blobs + blobs
+            self._buffer = []
+            self._buffered_blobs = []
+        # Blobs first, so an output_ref line never names bytes that are not there.
+        for digest, data in blobs:
+            self._sink.store_blob(digest, data)
+        batch = head + list(lines)
+        if batch:
+            self._sink.write(b"".join(line.raw + b"\n" for line in batch))
+            self._unsynced = True
+            if head:
+                self._publish(head)
+
+    async def _sync(self) -> None:
+        await asyncio.to_thread(self._sink.sync)
+        self._unsynced = False
+
+    def _publish(self, lines: list[RolloutLine]) -> None:
+        if not self._subscribers:
+            return
+        for line in lines:
+            for subscriber in self._subscribers:
+                subscriber.offer(line)
+        self._subscribers = [s for s in self._subscribers if not s.closed]
+
+
+def next_ordinal_after(path: Path) -> int:
+    """The ordinal a resumed writer continues with: one past the file's last ordinal.
+
+    Reads the file backwards until it finds a complete line with an ordinal; a file of
+    an era without ordinals continues from its number of lines.
+    """
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        size = os.fstat(fd).st_size
+        end = size
+        carry = b""
+        while end > 0:
+            begin = max(0, end - CHUNK_BYTES)
+            os.lseek(fd, begin, os.SEEK_SET)
+            block = os.read(fd, end - begin) + carry
+            pieces = block.split(b"\n")
+            # The first piece may be the tail of a line that starts in an earlier block.
+            carry = pieces[0] if begin > 0 else b""
+            complete = pieces[1:] if begin > 0 else pieces
+            if end == size and complete:
+                complete = complete[:-1]  # after the last newline: empty or torn
+            for raw in reversed(complete):
+                if not raw.strip():
+                    continue
+                try:
+                    ordinal = decode_line(raw).ordinal
+                except ValueError:
+                    continue
+                if ordinal is not None:
+                    return ordinal + 1
+            end = begin
+    finally:
+        os.close(fd)
+    reader = RolloutReader(path)
+    for _ in reader:
+        pass
+    return reader.line_count

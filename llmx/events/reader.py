@@ -1,0 +1,242 @@
+"""Streaming rollout reader: constant memory, bad lines reported by number, torn tails found.
+
+A rollout is appended to line by line, so a crash can leave a final line without its
+``\\n``. Such a torn tail is reported and not yielded; :func:`cut_torn_tail` removes it
+before anyone appends again. Any other bad line is skipped and reported with its number
+and the reason; it never stops the read, and the file is never modified by reading.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from llmx.events.lines import LineError, RolloutLine, decode_line
+
+CHUNK_BYTES = 1 << 20
+# Lines beyond this are reported, not decoded, so a runaway line cannot exhaust memory.
+MAX_LINE_BYTES = 32 << 20
+
+
+class RolloutFileError(Exception):
+    """The file cannot be read at all (missing, a directory, no permission)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LineProblem:
+    """A line that could not be decoded: 1-based ``number``, its byte ``offset``, why."""
+
+    number: int
+    offset: int
+    reason: str
+
+    def describe(self, path: Path | str) -> str:
+        return f"{path}:{self.number}: {self.reason}; the line is skipped"
+
+
+@dataclass(frozen=True, slots=True)
+class TornTail:
+    """A final line without its newline: a write cut short by a crash."""
+
+    number: int
+    offset: int
+    length: int
+
+    def describe(self, path: Path | str) -> str:
+        return (
+            f"{path}:{self.number}: torn final line ({self.length} bytes without a newline); "
+            "ignored on read, cut before appending (`llmx rollout check --repair`)"
+        )
+
+
+def open_for_reading(path: Path) -> int:
+    """An fd for ``path``, or :class:`RolloutFileError` with a one-line reason."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        raise RolloutFileError(f"{path}: no such file") from None
+    except PermissionError:
+        raise RolloutFileError(f"{path}: permission denied; check the file's mode") from None
+    except IsADirectoryError:
+        raise RolloutFileError(f"{path}: is a directory, not a rollout file") from None
+    except OSError as exc:
+        raise RolloutFileError(f"{path}: cannot open ({exc.strerror})") from None
+    if stat.S_ISDIR(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise RolloutFileError(f"{path}: is a directory, not a rollout file")
+    return fd
+
+
+class RolloutReader:
+    """Iterate the decoded lines of one rollout file.
+
+    After (or during) iteration: ``problems`` lists skipped lines, ``torn_tail`` the torn
+    final line if any, ``line_count`` the number of lines seen (blank ones excluded), and
+    ``position`` the byte offset just past the last complete line read. Pass
+    ``start_offset`` (a previous ``position``) to catch up on what was appended since.
+    """
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        start_offset: int = 0,
+        first_line_number: int = 1,
+        max_line_bytes: int = MAX_LINE_BYTES,
+    ) -> None:
+        self.path = Path(path)
+        self.start_offset = start_offset
+        self.first_line_number = first_line_number
+        self.max_line_bytes = max_line_bytes
+        self.problems: list[LineProblem] = []
+        self.torn_tail: TornTail | None = None
+        self.line_count = 0
+        self.position = start_offset
+
+    def __iter__(self) -> Iterator[RolloutLine]:
+        fd = open_for_reading(self.path)
+        try:
+            yield from self._lines(fd)
+        finally:
+            os.close(fd)
+
+    def _lines(self, fd: int) -> Iterator[RolloutLine]:
+        number = self.first_line_number - 1
+        offset = self.start_offset
+        pending = b""
+        # While skipping an oversized line: where it started and its length so far.
+        oversized: tuple[int, int] | None = None
+        if offset:
+            os.lseek(fd, offset, os.SEEK_SET)
+        while True:
+            chunk = self._read(fd)
+            if not chunk:
+                break
+            start = 0
+            while True:
+                newline = chunk.find(b"\n", start)
+                if newline < 0:
+                    rest = chunk[start:]
+                    if oversized is not None:
+                        oversized = (oversized[0], oversized[1] + len(rest))
+                    elif len(pending) + len(rest) > self.max_line_bytes:
+                        oversized = (offset, len(pending) + len(rest))
+                        pending = b""
+                    else:
+                        pending += rest
+                    break
+                piece = chunk[start:newline]
+                start = newline + 1
+                number += 1
+                if oversized is not None:
+                    length = oversized[1] + len(piece)
+                    self._oversized(number, oversized[0], length)
+                    offset = oversized[0] + length + 1
+                    oversized = None
+                    self.position = offset
+                    continue
+                raw = pending + piece if pending else piece
+                pending = b""
+                line_offset = offset
+                offset += len(raw) + 1
+                if len(raw) > self.max_line_bytes:
+                    self._oversized(number, line_offset, len(raw))
+                elif raw.strip():
+                    self.line_count += 1
+                    try:
+                        line = decode_line(raw)
+                    except LineError as exc:
+                        self.problems.append(LineProblem(number, line_offset, str(exc)))
+                    else:
+                        self.position = offset
+                        yield line
+                        continue
+                self.position = offset
+        if oversized is not None:
+            self.torn_tail = TornTail(number + 1, oversized[0], oversized[1])
+        elif pending:
+            self.torn_tail = TornTail(number + 1, offset, len(pending))
+
+    def _oversized(self, number: int, offset: int, length: int) -> None:
+        self.line_count += 1
+        self.problems.append(
+            LineProblem(
+                number,
+                offset,
+                f"line of {length} bytes is longer than the {self.max_line_bytes}-byte limit",
+            )
+        )
+
+    def _read(self, fd: int) -> bytes:
+        try:
+            return os.read(fd, CHUNK_BYTES)
+        except IsADirectoryError:
+            raise RolloutFileError(f"{self.path}: is a directory, not a rollout file") from None
+        except OSError as exc:
+            if exc.errno == errno.EISDIR:
+                raise RolloutFileError(f"{self.path}: is a directory") from None
+            raise RolloutFileError(f"{self.path}: read failed ({exc.strerror})") from None
+
+
+def read_rollout(path: Path | str) -> list[RolloutLine]:
+    """Every decodable line of a file (for small files and tests; prefer the reader)."""
+    return list(RolloutReader(path))
+
+
+def find_torn_tail(path: Path | str) -> TornTail | None:
+    """The torn final line of ``path``, looking only at its end."""
+    target = Path(path)
+    fd = open_for_reading(target)
+    try:
+        size = os.fstat(fd).st_size
+        if size == 0:
+            return None
+        os.lseek(fd, size - 1, os.SEEK_SET)
+        if os.read(fd, 1) == b"\n":
+            return None
+        end = size
+        cut = 0
+        while end > 0:
+            begin = max(0, end - CHUNK_BYTES)
+            os.lseek(fd, begin, os.SEEK_SET)
+            block = os.read(fd, end - begin)
+            found = block.rfind(b"\n")
+            if found >= 0:
+                cut = begin + found + 1
+                break
+            end = begin
+        number = _count_newlines(fd, cut) + 1
+        return TornTail(number, cut, size - cut)
+    finally:
+        os.close(fd)
+
+
+def _count_newlines(fd: int, upto: int) -> int:
+    os.lseek(fd, 0, os.SEEK_SET)
+    count = 0
+    remaining = upto
+    while remaining > 0:
+        block = os.read(fd, min(CHUNK_BYTES, remaining))
+        if not block:
+            break
+        count += block.count(b"\n")
+        remaining -= len(block)
+    return count
+
+
+def cut_torn_tail(path: Path | str) -> TornTail | None:
+    """Truncate a torn final line (only that) and fsync; returns what was cut, if anything."""
+    torn = find_torn_tail(path)
+    if torn is None:
+        return None
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.ftruncate(fd, torn.offset)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return torn
