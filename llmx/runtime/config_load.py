@@ -1,0 +1,214 @@
+"""Loading the effective configuration.
+
+Precedence, highest first: command-line flags, ``-c key=value`` overrides, the selected
+profile (``--profile`` or ``profile = "..."``), ``config.toml``, built-in defaults.
+
+A known key with a bad value is a :class:`ConfigError` naming the key path, where it was
+set (``config.toml`` and line, or the ``-c`` argument, or the flag) and what is accepted.
+Unknown keys are ignored as Codex ignores them, and listed in ``LoadedConfig.warnings``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from llmx.events.home import config_path, llmx_home
+from llmx.runtime.config import Config, ModelProviderInfo
+from llmx.runtime.config_providers import built_in_providers, merge_providers
+from llmx.runtime.config_toml import (
+    ConfigError,
+    KeyPath,
+    Override,
+    deep_merge,
+    dotted,
+    key_lines,
+    line_of,
+    parse_override,
+    set_path,
+)
+
+# Codex keys we accept silently although llmx does not use them (yet).
+CODEX_PASSTHROUGH_KEYS = frozenset(
+    {
+        "tools", "features", "tui", "notice", "otel", "file_opener", "review_model",
+        "chatgpt_base_url", "preferred_auth_method", "forced_login_method",
+        "windows_wsl_setup_acknowledged", "disable_response_storage",
+        "model_supports_reasoning_summaries", "model_reasoning_summary_format",
+        "model_max_output_tokens", "experimental_instructions_file", "experimental_use_rmcp_client",
+        "experimental_compact_prompt_file", "approvals_reviewer", "web_search", "skills",
+        "analytics", "feedback", "mcp_oauth_credentials_store", "check_for_update_on_startup",
+    }
+)
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    config: Config
+    provider_id: str
+    provider: ModelProviderInfo
+    profile: str | None
+    path: Path
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Sources:
+    """Where each part of the effective document came from, to name it in errors."""
+
+    path: Path
+    lines: dict[KeyPath, int]
+    overrides: tuple[Override, ...]
+    profile: str | None
+    profile_values: Mapping[str, Any]
+    flags: Mapping[str, Any]
+
+    def where(self, path: Sequence[str]) -> str:
+        if path and path[0] in self.flags:
+            return f"command-line flag for `{path[0]}`"
+        for override in reversed(self.overrides):
+            shared = min(len(override.path), len(path))
+            if shared and tuple(override.path[:shared]) == tuple(path[:shared]):
+                return f"-c {override.text}"
+        if self.profile is not None and path and path[0] in self.profile_values:
+            return self._file_position(("profiles", self.profile, *path))
+        return self._file_position(path)
+
+    def _file_position(self, path: Sequence[str]) -> str:
+        line = line_of(self.lines, path)
+        return f"{self.path}:{line}" if line is not None else str(self.path)
+
+
+def _read_document(path: Path) -> tuple[dict[str, Any], str]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}, ""
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the config file: {exc}") from None
+    try:
+        return tomllib.loads(text), text
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}; fix the file or move it away") from None
+
+
+def _describe(value: object) -> str:
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def _validation_error(exc: ValidationError, sources: _Sources) -> ConfigError:
+    messages = []
+    for error in exc.errors():
+        path = [str(p) for p in error["loc"] if not isinstance(p, int)]
+        key = dotted(path) if path else "(top level)"
+        messages.append(
+            f"{sources.where(path)}: `{key}` = {_describe(error.get('input'))}: {error['msg']}"
+        )
+    more = f" (and {len(messages) - 1} more)" if len(messages) > 1 else ""
+    return ConfigError(messages[0] + more)
+
+
+def _unknown_keys(model: BaseModel, path: KeyPath) -> list[KeyPath]:
+    found = [(*path, key) for key in (model.model_extra or {})]
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, BaseModel):
+            found.extend(_unknown_keys(value, (*path, name)))
+        elif isinstance(value, dict):
+            for key, child in value.items():
+                if isinstance(child, BaseModel):
+                    found.extend(_unknown_keys(child, (*path, name, str(key))))
+    return found
+
+
+def load_config(
+    home: Path | None = None,
+    *,
+    overrides: Sequence[str] = (),
+    profile: str | None = None,
+    flags: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> LoadedConfig:
+    """The effective configuration of ``home`` (default ``$LLMX_HOME``).
+
+    ``flags`` are top-level keys set by command-line flags (``{"model": "o3"}``); ``None``
+    values are ignored so callers can pass every flag as parsed.
+    """
+    home = llmx_home() if home is None else home
+    path = config_path(home)
+    document, text = _read_document(path)
+    parsed = tuple(parse_override(o) for o in overrides)
+    set_flags = {k: v for k, v in (flags or {}).items() if v is not None}
+
+    with_overrides = deep_merge(document, {})
+    for override in parsed:
+        set_path(with_overrides, override.path, override.value)
+
+    profile_name = profile if profile is not None else with_overrides.get("profile")
+    profile_values: dict[str, Any] = {}
+    lines = key_lines(text)
+    if profile_name is not None:
+        profiles = with_overrides.get("profiles")
+        if not isinstance(profile_name, str):
+            raise ConfigError(f"{path}: `profile` must be a string, got {_describe(profile_name)}")
+        if not isinstance(profiles, dict) or not isinstance(profiles.get(profile_name), dict):
+            defined = sorted(profiles) if isinstance(profiles, dict) else []
+            known = ", ".join(defined) or "none"
+            raise ConfigError(
+                f"config profile `{profile_name}` not found in {path} (defined: {known}); "
+                f"add a [profiles.{dotted([profile_name])}] table or pick another profile"
+            )
+        profile_values = profiles[profile_name]
+
+    effective = deep_merge(document, profile_values)
+    for override in parsed:
+        if override.path[0] != "profiles":
+            set_path(effective, override.path, override.value)
+    effective["profiles"] = with_overrides.get("profiles", {})
+    effective.update(set_flags)
+    if profile_name is not None:
+        effective["profile"] = profile_name
+
+    sources = _Sources(path, lines, parsed, profile_name, profile_values, set_flags)
+    try:
+        config = Config.model_validate(effective)
+    except ValidationError as exc:
+        raise _validation_error(exc, sources) from None
+
+    warnings = [
+        f"{sources.where(key)}: unknown config key `{dotted(key)}` ignored"
+        for key in _unknown_keys(config, ())
+        if not (len(key) == 1 and (key[0] in CODEX_PASSTHROUGH_KEYS))
+    ]
+    environ = os.environ if env is None else env
+    warnings.extend(
+        f"{sources.where(('model_providers', name))}: `model_providers.{name}` redefines a "
+        f"built-in provider and is ignored; give your provider another name"
+        for name in sorted(set(config.model_providers) & set(built_in_providers(environ)))
+    )
+    providers = merge_providers(config.model_providers, environ)
+    provider = providers.get(config.model_provider)
+    if provider is None:
+        raise ConfigError(
+            f"{sources.where(('model_provider',))}: model_provider `{config.model_provider}` "
+            f"is not defined; add [model_providers.{dotted([config.model_provider])}] with a "
+            f"base_url, or use one of: {', '.join(sorted(providers))}"
+        )
+    return LoadedConfig(
+        config=config,
+        provider_id=config.model_provider,
+        provider=provider,
+        profile=profile_name,
+        path=path,
+        warnings=tuple(warnings),
+    )
