@@ -64,6 +64,13 @@ def load_config(home: Path, overrides: list[str]) -> dict[str, Any]:
     return config
 
 
+def _home() -> Path:
+    # The same rule as ``llmx.events.home.llmx_home``, repeated because importing
+    # ``llmx.events`` loads the whole msgspec schema, too slow for ``sandbox linux -- true``.
+    configured = os.environ.get("LLMX_HOME")
+    return Path(configured).expanduser() if configured else Path.home() / ".llmx"
+
+
 def _command(args: argparse.Namespace) -> list[str]:
     command = list(args.command)
     if command and command[0] == "--":
@@ -72,7 +79,6 @@ def _command(args: argparse.Namespace) -> list[str]:
 
 
 def run_sandbox_command(args: argparse.Namespace) -> int:
-    from llmx.events.home import llmx_home
     from llmx.sandbox.resolve import SandboxConfig, SandboxFlags, resolve_sandbox
 
     command = _command(args)
@@ -80,7 +86,7 @@ def run_sandbox_command(args: argparse.Namespace) -> int:
         cwd = Path(args.cd).resolve() if args.cd else Path.cwd()
         if args.cd and not cwd.is_dir():
             raise UsageError(f"-C {args.cd!r}: no such directory")
-        config = load_config(llmx_home(), args.config)
+        config = load_config(_home(), args.config)
         sandbox_config = SandboxConfig.from_mapping(
             config, cwd=cwd, config_profile=args.config_profile
         )

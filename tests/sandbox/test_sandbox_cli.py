@@ -1,0 +1,184 @@
+"""``llmx sandbox`` through real subprocesses of ``python -m llmx``."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HEAVY = ("httpx", "rich", "pydantic", "msgspec", "sqlite_utils", "aiofiles", "portalocker")
+
+
+def _llmx(args: list[str], cwd: Path, home: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "LLMX_HOME": str(home), **env}
+    return subprocess.run(
+        [sys.executable, "-m", "llmx", *args], cwd=cwd, env=full_env, capture_output=True, text=True
+    )
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Path:
+    (tmp_path / "ws" / ".git").mkdir(parents=True)
+    (tmp_path / "home").mkdir()
+    return tmp_path / "ws"
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "needle"),
+    [
+        (["sandbox", "linux"], 2, "missing COMMAND"),
+        (["sandbox", "linux", "-s", "sideways", "--", "true"], 2, "invalid choice: 'sideways'"),
+        (
+            ["sandbox", "linux", "--add-dir", "nope", "--", "true"],
+            2,
+            "nope': no such directory",
+        ),
+        (["sandbox", "linux", "--full-auto", "--yolo", "--", "true"], 2, "cannot be used together"),
+        (
+            ["sandbox", "linux", "-P", "dev", "--", "true"],
+            1,
+            "permission profile 'dev' is not defined",
+        ),
+        (
+            ["sandbox", "linux", "-P", ":all", "--", "true"],
+            1,
+            "unknown built-in permission profile ':all'",
+        ),
+        (
+            ["sandbox", "linux", "-c", "sandbox_mode=sideways", "--", "true"],
+            1,
+            "unknown sandbox mode",
+        ),
+        (["sandbox", "linux", "-c", "novalue", "--", "true"], 2, "expected key=value"),
+        (
+            [
+                "sandbox",
+                "linux",
+                "-c",
+                "sandbox_workspace_write.writable_roots=['rel']",
+                "-s",
+                "workspace-write",
+                "--",
+                "true",
+            ],
+            1,
+            "'rel' is not an absolute path",
+        ),
+    ],
+)
+def test_bad_input_one_line_and_exit_code(
+    ws: Path, args: list[str], code: int, needle: str
+) -> None:
+    result = _llmx(args, ws, ws.parent / "home")
+    assert result.returncode == code, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert needle in last
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_config_file_is_named(ws: Path) -> None:
+    (ws.parent / "home" / "config.toml").write_text("sandbox_mode = [unclosed\n")
+    result = _llmx(["sandbox", "explain"], ws, ws.parent / "home")
+    assert result.returncode == 1
+    assert "config.toml: not valid TOML" in result.stderr
+
+
+def test_explain_prints_policy_roots_protected_network_env_backend(ws: Path) -> None:
+    result = _llmx(
+        ["sandbox", "explain", "--full-auto"], ws, ws.parent / "home", MY_API_KEY="sk-123"
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert '"type":"workspace-write"' in out
+    assert f"writable: {ws}" in out
+    assert f"  read-only: {ws / '.git'}" in out
+    assert f"  read-only: {ws / '.codex'} (missing; kept from being created)" in out
+    assert "network: restricted" in out
+    assert "MY_API_KEY" in out.split("env dropped:")[1]
+    assert "sk-123" not in out
+    assert "backend:" in out
+
+
+def test_config_file_and_overrides_apply(ws: Path) -> None:
+    (ws.parent / "home" / "config.toml").write_text('sandbox_mode = "workspace-write"\n')
+    out = _llmx(["sandbox", "explain"], ws, ws.parent / "home").stdout
+    assert "decided by: sandbox_mode = 'workspace-write'" in out
+    out = _llmx(
+        ["sandbox", "explain", "-c", "sandbox_workspace_write.network_access=true"],
+        ws,
+        ws.parent / "home",
+    ).stdout
+    assert "network: enabled" in out
+
+
+def test_debug_landlock_alias_parses_the_same(ws: Path) -> None:
+    result = _llmx(
+        ["debug", "landlock", "--explain", "--full-auto", "--", "true"], ws, ws.parent / "home"
+    )
+    assert result.returncode == 0
+    assert "decided by: --full-auto" in result.stdout
+
+
+def test_macos_without_sandbox_exec_says_so(ws: Path) -> None:
+    if os.path.exists("/usr/bin/sandbox-exec"):
+        pytest.skip("this machine has sandbox-exec")
+    result = _llmx(["sandbox", "macos", "--", "true"], ws, ws.parent / "home")
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1
+    assert "/usr/bin/sandbox-exec not found" in result.stderr
+
+
+def _linux_backend_available(ws: Path) -> bool:
+    out = _llmx(["sandbox", "explain", "--full-auto"], ws, ws.parent / "home").stdout
+    return "none can enforce" not in out and sys.platform.startswith("linux")
+
+
+def test_linux_runs_confined_and_exits_with_the_command_status(ws: Path) -> None:
+    if not _linux_backend_available(ws):
+        pytest.skip(
+            "no Linux sandbox backend on this kernel (user namespaces or bubblewrap needed)"
+        )
+    home = ws.parent / "home"
+    assert _llmx(["sandbox", "linux", "--", "sh", "-c", "exit 7"], ws, home).returncode == 7
+    denied = _llmx(["sandbox", "linux", "--", "touch", "x"], ws, home)
+    assert denied.returncode != 0
+    assert not (ws / "x").exists()
+    assert _llmx(["sandbox", "linux", "--full-auto", "--", "touch", "x"], ws, home).returncode == 0
+    assert (ws / "x").exists()
+    hook = _llmx(["sandbox", "linux", "--full-auto", "--", "touch", ".git/hook"], ws, home)
+    assert hook.returncode != 0
+    assert not (ws / ".git" / "hook").exists()
+
+
+def test_log_denials_lists_the_refused_path(ws: Path) -> None:
+    if not _linux_backend_available(ws):
+        pytest.skip(
+            "no Linux sandbox backend on this kernel (user namespaces or bubblewrap needed)"
+        )
+    result = _llmx(
+        ["sandbox", "linux", "--log-denials", "--", "touch", "./y"], ws, ws.parent / "home"
+    )
+    assert result.returncode == 1
+    assert "denied (read-only file system): ./y" in result.stderr
+
+
+def test_sandbox_linux_path_imports_nothing_heavy(ws: Path) -> None:
+    code = (
+        "import sys\n"
+        "from llmx.cli.main import main\n"
+        "import llmx.sandbox.linux.blocking as b\n"
+        "def fake(*a, **k):\n"
+        "    print(' '.join(sorted(sys.modules))); raise SystemExit(0)\n"
+        "b.exec_confined = fake\n"
+        "main(['sandbox', 'linux', '--full-auto', '--', 'true'])\n"
+    )
+    env = {**os.environ, "LLMX_HOME": str(ws.parent / "home")}
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ws, env=env, capture_output=True, text=True, check=True
+    ).stdout
+    loaded = set(out.split())
+    assert "llmx.sandbox.resolve" in loaded
+    assert not [m for m in HEAVY if m in loaded]
