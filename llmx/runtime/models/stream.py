@@ -28,7 +28,8 @@ from typing import Any
 
 import msgspec
 
-from llmx.events import TokenUsage
+# Re-exported: the usage a Completed event carries is the rollout schema's own type.
+from llmx.events import TokenUsage as TokenUsage
 from llmx.runtime.models.items import ResponseItem
 
 
