@@ -107,7 +107,7 @@ class RolloutReader:
     def _lines(self, fd: int) -> Iterator[RolloutLine]:
         number = self.first_line_number - 1
         offset = self.start_offset
-        pending = b""
+        pending = bytearray()
         # While skipping an oversized line: where it started and its length so far.
         oversized: tuple[int, int] | None = None
         if offset:
@@ -125,7 +125,7 @@ class RolloutReader:
                         oversized = (oversized[0], oversized[1] + len(rest))
                     elif len(pending) + len(rest) > self.max_line_bytes:
                         oversized = (offset, len(pending) + len(rest))
-                        pending = b""
+                        pending = bytearray()
                     else:
                         pending += rest
                     break
@@ -139,8 +139,12 @@ class RolloutReader:
                     oversized = None
                     self.position = offset
                     continue
-                raw = pending + piece if pending else piece
-                pending = b""
+                if pending:
+                    pending += piece
+                    raw = bytes(pending)
+                    pending = bytearray()
+                else:
+                    raw = piece
                 line_offset = offset
                 offset += len(raw) + 1
                 if len(raw) > self.max_line_bytes:
