@@ -322,6 +322,13 @@ class _ScriptedHTTPServer(ThreadingHTTPServer):
         self.verbose = verbose
         super().__init__((LOOPBACK, port), _Handler)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that drops a kept-alive connection (or stops reading a stream it has
+        # what it needs from) is normal; only other failures deserve a traceback.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
 
 class ModelServer:
     """The server in a background thread; a context manager."""
