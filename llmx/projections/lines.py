@@ -33,7 +33,8 @@ class RawLine:
 
     @property
     def is_blank(self) -> bool:
-        return not self.data.strip()
+        # ``isspace`` stops at the first other byte; ``strip`` would copy a long line.
+        return not self.data or self.data.isspace()
 
 
 def file_size(path: Path) -> int:

@@ -64,7 +64,26 @@ class _Envelope(msgspec.Struct):
     record_type: str | None = None
 
 
+class _ItemHead(msgspec.Struct):
+    type: str | None = None
+
+
+class EventHead(msgspec.Struct):
+    """The few fields of an ``event_msg`` payload that turn segmentation needs."""
+
+    type: str | None = None
+    turn_id: str | None = None
+    num_turns: int | None = None
+    item: _ItemHead | None = None
+
+    @property
+    def item_type(self) -> str | None:
+        return None if self.item is None else self.item.type
+
+
+_NO_EVENT = EventHead()
 _envelope_decoder = msgspec.json.Decoder(_Envelope)
+_event_head_decoder = msgspec.json.Decoder(EventHead)
 _any_decoder = msgspec.json.Decoder()
 
 
@@ -84,6 +103,7 @@ class Record:
     timestamp: str | None
     _raw_payload: bytes | None
     _payload: JsonObject | None = field(default=None)
+    _event_head: EventHead | None = field(default=None)
 
     @property
     def payload(self) -> JsonObject:
@@ -94,12 +114,28 @@ class Record:
         return self._payload
 
     @property
+    def event_head(self) -> EventHead:
+        """For ``event_msg`` lines, the event's type and ids, without decoding the rest."""
+        if self.kind is not RecordKind.EVENT_MSG:
+            return _NO_EVENT
+        if self._event_head is None:
+            self._event_head = self._decode_event_head()
+        return self._event_head
+
+    def _decode_event_head(self) -> EventHead:
+        if self._raw_payload is not None:
+            try:
+                return _event_head_decoder.decode(self._raw_payload)
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                pass  # odd field types: fall back to the decoded payload below
+        payload = self.payload
+        value = payload.get("type")
+        return EventHead(type=value if isinstance(value, str) else None)
+
+    @property
     def event_type(self) -> str | None:
         """For ``event_msg`` lines, the event's ``type``."""
-        if self.kind is not RecordKind.EVENT_MSG:
-            return None
-        value = self.payload.get("type")
-        return value if isinstance(value, str) else None
+        return self.event_head.type
 
 
 def decode_line(line: RawLine) -> Record | None:

@@ -165,10 +165,7 @@ def _is_user_turn_event(record: Record) -> bool:
     if event == "user_message":
         return True
     # Paginated rollouts (Codex 0.147+) persist the turn item instead of the legacy event.
-    if event == "item_completed":
-        item = record.payload.get("item")
-        return isinstance(item, dict) and item.get("type") == "UserMessage"
-    return False
+    return event == "item_completed" and record.event_head.item_type == "UserMessage"
 
 
 def _scan_backward(records: Iterable[Record]) -> _Scan:
@@ -199,20 +196,21 @@ def _scan_backward(records: Iterable[Record]) -> _Scan:
                     active.reference = _Reference.SET
                     active.reference_context = record.payload
         elif kind is RecordKind.EVENT_MSG:
-            event = record.event_type
+            head = record.event_head
+            event = head.type
             if event == "thread_rolled_back":
-                scan.pending_rollback += int(record.payload.get("num_turns") or 0)
+                scan.pending_rollback += head.num_turns or 0
             elif event in _TURN_START_EVENTS:
-                turn_id = record.payload.get("turn_id")
+                turn_id = head.turn_id
                 if active is not None and _compatible(active.turn_id, turn_id):
                     scan.finalize(active)
                     active = None
             elif event in _TURN_END_EVENTS:
                 active = active or _Segment()
                 if active.turn_id is None:
-                    active.turn_id = record.payload.get("turn_id")
+                    active.turn_id = head.turn_id
             elif event == "turn_aborted":
-                turn_id = record.payload.get("turn_id")
+                turn_id = head.turn_id
                 if active is not None:
                     if active.turn_id is None and turn_id:
                         active.turn_id = turn_id
@@ -257,7 +255,7 @@ def _replay(
                     summary if isinstance(summary, str) else "",
                 )
         elif record.event_type == "thread_rolled_back":
-            history = drop_last_user_turns(history, int(record.payload.get("num_turns") or 0))
+            history = drop_last_user_turns(history, record.event_head.num_turns or 0)
     return history
 
 
