@@ -180,16 +180,14 @@ def _chunk_error(error: object) -> ModelError:
 class ChatCompletionsClient(HttpModelClient):
     endpoint = "chat/completions"
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._custom_tools: frozenset[str] = frozenset()
-
     def body(self, request: ModelRequest) -> dict[str, Any]:
-        body, self._custom_tools = build_chat_body(request)
-        return body
+        return build_chat_body(request)[0]
 
-    async def parse(self, response: httpx.Response) -> AsyncIterator[StreamEvent]:
-        state = _ChatAccumulator(custom_tools=self._custom_tools)
+    async def parse(
+        self, response: httpx.Response, request: ModelRequest
+    ) -> AsyncIterator[StreamEvent]:
+        # Calls of freeform tools come back as custom_tool_call items.
+        state = _ChatAccumulator(custom_tools=chat_tools(request.tools)[1])
         yield Created()
         done = False
         async for message in iter_sse(response):

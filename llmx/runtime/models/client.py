@@ -145,7 +145,7 @@ class HttpModelClient:
     def body(self, request: ModelRequest) -> dict[str, Any]:
         raise NotImplementedError
 
-    def parse(self, response: httpx.Response) -> AsyncIterator[StreamEvent]:
+    def parse(self, response: httpx.Response, request: ModelRequest) -> AsyncIterator[StreamEvent]:
         raise NotImplementedError
 
     # -- streaming with retries -----------------------------------------------------------
@@ -158,7 +158,7 @@ class HttpModelClient:
         retries = {False: 0, True: 0}
         while True:
             try:
-                async for event in self._attempt(url, headers, payload, params):
+                async for event in self._attempt(request, url, headers, payload, params):
                     yield event
                 return
             except _StreamFailure as failure:
@@ -179,7 +179,12 @@ class HttpModelClient:
                 await asyncio.sleep(delay)
 
     async def _attempt(
-        self, url: str, headers: dict[str, str], payload: bytes, params: dict[str, str] | None
+        self,
+        model_request: ModelRequest,
+        url: str,
+        headers: dict[str, str],
+        payload: bytes,
+        params: dict[str, str] | None,
     ) -> AsyncIterator[StreamEvent]:
         try:
             request = self._http.build_request(
@@ -194,7 +199,7 @@ class HttpModelClient:
             if response.status_code >= 400:
                 raise _StreamFailure(await _http_error(response), during_stream=False)
             try:
-                async for event in self.parse(response):
+                async for event in self.parse(response, model_request):
                     yield event
             except ModelError as error:
                 raise _StreamFailure(error, during_stream=True) from None

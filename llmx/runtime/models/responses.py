@@ -88,7 +88,9 @@ class ResponsesClient(HttpModelClient):
     def body(self, request: ModelRequest) -> dict[str, Any]:
         return build_responses_body(request)
 
-    async def parse(self, response: httpx.Response) -> AsyncIterator[StreamEvent]:
+    async def parse(
+        self, response: httpx.Response, request: ModelRequest
+    ) -> AsyncIterator[StreamEvent]:
         async for message in iter_sse(response):
             event = message.json
             if not isinstance(event, dict):
