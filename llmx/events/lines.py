@@ -323,7 +323,7 @@ def decode_line(raw: bytes) -> RolloutLine:
         env = _envelope_decoder.decode(raw)
     except msgspec.ValidationError:
         return _decode_odd_line(raw)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise LineError(_describe_decode_error(raw, exc)) from None
     try:
         # msgspec does not look inside the Raw payload; a rollout must be UTF-8 throughout.
@@ -368,7 +368,7 @@ def _decode_odd_line(raw: bytes) -> RolloutLine:
     # Valid JSON but not an object: a list, a string, a number...
     try:
         value = msgspec.json.decode(raw)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise LineError(_describe_decode_error(raw, exc)) from None
     raise LineError(f"a JSON {type(value).__name__}, not an object")
 
