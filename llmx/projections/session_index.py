@@ -238,7 +238,9 @@ class SessionIndex:
             self._drop_file(path, thread_id, touched)
             return
         if summary is None or summary.size == _NEVER_FOLDED or stat.st_size < summary.built_to:
-            self.conn.execute("DELETE FROM session_messages WHERE rollout_path=?", (path,))
+            if summary is not None and summary.size != _NEVER_FOLDED:
+                # Shrunk or rewritten: its messages are folded again from the start.
+                self.conn.execute("DELETE FROM session_messages WHERE rollout_path=?", (path,))
             summary = FileSummary(path, thread_id, segment_id)
             summary.created_at_ms = _stamp_millis(stamp)
         try:

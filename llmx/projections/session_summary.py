@@ -67,8 +67,7 @@ class FileSummary:
     new_user_messages: list[str] = field(default_factory=list)
 
     def stored(self) -> dict[str, Any]:
-        row = dataclasses.asdict(self)
-        del row["new_user_messages"]
+        row = {column: getattr(self, column) for column in STORED_COLUMNS}
         row["has_meta"] = int(self.has_meta)
         row["has_user_event"] = int(self.has_user_event)
         return row
