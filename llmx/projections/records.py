@@ -111,6 +111,7 @@ class Record:
         if self._payload is None:
             decoded = _any_decoder.decode(self._raw_payload) if self._raw_payload else {}
             self._payload = decoded if isinstance(decoded, dict) else {"value": decoded}
+            self._raw_payload = None  # decoded once; keep one copy only
         return self._payload
 
     @property

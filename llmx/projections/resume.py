@@ -225,7 +225,13 @@ def _scan_backward(records: Iterable[Record]) -> _Scan:
                 active.counts_as_user_turn = True
         if scan.complete():
             break
-        if buffer:
+        # Only these change history on replay; keeping nothing else bounds memory by
+        # what is restored.
+        if buffer and (
+            kind is RecordKind.RESPONSE_ITEM
+            or kind is RecordKind.COMPACTED
+            or (kind is RecordKind.EVENT_MSG and record.event_type == "thread_rolled_back")
+        ):
             scan.suffix_newest_first.append(record)
     if active is not None:
         scan.finalize(active)
