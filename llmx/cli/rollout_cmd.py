@@ -11,7 +11,9 @@ def add_parser(subparsers: Any) -> None:
         "rollout", help="check and repair rollout files"
     )
     sub = parser.add_subparsers(dest="rollout_command", metavar="SUBCOMMAND", required=True)
-    check = sub.add_parser("check", help="report per file: lines, types, unparseable lines, torn tail")
+    check = sub.add_parser(
+        "check", help="report per file: lines, types, unparseable lines, torn tail"
+    )
     check.add_argument("paths", nargs="+", metavar="PATH")
     check.add_argument("--json", action="store_true", help="one JSON object per file")
     check.add_argument("--repair", action="store_true", help="cut a torn final line (only that)")

@@ -53,21 +53,25 @@ class TornTail:
         )
 
 
+def _directory_error(path: Path) -> RolloutFileError:
+    return RolloutFileError(f"{path}: is a directory, not a rollout file; pass a .jsonl file")
+
+
 def open_for_reading(path: Path) -> int:
     """An fd for ``path``, or :class:`RolloutFileError` with a one-line reason."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
-        raise RolloutFileError(f"{path}: no such file") from None
+        raise RolloutFileError(f"{path}: no such file; check the path") from None
     except PermissionError:
         raise RolloutFileError(f"{path}: permission denied; check the file's mode") from None
     except IsADirectoryError:
-        raise RolloutFileError(f"{path}: is a directory, not a rollout file") from None
+        raise _directory_error(path) from None
     except OSError as exc:
         raise RolloutFileError(f"{path}: cannot open ({exc.strerror})") from None
     if stat.S_ISDIR(os.fstat(fd).st_mode):
         os.close(fd)
-        raise RolloutFileError(f"{path}: is a directory, not a rollout file")
+        raise _directory_error(path)
     return fd
 
 
@@ -179,10 +183,10 @@ class RolloutReader:
         try:
             return os.read(fd, CHUNK_BYTES)
         except IsADirectoryError:
-            raise RolloutFileError(f"{self.path}: is a directory, not a rollout file") from None
+            raise _directory_error(self.path) from None
         except OSError as exc:
             if exc.errno == errno.EISDIR:
-                raise RolloutFileError(f"{self.path}: is a directory") from None
+                raise _directory_error(self.path) from None
             raise RolloutFileError(f"{self.path}: read failed ({exc.strerror})") from None
 
 

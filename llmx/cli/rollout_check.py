@@ -1,0 +1,128 @@
+"""``llmx rollout check PATH... [--json] [--repair]``: the health of rollout files.
+
+Per file: the number of lines, counts by line type, line and payload types llmx does
+not know, unparseable lines by number, and a torn final line. Exit status 1 when any
+file has unparseable lines or cannot be read; ``--repair`` cuts a torn final line and
+touches nothing else.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from llmx.events import (
+    LineProblem,
+    LineType,
+    RolloutFileError,
+    RolloutReader,
+    TornTail,
+    UnknownPayload,
+    cut_torn_tail,
+)
+
+# Line types whose payload is a tagged union: unknown variants are reported as such.
+_UNION_LINE_TYPES = (LineType.EVENT_MSG, LineType.RESPONSE_ITEM)
+_KNOWN_LINE_TYPES = frozenset(str(t) for t in LineType)
+
+
+@dataclass
+class FileReport:
+    path: Path
+    lines: int = 0
+    types: Counter[str] = field(default_factory=Counter)
+    unknown_types: Counter[str] = field(default_factory=Counter)
+    problems: list[LineProblem] = field(default_factory=list)
+    torn_tail: TornTail | None = None
+    torn_tail_cut: bool = False
+    error: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None or bool(self.problems)
+
+    def as_json(self) -> dict[str, Any]:
+        torn = None
+        if self.torn_tail is not None:
+            torn = {
+                "line": self.torn_tail.number,
+                "offset": self.torn_tail.offset,
+                "bytes": self.torn_tail.length,
+                "cut": self.torn_tail_cut,
+            }
+        return {
+            "path": str(self.path),
+            "ok": not self.failed,
+            "error": self.error,
+            "lines": self.lines,
+            "types": dict(sorted(self.types.items())),
+            "unknown_types": dict(sorted(self.unknown_types.items())),
+            "unparseable": [{"line": p.number, "reason": p.reason} for p in self.problems],
+            "torn_tail": torn,
+        }
+
+    def human(self) -> str:
+        types = ", ".join(f"{name} {count}" for name, count in sorted(self.types.items()))
+        parts = [f"{self.path}: {self.lines} lines" + (f" ({types})" if types else "")]
+        if self.unknown_types:
+            unknown = ", ".join(f"{n} {c}" for n, c in sorted(self.unknown_types.items()))
+            parts.append(f"unknown types: {unknown}")
+        if self.problems:
+            numbers = ", ".join(str(p.number) for p in self.problems)
+            parts.append(f"unparseable lines: {numbers}")
+        if self.torn_tail is not None:
+            state = "cut" if self.torn_tail_cut else "run with --repair to cut it"
+            parts.append(
+                f"torn final line {self.torn_tail.number} ({self.torn_tail.length} bytes; {state})"
+            )
+        if not self.unknown_types and not self.problems and self.torn_tail is None:
+            parts.append("ok")
+        return "; ".join(parts)
+
+
+def check_file(path: Path, *, repair: bool = False) -> FileReport:
+    report = FileReport(path)
+    reader = RolloutReader(path)
+    try:
+        for line in reader:
+            kind = line.type or "(no type)"
+            report.types[kind] += 1
+            if kind not in _KNOWN_LINE_TYPES:
+                report.unknown_types[kind] += 1
+            elif kind in _UNION_LINE_TYPES:
+                item = line.item()
+                if isinstance(item, UnknownPayload) and item.error is None:
+                    report.unknown_types[f"{kind}/{item.type}"] += 1
+    except RolloutFileError as exc:
+        report.error = str(exc).removeprefix(f"{path}: ")
+        return report
+    report.lines = reader.line_count
+    report.problems = reader.problems
+    report.torn_tail = reader.torn_tail
+    if repair and reader.torn_tail is not None:
+        try:
+            report.torn_tail_cut = cut_torn_tail(path) is not None
+        except OSError as exc:
+            report.error = f"cannot cut the torn final line: {exc.strerror or exc}"
+    return report
+
+
+def run_check(paths: list[str], *, as_json: bool, repair: bool) -> int:
+    import msgspec
+
+    failed = False
+    for name in paths:
+        report = check_file(Path(name), repair=repair)
+        failed = failed or report.failed
+        if as_json:
+            print(msgspec.json.encode(report.as_json()).decode(), flush=True)
+        elif report.error is None:
+            print(report.human(), flush=True)
+        for problem in report.problems:
+            print(problem.describe(report.path), file=sys.stderr)
+        if report.error is not None:
+            print(f"Error: {report.path}: {report.error}", file=sys.stderr)
+    return 1 if failed else 0

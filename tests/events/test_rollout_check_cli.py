@@ -1,0 +1,121 @@
+"""``llmx rollout check`` as a user runs it: a real subprocess on real files."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from support import PROJECT_ROOT, fixture_rollouts
+
+SAMPLE = fixture_rollouts()[0]
+
+
+def _llmx(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "llmx", "rollout", "check", *args],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        check=False,
+    )
+
+
+def test_every_fixture_checks_clean() -> None:
+    paths = [str(p) for p in fixture_rollouts()]
+    result = _llmx("--json", *paths)
+    assert result.returncode == 0, result.stderr
+    reports = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["path"] for r in reports] == paths
+    for report, path in zip(reports, fixture_rollouts(), strict=True):
+        assert report["ok"]
+        assert report["lines"] == path.read_bytes().count(b"\n")
+        assert sum(report["types"].values()) == report["lines"]
+        assert report["unknown_types"] == {}
+        assert report["unparseable"] == []
+        assert report["torn_tail"] is None
+
+
+def test_human_report_counts_types() -> None:
+    result = _llmx(str(SAMPLE))
+    assert result.returncode == 0
+    line = result.stdout.strip()
+    count = SAMPLE.read_bytes().count(b"\n")
+    assert line.startswith(f"{SAMPLE}: {count} lines (event_msg ")
+    assert line.endswith("; ok")
+
+
+def test_unparseable_lines_exit_1_and_are_named(tmp_path: Path) -> None:
+    good = SAMPLE.read_bytes().splitlines(keepends=True)
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(good[0] + b"{oops\n" + good[1] + b"[]\n")
+    before = path.read_bytes()
+    result = _llmx(str(path))
+    assert result.returncode == 1
+    assert "unparseable lines: 2, 4" in result.stdout
+    errors = result.stderr.splitlines()
+    assert errors[0].startswith(f"{path}:2: not valid JSON")
+    assert errors[1] == f"{path}:4: a JSON list, not an object; the line is skipped"
+    assert path.read_bytes() == before
+
+
+def test_unknown_types_are_listed(tmp_path: Path) -> None:
+    path = tmp_path / "new.jsonl"
+    shutil.copyfile(SAMPLE, path)
+    with path.open("ab") as handle:
+        handle.write(
+            b'{"timestamp":"t","ordinal":99,"type":"inter_agent_communication","payload":{}}\n'
+            b'{"timestamp":"t","ordinal":100,"type":"event_msg","payload":{"type":"hook_started"}}\n'
+        )
+    result = _llmx("--json", str(path))
+    assert result.returncode == 0
+    report = json.loads(result.stdout)
+    assert report["unknown_types"] == {"event_msg/hook_started": 1, "inter_agent_communication": 1}
+
+
+def test_torn_tail_is_reported_and_repair_cuts_only_it(tmp_path: Path) -> None:
+    good = SAMPLE.read_bytes()
+    path = tmp_path / "torn.jsonl"
+    body = good + b"{not json at all\n"
+    path.write_bytes(body + b'{"timestamp":"2026-')
+    result = _llmx(str(path))
+    assert result.returncode == 1  # the unparseable line, not the torn tail
+    assert "torn final line" in result.stdout
+    assert "run with --repair" in result.stdout
+    assert path.read_bytes().endswith(b'{"timestamp":"2026-')
+    repaired = _llmx("--repair", "--json", str(path))
+    report = json.loads(repaired.stdout)
+    assert report["torn_tail"]["cut"] is True
+    assert report["torn_tail"]["bytes"] == len(b'{"timestamp":"2026-')
+    # The bad line in the middle is reported, never removed.
+    assert path.read_bytes() == body
+    again = _llmx("--json", str(path))
+    assert json.loads(again.stdout)["torn_tail"] is None
+
+
+def test_missing_file_and_directory_are_one_line_errors(tmp_path: Path) -> None:
+    result = _llmx(str(tmp_path / "missing.jsonl"), str(tmp_path), str(SAMPLE))
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"Error: {tmp_path / 'missing.jsonl'}: no such file; check the path",
+        f"Error: {tmp_path}: is a directory, not a rollout file; pass a .jsonl file",
+    ]
+    # The good file is still checked and reported.
+    assert result.stdout.startswith(f"{SAMPLE}: ")
+
+
+def test_a_50_mb_line_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "huge.jsonl"
+    good = SAMPLE.read_bytes().splitlines(keepends=True)
+    with path.open("wb") as handle:
+        handle.write(good[0])
+        handle.write(b'{"type":"event_msg","payload":{"message":"')
+        handle.write(b"x" * (50 << 20) + b'"}}\n')
+    size = path.stat().st_size
+    result = _llmx(str(path))
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"{path}:2: line of ")
+    assert "-byte limit; the line is skipped" in result.stderr
+    assert path.stat().st_size == size
