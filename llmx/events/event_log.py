@@ -111,7 +111,13 @@ class EventLog:
         self._sink = sink
         self._options = options or RolloutOptions()
         self._redactor = redactor if redactor is not None else Redactor.from_environment()
-        self._capper = OutputCapper(self._options.inline_output_limit)
+        # Full outputs are redacted before they are hashed and stored.
+        self._capper = OutputCapper(self._options.inline_output_limit, redact=self._redactor.text)
+        durability = self._options.durability
+        self._sync_every_batch = durability is Durability.BATCH
+        self._sync_at_turn_marks = durability is Durability.TURN
+        self._drop_deltas = not self._options.persist_deltas
+        self._materialized = False
         self._next_ordinal = next_ordinal
         self._buffer: list[RolloutLine] = []
         if meta is not None:
@@ -175,7 +181,7 @@ class EventLog:
 
     @property
     def materialized(self) -> bool:
-        return self._sink.is_open
+        return self._materialized
 
     @property
     def next_ordinal(self) -> int:
@@ -190,32 +196,32 @@ class EventLog:
     async def record(self, *payloads: RolloutItem) -> RecordResult:
         """Append ``payloads`` as one batch (see the module docstring for guarantees)."""
         async with self._lock:
-            self._check_open()
+            if self._closed:
+                raise RuntimeError("the rollout log is closed")
             result = RecordResult()
+            lines = result.lines
             persisted: list[RolloutLine] = []
             blobs: list[tuple[str, bytes]] = []
             starts_turn = False
-            sync = self._options.durability is Durability.BATCH
+            sync = self._sync_every_batch
             for payload in payloads:
-                starts_turn = starts_turn or _starts_a_turn(payload)
-                sync = sync or (
-                    self._options.durability is Durability.TURN and _needs_sync(payload)
-                )
-                if _is_delta(payload) and not self._options.persist_deltas:
-                    result.lines.append(self._encode(payload, None))
+                if type(payload) is SubmissionRecord:
+                    starts_turn = starts_turn or _starts_a_turn(payload)
+                if self._sync_at_turn_marks and not sync:
+                    sync = _needs_sync(payload)
+                if self._drop_deltas and _is_delta(payload):
+                    lines.append(self._encode(payload, None))
                     continue
                 capped, stored = self._capper.apply(payload)
                 line = self._encode(capped, self._take_ordinal())
-                result.lines.append(line)
+                lines.append(line)
                 persisted.append(line)
                 for output in stored:
-                    blobs.append((output.ref.sha256, self._redactor.text(
-                        output.data.decode("utf-8", "surrogateescape")
-                    ).encode("utf-8", "surrogateescape")))
+                    blobs.append((output.ref.sha256, output.data))
                     ref_line = self._encode(output.ref, self._take_ordinal())
-                    result.lines.append(ref_line)
+                    lines.append(ref_line)
                     persisted.append(ref_line)
-            if not self.materialized and not starts_turn:
+            if not self._materialized and not starts_turn:
                 self._buffer.extend(persisted)
                 self._buffered_blobs.extend(blobs)
                 return result
@@ -288,6 +294,7 @@ class EventLog:
 
     def _open_sink(self) -> None:
         torn = self._sink.open()
+        self._materialized = True
         if torn is not None:
             self._note_torn_tail(torn)
 

@@ -26,9 +26,20 @@ def new_thread_id(unix_ms: int | None = None) -> str:
     return str(uuid.UUID(int=value))
 
 
+_second_cache: list[object] = [-1, ""]
+
+
 def format_timestamp(moment: datetime | None = None) -> str:
     """``YYYY-MM-DDTHH:MM:SS.mmmZ`` in UTC, the form of every line's ``timestamp``."""
-    when = datetime.now(UTC) if moment is None else moment.astimezone(UTC)
+    if moment is None:
+        # The writer stamps every line: format the seconds once per second.
+        now_ms = time.time_ns() // 1_000_000
+        second, millis = divmod(now_ms, 1000)
+        if _second_cache[0] != second:
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second))
+            _second_cache[0], _second_cache[1] = second, stamp
+        return f"{_second_cache[1]}{millis:03d}Z"
+    when = moment.astimezone(UTC)
     return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
 
 

@@ -12,7 +12,7 @@ import enum
 from typing import Any, TypeVar
 
 import msgspec
-from msgspec import UNSET, Struct, UnsetType
+from msgspec import Struct
 
 from llmx.events.event_msgs import EventMsg, EventMsgBase
 from llmx.events.ids import format_timestamp
@@ -151,13 +151,6 @@ _envelope_decoder = msgspec.json.Decoder(_Envelope)
 _tag_decoder = msgspec.json.Decoder(_Tag)
 
 
-class _OutLine(Struct):
-    timestamp: str
-    ordinal: int | UnsetType
-    type: str
-    payload: Any
-
-
 _encoder = msgspec.json.Encoder()
 
 
@@ -240,13 +233,18 @@ class RolloutLine:
         """
         line_type = line_type_of(payload)
         stamp = format_timestamp() if timestamp is None else timestamp
-        out_ordinal: int | UnsetType = UNSET if ordinal is None else ordinal
-        raw = _encoder.encode(_OutLine(stamp, out_ordinal, line_type, payload))
-        # The payload bytes are recomputed only if someone asks for them.
+        payload_raw = _encoder.encode(payload)
+        # Assembled by hand (the envelope is fixed) so the payload is encoded only once.
+        head = _encoder.encode(stamp)
+        if ordinal is None:
+            prefix = b'{"timestamp":' + head + b',"type":"'
+        else:
+            prefix = b'{"timestamp":' + head + b',"ordinal":' + str(ordinal).encode() + b',"type":"'
+        raw = prefix + line_type.encode() + b'","payload":' + payload_raw + b"}"
         return cls(
             raw,
             line_type,
-            _encoder.encode(payload),
+            payload_raw,
             timestamp=stamp,
             ordinal=ordinal,
             era=Era.ORDINAL,

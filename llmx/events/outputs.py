@@ -11,6 +11,7 @@ the field, the digest and the sizes.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,8 +70,15 @@ def cap_text(text: str, limit: int) -> tuple[str, bytes | None, str]:
 class OutputCapper:
     """Rewrites payloads whose outputs exceed ``limit`` bytes (``None``: never)."""
 
-    def __init__(self, limit: int | None = DEFAULT_INLINE_OUTPUT_BYTES) -> None:
+    def __init__(
+        self,
+        limit: int | None = DEFAULT_INLINE_OUTPUT_BYTES,
+        *,
+        redact: Callable[[str], str] | None = None,
+    ) -> None:
         self.limit = limit
+        # Applied to an output that will be stored, so the blob and its digest hold no secret.
+        self._redact = redact
 
     def apply(self, payload: Any) -> tuple[Any, list[StoredOutput]]:
         if self.limit is None:
@@ -98,8 +106,10 @@ class OutputCapper:
         stored: list[StoredOutput] = []
         for name in names:
             text = getattr(value, name, None)
-            if not isinstance(text, str):
-                continue
+            if not isinstance(text, str) or len(text) <= limit // 4:
+                continue  # short enough whatever its encoding (at most 4 bytes a character)
+            if self._redact is not None:
+                text = self._redact(text)
             inline, full, digest = cap_text(text, limit)
             if full is None:
                 continue

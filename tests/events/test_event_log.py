@@ -213,3 +213,22 @@ async def test_fsync_policy(tmp_path: Path, durability: Durability, expected: li
     ]
     await log.close()
     assert synced == expected
+
+
+async def test_stored_outputs_are_redacted_and_named_by_their_digest(tmp_path: Path) -> None:
+    redactor = Redactor(["correct-horse-battery"])
+    options = RolloutOptions(inline_output_limit=512)
+    log = EventLog.for_new_thread(tmp_path, _meta(), options=options, redactor=redactor)
+    output = "x" * 2000 + " correct-horse-battery " + "y" * 2000
+    await log.record(_user_input(), FunctionCallOutput(call_id="c", output=output))
+    await log.close()
+    assert log.path is not None
+    refs = [line.item() for line in read_rollout(log.path) if line.type == "output_ref"]
+    assert len(refs) == 1
+    ref = refs[0]
+    assert isinstance(ref, OutputRef)
+    stored = blob_path(log.path, ref.sha256).read_bytes()
+    assert b"correct-horse-battery" not in stored
+    assert b"[REDACTED]" in stored
+    assert hashlib.sha256(stored).hexdigest() == ref.sha256
+    assert ref.size == len(stored)
