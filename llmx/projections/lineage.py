@@ -119,10 +119,15 @@ def resolve_lineage(path: Path, search_roots: Sequence[Path] = ()) -> list[Rollo
 
 def _implied_roots(path: Path) -> list[Path]:
     roots = [path.parent]
-    # ``<home>/sessions/YYYY/MM/DD/file``: search the whole sessions tree and the archive.
     parents = path.resolve().parents
-    if len(parents) > 3 and parents[2].name == "sessions":
-        home = parents[3]
+    home = None
+    # ``<home>/sessions/YYYY/MM/DD/file`` or ``<home>/archived_sessions/file``: search the
+    # whole sessions tree and the archive of that home.
+    if len(parents) > 4 and parents[3].name == "sessions":
+        home = parents[4]
+    elif len(parents) > 1 and parents[0].name == "archived_sessions":
+        home = parents[1]
+    if home is not None:
         roots += [home / "sessions", home / "archived_sessions"]
     return roots
 

@@ -87,6 +87,20 @@ def test_parent_found_in_search_roots(tmp_path: Path) -> None:
     assert spans[0].path == placed["fork_and_revert__original"]
 
 
+def test_parent_found_elsewhere_in_the_same_home(tmp_path: Path) -> None:
+    placed = install_rich_sessions(
+        tmp_path, "fork_and_revert__original", "fork_and_revert__full_fork"
+    )
+    archived = tmp_path / "archived_sessions" / placed["fork_and_revert__original"].name
+    archived.parent.mkdir()
+    placed["fork_and_revert__original"].rename(archived)
+    moved = tmp_path / "sessions" / "2026" / "11" / "22" / placed["fork_and_revert__full_fork"].name
+    moved.parent.mkdir()
+    placed["fork_and_revert__full_fork"].rename(moved)
+    spans = resolve_lineage(moved)
+    assert spans[0].path == archived
+
+
 def test_stale_byte_offset_falls_back_to_ordinals(tmp_path: Path) -> None:
     placed = install_rich_sessions(
         tmp_path, "fork_and_revert__original", "fork_and_revert__full_fork"
