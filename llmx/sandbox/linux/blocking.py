@@ -88,6 +88,9 @@ def run_confined_blocking(
         out, err, both = _collect(proc) if capture else (b"", b"", b"")
         returncode = proc.wait()
     finally:
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         failure = prepared.setup_error()

@@ -1,0 +1,231 @@
+"""The spawn APIs: output, environment, cancellation, timeouts, blocking and exec forms."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from support.linux_sandbox import PYTHON, backend_params, protected, workspace_plan
+
+from llmx.sandbox.linux import (
+    BackendKind,
+    DenialKind,
+    UnenforceablePlan,
+    choose_backend,
+    explain,
+)
+from llmx.sandbox.linux.blocking import run_confined_blocking
+from llmx.sandbox.linux.spawn import run_confined
+from llmx.sandbox.plan import ConfinementPlan, WritableRoot
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def _alive_with(token: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if token.encode() in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("backend", backend_params())
+async def test_output_is_streamed_and_aggregated(backend: BackendKind, tmp_path: Path) -> None:
+    seen: list[tuple[str, bytes]] = []
+    result = await run_confined(
+        ["sh", "-c", "echo out; echo err >&2; exit 3"], cwd=tmp_path,
+        plan=workspace_plan(protected(tmp_path, backend)), backend=backend,
+        on_output=lambda name, chunk: seen.append((name, chunk)))
+    assert result.exit_code == 3
+    assert result.stdout == b"out\n"
+    assert result.stderr == b"err\n"
+    assert sorted(result.aggregated.splitlines()) == [b"err", b"out"]
+    assert b"".join(c for n, c in seen if n == "stdout") == b"out\n"
+    assert result.denied is None
+    assert result.backend is backend
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("backend", backend_params())
+async def test_environment_is_exactly_the_plans(backend: BackendKind, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LLMX_PARENT_ONLY_VARIABLE", "leak")
+    plan = workspace_plan(protected(tmp_path, backend), env={"ONLY_THIS": "1"})
+    result = await run_confined(["env"], cwd=tmp_path, plan=plan, backend=backend)
+    names = {line.split("=", 1)[0] for line in result.stdout.decode().splitlines()}
+    assert "ONLY_THIS" in names
+    assert "LLMX_PARENT_ONLY_VARIABLE" not in names
+    assert names <= {*plan.env, "PWD", "SHLVL", "_"}
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("backend", backend_params())
+async def test_stdin_reaches_the_command(backend: BackendKind, tmp_path: Path) -> None:
+    result = await run_confined(["cat"], cwd=tmp_path, plan=workspace_plan(), stdin=b"hello",
+                                backend=backend)
+    assert result.stdout == b"hello"
+
+
+def _running(token: str) -> list[int]:
+    """Processes with ``token`` in their command line that are not yet zombies."""
+    alive = []
+    for pid in _alive_with(token):
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            alive.append(pid)
+    return alive
+
+
+def _wait_for_file(path: Path) -> None:
+    while not path.exists():
+        time.sleep(0.01)
+
+
+@pytest.mark.parametrize("backend", backend_params())
+def test_cancellation_kills_the_whole_group(backend: BackendKind, tmp_path: Path) -> None:
+    token = f"{os.getpid()}{len(backend.value)}4242"
+    ready = tmp_path / "ready"
+    script = f"sleep {token} & sleep {token} & touch {ready}; wait"
+    plan = workspace_plan(protected(tmp_path, backend))
+
+    async def start_then_cancel() -> list[int]:
+        task = asyncio.create_task(run_confined(["sh", "-c", script], cwd=tmp_path,
+                                                plan=plan, backend=backend))
+        await asyncio.to_thread(_wait_for_file, ready)
+        running = _running(token)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return running
+
+    assert len(asyncio.run(start_then_cancel())) >= 2
+    # SIGKILL is delivered by the kernel; wait until every process is gone (a hung test
+    # here means a descendant survived the cancellation).
+    while _running(token):
+        time.sleep(0.01)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("backend", backend_params())
+async def test_timeout_kills_and_reports(backend: BackendKind, tmp_path: Path) -> None:
+    result = await run_confined(["sleep", "60"], cwd=tmp_path, plan=workspace_plan(),
+                                timeout=0.3, backend=backend)
+    assert result.timed_out
+    assert result.exit_code == 128 + 9
+    assert result.denied is None
+
+
+@pytest.mark.asyncio
+async def test_unconfined_plan_runs_as_is(tmp_path: Path) -> None:
+    plan = ConfinementPlan(unconfined=True, env={"PATH": "/usr/bin:/bin"})
+    result = await run_confined(["sh", "-c", "touch x && grep Seccomp: /proc/self/status"],
+                                cwd=tmp_path, plan=plan)
+    assert result.exit_code == 0
+    assert result.backend is None
+    assert b"Seccomp:\t0" in result.stdout
+    assert (tmp_path / "x").exists()
+
+
+def test_protected_symlink_is_refused_before_spawn(tmp_path: Path) -> None:
+    (tmp_path / "real-git").mkdir()
+    (tmp_path / ".git").symlink_to(tmp_path / "real-git")
+    plan = workspace_plan(WritableRoot(tmp_path, (tmp_path / ".git",)))
+    with pytest.raises(UnenforceablePlan, match="symlink"):
+        asyncio.run(run_confined(["true"], cwd=tmp_path, plan=plan))
+
+
+def test_missing_cwd_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        asyncio.run(run_confined(["true"], cwd=tmp_path / "nope", plan=workspace_plan()))
+
+
+def test_landlock_is_never_chosen_automatically(tmp_path: Path) -> None:
+    choice = choose_backend(workspace_plan(WritableRoot(tmp_path)))
+    assert choice.kind is not BackendKind.LANDLOCK
+    report = explain(workspace_plan(protected(tmp_path)))
+    kinds = {s.kind: s for s in report.statuses}
+    assert set(kinds) == set(BackendKind)
+    assert not kinds[BackendKind.LANDLOCK].available
+    assert "read-only subpaths" in kinds[BackendKind.LANDLOCK].reason
+
+
+@pytest.mark.parametrize("backend", backend_params())
+def test_blocking_run_reports_denial(backend: BackendKind, tmp_path: Path,
+                                     capfd: pytest.CaptureFixture[str]) -> None:
+    result = run_confined_blocking(["touch", "/etc/llmx-blocking-probe"], cwd=tmp_path,
+                                   plan=workspace_plan(), capture=True, backend=backend)
+    assert result.exit_code == 1
+    assert result.denied in {DenialKind.READ_ONLY_FILESYSTEM, DenialKind.PERMISSION_DENIED}
+    assert b"/etc/llmx-blocking-probe" in result.stderr
+    assert "/etc/llmx-blocking-probe" in capfd.readouterr().err
+
+
+def _exec_script(tmp_path: Path, command: list[str], backend: str) -> str:
+    return (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from llmx.sandbox.linux import BackendKind\n"
+        "from llmx.sandbox.linux.blocking import exec_confined\n"
+        "from llmx.sandbox.plan import ConfinementPlan, WritableRoot\n"
+        f"root = Path({str(tmp_path)!r})\n"
+        "plan = ConfinementPlan(writable_roots=(WritableRoot(root),),\n"
+        "                       env={'PATH': '/usr/bin:/bin'})\n"
+        f"exec_confined({command!r}, cwd=root, plan=plan, backend=BackendKind({backend!r}))\n"
+    )
+
+
+@pytest.mark.parametrize("backend", backend_params())
+def test_exec_confined_becomes_the_command(backend: BackendKind, tmp_path: Path) -> None:
+    script = _exec_script(tmp_path, ["sh", "-c", "touch inside && touch /etc/x; exit 7"],
+                          backend.value)
+    proc = subprocess.run([sys.executable, "-c", script], cwd=PROJECT, capture_output=True,
+                          text=True, check=False)
+    assert proc.returncode == 7, proc.stderr
+    assert "Read-only file system" in proc.stderr or "Permission denied" in proc.stderr
+    assert (tmp_path / "inside").exists()
+
+
+def test_exec_confined_missing_command_exits_127(tmp_path: Path) -> None:
+    script = _exec_script(tmp_path, ["llmx-no-such-command"], BackendKind.NAMESPACES.value)
+    proc = subprocess.run([sys.executable, "-c", script], cwd=PROJECT, capture_output=True,
+                          text=True, check=False)
+    assert proc.returncode == 127
+    assert "llmx-no-such-command" in proc.stderr
+
+
+def test_setup_failure_is_reported_and_nothing_runs(tmp_path: Path) -> None:
+    # A protected path that disappears between planning and spawning makes the child's
+    # bind mount fail: the child reports the step and exits before exec.
+    from llmx.sandbox.linux.prepare import prepare
+
+    (tmp_path / ".git").mkdir()
+    plan = workspace_plan(WritableRoot(tmp_path, (tmp_path / ".git",)))
+    prepared = prepare([PYTHON, "-c", "open('ran', 'w')"], cwd=tmp_path, plan=plan,
+                       backend=BackendKind.NAMESPACES)
+    (tmp_path / ".git").rmdir()
+    try:
+        proc = subprocess.Popen(prepared.argv, cwd=prepared.cwd, env=prepared.env,
+                                pass_fds=prepared.pass_fds, preexec_fn=prepared.preexec)
+        prepared.close_child_side()
+        assert proc.wait() == 126
+        failure = prepared.setup_error()
+    finally:
+        prepared.close()
+    assert failure is not None
+    assert failure.startswith("mounts:")
+    assert not (tmp_path / "ran").exists()
