@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from projections.rollout_builder import RolloutBuilder, install_rich_sessions
@@ -127,3 +128,42 @@ def test_filters_keep_only_what_was_asked() -> None:
     assert len(approvals.turns[0].approvals) == 1
     clean = audit_rollout(RICH / "fork_and_revert__original.rollout.jsonl")
     assert filter_report(clean, AuditFilter(denied=True)).turns == []
+
+
+def test_legacy_end_events_are_read_like_turn_items(tmp_path: Path) -> None:
+    lines = [
+        {"timestamp": "t0", "type": "session_meta", "payload": {"id": "legacy-thread",
+                                                                "cwd": "/repo"}},
+        {"timestamp": "t1", "type": "turn_context", "payload": {
+            "cwd": "/repo", "approval_policy": "on-request", "model": "gpt-5",
+            "sandbox_policy": {"type": "workspace-write"}, "summary": "auto"}},
+        {"timestamp": "t2", "type": "event_msg", "payload": {
+            "type": "user_message", "message": "fix it", "local_images": []}},
+        {"timestamp": "t3", "type": "event_msg", "payload": {
+            "type": "exec_command_end", "call_id": "c1", "command": ["bash", "-lc", "make"],
+            "cwd": "/repo", "exit_code": 2, "duration": {"secs": 3, "nanos": 0},
+            "stdout": "", "stderr": "", "aggregated_output": "error"}},
+        {"timestamp": "t4", "type": "event_msg", "payload": {
+            "type": "patch_apply_end", "call_id": "p1", "success": True, "stdout": "",
+            "stderr": "", "changes": {"/repo/a.py": {"type": "add", "content": "x"}}}},
+        {"timestamp": "t5", "type": "event_msg", "payload": {
+            "type": "mcp_tool_call_end", "call_id": "m1",
+            "invocation": {"server": "calc", "tool": "add", "arguments": {"a": 1}},
+            "duration": {"secs": 0, "nanos": 5}, "result": {"Err": "boom"}}},
+    ]
+    path = tmp_path / "legacy.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    report = audit_rollout(path)
+    (turn,) = report.turns
+    assert turn.prompt == "fix it"
+    assert turn.settings.model == "gpt-5"
+    (command,) = turn.commands
+    assert (command.argv, command.exit_code, command.status) == (
+        ["bash", "-lc", "make"], 2, CommandStatus.FAILED
+    )
+    assert command.duration_seconds == 3.0
+    assert [(c.path, c.kind, c.status) for c in turn.file_changes] == [
+        ("/repo/a.py", "add", "completed")
+    ]
+    (mcp,) = turn.mcp_calls
+    assert (mcp.server, mcp.tool, mcp.status, mcp.error) == ("calc", "add", "failed", "boom")
