@@ -69,7 +69,7 @@ class DenialFinding:
 
 
 # A quoted path, or a bare absolute/relative path, next to the refusal message.
-_QUOTED = re.compile(r"""['"`‘]((?:/|\./|\.\./|~/)[^'"`’]*)['"`’]""")
+_QUOTED = re.compile(r"""['"`‘]((?:/|\.|~/)[^'"`’]*|[^'"`’\s/]+/[^'"`’]*)['"`’]""")
 _BARE = re.compile(r"(?:^|[\s(])((?:/|\./|\.\./)[^\s:'\"()]+)")
 
 
