@@ -12,16 +12,18 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Mapping
-from typing import BinaryIO, NoReturn
+from typing import TYPE_CHECKING, BinaryIO, NoReturn
 
 from llmx.sandbox.linux.backends import BackendKind
 from llmx.sandbox.linux.prepare import prepare
 from llmx.sandbox.linux.result import ConfinedResult, SandboxSetupError, make_result
 from llmx.sandbox.plan import ConfinementPlan
+
+if TYPE_CHECKING:
+    import subprocess
 
 FORWARDED_SIGNALS = (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM)
 
@@ -66,6 +68,8 @@ def run_confined_blocking(
 ) -> ConfinedResult:
     """Run ``argv`` under ``plan`` and wait; with ``capture``, output is collected (and
     still echoed to this process's stdout/stderr, so a user sees it live)."""
+    import subprocess  # here, not at import time: the exec path never needs it
+
     prepared = prepare(argv, cwd=cwd, plan=plan, env=env, backend=backend)
     started = time.monotonic()
     pipe = subprocess.PIPE if capture else None

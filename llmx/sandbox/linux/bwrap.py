@@ -10,7 +10,6 @@ process runs inside the sandbox: bwrap loads it right before it execs the comman
 from __future__ import annotations
 
 import os
-import shutil
 
 # Read roots Codex adds when reads are restricted (``:minimal``).
 PLATFORM_READ_ROOTS = ("/bin", "/sbin", "/usr", "/etc", "/lib", "/lib64", "/nix/store",
@@ -28,7 +27,7 @@ def find_bwrap(cwd: str | None = None) -> str | None:
             continue
         if os.access(candidate, os.X_OK):
             return candidate
-    return shutil.which("bwrap") if cwd is None else None
+    return None
 
 
 def build_argv(

@@ -9,7 +9,6 @@ with the path each refusal names when the message names one.
 from __future__ import annotations
 
 import enum
-import re
 import signal
 from dataclasses import dataclass
 
@@ -68,13 +67,17 @@ class DenialFinding:
     line: str
 
 
-# A quoted path, or a bare absolute/relative path, next to the refusal message.
-_QUOTED = re.compile(r"""['"`‘]((?:/|\.|~/)[^'"`’]*|[^'"`’\s/]+/[^'"`’]*)['"`’]""")
-_BARE = re.compile(r"(?:^|[\s(])((?:/|\./|\.\./)[^\s:'\"()]+)")
+# A quoted path, or a bare absolute/relative path, next to the refusal message. Compiled
+# on first use: ``re`` is not needed on the path that only runs a command.
+_QUOTED_PATTERN = r"""['"`‘]((?:/|\.|~/)[^'"`’]*|[^'"`’\s/]+/[^'"`’]*)['"`’]"""
+_BARE_PATTERN = r"(?:^|[\s(])((?:/|\./|\.\./)[^\s:'\"()]+)"
 
 
 def find_denials(output: bytes) -> list[DenialFinding]:
     """Every output line carrying a refusal signature, with the path it mentions."""
+    import re
+
+    quoted, bare = re.compile(_QUOTED_PATTERN), re.compile(_BARE_PATTERN)
     findings = []
     seen: set[tuple[DenialKind, str | None]] = set()
     for raw in output.decode("utf-8", "replace").splitlines():
@@ -82,7 +85,7 @@ def find_denials(output: bytes) -> list[DenialFinding]:
         kind = next((k for needle, k in _SIGNATURES if needle in lowered), None)
         if kind is None:
             continue
-        match = _QUOTED.search(raw) or _BARE.search(raw)
+        match = quoted.search(raw) or bare.search(raw)
         path = match.group(1) if match else None
         if (kind, path) in seen:
             continue

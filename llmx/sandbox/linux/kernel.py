@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ctypes
 import os
-import platform
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _syscall = _libc.syscall
@@ -24,7 +23,7 @@ _unshare = _libc.unshare
 _unshare.argtypes = [ctypes.c_int]
 _unshare.restype = ctypes.c_int
 
-MACHINE = platform.machine()
+MACHINE = os.uname().machine
 
 # Syscall numbers differ by architecture; only these two are supported (as in Codex).
 _SYSCALLS: dict[str, dict[str, int]] = {
