@@ -57,11 +57,26 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--all", action="store_true",
                         help="resume --last: do not limit to sessions of this directory")
     # ``resume`` is a word among the positionals rather than an argparse sub-command: a
-    # sub-command parser would refuse ``llmx exec "say hi"`` as an unknown command.
-    parser.add_argument("words", nargs="*", metavar="PROMPT",
+    # sub-command parser would refuse ``llmx exec "say hi"`` as an unknown command. The
+    # words (flags after the prompt included) are parsed again by ``reparse_words``.
+    parser.add_argument("words", nargs=argparse.REMAINDER, metavar="PROMPT",
                         help="the prompt ('-' or none: read it from stdin), or "
                         "'resume [SESSION_ID] [PROMPT]'")
     parser.set_defaults(handler=_run)
+
+
+def reparse_words(args: argparse.Namespace) -> None:
+    """Parse the flags among the words (``resume --last PROMPT``, ``PROMPT --json``)."""
+    parser = argparse.ArgumentParser(prog="llmx exec", add_help=False)
+    _add_shared(parser)
+    parser.add_argument("--last", action="store_true")
+    parser.add_argument("--all", action="store_true")
+    parser.add_argument("words", nargs="*")
+    words = list(args.words)
+    del args.words
+    for name in ("config", "image", "add_dir", "approval_decision"):
+        setattr(args, name, list(getattr(args, name)))
+    parser.parse_intermixed_args(words, namespace=args)
 
 
 def _run(args: argparse.Namespace) -> int:

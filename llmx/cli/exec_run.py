@@ -39,6 +39,9 @@ class Invocation:
 
 
 def parse_words(args: argparse.Namespace) -> Invocation:
+    from llmx.cli.exec_cmd import reparse_words
+
+    reparse_words(args)
     words: list[str] = list(args.words)
     if not words or words[0] != "resume":
         if len(words) > 1:

@@ -72,31 +72,37 @@ class Session:
     # -- the frontend side ----------------------------------------------------------
 
     async def submit(self, op: dict[str, Any]) -> str:
-        """Log ``op`` (durably for decisions and interrupts), then queue it."""
+        """Log ``op`` (durably for decisions and interrupts), then act on it.
+
+        Decisions and interrupts take effect at once (a running turn is waiting for
+        them); turns and shutdown are queued behind the running turn.
+        """
         submission_id = str(next(self._ids))
         await self.log.emit(SUBMISSION_LINE_TYPE, {"id": submission_id, "op": op})
-        if op.get("type") in _DURABLE_OPS:
+        kind = op.get("type")
+        if kind in _DURABLE_OPS:
             await self.log.sync()
-        await self._queue.put((submission_id, op))
+        if kind == "interrupt":
+            if self._turn_task is not None and not self._turn_task.done():
+                self._turn_task.cancel()
+        elif kind in ("exec_approval", "patch_approval"):
+            call_id = str(op.get("id"))
+            self.decision_submissions[call_id] = submission_id
+            future = self._pending.pop(call_id, None)
+            if future is not None and not future.done():
+                future.set_result(_decision(op.get("decision")))
+        else:
+            await self._queue.put((submission_id, op))
         return submission_id
 
     async def run(self) -> None:
-        """Process submissions until ``shutdown``; then drain and close the log."""
+        """Process queued turns until ``shutdown``; then drain and close the log."""
         while True:
             submission_id, op = await self._queue.get()
             kind = op.get("type")
             if kind in ("user_turn", "user_input"):
                 await self._wait_turn()
                 self._start_turn(submission_id, op)
-            elif kind == "interrupt":
-                if self._turn_task is not None and not self._turn_task.done():
-                    self._turn_task.cancel()
-                    await self._wait_turn()
-            elif kind in ("exec_approval", "patch_approval"):
-                self.decision_submissions[str(op.get("id"))] = submission_id
-                future = self._pending.pop(str(op.get("id")), None)
-                if future is not None and not future.done():
-                    future.set_result(_decision(op.get("decision")))
             elif kind == "shutdown":
                 await self._wait_turn()
                 await self.log.emit("event_msg", {"type": "shutdown_complete"})

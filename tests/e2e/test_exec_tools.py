@@ -1,0 +1,265 @@
+"""``llmx exec`` running tools for real: sandboxed shell, escalation, patches, SIGINT, resume."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from e2e.exec_harness import (
+    assert_replay_equals_live,
+    completed_items,
+    events,
+    make_env,
+    rollout_lines,
+)
+from support.model_scripts import Script
+from support.model_server import ModelServer
+
+
+def _sandbox_available() -> str | None:
+    from llmx.sandbox.linux import choose_backend
+    from llmx.sandbox.plan import ConfinementPlan
+
+    try:
+        choose_backend(ConfinementPlan())
+    except Exception as exc:
+        return str(exc)
+    return None
+
+
+_NO_SANDBOX = _sandbox_available()
+needs_sandbox = pytest.mark.skipif(
+    _NO_SANDBOX is not None, reason=f"no kernel sandbox backend on this machine: {_NO_SANDBOX}"
+)
+
+
+def _lines_of(path: Path, kind: str) -> list[dict[str, object]]:
+    return [line["payload"] for line in rollout_lines(path) if line["type"] == kind]
+
+
+@needs_sandbox
+def test_shell_writes_under_workspace_write(tmp_path: Path) -> None:
+    script = {"turns": [[{"type": "shell", "command": "echo hello > out.txt && cat out.txt"}],
+                        [{"type": "message", "text": "Wrote it."}]]}
+    with ModelServer(Script.from_json(script)) as server:
+        env = make_env(tmp_path, server.base_url)
+        live = env.run("-s", "workspace-write", "write hello to out.txt")
+        assert live.returncode == 0, live.stderr
+        assert (env.workspace / "out.txt").read_text() == "hello\n"
+        body = server.model_requests()[-1].body
+    [output] = [item for item in body["input"] if item["type"] == "function_call_output"]
+    assert "Process exited with code 0" in output["output"]
+    # (A login shell may print its own noise first, as under Codex.)
+    assert output["output"].endswith("\nhello\n")
+    [rollout] = env.rollouts()
+    [command] = completed_items(rollout, "CommandExecution")
+    assert command["exit_code"] == 0
+    assert_replay_equals_live(env, rollout, live)
+
+
+@needs_sandbox
+def test_read_only_denial_then_approved_escalation(tmp_path: Path) -> None:
+    script = {"turns": [
+        [{"type": "shell", "command": "echo x > ro_retry.txt"}],
+        [{"type": "shell", "command": "echo x > ro_retry.txt",
+          "sandbox_permissions": "require_escalated",
+          "justification": "Write the file the user asked for?"}],
+        [{"type": "message", "text": "Done after escalation."}],
+    ]}
+    with ModelServer(Script.from_json(script)) as server:
+        env = make_env(tmp_path, server.base_url)
+        live = env.run("-s", "read-only", "-a", "on-request",
+                       "--approval-decision", "approved", "write ro_retry.txt")
+        assert live.returncode == 0, live.stderr
+        requests = server.model_requests()
+    # The first, sandboxed attempt was refused by the kernel: the file came from the second.
+    first_output = next(item for item in requests[1].body["input"]
+                        if item["type"] == "function_call_output")["output"]
+    assert "Read-only file system" in first_output
+    assert (env.workspace / "ro_retry.txt").read_text() == "x\n"
+    [rollout] = env.rollouts()
+    lines = rollout_lines(rollout)
+    kinds = [(line["type"], line["payload"].get("type")) for line in lines]
+    [request] = events(rollout, "exec_approval_request")
+    assert request["reason"] == "Write the file the user asked for?"
+    [decision_index] = [i for i, line in enumerate(lines) if line["type"] == "submission"
+                        and line["payload"]["op"]["type"] == "exec_approval"]
+    [escalation_index] = [i for i, kind in enumerate(kinds) if kind[0] == "escalation"]
+    escalation = lines[escalation_index]["payload"]
+    assert escalation["mode"] == "unsandboxed"
+    assert escalation["approved_by"] == "user"
+    assert escalation["decision_submission_id"] == lines[decision_index]["payload"]["id"]
+    # Decision, then the escalation record, then the command's result.
+    second_call = completed_items(rollout, "CommandExecution")[-1]
+    completed_index = next(i for i, line in enumerate(lines)
+                           if line["type"] == "event_msg"
+                           and line["payload"].get("item", {}).get("id") == second_call["id"]
+                           and line["payload"]["type"] == "item_completed")
+    assert decision_index < escalation_index < completed_index
+    assert_replay_equals_live(env, rollout, live)
+
+
+@needs_sandbox
+def test_denied_escalation_is_refused_and_the_turn_goes_on(tmp_path: Path) -> None:
+    script = {"turns": [
+        [{"type": "shell", "command": "echo x > nope.txt",
+          "sandbox_permissions": "require_escalated", "justification": "write?"}],
+        [{"type": "message", "text": "Understood."}],
+    ]}
+    with ModelServer(Script.from_json(script)) as server:
+        env = make_env(tmp_path, server.base_url)
+        live = env.run("-s", "read-only", "-a", "on-request", "write nope.txt")
+        assert live.returncode == 0, live.stderr
+        body = server.model_requests()[-1].body
+    [output] = [item for item in body["input"] if item["type"] == "function_call_output"]
+    assert "rejected by user" in output["output"]
+    assert not (env.workspace / "nope.txt").exists()
+    [rollout] = env.rollouts()
+    assert _lines_of(rollout, "escalation") == []
+
+
+def test_escalation_request_under_never_is_rejected_without_asking(tmp_path: Path) -> None:
+    script = {"turns": [
+        [{"type": "shell", "command": "echo x > nope.txt",
+          "sandbox_permissions": "require_escalated", "justification": "write?"}],
+        [{"type": "message", "text": "Understood."}],
+    ]}
+    with ModelServer(Script.from_json(script)) as server:
+        env = make_env(tmp_path, server.base_url)
+        live = env.run("-s", "read-only", "write nope.txt")
+        assert live.returncode == 0, live.stderr
+        body = server.model_requests()[-1].body
+    [output] = [item for item in body["input"] if item["type"] == "function_call_output"]
+    assert output["output"].startswith("approval policy is Never; reject command")
+    [rollout] = env.rollouts()
+    assert events(rollout, "exec_approval_request") == []
+
+
+def test_apply_patch_adds_updates_deletes_and_moves(tmp_path: Path) -> None:
+    patch = (
+        "*** Begin Patch\n*** Add File: src/added.py\n+def hello():\n+    return 1\n"
+        "*** Update File: update_me.txt\n@@\n one\n-two\n+two (patched)\n"
+        "*** Delete File: delete_me.txt\n"
+        "*** Update File: rename_me.txt\n*** Move to: renamed.txt\n@@\n-alpha\n+beta\n"
+        "*** End Patch"
+    )
+    script = {"turns": [
+        [{"type": "custom_tool_call", "name": "apply_patch", "input": patch}],
+        [{"type": "custom_tool_call", "name": "apply_patch",
+          "input": "*** Begin Patch\n*** Add File: ../escape.txt\n+no\n*** End Patch"}],
+        [{"type": "message", "text": "Patched."}],
+    ]}
+    with ModelServer(Script.from_json(script)) as server:
+        env = make_env(tmp_path, server.base_url)
+        (env.workspace / "update_me.txt").write_text("one\ntwo\n")
+        (env.workspace / "delete_me.txt").write_text("obsolete\n")
+        (env.workspace / "rename_me.txt").write_text("alpha\n")
+        # The temporary directory is under /tmp, which workspace-write makes writable.
+        live = env.run("-s", "workspace-write",
+                       "-c", "sandbox_workspace_write.exclude_slash_tmp=true",
+                       "-c", "sandbox_workspace_write.exclude_tmpdir_env_var=true", "refactor")
+        assert live.returncode == 0, live.stderr
+        requests = server.model_requests()
+    ws = env.workspace
+    assert (ws / "src/added.py").read_text() == "def hello():\n    return 1\n"
+    assert (ws / "update_me.txt").read_text() == "one\ntwo (patched)\n"
+    assert not (ws / "delete_me.txt").exists()
+    assert not (ws / "rename_me.txt").exists()
+    assert (ws / "renamed.txt").read_text() == "beta\n"
+    assert not (tmp_path / "escape.txt").exists()
+    outputs = [item["output"] for item in requests[-1].body["input"]
+               if item["type"] == "custom_tool_call_output"]
+    assert outputs[0].startswith("Exit code: 0\n")
+    assert outputs[0].endswith(
+        "Success. Updated the following files:\nA src/added.py\nM update_me.txt\n"
+        "D delete_me.txt\nM renamed.txt\n"
+    )
+    assert outputs[1] == "writing outside of the project; rejected by user approval settings"
+    [rollout] = env.rollouts()
+    [change] = completed_items(rollout, "FileChange")
+    assert change["status"] == "completed"
+    assert_replay_equals_live(env, rollout, live)
+
+
+@needs_sandbox
+def test_sigint_kills_the_command_and_records_turn_aborted(tmp_path: Path) -> None:
+    marker = tmp_path / "finished.txt"
+    script = {"turns": [
+        [{"type": "shell", "command": f"echo started; sleep 30; echo finished > {marker}"}],
+        [{"type": "message", "text": "never sent"}],
+    ]}
+    with ModelServer(Script.from_json(script)) as server:
+        env = make_env(tmp_path, server.base_url)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "llmx", "exec", "-s", "danger-full-access", "--json",
+             "run the slow job"],
+            cwd=env.workspace, env=env.env(), stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+        # Wait until the command runs: the model was asked once and the rollout says so.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            rollouts = env.rollouts()
+            if rollouts and "function_call" in rollouts[0].read_text():
+                break
+            time.sleep(0.05)
+        time.sleep(0.5)
+        process.send_signal(signal.SIGINT)
+        stdout, _ = process.communicate(timeout=60)
+        assert process.returncode == 1
+        assert len(server.model_requests()) == 1
+    [rollout] = env.rollouts()
+    [aborted] = events(rollout, "turn_aborted")
+    assert aborted["reason"] == "interrupted"
+    outputs = [line["payload"] for line in rollout_lines(rollout)
+               if line["type"] == "response_item"
+               and line["payload"]["type"] == "function_call_output"]
+    assert outputs[0]["output"].endswith("aborted by user")
+    submissions = [line["payload"]["op"]["type"] for line in rollout_lines(rollout)
+                   if line["type"] == "submission"]
+    assert "interrupt" in submissions
+    time.sleep(1)
+    assert not marker.exists()
+    # As Codex's --json output, it ends without a turn.completed; a replay prints the same.
+    assert "turn.completed" not in stdout.decode()
+    replayed = env.replay(rollout, as_json=True)
+    assert replayed.stdout == stdout.decode()
+
+
+def test_resume_appends_to_the_same_rollout_and_sends_the_history(tmp_path: Path) -> None:
+    script = {"turns": [[{"type": "message", "text": "first answer"}],
+                        [{"type": "message", "text": "second answer"}]]}
+    with ModelServer(Script.from_json(script)) as server:
+        env = make_env(tmp_path, server.base_url)
+        first = env.run("first question")
+        assert first.returncode == 0, first.stderr
+        [rollout] = env.rollouts()
+        original = rollout.read_bytes()
+        second = env.run("resume", "--last", "second question")
+        assert second.returncode == 0, second.stderr
+        assert second.stdout == "second answer\n"
+        body = server.model_requests()[-1].body
+        after_second = rollout.read_bytes()
+        ephemeral = env.run("--ephemeral", "resume", "--last", "third question")
+        assert ephemeral.returncode == 0, ephemeral.stderr
+        assert rollout.read_bytes() == after_second
+        session_id = rollout_lines(rollout)[0]["payload"]["id"]
+        by_id = env.run("resume", session_id, "fourth question")
+        assert by_id.returncode == 0, by_id.stderr
+    assert env.rollouts() == [rollout]
+    texts = [part.get("text") for item in body["input"] if item.get("type") == "message"
+             for part in item["content"]]
+    assert texts.index("first question") < texts.index("first answer") < texts.index(
+        "second question"
+    )
+    lines = rollout_lines(rollout)
+    assert [line["type"] for line in lines].count("session_meta") == 1
+    assert [line["ordinal"] for line in lines] == list(range(len(lines)))
+    # Appended, never rewritten.
+    assert rollout.read_bytes().startswith(original)
+    assert "third question" not in rollout.read_text()
+    assert "fourth question" in rollout.read_text()
