@@ -139,6 +139,7 @@ from llmx.events.reader import (
     cut_torn_tail,
     find_torn_tail,
     read_rollout,
+    typed_lines,
 )
 from llmx.events.records import (
     Approver,
@@ -380,4 +381,5 @@ __all__ = [
     "next_ordinal_after",
     "parse_timestamp",
     "read_rollout",
+    "typed_lines",
 ]

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from llmx.events.lines import LineError, RolloutLine, decode_line
+from llmx.events.lines import LineError, RolloutItem, RolloutLine, UnknownPayload, decode_line
 
 CHUNK_BYTES = 1 << 20
 # Lines beyond this are reported, not decoded, so a runaway line cannot exhaust memory.
@@ -193,6 +193,14 @@ class RolloutReader:
 def read_rollout(path: Path | str) -> list[RolloutLine]:
     """Every decodable line of a file (for small files and tests; prefer the reader)."""
     return list(RolloutReader(path))
+
+
+def typed_lines(
+    path: Path | str,
+) -> Iterator[tuple[RolloutLine, RolloutItem | UnknownPayload]]:
+    """Each line with its typed payload (decoded lazily, one line at a time)."""
+    for line in RolloutReader(path):
+        yield line, line.item()
 
 
 def find_torn_tail(path: Path | str) -> TornTail | None:

@@ -14,10 +14,12 @@ from llmx.events import (
     LineType,
     RolloutFileError,
     RolloutReader,
+    SessionMeta,
     TaskComplete,
     cut_torn_tail,
     find_torn_tail,
     read_rollout,
+    typed_lines,
 )
 
 SAMPLE = fixture_rollouts()[0]
@@ -159,3 +161,10 @@ def test_typed_iteration_over_a_fixture() -> None:
     ]
     assert completes
     assert all(isinstance(item, TaskComplete) for item in completes)
+
+
+def test_typed_lines_pairs_each_line_with_its_payload() -> None:
+    pairs = list(typed_lines(SAMPLE))
+    assert len(pairs) == SAMPLE.read_bytes().count(b"\n")
+    assert all(item is line.item() for line, item in pairs)
+    assert isinstance(pairs[0][1], SessionMeta)
