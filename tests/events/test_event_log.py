@@ -142,13 +142,13 @@ async def test_ephemeral_resume_reads_but_never_writes(tmp_path: Path) -> None:
 
 
 async def test_secrets_are_redacted_before_disk(tmp_path: Path) -> None:
-    redactor = Redactor.from_environment({"MY_API_KEY": "hunter2-very-secret", "HOME": "/root"})
+    redactor = Redactor.from_environment({"MY_API_KEY": "hunter2-very-secret", "HOME": "/home/dev"})
     log = EventLog.for_new_thread(tmp_path, _meta(), redactor=redactor)
     subscription = log.subscribe()
     token = "ghp_" + "A1b2" * 9
     await log.record(
         _user_input(f"use hunter2-very-secret and {token}"),
-        FunctionCallOutput(call_id="c", output="AKIAIOSFODNN7EXAMPLE\n/root stays"),
+        FunctionCallOutput(call_id="c", output="AKIAIOSFODNN7EXAMPLE\n/home/dev stays"),
     )
     await log.close()
     assert log.path is not None
@@ -157,7 +157,7 @@ async def test_secrets_are_redacted_before_disk(tmp_path: Path) -> None:
     assert token.encode() not in data
     assert b"AKIAIOSFODNN7EXAMPLE" not in data
     assert data.count(b"[REDACTED]") == 3
-    assert b"/root stays" in data
+    assert b"/home/dev stays" in data
     for line in data.splitlines():
         json.loads(line)
     # Subscribers see the persisted (redacted) lines: replay equals live.
