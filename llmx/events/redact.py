@@ -34,6 +34,8 @@ TOKEN_PATTERNS: tuple[str, ...] = (
 )
 
 
+_JSON_ESCAPE = r"(?P<escape>\\u[0-9A-Fa-f]{4}|\\.)"
+
 # Every token pattern contains one of these; a line with none of them (and none of the
 # secret values) is returned untouched without running the regex, the common case.
 _TRIGGERS: tuple[bytes, ...] = (
@@ -78,6 +80,10 @@ class Redactor:
         # newlines), which also keeps a match inside one string literal.
         json_forms = [re.escape(msgspec.json.encode(v)[1:-1].decode("utf-8")) for v in values]
         json_forms += patterns
+        # Escapes are consumed whole as a last alternative, so a scan never starts a match in
+        # the middle of one (a secret of digits inside ``\u0010`` would break the JSON).
+        if json_forms:
+            json_forms.append(_JSON_ESCAPE)
         self._text = re.compile("|".join(text_forms)) if text_forms else None
         self._bytes = re.compile("|".join(json_forms).encode("utf-8")) if json_forms else None
         self._keep_text = _text_replacement
@@ -115,5 +121,7 @@ def _text_replacement(match: re.Match[str]) -> str:
 
 
 def _bytes_replacement(match: re.Match[bytes]) -> bytes:
+    if match.group("escape") is not None:
+        return match.group(0)
     keep = match.groupdict().get("keep")
     return (keep or b"") + REDACTED.encode("ascii")
