@@ -1,16 +1,30 @@
-"""The ``llmx`` entry point: builds the argument parser from the command modules."""
+"""The ``llmx`` entry point: builds the argument parser from the command modules.
+
+``llmx COMMAND ...`` imports and registers only that command's module, so a short
+command (``llmx sandbox linux -- true``) does not pay for the parsers and imports of
+all the others; ``llmx``, ``llmx --help`` and anything that does not start with a known
+command name get the whole parser, so the help lists every command and a misspelt one
+gets argparse's "invalid choice" message.
+"""
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import sys
 from collections.abc import Sequence
+from importlib import import_module
 
 from llmx import __version__
 
-# Each module registers one top-level command. They import heavy dependencies inside
-# their handlers only, so building the parser stays cheap.
+# ``typing`` costs milliseconds at start-up on a path that does not otherwise need it;
+# mypy treats any constant named TYPE_CHECKING as true.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+
+# Each module registers one top-level command, named as the module without its
+# ``_cmd`` suffix (``llmx.cli.sandbox_cmd`` registers ``sandbox``; a test checks it).
+# They import heavy dependencies inside their handlers only, so building the parser
+# stays cheap.
 COMMAND_MODULES: tuple[str, ...] = (
     "llmx.cli.rollout_cmd",
     "llmx.cli.inspect_cmd",
@@ -22,25 +36,49 @@ COMMAND_MODULES: tuple[str, ...] = (
     "llmx.cli.exec_cmd",
 )
 
+DESCRIPTION = "Event-sourced coding agent: every run is an append-only, resumable log."
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="llmx",
-        description="Event-sourced coding agent: every run is an append-only, resumable log.",
-    )
+
+def command_name(module: str) -> str:
+    """The top-level command ``module`` registers: ``llmx.cli.sandbox_cmd`` -> ``sandbox``."""
+    return module.rpartition(".")[2].removesuffix("_cmd")
+
+
+def requested_command(argv: Sequence[str]) -> str | None:
+    """The command ``argv`` names in first position, if it is one of ours; ``None`` sends
+    the arguments through the whole parser (options first, no command, a typo)."""
+    if not argv:
+        return None
+    word = argv[0]
+    return word if any(command_name(m) == word for m in COMMAND_MODULES) else None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or of the command ``only`` alone (the same parser
+    as far as the arguments of that command go)."""
+    from llmx.cli.arg_parser import LlmxArgumentParser
+
+    parser = LlmxArgumentParser(prog="llmx", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"llmx {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        importlib.import_module(name).add_parser(subparsers)
+        if only is None or command_name(name) == only:
+            import_module(name).add_parser(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args_in = list(sys.argv[1:] if argv is None else argv)
+    if args_in == ["--version"]:
+        # What argparse's version action prints, without building any parser.
+        sys.stdout.write(f"llmx {__version__}\n")
+        return 0
+    parser = build_parser(requested_command(args_in))
+    args = parser.parse_args(args_in)
     handler = getattr(args, "handler", None)
     if handler is None:
-        parser.print_help(sys.stderr)
+        # The help of the whole program, even when only one command was built.
+        build_parser().print_help(sys.stderr)
         return 2
     try:
         code: int = handler(args)
