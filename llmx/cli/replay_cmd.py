@@ -95,10 +95,10 @@ def replay(
     import msgspec
 
     from llmx.events import LineError, decode_line
+    from llmx.events.reverse_reader import file_size
     from llmx.projections.exec_human import HumanExecProjection, Stream, render_ansi, render_plain
     from llmx.projections.exec_json import JsonExecProjection, encode_event
     from llmx.projections.lineage import LineageError, RolloutSpan, lines_forward, resolve_lineage
-    from llmx.projections.lines import file_size
 
     try:
         if with_parent:

@@ -73,6 +73,14 @@ if _typing.TYPE_CHECKING:
         WebSearchBegin,
         WebSearchEnd,
     )
+    from llmx.events.heads import (
+        EventHead,
+        HistoryBaseHead,
+        SessionMetaHead,
+        TurnItemHead,
+        decode_event_head,
+        decode_session_meta_head,
+    )
     from llmx.events.ids import (
         format_timestamp,
         new_thread_id,
@@ -187,6 +195,13 @@ if _typing.TYPE_CHECKING:
         ResponseItemBase,
         SummaryText,
         WebSearchCall,
+    )
+    from llmx.events.reverse_reader import (
+        RawLine,
+        ReverseRolloutReader,
+        line_ending_at,
+        read_lines_backward,
+        read_lines_forward,
     )
     from llmx.events.sinks import EphemeralSink, FileSink, RolloutSink
     from llmx.events.subscribers import SubscriberLagged, Subscription
@@ -388,6 +403,17 @@ _PUBLIC_MODULES: dict[str, str] = {
     "parse_timestamp": "llmx.events.ids",
     "read_rollout": "llmx.events.reader",
     "typed_lines": "llmx.events.reader",
+    "RawLine": "llmx.events.reverse_reader",
+    "ReverseRolloutReader": "llmx.events.reverse_reader",
+    "line_ending_at": "llmx.events.reverse_reader",
+    "read_lines_backward": "llmx.events.reverse_reader",
+    "read_lines_forward": "llmx.events.reverse_reader",
+    "EventHead": "llmx.events.heads",
+    "HistoryBaseHead": "llmx.events.heads",
+    "SessionMetaHead": "llmx.events.heads",
+    "TurnItemHead": "llmx.events.heads",
+    "decode_event_head": "llmx.events.heads",
+    "decode_session_meta_head": "llmx.events.heads",
 }
 
 
@@ -444,6 +470,7 @@ __all__ = [
     "Era",
     "ErrorEvent",
     "EscalationRecord",
+    "EventHead",
     "EventLog",
     "EventMsg",
     "EventMsgBase",
@@ -463,6 +490,7 @@ __all__ = [
     "GhostSnapshot",
     "GitInfo",
     "HistoryBase",
+    "HistoryBaseHead",
     "ImageInput",
     "ImageViewItem",
     "InputImage",
@@ -497,6 +525,7 @@ __all__ = [
     "PlanItem",
     "PlanStep",
     "PlanUpdate",
+    "RawLine",
     "ReadCommand",
     "Reasoning",
     "ReasoningContentDelta",
@@ -509,6 +538,7 @@ __all__ = [
     "ResolveElicitation",
     "ResponseItem",
     "ResponseItemBase",
+    "ReverseRolloutReader",
     "Review",
     "ReviewDecision",
     "RolloutFileError",
@@ -521,6 +551,7 @@ __all__ = [
     "SearchCommand",
     "SessionConfigured",
     "SessionMeta",
+    "SessionMetaHead",
     "Shutdown",
     "ShutdownComplete",
     "SkillInput",
@@ -550,6 +581,7 @@ __all__ = [
     "TurnDiff",
     "TurnItem",
     "TurnItemBase",
+    "TurnItemHead",
     "TurnStarted",
     "Undo",
     "UnknownCommand",
@@ -571,15 +603,20 @@ __all__ = [
     "blob_dir",
     "blob_path",
     "cut_torn_tail",
+    "decode_event_head",
     "decode_line",
     "decode_payload",
+    "decode_session_meta_head",
     "encode_line",
     "find_torn_tail",
     "format_timestamp",
+    "line_ending_at",
     "line_type_of",
     "new_thread_id",
     "next_ordinal_after",
     "parse_timestamp",
+    "read_lines_backward",
+    "read_lines_forward",
     "read_rollout",
     "typed_lines",
 ]

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from llmx.events.lines import LineError, decode_line
+from llmx.events.reverse_reader import file_size
 from llmx.projections.audit_model import (
     ApprovalAudit,
     AuditReport,
@@ -27,8 +29,7 @@ from llmx.projections.audit_model import (
 )
 from llmx.projections.audit_rules import TurnCalls, derive_turn, settings_from
 from llmx.projections.lineage import LineageError, RolloutSpan, lines_forward, resolve_lineage
-from llmx.projections.lines import file_size
-from llmx.projections.records import CorruptLine, Record, RecordKind, decode_line
+from llmx.projections.records import Record, RecordKind, record_of
 from llmx.projections.resume import read_session_meta
 from llmx.projections.turns import is_contextual_user_text, message_text
 
@@ -247,15 +248,18 @@ def audit_rollout(path: Path, search_roots: Sequence[Path] = ()) -> AuditReport:
     skipped: list[SkippedLineAudit] = []
     torn_tail = False
     for span, number, line in lines_forward(spans):
-        if not line.terminated and not span.inherited and not line.is_blank:
+        if line.is_blank:
+            continue
+        if not line.terminated and not span.inherited:
             torn_tail = True
             skipped.append(SkippedLineAudit(span.path.name, number, "torn last line (no newline)"))
             continue
         try:
-            record = decode_line(line)
-        except CorruptLine as error:
+            decoded = decode_line(line.data)
+        except LineError as error:
             skipped.append(SkippedLineAudit(span.path.name, number, str(error)))
             continue
+        record = record_of(decoded, line.start)
         if record is not None:
             fold.feed(span, number, record)
     meta = read_session_meta(spans) or {}

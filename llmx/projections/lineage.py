@@ -15,16 +15,16 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import msgspec
-
-from llmx.projections.lines import (
+from llmx.events.heads import HistoryBaseHead, decode_session_meta_head
+from llmx.events.lines import LineError, decode_line
+from llmx.events.records import LineType
+from llmx.events.reverse_reader import (
     RawLine,
     file_size,
     line_ending_at,
     read_lines_backward,
     read_lines_forward,
 )
-from llmx.projections.records import ordinal_of
 
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 # ``rollout-<ts>-<thread>.jsonl``; a revert segment: ``rollout-<ts>-<thread>_<segment>.jsonl``.
@@ -38,22 +38,6 @@ class LineageError(Exception):
         super().__init__(f"{child}: {detail}")
         self.child = child
         self.detail = detail
-
-
-class HistoryBase(msgspec.Struct):
-    thread_id: str
-    end_ordinal_exclusive: int | None = None
-    end_byte_offset: int | None = None
-
-
-class _MetaHead(msgspec.Struct):
-    id: str | None = None
-    history_base: HistoryBase | None = None
-
-
-class _FirstLine(msgspec.Struct):
-    type: str | None = None
-    payload: _MetaHead | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,19 +65,30 @@ def parse_rollout_name(path: Path) -> RolloutName | None:
     return RolloutName(match["thread"].lower(), match["segment"])
 
 
-def read_history_base(path: Path) -> tuple[str | None, HistoryBase | None]:
+def read_history_base(path: Path) -> tuple[str | None, HistoryBaseHead | None]:
     """The thread id and ``history_base`` of a rollout's first line (its ``session_meta``)."""
-    for line in read_lines_forward(path, block_size=1 << 16):
-        if line.is_blank:
+    for raw in read_lines_forward(path, block_size=1 << 16):
+        if raw.is_blank:
             continue
         try:
-            first = msgspec.json.decode(line.data, type=_FirstLine)
-        except (msgspec.DecodeError, msgspec.ValidationError):
+            line = decode_line(raw.data)
+        except LineError:
             return None, None
-        if first.type != "session_meta" or first.payload is None:
+        if line.type != LineType.SESSION_META:
             return None, None
-        return first.payload.id, first.payload.history_base
+        head = decode_session_meta_head(line.payload_raw)
+        if head is None:
+            return None, None
+        return head.id, head.history_base
     return None, None
+
+
+def ordinal_of(line: RawLine) -> int | None:
+    """The ``ordinal`` of a line, or None when it has none or does not decode."""
+    try:
+        return decode_line(line.data).ordinal
+    except LineError:
+        return None
 
 
 def resolve_lineage(path: Path, search_roots: Sequence[Path] = ()) -> list[RolloutSpan]:
@@ -149,7 +144,7 @@ def _candidates(thread_id: str, roots: Sequence[Path], seen: set[Path]) -> list[
 
 
 def _locate_parent(
-    child: Path, base: HistoryBase, roots: Sequence[Path], seen: set[Path]
+    child: Path, base: HistoryBaseHead, roots: Sequence[Path], seen: set[Path]
 ) -> RolloutSpan:
     candidates = _candidates(base.thread_id, roots, seen)
     if not candidates:

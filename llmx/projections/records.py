@@ -1,9 +1,11 @@
 """Rollout lines decoded just enough to fold: kind, ordinal, timestamp and a lazy payload.
 
-The folds here read Codex rollouts of every era and touch only what they restore or
-report, so a line is first decoded as an envelope whose ``payload`` stays raw bytes;
-the payload is decoded on demand. Payloads are plain JSON values (dicts), so fields this
-code does not know are kept exactly as written: resume sends them back to the model.
+Lines are decoded by the event store's codec (:func:`llmx.events.decode_line`, which
+knows every era); this module only classifies them for the folds and hands out payloads
+as plain JSON values (dicts), so fields this code does not know are kept exactly as
+written: resume sends them back to the model. ``event_msg`` lines are classified from a
+partial decode (:class:`llmx.events.EventHead`) so that lines a fold passes over cost
+little.
 """
 
 from __future__ import annotations
@@ -14,81 +16,32 @@ from typing import Any
 
 import msgspec
 
-from llmx.projections.lines import RawLine
+from llmx.events.heads import EventHead, decode_event_head
+from llmx.events.lines import Era, RolloutLine
+from llmx.events.records import LineType
 
 JsonObject = dict[str, Any]
 
 
 class RecordKind(enum.StrEnum):
-    """The ``type`` of a rollout line (``RolloutItem`` in Codex)."""
+    """The ``type`` of a rollout line (``RolloutItem`` in Codex) the folds act on."""
 
-    SESSION_META = "session_meta"
-    RESPONSE_ITEM = "response_item"
-    COMPACTED = "compacted"
-    TURN_CONTEXT = "turn_context"
-    EVENT_MSG = "event_msg"
+    SESSION_META = LineType.SESSION_META.value
+    RESPONSE_ITEM = LineType.RESPONSE_ITEM.value
+    COMPACTED = LineType.COMPACTED.value
+    TURN_CONTEXT = LineType.TURN_CONTEXT.value
+    EVENT_MSG = LineType.EVENT_MSG.value
     # Anything else: Codex's newer records (world_state, token_usage_record, ...) and ours.
     OTHER = "other"
 
 
 _KNOWN_KINDS = {kind.value: kind for kind in RecordKind if kind is not RecordKind.OTHER}
-
-# The ``type`` values of bare ResponseItem lines in the oldest (E0) rollouts.
-_BARE_RESPONSE_TYPES = frozenset(
-    {
-        "message",
-        "reasoning",
-        "function_call",
-        "function_call_output",
-        "local_shell_call",
-        "custom_tool_call",
-        "custom_tool_call_output",
-        "web_search_call",
-    }
-)
-
-# A short-lived Codex format tagged lines with ``record_type`` instead of ``type``.
-_RECORD_TYPES = {
-    "response": RecordKind.RESPONSE_ITEM,
-    "event": RecordKind.EVENT_MSG,
-    "session_meta": RecordKind.SESSION_META,
-    "prev_session_meta": RecordKind.SESSION_META,
-}
-
-
-class _Envelope(msgspec.Struct):
-    type: str | None = None
-    ordinal: int | None = None
-    timestamp: str | None = None
-    payload: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)
-    record_type: str | None = None
-
-
-class _ItemHead(msgspec.Struct):
-    type: str | None = None
-
-
-class EventHead(msgspec.Struct):
-    """The few fields of an ``event_msg`` payload that turn segmentation needs."""
-
-    type: str | None = None
-    turn_id: str | None = None
-    num_turns: int | None = None
-    item: _ItemHead | None = None
-
-    @property
-    def item_type(self) -> str | None:
-        return None if self.item is None else self.item.type
-
+# The envelope keys of the short-lived ``record_type`` variant, which has no ``payload``:
+# its fields sit next to these.
+_RECORD_TYPE_ENVELOPE = ("record_type", "timestamp")
 
 _NO_EVENT = EventHead()
-_envelope_decoder = msgspec.json.Decoder(_Envelope)
-_event_head_decoder = msgspec.json.Decoder(EventHead)
 _any_decoder = msgspec.json.Decoder()
-
-
-class CorruptLine(Exception):
-    """A line that is not a JSON object; the folds report it and go on."""
 
 
 @dataclass(slots=True)
@@ -102,6 +55,7 @@ class Record:
     ordinal: int | None
     timestamp: str | None
     _raw_payload: bytes | None
+    _flattened: bool = False
     _payload: JsonObject | None = field(default=None)
     _event_head: EventHead | None = field(default=None)
 
@@ -110,7 +64,11 @@ class Record:
         """The payload as JSON values, decoded on first use."""
         if self._payload is None:
             decoded = _any_decoder.decode(self._raw_payload) if self._raw_payload else {}
-            self._payload = decoded if isinstance(decoded, dict) else {"value": decoded}
+            if not isinstance(decoded, dict):
+                decoded = {"value": decoded}
+            elif self._flattened:
+                decoded = {k: v for k, v in decoded.items() if k not in _RECORD_TYPE_ENVELOPE}
+            self._payload = decoded
             self._raw_payload = None  # decoded once; keep one copy only
         return self._payload
 
@@ -125,12 +83,11 @@ class Record:
 
     def _decode_event_head(self) -> EventHead:
         if self._raw_payload is not None:
-            try:
-                return _event_head_decoder.decode(self._raw_payload)
-            except (msgspec.DecodeError, msgspec.ValidationError):
-                pass  # odd field types: fall back to the decoded payload below
-        payload = self.payload
-        value = payload.get("type")
+            head = decode_event_head(self._raw_payload)
+            if head is not None:
+                return head
+        # Odd field types: only the event's type, from the decoded payload.
+        value = self.payload.get("type")
         return EventHead(type=value if isinstance(value, str) else None)
 
     @property
@@ -139,49 +96,14 @@ class Record:
         return self.event_head.type
 
 
-def decode_line(line: RawLine) -> Record | None:
-    """Decode one line; None for a blank line. Raises :class:`CorruptLine`."""
-    if line.is_blank:
+def record_of(line: RolloutLine, offset: int) -> Record | None:
+    """The fold's view of a decoded line at byte ``offset``; None for lines that carry
+    nothing for the folds (``state`` markers, objects of no known shape)."""
+    line_type = line.type
+    if line_type == LineType.STATE or line.era is Era.UNKNOWN:
         return None
-    try:
-        envelope = _envelope_decoder.decode(line.data)
-    except (msgspec.DecodeError, msgspec.ValidationError) as error:
-        raise CorruptLine(str(error)) from None
-    if len(envelope.payload) and envelope.type is not None:
-        kind = _KNOWN_KINDS.get(envelope.type, RecordKind.OTHER)
-        return Record(
-            kind, envelope.type, line.start, envelope.ordinal, envelope.timestamp,
-            bytes(envelope.payload),
-        )
-    return _decode_legacy(line, envelope)
-
-
-def _decode_legacy(line: RawLine, envelope: _Envelope) -> Record | None:
-    whole = _any_decoder.decode(line.data)
-    if not isinstance(whole, dict):
-        raise CorruptLine("not a JSON object")
-    if envelope.record_type is not None:
-        kind = _RECORD_TYPES.get(envelope.record_type)
-        if kind is None:  # ``state`` markers carry nothing for the folds
-            return None
-        body = {k: v for k, v in whole.items() if k not in ("record_type", "timestamp")}
-        return Record(kind, kind.value, line.start, None, envelope.timestamp, None, body)
-    if envelope.type in _BARE_RESPONSE_TYPES:
-        kind = RecordKind.RESPONSE_ITEM
-        return Record(kind, kind.value, line.start, None, None, None, whole)
-    if envelope.type is None and "id" in whole:
-        # The E0 first line: a bare session meta object.
-        kind = RecordKind.SESSION_META
-        return Record(kind, kind.value, line.start, None, None, None, whole)
-    name = envelope.type or "unknown"
+    kind = _KNOWN_KINDS.get(line_type, RecordKind.OTHER)
+    flattened = line.era is Era.RECORD_TYPE and line.payload_raw is line.raw
     return Record(
-        RecordKind.OTHER, name, line.start, envelope.ordinal, envelope.timestamp, None, whole
+        kind, line_type, offset, line.ordinal, line.timestamp, line.payload_raw, flattened
     )
-
-
-def ordinal_of(line: RawLine) -> int | None:
-    """The ``ordinal`` of a line, or None when it has none or does not decode."""
-    try:
-        return _envelope_decoder.decode(line.data).ordinal
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        return None

@@ -15,13 +15,15 @@ classified from a small envelope.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from llmx.projections.lineage import RolloutSpan, lines_backward, resolve_lineage
-from llmx.projections.records import CorruptLine, Record, RecordKind, decode_line
+from llmx.events.lines import LineError, decode_line
+from llmx.events.reverse_reader import RawLine, ReverseRolloutReader, read_lines_forward
+from llmx.projections.lineage import RolloutSpan, resolve_lineage
+from llmx.projections.records import Record, RecordKind, record_of
 from llmx.projections.turns import (
     collect_user_messages,
     compacted_history,
@@ -279,60 +281,78 @@ def fold_resume_records(
 
 
 class _Reader:
-    """Feeds the fold records newest first and keeps count of what it read."""
+    """Feeds the fold records newest first, span by span, and keeps count of what it read.
+
+    The event store's reverse reader finds the torn tail and the lines that do not
+    decode; the fold only classifies what decodes.
+    """
 
     def __init__(self, spans: Sequence[RolloutSpan]) -> None:
-        self.spans = spans
-        self.lines_read = 0
-        self.skipped: list[SkippedLine] = []
-        self.torn_tail = False
-        self._lines = lines_backward(spans)
+        self._readers = [
+            (span, ReverseRolloutReader(span.path, end_offset=span.end))
+            for span in reversed(spans)
+        ]
+        self._lines = self._raw_lines()
+
+    def _raw_lines(self) -> Iterator[tuple[ReverseRolloutReader, RawLine]]:
+        for _span, reader in self._readers:
+            for raw in reader.raw_lines():
+                yield reader, raw
 
     def records(self) -> Iterable[Record]:
-        first = True
-        for span, line in self._lines:
-            self.lines_read += 1
-            if first and not span.inherited and not line.terminated and not line.is_blank:
-                # A torn last line (crash mid-write) is not part of the history.
-                self.torn_tail = True
-                first = False
+        for reader, raw in self._lines:
+            line = reader.decode(raw)
+            if line is None:
                 continue
-            first = False
-            try:
-                record = decode_line(line)
-            except CorruptLine as error:
-                self.skipped.append(SkippedLine(span.path, line.start, str(error)))
-                continue
+            record = record_of(line, raw.start)
             if record is not None:
                 yield record
 
     def last_token_usage(self) -> JsonObject | None:
         """Keep reading, cheaply, for a ``token_count`` the fold did not reach."""
-        for _span, line in self._lines:
-            self.lines_read += 1
-            if _TOKEN_COUNT_MARK not in line.data:
+        for reader, raw in self._lines:
+            if _TOKEN_COUNT_MARK not in raw.data:
                 continue
-            try:
-                record = decode_line(line)
-            except CorruptLine:
-                continue
+            line = reader.decode(raw)
+            record = None if line is None else record_of(line, raw.start)
             if record is not None and record.event_type == "token_count":
                 info = record.payload.get("info")
                 if isinstance(info, dict):
                     return info
         return None
 
+    @property
+    def lines_read(self) -> int:
+        return sum(reader.lines_read for _span, reader in self._readers)
+
+    @property
+    def torn_tail(self) -> bool:
+        # A parent's span ends on a line boundary by construction; only the file itself
+        # can end in a torn write.
+        return any(
+            reader.torn_tail is not None for span, reader in self._readers if not span.inherited
+        )
+
+    @property
+    def skipped(self) -> list[SkippedLine]:
+        return [
+            SkippedLine(span.path, problem.offset, problem.reason)
+            for span, reader in reversed(self._readers)
+            for problem in reader.problems
+        ]
+
 
 def read_session_meta(spans: Sequence[RolloutSpan]) -> JsonObject | None:
     """The leaf file's first ``session_meta`` (a fork's own meta, not its parent's)."""
-    from llmx.projections.lines import read_lines_forward
-
     leaf = spans[-1]
-    for line in read_lines_forward(leaf.path, end=leaf.end, block_size=1 << 16):
+    for raw in read_lines_forward(leaf.path, end=leaf.end, block_size=1 << 16):
+        if raw.is_blank:
+            continue
         try:
-            record = decode_line(line)
-        except CorruptLine:
+            line = decode_line(raw.data)
+        except LineError:
             return None
+        record = record_of(line, raw.start)
         if record is None:
             continue
         return record.payload if record.kind is RecordKind.SESSION_META else None

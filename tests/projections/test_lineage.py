@@ -11,7 +11,6 @@ from projections.rollout_builder import install_rich_sessions, texts
 from support import CODEX_RICH_FIXTURES
 
 from llmx.projections.lineage import LineageError, parse_rollout_name, resolve_lineage
-from llmx.projections.lines import line_ending_at, read_lines_backward, read_lines_forward
 from llmx.projections.resume import fold_resume
 
 
@@ -137,17 +136,3 @@ def test_file_without_history_base_is_its_own_lineage() -> None:
     spans = resolve_lineage(path)
     assert len(spans) == 1
     assert not spans[0].inherited
-
-
-@pytest.mark.parametrize("block_size", [1, 7, 4096, 1 << 20])
-def test_readers_agree_on_every_fixture_line(block_size: int) -> None:
-    path = CODEX_RICH_FIXTURES / "rollouts" / "fork_and_revert__original.rollout.jsonl"
-    data = path.read_bytes()
-    forward = list(read_lines_forward(path, block_size=block_size))
-    backward = list(read_lines_backward(path, block_size=block_size))
-    assert forward == backward[::-1]
-    assert [line.data for line in forward] == data.splitlines()
-    assert all(data[line.start : line.end] == line.data + b"\n" for line in forward)
-    last = forward[-1]
-    assert line_ending_at(path, last.end) == last
-    assert line_ending_at(path, last.end - 1) is None
