@@ -92,13 +92,11 @@ def replay(
 ) -> int:
     """Replay one rollout (and with ``with_parent`` its inherited prefix); 0, or 1 when the
     file cannot be read."""
-    import msgspec
-
-    from llmx.events import LineError, decode_line
+    from llmx.events import LineError, decode_line, read_lines_forward
     from llmx.events.reverse_reader import file_size
     from llmx.projections.exec_human import HumanExecProjection, Stream, render_ansi, render_plain
     from llmx.projections.exec_json import JsonExecProjection, encode_event
-    from llmx.projections.lineage import LineageError, RolloutSpan, lines_forward, resolve_lineage
+    from llmx.projections.lineage import LineageError, RolloutSpan, resolve_lineage
 
     try:
         if with_parent:
@@ -109,45 +107,79 @@ def replay(
         print(f"llmx replay: cannot read {path}: {exc}", file=err)
         return 1
     render = render_ansi if color else render_plain
-    current: Path | None = None
-    projection: HumanExecProjection | JsonExecProjection | None = None
+    show_final = not (out.isatty() and err.isatty())
+    output = _Output(out, err)
 
     def flush(records: list[Any]) -> None:
         if not records:
             return
         if as_json:
-            out.write("".join(encode_event(event) for event in records))
+            output.out("".join(encode_event(event) for event in records))
         else:
-            err.write(render(records, Stream.STDERR))
+            output.err(render(records, Stream.STDERR))
             final = render_plain(records, Stream.FINAL)
-            if final and not (out.isatty() and err.isatty()):
-                out.write(final)
+            if final and show_final:
+                output.out(final)
 
     try:
-        for span, number, raw in lines_forward(spans):
-            if span.path != current:
-                if projection is not None:
-                    flush(projection.finish())
-                current = span.path
-                projection = JsonExecProjection() if as_json else HumanExecProjection()
-            assert projection is not None
-            if raw.is_blank:
-                continue
-            if not raw.terminated:
-                print(f"{span.path}:{number}: torn last line skipped (incomplete write)", file=err)
-                continue
-            try:
-                line = decode_line(raw.data)
-                payload = msgspec.json.decode(line.payload_raw) if line.payload_raw else None
-            except (LineError, msgspec.DecodeError) as exc:
-                print(f"{span.path}:{number}: corrupt line skipped: {exc}", file=err)
-                continue
-            flush(projection.feed(line.type, payload))
-        if projection is not None:
+        for span in spans:
+            projection = JsonExecProjection() if as_json else HumanExecProjection()
+            for number, raw in enumerate(read_lines_forward(span.path, end=span.end), 1):
+                if raw.is_blank:
+                    continue
+                if not raw.terminated:
+                    output.err(
+                        f"{span.path}:{number}: torn last line skipped (incomplete write)\n"
+                    )
+                    continue
+                try:
+                    line = decode_line(raw.data)
+                except LineError as exc:
+                    output.err(f"{span.path}:{number}: corrupt line skipped: {exc}\n")
+                    continue
+                flush(projection.feed_line(line))
             flush(projection.finish())
     except OSError as exc:
+        output.flush()
         print(f"llmx replay: cannot read {path}: {exc}", file=err)
         return 1
+    output.flush()
     out.flush()
     err.flush()
     return 0
+
+
+class _Output:
+    """Both output streams, written in blocks.
+
+    ``sys.stderr`` is line-buffered even when redirected, so writing each rendered line
+    as it comes costs a system call per line. Text is kept in order per stream and
+    written once enough has gathered, stderr before stdout, as the streams' own buffers
+    would order it.
+    """
+
+    _LIMIT = 1 << 16
+
+    def __init__(self, out: TextIO, err: TextIO) -> None:
+        self._streams = (err, out)
+        self._parts: tuple[list[str], list[str]] = ([], [])
+        self._size = 0
+
+    def err(self, text: str) -> None:
+        self._add(0, text)
+
+    def out(self, text: str) -> None:
+        self._add(1, text)
+
+    def _add(self, which: int, text: str) -> None:
+        self._parts[which].append(text)
+        self._size += len(text)
+        if self._size >= self._LIMIT:
+            self.flush()
+
+    def flush(self) -> None:
+        for stream, parts in zip(self._streams, self._parts, strict=True):
+            if parts:
+                stream.write("".join(parts))
+                parts.clear()
+        self._size = 0

@@ -48,10 +48,14 @@ class TurnDiffTracker:
         self._cwd = cwd
         self._files: dict[str, _FileDiff] = {}
         self._by_current: dict[str, str] = {}
+        # Each file's rendered diff, until a change touches it again: the whole turn's
+        # diff is shown after every patch, usually of one file among several.
+        self._rendered: dict[str, str] = {}
 
     def apply(self, changes: list[FileChangeEntry]) -> None:
         for change in changes:
             key = self._by_current.get(change.path, change.path)
+            self._rendered.pop(key, None)
             state = self._files.get(key)
             if state is None:
                 state = self._new_state(change)
@@ -91,7 +95,12 @@ class TurnDiffTracker:
 
     def render(self) -> str:
         """The whole turn's diff; empty when nothing differs any more."""
-        parts = [self._render_file(state) for _, state in sorted(self._files.items())]
+        parts: list[str] = []
+        for key, state in sorted(self._files.items()):
+            text = self._rendered.get(key)
+            if text is None:
+                text = self._rendered[key] = self._render_file(state)
+            parts.append(text)
         return "".join(parts)
 
     def _relative(self, path: str) -> str:

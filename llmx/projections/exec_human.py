@@ -19,8 +19,6 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
-import msgspec
-
 from llmx.events import RolloutLine
 from llmx.projections import exec_items as ei
 from llmx.projections.exec_stream import ExecStream
@@ -293,7 +291,7 @@ class HumanExecProjection:
 
     def feed_line(self, line: RolloutLine) -> list[OutputRecord]:
         """The same, for a decoded :class:`~llmx.events.RolloutLine` (live or from a file)."""
-        return self.feed(line.type, msgspec.json.decode(line.payload_raw))
+        return self._render(self.stream.feed_line(line))
 
     def finish(self) -> list[OutputRecord]:
         return self._render(self.stream.finish())

@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import msgspec
-
 from llmx.events import RolloutLine
 from llmx.projections import exec_items as ei
 from llmx.projections.exec_stream import ExecStream
@@ -191,7 +189,7 @@ class JsonExecProjection:
 
     def feed_line(self, line: RolloutLine) -> list[JsonEvent]:
         """The same, for a decoded :class:`~llmx.events.RolloutLine` (live or from a file)."""
-        return self.feed(line.type, msgspec.json.decode(line.payload_raw))
+        return self._render(self.stream.feed_line(line))
 
     def finish(self) -> list[JsonEvent]:
         return self._render(self.stream.finish())

@@ -16,12 +16,22 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
 
+import msgspec
+
+from llmx.events.lines import RolloutLine
 from llmx.projections import exec_items as ei
 from llmx.projections.diff_render import TurnDiffTracker
 from llmx.projections.exec_header import build_header
 from llmx.projections.shell_escape import join_command
 
 Notifications = list[ei.ExecNotification]
+# The line types the fold reads. Every other line (response items, ``world_state``,
+# ``token_usage_record``: over half of a rollout's bytes) produces nothing, so
+# :meth:`ExecStream.feed_line` does not decode its payload at all.
+CONSUMED_LINE_TYPES = frozenset(
+    {"event_msg", "session_meta", "turn_context", "submission", "escalation"}
+)
+_payload_decoder = msgspec.json.Decoder()
 _TOOL_ITEMS = (ei.CommandItem, ei.FileChangeItem, ei.McpToolCallItem, ei.WebSearchItem)
 _LEGACY, _ITEMS = 0, 1
 
@@ -157,6 +167,12 @@ class ExecStream:
         elif line_type == "escalation":
             self._on_escalation(payload, out)
         return out
+
+    def feed_line(self, line: RolloutLine) -> Notifications:
+        """:meth:`feed` for a decoded line; payloads of lines the fold ignores stay raw."""
+        if line.type not in CONSUMED_LINE_TYPES:
+            return []
+        return self.feed(line.type, _payload_decoder.decode(line.payload_raw))
 
     def finish(self) -> Notifications:
         """Close what the log left open: an implicit (pre-``task_started``) turn completes;
