@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from llmx.events.lines import LineError, decode_line
+from llmx.events.ops import ExecApproval, PatchApproval
+from llmx.events.records import EscalationRecord, SubmissionRecord
 from llmx.events.reverse_reader import file_size
 from llmx.projections.audit_model import (
     ApprovalAudit,
@@ -195,13 +197,13 @@ class _AuditFold:
         self.requests[str(payload.get("approval_id") or call_id)] = approval
 
     def _submission(self, record: Record) -> None:
-        op = record.payload.get("op")
-        if not isinstance(op, dict) or op.get("type") not in ("exec_approval", "patch_approval"):
+        submission = record.payload_as(SubmissionRecord)
+        if submission is None or not isinstance(submission.op, ExecApproval | PatchApproval):
             return
-        approval = self.requests.get(str(op.get("id", "")))
+        approval = self.requests.get(submission.op.id)
         if approval is None:
             return
-        decision = op.get("decision")
+        decision = submission.op.decision
         if decision == "approved_for_session":
             approval.decision = Decision.APPROVED_FOR_SESSION
         elif decision in ("denied", "abort"):
@@ -212,15 +214,17 @@ class _AuditFold:
         approval.decided_at = record.timestamp
 
     def _escalation(self, line: int, record: Record) -> None:
-        payload = record.payload
-        call_id = str(payload.get("call_id", ""))
-        command = payload.get("command")
-        self.recorded_escalations[call_id] = EscalationAudit(
-            call_id=call_id,
-            command=" ".join(str(p) for p in command) if isinstance(command, list) else "",
-            justification=payload.get("reason"), prefix_rule=None, outcome=Decision.APPROVED,
-            mode=payload.get("mode"), approved_by=payload.get("approved_by"),
-            provenance=Provenance.RECORDED, line=line,
+        escalation = record.payload_as(EscalationRecord)
+        if escalation is None:
+            return
+        command = escalation.command
+        reason = escalation.reason
+        self.recorded_escalations[escalation.call_id] = EscalationAudit(
+            call_id=escalation.call_id,
+            command=" ".join(command) if isinstance(command, list) else "",
+            justification=reason if isinstance(reason, str) else None, prefix_rule=None,
+            outcome=Decision.APPROVED, mode=escalation.mode.value,
+            approved_by=escalation.approved_by.value, provenance=Provenance.RECORDED, line=line,
         )
 
     def finish(self) -> list[TurnAudit]:

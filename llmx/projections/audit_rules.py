@@ -42,6 +42,7 @@ from llmx.projections.audit_model import (
     TurnAudit,
     TurnSettings,
 )
+from llmx.projections.resume import context_effort
 
 Items = dict[str, tuple[dict[str, Any], int]]
 
@@ -79,11 +80,7 @@ class TurnCalls:
 
 
 def settings_from(context: dict[str, Any]) -> TurnSettings:
-    mode = context.get("collaboration_mode")
-    mode_settings = mode.get("settings") if isinstance(mode, dict) else None
-    effort = context.get("effort")
-    if effort is None and isinstance(mode_settings, dict):
-        effort = mode_settings.get("reasoning_effort")
+    effort = context_effort(context)
     return TurnSettings(
         model=context.get("model"),
         cwd=context.get("cwd"),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -21,6 +21,7 @@ from llmx.events.lines import Era, RolloutLine
 from llmx.events.records import LineType
 
 JsonObject = dict[str, Any]
+T = TypeVar("T")
 
 
 class RecordKind(enum.StrEnum):
@@ -71,6 +72,19 @@ class Record:
             self._payload = decoded
             self._raw_payload = None  # decoded once; keep one copy only
         return self._payload
+
+    def payload_as(self, target: type[T]) -> T | None:
+        """The payload as the event store's Struct ``target``; None when it does not fit.
+
+        For the line types llmx itself defines (``submission``, ``escalation``), whose
+        shape is the event store's to say.
+        """
+        try:
+            if self._raw_payload is not None and not self._flattened:
+                return msgspec.json.decode(self._raw_payload, type=target)
+            return msgspec.convert(self.payload, target)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return None
 
     @property
     def event_head(self) -> EventHead:

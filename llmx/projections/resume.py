@@ -359,14 +359,21 @@ def read_session_meta(spans: Sequence[RolloutSpan]) -> JsonObject | None:
     return None
 
 
+def context_effort(context: JsonObject) -> Any:
+    """A ``turn_context``'s reasoning effort: its own field, else its collaboration mode's."""
+    effort = context.get("effort")
+    if effort is None:
+        mode = context.get("collaboration_mode")
+        mode_settings = mode.get("settings") if isinstance(mode, dict) else None
+        if isinstance(mode_settings, dict):
+            effort = mode_settings.get("reasoning_effort")
+    return effort
+
+
 def _settings(meta: JsonObject | None, context: JsonObject | None) -> ResumeSettings:
     meta = meta or {}
     context = context or {}
-    mode = context.get("collaboration_mode")
-    mode_settings = mode.get("settings") if isinstance(mode, dict) else None
-    effort = context.get("effort")
-    if effort is None and isinstance(mode_settings, dict):
-        effort = mode_settings.get("reasoning_effort")
+    effort = context_effort(context)
     return ResumeSettings(
         model=context.get("model"),
         model_provider=meta.get("model_provider"),
