@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 from llmx.projections.session_listing import SessionPage, SessionRow
@@ -22,6 +21,8 @@ def _line(row: SessionRow) -> str:
 
 def print_rows(rows: list[SessionRow], *, as_json: bool) -> None:
     if as_json:
+        import json  # only for --json: plain listings start faster without it
+
         sys.stdout.write(json.dumps({"data": [r.as_json() for r in rows]}) + "\n")
         return
     for row in rows:
@@ -30,6 +31,8 @@ def print_rows(rows: list[SessionRow], *, as_json: bool) -> None:
 
 def print_page(page: SessionPage, *, as_json: bool) -> None:
     if as_json:
+        import json  # only for --json: plain listings start faster without it
+
         body = {"data": [r.as_json() for r in page.rows], "next_cursor": page.next_cursor}
         sys.stdout.write(json.dumps(body) + "\n")
         return
@@ -42,6 +45,8 @@ def print_page(page: SessionPage, *, as_json: bool) -> None:
 def print_detail(row: SessionRow, *, as_json: bool) -> None:
     fields = row.as_json()
     if as_json:
+        import json  # only for --json: plain listings start faster without it
+
         sys.stdout.write(json.dumps(fields) + "\n")
         return
     for key, value in fields.items():

@@ -26,17 +26,18 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmx.events.home import archived_sessions_dir, ensure_private_dir, session_index_db_path
 from llmx.events.home import sessions_dir as sessions_root
 from llmx.projections import session_index_schema as schema
-from llmx.projections.session_summary import (
-    STORED_COLUMNS,
-    FileSummary,
-    fold_file,
-    parse_rollout_name,
-)
+
+if TYPE_CHECKING:
+    from llmx.projections.session_summary import FileSummary
+
+# ``llmx.projections.session_summary`` (the fold, built on msgspec) is imported only where a
+# file is read or recorded: a listing whose folders and rows are unchanged does neither,
+# and skipping msgspec is a good part of how it starts in tens of milliseconds.
 
 FULL_SCAN_SECONDS = 30.0
 _NEVER_FOLDED = -1  # ``size`` of a pending file row
@@ -130,17 +131,24 @@ class SessionIndex:
             "SELECT mtime_ns FROM scanned_dirs WHERE path=?", (key,)
         ).fetchone()
         unchanged = not full and known is not None and known[0] == stat.st_mtime_ns
-        subdirs: list[Path] = []
-        files: dict[str, os.stat_result] = {}
-        with os.scandir(directory) as entries:
-            for entry in entries:
-                if entry.is_dir(follow_symlinks=False):
-                    if not archived:  # archived_sessions is flat, as in Codex
-                        subdirs.append(Path(entry.path))
-                elif not unchanged and parse_rollout_name(entry.name) is not None:
-                    with contextlib.suppress(FileNotFoundError):
-                        files[entry.path] = entry.stat()
-        if not unchanged:
+        if unchanged:
+            # Creating, removing or renaming an entry changes a folder's mtime, so an
+            # unchanged folder has the sub-folders recorded when it was last listed: no
+            # need to list its (thousands of) files again.
+            subdirs = [] if archived else [Path(path) for path in self._known_subdirs(key)]
+        else:
+            from llmx.projections.session_summary import parse_rollout_name
+
+            subdirs = []
+            files: dict[str, os.stat_result] = {}
+            with os.scandir(directory) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        if not archived:  # archived_sessions is flat, as in Codex
+                            subdirs.append(Path(entry.path))
+                    elif parse_rollout_name(entry.name) is not None:
+                        with contextlib.suppress(FileNotFoundError):
+                            files[entry.path] = entry.stat()
             self._reconcile_dir(key, files, archived, touched)
             self.conn.execute(
                 "INSERT OR REPLACE INTO scanned_dirs(path, mtime_ns) VALUES (?, ?)",
@@ -148,6 +156,12 @@ class SessionIndex:
             )
         for sub in subdirs:
             self._scan(sub, archived=archived, full=full, touched=touched)
+
+    def _known_subdirs(self, key: str) -> list[str]:
+        rows = self.conn.execute(
+            "SELECT path FROM scanned_dirs WHERE path > ? AND path < ?", (key + "/", key + "0")
+        ).fetchall()
+        return [row[0] for row in rows if os.path.dirname(row[0]) == key]
 
     def _rows_in_dir(self, key: str) -> list[sqlite3.Row]:
         rows = self.conn.execute(
@@ -187,6 +201,8 @@ class SessionIndex:
     def _add_pending(
         self, path: str, stat: os.stat_result, archived: bool, touched: set[str]
     ) -> None:
+        from llmx.projections.session_summary import FileSummary, parse_rollout_name
+
         parsed = parse_rollout_name(os.path.basename(path))
         if parsed is None:
             return
@@ -205,6 +221,8 @@ class SessionIndex:
     # -- folding -------------------------------------------------------------------------
 
     def _load_file(self, path: str) -> tuple[FileSummary, bool] | None:
+        from llmx.projections.session_summary import STORED_COLUMNS, FileSummary
+
         row = self.conn.execute("SELECT * FROM rollout_files WHERE path=?", (path,)).fetchone()
         if row is None:
             return None
@@ -225,6 +243,8 @@ class SessionIndex:
 
     def _fold(self, path: str, touched: set[str]) -> None:
         """Catch ``path`` up from where it was folded to (or from the start if it shrank)."""
+        from llmx.projections.session_summary import FileSummary, fold_file, parse_rollout_name
+
         loaded = self._load_file(path)
         parsed = parse_rollout_name(os.path.basename(path))
         if parsed is None:

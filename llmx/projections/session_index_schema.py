@@ -11,8 +11,6 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from llmx.projections.session_summary import STORED_COLUMNS
-
 # Bumped when a table changes shape; an index of another version is rebuilt from scratch.
 SCHEMA_VERSION = 1
 
@@ -76,8 +74,12 @@ def schema_version(conn: sqlite3.Connection) -> int:
 
 def create_schema(conn: sqlite3.Connection) -> None:
     """Create every table on an empty database (sqlite-utils builds the DDL)."""
+    # Here, not at import time: opening an existing index needs neither sqlite-utils nor
+    # the fold (msgspec), and ``llmx sessions list`` must start fast.
     import sqlite_utils
     from sqlite_utils.db import DescIndex
+
+    from llmx.projections.session_summary import STORED_COLUMNS
 
     db = sqlite_utils.Database(conn)
     db.table("threads").create(_THREAD_COLUMNS, pk="id", not_null={"id", "rollout_path"})

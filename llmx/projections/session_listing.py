@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from llmx.projections.session_index import Progress, SessionIndex
 from llmx.projections.session_names import ids_named, thread_names
@@ -41,8 +40,9 @@ class AmbiguousSession(SessionLookupError):
     pass
 
 
-@dataclass(frozen=True)
-class SessionRow:
+# Named tuples, not dataclasses: ``dataclasses`` (with ``inspect``) would be the largest
+# single import of ``llmx sessions list``, whose start-up is meant to be tens of ms.
+class SessionRow(NamedTuple):
     id: str
     rollout_path: str
     created_at_ms: int
@@ -87,8 +87,7 @@ class SessionRow:
         }
 
 
-@dataclass(frozen=True)
-class SessionPage:
+class SessionPage(NamedTuple):
     rows: list[SessionRow]
     next_cursor: str | None
 
