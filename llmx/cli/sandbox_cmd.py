@@ -8,7 +8,12 @@ Nothing heavy is imported here: ``llmx sandbox linux -- true`` is on a hot path.
 from __future__ import annotations
 
 import argparse
-from typing import Any
+
+# Not ``typing.TYPE_CHECKING``: importing ``typing`` costs milliseconds on the start-up of
+# ``llmx sandbox linux -- CMD``; mypy treats any constant of this name as true.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 MODES = ("read-only", "workspace-write", "danger-full-access")
 

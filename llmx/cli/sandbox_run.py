@@ -11,9 +11,14 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
 from llmx.sandbox.policy import FlagError, PolicyError
+
+# Not ``typing.TYPE_CHECKING``: importing ``typing`` costs milliseconds on the start-up of
+# ``llmx sandbox linux -- CMD``; mypy treats any constant of this name as true.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class UsageError(Exception):
@@ -41,11 +46,13 @@ def parse_override(text: str) -> tuple[list[str], Any]:
 
 
 def load_config(home: Path, overrides: list[str]) -> dict[str, Any]:
-    import tomllib
-
     config: dict[str, Any] = {}
     path = home / "config.toml"
     if path.is_file():
+        # Only here and in ``parse_override``: with no config file and no ``-c``, the
+        # start-up of ``llmx sandbox linux -- CMD`` does without the TOML parser.
+        import tomllib
+
         try:
             config = tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

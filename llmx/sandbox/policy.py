@@ -13,13 +13,17 @@ decodes a policy on its start-up path and must stay cheap to import.
 from __future__ import annotations
 
 import enum
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from llmx.sandbox.plan import NetworkAccess
+
+# Not ``typing.TYPE_CHECKING``: importing ``typing`` costs milliseconds on the start-up of
+# ``llmx sandbox linux -- CMD``; mypy treats any constant of this name as true.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class PolicyError(ValueError):
@@ -134,6 +138,8 @@ def policy_to_dict(policy: SandboxPolicy) -> dict[str, Any]:
 
 def encode_policy(policy: SandboxPolicy) -> str:
     """Compact JSON, as Codex serialises it."""
+    import json  # only when encoding: off the start-up path of ``llmx sandbox``
+
     return json.dumps(policy_to_dict(policy), separators=(",", ":"))
 
 
@@ -186,6 +192,8 @@ def policy_from_dict(data: Mapping[str, Any]) -> SandboxPolicy:
 
 
 def decode_policy(text: str | bytes) -> SandboxPolicy:
+    import json  # only when decoding: off the start-up path of ``llmx sandbox``
+
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

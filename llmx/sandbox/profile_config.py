@@ -24,7 +24,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from llmx.sandbox.plan import NetworkAccess
 from llmx.sandbox.policy import (
@@ -48,6 +47,12 @@ from llmx.sandbox.profiles import (
     SpecialPath,
 )
 from llmx.sandbox.protected import PROTECTED_METADATA_NAMES
+
+# Not ``typing.TYPE_CHECKING``: importing ``typing`` costs milliseconds on the start-up of
+# ``llmx sandbox linux -- CMD``; mypy treats any constant of this name as true.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 READ_ONLY_ID = ":read-only"
 WORKSPACE_ID = ":workspace"

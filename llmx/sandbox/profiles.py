@@ -18,14 +18,18 @@ job of ``llmx.sandbox.resolve``.
 from __future__ import annotations
 
 import enum
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from llmx.sandbox.plan import NetworkAccess
 from llmx.sandbox.policy import PolicyError
+
+# Not ``typing.TYPE_CHECKING``: importing ``typing`` costs milliseconds on the start-up of
+# ``llmx sandbox linux -- CMD``; mypy treats any constant of this name as true.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class FsAccess(enum.Enum):
@@ -229,6 +233,8 @@ def profile_from_dict(value: Mapping[str, Any]) -> PermissionProfile:
 
 
 def decode_profile(text: str | bytes) -> PermissionProfile:
+    import json  # only when decoding: off the start-up path of ``llmx sandbox``
+
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -282,4 +288,6 @@ def profile_to_dict(profile: PermissionProfile) -> dict[str, Any]:
 
 
 def encode_profile(profile: PermissionProfile) -> str:
+    import json  # only when encoding: off the start-up path of ``llmx sandbox``
+
     return json.dumps(profile_to_dict(profile), separators=(",", ":"))

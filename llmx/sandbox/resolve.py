@@ -23,7 +23,6 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from llmx.sandbox.env_policy import NETWORK_DISABLED_ENV_VAR, ShellEnvironmentPolicy, build_env
 from llmx.sandbox.plan import ConfinementPlan, NetworkAccess
@@ -46,6 +45,12 @@ from llmx.sandbox.profiles import (
     SpecialKind,
     SpecialPath,
 )
+
+# Not ``typing.TYPE_CHECKING``: importing ``typing`` costs milliseconds on the start-up of
+# ``llmx sandbox linux -- CMD``; mypy treats any constant of this name as true.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 @dataclass(frozen=True)

@@ -15,15 +15,18 @@ import signal
 import sys
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, BinaryIO, NoReturn
 
 from llmx.sandbox.linux.backends import BackendKind
 from llmx.sandbox.linux.prepare import prepare
 from llmx.sandbox.linux.result import ConfinedResult, SandboxSetupError, make_result
 from llmx.sandbox.plan import ConfinementPlan
 
+# Not ``typing.TYPE_CHECKING``: importing ``typing`` costs milliseconds on the start-up of
+# ``llmx sandbox linux -- CMD``; mypy treats any constant of this name as true.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import subprocess
+    from typing import BinaryIO, NoReturn
 
 FORWARDED_SIGNALS = (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM)
 
