@@ -1,14 +1,18 @@
 """``exec``'s writers: the human text (stderr, final answer on stdout) or ``--json`` lines.
 
-Both are fed rollout lines as the session log publishes them and render through the
-projections, the same code path ``llmx replay`` uses over the file.
+Both are fed the rollout lines the event log publishes to its subscriber (after they
+reached the sink) and render through the projections, the same code path ``llmx replay``
+uses over the file.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from llmx.events.lines import RolloutLine
 
 
 class ExecOutput:
@@ -22,11 +26,11 @@ class ExecOutput:
         self._ansi = _use_color(color)
         self._final_to_stdout = not sys.stdout.isatty()
 
-    def on_line(self, line_type: str, payload: dict[str, Any]) -> None:
+    def on_line(self, line: RolloutLine) -> None:
         if self._json is not None:
-            self._write_json(self._json.feed(line_type, payload))
+            self._write_json(self._json.feed_line(line))
         elif self._human is not None:
-            self._write_human(self._human.feed(line_type, payload))
+            self._write_human(self._human.feed_line(line))
 
     def finish(self) -> None:
         if self._json is not None:

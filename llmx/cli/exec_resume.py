@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmx.cli.exec_run import ExecError
 from llmx.events.home import sessions_dir
+
+if TYPE_CHECKING:
+    from llmx.events.lines import RolloutLine
 
 
 def _rollouts(home: Path) -> list[Path]:
@@ -47,40 +49,28 @@ def _session_cwd(path: Path) -> str | None:
     return cwd if isinstance(cwd, str) else None
 
 
-def load_resume(path: Path) -> tuple[str, list[dict[str, Any]], int]:
-    """Thread id, model-context history and the next line ordinal of ``path``."""
+def load_resume(path: Path) -> tuple[str, list[dict[str, Any]], RolloutLine | None]:
+    """Thread id, model-context history and the ``session_meta`` line of ``path``.
+
+    A torn final line is ignored here; the writer that resumes the file cuts it.
+    """
+    from llmx.events.lines import LineError, decode_line
     from llmx.projections.resume import fold_resume, prompt_input
 
-    _cut_torn_tail(path)
     try:
         state = fold_resume(path)
+        with path.open("rb") as handle:
+            first = handle.readline()
     except OSError as exc:
         raise ExecError(f"cannot read {path}: {exc.strerror or exc}") from None
     if state.thread_id is None:
         raise ExecError(f"{path} has no session_meta line; it cannot be resumed")
-    return state.thread_id, prompt_input(state.history), _next_ordinal(path)
-
-
-def _cut_torn_tail(path: Path) -> None:
-    """A crash mid-write leaves a last line without newline; cut it before appending."""
-    data = path.read_bytes()
-    if data and not data.endswith(b"\n"):
-        keep = data.rfind(b"\n") + 1
-        with path.open("r+b") as handle:
-            handle.truncate(keep)
-            os.fsync(handle.fileno())
-
-
-def _next_ordinal(path: Path) -> int:
-    count = 0
-    last: int | None = None
-    with path.open("rb") as handle:
-        for raw in handle:
-            count += 1
-            try:
-                value = json.loads(raw).get("ordinal")
-            except (ValueError, AttributeError):
-                continue
-            if isinstance(value, int):
-                last = value
-    return last + 1 if last is not None else count
+    meta: RolloutLine | None = None
+    if first.endswith(b"\n"):
+        try:
+            meta = decode_line(first.rstrip(b"\n"))
+        except LineError:
+            meta = None
+    if meta is not None and meta.type != "session_meta":
+        meta = None
+    return state.thread_id, prompt_input(state.history), meta

@@ -17,10 +17,20 @@ import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from llmx.cli.exec_config import ConfigLoadError, apply_profile, load_raw_config
 from llmx.cli.exec_prompt import PromptError, resolve_prompt
+
+if TYPE_CHECKING:
+    from llmx.events.event_log import EventLog
+    from llmx.events.lines import RolloutLine
+    from llmx.events.primitives import ImageInput, UserInput
+    from llmx.runtime.session_types import SessionSettings
+
+# Lines the in-process frontend may hold unread; it reads as the turn runs, so this bound
+# is only there to be far above any burst.
+_FRONTEND_CAPACITY = 1 << 20
 
 
 class ExecError(Exception):
@@ -99,7 +109,9 @@ def _run(args: argparse.Namespace) -> int:
     schema = _output_schema(args.output_schema)
     images = _images(args.image, cwd)
     setup = _prepare(args, raw, cwd, home, resume_path)
-    items: list[dict[str, Any]] = [*images, {"type": "text", "text": prompt, "text_elements": []}]
+    from llmx.events.primitives import TextInput
+
+    items: list[UserInput] = [*images, TextInput(text=prompt)]
     return asyncio.run(_drive(args, setup, items, schema))
 
 
@@ -121,8 +133,10 @@ def _output_schema(path: str | None) -> dict[str, Any] | None:
     return schema
 
 
-def _images(values: list[str], cwd: Path) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
+def _images(values: list[str], cwd: Path) -> list[ImageInput]:
+    from llmx.events.primitives import ImageInput
+
+    items: list[ImageInput] = []
     for value in values:
         for name in filter(None, (part.strip() for part in value.split(","))):
             path = (cwd / name).resolve()
@@ -132,17 +146,18 @@ def _images(values: list[str], cwd: Path) -> list[dict[str, Any]]:
                 raise ExecError(f"--image {name}: {exc.strerror or exc}") from None
             mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
             url = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
-            items.append({"type": "image", "image_url": url})
+            items.append(ImageInput(image_url=url))
     return items
 
 
 @dataclass
 class _Setup:
-    settings: Any
-    log: Any
+    settings: SessionSettings
+    log: EventLog
     model: Any
     history: list[dict[str, Any]]
-    resumed: bool
+    # The resumed file's ``session_meta`` line, shown first as a replay would show it.
+    resumed_meta: RolloutLine | None
     show_reasoning: bool
 
 
@@ -151,6 +166,7 @@ def _prepare(
 ) -> _Setup:
     from pydantic import ValidationError
 
+    from llmx.events.event_log import EventLog, RolloutOptions
     from llmx.events.ids import new_thread_id
     from llmx.runtime.approvals import ApprovalPolicy
     from llmx.runtime.config import Config
@@ -161,7 +177,7 @@ def _prepare(
         user_instructions_text,
     )
     from llmx.runtime.models.client import open_model_client
-    from llmx.runtime.session_log import FileSessionLog, new_rollout_path
+    from llmx.runtime.session import session_meta
     from llmx.runtime.session_sandbox import sandbox_setup
     from llmx.runtime.session_types import SessionSettings
     from llmx.sandbox.policy import PolicyError, policy_to_dict
@@ -175,11 +191,11 @@ def _prepare(
         raise ExecError(f"config key {key!r}: {first['msg']}; fix config.toml or -c") from None
     history: list[dict[str, Any]] = []
     thread_id = new_thread_id()
-    next_ordinal = 0
+    resumed_meta = None
     if resume is not None:
         from llmx.cli.exec_resume import load_resume
 
-        thread_id, history, next_ordinal = load_resume(resume)
+        thread_id, history, resumed_meta = load_resume(resume)
     try:
         sandbox = resolve_sandbox(
             SandboxConfig.from_mapping(raw, cwd=cwd, config_profile=None),
@@ -220,16 +236,22 @@ def _prepare(
         notify=tuple(config.notify or ()),
         shell=Path(os.environ.get("SHELL") or "/bin/bash").name,
     )
-    if args.ephemeral:
-        path = None
-    elif resume is not None:
-        path = resume
+    # The frontend reads every line in the same process: it must never be dropped.
+    options = RolloutOptions(subscriber_capacity=_FRONTEND_CAPACITY)
+    # ``--ephemeral`` changes the sink (nothing is written), never the code path.
+    if resume is not None:
+        try:
+            log = EventLog.resume(resume, ephemeral=args.ephemeral, options=options)
+        except OSError as exc:
+            raise ExecError(f"cannot append to {resume}: {exc.strerror or exc}") from None
+        for notice in log.notices:
+            print(f"Warning: {notice}", file=sys.stderr)
     else:
-        path = new_rollout_path(home, thread_id)
-    log = FileSessionLog(path, resume=resume is not None, next_ordinal=next_ordinal)
+        log = EventLog.for_new_thread(
+            home, session_meta(settings), ephemeral=args.ephemeral, options=options
+        )
     model = open_model_client(config.model_provider, provider, originator="llmx_exec")
-    return _Setup(settings, log, model, history, resume is not None,
-                  not config.hide_agent_reasoning)
+    return _Setup(settings, log, model, history, resumed_meta, not config.hide_agent_reasoning)
 
 
 def _approval_policy(args: argparse.Namespace, raw: dict[str, Any]) -> str:
@@ -245,47 +267,63 @@ def _approval_policy(args: argparse.Namespace, raw: dict[str, Any]) -> str:
 
 
 async def _drive(
-    args: argparse.Namespace, setup: _Setup, items: list[dict[str, Any]],
+    args: argparse.Namespace, setup: _Setup, items: list[UserInput],
     schema: dict[str, Any] | None,
 ) -> int:
     from llmx.cli.exec_output import ExecOutput
+    from llmx.events.ops import Interrupt, Shutdown, UserTurn
     from llmx.runtime.approvals import ReviewDecision
     from llmx.runtime.session import Session
+    from llmx.runtime.session_types import ApprovalRequest
 
     output = ExecOutput(json_mode=args.json, color=args.color,
                         show_reasoning=setup.show_reasoning)
-    setup.log.subscribe(output.on_line)
+    # Everything shown comes from the log's subscriber stream: live equals replay.
+    subscription = setup.log.subscribe()
+    if setup.resumed_meta is not None:
+        output.on_line(setup.resumed_meta)
+
+    async def render() -> None:
+        async for line in subscription:
+            output.on_line(line)
+
+    renderer = asyncio.create_task(render())
     decisions = [ReviewDecision(value) for value in args.approval_decision]
 
-    async def respond(request: dict[str, Any]) -> ReviewDecision:
+    async def respond(request: ApprovalRequest) -> ReviewDecision:
         # exec has nobody to ask: scripted answers first, then deny (fail closed).
         return decisions.pop(0) if decisions else ReviewDecision.DENIED
 
-    session = Session(setup.settings, setup.log, setup.model, history=setup.history,
+    settings = setup.settings
+    session = Session(settings, setup.log, setup.model, history=setup.history,
                       approval_responder=respond)
-    if not setup.resumed:
-        await setup.log.emit("session_meta", session.session_meta())
-    else:
-        output.on_line("session_meta", session.session_meta())
     runner = asyncio.create_task(session.run())
     loop = asyncio.get_running_loop()
     interrupts: set[asyncio.Task[str]] = set()
 
     def on_sigint() -> None:
-        task = loop.create_task(session.submit({"type": "interrupt"}))
+        task = loop.create_task(session.submit(Interrupt()))
         interrupts.add(task)
         task.add_done_callback(interrupts.discard)
 
     loop.add_signal_handler(signal.SIGINT, on_sigint)
+    turn = UserTurn(
+        items=items, cwd=str(settings.cwd), approval_policy=settings.approval_policy.value,
+        sandbox_policy=settings.sandbox.policy_json, model=settings.model,
+        summary=settings.reasoning_summary, final_output_json_schema=schema,
+    )
+    if settings.reasoning_effort is not None:
+        turn.effort = settings.reasoning_effort
     try:
-        await session.submit(
-            {"type": "user_turn", "items": items, "final_output_json_schema": schema}
-        )
-        await session.submit({"type": "shutdown"})
+        await session.submit(turn)
+        await session.submit(Shutdown())
         await runner
     finally:
         loop.remove_signal_handler(signal.SIGINT)
         await setup.model.aclose()
+        # Ends the subscription (a no-op after a clean shutdown), so the renderer drains.
+        await setup.log.close()
+        await renderer
     output.finish()
     if args.output_last_message:
         _write_last_message(Path(args.output_last_message), session.last_agent_message)

@@ -32,7 +32,7 @@ import msgspec
 from llmx.events.event_msgs import DELTA_EVENT_TYPES, EventMsgBase, TaskComplete, TurnAborted
 from llmx.events.home import rollout_path_for
 from llmx.events.ids import format_timestamp
-from llmx.events.lines import RolloutItem, RolloutLine, decode_line
+from llmx.events.lines import RolloutItem, RolloutLine, UnknownPayload, decode_line
 from llmx.events.ops import ExecApproval, PatchApproval, UserInputOp, UserTurn
 from llmx.events.outputs import DEFAULT_INLINE_OUTPUT_BYTES, OutputCapper
 from llmx.events.reader import CHUNK_BYTES, RolloutReader, TornTail
@@ -193,7 +193,7 @@ class EventLog:
 
     # -- writing ----------------------------------------------------------------------
 
-    async def record(self, *payloads: RolloutItem) -> RecordResult:
+    async def record(self, *payloads: RolloutItem | UnknownPayload) -> RecordResult:
         """Append ``payloads`` as one batch (see the module docstring for guarantees)."""
         async with self._lock:
             if self._closed:

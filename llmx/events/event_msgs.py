@@ -57,6 +57,8 @@ class TurnStarted(TaskStarted, tag="turn_started"):
 class TaskComplete(EventMsgBase, tag="task_complete"):
     turn_id: str = ""
     last_agent_message: str | None = None
+    # A failed turn: ``{"message", "codex_error_info"}``.
+    error: JsonValue | UnsetType = UNSET
     started_at: int | UnsetType = UNSET
     completed_at: int | UnsetType = UNSET
     duration_ms: int | UnsetType = UNSET

@@ -221,7 +221,7 @@ class RolloutLine:
     @classmethod
     def create(
         cls,
-        payload: RolloutItem,
+        payload: RolloutItem | UnknownPayload,
         *,
         ordinal: int | None,
         timestamp: str | None = None,
@@ -233,7 +233,11 @@ class RolloutLine:
         """
         line_type = line_type_of(payload)
         stamp = format_timestamp() if timestamp is None else timestamp
-        payload_raw = _encoder.encode(payload)
+        if isinstance(payload, UnknownPayload):
+            # Something the schema does not model (a new item type from a model): kept as is.
+            payload_raw = payload.raw
+        else:
+            payload_raw = _encoder.encode(payload)
         # Assembled by hand (the envelope is fixed) so the payload is encoded only once.
         head = _encoder.encode(stamp)
         if ordinal is None:
@@ -252,7 +256,9 @@ class RolloutLine:
         )
 
 
-def line_type_of(payload: Any) -> LineType:
+def line_type_of(payload: Any) -> str:
+    if isinstance(payload, UnknownPayload) and payload.line_type:
+        return payload.line_type
     if isinstance(payload, EventMsgBase):
         return LineType.EVENT_MSG
     if isinstance(payload, ResponseItemBase):

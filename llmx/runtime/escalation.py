@@ -10,10 +10,17 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
 
-ESCALATION_LINE_TYPE = "escalation"
+from llmx.events.records import Approver, EscalationRecord, ExecutionMode
+
+__all__ = [
+    "Approver",
+    "EscalationRecord",
+    "EscalationTrigger",
+    "ExecutionMode",
+    "escalation_record",
+    "likely_sandbox_denial",
+]
 
 # Substrings of a failed command's output that mean the sandbox, not the command, said no.
 _DENIAL_MARKERS = (
@@ -29,26 +36,6 @@ _DENIAL_MARKERS = (
 _SIGSYS_EXIT = 159
 
 
-class ExecutionMode(enum.Enum):
-    """How an approved command is run (the ``mode`` of the ``escalation`` line)."""
-
-    # Under the turn's own sandbox policy (nothing widened).
-    TURN_DEFAULT = "turn_default"
-    # Outside any sandbox.
-    UNSANDBOXED = "unsandboxed"
-    # Still confined, with bounded extra permissions (listed in the record).
-    BOUNDED = "bounded"
-
-
-class Approver(enum.Enum):
-    """Who allowed the escalation (the ``approved_by`` of the ``escalation`` line)."""
-
-    # A person answered the approval request.
-    USER = "user"
-    # An earlier ``approved_for_session`` answer covered this command.
-    SESSION = "session"
-
-
 class EscalationTrigger(enum.Enum):
     """Why the command was escalated."""
 
@@ -58,35 +45,30 @@ class EscalationTrigger(enum.Enum):
     SANDBOX_DENIAL = "sandbox_denial"
 
 
-@dataclass(frozen=True)
-class EscalationRecord:
-    call_id: str
-    turn_id: str
-    command: tuple[str, ...]
-    trigger: EscalationTrigger
-    mode: ExecutionMode
-    approved_by: Approver
-    justification: str | None = None
-    # The ``submission`` id of the decision that approved it (USER approvals).
-    decision_submission_id: str | None = None
-    permissions: dict[str, Any] | None = None
-
-    def payload(self) -> dict[str, Any]:
-        reason = f"{self.trigger.value}: {self.justification}" if self.justification else (
-            self.trigger.value
-        )
-        payload: dict[str, Any] = {
-            "call_id": self.call_id,
-            "mode": self.mode.value,
-            "approved_by": self.approved_by.value,
-            "turn_id": self.turn_id,
-            "permissions": self.permissions,
-            "command": list(self.command),
-            "reason": reason,
-        }
-        if self.decision_submission_id is not None:
-            payload["decision_submission_id"] = self.decision_submission_id
-        return payload
+def escalation_record(
+    *,
+    call_id: str,
+    turn_id: str,
+    command: Sequence[str],
+    trigger: EscalationTrigger,
+    mode: ExecutionMode,
+    approved_by: Approver,
+    justification: str | None = None,
+    decision_submission_id: str | None = None,
+) -> EscalationRecord:
+    """The ``escalation`` line for one re-run: its mode, its authority and why."""
+    reason = f"{trigger.value}: {justification}" if justification else trigger.value
+    record = EscalationRecord(
+        call_id=call_id,
+        mode=mode,
+        approved_by=approved_by,
+        turn_id=turn_id,
+        command=list(command),
+        reason=reason,
+    )
+    if decision_submission_id is not None:
+        record.decision_submission_id = decision_submission_id
+    return record
 
 
 def likely_sandbox_denial(

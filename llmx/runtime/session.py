@@ -1,10 +1,10 @@
 """A session: one submission queue, one turn task at a time, one log.
 
 Frontends talk to a session only through :meth:`Session.submit`. Every submission is
-appended to the log (as our ``submission`` line) before it is acted on; approval
-decisions and interrupts are also synced to disk first, so the log proves what was
-decided before anything happened because of it. The session never prints: frontends
-render what the log publishes.
+appended to the log (``llmx.events.EventLog``, the single writer, as our ``submission``
+line) before it is acted on; approval decisions and interrupts are also synced to disk
+first, so the log proves what was decided before anything happened because of it. The
+session never prints: frontends render what the log publishes to its subscribers.
 """
 
 from __future__ import annotations
@@ -16,7 +16,20 @@ from collections.abc import Sequence
 from typing import Any
 
 from llmx import __version__
+from llmx.events.event_log import EventLog
+from llmx.events.event_msgs import ExecApprovalRequest
 from llmx.events.ids import format_timestamp
+from llmx.events.ops import (
+    ExecApproval,
+    Interrupt,
+    Op,
+    PatchApproval,
+    Shutdown,
+    UserInputOp,
+    UserTurn,
+)
+from llmx.events.primitives import TextInput
+from llmx.events.records import SessionMeta, SubmissionRecord
 from llmx.runtime.approvals import ApprovalCache, ReviewDecision
 from llmx.runtime.instructions import (
     EnvironmentContext,
@@ -26,23 +39,21 @@ from llmx.runtime.instructions import (
 from llmx.runtime.models.stream import TokenUsage
 from llmx.runtime.notify import run_notify, turn_complete_payload
 from llmx.runtime.session_types import (
-    SUBMISSION_LINE_TYPE,
+    ApprovalRequest,
     ApprovalResponder,
     ModelStreamer,
-    SessionLog,
     SessionSettings,
 )
 from llmx.runtime.turn import Turn
 
-# Ops whose effect must not precede their record on disk.
-_DURABLE_OPS = frozenset({"exec_approval", "patch_approval", "interrupt"})
+TurnOp = UserTurn | UserInputOp
 
 
 class Session:
     def __init__(
         self,
         settings: SessionSettings,
-        log: SessionLog,
+        log: EventLog,
         model: ModelStreamer,
         *,
         history: Sequence[dict[str, Any]] = (),
@@ -59,9 +70,11 @@ class Session:
         self.aborted = False
         self.last_agent_message: str | None = None
         self._responder = approval_responder
-        self._queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[str, Op]] = asyncio.Queue()
         self._ids = itertools.count()
         self._turn_task: asyncio.Task[None] | None = None
+        # An interrupt that came while no turn ran: the next turn starts aborted.
+        self._interrupt_pending = False
         self._pending: dict[str, asyncio.Future[ReviewDecision]] = {}
         self._usage = TokenUsage()
         self._turn_inputs: list[str] = []
@@ -71,26 +84,28 @@ class Session:
 
     # -- the frontend side ----------------------------------------------------------
 
-    async def submit(self, op: dict[str, Any]) -> str:
+    async def submit(self, op: Op) -> str:
         """Log ``op`` (durably for decisions and interrupts), then act on it.
 
         Decisions and interrupts take effect at once (a running turn is waiting for
-        them); turns and shutdown are queued behind the running turn.
+        them); turns and shutdown are queued behind the running turn. An interrupt that
+        comes before its turn has started is kept: that turn ends as interrupted.
         """
         submission_id = str(next(self._ids))
-        await self.log.emit(SUBMISSION_LINE_TYPE, {"id": submission_id, "op": op})
-        kind = op.get("type")
-        if kind in _DURABLE_OPS:
+        # The writer fsyncs decisions itself (its durability policy); an interrupt is
+        # synced here, before the turn is cancelled.
+        await self.log.record(SubmissionRecord(id=submission_id, op=op))
+        if isinstance(op, Interrupt):
             await self.log.sync()
-        if kind == "interrupt":
             if self._turn_task is not None and not self._turn_task.done():
                 self._turn_task.cancel()
-        elif kind in ("exec_approval", "patch_approval"):
-            call_id = str(op.get("id"))
-            self.decision_submissions[call_id] = submission_id
-            future = self._pending.pop(call_id, None)
+            else:
+                self._interrupt_pending = True
+        elif isinstance(op, ExecApproval | PatchApproval):
+            self.decision_submissions[op.id] = submission_id
+            future = self._pending.pop(op.id, None)
             if future is not None and not future.done():
-                future.set_result(_decision(op.get("decision")))
+                future.set_result(_decision(op.decision))
         else:
             await self._queue.put((submission_id, op))
         return submission_id
@@ -99,33 +114,29 @@ class Session:
         """Process queued turns until ``shutdown``; then drain and close the log."""
         while True:
             submission_id, op = await self._queue.get()
-            kind = op.get("type")
-            if kind in ("user_turn", "user_input"):
+            if isinstance(op, UserTurn | UserInputOp):
                 await self._wait_turn()
                 self._start_turn(submission_id, op)
-            elif kind == "shutdown":
+            elif isinstance(op, Shutdown):
                 await self._wait_turn()
-                await self.log.emit("event_msg", {"type": "shutdown_complete"})
+                # No ``shutdown_complete`` line: it tells a live client the session is
+                # gone, which closing the log (ending every subscription) already does,
+                # and Codex does not persist it either.
                 await self.log.close()
                 return
+
+    def take_pending_interrupt(self) -> bool:
+        """True once if an interrupt arrived before the current turn started."""
+        pending, self._interrupt_pending = self._interrupt_pending, False
+        return pending
 
     # -- the runtime side ------------------------------------------------------------
 
     def base_instructions_message(self) -> dict[str, Any]:
         return developer_message(self.settings.base_instructions)
 
-    def session_meta(self) -> dict[str, Any]:
-        settings = self.settings
-        return {
-            "id": settings.thread_id,
-            "timestamp": format_timestamp(),
-            "cwd": str(settings.cwd),
-            "originator": settings.originator,
-            "cli_version": __version__,
-            "source": settings.source,
-            "model_provider": settings.model_provider,
-            "base_instructions": {"text": settings.base_instructions},
-        }
+    def session_meta(self) -> SessionMeta:
+        return session_meta(self.settings)
 
     def initial_context(self) -> list[dict[str, Any]]:
         settings = self.settings
@@ -156,12 +167,12 @@ class Session:
         )
         return self._usage
 
-    async def await_decision(self, call_id: str, request: dict[str, Any]) -> ReviewDecision:
+    async def await_decision(self, call_id: str, request: ApprovalRequest) -> ReviewDecision:
         """Publish an approval request and wait for the decision op that answers it."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[ReviewDecision] = loop.create_future()
         self._pending[call_id] = future
-        await self.log.emit("event_msg", request)
+        await self.log.record(request)
         if self._responder is not None:
             task = asyncio.create_task(self._respond(call_id, request))
             self._responder_tasks.add(task)
@@ -171,12 +182,15 @@ class Session:
         finally:
             self._pending.pop(call_id, None)
 
-    async def _respond(self, call_id: str, request: dict[str, Any]) -> None:
+    async def _respond(self, call_id: str, request: ApprovalRequest) -> None:
         assert self._responder is not None
         decision = await self._responder(request)
-        is_patch = request["type"] == "apply_patch_approval_request"
-        op_type = "patch_approval" if is_patch else "exec_approval"
-        await self.submit({"type": op_type, "id": call_id, "decision": decision.value})
+        op: Op
+        if isinstance(request, ExecApprovalRequest):
+            op = ExecApproval(id=call_id, decision=decision.value, turn_id=request.turn_id)
+        else:
+            op = PatchApproval(id=call_id, decision=decision.value)
+        await self.submit(op)
 
     def turn_finished(self, turn: Turn) -> None:
         self.last_agent_message = turn.last_agent_message
@@ -192,12 +206,11 @@ class Session:
                 ),
             )
 
-    def _start_turn(self, submission_id: str, op: dict[str, Any]) -> None:
-        items = [dict(item) for item in op.get("items", [])]
-        self._turn_inputs = [
-            str(item.get("text", "")) for item in items if item.get("type") == "text"
-        ]
-        turn = Turn(self, submission_id, items, op.get("final_output_json_schema"))
+    def _start_turn(self, submission_id: str, op: TurnOp) -> None:
+        self._turn_inputs = [item.text for item in op.items if isinstance(item, TextInput)]
+        schema = op.final_output_json_schema
+        output_schema = schema if isinstance(schema, dict) else None
+        turn = Turn(self, submission_id, list(op.items), output_schema)
         self._turn_task = asyncio.create_task(turn.run(), name=f"turn-{turn.turn_id}")
 
     async def _wait_turn(self) -> None:
@@ -209,9 +222,23 @@ class Session:
         self._turn_task = None
 
 
+def session_meta(settings: SessionSettings) -> SessionMeta:
+    """The thread's ``session_meta``: written first when its rollout file appears."""
+    return SessionMeta(
+        id=settings.thread_id,
+        timestamp=format_timestamp(),
+        cwd=str(settings.cwd),
+        originator=settings.originator,
+        cli_version=__version__,
+        source=settings.source,
+        model_provider=settings.model_provider,
+        base_instructions={"text": settings.base_instructions},
+    )
+
+
 def _decision(value: Any) -> ReviewDecision:
     try:
         return ReviewDecision(value)
-    except ValueError:
+    except (ValueError, TypeError):
         # Anything we cannot read fails closed, as Codex's default decision does.
         return ReviewDecision.DENIED

@@ -1,7 +1,8 @@
-"""The contracts a session is built from: its settings, its log, its model, its sandbox.
+"""The contracts a session is built from: its settings, its model, its sandbox.
 
 Kept apart from the loop so frontends and tests can build a session from real parts
-without importing the loop's internals.
+without importing the loop's internals. The session's log is ``llmx.events.EventLog``
+itself (with the ephemeral sink for ``--ephemeral``): there is no second writer.
 """
 
 from __future__ import annotations
@@ -11,29 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from llmx.events.event_msgs import ApplyPatchApprovalRequest, ExecApprovalRequest
 from llmx.runtime.approvals import ApprovalPolicy, ReviewDecision
 from llmx.runtime.models.request import ModelRequest
 from llmx.runtime.models.stream import StreamEvent
 from llmx.runtime.tools.shell import Spawner
 from llmx.runtime.tools.specs import WireApi
-
-SUBMISSION_LINE_TYPE = "submission"
-
-
-class SessionLog(Protocol):
-    """The session's only output: every line goes through here, in order.
-
-    ``emit`` hands one rollout item (``session_meta``, ``turn_context``, ``response_item``,
-    ``event_msg``, or one of our own line types) to the event log, which decides what is
-    persisted and publishes to subscribers after the sink has it. ``sync`` is a durability
-    barrier: when it returns, everything emitted before is on disk (fsynced).
-    """
-
-    async def emit(self, line_type: str, payload: dict[str, Any]) -> None: ...
-
-    async def sync(self) -> None: ...
-
-    async def close(self) -> None: ...
 
 
 class ModelStreamer(Protocol):
@@ -66,9 +50,12 @@ class SandboxSetup:
         return any(path == root or path.is_relative_to(root) for root in self.writable_roots)
 
 
-# Answers an approval request (the event payload) with a decision; the session then
-# submits that decision as an op, so it is logged before it is acted on.
-ApprovalResponder = Callable[[dict[str, Any]], Awaitable[ReviewDecision]]
+# An approval request as it is published (and written) before the decision.
+ApprovalRequest = ExecApprovalRequest | ApplyPatchApprovalRequest
+
+# Answers an approval request with a decision; the session then submits that decision as
+# an op, so it is logged before it is acted on.
+ApprovalResponder = Callable[[ApprovalRequest], Awaitable[ReviewDecision]]
 
 
 @dataclass

@@ -15,7 +15,36 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
+from llmx.events.event_msgs import (
+    ApplyPatchApprovalRequest,
+    ErrorEvent,
+    EventMsg,
+    ExecApprovalRequest,
+    ItemCompleted,
+    ItemStarted,
+    StreamError,
+    TaskComplete,
+    TaskStarted,
+    TokenCount,
+    TokenUsageInfo,
+    TurnAborted,
+)
 from llmx.events.ids import new_thread_id
+from llmx.events.lines import UnknownPayload
+from llmx.events.primitives import FileChange, ImageInput, TextInput, UnknownCommand, UserInput
+from llmx.events.primitives import TokenUsage as UsageRecord
+from llmx.events.records import TurnContext
+from llmx.events.response_items import ResponseItem
+from llmx.events.turn_items import (
+    AgentMessageItem,
+    AgentText,
+    CommandExecutionStatus,
+    ReasoningItem,
+    TurnItem,
+    UserMessageItem,
+)
 from llmx.runtime.approvals import ReviewDecision
 from llmx.runtime.models.errors import ModelError
 from llmx.runtime.models.request import ModelRequest, Reasoning, RequestIdentity
@@ -25,8 +54,9 @@ from llmx.runtime.tools.specs import tool_specs
 from llmx.runtime.turn_tools import ToolCall, TurnAbort, dispatch
 
 if TYPE_CHECKING:
+    from llmx.events.event_log import EventLog
     from llmx.runtime.session import Session
-    from llmx.runtime.session_types import SessionLog, SessionSettings
+    from llmx.runtime.session_types import SessionSettings
 
 TURN_ABORTED_TEXT = (
     "<turn_aborted>\nThe user interrupted the previous turn on purpose. Any running unified "
@@ -40,7 +70,7 @@ class Turn:
         self,
         session: Session,
         submission_id: str,
-        items: list[dict[str, Any]],
+        items: list[UserInput],
         output_schema: dict[str, Any] | None,
     ) -> None:
         self.session = session
@@ -53,36 +83,39 @@ class Turn:
         # Tool calls made but not answered yet (for the abort path).
         self.open_calls: dict[str, ToolCall] = {}
         # Commands running now: their in-progress item and start time.
-        self.running_items: dict[str, tuple[dict[str, Any], int]] = {}
+        self.running_items: dict[str, tuple[TurnItem, int]] = {}
 
     @property
     def settings(self) -> SessionSettings:
         return self.session.settings
 
     @property
-    def log(self) -> SessionLog:
+    def log(self) -> EventLog:
         return self.session.log
 
-    async def event(self, payload: dict[str, Any]) -> None:
-        await self.log.emit("event_msg", payload)
+    async def event(self, payload: EventMsg) -> None:
+        await self.log.record(payload)
 
-    async def emit_item(
-        self, kind: str, item: dict[str, Any], started_ms: int, completed_ms: int | None
-    ) -> None:
-        payload: dict[str, Any] = {
-            "type": kind,
-            "thread_id": self.settings.thread_id,
-            "turn_id": self.turn_id,
-            "item": item,
-            "started_at_ms": started_ms,
-        }
-        if completed_ms is not None:
-            payload["completed_at_ms"] = completed_ms
-        await self.event(payload)
+    async def item_started(self, item: TurnItem, started_ms: int) -> None:
+        await self.event(
+            ItemStarted(
+                thread_id=self.settings.thread_id, turn_id=self.turn_id, item=item,
+                started_at_ms=started_ms,
+            )
+        )
+
+    async def item_completed(self, item: TurnItem, started_ms: int, completed_ms: int) -> None:
+        await self.event(
+            ItemCompleted(
+                thread_id=self.settings.thread_id, turn_id=self.turn_id, item=item,
+                started_at_ms=started_ms, completed_at_ms=completed_ms,
+            )
+        )
 
     async def record(self, item: dict[str, Any]) -> None:
+        """Add ``item`` to the model's history and write it as a ``response_item`` line."""
         self.session.history.append(item)
-        await self.log.emit("response_item", item)
+        await self.log.record(response_item(item))
 
     async def run(self) -> None:
         try:
@@ -92,6 +125,9 @@ class Turn:
 
     async def _run(self) -> None:
         await self._begin()
+        if self.session.take_pending_interrupt():
+            # Interrupted before it could start: on record as begun, then aborted.
+            raise TurnAbort
         while True:
             try:
                 calls = await self._sample()
@@ -113,47 +149,43 @@ class Turn:
             for item in session.initial_context():
                 await self.record(item)
             session.context_recorded = True
-        await self.log.emit("turn_context", self._turn_context())
+        await self.log.record(self._turn_context())
         await self.event(
-            {
-                "type": "task_started",
-                "turn_id": self.turn_id,
-                "started_at": int(self.started),
-                "model_context_window": settings.model_context_window,
-            }
+            TaskStarted(
+                turn_id=self.turn_id,
+                started_at=int(self.started),
+                model_context_window=settings.model_context_window,
+            )
         )
-        text = "".join(str(part.get("text", "")) for part in self.items if part["type"] == "text")
+        text = "".join(part.text for part in self.items if isinstance(part, TextInput))
         content: list[dict[str, Any]] = [
-            {"type": "input_image", "image_url": part["image_url"]}
+            {"type": "input_image", "image_url": part.image_url}
             for part in self.items
-            if part["type"] == "image"
+            if isinstance(part, ImageInput)
         ]
         content.append({"type": "input_text", "text": text})
         await self.record({"type": "message", "role": "user", "content": content})
         now = _now_ms()
-        await self.emit_item(
-            "item_completed",
-            {"type": "UserMessage", "id": new_thread_id(), "content": self.items},
-            now,
-            now,
+        await self.item_completed(
+            UserMessageItem(id=new_thread_id(), content=self.items), now, now
         )
 
-    def _turn_context(self) -> dict[str, Any]:
+    def _turn_context(self) -> TurnContext:
         settings = self.settings
-        context: dict[str, Any] = {
-            "turn_id": self.turn_id,
-            "cwd": str(settings.cwd),
-            "approval_policy": settings.approval_policy.value,
-            "sandbox_policy": settings.sandbox.policy_json,
-            "model": settings.model,
-            "summary": settings.reasoning_summary,
-        }
+        context = TurnContext(
+            turn_id=self.turn_id,
+            cwd=str(settings.cwd),
+            approval_policy=settings.approval_policy.value,
+            sandbox_policy=settings.sandbox.policy_json,
+            model=settings.model,
+            summary=settings.reasoning_summary,
+        )
         if settings.reasoning_effort is not None:
-            context["effort"] = settings.reasoning_effort
+            context.effort = settings.reasoning_effort
         if settings.user_instructions is not None:
-            context["user_instructions"] = settings.user_instructions
+            context.user_instructions = settings.user_instructions
         if self.output_schema is not None:
-            context["final_output_json_schema"] = self.output_schema
+            context.final_output_json_schema = self.output_schema
         return context
 
     def _request(self) -> ModelRequest:
@@ -191,11 +223,10 @@ class Turn:
                 await self._token_count(event.usage)
             elif isinstance(event, RetryScheduled):
                 await self.event(
-                    {
-                        "type": "stream_error",
-                        "message": f"Reconnecting... {event.attempt}/{event.max_retries}",
-                        "additional_details": event.message,
-                    }
+                    StreamError(
+                        message=f"Reconnecting... {event.attempt}/{event.max_retries}",
+                        additional_details=event.message,
+                    )
                 )
         return calls
 
@@ -211,15 +242,15 @@ class Turn:
                 if part.get("type") == "output_text"
             )
             self.last_agent_message = text
-            agent = {"type": "AgentMessage", "id": raw.get("id") or new_thread_id(),
-                     "content": [{"type": "Text", "text": text}]}
-            await self.emit_item("item_completed", agent, now, now)
+            agent = AgentMessageItem(id=str(raw.get("id") or new_thread_id()),
+                                     content=[AgentText(text=text)])
+            await self.item_completed(agent, now, now)
         elif kind == "reasoning":
             summary = [str(part.get("text", "")) for part in item.get("summary", [])]
             if any(summary):
-                reasoning = {"type": "Reasoning", "id": raw.get("id") or new_thread_id(),
-                             "summary_text": summary, "raw_content": []}
-                await self.emit_item("item_completed", reasoning, now, now)
+                reasoning = ReasoningItem(id=str(raw.get("id") or new_thread_id()),
+                                          summary_text=summary)
+                await self.item_completed(reasoning, now, now)
         elif kind == "function_call":
             return ToolCall(str(item["call_id"]), str(item["name"]), str(item.get("arguments", "")),
                             custom=False)
@@ -233,39 +264,34 @@ class Turn:
             return
         total = self.session.add_usage(usage)
         await self.event(
-            {
-                "type": "token_count",
-                "info": {
-                    "total_token_usage": _usage_json(total),
-                    "last_token_usage": _usage_json(usage),
-                    "model_context_window": self.settings.model_context_window,
-                },
-                "rate_limits": None,
-            }
+            TokenCount(
+                info=TokenUsageInfo(
+                    total_token_usage=_usage_record(total),
+                    last_token_usage=_usage_record(usage),
+                    model_context_window=self.settings.model_context_window,
+                ),
+            )
         )
 
     async def _fail(self, error: ModelError) -> None:
         info = error.kind.value if error.kind.value in _CODEX_ERROR_INFO else "other"
-        await self.event({"type": "error", "message": error.message, "codex_error_info": info})
+        await self.event(ErrorEvent(message=error.message, codex_error_info=info))
         self.session.failed = True
         await self._complete(error={"message": error.message, "codex_error_info": info})
 
     async def _complete(self, *, error: dict[str, Any] | None) -> None:
         completed = time.time()
-        payload: dict[str, Any] = {
-            "type": "task_complete",
-            "turn_id": self.turn_id,
-            "last_agent_message": self.last_agent_message,
-        }
-        if error is not None:
-            payload["error"] = error
-        payload.update(
+        payload = TaskComplete(
+            turn_id=self.turn_id,
+            last_agent_message=self.last_agent_message,
             started_at=int(self.started),
             completed_at=int(completed),
             duration_ms=int((completed - self.started) * 1000),
         )
+        if error is not None:
+            payload.error = error
+        # The writer fsyncs at turn end (``task_complete``) under its durability policy.
         await self.event(payload)
-        await self.log.sync()
         self.session.turn_finished(self)
 
     async def _record_abort(self) -> None:
@@ -274,10 +300,10 @@ class Turn:
             running = self.running_items.pop(call.call_id, None)
             if running is not None:
                 item, started_ms = running
-                await self.emit_item(
-                    "item_completed", {**item, "status": "failed", "exit_code": -1}, started_ms,
-                    _now_ms(),
+                failed = msgspec.structs.replace(
+                    item, status=CommandExecutionStatus.FAILED, exit_code=-1
                 )
+                await self.item_completed(failed, started_ms, _now_ms())
             await self.record(call.output_item(tool_output.aborted_output(elapsed)))
         self.open_calls.clear()
         await self.record(
@@ -286,47 +312,39 @@ class Turn:
         )
         completed = time.time()
         await self.event(
-            {
-                "type": "turn_aborted",
-                "turn_id": self.turn_id,
-                "reason": "interrupted",
-                "started_at": int(self.started),
-                "completed_at": int(completed),
-                "duration_ms": int((completed - self.started) * 1000),
-            }
+            TurnAborted(
+                reason="interrupted",
+                turn_id=self.turn_id,
+                started_at=int(self.started),
+                completed_at=int(completed),
+                duration_ms=int((completed - self.started) * 1000),
+            )
         )
-        await self.log.sync()
         self.session.aborted = True
 
     async def request_exec_approval(
         self, call_id: str, command: list[str], cwd: Path, reason: str | None
     ) -> ReviewDecision:
-        payload: dict[str, Any] = {
-            "type": "exec_approval_request",
-            "call_id": call_id,
-            "turn_id": self.turn_id,
-            "command": command,
-            "cwd": str(cwd),
-            "parsed_cmd": [{"type": "unknown", "cmd": command[-1]}],
-        }
+        request = ExecApprovalRequest(
+            call_id=call_id,
+            turn_id=self.turn_id,
+            command=command,
+            cwd=str(cwd),
+            parsed_cmd=[UnknownCommand(cmd=command[-1])],
+        )
         if reason is not None:
-            payload["reason"] = reason
-        return await self.session.await_decision(call_id, payload)
+            request.reason = reason
+        return await self.session.await_decision(call_id, request)
 
     async def request_patch_approval(
-        self, call_id: str, changes: dict[str, Any], outside: list[Path]
+        self, call_id: str, changes: dict[str, FileChange], outside: list[Path]
     ) -> ReviewDecision:
-        payload: dict[str, Any] = {
-            "type": "apply_patch_approval_request",
-            "call_id": call_id,
-            "turn_id": self.turn_id,
-            "changes": changes,
-        }
+        request = ApplyPatchApprovalRequest(call_id=call_id, turn_id=self.turn_id, changes=changes)
         if outside:
-            payload["reason"] = "writes outside the writable roots: " + ", ".join(
+            request.reason = "writes outside the writable roots: " + ", ".join(
                 str(path) for path in outside
             )
-        return await self.session.await_decision(call_id, payload)
+        return await self.session.await_decision(call_id, request)
 
 
 _CODEX_ERROR_INFO = frozenset(
@@ -334,14 +352,30 @@ _CODEX_ERROR_INFO = frozenset(
 )
 
 
-def _usage_json(usage: TokenUsage) -> dict[str, int]:
-    return {
-        "input_tokens": usage.input_tokens,
-        "cached_input_tokens": usage.cached_input_tokens,
-        "output_tokens": usage.output_tokens,
-        "reasoning_output_tokens": usage.reasoning_output_tokens,
-        "total_tokens": usage.total_tokens,
-    }
+def _usage_record(usage: TokenUsage) -> UsageRecord:
+    return UsageRecord(
+        input_tokens=usage.input_tokens,
+        cached_input_tokens=usage.cached_input_tokens,
+        output_tokens=usage.output_tokens,
+        reasoning_output_tokens=usage.reasoning_output_tokens,
+        total_tokens=usage.total_tokens,
+    )
+
+
+def response_item(item: dict[str, Any]) -> ResponseItem | UnknownPayload:
+    """``item`` (as sent to or received from the model) as the typed rollout payload.
+
+    An item type the schema does not model yet is written as it came, untouched.
+    """
+    try:
+        typed: ResponseItem = msgspec.convert(item, ResponseItem)
+    except msgspec.ValidationError as exc:
+        kind = item.get("type")
+        return UnknownPayload(
+            "response_item", kind if isinstance(kind, str) else None,
+            msgspec.json.encode(item), str(exc),
+        )
+    return typed
 
 
 def _now_ms() -> int:

@@ -1,8 +1,9 @@
 """Tool calls of one turn: exec_command, apply_patch and update_plan, with approvals.
 
 Each handler returns the text the model sees. Everything a person sees goes out as
-events: ``item_started``/``item_completed`` for commands and patches, ``plan_update``
-for plans, approval requests, and ``escalation`` lines before an escalated run.
+events (typed payloads of ``llmx.events``): ``item_started``/``item_completed`` for
+commands and patches, ``plan_update`` for plans, approval requests, and ``escalation``
+lines before an escalated run (fsynced by the writer before the command starts).
 """
 
 from __future__ import annotations
@@ -13,6 +14,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
+from llmx.events.event_msgs import PlanStep, PlanUpdate
+from llmx.events.primitives import (
+    AddFile,
+    DeleteFile,
+    Duration,
+    FileChange,
+    UnknownCommand,
+    UpdateFile,
+)
+from llmx.events.turn_items import (
+    CommandExecutionItem,
+    CommandExecutionStatus,
+    FileChangeItem,
+    PatchApplyStatus,
+)
 from llmx.runtime.approvals import (
     ApprovalCache,
     Forbidden,
@@ -27,11 +45,10 @@ from llmx.runtime.approvals import (
 )
 from llmx.runtime.approvals_rules import is_known_safe, might_be_dangerous
 from llmx.runtime.escalation import (
-    ESCALATION_LINE_TYPE,
     Approver,
-    EscalationRecord,
     EscalationTrigger,
     ExecutionMode,
+    escalation_record,
     likely_sandbox_denial,
 )
 from llmx.runtime.tools import output as tool_output
@@ -180,35 +197,34 @@ async def _record_escalation(
     approver: Approver,
     justification: str | None,
 ) -> None:
-    record = EscalationRecord(
+    record = escalation_record(
         call_id=call.call_id,
         turn_id=turn.turn_id,
-        command=tuple(argv),
+        command=argv,
         trigger=trigger,
         mode=ExecutionMode.UNSANDBOXED,
         approved_by=approver,
         justification=justification,
         decision_submission_id=turn.session.decision_submissions.get(call.call_id),
     )
-    await turn.log.emit(ESCALATION_LINE_TYPE, record.payload())
-    # On disk before the command runs: the audit trail must not depend on the command.
-    await turn.log.sync()
+    # On disk before the command runs (the writer fsyncs escalations): the audit trail
+    # must not depend on the command.
+    await turn.log.record(record)
 
 
 async def _run(
     turn: Turn, call: ToolCall, argv: list[str], cwd: Path, spawner: Spawner
 ) -> CommandResult:
-    item: dict[str, Any] = {
-        "type": "CommandExecution",
-        "id": call.call_id,
-        "command": argv,
-        "cwd": str(cwd),
-        "parsed_cmd": [{"type": "unknown", "cmd": argv[-1]}],
-        "source": "unified_exec_startup",
-        "status": "inProgress",
-    }
+    item = CommandExecutionItem(
+        id=call.call_id,
+        command=argv,
+        cwd=str(cwd),
+        parsed_cmd=[UnknownCommand(cmd=argv[-1])],
+        source="unified_exec_startup",
+        status=CommandExecutionStatus.IN_PROGRESS,
+    )
     started_ms = _now_ms()
-    await turn.emit_item("item_started", item, started_ms, None)
+    await turn.item_started(item, started_ms)
     turn.running_items[call.call_id] = (item, started_ms)
     try:
         result = await run_command(argv, cwd=cwd, env=turn.settings.env, spawner=spawner)
@@ -217,14 +233,18 @@ async def _run(
     finally:
         turn.running_items.pop(call.call_id, None)
     seconds = int(result.wall_seconds)
-    done = {
-        **item,
-        "status": "completed" if result.exit_code == 0 else "failed",
-        "aggregated_output": result.aggregated_output,
-        "exit_code": result.exit_code,
-        "duration": {"secs": seconds, "nanos": int((result.wall_seconds - seconds) * 1e9)},
-    }
-    await turn.emit_item("item_completed", done, started_ms, _now_ms())
+    done = msgspec.structs.replace(
+        item,
+        status=(
+            CommandExecutionStatus.COMPLETED if result.exit_code == 0
+            else CommandExecutionStatus.FAILED
+        ),
+        aggregated_output=result.aggregated_output,
+        exit_code=result.exit_code,
+        duration=Duration(secs=seconds, nanos=int((result.wall_seconds - seconds) * 1e9)),
+    )
+    # The writer caps a large output inline and keeps the full bytes once, redacted.
+    await turn.item_completed(done, started_ms, _now_ms())
     return result
 
 
@@ -245,49 +265,54 @@ async def _apply_patch(turn: Turn, call: ToolCall, text: str) -> str:
     )
     if verdict is PatchVerdict.REJECT:
         return reason or "patch rejected"
-    changes = _changes_json(plan)
-    item: dict[str, Any] = {"type": "FileChange", "id": call.call_id, "changes": changes}
+    changes = _file_changes(plan)
+    item = FileChangeItem(id=call.call_id, changes=changes)
     started_ms = _now_ms()
     if verdict is PatchVerdict.ASK_USER:
         decision = await turn.request_patch_approval(call.call_id, changes, outside)
         if not decision.approves:
             if decision is ReviewDecision.ABORT:
                 raise TurnAbort
-            declined = {
-                **item, "status": "declined", "stdout": "", "stderr": "patch rejected by user"
-            }
-            await turn.emit_item("item_completed", declined, started_ms, _now_ms())
+            declined = msgspec.structs.replace(
+                item, status=PatchApplyStatus.DECLINED, stdout="",
+                stderr="patch rejected by user",
+            )
+            await turn.item_completed(declined, started_ms, _now_ms())
             return "patch rejected by user"
-    await turn.emit_item("item_started", {**item, "status": "inProgress"}, started_ms, None)
+    in_progress = msgspec.structs.replace(item, status=PatchApplyStatus.IN_PROGRESS)
+    await turn.item_started(in_progress, started_ms)
     try:
         apply_plan(plan)
     except OSError as exc:
-        failed = {**item, "status": "failed", "stdout": "", "stderr": str(exc)}
-        await turn.emit_item("item_completed", failed, started_ms, _now_ms())
+        failed = msgspec.structs.replace(
+            item, status=PatchApplyStatus.FAILED, stdout="", stderr=str(exc)
+        )
+        await turn.item_completed(failed, started_ms, _now_ms())
         return tool_output.apply_patch_output(
             wall_seconds=time.monotonic() - started, exit_code=1, output=f"{exc}\n"
         )
     message = plan.success_message()
-    done = {**item, "status": "completed", "stdout": message, "stderr": ""}
-    await turn.emit_item("item_completed", done, started_ms, _now_ms())
+    done = msgspec.structs.replace(
+        item, status=PatchApplyStatus.COMPLETED, stdout=message, stderr=""
+    )
+    await turn.item_completed(done, started_ms, _now_ms())
     return tool_output.apply_patch_output(
         wall_seconds=time.monotonic() - started, exit_code=0, output=message
     )
 
 
-def _changes_json(plan: PatchPlan) -> dict[str, Any]:
-    changes: dict[str, Any] = {}
+def _file_changes(plan: PatchPlan) -> dict[str, FileChange]:
+    changes: dict[str, FileChange] = {}
     for change in plan.changes:
         if isinstance(change, FileAdd):
-            changes[str(change.path)] = {"type": "add", "content": change.content}
+            changes[str(change.path)] = AddFile(content=change.content)
         elif isinstance(change, FileDelete):
-            changes[str(change.path)] = {"type": "delete", "content": change.content}
+            changes[str(change.path)] = DeleteFile(content=change.content)
         else:
-            changes[str(change.path)] = {
-                "type": "update",
-                "unified_diff": change.unified_diff,
-                "move_path": str(change.move_path) if change.move_path else None,
-            }
+            changes[str(change.path)] = UpdateFile(
+                unified_diff=change.unified_diff,
+                move_path=str(change.move_path) if change.move_path else None,
+            )
     return changes
 
 
@@ -305,10 +330,10 @@ async def _update_plan(turn: Turn, call: ToolCall) -> str:
     bad = [step["status"] for step in steps if step["status"] not in _PLAN_STATUSES]
     if bad:
         return f"failed to parse function arguments: unknown plan status {bad[0]!r}"
-    payload: dict[str, Any] = {"type": "plan_update", "plan": steps}
+    payload = PlanUpdate(plan=[PlanStep(step=s["step"], status=s["status"]) for s in steps])
     if args.get("explanation") is not None:
-        payload["explanation"] = str(args["explanation"])
-    await turn.log.emit("event_msg", payload)
+        payload.explanation = str(args["explanation"])
+    await turn.log.record(payload)
     return "Plan updated"
 
 

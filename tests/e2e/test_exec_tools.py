@@ -53,8 +53,8 @@ def test_shell_writes_under_workspace_write(tmp_path: Path) -> None:
         body = server.model_requests()[-1].body
     [output] = [item for item in body["input"] if item["type"] == "function_call_output"]
     assert "Process exited with code 0" in output["output"]
-    # (A login shell may print its own noise first, as under Codex.)
-    assert output["output"].endswith("\nhello\n")
+    # (A login shell may print its own noise around it, as under Codex.)
+    assert "\nhello\n" in output["output"]
     [rollout] = env.rollouts()
     [command] = completed_items(rollout, "CommandExecution")
     assert command["exit_code"] == 0
