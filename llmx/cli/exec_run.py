@@ -19,13 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from llmx.cli.exec_config import ConfigLoadError, apply_profile, load_raw_config
 from llmx.cli.exec_prompt import PromptError, resolve_prompt
+from llmx.runtime.config_toml import ConfigError
 
 if TYPE_CHECKING:
     from llmx.events.event_log import EventLog
     from llmx.events.lines import RolloutLine
     from llmx.events.primitives import ImageInput, UserInput
+    from llmx.runtime.config_load import LoadedConfig
     from llmx.runtime.session_types import SessionSettings
 
 # Lines the in-process frontend may hold unread; it reads as the turn runs, so this bound
@@ -76,7 +77,7 @@ def parse_words(args: argparse.Namespace) -> Invocation:
 def run_exec(args: argparse.Namespace) -> int:
     try:
         return _run(args)
-    except (ExecError, ConfigLoadError, PromptError) as exc:
+    except (ExecError, ConfigError, PromptError) as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return exc.code if isinstance(exc, ExecError) else 1
 
@@ -90,9 +91,14 @@ def _run(args: argparse.Namespace) -> int:
     if not cwd.is_dir():
         raise ExecError(f"-C {args.cd}: no such directory")
     cwd = cwd.resolve()
-    raw = apply_profile(load_raw_config(home, list(args.config)), args.profile)
-    if args.model:
-        raw["model"] = args.model
+    from llmx.runtime.config_load import load_config
+
+    # Flags > -c > profile > config.toml > defaults; a bad value names where it was set.
+    loaded = load_config(
+        home, overrides=args.config, profile=args.profile, flags={"model": args.model}
+    )
+    for warning in loaded.warnings:
+        print(f"Warning: {warning}", file=sys.stderr)
     resume_path: Path | None = None
     if invocation.resume:
         from llmx.cli.exec_resume import find_rollout
@@ -101,24 +107,23 @@ def _run(args: argparse.Namespace) -> int:
     if not args.skip_git_repo_check:
         from llmx.runtime.instructions import find_git_root
 
-        if find_git_root(cwd) is None and not _trusted(raw, cwd):
+        if find_git_root(cwd) is None and not _trusted(loaded, cwd):
             raise ExecError(
                 "Not inside a trusted directory and --skip-git-repo-check was not specified."
             )
     prompt = resolve_prompt(invocation.prompt, sys.stdin.buffer, stdin_is_tty=sys.stdin.isatty())
     schema = _output_schema(args.output_schema)
     images = _images(args.image, cwd)
-    setup = _prepare(args, raw, cwd, home, resume_path)
+    setup = _prepare(args, loaded, cwd, home, resume_path)
     from llmx.events.primitives import TextInput
 
     items: list[UserInput] = [*images, TextInput(text=prompt)]
     return asyncio.run(_drive(args, setup, items, schema))
 
 
-def _trusted(raw: dict[str, Any], cwd: Path) -> bool:
-    projects = raw.get("projects", {})
-    project = projects.get(str(cwd), {}) if isinstance(projects, dict) else {}
-    return isinstance(project, dict) and project.get("trust_level") == "trusted"
+def _trusted(loaded: LoadedConfig, cwd: Path) -> bool:
+    project = loaded.config.projects.get(str(cwd), {})
+    return project.get("trust_level") == "trusted"
 
 
 def _output_schema(path: str | None) -> dict[str, Any] | None:
@@ -162,15 +167,11 @@ class _Setup:
 
 
 def _prepare(
-    args: argparse.Namespace, raw: dict[str, Any], cwd: Path, home: Path, resume: Path | None
+    args: argparse.Namespace, loaded: LoadedConfig, cwd: Path, home: Path, resume: Path | None
 ) -> _Setup:
-    from pydantic import ValidationError
-
-    from llmx.events.event_log import EventLog, RolloutOptions
+    from llmx.events.event_log import EventLog
     from llmx.events.ids import new_thread_id
     from llmx.runtime.approvals import ApprovalPolicy
-    from llmx.runtime.config import Config
-    from llmx.runtime.config_providers import merge_providers
     from llmx.runtime.instructions import (
         BASE_INSTRUCTIONS,
         discover_project_docs,
@@ -178,17 +179,13 @@ def _prepare(
     )
     from llmx.runtime.models.client import open_model_client
     from llmx.runtime.session import session_meta
+    from llmx.runtime.session_rollout import rollout_options
     from llmx.runtime.session_sandbox import sandbox_setup
     from llmx.runtime.session_types import SessionSettings
     from llmx.sandbox.policy import PolicyError, policy_to_dict
     from llmx.sandbox.resolve import SandboxConfig, SandboxFlags, resolve_sandbox
 
-    try:
-        config = Config.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(part) for part in first["loc"])
-        raise ExecError(f"config key {key!r}: {first['msg']}; fix config.toml or -c") from None
+    config = loaded.config
     history: list[dict[str, Any]] = []
     thread_id = new_thread_id()
     resumed_meta = None
@@ -198,7 +195,8 @@ def _prepare(
         thread_id, history, resumed_meta = load_resume(resume)
     try:
         sandbox = resolve_sandbox(
-            SandboxConfig.from_mapping(raw, cwd=cwd, config_profile=None),
+            # The profile is already merged into the document.
+            SandboxConfig.from_mapping(loaded.document, cwd=cwd, config_profile=None),
             SandboxFlags(
                 sandbox=args.sandbox, full_auto=args.full_auto, bypass=args.bypass,
                 add_dirs=tuple(args.add_dir),
@@ -207,14 +205,8 @@ def _prepare(
         )
     except PolicyError as exc:
         raise ExecError(str(exc)) from None
-    approval = _approval_policy(args, raw)
-    providers = merge_providers(config.model_providers)
-    provider = providers.get(config.model_provider)
-    if provider is None:
-        raise ExecError(
-            f"model provider {config.model_provider!r} is not defined; add "
-            f"[model_providers.{config.model_provider}] to config.toml"
-        )
+    approval = _approval_policy(args, loaded)
+    provider = loaded.provider
     docs = discover_project_docs(cwd, config.project_doc_max_bytes)
     settings = SessionSettings(
         thread_id=thread_id,
@@ -237,7 +229,7 @@ def _prepare(
         shell=Path(os.environ.get("SHELL") or "/bin/bash").name,
     )
     # The frontend reads every line in the same process: it must never be dropped.
-    options = RolloutOptions(subscriber_capacity=_FRONTEND_CAPACITY)
+    options = rollout_options(config.rollout, subscriber_capacity=_FRONTEND_CAPACITY)
     # ``--ephemeral`` changes the sink (nothing is written), never the code path.
     if resume is not None:
         try:
@@ -254,16 +246,17 @@ def _prepare(
     return _Setup(settings, log, model, history, resumed_meta, not config.hide_agent_reasoning)
 
 
-def _approval_policy(args: argparse.Namespace, raw: dict[str, Any]) -> str:
+def _approval_policy(args: argparse.Namespace, loaded: LoadedConfig) -> str:
     if args.ask_for_approval:
         return str(args.ask_for_approval)
     if args.bypass:
         return "never"
     if args.full_auto:
         return "on-request"
-    configured = raw.get("approval_policy")
     # exec cannot ask anyone, so unless told otherwise it never asks (as Codex exec).
-    return str(configured) if isinstance(configured, str) else "never"
+    if "approval_policy" in loaded.config.model_fields_set:
+        return str(loaded.config.approval_policy.value)
+    return "never"
 
 
 async def _drive(

@@ -14,7 +14,7 @@ import json
 import os
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,9 @@ class LoadedConfig:
     profile: str | None
     path: Path
     warnings: tuple[str, ...]
+    # The effective document (file, profile, ``-c`` and flags merged) before validation,
+    # for parts read from plain mappings (``SandboxConfig.from_mapping``).
+    document: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -211,4 +214,5 @@ def load_config(
         profile=profile_name,
         path=path,
         warnings=tuple(warnings),
+        document=effective,
     )

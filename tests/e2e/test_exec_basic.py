@@ -99,7 +99,11 @@ def test_prompt_from_stdin_with_dash(env: ExecEnv) -> None:
         (["-"], b"caf\xe9", "not valid UTF-8"),
         (["resume", "0000-not-a-session", "hi"], b"", "no session '0000-not-a-session'"),
         (["--output-schema", "/nonexistent/schema.json", "hi"], b"", "--output-schema"),
-        (["-c", "model_providers.mock.request_max_retries=-1", "hi"], b"", "config key"),
+        (["-c", "model_providers.mock.request_max_retries=-1", "hi"], b"",
+         "-c model_providers.mock.request_max_retries=-1: "
+         "`model_providers.mock.request_max_retries` = -1"),
+        (["-c", "rollout.fsync=sometimes", "hi"], b"", "`rollout.fsync` = \"sometimes\""),
+        (["-p", "nosuch", "hi"], b"", "config profile `nosuch` not found"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_1(

@@ -263,3 +263,37 @@ def test_resume_appends_to_the_same_rollout_and_sends_the_history(tmp_path: Path
     assert rollout.read_bytes().startswith(original)
     assert "third question" not in rollout.read_text()
     assert "fourth question" in rollout.read_text()
+
+
+def test_rollout_config_caps_large_output_inline_and_keeps_it_once(tmp_path: Path) -> None:
+    script = {"turns": [[{"type": "shell", "command": "seq 1 3000"}],
+                        [{"type": "message", "text": "Counted."}]]}
+    with ModelServer(Script.from_json(script)) as server:
+        env = make_env(tmp_path, server.base_url,
+                       config_extra="[rollout]\ninline_output_cap_bytes = 1024\n")
+        live = env.run("-s", "danger-full-access", "count")
+        assert live.returncode == 0, live.stderr
+        body = server.model_requests()[-1].body
+    # The model saw the whole output; the rollout holds it capped, and once beside it.
+    [output] = [item for item in body["input"] if item["type"] == "function_call_output"]
+    assert "\n3000\n" in output["output"]
+    [rollout] = env.rollouts()
+    refs = _lines_of(rollout, "output_ref")
+    assert {ref["field"] for ref in refs} == {"aggregated_output", "output"}
+    [command] = completed_items(rollout, "CommandExecution")
+    assert "bytes omitted; full output stored as sha256:" in str(command["aggregated_output"])
+    blobs = rollout.with_name(rollout.name.removesuffix(".jsonl") + ".blobs")
+    [full] = [ref for ref in refs if ref["field"] == "aggregated_output"]
+    stored = (blobs / str(full["sha256"])).read_text()
+    assert stored.endswith("2999\n3000\n")
+    assert_replay_equals_live(env, rollout, live)
+
+
+def test_a_bad_rollout_value_in_config_toml_names_file_and_line(tmp_path: Path) -> None:
+    env = make_env(tmp_path, "http://127.0.0.1:9/v1",
+                   config_extra="[rollout]\nfsync = \"sometimes\"\n")
+    live = env.run("say hi")
+    assert live.returncode == 1
+    [line] = live.stderr.strip().splitlines()
+    assert f"{env.home / 'config.toml'}:4: `rollout.fsync` = \"sometimes\"" in line
+    assert env.rollouts() == []
