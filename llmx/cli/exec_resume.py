@@ -2,51 +2,46 @@
 
 from __future__ import annotations
 
-import json
+import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llmx.cli.exec_run import ExecError
-from llmx.events.home import sessions_dir
+from llmx.events.home import session_index_db_path
 
 if TYPE_CHECKING:
     from llmx.events.lines import RolloutLine
 
 
-def _rollouts(home: Path) -> list[Path]:
-    root = sessions_dir(home)
-    if not root.is_dir():
-        return []
-    return list(root.glob("*/*/*/rollout-*.jsonl"))
-
-
 def find_rollout(home: Path, session_id: str | None, *, cwd: Path, all_dirs: bool) -> Path:
-    files = _rollouts(home)
-    if session_id is not None:
-        matches = [path for path in files if path.name.endswith(f"-{session_id}.jsonl")]
-        if not matches:
-            raise ExecError(
-                f"no session {session_id!r} under {sessions_dir(home)}; list sessions with "
-                "'llmx sessions' or use 'resume --last'"
-            )
-        return matches[0]
-    newest = sorted(files, key=lambda path: path.stat().st_mtime, reverse=True)
-    for path in newest:
-        if all_dirs or _session_cwd(path) == str(cwd):
-            return path
-    where = "" if all_dirs else f" for {cwd} (use --all for every directory)"
-    raise ExecError(f"no recorded session to resume{where}")
+    """The rollout to resume: ``session_id`` (full id, unique prefix or thread name), or
+    the newest listed session of ``cwd`` (of any directory with ``all_dirs``).
 
+    Both go through the session index, which catches up with the files first.
+    """
+    from llmx.projections.session_index import SessionIndex
+    from llmx.projections.session_listing import (
+        SessionLookupError,
+        list_sessions,
+        resolve_session,
+    )
 
-def _session_cwd(path: Path) -> str | None:
     try:
-        with path.open("rb") as handle:
-            first = handle.readline()
-        payload = json.loads(first).get("payload", {})
-    except (OSError, ValueError, AttributeError):
-        return None
-    cwd = payload.get("cwd") if isinstance(payload, dict) else None
-    return cwd if isinstance(cwd, str) else None
+        if session_id is not None:
+            return resolve_session(home, session_id)
+        with SessionIndex.open(home) as index:
+            page = list_sessions(index, cwd=None if all_dirs else cwd, limit=1)
+    except SessionLookupError as exc:
+        raise ExecError(f"{exc}; or use 'resume --last'") from None
+    except (sqlite3.Error, OSError) as exc:
+        raise ExecError(
+            f"cannot read the session index of {home}: {exc}; delete "
+            f"{session_index_db_path(home)} to rebuild it"
+        ) from None
+    if not page.rows:
+        where = "" if all_dirs else f" for {cwd} (use --all for every directory)"
+        raise ExecError(f"no recorded session to resume{where}")
+    return Path(page.rows[0].rollout_path)
 
 
 def load_resume(path: Path) -> tuple[str, list[dict[str, Any]], RolloutLine | None]:

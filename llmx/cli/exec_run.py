@@ -164,6 +164,7 @@ class _Setup:
     # The resumed file's ``session_meta`` line, shown first as a replay would show it.
     resumed_meta: RolloutLine | None
     show_reasoning: bool
+    home: Path
 
 
 def _prepare(
@@ -243,7 +244,8 @@ def _prepare(
             home, session_meta(settings), ephemeral=args.ephemeral, options=options
         )
     model = open_model_client(config.model_provider, provider, originator="llmx_exec")
-    return _Setup(settings, log, model, history, resumed_meta, not config.hide_agent_reasoning)
+    return _Setup(settings, log, model, history, resumed_meta, not config.hide_agent_reasoning,
+                  home)
 
 
 def _approval_policy(args: argparse.Namespace, loaded: LoadedConfig) -> str:
@@ -267,6 +269,7 @@ async def _drive(
     from llmx.events.ops import Interrupt, Shutdown, UserTurn
     from llmx.runtime.approvals import ReviewDecision
     from llmx.runtime.session import Session
+    from llmx.runtime.session_index_updates import SessionIndexUpdates
     from llmx.runtime.session_types import ApprovalRequest
 
     output = ExecOutput(json_mode=args.json, color=args.color,
@@ -288,8 +291,10 @@ async def _drive(
         return decisions.pop(0) if decisions else ReviewDecision.DENIED
 
     settings = setup.settings
+    # The session index learns of the rollout as turns end; an ephemeral run has no file.
+    index = None if setup.log.path is None else SessionIndexUpdates(setup.home)
     session = Session(settings, setup.log, setup.model, history=setup.history,
-                      approval_responder=respond)
+                      approval_responder=respond, index=index)
     runner = asyncio.create_task(session.run())
     loop = asyncio.get_running_loop()
     interrupts: set[asyncio.Task[str]] = set()

@@ -38,6 +38,7 @@ from llmx.runtime.instructions import (
 )
 from llmx.runtime.models.stream import TokenUsage
 from llmx.runtime.notify import run_notify, turn_complete_payload
+from llmx.runtime.session_index_updates import SessionIndexUpdates
 from llmx.runtime.session_types import (
     ApprovalRequest,
     ApprovalResponder,
@@ -58,6 +59,7 @@ class Session:
         *,
         history: Sequence[dict[str, Any]] = (),
         approval_responder: ApprovalResponder | None = None,
+        index: SessionIndexUpdates | None = None,
     ) -> None:
         self.settings = settings
         self.log = log
@@ -81,6 +83,9 @@ class Session:
         self._responder_tasks: set[asyncio.Task[None]] = set()
         # call id -> the submission id of the decision that answered its approval request.
         self.decision_submissions: dict[str, str] = {}
+        # The session index, told after each turn (None: not kept, as for ephemeral runs).
+        self._index = index
+        self._indexed_ordinal: int | None = None
 
     # -- the frontend side ----------------------------------------------------------
 
@@ -123,7 +128,20 @@ class Session:
                 # gone, which closing the log (ending every subscription) already does,
                 # and Codex does not persist it either.
                 await self.log.close()
+                self.update_index()
+                if self._index is not None:
+                    self._index.close()
                 return
+
+    def update_index(self) -> None:
+        """Fold what the log has written since the last call into the session index."""
+        path = self.log.path
+        if self._index is None or path is None or not self.log.materialized:
+            return
+        if self._indexed_ordinal == self.log.next_ordinal:
+            return
+        self._indexed_ordinal = self.log.next_ordinal
+        self._index.record_flush(path)
 
     def take_pending_interrupt(self) -> bool:
         """True once if an interrupt arrived before the current turn started."""

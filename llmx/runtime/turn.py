@@ -122,6 +122,8 @@ class Turn:
             await self._run()
         except (asyncio.CancelledError, TurnAbort):
             await self._record_abort()
+        # The turn's lines are flushed (and at turn end fsynced): listings may show them.
+        self.session.update_index()
 
     async def _run(self) -> None:
         await self._begin()

@@ -97,7 +97,8 @@ def test_prompt_from_stdin_with_dash(env: ExecEnv) -> None:
         (["-"], b"   \n", "No prompt provided via stdin."),
         (["-"], b"\xff\xfe\x00\x00x\x00\x00\x00", "UTF-32"),
         (["-"], b"caf\xe9", "not valid UTF-8"),
-        (["resume", "0000-not-a-session", "hi"], b"", "no session '0000-not-a-session'"),
+        (["resume", "0000-not-a-session", "hi"], b"",
+         "no session with id, id prefix or name '0000-not-a-session'"),
         (["--output-schema", "/nonexistent/schema.json", "hi"], b"", "--output-schema"),
         (["-c", "model_providers.mock.request_max_retries=-1", "hi"], b"",
          "-c model_providers.mock.request_max_retries=-1: "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import subprocess
 import sys
@@ -297,3 +298,44 @@ def test_a_bad_rollout_value_in_config_toml_names_file_and_line(tmp_path: Path) 
     [line] = live.stderr.strip().splitlines()
     assert f"{env.home / 'config.toml'}:4: `rollout.fsync` = \"sometimes\"" in line
     assert env.rollouts() == []
+
+
+def _indexed(home: Path) -> dict[str, tuple[str, str]]:
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(home / "state.sqlite")) as db:
+        rows = db.execute("SELECT id, rollout_path, preview FROM threads").fetchall()
+    return {str(row[0]): (str(row[1]), str(row[2])) for row in rows}
+
+
+def test_each_run_updates_the_session_index_and_resume_uses_it(tmp_path: Path) -> None:
+    script = {"turns": [], "fallback": [{"type": "message", "text": "ok"}]}
+    with ModelServer(Script.from_json(script)) as server:
+        env = make_env(tmp_path, server.base_url)
+        other = tmp_path / "elsewhere"
+        other.mkdir()
+        assert env.run("in the project").returncode == 0
+        [mine] = env.rollouts()
+        # The run itself put its session in the index: no listing has scanned anything yet.
+        thread_id = rollout_lines(mine)[0]["payload"]["id"]
+        assert _indexed(env.home) == {thread_id: (str(mine), "in the project")}
+        assert env.run("-C", str(other), "--skip-git-repo-check", "elsewhere").returncode == 0
+        assert len(_indexed(env.home)) == 2
+        [theirs] = [path for path in env.rollouts() if path != mine]
+        # --last keeps to this directory although the other session is newer.
+        assert env.run("resume", "--last", "again here").returncode == 0
+        assert "again here" in mine.read_text()
+        assert "again here" not in theirs.read_text()
+        resumed = env.run("-C", str(other), "--skip-git-repo-check", "resume", "--last", "there")
+        assert resumed.returncode == 0
+        assert "there" in theirs.read_text()
+        # --all takes the newest session of any directory.
+        assert env.run("resume", "--last", "--all", "newest anywhere").returncode == 0
+        assert "newest anywhere" in theirs.read_text()
+        # A unique id prefix resolves through the index too.
+        assert env.run("resume", thread_id[:13], "by prefix").returncode == 0
+        assert "by prefix" in mine.read_text()
+        ephemeral = env.run("--ephemeral", "not indexed")
+        assert ephemeral.returncode == 0
+    assert len(_indexed(env.home)) == 2
+    assert len(env.rollouts()) == 2
