@@ -1,147 +1,108 @@
-"""Write ``examples/sample.rollout.jsonl`` through llmx's rollout writer.
+"""Record ``examples/sample.rollout.jsonl`` from a real ``llmx exec`` run.
 
-Usage: ``python examples/record_sample.py [OUTPUT]``
+Usage: ``python examples/record_sample.py [OUTPUT]`` (default: the sample beside this file)
 
-One turn of a coding session, as the runtime records it: the user's submission
-(write-ahead), the turn context, an approval request for a command, the user's decision
-(a ``submission`` line), the escalation it led to, the command, its output and the
-answer. ``llmx rollout check examples/sample.rollout.jsonl`` reads it back.
+It starts the loopback test model server (``tests/support/model_server.py``) with
+``sample_model_script.json``, creates a throwaway git project and ``$LLMX_HOME`` in a
+temporary directory, and runs ``python -m llmx exec`` there under ``workspace-write`` with
+``on-request`` approvals and one scripted ``--approval-decision approved``. The model
+writes a file in the workspace, tries to write outside it (the kernel sandbox refuses),
+asks for an escalated run (approved, recorded as an ``escalation`` line), applies a patch
+and answers. The rollout is copied with the temporary directory's path replaced by
+``/home/dev``, so the stored copy names ``/home/dev/project`` rather than this machine.
+Needs a working kernel sandbox (``llmx sandbox check``).
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
+import os
+import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from llmx.events import (  # noqa: E402 - after the path setup above
-    AgentMessageItem,
-    AgentText,
-    Approver,
-    CommandExecutionItem,
-    CommandExecutionStatus,
-    Duration,
-    EscalationRecord,
-    EventLog,
-    ExecApproval,
-    ExecApprovalRequest,
-    ExecutionMode,
-    FileSink,
-    FunctionCall,
-    FunctionCallOutput,
-    InputText,
-    ItemCompleted,
-    Message,
-    OutputText,
-    Redactor,
-    ReviewDecision,
-    SessionMeta,
-    SubmissionRecord,
-    TaskComplete,
-    TaskStarted,
-    TextInput,
-    TokenCount,
-    TokenUsage,
-    TokenUsageInfo,
-    TurnContext,
-    UnknownCommand,
-    UserInputOp,
-    UserMessageItem,
-    format_timestamp,
-    new_thread_id,
-)
-
-CWD = "/home/dev/project"
-PROMPT = "create notes.txt outside the sandbox's reach and tell me when done"
-ANSWER = "Done: ../notes.txt says hello."
-COMMAND = ["/bin/bash", "-lc", "echo hello > ../notes.txt && echo done"]
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+MODEL_SCRIPT = HERE / "sample_model_script.json"
+SAMPLE = HERE / "sample.rollout.jsonl"
+NEUTRAL_ROOT = "/home/dev"
+PROMPT = "Write hello.txt, leave a shared note in ../shared, then tidy up hello.txt."
+KEY_ENV = "LLMX_SAMPLE_MODEL_KEY"
 
 
-async def record(output: Path) -> None:
-    thread_id = new_thread_id()
-    turn_id = new_thread_id()
-    meta = SessionMeta(
-        id=thread_id,
-        timestamp=format_timestamp(),
-        cwd=CWD,
-        originator="llmx_exec",
-        cli_version="0.1.0",
-        source="exec",
-        model_provider="openai",
-        history_mode="paginated",
+def _start_model_server(scratch: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port_file = scratch / "port"
+    server = subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "support" / "model_server.py"),
+         "--script", str(MODEL_SCRIPT), "--port-file", str(port_file)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
-    log = EventLog(FileSink(output), meta=meta, redactor=Redactor.from_environment())
-    items = [TextInput(text=PROMPT)]
-    # The file appears with this first user input, written before the turn starts.
-    await log.record(SubmissionRecord(id="1", op=UserInputOp(items=items)))
-    await log.record(
-        TaskStarted(turn_id=turn_id, model_context_window=258400),
-        TurnContext(
-            cwd=CWD,
-            approval_policy="on-request",
-            sandbox_policy={"type": "workspace-write", "network_access": False,
-                            "exclude_tmpdir_env_var": False, "exclude_slash_tmp": False},
-            model="gpt-5.5",
-            summary="auto",
-            turn_id=turn_id,
-        ),
-        Message(role="user", content=[InputText(text=PROMPT)]),
-        ItemCompleted(thread_id=thread_id, turn_id=turn_id,
-                      item=UserMessageItem(id=new_thread_id(), content=items)),
-        FunctionCall(
-            name="exec_command",
-            arguments=json.dumps({"cmd": COMMAND[2], "sandbox_permissions": "require_escalated",
-                                  "justification": "writes outside the workspace"}),
-            call_id="call_1",
-        ),
-        ExecApprovalRequest(call_id="call_1", turn_id=turn_id, command=COMMAND, cwd=CWD,
-                            reason="writes outside the workspace",
-                            parsed_cmd=[UnknownCommand(cmd=COMMAND[2])]),
+    deadline = time.monotonic() + 30
+    while not port_file.exists():
+        if server.poll() is not None or time.monotonic() > deadline:
+            server.kill()
+            raise SystemExit("record_sample: the model server did not start")
+        time.sleep(0.02)
+    return server, f"http://127.0.0.1:{port_file.read_text().strip()}/v1"
+
+
+def _prepare(scratch: Path, base_url: str) -> tuple[Path, Path]:
+    home = scratch / "home"
+    home.mkdir(mode=0o700)
+    (home / "config.toml").write_text(
+        'model = "mock-model"\nmodel_provider = "mock"\n'
+        "[sandbox_workspace_write]\n"
+        # The scratch directory is under /tmp: keep /tmp out of the writable roots, so the
+        # write to ../shared is one the sandbox refuses.
+        "exclude_slash_tmp = true\nexclude_tmpdir_env_var = true\n"
+        "[model_providers.mock]\n"
+        f'name = "mock"\nbase_url = "{base_url}"\nenv_key = "{KEY_ENV}"\n'
+        'wire_api = "responses"\nrequest_max_retries = 0\nstream_max_retries = 0\n'
     )
-    # The decision is on disk (and fsynced) before the command runs.
-    decision = ExecApproval(id="call_1", decision=ReviewDecision.APPROVED, turn_id=turn_id)
-    await log.record(SubmissionRecord(id="2", op=decision))
-    await log.record(
-        EscalationRecord(call_id="call_1", mode=ExecutionMode.UNSANDBOXED,
-                         approved_by=Approver.USER, turn_id=turn_id, command=COMMAND,
-                         reason="writes outside the workspace", decision_submission_id="2")
+    project = scratch / "project"
+    project.mkdir()
+    (scratch / "shared").mkdir()
+    subprocess.run(["git", "init", "-q", str(project)], check=True)
+    return home, project
+
+
+def _run_exec(home: Path, project: Path) -> None:
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("LLMX_", "OPENAI_"))}
+    # HOME points at an empty directory so the login shell's profile prints nothing of
+    # this machine into the recorded command output.
+    env.update(LLMX_HOME=str(home), HOME=str(home), NO_COLOR="1", PYTHONPATH=str(ROOT),
+               **{KEY_ENV: "sample"})
+    result = subprocess.run(
+        [sys.executable, "-m", "llmx", "exec", "-s", "workspace-write", "-a", "on-request",
+         "--approval-decision", "approved", PROMPT],
+        cwd=project, env=env, stdin=subprocess.DEVNULL, capture_output=True, check=False,
     )
-    await log.record(
-        ItemCompleted(
-            thread_id=thread_id,
-            turn_id=turn_id,
-            item=CommandExecutionItem(
-                id="call_1", command=COMMAND, cwd=CWD,
-                parsed_cmd=[UnknownCommand(cmd=COMMAND[2])], source="agent",
-                status=CommandExecutionStatus.COMPLETED, aggregated_output="done\n",
-                exit_code=0, duration=Duration(secs=0, nanos=4_200_000),
-            ),
-        ),
-        FunctionCallOutput(call_id="call_1", output="Process exited with code 0\nOutput:\ndone\n"),
-        Message(role="assistant", content=[OutputText(text=ANSWER)]),
-        ItemCompleted(thread_id=thread_id, turn_id=turn_id,
-                      item=AgentMessageItem(id=new_thread_id(), content=[AgentText(text=ANSWER)])),
-        TokenCount(info=TokenUsageInfo(
-            total_token_usage=TokenUsage(input_tokens=1200, output_tokens=80, total_tokens=1280),
-            last_token_usage=TokenUsage(input_tokens=1200, output_tokens=80, total_tokens=1280),
-            model_context_window=258400,
-        )),
-        TaskComplete(turn_id=turn_id, last_agent_message=ANSWER),
-    )
-    await log.close()
+    if result.returncode != 0:
+        sys.stderr.write(result.stderr.decode("utf-8", "replace"))
+        raise SystemExit(f"record_sample: llmx exec failed with status {result.returncode}")
+
+
+def record(output: Path) -> None:
+    with tempfile.TemporaryDirectory(prefix="llmx-sample-") as name:
+        scratch = Path(name).resolve()
+        server, base_url = _start_model_server(scratch)
+        try:
+            home, project = _prepare(scratch, base_url)
+            _run_exec(home, project)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        [rollout] = sorted((home / "sessions").glob("*/*/*/rollout-*.jsonl"))
+        data = rollout.read_bytes().replace(str(scratch).encode(), NEUTRAL_ROOT.encode())
+    output.write_bytes(data)
 
 
 def main() -> None:
-    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).with_name(
-        "sample.rollout.jsonl"
-    )
-    target.unlink(missing_ok=True)  # a fresh sample, not an append to the old one
-    asyncio.run(record(target))
-    print(target)
+    output = Path(sys.argv[1]) if len(sys.argv) > 1 else SAMPLE
+    record(output)
+    print(f"wrote {output}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""The checked-in sample rollout was written by llmx's writer and reads back cleanly."""
+"""The checked-in sample rollout was recorded from a real ``llmx exec`` run and reads back
+cleanly."""
 
 from __future__ import annotations
 
@@ -6,14 +7,20 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from support import PROJECT_ROOT
 
 from llmx.events import (
+    CommandExecutionItem,
     EscalationRecord,
     ExecApproval,
+    ExecApprovalRequest,
+    FileChangeItem,
+    ItemCompleted,
     RolloutReader,
     SessionMeta,
     SubmissionRecord,
+    TaskComplete,
     UnknownPayload,
 )
 
@@ -46,8 +53,46 @@ def test_sample_is_typed_throughout_and_shows_the_approval_round_trip() -> None:
     assert len(decisions) == 1
     assert len(escalations) == 1
     assert escalations[0].decision_submission_id == decisions[0].id
+    # Request, decision, escalation, then the escalated command: in that order on disk.
+    [request] = [i for i, item in enumerate(items) if isinstance(item, ExecApprovalRequest)]
+    decision = items.index(decisions[0])
+    escalation = items.index(escalations[0])
+    completed = [item.item for item in items if isinstance(item, ItemCompleted)]
+    commands = [item for item in completed if isinstance(item, CommandExecutionItem)]
+    assert request < decision < escalation
+    # A write under workspace-write, the kernel's refusal outside it, the escalated rerun.
+    assert [command.exit_code for command in commands] == [0, 1, 0]
+    assert "Read-only file system" in str(commands[1].aggregated_output)
+    [patch] = [item for item in completed if isinstance(item, FileChangeItem)]
+    assert patch.status == "completed"
+    assert isinstance(items[-1], TaskComplete)
 
 
+def test_sample_names_no_path_of_the_recording_machine() -> None:
+    meta = next(iter(RolloutReader(SAMPLE))).item()
+    assert isinstance(meta, SessionMeta)
+    assert meta.cwd == "/home/dev/project"
+    text = SAMPLE.read_text()
+    assert "/tmp/" not in text
+    assert "/root/" not in text
+    assert "llmx-sample-" not in text
+
+
+def _sandbox_missing() -> str | None:
+    from llmx.sandbox.linux import choose_backend
+    from llmx.sandbox.plan import ConfinementPlan
+
+    try:
+        choose_backend(ConfinementPlan())
+    except Exception as exc:
+        return str(exc)
+    return None
+
+
+@pytest.mark.skipif(
+    _sandbox_missing() is not None,
+    reason=f"recording runs commands in the kernel sandbox, missing here: {_sandbox_missing()}",
+)
 def test_the_script_reproduces_the_sample(tmp_path: Path) -> None:
     target = tmp_path / "again.jsonl"
     subprocess.run([sys.executable, str(SCRIPT), str(target)], check=True, capture_output=True)
