@@ -53,11 +53,27 @@ class SessionMetaHead(Struct):
     history_base: HistoryBaseHead | None = None
 
 
+class ResponseItemHead(Struct):
+    """The tag of a ``ResponseItem`` and the fields that pair and filter items: ``role``
+    (``Message``) and ``call_id`` (calls and their outputs)."""
+
+    type: str | None = None
+    role: str | None = None
+    call_id: str | None = None
+
+
+class TurnContextHead(Struct):
+    """The fields of a ``TurnContext`` that turn segmentation needs, without the rest."""
+
+    turn_id: str | None = None
+    model: str | None = None
+
+
 _event_head_decoder = msgspec.json.Decoder(EventHead)
 _session_meta_head_decoder = msgspec.json.Decoder(SessionMetaHead)
 
 
-def decode_event_head(payload_raw: bytes) -> EventHead | None:
+def decode_event_head(payload_raw: bytes | memoryview) -> EventHead | None:
     """The head of an ``event_msg`` payload; None when its fields have odd types."""
     try:
         return _event_head_decoder.decode(payload_raw)

@@ -8,10 +8,11 @@ harness injected (``<environment_context>``, AGENTS.md instructions, ``<turn_abo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 JsonObject = dict[str, Any]
+ItemT = TypeVar("ItemT")
 
 # Openings of user-role messages that carry context rather than a request (compared
 # case-insensitively after leading whitespace). Codex adds fragments over time; unknown
@@ -88,31 +89,50 @@ def _is_context_update(item: JsonObject) -> bool:
     return is_contextual_user_message(item)
 
 
+def _same(item: JsonObject) -> JsonObject:
+    return item
+
+
 def drop_last_user_turns(items: Sequence[JsonObject], num_turns: int) -> list[JsonObject]:
     """History without its last ``num_turns`` user turns (Codex's thread rollback).
 
     Items before the first user turn always survive; the context updates injected just
     above a dropped turn go with it.
     """
+    return drop_last_user_turns_of(items, num_turns, _same)
+
+
+def drop_last_user_turns_of(
+    items: Sequence[ItemT], num_turns: int, view: Callable[[ItemT], JsonObject]
+) -> list[ItemT]:
+    """:func:`drop_last_user_turns` for items of any kind, read through ``view``."""
     if num_turns <= 0:
         return list(items)
-    boundaries = [index for index, item in enumerate(items) if is_user_turn_boundary(item)]
+    boundaries = [index for index, item in enumerate(items) if is_user_turn_boundary(view(item))]
     if not boundaries:
         return list(items)
     first = boundaries[0]
     cut = first if num_turns >= len(boundaries) else boundaries[len(boundaries) - num_turns]
-    while cut > first and _is_context_update(items[cut - 1]):
+    while cut > first and _is_context_update(view(items[cut - 1])):
         cut -= 1
     return list(items[:cut])
 
 
 def collect_user_messages(items: Sequence[JsonObject]) -> list[str]:
     """The texts of real user messages, excluding earlier compaction summaries."""
+    return collect_user_messages_of(items, _same)
+
+
+def collect_user_messages_of(
+    items: Sequence[ItemT], view: Callable[[ItemT], JsonObject]
+) -> list[str]:
+    """:func:`collect_user_messages` for items of any kind, read through ``view``."""
     found = []
     for item in items:
-        if not is_user_turn_boundary(item) or item.get("type") != "message":
+        value = view(item)
+        if not is_user_turn_boundary(value) or value.get("type") != "message":
             continue
-        text = message_text(item)
+        text = message_text(value)
         if not text.startswith(SUMMARY_PREFIX + "\n"):
             found.append(text)
     return found
