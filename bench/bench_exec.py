@@ -2,8 +2,10 @@
 
 Run: ``.venv/bin/python bench/bench_exec.py [--runs N] [--codex PATH]``. Each run is a
 fresh process (``python -m llmx exec``) in a temporary home; the peak RSS is the child's
-``ru_maxrss`` from ``wait4``. With ``--codex``, the real Codex CLI runs the same script
-against the same server for comparison.
+``ru_maxrss`` from ``wait4``. Two series: a fresh home per run (the first run of a user,
+which creates the session index) and one home used by every run (the usual case). With
+``--codex``, the real Codex CLI runs the same script against the same server for
+comparison.
 """
 
 from __future__ import annotations
@@ -45,7 +47,9 @@ def _run(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]
     return wall, usage.ru_maxrss / 1024
 
 
-def _series(name: str, argv: list[str], runs: int, base_url: str, home_var: str) -> None:
+def _series(
+    name: str, argv: list[str], runs: int, base_url: str, home_var: str, *, fresh_home: bool = True
+) -> None:
     walls: list[float] = []
     peaks: list[float] = []
     with tempfile.TemporaryDirectory() as scratch:
@@ -54,7 +58,8 @@ def _series(name: str, argv: list[str], runs: int, base_url: str, home_var: str)
         work.mkdir()
         subprocess.run(["git", "init", "-q", str(work)], check=True)
         for index in range(runs + 1):
-            home = root / f"home{index}"
+            # A fresh home pays for creating its session index; a used one only updates it.
+            home = root / (f"home{index}" if fresh_home else "home")
             _config(home, base_url)
             env = {**os.environ, home_var: str(home), "MOCK_API_KEY": "dummy"}
             wall, peak = _run(argv, work, env)
@@ -72,8 +77,10 @@ def main() -> int:
     parser.add_argument("--codex", help="path of a codex binary to compare with")
     args = parser.parse_args()
     with ModelServer(Script.from_json(SCRIPT)) as server:
-        _series("llmx exec", [sys.executable, "-m", "llmx", "exec", "say hi"], args.runs,
-                server.base_url, "LLMX_HOME")
+        argv = [sys.executable, "-m", "llmx", "exec", "say hi"]
+        _series("llmx exec, fresh home", argv, args.runs, server.base_url, "LLMX_HOME")
+        _series("llmx exec, used home", argv, args.runs, server.base_url, "LLMX_HOME",
+                fresh_home=False)
         if args.codex:
             _series("codex exec", [args.codex, "exec", "say hi"], args.runs, server.base_url,
                     "CODEX_HOME")

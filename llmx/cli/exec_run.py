@@ -23,9 +23,12 @@ from llmx.cli.exec_prompt import PromptError, resolve_prompt
 from llmx.runtime.config_toml import ConfigError
 
 if TYPE_CHECKING:
+    import httpx
+
     from llmx.events.event_log import EventLog
     from llmx.events.lines import RolloutLine
     from llmx.events.primitives import ImageInput, UserInput
+    from llmx.runtime.config import ModelProviderInfo
     from llmx.runtime.config_load import LoadedConfig
     from llmx.runtime.session_types import SessionSettings
 
@@ -165,6 +168,8 @@ class _Setup:
     resumed_meta: RolloutLine | None
     show_reasoning: bool
     home: Path
+    # The HTTP client exec made for the model client (closed by exec), if any.
+    http: httpx.AsyncClient | None = None
 
 
 def _prepare(
@@ -178,6 +183,7 @@ def _prepare(
         discover_project_docs,
         user_instructions_text,
     )
+    _skip_httpx_command_line()
     from llmx.runtime.models.client import open_model_client
     from llmx.runtime.session import session_meta
     from llmx.runtime.session_rollout import rollout_options
@@ -243,9 +249,40 @@ def _prepare(
         log = EventLog.for_new_thread(
             home, session_meta(settings), ephemeral=args.ephemeral, options=options
         )
-    model = open_model_client(config.model_provider, provider, originator="llmx_exec")
+    http = _plain_http_client(provider)
+    model = open_model_client(config.model_provider, provider, originator="llmx_exec",
+                              http_client=http)
     return _Setup(settings, log, model, history, resumed_meta, not config.hide_agent_reasoning,
-                  home)
+                  home, http)
+
+
+def _plain_http_client(provider: ModelProviderInfo) -> httpx.AsyncClient | None:
+    """For a provider on plain ``http://`` (a local server): a client without TLS set-up.
+
+    httpx builds a TLS context with the CA bundle for every client (~35 ms), which a
+    plain-http provider never uses: its requests carry no TLS, and redirects (to https or
+    anywhere) are not followed. Other providers get the model client's own default.
+    """
+    if not (provider.base_url or "").startswith("http://"):
+        return None
+    import httpx
+
+    from llmx.runtime.models.client import CONNECT_TIMEOUT_S
+
+    idle = provider.effective_stream_idle_timeout_ms / 1000.0
+    timeout = httpx.Timeout(idle, connect=min(CONNECT_TIMEOUT_S, max(idle, 1.0)))
+    return httpx.AsyncClient(timeout=timeout, verify=False, follow_redirects=False)
+
+
+def _skip_httpx_command_line() -> None:
+    """Keep httpx's own command-line tool (click, rich: ~35 ms) out of the process.
+
+    httpx's ``__init__`` imports ``httpx._main`` inside ``try``/``except ImportError`` and
+    falls back to a stub ``main``; a ``None`` entry in ``sys.modules`` is Python's way of
+    making that import fail. Nothing in llmx calls ``httpx.main``.
+    """
+    if "httpx" not in sys.modules:
+        sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]  # None blocks the import
 
 
 def _approval_policy(args: argparse.Namespace, loaded: LoadedConfig) -> str:
@@ -319,6 +356,8 @@ async def _drive(
     finally:
         loop.remove_signal_handler(signal.SIGINT)
         await setup.model.aclose()
+        if setup.http is not None:
+            await setup.http.aclose()
         # Ends the subscription (a no-op after a clean shutdown), so the renderer drains.
         await setup.log.close()
         await renderer
