@@ -44,16 +44,18 @@ def find_rollout(home: Path, session_id: str | None, *, cwd: Path, all_dirs: boo
     return Path(page.rows[0].rollout_path)
 
 
-def load_resume(path: Path) -> tuple[str, list[dict[str, Any]], RolloutLine | None]:
-    """Thread id, model-context history and the ``session_meta`` line of ``path``.
+def load_resume(path: Path) -> tuple[str, list[Any], RolloutLine | None]:
+    """Thread id, model-context history (``msgspec.Raw`` items) and the ``session_meta``
+    line of ``path``.
 
     A torn final line is ignored here; the writer that resumes the file cuts it.
     """
     from llmx.events.lines import LineError, decode_line
-    from llmx.projections.resume import fold_resume, prompt_input
+    from llmx.projections.resume import fold_resume_raw, prompt_input_raw
 
     try:
-        state = fold_resume(path)
+        # Restored items stay the bytes they were recorded as, spliced into the request.
+        state = fold_resume_raw(path)
         with path.open("rb") as handle:
             first = handle.readline()
     except OSError as exc:
@@ -68,4 +70,4 @@ def load_resume(path: Path) -> tuple[str, list[dict[str, Any]], RolloutLine | No
             meta = None
     if meta is not None and meta.type != "session_meta":
         meta = None
-    return state.thread_id, prompt_input(state.history), meta
+    return state.thread_id, prompt_input_raw(state.history), meta

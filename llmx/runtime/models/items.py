@@ -26,6 +26,17 @@ def item_from_wire(raw: Mapping[str, Any]) -> ResponseItem | None:
     return item
 
 
-def items_to_wire(items: Sequence[Any]) -> list[Any]:
-    """Request ``input`` items as JSON-ready builtins (accepts Structs and plain dicts)."""
-    return [msgspec.to_builtins(item) for item in items]
+def items_to_wire(items: Sequence[Any], *, keep_raw: bool = False) -> list[Any]:
+    """Request ``input`` items as JSON-ready builtins (accepts Structs and plain dicts).
+
+    ``msgspec.Raw`` items (a resumed session's history, as recorded) are decoded; with
+    ``keep_raw`` they are left as they are, for a body that ``msgspec.json.encode`` writes
+    (it copies their bytes instead of encoding them again).
+    """
+    return [_to_wire(item, keep_raw) for item in items]
+
+
+def _to_wire(item: Any, keep_raw: bool) -> Any:
+    if isinstance(item, msgspec.Raw):
+        return item if keep_raw else msgspec.json.decode(bytes(item))
+    return msgspec.to_builtins(item)

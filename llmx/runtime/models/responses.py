@@ -33,7 +33,8 @@ def build_responses_body(request: ModelRequest) -> dict[str, Any]:
     if request.instructions is not None:
         body["instructions"] = request.instructions
     body["stream"] = True
-    body["input"] = items_to_wire(request.input)
+    # The client encodes the body with msgspec, which splices restored history as is.
+    body["input"] = items_to_wire(request.input, keep_raw=True)
     body["tools"] = list(request.tools)
     body["tool_choice"] = request.tool_choice.value
     body["parallel_tool_calls"] = request.parallel_tool_calls
