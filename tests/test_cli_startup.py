@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
+
+from llmx import __version__
+from llmx.cli.main import COMMAND_MODULES, build_parser, command_name, requested_command
 
 HEAVY = ("httpx", "rich", "pydantic", "sqlite_utils", "msgspec", "aiofiles", "portalocker")
 
@@ -36,3 +41,65 @@ def test_version_prints_and_imports_nothing_heavy() -> None:
 def test_help_imports_nothing_heavy() -> None:
     loaded = _modules_loaded_by(["--help"])
     assert not [m for m in HEAVY if m in loaded]
+
+
+# What ``llmx sandbox linux -- true`` must not import: besides the heavy libraries, the
+# standard modules its start-up target (about Codex's native binary) has no room for.
+SANDBOX_PATH_FORBIDDEN = (
+    *HEAVY, "dataclasses", "inspect", "typing", "tomllib", "json", "shutil", "asyncio",
+    "subprocess", "datetime",
+)
+
+
+def _importtime_modules(stderr: str) -> set[str]:
+    # ``-X importtime`` lines: "import time: self | cumulative | <indent>name".
+    return {
+        line.rsplit("|", 1)[1].strip()
+        for line in stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+
+
+def test_sandbox_linux_true_imports_only_what_it_needs(tmp_path: Path) -> None:
+    # The real command, exec and all: ``-X importtime`` reports every import on stderr
+    # before the process becomes ``true``.
+    home = tmp_path / "home"
+    home.mkdir()
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "llmx", "sandbox", "linux", "--", "true"],
+        cwd=tmp_path, env={**os.environ, "LLMX_HOME": str(home)},
+        capture_output=True, text=True, check=False,
+    )
+    loaded = _importtime_modules(result.stderr)
+    assert "llmx.sandbox.linux.blocking" in loaded
+    assert [m for m in SANDBOX_PATH_FORBIDDEN if m in loaded] == []
+    # Only the sandbox command's module is loaded, not every command's.
+    assert sorted(m for m in loaded if m.startswith("llmx.cli.") and m.endswith("_cmd")) == [
+        "llmx.cli.sandbox_cmd"
+    ]
+
+
+def test_each_command_module_registers_the_command_its_name_says() -> None:
+    # ``main`` builds only the parser of the command named first; that relies on this.
+    full = build_parser()
+    registered = full._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    for module in COMMAND_MODULES:
+        name = command_name(module)
+        assert name in registered, f"{module} does not register {name!r}"
+        alone = build_parser(name)._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+        assert sorted(alone) == sorted(
+            choice for choice, parser in registered.items() if parser is registered[name]
+        )
+        assert requested_command([name, "--help"]) == name
+    assert requested_command(["--help"]) is None
+    assert requested_command(["no-such-command"]) is None
+    assert requested_command([]) is None
+
+
+def test_version_needs_no_parser() -> None:
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "llmx", "--version"],
+        capture_output=True, text=True, check=True,
+    )
+    assert result.stdout == f"llmx {__version__}\n"
+    assert "argparse" not in _importtime_modules(result.stderr)

@@ -23,9 +23,9 @@ import enum
 import fnmatch
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 
 from llmx.sandbox.policy import PolicyError
+from llmx.sandbox.records import field, record
 
 # Not ``typing.TYPE_CHECKING``: importing ``typing`` costs milliseconds on the start-up of
 # ``llmx sandbox linux -- CMD``; mypy treats any constant of this name as true.
@@ -59,7 +59,7 @@ class Inherit(enum.Enum):
     NONE = "none"
 
 
-@dataclass(frozen=True)
+@record
 class ShellEnvironmentPolicy:
     inherit: Inherit = Inherit.ALL
     ignore_default_excludes: bool = False

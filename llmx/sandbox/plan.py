@@ -10,8 +10,9 @@ never has to understand policy, and a policy never has to know about mounts.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
 from pathlib import Path
+
+from llmx.sandbox.records import field, record
 
 
 class NetworkAccess(enum.Enum):
@@ -23,7 +24,7 @@ class NetworkAccess(enum.Enum):
     ENABLED = "enabled"
 
 
-@dataclass(frozen=True)
+@record
 class WritableRoot:
     """A directory the command may write, with the parts of it that stay read-only."""
 
@@ -34,7 +35,7 @@ class WritableRoot:
     read_only_subpaths: tuple[Path, ...] = ()
 
 
-@dataclass(frozen=True)
+@record
 class ConfinementPlan:
     """Everything a backend needs to confine one command; all paths are absolute."""
 

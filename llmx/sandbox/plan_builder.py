@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from llmx.sandbox.globs import GLOB_CHARS, expand_glob
@@ -30,6 +29,7 @@ from llmx.sandbox.profiles import (
     SpecialPath,
 )
 from llmx.sandbox.protected import protected_subpaths
+from llmx.sandbox.records import field, record
 
 # Readable under ``:minimal`` on Linux.
 LINUX_PLATFORM_READ_ROOTS: tuple[str, ...] = (
@@ -44,14 +44,14 @@ LINUX_PLATFORM_READ_ROOTS: tuple[str, ...] = (
 )
 
 
-@dataclass(frozen=True)
+@record
 class ResolvedEntry:
     path: Path
     access: FsAccess
     skip_if_missing: bool = False
 
 
-@dataclass(frozen=True)
+@record
 class ResolvedFileSystem:
     """A restricted file-system policy with every path concrete and absolute."""
 

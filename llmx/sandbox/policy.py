@@ -6,18 +6,19 @@ it on its app-server; it is the vocabulary of ``sandbox_mode``. It is internally
 of ``read-only``, an empty ``writable_roots``) are omitted here too, so a policy we encode
 compares equal, as text, to the one Codex wrote.
 
-Plain dataclasses and the standard ``json`` module, not msgspec: ``llmx sandbox linux``
-decodes a policy on its start-up path and must stay cheap to import.
+Plain records (``llmx.sandbox.records``) and the standard ``json`` module, not msgspec or
+dataclasses: ``llmx sandbox linux`` decodes a policy on its start-up path and must stay
+cheap to import.
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from llmx.sandbox.plan import NetworkAccess
+from llmx.sandbox.records import record
 
 # Not ``typing.TYPE_CHECKING``: importing ``typing`` costs milliseconds on the start-up of
 # ``llmx sandbox linux -- CMD``; mypy treats any constant of this name as true.
@@ -56,12 +57,12 @@ class SandboxMode(enum.Enum):
             ) from None
 
 
-@dataclass(frozen=True)
+@record
 class ReadOnlyPolicy:
     network_access: bool = False
 
 
-@dataclass(frozen=True)
+@record
 class WorkspaceWritePolicy:
     # Extra writable roots besides the cwd, /tmp and $TMPDIR; always absolute.
     writable_roots: tuple[Path, ...] = ()
@@ -70,12 +71,12 @@ class WorkspaceWritePolicy:
     exclude_slash_tmp: bool = False
 
 
-@dataclass(frozen=True)
+@record
 class DangerFullAccessPolicy:
     pass
 
 
-@dataclass(frozen=True)
+@record
 class ExternalSandboxPolicy:
     """The process already runs inside a sandbox someone else set up; only the network flag
     is ours to report."""

@@ -22,7 +22,6 @@ and broke every older binary reading a newer config).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from llmx.sandbox.plan import NetworkAccess
@@ -47,6 +46,7 @@ from llmx.sandbox.profiles import (
     SpecialPath,
 )
 from llmx.sandbox.protected import PROTECTED_METADATA_NAMES
+from llmx.sandbox.records import field, record
 
 # Not ``typing.TYPE_CHECKING``: importing ``typing`` costs milliseconds on the start-up of
 # ``llmx sandbox linux -- CMD``; mypy treats any constant of this name as true.
@@ -72,7 +72,7 @@ _SPECIAL_TOKENS: dict[str, SpecialKind] = {
 }
 
 
-@dataclass(frozen=True)
+@record
 class NamedProfile:
     """A profile chosen by name, before symbolic roots are resolved."""
 

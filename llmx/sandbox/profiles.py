@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from llmx.sandbox.plan import NetworkAccess
 from llmx.sandbox.policy import PolicyError
+from llmx.sandbox.records import record
 
 # Not ``typing.TYPE_CHECKING``: importing ``typing`` costs milliseconds on the start-up of
 # ``llmx sandbox linux -- CMD``; mypy treats any constant of this name as true.
@@ -75,7 +75,7 @@ class SpecialKind(enum.Enum):
     UNKNOWN = "unknown"
 
 
-@dataclass(frozen=True)
+@record
 class SpecialPath:
     kind: SpecialKind
     subpath: str | None = None
@@ -83,7 +83,7 @@ class SpecialPath:
     token: str | None = None
 
 
-@dataclass(frozen=True)
+@record
 class GlobPattern:
     """A glob (``*``, ``?``, ``[...]``, ``**``); only valid with ``deny``."""
 
@@ -93,7 +93,7 @@ class GlobPattern:
 FsPath = Path | SpecialPath | GlobPattern
 
 
-@dataclass(frozen=True)
+@record
 class FsEntry:
     path: FsPath
     access: FsAccess
@@ -108,7 +108,7 @@ class FsKind(enum.Enum):
     EXTERNAL_SANDBOX = "external-sandbox"
 
 
-@dataclass(frozen=True)
+@record
 class FileSystemPolicy:
     kind: FsKind = FsKind.RESTRICTED
     entries: tuple[FsEntry, ...] = ()
@@ -127,7 +127,7 @@ class Enforcement(enum.Enum):
     EXTERNAL = "external"
 
 
-@dataclass(frozen=True)
+@record
 class PermissionProfile:
     enforcement: Enforcement
     file_system: FileSystemPolicy = FileSystemPolicy()

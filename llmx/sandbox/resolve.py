@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from llmx.sandbox.env_policy import NETWORK_DISABLED_ENV_VAR, ShellEnvironmentPolicy, build_env
@@ -45,6 +44,7 @@ from llmx.sandbox.profiles import (
     SpecialKind,
     SpecialPath,
 )
+from llmx.sandbox.records import field, record
 
 # Not ``typing.TYPE_CHECKING``: importing ``typing`` costs milliseconds on the start-up of
 # ``llmx sandbox linux -- CMD``; mypy treats any constant of this name as true.
@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-@dataclass(frozen=True)
+@record
 class SandboxConfig:
     """The config keys that decide the sandbox, already parsed."""
 
@@ -112,7 +112,7 @@ class SandboxConfig:
         )
 
 
-@dataclass(frozen=True)
+@record
 class SandboxFlags:
     sandbox: str | None = None
     full_auto: bool = False
@@ -121,7 +121,7 @@ class SandboxFlags:
     add_dirs: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@record
 class ResolvedSandbox:
     # The legacy form written as ``turn_context.sandbox_policy``.
     policy: SandboxPolicy

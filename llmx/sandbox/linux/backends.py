@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import enum
 import os
-from dataclasses import dataclass
 
 from llmx.sandbox.linux import bwrap, kernel, landlock
 from llmx.sandbox.plan import ConfinementPlan
+from llmx.sandbox.records import record
 
 
 class BackendKind(enum.Enum):
@@ -30,14 +30,14 @@ class BackendKind(enum.Enum):
     LANDLOCK = "landlock"
 
 
-@dataclass(frozen=True)
+@record
 class BackendStatus:
     kind: BackendKind
     available: bool
     reason: str
 
 
-@dataclass(frozen=True)
+@record
 class BackendChoice:
     """The chosen backend and what was found about every backend (for ``--explain``)."""
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import enum
 import signal
-from dataclasses import dataclass
+
+from llmx.sandbox.records import record
 
 
 class DenialKind(enum.Enum):
@@ -58,7 +59,7 @@ def detect_denial(exit_code: int, *outputs: bytes) -> DenialKind | None:
     return None
 
 
-@dataclass(frozen=True)
+@record
 class DenialFinding:
     """One refusal seen in the output: its kind, the path it names (if any), the line."""
 

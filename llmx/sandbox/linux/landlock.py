@@ -13,9 +13,9 @@ from __future__ import annotations
 import ctypes
 import os
 import struct
-from dataclasses import dataclass
 
 from llmx.sandbox.linux import kernel
+from llmx.sandbox.records import record
 
 _CREATE_RULESET_VERSION = 1
 _RULE_PATH_BENEATH = 1
@@ -72,7 +72,7 @@ def _all_fs_access(abi: int) -> int:
     return access
 
 
-@dataclass(frozen=True)
+@record
 class LandlockRules:
     """What the ruleset allows; computed in the parent, applied in the child."""
 

@@ -10,17 +10,17 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from llmx.sandbox.linux import bwrap, kernel, landlock, namespaces, seccomp
 from llmx.sandbox.linux.backends import BackendKind, UnenforceablePlan, choose_backend
 from llmx.sandbox.plan import ConfinementPlan, NetworkAccess
+from llmx.sandbox.records import field, mutable_record, record
 
 _filters: dict[bool, bytes] = {}
 
 
-@dataclass
+@mutable_record
 class PreparedCommand:
     """A command ready for ``subprocess``/``os.execve``; call ``close`` once it has exited."""
 
@@ -79,7 +79,7 @@ def _first_missing(path: Path, root: Path) -> Path:
     return path
 
 
-@dataclass(frozen=True)
+@record
 class _Layout:
     writable: tuple[str, ...]
     read_only: tuple[str, ...]

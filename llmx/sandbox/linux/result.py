@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from llmx.sandbox.linux.backends import BackendKind
 from llmx.sandbox.linux.denials import DenialKind, detect_denial
+from llmx.sandbox.records import record
 
 
 class SandboxSetupError(RuntimeError):
     """The child could not enter the sandbox; the command never started."""
 
 
-@dataclass(frozen=True)
+@record
 class ConfinedResult:
     """The outcome of one command; ``exit_code`` is shell-style (128+N for signal N)."""
 
