@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-from dataclasses import dataclass
 
 from llmx.sandbox.linux import kernel, landlock, seccomp
+from llmx.sandbox.records import record
 
 _DEVICE_NODES = ("null", "zero", "full", "random", "urandom", "tty")
 _DEV_LINKS = (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
@@ -29,7 +29,7 @@ _KEPT_FLAGS = {
 }
 
 
-@dataclass(frozen=True)
+@record
 class ChildSetup:
     """Everything the child does between fork and exec, decided by the parent."""
 
