@@ -12,7 +12,7 @@ import sqlite3
 from pathlib import Path
 
 # Bumped when a table changes shape; an index of another version is rebuilt from scratch.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _THREAD_COLUMNS: dict[str, type] = {
     "id": str,
@@ -84,6 +84,9 @@ def create_schema(conn: sqlite3.Connection) -> None:
     db = sqlite_utils.Database(conn)
     db.table("threads").create(_THREAD_COLUMNS, pk="id", not_null={"id", "rollout_path"})
     db.table("threads").create_index([DescIndex("updated_at_ms"), DescIndex("id")])
+    # The listing's order within ``archived = ?``: the first page is read in index order
+    # and stops at the limit, instead of sorting every thread (version 2).
+    db.table("threads").create_index(["archived", DescIndex("updated_at_ms"), DescIndex("id")])
     db.table("threads").create_index([DescIndex("created_at_ms"), DescIndex("id")])
     db.table("threads").create_index(["archived", "latest_cwd"])
     file_columns: dict[str, type] = {"archived": int}
