@@ -8,6 +8,8 @@ from typing import Any
 
 import msgspec
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from projections.rollout_builder import RICH_SESSION_NAMES, RolloutBuilder, install_rich_sessions
 from projections.rollout_builder import user as user_message
 from support import fixture_rollouts
@@ -190,3 +192,56 @@ def test_item_heads_agree_with_full_decodes_on_every_fixture_line() -> None:
                 assert (context.turn_id, context.model) == (
                     value.get("turn_id"), value.get("model"))
     assert checked > 100
+
+
+_STEPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("turn"), st.sampled_from(["model-a", "model-b"])),
+        st.tuples(st.just("calls"), st.booleans()),
+        st.tuples(st.just("compacted"), st.integers(0, 2)),
+        st.tuples(st.just("legacy_compacted"), st.just(0)),
+        st.tuples(st.just("rollback"), st.integers(1, 3)),
+        st.tuples(st.just("aborted"), st.just(0)),
+    ),
+    max_size=12,
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(steps=_STEPS)
+def test_raw_and_dict_folds_agree_on_generated_rollouts(
+    tmp_path: Path, steps: list[tuple[str, Any]]
+) -> None:
+    builder = RolloutBuilder()
+    for index, (step, value) in enumerate(steps):
+        turn_id = f"t{index}"
+        if step == "turn":
+            builder.turn(turn_id, f"prompt {index}", f"reply {index}", model=value,
+                         tokens=index)
+        elif step == "calls":
+            builder.event("task_started", turn_id=turn_id)
+            builder.item(user_message(f"run {index}"))
+            builder.item(_call(f"c{index}", **{INTERNAL: {"turn_id": turn_id}}))
+            if value:
+                builder.item(_output(f"c{index}", **{INTERNAL: {"turn_id": turn_id}}))
+            builder.item(_output(f"orphan{index}"))
+            builder.event("task_complete", turn_id=turn_id)
+        elif step == "compacted":
+            kept = [user_message(f"kept {index}.{n}") for n in range(value)]
+            builder.event("task_started", turn_id=turn_id)
+            builder.add("compacted", {"message": "", "replacement_history": kept})
+            builder.event("task_complete", turn_id=turn_id)
+        elif step == "legacy_compacted":
+            builder.add("compacted", {"message": f"summary {index}"})
+        elif step == "rollback":
+            builder.event("thread_rolled_back", num_turns=value)
+        else:
+            builder.event("task_started", turn_id=turn_id)
+            builder.item(user_message(f"interrupted {index}"))
+            builder.event("turn_aborted", turn_id=turn_id, reason="interrupted")
+    path = builder.write(tmp_path / "generated.jsonl")
+    context = [user_message("<environment_context/>")]
+    _assert_same(fold_resume(path, initial_context=context),
+                 fold_resume_raw(path, initial_context=context))
