@@ -245,3 +245,12 @@ def test_raw_and_dict_folds_agree_on_generated_rollouts(
     context = [user_message("<environment_context/>")]
     _assert_same(fold_resume(path, initial_context=context),
                  fold_resume_raw(path, initial_context=context))
+
+
+def test_raw_prompt_input_is_what_codex_sent_on_resume(tmp_path: Path) -> None:
+    from projections.test_resume import RESUME_REQUESTS, _prefix_before_resumed_turn
+
+    sent = json.loads(RESUME_REQUESTS.read_text().splitlines()[0])["body"]["input"]
+    state = fold_resume_raw(_prefix_before_resumed_turn(tmp_path))
+    body = msgspec.json.encode({"input": prompt_input_raw(state.history)})
+    assert msgspec.json.decode(body)["input"] == sent[1:-3]
