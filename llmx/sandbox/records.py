@@ -188,7 +188,9 @@ def _make_record(cls: type[RecordT], *, frozen: bool) -> type[RecordT]:
     else:
         methods["__hash__"] = None  # mutable and compared by value: unhashable
     for name, method in methods.items():
-        if name not in cls.__dict__ or name == "__hash__":
+        # A method the class defines itself is kept, as dataclasses keep it; a ``__hash__``
+        # of None is Python's own doing for a class that defines ``__eq__``, not the class's.
+        if cls.__dict__.get(name) is None:
             setattr(cls, name, method)
     return cls
 

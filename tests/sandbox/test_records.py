@@ -164,3 +164,20 @@ def test_sandbox_start_up_imports_no_dataclasses() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_methods_the_class_defines_are_kept() -> None:
+    @record
+    class Named:
+        name: str
+        note: str = ""
+
+        def __repr__(self) -> str:
+            return f"<{self.name}>"
+
+        def __hash__(self) -> int:
+            return hash(self.name)
+
+    assert repr(Named("a")) == "<a>"
+    assert hash(Named("a", "x")) == hash("a")
+    assert Named("a", "x") != Named("a", "y")  # the generated __eq__ is still there
