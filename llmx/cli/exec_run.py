@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from llmx.events.primitives import ImageInput, UserInput
     from llmx.runtime.config import ModelProviderInfo
     from llmx.runtime.config_load import LoadedConfig
+    from llmx.runtime.session_history import PromptHistory
     from llmx.runtime.session_types import SessionSettings
 
 # Lines the in-process frontend may hold unread; it reads as the turn runs, so this bound
@@ -168,6 +169,8 @@ class _Setup:
     resumed_meta: RolloutLine | None
     show_reasoning: bool
     home: Path
+    # ``history.jsonl`` for the prompt (None: ephemeral or ``persistence = "none"``).
+    prompt_history: PromptHistory | None
     # The HTTP client exec made for the model client (closed by exec), if any.
     http: httpx.AsyncClient | None = None
 
@@ -249,11 +252,20 @@ def _prepare(
         log = EventLog.for_new_thread(
             home, session_meta(settings), ephemeral=args.ephemeral, options=options
         )
+    prompt_history = None
+    if log.path is not None:
+        from llmx.runtime.session_history import PromptHistory
+
+        prompt_history = PromptHistory.for_home(home, config.history, _warn)
     http = _plain_http_client(provider)
     model = open_model_client(config.model_provider, provider, originator="llmx_exec",
                               http_client=http)
     return _Setup(settings, log, model, history, resumed_meta, not config.hide_agent_reasoning,
-                  home, http)
+                  home, prompt_history, http)
+
+
+def _warn(message: str) -> None:
+    print(f"Warning: {message}", file=sys.stderr)
 
 
 def _plain_http_client(provider: ModelProviderInfo) -> httpx.AsyncClient | None:
@@ -331,7 +343,8 @@ async def _drive(
     # The session index learns of the rollout as turns end; an ephemeral run has no file.
     index = None if setup.log.path is None else SessionIndexUpdates(setup.home)
     session = Session(settings, setup.log, setup.model, history=setup.history,
-                      approval_responder=respond, index=index)
+                      approval_responder=respond, index=index,
+                      prompt_history=setup.prompt_history)
     runner = asyncio.create_task(session.run())
     loop = asyncio.get_running_loop()
     interrupts: set[asyncio.Task[str]] = set()

@@ -155,7 +155,8 @@ class ShellEnvironmentPolicy(_Section):
 
 class HistoryConfig(_Section):
     persistence: HistoryPersistence = HistoryPersistence.SAVE_ALL
-    max_bytes: int | None = Field(default=None, gt=0)
+    # 0 or absent: unlimited (as `llmx history` and the history file read it).
+    max_bytes: int | None = Field(default=None, ge=0)
 
 
 class RolloutConfig(_Section):

@@ -38,6 +38,7 @@ from llmx.runtime.instructions import (
 )
 from llmx.runtime.models.stream import TokenUsage
 from llmx.runtime.notify import run_notify, turn_complete_payload
+from llmx.runtime.session_history import PromptHistory
 from llmx.runtime.session_index_updates import SessionIndexUpdates
 from llmx.runtime.session_types import (
     ApprovalRequest,
@@ -60,6 +61,7 @@ class Session:
         history: Sequence[dict[str, Any]] = (),
         approval_responder: ApprovalResponder | None = None,
         index: SessionIndexUpdates | None = None,
+        prompt_history: PromptHistory | None = None,
     ) -> None:
         self.settings = settings
         self.log = log
@@ -86,6 +88,8 @@ class Session:
         # The session index, told after each turn (None: not kept, as for ephemeral runs).
         self._index = index
         self._indexed_ordinal: int | None = None
+        # history.jsonl, told each prompt after the rollout (None: not kept, as ephemeral).
+        self._prompt_history = prompt_history
 
     # -- the frontend side ----------------------------------------------------------
 
@@ -112,8 +116,19 @@ class Session:
             if future is not None and not future.done():
                 future.set_result(_decision(op.decision))
         else:
+            if isinstance(op, UserTurn | UserInputOp) and self._prompt_history is not None:
+                # Rollout first (just written above), then the prompt history.
+                await self._prompt_history.record(self.settings.thread_id, prompt_text(op))
             await self._queue.put((submission_id, op))
         return submission_id
+
+    def history_metadata(self) -> tuple[int, int]:
+        """``(history_log_id, history_entry_count)`` for a ``session_configured`` event:
+        the inode and line count of ``history.jsonl``; ``(0, 0)`` when none is kept."""
+        if self._prompt_history is None:
+            return (0, 0)
+        log_id, count = self._prompt_history.metadata()
+        return (log_id, count)
 
     async def run(self) -> None:
         """Process queued turns until ``shutdown``; then drain and close the log."""
@@ -252,6 +267,11 @@ def session_meta(settings: SessionSettings) -> SessionMeta:
         model_provider=settings.model_provider,
         base_instructions={"text": settings.base_instructions},
     )
+
+
+def prompt_text(op: TurnOp) -> str:
+    """The text a user typed for ``op``, as its user message records it (images aside)."""
+    return "".join(item.text for item in op.items if isinstance(item, TextInput))
 
 
 def _decision(value: Any) -> ReviewDecision:
