@@ -51,6 +51,7 @@ from llmx.runtime.models.request import ModelRequest, Reasoning, RequestIdentity
 from llmx.runtime.models.stream import Completed, OutputItemDone, RetryScheduled, TokenUsage
 from llmx.runtime.tools import output as tool_output
 from llmx.runtime.tools.specs import tool_specs
+from llmx.runtime.turn_deltas import StreamedItems
 from llmx.runtime.turn_tools import ToolCall, TurnAbort, dispatch
 
 if TYPE_CHECKING:
@@ -84,6 +85,7 @@ class Turn:
         self.open_calls: dict[str, ToolCall] = {}
         # Commands running now: their in-progress item and start time.
         self.running_items: dict[str, tuple[TurnItem, int]] = {}
+        self.streamed = StreamedItems(session.settings.thread_id, self.turn_id)
 
     @property
     def settings(self) -> SessionSettings:
@@ -230,6 +232,10 @@ class Turn:
                         additional_details=event.message,
                     )
                 )
+            else:
+                delta = self.streamed.delta_event(event)
+                if delta is not None:
+                    await self.event(delta)
         return calls
 
     async def _on_item(self, raw: dict[str, Any]) -> ToolCall | None:
@@ -244,14 +250,14 @@ class Turn:
                 if part.get("type") == "output_text"
             )
             self.last_agent_message = text
-            agent = AgentMessageItem(id=str(raw.get("id") or new_thread_id()),
+            agent = AgentMessageItem(id=self.streamed.completed_id(raw),
                                      content=[AgentText(text=text)])
             await self.item_completed(agent, now, now)
         elif kind == "reasoning":
             summary = [str(part.get("text", "")) for part in item.get("summary", [])]
+            item_id = self.streamed.completed_id(raw)
             if any(summary):
-                reasoning = ReasoningItem(id=str(raw.get("id") or new_thread_id()),
-                                          summary_text=summary)
+                reasoning = ReasoningItem(id=item_id, summary_text=summary)
                 await self.item_completed(reasoning, now, now)
         elif kind == "function_call":
             return ToolCall(str(item["call_id"]), str(item["name"]), str(item.get("arguments", "")),
