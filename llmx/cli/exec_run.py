@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from llmx.events.lines import RolloutLine
     from llmx.events.primitives import ImageInput, UserInput
     from llmx.runtime.config import ModelProviderInfo
-    from llmx.runtime.config_load import LoadedConfig
+    from llmx.runtime.config_types import LoadedConfig
     from llmx.runtime.session_history import PromptHistory
     from llmx.runtime.session_types import SessionSettings
 
@@ -95,11 +95,14 @@ def _run(args: argparse.Namespace) -> int:
     if not cwd.is_dir():
         raise ExecError(f"-C {args.cd}: no such directory")
     cwd = cwd.resolve()
-    from llmx.runtime.config_load import load_config
+    from llmx.runtime.config_cache import load_config_cached
 
     # Flags > -c > profile > config.toml > defaults; a bad value names where it was set.
-    loaded = load_config(
-        home, overrides=args.config, profile=args.profile, flags={"model": args.model}
+    # Unchanged inputs are read from the validated-config cache (no pydantic import);
+    # an ephemeral run writes nothing, not even that cache.
+    loaded = load_config_cached(
+        home, overrides=args.config, profile=args.profile, flags={"model": args.model},
+        write=not args.ephemeral,
     )
     for warning in loaded.warnings:
         print(f"Warning: {warning}", file=sys.stderr)
@@ -305,7 +308,7 @@ def _approval_policy(args: argparse.Namespace, loaded: LoadedConfig) -> str:
     if args.full_auto:
         return "on-request"
     # exec cannot ask anyone, so unless told otherwise it never asks (as Codex exec).
-    if "approval_policy" in loaded.config.model_fields_set:
+    if "approval_policy" in loaded.document:
         return str(loaded.config.approval_policy.value)
     return "never"
 

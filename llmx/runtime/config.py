@@ -9,21 +9,59 @@ Loading, profiles and ``-c`` overrides live in ``config_load``; the built-in pro
 
 from __future__ import annotations
 
-import enum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-DEFAULT_MODEL = "gpt-5.5"
-DEFAULT_MODEL_PROVIDER = "openai"
-DEFAULT_PROJECT_DOC_MAX_BYTES = 32 * 1024
-# Codex's provider defaults (model_provider_info.rs); the maxima stop a typo from
-# turning one failed request into hours of retries.
-DEFAULT_REQUEST_MAX_RETRIES = 4
-DEFAULT_STREAM_MAX_RETRIES = 5
-DEFAULT_STREAM_IDLE_TIMEOUT_MS = 300_000
-MAX_RETRIES_CAP = 100
-DEFAULT_INLINE_OUTPUT_CAP_BYTES = 10 * 1024
+# Re-exported: the enums and defaults live apart from pydantic (see config_types).
+from llmx.runtime.config_types import (
+    DEFAULT_INLINE_OUTPUT_CAP_BYTES,
+    DEFAULT_MODEL,
+    DEFAULT_MODEL_PROVIDER,
+    DEFAULT_PROJECT_DOC_MAX_BYTES,
+    DEFAULT_REQUEST_MAX_RETRIES,
+    DEFAULT_STREAM_IDLE_TIMEOUT_MS,
+    DEFAULT_STREAM_MAX_RETRIES,
+    MAX_RETRIES_CAP,
+    ApprovalPolicy,
+    EnvironmentInherit,
+    FsyncPolicy,
+    HistoryPersistence,
+    ProviderDefaults,
+    ReasoningEffort,
+    ReasoningSummary,
+    SandboxMode,
+    Verbosity,
+    WireApi,
+)
+
+__all__ = [
+    "DEFAULT_INLINE_OUTPUT_CAP_BYTES",
+    "DEFAULT_MODEL",
+    "DEFAULT_MODEL_PROVIDER",
+    "DEFAULT_PROJECT_DOC_MAX_BYTES",
+    "DEFAULT_REQUEST_MAX_RETRIES",
+    "DEFAULT_STREAM_IDLE_TIMEOUT_MS",
+    "DEFAULT_STREAM_MAX_RETRIES",
+    "MAX_RETRIES_CAP",
+    "ApprovalPolicy",
+    "Config",
+    "ConfigProfile",
+    "EnvironmentInherit",
+    "FsyncPolicy",
+    "HistoryConfig",
+    "HistoryPersistence",
+    "ModelProviderInfo",
+    "ProviderDefaults",
+    "ReasoningEffort",
+    "ReasoningSummary",
+    "RolloutConfig",
+    "SandboxMode",
+    "SandboxWorkspaceWrite",
+    "ShellEnvironmentPolicy",
+    "Verbosity",
+    "WireApi",
+]
 
 
 class _Section(BaseModel):
@@ -31,71 +69,7 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True, use_enum_values=False)
 
 
-class WireApi(enum.Enum):
-    """Which HTTP API a provider speaks."""
-
-    RESPONSES = "responses"
-    CHAT = "chat"
-
-
-class ApprovalPolicy(enum.Enum):
-    UNTRUSTED = "untrusted"
-    ON_FAILURE = "on-failure"
-    ON_REQUEST = "on-request"
-    NEVER = "never"
-
-
-class SandboxMode(enum.Enum):
-    READ_ONLY = "read-only"
-    WORKSPACE_WRITE = "workspace-write"
-    DANGER_FULL_ACCESS = "danger-full-access"
-
-
-class ReasoningEffort(enum.Enum):
-    NONE = "none"
-    MINIMAL = "minimal"
-    LOW = "low"
-    MEDIUM = "medium"
-    HIGH = "high"
-    XHIGH = "xhigh"
-
-
-class ReasoningSummary(enum.Enum):
-    AUTO = "auto"
-    CONCISE = "concise"
-    DETAILED = "detailed"
-    NONE = "none"
-
-
-class Verbosity(enum.Enum):
-    LOW = "low"
-    MEDIUM = "medium"
-    HIGH = "high"
-
-
-class HistoryPersistence(enum.Enum):
-    SAVE_ALL = "save-all"
-    NONE = "none"
-
-
-class EnvironmentInherit(enum.Enum):
-    ALL = "all"
-    CORE = "core"
-    NONE = "none"
-
-
-class FsyncPolicy(enum.Enum):
-    """When the rollout writer calls ``fsync``."""
-
-    # At turn end, on approval decisions and at shutdown (the default).
-    TURN = "turn"
-    # After every written batch: slowest, loses nothing on power failure.
-    ALWAYS = "always"
-    # Never: the OS decides; a crash of the machine may lose the tail.
-    NEVER = "never"
-
-
-class ModelProviderInfo(_Section):
+class ModelProviderInfo(_Section, ProviderDefaults):
     """A ``[model_providers.NAME]`` table."""
 
     name: str | None = None
@@ -112,29 +86,6 @@ class ModelProviderInfo(_Section):
     stream_idle_timeout_ms: int | None = Field(default=None, gt=0)
     requires_openai_auth: bool = False
 
-    @property
-    def effective_request_max_retries(self) -> int:
-        return (
-            DEFAULT_REQUEST_MAX_RETRIES
-            if self.request_max_retries is None
-            else self.request_max_retries
-        )
-
-    @property
-    def effective_stream_max_retries(self) -> int:
-        return (
-            DEFAULT_STREAM_MAX_RETRIES
-            if self.stream_max_retries is None
-            else self.stream_max_retries
-        )
-
-    @property
-    def effective_stream_idle_timeout_ms(self) -> int:
-        return (
-            DEFAULT_STREAM_IDLE_TIMEOUT_MS
-            if self.stream_idle_timeout_ms is None
-            else self.stream_idle_timeout_ms
-        )
 
 
 class SandboxWorkspaceWrite(_Section):

@@ -14,14 +14,14 @@ import json
 import os
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from llmx.events.home import config_path, llmx_home
-from llmx.runtime.config import Config, ModelProviderInfo
+from llmx.runtime.config import Config
 from llmx.runtime.config_providers import built_in_providers, merge_providers
 from llmx.runtime.config_toml import (
     ConfigError,
@@ -35,6 +35,11 @@ from llmx.runtime.config_toml import (
     set_path,
 )
 
+# Re-exported: the loaded result is a plain type (see config_types).
+from llmx.runtime.config_types import LoadedConfig
+
+__all__ = ["CODEX_PASSTHROUGH_KEYS", "LoadedConfig", "load_config"]
+
 # Codex keys we accept silently although llmx does not use them (yet).
 CODEX_PASSTHROUGH_KEYS = frozenset(
     {
@@ -47,19 +52,6 @@ CODEX_PASSTHROUGH_KEYS = frozenset(
         "analytics", "feedback", "mcp_oauth_credentials_store", "check_for_update_on_startup",
     }
 )
-
-
-@dataclass(frozen=True)
-class LoadedConfig:
-    config: Config
-    provider_id: str
-    provider: ModelProviderInfo
-    profile: str | None
-    path: Path
-    warnings: tuple[str, ...]
-    # The effective document (file, profile, ``-c`` and flags merged) before validation,
-    # for parts read from plain mappings (``SandboxConfig.from_mapping``).
-    document: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

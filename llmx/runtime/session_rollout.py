@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from llmx.events.event_log import Durability, RolloutOptions
-from llmx.runtime.config import FsyncPolicy, RolloutConfig
+from llmx.runtime.config_types import FsyncPolicy
+
+if TYPE_CHECKING:
+    from llmx.runtime.config import RolloutConfig
 
 _DURABILITY = {
     FsyncPolicy.TURN: Durability.TURN,

@@ -20,12 +20,12 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 import msgspec
 
-from llmx.runtime.config import ModelProviderInfo, WireApi
+from llmx.runtime.config_types import WireApi
 from llmx.runtime.models.errors import ModelError, ModelErrorKind, error_code_of, kind_for_status
 from llmx.runtime.models.request import DEFAULT_ORIGINATOR, ModelRequest, user_agent
 from llmx.runtime.models.retry import (
@@ -37,6 +37,9 @@ from llmx.runtime.models.retry import (
     parse_retry_after_ms,
 )
 from llmx.runtime.models.stream import RetryScheduled, StreamEvent
+
+if TYPE_CHECKING:
+    from llmx.runtime.config import ModelProviderInfo
 
 CONNECT_TIMEOUT_S = 30.0
 

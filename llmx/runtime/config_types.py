@@ -1,0 +1,143 @@
+"""The configuration's plain types: enums, defaults and the loaded result, without pydantic.
+
+The pydantic models of :mod:`llmx.runtime.config` are the one definition of what a valid
+configuration is; they take their enums and defaults from here. Keeping these apart lets
+a run that finds its configuration already validated (:mod:`config_cache`) build it
+without importing pydantic at all (about 70 ms of every start).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from llmx.runtime.config import Config, ModelProviderInfo
+
+DEFAULT_MODEL = "gpt-5.5"
+DEFAULT_MODEL_PROVIDER = "openai"
+DEFAULT_PROJECT_DOC_MAX_BYTES = 32 * 1024
+# Codex's provider defaults (model_provider_info.rs); the maxima stop a typo from
+# turning one failed request into hours of retries.
+DEFAULT_REQUEST_MAX_RETRIES = 4
+DEFAULT_STREAM_MAX_RETRIES = 5
+DEFAULT_STREAM_IDLE_TIMEOUT_MS = 300_000
+MAX_RETRIES_CAP = 100
+DEFAULT_INLINE_OUTPUT_CAP_BYTES = 10 * 1024
+
+
+class WireApi(enum.Enum):
+    """Which HTTP API a provider speaks."""
+
+    RESPONSES = "responses"
+    CHAT = "chat"
+
+
+class ApprovalPolicy(enum.Enum):
+    UNTRUSTED = "untrusted"
+    ON_FAILURE = "on-failure"
+    ON_REQUEST = "on-request"
+    NEVER = "never"
+
+
+class SandboxMode(enum.Enum):
+    READ_ONLY = "read-only"
+    WORKSPACE_WRITE = "workspace-write"
+    DANGER_FULL_ACCESS = "danger-full-access"
+
+
+class ReasoningEffort(enum.Enum):
+    NONE = "none"
+    MINIMAL = "minimal"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    XHIGH = "xhigh"
+
+
+class ReasoningSummary(enum.Enum):
+    AUTO = "auto"
+    CONCISE = "concise"
+    DETAILED = "detailed"
+    NONE = "none"
+
+
+class Verbosity(enum.Enum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class HistoryPersistence(enum.Enum):
+    SAVE_ALL = "save-all"
+    NONE = "none"
+
+
+class EnvironmentInherit(enum.Enum):
+    ALL = "all"
+    CORE = "core"
+    NONE = "none"
+
+
+class FsyncPolicy(enum.Enum):
+    """When the rollout writer calls ``fsync``."""
+
+    # At turn end, on approval decisions and at shutdown (the default).
+    TURN = "turn"
+    # After every written batch: slowest, loses nothing on power failure.
+    ALWAYS = "always"
+    # Never: the OS decides; a crash of the machine may lose the tail.
+    NEVER = "never"
+
+
+class ProviderDefaults:
+    """The effective retry and timeout settings of a provider (Codex's defaults when unset).
+
+    A mixin of the pydantic ``ModelProviderInfo`` and of its cached form alike.
+    """
+
+    if TYPE_CHECKING:
+        # Declared for the type checker only: the class using the mixin defines the fields.
+        request_max_retries: int | None
+        stream_max_retries: int | None
+        stream_idle_timeout_ms: int | None
+
+    @property
+    def effective_request_max_retries(self) -> int:
+        return (
+            DEFAULT_REQUEST_MAX_RETRIES
+            if self.request_max_retries is None
+            else self.request_max_retries
+        )
+
+    @property
+    def effective_stream_max_retries(self) -> int:
+        return (
+            DEFAULT_STREAM_MAX_RETRIES
+            if self.stream_max_retries is None
+            else self.stream_max_retries
+        )
+
+    @property
+    def effective_stream_idle_timeout_ms(self) -> int:
+        return (
+            DEFAULT_STREAM_IDLE_TIMEOUT_MS
+            if self.stream_idle_timeout_ms is None
+            else self.stream_idle_timeout_ms
+        )
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    config: Config
+    provider_id: str
+    provider: ModelProviderInfo
+    profile: str | None
+    path: Path
+    warnings: tuple[str, ...]
+    # The effective document (file, profile, ``-c`` and flags merged) before validation,
+    # for parts read from plain mappings (``SandboxConfig.from_mapping``).
+    document: Mapping[str, Any] = field(default_factory=dict)
