@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+from collections.abc import Callable, Iterator
 from typing import Any
 
 
@@ -91,9 +93,30 @@ def _run_search(args: argparse.Namespace) -> int:
     from llmx.projections.session_listing import search_sessions
 
     with SessionIndex.open(llmx_home()) as index:
+        index.sync()
+        backlog = index.search_backlog()
+        if backlog:
+            # Files never read whole yet (new ones, the middles of large ones): read
+            # them now, with a progress bar on stderr (stdout may be --json).
+            with _progress_bar("reading rollout files for search") as advance:
+                index.complete_search(advance, backlog=backlog)
         rows = search_sessions(index, args.text, limit=args.limit)
     print_rows(rows, as_json=args.json)
     return 0
+
+
+@contextlib.contextmanager
+def _progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(label, total=None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield advance
 
 
 def _run_show(args: argparse.Namespace) -> int:
@@ -129,18 +152,11 @@ def _run_move(args: argparse.Namespace) -> int:
 
 
 def _run_reindex(args: argparse.Namespace) -> int:
-    from rich.progress import Progress
-
     from llmx.events.home import llmx_home
     from llmx.projections.session_index import SessionIndex
 
     home = llmx_home()
-    with Progress(transient=True) as bar, SessionIndex.open(home) as index:
-        task = bar.add_task("indexing rollout files", total=None)
-
-        def advance(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
+    with _progress_bar("indexing rollout files") as advance, SessionIndex.open(home) as index:
         index.rebuild(advance)
         count = index.conn.execute("SELECT count(*) FROM threads").fetchone()[0]
     print(f"indexed {count} sessions from {home}")

@@ -5,12 +5,15 @@ How it stays true without reading every file on every command:
 - New files are found through directory mtimes (a file created, renamed or removed in a
   day folder changes that folder's mtime); only changed folders are listed again.
 - A new file is first recorded *pending* (name and mtime only, which is all ordering
-  needs) and folded when a command needs its contents: the rows a listing shows, or all
-  of them for a search, a ``--cwd`` filter or ``reindex``. This is how the first listing
-  of a large home with no index answers in well under a second.
+  needs) and summarised when a command needs its contents: the rows a listing shows (a
+  ``--cwd`` listing summarises candidates newest first until its page is full). This is
+  how the first listing of a large home with no index answers in well under a second.
+- A summary reads a large file's head and tail only (:mod:`~llmx.projections.session_scan`);
+  the full-text part of its middle is completed by a search or ``reindex``.
 - Every row a command shows is checked against its file (size and mtime) first; a file
   that grew is caught up from the byte offset it was folded to, one that shrank or was
-  replaced is folded again, one that is gone is dropped.
+  replaced (another inode, or no line boundary where the fold stopped) is summarised
+  again, one that is gone is dropped.
 - A file appended to by another program in a folder whose entries did not change is
   caught up at the latest by the next full scan (every ``FULL_SCAN_SECONDS``), or when it
   is shown. The runtime calls :meth:`SessionIndex.record_flush` after each flushed batch,
@@ -41,6 +44,9 @@ if TYPE_CHECKING:
 
 FULL_SCAN_SECONDS = 30.0
 _NEVER_FOLDED = -1  # ``size`` of a pending file row
+# Per transaction of a search's catch-up: at most this many files, or bytes of rollouts.
+_BATCH_FILES = 500
+_BATCH_BYTES = 64 << 20
 
 Progress = Callable[[int, int], None]
 
@@ -241,39 +247,71 @@ class SessionIndex:
             tuple(row.values()),
         )
 
-    def _fold(self, path: str, touched: set[str]) -> None:
-        """Catch ``path`` up from where it was folded to (or from the start if it shrank)."""
-        from llmx.projections.session_summary import FileSummary, fold_file, parse_rollout_name
+    def _fold(self, path: str, touched: set[str]) -> FileSummary | None:
+        """Catch ``path`` up from where it was folded to (or from the start if it changed)."""
+        from llmx.projections.session_scan import continues, summarise
+        from llmx.projections.session_summary import FileSummary, parse_rollout_name
 
-        loaded = self._load_file(path)
         parsed = parse_rollout_name(os.path.basename(path))
         if parsed is None:
-            return
+            return None
         stamp, thread_id, segment_id = parsed
+        loaded = self._load_file(path)
         archived = loaded[1] if loaded else os.path.dirname(path) == str(self.archived_dir)
         summary = loaded[0] if loaded else None
         try:
             stat = os.stat(path)
+            if summary is None or summary.size == _NEVER_FOLDED or not continues(summary, stat):
+                if summary is not None and summary.size != _NEVER_FOLDED:
+                    # Shrunk or replaced: its messages are read again from the start.
+                    self.conn.execute(
+                        "DELETE FROM session_messages WHERE rollout_path=?", (path,)
+                    )
+                summary = FileSummary(path, thread_id, segment_id)
+                summary.created_at_ms = _stamp_millis(stamp)
+            summarise(summary, Path(path))
         except FileNotFoundError:
             self._drop_file(path, thread_id, touched)
-            return
-        if summary is None or summary.size == _NEVER_FOLDED or stat.st_size < summary.built_to:
-            if summary is not None and summary.size != _NEVER_FOLDED:
-                # Shrunk or rewritten: its messages are folded again from the start.
-                self.conn.execute("DELETE FROM session_messages WHERE rollout_path=?", (path,))
-            summary = FileSummary(path, thread_id, segment_id)
-            summary.created_at_ms = _stamp_millis(stamp)
-        try:
-            fold_file(summary, Path(path))
-        except FileNotFoundError:
-            self._drop_file(path, thread_id, touched)
-            return
-        self.conn.executemany(
-            "INSERT INTO session_messages(body, thread_id, rollout_path) VALUES (?, ?, ?)",
-            [(text, thread_id, path) for text in summary.new_user_messages],
-        )
+            return None
+        self._add_messages(summary)
         self._store_file(summary, archived)
         touched.add(thread_id)
+        return summary
+
+    def _add_messages(self, summary: FileSummary) -> None:
+        self.conn.executemany(
+            "INSERT INTO session_messages(body, thread_id, rollout_path) VALUES (?, ?, ?)",
+            [(text, summary.thread_id, summary.path) for text in summary.new_user_messages],
+        )
+
+    def _complete_messages(self, path: str, touched: set[str]) -> None:
+        """Summarise ``path`` if needed, then put the user messages it lacks in the
+        full-text table."""
+        from llmx.projections.session_scan import complete_messages
+
+        loaded = self._load_file(path)
+        if loaded is None:
+            return
+        summary, archived = loaded
+        try:
+            stat = os.stat(path)
+        except FileNotFoundError:
+            self._drop_file(path, summary.thread_id, touched)
+            return
+        if summary.size != stat.st_size or summary.mtime_ns != stat.st_mtime_ns:
+            folded = self._fold(path, touched)
+            if folded is None:
+                return
+            summary = folded
+        if summary.fts_to >= summary.built_to:
+            return
+        try:
+            complete_messages(summary, Path(path))
+        except FileNotFoundError:
+            self._drop_file(path, summary.thread_id, touched)
+            return
+        self._add_messages(summary)
+        self._store_file(summary, archived)
 
     def _materialize(self, thread_id: str) -> None:
         files = self.conn.execute(
@@ -372,25 +410,40 @@ class SessionIndex:
                 self._materialize(thread_id)
         return bool(touched)
 
-    def complete(self, progress: Progress | None = None) -> None:
-        """Fold every pending file (needed before a search or a ``--cwd`` filter)."""
-        paths = [
+    def search_backlog(self) -> list[str]:
+        """Files a search must read first: pending ones, and those whose full-text part
+        lags their summary (the middle of a large file), newest first."""
+        return [
             row[0]
             for row in self.conn.execute(
-                "SELECT path FROM rollout_files WHERE size=? ORDER BY mtime_ns DESC",
+                "SELECT path FROM rollout_files WHERE size=? OR fts_to < built_to "
+                "ORDER BY mtime_ns DESC",
                 (_NEVER_FOLDED,),
             )
         ]
-        batch = 500
-        for start in range(0, len(paths), batch):
+
+    def complete_search(
+        self, progress: Progress | None = None, *, backlog: list[str] | None = None
+    ) -> None:
+        """Summarise every pending file and complete every file's full-text part."""
+        paths = self.search_backlog() if backlog is None else backlog
+        # Batches keep each transaction short; a large file is a batch of its own so the
+        # progress moves and others' writes are not held up behind it.
+        done = 0
+        while done < len(paths):
             touched: set[str] = set()
             with self._transaction():
-                for path in paths[start : start + batch]:
-                    self._fold(path, touched)
+                read, first = 0, done
+                while done < len(paths) and read < _BATCH_BYTES and done - first < _BATCH_FILES:
+                    path = paths[done]
+                    with contextlib.suppress(FileNotFoundError):
+                        read += os.stat(path).st_size
+                    self._complete_messages(path, touched)
+                    done += 1
                 for thread_id in touched:
                     self._materialize(thread_id)
             if progress is not None:
-                progress(min(start + batch, len(paths)), len(paths))
+                progress(done, len(paths))
 
     def rebuild(self, progress: Progress | None = None) -> None:
         """Forget everything and index every file again."""
@@ -398,4 +451,4 @@ class SessionIndex:
         schema.reset(self.conn)
         schema.create_schema(self.conn)
         self.sync(full=True)
-        self.complete(progress)
+        self.complete_search(progress)

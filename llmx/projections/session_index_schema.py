@@ -3,7 +3,8 @@
 The index is derived: deleting the file loses nothing, the next command rebuilds it from
 the rollouts. ``threads`` carries the columns of Codex's ``threads`` table that apply to
 llmx; ``rollout_files`` records, per file, the fold state and the position (byte offset,
-size, mtime) it was built to, which is how the index catches up and detects drift.
+size, mtime, inode) it was built to, which is how the index catches up and detects drift,
+and how far its user messages are in the full-text table (``fts_to``; version 3).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import sqlite3
 from pathlib import Path
 
 # Bumped when a table changes shape; an index of another version is rebuilt from scratch.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _THREAD_COLUMNS: dict[str, type] = {
     "id": str,
@@ -51,7 +52,7 @@ _THREAD_COLUMNS: dict[str, type] = {
 
 _INT_FILE_COLUMNS = {
     "built_to", "size", "mtime_ns", "has_meta", "created_at_ms", "has_user_event",
-    "tokens_used", "unreadable_lines",
+    "tokens_used", "unreadable_lines", "inode", "fts_to",
 }
 
 

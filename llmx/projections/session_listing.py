@@ -146,6 +146,29 @@ def _query_verified(index: SessionIndex, sql: str, params: tuple[Any, ...]) -> l
             return records
 
 
+# Candidates checked per round of a listing: the page at first, then doubling up to this,
+# so a ``--cwd`` page among thousands of pending rows costs rounds, not one per row.
+_MAX_ROUND = 512
+
+
+def _first_rows_verified(
+    index: SessionIndex, sql: str, params: tuple[Any, ...], wanted: int
+) -> list[Any]:
+    """The first ``wanted`` rows of ``sql`` (which ends in ``LIMIT ?``), every one checked
+    against its file.
+
+    Checking summarises pending rows; a summarised row that no longer matches (another
+    cwd, no preview) leaves the query's answer, and the next round looks further down.
+    Rows are summarised newest first and only as far down as the page reaches.
+    """
+    batch = wanted
+    while True:
+        records = index.conn.execute(sql, (*params, batch)).fetchall()
+        if not index.verify(record["id"] for record in records):
+            return records[:wanted]
+        batch = min(max(batch * 2, wanted), max(_MAX_ROUND, wanted))
+
+
 def list_sessions(
     index: SessionIndex,
     *,
@@ -153,14 +176,13 @@ def list_sessions(
     archived: bool = False,
     limit: int = 25,
     cursor: str | None = None,
-    progress: Progress | None = None,
 ) -> SessionPage:
     index.sync()
     clauses = [_LISTED, "archived = ?"]
     params: list[Any] = [int(archived)]
     if cwd is not None:
-        index.complete(progress)  # the filter needs every file's latest cwd
-        clauses.append("latest_cwd = ?")
+        # A pending row may be in ``cwd``: it stays a candidate until it is summarised.
+        clauses.append("(pending = 1 OR latest_cwd = ?)")
         params.append(os.path.normpath(os.path.abspath(cwd)))
     if cursor is not None:
         anchor_ms, anchor_id = decode_cursor(cursor)
@@ -174,9 +196,7 @@ def list_sessions(
         f"SELECT * FROM threads WHERE {' AND '.join(clauses)} "
         "ORDER BY updated_at_ms DESC, id DESC LIMIT ?"
     )
-    # Verification folds the pending rows of the page and asks again; those without a
-    # preview then drop out of the query, so the page is made of listable rows only.
-    records = _query_verified(index, sql, (*params, limit + 1))
+    records = _first_rows_verified(index, sql, tuple(params), limit + 1)
     names = thread_names(index.home)
     rows = [_row(record, names) for record in records[:limit]]
     more = len(records) > limit
@@ -197,7 +217,7 @@ def search_sessions(
     if not query:
         return []
     index.sync()
-    index.complete(progress)
+    index.complete_search(progress)
     sql = (
         "SELECT * FROM threads WHERE preview <> '' AND id IN "
         "(SELECT thread_id FROM session_messages WHERE session_messages MATCH ?) "

@@ -1,21 +1,20 @@
-"""What the session index knows about one rollout file: a fold that can resume mid-file.
+"""What the session index knows about one rollout file, and how one line changes it.
 
 The fold reads only the records listing needs (``session_meta``, ``turn_context``,
 ``token_count``, user messages in either their legacy ``user_message`` form or the
 ``item_completed`` ``UserMessage`` form of Codex's paginated threads) and decodes nothing
 else past the line envelope. Its state is plain data, stored as columns of the index, so
-a file that grew is caught up from the byte offset it was folded to.
+a file that grew is caught up from the byte offset it was folded to. Which lines of a file
+are read (head, tail, or all of it) is :mod:`llmx.projections.session_scan`'s business.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -27,7 +26,6 @@ ROLLOUT_NAME = re.compile(
 )
 REQUEST_MARKER = "## My request for Codex:"
 IMAGE_PREVIEW = "[Image]"
-_READ_BLOCK = 1 << 20
 
 
 @dataclass
@@ -40,6 +38,10 @@ class FileSummary:
     built_to: int = 0  # byte offset just past the last complete line folded
     size: int = 0
     mtime_ns: int = 0
+    inode: int = 0  # a file replaced under the same name is summarised again
+    # The full-text part: user messages of [0, fts_to) are in the search table. It lags
+    # ``built_to`` when the middle of a large file was skipped by the summary.
+    fts_to: int = 0
     has_meta: bool = False
     created_at_ms: int = 0
     cwd: str = ""  # session_meta cwd
@@ -63,7 +65,8 @@ class FileSummary:
     approval_mode: str = ""
     tokens_used: int = 0
     unreadable_lines: int = 0
-    # Not stored as columns: handed to the full-text table as they are found.
+    # Not stored as columns: the user messages of the range the last read moved
+    # ``fts_to`` over, handed to the full-text table.
     new_user_messages: list[str] = field(default_factory=list)
 
     def stored(self) -> dict[str, Any]:
@@ -243,26 +246,52 @@ def _add_user_message(summary: FileSummary, text: str, has_image: bool) -> None:
         summary.new_user_messages.append(text)
 
 
-def _apply_event(summary: FileSummary, payload: bytes) -> None:
-    kind = _event_type.decode(payload).type
+class UserText(NamedTuple):
+    text: str
+    has_image: bool
+
+
+def _user_text(kind: str | None, payload: bytes) -> UserText | None:
+    """The user message an ``event_msg`` payload carries, in either of its forms."""
     if kind == "user_message":
         message = _user_message.decode(payload)
-        _add_user_message(summary, message.message, bool(message.images or message.local_images))
-    elif kind == "token_count":
-        info = _token_count.decode(payload).info
-        if info is not None and info.total_token_usage is not None:
-            summary.tokens_used = info.total_token_usage.total_tokens
-    elif kind == "item_completed":
+        return UserText(message.message, bool(message.images or message.local_images))
+    if kind == "item_completed":
         item = _item_completed.decode(payload).item
         if item is None or item.type != "UserMessage":
-            return
+            return None
         parts = item.content or []
         text = "\n".join(p.text for p in parts if p.type == "text" and p.text)
-        _add_user_message(summary, text, any(p.type != "text" for p in parts))
+        return UserText(text, any(p.type != "text" for p in parts))
+    return None
 
 
-def fold_line(summary: FileSummary, line: bytes) -> None:
-    """Apply one rollout line; an unreadable line is counted and otherwise ignored."""
+def _tokens(kind: str | None, payload: bytes) -> int | None:
+    if kind != "token_count":
+        return None
+    info = _token_count.decode(payload).info
+    if info is None or info.total_token_usage is None:
+        return None
+    return info.total_token_usage.total_tokens
+
+
+def _apply_event(summary: FileSummary, payload: bytes) -> None:
+    kind = _event_type.decode(payload).type
+    user = _user_text(kind, payload)
+    if user is not None:
+        _add_user_message(summary, user.text, user.has_image)
+        return
+    tokens = _tokens(kind, payload)
+    if tokens is not None:
+        summary.tokens_used = tokens
+
+
+def fold_line(summary: FileSummary, line: bytes, *, first: bool = False) -> None:
+    """Apply one rollout line, oldest first; an unreadable line is counted and ignored.
+
+    ``first``: this is the file's first line, which in the oldest era may be a bare
+    ``session_meta`` object without an envelope.
+    """
     try:
         envelope = _envelope.decode(line)
         payload = envelope.payload
@@ -272,39 +301,67 @@ def fold_line(summary: FileSummary, line: bytes) -> None:
             _apply_turn_context(summary, _turn_context.decode(payload))
         elif envelope.type == "event_msg" and payload:
             _apply_event(summary, bytes(payload))
-        elif envelope.type is None and summary.built_to == 0 and not summary.has_meta:
+        elif envelope.type is None and first and not summary.has_meta:
             _apply_meta(summary, _meta.decode(line))  # E0: a bare meta object first
     except (msgspec.DecodeError, msgspec.ValidationError):
         summary.unreadable_lines += 1
 
 
-def fold_file(summary: FileSummary, path: Path) -> FileSummary:
-    """Fold the complete lines of ``path`` after ``summary.built_to``; update size/mtime."""
-    summary.new_user_messages = []
-    with path.open("rb") as handle:
-        stat = os.fstat(handle.fileno())
-        # Stat before reading: if the file grows meanwhile, the recorded size is smaller
-        # than what was folded and the next look catches up instead of missing lines.
-        handle.seek(summary.built_to)
-        data_offset = summary.built_to
-        pending = b""
-        while True:
-            block = handle.read(_READ_BLOCK)
-            if not block:
-                break
-            data = pending + block
-            start = 0
-            newline = data.find(b"\n")
-            while newline != -1:
-                line = data[start:newline]
-                if line.strip():
-                    fold_line(summary, line)
-                start = newline + 1
-                newline = data.find(b"\n", start)
-            data_offset += start
-            pending = data[start:]
-            summary.built_to = data_offset
-        # A last line without "\n" may still be being written: fold it next time.
-    summary.size = stat.st_size
-    summary.mtime_ns = stat.st_mtime_ns
-    return summary
+class TailFold:
+    """Lines applied newest first (a reverse scan of a file's tail): the newest
+    ``turn_context`` and token count win, and the scan can stop once it has both."""
+
+    def __init__(self, summary: FileSummary) -> None:
+        self.summary = summary
+        self.has_context = False
+        self.has_tokens = False
+        self._oldest_user: UserText | None = None
+
+    def apply(self, line: bytes) -> None:
+        summary = self.summary
+        try:
+            envelope = _envelope.decode(line)
+            payload = envelope.payload
+            if envelope.type == "turn_context" and payload and not self.has_context:
+                _apply_turn_context(summary, _turn_context.decode(payload))
+                self.has_context = True
+            elif envelope.type == "event_msg" and payload:
+                raw = bytes(payload)
+                kind = _event_type.decode(raw).type
+                tokens = None if self.has_tokens else _tokens(kind, raw)
+                if tokens is not None:
+                    summary.tokens_used = tokens
+                    self.has_tokens = True
+                user = _user_text(kind, raw)
+                if user is not None:
+                    summary.has_user_event = True
+                    self._oldest_user = user
+            elif envelope.type == "session_meta" and payload and not summary.has_meta:
+                _apply_meta(summary, _meta.decode(payload))
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            summary.unreadable_lines += 1
+
+    def finish(self) -> None:
+        """A head without any user message takes the oldest one the tail scan saw."""
+        user = self._oldest_user
+        if user is not None and not self.summary.first_user_message:
+            preview = preview_of(user.text) or (IMAGE_PREVIEW if user.has_image else "")
+            self.summary.first_user_message = preview
+
+
+# Only lines holding one of these can be user messages: the full-text pass over the middle
+# of a large file decodes nothing else.
+USER_MESSAGE_TAGS = (b'"user_message"', b'"UserMessage"')
+
+
+def user_message_in(line: bytes) -> str | None:
+    """The text of the user message on ``line``, if it is one (blank text: None)."""
+    try:
+        envelope = _envelope.decode(line)
+        if envelope.type != "event_msg" or not envelope.payload:
+            return None
+        raw = bytes(envelope.payload)
+        user = _user_text(_event_type.decode(raw).type, raw)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    return user.text if user is not None and user.text.strip() else None
