@@ -392,6 +392,11 @@ class SessionIndex:
 
     def verify(self, thread_ids: Iterable[str]) -> bool:
         """Check the files behind these threads; repair drift. True if anything changed."""
+        return bool(self.verify_changed(thread_ids))
+
+    def verify_changed(self, thread_ids: Iterable[str]) -> set[str]:
+        """Check the files behind these threads and repair drift (summarising pending
+        files); the threads whose rows changed."""
         touched: set[str] = set()
         with self._transaction():
             for thread_id in thread_ids:
@@ -408,7 +413,7 @@ class SessionIndex:
                         self._fold(row["path"], touched)
             for thread_id in touched:
                 self._materialize(thread_id)
-        return bool(touched)
+        return touched
 
     def search_backlog(self) -> list[str]:
         """Files a search must read first: pending ones, and those whose full-text part

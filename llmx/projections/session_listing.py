@@ -146,27 +146,57 @@ def _query_verified(index: SessionIndex, sql: str, params: tuple[Any, ...]) -> l
             return records
 
 
-# Candidates checked per round of a listing: the page at first, then doubling up to this,
-# so a ``--cwd`` page among thousands of pending rows costs rounds, not one per row.
+# Candidates checked per round of a listing: the rows still wanted at first, then doubling
+# up to this, so a ``--cwd`` page among thousands of pending rows takes few rounds and
+# summarises at most about twice the rows it had to look at.
 _MAX_ROUND = 512
+_ORDER = " ORDER BY updated_at_ms DESC, id DESC"
+_AFTER = " AND (updated_at_ms < ? OR (updated_at_ms = ? AND id < ?))"
 
 
 def _first_rows_verified(
-    index: SessionIndex, sql: str, params: tuple[Any, ...], wanted: int
-) -> list[Any]:
-    """The first ``wanted`` rows of ``sql`` (which ends in ``LIMIT ?``), every one checked
-    against its file.
+    index: SessionIndex, where: str, params: tuple[Any, ...], wanted: int
+) -> tuple[list[Any], bool]:
+    """The first ``wanted`` rows matching ``where``, newest first, each checked against
+    its file; and whether more candidates follow them.
 
-    Checking summarises pending rows; a summarised row that no longer matches (another
-    cwd, no preview) leaves the query's answer, and the next round looks further down.
-    Rows are summarised newest first and only as far down as the page reaches.
+    Checking summarises pending rows; one that then no longer matches (another cwd, no
+    preview) is passed over. Candidates are taken newest first and only as far down as
+    the page reaches, so a listing never waits for the whole index. A pending row after
+    the page counts as "more", unread: the next page may then be empty.
     """
+    base = f"SELECT * FROM threads WHERE {where}"
+    found: dict[str, Any] = {}
+    after: tuple[int, int, str] | None = None
     batch = wanted
-    while True:
-        records = index.conn.execute(sql, (*params, batch)).fetchall()
-        if not index.verify(record["id"] for record in records):
-            return records[:wanted]
-        batch = min(max(batch * 2, wanted), max(_MAX_ROUND, wanted))
+    while len(found) < wanted:
+        extra = _AFTER if after is not None else ""
+        records = index.conn.execute(
+            base + extra + _ORDER + " LIMIT ?", (*params, *(after or ()), batch)
+        ).fetchall()
+        if not records:
+            break
+        changed = index.verify_changed(record["id"] for record in records)
+        for record in records:
+            if record["id"] in changed:
+                record = index.conn.execute(
+                    base + " AND id = ?", (*params, record["id"])
+                ).fetchone()
+                if record is None:
+                    continue
+            found.setdefault(record["id"], record)
+        last = records[-1]
+        after = (last["updated_at_ms"], last["updated_at_ms"], last["id"])
+        if len(records) < batch:
+            break
+        batch = min(batch * 2, max(_MAX_ROUND, wanted - len(found)))
+    rows = sorted(found.values(), key=lambda r: (r["updated_at_ms"], r["id"]), reverse=True)
+    more = len(rows) > wanted
+    if not more and len(rows) == wanted and after is not None:
+        more = index.conn.execute(
+            base + _AFTER + " LIMIT 1", (*params, *after)
+        ).fetchone() is not None
+    return rows[:wanted], more
 
 
 def list_sessions(
@@ -192,14 +222,9 @@ def list_sessions(
         else:
             clauses.append("(updated_at_ms < ? OR (updated_at_ms = ? AND id < ?))")
             params.extend([anchor_ms, anchor_ms, anchor_id])
-    sql = (
-        f"SELECT * FROM threads WHERE {' AND '.join(clauses)} "
-        "ORDER BY updated_at_ms DESC, id DESC LIMIT ?"
-    )
-    records = _first_rows_verified(index, sql, tuple(params), limit + 1)
+    records, more = _first_rows_verified(index, " AND ".join(clauses), tuple(params), limit)
     names = thread_names(index.home)
-    rows = [_row(record, names) for record in records[:limit]]
-    more = len(records) > limit
+    rows = [_row(record, names) for record in records]
     return SessionPage(rows, encode_cursor(rows[-1]) if more and rows else None)
 
 
