@@ -41,11 +41,16 @@ NETWORK = [
 PROCESS = [
     "io_uring", "ptrace_parent", "ptrace_holder", "process_vm_read_holder", "signal_parent",
     "signal_holder", "env_secret", "proc_environ_secret", "unshare_user",
+    "proc_parent_visible", "proc_parent_environ", "init_environ",
 ]
-# What Landlock alone does not stop: metadata changes and reading the environment of
-# another process of the same user through /proc. Both are why that backend is only used
-# when asked for by name.
-LANDLOCK_GAPS = {"chmod_outside", "proc_environ_secret"}
+# What Landlock alone does not stop: metadata changes, and seeing the user's other
+# processes through /proc (no PID namespace; reading their environment is refused only
+# by Landlock's scoping), nor a process that leaves the group with setsid. These are why
+# that backend is only used when asked for by name.
+LANDLOCK_GAPS = {"chmod_outside", "proc_environ_secret", "proc_parent_visible",
+                 "proc_parent_environ", "detach_sleeper"}
+# Started inside; whether it escaped is judged on the host once the sandbox is gone.
+HOST_JUDGED = ["detach_sleeper"]
 REFUSED = OUTSIDE_WRITES + PROTECTED_WRITES + NETWORK + PROCESS
 ALLOWED = ["ws_write", "scratch_write", "read_etc", "dev_null", "unix_socketpair", "env_passed"]
 SECRET_NAME = "LLMX_ESCAPE_SUITE_SECRET_TOKEN"
@@ -61,6 +66,8 @@ class Arena:
     verdicts: dict[str, dict[str, object]]
     exit_code: int
     output: str
+    detach_token: str
+    backend: BackendKind
 
 
 def _make_arena(base: Path) -> tuple[Path, Path, Path]:
@@ -90,6 +97,7 @@ def arena(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
           ) -> Iterator[Arena]:
     kind: BackendKind = request.param
     base = tmp_path_factory.mktemp(f"escape-{kind.value}")
+    detach_token = f"{os.getpid()}{list(BackendKind).index(kind)}7"
     ws, scratch, outside = _make_arena(base)
     before = (_snapshot(outside), _snapshot(ws / ".git"), _snapshot(ws / ".agents"))
     listener = socket.create_server(("127.0.0.1", 0))
@@ -107,7 +115,7 @@ def arena(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         "port": str(listener.getsockname()[1]), "unix_socket": unix_path,
         "parent_pid": str(os.getpid()), "secret_name": SECRET_NAME,
         "secret_value": SECRET_VALUE, "holder_pid": str(holder.pid),
-        "holder_addr": str(holder_addr),
+        "holder_addr": str(holder_addr), "detach_token": detach_token,
     }
     if kind is BackendKind.LANDLOCK:
         # Landlock alone cannot protect .git inside a writable root (the backend refuses
@@ -117,7 +125,7 @@ def arena(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         attempts = [a for a in REFUSED if a not in skipped] + ALLOWED
     else:
         roots = (protected(ws), WritableRoot(scratch))
-        attempts = REFUSED + ALLOWED
+        attempts = REFUSED + ALLOWED + HOST_JUDGED
     plan = workspace_plan(*roots, env={"LLMX_PROBE_VISIBLE": "yes"})
     try:
         result = asyncio.run(run_confined(
@@ -134,9 +142,23 @@ def arena(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         verdict = json.loads(line)
         verdicts[verdict["attempt"]] = verdict
     yield Arena(base, ws, scratch, outside, verdicts, result.exit_code,
-                result.aggregated.decode(errors="replace"))
+                result.aggregated.decode(errors="replace"), detach_token, kind)
     after = (_snapshot(outside), _snapshot(ws / ".git"), _snapshot(ws / ".agents"))
     assert after == before, "the sandboxed probe changed files outside its writable roots"
+
+
+def _running_with(token: str) -> list[int]:
+    """Live (not zombie) processes whose command line holds ``token``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if token.encode() in cmdline.split(b"\0") and state != "Z":
+            found.append(int(entry.name))
+    return found
 
 
 def _verdict(arena: Arena, attempt: str) -> dict[str, object]:
@@ -152,6 +174,15 @@ def test_escape_attempt_is_refused(arena: Arena, attempt: str) -> None:
         pytest.skip("landlock backend: a known gap of Landlock alone (backend never automatic)")
     verdict = _verdict(arena, attempt)
     assert verdict["done"] is False, f"{attempt} escaped the sandbox"
+
+
+def test_detached_process_does_not_outlive_the_sandbox(arena: Arena) -> None:
+    if arena.backend is BackendKind.LANDLOCK:
+        pytest.skip("landlock backend: no PID namespace, a setsid process leaves the group "
+                    "(a known gap; backend never automatic)")
+    assert _verdict(arena, "detach_sleeper")["done"] is True, arena.output
+    # run_confined has returned: the namespace and everything in it must already be gone.
+    assert _running_with(arena.detach_token) == [], "a setsid process outlived the sandbox"
 
 
 @pytest.mark.parametrize("attempt", ALLOWED)

@@ -229,3 +229,98 @@ def test_setup_failure_is_reported_and_nothing_runs(tmp_path: Path) -> None:
     assert failure is not None
     assert failure.startswith("mounts:")
     assert not (tmp_path / "ran").exists()
+
+
+def _skip_without_pid_namespace(backend: BackendKind) -> None:
+    if backend is BackendKind.LANDLOCK:
+        pytest.skip("landlock backend: no PID namespace, so a setsid process leaves the "
+                    "group (a known gap; the backend is never chosen automatically)")
+
+
+def _wait_until_running(token: str, pidfile: Path, task: asyncio.Task[object]) -> None:
+    while not (pidfile.exists() and _running(token)) and not task.done():
+        time.sleep(0.01)
+
+
+def _detached_script(token: str, pidfile: Path, then: str) -> str:
+    # `setsid -f` forks into a new session and process group: the group kill misses it.
+    return f"setsid -f sh -c 'echo $$ > {pidfile}; exec sleep {token}'; {then}"
+
+
+@pytest.mark.parametrize("backend", backend_params())
+@pytest.mark.parametrize("ending", ["cancel", "timeout", "exit"])
+def test_setsid_process_dies_with_the_sandbox(backend: BackendKind, ending: str,
+                                              tmp_path: Path) -> None:
+    _skip_without_pid_namespace(backend)
+    token = f"{os.getpid()}{list(BackendKind).index(backend)}{len(ending)}5"
+    pidfile = tmp_path / "detached.pid"
+    # On a normal exit the namespace dies with the command: wait until the sleeper runs.
+    then = f"while [ ! -s {pidfile} ]; do sleep 0.01; done" if ending == "exit" else "sleep 600"
+    script = _detached_script(token, pidfile, then)
+    plan = workspace_plan(protected(tmp_path, backend))
+
+    async def run() -> None:
+        timeout = 600.0
+        if ending == "timeout":
+            # Long enough for the detached sleeper to start on a loaded machine.
+            timeout = 5.0
+        task = asyncio.create_task(run_confined(["sh", "-c", script], cwd=tmp_path, plan=plan,
+                                                backend=backend, timeout=timeout))
+        if ending != "exit":
+            await asyncio.to_thread(_wait_until_running, token, pidfile, task)
+        if ending == "cancel":
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            return
+        result = await task
+        assert result.timed_out is (ending == "timeout")
+
+    asyncio.run(run())
+    # The pid the sleeper wrote is its pid inside the namespace (the command is not PID 1).
+    assert int(pidfile.read_text()) > 2
+    # run_confined has returned: the namespace, and the sleeper with it, are already gone.
+    assert _running(token) == []
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("backend", backend_params())
+async def test_death_by_signal_is_128_plus_n(backend: BackendKind, tmp_path: Path) -> None:
+    result = await run_confined([PYTHON, "-I", "-S", "-c",
+                                 "import os, signal; os.kill(os.getpid(), signal.SIGTERM)"],
+                                cwd=tmp_path, plan=workspace_plan(), backend=backend)
+    assert result.exit_code == 128 + 15
+    assert not result.timed_out
+
+
+@pytest.mark.asyncio
+async def test_command_sees_only_its_own_processes(tmp_path: Path) -> None:
+    code = ("import os; print(sorted(int(p) for p in os.listdir('/proc') if p.isdigit()));"
+            "print(os.getpid(), os.getppid())")
+    result = await run_confined([PYTHON, "-I", "-S", "-c", code], cwd=tmp_path,
+                                plan=workspace_plan(), backend=BackendKind.NAMESPACES)
+    assert result.exit_code == 0, result.aggregated
+    pids, own = result.stdout.decode().splitlines()
+    # PID 1 is the namespace's init, PID 2 the command; nothing of the host.
+    assert eval(pids) == [1, 2]
+    assert own == "2 1"
+
+
+def test_exec_path_relays_sigterm_and_leaves_nothing(tmp_path: Path) -> None:
+    token = f"{os.getpid()}8885"
+    pidfile = tmp_path / "detached.pid"
+    script = _exec_script(tmp_path, ["sh", "-c", _detached_script(token, pidfile, "sleep 600")],
+                          BackendKind.NAMESPACES.value)
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=PROJECT,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for_file(pidfile)
+        while not _running(token):
+            time.sleep(0.01)
+        proc.terminate()
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    # The shell got the relayed SIGTERM and died of it; its status is the waiter's.
+    assert proc.returncode == 128 + 15, err
+    assert _running(token) == []

@@ -44,7 +44,7 @@ def exec_confined(
     A set-up failure prints one line naming the step and exits 126; a missing command
     exits 127, as a shell would.
     """
-    prepared = prepare(argv, cwd=cwd, plan=plan, env=env, backend=backend)
+    prepared = prepare(argv, cwd=cwd, plan=plan, env=env, backend=backend, exec_path=True)
     os.chdir(prepared.cwd)
     for fd in prepared.pass_fds:
         os.set_inheritable(fd, True)

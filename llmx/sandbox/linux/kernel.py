@@ -61,6 +61,7 @@ AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
 CLONE_NEWNS = 0x00020000
 CLONE_NEWIPC = 0x08000000
 CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
 
 MS_RDONLY = 1
@@ -80,6 +81,8 @@ PR_CAPBSET_DROP = 24
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_SECCOMP = 22
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
+MNT_DETACH = 2
 SECCOMP_MODE_FILTER = 2
 
 
@@ -116,6 +119,11 @@ def mount(source: str | None, target: str, fstype: str | None, flags: int,
         data.encode() if data is not None else None,
     )
     _check(result, f"mount {target}")
+
+
+def umount(target: str) -> None:
+    """Detach ``target`` lazily (the mount goes once nothing uses it)."""
+    syscall("umount2", target.encode(), ctypes.c_int(MNT_DETACH))
 
 
 def prctl(option: int, arg2: int = 0, arg3: object = 0, arg4: int = 0, arg5: int = 0) -> int:

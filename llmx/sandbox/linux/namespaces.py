@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 
-from llmx.sandbox.linux import kernel, landlock, seccomp
+from llmx.sandbox.linux import kernel, landlock, pidns, seccomp
 from llmx.sandbox.records import record
 
 _DEVICE_NODES = ("null", "zero", "full", "random", "urandom", "tty")
@@ -50,6 +50,9 @@ class ChildSetup:
     seccomp_program: bytes
     last_cap: int
     error_fd: int
+    # True on the exec path: the waiter is the process the user started, so it relays the
+    # signals sent to it to the command (see ``pidns.split``).
+    relay_signals: bool = False
 
 
 def run_in_child(setup: ChildSetup) -> None:
@@ -62,6 +65,8 @@ def run_in_child(setup: ChildSetup) -> None:
             _enter_namespaces(setup)
             step = "mounts"
             _build_mounts(setup)
+            step = "pid namespace"
+            pidns.split(relay=setup.relay_signals, last_cap=setup.last_cap)
         os.chdir(setup.cwd)
         step = "no_new_privs"
         kernel.set_no_new_privs()
@@ -89,7 +94,7 @@ def _write(path: str, text: str) -> None:
 
 
 def _enter_namespaces(setup: ChildSetup) -> None:
-    flags = kernel.CLONE_NEWUSER | kernel.CLONE_NEWNS | kernel.CLONE_NEWIPC
+    flags = kernel.CLONE_NEWUSER | kernel.CLONE_NEWNS | kernel.CLONE_NEWIPC | kernel.CLONE_NEWPID
     if setup.restrict_network:
         flags |= kernel.CLONE_NEWNET
     kernel.unshare(flags)

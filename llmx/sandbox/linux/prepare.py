@@ -123,8 +123,13 @@ def prepare(
     plan: ConfinementPlan,
     env: Mapping[str, str] | None = None,
     backend: BackendKind | None = None,
+    exec_path: bool = False,
 ) -> PreparedCommand:
-    """Resolve the backend and build everything the spawn needs; raises ``UnenforceablePlan``."""
+    """Resolve the backend and build everything the spawn needs; raises ``UnenforceablePlan``.
+
+    ``exec_path``: the calling process itself enters the sandbox (``exec_confined``), so it
+    is what a user signals, and what must clean up after the command.
+    """
     if not argv:
         raise ValueError("no command given")
     cwd_str = os.fspath(cwd)
@@ -168,7 +173,7 @@ def prepare(
         writable_roots=layout.writable, read_only_binds=layout.read_only,
         masked_missing=layout.masked_missing, denied_dirs=layout.denied_dirs,
         denied_files=layout.denied_files, landlock_rules=rules, seccomp_program=program,
-        last_cap=kernel.last_capability(), error_fd=error_w)
+        last_cap=kernel.last_capability(), error_fd=error_w, relay_signals=exec_path)
     return PreparedCommand(
         list(argv), child_env, cwd_str, kind,
         preexec=lambda: namespaces.run_in_child(setup), pass_fds=(error_w,), error_fd=error_r,

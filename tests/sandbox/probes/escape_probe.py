@@ -247,6 +247,35 @@ def proc_environ_secret() -> None:
             raise LookupError("secret not in the holder's environ")
 
 
+def proc_parent_visible() -> None:
+    os.stat(f"/proc/{CTX['parent_pid']}")
+
+
+def proc_parent_environ() -> None:
+    with open(f"/proc/{CTX['parent_pid']}/environ", "rb") as f:
+        f.read()
+
+
+def init_environ() -> None:
+    # PID 1 of a PID namespace is llmx's (or bubblewrap's) own process: what it inherited
+    # from the host must not be readable from inside.
+    with open("/proc/1/environ", "rb") as f:
+        names = {item.split(b"=", 1)[0] for item in f.read().split(b"\0") if item}
+    if names <= {name.encode() for name in os.environ}:
+        raise LookupError("pid 1 holds no variable the command was not given")
+
+
+def detach_sleeper() -> None:
+    # Leaves the command's session and process group: only a PID namespace still holds it.
+    # Whether it escaped is judged on the host, after the sandbox is gone; done = started.
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            os.execvp("sleep", ["sleep", CTX["detach_token"]])
+        os._exit(0)
+    os.wait()
+
+
 def mount_tmpfs() -> None:
     _check(libc.mount(b"tmpfs", os.path.join(WS, ".git").encode(), b"tmpfs", 0, None))
 
