@@ -57,3 +57,30 @@ def test_real_refusals_are_found_with_their_paths(tmp_path: Path) -> None:
     assert any(f.kind is DenialKind.OPERATION_NOT_PERMITTED for f in findings)
     lines = format_denials(findings)
     assert "denied (read-only file system): /etc/llmx-denied" in lines
+
+
+@pytest.mark.parametrize(
+    ("line", "path"),
+    [
+        (b"touch: cannot touch 'y': Read-only file system", "y"),
+        (b"mkdir: cannot create directory \xe2\x80\x98out\xe2\x80\x99: Read-only file system",
+         "out"),
+        (b"sh: 1: cannot create y: Read-only file system", "y"),
+        (b"[Errno 30] Read-only file system: 'notes.txt'", "notes.txt"),
+        (b"bash: line 1: sub/dir/f: Permission denied", None),
+    ],
+)
+def test_bare_relative_paths_are_found(line: bytes, path: str | None) -> None:
+    findings = find_denials(line)
+    assert len(findings) == 1
+    # An unquoted relative operand with a slash and no ./ is not told apart from prose.
+    assert findings[0].path == path
+
+
+def test_real_refusals_of_bare_names(tmp_path: Path) -> None:
+    script = "touch y; mkdir out; echo x > z; exit 1"
+    result = asyncio.run(run_confined(["sh", "-c", script], cwd=tmp_path,
+                                      plan=workspace_plan()))
+    assert result.denied is DenialKind.READ_ONLY_FILESYSTEM, result.aggregated
+    paths = {f.path for f in find_denials(result.aggregated)}
+    assert {"y", "out", "z"} <= paths, result.aggregated

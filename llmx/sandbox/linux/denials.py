@@ -70,8 +70,13 @@ class DenialFinding:
 
 # A quoted path, or a bare absolute/relative path, next to the refusal message. Compiled
 # on first use: ``re`` is not needed on the path that only runs a command.
-_QUOTED_PATTERN = r"""['"`‘]((?:/|\.|~/)[^'"`’]*|[^'"`’\s/]+/[^'"`’]*)['"`’]"""
-_BARE_PATTERN = r"(?:^|[\s(])((?:/|\./|\.\./)[^\s:'\"()]+)"
+# A quoted name counts even without a slash (``touch: cannot touch 'y': ...``): tools quote
+# the operand they failed on.
+_QUOTED_PATTERN = r"""['"`‘]((?:/|\.|~/)[^'"`’]*|[^'"`’\s]+)['"`’]"""
+_BARE_PATTERN = (r"(?:^|[\s(])((?:/|\./|\.\./)[^\s:'\"()]+)"
+                 # ``sh: 1: cannot create y: Read-only file system``: an unquoted operand.
+                 r"|\b(?:cannot|can't) (?:create|touch|open|remove|write)(?: directory)? "
+                 r"([^\s:'\"`]+):")
 
 
 def find_denials(output: bytes) -> list[DenialFinding]:
@@ -87,7 +92,7 @@ def find_denials(output: bytes) -> list[DenialFinding]:
         if kind is None:
             continue
         match = quoted.search(raw) or bare.search(raw)
-        path = match.group(1) if match else None
+        path = next((g for g in match.groups() if g), None) if match else None
         if (kind, path) in seen:
             continue
         seen.add((kind, path))
