@@ -77,8 +77,7 @@ class SessionIndex:
         try:
             conn = schema.connect(db_path)
             if schema.schema_version(conn) != schema.SCHEMA_VERSION:
-                schema.reset(conn)
-                schema.create_schema(conn)
+                schema.recreate(conn, unless_current=True)
         except sqlite3.DatabaseError:
             # A corrupt index is only a cache: start it over.
             with contextlib.suppress(Exception):
@@ -87,7 +86,7 @@ class SessionIndex:
                 with contextlib.suppress(FileNotFoundError):
                     os.remove(f"{db_path}{suffix}")
             conn = schema.connect(db_path)
-            schema.create_schema(conn)
+            schema.recreate(conn, unless_current=True)
         with contextlib.suppress(OSError):
             os.chmod(db_path, 0o600)
         return cls(home, conn)
@@ -452,8 +451,6 @@ class SessionIndex:
 
     def rebuild(self, progress: Progress | None = None) -> None:
         """Forget everything and index every file again."""
-        # DDL outside an explicit transaction: sqlite-utils commits as it goes.
-        schema.reset(self.conn)
-        schema.create_schema(self.conn)
+        schema.recreate(self.conn, unless_current=False)
         self.sync(full=True)
         self.complete_search(progress)

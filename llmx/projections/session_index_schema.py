@@ -73,30 +73,36 @@ def schema_version(conn: sqlite3.Connection) -> int:
     return int(row[0])
 
 
-def create_schema(conn: sqlite3.Connection) -> None:
-    """Create every table on an empty database (sqlite-utils builds the DDL)."""
-    # Here, not at import time: opening an existing index needs neither sqlite-utils nor
-    # the fold (msgspec), and ``llmx sessions list`` must start fast.
-    import sqlite_utils
-    from sqlite_utils.db import DescIndex
+def _sql_type(kind: type) -> str:
+    return "INTEGER" if kind is int else "TEXT"
 
+
+def create_schema(conn: sqlite3.Connection) -> None:
+    """Create every table on an empty database (inside the caller's transaction)."""
+    # Plain DDL rather than sqlite-utils: importing it cost a first run ~65 ms.
     from llmx.projections.session_summary import STORED_COLUMNS
 
-    db = sqlite_utils.Database(conn)
-    db.table("threads").create(_THREAD_COLUMNS, pk="id", not_null={"id", "rollout_path"})
-    db.table("threads").create_index([DescIndex("updated_at_ms"), DescIndex("id")])
+    threads = ", ".join(
+        f"{name} {_sql_type(kind)}" + (" NOT NULL" if name in ("id", "rollout_path") else "")
+        for name, kind in _THREAD_COLUMNS.items()
+    )
+    conn.execute(f"CREATE TABLE threads ({threads}, PRIMARY KEY (id))")
+    conn.execute("CREATE INDEX threads_by_update ON threads (updated_at_ms DESC, id DESC)")
     # The listing's order within ``archived = ?``: the first page is read in index order
     # and stops at the limit, instead of sorting every thread (version 2).
-    db.table("threads").create_index(["archived", DescIndex("updated_at_ms"), DescIndex("id")])
-    db.table("threads").create_index([DescIndex("created_at_ms"), DescIndex("id")])
-    db.table("threads").create_index(["archived", "latest_cwd"])
-    file_columns: dict[str, type] = {"archived": int}
-    for column in STORED_COLUMNS:
-        file_columns[column] = int if column in _INT_FILE_COLUMNS else str
-    db.table("rollout_files").create(file_columns, pk="path")
-    db.table("rollout_files").create_index(["thread_id"])
-    db.table("scanned_dirs").create({"path": str, "mtime_ns": int}, pk="path")
-    db.table("index_state").create({"key": str, "value": str}, pk="key")
+    conn.execute(
+        "CREATE INDEX threads_listing ON threads (archived, updated_at_ms DESC, id DESC)"
+    )
+    conn.execute("CREATE INDEX threads_by_creation ON threads (created_at_ms DESC, id DESC)")
+    conn.execute("CREATE INDEX threads_by_cwd ON threads (archived, latest_cwd)")
+    files = ", ".join(
+        f"{column} {'INTEGER' if column in _INT_FILE_COLUMNS else 'TEXT'}"
+        for column in STORED_COLUMNS
+    )
+    conn.execute(f"CREATE TABLE rollout_files (archived INTEGER, {files}, PRIMARY KEY (path))")
+    conn.execute("CREATE INDEX rollout_files_by_thread ON rollout_files (thread_id)")
+    conn.execute("CREATE TABLE scanned_dirs (path TEXT PRIMARY KEY, mtime_ns INTEGER)")
+    conn.execute("CREATE TABLE index_state (key TEXT PRIMARY KEY, value TEXT)")
     # One row per user message of a file; the thread id makes hits listable.
     conn.execute(
         "CREATE VIRTUAL TABLE session_messages USING fts5("
@@ -117,3 +123,17 @@ def reset(conn: sqlite3.Connection) -> None:
     for table in tables:
         conn.execute(f'DROP TABLE IF EXISTS "{table}"')
     conn.execute("PRAGMA user_version = 0")
+
+
+def recreate(conn: sqlite3.Connection, *, unless_current: bool) -> None:
+    """Drop and create every table in one transaction. With ``unless_current``, leave an
+    index of the current version alone: another process may have just created it."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if not (unless_current and schema_version(conn) == SCHEMA_VERSION):
+            reset(conn)
+            create_schema(conn)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
