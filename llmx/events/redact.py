@@ -35,6 +35,11 @@ TOKEN_PATTERNS: tuple[str, ...] = (
 
 
 _JSON_ESCAPE = r"(?P<escape>\\u[0-9A-Fa-f]{4}|\\.)"
+_JSON_STRING_LITERAL = re.compile(rb'"(?:[^"\\]|\\.)*"')
+# ``{"AWS_SECRET_ACCESS_KEY": "..."}``: key and value are two literals.
+_AWS_SECRET_MEMBER = re.compile(
+    rb'(?P<keep>"(?i:[a-z_]*aws_secret_access_key)"\s*:\s*")[A-Za-z0-9/+]{40}(?=")'
+)
 
 # Every token pattern contains one of these; a line with none of them (and none of the
 # secret values) is returned untouched without running the regex, the common case.
@@ -86,6 +91,7 @@ class Redactor:
             json_forms.append(_JSON_ESCAPE)
         self._text = re.compile("|".join(text_forms)) if text_forms else None
         self._bytes = re.compile("|".join(json_forms).encode("utf-8")) if json_forms else None
+        self._token_patterns = token_patterns
         self._keep_text = _text_replacement
         self._keep_bytes = _bytes_replacement
         triggers = [msgspec.json.encode(v)[1:-1] for v in values]
@@ -107,12 +113,26 @@ class Redactor:
         return self._text.sub(self._keep_text, value)
 
     def line(self, encoded: bytes) -> bytes:
-        """Redact an encoded JSON line; the result is still valid JSON."""
-        if self._bytes is None:
+        """Redact an encoded JSON line; the result is still valid JSON.
+
+        Only the insides of string literals are rewritten: a secret of digits must not
+        cut into a number, and a secret is always a string. A JSON object member named
+        like an AWS secret key has its string value redacted as a whole.
+        """
+        bytes_pattern = self._bytes
+        if bytes_pattern is None:
             return encoded
         if self._trigger.search(encoded) is None:
             return encoded
-        return self._bytes.sub(self._keep_bytes, encoded)
+        replace = self._keep_bytes
+
+        def redact_literal(literal: re.Match[bytes]) -> bytes:
+            return bytes_pattern.sub(replace, literal.group(0))
+
+        redacted = _JSON_STRING_LITERAL.sub(redact_literal, encoded)
+        if self._token_patterns:
+            redacted = _AWS_SECRET_MEMBER.sub(rb"\g<keep>" + REDACTED.encode("ascii"), redacted)
+        return redacted
 
 
 def _text_replacement(match: re.Match[str]) -> str:

@@ -95,3 +95,16 @@ def _strings(value: object) -> list[str]:
     if isinstance(value, list):
         return [s for item in value for s in _strings(item)]
     return []
+
+
+def test_a_secret_of_digits_never_cuts_into_a_number() -> None:
+    redactor = Redactor(["00000000"])
+    line = msgspec.json.encode({"n": 100000000, "text": "id 00000000 here"})
+    assert json.loads(redactor.line(line)) == {"n": 100000000, "text": f"id {REDACTED} here"}
+
+
+def test_an_aws_secret_as_a_json_member_is_redacted() -> None:
+    aws = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    line = msgspec.json.encode({"env": {"AWS_SECRET_ACCESS_KEY": aws}})
+    redacted = Redactor().line(line)
+    assert json.loads(redacted) == {"env": {"AWS_SECRET_ACCESS_KEY": REDACTED}}
