@@ -17,7 +17,7 @@ import time
 from collections.abc import Mapping
 
 from llmx.sandbox.linux.backends import BackendKind
-from llmx.sandbox.linux.prepare import prepare
+from llmx.sandbox.linux.prepare import PreparedCommand, prepare
 from llmx.sandbox.linux.result import ConfinedResult, SandboxSetupError, make_result
 from llmx.sandbox.plan import ConfinementPlan
 
@@ -48,6 +48,8 @@ def exec_confined(
     os.chdir(prepared.cwd)
     for fd in prepared.pass_fds:
         os.set_inheritable(fd, True)
+    if prepared.masks is not None and not prepared.masks_released_by_waiter:
+        _run_then_release(prepared)
     if prepared.preexec is not None:
         # Report set-up failures straight to stderr: there is no parent to read a pipe.
         assert prepared.error_fd is not None
@@ -58,6 +60,30 @@ def exec_confined(
     except OSError as exc:
         sys.stderr.write(f"llmx sandbox: cannot run {argv[0]}: {exc.strerror}\n")
         os._exit(127 if isinstance(exc, FileNotFoundError) else 126)
+
+
+def _run_then_release(prepared: PreparedCommand) -> NoReturn:
+    """bubblewrap with mask targets: stay as the parent that removes them afterwards.
+
+    Relays HUP/INT/QUIT/TERM sent to this process to bubblewrap, which dies of them and
+    takes its namespace with it; exits with the command's status.
+    """
+    from llmx.sandbox.linux import pidns
+
+    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD, *pidns.RELAYED})
+    child = os.fork()
+    if child == 0:
+        try:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+            os.execvpe(prepared.argv[0], prepared.argv, prepared.env)
+        finally:
+            os._exit(127)
+    code = 126
+    try:
+        code = pidns.wait_relaying(child, relay=os.kill)
+    finally:
+        prepared.close()
+        os._exit(code)
 
 
 def run_confined_blocking(

@@ -14,7 +14,11 @@ import contextlib
 import os
 
 from llmx.sandbox.linux import kernel, landlock, pidns, seccomp
-from llmx.sandbox.records import record
+from llmx.sandbox.records import field, record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 _DEVICE_NODES = ("null", "zero", "full", "random", "urandom", "tty")
 _DEV_LINKS = (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
@@ -41,8 +45,9 @@ class ChildSetup:
     writable_roots: tuple[str, ...]
     # Existing paths under a writable root that are bound read-only.
     read_only_binds: tuple[str, ...]
-    # Missing paths under a writable root whose creation is blocked by an empty
-    # read-only tmpfs mounted on a directory created for the purpose.
+    # Empty directories under a writable root (made for the purpose, see ``mask_targets``)
+    # on which an empty read-only tmpfs is mounted, so a missing protected name cannot be
+    # created.
     masked_missing: tuple[str, ...]
     denied_dirs: tuple[str, ...]
     denied_files: tuple[str, ...]
@@ -50,13 +55,37 @@ class ChildSetup:
     seccomp_program: bytes
     last_cap: int
     error_fd: int
+    # The command, started by the init of the PID namespace (own backend only; otherwise
+    # the caller execs it after ``run_in_child`` returns).
+    argv: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
     # True on the exec path: the waiter is the process the user started, so it relays the
-    # signals sent to it to the command (see ``pidns.split``).
+    # signals sent to it to the command and cleans up after it (see ``pidns.split``).
     relay_signals: bool = False
+    waiter_fds: tuple[int, ...] = ()
+    after_exit: Callable[[], None] | None = None
+
+
+class _StepFailed(Exception):
+    def __init__(self, step: str, cause: BaseException) -> None:
+        super().__init__(step, cause)
+        self.step = step
+        self.cause = cause
+
+
+def _report(setup: ChildSetup, step: str, exc: BaseException) -> None:
+    if isinstance(exc, _StepFailed):
+        step, exc = exc.step, exc.cause
+    with contextlib.suppress(OSError):
+        os.write(setup.error_fd, f"{step}: {exc}".encode(errors="replace"))
 
 
 def run_in_child(setup: ChildSetup) -> None:
-    """The ``preexec_fn``: on failure, report on ``error_fd`` and never reach exec."""
+    """The ``preexec_fn``: on failure, report on ``error_fd`` and never reach exec.
+
+    With namespaces it never returns: the process becomes the waiter, and the command is
+    started by the init of the new PID namespace.
+    """
     step = "start"
     try:
         kernel.prctl(kernel.PR_SET_PDEATHSIG, 9)
@@ -66,7 +95,24 @@ def run_in_child(setup: ChildSetup) -> None:
             step = "mounts"
             _build_mounts(setup)
             step = "pid namespace"
-            pidns.split(relay=setup.relay_signals, last_cap=setup.last_cap)
+            pidns.split(relay=setup.relay_signals, confine=lambda: _confine(setup),
+                        argv=setup.argv, env=setup.env,
+                        report=lambda where, exc: _report(setup, where, exc),
+                        init_fds=(setup.error_fd,), keep_fds=setup.waiter_fds,
+                        after_exit=setup.after_exit)
+        _confine(setup)
+    except BaseException as exc:
+        _report(setup, step, exc)
+        if setup.after_exit is not None:
+            with contextlib.suppress(BaseException):
+                setup.after_exit()
+        os._exit(126)
+
+
+def _confine(setup: ChildSetup) -> None:
+    """What the command inherits: cwd, no_new_privs, Landlock, no capabilities, seccomp."""
+    step = "chdir"
+    try:
         os.chdir(setup.cwd)
         step = "no_new_privs"
         kernel.set_no_new_privs()
@@ -80,9 +126,7 @@ def run_in_child(setup: ChildSetup) -> None:
         seccomp.install_filter(setup.seccomp_program)
         os.set_inheritable(setup.error_fd, False)
     except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.write(setup.error_fd, f"{step}: {exc}".encode(errors="replace"))
-        os._exit(126)
+        raise _StepFailed(step, exc) from None
 
 
 def _write(path: str, text: str) -> None:
@@ -163,8 +207,6 @@ def _build_mounts(setup: ChildSetup) -> None:
         kernel.mount(path, path, None, kernel.MS_BIND | kernel.MS_REC)
         kernel.mount(None, path, None, kernel.MS_REMOUNT | kernel.MS_BIND | kernel.MS_RDONLY)
     for path in setup.masked_missing:
-        with contextlib.suppress(FileExistsError):
-            os.mkdir(path, 0o555)
         kernel.mount("tmpfs", path, "tmpfs", kernel.MS_RDONLY | kernel.MS_NOSUID, "mode=555")
     for path in setup.denied_dirs:
         kernel.mount("tmpfs", path, "tmpfs", kernel.MS_RDONLY | kernel.MS_NOSUID, "mode=000")

@@ -3,16 +3,20 @@
 A process group is not a boundary: a command that calls ``setsid`` (or double-forks into
 a new session) leaves it and would outlive a cancelled turn. A PID namespace is one: when
 its PID 1 exits, the kernel kills every process left in it. So the child that entered the
-user and mount namespaces forks twice, without exec:
+user and mount namespaces forks once, without exec:
 
 - the *waiter* stays outside the new PID namespace (it is the process the caller spawned,
   or the caller itself on the exec path). It waits for the init and exits with its status;
   killing it kills the init (``PR_SET_PDEATHSIG``), which kills the namespace.
 - the *init* is PID 1 of the namespace: it mounts a ``/proc`` of that namespace (so the
-  command sees and can signal only its own processes), forks the command, reaps orphans
-  and exits with the command's status (128+N for a death by signal N).
-- the *command* is PID 2; it finishes the set-up (Landlock, capabilities, seccomp) and
-  execs.
+  command sees and can signal only its own processes), confines itself (Landlock,
+  capabilities, seccomp: all inherited by what it starts), starts the command with
+  ``posix_spawn``, reaps orphans and exits with the command's status (128+N for a death by
+  signal N).
+- the *command* is PID 2. It is not PID 1 because PID 1 ignores every signal it has no
+  handler for, even one it sends itself: a command killing itself with ``SIGTERM`` would
+  go on running. ``posix_spawn`` (a ``vfork``-style clone) starts it without copying the
+  interpreter's page tables, which a second ``fork`` would.
 
 Neither the waiter nor the init runs anything but this module: both keep the terminal
 signals blocked and read them with ``sigwaitinfo``, so a signal meant for the command
@@ -29,7 +33,8 @@ from llmx.sandbox.linux import kernel
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping, Sequence
+    from typing import NoReturn
 
 # Signals a user or a supervisor sends to stop a command; the exec path relays them.
 RELAYED = (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM)
@@ -40,6 +45,12 @@ _SI_KERNEL = 0x80
 # receives signals it has a handler for, and these are ones nobody else sends it.
 _RELAY_BASE = signal.SIGRTMIN
 _PROC_FLAGS = kernel.MS_NOSUID | kernel.MS_NODEV | kernel.MS_NOEXEC | kernel.MS_RDONLY
+# Python ignores these; a command expects them at their defaults (as ``subprocess`` does).
+_RESTORED = (signal.SIGPIPE, signal.SIGXFSZ)
+
+
+class SpawnFailed(Exception):
+    """The init could not start the command (``errno`` as for ``execvp``)."""
 
 
 def exit_code(status: int) -> int:
@@ -52,72 +63,132 @@ def _ignore(_signum: int, _frame: object) -> None:
     """Installed only so that the init (PID 1) is sent the relay signals at all."""
 
 
-def split(*, relay: bool, last_cap: int, after_exit: Callable[[], None] | None = None) -> None:
-    """Fork the init and the command; returns only in the command, at PID 2.
+def split(
+    *,
+    relay: bool,
+    confine: Callable[[], None],
+    argv: Sequence[str],
+    env: Mapping[str, str],
+    report: Callable[[str, BaseException], None],
+    init_fds: tuple[int, ...] = (),
+    keep_fds: tuple[int, ...] = (),
+    after_exit: Callable[[], None] | None = None,
+) -> NoReturn:
+    """Fork the init, which confines itself and spawns ``argv``; never returns.
 
-    Call in a single-threaded process that has unshared ``CLONE_NEWPID``. ``relay`` makes
-    the waiter pass HUP, INT, QUIT and TERM sent to it (not those of the terminal) on to the
-    command: needed when the waiter is the process a user holds (the exec path), not when
-    a supervisor signals the command's process group itself. ``after_exit`` runs in the
-    waiter once the namespace is gone.
+    Call in a single-threaded process that has unshared ``CLONE_NEWPID``. ``confine`` runs
+    in the init after ``/proc`` is mounted (a failure there is passed to ``report`` with
+    its step, and nothing runs). ``relay`` makes the waiter pass HUP, INT, QUIT and TERM
+    sent to it (not those of the terminal) on to the command: needed when the waiter is
+    the process a user holds (the exec path), not when a supervisor signals the command's
+    process group itself. ``init_fds`` are the descriptors the init keeps open (the rest
+    are closed before the command starts). ``after_exit`` runs in the waiter once the
+    namespace is gone; ``keep_fds`` are the descriptors it needs for that.
     """
     watched: set[int] = {signal.SIGCHLD, *RELAYED}
     old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, watched)
     init = os.fork()
     if init == 0:
-        _become_init(old_mask, last_cap)
-        return
+        _become_init(old_mask, init_fds, confine, argv, env, report)
     code = 126
     try:
-        _close_inherited()
-        code = _wait(init, watched, relay)
+        _close_inherited(keep_fds)
+        code = wait_relaying(init, relay=_to_init if relay else None)
         if after_exit is not None:
             after_exit()
     finally:
         os._exit(code)
 
 
-def _close_inherited() -> None:
+def _close_inherited(keep: tuple[int, ...] = ()) -> None:
     # Among them is the write end of ``subprocess``'s exec-status pipe: its reader waits
     # for every copy to close, which the waiter and the init, never exec'ing, would not do.
-    os.closerange(3, 1 << 20)
+    low = 3
+    for fd in sorted(keep):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, 1 << 20)
 
 
-def _wait(init: int, watched: set[int], relay: bool) -> int:
+def _to_init(pid: int, signum: int) -> None:
+    os.kill(pid, _RELAY_BASE + RELAYED.index(signal.Signals(signum)))
+
+
+def wait_relaying(child: int, *, relay: Callable[[int, int], None] | None) -> int:
+    """Wait for ``child`` (``SIGCHLD`` and ``RELAYED`` blocked by the caller) and return its
+    exit code; with ``relay``, pass on each relayed signal a process sent to this one."""
+    watched = {signal.SIGCHLD, *RELAYED}
     while True:
         info = signal.sigwaitinfo(watched)
         if info.si_signo == signal.SIGCHLD:
-            pid, status = os.waitpid(init, os.WNOHANG)
-            if pid == init:
+            pid, status = os.waitpid(child, os.WNOHANG)
+            if pid == child:
                 return exit_code(status)
-        elif relay and info.si_code != _SI_KERNEL and info.si_pid != os.getpid():
+        elif relay is not None and info.si_code != _SI_KERNEL and info.si_pid != os.getpid():
             with contextlib.suppress(ProcessLookupError):
-                os.kill(init, _RELAY_BASE + RELAYED.index(signal.Signals(info.si_signo)))
+                relay(child, info.si_signo)
 
 
-def _become_init(old_mask: set[int], last_cap: int) -> None:
-    kernel.prctl(kernel.PR_SET_PDEATHSIG, signal.SIGKILL)
-    kernel.mount("proc", "/proc", "proc", _PROC_FLAGS)
-    relays = {_RELAY_BASE + i: sig for i, sig in enumerate(RELAYED)}
-    for number in relays:
-        signal.signal(number, _ignore)
-    signal.pthread_sigmask(signal.SIG_BLOCK, relays)
-    command = os.fork()
-    if command == 0:
-        kernel.prctl(kernel.PR_SET_PDEATHSIG, signal.SIGKILL)
-        for number in relays:
-            signal.signal(number, signal.SIG_DFL)
-        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
-        return
+def _become_init(old_mask: set[int], keep: tuple[int, ...], confine: Callable[[], None],
+                 argv: Sequence[str], env: Mapping[str, str],
+                 report: Callable[[str, BaseException], None]) -> NoReturn:
     code = 126
+    step = "pid namespace"
     try:
-        _close_inherited()
+        kernel.prctl(kernel.PR_SET_PDEATHSIG, signal.SIGKILL)
+        _close_inherited(keep)
+        kernel.mount("proc", "/proc", "proc", _PROC_FLAGS)
+        relays = {_RELAY_BASE + i: sig for i, sig in enumerate(RELAYED)}
+        for number in relays:
+            signal.signal(number, _ignore)
+        signal.pthread_sigmask(signal.SIG_BLOCK, relays)
+        step = "confinement"
+        confine()
         # The command sees this process as PID 1: leave it nothing to read or borrow.
         kernel.prctl(kernel.PR_SET_DUMPABLE, 0)
-        kernel.drop_all_capabilities(last_cap)
+        step = "spawn"
+        command = _spawn(argv, env, old_mask)
+    except SpawnFailed as exc:
+        code = _report_spawn_failure(argv[0], exc)
+        os._exit(code)
+    except BaseException as exc:
+        report(step, exc)
+        os._exit(code)
+    try:
         code = _reap(command, {signal.SIGCHLD, *relays}, relays)
     finally:
         os._exit(code)
+
+
+def _spawn(argv: Sequence[str], env: Mapping[str, str], mask: set[int]) -> int:
+    """``execvp`` semantics (``PATH`` of the command's environment), without a fork."""
+    name = argv[0]
+    if "/" in name:
+        candidates = [name]
+    else:
+        folders = env.get("PATH", os.defpath).split(os.pathsep)
+        candidates = [os.path.join(folder or ".", name) for folder in folders]
+    failure: OSError | None = None
+    for path in candidates:
+        try:
+            return os.posix_spawn(path, list(argv), env, setsigmask=mask,
+                                  setsigdef=_RESTORED)
+        except (FileNotFoundError, NotADirectoryError) as exc:
+            failure = failure if isinstance(failure, PermissionError) else exc
+        except PermissionError as exc:
+            failure = exc
+        except OSError as exc:
+            raise SpawnFailed(exc.errno, exc.strerror) from None
+    assert failure is not None
+    raise SpawnFailed(failure.errno, failure.strerror)
+
+
+def _report_spawn_failure(name: str, exc: SpawnFailed) -> int:
+    with contextlib.suppress(OSError):
+        os.write(2, f"llmx sandbox: cannot run {name}: {exc.args[1]}\n".encode(
+            errors="replace"))
+    # What a shell reports: 127 for a command not found, 126 for one it cannot run.
+    return 127 if exc.args[0] in {2, 20} else 126
 
 
 def _reap(command: int, watched: set[int], relays: dict[int, signal.Signals]) -> int:

@@ -7,12 +7,11 @@ no backend able to enforce the plan) fails here, before any process exists.
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from llmx.sandbox.linux import bwrap, kernel, landlock, namespaces, seccomp
+from llmx.sandbox.linux import bwrap, kernel, landlock, mask_targets, namespaces, seccomp
 from llmx.sandbox.linux.backends import BackendKind, UnenforceablePlan, choose_backend
 from llmx.sandbox.plan import ConfinementPlan, NetworkAccess
 from llmx.sandbox.records import field, mutable_record, record
@@ -33,7 +32,10 @@ class PreparedCommand:
     # Read end of the pipe on which the child reports a failed set-up.
     error_fd: int | None = None
     _owned_fds: list[int] = field(default_factory=list)
-    _synthetic_dirs: tuple[str, ...] = ()
+    # Mount points made for missing protected paths (``.codex``); see ``mask_targets``.
+    masks: mask_targets.MaskRegistration | None = None
+    # The exec path of the own backend: the waiter, not this object, releases ``masks``.
+    masks_released_by_waiter: bool = False
 
     def setup_error(self) -> str | None:
         """The child's set-up failure, if it reported one (read after the child is gone)."""
@@ -57,11 +59,9 @@ class PreparedCommand:
         for fd in self._owned_fds:
             os.close(fd)
         self._owned_fds.clear()
-        # Mount points made for missing protected paths (``.codex``) are removed again if
-        # they are still empty, so the workspace looks as it did.
-        for path in self._synthetic_dirs:
-            with contextlib.suppress(OSError):
-                os.rmdir(path)
+        # The last command using a mask target removes it, so the workspace looks as it did.
+        if self.masks is not None:
+            mask_targets.release(self.masks)
 
 
 def seccomp_program(restrict_network: bool) -> bytes:
@@ -77,6 +77,14 @@ def _first_missing(path: Path, root: Path) -> Path:
         if not os.path.lexists(current):
             return current
     return path
+
+
+def _empty_dir(path: Path) -> bool:
+    try:
+        with os.scandir(path) as entries:
+            return not path.is_symlink() and next(entries, None) is None
+    except OSError:
+        return False
 
 
 @record
@@ -103,7 +111,11 @@ def _layout(plan: ConfinementPlan) -> _Layout:
                 raise UnenforceablePlan(
                     f"cannot keep {sub} read-only: it is a symlink inside the writable root "
                     f"{root.path}; replace the symlink or drop the root")
-            if os.path.lexists(sub_real):
+            if _empty_dir(sub_real):
+                # Maybe a mask target of a concurrent or crashed run: masked like a
+                # missing name, so that the last run removes it (``mask_targets``).
+                masked.append(str(sub_real))
+            elif os.path.lexists(sub_real):
                 read_only.append(str(sub_real))
             else:
                 masked.append(str(_first_missing(sub_real, real)))
@@ -140,6 +152,31 @@ def prepare(
         return PreparedCommand(list(argv), child_env, cwd_str, None)
     kind = choose_backend(plan, backend).kind
     layout = _layout(plan)
+    masks = _register_masks(layout.masked_missing)
+    try:
+        return _prepare_confined(argv, cwd_str, child_env, plan, kind, layout, masks,
+                                 exec_path)
+    except BaseException:
+        if masks is not None:
+            mask_targets.release(masks)
+        raise
+
+
+def _register_masks(paths: tuple[str, ...]) -> mask_targets.MaskRegistration | None:
+    if not paths:
+        return None
+    try:
+        return mask_targets.register(paths)
+    except OSError as exc:
+        raise UnenforceablePlan(f"cannot keep {paths[0]} from being created: "
+                                f"{exc.strerror or exc}") from None
+
+
+def _prepare_confined(
+    argv: list[str], cwd_str: str, child_env: dict[str, str], plan: ConfinementPlan,
+    kind: BackendKind, layout: _Layout, masks: mask_targets.MaskRegistration | None,
+    exec_path: bool,
+) -> PreparedCommand:
     restrict_network = plan.network is NetworkAccess.RESTRICTED
     program = seccomp_program(restrict_network)
     if kind is BackendKind.BWRAP:
@@ -155,8 +192,7 @@ def prepare(
             denied_files=layout.denied_files, restrict_network=restrict_network,
             seccomp_fd=seccomp_fd)
         return PreparedCommand(full_argv, child_env, cwd_str, kind, pass_fds=(seccomp_fd,),
-                               _owned_fds=[seccomp_fd],
-                               _synthetic_dirs=layout.masked_missing)
+                               _owned_fds=[seccomp_fd], masks=masks)
     abi = landlock.abi_version()
     rules = None
     if abi:
@@ -167,14 +203,25 @@ def prepare(
         rules = landlock.LandlockRules(abi, readable_paths, (*layout.writable, *devices),
                                        restrict_network)
     error_r, error_w = os.pipe2(os.O_CLOEXEC)
+    own = kind is BackendKind.NAMESPACES
+    waiter_cleans = own and exec_path and masks is not None
+
+    def after_exit() -> None:
+        assert masks is not None
+        mask_targets.release(masks, unmount=True)
+
     setup = namespaces.ChildSetup(
         uid=os.getuid(), gid=os.getgid(), cwd=cwd_str,
         namespaces=kind is BackendKind.NAMESPACES, restrict_network=restrict_network,
         writable_roots=layout.writable, read_only_binds=layout.read_only,
         masked_missing=layout.masked_missing, denied_dirs=layout.denied_dirs,
         denied_files=layout.denied_files, landlock_rules=rules, seccomp_program=program,
-        last_cap=kernel.last_capability(), error_fd=error_w, relay_signals=exec_path)
+        last_cap=kernel.last_capability(), error_fd=error_w,
+        argv=tuple(argv) if own else (), env=child_env if own else {},
+        relay_signals=exec_path,
+        waiter_fds=(masks.root_fd,) if waiter_cleans and masks is not None else (),
+        after_exit=after_exit if waiter_cleans else None)
     return PreparedCommand(
         list(argv), child_env, cwd_str, kind,
         preexec=lambda: namespaces.run_in_child(setup), pass_fds=(error_w,), error_fd=error_r,
-        _owned_fds=[error_r, error_w], _synthetic_dirs=layout.masked_missing)
+        _owned_fds=[error_r, error_w], masks=masks, masks_released_by_waiter=waiter_cleans)
