@@ -106,7 +106,10 @@ def _run_search(args: argparse.Namespace) -> int:
 
 
 @contextlib.contextmanager
-def _progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
+def _progress_bar(label: str) -> Iterator[Callable[[int, int], None] | None]:
+    if not sys.stderr.isatty():
+        yield None  # nothing to redraw in a log or a pipe
+        return
     from rich.console import Console
     from rich.progress import Progress
 

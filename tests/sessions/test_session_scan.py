@@ -11,6 +11,7 @@ import importlib.util
 import json
 import os
 import shutil
+import subprocess
 import sys
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -346,3 +347,18 @@ def test_head_scan_is_bounded_when_no_user_message_comes(tmp_path: Path) -> None
     assert summary.fts_to < lines_before_stop * 10_000
     assert summary.first_user_message == "late first question"
     assert summary.built_to == path.stat().st_size
+
+
+def test_search_command_reads_the_middle_and_keeps_stdout_clean(
+    large_home: tuple[Path, str, Path],
+) -> None:
+    home, thread_id, _path = large_home
+    env = {**os.environ, "LLMX_HOME": str(home)}
+    llmx = [sys.executable, "-m", "llmx", "sessions"]
+    listed = subprocess.run([*llmx, "list"], env=env, capture_output=True, text=True,
+                            check=True)
+    assert listed.stdout.split()[0] == thread_id
+    found = subprocess.run([*llmx, "search", MIDDLE_WORDS, "--json"], env=env,
+                           capture_output=True, text=True, check=True)
+    assert [row["id"] for row in json.loads(found.stdout)["data"]] == [thread_id]
+    assert found.stderr == ""
