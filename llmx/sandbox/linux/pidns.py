@@ -87,7 +87,7 @@ def split(
     """
     watched: set[int] = {signal.SIGCHLD, *RELAYED}
     old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, watched)
-    init = os.fork()
+    init = kernel.fork()
     if init == 0:
         _become_init(old_mask, init_fds, confine, argv, env, report)
     code = 126
