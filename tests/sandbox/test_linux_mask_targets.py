@@ -1,0 +1,248 @@
+"""A missing ``.codex`` is masked on a synthetic mount target that leaves no trace.
+
+Real processes throughout: commands that try to create ``.codex`` from inside, a command
+killed with SIGKILL, a cancelled run, the exec path (``python -m llmx sandbox linux``),
+concurrent commands in one workspace, and a crashed run that left its marker behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from support.linux_sandbox import backend_params, protected, workspace_plan
+
+from llmx.sandbox.linux import BackendKind
+from llmx.sandbox.linux.mask_targets import path_key, registry_root
+from llmx.sandbox.linux.spawn import run_confined
+
+PROJECT = Path(__file__).resolve().parents[2]
+# Every way of making ``.codex`` appear from inside; each must fail.
+ATTEMPTS = (
+    "mkdir -p .codex/x; touch .codex/config.toml; echo x > .codex/config.toml; "
+    "mkdir staged; mv staged .codex; mv -T staged .codex; rmdir .codex; rm -rf .codex; "
+    "ln -s /tmp .codex; "
+)
+PROBE = ATTEMPTS + "ls -A .codex 2>/dev/null | wc -l > probe.out; exit 0"
+
+# The Landlock backend refuses plans with protected paths: it never masks anything.
+MASKED = [p for p in backend_params() if getattr(p, "id", None) != BackendKind.LANDLOCK.value]
+
+
+def _no_trace(ws: Path) -> None:
+    assert not (ws / ".codex").exists(), "the .codex mount target was left in the workspace"
+    marker_dir = Path(registry_root()) / path_key(str(ws / ".codex"))
+    assert not marker_dir.exists(), f"markers left: {sorted(os.listdir(marker_dir))}"
+
+
+def _wait_for(path: Path) -> None:
+    while not path.exists():
+        time.sleep(0.01)
+
+
+def _codex_stayed_empty(ws: Path) -> None:
+    assert (ws / "probe.out").read_text().strip() == "0"
+    assert not (ws / "staged" / "config.toml").exists()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("backend", MASKED)
+async def test_normal_exit_leaves_no_trace(backend: BackendKind, tmp_path: Path) -> None:
+    result = await run_confined(["sh", "-c", PROBE], cwd=tmp_path,
+                                plan=workspace_plan(protected(tmp_path)), backend=backend)
+    assert result.exit_code == 0, result.aggregated
+    _codex_stayed_empty(tmp_path)
+    _no_trace(tmp_path)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("backend", MASKED)
+async def test_mount_target_is_never_mode_0555(backend: BackendKind, tmp_path: Path) -> None:
+    # Seen from the host while the command runs: an ordinary directory of the umask.
+    umask = os.umask(0o22)
+    os.umask(umask)
+
+    async def look() -> int:
+        task = asyncio.create_task(run_confined(
+            ["sh", "-c", "touch started; sleep 5"], cwd=tmp_path,
+            plan=workspace_plan(protected(tmp_path)), backend=backend))
+        await asyncio.to_thread(_wait_for, tmp_path / "started")
+        mode = (tmp_path / ".codex").stat().st_mode & 0o777
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return mode
+
+    assert await look() == 0o777 & ~umask
+    _no_trace(tmp_path)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("backend", MASKED)
+async def test_sigkill_of_the_command_leaves_no_trace(backend: BackendKind,
+                                                      tmp_path: Path) -> None:
+    result = await run_confined(["sh", "-c", ATTEMPTS + "kill -KILL $$"], cwd=tmp_path,
+                                plan=workspace_plan(protected(tmp_path)), backend=backend)
+    assert result.exit_code == 128 + 9
+    _no_trace(tmp_path)
+
+
+@pytest.mark.parametrize("backend", MASKED)
+def test_cancellation_leaves_no_trace(backend: BackendKind, tmp_path: Path) -> None:
+    async def start_then_cancel() -> None:
+        task = asyncio.create_task(run_confined(
+            ["sh", "-c", ATTEMPTS + "touch ready; sleep 600"], cwd=tmp_path,
+            plan=workspace_plan(protected(tmp_path)), backend=backend))
+        await asyncio.to_thread(_wait_for, tmp_path / "ready")
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(start_then_cancel())
+    _no_trace(tmp_path)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("backend", MASKED)
+async def test_concurrent_commands_share_the_target(backend: BackendKind,
+                                                    tmp_path: Path) -> None:
+    # The first finishes while the others still run; they must stay masked after it left.
+    plan = workspace_plan(protected(tmp_path))
+    first = run_confined(["sh", "-c", "touch first.started; exit 0"], cwd=tmp_path,
+                         plan=plan, backend=backend)
+    later = [
+        run_confined(["sh", "-c", f"while [ ! -e first.done ]; do sleep 0.01; done; "
+                      f"{ATTEMPTS} ls -A .codex 2>/dev/null | wc -l > probe{i}.out"],
+                     cwd=tmp_path, plan=plan, backend=backend)
+        for i in range(3)
+    ]
+    tasks = [asyncio.create_task(c) for c in later]
+    await asyncio.to_thread(_wait_for, tmp_path / ".codex")
+    assert (await first).exit_code == 0
+    (tmp_path / "first.done").touch()
+    results = await asyncio.gather(*tasks)
+    assert [r.exit_code for r in results] == [0, 0, 0], [r.aggregated for r in results]
+    assert [(tmp_path / f"probe{i}.out").read_text().strip() for i in range(3)] == ["0"] * 3
+    _no_trace(tmp_path)
+
+
+def _sandbox_linux(ws: Path, *command: str) -> list[str]:
+    return [sys.executable, "-m", "llmx", "sandbox", "linux", "--full-auto", "--", *command]
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    return {**os.environ, "LLMX_HOME": str(home), "PYTHONPATH": str(PROJECT)}
+
+
+def test_exec_path_leaves_no_trace(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    proc = subprocess.run(_sandbox_linux(ws, "true"), cwd=ws, env=_env(tmp_path),
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    _no_trace(ws)
+    proc = subprocess.run(_sandbox_linux(ws, "sh", "-c", PROBE), cwd=ws, env=_env(tmp_path),
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    _codex_stayed_empty(ws)
+    _no_trace(ws)
+
+
+@pytest.mark.parametrize("how", ["relayed-term", "command-killed"])
+def test_exec_path_cleans_up_after_a_killed_command(how: str, tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    token = f"{os.getpid()}{len(how)}7"
+    proc = subprocess.Popen(_sandbox_linux(ws, "sh", "-c", f"touch ready; exec sleep {token}"),
+                            cwd=ws, env=_env(tmp_path), stderr=subprocess.PIPE, text=True)
+    try:
+        while not (ws / "ready").exists() or not _pids_with(token):
+            time.sleep(0.01)
+        if how == "relayed-term":
+            proc.terminate()
+        else:
+            for pid in _pids_with(token):
+                os.kill(pid, signal.SIGKILL)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 128 + (15 if how == "relayed-term" else 9), err
+    _no_trace(ws)
+
+
+def _pids_with(token: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "cmdline").read_bytes() == b"sleep\0" + token.encode() + b"\0":
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def test_concurrent_exec_paths_leave_no_trace(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    script = ("while [ ! -e go ]; do sleep 0.01; done; " + ATTEMPTS
+              + "ls -A .codex 2>/dev/null | wc -l > probe{}.out")
+    procs = [subprocess.Popen(_sandbox_linux(ws, "sh", "-c", script.format(i)), cwd=ws,
+                              env=_env(tmp_path)) for i in range(4)]
+    try:
+        # Every one has registered once four markers exist (or a process already failed).
+        marker_dir = Path(registry_root()) / path_key(str(ws / ".codex"))
+        while (not marker_dir.exists() or len(os.listdir(marker_dir)) < 4) and \
+                all(p.poll() is None for p in procs):
+            time.sleep(0.01)
+        (ws / "go").touch()
+        codes = [p.wait(timeout=60) for p in procs]
+    finally:
+        for p in procs:
+            p.kill()
+    assert codes == [0, 0, 0, 0]
+    outs = sorted(ws.glob("probe*.out"))
+    assert len(outs) == 4
+    assert {p.read_text().strip() for p in outs} == {"0"}
+    _no_trace(ws)
+
+
+def test_a_crashed_run_is_cleaned_up_by_the_next(tmp_path: Path) -> None:
+    # A real crash: the exec path's process (the waiter) is killed with SIGKILL, so nothing
+    # of it runs afterwards; its target and marker stay behind.
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    proc = subprocess.Popen(_sandbox_linux(ws, "sh", "-c", "touch ready; sleep 600"), cwd=ws,
+                            env=_env(tmp_path))
+    while not (ws / "ready").exists():
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    marker_dir = Path(registry_root()) / path_key(str(ws / ".codex"))
+    assert (ws / ".codex").is_dir()
+    assert [name.split(".")[0] for name in os.listdir(marker_dir)] == [str(proc.pid)]
+    # The next run treats the empty leftover as missing, masks it, and removes it.
+    result = asyncio.run(run_confined(["sh", "-c", PROBE], cwd=ws,
+                                      plan=workspace_plan(protected(ws))))
+    assert result.exit_code == 0, result.aggregated
+    _codex_stayed_empty(ws)
+    _no_trace(ws)
+
+
+@pytest.mark.asyncio
+async def test_users_own_empty_codex_is_kept(tmp_path: Path) -> None:
+    (tmp_path / ".codex").mkdir()
+    result = await run_confined(["sh", "-c", PROBE], cwd=tmp_path,
+                                plan=workspace_plan(protected(tmp_path)))
+    assert result.exit_code == 0
+    _codex_stayed_empty(tmp_path)
+    assert (tmp_path / ".codex").is_dir()
+    assert not (Path(registry_root()) / path_key(str(tmp_path / ".codex"))).exists()
