@@ -33,11 +33,11 @@ def _write_sessions(home: Path, count: int) -> None:
         stamp = started.strftime("%Y-%m-%dT%H:%M:%S.000Z")
         lines = [
             {"timestamp": stamp, "type": "session_meta", "payload": {
-                "id": thread_id, "timestamp": stamp, "cwd": f"/work/p{i % 5}",
+                "id": thread_id, "timestamp": stamp, "cwd": f"/home/dev/p{i % 5}",
                 "cli_version": "0.169.0", "source": "cli", "model_provider": "openai",
                 "base_instructions": {"text": instructions}}},
             {"timestamp": stamp, "type": "turn_context", "payload": {
-                "cwd": f"/work/p{i % 5}", "approval_policy": "on-request",
+                "cwd": f"/home/dev/p{i % 5}", "approval_policy": "on-request",
                 "sandbox_policy": {"type": "workspace-write"}, "model": "gpt-5.5"}},
             {"timestamp": stamp, "type": "event_msg", "payload": {
                 "type": "user_message", "message": f"fix failing test number {i}"}},

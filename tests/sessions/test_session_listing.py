@@ -52,7 +52,7 @@ def _template_lines(thread_id: str, stamp: str, cwd: str, prompt: str) -> bytes:
 def generate_sessions(home: Path, count: int, *, cwd_of: int = 3) -> list[str]:
     """``count`` sessions; session i says ``task number i please`` and is i seconds newer.
 
-    Returns thread ids, oldest first. Session i's cwd is ``/work/project-{i % cwd_of}``.
+    Returns thread ids, oldest first. Session i's cwd is ``/home/dev/project-{i % cwd_of}``.
     """
     template = _template_lines("@ID@", "@STAMP@", "@CWD@", "@PROMPT@")
     ids: list[str] = []
@@ -68,7 +68,7 @@ def generate_sessions(home: Path, count: int, *, cwd_of: int = 3) -> list[str]:
         body = (
             template.replace(b"@ID@", thread_id.encode())
             .replace(b"@STAMP@", started.strftime("%Y-%m-%dT%H:%M:%S.000Z").encode())
-            .replace(b"@CWD@", f"/work/project-{i % cwd_of}".encode())
+            .replace(b"@CWD@", f"/home/dev/project-{i % cwd_of}".encode())
             .replace(b"@PROMPT@", f"task number {i} please".encode())
         )
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -113,7 +113,7 @@ def test_ten_thousand_sessions_list_search_page_and_rebuild(
         assert [row.id for row in second.rows] == newest_first[20:40]
 
         assert _all_pages(index) == newest_first
-        in_cwd = _all_pages(index, cwd=Path("/work/project-1"))
+        in_cwd = _all_pages(index, cwd=Path("/home/dev/project-1"))
         assert in_cwd == [tid for i, tid in reversed(list(enumerate(ids))) if i % 3 == 1]
 
         hits = search_sessions(index, "number 4242")
@@ -132,7 +132,7 @@ def test_ten_thousand_sessions_list_search_page_and_rebuild(
         again = (
             _all_pages(index),
             [r.id for r in search_sessions(index, "task 777")],
-            _all_pages(index, cwd=Path("/work/project-1")),
+            _all_pages(index, cwd=Path("/home/dev/project-1")),
         )
     assert again == answers
     with SessionIndex.open(home) as index:
