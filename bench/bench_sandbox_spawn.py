@@ -2,9 +2,9 @@
 
 Run: .venv/bin/python bench/bench_sandbox_spawn.py [--n 50] [--codex PATH]
 
-1. In-session: an asyncio loop spawns ``true`` n times per backend (and unconfined) through
-   ``run_confined``; prints the median and p90 wall time per spawn and the overhead over
-   unconfined.
+1. In-session: an asyncio loop spawns ``true`` n times per backend (and unconfined),
+   interleaved, through ``run_confined``; prints the median and p90 wall time per spawn
+   and the overhead over unconfined.
 2. Whole process: ``python -m ... exec_confined(true)`` (what ``llmx sandbox linux -- true``
    does after parsing arguments) against plain ``true`` and, if given, ``codex sandbox -- true``.
 """
@@ -35,20 +35,23 @@ def _plan(root: Path, unconfined: bool = False) -> ConfinementPlan:
 
 
 async def _in_session(n: int, root: Path) -> dict[str, list[float]]:
-    timings: dict[str, list[float]] = {}
+    """Round-robin over the backends, so that a change in the machine's load touches
+    every series alike."""
     kinds: list[BackendKind | None] = [None]
     kinds += [k for k in (BackendKind.NAMESPACES, BackendKind.BWRAP)
               if backend_status(k).available]
-    for kind in kinds:
-        plan = _plan(root, unconfined=kind is None)
-        samples = []
-        await run_confined(["true"], cwd=root, plan=plan, backend=kind)  # warm caches
-        for _ in range(n):
+    plans = {kind: _plan(root, unconfined=kind is None) for kind in kinds}
+    timings: dict[str, list[float]] = {
+        "unconfined" if kind is None else kind.value: [] for kind in kinds}
+    for kind in kinds:  # warm caches
+        await run_confined(["true"], cwd=root, plan=plans[kind], backend=kind)
+    for _ in range(n):
+        for kind in kinds:
             start = time.perf_counter()
-            result = await run_confined(["true"], cwd=root, plan=plan, backend=kind)
-            samples.append(time.perf_counter() - start)
+            result = await run_confined(["true"], cwd=root, plan=plans[kind], backend=kind)
+            elapsed = time.perf_counter() - start
             assert result.exit_code == 0, result.aggregated
-        timings["unconfined" if kind is None else kind.value] = samples
+            timings["unconfined" if kind is None else kind.value].append(elapsed)
     return timings
 
 
@@ -71,8 +74,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=50)
     parser.add_argument("--codex", help="path of a codex binary to compare with")
+    parser.add_argument("--in-session-only", action="store_true",
+                        help="skip the whole-process series")
     args = parser.parse_args()
-    print(f"kernel {os.uname().release}, {os.cpu_count()} cpus, Python {sys.version.split()[0]}")
+    print(f"kernel {os.uname().release}, {os.cpu_count()} cpus, Python {sys.version.split()[0]}, "
+          f"load average {os.getloadavg()[0]:.2f}")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         (root / ".git").mkdir()
@@ -82,6 +88,8 @@ def main() -> None:
         for name, samples in timings.items():
             extra = (statistics.median(samples) - base) * 1000
             print(f"  {name:12s} {_fmt(samples)}  overhead {extra:+6.2f} ms")
+        if args.in_session_only:
+            return
         print(f"== whole process (n={args.n})")
         script = ("from pathlib import Path\n"
                   "from llmx.sandbox.linux.blocking import exec_confined\n"

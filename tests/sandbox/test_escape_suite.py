@@ -41,7 +41,7 @@ NETWORK = [
 PROCESS = [
     "io_uring", "ptrace_parent", "ptrace_holder", "process_vm_read_holder", "signal_parent",
     "signal_holder", "env_secret", "proc_environ_secret", "unshare_user",
-    "proc_parent_visible", "proc_parent_environ", "init_environ",
+    "proc_parent_visible", "proc_parent_environ", "init_environ", "inherited_descriptor",
 ]
 # What Landlock alone does not stop: metadata changes, and seeing the user's other
 # processes through /proc (no PID namespace; reading their environment is refused only
@@ -49,10 +49,14 @@ PROCESS = [
 # that backend is only used when asked for by name.
 LANDLOCK_GAPS = {"chmod_outside", "proc_environ_secret", "proc_parent_visible",
                  "proc_parent_environ", "detach_sleeper"}
+# Landlock alone writes only the host's device nodes and pseudo-terminals: the host's
+# /dev/shm is shared with every other process of the user, so it stays read-only.
+LANDLOCK_REFUSED = {"dev_shm_write"}
 # Started inside; whether it escaped is judged on the host once the sandbox is gone.
 HOST_JUDGED = ["detach_sleeper"]
 REFUSED = OUTSIDE_WRITES + PROTECTED_WRITES + NETWORK + PROCESS
-ALLOWED = ["ws_write", "scratch_write", "read_etc", "dev_null", "unix_socketpair", "env_passed"]
+ALLOWED = ["ws_write", "scratch_write", "read_etc", "dev_null", "unix_socketpair", "env_passed",
+           "pty_open", "dev_shm_write"]
 SECRET_NAME = "LLMX_ESCAPE_SUITE_SECRET_TOKEN"
 SECRET_VALUE = "s3cr3t-value-that-must-not-leak"
 
@@ -122,7 +126,8 @@ def arena(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         # such plans, tested below), so its run covers everything else.
         roots = (WritableRoot(ws), WritableRoot(scratch))
         skipped = {*PROTECTED_WRITES, *LANDLOCK_GAPS}
-        attempts = [a for a in REFUSED if a not in skipped] + ALLOWED
+        attempts = [a for a in REFUSED if a not in skipped] + [
+            a for a in ALLOWED if a not in LANDLOCK_REFUSED]
     else:
         roots = (protected(ws), WritableRoot(scratch))
         attempts = REFUSED + ALLOWED + HOST_JUDGED
@@ -187,6 +192,8 @@ def test_detached_process_does_not_outlive_the_sandbox(arena: Arena) -> None:
 
 @pytest.mark.parametrize("attempt", ALLOWED)
 def test_allowed_operation_works(arena: Arena, attempt: str) -> None:
+    if arena.backend is BackendKind.LANDLOCK and attempt in LANDLOCK_REFUSED:
+        pytest.skip("landlock backend: the host's /dev/shm is not among its writable paths")
     verdict = _verdict(arena, attempt)
     assert verdict["done"] is True, f"{attempt} was refused: {verdict['error']}"
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import stat
 import struct
 
 from llmx.sandbox.linux import kernel
@@ -87,6 +88,21 @@ def apply(rules: LandlockRules) -> None:
 
     ``no_new_privs`` must already be set (seccomp installation sets it).
     """
+    ruleset = build_ruleset(rules)
+    try:
+        restrict_self(ruleset)
+    finally:
+        os.close(ruleset)
+
+
+def build_ruleset(rules: LandlockRules) -> int:
+    """A new ruleset holding ``rules`` (an ``O_CLOEXEC`` descriptor the caller closes).
+
+    Rules name inodes, not paths: a ruleset built by the parent holds in a child's mount
+    namespace for every path that is bound there from the parent's view (the root, the
+    writable roots, the device nodes), and not for a filesystem the child mounts itself
+    (its ``/dev/pts`` and ``/dev/shm``), which the child adds with ``add_writable``.
+    """
     handled_fs = _all_fs_access(rules.abi)
     handled_net = NET_BIND_TCP | NET_CONNECT_TCP if rules.restrict_network and rules.abi >= 4 else 0
     scoped = SCOPE_SIGNAL | SCOPE_ABSTRACT_UNIX_SOCKET if rules.abi >= 6 else 0
@@ -102,11 +118,22 @@ def apply(rules: LandlockRules) -> None:
     try:
         for path in rules.readable:
             _add_path(ruleset, path, READ_ACCESS & handled_fs)
-        for path in rules.writable:
-            _add_path(ruleset, path, handled_fs)
-        kernel.syscall("landlock_restrict_self", ctypes.c_int(ruleset), ctypes.c_uint32(0))
-    finally:
+        add_writable(ruleset, rules.abi, rules.writable)
+    except BaseException:
         os.close(ruleset)
+        raise
+    return ruleset
+
+
+def add_writable(ruleset: int, abi: int, paths: tuple[str, ...]) -> None:
+    """Allow every access under each of ``paths`` (a missing one is skipped)."""
+    for path in paths:
+        _add_path(ruleset, path, _all_fs_access(abi))
+
+
+def restrict_self(ruleset: int) -> None:
+    """Enter the ruleset's domain (inherited by every process started afterwards)."""
+    kernel.syscall("landlock_restrict_self", ctypes.c_int(ruleset), ctypes.c_uint32(0))
 
 
 def _add_path(ruleset: int, path: str, access: int) -> None:
@@ -115,7 +142,7 @@ def _add_path(ruleset: int, path: str, access: int) -> None:
     except FileNotFoundError:
         return
     try:
-        if not os.path.isdir(path):
+        if not stat.S_ISDIR(os.fstat(fd).st_mode):
             access &= FILE_ONLY_ACCESS
         rule = struct.pack("<Qi", access, fd)
         buf = ctypes.create_string_buffer(rule, len(rule))

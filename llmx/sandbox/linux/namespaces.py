@@ -51,7 +51,12 @@ class ChildSetup:
     masked_missing: tuple[str, ...]
     denied_dirs: tuple[str, ...]
     denied_files: tuple[str, ...]
-    landlock_rules: landlock.LandlockRules | None
+    # A Landlock ruleset built by the parent (``O_CLOEXEC``; closed once entered), the
+    # ABI it was made for, and the writable paths the child adds because they only exist
+    # in its mount namespace (the fresh ``/dev``'s ``pts`` and ``shm``).
+    landlock_ruleset: int | None
+    landlock_abi: int
+    landlock_own_writable: tuple[str, ...]
     seccomp_program: bytes
     last_cap: int
     error_fd: int
@@ -98,7 +103,7 @@ def run_in_child(setup: ChildSetup) -> None:
             pidns.split(relay=setup.relay_signals, confine=lambda: _confine(setup),
                         argv=setup.argv, env=setup.env,
                         report=lambda where, exc: _report(setup, where, exc),
-                        init_fds=(setup.error_fd,), keep_fds=setup.waiter_fds,
+                        init_fds=_init_fds(setup), keep_fds=setup.waiter_fds,
                         after_exit=setup.after_exit)
         _confine(setup)
     except BaseException as exc:
@@ -109,6 +114,12 @@ def run_in_child(setup: ChildSetup) -> None:
         os._exit(126)
 
 
+def _init_fds(setup: ChildSetup) -> tuple[int, ...]:
+    if setup.landlock_ruleset is None:
+        return (setup.error_fd,)
+    return (setup.error_fd, setup.landlock_ruleset)
+
+
 def _confine(setup: ChildSetup) -> None:
     """What the command inherits: cwd, no_new_privs, Landlock, no capabilities, seccomp."""
     step = "chdir"
@@ -116,9 +127,13 @@ def _confine(setup: ChildSetup) -> None:
         os.chdir(setup.cwd)
         step = "no_new_privs"
         kernel.set_no_new_privs()
-        if setup.landlock_rules is not None:
+        if setup.landlock_ruleset is not None:
             step = "landlock"
-            landlock.apply(setup.landlock_rules)
+            landlock.add_writable(setup.landlock_ruleset, setup.landlock_abi,
+                                  setup.landlock_own_writable)
+            landlock.restrict_self(setup.landlock_ruleset)
+            # The command must not hold it (exec would close it anyway: ``O_CLOEXEC``).
+            os.close(setup.landlock_ruleset)
         if setup.namespaces:
             step = "capabilities"
             kernel.drop_all_capabilities(setup.last_cap)

@@ -29,6 +29,8 @@ class PreparedCommand:
     backend: BackendKind | None
     preexec: Callable[[], None] | None = None
     pass_fds: tuple[int, ...] = ()
+    # Descriptors the child uses before exec but must not pass on (``O_CLOEXEC``).
+    child_fds: tuple[int, ...] = ()
     # Read end of the pipe on which the child reports a failed set-up.
     error_fd: int | None = None
     _owned_fds: list[int] = field(default_factory=list)
@@ -50,7 +52,7 @@ class PreparedCommand:
 
     def close_child_side(self) -> None:
         """Close the fds only the child needed (call right after the spawn)."""
-        for fd in self.pass_fds:
+        for fd in (*self.pass_fds, *self.child_fds):
             if fd in self._owned_fds:
                 os.close(fd)
                 self._owned_fds.remove(fd)
@@ -193,17 +195,27 @@ def _prepare_confined(
             seccomp_fd=seccomp_fd)
         return PreparedCommand(full_argv, child_env, cwd_str, kind, pass_fds=(seccomp_fd,),
                                _owned_fds=[seccomp_fd], masks=masks)
+    own = kind is BackendKind.NAMESPACES
     abi = landlock.abi_version()
-    rules = None
+    ruleset: int | None = None
+    own_writable: tuple[str, ...] = ()
     if abi:
         readable_paths = ("/",) if plan.readable_roots is None else (
             *map(str, plan.readable_roots), *bwrap.PLATFORM_READ_ROOTS)
-        devices = landlock.WRITABLE_DEVICES + (
-            landlock.WRITABLE_DEVICE_DIRS if kind is BackendKind.NAMESPACES else ("/dev/pts",))
-        rules = landlock.LandlockRules(abi, readable_paths, (*layout.writable, *devices),
-                                       restrict_network)
-    error_r, error_w = os.pipe2(os.O_CLOEXEC)
-    own = kind is BackendKind.NAMESPACES
+        devices: tuple[str, ...] = (*landlock.WRITABLE_DEVICES, "/dev/pts")
+        if own:
+            # Built here, where it costs no copy-on-write faults; the child adds what its
+            # own /dev holds (``/dev/ptmx`` is a link into its devpts there).
+            devices = tuple(d for d in landlock.WRITABLE_DEVICES if d != "/dev/ptmx")
+            own_writable = ("/dev/ptmx", *landlock.WRITABLE_DEVICE_DIRS)
+        ruleset = landlock.build_ruleset(landlock.LandlockRules(
+            abi, readable_paths, (*layout.writable, *devices), restrict_network))
+    try:
+        error_r, error_w = os.pipe2(os.O_CLOEXEC)
+    except BaseException:
+        if ruleset is not None:
+            os.close(ruleset)
+        raise
     waiter_cleans = own and exec_path and masks is not None
 
     def after_exit() -> None:
@@ -215,7 +227,8 @@ def _prepare_confined(
         namespaces=kind is BackendKind.NAMESPACES, restrict_network=restrict_network,
         writable_roots=layout.writable, read_only_binds=layout.read_only,
         masked_missing=layout.masked_missing, denied_dirs=layout.denied_dirs,
-        denied_files=layout.denied_files, landlock_rules=rules, seccomp_program=program,
+        denied_files=layout.denied_files, landlock_ruleset=ruleset, landlock_abi=abi,
+        landlock_own_writable=own_writable, seccomp_program=program,
         last_cap=kernel.last_capability(), error_fd=error_w,
         argv=tuple(argv) if own else (), env=child_env if own else {},
         relay_signals=exec_path,
@@ -223,5 +236,7 @@ def _prepare_confined(
         after_exit=after_exit if waiter_cleans else None)
     return PreparedCommand(
         list(argv), child_env, cwd_str, kind,
-        preexec=lambda: namespaces.run_in_child(setup), pass_fds=(error_w,), error_fd=error_r,
-        _owned_fds=[error_r, error_w], masks=masks, masks_released_by_waiter=waiter_cleans)
+        preexec=lambda: namespaces.run_in_child(setup), pass_fds=(error_w,),
+        child_fds=() if ruleset is None else (ruleset,), error_fd=error_r,
+        _owned_fds=[error_r, error_w] if ruleset is None else [error_r, error_w, ruleset],
+        masks=masks, masks_released_by_waiter=waiter_cleans)

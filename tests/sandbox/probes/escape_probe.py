@@ -17,6 +17,20 @@ from collections.abc import Callable
 CTX: dict[str, str] = json.loads(sys.argv[1])
 WS, OUT, SCRATCH = CTX["ws"], CTX["outside"], CTX["scratch"]
 EXISTING = os.path.join(OUT, "existing.txt")
+
+
+def _open_descriptors() -> dict[str, str]:
+    found = {}
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            found[fd] = os.readlink(f"/proc/self/fd/{fd}")
+        except FileNotFoundError:
+            continue  # the descriptor the listing itself used
+    return found
+
+
+# Taken before any attempt runs (attempts may leave descriptors of their own open).
+AT_START = _open_descriptors()
 libc = ctypes.CDLL(None, use_errno=True)
 libc.syscall.restype = ctypes.c_long
 
@@ -265,6 +279,15 @@ def init_environ() -> None:
         raise LookupError("pid 1 holds no variable the command was not given")
 
 
+def inherited_descriptor() -> None:
+    # Whatever the sandbox's own processes held (a Landlock ruleset, a pipe, a path of the
+    # host's view) must not reach the command: only its stdin, stdout and stderr.
+    extra = {fd: target for fd, target in AT_START.items() if fd not in {"0", "1", "2"}}
+    if not extra:
+        raise LookupError("no descriptor but 0, 1 and 2")
+    print(f"inherited: {extra}", file=sys.stderr)
+
+
 def detach_sleeper() -> None:
     # Leaves the command's session and process group: only a PID namespace still holds it.
     # Whether it escaped is judged on the host, after the sandbox is gone; done = started.
@@ -314,6 +337,20 @@ def unix_socketpair() -> None:
     a.sendall(b"ping")
     if b.recv(4) != b"ping":
         raise OSError("socketpair lost data")
+
+
+def pty_open() -> None:
+    main, follower = os.openpty()
+    os.write(follower, b"x")
+    os.close(main)
+    os.close(follower)
+
+
+def dev_shm_write() -> None:
+    # Where POSIX shared memory and semaphores live (Python's multiprocessing uses them).
+    path = f"/dev/shm/llmx-probe-{os.getpid()}"
+    _write(path)
+    os.unlink(path)
 
 
 def env_passed() -> None:
