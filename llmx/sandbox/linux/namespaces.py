@@ -51,6 +51,8 @@ class ChildSetup:
     masked_missing: tuple[str, ...]
     denied_dirs: tuple[str, ...]
     denied_files: tuple[str, ...]
+    # Every other mount (``read_only_remounts``), remounted read-only.
+    read_only_remounts: tuple[tuple[str, int], ...]
     # A Landlock ruleset built by the parent (``O_CLOEXEC``; closed once entered), the
     # ABI it was made for, and the writable paths the child adds because they only exist
     # in its mount namespace (the fresh ``/dev``'s ``pts`` and ``shm``).
@@ -181,17 +183,45 @@ def _unescape(field: str) -> str:
     return "".join(out)
 
 
-def _mounts() -> list[tuple[str, int]]:
-    with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as f:
-        lines = f.read().splitlines()
+# Raw /proc/self/mountinfo -> its parsed form, so a spawn re-parses only after a change.
+_parsed_mountinfo: dict[bytes, tuple[tuple[str, int], ...]] = {}
+
+
+def _read_mountinfo() -> bytes:
+    fd = os.open("/proc/self/mountinfo", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunks = []
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _parse_mountinfo(raw: bytes) -> tuple[tuple[str, int], ...]:
     found = []
-    for line in lines:
+    for line in os.fsdecode(raw).splitlines():
         parts = line.split(" ")
         flags = 0
         for option in parts[5].split(","):
             flags |= _KEPT_FLAGS.get(option, 0)
         found.append((_unescape(parts[4]), flags))
-    return found
+    return tuple(found)
+
+
+def read_only_remounts(writable_roots: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
+    """The mounts the child remounts read-only (target, flags to keep), read in the parent.
+
+    The child's mount namespace starts as a copy of this process's; what the child adds
+    itself lies under the writable roots or ``/dev``, or is read-only from the start.
+    """
+    raw = _read_mountinfo()
+    mounts = _parsed_mountinfo.get(raw)
+    if mounts is None:
+        _parsed_mountinfo.clear()
+        mounts = _parsed_mountinfo[raw] = _parse_mountinfo(raw)
+    keep_writable = (*writable_roots, "/dev")
+    return tuple(m for m in mounts if not _under(m[0], keep_writable))
 
 
 def _fresh_dev() -> None:
@@ -228,10 +258,7 @@ def _build_mounts(setup: ChildSetup) -> None:
     for path in setup.denied_files:
         kernel.mount("/dev/null", path, None, kernel.MS_BIND)
         kernel.mount(None, path, None, kernel.MS_REMOUNT | kernel.MS_BIND | kernel.MS_RDONLY)
-    keep_writable = (*setup.writable_roots, "/dev")
-    for target, flags in _mounts():
-        if _under(target, keep_writable):
-            continue
+    for target, flags in setup.read_only_remounts:
         try:
             kernel.mount(None, target, None,
                          kernel.MS_REMOUNT | kernel.MS_BIND | kernel.MS_RDONLY | flags)
