@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from llmx.cli.exec_run import ExecError
 from llmx.events.home import session_index_db_path
 
 if TYPE_CHECKING:
     from llmx.events.lines import RolloutLine
+    from llmx.runtime.session_types import HistoryItem
 
 
 def find_rollout(home: Path, session_id: str | None, *, cwd: Path, all_dirs: bool) -> Path:
@@ -44,7 +45,7 @@ def find_rollout(home: Path, session_id: str | None, *, cwd: Path, all_dirs: boo
     return Path(page.rows[0].rollout_path)
 
 
-def load_resume(path: Path) -> tuple[str, list[Any], RolloutLine | None]:
+def load_resume(path: Path) -> tuple[str, list[HistoryItem], RolloutLine | None]:
     """Thread id, model-context history (``msgspec.Raw`` items) and the ``session_meta``
     line of ``path``.
 
@@ -70,4 +71,5 @@ def load_resume(path: Path) -> tuple[str, list[Any], RolloutLine | None]:
             meta = None
     if meta is not None and meta.type != "session_meta":
         meta = None
-    return state.thread_id, prompt_input_raw(state.history), meta
+    history: list[HistoryItem] = list(prompt_input_raw(state.history))
+    return state.thread_id, history, meta

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from llmx.runtime.config import ModelProviderInfo
     from llmx.runtime.config_types import LoadedConfig
     from llmx.runtime.session_history import PromptHistory
-    from llmx.runtime.session_types import SessionSettings
+    from llmx.runtime.session_types import HistoryItem, SessionSettings
 
 # Lines the in-process frontend may hold unread; it reads as the turn runs, so this bound
 # is only there to be far above any burst.
@@ -167,7 +167,7 @@ class _Setup:
     settings: SessionSettings
     log: EventLog
     model: Any
-    history: list[dict[str, Any]]
+    history: list[HistoryItem]
     # The resumed file's ``session_meta`` line, shown first as a replay would show it.
     resumed_meta: RolloutLine | None
     show_reasoning: bool
@@ -199,7 +199,7 @@ def _prepare(
     from llmx.sandbox.resolve import SandboxConfig, SandboxFlags, resolve_sandbox
 
     config = loaded.config
-    history: list[dict[str, Any]] = []
+    history: list[HistoryItem] = []
     thread_id = new_thread_id()
     resumed_meta = None
     if resume is not None:

@@ -43,6 +43,7 @@ from llmx.runtime.session_index_updates import SessionIndexUpdates
 from llmx.runtime.session_types import (
     ApprovalRequest,
     ApprovalResponder,
+    HistoryItem,
     ModelStreamer,
     SessionSettings,
 )
@@ -58,7 +59,7 @@ class Session:
         log: EventLog,
         model: ModelStreamer,
         *,
-        history: Sequence[dict[str, Any]] = (),
+        history: Sequence[HistoryItem] = (),
         approval_responder: ApprovalResponder | None = None,
         index: SessionIndexUpdates | None = None,
         prompt_history: PromptHistory | None = None,
@@ -66,7 +67,7 @@ class Session:
         self.settings = settings
         self.log = log
         self.model = model
-        self.history: list[dict[str, Any]] = list(history)
+        self.history: list[HistoryItem] = list(history)
         # A resumed session already has its initial context in the history.
         self.context_recorded = bool(history)
         self.approvals = ApprovalCache()

@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeAlias
+
+import msgspec
 
 from llmx.events.event_msgs import ApplyPatchApprovalRequest, ExecApprovalRequest
 from llmx.runtime.approvals import ApprovalPolicy, ReviewDecision
@@ -18,6 +20,10 @@ from llmx.runtime.models.request import ModelRequest
 from llmx.runtime.models.stream import StreamEvent
 from llmx.runtime.tools.shell import Spawner
 from llmx.runtime.tools.specs import WireApi
+
+# One item of the model-context history: a dict built this session, or a resumed
+# session's item kept as the bytes it was recorded as (spliced into the request body).
+HistoryItem: TypeAlias = dict[str, Any] | msgspec.Raw
 
 
 class ModelStreamer(Protocol):
