@@ -86,6 +86,7 @@ if _typing.TYPE_CHECKING:
         new_thread_id,
         parse_timestamp,
     )
+    from llmx.events.limits import DEFAULT_INLINE_OUTPUT_BYTES
     from llmx.events.lines import (
         Era,
         LineError,
@@ -118,7 +119,6 @@ if _typing.TYPE_CHECKING:
         UserTurn,
     )
     from llmx.events.outputs import (
-        DEFAULT_INLINE_OUTPUT_BYTES,
         blob_dir,
         blob_path,
     )
@@ -254,7 +254,7 @@ _PUBLIC_MODULES: dict[str, str] = {
     "ContextCompactionItem": "llmx.events.turn_items",
     "CustomToolCall": "llmx.events.response_items",
     "CustomToolCallOutput": "llmx.events.response_items",
-    "DEFAULT_INLINE_OUTPUT_BYTES": "llmx.events.outputs",
+    "DEFAULT_INLINE_OUTPUT_BYTES": "llmx.events.limits",
     "Decision": "llmx.events.ops",
     "DeleteFile": "llmx.events.primitives",
     "DeprecationNotice": "llmx.events.event_msgs",

@@ -32,9 +32,10 @@ import msgspec
 from llmx.events.event_msgs import DELTA_EVENT_TYPES, EventMsgBase, TaskComplete, TurnAborted
 from llmx.events.home import rollout_path_for
 from llmx.events.ids import format_timestamp
+from llmx.events.limits import DEFAULT_INLINE_OUTPUT_BYTES
 from llmx.events.lines import RolloutItem, RolloutLine, UnknownPayload, decode_line
 from llmx.events.ops import ExecApproval, PatchApproval, UserInputOp, UserTurn
-from llmx.events.outputs import DEFAULT_INLINE_OUTPUT_BYTES, OutputCapper
+from llmx.events.outputs import OutputCapper
 from llmx.events.reader import CHUNK_BYTES, RolloutReader, TornTail
 from llmx.events.records import EscalationRecord, SessionMeta, SubmissionRecord
 from llmx.events.redact import Redactor

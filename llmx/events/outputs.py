@@ -19,11 +19,10 @@ from typing import Any
 import msgspec
 
 from llmx.events.event_msgs import ExecCommandEnd, ItemCompleted, ItemStarted
+from llmx.events.limits import DEFAULT_INLINE_OUTPUT_BYTES
 from llmx.events.records import OutputRef
 from llmx.events.response_items import CustomToolCallOutput, FunctionCallOutput
 from llmx.events.turn_items import CommandExecutionItem
-
-DEFAULT_INLINE_OUTPUT_BYTES = 64 * 1024
 
 _COMMAND_FIELDS = ("aggregated_output", "stdout", "stderr", "formatted_output")
 

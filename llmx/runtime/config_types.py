@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from llmx.events.limits import DEFAULT_INLINE_OUTPUT_BYTES
+
 if TYPE_CHECKING:
     from llmx.runtime.config import Config, ModelProviderInfo
 
@@ -26,7 +28,8 @@ DEFAULT_REQUEST_MAX_RETRIES = 4
 DEFAULT_STREAM_MAX_RETRIES = 5
 DEFAULT_STREAM_IDLE_TIMEOUT_MS = 300_000
 MAX_RETRIES_CAP = 100
-DEFAULT_INLINE_OUTPUT_CAP_BYTES = 10 * 1024
+# One default for the writer and the config: the event store's.
+DEFAULT_INLINE_OUTPUT_CAP_BYTES = DEFAULT_INLINE_OUTPUT_BYTES
 
 
 class WireApi(enum.Enum):
