@@ -68,15 +68,7 @@ def seccomp_status() -> tuple[bool, str]:
 def _userns_status() -> tuple[bool, str]:
     global _userns_ok
     if _userns_ok is None:
-        pid = os.fork()
-        if pid == 0:
-            try:
-                kernel.unshare(kernel.CLONE_NEWUSER | kernel.CLONE_NEWNS)
-                os._exit(0)
-            except OSError as exc:
-                os._exit(min(exc.errno or 1, 120))
-        _, status = os.waitpid(pid, 0)
-        code = os.waitstatus_to_exitcode(status)
+        code = kernel.clone_probe(kernel.CLONE_NEWUSER | kernel.CLONE_NEWNS)
         if code == 0:
             _userns_ok = (True, "unprivileged user and mount namespaces work")
         else:

@@ -171,6 +171,15 @@ def _spawn(argv: Sequence[str], env: Mapping[str, str], mask: set[int]) -> int:
     failure: OSError | None = None
     for path in candidates:
         try:
+            # A failed spawn costs a clone, an execve and a wait; a stat says as much
+            # for a name that is not there (the usual case for all but one PATH entry).
+            os.stat(path)
+        except (FileNotFoundError, NotADirectoryError) as exc:
+            failure = failure if isinstance(failure, PermissionError) else exc
+            continue
+        except OSError:
+            pass  # whatever it is, the spawn reports it as execve would
+        try:
             return os.posix_spawn(path, list(argv), env, setsigmask=mask,
                                   setsigdef=_RESTORED)
         except (FileNotFoundError, NotADirectoryError) as exc:
