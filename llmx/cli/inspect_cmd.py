@@ -132,7 +132,11 @@ def _print_report(path: Path, args: argparse.Namespace) -> int:
         return 0
     from rich.console import Console
 
-    from llmx.projections.audit_render import render_report
+    from llmx.projections.audit_render import render_report, render_text
 
+    if not sys.stdout.isatty():
+        # A pipe or a file gets the plain, 120-column text (rich would assume 80 columns).
+        sys.stdout.write(render_text(report))
+        return 0
     Console(soft_wrap=False).print(render_report(report))
     return 0

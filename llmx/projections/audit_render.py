@@ -73,8 +73,10 @@ def _commands(turn: TurnAudit) -> Table:
     table = Table(title="commands", title_justify="left", expand=False)
     table.add_column("line")
     table.add_column("command", overflow="fold", min_width=24, ratio=1)
+    # Short fixed-vocabulary columns never wrap: a header broken as "esca/lated" is
+    # unreadable; the command column folds instead.
     for column in ("status", "exit", "time", "sandboxed", "escalated", "denied"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column, no_wrap=True)
     for command in turn.commands:
         table.add_row(
             str(command.line), command.command, command.status.value + _mark(command.provenance),
