@@ -21,9 +21,12 @@ def _add_shared(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--skip-git-repo-check", action="store_true",
                         help="allow running outside a git repository")
     parser.add_argument("-C", "--cd", metavar="DIR", help="working directory of the session")
+    # Checked here, before anything else runs: a typo must not start a session.
     parser.add_argument("-s", "--sandbox", metavar="MODE",
+                        choices=("read-only", "workspace-write", "danger-full-access"),
                         help="read-only | workspace-write | danger-full-access")
     parser.add_argument("-a", "--ask-for-approval", metavar="POLICY",
+                        choices=("untrusted", "on-failure", "on-request", "never"),
                         help="untrusted | on-failure | on-request | never")
     parser.add_argument("--full-auto", action="store_true",
                         help="workspace-write sandbox with on-request approvals")

@@ -118,10 +118,17 @@ def test_bad_input_is_one_line_and_exit_1(
     assert env.rollouts() == []
 
 
-def test_bad_flag_value_exits_2(env: ExecEnv) -> None:
-    live = env.run("--color", "sometimes", "hi")
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [("--color", "sometimes"), ("-s", "read-write"), ("-a", "sometimes")],
+)
+def test_bad_flag_value_exits_2_before_anything_runs(
+    env: ExecEnv, flag: str, value: str
+) -> None:
+    live = env.run(flag, value, "hi")
     assert live.returncode == 2
-    assert "--color" in live.stderr
+    assert flag in live.stderr.strip().splitlines()[-1]
+    assert env.rollouts() == []
 
 
 def test_outside_a_git_repository_needs_the_skip_flag(env: ExecEnv, tmp_path: Path) -> None:
