@@ -10,7 +10,7 @@ writes a file in the workspace, tries to write outside it (the kernel sandbox re
 asks for an escalated run (approved, recorded as an ``escalation`` line), applies a patch
 and answers. The rollout is copied with the temporary directory's path replaced by
 ``/home/dev``, so the stored copy names ``/home/dev/project`` rather than this machine.
-Needs a working kernel sandbox (``llmx sandbox check``).
+Needs a working kernel sandbox (``llmx sandbox explain`` says which backend would run).
 """
 
 from __future__ import annotations
