@@ -25,14 +25,15 @@ if TYPE_CHECKING:
 # They import heavy dependencies inside their handlers only, so building the parser
 # stays cheap.
 COMMAND_MODULES: tuple[str, ...] = (
-    "llmx.cli.rollout_cmd",
-    "llmx.cli.inspect_cmd",
+    # In the order ``llmx --help`` lists them: running, then reading the log, then tools.
+    "llmx.cli.exec_cmd",
     "llmx.cli.replay_cmd",
-    "llmx.cli.sandbox_cmd",
-    "llmx.cli.debug_cmd",
+    "llmx.cli.inspect_cmd",
     "llmx.cli.sessions_cmd",
     "llmx.cli.history_cmd",
-    "llmx.cli.exec_cmd",
+    "llmx.cli.rollout_cmd",
+    "llmx.cli.sandbox_cmd",
+    "llmx.cli.debug_cmd",
 )
 
 DESCRIPTION = "Event-sourced coding agent: every run is an append-only, resumable log."
@@ -69,14 +70,26 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def parsed_without_argparse(command: str, argv: Sequence[str]) -> object | None:
+    """The arguments as the command module's ``parse_simple(argv)`` reads them, when it has
+    one and the line is a common form it knows (a start-up without ``argparse``); ``None``
+    sends the line through the parser (help, errors, anything unusual)."""
+    module = next(m for m in COMMAND_MODULES if command_name(m) == command)
+    __import__(module)
+    parse = getattr(sys.modules[module], "parse_simple", None)
+    return None if parse is None else parse(argv)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args_in = list(sys.argv[1:] if argv is None else argv)
     if args_in == ["--version"]:
         # What argparse's version action prints, without building any parser.
         sys.stdout.write(f"llmx {__version__}\n")
         return 0
-    parser = build_parser(requested_command(args_in))
-    args = parser.parse_args(args_in)
+    only = requested_command(args_in)
+    args = parsed_without_argparse(only, args_in) if only is not None else None
+    if args is None:
+        args = build_parser(only).parse_args(args_in)
     handler = getattr(args, "handler", None)
     if handler is None:
         # The help of the whole program, even when only one command was built.
