@@ -47,7 +47,7 @@ def test_help_imports_nothing_heavy() -> None:
 # standard modules its start-up target (about Codex's native binary) has no room for.
 SANDBOX_PATH_FORBIDDEN = (
     *HEAVY, "dataclasses", "inspect", "typing", "tomllib", "json", "shutil", "asyncio",
-    "subprocess", "datetime",
+    "subprocess", "datetime", "argparse", "gettext", "locale",
 )
 
 

@@ -7,7 +7,6 @@ clap do; 1 when the config is wrong or the sandbox cannot be set up on this mach
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
@@ -18,6 +17,7 @@ from llmx.sandbox.policy import FlagError, PolicyError
 # ``llmx sandbox linux -- CMD``; mypy treats any constant of this name as true.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import argparse
     from typing import Any
 
 
