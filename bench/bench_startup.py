@@ -2,7 +2,7 @@
 
 Every command is spawned ``--runs`` times, round-robin (so each sees the same machine
 load), with stdout and stderr on /dev/null, from an empty working directory and an empty
-``$LLMX_HOME``. Reported per command: median, min and p90 wall time, and the median CPU
+``$LLMX_HOME``, with bytecode caches written (as an installed package has them). Reported per command: median, min and p90 wall time, and the median CPU
 time (user + system) of the process and its children.
 
 Run: .venv/bin/python bench/bench_startup.py [--runs N] [--sessions N] [--codex PATH]
@@ -65,6 +65,10 @@ def main() -> None:
         # Codex keeps its own home: under a temporary folder it refuses to set up the
         # helper its Linux sandbox re-executes.
         env = {**os.environ, "LLMX_HOME": str(home)}
+        # An installed llmx has its bytecode compiled; with PYTHONDONTWRITEBYTECODE set, a
+        # module edited since its last .pyc would be compiled again on every run, timing
+        # the compiler. The warm-up run below writes the caches.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         true = "/bin/true" if os.path.exists("/bin/true") else "/usr/bin/true"
         commands: dict[str, list[str]] = {
             "true": [true],
