@@ -7,22 +7,14 @@ import sys
 from datetime import UTC
 from typing import Any
 
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
-    return value
+from llmx.cli.arg_types import positive_int
 
 
 def add_parser(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "history", help="show submitted prompts from history.jsonl"
     )
-    parser.add_argument("--limit", type=_positive, default=20, metavar="N",
+    parser.add_argument("--limit", type=positive_int, default=20, metavar="N",
                         help="show the N newest matching prompts (default 20)")
     parser.add_argument("--search", metavar="TEXT", help="only prompts containing TEXT (any case)")
     parser.add_argument("--json", action="store_true", help="one JSON object per prompt")

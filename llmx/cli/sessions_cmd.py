@@ -8,15 +8,7 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
-    return value
+from llmx.cli.arg_types import positive_int
 
 
 def add_parser(subparsers: Any) -> None:
@@ -30,14 +22,14 @@ def add_parser(subparsers: Any) -> None:
     scope.add_argument("--cwd", metavar="DIR", help="only sessions whose latest cwd is DIR")
     scope.add_argument("--all", action="store_true", help="every directory (the default)")
     listing.add_argument("--archived", action="store_true", help="list archived sessions")
-    listing.add_argument("--limit", type=_positive, default=25, metavar="N")
+    listing.add_argument("--limit", type=positive_int, default=25, metavar="N")
     listing.add_argument("--cursor", metavar="C", help="the next_cursor of a previous page")
     listing.add_argument("--json", action="store_true", help="one JSON object")
     listing.set_defaults(handler=_run_list)
 
     search = sub.add_parser("search", help="sessions whose user messages contain TEXT")
     search.add_argument("text", metavar="TEXT")
-    search.add_argument("--limit", type=_positive, default=25, metavar="N")
+    search.add_argument("--limit", type=positive_int, default=25, metavar="N")
     search.add_argument("--json", action="store_true")
     search.set_defaults(handler=_run_search)
 

@@ -32,6 +32,7 @@ from llmx.runtime.models.stream import (
     ReasoningContentDelta,
     StreamEvent,
 )
+from llmx.runtime.models.usage import CHAT_USAGE, usage_from_wire
 
 
 def _new_id(prefix: str) -> str:
@@ -57,23 +58,7 @@ def build_chat_body(request: ModelRequest) -> tuple[dict[str, Any], frozenset[st
 
 
 def chat_usage(raw: object) -> TokenUsage | None:
-    if not isinstance(raw, dict):
-        return None
-
-    def number(value: object) -> int:
-        return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-    prompt_details = raw.get("prompt_tokens_details") or {}
-    completion_details = raw.get("completion_tokens_details") or {}
-    prompt = number(raw.get("prompt_tokens"))
-    completion = number(raw.get("completion_tokens"))
-    return TokenUsage(
-        input_tokens=prompt,
-        cached_input_tokens=number(prompt_details.get("cached_tokens")),
-        output_tokens=completion,
-        reasoning_output_tokens=number(completion_details.get("reasoning_tokens")),
-        total_tokens=number(raw.get("total_tokens")) or prompt + completion,
-    )
+    return usage_from_wire(raw, CHAT_USAGE)
 
 
 @dataclass

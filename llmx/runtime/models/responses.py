@@ -7,7 +7,6 @@ from typing import Any
 
 import httpx
 
-from llmx.events import TokenUsage
 from llmx.runtime.models.client import HttpModelClient
 from llmx.runtime.models.errors import ModelError, ModelErrorKind, error_code_of, kind_for_code
 from llmx.runtime.models.items import item_from_wire, items_to_wire
@@ -25,6 +24,7 @@ from llmx.runtime.models.stream import (
     ReasoningSummaryPartAdded,
     StreamEvent,
 )
+from llmx.runtime.models.usage import RESPONSES_USAGE, usage_from_wire, wire_count
 
 
 def build_responses_body(request: ModelRequest) -> dict[str, Any]:
@@ -47,27 +47,6 @@ def build_responses_body(request: ModelRequest) -> dict[str, Any]:
     if request.client_metadata is not None:
         body["client_metadata"] = request.client_metadata
     return body
-
-
-def usage_from_wire(raw: object) -> TokenUsage | None:
-    """Codex's ``TokenUsage`` from a Responses ``usage`` object."""
-    if not isinstance(raw, dict):
-        return None
-    input_details = raw.get("input_tokens_details") or {}
-    output_details = raw.get("output_tokens_details") or {}
-    input_tokens = _int(raw.get("input_tokens"))
-    output_tokens = _int(raw.get("output_tokens"))
-    return TokenUsage(
-        input_tokens=input_tokens,
-        cached_input_tokens=_int(input_details.get("cached_tokens")),
-        output_tokens=output_tokens,
-        reasoning_output_tokens=_int(output_details.get("reasoning_tokens")),
-        total_tokens=_int(raw.get("total_tokens")) or input_tokens + output_tokens,
-    )
-
-
-def _int(value: object) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def failed_response_error(response: object) -> ModelError:
@@ -104,12 +83,14 @@ class ResponsesClient(HttpModelClient):
                     yield OutputTextDelta(event["delta"])
             elif kind == "response.reasoning_summary_text.delta":
                 if isinstance(event.get("delta"), str):
-                    yield ReasoningSummaryDelta(event["delta"], _int(event.get("summary_index")))
+                    index = wire_count(event.get("summary_index"))
+                    yield ReasoningSummaryDelta(event["delta"], index)
             elif kind == "response.reasoning_summary_part.added":
-                yield ReasoningSummaryPartAdded(_int(event.get("summary_index")))
+                yield ReasoningSummaryPartAdded(wire_count(event.get("summary_index")))
             elif kind == "response.reasoning_text.delta":
                 if isinstance(event.get("delta"), str):
-                    yield ReasoningContentDelta(event["delta"], _int(event.get("content_index")))
+                    index = wire_count(event.get("content_index"))
+                    yield ReasoningContentDelta(event["delta"], index)
             elif kind in ("response.output_item.added", "response.output_item.done"):
                 raw = event.get("item")
                 if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
@@ -128,7 +109,7 @@ class ResponsesClient(HttpModelClient):
                 response_id = completed.get("id")
                 yield Completed(
                     str(response_id) if response_id is not None else "",
-                    usage_from_wire(completed.get("usage")),
+                    usage_from_wire(completed.get("usage"), RESPONSES_USAGE),
                 )
                 return
             elif kind == "response.failed":
