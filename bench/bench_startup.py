@@ -2,8 +2,9 @@
 
 Every command is spawned ``--runs`` times, round-robin (so each sees the same machine
 load), with stdout and stderr on /dev/null, from an empty working directory and an empty
-``$LLMX_HOME``, with bytecode caches written (as an installed package has them). Reported per command: median, min and p90 wall time, and the median CPU
-time (user + system) of the process and its children.
+``$LLMX_HOME``, with bytecode caches written (as an installed package has them).
+Reported per command: median, min and p90 wall time, and the median CPU time (user +
+system) of the process and its children.
 
 Run: .venv/bin/python bench/bench_startup.py [--runs N] [--sessions N] [--codex PATH]
 ``--sessions`` (default 10,000) adds ``llmx sessions list --limit 20`` over that many
