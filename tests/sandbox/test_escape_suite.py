@@ -8,8 +8,10 @@ side is checked too: nothing outside the writable roots changed.
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import os
+import shutil
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -43,6 +45,14 @@ PROCESS = [
     "signal_holder", "env_secret", "proc_environ_secret", "unshare_user",
     "proc_parent_visible", "proc_parent_environ", "init_environ", "inherited_descriptor",
 ]
+# Creating namespaces through clone/clone3 (unshare and setns are in PROCESS): refused by
+# the seccomp filter with this errno. ENOSYS for clone3 makes libc fall back to clone.
+NAMESPACE_CLONES = {
+    "clone_newuser": errno.EPERM, "clone_newns": errno.EPERM, "clone_newnet": errno.EPERM,
+    "clone_newuser_high_word": errno.EPERM, "clone3_newuser": errno.ENOSYS,
+}
+# util-linux's unshare(1): refused, the command exits non-zero.
+UNSHARE_COMMANDS = ["unshare_cmd_user", "unshare_cmd_root"]
 # What Landlock alone does not stop: metadata changes, and seeing the user's other
 # processes through /proc (no PID namespace; reading their environment is refused only
 # by Landlock's scoping), nor a process that leaves the group with setsid. These are why
@@ -54,9 +64,17 @@ LANDLOCK_GAPS = {"chmod_outside", "proc_environ_secret", "proc_parent_visible",
 LANDLOCK_REFUSED = {"dev_shm_write"}
 # Started inside; whether it escaped is judged on the host once the sandbox is gone.
 HOST_JUDGED = ["detach_sleeper"]
-REFUSED = OUTSIDE_WRITES + PROTECTED_WRITES + NETWORK + PROCESS
+REFUSED = (OUTSIDE_WRITES + PROTECTED_WRITES + NETWORK + PROCESS + list(NAMESPACE_CLONES)
+           + UNSHARE_COMMANDS)
+# Ordinary processes and threads (clone without namespace flags, vfork, clone3 falling
+# back to clone) keep working under the filter.
+PROCESS_CREATION = ["threads_work", "fork_child", "posix_spawn_child", "subprocess_child",
+                    "bash_background", "make_parallel"]
 ALLOWED = ["ws_write", "scratch_write", "read_etc", "dev_null", "unix_socketpair", "env_passed",
-           "pty_open", "dev_shm_write"]
+           "pty_open", "dev_shm_write", *PROCESS_CREATION]
+# Attempts that run a program the machine may lack: skipped (with the reason) without it.
+NEEDS_PROGRAM = {"unshare_cmd_user": "unshare", "unshare_cmd_root": "unshare",
+                 "bash_background": "bash", "make_parallel": "make"}
 SECRET_NAME = "LLMX_ESCAPE_SUITE_SECRET_TOKEN"
 SECRET_VALUE = "s3cr3t-value-that-must-not-leak"
 
@@ -171,14 +189,31 @@ def _verdict(arena: Arena, attempt: str) -> dict[str, object]:
     return arena.verdicts[attempt]
 
 
+def _skip_without_program(attempt: str) -> None:
+    program = NEEDS_PROGRAM.get(attempt)
+    if program is not None and shutil.which(program) is None:
+        pytest.skip(f"{program} is not installed on this machine")
+
+
 @pytest.mark.parametrize("attempt", REFUSED)
 def test_escape_attempt_is_refused(arena: Arena, attempt: str) -> None:
+    _skip_without_program(attempt)
     if attempt in PROTECTED_WRITES and "git_config_write" not in arena.verdicts:
         pytest.skip("landlock backend refuses plans with protected paths (tested separately)")
     if attempt in LANDLOCK_GAPS and attempt not in arena.verdicts:
         pytest.skip("landlock backend: a known gap of Landlock alone (backend never automatic)")
     verdict = _verdict(arena, attempt)
     assert verdict["done"] is False, f"{attempt} escaped the sandbox"
+
+
+@pytest.mark.parametrize("attempt", list(NAMESPACE_CLONES))
+def test_namespace_clone_refused_by_the_filter(arena: Arena, attempt: str) -> None:
+    # The errno tells the filter's refusal from a missing capability (also EPERM for
+    # NEWNS/NEWNET alone) only for clone3 and NEWUSER; test_linux_seccomp checks each flag
+    # with the capabilities present.
+    verdict = _verdict(arena, attempt)
+    assert verdict["done"] is False, f"{attempt} escaped the sandbox"
+    assert verdict["errno"] == NAMESPACE_CLONES[attempt], verdict["error"]
 
 
 def test_detached_process_does_not_outlive_the_sandbox(arena: Arena) -> None:
@@ -194,6 +229,7 @@ def test_detached_process_does_not_outlive_the_sandbox(arena: Arena) -> None:
 def test_allowed_operation_works(arena: Arena, attempt: str) -> None:
     if arena.backend is BackendKind.LANDLOCK and attempt in LANDLOCK_REFUSED:
         pytest.skip("landlock backend: the host's /dev/shm is not among its writable paths")
+    _skip_without_program(attempt)
     verdict = _verdict(arena, attempt)
     assert verdict["done"] is True, f"{attempt} was refused: {verdict['error']}"
 

@@ -38,7 +38,7 @@ _SYSCALLS: dict[str, dict[str, int]] = {
         "fsmount": 432, "fspick": 433, "mount_setattr": 442,
         "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
         "landlock_create_ruleset": 444, "landlock_add_rule": 445,
-        "landlock_restrict_self": 446, "seccomp": 317,
+        "landlock_restrict_self": 446, "seccomp": 317, "clone": 56, "clone3": 435,
     },
     "aarch64": {
         "socket": 198, "socketpair": 199, "bind": 200, "listen": 201, "accept": 202,
@@ -51,7 +51,7 @@ _SYSCALLS: dict[str, dict[str, int]] = {
         "fsmount": 432, "fspick": 433, "mount_setattr": 442,
         "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
         "landlock_create_ruleset": 444, "landlock_add_rule": 445,
-        "landlock_restrict_self": 446, "seccomp": 277,
+        "landlock_restrict_self": 446, "seccomp": 277, "clone": 220, "clone3": 435,
     },
 }
 
@@ -63,6 +63,9 @@ CLONE_NEWIPC = 0x08000000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWCGROUP = 0x02000000
+CLONE_NEWTIME = 0x00000080
 CLONE_VM = 0x00000100
 CLONE_VFORK = 0x00004000
 _SIGCHLD = 17  # the same on x86_64 and aarch64; ``signal`` is not imported here

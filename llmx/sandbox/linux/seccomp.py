@@ -3,8 +3,11 @@
 The program follows Codex's rules (spec 5.5) with two additions: mount-family and
 namespace syscalls are always refused, because the own backend leaves the command as
 uid 0 of a user namespace whose mounts it created, and a command that could unmount the
-read-only binds would escape them. Default action: allow; a matching rule fails with
-``EPERM``; a foreign calling convention (x32, or a 32-bit ABI) kills the process.
+read-only binds would escape them. Namespaces cannot be made through ``clone`` either: a
+``clone`` whose flags ask for one fails with ``EPERM``, and ``clone3`` (whose flags sit in
+a struct the filter cannot read) fails with ``ENOSYS``, so libc falls back to ``clone``.
+Default action: allow; a matching rule fails with ``EPERM``; a foreign calling convention
+(x32, or a 32-bit ABI) kills the process.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from llmx.sandbox.linux import kernel
 _LD_W_ABS = 0x20
 _JEQ_K = 0x15
 _JGE_K = 0x35
+_JSET_K = 0x45
 _RET_K = 0x06
 
 _RET_ALLOW = 0x7FFF0000
@@ -43,6 +47,16 @@ ALWAYS_DENIED = (
     "fsmount", "fspick", "mount_setattr", "unshare", "setns",
 )
 
+# ``clone`` flags that make a namespace. The kernel reads only the low 32 bits of clone's
+# flags (``lower_32_bits`` in kernel/fork.c), so checking the low word is enough and the
+# high word carries nothing. CLONE_NEWTIME's bit is the exit-signal byte for ``clone``
+# (where it names no valid signal); it is listed for what it means to ``clone3``/unshare.
+NAMESPACE_CLONE_FLAGS = (
+    kernel.CLONE_NEWUSER | kernel.CLONE_NEWNS | kernel.CLONE_NEWPID | kernel.CLONE_NEWNET
+    | kernel.CLONE_NEWIPC | kernel.CLONE_NEWUTS | kernel.CLONE_NEWCGROUP
+    | kernel.CLONE_NEWTIME
+)
+
 # With the network restricted: everything that could talk over a socket that is not a
 # socketpair. ``recvfrom``/``sendmsg``/``recvmsg`` stay allowed for socketpair IPC.
 NETWORK_DENIED = (
@@ -55,6 +69,9 @@ NETWORK_DENIED = (
 ADDRESSED_ONLY = ("sendto",)
 # Refused unless the domain (args[0]) is AF_UNIX.
 UNIX_ONLY = ("socket", "socketpair")
+
+
+_JUMPS = {"jeq": _JEQ_K, "jge": _JGE_K, "jset": _JSET_K}
 
 
 def _insn(code: int, k: int, jt: int = 0, jf: int = 0) -> bytes:
@@ -80,12 +97,17 @@ def build_filter(*, restrict_network: bool) -> bytes:
     if kernel.MACHINE == "x86_64":
         body.append(("jge", _X32_SYSCALL_BIT, "kill", None))
     body.extend(("jeq", nr, "errno", None) for nr in deny)
+    body.append(("jeq", kernel.syscall_number("clone"), "clone_flags", None))
+    body.append(("jeq", kernel.syscall_number("clone3"), "enosys", None))
     body.extend(("jeq", nr, "domain", None) for nr in unix_only)
     body.extend(("jeq", nr, "no_address", None) for nr in addressed)
-    # Every jump goes forward (classic BPF has no backward jumps), so the socket-domain
-    # check sits between the plain ALLOW and the ERRNO/KILL returns.
+    # Every jump goes forward (classic BPF has no backward jumps), so the argument checks
+    # sit between the plain ALLOW and the ERRNO/KILL returns.
     labels: dict[str, int] = {}
     body.append(("ret", _RET_ALLOW, None, None))
+    labels["clone_flags"] = len(body)
+    body.append(("ld", _ARG0_LOW, None, None))
+    body.append(("jset", NAMESPACE_CLONE_FLAGS, "errno", "allow"))
     labels["domain"] = len(body)
     body.append(("ld", _ARG0_LOW, None, None))
     body.append(("jeq", _AF_UNIX, "allow", "errno"))
@@ -96,6 +118,8 @@ def build_filter(*, restrict_network: bool) -> bytes:
     body.append(("jeq", 0, "allow", "errno"))
     labels["errno"] = len(body)
     body.append(("ret", _RET_ERRNO | errno.EPERM, None, None))
+    labels["enosys"] = len(body)
+    body.append(("ret", _RET_ERRNO | errno.ENOSYS, None, None))
     labels["kill"] = len(body)
     body.append(("ret", _RET_KILL_PROCESS, None, None))
     labels["allow"] = len(body)
@@ -108,7 +132,7 @@ def build_filter(*, restrict_network: bool) -> bytes:
         elif op == "ret":
             out += _insn(_RET_K, k)
         else:
-            code = _JEQ_K if op == "jeq" else _JGE_K
+            code = _JUMPS[op]
             true_off = labels[jt] - index - 1 if jt else 0
             false_off = labels[jf] - index - 1 if jf else 0
             if not (0 <= true_off < 256 and 0 <= false_off < 256):

@@ -1,8 +1,9 @@
 """Runs inside the sandbox: tries each named attempt and prints one JSON line per attempt.
 
 Usage: escape_probe.py CONTEXT_JSON ATTEMPT...  Each line is
-``{"attempt": name, "done": bool, "error": str}``; ``done`` means the operation went
-through. Standard library only; every attempt is independent of the others.
+``{"attempt": name, "done": bool, "error": str, "errno": int | None}``; ``done`` means
+the operation went through, ``errno`` is the kernel's answer when it was refused.
+Standard library only; every attempt is independent of the others.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ import ctypes
 import json
 import os
 import socket
+import subprocess
 import sys
+import threading
 from collections.abc import Callable
 
 CTX: dict[str, str] = json.loads(sys.argv[1])
@@ -311,6 +314,65 @@ def unshare_user() -> None:
     _check(libc.unshare(0x10000000))
 
 
+_CLONE_NEWNS, _CLONE_NEWUSER, _CLONE_NEWNET = 0x00020000, 0x10000000, 0x40000000
+_SIGCHLD = 17
+_CLONE_NR = {"x86_64": 56, "aarch64": 220}[os.uname().machine]
+_CLONE3_NR = 435
+
+
+def _raw_clone(flags: int) -> None:
+    """The raw ``clone`` system call, fork-like (no new stack): the child exits at once."""
+    pid = libc.syscall(ctypes.c_long(_CLONE_NR), ctypes.c_ulong(flags | _SIGCHLD),
+                       ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0),
+                       ctypes.c_ulong(0))
+    if pid == 0:
+        os._exit(0)
+    _check(pid)
+    os.waitpid(pid, 0)
+
+
+def clone_newuser() -> None:
+    _raw_clone(_CLONE_NEWUSER)
+
+
+def clone_newns() -> None:
+    _raw_clone(_CLONE_NEWNS)
+
+
+def clone_newnet() -> None:
+    _raw_clone(_CLONE_NEWNET)
+
+
+def clone_newuser_high_word() -> None:
+    # The flag in both halves of the 64-bit argument: the low word still carries it.
+    _raw_clone(_CLONE_NEWUSER | (_CLONE_NEWUSER << 32))
+
+
+def clone3_newuser() -> None:
+    # struct clone_args: flags, pidfd, child_tid, parent_tid, exit_signal, stack,
+    # stack_size, tls (8 bytes each; CLONE_ARGS_SIZE_VER0 = 64).
+    args = (ctypes.c_uint64 * 8)(_CLONE_NEWUSER, 0, 0, 0, _SIGCHLD, 0, 0, 0)
+    pid = libc.syscall(ctypes.c_long(_CLONE3_NR), args, ctypes.c_size_t(64))
+    if pid == 0:
+        os._exit(0)
+    _check(pid)
+    os.waitpid(pid, 0)
+
+
+def _run_ok(argv: list[str]) -> None:
+    result = subprocess.run(argv, capture_output=True, check=False)
+    if result.returncode != 0:
+        raise OSError(f"{argv} exited {result.returncode}: {result.stderr!r}")
+
+
+def unshare_cmd_user() -> None:
+    _run_ok(["unshare", "-U", "true"])
+
+
+def unshare_cmd_root() -> None:
+    _run_ok(["unshare", "-r", "true"])
+
+
 # Allowed operations: these must work.
 def ws_write() -> None:
     _write(os.path.join(WS, "allowed.txt"))
@@ -353,6 +415,47 @@ def dev_shm_write() -> None:
     os.unlink(path)
 
 
+def threads_work() -> None:
+    # pthread_create: glibc tries clone3 first and falls back to clone on ENOSYS.
+    results: list[int] = []
+    workers = [threading.Thread(target=results.append, args=(n,)) for n in range(8)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    if sorted(results) != list(range(8)):
+        raise OSError(f"threads lost results: {results}")
+
+
+def fork_child() -> None:
+    pid = os.fork()
+    if pid == 0:
+        os._exit(7)
+    if os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) != 7:
+        raise OSError("the forked child did not report its status")
+
+
+def posix_spawn_child() -> None:
+    pid = os.posix_spawnp("true", ["true"], dict(os.environ))
+    if os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) != 0:
+        raise OSError("posix_spawn'd true failed")
+
+
+def subprocess_child() -> None:
+    _run_ok(["sh", "-c", "exit 0"])
+
+
+def bash_background() -> None:
+    _run_ok(["bash", "-c", "sleep 0 & wait"])
+
+
+def make_parallel() -> None:
+    makefile = os.path.join(SCRATCH, "Makefile")
+    with open(makefile, "w") as f:
+        f.write("all: a b c d\na b c d:\n\t@true\n")
+    _run_ok(["make", "-s", "-j4", "-f", makefile, "-C", SCRATCH])
+
+
 def env_passed() -> None:
     if os.environ.get("LLMX_PROBE_VISIBLE") != "yes":
         raise LookupError("the plan's environment did not arrive")
@@ -369,9 +472,12 @@ def main() -> None:
         try:
             ATTEMPTS[name]()
         except BaseException as exc:
-            print(json.dumps({"attempt": name, "done": False, "error": repr(exc)}), flush=True)
+            code = exc.errno if isinstance(exc, OSError) else None
+            print(json.dumps({"attempt": name, "done": False, "error": repr(exc),
+                              "errno": code}), flush=True)
         else:
-            print(json.dumps({"attempt": name, "done": True, "error": ""}), flush=True)
+            print(json.dumps({"attempt": name, "done": True, "error": "", "errno": None}),
+                  flush=True)
 
 
 if __name__ == "__main__":

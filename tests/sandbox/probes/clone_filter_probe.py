@@ -1,0 +1,83 @@
+"""Loads llmx's seccomp filter into itself and reports what ``clone``/``clone3`` get.
+
+Usage: clone_filter_probe.py RESTRICT_NETWORK(0|1).  Prints one JSON object:
+``{"unfiltered": {flag: errno}, "filtered": {flag: errno}, ...}`` (0 = the call worked).
+The process first makes itself a user namespace, so it holds every capability there and
+each namespace flag alone succeeds without the filter: a refusal after it is the filter's.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import sys
+
+from llmx.sandbox.linux import kernel, seccomp
+
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+_SIGCHLD = 17
+FLAGS = {
+    "CLONE_NEWUSER": kernel.CLONE_NEWUSER, "CLONE_NEWNS": kernel.CLONE_NEWNS,
+    "CLONE_NEWPID": kernel.CLONE_NEWPID, "CLONE_NEWNET": kernel.CLONE_NEWNET,
+    "CLONE_NEWIPC": kernel.CLONE_NEWIPC, "CLONE_NEWUTS": kernel.CLONE_NEWUTS,
+    "CLONE_NEWCGROUP": kernel.CLONE_NEWCGROUP,
+}
+USER_NS = os.readlink("/proc/self/ns/user")
+
+
+def clone(flags: int) -> tuple[int, int]:
+    """(errno or 0, the child's exit code). The child exits 0 in this process's user
+    namespace, 3 in another one."""
+    pid = libc.syscall(ctypes.c_long(kernel.syscall_number("clone")),
+                       ctypes.c_ulong(flags | _SIGCHLD), ctypes.c_ulong(0),
+                       ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0))
+    if pid == 0:
+        os._exit(0 if os.readlink("/proc/self/ns/user") == USER_NS else 3)
+    if pid < 0:
+        return ctypes.get_errno(), -1
+    return 0, os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+
+def clone3(flags: int) -> int:
+    args = (ctypes.c_uint64 * 8)(flags, 0, 0, 0, _SIGCHLD, 0, 0, 0)
+    pid = libc.syscall(ctypes.c_long(kernel.syscall_number("clone3")), args,
+                       ctypes.c_size_t(64))
+    if pid == 0:
+        os._exit(0)
+    if pid < 0:
+        return ctypes.get_errno()
+    os.waitpid(pid, 0)
+    return 0
+
+
+def main() -> None:
+    restrict_network = sys.argv[1] == "1"
+    uid, gid = os.getuid(), os.getgid()
+    kernel.unshare(kernel.CLONE_NEWUSER)
+    # A nested user namespace needs the creator's ids mapped in this one.
+    for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"),
+                       ("gid_map", f"{gid} {gid} 1")):
+        with open(f"/proc/self/{name}", "w") as f:
+            f.write(text)
+    global USER_NS
+    USER_NS = os.readlink("/proc/self/ns/user")
+    report: dict[str, object] = {
+        "unfiltered": {name: clone(flag)[0] for name, flag in FLAGS.items()},
+        "unfiltered_clone3": clone3(0),
+    }
+    seccomp.install_filter(seccomp.build_filter(restrict_network=restrict_network))
+    report["filtered"] = {name: clone(flag)[0] for name, flag in FLAGS.items()}
+    report["filtered_all"] = clone(seccomp.NAMESPACE_CLONE_FLAGS & ~kernel.CLONE_NEWTIME)[0]
+    report["plain_fork"] = clone(0)
+    # Namespace bits in the high word only: the kernel ignores them, the child must stay
+    # in this user namespace.
+    report["high_word_only"] = clone(kernel.CLONE_NEWUSER << 32)
+    report["clone3_plain"] = clone3(0)
+    report["clone3_newuser"] = clone3(kernel.CLONE_NEWUSER)
+    print(json.dumps(report), flush=True)
+
+
+if __name__ == "__main__":
+    main()
