@@ -15,9 +15,10 @@ import mimetypes
 import os
 import signal
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
+
+import msgspec
 
 from llmx.cli.exec_prompt import PromptError, resolve_prompt
 from llmx.runtime.config_toml import ConfigError
@@ -46,8 +47,7 @@ class ExecError(Exception):
         self.code = code
 
 
-@dataclass(frozen=True)
-class Invocation:
+class Invocation(msgspec.Struct, frozen=True):
     resume: bool
     session_id: str | None
     prompt: str | None
@@ -162,8 +162,7 @@ def _images(values: list[str], cwd: Path) -> list[ImageInput]:
     return items
 
 
-@dataclass
-class _Setup:
+class _Setup(msgspec.Struct):
     settings: SessionSettings
     log: EventLog
     model: Any

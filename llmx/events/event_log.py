@@ -22,7 +22,6 @@ import enum
 import logging
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -56,8 +55,7 @@ class Durability(enum.StrEnum):
     CLOSE = "close"
 
 
-@dataclass(frozen=True, slots=True)
-class RolloutOptions:
+class RolloutOptions(msgspec.Struct, frozen=True):
     """The ``[rollout]`` settings."""
 
     durability: Durability = Durability.TURN
@@ -68,12 +66,11 @@ class RolloutOptions:
     subscriber_capacity: int = DEFAULT_SUBSCRIBER_CAPACITY
 
 
-@dataclass(slots=True)
-class RecordResult:
+class RecordResult(msgspec.Struct):
     """What one :meth:`EventLog.record` call produced."""
 
     # Every line, persisted or not, in order (output_ref lines included).
-    lines: list[RolloutLine] = field(default_factory=list)
+    lines: list[RolloutLine] = msgspec.field(default_factory=list)
     # True once the lines are in the file (or accepted by the ephemeral sink).
     acknowledged: bool = False
     synced: bool = False

@@ -14,7 +14,6 @@ import math
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
@@ -50,8 +49,7 @@ class HistoryConfigError(ValueError):
     """A bad key or value in the ``[history]`` table of ``config.toml``."""
 
 
-@dataclass(frozen=True)
-class HistoryConfig:
+class HistoryConfig(msgspec.Struct, frozen=True):
     persistence: HistoryPersistence = HistoryPersistence.SAVE_ALL
     # None (or 0 in the file) means unlimited.
     max_bytes: int | None = None

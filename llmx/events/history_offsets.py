@@ -24,9 +24,10 @@ import os
 import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
+
+import msgspec
 
 from llmx.events.history_lock import LockMode, locked
 
@@ -40,8 +41,7 @@ def offsets_path_for(history: Path) -> Path:
     return history.with_suffix(".offsets")
 
 
-@dataclass(frozen=True)
-class IndexHeader:
+class IndexHeader(msgspec.Struct, frozen=True):
     inode: int
     covered: int
     count: int
@@ -51,8 +51,7 @@ class IndexHeader:
         return self.inode == inode and self.covered <= size
 
 
-@dataclass(frozen=True)
-class LineSpan:
+class LineSpan(msgspec.Struct, frozen=True):
     """Where entry ``n`` is in the history file: ``[start, end)``, ``end`` after its ``\\n``."""
 
     start: int

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +42,7 @@ def truncation_marker(omitted: int, total: int, sha256: str) -> str:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class StoredOutput:
+class StoredOutput(msgspec.Struct, frozen=True):
     """A full output to store, and the line that refers to it."""
 
     ref: OutputRef

@@ -12,8 +12,9 @@ import errno
 import os
 import stat
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
+
+import msgspec
 
 from llmx.events.lines import LineError, RolloutItem, RolloutLine, UnknownPayload, decode_line
 
@@ -26,8 +27,7 @@ class RolloutFileError(Exception):
     """The file cannot be read at all (missing, a directory, no permission)."""
 
 
-@dataclass(frozen=True, slots=True)
-class LineProblem:
+class LineProblem(msgspec.Struct, frozen=True):
     """A line that could not be decoded: 1-based ``number``, its byte ``offset``, why."""
 
     number: int
@@ -38,8 +38,7 @@ class LineProblem:
         return f"{path}:{self.number}: {self.reason}; the line is skipped"
 
 
-@dataclass(frozen=True, slots=True)
-class TornTail:
+class TornTail(msgspec.Struct, frozen=True):
     """A final line without its newline: a write cut short by a crash."""
 
     number: int

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
+
+import msgspec
 
 from llmx.events.lines import LineError, RolloutLine, decode_line
 from llmx.events.reader import MAX_LINE_BYTES, LineProblem, TornTail, open_for_reading
@@ -24,8 +25,7 @@ from llmx.events.reader import MAX_LINE_BYTES, LineProblem, TornTail, open_for_r
 DEFAULT_BLOCK_SIZE = 1 << 20
 
 
-@dataclass(frozen=True, slots=True)
-class RawLine:
+class RawLine(msgspec.Struct, frozen=True):
     """One line of a JSONL file, without its newline."""
 
     start: int

@@ -14,7 +14,8 @@ import difflib
 import hashlib
 import os
 import re
-from dataclasses import dataclass, field
+
+import msgspec
 
 from llmx.projections.exec_items import FileChangeEntry
 
@@ -29,8 +30,7 @@ def blob_id(content: str) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
 
 
-@dataclass(slots=True)
-class _FileDiff:
+class _FileDiff(msgspec.Struct):
     origin: str
     current: str
     existed_before: bool
@@ -38,7 +38,7 @@ class _FileDiff:
     exists_now: bool
     after: str | None
     # Hunks of updates whose base content is unknown, in the order applied.
-    loose_hunks: list[str] = field(default_factory=list)
+    loose_hunks: list[str] = msgspec.field(default_factory=list)
 
 
 class TurnDiffTracker:

@@ -16,8 +16,9 @@ Usage, live or replayed alike::
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from llmx.events import RolloutLine
 from llmx.projections import exec_items as ei
@@ -44,8 +45,7 @@ class Style(enum.Flag):
     CYAN = enum.auto()
 
 
-@dataclass(frozen=True, slots=True)
-class OutputRecord:
+class OutputRecord(msgspec.Struct, frozen=True):
     stream: Stream
     text: str
     style: Style = Style.NONE

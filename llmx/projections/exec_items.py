@@ -10,8 +10,9 @@ these, so they cannot disagree about what happened.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 
 class ItemStatus(enum.StrEnum):
@@ -45,27 +46,23 @@ class NoticeKind(enum.Enum):
     BACKGROUND = "background"
 
 
-@dataclass(slots=True)
-class UserMessageItem:
+class UserMessageItem(msgspec.Struct):
     id: str
     text: str
 
 
-@dataclass(slots=True)
-class AgentMessageItem:
+class AgentMessageItem(msgspec.Struct):
     id: str
     text: str
 
 
-@dataclass(slots=True)
-class ReasoningItem:
+class ReasoningItem(msgspec.Struct):
     id: str
     summary: list[str]
-    content: list[str] = field(default_factory=list)
+    content: list[str] = msgspec.field(default_factory=list)
 
 
-@dataclass(slots=True)
-class CommandItem:
+class CommandItem(msgspec.Struct):
     id: str
     command: list[str]
     cwd: str
@@ -75,8 +72,7 @@ class CommandItem:
     duration_ms: int | None = None
 
 
-@dataclass(slots=True)
-class FileChangeEntry:
+class FileChangeEntry(msgspec.Struct):
     path: str
     kind: str  # "add" | "delete" | "update", Codex's wire names
     content: str | None = None
@@ -84,15 +80,13 @@ class FileChangeEntry:
     move_path: str | None = None
 
 
-@dataclass(slots=True)
-class FileChangeItem:
+class FileChangeItem(msgspec.Struct):
     id: str
     changes: list[FileChangeEntry]
     status: ItemStatus
 
 
-@dataclass(slots=True)
-class McpToolCallItem:
+class McpToolCallItem(msgspec.Struct):
     id: str
     server: str
     tool: str
@@ -103,21 +97,18 @@ class McpToolCallItem:
     duration_ms: int | None = None
 
 
-@dataclass(slots=True)
-class WebSearchItem:
+class WebSearchItem(msgspec.Struct):
     id: str
     query: str
     action: Any = None
 
 
-@dataclass(slots=True)
-class PlanItem:
+class PlanItem(msgspec.Struct):
     id: str
     text: str
 
 
-@dataclass(slots=True)
-class CompactionItem:
+class CompactionItem(msgspec.Struct):
     id: str
 
 
@@ -134,33 +125,28 @@ ExecItem = (
 )
 
 
-@dataclass(slots=True)
-class SessionHeader:
+class SessionHeader(msgspec.Struct):
     """The ``key: value`` block ``exec`` prints before the prompt."""
 
     title: str
     entries: list[tuple[str, str]]
 
 
-@dataclass(slots=True)
-class TurnStarted:
+class TurnStarted(msgspec.Struct):
     turn_id: str
     thread_id: str
     header: SessionHeader
 
 
-@dataclass(slots=True)
-class ItemStarted:
+class ItemStarted(msgspec.Struct):
     item: ExecItem
 
 
-@dataclass(slots=True)
-class ItemCompleted:
+class ItemCompleted(msgspec.Struct):
     item: ExecItem
 
 
-@dataclass(slots=True)
-class UsageUpdated:
+class UsageUpdated(msgspec.Struct):
     """The thread's cumulative token usage (``total_token_usage``)."""
 
     input_tokens: int
@@ -170,32 +156,27 @@ class UsageUpdated:
     reasoning_output_tokens: int
 
 
-@dataclass(slots=True)
-class PlanStep:
+class PlanStep(msgspec.Struct):
     step: str
     status: PlanStepStatus
 
 
-@dataclass(slots=True)
-class PlanUpdated:
+class PlanUpdated(msgspec.Struct):
     explanation: str | None
     steps: list[PlanStep]
 
 
-@dataclass(slots=True)
-class TurnDiffUpdated:
+class TurnDiffUpdated(msgspec.Struct):
     diff: str
 
 
-@dataclass(slots=True)
-class Notice:
+class Notice(msgspec.Struct):
     kind: NoticeKind
     message: str
     details: str | None = None
 
 
-@dataclass(slots=True)
-class ApprovalRequested:
+class ApprovalRequested(msgspec.Struct):
     """The runtime asked the user before running a command or writing files."""
 
     call_id: str
@@ -205,15 +186,13 @@ class ApprovalRequested:
     reason: str | None = None
 
 
-@dataclass(slots=True)
-class ApprovalDecided:
+class ApprovalDecided(msgspec.Struct):
     call_id: str
     decision: str
     subject: str = ""
 
 
-@dataclass(slots=True)
-class EscalationRecorded:
+class EscalationRecorded(msgspec.Struct):
     """A denied command re-run with explicit permissions, and which ones."""
 
     call_id: str
@@ -222,8 +201,7 @@ class EscalationRecorded:
     reason: str | None = None
 
 
-@dataclass(slots=True)
-class TurnEnded:
+class TurnEnded(msgspec.Struct):
     turn_id: str
     status: TurnStatus
     error: str | None = None

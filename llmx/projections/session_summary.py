@@ -10,9 +10,7 @@ are read (head, tail, or all of it) is :mod:`llmx.projections.session_scan`'s bu
 
 from __future__ import annotations
 
-import dataclasses
 import re
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -28,8 +26,7 @@ REQUEST_MARKER = "## My request for Codex:"
 IMAGE_PREVIEW = "[Image]"
 
 
-@dataclass
-class FileSummary:
+class FileSummary(msgspec.Struct):
     """The fold state of one rollout file (one row of the ``rollout_files`` table)."""
 
     path: str
@@ -67,7 +64,7 @@ class FileSummary:
     unreadable_lines: int = 0
     # Not stored as columns: the user messages of the range the last read moved
     # ``fts_to`` over, handed to the full-text table.
-    new_user_messages: list[str] = field(default_factory=list)
+    new_user_messages: list[str] = msgspec.field(default_factory=list)
 
     def stored(self) -> dict[str, Any]:
         row = {column: getattr(self, column) for column in STORED_COLUMNS}
@@ -77,7 +74,7 @@ class FileSummary:
 
 
 STORED_COLUMNS = tuple(
-    f.name for f in dataclasses.fields(FileSummary) if f.name != "new_user_messages"
+    name for name in FileSummary.__struct_fields__ if name != "new_user_messages"
 )
 
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 import enum
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+
+import msgspec
 
 
 class ApprovalPolicy(enum.Enum):
@@ -66,21 +67,18 @@ class ReviewDecision(enum.Enum):
         return self in (ReviewDecision.APPROVED, ReviewDecision.APPROVED_FOR_SESSION)
 
 
-@dataclass(frozen=True)
-class Skip:
+class Skip(msgspec.Struct, frozen=True):
     """Run without asking."""
 
     # True when the command runs outside the sandbox (explicitly approved or escalated).
     bypass_sandbox: bool = False
 
 
-@dataclass(frozen=True)
-class NeedsApproval:
+class NeedsApproval(msgspec.Struct, frozen=True):
     reason: str | None = None
 
 
-@dataclass(frozen=True)
-class Forbidden:
+class Forbidden(msgspec.Struct, frozen=True):
     """Refused without asking; ``reason`` goes back to the model."""
 
     reason: str

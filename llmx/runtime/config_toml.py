@@ -11,8 +11,9 @@ import copy
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 KeyPath = tuple[str, ...]
 
@@ -75,8 +76,7 @@ def line_of(lines: Mapping[KeyPath, int], path: Sequence[str]) -> int | None:
     return None
 
 
-@dataclass(frozen=True)
-class Override:
+class Override(msgspec.Struct, frozen=True):
     """One ``-c key=value``; ``text`` is what the user typed."""
 
     path: KeyPath

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from llmx.events.limits import DEFAULT_INLINE_OUTPUT_BYTES
 
@@ -133,8 +134,7 @@ class ProviderDefaults:
         )
 
 
-@dataclass(frozen=True)
-class LoadedConfig:
+class LoadedConfig(msgspec.Struct, frozen=True):
     config: Config
     provider_id: str
     provider: ModelProviderInfo
@@ -143,4 +143,4 @@ class LoadedConfig:
     warnings: tuple[str, ...]
     # The effective document (file, profile, ``-c`` and flags merged) before validation,
     # for parts read from plain mappings (``SandboxConfig.from_mapping``).
-    document: Mapping[str, Any] = field(default_factory=dict)
+    document: Mapping[str, Any] = msgspec.field(default_factory=dict)

@@ -9,11 +9,12 @@ cut, never silently reordered.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
+
+import msgspec
 
 DEFAULT_PROJECT_DOC_MAX_BYTES = 32 * 1024
 PROJECT_DOC_NAME = "AGENTS.md"
@@ -41,8 +42,7 @@ user's own words win over both.
 """
 
 
-@dataclass(frozen=True)
-class ProjectDoc:
+class ProjectDoc(msgspec.Struct, frozen=True):
     path: Path
     text: str
 
@@ -97,8 +97,7 @@ def developer_message(text: str) -> dict[str, Any]:
     return _message("developer", text)
 
 
-@dataclass(frozen=True)
-class EnvironmentContext:
+class EnvironmentContext(msgspec.Struct, frozen=True):
     cwd: Path
     shell: str
     sandbox_mode: str

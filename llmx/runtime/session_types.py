@@ -8,7 +8,6 @@ itself (with the ephemeral sink for ``--ephemeral``): there is no second writer.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeAlias
 
@@ -30,8 +29,7 @@ class ModelStreamer(Protocol):
     def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]: ...
 
 
-@dataclass(frozen=True)
-class SandboxSetup:
+class SandboxSetup(msgspec.Struct, frozen=True):
     """The turn's sandbox as the tools need it."""
 
     # The Codex JSON of the policy (written into ``turn_context.sandbox_policy``).
@@ -64,8 +62,7 @@ ApprovalRequest = ExecApprovalRequest | ApplyPatchApprovalRequest
 ApprovalResponder = Callable[[ApprovalRequest], Awaitable[ReviewDecision]]
 
 
-@dataclass
-class SessionSettings:
+class SessionSettings(msgspec.Struct):
     thread_id: str
     cwd: Path
     model: str
@@ -78,7 +75,7 @@ class SessionSettings:
     reasoning_effort: str | None = None
     reasoning_summary: str = "auto"
     model_context_window: int | None = None
-    env: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = msgspec.field(default_factory=dict)
     notify: tuple[str, ...] = ()
     originator: str = "llmx_exec"
     source: str = "exec"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -73,8 +72,7 @@ class TurnAbort(Exception):
     """An ``abort`` decision: the turn ends as if interrupted."""
 
 
-@dataclass(frozen=True)
-class ToolCall:
+class ToolCall(msgspec.Struct, frozen=True):
     call_id: str
     name: str
     # Function calls carry JSON ``arguments``; freeform (custom) calls carry ``input``.

@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import msgspec
 
 from llmx.events import TokenUsage
 from llmx.runtime.models.chat_messages import CUSTOM_TOOL_INPUT_ARG, chat_messages, chat_tools
@@ -61,22 +61,20 @@ def chat_usage(raw: object) -> TokenUsage | None:
     return usage_from_wire(raw, CHAT_USAGE)
 
 
-@dataclass
-class _ToolCallParts:
+class _ToolCallParts(msgspec.Struct):
     call_id: str = ""
     name: str = ""
-    arguments: list[str] = field(default_factory=list)
+    arguments: list[str] = msgspec.field(default_factory=list)
 
 
-@dataclass
-class _ChatAccumulator:
+class _ChatAccumulator(msgspec.Struct):
     """What the chunks said so far."""
 
     custom_tools: frozenset[str]
     response_id: str = ""
-    text: list[str] = field(default_factory=list)
-    reasoning: list[str] = field(default_factory=list)
-    tool_calls: dict[int, _ToolCallParts] = field(default_factory=dict)
+    text: list[str] = msgspec.field(default_factory=list)
+    reasoning: list[str] = msgspec.field(default_factory=list)
+    tool_calls: dict[int, _ToolCallParts] = msgspec.field(default_factory=dict)
     usage: TokenUsage | None = None
     finished: bool = False
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import enum
 import platform
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 from llmx import __version__
 
@@ -16,8 +17,7 @@ DEFAULT_ORIGINATOR = "llmx_exec"
 REASONING_INCLUDE = ("reasoning.encrypted_content",)
 
 
-@dataclass(frozen=True)
-class Reasoning:
+class Reasoning(msgspec.Struct, frozen=True):
     """The ``reasoning`` request field ``{"effort", "summary"}``; absent parts are omitted."""
 
     effort: str | None = None
@@ -38,8 +38,7 @@ class ToolChoice(enum.Enum):
     REQUIRED = "required"
 
 
-@dataclass(frozen=True)
-class RequestIdentity:
+class RequestIdentity(msgspec.Struct, frozen=True):
     """Ids the request headers carry so the server can correlate requests of one thread."""
 
     thread_id: str
@@ -50,8 +49,7 @@ class RequestIdentity:
     turn_id: str | None = None
 
 
-@dataclass(frozen=True)
-class ModelRequest:
+class ModelRequest(msgspec.Struct, frozen=True):
     """One sampling request.
 
     ``input`` is the model context: ``ResponseItem`` Structs of ``llmx.events`` or plain
@@ -80,7 +78,7 @@ class ModelRequest:
     prompt_cache_key: str | None = None
     client_metadata: dict[str, str] | None = None
     # Extra headers for this request only (``x-codex-turn-metadata`` and the like).
-    extra_headers: dict[str, str] = field(default_factory=dict)
+    extra_headers: dict[str, str] = msgspec.field(default_factory=dict)
 
 
 def user_agent(originator: str) -> str:

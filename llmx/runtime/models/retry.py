@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import random
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+
+import msgspec
 
 from llmx.runtime.models.errors import ModelError, ModelErrorKind
 
@@ -20,8 +21,7 @@ MAX_SERVER_DELAY_S = 300.0
 _TRY_AGAIN = re.compile(r"(?i)try again in\s*(\d+(?:\.\d+)?)\s*(s|ms|seconds?)")
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
+class RetryPolicy(msgspec.Struct, frozen=True):
     """Separate budgets, as in Codex: failures before the stream opened (HTTP status,
     connection) and failures of an open stream (idle, cut off, ``response.failed``)."""
 

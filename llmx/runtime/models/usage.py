@@ -6,13 +6,12 @@ names; one reader with the names as data serves both.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 from llmx.events import TokenUsage
 
 
-@dataclass(frozen=True, slots=True)
-class UsageNames:
+class UsageNames(msgspec.Struct, frozen=True):
     """Where one wire API puts the counts in its ``usage`` object."""
 
     input: str

@@ -12,8 +12,9 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+
+import msgspec
 
 from llmx.runtime.tools.patch_format import AddFile, DeleteFile, Hunk, UpdateChunk, UpdateFile
 
@@ -22,20 +23,17 @@ class PatchApplyError(Exception):
     """The patch cannot be applied as written; nothing was changed."""
 
 
-@dataclass(frozen=True)
-class FileAdd:
+class FileAdd(msgspec.Struct, frozen=True):
     path: Path
     content: str
 
 
-@dataclass(frozen=True)
-class FileDelete:
+class FileDelete(msgspec.Struct, frozen=True):
     path: Path
     content: str
 
 
-@dataclass(frozen=True)
-class FileUpdate:
+class FileUpdate(msgspec.Struct, frozen=True):
     path: Path
     move_path: Path | None
     unified_diff: str
@@ -45,8 +43,7 @@ class FileUpdate:
 FileChange = FileAdd | FileDelete | FileUpdate
 
 
-@dataclass(frozen=True)
-class PatchPlan:
+class PatchPlan(msgspec.Struct, frozen=True):
     """The verified effect of a patch: absolute paths and the exact new contents."""
 
     changes: tuple[FileChange, ...]

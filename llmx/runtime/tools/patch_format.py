@@ -9,8 +9,9 @@ because models produce those variants and Codex accepts them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
+
+import msgspec
 
 BEGIN_PATCH = "*** Begin Patch"
 END_PATCH = "*** End Patch"
@@ -27,8 +28,7 @@ class PatchParseError(ValueError):
     """The patch text does not follow the apply_patch grammar."""
 
 
-@dataclass(frozen=True)
-class UpdateChunk:
+class UpdateChunk(msgspec.Struct, frozen=True):
     """One ``@@`` section of an update hunk: lines to find and what replaces them."""
 
     # The ``@@ <context>`` line, used to move the search position forward first.
@@ -39,19 +39,16 @@ class UpdateChunk:
     is_end_of_file: bool = False
 
 
-@dataclass(frozen=True)
-class AddFile:
+class AddFile(msgspec.Struct, frozen=True):
     path: Path
     content: str
 
 
-@dataclass(frozen=True)
-class DeleteFile:
+class DeleteFile(msgspec.Struct, frozen=True):
     path: Path
 
 
-@dataclass(frozen=True)
-class UpdateFile:
+class UpdateFile(msgspec.Struct, frozen=True):
     path: Path
     move_path: Path | None
     chunks: tuple[UpdateChunk, ...]
@@ -60,11 +57,10 @@ class UpdateFile:
 Hunk = AddFile | DeleteFile | UpdateFile
 
 
-@dataclass
-class _ChunkBuilder:
+class _ChunkBuilder(msgspec.Struct):
     change_context: str | None
-    old_lines: list[str] = field(default_factory=list)
-    new_lines: list[str] = field(default_factory=list)
+    old_lines: list[str] = msgspec.field(default_factory=list)
+    new_lines: list[str] = msgspec.field(default_factory=list)
     is_end_of_file: bool = False
     has_lines: bool = False
 

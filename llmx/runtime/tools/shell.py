@@ -16,9 +16,10 @@ import shutil
 import signal
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+
+import msgspec
 
 READ_CHUNK = 8192
 
@@ -53,8 +54,7 @@ class OutputStream:
 OutputSink = Callable[[str, bytes], Awaitable[None]]
 
 
-@dataclass(frozen=True)
-class CommandResult:
+class CommandResult(msgspec.Struct, frozen=True):
     exit_code: int
     stdout: str
     stderr: str
