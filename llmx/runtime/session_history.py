@@ -37,7 +37,7 @@ class PromptHistory:
     @classmethod
     def for_home(cls, home: Path, config: HistoryConfig, warn: Warn) -> PromptHistory | None:
         """The history of ``home`` as ``[history]`` configures it; None when it saves nothing."""
-        # Imported here: the history file brings portalocker, needed only when writing.
+        # Imported here: the history file and its offset index are needed only when writing.
         from llmx.events.history import HistoryConfig as FileConfig
         from llmx.events.history import HistoryFile, HistoryPersistence
         from llmx.events.home import history_path
