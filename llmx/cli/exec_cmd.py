@@ -70,6 +70,11 @@ def add_parser(subparsers: Any) -> None:
 
 def reparse_words(args: argparse.Namespace) -> None:
     """Parse the flags among the words (``resume --last PROMPT``, ``PROMPT --json``)."""
+    if not any(word.startswith("-") and word != "-" for word in args.words):
+        # No flag among them (``llmx exec "say hi"``): the second parser would only copy
+        # the words, and building it costs more than the rest of the parse.
+        args.words = list(args.words)
+        return
     parser = argparse.ArgumentParser(prog="llmx exec", add_help=False)
     _add_shared(parser)
     parser.add_argument("--last", action="store_true")

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import msgspec
 
 from llmx.cli.exec_prompt import PromptError, resolve_prompt
-from llmx.runtime.config_toml import ConfigError
+from llmx.runtime.config_types import ConfigError
 
 if TYPE_CHECKING:
     import httpx

@@ -10,7 +10,6 @@ line is left out. A file added and then edited in the same turn is diffed from c
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import os
 import re
@@ -140,6 +139,8 @@ class TurnDiffTracker:
 
 
 def _hunks(before: str, after: str) -> str:
+    import difflib  # only a turn that changed files renders a diff; exec start-up skips it
+
     lines = difflib.unified_diff(
         before.splitlines(keepends=True), after.splitlines(keepends=True), n=3
     )

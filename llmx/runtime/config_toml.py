@@ -15,15 +15,13 @@ from typing import Any
 
 import msgspec
 
+from llmx.runtime.config_types import ConfigError as ConfigError  # re-exported
+
 KeyPath = tuple[str, ...]
 
 _BARE_OR_QUOTED = r'(?:[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|\'[^\']*\')'
 _KEY = re.compile(rf"^\s*({_BARE_OR_QUOTED}(?:\s*\.\s*{_BARE_OR_QUOTED})*)\s*=")
 _SEGMENT = re.compile(_BARE_OR_QUOTED)
-
-
-class ConfigError(Exception):
-    """A configuration problem; ``str()`` is one line naming where, which key and what to do."""
 
 
 def split_key(dotted: str) -> KeyPath:

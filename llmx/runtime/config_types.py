@@ -20,6 +20,16 @@ from llmx.events.limits import DEFAULT_INLINE_OUTPUT_BYTES
 if TYPE_CHECKING:
     from llmx.runtime.config import Config, ModelProviderInfo
 
+
+
+class ConfigError(Exception):
+    """A configuration problem; ``str()`` is one line naming where, which key and what to do.
+
+    Defined here rather than beside the TOML helpers (which re-export it) so that catching it
+    does not import ``tomllib``: a run with a cached configuration parses no TOML.
+    """
+
+
 DEFAULT_MODEL = "gpt-5.5"
 DEFAULT_MODEL_PROVIDER = "openai"
 DEFAULT_PROJECT_DOC_MAX_BYTES = 32 * 1024

@@ -12,7 +12,6 @@ import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from xml.sax.saxutils import escape
 
 import msgspec
 
@@ -109,10 +108,10 @@ class EnvironmentContext(msgspec.Struct, frozen=True):
         moment = (now or datetime.now()).astimezone()
         lines = [
             "<environment_context>",
-            f"  <cwd>{escape(str(self.cwd))}</cwd>",
-            f"  <shell>{escape(self.shell)}</shell>",
+            f"  <cwd>{_escape(str(self.cwd))}</cwd>",
+            f"  <shell>{_escape(self.shell)}</shell>",
             f"  <current_date>{moment:%Y-%m-%d}</current_date>",
-            f"  <timezone>{escape(_timezone_name())}</timezone>",
+            f"  <timezone>{_escape(_timezone_name())}</timezone>",
             f"  <approval_policy>{self.approval_policy}</approval_policy>",
             f"  <sandbox_mode>{self.sandbox_mode}</sandbox_mode>",
             f"  <network_access>{'enabled' if self.network_access else 'restricted'}"
@@ -120,7 +119,7 @@ class EnvironmentContext(msgspec.Struct, frozen=True):
         ]
         if self.writable_roots:
             lines.append("  <writable_roots>")
-            lines.extend(f"    <root>{escape(str(root))}</root>" for root in self.writable_roots)
+            lines.extend(f"    <root>{_escape(str(root))}</root>" for root in self.writable_roots)
             lines.append("  </writable_roots>")
         lines.append("</environment_context>")
         return "\n".join(lines)
@@ -143,3 +142,9 @@ def _timezone_name() -> str:
 
 def _message(role: str, text: str) -> dict[str, Any]:
     return {"type": "message", "role": role, "content": [{"type": "input_text", "text": text}]}
+
+
+def _escape(text: str) -> str:
+    """``&``, ``<`` and ``>`` as XML entities, as ``xml.sax.saxutils.escape`` writes them
+    (without importing the ``xml.sax`` package at start-up)."""
+    return text.replace("&", "&amp;").replace(">", "&gt;").replace("<", "&lt;")

@@ -51,20 +51,11 @@ from llmx.runtime.escalation import (
     likely_sandbox_denial,
 )
 from llmx.runtime.tools import output as tool_output
-from llmx.runtime.tools.patch_apply import (
-    FileAdd,
-    FileDelete,
-    PatchApplyError,
-    PatchPlan,
-    apply_plan,
-    paths_outside,
-    plan_patch,
-)
-from llmx.runtime.tools.patch_format import PatchParseError, parse_patch
 from llmx.runtime.tools.shell import CommandResult, Spawner, run_command, shell_argv
 from llmx.runtime.tools.specs import APPLY_PATCH, EXEC_COMMAND, UPDATE_PLAN
 
 if TYPE_CHECKING:
+    from llmx.runtime.tools.patch_apply import PatchPlan
     from llmx.runtime.turn import Turn
 
 
@@ -247,6 +238,15 @@ async def _run(
 
 
 async def _apply_patch(turn: Turn, call: ToolCall, text: str) -> str:
+    # Imported here: most turns never patch, and the patch modules (difflib) are start-up cost.
+    from llmx.runtime.tools.patch_apply import (
+        PatchApplyError,
+        apply_plan,
+        paths_outside,
+        plan_patch,
+    )
+    from llmx.runtime.tools.patch_format import PatchParseError, parse_patch
+
     started = time.monotonic()
     settings = turn.settings
     try:
@@ -300,6 +300,8 @@ async def _apply_patch(turn: Turn, call: ToolCall, text: str) -> str:
 
 
 def _file_changes(plan: PatchPlan) -> dict[str, FileChange]:
+    from llmx.runtime.tools.patch_apply import FileAdd, FileDelete
+
     changes: dict[str, FileChange] = {}
     for change in plan.changes:
         if isinstance(change, FileAdd):
