@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+
+import msgspec
 
 from llmx.events.heads import HistoryBaseHead, decode_session_meta_head
 from llmx.events.lines import LineError, decode_line
@@ -40,8 +41,7 @@ class LineageError(Exception):
         self.detail = detail
 
 
-@dataclass(frozen=True, slots=True)
-class RolloutSpan:
+class RolloutSpan(msgspec.Struct, frozen=True):
     """The part of one file that belongs to a thread's history: bytes ``[0, end)``."""
 
     path: Path
@@ -52,8 +52,7 @@ class RolloutSpan:
     """False when ``end_byte_offset`` missed the expected line and ordinals were counted."""
 
 
-@dataclass(frozen=True, slots=True)
-class RolloutName:
+class RolloutName(msgspec.Struct, frozen=True):
     thread_id: str
     segment_id: str | None
 

@@ -11,7 +11,6 @@ little.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import msgspec
@@ -45,8 +44,7 @@ _NO_EVENT = EventHead()
 _any_decoder = msgspec.json.Decoder()
 
 
-@dataclass(slots=True)
-class Record:
+class Record(msgspec.Struct):
     """One decoded rollout line."""
 
     kind: RecordKind
@@ -57,8 +55,8 @@ class Record:
     timestamp: str | None
     _raw_payload: bytes | None
     _flattened: bool = False
-    _payload: JsonObject | None = field(default=None)
-    _event_head: EventHead | None = field(default=None)
+    _payload: JsonObject | None = msgspec.field(default=None)
+    _event_head: EventHead | None = msgspec.field(default=None)
 
     @property
     def payload(self) -> JsonObject:

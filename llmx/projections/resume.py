@@ -15,7 +15,7 @@ into a request ``input`` without decoding or re-encoding the items.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -74,6 +74,7 @@ class _Envelope(msgspec.Struct):
 _envelope_decoder = msgspec.json.Decoder(_Envelope)
 
 
+# A dataclass, not a Struct like its neighbours: ``llmx inspect`` dumps it with ``asdict``.
 @dataclass(frozen=True, slots=True)
 class ResumeSettings:
     """The turn settings a resumed session inherits (from the newest surviving turn context)."""
@@ -90,8 +91,7 @@ class ResumeSettings:
     personality: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class SkippedLine:
+class SkippedLine(msgspec.Struct, frozen=True):
     """A line the fold could not decode; it is skipped, never repaired."""
 
     path: Path
@@ -99,8 +99,7 @@ class SkippedLine:
     reason: str
 
 
-@dataclass(slots=True)
-class ResumeState(Generic[ItemT]):
+class ResumeState(msgspec.Struct, Generic[ItemT]):
     thread_id: str | None
     history: list[ItemT]
     """Model-context items, oldest first, exactly as recorded (unknown fields kept)."""
@@ -113,7 +112,7 @@ class ResumeState(Generic[ItemT]):
     session_meta: JsonObject | None
     spans: list[RolloutSpan]
     lines_read: int = 0
-    skipped: list[SkippedLine] = field(default_factory=list)
+    skipped: list[SkippedLine] = msgspec.field(default_factory=list)
     torn_tail: bool = False
 
 

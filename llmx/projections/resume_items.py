@@ -16,7 +16,6 @@ Both representations go through the same fold (:class:`ItemCodec`), and
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import msgspec
@@ -78,8 +77,7 @@ _any_decoder = msgspec.json.Decoder()
 _encoder = msgspec.json.Encoder()
 
 
-@dataclass(slots=True)
-class RawItem:
+class RawItem(msgspec.Struct):
     """One restored ``ResponseItem``: its JSON exactly as recorded, and its head fields."""
 
     data: bytes

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import msgspec
@@ -52,16 +51,14 @@ class _CompactedHead(msgspec.Struct):
 _compacted_head_decoder = msgspec.json.Decoder(_CompactedHead)
 
 
-@dataclass(frozen=True, slots=True)
-class Compaction:
+class Compaction(msgspec.Struct, frozen=True):
     """A ``compacted`` line: the history it replaces everything with, or only a summary."""
 
     replacement: Sequence[msgspec.Raw] | None
     message: str
 
 
-@dataclass(frozen=True, slots=True)
-class Rollback:
+class Rollback(msgspec.Struct, frozen=True):
     num_turns: int
 
 
@@ -110,8 +107,7 @@ class _Reference(enum.Enum):
     SET = enum.auto()
 
 
-@dataclass(slots=True)
-class _Segment:
+class _Segment(msgspec.Struct):
     turn_id: Any = None
     counts_as_user_turn: bool = False
     previous_model: Any = None
@@ -123,8 +119,7 @@ class _Segment:
     base_position: int = 0
 
 
-@dataclass(slots=True)
-class Scan:
+class Scan(msgspec.Struct):
     """What the reverse scan established."""
 
     base: Sequence[msgspec.Raw] | None = None
@@ -133,7 +128,7 @@ class Scan:
     reference_payload: bytes | None = None
     pending_rollback: int = 0
     # Response item payloads, compactions and rollbacks after the base, newest first.
-    suffix_newest_first: list[bytes | Compaction | Rollback] = field(default_factory=list)
+    suffix_newest_first: list[bytes | Compaction | Rollback] = msgspec.field(default_factory=list)
     token_usage: JsonObject | None = None
 
     def complete(self) -> bool:
