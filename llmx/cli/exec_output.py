@@ -13,16 +13,24 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from llmx.events.lines import RolloutLine
+    from llmx.projections.exec_human import HumanExecProjection
+    from llmx.projections.exec_json import JsonExecProjection
 
 
 class ExecOutput:
     def __init__(self, *, json_mode: bool, color: str, show_reasoning: bool) -> None:
-        from llmx.projections.exec_human import HumanExecProjection
-        from llmx.projections.exec_json import JsonExecProjection
-
+        # Each renderer imported only when chosen: start-up pays for one of them.
         self.json_mode = json_mode
-        self._json = JsonExecProjection() if json_mode else None
-        self._human = None if json_mode else HumanExecProjection(show_reasoning=show_reasoning)
+        self._json: JsonExecProjection | None = None
+        self._human: HumanExecProjection | None = None
+        if json_mode:
+            from llmx.projections.exec_json import JsonExecProjection
+
+            self._json = JsonExecProjection()
+        else:
+            from llmx.projections.exec_human import HumanExecProjection
+
+            self._human = HumanExecProjection(show_reasoning=show_reasoning)
         self._ansi = _use_color(color)
         self._final_to_stdout = not sys.stdout.isatty()
 

@@ -262,11 +262,15 @@ def open_model_client(
     http_client: httpx.AsyncClient | None = None,
 ) -> HttpModelClient:
     """The client for ``provider.wire_api``: Responses API or Chat Completions."""
-    # Imported here: each wire module imports this one for the shared base class.
-    from llmx.runtime.models.chat import ChatCompletionsClient
-    from llmx.runtime.models.responses import ResponsesClient
+    # Imported here: each wire module imports this one for the shared base class, and a run
+    # loads only the wire it speaks.
+    cls: type[HttpModelClient]
+    if provider.wire_api is WireApi.CHAT:
+        from llmx.runtime.models.chat import ChatCompletionsClient
 
-    cls: type[HttpModelClient] = (
-        ChatCompletionsClient if provider.wire_api is WireApi.CHAT else ResponsesClient
-    )
+        cls = ChatCompletionsClient
+    else:
+        from llmx.runtime.models.responses import ResponsesClient
+
+        cls = ResponsesClient
     return cls(provider_id, provider, originator=originator, env=env, http_client=http_client)
