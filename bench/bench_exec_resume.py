@@ -30,16 +30,15 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
-from gen_rollout import generate_rollout  # noqa: E402
+from gen_rollout import generate_rollout, write_small_sessions  # noqa: E402
 
 from llmx.events.home import rollout_path_for, session_index_db_path  # noqa: E402
 
@@ -159,45 +158,9 @@ def bench_by_id(scratch: Path, project: Path, server: ModelServerProcess, megaby
 
 def write_sessions(home: Path, count: int, cwd: Path) -> None:
     """``count`` small sessions; every fifth one in ``cwd``, the rest elsewhere."""
-    epoch = datetime(2026, 3, 1, tzinfo=UTC).timestamp()
-    base = datetime(2026, 3, 1, 9, 0, 0)
-    instructions = "You are a coding agent. " * 400  # a realistic ~10 KB session_meta line
-    for i in range(count):
-        thread_id = str(uuid.uuid4())
-        started = base + timedelta(minutes=i)
-        path = rollout_path_for(home, thread_id, started)
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        stamp = started.strftime("%Y-%m-%dT%H:%M:%S.000Z")
-        where = str(cwd) if i % 5 == 0 else f"{cwd.parent}/other{i % 5}"
-        lines = [
-            {"timestamp": stamp, "type": "session_meta", "payload": {
-                "id": thread_id, "timestamp": stamp, "cwd": where, "cli_version": "0.169.0",
-                "source": "exec", "originator": "codex_exec", "model_provider": "mock",
-                "base_instructions": {"text": instructions}}},
-            {"timestamp": stamp, "type": "event_msg", "payload": {
-                "type": "task_started", "turn_id": f"turn-{i}"}},
-            {"timestamp": stamp, "type": "turn_context", "payload": {
-                "turn_id": f"turn-{i}", "cwd": where, "approval_policy": "never",
-                "sandbox_policy": {"type": "read-only"}, "model": "mock-model",
-                "summary": "auto"}},
-            {"timestamp": stamp, "type": "response_item", "payload": {
-                "type": "message", "role": "user",
-                "content": [{"type": "input_text", "text": f"fix failing test number {i}"}]}},
-            {"timestamp": stamp, "type": "event_msg", "payload": {
-                "type": "user_message", "message": f"fix failing test number {i}"}},
-            {"timestamp": stamp, "type": "response_item", "payload": {
-                "type": "message", "role": "assistant",
-                "content": [{"type": "output_text", "text": "Done. " * 50}]}},
-            {"timestamp": stamp, "type": "event_msg", "payload": {
-                "type": "agent_message", "message": "Done. " * 50}},
-            {"timestamp": stamp, "type": "event_msg", "payload": {
-                "type": "token_count", "info": {"total_token_usage": {"total_tokens": 1234}}}},
-            {"timestamp": stamp, "type": "event_msg", "payload": {
-                "type": "task_complete", "turn_id": f"turn-{i}",
-                "last_agent_message": "Done."}},
-        ]
-        path.write_text("".join(json.dumps(line) + "\n" for line in lines))
-        os.utime(path, (epoch + i * 60, epoch + i * 60))
+    write_small_sessions(
+        home, count, lambda i: str(cwd) if i % 5 == 0 else f"{cwd.parent}/other{i % 5}"
+    )
 
 
 def _drop_index(home: Path) -> None:

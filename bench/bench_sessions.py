@@ -7,47 +7,22 @@ change. Run: .venv/bin/python bench/bench_sessions.py [--sessions N] [--runs N]
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from llmx.events.home import rollout_path_for, session_index_db_path
+from llmx.events.home import session_index_db_path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gen_rollout import write_small_sessions
 
 
 def _write_sessions(home: Path, count: int) -> None:
-    base = datetime(2026, 3, 1, 9, 0, 0)
-    epoch = datetime(2026, 3, 1, tzinfo=UTC).timestamp()
-    instructions = "You are a coding agent. " * 400  # a realistic ~10 KB session_meta line
-    for i in range(count):
-        thread_id = str(uuid.uuid4())
-        started = base + timedelta(minutes=i)
-        path = rollout_path_for(home, thread_id, started)
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        stamp = started.strftime("%Y-%m-%dT%H:%M:%S.000Z")
-        lines = [
-            {"timestamp": stamp, "type": "session_meta", "payload": {
-                "id": thread_id, "timestamp": stamp, "cwd": f"/home/dev/p{i % 5}",
-                "cli_version": "0.169.0", "source": "cli", "model_provider": "openai",
-                "base_instructions": {"text": instructions}}},
-            {"timestamp": stamp, "type": "turn_context", "payload": {
-                "cwd": f"/home/dev/p{i % 5}", "approval_policy": "on-request",
-                "sandbox_policy": {"type": "workspace-write"}, "model": "gpt-5.5"}},
-            {"timestamp": stamp, "type": "event_msg", "payload": {
-                "type": "user_message", "message": f"fix failing test number {i}"}},
-            {"timestamp": stamp, "type": "event_msg", "payload": {
-                "type": "agent_message", "message": "Done. " * 50}},
-            {"timestamp": stamp, "type": "event_msg", "payload": {
-                "type": "token_count", "info": {"total_token_usage": {"total_tokens": 1234}}}},
-        ]
-        path.write_text("".join(json.dumps(line) + "\n" for line in lines))
-        os.utime(path, (epoch + i, epoch + i))
+    write_small_sessions(home, count, lambda i: f"/home/dev/p{i % 5}")
 
 
 def _run(home: Path) -> float:

@@ -13,11 +13,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from llmx.events.home import rollout_path_for
 
 ROOT = Path(__file__).resolve().parents[1]
 # The read-only reference fixtures sit beside the project root.
@@ -137,6 +142,54 @@ def generate_rollout(
                 ordinal += 1
             copies += 1
     return GeneratedRollout(target, thread_id, written, ordinal, copies, compaction_offset)
+
+
+def write_small_sessions(home: Path, count: int, cwd_for: Callable[[int], str]) -> None:
+    """``count`` small one-turn sessions in ``home``'s sessions tree, one a minute.
+
+    Session ``i`` runs in ``cwd_for(i)``; each file is about 11 KB (a realistic
+    ``session_meta`` with base instructions) and its mtime follows its start time.
+    """
+    epoch = datetime(2026, 3, 1, tzinfo=UTC).timestamp()
+    base = datetime(2026, 3, 1, 9, 0, 0)
+    instructions = "You are a coding agent. " * 400
+    for i in range(count):
+        thread_id = str(uuid.uuid4())
+        started = base + timedelta(minutes=i)
+        path = rollout_path_for(home, thread_id, started)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        stamp = started.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        where = cwd_for(i)
+        prompt = f"fix failing test number {i}"
+        lines = [
+            {"timestamp": stamp, "type": "session_meta", "payload": {
+                "id": thread_id, "timestamp": stamp, "cwd": where, "cli_version": "0.169.0",
+                "source": "exec", "originator": "codex_exec", "model_provider": "mock",
+                "base_instructions": {"text": instructions}}},
+            {"timestamp": stamp, "type": "event_msg", "payload": {
+                "type": "task_started", "turn_id": f"turn-{i}"}},
+            {"timestamp": stamp, "type": "turn_context", "payload": {
+                "turn_id": f"turn-{i}", "cwd": where, "approval_policy": "never",
+                "sandbox_policy": {"type": "read-only"}, "model": "mock-model",
+                "summary": "auto"}},
+            {"timestamp": stamp, "type": "response_item", "payload": {
+                "type": "message", "role": "user",
+                "content": [{"type": "input_text", "text": prompt}]}},
+            {"timestamp": stamp, "type": "event_msg", "payload": {
+                "type": "user_message", "message": prompt}},
+            {"timestamp": stamp, "type": "response_item", "payload": {
+                "type": "message", "role": "assistant",
+                "content": [{"type": "output_text", "text": "Done. " * 50}]}},
+            {"timestamp": stamp, "type": "event_msg", "payload": {
+                "type": "agent_message", "message": "Done. " * 50}},
+            {"timestamp": stamp, "type": "event_msg", "payload": {
+                "type": "token_count", "info": {"total_token_usage": {"total_tokens": 1234}}}},
+            {"timestamp": stamp, "type": "event_msg", "payload": {
+                "type": "task_complete", "turn_id": f"turn-{i}",
+                "last_agent_message": "Done."}},
+        ]
+        path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+        os.utime(path, (epoch + i * 60, epoch + i * 60))
 
 
 def main() -> None:
