@@ -71,6 +71,9 @@ class ChildSetup:
     relay_signals: bool = False
     waiter_fds: tuple[int, ...] = ()
     after_exit: Callable[[], None] | None = None
+    # Write end of the pipe on which the init reports the command's exit code once the
+    # namespace holds nothing else (``pidns.split``); ``None`` on the blocking paths.
+    status_fd: int | None = None
 
 
 class _StepFailed(Exception):
@@ -106,7 +109,7 @@ def run_in_child(setup: ChildSetup) -> None:
                         argv=setup.argv, env=setup.env,
                         report=lambda where, exc: _report(setup, where, exc),
                         init_fds=_init_fds(setup), keep_fds=setup.waiter_fds,
-                        after_exit=setup.after_exit)
+                        after_exit=setup.after_exit, status_fd=setup.status_fd)
         _confine(setup)
     except BaseException as exc:
         _report(setup, step, exc)
@@ -117,9 +120,8 @@ def run_in_child(setup: ChildSetup) -> None:
 
 
 def _init_fds(setup: ChildSetup) -> tuple[int, ...]:
-    if setup.landlock_ruleset is None:
-        return (setup.error_fd,)
-    return (setup.error_fd, setup.landlock_ruleset)
+    extra = (setup.landlock_ruleset, setup.status_fd)
+    return (setup.error_fd, *(fd for fd in extra if fd is not None))
 
 
 def _confine(setup: ChildSetup) -> None:
@@ -142,6 +144,8 @@ def _confine(setup: ChildSetup) -> None:
         step = "seccomp"
         seccomp.install_filter(setup.seccomp_program)
         os.set_inheritable(setup.error_fd, False)
+        if setup.status_fd is not None:
+            os.set_inheritable(setup.status_fd, False)
     except BaseException as exc:
         raise _StepFailed(step, exc) from None
 

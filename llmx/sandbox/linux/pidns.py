@@ -73,6 +73,7 @@ def split(
     init_fds: tuple[int, ...] = (),
     keep_fds: tuple[int, ...] = (),
     after_exit: Callable[[], None] | None = None,
+    status_fd: int | None = None,
 ) -> NoReturn:
     """Fork the init, which confines itself and spawns ``argv``; never returns.
 
@@ -84,15 +85,23 @@ def split(
     process group itself. ``init_fds`` are the descriptors the init keeps open (the rest
     are closed before the command starts). ``after_exit`` runs in the waiter once the
     namespace is gone; ``keep_fds`` are the descriptors it needs for that.
+
+    ``status_fd`` (in ``init_fds``): once the command has exited, the init kills and reaps
+    everything else in the namespace, then writes the command's exit code there as one
+    byte, before its own exit. The caller can return on that byte without waiting for the
+    init's and the waiter's teardown (both then hold none of the command's stdio).
     """
     watched: set[int] = {signal.SIGCHLD, *RELAYED}
     old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, watched)
     init = kernel.fork()
     if init == 0:
-        _become_init(old_mask, init_fds, confine, argv, env, report)
+        _become_init(old_mask, init_fds, confine, argv, env, report, status_fd)
     code = 126
     try:
         _close_inherited(keep_fds)
+        if status_fd is not None:
+            # The caller reads the output to EOF: this process writes none of it.
+            _close_stdio()
         code = wait_relaying(init, relay=_to_init if relay else None)
         if after_exit is not None:
             after_exit()
@@ -108,6 +117,12 @@ def _close_inherited(keep: tuple[int, ...] = ()) -> None:
         os.closerange(low, fd)
         low = fd + 1
     os.closerange(low, 1 << 20)
+
+
+def _close_stdio() -> None:
+    for fd in (0, 1, 2):
+        with contextlib.suppress(OSError):
+            os.close(fd)
 
 
 def _to_init(pid: int, signum: int) -> None:
@@ -131,7 +146,8 @@ def wait_relaying(child: int, *, relay: Callable[[int, int], None] | None) -> in
 
 def _become_init(old_mask: set[int], keep: tuple[int, ...], confine: Callable[[], None],
                  argv: Sequence[str], env: Mapping[str, str],
-                 report: Callable[[str, BaseException], None]) -> NoReturn:
+                 report: Callable[[str, BaseException], None],
+                 status_fd: int | None) -> NoReturn:
     code = 126
     step = "pid namespace"
     try:
@@ -155,9 +171,32 @@ def _become_init(old_mask: set[int], keep: tuple[int, ...], confine: Callable[[]
         report(step, exc)
         os._exit(code)
     try:
+        if status_fd is not None:
+            _close_stdio()
         code = _reap(command, {signal.SIGCHLD, *relays}, relays)
+        if status_fd is not None:
+            _report_status(status_fd, code)
     finally:
         os._exit(code)
+
+
+def _report_status(fd: int, code: int) -> None:
+    """Kill and reap what is left in the namespace, then tell the caller ``code``.
+
+    After this, only this process (exiting, with no other descriptors of the caller's
+    open) remains of the sandbox: what the caller relies on when it returns on the byte.
+    """
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(-1, signal.SIGKILL)  # every process of the namespace but PID 1
+    while True:
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            break
+        except InterruptedError:
+            continue
+    with contextlib.suppress(OSError):
+        os.write(fd, bytes((code & 0xFF,)))
 
 
 def _spawn(argv: Sequence[str], env: Mapping[str, str], mask: set[int]) -> int:

@@ -38,6 +38,9 @@ class PreparedCommand:
     masks: mask_targets.MaskRegistration | None = None
     # The exec path of the own backend: the waiter, not this object, releases ``masks``.
     masks_released_by_waiter: bool = False
+    # Read end of the pipe on which the own backend's init reports the command's exit code
+    # (one byte) once nothing else of the sandbox runs; see ``pidns.split``.
+    status_fd: int | None = None
 
     def setup_error(self) -> str | None:
         """The child's set-up failure, if it reported one (read after the child is gone)."""
@@ -138,8 +141,11 @@ def prepare(
     env: Mapping[str, str] | None = None,
     backend: BackendKind | None = None,
     exec_path: bool = False,
+    report_status: bool = False,
 ) -> PreparedCommand:
     """Resolve the backend and build everything the spawn needs; raises ``UnenforceablePlan``.
+
+    ``report_status``: the own backend's init reports the exit code on ``status_fd``.
 
     ``exec_path``: the calling process itself enters the sandbox (``exec_confined``), so it
     is what a user signals, and what must clean up after the command.
@@ -157,7 +163,7 @@ def prepare(
     masks = _register_masks(layout.masked_missing)
     try:
         return _prepare_confined(argv, cwd_str, child_env, plan, kind, layout, masks,
-                                 exec_path)
+                                 exec_path, report_status and not exec_path)
     except BaseException:
         if masks is not None:
             mask_targets.release(masks)
@@ -177,7 +183,7 @@ def _register_masks(paths: tuple[str, ...]) -> mask_targets.MaskRegistration | N
 def _prepare_confined(
     argv: list[str], cwd_str: str, child_env: dict[str, str], plan: ConfinementPlan,
     kind: BackendKind, layout: _Layout, masks: mask_targets.MaskRegistration | None,
-    exec_path: bool,
+    exec_path: bool, report_status: bool,
 ) -> PreparedCommand:
     restrict_network = plan.network is NetworkAccess.RESTRICTED
     program = seccomp_program(restrict_network)
@@ -210,11 +216,17 @@ def _prepare_confined(
             own_writable = ("/dev/ptmx", *landlock.WRITABLE_DEVICE_DIRS)
         ruleset = landlock.build_ruleset(landlock.LandlockRules(
             abi, readable_paths, (*layout.writable, *devices), restrict_network))
+    owned: list[int] = [] if ruleset is None else [ruleset]
     try:
         error_r, error_w = os.pipe2(os.O_CLOEXEC)
+        owned += (error_r, error_w)
+        status_r = status_w = None
+        if own and report_status:
+            status_r, status_w = os.pipe2(os.O_CLOEXEC)
+            owned += (status_r, status_w)
     except BaseException:
-        if ruleset is not None:
-            os.close(ruleset)
+        for fd in owned:
+            os.close(fd)
         raise
     waiter_cleans = own and exec_path and masks is not None
 
@@ -235,10 +247,11 @@ def _prepare_confined(
         argv=tuple(argv) if own else (), env=child_env if own else {},
         relay_signals=exec_path,
         waiter_fds=(masks.root_fd,) if waiter_cleans and masks is not None else (),
-        after_exit=after_exit if waiter_cleans else None)
+        after_exit=after_exit if waiter_cleans else None, status_fd=status_w)
     return PreparedCommand(
         list(argv), child_env, cwd_str, kind,
-        preexec=lambda: namespaces.run_in_child(setup), pass_fds=(error_w,),
+        preexec=lambda: namespaces.run_in_child(setup),
+        pass_fds=(error_w,) if status_w is None else (error_w, status_w),
         child_fds=() if ruleset is None else (ruleset,), error_fd=error_r,
-        _owned_fds=[error_r, error_w] if ruleset is None else [error_r, error_w, ruleset],
-        masks=masks, masks_released_by_waiter=waiter_cleans)
+        _owned_fds=owned, masks=masks, masks_released_by_waiter=waiter_cleans,
+        status_fd=status_r)
