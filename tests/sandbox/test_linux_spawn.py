@@ -294,6 +294,28 @@ async def test_death_by_signal_is_128_plus_n(backend: BackendKind, tmp_path: Pat
 
 
 @pytest.mark.asyncio
+async def test_missing_command_in_session_exits_127(tmp_path: Path) -> None:
+    # The init cannot start the command, so it reports no exit code: the waiter's is used.
+    result = await run_confined(["llmx-no-such-command"], cwd=tmp_path,
+                                plan=workspace_plan(), backend=BackendKind.NAMESPACES)
+    assert result.exit_code == 127
+    assert b"llmx-no-such-command" in result.stderr
+
+
+@pytest.mark.asyncio
+async def test_background_process_is_gone_when_the_exit_code_arrives(tmp_path: Path) -> None:
+    # It closed the output pipes, so nothing but the PID namespace ties it to the command;
+    # the init kills it before it reports the command's exit code.
+    token = f"{os.getpid()}7373"
+    result = await run_confined(
+        ["sh", "-c", f"sleep {token} </dev/null >/dev/null 2>&1 & echo started; exit 5"],
+        cwd=tmp_path, plan=workspace_plan(), backend=BackendKind.NAMESPACES)
+    assert result.exit_code == 5
+    assert result.stdout == b"started\n"
+    assert _alive_with(token) == []
+
+
+@pytest.mark.asyncio
 async def test_command_sees_only_its_own_processes(tmp_path: Path) -> None:
     code = ("import os; print(sorted(int(p) for p in os.listdir('/proc') if p.isdigit()));"
             "print(os.getpid(), os.getppid())")
