@@ -12,7 +12,8 @@ user and mount namespaces forks once, without exec:
   command sees and can signal only its own processes), confines itself (Landlock,
   capabilities, seccomp: all inherited by what it starts), starts the command with
   ``posix_spawn``, reaps orphans and exits with the command's status (128+N for a death by
-  signal N).
+  signal N). For ``run_confined`` it first kills and reaps the rest of the namespace and
+  reports that status on a pipe, so the caller need not wait for the two exits.
 - the *command* is PID 2. It is not PID 1 because PID 1 ignores every signal it has no
   handler for, even one it sends itself: a command killing itself with ``SIGTERM`` would
   go on running. ``posix_spawn`` (a ``vfork``-style clone) starts it without copying the
