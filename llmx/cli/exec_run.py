@@ -182,7 +182,7 @@ def _prepare(
 ) -> _Setup:
     from llmx.events.event_log import EventLog
     from llmx.events.ids import new_thread_id
-    from llmx.runtime.approvals import ApprovalPolicy
+    from llmx.runtime.config_types import ApprovalPolicy
     from llmx.runtime.instructions import (
         BASE_INSTRUCTIONS,
         discover_project_docs,
@@ -317,8 +317,7 @@ async def _drive(
     schema: dict[str, Any] | None,
 ) -> int:
     from llmx.cli.exec_output import ExecOutput
-    from llmx.events.ops import Interrupt, Shutdown, UserTurn
-    from llmx.runtime.approvals import ReviewDecision
+    from llmx.events.ops import Interrupt, ReviewDecision, Shutdown, UserTurn
     from llmx.runtime.session import Session
     from llmx.runtime.session_index_updates import SessionIndexUpdates
     from llmx.runtime.session_types import ApprovalRequest

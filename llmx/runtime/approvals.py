@@ -17,28 +17,8 @@ from pathlib import Path
 
 import msgspec
 
-
-class ApprovalPolicy(enum.Enum):
-    """``approval_policy`` / ``-a``: when the user is asked before a command runs."""
-
-    # Ask for everything but known-safe read-only commands.
-    UNTRUSTED = "untrusted"
-    # Run sandboxed without asking; ask to re-run unsandboxed after a sandbox denial.
-    ON_FAILURE = "on-failure"
-    # The model asks (``sandbox_permissions: "require_escalated"``); the default.
-    ON_REQUEST = "on-request"
-    # Never ask: escalation requests are refused, failures go back to the model.
-    NEVER = "never"
-
-    @classmethod
-    def parse(cls, value: str, *, source: str) -> ApprovalPolicy:
-        try:
-            return cls(value)
-        except ValueError:
-            accepted = ", ".join(policy.value for policy in cls)
-            raise ValueError(
-                f"unknown approval policy {value!r} in {source}; accepted: {accepted}"
-            ) from None
+from llmx.events.ops import ReviewDecision
+from llmx.runtime.config_types import ApprovalPolicy
 
 
 class SandboxPermissions(enum.Enum):
@@ -50,21 +30,9 @@ class SandboxPermissions(enum.Enum):
     REQUIRE_ESCALATED = "require_escalated"
 
 
-class ReviewDecision(enum.Enum):
-    """A user's answer to an approval request (Codex's snake_case wire values)."""
-
-    # Run this once.
-    APPROVED = "approved"
-    # Run it, and do not ask again for the same command in this session.
-    APPROVED_FOR_SESSION = "approved_for_session"
-    # Skip this call; the model is told and the turn goes on.
-    DENIED = "denied"
-    # Skip this call and end the turn.
-    ABORT = "abort"
-
-    @property
-    def approves(self) -> bool:
-        return self in (ReviewDecision.APPROVED, ReviewDecision.APPROVED_FOR_SESSION)
+def approves(decision: ReviewDecision) -> bool:
+    """Whether ``decision`` lets the command or patch run."""
+    return decision in (ReviewDecision.APPROVED, ReviewDecision.APPROVED_FOR_SESSION)
 
 
 class Skip(msgspec.Struct, frozen=True):

@@ -17,6 +17,10 @@ import msgspec
 
 from llmx.events.limits import DEFAULT_INLINE_OUTPUT_BYTES
 
+# The sandbox owns the mode; it is re-exported here because every enum of the config
+# lives in this module (the validated-config cache looks them up by name here).
+from llmx.sandbox.policy import SandboxMode as SandboxMode
+
 if TYPE_CHECKING:
     from llmx.runtime.config import Config, ModelProviderInfo
 
@@ -51,16 +55,26 @@ class WireApi(enum.Enum):
 
 
 class ApprovalPolicy(enum.Enum):
+    """``approval_policy`` / ``-a``: when the user is asked before a command runs."""
+
+    # Ask for everything but known-safe read-only commands.
     UNTRUSTED = "untrusted"
+    # Run sandboxed without asking; ask to re-run unsandboxed after a sandbox denial.
     ON_FAILURE = "on-failure"
+    # The model asks (``sandbox_permissions: "require_escalated"``); the default.
     ON_REQUEST = "on-request"
+    # Never ask: escalation requests are refused, failures go back to the model.
     NEVER = "never"
 
-
-class SandboxMode(enum.Enum):
-    READ_ONLY = "read-only"
-    WORKSPACE_WRITE = "workspace-write"
-    DANGER_FULL_ACCESS = "danger-full-access"
+    @classmethod
+    def parse(cls, value: str, *, source: str) -> ApprovalPolicy:
+        try:
+            return cls(value)
+        except ValueError:
+            accepted = ", ".join(policy.value for policy in cls)
+            raise ValueError(
+                f"unknown approval policy {value!r} in {source}; accepted: {accepted}"
+            ) from None
 
 
 class ReasoningEffort(enum.Enum):

@@ -24,13 +24,14 @@ from llmx.events.ops import (
     Interrupt,
     Op,
     PatchApproval,
+    ReviewDecision,
     Shutdown,
     UserInputOp,
     UserTurn,
 )
 from llmx.events.primitives import TextInput
 from llmx.events.records import SessionMeta, SubmissionRecord
-from llmx.runtime.approvals import ApprovalCache, ReviewDecision
+from llmx.runtime.approvals import ApprovalCache
 from llmx.runtime.instructions import (
     EnvironmentContext,
     developer_message,

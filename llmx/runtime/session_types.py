@@ -14,7 +14,8 @@ from typing import Any, Protocol, TypeAlias
 import msgspec
 
 from llmx.events.event_msgs import ApplyPatchApprovalRequest, ExecApprovalRequest
-from llmx.runtime.approvals import ApprovalPolicy, ReviewDecision
+from llmx.events.ops import ReviewDecision
+from llmx.runtime.config_types import ApprovalPolicy
 from llmx.runtime.models.request import ModelRequest
 from llmx.runtime.models.stream import StreamEvent
 from llmx.runtime.tools.shell import Spawner

@@ -33,6 +33,7 @@ from llmx.events.event_msgs import (
 )
 from llmx.events.ids import new_thread_id
 from llmx.events.lines import UnknownPayload
+from llmx.events.ops import ReviewDecision
 from llmx.events.primitives import FileChange, ImageInput, TextInput, UnknownCommand, UserInput
 from llmx.events.primitives import TokenUsage as UsageRecord
 from llmx.events.records import TurnContext
@@ -45,7 +46,6 @@ from llmx.events.turn_items import (
     TurnItem,
     UserMessageItem,
 )
-from llmx.runtime.approvals import ReviewDecision
 from llmx.runtime.models.errors import ModelError
 from llmx.runtime.models.request import ModelRequest, Reasoning, RequestIdentity
 from llmx.runtime.models.stream import Completed, OutputItemDone, RetryScheduled, TokenUsage

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from llmx.events.event_msgs import PlanStep, PlanUpdate
+from llmx.events.ops import ReviewDecision
 from llmx.events.primitives import (
     AddFile,
     DeleteFile,
@@ -35,8 +36,8 @@ from llmx.runtime.approvals import (
     Forbidden,
     NeedsApproval,
     PatchVerdict,
-    ReviewDecision,
     SandboxPermissions,
+    approves,
     escalation_guard,
     exec_requirement,
     patch_verdict,
@@ -132,7 +133,7 @@ async def _exec_command(turn: Turn, call: ToolCall) -> str:
         decision = await turn.request_exec_approval(
             call.call_id, argv, cwd, justification or requirement.reason
         )
-        if not decision.approves:
+        if not approves(decision):
             return _refused(decision, EXEC_COMMAND)
         if decision is ReviewDecision.APPROVED_FOR_SESSION:
             turn.session.approvals.remember([cache_key])
@@ -157,7 +158,7 @@ async def _exec_command(turn: Turn, call: ToolCall) -> str:
         decision = await turn.request_exec_approval(
             call.call_id, argv, cwd, "command failed; retry without sandbox?"
         )
-        if decision.approves:
+        if approves(decision):
             await _record_escalation(
                 turn, call, argv, EscalationTrigger.SANDBOX_DENIAL, Approver.USER, None
             )
@@ -268,7 +269,7 @@ async def _apply_patch(turn: Turn, call: ToolCall, text: str) -> str:
     started_ms = _now_ms()
     if verdict is PatchVerdict.ASK_USER:
         decision = await turn.request_patch_approval(call.call_id, changes, outside)
-        if not decision.approves:
+        if not approves(decision):
             if decision is ReviewDecision.ABORT:
                 raise TurnAbort
             declined = msgspec.structs.replace(

@@ -12,8 +12,8 @@ from support.model_server import ModelServer
 from llmx.events.event_log import EventLog
 from llmx.events.ops import Interrupt, Shutdown, UserTurn
 from llmx.events.primitives import TextInput
-from llmx.runtime.approvals import ApprovalPolicy
 from llmx.runtime.config import ModelProviderInfo
+from llmx.runtime.config_types import ApprovalPolicy
 from llmx.runtime.models.client import open_model_client
 from llmx.runtime.session import Session, session_meta
 from llmx.runtime.session_sandbox import sandbox_setup
