@@ -24,18 +24,60 @@ import msgspec
 READ_CHUNK = 8192
 
 
+class RunningCommand(Protocol):
+    """A started command: its output, its exit, and a way to kill all of it."""
+
+    @property
+    def stdout(self) -> asyncio.StreamReader | None: ...
+
+    @property
+    def stderr(self) -> asyncio.StreamReader | None: ...
+
+    @property
+    def returncode(self) -> int | None: ...
+
+    async def wait(self) -> int:
+        """The exit code: negative (``subprocess``) or 128+N (a shell) for signal N."""
+        ...
+
+    def kill(self) -> None:
+        """Kill the command and whatever it started; nothing once it has exited."""
+        ...
+
+
 class Spawner(Protocol):
     """Starts ``argv`` with pipes for stdout/stderr and no stdin, in a new session."""
 
     async def __call__(
         self, argv: Sequence[str], cwd: Path, env: Mapping[str, str]
-    ) -> asyncio.subprocess.Process: ...
+    ) -> RunningCommand: ...
+
+
+class GroupProcess:
+    """An ``asyncio`` process leading its own process group, killed as a group."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self._process = process
+        self.stdout = process.stdout
+        self.stderr = process.stderr
+
+    @property
+    def returncode(self) -> int | None:
+        return self._process.returncode
+
+    async def wait(self) -> int:
+        return await self._process.wait()
+
+    def kill(self) -> None:
+        if self._process.returncode is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self._process.pid, signal.SIGKILL)
 
 
 async def spawn_unconfined(
     argv: Sequence[str], cwd: Path, env: Mapping[str, str]
-) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
+) -> RunningCommand:
+    return GroupProcess(await asyncio.create_subprocess_exec(
         *argv,
         cwd=cwd,
         env=dict(env),
@@ -43,7 +85,7 @@ async def spawn_unconfined(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         start_new_session=True,
-    )
+    ))
 
 
 class OutputStream:
@@ -111,7 +153,7 @@ async def run_command(
         )
         exit_code = await process.wait()
     except BaseException:
-        kill_process_group(process)
+        process.kill()
         with contextlib.suppress(ProcessLookupError, asyncio.CancelledError):
             await asyncio.shield(process.wait())
         raise
@@ -125,13 +167,6 @@ async def run_command(
         aggregated_output=_decode(aggregated),
         wall_seconds=time.monotonic() - started,
     )
-
-
-def kill_process_group(process: asyncio.subprocess.Process) -> None:
-    if process.returncode is not None:
-        return
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)
 
 
 def _decode(chunks: list[bytes]) -> str:

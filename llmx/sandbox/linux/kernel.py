@@ -150,6 +150,23 @@ def fork() -> int:
     return _check(_libc.fork(), "fork")
 
 
+def fork_into(namespaces: int) -> int:
+    """``fork`` whose child starts in new ``namespaces`` (``CLONE_NEW*`` flags): the raw
+    ``clone`` system call, with no handlers of Python's or libc's, for a single-threaded
+    process only.
+
+    With ``CLONE_NEWPID`` the child is PID 1 of the new namespace, so no process has to
+    stand between the caller and the namespace (as after ``unshare``, whose caller stays
+    outside). libc does not learn of the child: its thread id cached in the thread block
+    is the parent's, which only ``raise`` and ``pthread_kill`` would use; the sandbox's
+    children use neither.
+    """
+    # clone(flags, stack, parent_tid, child_tid, tls) on x86_64 and (.., tls, child_tid)
+    # on aarch64: all zero but the flags, as fork itself passes them.
+    return syscall("clone", ctypes.c_ulong(namespaces | _SIGCHLD), ctypes.c_void_p(0),
+                   ctypes.c_void_p(0), ctypes.c_void_p(0), ctypes.c_void_p(0))
+
+
 # The probe child's whole program: libc's ``_exit``, called by ``clone`` with a null
 # argument, so it exits 0 without running any Python.
 _clone = _libc.clone

@@ -19,6 +19,7 @@ from llmx.sandbox.records import field, record
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import NoReturn
 
 _DEVICE_NODES = ("null", "zero", "full", "random", "urandom", "tty")
 _DEV_LINKS = (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
@@ -119,6 +120,25 @@ def run_in_child(setup: ChildSetup) -> None:
         os._exit(126)
 
 
+def run_as_init(setup: ChildSetup) -> NoReturn:
+    """What a child cloned into ``namespace_flags(setup)`` runs: it is the init itself
+    (``pidns.become_init``); never returns, exits 126 after reporting a failed step."""
+    step = "start"
+    try:
+        kernel.prctl(kernel.PR_SET_PDEATHSIG, 9)
+        step = "user namespace"
+        _map_ids(setup)
+        step = "mounts"
+        _build_mounts(setup)
+        step = "pid namespace"
+        pidns.become_init(confine=lambda: _confine(setup), argv=setup.argv, env=setup.env,
+                          report=lambda where, exc: _report(setup, where, exc),
+                          init_fds=_init_fds(setup), status_fd=setup.status_fd)
+    except BaseException as exc:
+        _report(setup, step, exc)
+    os._exit(126)
+
+
 def _init_fds(setup: ChildSetup) -> tuple[int, ...]:
     extra = (setup.landlock_ruleset, setup.status_fd)
     return (setup.error_fd, *(fd for fd in extra if fd is not None))
@@ -158,11 +178,21 @@ def _write(path: str, text: str) -> None:
         os.close(fd)
 
 
-def _enter_namespaces(setup: ChildSetup) -> None:
+def namespace_flags(setup: ChildSetup) -> int:
+    """The namespaces a sandbox gets: user, mount, IPC, PID, and network when it is off."""
     flags = kernel.CLONE_NEWUSER | kernel.CLONE_NEWNS | kernel.CLONE_NEWIPC | kernel.CLONE_NEWPID
     if setup.restrict_network:
         flags |= kernel.CLONE_NEWNET
-    kernel.unshare(flags)
+    return flags
+
+
+def _enter_namespaces(setup: ChildSetup) -> None:
+    kernel.unshare(namespace_flags(setup))
+    _map_ids(setup)
+
+
+def _map_ids(setup: ChildSetup) -> None:
+    """Map the user's ids to themselves in the new user namespace (nothing else)."""
     _write("/proc/self/setgroups", "deny")
     _write("/proc/self/uid_map", f"{setup.uid} {setup.uid} 1")
     _write("/proc/self/gid_map", f"{setup.gid} {setup.gid} 1")

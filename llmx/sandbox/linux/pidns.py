@@ -110,6 +110,21 @@ def split(
         os._exit(code)
 
 
+def become_init(
+    *,
+    confine: Callable[[], None],
+    argv: Sequence[str],
+    env: Mapping[str, str],
+    report: Callable[[str, BaseException], None],
+    init_fds: tuple[int, ...],
+    status_fd: int | None,
+) -> NoReturn:
+    """``split``'s init, for a process that is PID 1 of its namespace already (cloned
+    there by the spawn server, which waits for it as ``split``'s waiter would)."""
+    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD, *RELAYED})
+    _become_init(old_mask, init_fds, confine, argv, env, report, status_fd)
+
+
 def _close_inherited(keep: tuple[int, ...] = ()) -> None:
     # Among them is the write end of ``subprocess``'s exec-status pipe: its reader waits
     # for every copy to close, which the waiter and the init, never exec'ing, would not do.
@@ -196,6 +211,10 @@ def _report_status(fd: int, code: int) -> None:
             break
         except InterruptedError:
             continue
+    # What is left is this process's exit and the namespaces' teardown: at idle priority
+    # they yield the CPU to the caller the byte wakes, on a machine with few cores.
+    with contextlib.suppress(OSError):
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     with contextlib.suppress(OSError):
         os.write(fd, bytes((code & 0xFF,)))
 

@@ -41,6 +41,8 @@ class PreparedCommand:
     # Read end of the pipe on which the own backend's init reports the command's exit code
     # (one byte) once nothing else of the sandbox runs; see ``pidns.split``.
     status_fd: int | None = None
+    # What ``preexec`` runs (own and Landlock backends), for a spawn server to run instead.
+    child_setup: namespaces.ChildSetup | None = None
 
     def setup_error(self) -> str | None:
         """The child's set-up failure, if it reported one (read after the child is gone)."""
@@ -66,7 +68,8 @@ class PreparedCommand:
         self._owned_fds.clear()
         # The last command using a mask target removes it, so the workspace looks as it did.
         if self.masks is not None:
-            mask_targets.release(self.masks)
+            masks, self.masks = self.masks, None
+            mask_targets.release(masks)
 
 
 def seccomp_program(restrict_network: bool) -> bytes:
@@ -254,4 +257,4 @@ def _prepare_confined(
         pass_fds=(error_w,) if status_w is None else (error_w, status_w),
         child_fds=() if ruleset is None else (ruleset,), error_fd=error_r,
         _owned_fds=owned, masks=masks, masks_released_by_waiter=waiter_cleans,
-        status_fd=status_r)
+        status_fd=status_r, child_setup=setup)

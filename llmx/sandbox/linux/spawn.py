@@ -1,8 +1,15 @@
-"""The async API the runtime uses: run one command confined, stream its output, kill on cancel.
+"""The async API the runtime uses: start one command confined, stream its output, kill it.
 
-The command runs in its own process group; cancelling the awaiting task (how the runtime
-interrupts a turn) or hitting the timeout kills the whole group with ``SIGKILL`` and reaps
-it before the cancellation propagates.
+``start_confined`` returns a ``ConfinedProcess`` (what ``asyncio.subprocess.Process``
+offers, plus a ``kill`` of the whole sandbox); ``run_confined`` runs one to completion
+and collects its output. With the own backend the session's spawn server forks the
+sandbox (``spawn_server``), so the session itself is not forked per command; the other
+backends, and the own one where no server can run, are started with ``subprocess``.
+
+The command runs in its own process group (and with the own backend its own PID
+namespace); cancelling the awaiting task (how the runtime interrupts a turn) or hitting
+the timeout kills all of it with ``SIGKILL`` and reaps it before the cancellation
+propagates.
 """
 
 from __future__ import annotations
@@ -14,9 +21,15 @@ import signal
 import time
 from collections.abc import Callable, Mapping
 
+from llmx.sandbox.linux import spawn_client
 from llmx.sandbox.linux.backends import BackendKind
-from llmx.sandbox.linux.prepare import prepare
-from llmx.sandbox.linux.result import ConfinedResult, SandboxSetupError, make_result
+from llmx.sandbox.linux.prepare import PreparedCommand, prepare
+from llmx.sandbox.linux.result import (
+    ConfinedResult,
+    SandboxSetupError,
+    make_result,
+    shell_exit_code,
+)
 from llmx.sandbox.plan import ConfinementPlan
 
 OutputCallback = Callable[[str, bytes], None]
@@ -24,11 +37,6 @@ _CHUNK = 65536
 # Waiters whose exit code was already reported: reaped in the background (a task the loop
 # holds only weakly must be kept alive here).
 _reaping: set[asyncio.Future[int]] = set()
-
-
-def _kill_group(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
 
 
 def _reported_exit_code(fd: int) -> asyncio.Future[int | None]:
@@ -68,6 +76,173 @@ def _reap_in_background(proc: asyncio.subprocess.Process) -> None:
     reaped.add_done_callback(_reaping.discard)
 
 
+class ConfinedProcess:
+    """A confined command that was started: its output streams, its exit, a kill switch.
+
+    ``wait`` returns the shell-style exit code (128+N for a death by signal N) once the
+    command has exited; by then the sandbox's bookkeeping (mask targets, pipes) is
+    released and ``setup_error`` says whether the command never ran because the sandbox
+    could not be entered.
+    """
+
+    def __init__(
+        self,
+        prepared: PreparedCommand,
+        stdout: asyncio.StreamReader,
+        stderr: asyncio.StreamReader,
+        *,
+        started: spawn_client.Started | None = None,
+        proc: asyncio.subprocess.Process | None = None,
+    ) -> None:
+        self.stdout = stdout
+        self.stderr = stderr
+        self.backend = prepared.backend
+        self.returncode: int | None = None
+        self.setup_error: str | None = None
+        self._prepared = prepared
+        self._started = started
+        self._proc = proc
+        status_fd = prepared.status_fd
+        self._reported = None if status_fd is None else _reported_exit_code(status_fd)
+
+    async def wait(self) -> int:
+        if self.returncode is not None:
+            return self.returncode
+        # The init's and the waiter's exits (address spaces, namespaces) are off the
+        # critical path: the reported code comes before them.
+        code = None if self._reported is None else await self._reported
+        if code is None:
+            if self._started is not None:
+                code = await self._started.exited
+            else:
+                assert self._proc is not None
+                code = shell_exit_code(await self._proc.wait())
+        # Another waiter may have finished while this one awaited.
+        return self._finish(code)
+
+    def kill(self) -> None:
+        """Kill the command and everything it started (idempotent)."""
+        if self._started is not None:
+            self._started.kill()
+        elif self._proc is not None and self._proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self._proc.pid, signal.SIGKILL)
+
+    def _finish(self, code: int) -> int:
+        if self.returncode is not None:
+            return self.returncode
+        self.returncode = code
+        if self._reported is not None and self._prepared.status_fd is not None:
+            with contextlib.suppress(ValueError, RuntimeError):
+                asyncio.get_running_loop().remove_reader(self._prepared.status_fd)
+        if self._proc is not None:
+            # Descendants that outlive the command would keep the group's pipes open;
+            # they are part of the command and die with it.
+            self.kill()
+            if self._proc.returncode is None:
+                _reap_in_background(self._proc)
+        self.setup_error = self._prepared.setup_error()
+        self._prepared.close()
+        return code
+
+    async def abandon(self) -> None:
+        """Kill the command and wait for its end (on cancellation or an error)."""
+        self.kill()
+        with contextlib.suppress(BaseException):
+            await asyncio.shield(self.wait())
+        self._prepared.close()
+
+
+async def _read_pipe(fd: int) -> asyncio.StreamReader:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=_CHUNK)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader),
+                                 os.fdopen(fd, "rb", buffering=0))
+    return reader
+
+
+async def _write_pipe(fd: int, data: bytes) -> None:
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.connect_write_pipe(asyncio.Protocol,
+                                                 os.fdopen(fd, "wb", buffering=0))
+    transport.write(data)
+    transport.close()  # after the buffer is flushed, or at once if the reader is gone
+
+
+async def _start_via_server(prepared: PreparedCommand, stdin: bytes | None) -> ConfinedProcess:
+    assert prepared.child_setup is not None
+    conn = spawn_client.connection()
+    ours: list[int] = []
+    theirs: list[int] = []
+    try:
+        if stdin is None:
+            theirs.append(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
+        else:
+            stdin_r, stdin_w = os.pipe2(os.O_CLOEXEC)
+            theirs.append(stdin_r)
+            ours.append(stdin_w)
+        for _ in range(2):
+            read_end, write_end = os.pipe2(os.O_CLOEXEC)
+            ours.append(read_end)
+            theirs.append(write_end)
+        started = await conn.start(prepared.child_setup, (theirs[0], theirs[1], theirs[2]))
+    except BaseException:
+        for fd in ours:
+            os.close(fd)
+        raise
+    finally:
+        for fd in theirs:
+            os.close(fd)
+    prepared.close_child_side()
+    if stdin is not None:
+        await _write_pipe(ours.pop(0), stdin)
+    return ConfinedProcess(prepared, await _read_pipe(ours[0]), await _read_pipe(ours[1]),
+                           started=started)
+
+
+async def _start_forked(prepared: PreparedCommand, stdin: bytes | None) -> ConfinedProcess:
+    proc = await asyncio.create_subprocess_exec(
+        *prepared.argv, cwd=prepared.cwd, env=prepared.env,
+        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        start_new_session=True, close_fds=True, pass_fds=prepared.pass_fds,
+        preexec_fn=prepared.preexec)
+    prepared.close_child_side()
+    if stdin is not None and proc.stdin is not None:
+        proc.stdin.write(stdin)
+        proc.stdin.close()  # the transport flushes what is buffered, then closes
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    return ConfinedProcess(prepared, proc.stdout, proc.stderr, proc=proc)
+
+
+async def start_confined(
+    argv: list[str],
+    *,
+    cwd: str | os.PathLike[str],
+    plan: ConfinementPlan,
+    env: Mapping[str, str] | None = None,
+    stdin: bytes | None = None,
+    backend: BackendKind | None = None,
+    spawn_server: bool = True,
+) -> ConfinedProcess:
+    """Start ``argv`` under ``plan``; the environment is ``plan.env`` unless ``env`` is given.
+
+    ``spawn_server=False`` forks the session even for the own backend (for comparison).
+    Raises ``UnenforceablePlan`` (no process is started).
+    """
+    prepared = prepare(argv, cwd=cwd, plan=plan, env=env, backend=backend, report_status=True)
+    try:
+        if (spawn_server and prepared.backend is BackendKind.NAMESPACES
+                and prepared.child_setup is not None):
+            with contextlib.suppress(spawn_client.ServerUnavailable):
+                return await _start_via_server(prepared, stdin)
+        return await _start_forked(prepared, stdin)
+    except BaseException:
+        prepared.close()
+        raise
+
+
 async def _pump(stream: asyncio.StreamReader, name: str, sink: list[bytes],
                 aggregated: list[bytes], on_output: OutputCallback | None) -> None:
     while chunk := await stream.read(_CHUNK):
@@ -88,79 +263,38 @@ async def run_confined(
     timeout: float | None = None,  # noqa: ASYNC109
     on_output: OutputCallback | None = None,
     backend: BackendKind | None = None,
+    spawn_server: bool = True,
 ) -> ConfinedResult:
-    """Run ``argv`` under ``plan``; the environment is ``plan.env`` unless ``env`` is given.
+    """Run ``argv`` under ``plan`` to completion (see ``start_confined``).
 
     Raises ``UnenforceablePlan`` (no process is started) and ``SandboxSetupError`` (the
     child could not enter the sandbox, so the command never ran).
     """
-    prepared = prepare(argv, cwd=cwd, plan=plan, env=env, backend=backend, report_status=True)
     started = time.monotonic()
-    try:
-        proc = await asyncio.create_subprocess_exec(
-            *prepared.argv, cwd=prepared.cwd, env=prepared.env,
-            stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            start_new_session=True, close_fds=True, pass_fds=prepared.pass_fds,
-            preexec_fn=prepared.preexec)
-    except BaseException:
-        prepared.close()
-        raise
-    prepared.close_child_side()
+    process = await start_confined(argv, cwd=cwd, plan=plan, env=env, stdin=stdin,
+                                   backend=backend, spawn_server=spawn_server)
     out: list[bytes] = []
     err: list[bytes] = []
     both: list[bytes] = []
     timed_out = False
-    status_fd = prepared.status_fd
-    reported = None if status_fd is None else _reported_exit_code(status_fd)
-    returncode: int | None = None
 
-    def stop_listening() -> None:
-        if status_fd is not None:
-            asyncio.get_running_loop().remove_reader(status_fd)
-
-    async def communicate() -> None:
-        nonlocal returncode
-        assert proc.stdout is not None
-        assert proc.stderr is not None
-        if stdin is not None and proc.stdin is not None:
-            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                proc.stdin.write(stdin)
-                await proc.stdin.drain()
-            proc.stdin.close()
-        await asyncio.gather(_pump(proc.stdout, "stdout", out, both, on_output),
-                             _pump(proc.stderr, "stderr", err, both, on_output))
-        # The init's and the waiter's exits (address spaces, namespaces) are off the
-        # critical path: the reported code comes before them.
-        returncode = None if reported is None else await reported
-        if returncode is None:
-            returncode = await proc.wait()
+    async def communicate() -> int:
+        await asyncio.gather(_pump(process.stdout, "stdout", out, both, on_output),
+                             _pump(process.stderr, "stderr", err, both, on_output))
+        return await process.wait()
 
     try:
         try:
-            await asyncio.wait_for(communicate(), timeout)
+            returncode = await asyncio.wait_for(communicate(), timeout)
         except TimeoutError:
             timed_out = True
-            _kill_group(proc.pid)
-            returncode = await proc.wait()
-        stop_listening()
-        # Descendants that outlive the command would keep the group's pipes open; they
-        # are part of the command and die with it.
-        _kill_group(proc.pid)
-        if proc.returncode is None:
-            _reap_in_background(proc)
+            process.kill()
+            returncode = await process.wait()
     except BaseException:
-        stop_listening()
-        _kill_group(proc.pid)
-        with contextlib.suppress(BaseException):
-            await asyncio.shield(proc.wait())
-        prepared.close()
+        await process.abandon()
         raise
     duration = time.monotonic() - started
-    failure = prepared.setup_error()
-    prepared.close()
-    if failure is not None:
-        raise SandboxSetupError(f"could not confine {argv[0]} ({failure})")
-    assert returncode is not None
+    if process.setup_error is not None:
+        raise SandboxSetupError(f"could not confine {argv[0]} ({process.setup_error})")
     return make_result(returncode, b"".join(out), b"".join(err), b"".join(both),
-                       duration, timed_out, prepared.backend)
+                       duration, timed_out, process.backend)

@@ -1,0 +1,143 @@
+"""The messages between a session and its spawn server (``spawn_server``).
+
+One ``SOCK_SEQPACKET`` socket pair, so every message arrives whole and the descriptors
+sent with it arrive with it. A message is a one-byte kind and a ``marshal``-ed body:
+both ends run the same interpreter (the server is started with ``sys.executable``), and
+``marshal`` is the cheapest encoding of plain tuples, dicts, strings and bytes there is.
+Descriptors travel as ``SCM_RIGHTS``; the body names them by their index in that list.
+
+A request larger than a socket buffer (a big environment or argument list) travels in a
+``memfd`` sent as its last descriptor.
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+import socket
+
+from llmx.sandbox.linux.namespaces import ChildSetup
+from llmx.sandbox.records import record
+
+# Largest body sent inline; above it the body goes in a memfd (the default socket buffer
+# of ~208 KiB must hold a message whole).
+MAX_INLINE = 32 * 1024
+# stdin, stdout, stderr, error pipe, status pipe, Landlock ruleset, memfd.
+MAX_FDS = 8
+
+REQUEST = b"R"
+REQUEST_IN_MEMFD = b"M"
+# Server to session: the waiter was forked (its pidfd attached), it exited (with its
+# exit code), or it could not be forked (errno and message).
+STARTED = b"S"
+EXITED = b"E"
+FAILED = b"F"
+
+# ``ChildSetup`` fields that hold descriptors, sent as ``SCM_RIGHTS``.
+_FD_FIELDS = ("error_fd", "status_fd", "landlock_ruleset")
+# Fields only the exec path uses (``exec_confined``); a spawn server never sees them set.
+_LOCAL_FIELDS = ("after_exit", "waiter_fds", "relay_signals")
+
+
+class ProtocolError(RuntimeError):
+    """A message the other end could not have sent: the two are out of step."""
+
+
+@record
+class SpawnRequest:
+    """One command for the server to start: its stdio and what its child sets up."""
+
+    request_id: int
+    stdin: int
+    stdout: int
+    stderr: int
+    setup: ChildSetup
+
+
+@record
+class EncodedRequest:
+    """A request ready for ``send_fds``; the caller closes ``memfd`` once it is sent."""
+
+    message: bytes
+    fds: list[int]
+    memfd: int | None = None
+
+
+def encode_request(request: SpawnRequest) -> EncodedRequest:
+    """The message and the descriptors to send with it (the caller still owns them)."""
+    fds = [request.stdin, request.stdout, request.stderr]
+    fields: dict[str, object] = {}
+    for spec in ChildSetup.__record_fields__:  # type: ignore[attr-defined]
+        name = spec.name
+        value = getattr(request.setup, name)
+        if name in _LOCAL_FIELDS:
+            if value != spec.default:
+                raise ValueError(f"{name} cannot be sent to a spawn server")
+            continue
+        if name in _FD_FIELDS and value is not None:
+            fds.append(value)
+            value = len(fds) - 1
+        fields[name] = value
+    body = marshal.dumps((request.request_id, fields))
+    if len(body) <= MAX_INLINE:
+        return EncodedRequest(REQUEST + body, fds)
+    memfd = os.memfd_create("llmx-spawn-request", os.MFD_CLOEXEC)
+    try:
+        view = memoryview(body)
+        while view:
+            view = view[os.write(memfd, view):]
+    except BaseException:
+        os.close(memfd)
+        raise
+    return EncodedRequest(REQUEST_IN_MEMFD, [*fds, memfd], memfd)
+
+
+def decode_request(message: bytes, fds: list[int]) -> SpawnRequest:
+    """The request in ``message``; ``fds`` (received with it) become its descriptors."""
+    kind = message[:1]
+    if kind == REQUEST_IN_MEMFD:
+        memfd = fds.pop()
+        try:
+            body = _read_all(memfd)
+        finally:
+            os.close(memfd)
+    elif kind == REQUEST:
+        body = message[1:]
+    else:
+        raise ProtocolError(f"unexpected message kind {kind!r}")
+    request_id, fields = marshal.loads(body)
+    for name in _FD_FIELDS:
+        if fields.get(name) is not None:
+            fields[name] = fds[fields[name]]
+    return SpawnRequest(request_id, fds[0], fds[1], fds[2], ChildSetup(**fields))
+
+
+def _read_all(fd: int) -> bytes:
+    os.lseek(fd, 0, os.SEEK_SET)
+    chunks = []
+    while chunk := os.read(fd, 1 << 20):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def encode_reply(kind: bytes, request_id: int, *values: int | str) -> bytes:
+    return kind + marshal.dumps((request_id, *values))
+
+
+def decode_reply(message: bytes) -> tuple[bytes, int, tuple[int | str, ...]]:
+    kind = message[:1]
+    if kind not in (STARTED, EXITED, FAILED):
+        raise ProtocolError(f"unexpected reply kind {kind!r}")
+    request_id, *values = marshal.loads(message[1:])
+    return kind, request_id, tuple(values)
+
+
+def receive(sock: socket.socket) -> tuple[bytes, list[int]]:
+    """One message and its descriptors (close-on-exec); ``b""`` once the peer is gone."""
+    message, fds, flags, _ = socket.recv_fds(sock, MAX_INLINE + 64, MAX_FDS,
+                                             socket.MSG_CMSG_CLOEXEC)
+    if flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC):
+        for fd in fds:
+            os.close(fd)
+        raise ProtocolError("a spawn message was cut short")
+    return message, fds
