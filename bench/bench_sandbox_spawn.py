@@ -2,9 +2,11 @@
 
 Run: .venv/bin/python bench/bench_sandbox_spawn.py [--n 50] [--codex PATH]
 
-1. In-session: an asyncio loop spawns ``true`` n times per backend (and unconfined),
+1. In-session: an asyncio loop spawns ``true`` n times per series (unconfined; the own
+   backend through the spawn server and forked from the loop's process; bubblewrap),
    interleaved, through ``run_confined``; prints the median and p90 wall time per spawn
-   and the overhead over unconfined.
+   and the overhead over unconfined. Then the first three commands of five fresh loops
+   (the first ones start the spawn server, and are forked meanwhile).
 2. Whole process: ``python -m ... exec_confined(true)`` (what ``llmx sandbox linux -- true``
    does after parsing arguments) against plain ``true`` and, if given, ``codex sandbox -- true``.
 """
@@ -23,7 +25,7 @@ from pathlib import Path
 
 from llmx.sandbox.linux import BackendKind
 from llmx.sandbox.linux.backends import backend_status
-from llmx.sandbox.linux.spawn import run_confined
+from llmx.sandbox.linux.spawn import run_confined, warm_up
 from llmx.sandbox.plan import ConfinementPlan, WritableRoot
 
 ENV = {"PATH": "/usr/bin:/bin"}
@@ -34,25 +36,49 @@ def _plan(root: Path, unconfined: bool = False) -> ConfinementPlan:
         WritableRoot(root, (root / ".git", root / ".codex")), WritableRoot(Path("/tmp"))))
 
 
-async def _in_session(n: int, root: Path) -> dict[str, list[float]]:
-    """Round-robin over the backends, so that a change in the machine's load touches
-    every series alike."""
-    kinds: list[BackendKind | None] = [None]
-    kinds += [k for k in (BackendKind.NAMESPACES, BackendKind.BWRAP)
-              if backend_status(k).available]
-    plans = {kind: _plan(root, unconfined=kind is None) for kind in kinds}
-    timings: dict[str, list[float]] = {
-        "unconfined" if kind is None else kind.value: [] for kind in kinds}
-    for kind in kinds:  # warm caches
-        await run_confined(["true"], cwd=root, plan=plans[kind], backend=kind)
+# One series per way of starting a command: (name, backend, through the spawn server).
+Series = tuple[str, BackendKind | None, bool]
+
+
+async def _in_session(n: int, root: Path, gap: float) -> dict[str, list[float]]:
+    """Round-robin over the series, so that a change in the machine's load touches every
+    series alike; ``gap`` seconds between two spawns (a session's commands come between
+    model replies, not back to back)."""
+    series: list[Series] = [("unconfined", None, False)]
+    if backend_status(BackendKind.NAMESPACES).available:
+        series += [("namespaces", BackendKind.NAMESPACES, True),
+                   ("namespaces-forked", BackendKind.NAMESPACES, False)]
+    if backend_status(BackendKind.BWRAP).available:
+        series.append(("bubblewrap", BackendKind.BWRAP, False))
+    plans = {kind: _plan(root, unconfined=kind is None) for _, kind, _ in series}
+    timings: dict[str, list[float]] = {name: [] for name, _, _ in series}
+    # The first command of a session starts the spawn server: measured apart (see main).
+    assert await warm_up(), "the spawn server could not start"
+    for _, kind, server in series:  # warm caches
+        await run_confined(["true"], cwd=root, plan=plans[kind], backend=kind,
+                           spawn_server=server)
     for _ in range(n):
-        for kind in kinds:
+        for name, kind, server in series:
+            if gap:
+                await asyncio.sleep(gap)
             start = time.perf_counter()
-            result = await run_confined(["true"], cwd=root, plan=plans[kind], backend=kind)
+            result = await run_confined(["true"], cwd=root, plan=plans[kind], backend=kind,
+                                        spawn_server=server)
             elapsed = time.perf_counter() - start
             assert result.exit_code == 0, result.aggregated
-            timings["unconfined" if kind is None else kind.value].append(elapsed)
+            timings[name].append(elapsed)
     return timings
+
+
+async def _first_commands(root: Path) -> list[float]:
+    """A fresh loop's first three confined commands (the server starts meanwhile)."""
+    plan = _plan(root)
+    samples = []
+    for _ in range(3):
+        start = time.perf_counter()
+        await run_confined(["true"], cwd=root, plan=plan)
+        samples.append(time.perf_counter() - start)
+    return samples
 
 
 def _whole(argv: list[str], n: int, cwd: Path) -> list[float]:
@@ -76,18 +102,23 @@ def main() -> None:
     parser.add_argument("--codex", help="path of a codex binary to compare with")
     parser.add_argument("--in-session-only", action="store_true",
                         help="skip the whole-process series")
+    parser.add_argument("--gap", type=float, default=0.0,
+                        help="seconds to sleep between two in-session spawns (default 0)")
     args = parser.parse_args()
     print(f"kernel {os.uname().release}, {os.cpu_count()} cpus, Python {sys.version.split()[0]}, "
           f"load average {os.getloadavg()[0]:.2f}")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         (root / ".git").mkdir()
-        print(f"== in-session spawn of `true` (n={args.n})")
-        timings = asyncio.run(_in_session(args.n, root))
+        print(f"== in-session spawn of `true` (n={args.n}, gap {args.gap * 1000:.0f} ms)")
+        timings = asyncio.run(_in_session(args.n, root, args.gap))
         base = statistics.median(timings["unconfined"])
         for name, samples in timings.items():
             extra = (statistics.median(samples) - base) * 1000
-            print(f"  {name:12s} {_fmt(samples)}  overhead {extra:+6.2f} ms")
+            print(f"  {name:18s} {_fmt(samples)}  overhead {extra:+6.2f} ms")
+        first = [asyncio.run(_first_commands(root)) for _ in range(5)]
+        print("== first three confined commands of a fresh loop (ms, 5 loops): "
+              + "; ".join(" / ".join(f"{t * 1000:.1f}" for t in row) for row in first))
         if args.in_session_only:
             return
         print(f"== whole process (n={args.n})")

@@ -13,23 +13,47 @@ package stays cheap (no asyncio, no subprocess).
 
 from __future__ import annotations
 
-from llmx.sandbox.linux.backends import (
-    BackendChoice,
-    BackendKind,
-    BackendStatus,
-    UnenforceablePlan,
-    choose_backend,
-    explain,
-    probe_backends,
-)
-from llmx.sandbox.linux.denials import (
-    DenialFinding,
-    DenialKind,
-    detect_denial,
-    find_denials,
-    format_denials,
-)
-from llmx.sandbox.linux.result import ConfinedResult, SandboxSetupError
+# Names are resolved on first use (PEP 562), so that importing one submodule (the spawn
+# server imports only the kernel bindings and the child set-up) does not import them all.
+_EXPORTS = {
+    "BackendChoice": "backends", "BackendKind": "backends", "BackendStatus": "backends",
+    "UnenforceablePlan": "backends", "choose_backend": "backends", "explain": "backends",
+    "probe_backends": "backends",
+    "DenialFinding": "denials", "DenialKind": "denials", "detect_denial": "denials",
+    "find_denials": "denials", "format_denials": "denials",
+    "ConfinedResult": "result", "SandboxSetupError": "result",
+}
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from llmx.sandbox.linux.backends import (
+        BackendChoice,
+        BackendKind,
+        BackendStatus,
+        UnenforceablePlan,
+        choose_backend,
+        explain,
+        probe_backends,
+    )
+    from llmx.sandbox.linux.denials import (
+        DenialFinding,
+        DenialKind,
+        detect_denial,
+        find_denials,
+        format_denials,
+    )
+    from llmx.sandbox.linux.result import ConfinedResult, SandboxSetupError
+
+
+def __getattr__(name: str) -> object:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
 
 __all__ = [
     "BackendChoice",

@@ -169,9 +169,9 @@ async def _write_pipe(fd: int, data: bytes) -> None:
     transport.close()  # after the buffer is flushed, or at once if the reader is gone
 
 
-async def _start_via_server(prepared: PreparedCommand, stdin: bytes | None) -> ConfinedProcess:
+async def _start_via_server(conn: spawn_client.Connection, prepared: PreparedCommand,
+                            stdin: bytes | None) -> ConfinedProcess:
     assert prepared.child_setup is not None
-    conn = spawn_client.connection()
     ours: list[int] = []
     theirs: list[int] = []
     try:
@@ -216,6 +216,16 @@ async def _start_forked(prepared: PreparedCommand, stdin: bytes | None) -> Confi
     return ConfinedProcess(prepared, proc.stdout, proc.stderr, proc=proc)
 
 
+async def warm_up() -> bool:
+    """Start this loop's spawn server and wait until it serves; False if it cannot run
+    here (commands are then forked from the session)."""
+    try:
+        await spawn_client.connection().until_ready()
+    except spawn_client.ServerUnavailable:
+        return False
+    return True
+
+
 async def start_confined(
     argv: list[str],
     *,
@@ -228,7 +238,9 @@ async def start_confined(
 ) -> ConfinedProcess:
     """Start ``argv`` under ``plan``; the environment is ``plan.env`` unless ``env`` is given.
 
-    ``spawn_server=False`` forks the session even for the own backend (for comparison).
+    With the own backend the command is started by this loop's spawn server once it is
+    up (``warm_up``); the first command starts the server and, like every command when
+    ``spawn_server=False``, is forked from this process.
     Raises ``UnenforceablePlan`` (no process is started).
     """
     prepared = prepare(argv, cwd=cwd, plan=plan, env=env, backend=backend, report_status=True)
@@ -236,7 +248,10 @@ async def start_confined(
         if (spawn_server and prepared.backend is BackendKind.NAMESPACES
                 and prepared.child_setup is not None):
             with contextlib.suppress(spawn_client.ServerUnavailable):
-                return await _start_via_server(prepared, stdin)
+                conn = spawn_client.connection()
+                # A server still starting serves the next command, not this one.
+                if conn.ready:
+                    return await _start_via_server(conn, prepared, stdin)
         return await _start_forked(prepared, stdin)
     except BaseException:
         prepared.close()

@@ -1,12 +1,12 @@
 """The session's end of the spawn server: start it once per event loop, send it commands.
 
-``connection()`` gives the loop's connection, starting the server on first use (the
-request is queued in the socket and served once the interpreter is up, so the first
-command pays the server's start-up once and no later one does). Replies are read by a
-reader callback on the loop and resolve one future per request.
+``connection()`` gives the loop's connection, starting the server on first use. Until
+the server says it is up (``ready``) commands are forked from the session as before, so
+no command waits for an interpreter to start; ``until_ready`` waits for it. Replies are
+read by a reader callback on the loop and resolve one future per request.
 
 A request the server never acknowledged was never started, so a lost server (killed, or
-unable to start) is reported as ``ServerUnavailable`` and the caller can fall back to
+unable to start) is reported as ``ServerUnavailable`` and the caller falls back to
 forking the session.
 """
 
@@ -24,9 +24,13 @@ from typing import TypeVar
 from llmx.sandbox.linux import spawn_wire
 from llmx.sandbox.linux.namespaces import ChildSetup
 
-# The server's program: detach, then serve on the descriptor named in argv.
-_BOOT = ("import sys; sys.path[:0] = [sys.argv[1]]; "
-         "from llmx.sandbox.linux.spawn_server import main; main(sys.argv[2:])")
+# The server's program: detach at once (the starter exits before any import, so its
+# reaping never waits long), then serve on the descriptor named in argv.
+_BOOT = ("import os, sys\n"
+         "if os.fork(): os._exit(0)\n"
+         "sys.path[:0] = [sys.argv[1]]\n"
+         "from llmx.sandbox.linux.spawn_server import main\n"
+         "main(sys.argv[2:])")
 
 
 _T = TypeVar("_T")
@@ -69,8 +73,8 @@ class Started:
 class Connection:
     """One spawn server serving one event loop."""
 
-    # Set once a server was lost before it started anything (it cannot start here, e.g.
-    # the interpreter cannot be run again): later commands do not try again.
+    # Set once a server was lost before it came up (it cannot start here, e.g. the
+    # interpreter cannot be run again): later commands do not try again.
     unusable = False
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -81,38 +85,63 @@ class Connection:
         self._starting: dict[int, asyncio.Future[Started]] = {}
         self._running: dict[int, Started] = {}
         self.closed = False
-        # Whether the server ever started a command: one lost before that could not run.
-        self.served = False
+        # Whether the server has said it is up (until then commands need not wait for it).
+        self.ready = False
+        self._ready: asyncio.Future[None] = loop.create_future()
+        self._closing = False
+        self._starter: int | None = None
+        self._starter_pidfd: int | None = None
+        try:
+            self._launch(theirs)
+        except OSError as exc:
+            ours.close()
+            self.closed = True
+            Connection.unusable = True
+            raise ServerUnavailable(f"cannot start the spawn server: {exc}") from exc
+        finally:
+            # Only the server may hold this end: the session sees end of file on its own
+            # once the server is gone.
+            theirs.close()
         ours.setblocking(False)
         loop.add_reader(ours.fileno(), self._readable)
-        self._starter = self._launch(theirs)
 
-    def _launch(self, theirs: socket.socket) -> asyncio.Task[None]:
+    def _launch(self, theirs: socket.socket) -> None:
+        """Start the server's starter (``posix_spawn``: no fork of this process, no child
+        watcher thread); it is reaped from the loop when its pidfd says it has exited."""
         import llmx
 
         package_root = os.path.dirname(os.path.dirname(os.path.abspath(llmx.__file__)))
+        fd = theirs.fileno()
+        os.set_inheritable(fd, True)
+        # Paths cross as ``str``: the server must encode them as this process decoded
+        # them (the same UTF-8 mode and locale; -I makes it ignore PYTHON* variables).
+        locale = {name: value for name, value in os.environ.items()
+                  if name in ("LANG", "LC_ALL", "LC_CTYPE")}
+        self._starter = os.posix_spawn(
+            sys.executable,
+            [sys.executable, "-I", "-S", "-B", "-X", f"utf8={sys.flags.utf8_mode}", "-c",
+             _BOOT, package_root, str(fd)],
+            locale,
+            file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                          (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0)],
+            setsid=True)
+        self._starter_pidfd = os.pidfd_open(self._starter)
+        self._loop.add_reader(self._starter_pidfd, self._reap_starter)
 
-        async def start_and_reap() -> None:
-            try:
-                starter = await asyncio.create_subprocess_exec(
-                    sys.executable, "-I", "-S", "-B", "-c", _BOOT, package_root,
-                    str(theirs.fileno()), pass_fds=(theirs.fileno(),),
-                    stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
-                    start_new_session=True)
-            finally:
-                # Only the server may hold this end: the session sees end of file on its
-                # own once the server is gone.
-                theirs.close()
-            # The server is the starter's child, reparented when the starter exits.
-            await starter.wait()
+    def _reap_starter(self, block: bool = False) -> None:
+        if self._starter is None or self._starter_pidfd is None:
+            return
+        pid, _ = os.waitpid(self._starter, 0 if block else os.WNOHANG)
+        if pid == 0:
+            return
+        with contextlib.suppress(ValueError, RuntimeError):
+            self._loop.remove_reader(self._starter_pidfd)
+        os.close(self._starter_pidfd)
+        self._starter = self._starter_pidfd = None
 
-        def launched(task: asyncio.Task[None]) -> None:
-            if not task.cancelled() and task.exception() is not None:
-                self._lost()
-
-        task = asyncio.ensure_future(start_and_reap())
-        task.add_done_callback(launched)
-        return task
+    async def until_ready(self) -> None:
+        """Return once the server is up; ``ServerUnavailable`` if it never comes up."""
+        await asyncio.shield(self._ready)
 
     async def start(self, setup: ChildSetup, stdio: tuple[int, int, int]) -> Started:
         """Send one command; returns once the server has forked its waiter.
@@ -166,10 +195,12 @@ class Connection:
                 self._lost()
                 return
             kind, request_id, values = spawn_wire.decode_reply(message)
-            if kind == spawn_wire.STARTED:
+            if kind == spawn_wire.READY:
+                self.ready = True
+                self._resolve(self._ready, None)
+            elif kind == spawn_wire.STARTED:
                 exited: asyncio.Future[int] = self._loop.create_future()
                 handle = self._running[request_id] = Started(fds[0], exited)
-                self.served = True
                 self._resolve(self._starting.pop(request_id, None), handle)
             elif kind == spawn_wire.EXITED:
                 code = values[0]
@@ -195,12 +226,16 @@ class Connection:
         if self.closed:
             return
         self.closed = True
-        if not self.served and self._starting:
+        self._reap_starter(block=True)
+        if not self.ready and not self._closing:
             Connection.unusable = True
         with contextlib.suppress(ValueError, RuntimeError):
             self._loop.remove_reader(self._sock.fileno())
         self._sock.close()
         gone = ServerUnavailable("the spawn server is gone")
+        if not self._loop.is_closed() and not self._ready.done():
+            self._ready.set_exception(gone)
+            self._ready.exception()  # retrieved: nobody may be waiting for it
         if self._loop.is_closed():
             # Nobody can await these any more (and the loop can schedule no callback).
             for handle in self._running.values():
@@ -217,6 +252,7 @@ class Connection:
 
     def close(self) -> None:
         """Shut the server down (it exits on end of file; its sandboxes die with it)."""
+        self._closing = True
         self._lost()
 
 

@@ -13,8 +13,9 @@ forks are cheap. What a child does after the fork is exactly what it did before
 Lifetime: it reads requests until the session's end of the socket closes (the session
 exited or shut it down), then exits; its children have ``PR_SET_PDEATHSIG`` set to
 ``SIGKILL``, so a sandbox never outlives the server, and the server never outlives the
-session. It forks once at start-up so that the session only reaps the short-lived
-starter and holds no child watcher for the server's whole life.
+session. The interpreter forks once before it imports anything (``spawn_client``'s boot
+line), so the session only reaps that short-lived starter and is not the parent of the
+server for the server's whole life.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ class _Server:
         socket.send_fds(self.sock, [message], list(fds))
 
     def serve(self) -> None:
+        self.send(spawn_wire.encode_reply(spawn_wire.READY, 0))
         while True:
             for key, _ in self.selector.select():
                 if key.data is None:
@@ -111,10 +113,12 @@ def serve(fd: int) -> None:
 
 
 def main(argv: list[str]) -> NoReturn:
-    """``python -I -S -c ... <fd>``: detach from the starter, then serve."""
+    """``python -I -S -c ... <fd>`` (detached from its starter already): serve."""
     fd = int(argv[0])
-    if kernel.fork() != 0:
-        os._exit(0)
+    # Nothing of the session's but the socket and stdio (descriptors are not inherited
+    # by default, but a library may have made one inheritable).
+    os.closerange(3, fd)
+    os.closerange(fd + 1, 1 << 20)
     code = 0
     try:
         serve(fd)

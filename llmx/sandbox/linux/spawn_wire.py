@@ -27,8 +27,9 @@ MAX_FDS = 8
 
 REQUEST = b"R"
 REQUEST_IN_MEMFD = b"M"
-# Server to session: the waiter was forked (its pidfd attached), it exited (with its
-# exit code), or it could not be forked (errno and message).
+# Server to session: it is up (request id 0), a sandbox's init was cloned (its pidfd
+# attached), it exited (with its exit code), or it could not be cloned (errno, message).
+READY = b"Y"
 STARTED = b"S"
 EXITED = b"E"
 FAILED = b"F"
@@ -126,7 +127,7 @@ def encode_reply(kind: bytes, request_id: int, *values: int | str) -> bytes:
 
 def decode_reply(message: bytes) -> tuple[bytes, int, tuple[int | str, ...]]:
     kind = message[:1]
-    if kind not in (STARTED, EXITED, FAILED):
+    if kind not in (READY, STARTED, EXITED, FAILED):
         raise ProtocolError(f"unexpected reply kind {kind!r}")
     request_id, *values = marshal.loads(message[1:])
     return kind, request_id, tuple(values)
