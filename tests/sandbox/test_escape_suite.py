@@ -1,8 +1,9 @@
 """The escape suite: every attempt to leave the sandbox is refused, on every backend.
 
-One sandboxed Python probe per backend tries all attempts (see ``probes/escape_probe.py``)
-and prints a verdict per attempt; each verdict is asserted by its own test. The host
-side is checked too: nothing outside the writable roots changed.
+One sandboxed Python probe per route (each backend; the own backend both through the
+session's spawn server and forked from the session) tries all attempts (see
+``probes/escape_probe.py``) and prints a verdict per attempt; each verdict is asserted by
+its own test. The host side is checked too: nothing outside the writable roots changed.
 """
 
 from __future__ import annotations
@@ -19,10 +20,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from support.linux_sandbox import PROBES, PYTHON, backend_params, protected, workspace_plan
+from support.linux_sandbox import (
+    PROBES,
+    PYTHON,
+    ROUTES,
+    SpawnRoute,
+    protected,
+    route_params,
+    workspace_plan,
+)
 
 from llmx.sandbox.linux import BackendKind, DenialKind, UnenforceablePlan
-from llmx.sandbox.linux.spawn import run_confined
 from llmx.sandbox.plan import NetworkAccess, WritableRoot
 
 OUTSIDE_WRITES = [
@@ -89,7 +97,11 @@ class Arena:
     exit_code: int
     output: str
     detach_token: str
-    backend: BackendKind
+    route: SpawnRoute
+
+    @property
+    def backend(self) -> BackendKind:
+        return self.route.backend
 
 
 def _make_arena(base: Path) -> tuple[Path, Path, Path]:
@@ -114,12 +126,13 @@ def _snapshot(path: Path) -> dict[str, tuple[int, bytes]]:
     return found
 
 
-@pytest.fixture(scope="module", params=backend_params())
+@pytest.fixture(scope="module", params=route_params())
 def arena(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
           ) -> Iterator[Arena]:
-    kind: BackendKind = request.param
-    base = tmp_path_factory.mktemp(f"escape-{kind.value}")
-    detach_token = f"{os.getpid()}{list(BackendKind).index(kind)}7"
+    route: SpawnRoute = request.param
+    kind = route.backend
+    base = tmp_path_factory.mktemp(f"escape-{route.id}")
+    detach_token = f"{os.getpid()}{ROUTES.index(route)}7"
     ws, scratch, outside = _make_arena(base)
     before = (_snapshot(outside), _snapshot(ws / ".git"), _snapshot(ws / ".agents"))
     listener = socket.create_server(("127.0.0.1", 0))
@@ -151,9 +164,9 @@ def arena(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         attempts = REFUSED + ALLOWED + HOST_JUDGED
     plan = workspace_plan(*roots, env={"LLMX_PROBE_VISIBLE": "yes"})
     try:
-        result = asyncio.run(run_confined(
+        result = asyncio.run(route.run(
             [PYTHON, "-I", "-S", str(PROBES / "escape_probe.py"), json.dumps(context),
-             *attempts], cwd=ws, plan=plan, backend=kind, timeout=120))
+             *attempts], cwd=ws, plan=plan, timeout=120))
     finally:
         del os.environ[SECRET_NAME]
         holder.kill()
@@ -165,7 +178,7 @@ def arena(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         verdict = json.loads(line)
         verdicts[verdict["attempt"]] = verdict
     yield Arena(base, ws, scratch, outside, verdicts, result.exit_code,
-                result.aggregated.decode(errors="replace"), detach_token, kind)
+                result.aggregated.decode(errors="replace"), detach_token, route)
     after = (_snapshot(outside), _snapshot(ws / ".git"), _snapshot(ws / ".agents"))
     assert after == before, "the sandboxed probe changed files outside its writable roots"
 
@@ -242,68 +255,65 @@ def test_outside_and_protected_files_unchanged(arena: Arena) -> None:
     assert (arena.scratch / "allowed.txt").exists()
 
 
-@pytest.mark.parametrize("backend", backend_params())
-def test_git_init_and_commit_where_allowed(backend: BackendKind, tmp_path: Path) -> None:
+@pytest.mark.parametrize("route", route_params())
+def test_git_init_and_commit_where_allowed(route: SpawnRoute, tmp_path: Path) -> None:
     ws = tmp_path / "fresh"
     ws.mkdir()
     script = ("git init -q && git -c user.name=t -c user.email=t@example.com "
               "commit -q --allow-empty -m first && git log --format=%s")
-    result = asyncio.run(run_confined(["sh", "-c", script], cwd=ws,
-                                      plan=workspace_plan(protected(ws, backend)),
-                                      backend=backend))
+    result = asyncio.run(route.run(["sh", "-c", script], cwd=ws,
+                                   plan=workspace_plan(protected(ws, route.backend))))
     assert result.exit_code == 0, result.aggregated
     assert result.stdout.decode().strip() == "first"
     assert (ws / ".git" / "HEAD").exists()
 
 
-@pytest.mark.parametrize("backend", backend_params())
-def test_git_commit_into_protected_git_is_refused(backend: BackendKind, tmp_path: Path) -> None:
+@pytest.mark.parametrize("route", route_params())
+def test_git_commit_into_protected_git_is_refused(route: SpawnRoute, tmp_path: Path) -> None:
     ws = tmp_path / "repo"
     subprocess.run(["git", "init", "-q", str(ws)], check=True)
     plan = workspace_plan(protected(ws))
     script = "git -c user.name=t -c user.email=t@example.com commit -q --allow-empty -m x"
-    if backend is BackendKind.LANDLOCK:
+    if route.backend is BackendKind.LANDLOCK:
         with pytest.raises(UnenforceablePlan, match="read-only subpaths"):
-            asyncio.run(run_confined(["sh", "-c", script], cwd=ws, plan=plan, backend=backend))
+            asyncio.run(route.run(["sh", "-c", script], cwd=ws, plan=plan))
         return
-    result = asyncio.run(run_confined(["sh", "-c", script], cwd=ws, plan=plan, backend=backend))
+    result = asyncio.run(route.run(["sh", "-c", script], cwd=ws, plan=plan))
     assert result.exit_code != 0
     assert result.denied is DenialKind.READ_ONLY_FILESYSTEM, result.aggregated
     assert not list((ws / ".git" / "objects").glob("??"))
 
 
-@pytest.mark.parametrize("backend", backend_params())
-def test_slash_tmp_is_writable_when_a_root(backend: BackendKind, tmp_path: Path) -> None:
-    target = Path("/tmp") / f"llmx-escape-suite-{os.getpid()}-{backend.value}"
-    plan = workspace_plan(protected(tmp_path, backend), WritableRoot(Path("/tmp")))
+@pytest.mark.parametrize("route", route_params())
+def test_slash_tmp_is_writable_when_a_root(route: SpawnRoute, tmp_path: Path) -> None:
+    target = Path("/tmp") / f"llmx-escape-suite-{os.getpid()}-{route.id}"
+    plan = workspace_plan(protected(tmp_path, route.backend), WritableRoot(Path("/tmp")))
     try:
-        result = asyncio.run(run_confined(["touch", str(target)], cwd=tmp_path, plan=plan,
-                                          backend=backend))
+        result = asyncio.run(route.run(["touch", str(target)], cwd=tmp_path, plan=plan))
         assert result.exit_code == 0, result.aggregated
         assert target.exists()
     finally:
         target.unlink(missing_ok=True)
 
 
-@pytest.mark.parametrize("backend", backend_params())
-def test_read_only_plan_refuses_workspace_writes(backend: BackendKind, tmp_path: Path) -> None:
-    result = asyncio.run(run_confined(["touch", "x"], cwd=tmp_path, plan=workspace_plan(),
-                                      backend=backend))
+@pytest.mark.parametrize("route", route_params())
+def test_read_only_plan_refuses_workspace_writes(route: SpawnRoute, tmp_path: Path) -> None:
+    result = asyncio.run(route.run(["touch", "x"], cwd=tmp_path, plan=workspace_plan()))
     assert result.exit_code == 1
     assert result.denied is DenialKind.READ_ONLY_FILESYSTEM or \
         result.denied is DenialKind.PERMISSION_DENIED, result.aggregated
     assert not (tmp_path / "x").exists()
 
 
-@pytest.mark.parametrize("backend", backend_params())
-def test_enabled_network_allows_inet_sockets(backend: BackendKind, tmp_path: Path) -> None:
+@pytest.mark.parametrize("route", route_params())
+def test_enabled_network_allows_inet_sockets(route: SpawnRoute, tmp_path: Path) -> None:
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]
     code = f"import socket; socket.create_connection(('127.0.0.1', {port})).close(); print('ok')"
     try:
-        result = asyncio.run(run_confined(
+        result = asyncio.run(route.run(
             [PYTHON, "-I", "-S", "-c", code], cwd=tmp_path,
-            plan=workspace_plan(network=NetworkAccess.ENABLED), backend=backend))
+            plan=workspace_plan(network=NetworkAccess.ENABLED)))
     finally:
         listener.close()
     assert result.exit_code == 0, result.aggregated

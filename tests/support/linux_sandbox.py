@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from llmx.sandbox.linux import BackendKind
 from llmx.sandbox.linux.backends import backend_status
+from llmx.sandbox.linux.result import ConfinedResult
+from llmx.sandbox.linux.spawn import OutputCallback, run_confined, warm_up
 from llmx.sandbox.plan import ConfinementPlan, NetworkAccess, WritableRoot
 
 PROBES = Path(__file__).resolve().parent.parent / "sandbox" / "probes"
@@ -25,6 +29,53 @@ def backend_params() -> list[object]:
         marks = [] if status.available else [
             pytest.mark.skip(reason=f"{kind.value} unavailable: {status.reason}")]
         params.append(pytest.param(kind, id=kind.value, marks=marks))
+    return params
+
+
+@dataclass(frozen=True)
+class SpawnRoute:
+    """How a confined command is started: its backend and, for the own backend, whether
+    the session's spawn server starts it or the session forks it."""
+
+    backend: BackendKind
+    spawn_server: bool = True
+
+    @property
+    def id(self) -> str:
+        if self.backend is BackendKind.NAMESPACES and not self.spawn_server:
+            return f"{self.backend.value}-forked"
+        return self.backend.value
+
+    @property
+    def through_server(self) -> bool:
+        return self.backend is BackendKind.NAMESPACES and self.spawn_server
+
+    async def run(self, argv: list[str], *, cwd: str | os.PathLike[str],
+                  plan: ConfinementPlan, env: Mapping[str, str] | None = None,
+                  stdin: bytes | None = None, timeout: float | None = None,  # noqa: ASYNC109
+                  on_output: OutputCallback | None = None) -> ConfinedResult:
+        """``run_confined`` on this route; the server route first waits until this loop's
+        spawn server serves, so the command is certainly started by it."""
+        if self.through_server:
+            assert await warm_up(), "the spawn server did not come up"
+        return await run_confined(argv, cwd=cwd, plan=plan, env=env, stdin=stdin,
+                                  timeout=timeout, on_output=on_output, backend=self.backend,
+                                  spawn_server=self.spawn_server)
+
+
+ROUTES = (SpawnRoute(BackendKind.NAMESPACES), SpawnRoute(BackendKind.NAMESPACES, False),
+          *(SpawnRoute(kind) for kind in BackendKind if kind is not BackendKind.NAMESPACES))
+
+
+def route_params() -> list[object]:
+    """One pytest param per route (the own backend twice: through its spawn server and
+    forked); a backend this machine lacks is skipped with the reason."""
+    params = []
+    for route in ROUTES:
+        status = backend_status(route.backend)
+        marks = [] if status.available else [
+            pytest.mark.skip(reason=f"{route.backend.value} unavailable: {status.reason}")]
+        params.append(pytest.param(route, id=route.id, marks=marks))
     return params
 
 
