@@ -36,6 +36,11 @@ class RunningCommand(Protocol):
     @property
     def returncode(self) -> int | None: ...
 
+    @property
+    def setup_error(self) -> str | None:
+        """Once waited for: why the sandbox could not be entered (the command never ran)."""
+        ...
+
     async def wait(self) -> int:
         """The exit code: negative (``subprocess``) or 128+N (a shell) for signal N."""
         ...
@@ -60,6 +65,7 @@ class GroupProcess:
         self._process = process
         self.stdout = process.stdout
         self.stderr = process.stderr
+        self.setup_error: str | None = None
 
     @property
     def returncode(self) -> int | None:
@@ -160,6 +166,11 @@ async def run_command(
     if exit_code < 0:
         # Killed by a signal: report it as a shell would (128 + signal number).
         exit_code = 128 - exit_code
+    if process.setup_error is not None:
+        # The command never ran: say why where its output would have been.
+        note = f"llmx: could not enter the sandbox ({process.setup_error})\n".encode()
+        stderr.append(note)
+        aggregated.append(note)
     return CommandResult(
         exit_code=exit_code,
         stdout=_decode(stdout),
