@@ -10,7 +10,15 @@ import time
 from pathlib import Path
 
 import pytest
-from support.linux_sandbox import PYTHON, backend_params, protected, workspace_plan
+from support.linux_sandbox import (
+    PYTHON,
+    ROUTES,
+    SpawnRoute,
+    backend_params,
+    protected,
+    route_params,
+    workspace_plan,
+)
 
 from llmx.sandbox.linux import (
     BackendKind,
@@ -41,12 +49,12 @@ def _alive_with(token: str) -> list[int]:
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("backend", backend_params())
-async def test_output_is_streamed_and_aggregated(backend: BackendKind, tmp_path: Path) -> None:
+@pytest.mark.parametrize("route", route_params())
+async def test_output_is_streamed_and_aggregated(route: SpawnRoute, tmp_path: Path) -> None:
     seen: list[tuple[str, bytes]] = []
-    result = await run_confined(
+    result = await route.run(
         ["sh", "-c", "echo out; echo err >&2; exit 3"], cwd=tmp_path,
-        plan=workspace_plan(protected(tmp_path, backend)), backend=backend,
+        plan=workspace_plan(protected(tmp_path, route.backend)),
         on_output=lambda name, chunk: seen.append((name, chunk)))
     assert result.exit_code == 3
     assert result.stdout == b"out\n"
@@ -54,16 +62,16 @@ async def test_output_is_streamed_and_aggregated(backend: BackendKind, tmp_path:
     assert sorted(result.aggregated.splitlines()) == [b"err", b"out"]
     assert b"".join(c for n, c in seen if n == "stdout") == b"out\n"
     assert result.denied is None
-    assert result.backend is backend
+    assert result.backend is route.backend
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("backend", backend_params())
-async def test_environment_is_exactly_the_plans(backend: BackendKind, tmp_path: Path,
+@pytest.mark.parametrize("route", route_params())
+async def test_environment_is_exactly_the_plans(route: SpawnRoute, tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LLMX_PARENT_ONLY_VARIABLE", "leak")
-    plan = workspace_plan(protected(tmp_path, backend), env={"ONLY_THIS": "1"})
-    result = await run_confined(["env"], cwd=tmp_path, plan=plan, backend=backend)
+    plan = workspace_plan(protected(tmp_path, route.backend), env={"ONLY_THIS": "1"})
+    result = await route.run(["env"], cwd=tmp_path, plan=plan)
     names = {line.split("=", 1)[0] for line in result.stdout.decode().splitlines()}
     assert "ONLY_THIS" in names
     assert "LLMX_PARENT_ONLY_VARIABLE" not in names
@@ -71,10 +79,9 @@ async def test_environment_is_exactly_the_plans(backend: BackendKind, tmp_path: 
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("backend", backend_params())
-async def test_stdin_reaches_the_command(backend: BackendKind, tmp_path: Path) -> None:
-    result = await run_confined(["cat"], cwd=tmp_path, plan=workspace_plan(), stdin=b"hello",
-                                backend=backend)
+@pytest.mark.parametrize("route", route_params())
+async def test_stdin_reaches_the_command(route: SpawnRoute, tmp_path: Path) -> None:
+    result = await route.run(["cat"], cwd=tmp_path, plan=workspace_plan(), stdin=b"hello")
     assert result.stdout == b"hello"
 
 
@@ -96,16 +103,15 @@ def _wait_for_file(path: Path) -> None:
         time.sleep(0.01)
 
 
-@pytest.mark.parametrize("backend", backend_params())
-def test_cancellation_kills_the_whole_group(backend: BackendKind, tmp_path: Path) -> None:
-    token = f"{os.getpid()}{len(backend.value)}4242"
+@pytest.mark.parametrize("route", route_params())
+def test_cancellation_kills_the_whole_group(route: SpawnRoute, tmp_path: Path) -> None:
+    token = f"{os.getpid()}{ROUTES.index(route)}4242"
     ready = tmp_path / "ready"
     script = f"sleep {token} & sleep {token} & touch {ready}; wait"
-    plan = workspace_plan(protected(tmp_path, backend))
+    plan = workspace_plan(protected(tmp_path, route.backend))
 
     async def start_then_cancel() -> list[int]:
-        task = asyncio.create_task(run_confined(["sh", "-c", script], cwd=tmp_path,
-                                                plan=plan, backend=backend))
+        task = asyncio.create_task(route.run(["sh", "-c", script], cwd=tmp_path, plan=plan))
         await asyncio.to_thread(_wait_for_file, ready)
         running = _running(token)
         task.cancel()
@@ -121,10 +127,9 @@ def test_cancellation_kills_the_whole_group(backend: BackendKind, tmp_path: Path
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("backend", backend_params())
-async def test_timeout_kills_and_reports(backend: BackendKind, tmp_path: Path) -> None:
-    result = await run_confined(["sleep", "60"], cwd=tmp_path, plan=workspace_plan(),
-                                timeout=0.3, backend=backend)
+@pytest.mark.parametrize("route", route_params())
+async def test_timeout_kills_and_reports(route: SpawnRoute, tmp_path: Path) -> None:
+    result = await route.run(["sleep", "60"], cwd=tmp_path, plan=workspace_plan(), timeout=0.3)
     assert result.timed_out
     assert result.exit_code == 128 + 9
     assert result.denied is None
@@ -247,25 +252,25 @@ def _detached_script(token: str, pidfile: Path, then: str) -> str:
     return f"setsid -f sh -c 'echo $$ > {pidfile}; exec sleep {token}'; {then}"
 
 
-@pytest.mark.parametrize("backend", backend_params())
+@pytest.mark.parametrize("route", route_params())
 @pytest.mark.parametrize("ending", ["cancel", "timeout", "exit"])
-def test_setsid_process_dies_with_the_sandbox(backend: BackendKind, ending: str,
+def test_setsid_process_dies_with_the_sandbox(route: SpawnRoute, ending: str,
                                               tmp_path: Path) -> None:
-    _skip_without_pid_namespace(backend)
-    token = f"{os.getpid()}{list(BackendKind).index(backend)}{len(ending)}5"
+    _skip_without_pid_namespace(route.backend)
+    token = f"{os.getpid()}{ROUTES.index(route)}{len(ending)}5"
     pidfile = tmp_path / "detached.pid"
     # On a normal exit the namespace dies with the command: wait until the sleeper runs.
     then = f"while [ ! -s {pidfile} ]; do sleep 0.01; done" if ending == "exit" else "sleep 600"
     script = _detached_script(token, pidfile, then)
-    plan = workspace_plan(protected(tmp_path, backend))
+    plan = workspace_plan(protected(tmp_path, route.backend))
 
     async def run() -> None:
         timeout = 600.0
         if ending == "timeout":
             # Long enough for the detached sleeper to start on a loaded machine.
             timeout = 5.0
-        task = asyncio.create_task(run_confined(["sh", "-c", script], cwd=tmp_path, plan=plan,
-                                                backend=backend, timeout=timeout))
+        task = asyncio.create_task(route.run(["sh", "-c", script], cwd=tmp_path, plan=plan,
+                                             timeout=timeout))
         if ending != "exit":
             await asyncio.to_thread(_wait_until_running, token, pidfile, task)
         if ending == "cancel":
@@ -284,43 +289,47 @@ def test_setsid_process_dies_with_the_sandbox(backend: BackendKind, ending: str,
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("backend", backend_params())
-async def test_death_by_signal_is_128_plus_n(backend: BackendKind, tmp_path: Path) -> None:
-    result = await run_confined([PYTHON, "-I", "-S", "-c",
-                                 "import os, signal; os.kill(os.getpid(), signal.SIGTERM)"],
-                                cwd=tmp_path, plan=workspace_plan(), backend=backend)
+@pytest.mark.parametrize("route", route_params())
+async def test_death_by_signal_is_128_plus_n(route: SpawnRoute, tmp_path: Path) -> None:
+    result = await route.run([PYTHON, "-I", "-S", "-c",
+                              "import os, signal; os.kill(os.getpid(), signal.SIGTERM)"],
+                             cwd=tmp_path, plan=workspace_plan())
     assert result.exit_code == 128 + 15
     assert not result.timed_out
 
 
 @pytest.mark.asyncio
-async def test_missing_command_in_session_exits_127(tmp_path: Path) -> None:
-    # The init cannot start the command, so it reports no exit code: the waiter's is used.
-    result = await run_confined(["llmx-no-such-command"], cwd=tmp_path,
-                                plan=workspace_plan(), backend=BackendKind.NAMESPACES)
+@pytest.mark.parametrize("route", route_params(BackendKind.NAMESPACES))
+async def test_missing_command_in_session_exits_127(route: SpawnRoute, tmp_path: Path) -> None:
+    # The init cannot start the command, so it reports no exit code: the exit code of the
+    # init (through the server) or of the waiter (forked) is used.
+    result = await route.run(["llmx-no-such-command"], cwd=tmp_path, plan=workspace_plan())
     assert result.exit_code == 127
     assert b"llmx-no-such-command" in result.stderr
 
 
 @pytest.mark.asyncio
-async def test_background_process_is_gone_when_the_exit_code_arrives(tmp_path: Path) -> None:
+@pytest.mark.parametrize("route", route_params(BackendKind.NAMESPACES))
+async def test_background_process_is_gone_when_the_exit_code_arrives(route: SpawnRoute,
+                                                                     tmp_path: Path) -> None:
     # It closed the output pipes, so nothing but the PID namespace ties it to the command;
     # the init kills it before it reports the command's exit code.
-    token = f"{os.getpid()}7373"
-    result = await run_confined(
+    token = f"{os.getpid()}{ROUTES.index(route)}7373"
+    result = await route.run(
         ["sh", "-c", f"sleep {token} </dev/null >/dev/null 2>&1 & echo started; exit 5"],
-        cwd=tmp_path, plan=workspace_plan(), backend=BackendKind.NAMESPACES)
+        cwd=tmp_path, plan=workspace_plan())
     assert result.exit_code == 5
     assert result.stdout == b"started\n"
     assert _alive_with(token) == []
 
 
 @pytest.mark.asyncio
-async def test_command_sees_only_its_own_processes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("route", route_params(BackendKind.NAMESPACES))
+async def test_command_sees_only_its_own_processes(route: SpawnRoute, tmp_path: Path) -> None:
     code = ("import os; print(sorted(int(p) for p in os.listdir('/proc') if p.isdigit()));"
             "print(os.getpid(), os.getppid())")
-    result = await run_confined([PYTHON, "-I", "-S", "-c", code], cwd=tmp_path,
-                                plan=workspace_plan(), backend=BackendKind.NAMESPACES)
+    result = await route.run([PYTHON, "-I", "-S", "-c", code], cwd=tmp_path,
+                             plan=workspace_plan())
     assert result.exit_code == 0, result.aggregated
     pids, own = result.stdout.decode().splitlines()
     # PID 1 is the namespace's init, PID 2 the command; nothing of the host.

@@ -67,11 +67,14 @@ ROUTES = (SpawnRoute(BackendKind.NAMESPACES), SpawnRoute(BackendKind.NAMESPACES,
           *(SpawnRoute(kind) for kind in BackendKind if kind is not BackendKind.NAMESPACES))
 
 
-def route_params() -> list[object]:
+def route_params(backend: BackendKind | None = None) -> list[object]:
     """One pytest param per route (the own backend twice: through its spawn server and
-    forked); a backend this machine lacks is skipped with the reason."""
+    forked), or per route of ``backend``; a backend this machine lacks is skipped with
+    the reason."""
     params = []
     for route in ROUTES:
+        if backend is not None and route.backend is not backend:
+            continue
         status = backend_status(route.backend)
         marks = [] if status.available else [
             pytest.mark.skip(reason=f"{route.backend.value} unavailable: {status.reason}")]
