@@ -59,6 +59,20 @@ class Started:
             with contextlib.suppress(ProcessLookupError):
                 signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
 
+    def server_lost(self) -> None:
+        """The server died with this sandbox running: the init dies with it
+        (``PR_SET_PDEATHSIG``), killed; once it has, that is its exit."""
+        if self._pidfd is None or self.exited.done():
+            return
+        self.kill()  # the death signal may not have reached it yet
+        self.exited.get_loop().add_reader(self._pidfd, self._init_gone)
+
+    def _init_gone(self) -> None:
+        if self._pidfd is not None:
+            self.exited.get_loop().remove_reader(self._pidfd)
+        if not self.exited.done():
+            self.exited.set_result(128 + signal.SIGKILL)
+
     def _exited(self, exited: asyncio.Future[int]) -> None:
         if not exited.cancelled():
             exited.exception()  # a lost server's error is the waiter's business, not the log's
@@ -194,7 +208,13 @@ class Connection:
             if not message:
                 self._lost()
                 return
-            kind, request_id, values = spawn_wire.decode_reply(message)
+            try:
+                kind, request_id, values = spawn_wire.decode_reply(message)
+            except spawn_wire.ProtocolError:
+                for fd in fds:
+                    os.close(fd)
+                self._lost()
+                return
             if kind == spawn_wire.READY:
                 self.ready = True
                 self._resolve(self._ready, None)
@@ -222,7 +242,8 @@ class Connection:
             future.set_result(value)
 
     def _lost(self) -> None:
-        """The server is gone: fail what it never started; exits are no longer reported."""
+        """The server is gone: fail what it never started; what it started dies with it
+        and is reported killed once its init has exited."""
         if self.closed:
             return
         self.closed = True
@@ -245,8 +266,7 @@ class Connection:
                 if not future.done():
                     future.set_exception(gone)
             for handle in self._running.values():
-                if not handle.exited.done():
-                    handle.exited.set_exception(gone)
+                handle.server_lost()
         self._starting.clear()
         self._running.clear()
 
