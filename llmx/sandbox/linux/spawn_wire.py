@@ -19,6 +19,10 @@ import socket
 from llmx.sandbox.linux.namespaces import ChildSetup
 from llmx.sandbox.records import record
 
+TYPE_CHECKING = False  # not ``typing``'s: the server imports no more than it runs
+if TYPE_CHECKING:
+    from typing import Any
+
 # Largest body sent inline; above it the body goes in a memfd (the default socket buffer
 # of ~208 KiB must hold a message whole).
 MAX_INLINE = 32 * 1024
@@ -106,7 +110,7 @@ def decode_request(message: bytes, fds: list[int]) -> SpawnRequest:
         body = message[1:]
     else:
         raise ProtocolError(f"unexpected message kind {kind!r}")
-    request_id, fields = marshal.loads(body)
+    request_id, fields = _load(body, 2)
     for name in _FD_FIELDS:
         if fields.get(name) is not None:
             fields[name] = fds[fields[name]]
@@ -129,8 +133,20 @@ def decode_reply(message: bytes) -> tuple[bytes, int, tuple[int | str, ...]]:
     kind = message[:1]
     if kind not in (READY, STARTED, EXITED, FAILED):
         raise ProtocolError(f"unexpected reply kind {kind!r}")
-    request_id, *values = marshal.loads(message[1:])
+    request_id, *values = _load(message[1:], 1)
     return kind, request_id, tuple(values)
+
+
+def _load(body: bytes, least: int) -> tuple[Any, ...]:
+    """The tuple of at least ``least`` items ``body`` holds; a body cut short or garbled
+    is the other end out of step, not a bug of this one."""
+    try:
+        loaded = marshal.loads(body)
+    except (EOFError, ValueError, TypeError) as exc:
+        raise ProtocolError(f"a spawn message could not be read: {exc}") from None
+    if not isinstance(loaded, tuple) or len(loaded) < least:
+        raise ProtocolError("a spawn message holds the wrong fields")
+    return loaded
 
 
 def receive(sock: socket.socket) -> tuple[bytes, list[int]]:
