@@ -450,3 +450,49 @@ async def test_without_a_server_commands_are_forked_and_confined(
     assert touched != "0"
     assert (tmp_path / "inside").exists()
     assert not await asyncio.to_thread(os.path.exists, "/etc/llmx-spawn-server-probe")
+
+
+def _children(pid: int) -> list[int]:
+    """Live processes whose parent is ``pid``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and _alive(int(entry.name)):
+            try:
+                if _parent(int(entry.name)) == pid:
+                    found.append(int(entry.name))
+            except (OSError, KeyError, ValueError):
+                continue
+    return found
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("when", ["before-the-answer", "with-the-answer"])
+async def test_cancelled_while_starting_nothing_stays(when: str, tmp_path: Path) -> None:
+    assert await warm_up()
+    server = await _current_server()
+    conn = spawn_client.connection()
+    token = _token(f"cancelled-{when}")
+    task = asyncio.create_task(run_confined(["sleep", token], cwd=tmp_path,
+                                            plan=workspace_plan(),
+                                            backend=BackendKind.NAMESPACES))
+    # One turn of the loop: the request is sent, the task awaits the server's answer.
+    await asyncio.sleep(0)
+    if when == "with-the-answer":
+        # The answer has come in (its reader ran) but the task has not resumed yet: it
+        # would do so on the loop's next turn, after this coroutine. (Turn by turn on
+        # purpose: an event would let the task resume first.)
+        while not conn._running:  # noqa: ASYNC110
+            await asyncio.sleep(0)
+    assert not task.done()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    # The server takes requests in order: once it answered this one, it had cloned the
+    # cancelled command's init.
+    result = await run_confined(["true"], cwd=tmp_path, plan=workspace_plan(),
+                                backend=BackendKind.NAMESPACES)
+    assert result.exit_code == 0
+    assert spawn_client.connection() is conn
+    _wait_for(lambda: not _children(server),
+              f"a sandbox whose start was cancelled still runs: {_children(server)}")
+    assert _running_with(token) == []

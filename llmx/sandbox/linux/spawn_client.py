@@ -177,7 +177,13 @@ class Connection:
         finally:
             if encoded.memfd is not None:
                 os.close(encoded.memfd)
-        return await started
+        try:
+            return await started
+        except asyncio.CancelledError:
+            # Answered, but cancelled before this task resumed: nobody else would kill it.
+            if started.done() and not started.cancelled() and started.exception() is None:
+                started.result().kill()
+            raise
 
     async def _send(self, message: bytes, fds: list[int]) -> None:
         while True:
@@ -221,7 +227,12 @@ class Connection:
             elif kind == spawn_wire.STARTED:
                 exited: asyncio.Future[int] = self._loop.create_future()
                 handle = self._running[request_id] = Started(fds[0], exited)
-                self._resolve(self._starting.pop(request_id, None), handle)
+                starting = self._starting.pop(request_id, None)
+                if starting is None or starting.cancelled():
+                    # Its caller gave up (cancelled) before this answer: nobody would
+                    # ever kill it.
+                    handle.kill()
+                self._resolve(starting, handle)
             elif kind == spawn_wire.EXITED:
                 code = values[0]
                 assert isinstance(code, int)
