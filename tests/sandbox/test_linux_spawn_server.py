@@ -466,7 +466,7 @@ def _children(pid: int) -> list[int]:
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("when", ["before-the-answer", "with-the-answer"])
+@pytest.mark.parametrize("when", ["before-the-answer", "with-the-answer", "connecting-pipes"])
 async def test_cancelled_while_starting_nothing_stays(when: str, tmp_path: Path) -> None:
     assert await warm_up()
     server = await _current_server()
@@ -483,6 +483,12 @@ async def test_cancelled_while_starting_nothing_stays(when: str, tmp_path: Path)
         # purpose: an event would let the task resume first.)
         while not conn._running:  # noqa: ASYNC110
             await asyncio.sleep(0)
+    if when == "connecting-pipes":
+        # One turn later the task has resumed with the answer and awaits the connection
+        # of its output pipes to the loop.
+        while not conn._running:  # noqa: ASYNC110
+            await asyncio.sleep(0)
+        await asyncio.sleep(0)
     assert not task.done()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):

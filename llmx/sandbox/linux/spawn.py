@@ -194,10 +194,20 @@ async def _start_via_server(conn: spawn_client.Connection, prepared: PreparedCom
         for fd in theirs:
             os.close(fd)
     prepared.close_child_side()
-    if stdin is not None:
-        await _write_pipe(ours.pop(0), stdin)
-    return ConfinedProcess(prepared, await _read_pipe(ours[0]), await _read_pipe(ours[1]),
-                           started=started)
+    try:
+        if stdin is not None:
+            await _write_pipe(ours.pop(0), stdin)
+        # Each pipe belongs to its transport once handed over (closed with it, also when
+        # the connection is cancelled half-way).
+        stdout = await _read_pipe(ours.pop(0))
+        stderr = await _read_pipe(ours.pop(0))
+    except BaseException:
+        # Started, but nobody will hold the process: it must not run on unseen.
+        started.kill()
+        for fd in ours:
+            os.close(fd)
+        raise
+    return ConfinedProcess(prepared, stdout, stderr, started=started)
 
 
 async def _start_forked(prepared: PreparedCommand, stdin: bytes | None) -> ConfinedProcess:
