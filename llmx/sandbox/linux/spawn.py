@@ -117,7 +117,7 @@ class ConfinedProcess:
             else:
                 assert self._proc is not None
                 code = shell_exit_code(await self._proc.wait())
-        # Another waiter may have finished while this one awaited.
+        # Another caller of wait() may have finished while this one awaited.
         return self._finish(code)
 
     def kill(self) -> None:

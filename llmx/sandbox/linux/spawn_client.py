@@ -41,7 +41,8 @@ class ServerUnavailable(OSError):
 
 
 class Started:
-    """A waiter the server forked: a handle to kill it and the future of its exit code."""
+    """A sandbox the server started: its init's pidfd (to kill it) and the future of the
+    init's exit code."""
 
     def __init__(self, pidfd: int, exited: asyncio.Future[int]) -> None:
         self._pidfd: int | None = pidfd
@@ -49,12 +50,12 @@ class Started:
         exited.add_done_callback(self._exited)
 
     def release(self) -> None:
-        """Close the pidfd (the waiter's exit is no longer of interest)."""
+        """Close the pidfd (the init's exit is no longer of interest)."""
         self._close()
 
     def kill(self) -> None:
-        """``SIGKILL`` to the waiter: its init follows (``PR_SET_PDEATHSIG``), and with
-        PID 1 gone the kernel kills the rest of the namespace."""
+        """``SIGKILL`` to the init: with PID 1 gone the kernel kills the rest of the
+        namespace. Through the pidfd, so never another process that reused the PID."""
         if self._pidfd is not None:
             with contextlib.suppress(ProcessLookupError):
                 signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
@@ -75,7 +76,7 @@ class Started:
 
     def _exited(self, exited: asyncio.Future[int]) -> None:
         if not exited.cancelled():
-            exited.exception()  # a lost server's error is the waiter's business, not the log's
+            exited.exception()  # a lost server's error is its awaiter's, not the log's
         self._close()
 
     def _close(self) -> None:
@@ -158,7 +159,7 @@ class Connection:
         await asyncio.shield(self._ready)
 
     async def start(self, setup: ChildSetup, stdio: tuple[int, int, int]) -> Started:
-        """Send one command; returns once the server has forked its waiter.
+        """Send one command; returns once the server has cloned its init.
 
         The descriptors are the caller's to close (they are copied into the message).
         """
