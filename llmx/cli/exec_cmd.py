@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-_DECISIONS = ("approved", "approved_for_session", "denied", "abort")
+from llmx.cli.choices import APPROVAL_POLICIES, REVIEW_DECISIONS, SANDBOX_MODES
 
 
 def _add_shared(parser: argparse.ArgumentParser) -> None:
@@ -23,11 +23,9 @@ def _add_shared(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-C", "--cd", metavar="DIR", help="working directory of the session")
     # Checked here, before anything else runs: a typo must not start a session.
     parser.add_argument("-s", "--sandbox", metavar="MODE",
-                        choices=("read-only", "workspace-write", "danger-full-access"),
-                        help="read-only | workspace-write | danger-full-access")
+                        choices=SANDBOX_MODES, help=" | ".join(SANDBOX_MODES))
     parser.add_argument("-a", "--ask-for-approval", metavar="POLICY",
-                        choices=("untrusted", "on-failure", "on-request", "never"),
-                        help="untrusted | on-failure | on-request | never")
+                        choices=APPROVAL_POLICIES, help=" | ".join(APPROVAL_POLICIES))
     parser.add_argument("--full-auto", action="store_true",
                         help="workspace-write sandbox with on-request approvals")
     parser.add_argument("--dangerously-bypass-approvals-and-sandbox", "--yolo",
@@ -41,7 +39,7 @@ def _add_shared(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-p", "--profile", help="config profile from [profiles.NAME]")
     parser.add_argument("-i", "--image", action="append", default=[], metavar="FILE",
                         help="attach image file(s) (comma-separated, repeatable)")
-    parser.add_argument("--approval-decision", choices=_DECISIONS, action="append",
+    parser.add_argument("--approval-decision", choices=REVIEW_DECISIONS, action="append",
                         default=[], metavar="DECISION",
                         help="answer approval requests in order with these decisions "
                         "(repeatable; default: deny every request)")

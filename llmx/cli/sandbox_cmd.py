@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+from llmx.cli.choices import SANDBOX_MODES
+
 # Not ``typing.TYPE_CHECKING``: importing ``typing`` costs milliseconds on the start-up of
 # ``llmx sandbox linux -- CMD``; mypy treats any constant of this name as true.
 TYPE_CHECKING = False
@@ -18,7 +20,6 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any
 
-MODES = ("read-only", "workspace-write", "danger-full-access")
 # ``parse_simple``'s share of ``add_sandbox_options`` (a test checks they agree): each
 # option spelling -> (attribute, how the option sets it).
 _SWITCHES = {"--full-auto": "full_auto", "--dangerously-bypass-approvals-and-sandbox": "bypass",
@@ -41,8 +42,8 @@ def add_sandbox_options(parser: argparse.ArgumentParser, *, platform: str) -> No
         "--sandbox",
         dest="sandbox_mode",
         metavar="MODE",
-        choices=MODES,
-        help="read-only | workspace-write | danger-full-access",
+        choices=SANDBOX_MODES,
+        help=" | ".join(SANDBOX_MODES),
     )
     parser.add_argument(
         "-P",
@@ -133,7 +134,7 @@ def parse_simple(argv: Sequence[str]) -> SimpleNamespace | None:
         if index + 1 == len(argv) or argv[index + 1].startswith("-"):
             return None
         value = argv[index + 1]
-        if word in _VALUES and (_VALUES[word] != "sandbox_mode" or value in MODES):
+        if word in _VALUES and (_VALUES[word] != "sandbox_mode" or value in SANDBOX_MODES):
             parsed[_VALUES[word]] = value
         elif word in _LISTS:
             parsed[_LISTS[word]].append(value)
