@@ -27,7 +27,6 @@ class PreparedCommand:
     env: dict[str, str]
     cwd: str
     backend: BackendKind | None
-    preexec: Callable[[], None] | None = None
     pass_fds: tuple[int, ...] = ()
     # Descriptors the child uses before exec but must not pass on (``O_CLOEXEC``).
     child_fds: tuple[int, ...] = ()
@@ -41,8 +40,17 @@ class PreparedCommand:
     # Read end of the pipe on which the own backend's init reports the command's exit code
     # (one byte) once nothing else of the sandbox runs; see ``pidns.split``.
     status_fd: int | None = None
-    # What ``preexec`` runs (own and Landlock backends), for a spawn server to run instead.
+    # What the child does before exec (own and Landlock backends): run as ``preexec`` by
+    # a forked child, or sent to the spawn server.
     child_setup: namespaces.ChildSetup | None = None
+
+    @property
+    def preexec(self) -> Callable[[], None] | None:
+        """The ``preexec_fn`` that sets the child up (None: nothing to set up)."""
+        setup = self.child_setup
+        if setup is None:
+            return None
+        return lambda: namespaces.run_in_child(setup)
 
     def setup_error(self) -> str | None:
         """The child's set-up failure, if it reported one (read after the child is gone)."""
@@ -253,7 +261,6 @@ def _prepare_confined(
         after_exit=after_exit if waiter_cleans else None, status_fd=status_w)
     return PreparedCommand(
         list(argv), child_env, cwd_str, kind,
-        preexec=lambda: namespaces.run_in_child(setup),
         pass_fds=(error_w,) if status_w is None else (error_w, status_w),
         child_fds=() if ruleset is None else (ruleset,), error_fd=error_r,
         _owned_fds=owned, masks=masks, masks_released_by_waiter=waiter_cleans,

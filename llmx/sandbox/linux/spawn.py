@@ -132,9 +132,6 @@ class ConfinedProcess:
         if self.returncode is not None:
             return self.returncode
         self.returncode = code
-        if self._reported is not None and self._prepared.status_fd is not None:
-            with contextlib.suppress(ValueError, RuntimeError):
-                asyncio.get_running_loop().remove_reader(self._prepared.status_fd)
         if self._proc is not None:
             # Descendants that outlive the command would keep the group's pipes open;
             # they are part of the command and die with it.
@@ -146,11 +143,15 @@ class ConfinedProcess:
         return code
 
     async def abandon(self) -> None:
-        """Kill the command and wait for its end (on cancellation or an error)."""
+        """Kill the command and wait for its end (on cancellation or an error).
+
+        The shielded ``wait`` releases the bookkeeping once the sandbox is gone, also
+        when this is cancelled again meanwhile (closing the pipes here could pull the
+        status pipe from under its reader).
+        """
         self.kill()
         with contextlib.suppress(BaseException):
             await asyncio.shield(self.wait())
-        self._prepared.close()
 
 
 async def _read_pipe(fd: int) -> asyncio.StreamReader:

@@ -49,10 +49,6 @@ class Started:
         self.exited = exited
         exited.add_done_callback(self._exited)
 
-    def release(self) -> None:
-        """Close the pidfd (the init's exit is no longer of interest)."""
-        self._close()
-
     def kill(self) -> None:
         """``SIGKILL`` to the init: with PID 1 gone the kernel kills the rest of the
         namespace. Through the pidfd, so never another process that reused the PID."""
@@ -77,9 +73,10 @@ class Started:
     def _exited(self, exited: asyncio.Future[int]) -> None:
         if not exited.cancelled():
             exited.exception()  # a lost server's error is its awaiter's, not the log's
-        self._close()
+        self.release()
 
-    def _close(self) -> None:
+    def release(self) -> None:
+        """Close the pidfd (the init's exit is no longer of interest)."""
         if self._pidfd is not None:
             os.close(self._pidfd)
             self._pidfd = None
@@ -100,8 +97,7 @@ class Connection:
         self._starting: dict[int, asyncio.Future[Started]] = {}
         self._running: dict[int, Started] = {}
         self.closed = False
-        # Whether the server has said it is up (until then commands need not wait for it).
-        self.ready = False
+        # Resolved when the server says it is up; failed if it is lost before.
         self._ready: asyncio.Future[None] = loop.create_future()
         self._closing = False
         self._starter: int | None = None
@@ -153,6 +149,11 @@ class Connection:
             self._loop.remove_reader(self._starter_pidfd)
         os.close(self._starter_pidfd)
         self._starter = self._starter_pidfd = None
+
+    @property
+    def ready(self) -> bool:
+        """Whether the server is up (until then commands need not wait for it)."""
+        return self._ready.done() and self._ready.exception() is None
 
     async def until_ready(self) -> None:
         """Return once the server is up; ``ServerUnavailable`` if it never comes up."""
@@ -223,7 +224,6 @@ class Connection:
                 self._lost()
                 return
             if kind == spawn_wire.READY:
-                self.ready = True
                 self._resolve(self._ready, None)
             elif kind == spawn_wire.STARTED:
                 exited: asyncio.Future[int] = self._loop.create_future()
@@ -243,7 +243,7 @@ class Connection:
             else:
                 errno_, text = values
                 assert isinstance(errno_, int)
-                failure = ServerUnavailable(errno_, f"the spawn server could not fork: {text}")
+                failure = ServerUnavailable(errno_, f"the spawn server could not start it: {text}")
                 starting = self._starting.pop(request_id, None)
                 if starting is not None and not starting.done():
                     starting.set_exception(failure)
