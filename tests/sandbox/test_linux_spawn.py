@@ -14,6 +14,7 @@ from support.linux_sandbox import (
     PYTHON,
     ROUTES,
     SpawnRoute,
+    alive,
     backend_params,
     protected,
     route_params,
@@ -87,15 +88,7 @@ async def test_stdin_reaches_the_command(route: SpawnRoute, tmp_path: Path) -> N
 
 def _running(token: str) -> list[int]:
     """Processes with ``token`` in their command line that are not yet zombies."""
-    alive = []
-    for pid in _alive_with(token):
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if state != "Z":
-            alive.append(pid)
-    return alive
+    return [pid for pid in _alive_with(token) if alive(pid)]
 
 
 def _wait_for_file(path: Path) -> None:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from support.linux_sandbox import protected, workspace_plan
+from support.linux_sandbox import alive, protected, workspace_plan
 
 from llmx.sandbox.linux import BackendKind, spawn_client, spawn_wire
 from llmx.sandbox.linux.backends import backend_status
@@ -52,15 +52,6 @@ def _cmdline(pid: int) -> bytes:
     return Path(f"/proc/{pid}/cmdline").read_bytes()
 
 
-def _alive(pid: int) -> bool:
-    """Running (a zombie has exited: only its entry is left for its parent to reap)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
-
-
 def _running_with(token: str) -> list[int]:
     """Live processes with ``token`` as one of their arguments."""
     found = []
@@ -71,7 +62,7 @@ def _running_with(token: str) -> list[int]:
             arguments = _cmdline(int(entry.name)).split(b"\0")
         except OSError:
             continue
-        if token.encode() in arguments and _alive(int(entry.name)):
+        if token.encode() in arguments and alive(int(entry.name)):
             found.append(int(entry.name))
     return found
 
@@ -152,8 +143,8 @@ async def _current_server() -> int:
 def _no_server_left() -> Iterator[None]:
     yield
     spawn_client._close_all()
-    _wait_for(lambda: not any(map(_alive, _servers_seen)),
-              f"spawn servers {sorted(filter(_alive, _servers_seen))} outlived their sessions")
+    _wait_for(lambda: not any(map(alive, _servers_seen)),
+              f"spawn servers {sorted(filter(alive, _servers_seen))} outlived their sessions")
 
 
 @pytest.mark.asyncio
@@ -193,9 +184,9 @@ async def test_forked_route_goes_through_a_waiter_of_this_process() -> None:
 async def test_server_exits_when_the_connection_closes(tmp_path: Path) -> None:
     assert await warm_up()
     server = await _current_server()
-    assert _alive(server)
+    assert alive(server)
     spawn_client.connection().close()
-    _wait_for(lambda: not _alive(server), f"spawn server {server} outlived its connection")
+    _wait_for(lambda: not alive(server), f"spawn server {server} outlived its connection")
     # The loop gets a new server (forked meanwhile): commands still run.
     result = await run_confined(["echo", "again"], cwd=tmp_path, plan=workspace_plan(),
                                 backend=BackendKind.NAMESPACES)
@@ -239,7 +230,7 @@ def test_server_and_sandbox_die_with_the_session_process() -> None:
     finally:
         session.kill()
         session.communicate()
-    _wait_for(lambda: not any(map(_alive, (command, init, server))),
+    _wait_for(lambda: not any(map(alive, (command, init, server))),
               "the spawn server or its sandbox outlived the session process")
 
 
@@ -248,7 +239,7 @@ async def test_server_killed_while_idle_the_next_command_runs(tmp_path: Path) ->
     assert await warm_up()
     server = await _current_server()
     os.kill(server, signal.SIGKILL)
-    _wait_for(lambda: not _alive(server), f"spawn server {server} survived SIGKILL")
+    _wait_for(lambda: not alive(server), f"spawn server {server} survived SIGKILL")
     result = await run_confined(["sh", "-c", "echo after; exit 4"], cwd=tmp_path,
                                 plan=workspace_plan(), backend=BackendKind.NAMESPACES)
     assert (result.exit_code, result.stdout) == (4, b"after\n")
@@ -269,7 +260,7 @@ async def test_server_killed_while_a_command_runs(tmp_path: Path) -> None:
     # Its init died of the server's death signal (SIGKILL), so did the command with it.
     assert result.exit_code == 128 + signal.SIGKILL, result.aggregated
     assert not result.timed_out
-    _wait_for(lambda: not any(map(_alive, (command, init))),
+    _wait_for(lambda: not any(map(alive, (command, init))),
               "the sandbox outlived its spawn server")
 
 
@@ -456,7 +447,7 @@ def _children(pid: int) -> list[int]:
     """Live processes whose parent is ``pid``."""
     found = []
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and _alive(int(entry.name)):
+        if entry.name.isdigit() and alive(int(entry.name)):
             try:
                 if _parent(int(entry.name)) == pid:
                     found.append(int(entry.name))

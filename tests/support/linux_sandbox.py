@@ -105,3 +105,12 @@ def scrub(path: Path) -> None:
     for root, dirs, _files in os.walk(path):
         for name in dirs:
             os.chmod(os.path.join(root, name), 0o755)
+
+
+def alive(pid: int) -> bool:
+    """Running (a zombie has exited: only its entry is left for its parent to reap)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
