@@ -20,9 +20,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from gen_rollout import generate_rollout  # noqa: E402  (a sibling script, not a package)
 
-# The read-only reference fixtures sit beside the project root.
+# The Codex fixtures kept in the repository (tests/fixtures/README.md).
 SOURCE = (
-    ROOT.parent / "shared" / "fixtures" / "codex-rich" / "rollouts"
+    ROOT / "tests" / "fixtures" / "codex-rich" / "rollouts"
     / "apply_patch_add_update_delete_human.rollout.jsonl"
 )
 

@@ -25,9 +25,9 @@ from typing import Any
 from llmx.events.home import rollout_path_for
 
 ROOT = Path(__file__).resolve().parents[1]
-# The read-only reference fixtures sit beside the project root.
+# The Codex fixtures kept in the repository (tests/fixtures/README.md).
 DEFAULT_SOURCE = (
-    ROOT.parent / "shared" / "fixtures" / "codex" / "rollouts"
+    ROOT / "tests" / "fixtures" / "codex" / "rollouts"
     / "exec_json_shell_workspace_write_then_resume_last_again.rollout.jsonl"
 )
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")

@@ -1,13 +1,13 @@
-"""Shared helpers for the test suite (paths to the read-only reference fixtures)."""
+"""Shared helpers for the test suite (paths to the reference fixtures kept in the repository)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-# The reference material lives beside the project's root and is never edited by tests.
-SHARED = PROJECT_ROOT.parent / "shared"
-FIXTURES = SHARED / "fixtures"
+# What the real Codex CLI wrote and sent, copied into the repository (see
+# tests/fixtures/README.md) so that a lone clone runs the whole suite. Tests never edit it.
+FIXTURES = PROJECT_ROOT / "tests" / "fixtures"
 CODEX_FIXTURES = FIXTURES / "codex"
 CODEX_RICH_FIXTURES = FIXTURES / "codex-rich"
 
