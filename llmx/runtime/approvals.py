@@ -123,10 +123,15 @@ class PatchVerdict(enum.Enum):
 def patch_verdict(
     policy: ApprovalPolicy, *, all_paths_writable: bool, read_only_sandbox: bool
 ) -> tuple[PatchVerdict, str | None]:
-    """Codex's ``assess_patch_safety`` for a non-empty patch, with the rejection text."""
+    """Codex's ``assess_patch_safety`` for a non-empty patch, with the rejection text.
+
+    ``all_paths_writable`` is about the resolved targets. Codex applies a patch inside its
+    sandbox, so under ``on-failure`` an unwritable target fails there and the user is asked
+    to retry without it; llmx checks the targets before writing and asks right away.
+    """
     if policy is ApprovalPolicy.UNTRUSTED:
         return PatchVerdict.ASK_USER, None
-    if all_paths_writable or policy is ApprovalPolicy.ON_FAILURE:
+    if all_paths_writable:
         return PatchVerdict.AUTO_APPROVE, None
     if policy is ApprovalPolicy.NEVER:
         if read_only_sandbox:

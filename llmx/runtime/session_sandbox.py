@@ -23,9 +23,6 @@ def sandbox_setup(plan: ConfinementPlan, policy_json: dict[str, Any]) -> Sandbox
             # Never run a command sandboxed-in-name-only: it fails, and says why.
             raise OSError(f"sandbox cannot be enforced: {exc}") from None
 
-    read_only_subpaths = tuple(
-        sub for root in plan.writable_roots for sub in root.read_only_subpaths
-    )
     return SandboxSetup(
         policy_json=policy_json,
         confined=confined if not plan.unconfined else spawn_unconfined,
@@ -33,6 +30,6 @@ def sandbox_setup(plan: ConfinementPlan, policy_json: dict[str, Any]) -> Sandbox
         filesystem_restricted=not plan.unconfined,
         read_only=policy_json.get("type") == "read-only",
         writable_roots=tuple(root.path for root in plan.writable_roots),
-        read_only_subpaths=read_only_subpaths,
+        plan=plan,
         network_enabled=plan.network is NetworkAccess.ENABLED,
     )

@@ -7,7 +7,7 @@ itself (with the ephemeral sink for ``--ephemeral``): there is no second writer.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Protocol, TypeAlias
 
@@ -20,6 +20,8 @@ from llmx.runtime.models.request import ModelRequest
 from llmx.runtime.models.stream import StreamEvent
 from llmx.runtime.tools.shell import Spawner
 from llmx.runtime.tools.specs import WireApi
+from llmx.sandbox.patch_safety import PatchTarget, check_targets, read_refusal
+from llmx.sandbox.plan import ConfinementPlan
 
 # One item of the model-context history: a dict built this session, or a resumed
 # session's item kept as the bytes it was recorded as (spliced into the request body).
@@ -43,16 +45,17 @@ class SandboxSetup(msgspec.Struct, frozen=True):
     filesystem_restricted: bool
     read_only: bool
     writable_roots: tuple[Path, ...]
-    # Paths inside writable roots that stay read-only (``.git``, ``.codex``...).
-    read_only_subpaths: tuple[Path, ...] = ()
+    # What the kernel enforces for a confined command; apply_patch, which writes from
+    # llmx's own process, is held to it by ``check_targets`` and ``read_refusal``.
+    plan: ConfinementPlan
     network_enabled: bool = False
 
-    def is_writable(self, path: Path) -> bool:
-        if not self.filesystem_restricted:
-            return True
-        if any(path == sub or path.is_relative_to(sub) for sub in self.read_only_subpaths):
-            return False
-        return any(path == root or path.is_relative_to(root) for root in self.writable_roots)
+    def check_targets(self, targets: Iterable[PatchTarget]) -> list[PatchTarget]:
+        """The patch targets with the sandbox's refusal (if any) of each."""
+        return check_targets(targets, self.plan)
+
+    def read_refusal(self, path: Path) -> str | None:
+        return read_refusal(path, self.plan)
 
 
 # An approval request as it is published (and written) before the decision.

@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     from llmx.events.event_log import EventLog
     from llmx.runtime.session import Session
     from llmx.runtime.session_types import SessionSettings
+    from llmx.sandbox.patch_safety import PatchTarget
 
 TURN_ABORTED_TEXT = (
     "<turn_aborted>\nThe user interrupted the previous turn on purpose. Any running unified "
@@ -345,12 +346,14 @@ class Turn:
         return await self.session.await_decision(call_id, request)
 
     async def request_patch_approval(
-        self, call_id: str, changes: dict[str, FileChange], outside: list[Path]
+        self, call_id: str, changes: dict[str, FileChange], refused: list[PatchTarget]
     ) -> ReviewDecision:
+        """Ask about a patch; ``changes`` are keyed by resolved targets, and ``refused``
+        (the targets the sandbox would not write) are named in the reason with why."""
         request = ApplyPatchApprovalRequest(call_id=call_id, turn_id=self.turn_id, changes=changes)
-        if outside:
-            request.reason = "writes outside the writable roots: " + ", ".join(
-                str(path) for path in outside
+        if refused:
+            request.reason = "not writable under the sandbox: " + ", ".join(
+                target.describe() for target in refused
             )
         return await self.session.await_decision(call_id, request)
 

@@ -240,27 +240,24 @@ async def _run(
 
 async def _apply_patch(turn: Turn, call: ToolCall, text: str) -> str:
     # Imported here: most turns never patch, and the patch modules (difflib) are start-up cost.
-    from llmx.runtime.tools.patch_apply import (
-        PatchApplyError,
-        apply_plan,
-        paths_outside,
-        plan_patch,
-    )
+    from llmx.runtime.tools.patch_apply import PatchApplyError, apply_plan, plan_patch
     from llmx.runtime.tools.patch_format import PatchParseError, parse_patch
 
     started = time.monotonic()
     settings = turn.settings
+    sandbox = settings.sandbox
     try:
-        plan = plan_patch(parse_patch(text), settings.cwd)
+        plan = plan_patch(parse_patch(text), settings.cwd, read_refusal=sandbox.read_refusal)
     except (PatchParseError, PatchApplyError) as exc:
         return f"apply_patch verification failed: {exc}"
     if not plan.changes:
         return "apply_patch verification failed: empty patch"
-    outside = paths_outside(plan, settings.sandbox.is_writable)
+    # Judged on where the bytes would land, every symbolic link followed.
+    refused = [target for target in sandbox.check_targets(plan.targets) if target.refusal]
     verdict, reason = patch_verdict(
         settings.approval_policy,
-        all_paths_writable=not outside,
-        read_only_sandbox=settings.sandbox.read_only,
+        all_paths_writable=not refused,
+        read_only_sandbox=sandbox.read_only,
     )
     if verdict is PatchVerdict.REJECT:
         return reason or "patch rejected"
@@ -268,7 +265,7 @@ async def _apply_patch(turn: Turn, call: ToolCall, text: str) -> str:
     item = FileChangeItem(id=call.call_id, changes=changes)
     started_ms = _now_ms()
     if verdict is PatchVerdict.ASK_USER:
-        decision = await turn.request_patch_approval(call.call_id, changes, outside)
+        decision = await turn.request_patch_approval(call.call_id, changes, refused)
         if not approves(decision):
             if decision is ReviewDecision.ABORT:
                 raise TurnAbort

@@ -1,101 +1,120 @@
-"""Whether an apply_patch may write where it wants to, under the turn's sandbox.
+"""Where an apply_patch would really write, and whether the turn's sandbox allows it.
 
-apply_patch writes files from the agent's own process, not from a confined child, so the
-kernel cannot stop it: this check is the sandbox for it. The runtime asks
-``assess_patch`` and acts on the answer (apply, ask the user, or reject to the model).
-Codex's rules (``safety.rs``):
-
-1. an empty patch is rejected;
-2. under ``untrusted`` every patch is asked about;
-3. every touched path (both ends of a move) is resolved against the cwd, normalised, and
-   must be writable under the plan (read-only carve-outs and deny entries respected, and
-   never inside protected metadata);
-4. all writable (or policy ``on-failure``): apply without asking; unconfined profiles
-   apply directly, confined ones inside the sandbox;
-5. otherwise ask the user, or reject under ``never`` (the reject text says why).
+apply_patch writes from the agent's own process, not from a confined child, so the
+kernel cannot stop it: this check is the sandbox for it. A path named in a patch is first
+resolved to its *target*, the place the bytes would land once every symbolic link on the
+way is followed (a command may have planted ``link -> /outside`` or ``gitlink -> .git``);
+the target, never the name, is checked against the plan, with the plan's roots and
+carve-outs resolved the same way. The writer then reaches the target without following
+any link (``no_follow``), so a link planted after the check fails the write instead of
+redirecting it. The runtime decides from the refusals whether to apply, ask or reject
+(``llmx.runtime.approvals.patch_verdict``); the approval request shows the targets.
 """
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Sequence
-from dataclasses import dataclass
+import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from llmx.sandbox.plan import ConfinementPlan
 from llmx.sandbox.plan_builder import normalize
-from llmx.sandbox.protected import forbidden_metadata_write
+from llmx.sandbox.protected import PROTECTED_METADATA_NAMES, forbidden_metadata_write
+from llmx.sandbox.records import record
 
-REJECT_OUTSIDE_PROJECT = "writing outside of the project; rejected by user approval settings"
-REJECT_READ_ONLY = "writing is blocked by read-only sandbox; rejected by user approval settings"
-
-
-class PatchDecision(enum.Enum):
-    # Apply without asking, with no sandbox around the writer.
-    AUTO_APPROVE_UNSANDBOXED = "auto_approve_unsandboxed"
-    # Apply without asking, inside the turn's sandbox.
-    AUTO_APPROVE_SANDBOXED = "auto_approve_sandboxed"
-    ASK_USER = "ask_user"
-    REJECT = "reject"
+OUTSIDE_ROOTS = "outside the writable roots"
+DENIED = "denied by the sandbox policy"
+NOT_READABLE = "not readable under the sandbox policy"
 
 
-@dataclass(frozen=True)
-class PatchAssessment:
-    decision: PatchDecision
-    # For REJECT: the text returned to the model. For ASK_USER: the paths that are not writable.
-    reason: str | None = None
-    unwritable: tuple[Path, ...] = ()
+@record
+class PatchTarget:
+    """One path a patch touches: as named, and where the write would land."""
+
+    # Absolute and normalised, as the patch named it (relative names are cwd-relative).
+    named: Path
+    # ``named`` with every symbolic link resolved (for a removal, all but the last name:
+    # removing a link removes the link).
+    target: Path
+    # The first component of ``named`` that is a symbolic link, if any.
+    via: Path | None
+    # Why the sandbox would refuse the write; None when it is allowed.
+    refusal: str | None = None
+
+    def describe(self) -> str:
+        """``TARGET (why; via LINK)``, for approval requests and refusals."""
+        notes = [self.refusal] if self.refusal else []
+        if self.via is not None:
+            notes.append(f"via {self.via}")
+        return f"{self.target} ({'; '.join(notes)})" if notes else str(self.target)
 
 
-def is_path_writable(path: Path, plan: ConfinementPlan) -> bool:
-    """``path`` (absolute, normalised) lies in a writable root, outside its carve-outs."""
+def _real(path: Path) -> Path:
+    return Path(os.path.realpath(path))
+
+
+def _first_link(path: Path) -> Path | None:
+    for candidate in (*reversed(path.parents), path):
+        if candidate.is_symlink():
+            return candidate
+    return None
+
+
+def patch_target(named: Path, *, removes_entry: bool = False) -> PatchTarget:
+    """Resolve ``named`` (absolute) to where a write, or a removal, would land."""
+    named = normalize(named)
+    if removes_entry:
+        target = _real(named.parent) / named.name
+        via = _first_link(named.parent)
+    else:
+        target = _real(named)
+        via = _first_link(named)
+    return PatchTarget(named, target, via)
+
+
+def _within(path: Path, base: Path) -> bool:
+    return path == base or base in path.parents
+
+
+def write_refusal(target: Path, plan: ConfinementPlan) -> str | None:
+    """Why the plan refuses a write to ``target`` (symlink-free), or None if it allows it."""
     if plan.unconfined:
-        return True
-    roots = [r.path for r in plan.writable_roots]
-    if forbidden_metadata_write(path, roots) is not None and not any(
-        root.path == Path("/") and not root.read_only_subpaths for root in plan.writable_roots
-    ):
-        return False
+        return None
     for denied in plan.denied_paths:
-        if path == denied or denied in path.parents:
-            return False
+        if _within(target, _real(denied)):
+            return DENIED
+    roots = [_real(root.path) for root in plan.writable_roots]
     for root in plan.writable_roots:
-        if path != root.path and root.path not in path.parents:
-            continue
-        if any(path == sub or sub in path.parents for sub in root.read_only_subpaths):
-            continue
-        return True
-    return False
+        for sub in root.read_only_subpaths:
+            if _within(target, _real(sub)):
+                name = sub.name if sub.name in PROTECTED_METADATA_NAMES else None
+                return f"protected {name}" if name else f"read-only {sub}"
+    full_disk = any(r.path == Path("/") and not r.read_only_subpaths for r in plan.writable_roots)
+    name = forbidden_metadata_write(target, roots)
+    if name is not None and not full_disk:
+        return f"protected {name}"
+    if any(_within(target, root) for root in roots):
+        return None
+    return OUTSIDE_ROOTS
 
 
-def assess_patch(
-    touched: Sequence[str | Path],
-    *,
-    cwd: Path,
-    plan: ConfinementPlan,
-    approval_policy: str,
-    platform_sandbox_available: bool = True,
-) -> PatchAssessment:
-    """Decide about a patch touching ``touched`` paths (relative ones are cwd-relative).
+def read_refusal(target: Path, plan: ConfinementPlan) -> str | None:
+    """Why the plan refuses reading ``target`` (symlink-free), or None if it allows it."""
+    if plan.unconfined:
+        return None
+    if any(_within(target, _real(denied)) for denied in plan.denied_paths):
+        return DENIED
+    readable = plan.readable_roots
+    if readable is not None and not any(
+        _within(target, _real(root))
+        for root in (*readable, *(w.path for w in plan.writable_roots))
+    ):
+        return NOT_READABLE
+    return None
 
-    ``approval_policy`` is the kebab-case ``AskForApproval`` value (``untrusted``,
-    ``on-failure``, ``on-request``, ``never``).
-    """
-    if not touched:
-        return PatchAssessment(PatchDecision.REJECT, "empty patch")
-    if approval_policy == "untrusted":
-        return PatchAssessment(PatchDecision.ASK_USER)
-    resolved = [normalize(cwd / Path(p)) for p in touched]
-    unwritable = tuple(p for p in resolved if not is_path_writable(p, plan))
-    if not unwritable or approval_policy == "on-failure":
-        if plan.unconfined:
-            return PatchAssessment(PatchDecision.AUTO_APPROVE_UNSANDBOXED)
-        if platform_sandbox_available:
-            return PatchAssessment(PatchDecision.AUTO_APPROVE_SANDBOXED)
-        if approval_policy == "never":
-            return PatchAssessment(PatchDecision.REJECT, REJECT_OUTSIDE_PROJECT)
-        return PatchAssessment(PatchDecision.ASK_USER)
-    if approval_policy == "never":
-        reason = REJECT_READ_ONLY if not plan.writable_roots else REJECT_OUTSIDE_PROJECT
-        return PatchAssessment(PatchDecision.REJECT, reason, unwritable)
-    return PatchAssessment(PatchDecision.ASK_USER, None, unwritable)
+
+def check_targets(targets: Iterable[PatchTarget], plan: ConfinementPlan) -> list[PatchTarget]:
+    """``targets`` with their refusals filled in, in order."""
+    return [
+        PatchTarget(t.named, t.target, t.via, write_refusal(t.target, plan)) for t in targets
+    ]

@@ -10,9 +10,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from support import PROJECT_ROOT
 
 API_KEY_ENV = "LLMX_TEST_MODEL_KEY"
+
+
+def _sandbox_unavailable() -> str | None:
+    from llmx.sandbox.linux import choose_backend
+    from llmx.sandbox.plan import ConfinementPlan
+
+    try:
+        choose_backend(ConfinementPlan())
+    except Exception as exc:
+        return str(exc)
+    return None
+
+
+_NO_SANDBOX = _sandbox_unavailable()
+# For tests whose commands run under the kernel sandbox.
+needs_sandbox = pytest.mark.skipif(
+    _NO_SANDBOX is not None, reason=f"no kernel sandbox backend on this machine: {_NO_SANDBOX}"
+)
 STDIN_NOTICE = "Reading additional input from stdin...\n"
 
 

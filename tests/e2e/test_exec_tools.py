@@ -9,33 +9,16 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 from e2e.exec_harness import (
     assert_replay_equals_live,
     completed_items,
     events,
     make_env,
+    needs_sandbox,
     rollout_lines,
 )
 from support.model_scripts import Script
 from support.model_server import ModelServer
-
-
-def _sandbox_available() -> str | None:
-    from llmx.sandbox.linux import choose_backend
-    from llmx.sandbox.plan import ConfinementPlan
-
-    try:
-        choose_backend(ConfinementPlan())
-    except Exception as exc:
-        return str(exc)
-    return None
-
-
-_NO_SANDBOX = _sandbox_available()
-needs_sandbox = pytest.mark.skipif(
-    _NO_SANDBOX is not None, reason=f"no kernel sandbox backend on this machine: {_NO_SANDBOX}"
-)
 
 
 def _lines_of(path: Path, kind: str) -> list[dict[str, object]]:

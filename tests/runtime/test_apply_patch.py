@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
 
 import pytest
 
 from llmx.runtime.tools.patch_apply import (
-    FileAdd,
     FileDelete,
     FileUpdate,
     PatchApplyError,
     apply_plan,
-    paths_outside,
     plan_patch,
     seek_sequence,
 )
@@ -23,6 +23,7 @@ from llmx.runtime.tools.patch_format import (
     UpdateFile,
     parse_patch,
 )
+from llmx.sandbox.no_follow import SymlinkInPath
 
 
 def _patch(*lines: str) -> str:
@@ -158,20 +159,89 @@ def test_malformed_patches_are_rejected_with_a_reason(text: str, message: str) -
         parse_patch(text)
 
 
-def test_writable_roots_refuse_paths_outside(tmp_path: Path) -> None:
-    root = tmp_path / "ws"
+@pytest.fixture
+def arena(tmp_path: Path) -> tuple[Path, Path]:
+    root, outside = tmp_path / "ws", tmp_path / "outside"
     root.mkdir()
+    outside.mkdir()
+    return root, outside
+
+
+def test_targets_are_the_resolved_paths_of_both_move_ends(arena: tuple[Path, Path]) -> None:
+    root, outside = arena
     (root / "in.txt").write_text("a\n")
+    (root / "link").symlink_to(outside)
     plan = plan_patch(
         parse_patch(
             "*** Begin Patch\n*** Update File: in.txt\n*** Move to: ../escape.txt\n@@\n-a\n+b\n"
-            "*** Add File: ok.txt\n+y\n*** End Patch"
+            "*** Add File: link/x.txt\n+y\n*** End Patch"
         ),
         root,
     )
-    outside = paths_outside(plan, lambda path: path.is_relative_to(root))
-    assert outside == [tmp_path / "escape.txt"]
-    assert isinstance(plan.changes[1], FileAdd)
+    assert [(t.named, t.target, t.via) for t in plan.targets] == [
+        (root / "in.txt", root / "in.txt", None),
+        (root.parent / "escape.txt", root.parent / "escape.txt", None),
+        (root / "link" / "x.txt", outside / "x.txt", root / "link"),
+    ]
+    # The change itself names the target: that is what is shown, checked and written.
+    assert plan.changes[1].path == outside / "x.txt"
+
+
+def test_a_link_planted_after_the_check_fails_the_write(arena: tuple[Path, Path]) -> None:
+    root, outside = arena
+    (root / "sub").mkdir()
+    plan = plan_patch(parse_patch(_patch("*** Add File: sub/deep/x.txt", "+x")), root)
+    assert plan.targets[0].target == root / "sub" / "deep" / "x.txt"
+    (root / "sub").rmdir()
+    (root / "sub").symlink_to(outside)
+    with pytest.raises(SymlinkInPath):
+        apply_plan(plan)
+    assert list(outside.iterdir()) == []
+
+
+def test_a_final_link_planted_after_the_check_is_not_followed(arena: tuple[Path, Path]) -> None:
+    root, outside = arena
+    (root / "f.txt").write_text("a\n")
+    plan = plan_patch(parse_patch(_patch("*** Update File: f.txt", "-a", "+b")), root)
+    (root / "f.txt").unlink()
+    (root / "f.txt").symlink_to(outside / "victim.txt")
+    with pytest.raises(SymlinkInPath):
+        apply_plan(plan)
+    assert not (outside / "victim.txt").exists()
+
+
+def test_deleting_a_link_removes_the_link_not_its_target(arena: tuple[Path, Path]) -> None:
+    root, outside = arena
+    (outside / "kept.txt").write_text("kept\n")
+    (root / "l.txt").symlink_to(outside / "kept.txt")
+    plan = plan_patch(parse_patch(_patch("*** Delete File: l.txt")), root)
+    assert plan.targets[0].target == root / "l.txt"
+    apply_plan(plan)
+    assert not (root / "l.txt").is_symlink()
+    assert (outside / "kept.txt").read_text() == "kept\n"
+
+
+def test_an_unreadable_file_is_not_read_for_an_update(arena: tuple[Path, Path]) -> None:
+    root, outside = arena
+    (outside / "secret.env").write_text("TOKEN=1\n")
+    (root / "s.env").symlink_to(outside / "secret.env")
+
+    def refusal(path: Path) -> str | None:
+        return "denied by the sandbox policy" if path == outside / "secret.env" else None
+
+    with pytest.raises(PatchApplyError, match=r"s\.env: denied by the sandbox policy"):
+        plan_patch(parse_patch(_patch("*** Update File: s.env", "-TOKEN=1", "+X")), root,
+                   read_refusal=refusal)
+
+
+def test_a_fifo_at_the_target_fails_instead_of_blocking(arena: tuple[Path, Path]) -> None:
+    root, _ = arena
+    os.mkfifo(root / "pipe")
+    plan = plan_patch(parse_patch(_patch("*** Add File: pipe", "+x")), root)
+    # No reader on the FIFO: a non-blocking open for writing fails with ENXIO.
+    with pytest.raises(OSError, match="No such device or address") as raised:
+        apply_plan(plan)
+    assert raised.value.errno == errno.ENXIO
 
 
 def test_seek_sequence_prefers_exact_match_over_loose_one() -> None:

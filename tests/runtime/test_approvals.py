@@ -74,7 +74,9 @@ def test_denials_offer_an_unsandboxed_retry_only_where_codex_does() -> None:
         (P.UNTRUSTED, True, False, PatchVerdict.ASK_USER),
         (P.ON_REQUEST, True, False, PatchVerdict.AUTO_APPROVE),
         (P.ON_REQUEST, False, False, PatchVerdict.ASK_USER),
-        (P.ON_FAILURE, False, False, PatchVerdict.AUTO_APPROVE),
+        # Codex would write inside its sandbox, fail, then ask; llmx asks before writing.
+        (P.ON_FAILURE, False, False, PatchVerdict.ASK_USER),
+        (P.ON_FAILURE, True, False, PatchVerdict.AUTO_APPROVE),
         (P.NEVER, False, False, PatchVerdict.REJECT),
         (P.NEVER, False, True, PatchVerdict.REJECT),
     ],

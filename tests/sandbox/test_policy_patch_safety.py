@@ -1,4 +1,4 @@
-"""apply_patch writable-path check against real resolved plans."""
+"""apply_patch targets checked against real resolved plans, after every link is followed."""
 
 from __future__ import annotations
 
@@ -7,11 +7,15 @@ from pathlib import Path
 import pytest
 
 from llmx.sandbox.patch_safety import (
-    REJECT_OUTSIDE_PROJECT,
-    REJECT_READ_ONLY,
-    PatchDecision,
-    assess_patch,
+    DENIED,
+    NOT_READABLE,
+    OUTSIDE_ROOTS,
+    check_targets,
+    patch_target,
+    read_refusal,
+    write_refusal,
 )
+from llmx.sandbox.plan import ConfinementPlan
 from llmx.sandbox.resolve import SandboxConfig, SandboxFlags, resolve_sandbox
 
 
@@ -21,48 +25,65 @@ def project(tmp_path: Path) -> Path:
     return tmp_path / "p"
 
 
-def _plan(project: Path, **flags: object):  # type: ignore[no-untyped-def]
-    return resolve_sandbox(SandboxConfig(), SandboxFlags(**flags), cwd=project, env={}).plan  # type: ignore[arg-type]
+def _plan(project: Path, config: SandboxConfig | None = None, **flags: object) -> ConfinementPlan:
+    return resolve_sandbox(config or SandboxConfig(), SandboxFlags(**flags),  # type: ignore[arg-type]
+                           cwd=project, env={}).plan
 
 
-def test_inside_workspace_is_auto_approved_sandboxed(project: Path) -> None:
-    result = assess_patch(
-        ["src/a.py"], cwd=project, plan=_plan(project, full_auto=True), approval_policy="on-request"
-    )
-    assert result.decision is PatchDecision.AUTO_APPROVE_SANDBOXED
+# /tmp and $TMPDIR are not writable roots, so the tests' "outside" really is outside.
+NO_TMP = SandboxConfig(sandbox_workspace_write={"exclude_slash_tmp": True,
+                                                "exclude_tmpdir_env_var": True})
+
+
+def _refusal(project: Path, name: str, plan: ConfinementPlan) -> str | None:
+    return write_refusal(patch_target(project / name).target, plan)
+
+
+def test_inside_the_workspace_is_writable(project: Path) -> None:
+    assert _refusal(project, "src/a.py", _plan(project, full_auto=True)) is None
 
 
 @pytest.mark.parametrize(
-    "target", [".git/hooks/pre-commit", ".codex/config.toml", ".agents/x", "/etc/outside.txt"]
+    ("name", "why"),
+    [(".git/hooks/pre-commit", "protected .git"), (".codex/config.toml", "protected .codex"),
+     (".agents/x", "protected .agents"), ("/etc/outside.txt", OUTSIDE_ROOTS)],
 )
-def test_protected_or_outside_paths_ask_or_reject(project: Path, target: str) -> None:
-    plan = _plan(project, full_auto=True)
-    asked = assess_patch([target], cwd=project, plan=plan, approval_policy="on-request")
-    assert asked.decision is PatchDecision.ASK_USER
-    rejected = assess_patch([target], cwd=project, plan=plan, approval_policy="never")
-    assert rejected.decision is PatchDecision.REJECT
-    assert rejected.reason == REJECT_OUTSIDE_PROJECT
+def test_protected_or_outside_paths_are_refused(project: Path, name: str, why: str) -> None:
+    assert _refusal(project, name, _plan(project, NO_TMP, full_auto=True)) == why
 
 
-def test_read_only_rejects_with_read_only_text(project: Path) -> None:
-    result = assess_patch(["a.txt"], cwd=project, plan=_plan(project), approval_policy="never")
-    assert (result.decision, result.reason) == (PatchDecision.REJECT, REJECT_READ_ONLY)
+def test_read_only_refuses_everything_and_full_access_nothing(project: Path) -> None:
+    assert _refusal(project, "a.txt", _plan(project)) == OUTSIDE_ROOTS
+    assert _refusal(project, "/etc/x", _plan(project, bypass=True)) is None
 
 
-def test_full_access_applies_directly_and_untrusted_always_asks(project: Path) -> None:
-    plan = _plan(project, bypass=True)
-    assert assess_patch(["/etc/x"], cwd=project, plan=plan, approval_policy="never").decision is (
-        PatchDecision.AUTO_APPROVE_UNSANDBOXED
-    )
-    assert assess_patch(["a"], cwd=project, plan=plan, approval_policy="untrusted").decision is (
-        PatchDecision.ASK_USER
-    )
+def test_links_are_judged_by_where_they_lead(project: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (project / "out").symlink_to(outside)
+    (project / "gitlink").symlink_to(".git")
+    (project / "inner").symlink_to("src")
+    plan = _plan(project, NO_TMP, full_auto=True)
+    checked = check_targets(
+        [patch_target(project / n) for n in ("out/x", "gitlink/config", "inner/y")], plan)
+    assert [(t.target, t.refusal, t.via) for t in checked] == [
+        (outside / "x", OUTSIDE_ROOTS, project / "out"),
+        (project / ".git" / "config", "protected .git", project / "gitlink"),
+        (project / "src" / "y", None, project / "inner"),
+    ]
+    assert checked[0].describe() == (
+        f"{outside / 'x'} (outside the writable roots; via {project / 'out'})")
 
 
-def test_empty_patch_and_move_destination(project: Path) -> None:
-    plan = _plan(project, full_auto=True)
-    assert assess_patch([], cwd=project, plan=plan, approval_policy="never").reason == "empty patch"
-    moved = assess_patch(
-        ["a.txt", "/etc/b.txt"], cwd=project, plan=plan, approval_policy="on-request"
-    )
-    assert moved.unwritable == (Path("/etc/b.txt"),)
+def test_deny_read_and_restricted_reads(project: Path, tmp_path: Path) -> None:
+    (project / "secret.env").write_text("x")
+    config = SandboxConfig(permissions={"dev": {
+        "extends": ":workspace",
+        "filesystem": {":workspace_roots": {"**/*.env": "deny"}}}})
+    plan = _plan(project, config, permission_profile="dev")
+    assert read_refusal(project / "secret.env", plan) == DENIED
+    assert write_refusal(project / "secret.env", plan) == DENIED
+    assert read_refusal(project / "a.py", plan) is None
+    narrow = SandboxConfig(permissions={"narrow": {"filesystem": {":workspace_roots": "read"}}})
+    assert read_refusal(tmp_path / "other", _plan(project, narrow,
+                                                 permission_profile="narrow")) == NOT_READABLE

@@ -1,5 +1,10 @@
 """Applying a parsed apply_patch to the filesystem, with Codex's matching rules.
 
+Every path is resolved to where the bytes would land before anything is read or written
+(``llmx.sandbox.patch_safety``): the plan's changes name those targets, the runtime checks
+them against the sandbox, and reads and writes reach them without following any link
+(``llmx.sandbox.no_follow``).
+
 Verification happens before any write: every hunk is resolved against the current file
 contents first, so a patch whose third hunk does not match changes nothing. Matching
 tries exact lines, then lines with trailing whitespace ignored, then surrounding
@@ -17,6 +22,11 @@ from pathlib import Path
 import msgspec
 
 from llmx.runtime.tools.patch_format import AddFile, DeleteFile, Hunk, UpdateChunk, UpdateFile
+from llmx.sandbox import no_follow
+from llmx.sandbox.patch_safety import PatchTarget, patch_target
+
+# Why the sandbox refuses reading a path (None: it may be read); see ``plan_patch``.
+ReadRefusal = Callable[[Path], str | None]
 
 
 class PatchApplyError(Exception):
@@ -24,16 +34,19 @@ class PatchApplyError(Exception):
 
 
 class FileAdd(msgspec.Struct, frozen=True):
+    # Every path of a change is a resolved target, free of symbolic links.
     path: Path
     content: str
 
 
 class FileDelete(msgspec.Struct, frozen=True):
+    # The entry removed (a link is removed, not what it points to).
     path: Path
     content: str
 
 
 class FileUpdate(msgspec.Struct, frozen=True):
+    # Rewritten in place; with ``move_path``, the entry removed once the new file is written.
     path: Path
     move_path: Path | None
     unified_diff: str
@@ -49,14 +62,8 @@ class PatchPlan(msgspec.Struct, frozen=True):
     changes: tuple[FileChange, ...]
     # ``A path`` / ``M path`` / ``D path`` as the patch named them, for the success message.
     summary_lines: tuple[str, ...]
-
-    def touched_paths(self) -> list[Path]:
-        paths: list[Path] = []
-        for change in self.changes:
-            paths.append(change.path)
-            if isinstance(change, FileUpdate) and change.move_path is not None:
-                paths.append(change.move_path)
-        return paths
+    # Every path written or removed (both ends of a move), as named and as resolved.
+    targets: tuple[PatchTarget, ...]
 
     def success_message(self) -> str:
         return "Success. Updated the following files:\n" + "".join(
@@ -64,74 +71,86 @@ class PatchPlan(msgspec.Struct, frozen=True):
         )
 
 
-def plan_patch(hunks: Sequence[Hunk], cwd: Path) -> PatchPlan:
-    """Resolve every hunk against the files under ``cwd`` without writing anything."""
+def plan_patch(
+    hunks: Sequence[Hunk], cwd: Path, *, read_refusal: ReadRefusal | None = None
+) -> PatchPlan:
+    """Resolve every hunk against the files under ``cwd`` without writing anything.
+
+    ``read_refusal`` (the sandbox's read rules) is asked before a file is read for an
+    update or a removal: a patch must not show the model what a command could not read.
+    """
     changes: list[FileChange] = []
     summary: list[str] = []
+    targets: list[PatchTarget] = []
     for hunk in hunks:
-        path = _absolute(hunk.path, cwd)
+        named = _absolute(hunk.path, cwd)
         if isinstance(hunk, AddFile):
-            changes.append(FileAdd(path, hunk.content))
+            target = patch_target(named)
+            targets.append(target)
+            changes.append(FileAdd(target.target, hunk.content))
             summary.append(f"A {hunk.path}")
         elif isinstance(hunk, DeleteFile):
-            changes.append(FileDelete(path, _read(path, "delete")))
+            target = patch_target(named, removes_entry=True)
+            targets.append(target)
+            changes.append(FileDelete(target.target, _read(named, "delete", read_refusal)))
             summary.append(f"D {hunk.path}")
         else:
-            changes.append(_plan_update(hunk, path, cwd))
+            moved = None if hunk.move_path is None else patch_target(
+                _absolute(hunk.move_path, cwd))
+            # A move removes the source entry; an update rewrites the file it resolves to.
+            target = patch_target(named, removes_entry=moved is not None)
+            targets.extend([target] if moved is None else [target, moved])
+            original = _read(named, "update", read_refusal)
+            changes.append(_plan_update(hunk, named, target.target, original, moved))
             summary.append(f"M {hunk.move_path or hunk.path}")
-    return PatchPlan(tuple(changes), tuple(summary))
+    return PatchPlan(tuple(changes), tuple(summary), tuple(targets))
 
 
 def apply_plan(plan: PatchPlan) -> None:
-    """Write a verified plan to disk (parents created as needed)."""
+    """Write a verified plan to disk (parents created as needed), following no link."""
     for change in plan.changes:
         if isinstance(change, FileAdd):
-            _write(change.path, change.content)
+            no_follow.write_text(change.path, change.content)
         elif isinstance(change, FileDelete):
-            change.path.unlink()
+            no_follow.remove(change.path)
         else:
             target = change.move_path or change.path
-            _write(target, change.new_content)
+            no_follow.write_text(target, change.new_content)
             if change.move_path is not None and change.move_path != change.path:
-                change.path.unlink()
-
-
-def paths_outside(plan: PatchPlan, is_writable: Callable[[Path], bool]) -> list[Path]:
-    """The touched paths that ``is_writable`` refuses, in patch order."""
-    return [path for path in plan.touched_paths() if not is_writable(path)]
+                no_follow.remove(change.path)
 
 
 def _absolute(path: Path, cwd: Path) -> Path:
     return Path(os.path.normpath(path if path.is_absolute() else cwd / path))
 
 
-def _read(path: Path, purpose: str) -> str:
+def _read(named: Path, purpose: str, read_refusal: ReadRefusal | None) -> str:
+    source = Path(os.path.realpath(named))
+    refusal = None if read_refusal is None else read_refusal(source)
+    if refusal is not None:
+        raise PatchApplyError(f"Failed to read file to {purpose} {named}: {refusal}")
     try:
-        return path.read_text(encoding="utf-8")
+        return no_follow.read_text(source)
     except FileNotFoundError:
         raise PatchApplyError(
-            f"Failed to read file to {purpose} {path}: No such file or directory (os error 2)"
+            f"Failed to read file to {purpose} {named}: No such file or directory (os error 2)"
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise PatchApplyError(f"Failed to read file to {purpose} {path}: {exc}") from None
+        raise PatchApplyError(f"Failed to read file to {purpose} {named}: {exc}") from None
 
 
-def _write(path: Path, content: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(content, encoding="utf-8")
-
-
-def _plan_update(hunk: UpdateFile, path: Path, cwd: Path) -> FileUpdate:
-    original = _read(path, "update")
+def _plan_update(
+    hunk: UpdateFile, named: Path, path: Path, original: str, moved: PatchTarget | None
+) -> FileUpdate:
     lines = original.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
-    replacements = _replacements(lines, path, hunk.chunks)
+    replacements = _replacements(lines, named, hunk.chunks)
     new_lines = _apply_replacements(lines, replacements)
     if not new_lines or new_lines[-1] != "":
         new_lines.append("")
     new_content = "\n".join(new_lines)
-    move = _absolute(hunk.move_path, cwd) if hunk.move_path is not None else None
+    move = None if moved is None else moved.target
     return FileUpdate(path, move, unified_diff(original, new_content), new_content)
 
 
