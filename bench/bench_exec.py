@@ -1,11 +1,14 @@
 """``llmx exec "say hi"`` against the loopback model server: wall time and peak RSS.
 
-Run: ``.venv/bin/python bench/bench_exec.py [--runs N] [--codex PATH]``. Each run is a
-fresh process (``python -m llmx exec``) in a temporary home; the peak RSS is the child's
-``ru_maxrss`` from ``wait4``. Two series: a fresh home per run (the first run of a user,
-which creates the session index) and one home used by every run (the usual case). With
-``--codex``, the real Codex CLI runs the same script against the same server for
-comparison.
+Run: ``.venv/bin/python bench/bench_exec.py [--runs N] [--codex PATH] [--llmx PATH ...]``.
+Each run is a fresh process of the console script (``.venv/bin/llmx exec "say hi"``, what
+a user runs) in a temporary home; the peak RSS is the child's ``ru_maxrss`` from
+``wait4``. Two series per llmx: a fresh home per run (the first run of a user, which
+creates the session index) and one home used by every run (the usual case). With
+``--codex``, the real Codex CLI runs the same script against the same server. Every
+series runs once per round, round after round (interleaved), so all see the same load;
+each series' first run is discarded (it warms the page cache). ``--llmx`` names other
+llmx console scripts (another checkout's ``.venv/bin/llmx``) to compare with this one.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,43 +51,64 @@ def _run(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]
     return wall, usage.ru_maxrss / 1024
 
 
-def _series(
-    name: str, argv: list[str], runs: int, base_url: str, home_var: str, *, fresh_home: bool = True
-) -> None:
-    walls: list[float] = []
-    peaks: list[float] = []
-    with tempfile.TemporaryDirectory() as scratch:
-        root = Path(scratch)
-        work = root / "project"
-        work.mkdir()
-        subprocess.run(["git", "init", "-q", str(work)], check=True)
-        for index in range(runs + 1):
-            # A fresh home pays for creating its session index; a used one only updates it.
-            home = root / (f"home{index}" if fresh_home else "home")
-            _config(home, base_url)
-            env = {**os.environ, home_var: str(home), "MOCK_API_KEY": "dummy"}
-            wall, peak = _run(argv, work, env)
-            if index:  # the first run warms the page cache
-                walls.append(wall)
-                peaks.append(peak)
-    print(f"{name}: wall median {statistics.median(walls):.3f} s "
-          f"[{min(walls):.3f}-{max(walls):.3f}], peak RSS median "
-          f"{statistics.median(peaks):.1f} MiB [{min(peaks):.1f}-{max(peaks):.1f}], n={runs}")
+@dataclass
+class Series:
+    name: str
+    argv: list[str]
+    home_var: str
+    fresh_home: bool
+    walls: list[float] = field(default_factory=list)
+    peaks: list[float] = field(default_factory=list)
+
+    def run_once(self, root: Path, work: Path, index: int, base_url: str) -> None:
+        # A fresh home pays for creating its session index; a used one only updates it.
+        slug = self.name.replace(" ", "-")
+        home = root / (f"{slug}-{index}" if self.fresh_home else slug)
+        _config(home, base_url)
+        env = {**os.environ, self.home_var: str(home), "MOCK_API_KEY": "dummy"}
+        wall, peak = _run(self.argv, work, env)
+        if index:  # the first run warms the page cache
+            self.walls.append(wall)
+            self.peaks.append(peak)
+
+    def report(self) -> str:
+        walls, peaks = self.walls, self.peaks
+        return (f"{self.name}: wall median {statistics.median(walls):.3f} s "
+                f"[{min(walls):.3f}-{max(walls):.3f}], peak RSS median "
+                f"{statistics.median(peaks):.1f} MiB [{min(peaks):.1f}-{max(peaks):.1f}], "
+                f"n={len(walls)}")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--codex", help="path of a codex binary to compare with")
+    parser.add_argument("--llmx", action="append", default=[], metavar="PATH",
+                        help="another llmx console script to time beside this checkout's")
     args = parser.parse_args()
-    with ModelServer(Script.from_json(SCRIPT)) as server:
-        argv = [sys.executable, "-m", "llmx", "exec", "say hi"]
-        _series("llmx exec, fresh home", argv, args.runs, server.base_url, "LLMX_HOME")
-        _series("llmx exec, used home", argv, args.runs, server.base_url, "LLMX_HOME",
-                fresh_home=False)
-        if args.codex:
-            _series("codex exec", [args.codex, "exec", "say hi"], args.runs, server.base_url,
-                    "CODEX_HOME")
+    prompt = "say hi"
+    series: list[Series] = []
+    for index, llmx in enumerate([str(Path(sys.executable).parent / "llmx"), *args.llmx]):
+        label = "llmx exec" if index == 0 else f"llmx exec ({llmx})"
+        series.append(Series(f"{label}, used home", [llmx, "exec", prompt], "LLMX_HOME",
+                             fresh_home=False))
+        series.append(Series(f"{label}, fresh home", [llmx, "exec", prompt], "LLMX_HOME",
+                             fresh_home=True))
+    if args.codex:
+        series.append(Series("codex exec", [args.codex, "exec", prompt], "CODEX_HOME",
+                             fresh_home=False))
+    with ModelServer(Script.from_json(SCRIPT)) as server, \
+            tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        work = root / "project"
+        work.mkdir()
+        subprocess.run(["git", "init", "-q", str(work)], check=True)
+        for index in range(args.runs + 1):
+            for one in series:
+                one.run_once(root, work, index, server.base_url)
+    print(f"interleaved, load average at the end {os.getloadavg()[0]:.2f}")
+    for one in series:
+        print(one.report())
     return 0
 
 
