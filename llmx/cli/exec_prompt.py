@@ -11,27 +11,31 @@ import codecs
 import sys
 from typing import BinaryIO
 
+from llmx.cli.errors import CommandError
 
-class PromptError(Exception):
-    """A prompt problem; the message is the one line to print, exit status 1."""
+_CONVERT = "convert it to UTF-8 (for example with iconv) and try again"
+
+
+class PromptError(CommandError):
+    """A prompt problem: one line on stderr, exit status 1."""
 
 
 def decode_stdin(raw: bytes) -> str:
     if raw.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
-        raise PromptError("Failed to read prompt from stdin: UTF-32 input is not supported")
+        raise PromptError("cannot read the prompt from stdin: UTF-32 input is not supported",
+                          _CONVERT)
     if raw.startswith(codecs.BOM_UTF8):
         raw = raw[len(codecs.BOM_UTF8) :]
     elif raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
             return raw.decode("utf-16")
         except UnicodeDecodeError as exc:
-            raise PromptError(f"Failed to read prompt from stdin: {exc}") from None
+            raise PromptError(f"cannot read the prompt from stdin: {exc}", _CONVERT) from None
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         raise PromptError(
-            "Failed to read prompt from stdin: input is not valid UTF-8; "
-            "convert it (for example with iconv) and try again"
+            "cannot read the prompt from stdin: input is not valid UTF-8", _CONVERT
         ) from None
 
 
@@ -48,11 +52,11 @@ def resolve_prompt(prompt: str | None, stdin: BinaryIO, *, stdin_is_tty: bool) -
         return f"{prompt}\n\n<stdin>\n{extra}{closing}</stdin>"
     if prompt is None and stdin_is_tty:
         raise PromptError(
-            "No prompt provided. Either specify one as an argument or pipe the prompt into stdin."
+            "no prompt provided", "pass one as an argument or pipe it into stdin"
         )
     if prompt is None:
         print("Reading prompt from stdin...", file=sys.stderr)
     text = decode_stdin(stdin.read())
     if not text.strip():
-        raise PromptError("No prompt provided via stdin.")
+        raise PromptError("no prompt provided via stdin", "pipe a prompt that is not blank")
     return text

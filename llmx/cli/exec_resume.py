@@ -6,6 +6,7 @@ import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from llmx.cli.errors import os_error
 from llmx.cli.exec_run import ExecError
 from llmx.events.home import session_index_db_path
 
@@ -33,15 +34,17 @@ def find_rollout(home: Path, session_id: str | None, *, cwd: Path, all_dirs: boo
         with SessionIndex.open(home) as index:
             page = list_sessions(index, cwd=None if all_dirs else cwd, limit=1)
     except SessionLookupError as exc:
-        raise ExecError(f"{exc}; or use 'resume --last'") from None
+        raise ExecError(str(exc)) from None
     except (sqlite3.Error, OSError) as exc:
         raise ExecError(
-            f"cannot read the session index of {home}: {exc}; delete "
-            f"{session_index_db_path(home)} to rebuild it"
+            f"cannot read the session index of {home}: {exc}",
+            f"delete {session_index_db_path(home)} to rebuild it",
         ) from None
     if not page.rows:
-        where = "" if all_dirs else f" for {cwd} (use --all for every directory)"
-        raise ExecError(f"no recorded session to resume{where}")
+        if all_dirs:
+            raise ExecError("no recorded session to resume", "start one with 'llmx exec PROMPT'")
+        raise ExecError(f"no recorded session to resume for {cwd}",
+                        "use --all for every directory")
     return Path(page.rows[0].rollout_path)
 
 
@@ -60,9 +63,10 @@ def load_resume(path: Path) -> tuple[str, list[HistoryItem], RolloutLine | None]
         with path.open("rb") as handle:
             first = handle.readline()
     except OSError as exc:
-        raise ExecError(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise os_error(exc, path, doing="cannot read") from None
     if state.thread_id is None:
-        raise ExecError(f"{path} has no session_meta line; it cannot be resumed")
+        raise ExecError(f"{path} has no session_meta line, so it cannot be resumed",
+                        "check it with 'llmx rollout check'")
     meta: RolloutLine | None = None
     if first.endswith(b"\n"):
         try:

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import msgspec
 
-from llmx.cli.exec_prompt import PromptError, resolve_prompt
+from llmx.cli.errors import CommandError, os_error, report, report_error, warn
+from llmx.cli.exec_prompt import resolve_prompt
 from llmx.runtime.config_types import ConfigError
 
 if TYPE_CHECKING:
@@ -39,12 +40,9 @@ if TYPE_CHECKING:
 _FRONTEND_CAPACITY = 1 << 20
 
 
-class ExecError(Exception):
-    """A setup problem: one line on stderr, exit status ``code``."""
-
-    def __init__(self, message: str, code: int = 1) -> None:
-        super().__init__(message)
-        self.code = code
+class ExecError(CommandError):
+    """A setup problem: one line on stderr (``llmx exec: what — what to do``), exit
+    status ``code``."""
 
 
 class Invocation(msgspec.Struct, frozen=True):
@@ -61,29 +59,34 @@ def parse_words(args: argparse.Namespace) -> Invocation:
     if not words or words[0] != "resume":
         if len(words) > 1:
             raise ExecError(
-                f"unexpected argument {words[1]!r}; quote the prompt as one argument", code=2
+                f"unexpected argument {words[1]!r}", "quote the prompt as one argument", code=2
             )
         if args.last or args.all:
-            raise ExecError("--last and --all go with 'llmx exec resume'", code=2)
+            raise ExecError("--last and --all need resume", "use 'llmx exec resume --last'",
+                            code=2)
         return Invocation(False, None, words[0] if words else None)
     rest = words[1:]
     if args.last:
         if len(rest) > 1:
-            raise ExecError("resume --last takes at most one argument: the prompt", code=2)
+            raise ExecError("resume --last takes at most one argument",
+                            "pass the prompt as one quoted argument", code=2)
         return Invocation(True, None, rest[0] if rest else None)
     if not rest:
-        raise ExecError("resume needs a SESSION_ID or --last", code=2)
+        raise ExecError("resume needs a session", "pass a SESSION_ID or --last", code=2)
     if len(rest) > 2:
-        raise ExecError(f"unexpected argument {rest[2]!r} after resume", code=2)
+        raise ExecError(f"unexpected argument {rest[2]!r} after resume",
+                        "quote the prompt as one argument", code=2)
     return Invocation(True, rest[0], rest[1] if len(rest) > 1 else None)
 
 
 def run_exec(args: argparse.Namespace) -> int:
     try:
         return _run(args)
-    except (ExecError, ConfigError, PromptError) as exc:
-        print(f"Error: {exc}", file=sys.stderr)
-        return exc.code if isinstance(exc, ExecError) else 1
+    except CommandError as exc:
+        return report_error("exec", exc)
+    except ConfigError as exc:
+        report("exec", str(exc))
+        return 1
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -93,7 +96,7 @@ def _run(args: argparse.Namespace) -> int:
     home = llmx_home()
     cwd = Path(args.cd).expanduser() if args.cd else Path.cwd()
     if not cwd.is_dir():
-        raise ExecError(f"-C {args.cd}: no such directory")
+        raise ExecError(f"-C {args.cd}: no such directory", "pass an existing directory")
     cwd = cwd.resolve()
     from llmx.runtime.config_cache import load_config_cached
 
@@ -105,7 +108,7 @@ def _run(args: argparse.Namespace) -> int:
         write=not args.ephemeral,
     )
     for warning in loaded.warnings:
-        print(f"Warning: {warning}", file=sys.stderr)
+        warn("exec", warning)
     resume_path: Path | None = None
     if invocation.resume:
         from llmx.cli.exec_resume import find_rollout
@@ -116,7 +119,8 @@ def _run(args: argparse.Namespace) -> int:
 
         if find_git_root(cwd) is None and not _trusted(loaded, cwd):
             raise ExecError(
-                "Not inside a trusted directory and --skip-git-repo-check was not specified."
+                f"{cwd} is not inside a git repository or a trusted directory",
+                "run it in one, or pass --skip-git-repo-check",
             )
     prompt = resolve_prompt(invocation.prompt, sys.stdin.buffer, stdin_is_tty=sys.stdin.isatty())
     schema = _output_schema(args.output_schema)
@@ -139,9 +143,11 @@ def _output_schema(path: str | None) -> dict[str, Any] | None:
     try:
         schema = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise ExecError(f"--output-schema {path}: cannot read a JSON schema ({exc})") from None
+        raise ExecError(f"--output-schema {path}: cannot read a JSON schema ({exc})",
+                        "pass a readable JSON file") from None
     if not isinstance(schema, dict):
-        raise ExecError(f"--output-schema {path}: the schema must be a JSON object")
+        raise ExecError(f"--output-schema {path}: the schema is not a JSON object",
+                        "pass a JSON Schema object")
     return schema
 
 
@@ -155,7 +161,8 @@ def _images(values: list[str], cwd: Path) -> list[ImageInput]:
             try:
                 data = path.read_bytes()
             except OSError as exc:
-                raise ExecError(f"--image {name}: {exc.strerror or exc}") from None
+                raise ExecError(f"--image {name}: {exc.strerror or exc}",
+                                "pass a readable image file") from None
             mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
             url = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
             items.append(ImageInput(image_url=url))
@@ -249,7 +256,7 @@ def _prepare(
         except OSError as exc:
             raise ExecError(f"cannot append to {resume}: {exc.strerror or exc}") from None
         for notice in log.notices:
-            print(f"Warning: {notice}", file=sys.stderr)
+            warn("exec", notice)
     else:
         log = EventLog.for_new_thread(
             home, session_meta(settings), ephemeral=args.ephemeral, options=options
@@ -267,7 +274,7 @@ def _prepare(
 
 
 def _warn(message: str) -> None:
-    print(f"Warning: {message}", file=sys.stderr)
+    warn("exec", message)
 
 
 def _plain_http_client(provider: ModelProviderInfo) -> httpx.AsyncClient | None:
@@ -376,19 +383,23 @@ async def _drive(
         await setup.log.close()
         await renderer
     output.finish()
+    written = True
     if args.output_last_message:
-        _write_last_message(Path(args.output_last_message), session.last_agent_message)
-    return 1 if session.failed or session.aborted else 0
+        written = _write_last_message(Path(args.output_last_message), session.last_agent_message)
+    return 1 if session.failed or session.aborted or not written else 0
 
 
-def _write_last_message(path: Path, message: str | None) -> None:
+def _write_last_message(path: Path, message: str | None) -> bool:
+    """Write ``-o FILE``; False (reported) when it could not be written: the run then
+    fails, since whoever asked for the file would read a stale or missing answer."""
     try:
         path.write_text(message or "", encoding="utf-8")
     except OSError as exc:
-        print(f"Error: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
-        return
+        report_error("exec", os_error(exc, path, doing="-o: cannot write"))
+        return False
     if message is None:
-        print(f"Warning: no last agent message; wrote empty content to {path}", file=sys.stderr)
+        warn("exec", f"no last agent message; wrote empty content to {path}")
+    return True
 
 
 def _stream_is_tty(stream: TextIO) -> bool:

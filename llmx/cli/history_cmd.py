@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from datetime import UTC
 from typing import Any
 
@@ -25,6 +24,7 @@ def _run(args: argparse.Namespace) -> int:
     import json
     from datetime import datetime
 
+    from llmx.cli.errors import fail, os_error, report_error, warn
     from llmx.events.history import HistoryFile, HistoryLockTimeout
     from llmx.events.home import history_path, llmx_home
 
@@ -32,11 +32,9 @@ def _run(args: argparse.Namespace) -> int:
     try:
         scan = history.read_all()
     except HistoryLockTimeout as error:
-        print(f"llmx history: {error}", file=sys.stderr)
-        return 1
+        return fail("history", str(error))
     except OSError as error:
-        print(f"llmx history: cannot read {history.path}: {error.strerror}", file=sys.stderr)
-        return 1
+        return report_error("history", os_error(error, history.path, doing="cannot read"))
     entries = scan.entries
     if args.search:
         needle = args.search.casefold()
@@ -50,8 +48,5 @@ def _run(args: argparse.Namespace) -> int:
             text = " ".join(entry.text.split())
             print(f"{when}  {entry.session_id[:8]}  {text}")
     if scan.unreadable_lines:
-        print(
-            f"llmx history: skipped {scan.unreadable_lines} unreadable line(s) in {history.path}",
-            file=sys.stderr,
-        )
+        warn("history", f"skipped {scan.unreadable_lines} unreadable line(s) in {history.path}")
     return 0

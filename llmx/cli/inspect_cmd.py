@@ -35,9 +35,16 @@ def add_parser(subparsers: Any) -> None:
     parser.set_defaults(handler=_run)
 
 
-def _error(message: str) -> int:
-    print(f"llmx inspect: {message}", file=sys.stderr)
-    return 1
+def _error(message: str, todo: str | None = None) -> int:
+    from llmx.cli.errors import fail
+
+    return fail("inspect", message, todo)
+
+
+def _skipped(what: str) -> None:
+    from llmx.cli.errors import warn
+
+    warn("inspect", what)
 
 
 def _locate(ref: str) -> Path:
@@ -45,9 +52,9 @@ def _locate(ref: str) -> Path:
     if path.is_file():
         return path
     if path.exists():
-        raise LookupError(f"{ref} is not a file: pass a rollout .jsonl file or a session id")
+        raise LookupError(f"{ref} is not a file — pass a rollout .jsonl file or a session id")
     if "/" in ref or ref.endswith(".jsonl"):
-        raise LookupError(f"no such file: {ref}")
+        raise LookupError(f"no such file: {ref} — check the path")
     from llmx.events.home import llmx_home
     from llmx.projections.session_listing import resolve_session
 
@@ -77,9 +84,11 @@ def _run(args: argparse.Namespace) -> int:
     except LineageError as error:
         return _error(f"{error}")
     except OSError as error:
-        return _error(f"cannot read {path}: {error.strerror or error}")
+        from llmx.cli.errors import os_error, report_error
+
+        return report_error("inspect", os_error(error, path, doing="cannot read"))
     except (ValueError, json.JSONDecodeError) as error:
-        return _error(f"{path}: {error}")
+        return _error(f"{path}: {error}", "check the file with `llmx rollout check`")
 
 
 def _print_history(path: Path) -> int:
@@ -89,10 +98,7 @@ def _print_history(path: Path) -> int:
 
     state = fold_resume(path, search_roots=_search_roots())
     for skipped in state.skipped:
-        print(
-            f"llmx inspect: skipped {skipped.path.name} at byte {skipped.offset}: {skipped.reason}",
-            file=sys.stderr,
-        )
+        _skipped(f"skipped {skipped.path.name} at byte {skipped.offset}: {skipped.reason}")
     document = {
         "thread_id": state.thread_id,
         "lineage": [str(span.path) for span in state.spans],
@@ -123,10 +129,7 @@ def _print_report(path: Path, args: argparse.Namespace) -> int:
         report, AuditFilter(commands=args.commands, approvals=args.approvals, denied=args.denied)
     )
     for skipped in report.skipped_lines:
-        print(
-            f"llmx inspect: skipped {skipped.source} line {skipped.line}: {skipped.reason}",
-            file=sys.stderr,
-        )
+        _skipped(f"skipped {skipped.source} line {skipped.line}: {skipped.reason}")
     if args.json:
         print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
         return 0

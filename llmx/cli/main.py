@@ -95,6 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The help of the whole program, even when only one command was built.
         build_parser().print_help(sys.stderr)
         return 2
+    from llmx.cli.errors import CommandError, os_error, report_error
+
     try:
         code: int = handler(args)
     except KeyboardInterrupt:
@@ -103,4 +105,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader went away (``llmx replay ... | head``); that is not an error of ours.
         sys.stderr.close()
         return 0
+    except CommandError as error:
+        return report_error(command_label(args), error)
+    except OSError as error:
+        # A file-system failure no handler foresaw still names its path, in one line.
+        return report_error(command_label(args), os_error(error))
     return code
+
+
+def command_label(args: object) -> str:
+    """The words of the command ``args`` ran, for its error lines: ``sessions list``."""
+    command = getattr(args, "command", None)
+    if not isinstance(command, str):
+        # ``sandbox`` has a positional of that name (the confined command's words).
+        names = (command_name(module) for module in COMMAND_MODULES)
+        command = next((name for name in names if hasattr(args, f"{name}_command")), "")
+    sub = getattr(args, f"{command}_command", None)
+    return f"{command} {sub}" if sub else command

@@ -33,12 +33,12 @@ def add_parser(subparsers: Any) -> None:
 def _run(args: argparse.Namespace) -> int:
     path = _locate(args.session)
     if path is None:
-        print(
-            f"llmx replay: no rollout file or session matches {args.session!r}; "
-            "pass a path to a rollout-*.jsonl file or a session id from `llmx` sessions",
-            file=sys.stderr,
+        from llmx.cli.errors import fail
+
+        return fail(
+            "replay", f"no rollout file or session matches {args.session!r}",
+            "pass a path to a rollout-*.jsonl file, or a session id from `llmx sessions list`",
         )
-        return 1
     return replay(
         path,
         as_json=args.json,
@@ -92,6 +92,7 @@ def replay(
 ) -> int:
     """Replay one rollout (and with ``with_parent`` its inherited prefix); 0, or 1 when the
     file cannot be read."""
+    from llmx.cli.errors import error_line, os_error
     from llmx.events import LineError, decode_line, read_lines_forward
     from llmx.events.reverse_reader import file_size
     from llmx.projections.exec_human import HumanExecProjection, Stream, render_ansi, render_plain
@@ -103,8 +104,11 @@ def replay(
             spans = resolve_lineage(path)
         else:
             spans = [RolloutSpan(path, file_size(path), inherited=False)]
-    except (OSError, LineageError) as exc:
-        print(f"llmx replay: cannot read {path}: {exc}", file=err)
+    except OSError as exc:
+        print(os_error(exc, path, doing="cannot read").line("replay"), file=err)
+        return 1
+    except LineageError as exc:
+        print(error_line("replay", f"cannot read {path}: {exc}"), file=err)
         return 1
     render = render_ansi if color else render_plain
     show_final = not (out.isatty() and err.isatty())
@@ -141,7 +145,7 @@ def replay(
             flush(projection.finish())
     except OSError as exc:
         output.flush()
-        print(f"llmx replay: cannot read {path}: {exc}", file=err)
+        print(os_error(exc, path, doing="cannot read").line("replay"), file=err)
         return 1
     output.flush()
     out.flush()

@@ -110,6 +110,12 @@ def check_file(path: Path, *, repair: bool = False) -> FileReport:
     return report
 
 
+def report_error_line(report: FileReport) -> None:
+    from llmx.cli.errors import report as print_error
+
+    print_error("rollout check", f"{report.path}: {report.error}")
+
+
 def run_check(paths: list[str], *, as_json: bool, repair: bool) -> int:
     import msgspec
 
@@ -124,5 +130,5 @@ def run_check(paths: list[str], *, as_json: bool, repair: bool) -> int:
         for problem in report.problems:
             print(problem.describe(report.path), file=sys.stderr)
         if report.error is not None:
-            print(f"Error: {report.path}: {report.error}", file=sys.stderr)
+            report_error_line(report)
     return 1 if failed else 0

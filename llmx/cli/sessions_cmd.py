@@ -53,9 +53,10 @@ def add_parser(subparsers: Any) -> None:
     reindex.set_defaults(handler=_run_reindex)
 
 
-def _fail(message: str) -> int:
-    print(f"llmx sessions: {message}", file=sys.stderr)
-    return 1
+def _fail(args: argparse.Namespace, message: str, todo: str | None = None) -> int:
+    from llmx.cli.errors import fail
+
+    return fail(f"sessions {args.sessions_command}", message, todo)
 
 
 def _run_list(args: argparse.Namespace) -> int:
@@ -73,7 +74,7 @@ def _run_list(args: argparse.Namespace) -> int:
                 index, cwd=cwd, archived=args.archived, limit=args.limit, cursor=args.cursor
             )
         except CursorError as error:
-            return _fail(str(error))
+            return _fail(args, str(error))
     print_page(page, as_json=args.json)
     return 0
 
@@ -128,9 +129,9 @@ def _run_show(args: argparse.Namespace) -> int:
         try:
             row = get_session(index, resolve_session_id(index, args.ref))
         except SessionLookupError as error:
-            return _fail(str(error))
+            return _fail(args, str(error))
     if row is None:
-        return _fail(f"session {args.ref!r} disappeared while reading it; try again")
+        return _fail(args, f"session {args.ref!r} disappeared while reading it", "try again")
     print_detail(row, as_json=args.json)
     return 0
 
@@ -141,7 +142,7 @@ def _run_move(args: argparse.Namespace) -> int:
     try:
         message = move_session(args.move, args.ref, confirmed=getattr(args, "yes", False))
     except SessionFileError as error:
-        return _fail(str(error))
+        return _fail(args, str(error))
     print(message)
     return 0
 

@@ -31,7 +31,9 @@ def _files_of(index: SessionIndex, thread_id: str) -> list[Path]:
 def _day_dir(home: Path, name: str) -> Path:
     parsed = parse_rollout_name(name)
     if parsed is None:
-        raise SessionFileError(f"{name} is not a rollout file name")
+        raise SessionFileError(
+            f"{name} is not a rollout file name — rename it rollout-<time>-<id>.jsonl"
+        )
     stamp = parsed[0]
     return sessions_dir(home) / stamp[0:4] / stamp[5:7] / stamp[8:10]
 
@@ -56,14 +58,16 @@ def move_session(action: str, ref: str, *, confirmed: bool = False) -> str:
         if action == "delete":
             if not confirmed and not _confirm(thread_id, files):
                 raise SessionFileError(
-                    f"not deleting session {thread_id}: pass --yes to delete without asking"
+                    f"not deleting session {thread_id} — pass --yes to delete without asking"
                 )
             for path in files:
                 path.unlink(missing_ok=True)
             moved = files
         elif action == "archive":
             if all(path.parent == archived_dir for path in files):
-                raise SessionFileError(f"session {thread_id} is already archived")
+                raise SessionFileError(
+                    f"session {thread_id} is already archived — see `llmx sessions list --archived`"
+                )
             ensure_private_dir(archived_dir)
             moved = []
             for path in files:
@@ -72,7 +76,9 @@ def move_session(action: str, ref: str, *, confirmed: bool = False) -> str:
                 moved.extend([path, target])
         else:
             if not any(path.parent == archived_dir for path in files):
-                raise SessionFileError(f"session {thread_id} is not archived")
+                raise SessionFileError(
+                    f"session {thread_id} is not archived — see `llmx sessions list`"
+                )
             moved = []
             for path in files:
                 day = _day_dir(home, path.name)

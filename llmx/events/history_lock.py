@@ -36,8 +36,8 @@ class HistoryLockTimeout(OSError):
     def __init__(self, what: str) -> None:
         rounds = f"{LOCK_ROUNDS} x {int(LOCK_ROUND_SECONDS * 1000)} ms"
         super().__init__(
-            f"could not acquire a lock on {what} after {rounds}; another llmx or codex process "
-            "is holding it: retry, or check for a stuck process"
+            f"could not lock {what} within {rounds}: another llmx or codex process holds it "
+            "— retry, or look for a stuck process"
         )
 
 

@@ -53,7 +53,7 @@ class TornTail(msgspec.Struct, frozen=True):
 
 
 def _directory_error(path: Path) -> RolloutFileError:
-    return RolloutFileError(f"{path}: is a directory, not a rollout file; pass a .jsonl file")
+    return RolloutFileError(f"{path}: is a directory, not a rollout file — pass a .jsonl file")
 
 
 def open_for_reading(path: Path) -> int:
@@ -61,13 +61,15 @@ def open_for_reading(path: Path) -> int:
     try:
         fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
-        raise RolloutFileError(f"{path}: no such file; check the path") from None
+        raise RolloutFileError(f"{path}: no such file — check the path") from None
     except PermissionError:
-        raise RolloutFileError(f"{path}: permission denied; check the file's mode") from None
+        raise RolloutFileError(
+            f"{path}: permission denied — check the owner and mode of the file"
+        ) from None
     except IsADirectoryError:
         raise _directory_error(path) from None
     except OSError as exc:
-        raise RolloutFileError(f"{path}: cannot open ({exc.strerror})") from None
+        raise RolloutFileError(f"{path}: cannot open ({exc.strerror}) — check the path") from None
     if stat.S_ISDIR(os.fstat(fd).st_mode):
         os.close(fd)
         raise _directory_error(path)
@@ -186,7 +188,9 @@ class RolloutReader:
         except OSError as exc:
             if exc.errno == errno.EISDIR:
                 raise _directory_error(self.path) from None
-            raise RolloutFileError(f"{self.path}: read failed ({exc.strerror})") from None
+            raise RolloutFileError(
+                f"{self.path}: read failed ({exc.strerror}) — check the disk and retry"
+            ) from None
 
 
 def read_rollout(path: Path | str) -> list[RolloutLine]:

@@ -111,7 +111,7 @@ def decode_cursor(text: str) -> tuple[int, str | None]:
             moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
     except ValueError:
         raise CursorError(
-            f"bad cursor {text!r}: pass the next_cursor printed by the previous page"
+            f"bad cursor {text!r} — pass the next_cursor printed by the previous page"
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
@@ -262,14 +262,14 @@ def resolve_session_id(index: SessionIndex, ref: str) -> str:
     """A full id, a thread name, or a unique id prefix, in that order of precedence."""
     wanted = ref.strip()
     if not wanted:
-        raise UnknownSession("empty session reference: pass a session id, prefix or name")
+        raise UnknownSession("empty session reference — pass a session id, prefix or name")
     index.sync()
     lowered = wanted.lower()
     if _FULL_ID.match(lowered):
         if get_session(index, lowered) is not None:
             return lowered
         raise UnknownSession(
-            f"no session {wanted} under {index.home}: see `llmx sessions list --all`"
+            f"no session {wanted} under {index.home} — see `llmx sessions list --all`"
         )
     named = [tid for tid in ids_named(index.home, wanted) if get_session(index, tid)]
     if named:
@@ -287,11 +287,11 @@ def resolve_session_id(index: SessionIndex, ref: str) -> str:
         if len(matches) > 1:
             shown = ", ".join(matches[:5]) + (", ..." if len(matches) > 5 else "")
             raise AmbiguousSession(
-                f"session prefix {wanted!r} matches several sessions ({shown}): "
+                f"session prefix {wanted!r} matches several sessions ({shown}) — "
                 "type more of the id"
             )
     raise UnknownSession(
-        f"no session with id, id prefix or name {wanted!r}: see `llmx sessions list --all`"
+        f"no session with id, id prefix or name {wanted!r} — see `llmx sessions list --all`"
     )
 
 
@@ -305,5 +305,5 @@ def resolve_session(home: Path, ref: str) -> Path:
         thread_id = resolve_session_id(index, ref)
         row = get_session(index, thread_id)
         if row is None:
-            raise UnknownSession(f"session {thread_id} disappeared while looking it up")
+            raise UnknownSession(f"session {thread_id} disappeared while looking it up — try again")
         return Path(row.rollout_path)

@@ -94,7 +94,7 @@ def test_prompt_from_stdin_with_dash(env: ExecEnv) -> None:
 @pytest.mark.parametrize(
     ("args", "stdin", "message"),
     [
-        (["-"], b"   \n", "No prompt provided via stdin."),
+        (["-"], b"   \n", "no prompt provided via stdin"),
         (["-"], b"\xff\xfe\x00\x00x\x00\x00\x00", "UTF-32"),
         (["-"], b"caf\xe9", "not valid UTF-8"),
         (["resume", "0000-not-a-session", "hi"], b"",

@@ -142,7 +142,7 @@ def test_a_held_history_lock_warns_once_and_the_turn_completes(env: ExecEnv) -> 
         live = env.run("say hi")
     assert live.returncode == 0, live.stderr
     assert live.stdout == "noted\n"
-    warnings = [line for line in live.stderr.splitlines() if line.startswith("Warning:")]
+    warnings = [line for line in live.stderr.splitlines() if line.startswith("llmx exec: warning:")]
     assert len(warnings) == 1
     assert "history.jsonl" in warnings[0]
     assert "lock" in warnings[0]
@@ -158,7 +158,9 @@ def test_an_unwritable_history_warns_and_the_turn_completes(env: ExecEnv) -> Non
     (env.home / "history.jsonl").mkdir()
     live = env.run("say hi")
     assert live.returncode == 0, live.stderr
-    [warning] = [line for line in live.stderr.splitlines() if line.startswith("Warning:")]
+    [warning] = [
+        line for line in live.stderr.splitlines() if line.startswith("llmx exec: warning:")
+    ]
     assert "history.jsonl" in warning
     [rollout] = env.rollouts()
     assert events(rollout, "task_complete")

@@ -99,8 +99,9 @@ def test_missing_file_and_directory_are_one_line_errors(tmp_path: Path) -> None:
     result = _llmx(str(tmp_path / "missing.jsonl"), str(tmp_path), str(SAMPLE))
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
-        f"Error: {tmp_path / 'missing.jsonl'}: no such file; check the path",
-        f"Error: {tmp_path}: is a directory, not a rollout file; pass a .jsonl file",
+        f"llmx rollout check: {tmp_path / 'missing.jsonl'}: no such file — check the path",
+        f"llmx rollout check: {tmp_path}: is a directory, not a rollout file — "
+        "pass a .jsonl file",
     ]
     # The good file is still checked and reported.
     assert result.stdout.startswith(f"{SAMPLE}: ")
