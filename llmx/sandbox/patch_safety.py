@@ -19,7 +19,11 @@ from pathlib import Path
 
 from llmx.sandbox.plan import ConfinementPlan
 from llmx.sandbox.plan_builder import normalize
-from llmx.sandbox.protected import PROTECTED_METADATA_NAMES, forbidden_metadata_write
+from llmx.sandbox.protected import (
+    PROTECTED_METADATA_NAMES,
+    forbidden_metadata_write,
+    symlink_components,
+)
 from llmx.sandbox.records import record
 
 OUTSIDE_ROOTS = "outside the writable roots"
@@ -54,10 +58,7 @@ def _real(path: Path) -> Path:
 
 
 def _first_link(path: Path) -> Path | None:
-    for candidate in (*reversed(path.parents), path):
-        if candidate.is_symlink():
-            return candidate
-    return None
+    return next(symlink_components(path), None)
 
 
 def patch_target(named: Path, *, removes_entry: bool = False) -> PatchTarget:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from llmx.sandbox.globs import GLOB_CHARS, expand_glob
 from llmx.sandbox.plan import ConfinementPlan, NetworkAccess, WritableRoot
+from llmx.sandbox.policy import PolicyError
 from llmx.sandbox.profiles import (
     Enforcement,
     FileSystemPolicy,
@@ -28,7 +29,7 @@ from llmx.sandbox.profiles import (
     SpecialKind,
     SpecialPath,
 )
-from llmx.sandbox.protected import protected_subpaths
+from llmx.sandbox.protected import first_writable_symlink, protected_subpaths
 from llmx.sandbox.records import field, record
 
 # Readable under ``:minimal`` on Linux.
@@ -167,26 +168,40 @@ def _dedup(paths: Sequence[Path]) -> tuple[Path, ...]:
     return tuple(seen)
 
 
+def _deepest_root(path: Path, roots: Sequence[Path]) -> Path | None:
+    holders = [root for root in roots if root == path or root in path.parents]
+    return max(holders, key=lambda root: len(root.parts)) if holders else None
+
+
 def _writable_roots(resolved: ResolvedFileSystem, cwd: Path) -> tuple[WritableRoot, ...]:
-    roots = _dedup(
-        [
-            e.path
-            for e in resolved.entries
-            if e.access is FsAccess.WRITE and resolved.access(e.path) is FsAccess.WRITE
-        ]
-    )
-    out: list[WritableRoot] = []
+    # A mount target must exist; a writable root that does not is dropped, as Codex does.
+    roots = [
+        root
+        for root in _dedup(
+            [
+                e.path
+                for e in resolved.entries
+                if e.access is FsAccess.WRITE and resolved.access(e.path) is FsAccess.WRITE
+            ]
+        )
+        if root.is_dir()
+    ]
+    carve_outs: dict[Path, list[Path]] = {root: [] for root in roots}
     for root in roots:
-        # A mount target must exist; a writable root that does not is dropped, as Codex does.
-        if not root.is_dir():
-            continue
-        subpaths: list[Path] = []
         for sub in protected_subpaths(root, is_cwd=root == normalize(cwd)):
             winner = resolved.winning_entry(sub)
-            # An explicit ``write`` entry for the metadata path itself lifts the protection.
-            if winner is not None and winner.access is FsAccess.WRITE and winner.path != root:
+            # Only an explicit ``write`` entry for the metadata path itself lifts the
+            # protection (another writable root holding a gitdir target does not).
+            if winner is not None and winner.access is FsAccess.WRITE and winner.path == sub:
                 continue
-            subpaths.append(sub)
+            # Listed under the root that holds it (a gitdir target may lie in another), so
+            # each root's carve-outs are complete; one no root holds is kept only if it
+            # exists, since nothing confined could create it.
+            holder = _deepest_root(sub, roots)
+            if holder is not None:
+                carve_outs[holder].append(sub)
+            elif os.path.lexists(sub):
+                carve_outs[root].append(sub)
         for entry in resolved.entries:
             if entry.access is not FsAccess.READ or root not in entry.path.parents:
                 continue
@@ -194,9 +209,24 @@ def _writable_roots(resolved: ResolvedFileSystem, cwd: Path) -> tuple[WritableRo
                 continue
             if entry.skip_if_missing and not entry.path.exists():
                 continue
-            subpaths.append(entry.path)
-        out.append(WritableRoot(root, _dedup(subpaths)))
-    return tuple(out)
+            carve_outs[root].append(entry.path)
+    return tuple(WritableRoot(root, _dedup(carve_outs[root])) for root in roots)
+
+
+def _refuse_carve_outs_behind_writable_links(
+    writable: Sequence[WritableRoot], denied: Sequence[Path]
+) -> None:
+    roots = [root.path for root in writable]
+    checks = [(sub, "read-only") for root in writable for sub in root.read_only_subpaths]
+    checks.extend((path, "deny-read") for path in denied)
+    for path, protection in checks:
+        link = first_writable_symlink(path, roots)
+        if link is not None:
+            raise PolicyError(
+                f"cannot enforce sandbox {protection} path {path} because it crosses writable "
+                f"symlink {link} — replace the symlink with the directory it points to, or "
+                "run without that writable root"
+            )
 
 
 def build_plan(
@@ -243,11 +273,13 @@ def build_plan(
     ]
     for pattern in resolved.deny_globs:
         denied.extend(expand_glob(pattern, max_depth=profile.file_system.glob_scan_max_depth))
+    denied_paths = _dedup(denied)
+    _refuse_carve_outs_behind_writable_links(writable, denied_paths)
     plan = ConfinementPlan(
         unconfined=False,
         readable_roots=readable,
         writable_roots=writable,
-        denied_paths=_dedup(denied),
+        denied_paths=denied_paths,
         network=network,
         env=child,
     )

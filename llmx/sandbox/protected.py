@@ -6,18 +6,24 @@ next commit, the next session). So each writable root carries read-only carve-ou
 
 Which carve-outs, exactly (Codex's rules):
 - ``.git`` when it exists, as a directory or as a file. A ``gitdir: <path>`` file (a linked
-  worktree or a submodule) also protects the directory it points to, when that exists.
+  worktree or a submodule) also protects the directory it points to; while that does not
+  exist it is kept from being created when a writable root holds it (the plan decides).
 - ``.agents`` when it is a directory.
 - ``.codex`` when it is a directory; under the session's cwd it is protected even while
   missing, so creating it for the first time needs an approval.
 A missing ``.git`` or ``.agents`` is deliberately not listed: a listed path would be masked,
 and ``git init`` in a fresh workspace must keep working.
+
+A carve-out reached through a symbolic link that a command may replace cannot be kept: a
+mount, or a check, made at start-up protects what the link pointed to then, while git on
+the host follows whatever it points to later. Such a layout is refused
+(``first_writable_symlink``), as Codex refuses it.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 GIT = ".git"
@@ -32,8 +38,7 @@ def gitdir_target(git_file: Path) -> Path | None:
     """The directory a ``.git`` *file* points to, or ``None`` if it is not a valid pointer.
 
     The target may be relative; it is relative to the directory holding the ``.git`` file.
-    A pointer to a directory that does not exist protects nothing (there is nothing to
-    write through), so it yields ``None``.
+    It is returned whether or not it exists: git would use whatever appears there.
     """
     try:
         text = git_file.read_text(encoding="utf-8", errors="replace")
@@ -48,8 +53,7 @@ def gitdir_target(git_file: Path) -> Path | None:
     target = Path(raw)
     if not target.is_absolute():
         target = git_file.parent / target
-    target = Path(os.path.normpath(target))
-    return target if target.is_dir() else None
+    return Path(os.path.normpath(target))
 
 
 def protected_subpaths(root: Path, *, is_cwd: bool) -> tuple[Path, ...]:
@@ -74,6 +78,22 @@ def protected_subpaths(root: Path, *, is_cwd: bool) -> tuple[Path, ...]:
 
 def _is_within(path: Path, base: Path) -> bool:
     return path == base or base in path.parents
+
+
+def symlink_components(path: Path) -> Iterator[Path]:
+    """The components of ``path`` that are symbolic links, outermost first."""
+    return (c for c in (*reversed(path.parents), path) if c.is_symlink())
+
+
+def first_writable_symlink(path: Path, writable_roots: Iterable[Path]) -> Path | None:
+    """The first component of ``path`` that is a symbolic link a confined command could
+    replace (its directory lies in a writable root), else ``None``."""
+    roots = {p for root in writable_roots for p in (root, Path(os.path.realpath(root)))}
+    for candidate in symlink_components(path):
+        home = Path(os.path.realpath(candidate.parent)) / candidate.name
+        if any(_is_within(c, root) and c != root for c in (candidate, home) for root in roots):
+            return candidate
+    return None
 
 
 def forbidden_metadata_write(path: Path, writable_roots: Iterable[Path]) -> str | None:

@@ -60,8 +60,11 @@ def test_relative_gitdir_pointer_and_dangling_pointer(tmp_path: Path) -> None:
     (tmp_path / "ws").mkdir()
     (tmp_path / "ws" / ".git").write_text("gitdir: ../real-git\n")
     assert gitdir_target(tmp_path / "ws" / ".git") == tmp_path / "real-git"
+    # A pointer to nothing still names what must not appear there (the plan keeps it when
+    # a writable root holds it).
     (tmp_path / "ws" / ".git").write_text("gitdir: ../nowhere\n")
-    assert protected_subpaths(tmp_path / "ws", is_cwd=False) == (tmp_path / "ws" / ".git",)
+    assert protected_subpaths(tmp_path / "ws", is_cwd=False) == (
+        tmp_path / "ws" / ".git", tmp_path / "nowhere")
     (tmp_path / "ws" / ".git").write_text("not a pointer\n")
     assert gitdir_target(tmp_path / "ws" / ".git") is None
 
@@ -204,3 +207,52 @@ def test_trailing_double_star_on_write_means_subtree(layout: Path) -> None:
         layout, {"dev": {"filesystem": {":root": "read", "~/.cache/**": "write"}}}
     )
     assert layout / "home" / ".cache" in [r.path for r in resolved.plan.writable_roots]
+
+
+def _gitdir_through_link(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A workspace whose ``.git`` file points through ``link``, a symlink inside it."""
+    ws, real, evil = tmp_path / "ws", tmp_path / "real-git", tmp_path / "evil-git"
+    for repo in (real, evil):
+        subprocess.run(["git", "init", "-q", "--bare", str(repo)], check=True)
+    ws.mkdir()
+    (ws / "link").symlink_to(tmp_path)
+    (ws / ".git").write_text("gitdir: link/real-git\n")
+    return ws, real, evil
+
+
+def test_gitdir_through_a_writable_symlink_is_refused(tmp_path: Path) -> None:
+    ws, _real, _evil = _gitdir_through_link(tmp_path)
+    with pytest.raises(PolicyError) as raised:
+        resolve_sandbox(SandboxConfig(), SandboxFlags(full_auto=True), cwd=ws, env={})
+    assert str(raised.value) == (
+        f"cannot enforce sandbox read-only path {ws / 'link' / 'real-git'} because it crosses "
+        f"writable symlink {ws / 'link'} — replace the symlink with the directory it points "
+        "to, or run without that writable root")
+    # Read-only: nothing is writable, nothing to retarget.
+    resolve_sandbox(SandboxConfig(), SandboxFlags(), cwd=ws, env={})
+
+
+def test_a_carve_out_of_one_root_holds_inside_another(tmp_path: Path) -> None:
+    # A linked worktree whose git directory lies in a second writable root.
+    repo, worktree = tmp_path / "repo", tmp_path / "wt"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@e",
+                    "commit", "-q", "--allow-empty", "-m", "x"], check=True)
+    subprocess.run(["git", "-C", str(repo), "worktree", "add", "-q", str(worktree)], check=True)
+    plan = resolve_sandbox(SandboxConfig(), SandboxFlags(full_auto=True, add_dirs=(str(tmp_path),)),
+                           cwd=worktree, env={}).plan
+    gitdir = repo / ".git" / "worktrees" / "wt"
+    [holder] = [root for root in plan.writable_roots if root.path == tmp_path]
+    # Listed under the root that holds it, so every backend (Seatbelt's per-root clauses
+    # too) keeps it read-only there.
+    assert gitdir in holder.read_only_subpaths
+
+
+def test_a_missing_gitdir_inside_a_writable_root_is_kept_from_being_created(
+        tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / ".git").write_text("gitdir: gitdirs/main\n")
+    plan = resolve_sandbox(SandboxConfig(), SandboxFlags(full_auto=True), cwd=ws, env={}).plan
+    [root] = [root for root in plan.writable_roots if root.path == ws]
+    assert ws / "gitdirs" / "main" in root.read_only_subpaths

@@ -153,6 +153,40 @@ def test_linux_runs_confined_and_exits_with_the_command_status(ws: Path) -> None
     assert not (ws / ".git" / "hook").exists()
 
 
+def test_gitdir_through_a_workspace_symlink_refuses_to_start(tmp_path: Path) -> None:
+    """The attack of a retargeted ``gitdir:``: the command never runs, the link is intact."""
+    ws, home = tmp_path / "ws", tmp_path / "home"
+    ws.mkdir()
+    home.mkdir()
+    for repo in ("real-git", "evil-git"):
+        subprocess.run(["git", "init", "-q", "--bare", str(tmp_path / repo)], check=True)
+    (ws / "link").symlink_to(tmp_path)
+    (ws / ".git").write_text("gitdir: link/real-git\n")
+    retarget = f"rm link && ln -s {tmp_path / 'evil'} link && mkdir -p {tmp_path / 'evil'}"
+    run = _llmx(["sandbox", "linux", "--full-auto", "--", "sh", "-c", retarget], ws, home)
+    assert run.returncode == 1, run.stderr
+    assert run.stderr == (
+        f"llmx sandbox linux: error: cannot enforce sandbox read-only path "
+        f"{ws / 'link' / 'real-git'} because it crosses writable symlink {ws / 'link'} — "
+        "replace the symlink with the directory it points to, or run without that writable "
+        "root\n")
+    assert os.readlink(ws / "link") == str(tmp_path)
+    assert not (tmp_path / "evil").exists()
+
+
+def test_a_missing_gitdir_target_cannot_be_planted(tmp_path: Path) -> None:
+    ws, home = tmp_path / "ws", tmp_path / "home"
+    ws.mkdir()
+    home.mkdir()
+    if not _linux_backend_available(ws):
+        pytest.skip("no Linux sandbox backend on this kernel")
+    (ws / ".git").write_text("gitdir: gitdirs/main\n")
+    plant = _llmx(["sandbox", "linux", "--full-auto", "--", "mkdir", "-p", "gitdirs/main/hooks"],
+                  ws, home)
+    assert plant.returncode != 0
+    assert not (ws / "gitdirs").exists()
+
+
 def test_log_denials_lists_the_refused_path(ws: Path) -> None:
     if not _linux_backend_available(ws):
         pytest.skip(
