@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from support.waits import WAIT_SECONDS
+
 from llmx import __version__
 from llmx.cli.main import COMMAND_MODULES, build_parser, command_name, requested_command
 
@@ -24,14 +26,16 @@ def _modules_loaded_by(args: list[str]) -> set[str]:
         "print(' '.join(sorted(sys.modules)))\n"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True,
+        timeout=WAIT_SECONDS,
     ).stdout
     return set(out.split())
 
 
 def test_version_prints_and_imports_nothing_heavy() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "llmx", "--version"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "llmx", "--version"], capture_output=True, text=True, check=True,
+        timeout=WAIT_SECONDS,
     )
     assert result.stdout.startswith("llmx ")
     loaded = _modules_loaded_by(["--version"])
@@ -69,6 +73,7 @@ def test_sandbox_linux_true_imports_only_what_it_needs(tmp_path: Path) -> None:
         [sys.executable, "-X", "importtime", "-m", "llmx", "sandbox", "linux", "--", "true"],
         cwd=tmp_path, env={**os.environ, "LLMX_HOME": str(home)},
         capture_output=True, text=True, check=False,
+        timeout=WAIT_SECONDS,
     )
     loaded = _importtime_modules(result.stderr)
     assert "llmx.sandbox.linux.blocking" in loaded
@@ -100,6 +105,7 @@ def test_version_needs_no_parser() -> None:
     result = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "llmx", "--version"],
         capture_output=True, text=True, check=True,
+        timeout=WAIT_SECONDS,
     )
     assert result.stdout == f"llmx {__version__}\n"
     assert "argparse" not in _importtime_modules(result.stderr)

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from support import PROJECT_ROOT
+from support.waits import WAIT_SECONDS
 
 API_KEY_ENV = "LLMX_TEST_MODEL_KEY"
 
@@ -99,7 +100,7 @@ def make_env(tmp_path: Path, base_url: str, *, config_extra: str = "") -> ExecEn
     )
     workspace = tmp_path / "project"
     workspace.mkdir()
-    subprocess.run(["git", "init", "-q", str(workspace)], check=True)
+    subprocess.run(["git", "init", "-q", str(workspace)], check=True, timeout=WAIT_SECONDS)
     return ExecEnv(home, workspace, base_url)
 
 

@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from support.waits import read_within, wait_child
 
 from llmx.events import (
     AgentMessage,
@@ -118,9 +119,9 @@ def _run_trial(home: Path, seed: int) -> tuple[Path, int | None]:
             buffered += chunk
         time.sleep(rng.random() * 0.004)
         os.kill(pid, signal.SIGKILL)
-        _, status = os.waitpid(pid, 0)
+        status = wait_child(pid, "the killed writer")
         assert os.WIFSIGNALED(status), f"writer exited by itself (status {status})"
-        while chunk := os.read(read_fd, 1 << 16):
+        while chunk := read_within(read_fd, 1 << 16, "the writer's reports"):
             buffered += chunk
     finally:
         os.close(read_fd)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from support import PROJECT_ROOT
+from support.waits import WAIT_SECONDS
 
 from llmx.events import (
     CommandExecutionItem,
@@ -36,6 +37,7 @@ def test_rollout_check_accepts_the_sample() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "llmx", "rollout", "check", "examples/sample.rollout.jsonl"],
         cwd=PROJECT_ROOT, capture_output=True, text=True, check=False,
+        timeout=WAIT_SECONDS,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.rstrip().endswith("; ok")
@@ -95,5 +97,6 @@ def _sandbox_missing() -> str | None:
 )
 def test_the_script_reproduces_the_sample(tmp_path: Path) -> None:
     target = tmp_path / "again.jsonl"
-    subprocess.run([sys.executable, str(SCRIPT), str(target)], check=True, capture_output=True)
+    subprocess.run([sys.executable, str(SCRIPT), str(target)], check=True, capture_output=True,
+                   timeout=WAIT_SECONDS)
     assert _shape(target) == _shape(SAMPLE)

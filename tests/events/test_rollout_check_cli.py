@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from support import PROJECT_ROOT, fixture_rollouts
+from support.waits import WAIT_SECONDS
 
 SAMPLE = fixture_rollouts()[0]
 
@@ -20,6 +21,7 @@ def _llmx(*args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         cwd=PROJECT_ROOT,
         check=False,
+        timeout=WAIT_SECONDS,
     )
 
 

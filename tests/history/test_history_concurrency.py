@@ -10,6 +10,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+from support.waits import WAIT_SECONDS
 
 from llmx.events.history import HistoryConfig, HistoryFile
 
@@ -37,7 +38,7 @@ def _run_workers(path: Path, workers: int, count: int, max_bytes: int = 0) -> No
     ]
     failures = []
     for proc in procs:
-        _, err = proc.communicate()
+        _, err = proc.communicate(timeout=WAIT_SECONDS)
         if proc.returncode != 0:
             failures.append(err.decode(errors="replace"))
     assert not failures, failures[0]

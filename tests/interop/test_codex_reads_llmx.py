@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from support import PROJECT_ROOT
 from support.model_server import scripted
+from support.waits import WAIT_SECONDS
 
 from llmx.projections.resume import fold_resume
 
@@ -51,7 +52,7 @@ def test_codex_resumes_a_session_llmx_recorded(tmp_path: Path) -> None:
     assert CODEX is not None
     project = tmp_path / "project"
     project.mkdir()
-    subprocess.run(["git", "init", "-q"], cwd=project, check=True)
+    subprocess.run(["git", "init", "-q"], cwd=project, check=True, timeout=WAIT_SECONDS)
     codex_home = tmp_path / "codex-home"
     day = codex_home / "sessions" / "2026" / "11" / "21"
     day.mkdir(parents=True)
@@ -98,6 +99,7 @@ def test_codex_resumes_a_session_llmx_recorded(tmp_path: Path) -> None:
     check = subprocess.run(
         [sys.executable, "-m", "llmx", "rollout", "check", str(rollout)],
         capture_output=True, text=True,
+        timeout=WAIT_SECONDS,
     )
     assert check.returncode == 0, check.stdout + check.stderr
     assert len(rollout.read_text(encoding="utf-8").splitlines()) > lines_before

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from projections.exec_replay_support import run_replay
 from support import CODEX_FIXTURES, CODEX_RICH_FIXTURES, PROJECT_ROOT
+from support.waits import WAIT_SECONDS
 
 from llmx.projections.diff_render import apply_hunks, blob_id
 from llmx.projections.shell_escape import join_command
@@ -22,6 +23,7 @@ def _llmx(*args: str, env: dict[str, str] | None = None) -> subprocess.Completed
     return subprocess.run(
         [sys.executable, "-m", "llmx", *args],
         capture_output=True, text=True, cwd=PROJECT_ROOT, env=env, check=False,
+        timeout=WAIT_SECONDS,
     )
 
 

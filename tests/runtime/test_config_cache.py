@@ -15,6 +15,7 @@ import pytest
 from pydantic import BaseModel
 from runtime.test_config import CODEX_CONFIGS, FULL
 from support import PROJECT_ROOT
+from support.waits import WAIT_SECONDS
 
 from llmx.runtime.config_cache import CACHE_FILE_NAME, load_config_cached
 from llmx.runtime.config_load import load_config
@@ -177,5 +178,5 @@ def test_a_cache_hit_imports_no_pydantic(tmp_path: Path) -> None:
     )
     env = {k: v for k, v in os.environ.items() if k != "OPENAI_BASE_URL"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=PROJECT_ROOT, env=env).stdout
+                         check=True, cwd=PROJECT_ROOT, env=env, timeout=WAIT_SECONDS).stdout
     assert out.split() == ["o3", "none", "False"]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from support.linux_sandbox import BASE_ENV, workspace_plan
+from support.waits import within
 
 from llmx.runtime.session_sandbox import sandbox_setup
 from llmx.runtime.tools.shell import RunningCommand, run_command
@@ -32,7 +33,8 @@ ROUTES = [pytest.param(True, id="spawn-server"), pytest.param(False, id="forked"
 
 async def _route(through_server: bool) -> None:
     if through_server:
-        assert await confined_spawn.warm_up(), "the spawn server could not start"
+        assert await within(confined_spawn.warm_up(), "the spawn server"), \
+            "the spawn server could not start"
 
 
 @pytest.mark.parametrize("through_server", ROUTES)
@@ -48,7 +50,7 @@ def test_session_spawner_runs_confined(through_server: bool, tmp_path: Path) -> 
                                    spawner=setup.confined)
         return result.exit_code, result.stdout, result.stderr
 
-    code, out, err = asyncio.run(run())
+    code, out, err = asyncio.run(within(run(), "the confined command"))
     assert code == 7
     assert out == "out\n"
     assert err.startswith("err\n")
@@ -80,7 +82,7 @@ def test_sandbox_setup_failure_reaches_the_command_output(through_server: bool,
                                    spawner=spawner)
         return result.exit_code, result.stderr
 
-    code, err = asyncio.run(run())
+    code, err = asyncio.run(within(run(), "the confined command"))
     assert code == 126
     assert err.startswith("llmx: could not enter the sandbox (mounts:"), err
     assert not (tmp_path / "ran").exists()

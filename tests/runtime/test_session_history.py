@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from support.model_scripts import Script
 from support.model_server import ModelServer
+from support.waits import within
 
 from llmx.events.event_log import EventLog
 from llmx.events.ops import Shutdown, UserTurn
@@ -71,7 +72,7 @@ async def test_metadata_is_the_inode_and_count_and_grows_with_each_prompt(
                 assert log.path is not None
                 assert f'"{text}"' in log.path.read_text()
             await session.submit(Shutdown())
-            await session.run()
+            await within(session.run(), "the session to shut down")
         finally:
             await model.aclose()
     history = home / "history.jsonl"

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from support.model_scripts import Script
 from support.model_server import ModelServer
+from support.waits import within
 
 from llmx.events.event_log import EventLog
 from llmx.events.ops import Interrupt, Shutdown, UserTurn
@@ -57,7 +58,7 @@ async def _run(tmp_path: Path, server: ModelServer, *, interrupt_first: bool) ->
             await session.submit(Interrupt())
         await session.submit(_turn(settings, "hello"))
         await session.submit(Shutdown())
-        await session.run()
+        await within(session.run(), "the session to shut down")
     finally:
         await model.aclose()
     assert log.path is not None

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+from support.waits import within
 
 from llmx.runtime.tools.output import approx_tokens, exec_command_output, truncate_middle
 from llmx.runtime.tools.shell import run_command, shell_argv, spawn_unconfined
@@ -51,10 +52,10 @@ def test_specs_offer_codex_shell_schema_on_both_wires() -> None:
 
 @pytest.mark.asyncio
 async def test_run_command_collects_both_streams(tmp_path: Path) -> None:
-    result = await run_command(
+    result = await within(run_command(
         shell_argv("echo out; echo err >&2; exit 3", login=False),
         cwd=tmp_path, env=dict(os.environ), spawner=spawn_unconfined,
-    )
+    ), "the command")
     assert result.exit_code == 3
     assert result.stdout == "out\n"
     assert result.stderr == "err\n"
@@ -71,6 +72,6 @@ async def test_cancelling_kills_the_whole_process_group(tmp_path: Path) -> None:
     await asyncio.sleep(0.3)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
-        await task
+        await within(task, "the cancelled command to end")
     await asyncio.sleep(2.5)
     assert not marker.exists()

@@ -29,6 +29,7 @@ from support.linux_sandbox import (
     route_params,
     workspace_plan,
 )
+from support.waits import WAIT_SECONDS
 
 from llmx.sandbox.linux import BackendKind, DenialKind, UnenforceablePlan
 from llmx.sandbox.plan import NetworkAccess, WritableRoot
@@ -108,7 +109,7 @@ def _make_arena(base: Path) -> tuple[Path, Path, Path]:
     ws, scratch, outside = base / "ws", base / "scratch", base / "outside"
     for d in (ws, scratch, outside):
         d.mkdir()
-    subprocess.run(["git", "init", "-q", str(ws)], check=True)
+    subprocess.run(["git", "init", "-q", str(ws)], check=True, timeout=WAIT_SECONDS)
     (ws / ".agents").mkdir()
     (ws / ".agents" / "skill.md").write_text("original\n")
     (outside / "existing.txt").write_text("original\n")
@@ -170,7 +171,7 @@ def arena(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     finally:
         del os.environ[SECRET_NAME]
         holder.kill()
-        holder.wait()
+        holder.wait(timeout=WAIT_SECONDS)
         listener.close()
         unix_listener.close()
     verdicts = {}
@@ -271,7 +272,7 @@ def test_git_init_and_commit_where_allowed(route: SpawnRoute, tmp_path: Path) ->
 @pytest.mark.parametrize("route", route_params())
 def test_git_commit_into_protected_git_is_refused(route: SpawnRoute, tmp_path: Path) -> None:
     ws = tmp_path / "repo"
-    subprocess.run(["git", "init", "-q", str(ws)], check=True)
+    subprocess.run(["git", "init", "-q", str(ws)], check=True, timeout=WAIT_SECONDS)
     plan = workspace_plan(protected(ws))
     script = "git -c user.name=t -c user.email=t@example.com commit -q --allow-empty -m x"
     if route.backend is BackendKind.LANDLOCK:

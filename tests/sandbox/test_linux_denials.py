@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from support import CODEX_FIXTURES
 from support.linux_sandbox import PYTHON, protected, workspace_plan
+from support.waits import within
 
 from llmx.sandbox.linux import DenialKind, detect_denial, find_denials, format_denials
 from llmx.sandbox.linux.denials import SIGSYS_EXIT
@@ -48,8 +49,9 @@ def test_real_refusals_are_found_with_their_paths(tmp_path: Path) -> None:
               "except OSError as e: print(e)\n")
     (tmp_path / ".git").mkdir()
     (tmp_path / ".git" / "config").write_text("")
-    result = asyncio.run(run_confined([PYTHON, "-I", "-S", "-c", script + "raise SystemExit(1)"],
-                                      cwd=tmp_path, plan=workspace_plan(protected(tmp_path))))
+    result = asyncio.run(within(
+        run_confined([PYTHON, "-I", "-S", "-c", script + "raise SystemExit(1)"], cwd=tmp_path,
+                     plan=workspace_plan(protected(tmp_path))), "the probe"))
     assert result.denied is DenialKind.READ_ONLY_FILESYSTEM
     findings = find_denials(result.aggregated)
     assert [f.path for f in findings if f.kind is DenialKind.READ_ONLY_FILESYSTEM] == [
@@ -79,8 +81,8 @@ def test_bare_relative_paths_are_found(line: bytes, path: str | None) -> None:
 
 def test_real_refusals_of_bare_names(tmp_path: Path) -> None:
     script = "touch y; mkdir out; echo x > z; exit 1"
-    result = asyncio.run(run_confined(["sh", "-c", script], cwd=tmp_path,
-                                      plan=workspace_plan()))
+    result = asyncio.run(within(run_confined(["sh", "-c", script], cwd=tmp_path,
+                                             plan=workspace_plan()), "the probe"))
     assert result.denied is DenialKind.READ_ONLY_FILESYSTEM, result.aggregated
     paths = {f.path for f in find_denials(result.aggregated)}
     assert {"y", "out", "z"} <= paths, result.aggregated

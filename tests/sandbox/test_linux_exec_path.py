@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.waits import WAIT_SECONDS
 
 from llmx.sandbox.linux import kernel
 from llmx.sandbox.linux.backends import BackendKind, backend_status
@@ -29,7 +30,8 @@ def _unshare_in_forked_child() -> int:
         "except OSError as exc:\n"
         "    raise SystemExit(exc.errno)\n"
     )
-    return subprocess.run([sys.executable, "-c", code], check=False).returncode
+    return subprocess.run([sys.executable, "-c", code], check=False,
+                          timeout=WAIT_SECONDS).returncode
 
 
 def test_clone_probe_agrees_with_unshare_in_a_child() -> None:
@@ -67,7 +69,8 @@ def _run(tmp_path: Path, path: str, command: str) -> subprocess.CompletedProcess
     home.mkdir(exist_ok=True)
     env = {**os.environ, "LLMX_HOME": str(home), "PATH": path}
     return subprocess.run([sys.executable, "-m", "llmx", "sandbox", "linux", "--", command],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
+                          cwd=tmp_path, env=env, capture_output=True, text=True, check=False,
+                          timeout=WAIT_SECONDS)
 
 
 def test_path_search_skips_missing_folders_and_unexecutable_files(tmp_path: Path) -> None:

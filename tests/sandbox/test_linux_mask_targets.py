@@ -12,11 +12,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from support.linux_sandbox import backend_params, protected, workspace_plan
+from support.waits import WAIT_SECONDS, wait_until, within
 
 from llmx.sandbox.linux import BackendKind
 from llmx.sandbox.linux.mask_targets import path_key, registry_root
@@ -42,8 +42,7 @@ def _no_trace(ws: Path) -> None:
 
 
 def _wait_for(path: Path) -> None:
-    while not path.exists():
-        time.sleep(0.01)
+    wait_until(path.exists, f"{path.name} to appear")
 
 
 def _codex_stayed_empty(ws: Path) -> None:
@@ -54,8 +53,9 @@ def _codex_stayed_empty(ws: Path) -> None:
 @pytest.mark.asyncio
 @pytest.mark.parametrize("backend", MASKED)
 async def test_normal_exit_leaves_no_trace(backend: BackendKind, tmp_path: Path) -> None:
-    result = await run_confined(["sh", "-c", PROBE], cwd=tmp_path,
-                                plan=workspace_plan(protected(tmp_path)), backend=backend)
+    result = await within(run_confined(["sh", "-c", PROBE], cwd=tmp_path,
+                                       plan=workspace_plan(protected(tmp_path)), backend=backend),
+                          "the probe")
     assert result.exit_code == 0, result.aggregated
     _codex_stayed_empty(tmp_path)
     _no_trace(tmp_path)
@@ -76,7 +76,7 @@ async def test_mount_target_is_never_mode_0555(backend: BackendKind, tmp_path: P
         mode = (tmp_path / ".codex").stat().st_mode & 0o777
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
-            await task
+            await within(task, "the cancelled command to end")
         return mode
 
     assert await look() == 0o777 & ~umask
@@ -87,8 +87,9 @@ async def test_mount_target_is_never_mode_0555(backend: BackendKind, tmp_path: P
 @pytest.mark.parametrize("backend", MASKED)
 async def test_sigkill_of_the_command_leaves_no_trace(backend: BackendKind,
                                                       tmp_path: Path) -> None:
-    result = await run_confined(["sh", "-c", ATTEMPTS + "kill -KILL $$"], cwd=tmp_path,
-                                plan=workspace_plan(protected(tmp_path)), backend=backend)
+    result = await within(run_confined(["sh", "-c", ATTEMPTS + "kill -KILL $$"], cwd=tmp_path,
+                                       plan=workspace_plan(protected(tmp_path)), backend=backend),
+                          "the killed command")
     assert result.exit_code == 128 + 9
     _no_trace(tmp_path)
 
@@ -102,7 +103,7 @@ def test_cancellation_leaves_no_trace(backend: BackendKind, tmp_path: Path) -> N
         await asyncio.to_thread(_wait_for, tmp_path / "ready")
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
-            await task
+            await within(task, "the cancelled command to end")
 
     asyncio.run(start_then_cancel())
     _no_trace(tmp_path)
@@ -124,9 +125,9 @@ async def test_concurrent_commands_share_the_target(backend: BackendKind,
     ]
     tasks = [asyncio.create_task(c) for c in later]
     await asyncio.to_thread(_wait_for, tmp_path / ".codex")
-    assert (await first).exit_code == 0
+    assert (await within(first, "the first command")).exit_code == 0
     (tmp_path / "first.done").touch()
-    results = await asyncio.gather(*tasks)
+    results = await within(asyncio.gather(*tasks), "the later commands")
     assert [r.exit_code for r in results] == [0, 0, 0], [r.aggregated for r in results]
     assert [(tmp_path / f"probe{i}.out").read_text().strip() for i in range(3)] == ["0"] * 3
     _no_trace(tmp_path)
@@ -146,11 +147,11 @@ def test_exec_path_leaves_no_trace(tmp_path: Path) -> None:
     ws = tmp_path / "ws"
     ws.mkdir()
     proc = subprocess.run(_sandbox_linux(ws, "true"), cwd=ws, env=_env(tmp_path),
-                          capture_output=True, text=True, check=False)
+                          capture_output=True, text=True, check=False, timeout=WAIT_SECONDS)
     assert proc.returncode == 0, proc.stderr
     _no_trace(ws)
     proc = subprocess.run(_sandbox_linux(ws, "sh", "-c", PROBE), cwd=ws, env=_env(tmp_path),
-                          capture_output=True, text=True, check=False)
+                          capture_output=True, text=True, check=False, timeout=WAIT_SECONDS)
     assert proc.returncode == 0, proc.stderr
     _codex_stayed_empty(ws)
     _no_trace(ws)
@@ -164,8 +165,8 @@ def test_exec_path_cleans_up_after_a_killed_command(how: str, tmp_path: Path) ->
     proc = subprocess.Popen(_sandbox_linux(ws, "sh", "-c", f"touch ready; exec sleep {token}"),
                             cwd=ws, env=_env(tmp_path), stderr=subprocess.PIPE, text=True)
     try:
-        while not (ws / "ready").exists() or not _pids_with(token):
-            time.sleep(0.01)
+        wait_until(lambda: (ws / "ready").exists() and _pids_with(token),
+                   "the confined sleeper to start")
         if how == "relayed-term":
             proc.terminate()
         else:
@@ -200,9 +201,8 @@ def test_concurrent_exec_paths_leave_no_trace(tmp_path: Path) -> None:
     try:
         # Every one has registered once four markers exist (or a process already failed).
         marker_dir = Path(registry_root()) / path_key(str(ws / ".codex"))
-        while (not marker_dir.exists() or len(os.listdir(marker_dir)) < 4) and \
-                all(p.poll() is None for p in procs):
-            time.sleep(0.01)
+        wait_until(lambda: (marker_dir.exists() and len(os.listdir(marker_dir)) >= 4)
+                   or any(p.poll() is not None for p in procs), "four mask markers")
         (ws / "go").touch()
         codes = [p.wait(timeout=60) for p in procs]
     finally:
@@ -222,16 +222,15 @@ def test_a_crashed_run_is_cleaned_up_by_the_next(tmp_path: Path) -> None:
     ws.mkdir()
     proc = subprocess.Popen(_sandbox_linux(ws, "sh", "-c", "touch ready; sleep 600"), cwd=ws,
                             env=_env(tmp_path))
-    while not (ws / "ready").exists():
-        time.sleep(0.01)
+    _wait_for(ws / "ready")
     os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    proc.wait(timeout=WAIT_SECONDS)
     marker_dir = Path(registry_root()) / path_key(str(ws / ".codex"))
     assert (ws / ".codex").is_dir()
     assert [name.split(".")[0] for name in os.listdir(marker_dir)] == [str(proc.pid)]
     # The next run treats the empty leftover as missing, masks it, and removes it.
-    result = asyncio.run(run_confined(["sh", "-c", PROBE], cwd=ws,
-                                      plan=workspace_plan(protected(ws))))
+    result = asyncio.run(within(run_confined(["sh", "-c", PROBE], cwd=ws,
+                                             plan=workspace_plan(protected(ws))), "the probe"))
     assert result.exit_code == 0, result.aggregated
     _codex_stayed_empty(ws)
     _no_trace(ws)
@@ -240,8 +239,8 @@ def test_a_crashed_run_is_cleaned_up_by_the_next(tmp_path: Path) -> None:
 @pytest.mark.asyncio
 async def test_users_own_empty_codex_is_kept(tmp_path: Path) -> None:
     (tmp_path / ".codex").mkdir()
-    result = await run_confined(["sh", "-c", PROBE], cwd=tmp_path,
-                                plan=workspace_plan(protected(tmp_path)))
+    result = await within(run_confined(["sh", "-c", PROBE], cwd=tmp_path,
+                                       plan=workspace_plan(protected(tmp_path))), "the probe")
     assert result.exit_code == 0
     _codex_stayed_empty(tmp_path)
     assert (tmp_path / ".codex").is_dir()

@@ -6,7 +6,6 @@ import asyncio
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from support.linux_sandbox import (
     route_params,
     workspace_plan,
 )
+from support.waits import WAIT_SECONDS, wait_until, within
 
 from llmx.sandbox.linux import (
     BackendKind,
@@ -92,8 +92,7 @@ def _running(token: str) -> list[int]:
 
 
 def _wait_for_file(path: Path) -> None:
-    while not path.exists():
-        time.sleep(0.01)
+    wait_until(path.exists, f"{path.name} to appear")
 
 
 @pytest.mark.parametrize("route", route_params())
@@ -109,14 +108,13 @@ def test_cancellation_kills_the_whole_group(route: SpawnRoute, tmp_path: Path) -
         running = _running(token)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
-            await task
+            await within(task, "the cancelled command to end")
         return running
 
     assert len(asyncio.run(start_then_cancel())) >= 2
-    # SIGKILL is delivered by the kernel; wait until every process is gone (a hung test
-    # here means a descendant survived the cancellation).
-    while _running(token):
-        time.sleep(0.01)
+    # SIGKILL is delivered by the kernel; wait until every process is gone (running on
+    # past the bound means a descendant survived the cancellation).
+    wait_until(lambda: not _running(token), "every process of the cancelled command to die")
 
 
 @pytest.mark.asyncio
@@ -131,8 +129,9 @@ async def test_timeout_kills_and_reports(route: SpawnRoute, tmp_path: Path) -> N
 @pytest.mark.asyncio
 async def test_unconfined_plan_runs_as_is(tmp_path: Path) -> None:
     plan = ConfinementPlan(unconfined=True, env={"PATH": "/usr/bin:/bin"})
-    result = await run_confined(["sh", "-c", "touch x && grep Seccomp: /proc/self/status"],
-                                cwd=tmp_path, plan=plan)
+    result = await within(
+        run_confined(["sh", "-c", "touch x && grep Seccomp: /proc/self/status"], cwd=tmp_path,
+                     plan=plan), "the unconfined command")
     assert result.exit_code == 0
     assert result.backend is None
     assert b"Seccomp:\t0" in result.stdout
@@ -144,12 +143,13 @@ def test_protected_symlink_is_refused_before_spawn(tmp_path: Path) -> None:
     (tmp_path / ".git").symlink_to(tmp_path / "real-git")
     plan = workspace_plan(WritableRoot(tmp_path, (tmp_path / ".git",)))
     with pytest.raises(UnenforceablePlan, match="symlink"):
-        asyncio.run(run_confined(["true"], cwd=tmp_path, plan=plan))
+        asyncio.run(within(run_confined(["true"], cwd=tmp_path, plan=plan), "the refusal"))
 
 
 def test_missing_cwd_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="does not exist"):
-        asyncio.run(run_confined(["true"], cwd=tmp_path / "nope", plan=workspace_plan()))
+        asyncio.run(within(run_confined(["true"], cwd=tmp_path / "nope", plan=workspace_plan()),
+                           "the refusal"))
 
 
 def test_landlock_is_never_chosen_automatically(tmp_path: Path) -> None:
@@ -192,7 +192,7 @@ def test_exec_confined_becomes_the_command(backend: BackendKind, tmp_path: Path)
     script = _exec_script(tmp_path, ["sh", "-c", "touch inside && touch /etc/x; exit 7"],
                           backend.value)
     proc = subprocess.run([sys.executable, "-c", script], cwd=PROJECT, capture_output=True,
-                          text=True, check=False)
+                          text=True, check=False, timeout=WAIT_SECONDS)
     assert proc.returncode == 7, proc.stderr
     assert "Read-only file system" in proc.stderr or "Permission denied" in proc.stderr
     assert (tmp_path / "inside").exists()
@@ -201,7 +201,7 @@ def test_exec_confined_becomes_the_command(backend: BackendKind, tmp_path: Path)
 def test_exec_confined_missing_command_exits_127(tmp_path: Path) -> None:
     script = _exec_script(tmp_path, ["llmx-no-such-command"], BackendKind.NAMESPACES.value)
     proc = subprocess.run([sys.executable, "-c", script], cwd=PROJECT, capture_output=True,
-                          text=True, check=False)
+                          text=True, check=False, timeout=WAIT_SECONDS)
     assert proc.returncode == 127
     assert "llmx-no-such-command" in proc.stderr
 
@@ -220,7 +220,7 @@ def test_setup_failure_is_reported_and_nothing_runs(tmp_path: Path) -> None:
         proc = subprocess.Popen(prepared.argv, cwd=prepared.cwd, env=prepared.env,
                                 pass_fds=prepared.pass_fds, preexec_fn=prepared.preexec)
         prepared.close_child_side()
-        assert proc.wait() == 126
+        assert proc.wait(timeout=WAIT_SECONDS) == 126
         failure = prepared.setup_error()
     finally:
         prepared.close()
@@ -236,8 +236,8 @@ def _skip_without_pid_namespace(backend: BackendKind) -> None:
 
 
 def _wait_until_running(token: str, pidfile: Path, task: asyncio.Task[object]) -> None:
-    while not (pidfile.exists() and _running(token)) and not task.done():
-        time.sleep(0.01)
+    wait_until(lambda: (pidfile.exists() and _running(token)) or task.done(),
+               "the detached sleeper to start")
 
 
 def _detached_script(token: str, pidfile: Path, then: str) -> str:
@@ -269,9 +269,9 @@ def test_setsid_process_dies_with_the_sandbox(route: SpawnRoute, ending: str,
         if ending == "cancel":
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
-                await task
+                await within(task, "the cancelled command to end")
             return
-        result = await task
+        result = await within(task, "the command to end")
         assert result.timed_out is (ending == "timeout")
 
     asyncio.run(run())
@@ -339,8 +339,7 @@ def test_exec_path_relays_sigterm_and_leaves_nothing(tmp_path: Path) -> None:
                             stderr=subprocess.PIPE, text=True)
     try:
         _wait_for_file(pidfile)
-        while not _running(token):
-            time.sleep(0.01)
+        wait_until(lambda: _running(token), "the detached sleeper to start")
         proc.terminate()
         _, err = proc.communicate(timeout=60)
     finally:

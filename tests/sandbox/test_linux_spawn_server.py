@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from support.linux_sandbox import alive, protected, workspace_plan
+from support.waits import WAIT_SECONDS, wait_readable, within
 
 from llmx.sandbox.linux import BackendKind, spawn_client, spawn_wire
 from llmx.sandbox.linux.backends import backend_status
@@ -125,7 +126,7 @@ async def _running_sleep(token: str, **kwargs: object) -> asyncio.Task[object]:
 async def _cancel(task: asyncio.Task[object]) -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
-        await task
+        await within(task, "the cancelled command to end")
 
 
 async def _current_server() -> int:
@@ -149,7 +150,7 @@ def _no_server_left() -> Iterator[None]:
 
 @pytest.mark.asyncio
 async def test_after_warm_up_the_server_clones_the_init(tmp_path: Path) -> None:
-    assert await warm_up()
+    assert await within(warm_up(), "the spawn server")
     token = _token("server-route")
     task = await _running_sleep(token)
     try:
@@ -166,7 +167,7 @@ async def test_after_warm_up_the_server_clones_the_init(tmp_path: Path) -> None:
 
 @pytest.mark.asyncio
 async def test_forked_route_goes_through_a_waiter_of_this_process() -> None:
-    assert await warm_up()
+    assert await within(warm_up(), "the spawn server")
     token = _token("forked-route")
     task = await _running_sleep(token, spawn_server=False)
     try:
@@ -182,14 +183,14 @@ async def test_forked_route_goes_through_a_waiter_of_this_process() -> None:
 
 @pytest.mark.asyncio
 async def test_server_exits_when_the_connection_closes(tmp_path: Path) -> None:
-    assert await warm_up()
+    assert await within(warm_up(), "the spawn server")
     server = await _current_server()
     assert alive(server)
     spawn_client.connection().close()
     _wait_for(lambda: not alive(server), f"spawn server {server} outlived its connection")
     # The loop gets a new server (forked meanwhile): commands still run.
-    result = await run_confined(["echo", "again"], cwd=tmp_path, plan=workspace_plan(),
-                                backend=BackendKind.NAMESPACES)
+    result = await within(run_confined(["echo", "again"], cwd=tmp_path, plan=workspace_plan(),
+                                       backend=BackendKind.NAMESPACES), "the confined command")
     assert (result.exit_code, result.stdout) == (0, b"again\n")
 
 
@@ -220,43 +221,45 @@ def test_server_and_sandbox_die_with_the_session_process() -> None:
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         assert session.stdout is not None
+        wait_readable(session.stdout.fileno(), "the session process to say ready")
         line = session.stdout.readline()
         assert line == b"ready\n", session.stderr.read() if session.stderr else line
         command, init, server = _sandbox_chain(token)
         _record_server(server)
         assert _parent(server) != session.pid
         session.kill()
-        session.wait()
+        session.wait(timeout=WAIT_SECONDS)
     finally:
         session.kill()
-        session.communicate()
+        session.communicate(timeout=WAIT_SECONDS)
     _wait_for(lambda: not any(map(alive, (command, init, server))),
               "the spawn server or its sandbox outlived the session process")
 
 
 @pytest.mark.asyncio
 async def test_server_killed_while_idle_the_next_command_runs(tmp_path: Path) -> None:
-    assert await warm_up()
+    assert await within(warm_up(), "the spawn server")
     server = await _current_server()
     os.kill(server, signal.SIGKILL)
     _wait_for(lambda: not alive(server), f"spawn server {server} survived SIGKILL")
-    result = await run_confined(["sh", "-c", "echo after; exit 4"], cwd=tmp_path,
-                                plan=workspace_plan(), backend=BackendKind.NAMESPACES)
+    result = await within(run_confined(["sh", "-c", "echo after; exit 4"], cwd=tmp_path,
+                                       plan=workspace_plan(), backend=BackendKind.NAMESPACES),
+                          "the confined command")
     assert (result.exit_code, result.stdout) == (4, b"after\n")
     # And the loop is served again once a new server is up.
-    assert await warm_up()
+    assert await within(warm_up(), "the spawn server")
     assert await _current_server() != server
 
 
 @pytest.mark.asyncio
 async def test_server_killed_while_a_command_runs(tmp_path: Path) -> None:
-    assert await warm_up()
+    assert await within(warm_up(), "the spawn server")
     token = _token("killed-mid-command")
     task = await _running_sleep(token)
     command, init, server = _sandbox_chain(token)
     _record_server(server)
     os.kill(server, signal.SIGKILL)
-    result = await task
+    result = await within(task, "the command to end")
     # Its init died of the server's death signal (SIGKILL), so did the command with it.
     assert result.exit_code == 128 + signal.SIGKILL, result.aggregated
     assert not result.timed_out
@@ -266,7 +269,7 @@ async def test_server_killed_while_a_command_runs(tmp_path: Path) -> None:
 
 @pytest.mark.asyncio
 async def test_large_environment_travels_in_a_memfd(tmp_path: Path) -> None:
-    assert await warm_up()
+    assert await within(warm_up(), "the spawn server")
     big = "".join(chr(0x41 + i % 26) for i in range(40 * 1024)) + "-end"
     plan = workspace_plan(env={"LLMX_BIG_VARIABLE": big})
     setup = prepare(["true"], cwd=tmp_path, plan=plan, backend=BackendKind.NAMESPACES)
@@ -278,21 +281,21 @@ async def test_large_environment_travels_in_a_memfd(tmp_path: Path) -> None:
         os.close(encoded.memfd)
     finally:
         setup.close()
-    result = await run_confined(["printenv", "LLMX_BIG_VARIABLE"], cwd=tmp_path, plan=plan,
-                                backend=BackendKind.NAMESPACES)
+    result = await within(run_confined(["printenv", "LLMX_BIG_VARIABLE"], cwd=tmp_path, plan=plan,
+                                       backend=BackendKind.NAMESPACES), "the confined command")
     assert result.exit_code == 0, result.aggregated
     assert result.stdout == big.encode() + b"\n"
 
 
 @pytest.mark.asyncio
 async def test_non_ascii_workspace_and_argv(tmp_path: Path) -> None:
-    assert await warm_up()
+    assert await within(warm_up(), "the spawn server")
     ws = tmp_path / "wörkspace ☃ 日本"
     ws.mkdir()
     name = "héllo ✓ файл"
-    result = await run_confined(["sh", "-c", 'pwd; printf "%s\\n" "$1" > "$1"', "sh", name],
-                                cwd=ws, plan=workspace_plan(protected(ws)),
-                                backend=BackendKind.NAMESPACES)
+    result = await within(run_confined(["sh", "-c", 'pwd; printf "%s\\n" "$1" > "$1"', "sh", name],
+                                       cwd=ws, plan=workspace_plan(protected(ws)),
+                                       backend=BackendKind.NAMESPACES), "the confined command")
     assert result.exit_code == 0, result.aggregated
     assert result.stdout == f"{ws}\n".encode()
     assert (ws / name).read_text() == f"{name}\n"
@@ -300,10 +303,10 @@ async def test_non_ascii_workspace_and_argv(tmp_path: Path) -> None:
 
 @pytest.mark.asyncio
 async def test_one_mebibyte_of_stdin_comes_back_whole(tmp_path: Path) -> None:
-    assert await warm_up()
+    assert await within(warm_up(), "the spawn server")
     data = os.urandom(1 << 20)
-    result = await run_confined(["cat"], cwd=tmp_path, plan=workspace_plan(), stdin=data,
-                                backend=BackendKind.NAMESPACES)
+    result = await within(run_confined(["cat"], cwd=tmp_path, plan=workspace_plan(), stdin=data,
+                                       backend=BackendKind.NAMESPACES), "the confined command")
     assert result.exit_code == 0, result.stderr
     assert len(result.stdout) == len(data)
     assert result.stdout == data
@@ -311,12 +314,12 @@ async def test_one_mebibyte_of_stdin_comes_back_whole(tmp_path: Path) -> None:
 
 @pytest.mark.asyncio
 async def test_concurrent_commands_through_one_server(tmp_path: Path) -> None:
-    assert await warm_up()
+    assert await within(warm_up(), "the spawn server")
     server = spawn_client.connection()
-    results = await asyncio.gather(*(
+    results = await within(asyncio.gather(*(
         run_confined(["sh", "-c", f"echo command-{n}; echo err-{n} >&2; exit {n + 1}"],
                      cwd=tmp_path, plan=workspace_plan(), backend=BackendKind.NAMESPACES)
-        for n in range(8)))
+        for n in range(8))), "eight confined commands")
     for n, result in enumerate(results):
         assert result.exit_code == n + 1, result.aggregated
         assert result.stdout == f"command-{n}\n".encode()
@@ -428,12 +431,12 @@ async def test_without_a_server_commands_are_forked_and_confined(
         monkeypatch: pytest.MonkeyPatch) -> None:
     # The environment cannot run the server: no interpreter there, or one that exits.
     monkeypatch.setattr(sys, "executable", interpreter)
-    assert await warm_up() is False
+    assert await within(warm_up(), "the spawn server") is False
     assert spawn_client.Connection.unusable
     code = "echo $$; touch inside && touch /etc/llmx-spawn-server-probe; echo $?"
     plan = workspace_plan(protected(tmp_path))
-    result = await run_confined(["sh", "-c", code], cwd=tmp_path, plan=plan,
-                                backend=BackendKind.NAMESPACES)
+    result = await within(run_confined(["sh", "-c", code], cwd=tmp_path, plan=plan,
+                                       backend=BackendKind.NAMESPACES), "the confined command")
     assert result.exit_code == 0, result.aggregated
     # PID 2 of its own namespace, the workspace writable, the rest of the host read-only.
     pid, touched = result.stdout.decode().split()
@@ -459,7 +462,7 @@ def _children(pid: int) -> list[int]:
 @pytest.mark.asyncio
 @pytest.mark.parametrize("when", ["before-the-answer", "with-the-answer", "connecting-pipes"])
 async def test_cancelled_while_starting_nothing_stays(when: str, tmp_path: Path) -> None:
-    assert await warm_up()
+    assert await within(warm_up(), "the spawn server")
     server = await _current_server()
     conn = spawn_client.connection()
     token = _token(f"cancelled-{when}")
@@ -483,11 +486,11 @@ async def test_cancelled_while_starting_nothing_stays(when: str, tmp_path: Path)
     assert not task.done()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
-        await task
+        await within(task, "the cancelled command to end")
     # The server takes requests in order: once it answered this one, it had cloned the
     # cancelled command's init.
-    result = await run_confined(["true"], cwd=tmp_path, plan=workspace_plan(),
-                                backend=BackendKind.NAMESPACES)
+    result = await within(run_confined(["true"], cwd=tmp_path, plan=workspace_plan(),
+                                       backend=BackendKind.NAMESPACES), "the confined command")
     assert result.exit_code == 0
     assert spawn_client.connection() is conn
     _wait_for(lambda: not _children(server),

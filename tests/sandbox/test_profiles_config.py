@@ -6,6 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from support.waits import WAIT_SECONDS
 
 from llmx.sandbox.plan_builder import ResolvedEntry, ResolvedFileSystem
 from llmx.sandbox.policy import PolicyError
@@ -15,7 +16,7 @@ from llmx.sandbox.resolve import SandboxConfig, SandboxFlags, resolve_sandbox
 
 
 def test_real_git_repo_and_missing_metadata(tmp_path: Path) -> None:
-    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True, timeout=WAIT_SECONDS)
     assert protected_subpaths(tmp_path, is_cwd=True) == (tmp_path / ".git", tmp_path / ".codex")
     assert protected_subpaths(tmp_path, is_cwd=False) == (tmp_path / ".git",)
 
@@ -29,24 +30,11 @@ def test_missing_git_and_agents_are_not_listed_so_git_init_works(tmp_path: Path)
 
 def test_gitdir_pointer_of_a_real_worktree_is_protected(tmp_path: Path) -> None:
     main = tmp_path / "main"
-    subprocess.run(["git", "init", "-q", str(main)], check=True)
-    run = {"cwd": main, "check": True, "capture_output": True}
-    subprocess.run(
-        [
-            "git",
-            "-c",
-            "user.email=a@b",
-            "-c",
-            "user.name=a",
-            "commit",
-            "-q",
-            "--allow-empty",
-            "-m",
-            "x",
-        ],
-        **run,  # type: ignore[arg-type]
-    )
-    subprocess.run(["git", "worktree", "add", "-q", str(tmp_path / "wt")], **run)  # type: ignore[arg-type]
+    subprocess.run(["git", "init", "-q", str(main)], check=True, timeout=WAIT_SECONDS)
+    for git in (["-c", "user.email=a@b", "-c", "user.name=a", "commit", "-q", "--allow-empty",
+                 "-m", "x"], ["worktree", "add", "-q", str(tmp_path / "wt")]):
+        subprocess.run(["git", *git], cwd=main, check=True, capture_output=True,
+                       timeout=WAIT_SECONDS)
     wt = tmp_path / "wt"
     assert (wt / ".git").is_file()
     target = gitdir_target(wt / ".git")

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.waits import WAIT_SECONDS
 
 from llmx.sandbox.plan import ConfinementPlan, NetworkAccess, WritableRoot
 from llmx.sandbox.records import FrozenRecordError, field, mutable_record, record
@@ -161,7 +162,8 @@ def test_sandbox_start_up_imports_no_dataclasses() -> None:
         "print('dataclasses' in sys.modules, 'inspect' in sys.modules)\n"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True,
+        timeout=WAIT_SECONDS,
     ).stdout
     assert out.split() == ["False", "False"]
 

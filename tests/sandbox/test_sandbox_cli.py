@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.waits import WAIT_SECONDS
 
 HEAVY = ("httpx", "rich", "pydantic", "msgspec", "sqlite_utils", "aiofiles", "portalocker")
 
@@ -15,7 +16,8 @@ HEAVY = ("httpx", "rich", "pydantic", "msgspec", "sqlite_utils", "aiofiles", "po
 def _llmx(args: list[str], cwd: Path, home: Path, **env: str) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, "LLMX_HOME": str(home), **env}
     return subprocess.run(
-        [sys.executable, "-m", "llmx", *args], cwd=cwd, env=full_env, capture_output=True, text=True
+        [sys.executable, "-m", "llmx", *args], cwd=cwd, env=full_env, capture_output=True,
+        text=True, timeout=WAIT_SECONDS,
     )
 
 
@@ -211,7 +213,8 @@ def test_sandbox_linux_path_imports_nothing_heavy(ws: Path) -> None:
     )
     env = {**os.environ, "LLMX_HOME": str(ws.parent / "home")}
     out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ws, env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-c", code], cwd=ws, env=env, capture_output=True, text=True, check=True,
+        timeout=WAIT_SECONDS,
     ).stdout
     loaded = set(out.split())
     assert "llmx.sandbox.resolve" in loaded

@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from support.waits import WAIT_SECONDS
 
 from llmx.sandbox.plan import ConfinementPlan, NetworkAccess, WritableRoot
 from llmx.sandbox.seatbelt import SANDBOX_EXEC, seatbelt_profile
@@ -127,6 +128,6 @@ def test_unconfined_plan_has_no_profile() -> None:
 def test_sandbox_exec_accepts_the_profiles(tmp_path: Path) -> None:
     plan = ConfinementPlan(writable_roots=(WritableRoot(tmp_path),))
     argv = seatbelt_profile(plan).argv(["/usr/bin/touch", str(tmp_path / "ok")])
-    assert subprocess.run(argv, check=False).returncode == 0
+    assert subprocess.run(argv, check=False, timeout=WAIT_SECONDS).returncode == 0
     denied = seatbelt_profile(plan).argv(["/usr/bin/touch", "/usr/local/llmx-denied"])
-    assert subprocess.run(denied, check=False).returncode != 0
+    assert subprocess.run(denied, check=False, timeout=WAIT_SECONDS).returncode != 0

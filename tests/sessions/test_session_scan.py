@@ -20,6 +20,7 @@ from types import ModuleType
 
 import pytest
 from support import PROJECT_ROOT
+from support.waits import WAIT_SECONDS
 
 from llmx.events.home import rollout_path_for
 from llmx.projections import session_scan
@@ -356,9 +357,9 @@ def test_search_command_reads_the_middle_and_keeps_stdout_clean(
     env = {**os.environ, "LLMX_HOME": str(home)}
     llmx = [sys.executable, "-m", "llmx", "sessions"]
     listed = subprocess.run([*llmx, "list"], env=env, capture_output=True, text=True,
-                            check=True)
+                            check=True, timeout=WAIT_SECONDS)
     assert listed.stdout.split()[0] == thread_id
     found = subprocess.run([*llmx, "search", MIDDLE_WORDS, "--json"], env=env,
-                           capture_output=True, text=True, check=True)
+                           capture_output=True, text=True, check=True, timeout=WAIT_SECONDS)
     assert [row["id"] for row in json.loads(found.stdout)["data"]] == [thread_id]
     assert found.stderr == ""

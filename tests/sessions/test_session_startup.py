@@ -15,6 +15,8 @@ import uuid
 from datetime import datetime
 from pathlib import Path
 
+from support.waits import WAIT_SECONDS
+
 from llmx.events.home import rollout_path_for
 from llmx.projections.session_index import SessionIndex
 from llmx.projections.session_listing import list_sessions
@@ -52,9 +54,11 @@ def test_warm_listing_imports_nothing_heavy(tmp_path: Path) -> None:
     ids = [_write_session(home, datetime(2026, 3, day, 9), f"task {day}") for day in (1, 2, 3)]
     env = {**os.environ, "LLMX_HOME": str(home)}
     command = [sys.executable, "-X", "importtime", "-m", "llmx", "sessions", "list"]
-    cold = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    cold = subprocess.run(command, env=env, capture_output=True, text=True, check=True,
+                        timeout=WAIT_SECONDS)
     assert "msgspec" in _imported_modules(cold.stderr)  # the cold run folds the files
-    warm = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    warm = subprocess.run(command, env=env, capture_output=True, text=True, check=True,
+                        timeout=WAIT_SECONDS)
     listed = [line.split()[0] for line in warm.stdout.splitlines()]
     assert sorted(listed) == sorted(ids)
     assert warm.stdout == cold.stdout

@@ -15,6 +15,7 @@ from llmx.sandbox.linux.backends import backend_status
 from llmx.sandbox.linux.result import ConfinedResult
 from llmx.sandbox.linux.spawn import OutputCallback, run_confined, warm_up
 from llmx.sandbox.plan import ConfinementPlan, NetworkAccess, WritableRoot
+from support.waits import within
 
 PROBES = Path(__file__).resolve().parent.parent / "sandbox" / "probes"
 PYTHON = sys.executable
@@ -55,12 +56,16 @@ class SpawnRoute:
                   stdin: bytes | None = None, timeout: float | None = None,  # noqa: ASYNC109
                   on_output: OutputCallback | None = None) -> ConfinedResult:
         """``run_confined`` on this route; the server route first waits until this loop's
-        spawn server serves, so the command is certainly started by it."""
+        spawn server serves, so the command is certainly started by it. The test fails
+        (and the command is cancelled, so killed) if it has not ended within the wait
+        bound."""
         if self.through_server:
-            assert await warm_up(), "the spawn server did not come up"
-        return await run_confined(argv, cwd=cwd, plan=plan, env=env, stdin=stdin,
-                                  timeout=timeout, on_output=on_output, backend=self.backend,
-                                  spawn_server=self.spawn_server)
+            assert await within(warm_up(), "the spawn server"), "the spawn server did not come up"
+        return await within(
+            run_confined(argv, cwd=cwd, plan=plan, env=env, stdin=stdin, timeout=timeout,
+                         on_output=on_output, backend=self.backend,
+                         spawn_server=self.spawn_server),
+            f"{argv[0]} confined on the {self.id} route")
 
 
 ROUTES = (SpawnRoute(BackendKind.NAMESPACES), SpawnRoute(BackendKind.NAMESPACES, False),

@@ -37,6 +37,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from support.model_scripts import Script, Turn, last_user_text, output_items
+from support.waits import WAIT_SECONDS
 
 LOOPBACK = "127.0.0.1"
 
@@ -379,7 +380,8 @@ class ModelServer:
         self.stopping.set()
         self._http.shutdown()
         self._http.server_close()
-        self._thread.join()
+        self._thread.join(WAIT_SECONDS)
+        assert not self._thread.is_alive(), "the model server's thread did not stop"
         if self._log is not None:
             self._log.close()
 
@@ -421,7 +423,7 @@ def main(argv: list[str] | None = None) -> int:
         partial.write_text(f"{server.port}\n", encoding="utf-8")
         os.replace(partial, args.port_file)
     print(f"model_server: pid={os.getpid()} port={server.port}", file=sys.stderr, flush=True)
-    done.wait()
+    done.wait()  # bounded by whoever started this server: it stops on SIGTERM or SIGINT
     server.stop()
     return 0
 
