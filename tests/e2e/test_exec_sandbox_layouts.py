@@ -9,13 +9,15 @@ from pathlib import Path
 from e2e.exec_harness import make_env
 from support.model_scripts import Script
 from support.model_server import ModelServer
+from support.waits import WAIT_SECONDS
 
 
 def test_gitdir_through_a_workspace_symlink_refuses_to_start(tmp_path: Path) -> None:
     script = {"turns": [[{"type": "shell", "command": "rm link && ln -s /tmp link"}]]}
     with ModelServer(Script.from_json(script)) as server:
         env = make_env(tmp_path, server.base_url)
-        subprocess.run(["git", "init", "-q", "--bare", str(tmp_path / "real-git")], check=True)
+        subprocess.run(["git", "init", "-q", "--bare", str(tmp_path / "real-git")], check=True,
+                       timeout=WAIT_SECONDS)
         shutil.rmtree(env.workspace / ".git")
         (env.workspace / "link").symlink_to(tmp_path)
         (env.workspace / ".git").write_text("gitdir: link/real-git\n")

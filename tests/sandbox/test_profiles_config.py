@@ -201,7 +201,7 @@ def _gitdir_through_link(tmp_path: Path) -> tuple[Path, Path, Path]:
     """A workspace whose ``.git`` file points through ``link``, a symlink inside it."""
     ws, real, evil = tmp_path / "ws", tmp_path / "real-git", tmp_path / "evil-git"
     for repo in (real, evil):
-        subprocess.run(["git", "init", "-q", "--bare", str(repo)], check=True)
+        subprocess.run(["git", "init", "-q", "--bare", str(repo)], check=True, timeout=WAIT_SECONDS)
     ws.mkdir()
     (ws / "link").symlink_to(tmp_path)
     (ws / ".git").write_text("gitdir: link/real-git\n")
@@ -223,10 +223,11 @@ def test_gitdir_through_a_writable_symlink_is_refused(tmp_path: Path) -> None:
 def test_a_carve_out_of_one_root_holds_inside_another(tmp_path: Path) -> None:
     # A linked worktree whose git directory lies in a second writable root.
     repo, worktree = tmp_path / "repo", tmp_path / "wt"
-    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run(["git", "init", "-q", str(repo)], check=True, timeout=WAIT_SECONDS)
     subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@e",
-                    "commit", "-q", "--allow-empty", "-m", "x"], check=True)
-    subprocess.run(["git", "-C", str(repo), "worktree", "add", "-q", str(worktree)], check=True)
+                    "commit", "-q", "--allow-empty", "-m", "x"], check=True, timeout=WAIT_SECONDS)
+    subprocess.run(["git", "-C", str(repo), "worktree", "add", "-q", str(worktree)], check=True,
+                   timeout=WAIT_SECONDS)
     plan = resolve_sandbox(SandboxConfig(), SandboxFlags(full_auto=True, add_dirs=(str(tmp_path),)),
                            cwd=worktree, env={}).plan
     gitdir = repo / ".git" / "worktrees" / "wt"

@@ -161,7 +161,8 @@ def test_gitdir_through_a_workspace_symlink_refuses_to_start(tmp_path: Path) -> 
     ws.mkdir()
     home.mkdir()
     for repo in ("real-git", "evil-git"):
-        subprocess.run(["git", "init", "-q", "--bare", str(tmp_path / repo)], check=True)
+        subprocess.run(["git", "init", "-q", "--bare", str(tmp_path / repo)], check=True,
+                       timeout=WAIT_SECONDS)
     (ws / "link").symlink_to(tmp_path)
     (ws / ".git").write_text("gitdir: link/real-git\n")
     retarget = f"rm link && ln -s {tmp_path / 'evil'} link && mkdir -p {tmp_path / 'evil'}"
