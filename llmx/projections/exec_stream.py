@@ -53,7 +53,13 @@ def _cwd(value: Any) -> str:
     return unquote(text[len("file://") :]) if text.startswith("file://") else text
 
 
+# Turn items spell statuses in camelCase (``inProgress``); exec prints snake_case.
+_CAMEL_STATUSES = {"inProgress": ei.ItemStatus.IN_PROGRESS}
+
+
 def _status(value: Any, default: ei.ItemStatus) -> ei.ItemStatus:
+    if isinstance(value, str) and value in _CAMEL_STATUSES:
+        return _CAMEL_STATUSES[value]
     try:
         return ei.ItemStatus(value)
     except ValueError:

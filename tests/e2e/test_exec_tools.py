@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import signal
 import subprocess
 import sys
@@ -43,6 +44,26 @@ def test_shell_writes_under_workspace_write(tmp_path: Path) -> None:
     [command] = completed_items(rollout, "CommandExecution")
     assert command["exit_code"] == 0
     assert_replay_equals_live(env, rollout, live)
+
+
+@needs_sandbox
+def test_json_item_started_says_in_progress(tmp_path: Path) -> None:
+    script = {"turns": [[{"type": "shell", "command": "echo hi"}],
+                        [{"type": "message", "text": "Said hi."}]]}
+    with ModelServer(Script.from_json(script)) as server:
+        env = make_env(tmp_path, server.base_url)
+        live = env.run("--json", "-s", "workspace-write", "say hi in the shell")
+        assert live.returncode == 0, live.stderr
+    lines = [json.loads(line) for line in live.stdout.splitlines()]
+    [started] = [line["item"] for line in lines if line["type"] == "item.started"]
+    [done] = [line["item"] for line in lines if line["type"] == "item.completed"
+              and line["item"]["type"] == "command_execution"]
+    # As Codex prints it: running, no exit code yet; then the outcome under the same id.
+    assert started["status"] == "in_progress"
+    assert started["exit_code"] is None
+    assert (done["id"], done["status"], done["exit_code"]) == (started["id"], "completed", 0)
+    [rollout] = env.rollouts()
+    assert_replay_equals_live(env, rollout, live, as_json=True)
 
 
 @needs_sandbox
