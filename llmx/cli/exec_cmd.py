@@ -48,8 +48,7 @@ def _add_shared(parser: argparse.ArgumentParser) -> None:
 def add_parser(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "exec", help="run the agent non-interactively",
-        usage="llmx exec [OPTIONS] [PROMPT|-]\n       "
-        "llmx exec [OPTIONS] resume (--last [--all] | SESSION_ID) [PROMPT|-]",
+        usage=f"llmx exec [OPTIONS] [PROMPT|-]\n       {RESUME_USAGE}",
         description="Run one turn non-interactively; every run is a resumable rollout.",
     )
     _add_shared(parser)
@@ -66,10 +65,40 @@ def add_parser(subparsers: Any) -> None:
     parser.set_defaults(handler=_run)
 
 
+RESUME_USAGE = "llmx exec [OPTIONS] resume (--last [--all] | SESSION_ID) [PROMPT|-]"
+
+
 def reparse_words(args: argparse.Namespace) -> None:
     """Parse the flags among the words (``resume --last PROMPT``, ``PROMPT --json``)."""
+    if "-h" in args.words or "--help" in args.words:
+        _word_help(args.words)
     if not reparse_simple_words(args):
         reparse_words_with_argparse(args)
+
+
+def _word_help(words: list[str]) -> None:
+    """``llmx exec resume --help`` (and ``--help`` after a prompt): print help, exit 0."""
+    resuming = bool(words) and words[0] == "resume"
+    parser = argparse.ArgumentParser(
+        prog="llmx exec resume" if resuming else "llmx exec",
+        usage=RESUME_USAGE if resuming else None,
+        description=(
+            "Run one more turn of a recorded session: its rollout is folded back into the "
+            "model context and the new turn is appended to the same file."
+            if resuming else "Run one turn non-interactively; every run is a resumable rollout."
+        ),
+    )
+    if resuming:
+        parser.add_argument("session_id", nargs="?", metavar="SESSION_ID",
+                            help="a session id, a unique id prefix or a thread name")
+    parser.add_argument("prompt", nargs="?", metavar="PROMPT",
+                        help="the prompt ('-' or none: read it from stdin)")
+    parser.add_argument("--last", action="store_true",
+                        help="resume the most recent session of this directory")
+    parser.add_argument("--all", action="store_true",
+                        help="with --last: the most recent session of any directory")
+    _add_shared(parser)
+    parser.parse_args(["--help"])
 
 
 # The only flags among the words that the usual command lines carry (``resume --last``).

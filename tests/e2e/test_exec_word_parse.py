@@ -62,3 +62,18 @@ def test_other_flags_are_left_to_argparse(words: list[str]) -> None:
     before = vars(copy.deepcopy(args))
     assert not exec_cmd.reparse_simple_words(args)
     assert vars(args) == before
+
+
+def test_exec_resume_help_prints_the_resume_usage() -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "llmx", "exec", "resume", "--help"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"usage: {exec_cmd.RESUME_USAGE}\n")
+    for flag in ("SESSION_ID", "--last", "--all", "--ephemeral", "--json"):
+        assert flag in result.stdout
+    assert result.stderr == ""
