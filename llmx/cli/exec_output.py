@@ -7,9 +7,10 @@ uses over the file.
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import TYPE_CHECKING, Any
+
+from llmx.cli.terminal import use_color
 
 if TYPE_CHECKING:
     from llmx.events.lines import RolloutLine
@@ -31,7 +32,7 @@ class ExecOutput:
             from llmx.projections.exec_human import HumanExecProjection
 
             self._human = HumanExecProjection(show_reasoning=show_reasoning)
-        self._ansi = _use_color(color)
+        self._ansi = use_color(color, sys.stderr)
         self._final_to_stdout = not sys.stdout.isatty()
 
     def on_line(self, line: RolloutLine) -> None:
@@ -67,11 +68,3 @@ class ExecOutput:
         if final and self._final_to_stdout:
             sys.stdout.write(final)
             sys.stdout.flush()
-
-
-def _use_color(choice: str) -> bool:
-    if choice == "always":
-        return True
-    if choice == "never":
-        return False
-    return sys.stderr.isatty() and os.environ.get("NO_COLOR") is None

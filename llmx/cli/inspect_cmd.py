@@ -7,6 +7,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+# The width of the report written to a pipe or a file when $COLUMNS does not say.
+PIPED_WIDTH = 120
+
 
 def add_parser(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
@@ -138,8 +141,11 @@ def _print_report(path: Path, args: argparse.Namespace) -> int:
     from llmx.projections.audit_render import render_report, render_text
 
     if not sys.stdout.isatty():
-        # A pipe or a file gets the plain, 120-column text (rich would assume 80 columns).
-        sys.stdout.write(render_text(report))
+        from llmx.cli.terminal import columns_from_env
+
+        # A pipe or a file gets plain text, $COLUMNS wide or else 120 columns (rich
+        # would assume 80).
+        sys.stdout.write(render_text(report, width=columns_from_env(PIPED_WIDTH)))
         return 0
     Console(soft_wrap=False).print(render_report(report))
     return 0

@@ -21,7 +21,8 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--json", action="store_true", help="exec --json events (JSONL)")
     parser.add_argument(
         "--color", choices=("always", "never", "auto"), default="auto",
-        help="colour the human output (auto: only when stderr is a terminal)",
+        help="colour the human output (auto: only when stderr is a terminal and NO_COLOR "
+        "is not set)",
     )
     parser.add_argument(
         "--with-parent", action="store_true",
@@ -31,6 +32,8 @@ def add_parser(subparsers: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from llmx.cli.terminal import use_color
+
     path = _locate(args.session)
     if path is None:
         from llmx.cli.errors import fail
@@ -42,17 +45,11 @@ def _run(args: argparse.Namespace) -> int:
     return replay(
         path,
         as_json=args.json,
-        color=_use_color(args.color, sys.stderr),
+        color=use_color(args.color, sys.stderr),
         with_parent=args.with_parent,
         out=sys.stdout,
         err=sys.stderr,
     )
-
-
-def _use_color(choice: str, stream: TextIO) -> bool:
-    if choice == "auto":
-        return stream.isatty()
-    return choice == "always"
 
 
 def _locate(session: str) -> Path | None:

@@ -93,6 +93,22 @@ def render_ansi(records: list[OutputRecord], stream: Stream) -> str:
     return "".join(parts)
 
 
+_DIFF_HEADERS = ("diff --git ", "--- ", "+++ ", "index ", "new file mode", "deleted file mode",
+                 "similarity index", "rename from", "rename to", "old mode", "new mode")
+
+
+def diff_line_style(line: str) -> Style:
+    if line.startswith(_DIFF_HEADERS):
+        return Style.BOLD
+    if line.startswith("@@"):
+        return Style.CYAN
+    if line.startswith("+"):
+        return Style.GREEN
+    if line.startswith("-"):
+        return Style.RED
+    return Style.NONE
+
+
 def format_with_separators(number: int) -> str:
     return f"{number:,}"
 
@@ -138,7 +154,7 @@ class HumanRenderer:
         elif isinstance(n, ei.PlanUpdated):
             self._plan(n)
         elif isinstance(n, ei.TurnDiffUpdated):
-            self._line(n.diff)
+            self._diff(n.diff)
         elif isinstance(n, ei.Notice):
             self._notice(n)
         elif isinstance(n, ei.ApprovalRequested):
@@ -232,6 +248,11 @@ class HumanRenderer:
             self._line((f" in progress{suffix}:", Style.DIM))
         if item.aggregated_output and item.aggregated_output.strip():
             self._line(item.aggregated_output)
+
+    def _diff(self, diff: str) -> None:
+        """A unified diff, each line styled by what it is (added, removed, hunk, header)."""
+        for line in diff.split("\n"):
+            self._line((line, diff_line_style(line)))
 
     def _plan(self, n: ei.PlanUpdated) -> None:
         if n.explanation is not None:

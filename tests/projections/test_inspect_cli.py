@@ -9,11 +9,12 @@ import sys
 from pathlib import Path
 
 from projections.rollout_builder import install_rich_sessions
-from support import CODEX_FIXTURES, CODEX_RICH_FIXTURES
+from support import CODEX_FIXTURES, CODEX_RICH_FIXTURES, PROJECT_ROOT
 
 from llmx.projections.resume import fold_resume, prompt_input
 
 RICH = CODEX_RICH_FIXTURES / "rollouts"
+SAMPLE = PROJECT_ROOT / "examples" / "sample.rollout.jsonl"
 
 
 def _llmx(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
@@ -88,3 +89,19 @@ def test_bad_inputs_fail_with_one_line(tmp_path: Path) -> None:
     unknown = _llmx("nosuchsession", home=tmp_path)
     assert unknown.returncode == 1
     assert unknown.stderr.startswith("llmx inspect: ")
+
+
+def test_piped_report_is_as_wide_as_columns_says(tmp_path: Path) -> None:
+    def widest(columns: str | None) -> int:
+        env = {key: value for key, value in os.environ.items() if key != "COLUMNS"}
+        if columns is not None:
+            env["COLUMNS"] = columns
+        result = subprocess.run(
+            [sys.executable, "-m", "llmx", "inspect", str(SAMPLE)],
+            capture_output=True, text=True, env=env, timeout=60, check=True,
+        )
+        return max(len(line) for line in result.stdout.splitlines())
+
+    assert widest("72") <= 72
+    assert 72 < widest(None) <= 120
+    assert widest("not a number") == widest(None)

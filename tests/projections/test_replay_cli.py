@@ -112,3 +112,32 @@ def test_blob_ids_and_hunks() -> None:
     diff = "@@ -1,2 +1,2 @@\n alpha\n-beta\n+beta (moved)\n"
     assert apply_hunks("alpha\nbeta\n", diff) == "alpha\nbeta (moved)\n"
     assert apply_hunks("alpha\ngamma\n", diff) is None
+
+
+PATCHED = CODEX_RICH_FIXTURES / "rollouts/apply_patch_add_update_delete_human.rollout.jsonl"
+
+
+def _replay_on_a_terminal(extra_env: dict[str, str]) -> str:
+    from support.terminal import Terminal
+
+    env = {key: value for key, value in os.environ.items() if key != "NO_COLOR"}
+    env.update(extra_env)
+    argv = [sys.executable, "-m", "llmx", "replay", str(PATCHED)]
+    with Terminal(argv, env=env, cwd=PROJECT_ROOT) as terminal:
+        assert terminal.finish() == 0
+        return terminal.screen
+
+
+def test_replay_on_a_terminal_colours_diff_lines() -> None:
+    screen = _replay_on_a_terminal({})
+    # Added lines green, removed lines red, hunk headers cyan, file headers bold.
+    assert "\x1b[32m+line two (patched)\x1b[0m" in screen
+    assert "\x1b[31m-line two\x1b[0m" in screen
+    assert "\x1b[36m@@ -1,3 +1,3 @@\x1b[0m" in screen
+    assert "\x1b[1mdiff --git a/update_me.txt b/update_me.txt\x1b[0m" in screen
+
+
+def test_replay_honours_no_color_on_a_terminal() -> None:
+    screen = _replay_on_a_terminal({"NO_COLOR": "1"})
+    assert "\x1b[" not in screen
+    assert "+line two (patched)\n" in screen
