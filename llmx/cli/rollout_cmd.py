@@ -8,11 +8,21 @@ from typing import Any
 
 def add_parser(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        "rollout", help="check and repair rollout files"
+        "rollout", help="check rollout files (and cut a torn final line)",
+        description=(
+            "Maintenance of rollout files written by llmx or by the Codex CLI. Only `check` "
+            "exists: it reports what each file holds and never writes, except that "
+            "`check --repair` cuts a torn final line."
+        ),
     )
     sub = parser.add_subparsers(dest="rollout_command", metavar="SUBCOMMAND", required=True)
     check = sub.add_parser(
-        "check", help="report per file: lines, types, unparseable lines, torn tail"
+        "check", help="report per file: lines, types, unparseable lines, torn tail",
+        description=(
+            "Report, per file, its lines, the count of each line type, unknown types, "
+            "unparseable lines and a torn final line. Exit status 1 when a file cannot be "
+            "read or has an unparseable line."
+        ),
     )
     check.add_argument("paths", nargs="+", metavar="PATH")
     check.add_argument("--json", action="store_true", help="one JSON object per file")
