@@ -201,3 +201,17 @@ def test_output_last_message_file(env: ExecEnv, tmp_path: Path) -> None:
     live = env.run("-o", str(target), "say hi")
     assert live.returncode == 0, live.stderr
     assert target.read_text() == "Hi! (from the mock)"
+
+
+def test_mcp_servers_in_config_are_said_to_be_unsupported(
+    tmp_path: Path, server: ModelServer
+) -> None:
+    env = make_env(tmp_path, server.base_url,
+                   config_extra='[mcp_servers.calc]\ncommand = "calc-server"\n')
+    # The second run reads the validated config from its cache: it must still say so.
+    for _ in range(2):
+        live = env.run("say hi")
+        assert live.returncode == 0, live.stderr
+        [warning] = [line for line in live.stderr.splitlines() if "MCP" in line]
+        assert warning.startswith(f"llmx exec: warning: {env.home / 'config.toml'}:3: MCP is "
+                                  "not supported yet")
