@@ -110,6 +110,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as error:
         # A file-system failure no handler foresaw still names its path, in one line.
         return report_error(command_label(args), os_error(error))
+    except RecursionError:
+        # Readers refuse JSON too deep to decode; this is data that decoded but nests too
+        # deeply for what the command then does with it.
+        return report_error(command_label(args), CommandError(
+            "a JSON value nests too deeply to process",
+            "`llmx rollout check` names rollout lines nested more than 128 levels",
+        ))
     return code
 
 

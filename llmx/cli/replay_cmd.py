@@ -91,6 +91,7 @@ def replay(
     file cannot be read."""
     from llmx.cli.errors import error_line, os_error
     from llmx.events import LineError, decode_line, read_lines_forward
+    from llmx.events.nesting import nesting_problem
     from llmx.events.reverse_reader import file_size
     from llmx.projections.exec_human import HumanExecProjection, Stream, render_ansi, render_plain
     from llmx.projections.exec_json import JsonExecProjection, encode_event
@@ -135,10 +136,16 @@ def replay(
                     continue
                 try:
                     line = decode_line(raw.data)
+                    records = projection.feed_line(line)
                 except LineError as exc:
                     output.err(f"{span.path}:{number}: corrupt line skipped: {exc}\n")
                     continue
-                flush(projection.feed_line(line))
+                except RecursionError:
+                    # Decoded, but nested too deeply for what the projection does with it.
+                    output.err(f"{span.path}:{number}: corrupt line skipped: "
+                               f"{nesting_problem()}\n")
+                    continue
+                flush(records)
             flush(projection.finish())
     except OSError as exc:
         output.flush()

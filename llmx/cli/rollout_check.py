@@ -23,6 +23,7 @@ from llmx.events import (
     UnknownPayload,
     cut_torn_tail,
 )
+from llmx.events.nesting import MAX_JSON_NESTING
 
 # Line types whose payload is a tagged union: unknown variants are reported as such.
 _UNION_LINE_TYPES = (LineType.EVENT_MSG, LineType.RESPONSE_ITEM)
@@ -85,7 +86,8 @@ class FileReport:
 
 def check_file(path: Path, *, repair: bool = False) -> FileReport:
     report = FileReport(path)
-    reader = RolloutReader(path)
+    # Lines deeper than the Codex CLI reads are reported even where llmx could decode them.
+    reader = RolloutReader(path, max_nesting=MAX_JSON_NESTING)
     try:
         for line in reader:
             kind = line.type or "(no type)"

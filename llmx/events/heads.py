@@ -13,6 +13,8 @@ from __future__ import annotations
 import msgspec
 from msgspec import Struct
 
+from llmx.events.nesting import DECODE_ERRORS
+
 
 class TurnItemHead(Struct):
     """The tag of a ``TurnItem`` (``item`` of ``item_started``/``item_completed``)."""
@@ -77,7 +79,7 @@ def decode_event_head(payload_raw: bytes | memoryview) -> EventHead | None:
     """The head of an ``event_msg`` payload; None when its fields have odd types."""
     try:
         return _event_head_decoder.decode(payload_raw)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except DECODE_ERRORS:
         return None
 
 
@@ -85,5 +87,5 @@ def decode_session_meta_head(payload_raw: bytes) -> SessionMetaHead | None:
     """The head of a ``session_meta`` payload; None when its fields have odd types."""
     try:
         return _session_meta_head_decoder.decode(payload_raw)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except DECODE_ERRORS:
         return None

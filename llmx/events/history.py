@@ -22,6 +22,7 @@ import msgspec
 from llmx.events import history_offsets
 from llmx.events.history_lock import HistoryLockTimeout, LockMode, locked
 from llmx.events.home import FILE_MODE, ensure_private_dir
+from llmx.events.nesting import DECODE_ERRORS
 
 __all__ = [
     "HistoryConfig",
@@ -116,7 +117,7 @@ _decoder = msgspec.json.Decoder(_StoredEntry)
 def decode_entry(line: bytes) -> HistoryEntry | None:
     try:
         return _decoder.decode(line).entry()
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except DECODE_ERRORS:
         return None
 
 

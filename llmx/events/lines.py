@@ -16,6 +16,7 @@ from msgspec import Struct
 
 from llmx.events.event_msgs import EventMsg, EventMsgBase
 from llmx.events.ids import format_timestamp
+from llmx.events.nesting import DECODE_ERRORS, nesting_problem
 from llmx.events.ops import Op
 from llmx.events.records import (
     Compacted,
@@ -194,7 +195,7 @@ class RolloutLine:
                 return tag.tag
         try:
             tag_value = _tag_decoder.decode(self.payload_raw).type
-        except (msgspec.DecodeError, msgspec.ValidationError):
+        except DECODE_ERRORS:
             return None
         return tag_value if isinstance(tag_value, str) else None
 
@@ -281,12 +282,12 @@ def _matches(value: Any, target: Any) -> bool:
 def _decode_as(line_type: str, payload_raw: bytes, target: Any) -> Any:
     try:
         return _decoder(target).decode(payload_raw)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    except DECODE_ERRORS as exc:
         tag: str | None = None
         try:
             tag_value = _tag_decoder.decode(payload_raw).type
             tag = tag_value if isinstance(tag_value, str) else None
-        except (msgspec.DecodeError, msgspec.ValidationError):
+        except DECODE_ERRORS:
             pass
         known = target in _UNIONS_WITH_TAGS and tag is not None and _has_tag(target, tag)
         return UnknownPayload(line_type, tag, payload_raw, str(exc) if known else None)
@@ -329,6 +330,8 @@ def decode_line(raw: bytes) -> RolloutLine:
         return _decode_odd_line(raw)
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise LineError(_describe_decode_error(raw, exc)) from None
+    except RecursionError:
+        raise LineError(nesting_problem()) from None
     try:
         # msgspec does not look inside the Raw payload; a rollout must be UTF-8 throughout.
         raw.decode("utf-8")
@@ -374,6 +377,8 @@ def _decode_odd_line(raw: bytes) -> RolloutLine:
         value = msgspec.json.decode(raw)
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise LineError(_describe_decode_error(raw, exc)) from None
+    except RecursionError:
+        raise LineError(nesting_problem()) from None
     raise LineError(f"a JSON {type(value).__name__}, not an object")
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import msgspec
 
 from llmx.events.lines import LineError, RolloutItem, RolloutLine, UnknownPayload, decode_line
+from llmx.events.nesting import nesting_problem, nests_too_deeply
 
 CHUNK_BYTES = 1 << 20
 # Lines beyond this are reported, not decoded, so a runaway line cannot exhaust memory.
@@ -92,11 +93,15 @@ class RolloutReader:
         start_offset: int = 0,
         first_line_number: int = 1,
         max_line_bytes: int = MAX_LINE_BYTES,
+        max_nesting: int | None = None,
     ) -> None:
         self.path = Path(path)
         self.start_offset = start_offset
         self.first_line_number = first_line_number
         self.max_line_bytes = max_line_bytes
+        # Refuse lines nested deeper than this before decoding them (``rollout check``
+        # passes serde_json's limit; readers otherwise refuse what does not decode).
+        self.max_nesting = max_nesting
         self.problems: list[LineProblem] = []
         self.torn_tail: TornTail | None = None
         self.line_count = 0
@@ -157,6 +162,10 @@ class RolloutReader:
                 elif raw.strip():
                     self.line_count += 1
                     try:
+                        if self.max_nesting is not None and nests_too_deeply(
+                            raw, self.max_nesting
+                        ):
+                            raise LineError(nesting_problem(self.max_nesting))
                         line = decode_line(raw)
                     except LineError as exc:
                         self.problems.append(LineProblem(number, line_offset, str(exc)))

@@ -243,6 +243,10 @@ class ReverseRolloutReader:
             if line is not None:
                 yield raw, line
 
+    def reject(self, raw: RawLine, reason: str) -> None:
+        """Record ``raw`` as a bad line the caller refused (it will not decode it)."""
+        self._report(raw.start, reason)
+
     def _report(self, offset: int, reason: str) -> None:
         self._bad.append((offset, reason))
         self._numbered = None

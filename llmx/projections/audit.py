@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from llmx.events.lines import LineError, decode_line
+from llmx.events.nesting import nesting_problem
 from llmx.events.ops import ExecApproval, PatchApproval
 from llmx.events.records import EscalationRecord, SubmissionRecord
 from llmx.events.reverse_reader import file_size
@@ -264,8 +265,13 @@ def audit_rollout(path: Path, search_roots: Sequence[Path] = ()) -> AuditReport:
             skipped.append(SkippedLineAudit(span.path.name, number, str(error)))
             continue
         record = record_of(decoded, line.start)
-        if record is not None:
+        if record is None:
+            continue
+        try:
             fold.feed(span, number, record)
+        except RecursionError:
+            # Decoded, but nested too deeply for what the fold does with it.
+            skipped.append(SkippedLineAudit(span.path.name, number, nesting_problem()))
     meta = read_session_meta(spans) or {}
     thread_id = meta.get("id")
     return AuditReport(

@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from llmx.events.nesting import check_nesting
+
 # Tools whose calls run a shell command.
 EXEC_TOOLS = frozenset({"exec_command", "shell", "shell_command", "local_shell", "container.exec"})
 # Interaction with an already running command: not a command of its own.
@@ -61,6 +63,7 @@ def parse_exec_arguments(arguments: Any) -> ExecArguments:
     data: Any = arguments
     if isinstance(arguments, str):
         try:
+            check_nesting(arguments)
             data = json.loads(arguments)
         except ValueError:
             return ExecArguments(arguments, None, None, False, None, None)

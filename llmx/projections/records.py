@@ -17,6 +17,7 @@ import msgspec
 
 from llmx.events.heads import EventHead, decode_event_head
 from llmx.events.lines import Era, RolloutLine
+from llmx.events.nesting import DECODE_ERRORS
 from llmx.events.records import LineType
 
 JsonObject = dict[str, Any]
@@ -81,7 +82,7 @@ class Record(msgspec.Struct):
             if self._raw_payload is not None and not self._flattened:
                 return msgspec.json.decode(self._raw_payload, type=target)
             return msgspec.convert(self.payload, target)
-        except (msgspec.DecodeError, msgspec.ValidationError):
+        except DECODE_ERRORS:
             return None
 
     @property

@@ -22,6 +22,7 @@ from typing import Any, Generic, TypeVar
 import msgspec
 
 from llmx.events.lines import Era, LineError, decode_line
+from llmx.events.nesting import DECODE_ERRORS, nesting_problem, nests_too_deeply
 from llmx.events.reverse_reader import RawLine, ReverseRolloutReader, read_lines_forward
 from llmx.projections.lineage import RolloutSpan, resolve_lineage
 from llmx.projections.records import RecordKind, record_of
@@ -131,16 +132,21 @@ class _Reader:
     decode; the fold only classifies what decodes.
     """
 
-    def __init__(self, spans: Sequence[RolloutSpan]) -> None:
+    def __init__(self, spans: Sequence[RolloutSpan], *, check_nesting: bool = False) -> None:
         self._readers = [
             (span, ReverseRolloutReader(span.path, end_offset=span.end))
             for span in reversed(spans)
         ]
+        self._check_nesting = check_nesting
         self._lines = self._raw_lines()
 
     def _raw_lines(self) -> Iterator[tuple[ReverseRolloutReader, RawLine]]:
+        check = self._check_nesting
         for _span, reader in self._readers:
             for raw in reader.raw_lines():
+                if check and nests_too_deeply(raw.data):
+                    reader.reject(raw, nesting_problem())
+                    continue
                 yield reader, raw
 
     def lines(self) -> Iterator[ScanLine]:
@@ -151,7 +157,7 @@ class _Reader:
             data = raw.data
             try:
                 envelope = decode_envelope(data)
-            except (msgspec.DecodeError, msgspec.ValidationError):
+            except DECODE_ERRORS:
                 envelope = None
             # The enveloped eras (nearly every line): classified from the envelope.
             # msgspec does not look inside the payload, so UTF-8 is checked here.
@@ -267,8 +273,25 @@ def _fold(
     search_roots: Sequence[Path],
     initial_context: Sequence[JsonObject],
 ) -> ResumeState[ItemT]:
+    try:
+        return _fold_once(path, codec, search_roots, initial_context, check_nesting=False)
+    except RecursionError:
+        # A line nested deeply enough to exhaust a decoder somewhere in the fold (the
+        # fast pass checks nothing ahead): fold again, refusing every line nested more
+        # than serde_json's limit before anything decodes it. Those lines are reported.
+        return _fold_once(path, codec, search_roots, initial_context, check_nesting=True)
+
+
+def _fold_once(
+    path: Path,
+    codec: ItemCodec[ItemT],
+    search_roots: Sequence[Path],
+    initial_context: Sequence[JsonObject],
+    *,
+    check_nesting: bool,
+) -> ResumeState[ItemT]:
     spans = resolve_lineage(path, search_roots)
-    reader = _Reader(spans)
+    reader = _Reader(spans, check_nesting=check_nesting)
     scan = scan_backward(reader.lines())
     history = replay(scan, codec, initial_context)
     usage = scan.token_usage

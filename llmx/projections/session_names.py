@@ -27,7 +27,7 @@ def _entries(home: Path) -> list[tuple[str, str]]:
     for line in raw.splitlines():
         try:
             entry = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deeply
             continue
         if isinstance(entry, dict):
             thread_id, name = entry.get("id"), entry.get("thread_name")

@@ -16,6 +16,8 @@ from typing import Any, NamedTuple
 
 import msgspec
 
+from llmx.events.nesting import DECODE_ERRORS
+
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 # ``rollout-<local ts>-<thread>.jsonl`` or a revert segment ``...-<thread>_<segment>.jsonl``.
 ROLLOUT_NAME = re.compile(
@@ -300,7 +302,7 @@ def fold_line(summary: FileSummary, line: bytes, *, first: bool = False) -> None
             _apply_event(summary, bytes(payload))
         elif envelope.type is None and first and not summary.has_meta:
             _apply_meta(summary, _meta.decode(line))  # E0: a bare meta object first
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except DECODE_ERRORS:
         summary.unreadable_lines += 1
 
 
@@ -335,7 +337,7 @@ class TailFold:
                     self._oldest_user = user
             elif envelope.type == "session_meta" and payload and not summary.has_meta:
                 _apply_meta(summary, _meta.decode(payload))
-        except (msgspec.DecodeError, msgspec.ValidationError):
+        except DECODE_ERRORS:
             summary.unreadable_lines += 1
 
     def finish(self) -> None:
@@ -359,6 +361,6 @@ def user_message_in(line: bytes) -> str | None:
             return None
         raw = bytes(envelope.payload)
         user = _user_text(_event_type.decode(raw).type, raw)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except DECODE_ERRORS:
         return None
     return user.text if user is not None and user.text.strip() else None

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from llmx.events.event_msgs import PlanStep, PlanUpdate
+from llmx.events.nesting import check_nesting
 from llmx.events.ops import ReviewDecision
 from llmx.events.primitives import (
     AddFile,
@@ -83,6 +84,7 @@ async def dispatch(turn: Turn, call: ToolCall) -> str:
         text = call.payload
         if not call.custom:
             try:
+                check_nesting(call.payload)
                 text = str(json.loads(call.payload)["input"])
             except (ValueError, KeyError, TypeError) as exc:
                 return f"failed to parse function arguments: {exc}"
@@ -93,6 +95,7 @@ async def dispatch(turn: Turn, call: ToolCall) -> str:
 
 
 def _arguments(call: ToolCall) -> dict[str, Any]:
+    check_nesting(call.payload)
     parsed = json.loads(call.payload or "{}")
     if not isinstance(parsed, dict):
         raise ValueError("arguments must be a JSON object")

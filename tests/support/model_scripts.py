@@ -4,7 +4,7 @@ A script is ``{"turns": [TURN, ...], "fallback": TURN}``. Each model request con
 first unused TURN whose ``match`` (if any) is a substring of the request's last user text;
 when none is left the ``fallback`` answers (every time). A TURN is a list of items or
 ``{"items", "match", "status", "error", "code", "retry_after", "delay", "chunk_delay",
-"stall", "truncate", "usage"}``:
+"stall", "truncate", "usage", "inject"}``:
 
 - ``status`` (default 200) and ``error``: a non-2xx answer with body
   ``{"error": {"message": error, "type": "server_error"[, "code": code]}}``;
@@ -13,6 +13,8 @@ when none is left the ``fallback`` answers (every time). A TURN is a list of ite
   ``stall``: seconds of silence right after the stream opened (an idle stream);
   ``truncate``: end the stream before its terminal event.
 - ``usage``: fields that replace the default usage (100 in, 10 out).
+- ``inject``: ``data:`` texts sent as they are, each as an event of its own, right after
+  the stream's first event (a misbehaving server: bad JSON, JSON nested too deeply).
 
 Items: ``{"type": "message", "text"}``, ``{"type": "reasoning", "summary"}``,
 ``{"type": "function_call", "name", "arguments", "namespace"?}``,
@@ -59,6 +61,7 @@ class Turn:
     stall: float = 0.0
     truncate: bool = False
     usage: dict[str, Any] = field(default_factory=dict)
+    inject: list[str] = field(default_factory=list)
 
     @classmethod
     def parse(cls, raw: Any) -> Turn:
@@ -79,6 +82,7 @@ class Turn:
             stall=float(raw.get("stall", 0.0)),
             truncate=bool(raw.get("truncate", False)),
             usage=dict(raw.get("usage", {})),
+            inject=[str(text) for text in raw.get("inject", [])],
         )
 
     def error_body(self) -> bytes:

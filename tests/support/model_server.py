@@ -294,7 +294,8 @@ class _Handler(BaseHTTPRequestHandler):
         if turn.truncate:
             # Cut before the terminal frame(s): the client must notice the stream ended early.
             frames = frames[: -3 if wire == "chat" else -1]
-        return frames
+        injected = [f"data: {text}\n\n".encode() for text in turn.inject]
+        return frames[:1] + injected + frames[1:]
 
     def _stream(self, turn: Turn, frames: list[bytes]) -> None:
         self.send_response(200)

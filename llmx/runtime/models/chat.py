@@ -17,6 +17,7 @@ import httpx
 import msgspec
 
 from llmx.events import TokenUsage
+from llmx.events.nesting import check_nesting
 from llmx.runtime.models.chat_messages import CUSTOM_TOOL_INPUT_ARG, chat_messages, chat_tools
 from llmx.runtime.models.client import HttpModelClient, new_response_id
 from llmx.runtime.models.errors import ModelError, ModelErrorKind, error_code_of, kind_for_code
@@ -145,8 +146,9 @@ class _ChatAccumulator(msgspec.Struct):
 
 def _custom_input(arguments: str) -> str:
     try:
+        check_nesting(arguments)
         decoded = json.loads(arguments)
-    except json.JSONDecodeError:
+    except ValueError:
         return arguments
     if isinstance(decoded, dict) and isinstance(decoded.get(CUSTOM_TOOL_INPUT_ARG), str):
         return str(decoded[CUSTOM_TOOL_INPUT_ARG])

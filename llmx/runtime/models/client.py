@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import httpx
 import msgspec
 
+from llmx.events.nesting import nests_too_deeply
 from llmx.runtime.config_types import WireApi
 from llmx.runtime.models.errors import ModelError, ModelErrorKind, error_code_of, kind_for_status
 from llmx.runtime.models.request import DEFAULT_ORIGINATOR, ModelRequest, user_agent
@@ -236,7 +237,7 @@ async def _http_error(response: httpx.Response) -> ModelError:
     raw = await response.aread()
     text = raw.decode("utf-8", errors="replace").strip()
     try:
-        body: object = msgspec.json.decode(raw) if raw else None
+        body: object = msgspec.json.decode(raw) if raw and not nests_too_deeply(raw) else None
     except msgspec.DecodeError:
         body = None
     code = error_code_of(body)

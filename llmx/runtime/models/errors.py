@@ -33,6 +33,9 @@ class ModelErrorKind(enum.Enum):
     IDLE_TIMEOUT = "idle_timeout"
     # The stream ended before its terminal event (``response.completed`` / ``[DONE]``).
     STREAM_INCOMPLETE = "stream_incomplete"
+    # An event of the stream could not be decoded at all (JSON nested too deeply): the
+    # stream is dropped rather than read on with an event missing.
+    BAD_STREAM = "bad_stream"
 
 
 # Kinds worth another attempt (with backoff), as Codex retries them.
@@ -43,6 +46,7 @@ RETRYABLE_KINDS = frozenset(
         ModelErrorKind.CONNECTION,
         ModelErrorKind.IDLE_TIMEOUT,
         ModelErrorKind.STREAM_INCOMPLETE,
+        ModelErrorKind.BAD_STREAM,
     }
 )
 
