@@ -116,7 +116,7 @@ def test_rollout_check_names_lines_deeper_than_codex_reads(tmp_path: Path) -> No
     assert len(list(RolloutReader(path))) == len(lines) + 1
     result = subprocess.run(
         [sys.executable, "-m", "llmx", "rollout", "check", str(path)],
-        capture_output=True, text=True, check=False,
+        capture_output=True, text=True, check=False, timeout=60,
     )
     assert result.returncode == 1
     assert f"{path}:{len(lines) + 1}: JSON nested more than 128 levels deep" in result.stderr
