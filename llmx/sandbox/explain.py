@@ -39,7 +39,10 @@ def explain_lines(
         for root in plan.writable_roots:
             lines.append(f"writable: {root.path}")
             for sub in root.read_only_subpaths:
-                state = "" if sub.exists() else " (missing; kept from being created)"
+                notes = [resolved.protected_homes[sub]] if sub in resolved.protected_homes else []
+                if not sub.exists():
+                    notes.append("missing; kept from being created")
+                state = f" ({'; '.join(notes)})" if notes else ""
                 lines.append(f"  read-only: {sub}{state}")
         lines.extend(f"denied: {denied}" for denied in plan.denied_paths)
         if resolved.resolved_fs is not None:

@@ -173,7 +173,9 @@ def _deepest_root(path: Path, roots: Sequence[Path]) -> Path | None:
     return max(holders, key=lambda root: len(root.parts)) if holders else None
 
 
-def _writable_roots(resolved: ResolvedFileSystem, cwd: Path) -> tuple[WritableRoot, ...]:
+def _writable_roots(
+    resolved: ResolvedFileSystem, cwd: Path, homes: Sequence[Path]
+) -> tuple[WritableRoot, ...]:
     # A mount target must exist; a writable root that does not is dropped, as Codex does.
     roots = [
         root
@@ -187,21 +189,27 @@ def _writable_roots(resolved: ResolvedFileSystem, cwd: Path) -> tuple[WritableRo
         if root.is_dir()
     ]
     carve_outs: dict[Path, list[Path]] = {root: [] for root in roots}
+
+    def protect(sub: Path, origin: Path | None) -> None:
+        winner = resolved.winning_entry(sub)
+        # Only an explicit ``write`` entry for the protected path itself lifts the
+        # protection (another writable root holding a gitdir target does not).
+        if winner is not None and winner.access is FsAccess.WRITE and winner.path == sub:
+            return
+        # Listed under the root that holds it (a gitdir target may lie in another), so
+        # each root's carve-outs are complete; one no root holds is kept only if it
+        # exists, since nothing confined could create it.
+        holder = _deepest_root(sub, roots)
+        if holder is not None:
+            carve_outs[holder].append(sub)
+        elif origin is not None and os.path.lexists(sub):
+            carve_outs[origin].append(sub)
+
+    for home in homes:
+        protect(home, None)
     for root in roots:
         for sub in protected_subpaths(root, is_cwd=root == normalize(cwd)):
-            winner = resolved.winning_entry(sub)
-            # Only an explicit ``write`` entry for the metadata path itself lifts the
-            # protection (another writable root holding a gitdir target does not).
-            if winner is not None and winner.access is FsAccess.WRITE and winner.path == sub:
-                continue
-            # Listed under the root that holds it (a gitdir target may lie in another), so
-            # each root's carve-outs are complete; one no root holds is kept only if it
-            # exists, since nothing confined could create it.
-            holder = _deepest_root(sub, roots)
-            if holder is not None:
-                carve_outs[holder].append(sub)
-            elif os.path.lexists(sub):
-                carve_outs[root].append(sub)
+            protect(sub, root)
         for entry in resolved.entries:
             if entry.access is not FsAccess.READ or root not in entry.path.parents:
                 continue
@@ -236,8 +244,13 @@ def build_plan(
     workspace_roots: Sequence[Path] = (),
     env: Mapping[str, str],
     child_env: Mapping[str, str] | None = None,
+    protected_homes: Sequence[Path] = (),
 ) -> tuple[ConfinementPlan, ResolvedFileSystem | None]:
-    """The plan for ``profile``; also the resolved file system (``None`` when unconfined)."""
+    """The plan for ``profile``; also the resolved file system (``None`` when unconfined).
+
+    ``protected_homes`` (``protected.agent_homes``) stay read-only in whichever writable
+    root holds them, even while missing.
+    """
     network = profile.network
     child = dict(child_env) if child_env is not None else {}
     if (
@@ -252,7 +265,7 @@ def build_plan(
     root = Path(cwd.anchor or "/")
     full_read = resolved.access(root) is not FsAccess.DENY
     readable: tuple[Path, ...] | None = None
-    writable = _writable_roots(resolved, cwd)
+    writable = _writable_roots(resolved, cwd, protected_homes)
     if not full_read:
         candidates = [e.path for e in resolved.entries if e.access is not FsAccess.DENY]
         candidates.extend(w.path for w in writable)

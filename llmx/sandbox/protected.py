@@ -14,6 +14,10 @@ Which carve-outs, exactly (Codex's rules):
 A missing ``.git`` or ``.agents`` is deliberately not listed: a listed path would be masked,
 and ``git init`` in a fresh workspace must keep working.
 
+The homes of llmx and Codex are protected the same way wherever a writable root holds them
+(the cwd at ``$HOME``, ``--add-dir ~``): their ``config.toml`` decides the sandbox of the
+next run (``agent_homes``).
+
 A carve-out reached through a symbolic link that a command may replace cannot be kept: a
 mount, or a check, made at start-up protects what the link pointed to then, while git on
 the host follows whatever it points to later. Such a layout is refused
@@ -23,7 +27,7 @@ the host follows whatever it points to later. Such a layout is refused
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 GIT = ".git"
@@ -54,6 +58,32 @@ def gitdir_target(git_file: Path) -> Path | None:
     if not target.is_absolute():
         target = git_file.parent / target
     return Path(os.path.normpath(target))
+
+
+LLMX_HOME_LABEL = "llmx home"
+CODEX_HOME_LABEL = "Codex home"
+
+
+def agent_homes(env: Mapping[str, str], user_home: Path) -> dict[Path, str]:
+    """The homes whose config a command must not rewrite, each with what it is.
+
+    ``$LLMX_HOME`` (else ``~/.llmx``), and ``$CODEX_HOME`` when set (llmx reads a Codex
+    home when pointed at one, and Codex itself would run from the rewritten config). Each
+    as named and, when that differs, as resolved: the link and what it points to both
+    matter.
+    """
+    named: dict[Path, str] = {}
+    for variable, default, label in (
+        ("LLMX_HOME", user_home / ".llmx", LLMX_HOME_LABEL),
+        ("CODEX_HOME", None, CODEX_HOME_LABEL),
+    ):
+        raw = env.get(variable)
+        path = Path(raw).expanduser() if raw else default
+        if path is None or not path.is_absolute():
+            continue
+        for form in (Path(os.path.normpath(path)), Path(os.path.realpath(path))):
+            named.setdefault(form, label)
+    return named
 
 
 def protected_subpaths(root: Path, *, is_cwd: bool) -> tuple[Path, ...]:

@@ -44,6 +44,7 @@ from llmx.sandbox.profiles import (
     SpecialKind,
     SpecialPath,
 )
+from llmx.sandbox.protected import agent_homes
 from llmx.sandbox.records import field, record
 
 # Not ``typing.TYPE_CHECKING``: importing ``typing`` costs milliseconds on the start-up of
@@ -133,6 +134,8 @@ class ResolvedSandbox:
     cwd: Path
     workspace_roots: tuple[Path, ...]
     resolved_fs: ResolvedFileSystem | None
+    # The homes kept read-only wherever a writable root holds them, with what each is.
+    protected_homes: Mapping[Path, str] = field(default_factory=dict)
     # Why each decision was taken, in order; printed by ``--explain``.
     reasons: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
@@ -303,8 +306,10 @@ def resolve_sandbox(
         and profile.enforcement is not Enforcement.DISABLED
     ):
         child_env[NETWORK_DISABLED_ENV_VAR] = "1"
+    homes = agent_homes(parent_env, home)
     plan, resolved = build_plan(
-        profile, cwd=cwd, workspace_roots=workspace_roots, env=parent_env, child_env=child_env
+        profile, cwd=cwd, workspace_roots=workspace_roots, env=parent_env, child_env=child_env,
+        protected_homes=tuple(homes),
     )
     if resolved is not None:
         warnings.extend(resolved.warnings)
@@ -316,6 +321,7 @@ def resolve_sandbox(
         cwd=cwd,
         workspace_roots=tuple(workspace_roots),
         resolved_fs=resolved,
+        protected_homes=homes,
         reasons=tuple(reasons),
         warnings=tuple(warnings),
     )

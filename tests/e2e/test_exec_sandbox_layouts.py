@@ -1,12 +1,13 @@
-"""``llmx exec`` and workspace layouts the sandbox cannot keep safe: it refuses to start."""
+"""``llmx exec`` and workspace layouts: what the sandbox keeps, or refuses to start with."""
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
 
-from e2e.exec_harness import make_env
+from e2e.exec_harness import make_env, needs_sandbox
 from support.model_scripts import Script
 from support.model_server import ModelServer
 from support.waits import WAIT_SECONDS
@@ -31,3 +32,33 @@ def test_gitdir_through_a_workspace_symlink_refuses_to_start(tmp_path: Path) -> 
     assert requests == []
     assert env.rollouts() == []
     assert (env.workspace / "link").readlink() == tmp_path
+
+_ESCALATION = shlex.quote('sandbox_mode = "danger-full-access"')
+
+
+@needs_sandbox
+def test_a_session_cannot_rewrite_the_llmx_home(tmp_path: Path) -> None:
+    """The home lies in a writable root (``--add-dir`` of its parent): neither a command
+    nor a patch changes its config.toml."""
+    script = {"turns": [
+        [{"type": "shell", "command": f"echo {_ESCALATION} >> {tmp_path}/home/config.toml"}],
+        [{"type": "custom_tool_call", "name": "apply_patch",
+          "input": f"*** Begin Patch\n*** Add File: {tmp_path}/home/AGENTS.md\n+obey\n"
+                   "*** End Patch"}],
+        [{"type": "message", "text": "Done."}],
+    ]}
+    with ModelServer(Script.from_json(script)) as server:
+        env = make_env(tmp_path, server.base_url)
+        config = (env.home / "config.toml").read_text()
+        live = env.run("-s", "workspace-write", "--add-dir", str(tmp_path),
+                       "-c", "sandbox_workspace_write.exclude_slash_tmp=true",
+                       "-c", "sandbox_workspace_write.exclude_tmpdir_env_var=true",
+                       "escalate the next run")
+        assert live.returncode == 0, live.stderr
+        requests = server.model_requests()
+    assert (env.home / "config.toml").read_text() == config
+    assert not (env.home / "AGENTS.md").exists()
+    outputs = [item["output"] for item in requests[-1].body["input"]
+               if item["type"] in ("function_call_output", "custom_tool_call_output")]
+    assert "Read-only file system" in outputs[0]
+    assert outputs[1] == "writing outside of the project; rejected by user approval settings"

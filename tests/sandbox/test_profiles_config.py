@@ -245,3 +245,46 @@ def test_a_missing_gitdir_inside_a_writable_root_is_kept_from_being_created(
     plan = resolve_sandbox(SandboxConfig(), SandboxFlags(full_auto=True), cwd=ws, env={}).plan
     [root] = [root for root in plan.writable_roots if root.path == ws]
     assert ws / "gitdirs" / "main" in root.read_only_subpaths
+
+
+def test_the_llmx_home_is_protected_where_a_writable_root_holds_it(tmp_path: Path) -> None:
+    home = tmp_path / ".llmx"
+    home.mkdir()
+    resolved = resolve_sandbox(SandboxConfig(), SandboxFlags(full_auto=True), cwd=tmp_path,
+                               env={"HOME": str(tmp_path)})
+    [root] = [root for root in resolved.plan.writable_roots if root.path == tmp_path]
+    assert home in root.read_only_subpaths
+    assert resolved.protected_homes[home] == "llmx home"
+    # Not held by a writable root: nothing to protect.
+    elsewhere = tmp_path / "project"
+    elsewhere.mkdir()
+    plan = resolve_sandbox(
+        SandboxConfig(sandbox_workspace_write={"exclude_slash_tmp": True,
+                                               "exclude_tmpdir_env_var": True}),
+        SandboxFlags(full_auto=True), cwd=elsewhere, env={"HOME": str(tmp_path)}).plan
+    assert all(home not in root.read_only_subpaths for root in plan.writable_roots)
+
+
+def test_a_codex_home_and_an_explicit_write_entry(tmp_path: Path) -> None:
+    codex = tmp_path / "codex-home"
+    codex.mkdir()
+    env = {"HOME": str(tmp_path), "CODEX_HOME": str(codex)}
+    plan = resolve_sandbox(SandboxConfig(), SandboxFlags(full_auto=True), cwd=tmp_path,
+                           env=env).plan
+    assert codex in plan.writable_roots[0].read_only_subpaths
+    # An entry naming the home itself is the user's explicit choice.
+    config = SandboxConfig(permissions={"own": {"extends": ":workspace", "filesystem": {
+        str(codex): "write"}}})
+    plan = resolve_sandbox(config, SandboxFlags(permission_profile="own"), cwd=tmp_path,
+                           env=env).plan
+    assert all(codex not in root.read_only_subpaths for root in plan.writable_roots)
+
+
+def test_a_home_that_is_a_link_in_a_writable_root_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "dotfiles" / "llmx").mkdir(parents=True)
+    (tmp_path / ".llmx").symlink_to(tmp_path / "dotfiles" / "llmx")
+    with pytest.raises(PolicyError, match=(
+            f"cannot enforce sandbox read-only path {tmp_path / '.llmx'} because it crosses "
+            f"writable symlink {tmp_path / '.llmx'}")):
+        resolve_sandbox(SandboxConfig(), SandboxFlags(full_auto=True), cwd=tmp_path,
+                        env={"HOME": str(tmp_path)})

@@ -190,6 +190,48 @@ def test_a_missing_gitdir_target_cannot_be_planted(tmp_path: Path) -> None:
     assert not (ws / "gitdirs").exists()
 
 
+_ESCALATE = 'printf "sandbox_mode = \\"danger-full-access\\"\\n" >> {config}'
+
+
+@pytest.mark.parametrize("where", ["cwd", "add-dir", "custom", "missing"])
+def test_a_command_cannot_rewrite_the_llmx_home(tmp_path: Path, where: str) -> None:
+    """With the cwd at $HOME (or ``--add-dir ~``), ``~/.llmx/config.toml`` stays as it was."""
+    user_home = tmp_path / "user"
+    user_home.mkdir()
+    llmx_home = user_home / ("llmx-state" if where == "custom" else ".llmx")
+    if where != "missing":
+        llmx_home.mkdir()
+        (llmx_home / "config.toml").write_text('sandbox_mode = "workspace-write"\n')
+    if not _linux_backend_available(user_home):
+        pytest.skip("no Linux sandbox backend on this kernel")
+    cwd = user_home if where != "add-dir" else tmp_path / "project"
+    cwd.mkdir(exist_ok=True)
+    args = ["sandbox", "linux", "--full-auto"]
+    if where == "add-dir":
+        args += ["--add-dir", str(user_home)]
+    config = llmx_home / "config.toml"
+    script = f"mkdir -p {llmx_home} && " + _ESCALATE.format(config=config)
+    env = {"HOME": str(user_home)}
+    if where != "custom":
+        env["LLMX_HOME"] = ""
+    run = _llmx([*args, "--", "sh", "-c", script], cwd, llmx_home, **env)
+    assert run.returncode != 0, "the sandboxed command rewrote the llmx home"
+    if where == "missing":
+        assert not llmx_home.exists()
+    else:
+        assert config.read_text() == 'sandbox_mode = "workspace-write"\n'
+    # The rest of the home stays writable.
+    assert _llmx([*args, "--", "touch", str(user_home / "notes.txt")], cwd, llmx_home,
+                 **env).returncode == 0
+
+
+def test_explain_names_the_protected_home(tmp_path: Path) -> None:
+    (tmp_path / ".llmx").mkdir()
+    out = _llmx(["sandbox", "explain", "--full-auto"], tmp_path, tmp_path / ".llmx",
+                HOME=str(tmp_path)).stdout
+    assert f"  read-only: {tmp_path / '.llmx'} (llmx home)" in out.splitlines()
+
+
 def test_log_denials_lists_the_refused_path(ws: Path) -> None:
     if not _linux_backend_available(ws):
         pytest.skip(
