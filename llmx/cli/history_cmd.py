@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from datetime import UTC
+from pathlib import Path
 from typing import Any
 
 from llmx.cli.arg_types import positive_int
@@ -39,14 +40,33 @@ def _run(args: argparse.Namespace) -> int:
     if args.search:
         needle = args.search.casefold()
         entries = [e for e in entries if needle in e.text.casefold()]
-    for entry in entries[-args.limit :]:
+    shown = entries[-args.limit :]
+    width = 0 if args.json else _short_id_width(llmx_home(), [e.session_id for e in shown])
+    for entry in shown:
         if args.json:
             line = {"session_id": entry.session_id, "ts": entry.ts, "text": entry.text}
             print(json.dumps(line, ensure_ascii=False))
         else:
             when = datetime.fromtimestamp(entry.ts, tz=UTC).strftime("%Y-%m-%d %H:%M")
             text = " ".join(entry.text.split())
-            print(f"{when}  {entry.session_id[:8]}  {text}")
+            print(f"{when}  {entry.session_id[:width]}  {text}")
     if scan.unreadable_lines:
         warn("history", f"skipped {scan.unreadable_lines} unreadable line(s) in {history.path}")
     return 0
+
+
+def _short_id_width(home: Path, shown: list[str]) -> int:
+    """A prefix length unique among the sessions the home knows, so that what is shown
+    can be passed back to ``llmx exec resume`` (the ids of the first characters of a
+    UUIDv7 are its timestamp, shared by every session started in the same minute)."""
+    import sqlite3
+
+    from llmx.cli.errors import warn
+    from llmx.projections.session_listing import known_session_ids, short_id_length
+
+    try:
+        known = known_session_ids(home)
+    except (sqlite3.Error, OSError) as error:
+        warn("history", f"cannot read the session index ({error}); ids are shown in full")
+        return 36
+    return short_id_length(shown, known)

@@ -10,8 +10,10 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -293,6 +295,35 @@ def resolve_session_id(index: SessionIndex, ref: str) -> str:
     raise UnknownSession(
         f"no session with id, id prefix or name {wanted!r} — see `llmx sessions list --all`"
     )
+
+
+# The shortest id prefix a listing shows (a UUIDv7 starts with its timestamp).
+SHORT_ID_MIN = 8
+
+
+def short_id_length(shown: Iterable[str], known: Iterable[str]) -> int:
+    """How many leading characters tell each of ``shown`` apart from every other id in
+    ``shown`` and ``known`` (at least :data:`SHORT_ID_MIN`): a prefix that long is one
+    :func:`resolve_session_id` accepts. The same length for every row keeps columns."""
+    wanted = set(shown)
+    ids = sorted(wanted | set(known))
+    length = SHORT_ID_MIN
+    for previous, current in itertools.pairwise(ids):
+        if previous not in wanted and current not in wanted:
+            continue
+        common = next(
+            (i for i, (a, b) in enumerate(zip(previous, current, strict=False)) if a != b),
+            min(len(previous), len(current)),
+        )
+        length = max(length, common + 1)
+    return length
+
+
+def known_session_ids(home: Path) -> list[str]:
+    """Every thread id the session index knows (after catching up with the files)."""
+    with SessionIndex.open(home) as index:
+        index.sync()
+        return [str(row[0]) for row in index.conn.execute("SELECT id FROM threads")]
 
 
 def resolve_session(home: Path, ref: str) -> Path:

@@ -164,3 +164,21 @@ def test_an_unwritable_history_warns_and_the_turn_completes(env: ExecEnv) -> Non
     assert "history.jsonl" in warning
     [rollout] = env.rollouts()
     assert events(rollout, "task_complete")
+
+
+def test_short_ids_are_unique_and_resume_takes_them(env: ExecEnv) -> None:
+    # UUIDv7 ids of sessions started within a minute share their first eight characters
+    # (a timestamp): a listing must show enough of each to tell them apart.
+    for prompt in ("first session", "second session", "third session"):
+        assert env.run(prompt).returncode == 0
+    listed = _history_cli(env)
+    assert listed.returncode == 0, listed.stderr
+    rows = [line.split("  ", 2) for line in listed.stdout.splitlines()]
+    shown = {text: short for _when, short, text in rows}
+    assert len(set(shown.values())) == 3
+    assert len({len(short) for short in shown.values()}) == 1
+    by_id = {_thread_id(rollout): rollout for rollout in env.rollouts()}
+    [second] = [path for tid, path in by_id.items() if tid.startswith(shown["second session"])]
+    resumed = env.run("resume", shown["second session"], "back to the second")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "back to the second" in second.read_text()
