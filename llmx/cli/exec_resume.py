@@ -15,23 +15,26 @@ if TYPE_CHECKING:
     from llmx.runtime.session_types import HistoryItem
 
 
-def find_rollout(home: Path, session_id: str | None, *, cwd: Path, all_dirs: bool) -> Path:
+def find_rollout(
+    home: Path, session_id: str | None, *, cwd: Path, all_dirs: bool, read_only: bool = False
+) -> Path:
     """The rollout to resume: ``session_id`` (full id, unique prefix or thread name), or
     the newest listed session of ``cwd`` (of any directory with ``all_dirs``).
 
-    Both go through the session index, which catches up with the files first.
+    Both go through the session index, which catches up with the files first; with
+    ``read_only`` (``--ephemeral``) on a copy in memory, so nothing is written.
     """
-    from llmx.projections.session_index import SessionIndex
     from llmx.projections.session_listing import (
         SessionLookupError,
         list_sessions,
+        open_index,
         resolve_session,
     )
 
     try:
         if session_id is not None:
-            return resolve_session(home, session_id)
-        with SessionIndex.open(home) as index:
+            return resolve_session(home, session_id, read_only=read_only)
+        with open_index(home, read_only=read_only) as index:
             page = list_sessions(index, cwd=None if all_dirs else cwd, limit=1)
     except SessionLookupError as exc:
         raise ExecError(str(exc)) from None

@@ -113,7 +113,8 @@ def _run(args: argparse.Namespace) -> int:
     if invocation.resume:
         from llmx.cli.exec_resume import find_rollout
 
-        resume_path = find_rollout(home, invocation.session_id, cwd=cwd, all_dirs=args.all)
+        resume_path = find_rollout(home, invocation.session_id, cwd=cwd, all_dirs=args.all,
+                                   read_only=args.ephemeral)
     if not args.skip_git_repo_check:
         from llmx.runtime.instructions import find_git_root
 

@@ -114,6 +114,12 @@ def _thread_row(files: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return row
 
 
+def _memory_database() -> sqlite3.Connection:
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
 class SessionIndex:
     """``$LLMX_HOME/state.sqlite``: one row per thread, rebuilt from the rollouts at will."""
 
@@ -144,6 +150,39 @@ class SessionIndex:
         with contextlib.suppress(OSError):
             os.chmod(db_path, 0o600)
         return cls(home, conn)
+
+    @classmethod
+    def open_snapshot(cls, home: Path) -> SessionIndex:
+        """An index of ``home`` held in memory: a copy of the one on disk (read-only), or a
+        new one. Catching up, looking up and listing then work as usual and write nothing
+        at all (``exec --ephemeral resume``); a missing or unreadable index only costs a
+        full scan of the files."""
+        memory = _memory_database()
+        db_path = session_index_db_path(home)
+        if db_path.is_file():
+            from urllib.parse import quote
+
+            # ``immutable``: a read-only connection to a WAL database would still create
+            # its -wal and -shm files. The copy may lag a writer's uncheckpointed WAL; a
+            # catch-up from the files follows anyway.
+            uri = f"file:{quote(str(db_path))}?immutable=1"
+            with contextlib.suppress(sqlite3.Error):
+                source = sqlite3.connect(uri, uri=True)
+                try:
+                    source.backup(memory)
+                finally:
+                    source.close()
+        try:
+            current = schema.schema_version(memory) == schema.SCHEMA_VERSION
+            if current:
+                memory.execute("SELECT count(*) FROM threads").fetchone()
+        except sqlite3.DatabaseError:
+            current = False
+        if not current:
+            memory.close()
+            memory = _memory_database()
+            schema.recreate(memory, unless_current=False)
+        return cls(home, memory)
 
     def close(self) -> None:
         self.conn.close()

@@ -326,13 +326,19 @@ def known_session_ids(home: Path) -> list[str]:
         return [str(row[0]) for row in index.conn.execute("SELECT id FROM threads")]
 
 
-def resolve_session(home: Path, ref: str) -> Path:
+def open_index(home: Path, *, read_only: bool = False) -> SessionIndex:
+    """The session index of ``home``; ``read_only`` works on a copy in memory, so that
+    nothing under ``home`` is written (``--ephemeral``)."""
+    return SessionIndex.open_snapshot(home) if read_only else SessionIndex.open(home)
+
+
+def resolve_session(home: Path, ref: str, *, read_only: bool = False) -> Path:
     """The rollout file of session ``ref`` (full id, thread name, or unique id prefix).
 
     Raises :class:`SessionLookupError` (``UnknownSession`` / ``AmbiguousSession``) with a
     one-line message; it never falls back to starting something new.
     """
-    with SessionIndex.open(home) as index:
+    with open_index(home, read_only=read_only) as index:
         thread_id = resolve_session_id(index, ref)
         row = get_session(index, thread_id)
         if row is None:

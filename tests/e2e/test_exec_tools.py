@@ -343,3 +343,36 @@ def test_each_run_updates_the_session_index_and_resume_uses_it(tmp_path: Path) -
         assert ephemeral.returncode == 0
     assert len(_indexed(env.home)) == 2
     assert len(env.rollouts()) == 2
+
+
+def _tree(root: Path) -> dict[str, tuple[int, int, bytes]]:
+    """Every file under ``root``: size, mtime and bytes (what "nothing written" means)."""
+    return {
+        str(path.relative_to(root)): (path.stat().st_size, path.stat().st_mtime_ns,
+                                      path.read_bytes())
+        for path in sorted(root.rglob("*")) if path.is_file()
+    }
+
+
+def test_ephemeral_resume_writes_nothing_at_all(tmp_path: Path) -> None:
+    script = {"turns": [], "fallback": [{"type": "message", "text": "ok"}]}
+    with ModelServer(Script.from_json(script)) as server:
+        env = make_env(tmp_path, server.base_url)
+        assert env.run("first question").returncode == 0
+        [rollout] = env.rollouts()
+        session_id = rollout_lines(rollout)[0]["payload"]["id"]
+        for index_kept in (True, False):
+            if not index_kept:
+                # Without an index on disk, resolving must not create one either.
+                for stale in env.home.glob("state.sqlite*"):
+                    stale.unlink()
+            for how in (["--last"], [session_id[:13]]):
+                before = _tree(env.home)
+                live = env.run("--ephemeral", "resume", *how, "an ephemeral question")
+                assert live.returncode == 0, live.stderr
+                assert live.stdout == "ok\n"
+                assert _tree(env.home) == before, how
+        # And what it sent was the session, resumed.
+        texts = [part.get("text") for item in server.model_requests()[-1].body["input"]
+                 if item.get("type") == "message" for part in item["content"]]
+        assert "first question" in texts
