@@ -99,10 +99,15 @@ class Session:
         """Log ``op`` (durably for decisions and interrupts), then act on it.
 
         Decisions and interrupts take effect at once (a running turn is waiting for
-        them); turns and shutdown are queued behind the running turn. An interrupt that
-        comes before its turn has started is kept: that turn ends as interrupted.
+        them); turns and shutdown are queued behind the running turn. A shutdown is logged
+        when it is acted on, after the turn it waited for. An interrupt that comes before
+        its turn has started is kept: that turn ends as interrupted.
         """
         submission_id = str(next(self._ids))
+        if isinstance(op, Shutdown):
+            # Acted on once the running turn has ended: logged then, after the turn's lines.
+            await self._queue.put((submission_id, op))
+            return submission_id
         # The writer fsyncs decisions itself (its durability policy); an interrupt is
         # synced here, before the turn is cancelled.
         await self.log.record(SubmissionRecord(id=submission_id, op=op))
@@ -141,6 +146,7 @@ class Session:
                 self._start_turn(submission_id, op)
             elif isinstance(op, Shutdown):
                 await self._wait_turn()
+                await self.log.record(SubmissionRecord(id=submission_id, op=op))
                 # No ``shutdown_complete`` line: it tells a live client the session is
                 # gone, which closing the log (ending every subscription) already does,
                 # and Codex does not persist it either.

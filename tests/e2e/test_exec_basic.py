@@ -42,9 +42,14 @@ def test_plain_run_prints_the_answer_and_records_a_rollout(env: ExecEnv) -> None
     assert lines[0]["type"] == "session_meta"
     assert [line["ordinal"] for line in lines] == list(range(len(lines)))
     assert events(rollout, "task_complete")[0]["last_agent_message"] == "Hi! (from the mock)"
-    # The submission is on disk before anything it caused.
+    # The submission is on disk before anything it caused; the shutdown, which waits for
+    # the turn, after everything the turn wrote.
     kinds = [line["type"] for line in lines]
     assert kinds.index("submission") < kinds.index("turn_context")
+    ops = [line["payload"]["op"]["type"] for line in lines if line["type"] == "submission"]
+    assert ops == ["user_turn", "shutdown"]
+    assert lines[-1]["type"] == "submission"
+    assert lines[-1]["payload"]["op"]["type"] == "shutdown"
     assert rollout.stat().st_mode & 0o777 == 0o600
     assert_replay_equals_live(env, rollout, live)
 

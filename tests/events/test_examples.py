@@ -20,6 +20,7 @@ from llmx.events import (
     ItemCompleted,
     RolloutReader,
     SessionMeta,
+    Shutdown,
     SubmissionRecord,
     TaskComplete,
     UnknownPayload,
@@ -67,7 +68,10 @@ def test_sample_is_typed_throughout_and_shows_the_approval_round_trip() -> None:
     assert "Read-only file system" in str(commands[1].aggregated_output)
     [patch] = [item for item in completed if isinstance(item, FileChangeItem)]
     assert patch.status == "completed"
-    assert isinstance(items[-1], TaskComplete)
+    # The turn ends, then the session shuts down (its submission logged when acted on).
+    assert isinstance(items[-2], TaskComplete)
+    assert isinstance(items[-1], SubmissionRecord)
+    assert isinstance(items[-1].op, Shutdown)
 
 
 def test_sample_names_no_path_of_the_recording_machine() -> None:
