@@ -6,12 +6,15 @@ import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import msgspec
+
 from llmx.cli.errors import os_error
 from llmx.cli.exec_run import ExecError
 from llmx.events.home import session_index_db_path
 
 if TYPE_CHECKING:
     from llmx.events.lines import RolloutLine
+    from llmx.events.primitives import TokenUsage
     from llmx.runtime.session_types import HistoryItem
 
 
@@ -51,14 +54,26 @@ def find_rollout(
     return Path(page.rows[0].rollout_path)
 
 
-def load_resume(path: Path) -> tuple[str, list[HistoryItem], RolloutLine | None]:
-    """Thread id, model-context history (``msgspec.Raw`` items) and the ``session_meta``
-    line of ``path``.
+class Resumed(msgspec.Struct):
+    """What a resumed session starts from, folded from its rollout."""
+
+    thread_id: str
+    # Model-context history (``msgspec.Raw`` items, spliced into requests as recorded).
+    history: list[HistoryItem]
+    # The file's ``session_meta`` line, shown first as a replay would show it.
+    meta: RolloutLine | None
+    # The thread's running token total, continued by the new turns.
+    token_usage: TokenUsage | None
+
+
+def load_resume(path: Path) -> Resumed:
+    """The state the session at ``path`` resumes from.
 
     A torn final line is ignored here; the writer that resumes the file cuts it.
     """
     from llmx.events.lines import LineError, decode_line
     from llmx.projections.resume import fold_resume_raw, prompt_input_raw
+    from llmx.runtime.models.usage import recorded_total
 
     try:
         # Restored items stay the bytes they were recorded as, spliced into the request.
@@ -79,4 +94,4 @@ def load_resume(path: Path) -> tuple[str, list[HistoryItem], RolloutLine | None]
     if meta is not None and meta.type != "session_meta":
         meta = None
     history: list[HistoryItem] = list(prompt_input_raw(state.history))
-    return state.thread_id, history, meta
+    return Resumed(state.thread_id, history, meta, recorded_total(state.token_usage))

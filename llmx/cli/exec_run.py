@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     from llmx.events.event_log import EventLog
     from llmx.events.lines import RolloutLine
-    from llmx.events.primitives import ImageInput, UserInput
+    from llmx.events.primitives import ImageInput, TokenUsage, UserInput
     from llmx.runtime.config import ModelProviderInfo
     from llmx.runtime.config_types import LoadedConfig
     from llmx.runtime.session_history import PromptHistory
@@ -181,6 +181,8 @@ class _Setup(msgspec.Struct):
     home: Path
     # ``history.jsonl`` for the prompt (None: ephemeral or ``persistence = "none"``).
     prompt_history: PromptHistory | None
+    # A resumed thread's recorded running token total (None: new, or none recorded).
+    token_usage: TokenUsage | None
     # The HTTP client exec made for the model client (closed by exec), if any.
     http: httpx.AsyncClient | None = None
 
@@ -209,10 +211,13 @@ def _prepare(
     history: list[HistoryItem] = []
     thread_id = new_thread_id()
     resumed_meta = None
+    token_usage = None
     if resume is not None:
         from llmx.cli.exec_resume import load_resume
 
-        thread_id, history, resumed_meta = load_resume(resume)
+        resumed = load_resume(resume)
+        thread_id, history, resumed_meta = resumed.thread_id, resumed.history, resumed.meta
+        token_usage = resumed.token_usage
     try:
         sandbox = resolve_sandbox(
             # The profile is already merged into the document.
@@ -271,7 +276,7 @@ def _prepare(
     model = open_model_client(config.model_provider, provider, originator="llmx_exec",
                               http_client=http)
     return _Setup(settings, log, model, history, resumed_meta, not config.hide_agent_reasoning,
-                  home, prompt_history, http)
+                  home, prompt_history, token_usage, http)
 
 
 def _warn(message: str) -> None:
@@ -353,7 +358,7 @@ async def _drive(
     index = None if setup.log.path is None else SessionIndexUpdates(setup.home)
     session = Session(settings, setup.log, setup.model, history=setup.history,
                       approval_responder=respond, index=index,
-                      prompt_history=setup.prompt_history)
+                      prompt_history=setup.prompt_history, token_usage=setup.token_usage)
     runner = asyncio.create_task(session.run())
     loop = asyncio.get_running_loop()
     interrupts: set[asyncio.Task[str]] = set()

@@ -38,6 +38,7 @@ from llmx.runtime.instructions import (
     user_instructions_message,
 )
 from llmx.runtime.models.stream import TokenUsage
+from llmx.runtime.models.usage import added_usage
 from llmx.runtime.notify import run_notify, turn_complete_payload
 from llmx.runtime.session_history import PromptHistory
 from llmx.runtime.session_index_updates import SessionIndexUpdates
@@ -64,6 +65,7 @@ class Session:
         approval_responder: ApprovalResponder | None = None,
         index: SessionIndexUpdates | None = None,
         prompt_history: PromptHistory | None = None,
+        token_usage: TokenUsage | None = None,
     ) -> None:
         self.settings = settings
         self.log = log
@@ -82,7 +84,9 @@ class Session:
         # An interrupt that came while no turn ran: the next turn starts aborted.
         self._interrupt_pending = False
         self._pending: dict[str, asyncio.Future[ReviewDecision]] = {}
-        self._usage = TokenUsage()
+        # The thread's running total: a resumed session continues the recorded one, so
+        # ``total_token_usage`` stays cumulative across runs (and across programs).
+        self._usage = token_usage or TokenUsage()
         self._turn_inputs: list[str] = []
         self._responder_tasks: set[asyncio.Task[None]] = set()
         # call id -> the submission id of the decision that answered its approval request.
@@ -198,14 +202,7 @@ class Session:
         return items
 
     def add_usage(self, usage: TokenUsage) -> TokenUsage:
-        total = self._usage
-        self._usage = TokenUsage(
-            input_tokens=total.input_tokens + usage.input_tokens,
-            cached_input_tokens=total.cached_input_tokens + usage.cached_input_tokens,
-            output_tokens=total.output_tokens + usage.output_tokens,
-            reasoning_output_tokens=total.reasoning_output_tokens + usage.reasoning_output_tokens,
-            total_tokens=total.total_tokens + usage.total_tokens,
-        )
+        self._usage = added_usage(self._usage, usage)
         return self._usage
 
     async def await_decision(self, call_id: str, request: ApprovalRequest) -> ReviewDecision:

@@ -35,7 +35,6 @@ from llmx.events.ids import new_thread_id
 from llmx.events.lines import UnknownPayload
 from llmx.events.ops import ReviewDecision
 from llmx.events.primitives import FileChange, ImageInput, TextInput, UnknownCommand, UserInput
-from llmx.events.primitives import TokenUsage as UsageRecord
 from llmx.events.records import TurnContext
 from llmx.events.response_items import ResponseItem
 from llmx.events.turn_items import (
@@ -275,8 +274,8 @@ class Turn:
         await self.event(
             TokenCount(
                 info=TokenUsageInfo(
-                    total_token_usage=_usage_record(total),
-                    last_token_usage=_usage_record(usage),
+                    total_token_usage=total,
+                    last_token_usage=usage,
                     model_context_window=self.settings.model_context_window,
                 ),
             )
@@ -361,16 +360,6 @@ class Turn:
 _CODEX_ERROR_INFO = frozenset(
     {"context_window_exceeded", "usage_limit_exceeded", "unauthorized", "bad_request"}
 )
-
-
-def _usage_record(usage: TokenUsage) -> UsageRecord:
-    return UsageRecord(
-        input_tokens=usage.input_tokens,
-        cached_input_tokens=usage.cached_input_tokens,
-        output_tokens=usage.output_tokens,
-        reasoning_output_tokens=usage.reasoning_output_tokens,
-        total_tokens=usage.total_tokens,
-    )
 
 
 def response_item(item: dict[str, Any]) -> ResponseItem | UnknownPayload:

@@ -376,3 +376,22 @@ def test_ephemeral_resume_writes_nothing_at_all(tmp_path: Path) -> None:
         texts = [part.get("text") for item in server.model_requests()[-1].body["input"]
                  if item.get("type") == "message" for part in item["content"]]
         assert "first question" in texts
+
+
+def test_token_totals_run_on_across_resumes(tmp_path: Path) -> None:
+    script = {"turns": [], "fallback": {"items": [{"type": "message", "text": "ok"}],
+                                        "usage": {"input_tokens": 100, "output_tokens": 10,
+                                                  "total_tokens": 110}}}
+    with ModelServer(Script.from_json(script)) as server:
+        env = make_env(tmp_path, server.base_url)
+        runs = [env.run("first"), env.run("resume", "--last", "second"),
+                env.run("resume", "--last", "third")]
+    assert [run.returncode for run in runs] == [0, 0, 0]
+    # Each run prints the thread's total, as Codex does after a resume.
+    assert [run.stderr.rsplit("tokens used\n", 1)[1].splitlines()[0] for run in runs] == [
+        "110", "220", "330",
+    ]
+    [rollout] = env.rollouts()
+    totals = [event["info"]["total_token_usage"]["total_tokens"]
+              for event in events(rollout, "token_count")]
+    assert totals == [110, 220, 330]

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from interop.codex_cli import CODEX, needs_codex
 from support import PROJECT_ROOT
 from support.model_server import scripted
 from support.waits import WAIT_SECONDS
@@ -24,18 +23,7 @@ SAMPLE = PROJECT_ROOT / "examples" / "sample.rollout.jsonl"
 SAMPLE_ROOT = "/home/dev/project"
 
 
-def _codex_binary() -> str | None:
-    configured = os.environ.get("LLMX_CODEX_BIN")
-    if configured:
-        return configured
-    return shutil.which("codex")
-
-
-CODEX = _codex_binary()
-pytestmark = pytest.mark.skipif(
-    CODEX is None,
-    reason="the Codex CLI is not installed (set LLMX_CODEX_BIN or put codex on PATH)",
-)
+pytestmark = needs_codex
 
 
 def _user_texts(items: list[dict[str, object]]) -> list[str]:

@@ -6,6 +6,8 @@ names; one reader with the names as data serves both.
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
 from llmx.events import TokenUsage
@@ -48,3 +50,39 @@ def usage_from_wire(raw: object, names: UsageNames) -> TokenUsage | None:
 def wire_count(value: object) -> int:
     """A count from the wire: an int (not a bool), else 0."""
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def added_usage(total: TokenUsage, usage: TokenUsage) -> TokenUsage:
+    """``total`` plus ``usage``, count by count (``cache_write_input_tokens`` only when
+    one of them reports it: Codex 0.169 does, the wire APIs llmx reads do not)."""
+    added = TokenUsage(
+        input_tokens=total.input_tokens + usage.input_tokens,
+        cached_input_tokens=total.cached_input_tokens + usage.cached_input_tokens,
+        output_tokens=total.output_tokens + usage.output_tokens,
+        reasoning_output_tokens=total.reasoning_output_tokens + usage.reasoning_output_tokens,
+        total_tokens=total.total_tokens + usage.total_tokens,
+    )
+    writes = [
+        value for value in (total.cache_write_input_tokens, usage.cache_write_input_tokens)
+        if isinstance(value, int)
+    ]
+    if writes:
+        added.cache_write_input_tokens = sum(writes)
+    return added
+
+
+def recorded_total(info: dict[str, Any] | None) -> TokenUsage | None:
+    """``info.total_token_usage`` of a recorded ``token_count`` (by llmx or Codex, any
+    era), as the running total a resumed session continues from; None without one."""
+    total = (info or {}).get("total_token_usage")
+    if not isinstance(total, dict):
+        return None
+    counts = {
+        key: wire_count(total.get(key))
+        for key in ("input_tokens", "cached_input_tokens", "output_tokens",
+                    "reasoning_output_tokens", "total_tokens")
+    }
+    usage = TokenUsage(**counts)
+    if "cache_write_input_tokens" in total:
+        usage.cache_write_input_tokens = wire_count(total["cache_write_input_tokens"])
+    return usage
