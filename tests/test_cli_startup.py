@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from support import PROJECT_ROOT
 from support.waits import WAIT_SECONDS
 
 from llmx import __version__
@@ -109,3 +110,13 @@ def test_version_needs_no_parser() -> None:
     )
     assert result.stdout == f"llmx {__version__}\n"
     assert "argparse" not in _importtime_modules(result.stderr)
+
+
+def test_only_the_interactive_session_loads_textual() -> None:
+    """Textual is for the TUI only: ``exec`` and a printed replay never pay for it."""
+    sample = str(PROJECT_ROOT / "examples" / "sample.rollout.jsonl")
+    for args in (["exec", "--help"], ["replay", sample, "--color", "never"]):
+        loaded = _modules_loaded_by(args)
+        assert "llmx.cli.replay_cmd" in loaded or args[0] == "exec"
+        assert not {name for name in loaded if name.split(".")[0] == "textual"}, args
+        assert "llmx.cli.tui" not in loaded, args

@@ -28,6 +28,14 @@ def add_parser(subparsers: Any) -> None:
         "--with-parent", action="store_true",
         help="for a fork or revert segment, replay the inherited part of its parent first",
     )
+    parser.add_argument(
+        "--tui", action="store_true",
+        help="show the session in the interactive transcript (read-only) instead of printing",
+    )
+    parser.add_argument(
+        "--no-alt-screen", dest="inline", action="store_true",
+        help="with --tui: run inline, keeping the terminal's scrollback",
+    )
     parser.set_defaults(handler=_run)
 
 
@@ -42,6 +50,10 @@ def _run(args: argparse.Namespace) -> int:
             "replay", f"no rollout file or session matches {args.session!r}",
             "pass a path to a rollout-*.jsonl file, or a session id from `llmx sessions list`",
         )
+    if args.tui:
+        from llmx.cli.tui.launch import replay_tui
+
+        return replay_tui(path, inline=args.inline)
     return replay(
         path,
         as_json=args.json,

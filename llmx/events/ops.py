@@ -107,6 +107,12 @@ class RunUserShellCommand(OpBase, tag="run_user_shell_command"):
     command: str
 
 
+class SetThreadName(OpBase, tag="set_thread_name"):
+    """Name the thread (Codex's ``/rename``); the name goes to the thread-name log."""
+
+    name: str
+
+
 class Shutdown(OpBase, tag="shutdown"):
     pass
 
@@ -125,5 +131,6 @@ Op = (
     | ThreadRollback
     | Review
     | RunUserShellCommand
+    | SetThreadName
     | Shutdown
 )

@@ -1,0 +1,252 @@
+"""Transcript cells as styled text, in the look of Codex's TUI.
+
+Each cell becomes one :class:`rich.text.Text` (a leading mark, the body indented under
+it). Styles are names of colours and attributes only, so ``NO_COLOR`` (which Textual
+turns into a monochrome filter) keeps every mark and word. Command output and diffs are
+cut to a few lines in the transcript; the overlay (``Ctrl-T``) shows them whole.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from llmx.projections import transcript_cells as tc
+from llmx.projections.diff_render import TurnDiffTracker
+
+# Lines of command output shown under a command (head and tail) in the transcript.
+OUTPUT_HEAD_LINES = 2
+OUTPUT_TAIL_LINES = 3
+# Diff lines shown under a patch in the transcript.
+DIFF_LINES = 40
+
+_DECISIONS = {
+    "approved": ("✔ ", "green", "You approved llmx to run {what} this time"),
+    "approved_for_session": (
+        "✔ ", "green", "You approved llmx to run {what} every time this session"),
+    "denied": ("✗ ", "red", "You did not approve llmx to run {what}"),
+    "abort": ("✗ ", "red", "You canceled the request to run {what}"),
+}
+
+
+def _indent(text: Text, first: str, rest: str = "  ") -> Text:
+    """``text`` with ``first`` before its first line and ``rest`` before the others."""
+    lines = text.split("\n", allow_blank=True)
+    out = Text()
+    for number, line in enumerate(lines):
+        if number:
+            out.append("\n")
+        out.append(first if number == 0 else rest)
+        out.append_text(line)
+    return out
+
+
+def _marked(mark: str, mark_style: str, body: Text) -> Text:
+    out = Text(mark, style=mark_style)
+    out.append_text(_indent(body, "", "  "))
+    return out
+
+
+def _output_excerpt(output: str, *, whole: bool) -> list[str]:
+    lines = output.rstrip("\n").split("\n") if output.strip() else []
+    if whole or len(lines) <= OUTPUT_HEAD_LINES + OUTPUT_TAIL_LINES + 1:
+        return lines
+    hidden = len(lines) - OUTPUT_HEAD_LINES - OUTPUT_TAIL_LINES
+    return [*lines[:OUTPUT_HEAD_LINES], f"… +{hidden} lines", *lines[-OUTPUT_TAIL_LINES:]]
+
+
+def _duration(ms: int | None) -> str:
+    if ms is None:
+        return ""
+    if ms < 1000:
+        return "<1s"
+    seconds = ms // 1000
+    if seconds < 60:
+        return f"{seconds}s"
+    return f"{seconds // 60}m {seconds % 60:02d}s"
+
+
+def render_cell(cell: tc.Cell, *, whole: bool = False, show_reasoning: bool = True) -> Text | None:
+    """The text of ``cell``; None for a cell not shown (hidden reasoning).
+
+    ``whole`` shows command output and diffs in full (the transcript overlay).
+    """
+    if isinstance(cell, tc.UserCell):
+        return _marked("› ", "bold cyan", Text(cell.text, style="bold"))
+    if isinstance(cell, tc.AgentCell):
+        return _marked("• ", "bold", Text(cell.text))
+    if isinstance(cell, tc.ReasoningCell):
+        if not show_reasoning or not cell.text.strip():
+            return None
+        return _marked("• ", "dim", Text(cell.text, style="dim italic"))
+    if isinstance(cell, tc.CommandCell):
+        return _command(cell, whole=whole)
+    if isinstance(cell, tc.PatchCell):
+        return _patch(cell, whole=whole)
+    if isinstance(cell, tc.ToolCell):
+        return _tool(cell)
+    if isinstance(cell, tc.PlanCell):
+        return _plan(cell)
+    if isinstance(cell, tc.NoticeCell):
+        return _notice(cell)
+    if isinstance(cell, tc.ApprovalCell):
+        return _approval(cell)
+    if isinstance(cell, tc.EscalationCell):
+        body = Text(f"Ran {cell.command} outside the sandbox ({cell.permissions})")
+        if cell.reason:
+            body.append(f"\nreason: {cell.reason}", style="dim")
+        return _marked("⚠ ", "yellow", body)
+    if isinstance(cell, tc.TurnEndCell):
+        return _turn_end(cell)
+    return _marked("• ", "dim", Text(cell.text, style="dim"))
+
+
+def _command(cell: tc.CommandCell, *, whole: bool) -> Text:
+    running = cell.status is tc.ItemStatus.IN_PROGRESS
+    if running:
+        title = Text("Running ", style="bold")
+        mark, mark_style = "◦ ", "cyan"
+    elif cell.status is tc.ItemStatus.DECLINED:
+        title = Text("Declined ", style="bold red")
+        mark, mark_style = "✗ ", "red"
+    else:
+        title = Text("Ran ", style="bold")
+        mark, mark_style = "• ", "green" if cell.status is tc.ItemStatus.COMPLETED else "red"
+    if cell.source == "user":
+        title = Text("You ran " if not running else "Running ", style="bold")
+    title.append(cell.command)
+    lines = _output_excerpt(cell.output, whole=whole)
+    body = Text()
+    if lines:
+        for number, line in enumerate(lines):
+            body.append("\n" + ("└ " if number == 0 else "  "))
+            body.append(line, style="dim")
+    elif not running:
+        body.append("\n└ (no output)", style="dim")
+    if not running and cell.exit_code not in (None, 0):
+        body.append(f"\n  exit code {cell.exit_code}", style="red")
+    title.append_text(body)
+    return _marked(mark, mark_style, title)
+
+
+def _patch(cell: tc.PatchCell, *, whole: bool) -> Text:
+    verb = {
+        tc.ItemStatus.IN_PROGRESS: "Editing",
+        tc.ItemStatus.DECLINED: "Declined edit of",
+        tc.ItemStatus.FAILED: "Failed to edit",
+    }.get(cell.status, "Edited")
+    paths = ", ".join(change.path for change in cell.changes) or "(nothing)"
+    body = Text(f"{verb} ", style="bold")
+    body.append(paths)
+    tracker = TurnDiffTracker("")
+    tracker.apply(cell.changes)
+    lines = tracker.render().splitlines()
+    if not whole and len(lines) > DIFF_LINES:
+        lines = [*lines[:DIFF_LINES], "…"]
+    if lines:
+        body.append("\n")
+        body.append_text(_indent(diff_text("\n".join(lines)), "  "))
+    mark_style = "red" if cell.status in (tc.ItemStatus.FAILED, tc.ItemStatus.DECLINED) else "green"
+    return _marked("• ", mark_style, body)
+
+
+def diff_text(diff: str) -> Text:
+    """A unified diff with added lines green, removed red, hunk headers cyan."""
+    out = Text()
+    for number, line in enumerate(diff.rstrip("\n").split("\n")):
+        if number:
+            out.append("\n")
+        out.append(line, style=_diff_style(line))
+    return out
+
+
+def _diff_style(line: str) -> str:
+    if line.startswith(("---", "+++", "diff ", "index ")):
+        return "bold"
+    if line.startswith("+"):
+        return "green"
+    if line.startswith("-"):
+        return "red"
+    return "cyan" if line.startswith("@@") else ""
+
+
+def _tool(cell: tc.ToolCell) -> Text:
+    if cell.kind == "web_search":
+        return _marked("• ", "cyan", Text(f"Searched the web for {cell.title}"))
+    body = Text("Called " if cell.status is not tc.ItemStatus.IN_PROGRESS else "Calling ",
+                style="bold")
+    body.append(cell.title, style="cyan")
+    if cell.detail:
+        body.append(f"\n└ {cell.detail}", style="red")
+    mark_style = "red" if cell.status is tc.ItemStatus.FAILED else "green"
+    return _marked("• ", mark_style, body)
+
+
+_STEP_MARKS = {
+    "completed": ("✔ ", "green"),
+    "in_progress": ("□ ", "cyan"),
+    "pending": ("□ ", "dim"),
+}
+
+
+def _plan(cell: tc.PlanCell) -> Text:
+    body = Text("Updated Plan", style="bold")
+    if cell.explanation:
+        body.append("\n")
+        body.append(cell.explanation, style="italic")
+    for step in cell.steps:
+        mark, style = _STEP_MARKS.get(step.status.value, ("□ ", "dim"))
+        body.append("\n└ " if step is cell.steps[0] else "\n  ")
+        body.append(mark, style=style)
+        step_style = "dim strike" if step.status.value == "completed" else ""
+        body.append(step.step, style=step_style)
+    return _marked("• ", "bold", body)
+
+
+def _notice(cell: tc.NoticeCell) -> Text:
+    kind = cell.kind
+    if kind is tc.NoticeKind.ERROR:
+        mark, style = "■ ", "bold red"
+    elif kind in (tc.NoticeKind.WARNING, tc.NoticeKind.DEPRECATION):
+        mark, style = "⚠ ", "yellow"
+    else:
+        mark, style = "• ", "dim"
+    body = Text(cell.message, style="red" if kind is tc.NoticeKind.ERROR else "")
+    if cell.details:
+        body.append("\n" + cell.details, style="dim")
+    return _marked(mark, style, body)
+
+
+def _approval(cell: tc.ApprovalCell) -> Text:
+    what = cell.summary or f"the {cell.subject}"
+    if cell.subject == "patch":
+        what = f"edits to {what}"
+    if cell.decision is None:
+        body = Text("Waiting for approval to run " if cell.subject == "command"
+                    else "Waiting for approval of ", style="bold")
+        body.append(what)
+        if cell.reason:
+            body.append(f"\nreason: {cell.reason}", style="dim")
+        return _marked("? ", "yellow", body)
+    mark, style, template = _DECISIONS.get(
+        cell.decision, ("• ", "dim", "Answered {what}: " + cell.decision)
+    )
+    if cell.subject == "patch":
+        template = template.replace("run ", "make ")
+    return _marked(mark, style, Text(template.format(what=what)))
+
+
+def _turn_end(cell: tc.TurnEndCell) -> Text:
+    if cell.status is tc.TurnStatus.INTERRUPTED:
+        return _marked("■ ", "red", Text("Conversation interrupted - tell the model what to "
+                                         "do differently", style="red"))
+    if cell.status is tc.TurnStatus.FAILED:
+        return _marked("■ ", "red", Text(f"Turn failed: {cell.error or 'unknown error'}",
+                                         style="red"))
+    worked = _duration(cell.duration_ms)
+    return Text(f"─ Worked for {worked} ─" if worked else "─ Done ─", style="dim")
+
+
+def plain_text(cell: tc.Cell, *, whole: bool = False) -> str:
+    """What ``cell`` shows, without styles (for tests and the inline scrollback)."""
+    text = render_cell(cell, whole=whole)
+    return "" if text is None else text.plain

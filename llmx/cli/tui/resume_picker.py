@@ -1,0 +1,149 @@
+"""The resume picker: the session index, newest first, with search and a folder filter.
+
+Typing filters by the words of the sessions' prompts (the index's full-text search);
+Tab switches between the sessions of this folder and all of them; the highlighted
+session's preview is shown below the list. Enter resumes it, Esc starts a new session.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from llmx.cli.tui.lists import move_highlight
+from llmx.projections.session_index import SessionIndex
+from llmx.projections.session_listing import SessionRow, list_sessions, search_sessions
+
+PAGE_ROWS = 200
+
+
+def ago(millis: int, now: float | None = None) -> str:
+    seconds = max(0, int((now if now is not None else time.time()) - millis / 1000))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit} ago"
+    return f"{seconds}s ago"
+
+
+def row_label(row: SessionRow, *, show_cwd: bool, now: float | None = None) -> Text:
+    label = Text(f"{ago(row.updated_at_ms, now):>8}  ", style="dim")
+    if show_cwd:
+        label.append(f"{Path(row.cwd).name or row.cwd}  ", style="cyan")
+    title = row.name or row.preview.split("\n", 1)[0]
+    label.append(title)
+    return label
+
+
+class ResumePicker(Screen[Path | None]):
+    """Dismissed with the chosen session's rollout path, or None for a new session."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "new_session", "start new"),
+        Binding("tab", "toggle_scope", "this folder / all"),
+        Binding("down", "move(1)", show=False),
+        Binding("up", "move(-1)", show=False),
+        Binding("enter", "resume", "resume"),
+    ]
+    DEFAULT_CSS = """
+    ResumePicker #picker-title { height: 1; text-style: bold; }
+    ResumePicker Input { border: none; height: 1; padding: 0 1; }
+    ResumePicker OptionList { height: 1fr; border: none; }
+    ResumePicker #picker-preview { height: auto; max-height: 6; color: $text-muted; }
+    ResumePicker #picker-keys { height: 1; color: $text-muted; }
+    """
+
+    def __init__(self, home: Path, cwd: Path, *, all_folders: bool = False) -> None:
+        super().__init__()
+        self.home = home
+        self.cwd = cwd
+        self.all_folders = all_folders
+        self.rows: list[SessionRow] = []
+        self.problem: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("Resume a previous session", id="picker-title")
+        yield Input(placeholder="Type to search", id="picker-search")
+        yield OptionList(id="picker-list")
+        yield Static(id="picker-preview")
+        yield Static(id="picker-keys")
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+        self.reload()
+
+    def reload(self) -> None:
+        query = self.query_one(Input).value.strip()
+        try:
+            with SessionIndex.open(self.home) as index:
+                if query:
+                    rows = search_sessions(index, query, limit=PAGE_ROWS)
+                    if not self.all_folders:
+                        here = str(self.cwd)
+                        rows = [row for row in rows if row.cwd == here]
+                else:
+                    cwd = None if self.all_folders else self.cwd
+                    rows = list_sessions(index, cwd=cwd, limit=PAGE_ROWS).rows
+        except Exception as exc:  # sqlite3.Error, OSError: the index is derived, say so
+            rows = []
+            self.problem = (f"cannot read the session index: {exc} — run "
+                            "'llmx sessions reindex'")
+        self.rows = rows
+        options = self.query_one(OptionList)
+        options.clear_options()
+        options.add_options(
+            Option(row_label(row, show_cwd=self.all_folders), id=row.id) for row in rows
+        )
+        if rows:
+            options.highlighted = 0
+        scope = "all folders" if self.all_folders else str(self.cwd)
+        keys = f"{len(rows)} sessions in {scope} · tab: this folder/all · ↵ resume · esc new"
+        self.query_one("#picker-keys", Static).update(self.problem or keys)
+        self._preview()
+
+    def _preview(self) -> None:
+        options = self.query_one(OptionList)
+        index = options.highlighted
+        text = Text()
+        if index is not None and 0 <= index < len(self.rows):
+            row = self.rows[index]
+            text.append(f"{row.id} · {row.cwd} · {row.model or ''}\n", style="dim")
+            text.append(row.preview)
+        self.query_one("#picker-preview", Static).update(text)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.reload()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_resume()
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        self._preview()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.action_resume()
+
+    def action_move(self, step: int) -> None:
+        move_highlight(self.query_one(OptionList), step)
+
+    def action_toggle_scope(self) -> None:
+        self.all_folders = not self.all_folders
+        self.reload()
+
+    def action_resume(self) -> None:
+        index = self.query_one(OptionList).highlighted
+        if index is None or not (0 <= index < len(self.rows)):
+            return
+        self.dismiss(Path(self.rows[index].rollout_path))
+
+    def action_new_session(self) -> None:
+        self.dismiss(None)
