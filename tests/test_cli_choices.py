@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from llmx.cli.choices import APPROVAL_POLICIES, REVIEW_DECISIONS, SANDBOX_MODES
+from llmx.cli.choices import (
+    APPROVAL_POLICIES,
+    LINUX_BACKENDS,
+    REVIEW_DECISIONS,
+    SANDBOX_MODES,
+)
 from llmx.events.ops import ReviewDecision
 from llmx.runtime.config_types import ApprovalPolicy
+from llmx.sandbox.linux.backends import BackendKind
 from llmx.sandbox.policy import SandboxMode
 
 
@@ -18,3 +24,7 @@ def test_approval_policies_are_the_enums() -> None:
 
 def test_review_decisions_are_the_enums() -> None:
     assert tuple(decision.value for decision in ReviewDecision) == REVIEW_DECISIONS
+
+
+def test_linux_backends_are_the_enums() -> None:
+    assert tuple(kind.value for kind in BackendKind) == LINUX_BACKENDS

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from llmx.cli.choices import SANDBOX_MODES
+from llmx.cli.choices import LINUX_BACKENDS, SANDBOX_MODES
 
 # Not ``typing.TYPE_CHECKING``: importing ``typing`` costs milliseconds on the start-up of
 # ``llmx sandbox linux -- CMD``; mypy treats any constant of this name as true.
@@ -27,7 +27,9 @@ _SWITCHES = {"--full-auto": "full_auto", "--dangerously-bypass-approvals-and-san
 _VALUES = {"-s": "sandbox_mode", "--sandbox": "sandbox_mode", "-P": "permission_profile",
            "--permission-profile": "permission_profile",
            "--permissions-profile": "permission_profile", "-p": "config_profile",
-           "--profile": "config_profile", "-C": "cd", "--cd": "cd"}
+           "--profile": "config_profile", "-C": "cd", "--cd": "cd", "--backend": "backend"}
+# Values an option of ``_VALUES`` accepts, where argparse checks them (``choices``).
+_CHOICES = {"sandbox_mode": SANDBOX_MODES, "backend": LINUX_BACKENDS}
 _LISTS = {"--add-dir": "add_dir", "-c": "config", "--config": "config"}
 
 
@@ -84,6 +86,14 @@ def add_sandbox_options(parser: argparse.ArgumentParser, *, platform: str) -> No
         help="run without any sandbox",
     )
     parser.add_argument("--explain", action="store_true", help="print the plan instead of running")
+    if platform in ("linux", "explain"):
+        parser.add_argument(
+            "--backend",
+            metavar="NAME",
+            choices=LINUX_BACKENDS,
+            help="enforce with this Linux backend only (" + " | ".join(LINUX_BACKENDS)
+            + "); default: the first available one that can enforce the plan",
+        )
     if platform in ("linux", "macos"):
         parser.add_argument(
             "--log-denials",
@@ -114,8 +124,8 @@ def parse_simple(argv: Sequence[str]) -> SimpleNamespace | None:
     without importing argparse (milliseconds of every confined command's start).
 
     Only exact option spellings, each value as a separate word not starting with ``-``
-    (and ``-s`` with a known mode), then ``--`` and a command; anything else (help, an
-    abbreviation, ``--opt=value``, a bad value, no ``--``) returns ``None`` and goes
+    (and ``-s``/``--backend`` with a known name), then ``--`` and a command; anything else
+    (help, an abbreviation, ``--opt=value``, a bad value, no ``--``) returns ``None`` and goes
     through the parser, so its help and error messages are argparse's own.
     """
     if len(argv) < 4 or argv[0] != "sandbox" or argv[1] not in ("linux", "landlock"):
@@ -123,7 +133,7 @@ def parse_simple(argv: Sequence[str]) -> SimpleNamespace | None:
     parsed: dict[str, Any] = {
         "full_auto": False, "sandbox_mode": None, "permission_profile": None, "add_dir": [],
         "config": [], "config_profile": None, "cd": None, "bypass": False, "explain": False,
-        "log_denials": False}
+        "log_denials": False, "backend": None}
     index = 2
     while index < len(argv) and argv[index] != "--":
         word = argv[index]
@@ -134,8 +144,9 @@ def parse_simple(argv: Sequence[str]) -> SimpleNamespace | None:
         if index + 1 == len(argv) or argv[index + 1].startswith("-"):
             return None
         value = argv[index + 1]
-        if word in _VALUES and (_VALUES[word] != "sandbox_mode" or value in SANDBOX_MODES):
-            parsed[_VALUES[word]] = value
+        name = _VALUES.get(word)
+        if name is not None and value in _CHOICES.get(name, (value,)):
+            parsed[name] = value
         elif word in _LISTS:
             parsed[_LISTS[word]].append(value)
         else:

@@ -129,7 +129,17 @@ def run_sandbox_command(args: argparse.Namespace) -> int:
     return _run_linux(args, resolved, command)
 
 
-def _backend_lines(resolved: Any, platform: str) -> list[str]:
+def _backend(args: argparse.Namespace) -> Any:
+    """The ``BackendKind`` asked for with ``--backend``, or ``None``."""
+    name = getattr(args, "backend", None)
+    if name is None:
+        return None
+    from llmx.sandbox.linux import BackendKind
+
+    return BackendKind(name)
+
+
+def _backend_lines(args: argparse.Namespace, resolved: Any, platform: str) -> list[str]:
     if resolved.plan.unconfined:
         return ["backend: none needed (unconfined)"]
     if platform == "macos" or (platform == "explain" and sys.platform == "darwin"):
@@ -143,7 +153,7 @@ def _backend_lines(resolved: Any, platform: str) -> list[str]:
 
     lines = []
     try:
-        choice = linux.explain(resolved.plan)
+        choice = linux.explain(resolved.plan, _backend(args))
         lines.append(f"backend: {choice.kind.value}")
         statuses = choice.statuses
     except linux.UnenforceablePlan as exc:
@@ -159,7 +169,9 @@ def _explain(args: argparse.Namespace, resolved: Any) -> int:
     from llmx.sandbox.explain import explain_lines
 
     lines = explain_lines(
-        resolved, parent_env=os.environ, backend_lines=_backend_lines(resolved, args.platform)
+        resolved,
+        parent_env=os.environ,
+        backend_lines=_backend_lines(args, resolved, args.platform),
     )
     sys.stdout.write("\n".join(lines) + "\n")
     return 0
@@ -172,18 +184,19 @@ def _run_linux(args: argparse.Namespace, resolved: Any, command: list[str]) -> i
     from llmx.sandbox.linux import SandboxSetupError, UnenforceablePlan
 
     plan = resolved.plan
+    backend = _backend(args)
     try:
         if not args.log_denials:
             from llmx.sandbox.linux.blocking import exec_confined
 
             sys.stdout.flush()
             sys.stderr.flush()
-            exec_confined(command, cwd=resolved.cwd, plan=plan, env=plan.env)
+            exec_confined(command, cwd=resolved.cwd, plan=plan, env=plan.env, backend=backend)
         from llmx.sandbox.linux import find_denials, format_denials
         from llmx.sandbox.linux.blocking import run_confined_blocking
 
         result = run_confined_blocking(
-            command, cwd=resolved.cwd, plan=plan, env=plan.env, capture=True
+            command, cwd=resolved.cwd, plan=plan, env=plan.env, capture=True, backend=backend
         )
     except UnenforceablePlan as exc:
         _err(args, str(exc))

@@ -15,6 +15,7 @@ WORDS = (
     *_SWITCHES, *_VALUES, *_LISTS, "--", "-", "--full", "--sandbox=read-only", "-sread-only",
     "--help", "-h", "read-only", "workspace-write", "danger-full-access", "sideways", "",
     "a=1", "model=o3", "/tmp", "dev", "true", "sh", "-1", "-x", "linux", "explain",
+    "namespaces", "bubblewrap", "landlock",
 )
 
 
@@ -47,6 +48,7 @@ def test_the_usual_lines_skip_argparse() -> None:
          "-c", "b=2", "-C", "/", "--log-denials", "--", "--", "-x"],
         ["sandbox", "linux", "-P", ":workspace", "-p", "dev", "--yolo", "--explain", "--",
          "true"],
+        ["sandbox", "linux", "--backend", "bubblewrap", "--", "true"],
     ):
         simple = parsed_without_argparse("sandbox", argv)
         assert simple is not None, argv
@@ -64,6 +66,7 @@ def test_help_errors_and_unusual_forms_go_to_argparse() -> None:
         ["sandbox", "macos", "--", "true"],
         ["sandbox", "explain", "--", "true"],
         ["sandbox", "linux", "-C", "-x", "--", "true"],
+        ["sandbox", "linux", "--backend", "chroot", "--", "true"],
     ):
         assert parse_simple(argv) is None, argv
 

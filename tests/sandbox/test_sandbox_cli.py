@@ -262,3 +262,47 @@ def test_sandbox_linux_path_imports_nothing_heavy(ws: Path) -> None:
     loaded = set(out.split())
     assert "llmx.sandbox.resolve" in loaded
     assert not [m for m in HEAVY if m in loaded]
+
+
+# What tells the backends apart from inside: the PID namespace's init is bubblewrap's own
+# process, llmx's (the interpreter), or there is no PID namespace at all (the landlock
+# backend: the command's PID is the host's).
+_WHICH_INIT = 'if [ "$$" != 2 ]; then echo none; else cat /proc/1/comm; fi'
+_INIT_OF = {"namespaces": "python", "bubblewrap": "bwrap", "landlock": "none"}
+
+
+@pytest.mark.parametrize("backend", list(_INIT_OF))
+def test_backend_option_runs_that_backend(ws: Path, backend: str) -> None:
+    from llmx.sandbox.linux import BackendKind
+    from llmx.sandbox.linux.backends import backend_status
+
+    status = backend_status(BackendKind(backend))
+    if not status.available:
+        pytest.skip(f"{backend} unavailable: {status.reason}")
+    home = ws.parent / "home"
+    explained = _llmx(["sandbox", "explain", "--backend", backend], ws, home)
+    assert f"backend: {backend}\n" in explained.stdout, explained.stderr
+    # The second spelling is read by argparse alone (parse_simple passes it on).
+    for option in (["--backend", backend], [f"--backend={backend}"]):
+        result = _llmx(["sandbox", "linux", *option, "--", "sh", "-c", _WHICH_INIT], ws, home)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith(_INIT_OF[backend]), result.stdout
+
+
+def test_backend_that_cannot_enforce_the_plan_refuses_to_run(ws: Path) -> None:
+    # The landlock backend cannot keep .git read-only inside a writable root: the command
+    # must not run (not even unprotected), and the line says which backend and why.
+    result = _llmx(["sandbox", "linux", "--full-auto", "--backend", "landlock", "--", "touch",
+                    "ran"], ws, ws.parent / "home")
+    assert result.returncode == 1
+    assert not (ws / "ran").exists()
+    assert result.stderr.count("\n") == 1
+    assert "landlock: Landlock cannot keep read-only subpaths" in result.stderr
+    assert "--backend" in result.stderr
+
+
+def test_unknown_backend_is_a_usage_error(ws: Path) -> None:
+    result = _llmx(["sandbox", "linux", "--backend", "chroot", "--", "true"], ws,
+                   ws.parent / "home")
+    assert result.returncode == 2
+    assert "invalid choice: 'chroot'" in result.stderr

@@ -147,6 +147,10 @@ def choose_backend(plan: ConfinementPlan, preferred: BackendKind | None = None) 
             break
     if chosen is None:
         details = "; ".join(f"{s.kind.value}: {s.reason}" for s in statuses)
+        if preferred is not None:
+            raise UnenforceablePlan(f"cannot enforce the sandbox with the {preferred.value} "
+                                    f"backend ({details}); choose another --backend or "
+                                    "leave the choice to llmx")
         raise UnenforceablePlan(f"cannot enforce the sandbox on this machine ({details}); "
                                 "install bubblewrap or enable user namespaces, or run "
                                 "with an explicit danger-full-access policy")
@@ -157,10 +161,11 @@ def choose_backend(plan: ConfinementPlan, preferred: BackendKind | None = None) 
     return BackendChoice(chosen, tuple(statuses))
 
 
-def explain(plan: ConfinementPlan) -> BackendChoice:
-    """For ``llmx sandbox --explain``: the chosen backend plus a probed status for each."""
+def explain(plan: ConfinementPlan, preferred: BackendKind | None = None) -> BackendChoice:
+    """For ``llmx sandbox --explain``: the chosen backend (``preferred`` only, when given)
+    plus a probed status for each."""
     probe_backends()
-    choice = choose_backend(plan)
+    choice = choose_backend(plan, preferred)
     statuses = []
     for kind in BackendKind:
         status = backend_status(kind)
