@@ -13,6 +13,7 @@ from llmx.cli.exec_run import ExecError
 from llmx.events.home import session_index_db_path
 
 if TYPE_CHECKING:
+    from llmx.events.event_log import EventLog, RolloutOptions
     from llmx.events.lines import RolloutLine
     from llmx.events.primitives import TokenUsage
     from llmx.runtime.session_types import HistoryItem
@@ -52,6 +53,20 @@ def find_rollout(
         raise ExecError(f"no recorded session to resume for {cwd}",
                         "use --all for every directory")
     return Path(page.rows[0].rollout_path)
+
+
+def open_resumed_log(path: Path, *, ephemeral: bool, options: RolloutOptions) -> EventLog:
+    """The writer of ``path`` (nothing is written with ``ephemeral``), or one line saying
+    which process holds it or why the file cannot be opened for appending."""
+    from llmx.events.event_log import EventLog
+    from llmx.events.writer_lock import RolloutBusy
+
+    try:
+        return EventLog.resume(path, ephemeral=ephemeral, options=options)
+    except RolloutBusy as busy:
+        raise ExecError(busy.what, busy.todo) from None
+    except OSError as exc:
+        raise os_error(exc, path, doing="cannot append to") from None
 
 
 class Resumed(msgspec.Struct):

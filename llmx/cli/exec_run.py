@@ -208,13 +208,19 @@ def _prepare(
     from llmx.sandbox.resolve import SandboxConfig, SandboxFlags, resolve_sandbox
 
     config = loaded.config
+    # The frontend reads every line in the same process: it must never be dropped.
+    options = rollout_options(config.rollout, subscriber_capacity=_FRONTEND_CAPACITY)
     history: list[HistoryItem] = []
     thread_id = new_thread_id()
     resumed_meta = None
     token_usage = None
+    resumed_log = None
     if resume is not None:
-        from llmx.cli.exec_resume import load_resume
+        from llmx.cli.exec_resume import load_resume, open_resumed_log
 
+        # The writer lock first: a session another process is writing is refused before
+        # anything is read, and nothing can be appended between the read and our writes.
+        resumed_log = open_resumed_log(resume, ephemeral=args.ephemeral, options=options)
         resumed = load_resume(resume)
         thread_id, history, resumed_meta = resumed.thread_id, resumed.history, resumed.meta
         token_usage = resumed.token_usage
@@ -253,14 +259,9 @@ def _prepare(
         notify=tuple(config.notify or ()),
         shell=Path(os.environ.get("SHELL") or "/bin/bash").name,
     )
-    # The frontend reads every line in the same process: it must never be dropped.
-    options = rollout_options(config.rollout, subscriber_capacity=_FRONTEND_CAPACITY)
     # ``--ephemeral`` changes the sink (nothing is written), never the code path.
-    if resume is not None:
-        try:
-            log = EventLog.resume(resume, ephemeral=args.ephemeral, options=options)
-        except OSError as exc:
-            raise ExecError(f"cannot append to {resume}: {exc.strerror or exc}") from None
+    if resumed_log is not None:
+        log = resumed_log
         for notice in log.notices:
             warn("exec", notice)
     else:

@@ -26,13 +26,13 @@ def _run(args: argparse.Namespace) -> int:
     from datetime import datetime
 
     from llmx.cli.errors import fail, os_error, report_error, warn
-    from llmx.events.history import HistoryFile, HistoryLockTimeout
+    from llmx.events.history import HistoryFile, LockTimeout
     from llmx.events.home import history_path, llmx_home
 
     history = HistoryFile(history_path(llmx_home()))
     try:
         scan = history.read_all()
-    except HistoryLockTimeout as error:
+    except LockTimeout as error:
         return fail("history", str(error))
     except OSError as error:
         return report_error("history", os_error(error, history.path, doing="cannot read"))

@@ -1,9 +1,11 @@
 """``llmx rollout check PATH... [--json] [--repair]``: the health of rollout files.
 
 Per file: the number of lines, counts by line type, line and payload types llmx does
-not know, unparseable lines by number, and a torn final line. Exit status 1 when any
-file has unparseable lines or cannot be read; ``--repair`` cuts a torn final line and
-touches nothing else.
+not know, unparseable lines by number, repeated and missing ordinals, the process writing
+the file if one is, and a torn final line. Exit status 1 when any file has unparseable
+lines or ordinals out of step, or cannot be read or repaired. ``--repair`` cuts a torn
+final line and touches nothing else, and only as the file's writer: it takes the writer
+lock first, so a file a live writer holds is refused, never cut.
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ from llmx.events import (
     RolloutReader,
     TornTail,
     UnknownPayload,
-    cut_torn_tail,
 )
 from llmx.events.nesting import MAX_JSON_NESTING
+from llmx.events.ordinals import OrdinalCheck
+from llmx.events.writer_lock import LockHolder, RolloutBusy, current_writer, cut_torn_tail
 
 # Line types whose payload is a tagged union: unknown variants are reported as such.
 _UNION_LINE_TYPES = (LineType.EVENT_MSG, LineType.RESPONSE_ITEM)
@@ -37,13 +40,16 @@ class FileReport:
     types: Counter[str] = field(default_factory=Counter)
     unknown_types: Counter[str] = field(default_factory=Counter)
     problems: list[LineProblem] = field(default_factory=list)
+    ordinals: OrdinalCheck = field(default_factory=OrdinalCheck)
     torn_tail: TornTail | None = None
     torn_tail_cut: bool = False
+    # The process writing the file while it was checked: its last line may be in progress.
+    writer: LockHolder | None = None
     error: str | None = None
 
     @property
     def failed(self) -> bool:
-        return self.error is not None or bool(self.problems)
+        return self.error is not None or bool(self.problems) or not self.ordinals.ok
 
     def as_json(self) -> dict[str, Any]:
         torn = None
@@ -54,6 +60,9 @@ class FileReport:
                 "bytes": self.torn_tail.length,
                 "cut": self.torn_tail_cut,
             }
+        writer = None
+        if self.writer is not None:
+            writer = {"pid": self.writer.pid or None, "command": self.writer.command}
         return {
             "path": str(self.path),
             "ok": not self.failed,
@@ -62,7 +71,9 @@ class FileReport:
             "types": dict(sorted(self.types.items())),
             "unknown_types": dict(sorted(self.unknown_types.items())),
             "unparseable": [{"line": p.number, "reason": p.reason} for p in self.problems],
+            "ordinals": self.ordinals.as_json(),
             "torn_tail": torn,
+            "writer": writer,
         }
 
     def human(self) -> str:
@@ -74,12 +85,17 @@ class FileReport:
         if self.problems:
             numbers = ", ".join(str(p.number) for p in self.problems)
             parts.append(f"unparseable lines: {numbers}")
+        parts.extend(self.ordinals.describe())
+        if self.writer is not None:
+            parts.append(f"being written by {self.writer.describe()}")
         if self.torn_tail is not None:
-            state = "cut" if self.torn_tail_cut else "run with --repair to cut it"
-            parts.append(
-                f"torn final line {self.torn_tail.number} ({self.torn_tail.length} bytes; {state})"
-            )
-        if not self.unknown_types and not self.problems and self.torn_tail is None:
+            length = f"{self.torn_tail.length} bytes"
+            if self.writer is not None:
+                parts.append(f"last line {self.torn_tail.number} not complete yet ({length})")
+            else:
+                state = "cut" if self.torn_tail_cut else "run with --repair to cut it"
+                parts.append(f"torn final line {self.torn_tail.number} ({length}; {state})")
+        if len(parts) == 1:
             parts.append("ok")
         return "; ".join(parts)
 
@@ -90,6 +106,7 @@ def check_file(path: Path, *, repair: bool = False) -> FileReport:
     reader = RolloutReader(path, max_nesting=MAX_JSON_NESTING)
     try:
         for line in reader:
+            report.ordinals.add(line.ordinal)
             kind = line.type or "(no type)"
             report.types[kind] += 1
             if kind not in _KNOWN_LINE_TYPES:
@@ -104,9 +121,17 @@ def check_file(path: Path, *, repair: bool = False) -> FileReport:
     report.lines = reader.line_count
     report.problems = reader.problems
     report.torn_tail = reader.torn_tail
+    # A live writer's last line may be a write in progress: never called torn, never cut.
+    report.writer = current_writer(path)
     if repair and reader.torn_tail is not None:
         try:
             report.torn_tail_cut = cut_torn_tail(path) is not None
+        except RolloutBusy as busy:
+            report.writer = busy.holder
+            report.error = (
+                f"not repaired: {busy.what} — --repair cuts a torn line only when no "
+                "writer holds the file; run it again once that writer has finished"
+            )
         except OSError as exc:
             report.error = f"cannot cut the torn final line: {exc.strerror or exc}"
     return report

@@ -150,7 +150,6 @@ if _typing.TYPE_CHECKING:
         RolloutFileError,
         RolloutReader,
         TornTail,
-        cut_torn_tail,
         find_torn_tail,
         read_rollout,
         typed_lines,
@@ -224,6 +223,7 @@ if _typing.TYPE_CHECKING:
         UserMessageItem,
         WebSearchItem,
     )
+    from llmx.events.writer_lock import cut_torn_tail
 
 _PUBLIC_MODULES: dict[str, str] = {
     "AddFile": "llmx.events.primitives",
@@ -391,7 +391,7 @@ _PUBLIC_MODULES: dict[str, str] = {
     "WorldState": "llmx.events.records",
     "blob_dir": "llmx.events.outputs",
     "blob_path": "llmx.events.outputs",
-    "cut_torn_tail": "llmx.events.reader",
+    "cut_torn_tail": "llmx.events.writer_lock",
     "decode_line": "llmx.events.lines",
     "decode_payload": "llmx.events.lines",
     "encode_line": "llmx.events.lines",

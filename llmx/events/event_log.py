@@ -21,7 +21,6 @@ import asyncio
 import enum
 import logging
 import os
-from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -162,13 +161,15 @@ class EventLog:
     ) -> EventLog:
         """Append to an existing rollout: no new ``session_meta``, ordinals continue.
 
-        A torn final line is cut first; the cut is reported in :attr:`notices`. With
-        ``ephemeral`` the file is read but never written.
+        The writer lock is taken first (``RolloutBusy`` names the process that holds it),
+        so the file cannot change under what follows: a torn final line is cut, and
+        reported in :attr:`notices`; the ordinals continue from the file's last. With
+        ``ephemeral`` the file is read but never written, nor locked.
         """
-        next_ordinal = next_ordinal_after(path)
         sink: RolloutSink = EphemeralSink() if ephemeral else FileSink(path)
-        log = cls(sink, next_ordinal=next_ordinal, options=options, redactor=redactor)
+        log = cls(sink, options=options, redactor=redactor)
         log._open_sink()
+        log._next_ordinal = next_ordinal_after(path)
         return log
 
     # -- properties -------------------------------------------------------------------
@@ -304,22 +305,39 @@ class EventLog:
         self.notices.append(notice)
         logger.warning(notice)
 
-    def _write(self, lines: Iterable[RolloutLine], blobs: list[tuple[str, bytes]]) -> None:
-        head: list[RolloutLine] = []
-        if self._buffer or self._buffered_blobs:
-            head = self._buffer
-            blobs = self._buffered_blobs + blobs
-            self._buffer = []
-            self._buffered_blobs = []
-        # Blobs first, so an output_ref line never names bytes that are not there.
-        for digest, data in blobs:
-            self._sink.store_blob(digest, data)
-        batch = head + list(lines)
+    def _write(self, lines: list[RolloutLine], blobs: list[tuple[str, bytes]]) -> None:
+        head, head_blobs = self._buffer, self._buffered_blobs
+        self._buffer, self._buffered_blobs = [], []
+        batch = head + lines
+        try:
+            # Blobs first, so an output_ref line never names bytes that are not there.
+            for digest, data in head_blobs + blobs:
+                self._sink.store_blob(digest, data)
+            if batch:
+                self._sink.write(b"".join(line.raw + b"\n" for line in batch))
+        except OSError:
+            self._unwrite(head, head_blobs, lines)
+            raise
         if batch:
-            self._sink.write(b"".join(line.raw + b"\n" for line in batch))
             self._unsynced = True
             if head:
                 self._publish(head)
+
+    def _unwrite(
+        self, head: list[RolloutLine], head_blobs: list[tuple[str, bytes]],
+        lines: list[RolloutLine],
+    ) -> None:
+        """After a batch failed (the sink took its bytes back): the log is as before it.
+
+        Buffered lines go back to the buffer; the batch's own ordinals are given out again,
+        so the file never shows a gap for lines that were not acknowledged. A sink that
+        removed the file it had just created (its first batch failed) is no longer open.
+        """
+        self._buffer, self._buffered_blobs = head, head_blobs
+        first = next((line.ordinal for line in lines if line.ordinal is not None), None)
+        if first is not None:
+            self._next_ordinal = first
+        self._materialized = self._sink.is_open
 
     async def _sync(self) -> None:
         await asyncio.to_thread(self._sink.sync)

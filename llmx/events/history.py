@@ -20,7 +20,7 @@ from typing import BinaryIO, NamedTuple
 import msgspec
 
 from llmx.events import history_offsets
-from llmx.events.history_lock import HistoryLockTimeout, LockMode, locked
+from llmx.events.file_lock import LockMode, LockTimeout, locked
 from llmx.events.home import FILE_MODE, ensure_private_dir
 from llmx.events.nesting import DECODE_ERRORS
 
@@ -29,10 +29,10 @@ __all__ = [
     "HistoryConfigError",
     "HistoryEntry",
     "HistoryFile",
-    "HistoryLockTimeout",
     "HistoryMetadata",
     "HistoryPersistence",
     "HistoryScan",
+    "LockTimeout",
 ]
 
 # Reopen attempts when the file was replaced (trimmed by another process) between our
@@ -165,7 +165,7 @@ class HistoryFile:
                     else:
                         history_offsets.catch_up(self.offsets_path, handle)
                     return True
-        raise HistoryLockTimeout(f"{self.path} (it kept being replaced)")
+        raise LockTimeout(f"{self.path} (it kept being replaced)")
 
     def _is_current(self, handle: BinaryIO) -> bool:
         try:

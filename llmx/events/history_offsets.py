@@ -29,7 +29,7 @@ from typing import BinaryIO
 
 import msgspec
 
-from llmx.events.history_lock import LockMode, locked
+from llmx.events.file_lock import LockMode, locked
 
 MAGIC = b"LLMXHOF1"
 HEADER = struct.Struct("<8sQQQ")

@@ -216,55 +216,42 @@ def typed_lines(
 
 
 def find_torn_tail(path: Path | str) -> TornTail | None:
-    """The torn final line of ``path``, looking only at its end."""
-    target = Path(path)
-    fd = open_for_reading(target)
+    """The final line of ``path`` when it lacks its newline, looking only at its end.
+
+    Reading cannot tell a torn line from a line still being written: only the file's
+    writer can (:mod:`llmx.events.writer_lock`).
+    """
+    fd = open_for_reading(Path(path))
     try:
-        size = os.fstat(fd).st_size
-        if size == 0:
-            return None
-        os.lseek(fd, size - 1, os.SEEK_SET)
-        if os.read(fd, 1) == b"\n":
-            return None
-        end = size
-        cut = 0
-        while end > 0:
-            begin = max(0, end - CHUNK_BYTES)
-            os.lseek(fd, begin, os.SEEK_SET)
-            block = os.read(fd, end - begin)
-            found = block.rfind(b"\n")
-            if found >= 0:
-                cut = begin + found + 1
-                break
-            end = begin
-        number = _count_newlines(fd, cut) + 1
-        return TornTail(number, cut, size - cut)
+        return torn_tail_in(fd)
     finally:
         os.close(fd)
+
+
+def torn_tail_in(fd: int) -> TornTail | None:
+    """:func:`find_torn_tail` of the file open at ``fd`` (positioned reads only)."""
+    size = os.fstat(fd).st_size
+    if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
+        return None
+    end = size
+    cut = 0
+    while end > 0:
+        begin = max(0, end - CHUNK_BYTES)
+        found = os.pread(fd, end - begin, begin).rfind(b"\n")
+        if found >= 0:
+            cut = begin + found + 1
+            break
+        end = begin
+    return TornTail(_count_newlines(fd, cut) + 1, cut, size - cut)
 
 
 def _count_newlines(fd: int, upto: int) -> int:
-    os.lseek(fd, 0, os.SEEK_SET)
     count = 0
-    remaining = upto
-    while remaining > 0:
-        block = os.read(fd, min(CHUNK_BYTES, remaining))
+    position = 0
+    while position < upto:
+        block = os.pread(fd, min(CHUNK_BYTES, upto - position), position)
         if not block:
             break
         count += block.count(b"\n")
-        remaining -= len(block)
+        position += len(block)
     return count
-
-
-def cut_torn_tail(path: Path | str) -> TornTail | None:
-    """Truncate a torn final line (only that) and fsync; returns what was cut, if anything."""
-    torn = find_torn_tail(path)
-    if torn is None:
-        return None
-    fd = os.open(path, os.O_WRONLY)
-    try:
-        os.ftruncate(fd, torn.offset)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    return torn

@@ -7,13 +7,19 @@ short (page-cache writes); the writer runs ``sync`` (fsync) off the event loop.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import stat
 from pathlib import Path
 from typing import Protocol
 
 from llmx.events.home import FILE_MODE, ensure_private_dir
 from llmx.events.outputs import blob_dir, blob_path
-from llmx.events.reader import TornTail, cut_torn_tail
+from llmx.events.reader import TornTail
+from llmx.events.writer_lock import cut_torn_tail_locked, lock_for_writing
+
+# A blob being written; renamed to its digest once whole and fsynced.
+PARTIAL_SUFFIX = ".partial"
 
 
 class RolloutSink(Protocol):
@@ -43,13 +49,22 @@ class RolloutSink(Protocol):
 class FileSink:
     """Appends to a rollout file (0600, in 0700 folders), created on :meth:`open`.
 
-    Opening an existing file (resume) first cuts a torn final line and returns what was
-    cut, so the next line cannot be glued to half a line.
+    Opening takes the file's writer lock (:mod:`llmx.events.writer_lock`) before anything
+    else, and holds it until :meth:`close`: a second writer is refused with
+    ``RolloutBusy``. Holding the lock, it then cuts a torn final line of an existing file
+    (resume) and returns what was cut, so the next line cannot be glued to half a line, and
+    removes the partial blobs a killed writer of this rollout left behind.
+
+    A batch that cannot be written whole (a full disk) is taken back: the file is cut to
+    where the batch began, and a file this sink created whose first batch failed is
+    removed. The error is raised; no half line stays behind.
     """
 
     def __init__(self, path: Path) -> None:
         self._path = path
         self._fd: int | None = None
+        # True from creating the file until its first batch is written.
+        self._empty_and_ours = False
 
     @property
     def path(self) -> Path:
@@ -63,51 +78,112 @@ class FileSink:
         if self._fd is not None:
             return None
         ensure_private_dir(self._path.parent)
-        torn = cut_torn_tail(self._path) if self._path.exists() else None
-        fd = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
-        os.fchmod(fd, FILE_MODE)
+        flags = os.O_RDWR | os.O_APPEND | os.O_CLOEXEC
+        try:
+            fd = os.open(self._path, flags | os.O_CREAT | os.O_EXCL, FILE_MODE)
+            created = True
+        except FileExistsError:
+            fd = os.open(self._path, flags)
+            created = False
+        try:
+            lock_for_writing(fd, self._path)
+            torn = None if created else cut_torn_tail_locked(fd)
+            if stat.S_IMODE(os.fstat(fd).st_mode) != FILE_MODE:
+                os.fchmod(fd, FILE_MODE)
+            _remove_partial_blobs(self._path)
+        except BaseException:
+            os.close(fd)
+            if created:
+                with contextlib.suppress(OSError):
+                    os.unlink(self._path)
+            raise
         self._fd = fd
+        self._empty_and_ours = created
         return torn
 
     def write(self, data: bytes) -> None:
         fd = self._require_open()
         view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
+        done = 0
+        try:
+            while done < len(view):
+                done += os.write(fd, view[done:])
+        except OSError as exc:
+            self._take_back(fd, done)
+            raise naming(exc, self._path) from None
+        self._empty_and_ours = False
+
+    def _take_back(self, fd: int, written: int) -> None:
+        """Undo the first ``written`` bytes of a failed batch (this sink is the only
+        writer: the lock says so), or remove a file it created that never got a batch."""
+        with contextlib.suppress(OSError):
+            if self._empty_and_ours:
+                os.unlink(self._path)
+                self._fd = None
+                os.close(fd)
+            elif written:
+                os.ftruncate(fd, os.fstat(fd).st_size - written)
 
     def store_blob(self, sha256: str, data: bytes) -> None:
         target = blob_path(self._path, sha256)
         if target.exists():
             return  # content-addressed: the same bytes are already there
         ensure_private_dir(blob_dir(self._path))
-        partial = target.with_name(f".{sha256}.{os.getpid()}.partial")
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+        partial = target.with_name(f".{sha256}.{os.getpid()}{PARTIAL_SUFFIX}")
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, FILE_MODE)
         try:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
             os.fsync(fd)
-        finally:
+        except BaseException as exc:
             os.close(fd)
+            with contextlib.suppress(OSError):
+                os.unlink(partial)
+            if isinstance(exc, OSError):
+                raise naming(exc, target) from None
+            raise
+        os.close(fd)
         os.replace(partial, target)
 
     def sync(self) -> None:
         if self._fd is not None:
-            os.fsync(self._fd)
+            try:
+                os.fsync(self._fd)
+            except OSError as exc:
+                raise naming(exc, self._path) from None
 
     def close(self) -> None:
         if self._fd is not None:
             fd, self._fd = self._fd, None
             try:
                 os.fsync(fd)
+            except OSError as exc:
+                raise naming(exc, self._path) from None
             finally:
-                os.close(fd)
+                os.close(fd)  # drops the writer lock
 
     def _require_open(self) -> int:
         if self._fd is None:
             raise RuntimeError(f"{self._path}: the rollout sink is not open")
         return self._fd
+
+
+def naming(error: OSError, path: Path) -> OSError:
+    """``error`` with the file it concerns (``os.write`` and ``os.fsync`` name none)."""
+    if error.filename is not None:
+        return error
+    return OSError(error.errno, error.strerror, str(path))
+
+
+def _remove_partial_blobs(rollout: Path) -> None:
+    """Blobs a writer of this rollout was still writing when it was killed. Called with
+    the writer lock held, so no live writer is writing any of them."""
+    with contextlib.suppress(OSError), os.scandir(blob_dir(rollout)) as entries:
+        for entry in entries:
+            if entry.name.endswith(PARTIAL_SUFFIX):
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
 
 
 class EphemeralSink:

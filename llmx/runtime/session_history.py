@@ -64,7 +64,7 @@ class PromptHistory:
         try:
             # The lock may be held by another process for up to a second: not on the loop.
             return await asyncio.to_thread(self._file.append, session_id, text)
-        except OSError as exc:  # HistoryLockTimeout included
+        except OSError as exc:  # LockTimeout included
             if not self._warned:
                 self._warned = True
                 self._warn(

@@ -66,10 +66,12 @@ def test_unparseable_lines_exit_1_and_are_named(tmp_path: Path) -> None:
 def test_unknown_types_are_listed(tmp_path: Path) -> None:
     path = tmp_path / "new.jsonl"
     shutil.copyfile(SAMPLE, path)
+    count = SAMPLE.read_bytes().count(b"\n")
     with path.open("ab") as handle:
         handle.write(
-            b'{"timestamp":"t","ordinal":99,"type":"inter_agent_communication","payload":{}}\n'
-            b'{"timestamp":"t","ordinal":100,"type":"event_msg","payload":{"type":"hook_started"}}\n'
+            b'{"timestamp":"t","ordinal":%d,"type":"inter_agent_communication","payload":{}}\n'
+            b'{"timestamp":"t","ordinal":%d,"type":"event_msg","payload":{"type":"hook_started"}}\n'
+            % (count, count + 1)
         )
     result = _llmx("--json", str(path))
     assert result.returncode == 0
@@ -122,3 +124,31 @@ def test_a_50_mb_line_is_named(tmp_path: Path) -> None:
     assert result.stderr.startswith(f"{path}:2: line of ")
     assert "-byte limit; the line is skipped" in result.stderr
     assert path.stat().st_size == size
+
+
+def test_repeated_and_missing_ordinals_fail_the_check(tmp_path: Path) -> None:
+    """What two writers (repeats) or lost lines (a gap) leave behind is named."""
+    lines = SAMPLE.read_bytes().splitlines(keepends=True)
+    count = len(lines)
+    path = tmp_path / "two_writers.jsonl"
+    # Lines 3-4 written again by a second writer; the last line's ordinal jumps by 3.
+    extra = b'{"timestamp":"t","ordinal":%d,"type":"event_msg","payload":{"type":"x"}}\n'
+    path.write_bytes(b"".join([*lines, extra % 3, extra % 4, extra % (count + 3)]))
+    result = _llmx(str(path))
+    assert result.returncode == 1
+    assert "repeated ordinals: 3, 4 (a second writer?)" in result.stdout
+    assert f"missing ordinals: {count}-{count + 2} (3 in all)" in result.stdout
+    report = json.loads(_llmx("--json", str(path)).stdout)
+    assert report["ok"] is False
+    assert report["ordinals"]["repeated"] == [3, 4]
+    assert report["ordinals"]["missing"] == [[count, count + 2]]
+
+
+def test_a_fork_starting_past_zero_is_in_order() -> None:
+    from support import CODEX_RICH_FIXTURES
+
+    fork = CODEX_RICH_FIXTURES / "rollouts" / "fork_and_revert__full_fork.rollout.jsonl"
+    report = json.loads(_llmx("--json", str(fork)).stdout)
+    assert report["ok"]
+    assert report["ordinals"]["first"] > 0
+    assert report["ordinals"]["missing_count"] == 0
