@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 COMMAND_MODULES: tuple[str, ...] = (
     # In the order ``llmx --help`` lists them: running, then reading the log, then tools.
     "llmx.cli.exec_cmd",
+    "llmx.cli.app_server_cmd",
     "llmx.cli.replay_cmd",
     "llmx.cli.inspect_cmd",
     "llmx.cli.sessions_cmd",
@@ -40,16 +41,36 @@ DESCRIPTION = "Event-sourced coding agent: every run is an append-only, resumabl
 
 
 def command_name(module: str) -> str:
-    """The top-level command ``module`` registers: ``llmx.cli.sandbox_cmd`` -> ``sandbox``."""
-    return module.rpartition(".")[2].removesuffix("_cmd")
+    """The top-level command ``module`` registers: ``llmx.cli.sandbox_cmd`` -> ``sandbox``,
+    ``llmx.cli.app_server_cmd`` -> ``app-server``."""
+    return module.rpartition(".")[2].removesuffix("_cmd").replace("_", "-")
+
+
+_GLOBAL_CONFIG = ("-c", "--config")
+
+
+def command_position(argv: Sequence[str]) -> int:
+    """Where the command word is: after the global ``-c KEY=VALUE`` pairs, if any (Codex
+    takes ``codex -c k=v app-server``, and its SDK launches it so)."""
+    position = 0
+    while position < len(argv):
+        word = argv[position]
+        if word in _GLOBAL_CONFIG:
+            position += 2
+        elif word.startswith("--config=") or (word.startswith("-c") and len(word) > 2):
+            position += 1
+        else:
+            break
+    return position
 
 
 def requested_command(argv: Sequence[str]) -> str | None:
-    """The command ``argv`` names in first position, if it is one of ours; ``None`` sends
-    the arguments through the whole parser (options first, no command, a typo)."""
-    if not argv:
+    """The command ``argv`` names (after any global ``-c`` pairs), if it is one of ours;
+    ``None`` sends the arguments through the whole parser (no command, a typo)."""
+    position = command_position(argv)
+    if position >= len(argv):
         return None
-    word = argv[0]
+    word = argv[position]
     return word if any(command_name(m) == word for m in COMMAND_MODULES) else None
 
 
@@ -60,6 +81,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
     parser = LlmxArgumentParser(prog="llmx", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"llmx {__version__}")
+    parser.add_argument("-c", "--config", action="append", default=[], metavar="KEY=VALUE",
+                        dest="global_config",
+                        help="override a config.toml key for the command (TOML value; "
+                        "repeatable, before the command)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         if only is None or command_name(name) == only:
@@ -87,9 +112,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.write(f"llmx {__version__}\n")
         return 0
     only = requested_command(args_in)
-    args = parsed_without_argparse(only, args_in) if only is not None else None
+    simple = only is not None and command_position(args_in) == 0
+    args = parsed_without_argparse(only, args_in) if simple and only is not None else None
     if args is None:
         args = build_parser(only).parse_args(args_in)
+        global_config = getattr(args, "global_config", [])
+        if global_config and isinstance(getattr(args, "config", None), list):
+            # Global pairs first: the command's own ``-c`` comes later and wins.
+            args.config = [*global_config, *args.config]
     handler = getattr(args, "handler", None)
     if handler is None:
         # The help of the whole program, even when only one command was built.

@@ -60,6 +60,7 @@ from llmx.projections.app_server.messages import (
 )
 from llmx.projections.app_server.wire_items import (
     WireItem,
+    camel_case,
     command_action,
     plain_path,
     started_view,
@@ -79,11 +80,6 @@ _TURN_ERROR_INFOS = frozenset({
 })
 # A namespace for read-state revisions: derived from the turn, so a replay equals live.
 _REVISIONS = uuid.UUID("6f1c2d3e-4b5a-4c6d-8e7f-a0b1c2d3e4f5")
-
-
-def _camel(snake: str) -> str:
-    head, *rest = snake.split("_")
-    return head + "".join(part.title() for part in rest)
 
 
 def line_millis(line: RolloutLine) -> int | None:
@@ -110,7 +106,7 @@ def token_breakdown(usage: TokenUsage) -> dict[str, int]:
 
 def turn_error(message: str, info: Any, details: Any = None) -> dict[str, Any]:
     """A v2 ``TurnError``; the core's snake_case error kind becomes the wire's name."""
-    name = _camel(info) if isinstance(info, str) else "other"
+    name = camel_case(info) if isinstance(info, str) else "other"
     return {
         "message": message,
         "codexErrorInfo": name if name in _TURN_ERROR_INFOS else "other",
@@ -212,7 +208,7 @@ class AppServerFold:
         elif isinstance(payload, TurnDiff):
             self._turn_scoped("turn/diff/updated", {"diff": payload.unified_diff}, out)
         elif isinstance(payload, PlanUpdate):
-            plan = [{"step": s.step, "status": _camel(s.status)} for s in payload.plan]
+            plan = [{"step": s.step, "status": camel_case(s.status)} for s in payload.plan]
             explanation = None if payload.explanation is UNSET else payload.explanation
             self._turn_scoped("turn/plan/updated", {"explanation": explanation, "plan": plan},
                               out)

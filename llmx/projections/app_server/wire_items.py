@@ -64,7 +64,8 @@ def plain_path(value: str) -> str:
     return value
 
 
-def _camel(snake: str) -> str:
+def camel_case(snake: str) -> str:
+    """``unified_exec_startup`` -> ``unifiedExecStartup``."""
     head, *rest = snake.split("_")
     return head + "".join(part.title() for part in rest)
 
@@ -143,7 +144,7 @@ def wire_item(item: TurnItem) -> WireItem:
         return {
             "type": "commandExecution", "id": item.id, "pluginId": None, "scriptPath": None,
             "command": join_command(item.command), "cwd": plain_path(item.cwd),
-            "processId": _unset_to_none(item.process_id), "source": _camel(item.source),
+            "processId": _unset_to_none(item.process_id), "source": camel_case(item.source),
             "status": item.status.value,
             "commandActions": [command_action(parsed) for parsed in item.parsed_cmd],
             "aggregatedOutput": _unset_to_none(item.aggregated_output),
