@@ -77,12 +77,16 @@ def requested_command(argv: Sequence[str]) -> str | None:
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The parser of every command, or of the command ``only`` alone (the same parser
     as far as the arguments of that command go)."""
+    import argparse
+
     from llmx.cli.arg_parser import LlmxArgumentParser
 
     parser = LlmxArgumentParser(prog="llmx", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"llmx {__version__}")
-    parser.add_argument("-c", "--config", action="append", default=[], metavar="KEY=VALUE",
-                        dest="global_config",
+    # Absent from the namespace unless given, so a command's arguments read the same
+    # with or without the global form.
+    parser.add_argument("-c", "--config", action="append", default=argparse.SUPPRESS,
+                        metavar="KEY=VALUE", dest="global_config",
                         help="override a config.toml key for the command (TOML value; "
                         "repeatable, before the command)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
