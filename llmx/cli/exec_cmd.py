@@ -39,6 +39,15 @@ def _add_shared(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-p", "--profile", help="config profile from [profiles.NAME]")
     parser.add_argument("-i", "--image", action="append", default=[], metavar="FILE",
                         help="attach image file(s) (comma-separated, repeatable)")
+    parser.add_argument("--thread-source", metavar="SOURCE",
+                        help="what started the thread, recorded in its session_meta "
+                        "(new threads only)")
+    # Codex's access programs for cyber-security work on OpenAI's models. llmx sends no
+    # such field to a provider: the flag is accepted (the TypeScript SDK passes it) and
+    # has no effect.
+    parser.add_argument("--cyber-access-program", metavar="PROGRAM",
+                        choices=("standard", "daybreak_blue", "daybreak_red"),
+                        help="accepted for Codex compatibility; has no effect")
     parser.add_argument("--approval-decision", choices=REVIEW_DECISIONS, action="append",
                         default=[], metavar="DECISION",
                         help="answer approval requests in order with these decisions "

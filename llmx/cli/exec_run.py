@@ -258,6 +258,8 @@ def _prepare(
         env=sandbox.plan.env,
         notify=tuple(config.notify or ()),
         shell=Path(os.environ.get("SHELL") or "/bin/bash").name,
+        originator=originator(),
+        thread_source=args.thread_source,
     )
     # ``--ephemeral`` changes the sink (nothing is written), never the code path.
     if resumed_log is not None:
@@ -274,10 +276,20 @@ def _prepare(
 
         prompt_history = PromptHistory.for_home(home, config.history, _warn)
     http = _plain_http_client(provider)
-    model = open_model_client(config.model_provider, provider, originator="llmx_exec",
+    model = open_model_client(config.model_provider, provider, originator=originator(),
                               http_client=http)
     return _Setup(settings, log, model, history, resumed_meta, not config.hide_agent_reasoning,
                   home, prompt_history, token_usage, http)
+
+
+# Codex's SDKs name themselves to the runtime they drive with this variable (the
+# TypeScript SDK sets ``codex_sdk_ts``); it becomes the thread's and the requests'
+# originator.
+ORIGINATOR_ENV = "CODEX_INTERNAL_ORIGINATOR_OVERRIDE"
+
+
+def originator() -> str:
+    return os.environ.get(ORIGINATOR_ENV, "").strip() or "llmx_exec"
 
 
 def _warn(message: str) -> None:

@@ -262,7 +262,7 @@ class Session:
 
 def session_meta(settings: SessionSettings) -> SessionMeta:
     """The thread's ``session_meta``: written first when its rollout file appears."""
-    return SessionMeta(
+    meta = SessionMeta(
         id=settings.thread_id,
         timestamp=format_timestamp(),
         cwd=str(settings.cwd),
@@ -272,6 +272,9 @@ def session_meta(settings: SessionSettings) -> SessionMeta:
         model_provider=settings.model_provider,
         base_instructions={"text": settings.base_instructions},
     )
+    if settings.thread_source is not None:
+        meta.thread_source = settings.thread_source
+    return meta
 
 
 def prompt_text(op: TurnOp) -> str:

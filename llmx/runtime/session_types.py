@@ -82,5 +82,7 @@ class SessionSettings(msgspec.Struct):
     env: Mapping[str, str] = msgspec.field(default_factory=dict)
     notify: tuple[str, ...] = ()
     originator: str = "llmx_exec"
+    # What started the thread (``--thread-source``), kept in its ``session_meta``.
+    thread_source: str | None = None
     source: str = "exec"
     shell: str = "bash"

@@ -115,6 +115,10 @@ class HttpModelClient:
         if env_key is None:
             return None
         value = self._env.get(env_key, "").strip()
+        if not value and self.provider.requires_openai_auth:
+            # Codex's exec (and the TypeScript SDK's ``apiKey``) authenticate OpenAI's
+            # own provider with this variable.
+            value = self._env.get("CODEX_API_KEY", "").strip()
         if not value:
             hint = self.provider.env_key_instructions or f"export {env_key}=<your API key>"
             raise ModelError(
