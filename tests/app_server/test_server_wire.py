@@ -2,41 +2,22 @@
 
 from __future__ import annotations
 
-import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from support.app_server_client import AppServer
-from support.app_server_schema import FIXTURES, client_methods
+from e2e.exec_harness import needs_sandbox
+from support.app_server_client import AppServer, install_rollout, make_home
+from support.app_server_schema import client_methods
 from support.waits import WAIT_SECONDS
 
 from llmx.cli.app_server.rpc import codex_methods
 
-RICH_ROLLOUTS = FIXTURES / "codex-rich" / "rollouts"
-
 
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
-    home = tmp_path / "home"
-    home.mkdir(mode=0o700)
-    (home / "config.toml").write_text('model = "mock-model"\nmodel_provider = "mock"\n'
-                                      "[model_providers.mock]\nname = \"mock\"\n"
-                                      'base_url = "http://127.0.0.1:9/v1"\n')
-    return home
-
-
-def install_rollout(home: Path, fixture: str) -> str:
-    """Put a fixture rollout where Codex would have written it; its thread id."""
-    source = RICH_ROLLOUTS / f"{fixture}.rollout.jsonl"
-    meta = json.loads(source.read_text().splitlines()[0])["payload"]
-    stamp = meta["timestamp"][:19].replace(":", "-")
-    day = home / "sessions" / stamp[:4] / stamp[5:7] / stamp[8:10]
-    day.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, day / f"rollout-{stamp}-{meta['id']}.jsonl")
-    return str(meta["id"])
+    return make_home(tmp_path)
 
 
 def test_method_list_is_codex_schema() -> None:
@@ -152,3 +133,29 @@ def test_end_of_input_ends_the_server(home: Path, tmp_path: Path) -> None:
     )
     assert completed.returncode == 0
     assert completed.stdout == b""
+
+
+@needs_sandbox
+def test_command_exec_runs_one_command_under_the_sandbox(home: Path, tmp_path: Path) -> None:
+    workspace = tmp_path / "work"
+    workspace.mkdir()
+    with AppServer(home, workspace) as server:
+        server.initialize()
+        ran = server.call("command/exec", {"command": ["sh", "-c", "echo out; echo err >&2"],
+                                           "cwd": str(workspace)})["result"]
+        assert ran == {"exitCode": 0, "stdout": "out\n", "stderr": "err\n"}
+        denied = server.call("command/exec", {
+            "command": ["sh", "-c", "touch made-read-only"], "cwd": str(workspace),
+            "sandboxPolicy": {"type": "readOnly"}})["result"]
+        assert denied["exitCode"] != 0
+        assert not (workspace / "made-read-only").exists()
+        allowed = server.call("command/exec", {
+            "command": ["sh", "-c", "touch made-writable"], "cwd": str(workspace),
+            "sandboxPolicy": {"type": "workspaceWrite"}})["result"]
+        assert allowed["exitCode"] == 0
+        assert (workspace / "made-writable").exists()
+        slow = server.call("command/exec", {"command": ["sleep", "30"], "cwd": str(workspace),
+                                            "timeoutMs": 200})["result"]
+        assert slow["exitCode"] == 124
+        assert server.call("command/exec", {"command": []})["error"]["message"] == (
+            "command must not be empty")

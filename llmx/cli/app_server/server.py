@@ -7,6 +7,7 @@ import signal
 from pathlib import Path
 
 from llmx.cli.app_server.catalog import Catalog
+from llmx.cli.app_server.command_exec import CommandExec
 from llmx.cli.app_server.connection import Connection, Handler
 from llmx.cli.app_server.context import ServerContext
 from llmx.cli.app_server.stored_threads import StoredThreads
@@ -26,6 +27,7 @@ def build_handlers(context: ServerContext) -> dict[str, Handler]:
     handlers: dict[str, Handler] = {}
     handlers.update(Catalog(context).handlers())
     handlers.update(StoredThreads(context).handlers())
+    handlers.update(CommandExec(context).handlers())
     return handlers
 
 
