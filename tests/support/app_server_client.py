@@ -9,13 +9,45 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-from support.app_server_schema import check_server_message
+from support.app_server_schema import FIXTURES, check_server_message
 from support.waits import WAIT_SECONDS, read_within
+
+RICH_ROLLOUTS = FIXTURES / "codex-rich" / "rollouts"
+
+
+def make_home(root: Path, base_url: str = "http://127.0.0.1:9/v1", extra: str = "") -> Path:
+    """An ``LLMX_HOME`` whose config names the loopback model server ``base_url``."""
+    home = root / "home"
+    home.mkdir(mode=0o700)
+    (home / "config.toml").write_text(
+        'model = "mock-model"\nmodel_provider = "mock"\n'
+        f"{extra}\n"
+        "[model_providers.mock]\n"
+        'name = "mock"\n'
+        f'base_url = "{base_url}"\n'
+        'env_key = "LLMX_TEST_MODEL_KEY"\n'
+        'wire_api = "responses"\n'
+        "request_max_retries = 2\n"
+        "stream_max_retries = 0\n"
+    )
+    return home
+
+
+def install_rollout(home: Path, fixture: str) -> str:
+    """Put a Codex fixture rollout where Codex would have written it; its thread id."""
+    source = RICH_ROLLOUTS / f"{fixture}.rollout.jsonl"
+    meta = json.loads(source.read_text().splitlines()[0])["payload"]
+    stamp = meta["timestamp"][:19].replace(":", "-")
+    day = home / "sessions" / stamp[:4] / stamp[5:7] / stamp[8:10]
+    day.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, day / f"rollout-{stamp}-{meta['id']}.jsonl")
+    return str(meta["id"])
 
 
 class AppServer:
