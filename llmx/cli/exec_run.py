@@ -267,8 +267,11 @@ def _prepare(
         for notice in log.notices:
             warn("exec", notice)
     else:
+        # The file appears when the first request reached the model (the turn persists
+        # the log then): a run that fails before that leaves no session behind.
         log = EventLog.for_new_thread(
-            home, session_meta(settings), ephemeral=args.ephemeral, options=options
+            home, session_meta(settings), ephemeral=args.ephemeral, options=options,
+            until_persisted=True,
         )
     prompt_history = None
     if log.path is not None:

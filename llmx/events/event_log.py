@@ -11,8 +11,13 @@ to subscribers in order. Durability:
   and at close; ``Durability.BATCH`` fsyncs every batch, ``Durability.CLOSE`` only at close.
 - A new thread is **lazy**, as in Codex: nothing touches the disk until the first user
   input (a ``submission`` of ``user_input``/``user_turn``) or an explicit
-  :meth:`persist`. Until then, recorded items are buffered in order and are not
-  acknowledged: :meth:`record` returns them with ``acknowledged=False``.
+  :meth:`persist`. With ``until_persisted`` only :meth:`persist` does it: a runtime that
+  knows when the model received the first turn calls it then, so a turn that never
+  reached the model (no API key, no server) leaves no file. Until then, recorded items
+  are buffered in order and are not acknowledged: :meth:`record` returns them with
+  ``acknowledged=False``. They are published to subscribers as they are recorded (a
+  frontend shows what is happening, a failure included); if the thread never
+  materialises they are shown and never written.
 """
 
 from __future__ import annotations
@@ -104,8 +109,11 @@ class EventLog:
         next_ordinal: int = 0,
         options: RolloutOptions | None = None,
         redactor: Redactor | None = None,
+        until_persisted: bool = False,
     ) -> None:
         self._sink = sink
+        # The first user input materialises the file, unless only persist() may.
+        self._user_input_materializes = not until_persisted
         self._options = options or RolloutOptions()
         self._redactor = redactor if redactor is not None else Redactor.from_environment()
         # Full outputs are redacted before they are hashed and stored.
@@ -117,9 +125,12 @@ class EventLog:
         self._materialized = False
         self._next_ordinal = next_ordinal
         self._buffer: list[RolloutLine] = []
+        # Recorded but not shown to subscribers yet: the meta, until the first record.
+        self._unpublished: list[RolloutLine] = []
         if meta is not None:
             # Written first when the file materialises, stamped with the thread's start.
             self._buffer.append(self._encode(meta, self._take_ordinal()))
+            self._unpublished = list(self._buffer)
         self._buffered_blobs: list[tuple[str, bytes]] = []
         self._subscribers: list[Subscription] = []
         self._lock = asyncio.Lock()
@@ -139,8 +150,10 @@ class EventLog:
         ephemeral: bool = False,
         options: RolloutOptions | None = None,
         redactor: Redactor | None = None,
+        until_persisted: bool = False,
     ) -> EventLog:
-        """A lazy log for a new thread: the file appears with the first user input."""
+        """A lazy log for a new thread: the file appears with the first user input, or
+        with ``until_persisted`` at :meth:`persist` only."""
         if not meta.timestamp:
             meta = msgspec.structs.replace(meta, timestamp=format_timestamp())
         if ephemeral:
@@ -148,7 +161,9 @@ class EventLog:
         else:
             when = started_local or datetime.now().astimezone()
             sink = FileSink(rollout_path_for(home, meta.id, when))
-        return cls(sink, meta=meta, options=options, redactor=redactor)
+        return cls(
+            sink, meta=meta, options=options, redactor=redactor, until_persisted=until_persisted
+        )
 
     @classmethod
     def resume(
@@ -204,7 +219,7 @@ class EventLog:
             starts_turn = False
             sync = self._sync_every_batch
             for payload in payloads:
-                if type(payload) is SubmissionRecord:
+                if type(payload) is SubmissionRecord and self._user_input_materializes:
                     starts_turn = starts_turn or _starts_a_turn(payload)
                 if self._sync_at_turn_marks and not sync:
                     sync = _needs_sync(payload)
@@ -223,6 +238,7 @@ class EventLog:
             if not self._materialized and not starts_turn:
                 self._buffer.extend(persisted)
                 self._buffered_blobs.extend(blobs)
+                self._publish(result.lines)
                 return result
             if not self.materialized:
                 self._open_sink()
@@ -319,9 +335,8 @@ class EventLog:
             self._unwrite(head, head_blobs, lines)
             raise
         if batch:
+            # (The buffered head was published when it was recorded.)
             self._unsynced = True
-            if head:
-                self._publish(head)
 
     def _unwrite(
         self, head: list[RolloutLine], head_blobs: list[tuple[str, bytes]],
@@ -344,6 +359,9 @@ class EventLog:
         self._unsynced = False
 
     def _publish(self, lines: list[RolloutLine]) -> None:
+        if self._unpublished:
+            lines = self._unpublished + lines
+            self._unpublished = []
         if not self._subscribers:
             return
         for line in lines:

@@ -132,7 +132,9 @@ class _AuditFold:
             self.start(span, turn_id if isinstance(turn_id, str) else None, record.timestamp)
         elif event in ("task_complete", "turn_complete"):
             state = self.turn_for(span, payload.get("turn_id"))
-            state.audit.status = "completed"
+            # A turn that ended on an error (Codex and llmx both put it in the event).
+            failed = isinstance(payload.get("error"), dict)
+            state.audit.status = "failed" if failed else "completed"
             state.audit.ended_at = record.timestamp
         elif event == "turn_aborted":
             state = self.turn_for(span, payload.get("turn_id"))

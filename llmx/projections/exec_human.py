@@ -121,6 +121,9 @@ class HumanRenderer:
         self._show_raw_reasoning = show_raw_reasoning
         self._out: list[OutputRecord] = []
         self._usage: ei.UsageUpdated | None = None
+        # Whether the current turn reported usage: a turn that never reached the model
+        # used no tokens, and says nothing about them.
+        self._turn_used_tokens = False
         self._final_message: str | None = None
         self._last_plan: str | None = None
         self._errors_shown: set[str] = set()
@@ -151,6 +154,7 @@ class HumanRenderer:
             self._item_completed(n.item)
         elif isinstance(n, ei.UsageUpdated):
             self._usage = n
+            self._turn_used_tokens = True
         elif isinstance(n, ei.PlanUpdated):
             self._plan(n)
         elif isinstance(n, ei.TurnDiffUpdated):
@@ -182,6 +186,7 @@ class HumanRenderer:
 
     def _turn_started(self, n: ei.TurnStarted) -> None:
         self._final_message, self._last_plan = None, None
+        self._turn_used_tokens = False
         self._errors_shown.clear()
         self._line(n.header.title)
         self._line("--------")
@@ -288,7 +293,7 @@ class HumanRenderer:
                 self._line(("ERROR:", Style.RED | Style.BOLD), f" {n.error}")
         else:
             self._line(("turn interrupted", Style.DIM))
-        if self._usage is not None:
+        if self._usage is not None and self._turn_used_tokens:
             u = self._usage
             uncached = max(u.input_tokens - max(u.cached_input_tokens, 0), 0)
             blended = uncached + max(u.output_tokens, 0)

@@ -32,6 +32,8 @@ CONSUMED_LINE_TYPES = frozenset(
     {"event_msg", "session_meta", "turn_context", "submission", "escalation"}
 )
 _payload_decoder = msgspec.json.Decoder()
+# The fields a ``user_turn`` op shares with ``turn_context`` (what the header reads).
+_TURN_SETTINGS = ("cwd", "approval_policy", "sandbox_policy", "model", "summary", "effort")
 _TOOL_ITEMS = (ei.CommandItem, ei.FileChangeItem, ei.McpToolCallItem, ei.WebSearchItem)
 _LEGACY, _ITEMS = 0, 1
 
@@ -538,11 +540,19 @@ class ExecStream:
         )
 
     def _on_submission(self, payload: dict[str, Any], out: Notifications) -> None:
-        """llmx's own ``submission`` lines: only approval answers are shown."""
+        """llmx's own ``submission`` lines: approval answers are shown; a ``user_turn``
+        carries the settings the turn runs with, which the header shows until the turn's
+        ``turn_context`` (written when the model has the turn, so never for a turn that
+        failed before it reached the model) confirms them."""
         op = payload.get("op")
         if not isinstance(op, dict):
             return
         kind = op.get("type")
+        if kind == "user_turn":
+            self._context = {
+                key: op[key] for key in _TURN_SETTINGS if op.get(key) is not None
+            }
+            return
         subjects = {"exec_approval": "command", "patch_approval": "patch"}
         if kind in subjects:
             call_id, subject = _str(op.get("id")), subjects[str(kind)]

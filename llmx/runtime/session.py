@@ -127,11 +127,14 @@ class Session:
             if future is not None and not future.done():
                 future.set_result(_decision(op.decision))
         else:
-            if isinstance(op, UserTurn | UserInputOp) and self._prompt_history is not None:
-                # Rollout first (just written above), then the prompt history.
-                await self._prompt_history.record(self.settings.thread_id, prompt_text(op))
             await self._queue.put((submission_id, op))
         return submission_id
+
+    async def record_prompt(self, text: str) -> None:
+        """Add a turn's prompt to ``history.jsonl``: called once the turn's opening is in
+        the rollout (a prompt that never reached the model is not history)."""
+        if self._prompt_history is not None:
+            await self._prompt_history.record(self.settings.thread_id, text)
 
     def history_metadata(self) -> tuple[int, int]:
         """``(history_log_id, history_entry_count)`` for a ``session_configured`` event:
@@ -275,11 +278,6 @@ def session_meta(settings: SessionSettings) -> SessionMeta:
     if settings.thread_source is not None:
         meta.thread_source = settings.thread_source
     return meta
-
-
-def prompt_text(op: TurnOp) -> str:
-    """The text a user typed for ``op``, as its user message records it (images aside)."""
-    return "".join(item.text for item in op.items if isinstance(item, TextInput))
 
 
 def _decision(value: Any) -> ReviewDecision:

@@ -32,11 +32,9 @@ from llmx.events.event_msgs import (
     TurnAborted,
 )
 from llmx.events.ids import new_thread_id
-from llmx.events.lines import UnknownPayload
 from llmx.events.ops import ReviewDecision
 from llmx.events.primitives import FileChange, ImageInput, TextInput, UnknownCommand, UserInput
 from llmx.events.records import TurnContext
-from llmx.events.response_items import ResponseItem
 from llmx.events.turn_items import (
     AgentMessageItem,
     AgentText,
@@ -47,10 +45,17 @@ from llmx.events.turn_items import (
 )
 from llmx.runtime.models.errors import ModelError
 from llmx.runtime.models.request import ModelRequest, Reasoning, RequestIdentity
-from llmx.runtime.models.stream import Completed, OutputItemDone, RetryScheduled, TokenUsage
+from llmx.runtime.models.stream import (
+    Completed,
+    OutputItemDone,
+    RequestSent,
+    RetryScheduled,
+    TokenUsage,
+)
 from llmx.runtime.tools import output as tool_output
 from llmx.runtime.tools.specs import tool_specs
 from llmx.runtime.turn_deltas import StreamedItems
+from llmx.runtime.turn_opening import TurnOpening, response_item
 from llmx.runtime.turn_tools import ToolCall, TurnAbort, dispatch
 
 if TYPE_CHECKING:
@@ -86,6 +91,9 @@ class Turn:
         # Commands running now: their in-progress item and start time.
         self.running_items: dict[str, tuple[TurnItem, int]] = {}
         self.streamed = StreamedItems(session.settings.thread_id, self.turn_id)
+        # What the model is told before the first request; on record once it reached the
+        # model's server (see turn_opening). None once written.
+        self.opening: TurnOpening | None = None
 
     @property
     def settings(self) -> SessionSettings:
@@ -147,19 +155,19 @@ class Turn:
         await self._complete(error=None)
 
     async def _begin(self) -> None:
+        """On record at once: the turn started and what the user asked. What the model is
+        told (the opening) joins the history now and the log with the first request."""
         session = self.session
-        settings = self.settings
-        if not session.context_recorded:
-            for item in session.initial_context():
-                await self.record(item)
-            session.context_recorded = True
-        await self.log.record(self._turn_context())
         await self.event(
             TaskStarted(
                 turn_id=self.turn_id,
                 started_at=int(self.started),
-                model_context_window=settings.model_context_window,
+                model_context_window=self.settings.model_context_window,
             )
+        )
+        now = _now_ms()
+        await self.item_completed(
+            UserMessageItem(id=new_thread_id(), content=self.items), now, now
         )
         text = "".join(part.text for part in self.items if isinstance(part, TextInput))
         content: list[dict[str, Any]] = [
@@ -168,11 +176,31 @@ class Turn:
             if isinstance(part, ImageInput)
         ]
         content.append({"type": "input_text", "text": text})
-        await self.record({"type": "message", "role": "user", "content": content})
-        now = _now_ms()
-        await self.item_completed(
-            UserMessageItem(id=new_thread_id(), content=self.items), now, now
+        context_items = [] if session.context_recorded else session.initial_context()
+        self.opening = TurnOpening(
+            context_items, self._turn_context(),
+            {"type": "message", "role": "user", "content": content},
         )
+        self.opening.apply(session.history)
+
+    async def _open(self) -> None:
+        """The first request reached the model: the opening goes on record (the thread's
+        file appears with it), then the prompt goes to ``history.jsonl``."""
+        opening, self.opening = self.opening, None
+        if opening is None:
+            return
+        await self.log.record(*opening.payloads())
+        await self.log.persist()
+        if opening.context_items:
+            self.session.context_recorded = True
+        text = "".join(part.text for part in self.items if isinstance(part, TextInput))
+        await self.session.record_prompt(text)
+
+    def _withdraw(self) -> None:
+        """The model never received this turn: nothing of it stays in its history."""
+        opening, self.opening = self.opening, None
+        if opening is not None:
+            opening.withdraw(self.session.history)
 
     def _turn_context(self) -> TurnContext:
         settings = self.settings
@@ -218,7 +246,9 @@ class Turn:
     async def _sample(self) -> list[ToolCall]:
         calls: list[ToolCall] = []
         async for event in self.session.model.stream(self._request()):
-            if isinstance(event, OutputItemDone):
+            if isinstance(event, RequestSent):
+                await self._open()
+            elif isinstance(event, OutputItemDone):
                 call = await self._on_item(event.raw)
                 if call is not None:
                     calls.append(call)
@@ -282,6 +312,7 @@ class Turn:
         )
 
     async def _fail(self, error: ModelError) -> None:
+        self._withdraw()
         info = error.kind.value if error.kind.value in _CODEX_ERROR_INFO else "other"
         await self.event(ErrorEvent(message=error.message, codex_error_info=info))
         self.session.failed = True
@@ -303,6 +334,11 @@ class Turn:
         self.session.turn_finished(self)
 
     async def _record_abort(self) -> None:
+        if self.opening is not None:
+            # Stopped before the model had the turn: it is aborted, and that is all.
+            self._withdraw()
+            await self._aborted()
+            return
         elapsed = time.time() - self.started
         for call in list(self.open_calls.values()):
             running = self.running_items.pop(call.call_id, None)
@@ -318,6 +354,9 @@ class Turn:
             {"type": "message", "role": "user",
              "content": [{"type": "input_text", "text": TURN_ABORTED_TEXT}]}
         )
+        await self._aborted()
+
+    async def _aborted(self) -> None:
         completed = time.time()
         await self.event(
             TurnAborted(
@@ -360,22 +399,6 @@ class Turn:
 _CODEX_ERROR_INFO = frozenset(
     {"context_window_exceeded", "usage_limit_exceeded", "unauthorized", "bad_request"}
 )
-
-
-def response_item(item: dict[str, Any]) -> ResponseItem | UnknownPayload:
-    """``item`` (as sent to or received from the model) as the typed rollout payload.
-
-    An item type the schema does not model yet is written as it came, untouched.
-    """
-    try:
-        typed: ResponseItem = msgspec.convert(item, ResponseItem)
-    except msgspec.ValidationError as exc:
-        kind = item.get("type")
-        return UnknownPayload(
-            "response_item", kind if isinstance(kind, str) else None,
-            msgspec.json.encode(item), str(exc),
-        )
-    return typed
 
 
 def _now_ms() -> int:

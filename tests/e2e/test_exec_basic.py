@@ -146,24 +146,32 @@ def test_outside_a_git_repository_needs_the_skip_flag(env: ExecEnv, tmp_path: Pa
     assert allowed.returncode == 0, allowed.stderr
 
 
-def test_missing_api_key_fails_clearly_and_keeps_the_rollout(env: ExecEnv) -> None:
+def test_missing_api_key_fails_clearly_and_records_nothing(env: ExecEnv) -> None:
     environment = env.env()
     del environment["LLMX_TEST_MODEL_KEY"]
     live = env.run("say hi", env=environment)
     assert live.returncode == 1
-    assert "LLMX_TEST_MODEL_KEY" in live.stderr
-    [rollout] = env.rollouts()
-    assert events(rollout, "error")
-    assert_replay_equals_live(env, rollout, live)
+    assert "user\nsay hi\n" in live.stderr
+    [error] = [line for line in live.stderr.splitlines() if line.startswith("ERROR:")]
+    assert "LLMX_TEST_MODEL_KEY" in error
+    # Nothing reached the model: no session, no prompt in the history, no index row.
+    assert env.rollouts() == []
+    assert not (env.home / "history.jsonl").exists()
+    assert not (env.home / "sessions").exists()
 
 
-def test_unreachable_server_fails_with_one_clear_error(tmp_path: Path) -> None:
+def test_unreachable_server_fails_with_one_clear_error_and_records_nothing(
+    tmp_path: Path,
+) -> None:
     env = make_env(tmp_path, "http://127.0.0.1:9/v1")
-    live = env.run("say hi")
+    live = env.run("--json", "say hi")
     assert live.returncode == 1
-    assert "ERROR" in live.stderr
-    [rollout] = env.rollouts()
-    assert events(rollout, "task_complete")
+    lines = [json.loads(line) for line in live.stdout.splitlines()]
+    assert lines[0]["type"] == "thread.started"
+    assert lines[-1]["type"] == "turn.failed"
+    assert "error sending request" in lines[-1]["error"]["message"]
+    assert env.rollouts() == []
+    assert not (env.home / "history.jsonl").exists()
 
 
 def test_a_500_is_retried(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from llmx.runtime.models import (
     ReasoningContentDelta,
     ReasoningSummaryDelta,
     RequestIdentity,
+    RequestSent,
     StreamEvent,
     TokenUsage,
     open_model_client,
@@ -88,7 +89,9 @@ WIRES = pytest.mark.parametrize("wire", [WireApi.RESPONSES, WireApi.CHAT], ids=l
 async def test_message_streams_deltas_then_the_item_then_completed(wire: WireApi) -> None:
     with scripted({"turns": [[{"type": "message", "text": "Hi! (from the mock)"}]]}) as server:
         events = await collect(server, wire, request())
-    assert isinstance(events[0], Created)
+    # The request reached the server, then the server started a response.
+    assert isinstance(events[0], RequestSent)
+    assert isinstance(events[1], Created)
     deltas = "".join(e.delta for e in events if isinstance(e, OutputTextDelta))
     assert deltas == "Hi! (from the mock)"
     [message] = done_items(events)

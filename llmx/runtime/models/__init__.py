@@ -24,6 +24,7 @@ from llmx.runtime.models.stream import (
     ReasoningContentDelta,
     ReasoningSummaryDelta,
     ReasoningSummaryPartAdded,
+    RequestSent,
     RetryScheduled,
     StreamEvent,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "ReasoningSummaryDelta",
     "ReasoningSummaryPartAdded",
     "RequestIdentity",
+    "RequestSent",
     "ResponseItem",
     "RetryScheduled",
     "StreamEvent",

@@ -37,7 +37,7 @@ from llmx.runtime.models.retry import (
     parse_retry_after,
     parse_retry_after_ms,
 )
-from llmx.runtime.models.stream import RetryScheduled, StreamEvent
+from llmx.runtime.models.stream import RequestSent, RetryScheduled, StreamEvent
 
 if TYPE_CHECKING:
     from llmx.runtime.config import ModelProviderInfo
@@ -194,16 +194,41 @@ class HttpModelClient:
         payload: bytes,
         params: dict[str, str] | None,
     ) -> AsyncIterator[StreamEvent]:
+        body_sent = asyncio.Event()
+
+        async def trace(name: str, info: Mapping[str, Any]) -> None:
+            # httpcore reports each step of the exchange; the last byte of the body is
+            # the moment the server may have the request, before it answers anything.
+            if name.endswith("send_request_body.complete"):
+                body_sent.set()
+
+        request = self._http.build_request(
+            "POST", url, headers=headers, content=payload, params=params,
+            timeout=self._timeout, extensions={"trace": trace},
+        )
+        sending = asyncio.ensure_future(self._http.send(request, stream=True))
+        announced = False
+        response: httpx.Response | None = None
         try:
-            request = self._http.build_request(
-                "POST", url, headers=headers, content=payload, params=params, timeout=self._timeout
-            )
-            response = await self._http.send(request, stream=True)
+            waiting = asyncio.ensure_future(body_sent.wait())
+            try:
+                await asyncio.wait({sending, waiting}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                waiting.cancel()
+            if body_sent.is_set():
+                announced = True
+                yield RequestSent()
+            response = await sending
         except httpx.TimeoutException as exc:
             raise _StreamFailure(_timeout_error(exc), during_stream=False) from None
         except httpx.TransportError as exc:
             raise _StreamFailure(_connection_error(url, exc), during_stream=False) from None
+        finally:
+            if response is None:
+                await _abandon(sending)
         try:
+            if not announced:
+                yield RequestSent()
             if response.status_code >= 400:
                 raise _StreamFailure(await _http_error(response), during_stream=False)
             try:
@@ -217,6 +242,17 @@ class HttpModelClient:
                 raise _StreamFailure(_connection_error(url, exc), during_stream=True) from None
         finally:
             await response.aclose()
+
+
+async def _abandon(sending: asyncio.Future[httpx.Response]) -> None:
+    """An exchange whose response nobody will read (the turn was interrupted while it was
+    sent): cancel it, or close the response it already got."""
+    if not sending.done():
+        sending.cancel()
+        return
+    if sending.cancelled() or sending.exception() is not None:
+        return
+    await sending.result().aclose()
 
 
 def new_response_id() -> str:

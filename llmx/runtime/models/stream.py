@@ -3,8 +3,11 @@
 Contract (the turn loop codes against this, not against a wire format):
 
 - ``ModelClient.stream(request)`` is an async iterator of :data:`StreamEvent`.
-- Each attempt starts with :class:`Created`. A successful stream ends with exactly one
-  :class:`Completed`, after every :class:`OutputItemDone` of the response.
+- Each attempt that reaches the server starts with :class:`RequestSent` (the server
+  answered, whatever the status): from then on the model may have seen the request. An
+  attempt that never got there (no API key, a server that cannot be reached) yields none.
+- Each attempt the server accepts then yields :class:`Created`. A successful stream ends
+  with exactly one :class:`Completed`, after every :class:`OutputItemDone` of the response.
 - Deltas (:class:`OutputTextDelta`, :class:`ReasoningSummaryDelta`,
   :class:`ReasoningContentDelta`) are for live display only; the complete items come in
   :class:`OutputItemDone` and are what the loop records and acts on.
@@ -31,6 +34,10 @@ import msgspec
 # Re-exported: the usage a Completed event carries is the rollout schema's own type.
 from llmx.events import TokenUsage as TokenUsage
 from llmx.runtime.models.items import ResponseItem
+
+
+class RequestSent(msgspec.Struct, frozen=True):
+    """The request reached the model's server: it answered with a status line (any)."""
 
 
 class Created(msgspec.Struct, frozen=True):
@@ -104,7 +111,8 @@ class RetryScheduled(msgspec.Struct, frozen=True):
 
 
 StreamEvent = (
-    Created
+    RequestSent
+    | Created
     | OutputItemAdded
     | OutputTextDelta
     | ReasoningSummaryDelta
