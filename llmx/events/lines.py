@@ -20,6 +20,7 @@ from llmx.events.nesting import DECODE_ERRORS, nesting_problem
 from llmx.events.ops import Op
 from llmx.events.records import (
     Compacted,
+    DecisionRecord,
     EscalationRecord,
     LineType,
     OutputRef,
@@ -28,6 +29,7 @@ from llmx.events.records import (
     TokenUsageRecord,
     TurnContext,
     WorldState,
+    WriterRecord,
 )
 from llmx.events.response_items import ResponseItem, ResponseItemBase
 from llmx.events.turn_items import TurnItem
@@ -87,6 +89,8 @@ RolloutItem = (
     | SubmissionRecord
     | EscalationRecord
     | OutputRef
+    | WriterRecord
+    | DecisionRecord
 )
 
 # The typed payload of each known line type.
@@ -101,6 +105,8 @@ PAYLOAD_TYPES: dict[str, Any] = {
     LineType.SUBMISSION: SubmissionRecord,
     LineType.ESCALATION: EscalationRecord,
     LineType.OUTPUT_REF: OutputRef,
+    LineType.WRITER: WriterRecord,
+    LineType.DECISION: DecisionRecord,
 }
 
 _LINE_TYPE_OF_CLASS: dict[type, LineType] = {
@@ -112,6 +118,8 @@ _LINE_TYPE_OF_CLASS: dict[type, LineType] = {
     SubmissionRecord: LineType.SUBMISSION,
     EscalationRecord: LineType.ESCALATION,
     OutputRef: LineType.OUTPUT_REF,
+    WriterRecord: LineType.WRITER,
+    DecisionRecord: LineType.DECISION,
 }
 
 # ``record_type`` values of the short-lived variant, mapped to today's line types.

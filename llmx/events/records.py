@@ -2,7 +2,8 @@
 
 Codex's own (``session_meta``, ``turn_context``, ``compacted``, ``world_state``,
 ``token_usage_record``) and llmx's additions (``submission``, ``escalation``,
-``output_ref``), which sit on lines of their own ``type`` so Codex's reader skips them.
+``output_ref``, ``writer``, ``decision``), which sit on lines of their own ``type`` so
+Codex's reader skips them.
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ class LineType(enum.StrEnum):
     ESCALATION = "escalation"
     # llmx: the full bytes of a capped command output, stored beside the rollout.
     OUTPUT_REF = "output_ref"
+    # llmx: which program appends the lines that follow to an existing rollout.
+    WRITER = "writer"
+    # llmx: how an approval question was settled, and who or what settled it.
+    DECISION = "decision"
 
 
 class GitInfo(Struct):
@@ -187,3 +192,53 @@ class OutputRef(Struct):
     size: int
     inline_size: int
     field: str = "aggregated_output"
+
+
+class WriterRecord(Struct):
+    """``writer`` (llmx): the program that appends the lines after it to an existing
+    rollout, in Codex's own terms (``session_meta.originator`` and ``cli_version``).
+
+    ``session_meta`` names the program that started the thread; when another one (llmx
+    resuming a Codex session, or another llmx version) runs later turns, this line says so.
+    """
+
+    originator: str
+    cli_version: str
+
+
+class DecidedBy(enum.StrEnum):
+    """Who or what settled an approval question."""
+
+    # A person answered the prompt (see ``submission_id``).
+    USER = "user"
+    # An answer given before the run (``exec --approval-decision``).
+    PRESET = "preset"
+    # Nobody could be asked (no terminal, no preset answer left): refused.
+    UNATTENDED = "unattended"
+    # The approval policy settled it without asking (for example ``never`` refuses an
+    # escalation; a read-only sandbox under ``never`` refuses a patch).
+    POLICY = "policy"
+    # An earlier "approve for this session" answer covered it.
+    SESSION = "session"
+    # An exec-policy rule (``prefix_rule``) settled it.
+    RULE = "rule"
+
+
+class DecisionRecord(Struct):
+    """``decision`` (llmx): the outcome of one approval question, on whose authority.
+
+    Written for every question the approval machinery settled, asked or not: a refusal by
+    the policy has no request and no submission, and is still on record.
+    """
+
+    call_id: str
+    # ``command`` (exec_command) or ``patch`` (apply_patch).
+    subject: str
+    # A ``ReviewDecision`` value: approved, approved_for_session, denied, abort.
+    decision: str
+    decided_by: DecidedBy
+    turn_id: str = ""
+    # The ``submission`` line of the answer, when there was one (user, preset, unattended).
+    submission_id: str | UnsetType = UNSET
+    # Why, in words, when the decision was not a person's (the policy's refusal text).
+    reason: str | UnsetType = UNSET

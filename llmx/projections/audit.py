@@ -34,6 +34,7 @@ from llmx.projections.audit_rules import TurnCalls, derive_turn, settings_from
 from llmx.projections.lineage import LineageError, RolloutSpan, lines_forward, resolve_lineage
 from llmx.projections.records import Record, RecordKind, record_of
 from llmx.projections.resume import read_session_meta
+from llmx.projections.turn_programs import Program, TurnWriters
 from llmx.projections.turns import is_contextual_user_text, message_text
 
 _CALL_TYPES = frozenset({"function_call", "custom_tool_call", "local_shell_call"})
@@ -58,6 +59,7 @@ class _AuditFold:
         self.items: dict[str, tuple[dict[str, Any], int]] = {}
         self.requests: dict[str, ApprovalAudit] = {}
         self.recorded_escalations: dict[str, EscalationAudit] = {}
+        self.programs = TurnWriters()
 
     def current(self, span: RolloutSpan) -> _TurnState:
         if not self.turns:
@@ -70,10 +72,16 @@ class _AuditFold:
             inherited=span.inherited, started_at=timestamp,
         )
         state = _TurnState(audit)
+        self._attribute(audit, self.programs.for_implicit_turn())
         self.turns.append(state)
         if turn_id:
             self.by_turn_id[turn_id] = state
         return state
+
+    @staticmethod
+    def _attribute(audit: TurnAudit, program: Program) -> None:
+        audit.program = program.title
+        audit.recorded_by_llmx = program.product == "llmx"
 
     def turn_for(self, span: RolloutSpan, turn_id: Any) -> _TurnState:
         if isinstance(turn_id, str) and turn_id in self.by_turn_id:
@@ -82,7 +90,9 @@ class _AuditFold:
 
     def feed(self, span: RolloutSpan, line: int, record: Record) -> None:
         kind = record.kind
-        if kind is RecordKind.TURN_CONTEXT:
+        if kind is RecordKind.SESSION_META:
+            self.programs.on_meta(record.payload)
+        elif kind is RecordKind.TURN_CONTEXT:
             self._turn_context(span, record)
         elif kind is RecordKind.RESPONSE_ITEM:
             self._response_item(span, line, record)
@@ -92,6 +102,8 @@ class _AuditFold:
             self._submission(record)
         elif record.type_name == "escalation":
             self._escalation(line, record)
+        elif record.type_name == "writer":
+            self.programs.on_writer(record.payload)
 
     def _turn_context(self, span: RolloutSpan, record: Record) -> None:
         payload = record.payload
@@ -127,9 +139,14 @@ class _AuditFold:
         if event in ("task_started", "turn_started"):
             turn_id = payload.get("turn_id")
             current = self.turns[-1] if self.turns else None
+            program = self.programs.on_turn_started()
             if current is not None and current.audit.turn_id == turn_id and turn_id:
+                self._attribute(current.audit, program)
                 return
-            self.start(span, turn_id if isinstance(turn_id, str) else None, record.timestamp)
+            state = self.start(
+                span, turn_id if isinstance(turn_id, str) else None, record.timestamp
+            )
+            self._attribute(state.audit, program)
         elif event in ("task_complete", "turn_complete"):
             state = self.turn_for(span, payload.get("turn_id"))
             # A turn that ended on an error (Codex and llmx both put it in the event).

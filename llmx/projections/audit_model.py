@@ -152,6 +152,11 @@ class TurnAudit:
     started_at: str | None = None
     ended_at: str | None = None
     status: str = "incomplete"
+    # The program that ran the turn, as exec's header names it ("llmx v0.1.0").
+    program: str | None = None
+    # True when that program is llmx: its approvals and escalations are on record, so
+    # nothing of the turn is inferred.
+    recorded_by_llmx: bool = False
     prompt: str | None = None
     settings: TurnSettings = field(default_factory=TurnSettings)
     commands: list[CommandAudit] = field(default_factory=list)

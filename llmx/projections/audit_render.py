@@ -47,6 +47,8 @@ def _header(report: AuditReport) -> RenderableType:
 def _turn_title(turn: TurnAudit) -> Text:
     title = Text(f"Turn {turn.index}", style="bold")
     title.append(f"  {turn.status}")
+    if turn.program:
+        title.append(f"  by {turn.program}", style="dim")
     if turn.inherited:
         title.append(f"  (inherited from {turn.source})", style="dim")
     settings = turn.settings

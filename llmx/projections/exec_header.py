@@ -1,7 +1,8 @@
 """The configuration block ``exec`` prints before each prompt, rebuilt from the log.
 
 Everything comes from ``session_meta`` and the turn's ``turn_context``: the working
-directory, model, provider, approval policy, a one-line sandbox summary and the session id.
+directory, model, provider, approval policy, a one-line sandbox summary and the session id;
+the title names the program that ran the turn.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from llmx.projections.exec_items import SessionHeader
+from llmx.projections.turn_programs import Program
 
 _TMP_LABELS = {"slash_tmp": "/tmp", "tmpdir": "$TMPDIR"}
 
@@ -17,11 +19,12 @@ def _text(value: Any, default: str = "") -> str:
     return value if isinstance(value, str) else default
 
 
-def build_header(meta: dict[str, Any], context: dict[str, Any], model_hint: str) -> SessionHeader:
+def build_header(
+    meta: dict[str, Any], context: dict[str, Any], model_hint: str, program: Program
+) -> SessionHeader:
     """The header for a turn: ``meta`` is the canonical ``session_meta``, ``context`` the
-    latest ``turn_context`` (either may be empty for very old rollouts)."""
-    version = _text(meta.get("cli_version"), "0.0.0")
-    product = "llmx" if _text(meta.get("originator")).startswith("llmx") else "OpenAI Codex"
+    latest ``turn_context`` (either may be empty for very old rollouts), ``program`` the
+    one that ran the turn (see ``llmx.projections.turn_programs``)."""
     cwd = _text(context.get("cwd")) or _text(meta.get("cwd"))
     model = _text(context.get("model")) or model_hint or "unknown"
     effort = context.get("effort")
@@ -39,7 +42,7 @@ def build_header(meta: dict[str, Any], context: dict[str, Any], model_hint: str)
         ("reasoning summaries", _text(context.get("summary"), "none")),
         ("session id", _text(meta.get("id")) or _text(meta.get("session_id"))),
     ]
-    return SessionHeader(title=f"{product} v{version}", entries=entries)
+    return SessionHeader(title=program.title, entries=entries)
 
 
 def summarize_sandbox(context: dict[str, Any], cwd: str) -> str:

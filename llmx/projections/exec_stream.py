@@ -23,13 +23,14 @@ from llmx.projections import exec_items as ei
 from llmx.projections.diff_render import TurnDiffTracker
 from llmx.projections.exec_header import build_header
 from llmx.projections.shell_escape import join_command
+from llmx.projections.turn_programs import TurnWriters
 
 Notifications = list[ei.ExecNotification]
 # The line types the fold reads. Every other line (response items, ``world_state``,
 # ``token_usage_record``: over half of a rollout's bytes) produces nothing, so
 # :meth:`ExecStream.feed_line` does not decode its payload at all.
 CONSUMED_LINE_TYPES = frozenset(
-    {"event_msg", "session_meta", "turn_context", "submission", "escalation"}
+    {"event_msg", "session_meta", "turn_context", "submission", "escalation", "writer"}
 )
 _payload_decoder = msgspec.json.Decoder()
 # The fields a ``user_turn`` op shares with ``turn_context`` (what the header reads).
@@ -121,6 +122,7 @@ class ExecStream:
         self._diff: TurnDiffTracker | None = None
         self._source_has_turn_diffs = False
         self._had_turn = False
+        self._writers = TurnWriters()
         self._handlers: dict[str, Callable[[dict[str, Any], Notifications], None]] = {
             "task_started": self._on_task_started,
             "turn_started": self._on_task_started,
@@ -168,6 +170,9 @@ class ExecStream:
         elif line_type == "session_meta":
             if self._meta is None:  # the first one is canonical; forks copy their parent's
                 self._meta = payload
+            self._writers.on_meta(payload)
+        elif line_type == "writer":
+            self._writers.on_writer(payload)
         elif line_type == "turn_context":
             self._context = payload
         elif line_type == "submission":
@@ -211,7 +216,9 @@ class ExecStream:
             self._open_turn("", explicit=False)
         if not self._turn_announced:
             self._turn_announced = self._had_turn = True
-            header = build_header(self._meta or {}, self._context, self._model_hint)
+            program = self._writers.current if self._turn_explicit else None
+            program = program or self._writers.for_implicit_turn()
+            header = build_header(self._meta or {}, self._context, self._model_hint, program)
             out.append(ei.TurnStarted(self._turn_id, self.thread_id, header))
 
     def _end_turn(
@@ -224,6 +231,7 @@ class ExecStream:
     def _on_task_started(self, payload: dict[str, Any], out: Notifications) -> None:
         if self._turn_open:
             self._end_turn(out, ei.TurnStatus.UNFINISHED)
+        self._writers.on_turn_started()
         self._open_turn(_str(payload.get("turn_id")), explicit=True)
 
     def _on_task_complete(self, payload: dict[str, Any], out: Notifications) -> None:

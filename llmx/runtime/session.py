@@ -15,10 +15,8 @@ import itertools
 from collections.abc import Sequence
 from typing import Any
 
-from llmx import __version__
 from llmx.events.event_log import EventLog
 from llmx.events.event_msgs import ExecApprovalRequest
-from llmx.events.ids import format_timestamp
 from llmx.events.ops import (
     ExecApproval,
     Interrupt,
@@ -30,8 +28,9 @@ from llmx.events.ops import (
     UserTurn,
 )
 from llmx.events.primitives import TextInput
-from llmx.events.records import SessionMeta, SubmissionRecord
+from llmx.events.records import SubmissionRecord
 from llmx.runtime.approvals import ApprovalCache
+from llmx.runtime.authorship import session_meta
 from llmx.runtime.instructions import (
     EnvironmentContext,
     developer_message,
@@ -50,6 +49,8 @@ from llmx.runtime.session_types import (
     SessionSettings,
 )
 from llmx.runtime.turn import Turn
+
+__all__ = ["Session", "session_meta"]
 
 TurnOp = UserTurn | UserInputOp
 
@@ -183,9 +184,6 @@ class Session:
     def base_instructions_message(self) -> dict[str, Any]:
         return developer_message(self.settings.base_instructions)
 
-    def session_meta(self) -> SessionMeta:
-        return session_meta(self.settings)
-
     def initial_context(self) -> list[dict[str, Any]]:
         settings = self.settings
         items: list[dict[str, Any]] = []
@@ -261,23 +259,6 @@ class Session:
         with contextlib.suppress(asyncio.CancelledError):
             await task
         self._turn_task = None
-
-
-def session_meta(settings: SessionSettings) -> SessionMeta:
-    """The thread's ``session_meta``: written first when its rollout file appears."""
-    meta = SessionMeta(
-        id=settings.thread_id,
-        timestamp=format_timestamp(),
-        cwd=str(settings.cwd),
-        originator=settings.originator,
-        cli_version=__version__,
-        source=settings.source,
-        model_provider=settings.model_provider,
-        base_instructions={"text": settings.base_instructions},
-    )
-    if settings.thread_source is not None:
-        meta.thread_source = settings.thread_source
-    return meta
 
 
 def _decision(value: Any) -> ReviewDecision:

@@ -43,6 +43,7 @@ from llmx.events.turn_items import (
     TurnItem,
     UserMessageItem,
 )
+from llmx.runtime.authorship import writer_record
 from llmx.runtime.models.errors import ModelError
 from llmx.runtime.models.request import ModelRequest, Reasoning, RequestIdentity
 from llmx.runtime.models.stream import (
@@ -158,12 +159,13 @@ class Turn:
         """On record at once: the turn started and what the user asked. What the model is
         told (the opening) joins the history now and the log with the first request."""
         session = self.session
-        await self.event(
+        await self.log.record(
+            writer_record(self.settings),
             TaskStarted(
                 turn_id=self.turn_id,
                 started_at=int(self.started),
                 model_context_window=self.settings.model_context_window,
-            )
+            ),
         )
         now = _now_ms()
         await self.item_completed(
