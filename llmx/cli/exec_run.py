@@ -245,7 +245,7 @@ def _prepare(
         model=config.model,
         model_provider=config.model_provider,
         approval_policy=ApprovalPolicy.parse(approval, source="-a/approval_policy"),
-        sandbox=sandbox_setup(sandbox.plan, policy_to_dict(sandbox.policy)),
+        sandbox=sandbox_setup(sandbox.plan, policy_to_dict(sandbox.policy), resolved=sandbox),
         base_instructions=config.instructions or BASE_INSTRUCTIONS,
         user_instructions=user_instructions_text(cwd, docs),
         reasoning_effort=(

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -26,8 +27,10 @@ class SandboxPermissions(enum.Enum):
 
     # Run under the turn's sandbox policy.
     USE_DEFAULT = "use_default"
-    # Run outside the sandbox, after approval.
+    # Run outside the sandbox, after approval (kept in it when the profile denies reads).
     REQUIRE_ESCALATED = "require_escalated"
+    # Run in the sandbox widened by ``additional_permissions``, after approval.
+    WITH_ADDITIONAL_PERMISSIONS = "with_additional_permissions"
 
 
 def approves(decision: ReviewDecision) -> bool:
@@ -64,6 +67,11 @@ def escalation_guard(
     if policy is ApprovalPolicy.ON_REQUEST:
         return None
     name = _rust_name(policy)
+    if permissions is SandboxPermissions.WITH_ADDITIONAL_PERMISSIONS:
+        return (
+            f"approval policy is {name}; reject command — you cannot request additional "
+            "permissions unless the approval policy is OnRequest"
+        )
     return (
         f"approval policy is {name}; reject command — you should not ask for escalated "
         f"permissions if the approval policy is {name}"
@@ -95,7 +103,7 @@ def exec_requirement(
         return NeedsApproval()
     if not filesystem_restricted:
         return Skip()
-    if permissions is SandboxPermissions.REQUIRE_ESCALATED:
+    if permissions is not SandboxPermissions.USE_DEFAULT:
         return NeedsApproval()
     return Skip()
 
@@ -149,11 +157,20 @@ class ApprovalCache:
         self._approved: set[str] = set()
 
     @staticmethod
-    def command_key(command: Sequence[str], cwd: Path, permissions: SandboxPermissions) -> str:
-        return json.dumps(
-            {"command": list(command), "cwd": str(cwd), "sandbox_permissions": permissions.value},
-            sort_keys=True,
-        )
+    def command_key(
+        command: Sequence[str],
+        cwd: Path,
+        permissions: SandboxPermissions,
+        additional: Mapping[str, Any] | None = None,
+    ) -> str:
+        """The key of one approval: the same command asking for other (or more)
+        ``additional_permissions`` is another key, so a cached answer keeps its bounds."""
+        key: dict[str, Any] = {
+            "command": list(command), "cwd": str(cwd), "sandbox_permissions": permissions.value,
+        }
+        if additional is not None:
+            key["additional_permissions"] = additional
+        return json.dumps(key, sort_keys=True)
 
     @staticmethod
     def path_key(path: Path) -> str:

@@ -20,6 +20,7 @@ from llmx.runtime.models.request import ModelRequest
 from llmx.runtime.models.stream import StreamEvent
 from llmx.runtime.tools.shell import Spawner
 from llmx.runtime.tools.specs import WireApi
+from llmx.sandbox.additional_permissions import AdditionalPermissions, BoundedSandbox
 from llmx.sandbox.patch_safety import PatchTarget, check_targets, read_refusal
 from llmx.sandbox.plan import ConfinementPlan
 
@@ -49,6 +50,14 @@ class SandboxSetup(msgspec.Struct, frozen=True):
     # llmx's own process, is held to it by ``check_targets`` and ``read_refusal``.
     plan: ConfinementPlan
     network_enabled: bool = False
+    # Spawns a command confined by another plan (a bounded escalation's).
+    spawner_for: Callable[[ConfinementPlan], Spawner] | None = None
+    # The sandbox of a ``with_additional_permissions`` command: the turn's profile with
+    # the request merged in. None when the plan was not resolved from a profile.
+    widen: Callable[[AdditionalPermissions], BoundedSandbox] | None = None
+    # The profile denies reads that only the sandbox enforces: ``require_escalated`` and
+    # the retry after a denial stay in the sandbox (as in Codex).
+    denies_reads: bool = False
 
     def check_targets(self, targets: Iterable[PatchTarget]) -> list[PatchTarget]:
         """The patch targets with the sandbox's refusal (if any) of each."""

@@ -372,7 +372,8 @@ class Turn:
         self.session.aborted = True
 
     async def request_exec_approval(
-        self, call_id: str, command: list[str], cwd: Path, reason: str | None
+        self, call_id: str, command: list[str], cwd: Path, reason: str | None,
+        additional_permissions: dict[str, Any] | None = None,
     ) -> ReviewDecision:
         request = ExecApprovalRequest(
             call_id=call_id,
@@ -383,6 +384,9 @@ class Turn:
         )
         if reason is not None:
             request.reason = reason
+        if additional_permissions is not None:
+            # What a person approves is exactly what the command will get.
+            request.additional_permissions = additional_permissions
         return await self.session.await_decision(call_id, request)
 
     async def request_patch_approval(

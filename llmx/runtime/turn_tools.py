@@ -48,8 +48,11 @@ from llmx.runtime.approvals_rules import is_known_safe, might_be_dangerous
 from llmx.runtime.escalation import (
     Approver,
     EscalationTrigger,
+    Execution,
     ExecutionMode,
+    additional_request,
     escalation_record,
+    execution_for,
     likely_sandbox_denial,
 )
 from llmx.runtime.tools import output as tool_output
@@ -116,12 +119,25 @@ async def _exec_command(turn: Turn, call: ToolCall) -> str:
     cwd = (settings.cwd / workdir) if workdir else settings.cwd
     justification = args.get("justification")
     max_tokens = args.get("max_output_tokens")
-    cache_key = ApprovalCache.command_key(argv, cwd, permissions)
+    additional = additional_request(permissions, args.get("additional_permissions"), cwd=cwd)
+    if isinstance(additional, str):
+        return additional
+    cache_key = ApprovalCache.command_key(
+        argv, cwd, permissions, None if additional is None else additional.to_dict()
+    )
     preapproved = turn.session.approvals.covers([cache_key])
 
     refusal = escalation_guard(settings.approval_policy, permissions, preapproved=preapproved)
     if refusal is not None:
         return refusal
+    execution = execution_for(permissions, additional, sandbox)
+    if isinstance(execution, str):
+        return execution
+    if execution.mode is ExecutionMode.TURN_DEFAULT:
+        # Nothing to approve: it runs as any sandboxed command does. The log says so.
+        permissions = SandboxPermissions.USE_DEFAULT
+        await _record_escalation(turn, call, argv, EscalationTrigger.MODEL_REQUEST,
+                                 Approver.POLICY, execution.note, execution)
     requirement = exec_requirement(
         settings.approval_policy,
         filesystem_restricted=sandbox.filesystem_restricted,
@@ -131,33 +147,28 @@ async def _exec_command(turn: Turn, call: ToolCall) -> str:
     )
     if isinstance(requirement, Forbidden):
         return requirement.reason
-    escalated = permissions is SandboxPermissions.REQUIRE_ESCALATED
+    escalated = execution.mode in (ExecutionMode.UNSANDBOXED, ExecutionMode.BOUNDED)
     if isinstance(requirement, NeedsApproval) and not preapproved:
         decision = await turn.request_exec_approval(
-            call.call_id, argv, cwd, justification or requirement.reason
+            call.call_id, argv, cwd, justification or requirement.reason, execution.additional
         )
         if not approves(decision):
             return _refused(decision, EXEC_COMMAND)
         if decision is ReviewDecision.APPROVED_FOR_SESSION:
             turn.session.approvals.remember([cache_key])
         if escalated:
-            await _record_escalation(
-                turn, call, argv, EscalationTrigger.MODEL_REQUEST, Approver.USER, justification
-            )
+            await _record_escalation(turn, call, argv, EscalationTrigger.MODEL_REQUEST,
+                                     Approver.USER, justification, execution)
     elif escalated:
         # Pre-approved for the session: still say, in the log, how it ran.
-        await _record_escalation(
-            turn, call, argv, EscalationTrigger.MODEL_REQUEST,
-            Approver.SESSION, justification,
-        )
-    sandboxed = sandbox.filesystem_restricted and not escalated
-    spawner = sandbox.confined if sandboxed else sandbox.unconfined
-    result = await _run(turn, call, argv, cwd, spawner)
+        await _record_escalation(turn, call, argv, EscalationTrigger.MODEL_REQUEST,
+                                 Approver.SESSION, justification, execution)
+    result = await _run(turn, call, argv, cwd, execution.spawner)
     if likely_sandbox_denial(
-        sandboxed=sandboxed,
+        sandboxed=execution.sandboxed,
         exit_code=result.exit_code,
         outputs=(result.stderr, result.stdout, result.aggregated_output),
-    ) and retry_unsandboxed_after_denial(settings.approval_policy):
+    ) and retry_unsandboxed_after_denial(settings.approval_policy) and not sandbox.denies_reads:
         decision = await turn.request_exec_approval(
             call.call_id, argv, cwd, "command failed; retry without sandbox?"
         )
@@ -189,16 +200,20 @@ async def _record_escalation(
     trigger: EscalationTrigger,
     approver: Approver,
     justification: str | None,
+    execution: Execution | None = None,
 ) -> None:
     record = escalation_record(
         call_id=call.call_id,
         turn_id=turn.turn_id,
         command=argv,
         trigger=trigger,
-        mode=ExecutionMode.UNSANDBOXED,
+        # A retry after a denial (no ``execution``) runs unsandboxed.
+        mode=ExecutionMode.UNSANDBOXED if execution is None or execution.mode is None
+        else execution.mode,
         approved_by=approver,
         justification=justification,
         decision_submission_id=turn.session.decision_submissions.get(call.call_id),
+        permissions=None if execution is None else execution.permissions,
     )
     # On disk before the command runs (the writer fsyncs escalations): the audit trail
     # must not depend on the command.

@@ -169,7 +169,7 @@ def _path_from_dict(value: Mapping[str, Any]) -> FsPath:
     )
 
 
-def _entry_from_dict(value: Mapping[str, Any]) -> FsEntry:
+def entry_from_dict(value: Mapping[str, Any]) -> FsEntry:
     path_obj = value.get("path")
     if not isinstance(path_obj, dict):
         raise PolicyError('permission entry has no "path" object')
@@ -198,7 +198,7 @@ def file_system_from_dict(value: Mapping[str, Any]) -> FileSystemPolicy:
     depth = value.get("glob_scan_max_depth")
     return FileSystemPolicy(
         kind=kind,
-        entries=tuple(_entry_from_dict(e) for e in entries),
+        entries=tuple(entry_from_dict(e) for e in entries),
         glob_scan_max_depth=int(depth) if isinstance(depth, int) else None,
     )
 
@@ -259,7 +259,7 @@ def _special_to_dict(special: SpecialPath) -> dict[str, Any]:
     return out
 
 
-def _entry_to_dict(entry: FsEntry) -> dict[str, Any]:
+def entry_to_dict(entry: FsEntry) -> dict[str, Any]:
     path: dict[str, Any]
     if isinstance(entry.path, Path):
         path = {"type": "path", "path": str(entry.path)}
@@ -281,7 +281,7 @@ def profile_to_dict(profile: PermissionProfile) -> dict[str, Any]:
         return {"type": "external", "network": profile.network.value}
     fs: dict[str, Any] = {"type": profile.file_system.kind.value}
     if profile.file_system.kind is FsKind.RESTRICTED:
-        fs["entries"] = [_entry_to_dict(e) for e in profile.file_system.entries]
+        fs["entries"] = [entry_to_dict(e) for e in profile.file_system.entries]
         if profile.file_system.glob_scan_max_depth is not None:
             fs["glob_scan_max_depth"] = profile.file_system.glob_scan_max_depth
     return {"type": "managed", "file_system": fs, "network": profile.network.value}

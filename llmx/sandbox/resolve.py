@@ -136,6 +136,9 @@ class ResolvedSandbox:
     resolved_fs: ResolvedFileSystem | None
     # The homes kept read-only wherever a writable root holds them, with what each is.
     protected_homes: Mapping[Path, str] = field(default_factory=dict)
+    # The environment the plan was resolved in (``$TMPDIR``...), to resolve a widened
+    # profile the same way (``additional_permissions.bounded_sandbox``).
+    parent_env: Mapping[str, str] = field(default_factory=dict, compare=False)
     # Why each decision was taken, in order; printed by ``--explain``.
     reasons: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
@@ -322,6 +325,7 @@ def resolve_sandbox(
         workspace_roots=tuple(workspace_roots),
         resolved_fs=resolved,
         protected_homes=homes,
+        parent_env=parent_env,
         reasons=tuple(reasons),
         warnings=tuple(warnings),
     )

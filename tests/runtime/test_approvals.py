@@ -25,6 +25,7 @@ from llmx.runtime.escalation import likely_sandbox_denial
 P = ApprovalPolicy
 DEFAULT = SandboxPermissions.USE_DEFAULT
 ESCALATED = SandboxPermissions.REQUIRE_ESCALATED
+BOUNDED = SandboxPermissions.WITH_ADDITIONAL_PERMISSIONS
 
 
 def _req(policy: ApprovalPolicy, *, perms: SandboxPermissions = DEFAULT, safe: bool = False,
@@ -62,6 +63,27 @@ def test_escalation_requests_are_refused_outside_on_request() -> None:
     assert refusal is not None
     assert refusal.startswith("approval policy is Never; reject command")
     assert escalation_guard(P.NEVER, ESCALATED, preapproved=True) is None
+
+
+def test_bounded_requests_ask_under_on_request_and_are_refused_elsewhere() -> None:
+    assert _req(P.ON_REQUEST, perms=BOUNDED) == NeedsApproval()
+    assert escalation_guard(P.UNTRUSTED, BOUNDED, preapproved=False) == (
+        "approval policy is UnlessTrusted; reject command — you cannot request additional "
+        "permissions unless the approval policy is OnRequest")
+    assert escalation_guard(P.NEVER, BOUNDED, preapproved=True) is None
+
+
+def test_a_cached_bounded_approval_covers_only_the_same_bounds() -> None:
+    narrow = {"file_system": {"entries": [
+        {"path": {"type": "path", "path": "/out"}, "access": "write"}]}}
+    wide = {"file_system": {"entries": [
+        {"path": {"type": "path", "path": "/"}, "access": "write"}]}}
+    argv, cwd = ["bash", "-lc", "make"], Path("/w")
+    cache = ApprovalCache()
+    cache.remember([ApprovalCache.command_key(argv, cwd, BOUNDED, narrow)])
+    assert cache.covers([ApprovalCache.command_key(argv, cwd, BOUNDED, narrow)])
+    assert not cache.covers([ApprovalCache.command_key(argv, cwd, BOUNDED, wide)])
+    assert not cache.covers([ApprovalCache.command_key(argv, cwd, ESCALATED)])
 
 
 def test_denials_offer_an_unsandboxed_retry_only_where_codex_does() -> None:

@@ -43,7 +43,11 @@ def test_truncation_keeps_head_and_tail() -> None:
 def test_specs_offer_codex_shell_schema_on_both_wires() -> None:
     responses = {spec["name"]: spec for spec in tool_specs(WireApi.RESPONSES)}
     properties = responses["exec_command"]["parameters"]["properties"]
-    assert properties["sandbox_permissions"]["enum"] == ["use_default", "require_escalated"]
+    assert properties["sandbox_permissions"]["enum"] == [
+        "use_default", "with_additional_permissions", "require_escalated"]
+    bounds = properties["additional_permissions"]["properties"]
+    assert sorted(bounds["file_system"]["properties"]) == ["read", "write"]
+    assert bounds["network"]["properties"]["enabled"]["type"] == "boolean"
     assert "justification" in properties
     assert responses["apply_patch"]["type"] == "custom"
     chat = [spec["function"]["name"] for spec in tool_specs(WireApi.CHAT)]

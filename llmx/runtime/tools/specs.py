@@ -2,8 +2,11 @@
 
 ``exec_command`` keeps Codex's current schema (``sandbox_permissions``,
 ``justification``, ``prefix_rule``...), so a model tuned on Codex's tools behaves the same
-here. apply_patch is a freeform (``custom``) tool on the Responses API; the Chat
-Completions API has no freeform tools, so there it is a function taking ``input``.
+here. It also offers ``with_additional_permissions`` and ``additional_permissions``, which
+Codex offers only with ``features.exec_permission_approvals``: a bounded request is the
+better escalation, and llmx enforces it. apply_patch is a freeform (``custom``) tool on
+the Responses API; the Chat Completions API has no freeform tools, so there it is a
+function taking ``input``.
 """
 
 from __future__ import annotations
@@ -61,9 +64,36 @@ EXEC_COMMAND_SPEC: dict[str, Any] = {
             },
             "sandbox_permissions": {
                 "type": "string",
-                "description": "Per-command sandbox override. Defaults to `use_default`; use "
-                "`require_escalated` for unsandboxed execution.",
-                "enum": ["use_default", "require_escalated"],
+                "description": "Per-command sandbox override. Defaults to `use_default`. Prefer "
+                "`with_additional_permissions` (listed in `additional_permissions`) when the "
+                "command needs a few more paths or the network; `require_escalated` runs it "
+                "without the sandbox.",
+                "enum": ["use_default", "with_additional_permissions", "require_escalated"],
+            },
+            "additional_permissions": {
+                "type": "object",
+                "description": "Only with `with_additional_permissions`: what the command needs "
+                "beyond the sandbox; it stays sandboxed with exactly these added.",
+                "properties": {
+                    "network": {
+                        "type": "object",
+                        "properties": {"enabled": {
+                            "type": "boolean", "description": "True to allow network access.",
+                        }},
+                        "additionalProperties": False,
+                    },
+                    "file_system": {
+                        "type": "object",
+                        "properties": {
+                            "read": {"type": "array", "items": {"type": "string"},
+                                     "description": "Absolute paths to make readable."},
+                            "write": {"type": "array", "items": {"type": "string"},
+                                      "description": "Absolute paths to make writable."},
+                        },
+                        "additionalProperties": False,
+                    },
+                },
+                "additionalProperties": False,
             },
             "shell": _string("Shell binary to launch. Defaults to the user's default shell."),
             "tty": {
