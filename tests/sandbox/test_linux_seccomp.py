@@ -1,4 +1,5 @@
-"""The seccomp filter against the real kernel: namespace creation through clone/clone3.
+"""The seccomp filter against the real kernel: namespace creation through clone/clone3,
+terminal ioctls.
 
 A probe process gives itself every capability (a user namespace of its own), shows that
 each namespace flag works without the filter, loads the filter and tries again.
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture(scope="module", params=[False, True], ids=["network-on", "network-off"])
 def report(request: pytest.FixtureRequest) -> dict[str, object]:
     restrict = "1" if request.param else "0"
-    proc = subprocess.run([PYTHON, str(PROBES / "clone_filter_probe.py"), restrict],
+    proc = subprocess.run([PYTHON, str(PROBES / "seccomp_filter_probe.py"), restrict],
                           capture_output=True, check=False, timeout=60)
     assert proc.returncode == 0, proc.stderr.decode(errors="replace")
     result: dict[str, object] = json.loads(proc.stdout)
@@ -73,6 +74,28 @@ def test_clone3_is_not_implemented_under_the_filter(report: dict[str, object]) -
     assert report["unfiltered_clone3"] == 0, "this kernel lacks clone3 itself"
     assert report["clone3_plain"] == errno.ENOSYS
     assert report["clone3_newuser"] == errno.ENOSYS
+
+
+def test_terminal_injection_is_refused_by_the_filter(report: dict[str, object]) -> None:
+    before, after = _errnos(report, "ioctl_unfiltered"), _errnos(report, "ioctl_filtered")
+    if before["TIOCSTI"] != 0:
+        code = errno.errorcode[before["TIOCSTI"]]
+        pytest.skip(f"TIOCSTI is refused by this kernel itself ({code}; "
+                    "dev.tty.legacy_tiocsti = 0)")
+    assert after["TIOCSTI"] == errno.EPERM
+    # The kernel reads the request as 32 bits: bits above them change nothing.
+    assert before["TIOCSTI_high_word"] == 0
+    assert after["TIOCSTI_high_word"] == errno.EPERM
+
+
+def test_tioclinux_is_refused_by_the_filter(report: dict[str, object]) -> None:
+    before, after = _errnos(report, "ioctl_unfiltered"), _errnos(report, "ioctl_filtered")
+    assert before["TIOCLINUX"] not in (0, errno.EPERM)  # a pty is no virtual console
+    assert after["TIOCLINUX"] == errno.EPERM
+
+
+def test_other_terminal_ioctls_still_work(report: dict[str, object]) -> None:
+    assert _errnos(report, "ioctl_filtered")["TCGETS"] == 0
 
 
 def test_filter_mask_names_every_namespace_flag() -> None:

@@ -78,6 +78,7 @@ class Evidence:
     exit_code: int
     received: dict[str, list[bytes]]
     tty_input: bytes
+    tty_output: bytes
     other_output: bytes
     other_input: bytes
     knobs: dict[str, str]
@@ -422,7 +423,8 @@ class Arena:
         log = err.decode(errors="replace")
         return Evidence(
             arena=self, output=err + tty_output, exit_code=code, received=received,
-            tty_input=_drain(self.follower), other_output=_drain(self.other_main),
+            tty_input=_drain(self.follower), tty_output=tty_output,
+            other_output=_drain(self.other_main),
             other_input=_drain(self.other_follower),
             knobs={name: _read(path) for name, path in KNOBS.items()},
             esterror=host_kernel.clock_esterror(), holder_signals=signals,

@@ -232,6 +232,7 @@ def _terminal() -> list[Attempt]:
         return lambda ev: ev.mark(name).encode() in getattr(ev, where)
     return [Attempt("tiocsti_stdout", TERMINAL, typed("tiocsti_stdout", "tty_input")),
             Attempt("tiocsti_dev_tty", TERMINAL, typed("tiocsti_dev_tty", "tty_input")),
+            Attempt("dev_tty_write", TERMINAL, typed("dev_tty_write", "tty_output")),
             Attempt("tiocsti_other_pty", TERMINAL, typed("tiocsti_other_pty", "other_input")),
             Attempt("write_other_pty", TERMINAL, typed("write_other_pty", "other_output"))]
 

@@ -48,8 +48,17 @@ def exec_confined(
     os.chdir(prepared.cwd)
     for fd in prepared.pass_fds:
         os.set_inheritable(fd, True)
+    if prepared.backend is BackendKind.LANDLOCK:
+        # The command needs a session of its own (no controlling terminal), and this
+        # process, a shell's job, may lead its process group, where setsid fails.
+        _run_as_child(prepared, new_session=True)
     if prepared.masks is not None and not prepared.masks_released_by_waiter:
-        _run_then_release(prepared)
+        _run_as_child(prepared, new_session=False)
+    _set_up_and_exec(prepared)
+
+
+def _set_up_and_exec(prepared: PreparedCommand) -> NoReturn:
+    """Run the child's set-up in this process, then become the command."""
     if prepared.preexec is not None:
         # Report set-up failures straight to stderr: there is no parent to read a pipe.
         assert prepared.error_fd is not None
@@ -58,29 +67,37 @@ def exec_confined(
     try:
         os.execvpe(prepared.argv[0], prepared.argv, prepared.env)
     except OSError as exc:
-        sys.stderr.write(f"llmx sandbox: cannot run {argv[0]}: {exc.strerror}\n")
+        sys.stderr.write(f"llmx sandbox: cannot run {prepared.argv[0]}: {exc.strerror}\n")
         os._exit(127 if isinstance(exc, FileNotFoundError) else 126)
 
 
-def _run_then_release(prepared: PreparedCommand) -> NoReturn:
-    """bubblewrap with mask targets: stay as the parent that removes them afterwards.
+def _run_as_child(prepared: PreparedCommand, *, new_session: bool) -> NoReturn:
+    """Start the command in a child and stay as its parent, which cleans up afterwards
+    (bubblewrap's mask targets) and exits with the command's status.
 
-    Relays HUP/INT/QUIT/TERM sent to this process to bubblewrap, which dies of them and
-    takes its namespace with it; exits with the command's status.
+    ``new_session``: the child calls ``setsid`` (the landlock backend; bubblewrap makes
+    its own). Relays HUP/INT/QUIT/TERM sent to this process, the terminal's among them, to
+    the child (its whole group with ``new_session``); bubblewrap dies of them and takes
+    its namespace with it.
     """
-    from llmx.sandbox.linux import pidns
+    from llmx.sandbox.linux import kernel, pidns
 
     old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD, *pidns.RELAYED})
     child = os.fork()
     if child == 0:
         try:
             signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
-            os.execvpe(prepared.argv[0], prepared.argv, prepared.env)
+            if new_session:
+                os.setsid()
+            _set_up_and_exec(prepared)
         finally:
             os._exit(127)
     code = 126
     try:
-        code = pidns.wait_relaying(child, relay=os.kill)
+        # Without a PID namespace the command can see this process: its environment (the
+        # caller's, secrets and all) must not be readable through /proc.
+        kernel.prctl(kernel.PR_SET_DUMPABLE, 0)
+        code = pidns.wait_relaying(child, relay=os.killpg if new_session else os.kill)
     finally:
         prepared.close()
         os._exit(code)

@@ -39,6 +39,7 @@ _SYSCALLS: dict[str, dict[str, int]] = {
         "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
         "landlock_create_ruleset": 444, "landlock_add_rule": 445,
         "landlock_restrict_self": 446, "seccomp": 317, "clone": 56, "clone3": 435,
+        "ioctl": 16,
     },
     "aarch64": {
         "socket": 198, "socketpair": 199, "bind": 200, "listen": 201, "accept": 202,
@@ -52,6 +53,7 @@ _SYSCALLS: dict[str, dict[str, int]] = {
         "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
         "landlock_create_ruleset": 444, "landlock_add_rule": 445,
         "landlock_restrict_self": 446, "seccomp": 277, "clone": 220, "clone3": 435,
+        "ioctl": 29,
     },
 }
 

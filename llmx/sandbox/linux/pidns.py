@@ -37,11 +37,10 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
     from typing import NoReturn
 
-# Signals a user or a supervisor sends to stop a command; the exec path relays them.
+# Signals a user or a supervisor sends to stop a command; the exec path relays them. The
+# command runs in a session of its own (no controlling terminal it could type into), so
+# the terminal's ^C reaches only the waiter, which relays it too.
 RELAYED = (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM)
-# ``si_code`` of a signal the kernel generated, such as the terminal's ^C: it went to the
-# whole foreground process group, the command included, so it must not be relayed again.
-_SI_KERNEL = 0x80
 # The waiter relays signal RELAYED[i] to the init as SIGRTMIN+i: PID 1 of a namespace only
 # receives signals it has a handler for, and these are ones nobody else sends it.
 _RELAY_BASE = signal.SIGRTMIN
@@ -96,7 +95,12 @@ def split(
     old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, watched)
     init = kernel.fork()
     if init == 0:
-        _become_init(old_mask, init_fds, confine, argv, env, report, status_fd)
+        # The waiter of ``run_confined`` is a session leader already (``subprocess``'s
+        # ``start_new_session``), and stays in the init's process group, so that killing
+        # that group kills the init at once; on the exec path the waiter is llmx itself,
+        # which may hold the user's terminal.
+        _become_init(old_mask, init_fds, confine, argv, env, report, status_fd,
+                     new_session=relay)
     code = 126
     try:
         _close_inherited(keep_fds)
@@ -122,7 +126,9 @@ def become_init(
     """``split``'s init, for a process that is PID 1 of its namespace already (cloned
     there by the spawn server, which waits for it as ``split``'s waiter would)."""
     old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD, *RELAYED})
-    _become_init(old_mask, init_fds, confine, argv, env, report, status_fd)
+    # The spawn server's child has made its own session already.
+    _become_init(old_mask, init_fds, confine, argv, env, report, status_fd,
+                 new_session=False)
 
 
 def _close_inherited(keep: tuple[int, ...] = ()) -> None:
@@ -155,7 +161,7 @@ def wait_relaying(child: int, *, relay: Callable[[int, int], None] | None) -> in
             pid, status = os.waitpid(child, os.WNOHANG)
             if pid == child:
                 return exit_code(status)
-        elif relay is not None and info.si_code != _SI_KERNEL and info.si_pid != os.getpid():
+        elif relay is not None and info.si_pid != os.getpid():
             with contextlib.suppress(ProcessLookupError):
                 relay(child, info.si_signo)
 
@@ -163,11 +169,15 @@ def wait_relaying(child: int, *, relay: Callable[[int, int], None] | None) -> in
 def _become_init(old_mask: set[int], keep: tuple[int, ...], confine: Callable[[], None],
                  argv: Sequence[str], env: Mapping[str, str],
                  report: Callable[[str, BaseException], None],
-                 status_fd: int | None) -> NoReturn:
+                 status_fd: int | None, *, new_session: bool) -> NoReturn:
     code = 126
     step = "pid namespace"
     try:
         kernel.prctl(kernel.PR_SET_PDEATHSIG, signal.SIGKILL)
+        if new_session:
+            # No controlling terminal: the command cannot open the caller's terminal
+            # (/dev/tty), nor type into it through an inherited descriptor.
+            os.setsid()
         _close_inherited(keep)
         kernel.mount("proc", "/proc", "proc", _PROC_FLAGS)
         relays = {_RELAY_BASE + i: sig for i, sig in enumerate(RELAYED)}

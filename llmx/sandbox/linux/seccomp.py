@@ -6,8 +6,9 @@ uid 0 of a user namespace whose mounts it created, and a command that could unmo
 read-only binds would escape them. Namespaces cannot be made through ``clone`` either: a
 ``clone`` whose flags ask for one fails with ``EPERM``, and ``clone3`` (whose flags sit in
 a struct the filter cannot read) fails with ``ENOSYS``, so libc falls back to ``clone``.
-Default action: allow; a matching rule fails with ``EPERM``; a foreign calling convention
-(x32, or a 32-bit ABI) kills the process.
+Terminal injection is refused too (``ioctl`` with ``TIOCSTI`` or ``TIOCLINUX``), whatever
+descriptor it names. Default action: allow; a matching rule fails with ``EPERM``; a
+foreign calling convention (x32, or a 32-bit ABI) kills the process.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ _X32_SYSCALL_BIT = 0x40000000
 _NR = 0
 _ARCH = 4
 _ARG0_LOW = 16  # little-endian: the low 32 bits of args[0]
+_ARG1_LOW = 24
 _ARG4_LOW = 48
 _ARG4_HIGH = 52
 
@@ -56,6 +58,14 @@ NAMESPACE_CLONE_FLAGS = (
     | kernel.CLONE_NEWIPC | kernel.CLONE_NEWUTS | kernel.CLONE_NEWCGROUP
     | kernel.CLONE_NEWTIME
 )
+
+# ioctl requests refused on every descriptor: TIOCSTI pushes bytes into a terminal's input
+# (a command holding the user's terminal types into the shell that runs after it) and
+# TIOCLINUX's selection calls do the same on a virtual console. The kernel reads the
+# request as 32 bits, so checking the low word of args[1] is exact.
+TIOCSTI = 0x5412
+TIOCLINUX = 0x541C
+DENIED_IOCTLS = (TIOCSTI, TIOCLINUX)
 
 # With the network restricted: everything that could talk over a socket that is not a
 # socketpair. ``recvfrom``/``sendmsg``/``recvmsg`` stay allowed for socketpair IPC.
@@ -99,6 +109,7 @@ def build_filter(*, restrict_network: bool) -> bytes:
     body.extend(("jeq", nr, "errno", None) for nr in deny)
     body.append(("jeq", kernel.syscall_number("clone"), "clone_flags", None))
     body.append(("jeq", kernel.syscall_number("clone3"), "enosys", None))
+    body.append(("jeq", kernel.syscall_number("ioctl"), "ioctl_request", None))
     body.extend(("jeq", nr, "domain", None) for nr in unix_only)
     body.extend(("jeq", nr, "no_address", None) for nr in addressed)
     # Every jump goes forward (classic BPF has no backward jumps), so the argument checks
@@ -108,6 +119,10 @@ def build_filter(*, restrict_network: bool) -> bytes:
     labels["clone_flags"] = len(body)
     body.append(("ld", _ARG0_LOW, None, None))
     body.append(("jset", NAMESPACE_CLONE_FLAGS, "errno", "allow"))
+    labels["ioctl_request"] = len(body)
+    body.append(("ld", _ARG1_LOW, None, None))
+    body.extend(("jeq", request, "errno", None) for request in DENIED_IOCTLS)
+    body.append(("ret", _RET_ALLOW, None, None))
     labels["domain"] = len(body)
     body.append(("ld", _ARG0_LOW, None, None))
     body.append(("jeq", _AF_UNIX, "allow", "errno"))

@@ -25,6 +25,13 @@ def tiocsti_dev_tty(name: str) -> None:
     _inject(os.open("/dev/tty", os.O_RDWR), name)
 
 
+def dev_tty_write(name: str) -> None:
+    # Writing on the caller's terminal past any redirection (and reading what the user
+    # types there, were the command in its foreground group).
+    fd = os.open("/dev/tty", os.O_WRONLY)
+    os.write(fd, f"{mark(name)}\n".encode())
+
+
 def tiocsti_other_pty(name: str) -> None:
     _inject(os.open(OTHER_PTY, os.O_RDWR | os.O_NOCTTY), name)
 

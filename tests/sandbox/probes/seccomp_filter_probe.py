@@ -1,17 +1,21 @@
-"""Loads llmx's seccomp filter into itself and reports what ``clone``/``clone3`` get.
+"""Loads llmx's seccomp filter into itself and reports what the calls it governs get.
 
-Usage: clone_filter_probe.py RESTRICT_NETWORK(0|1).  Prints one JSON object:
+Usage: seccomp_filter_probe.py RESTRICT_NETWORK(0|1).  Prints one JSON object:
 ``{"unfiltered": {flag: errno}, "filtered": {flag: errno}, ...}`` (0 = the call worked).
 The process first makes itself a user namespace, so it holds every capability there and
 each namespace flag alone succeeds without the filter: a refusal after it is the filter's.
+It also takes a pseudo-terminal as its controlling terminal, so that the terminal ioctls
+work without the filter.
 """
 
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import json
 import os
 import sys
+import termios
 
 from llmx.sandbox.linux import kernel, seccomp
 
@@ -52,8 +56,34 @@ def clone3(flags: int) -> int:
     return 0
 
 
+def ioctl(fd: int, request: int, arg: bytes = b"x", high_word: int = 0) -> int:
+    """errno of ``ioctl(fd, request | high_word << 32, arg)`` (0 = it worked)."""
+    buf = ctypes.create_string_buffer(arg, 64)
+    result = libc.syscall(ctypes.c_long(kernel.syscall_number("ioctl")), ctypes.c_long(fd),
+                          ctypes.c_ulong(request | (high_word << 32)), buf)
+    return ctypes.get_errno() if result < 0 else 0
+
+
+def terminal_ioctls(fd: int) -> dict[str, int]:
+    found = {"TIOCSTI": ioctl(fd, seccomp.TIOCSTI), "TCGETS": ioctl(fd, termios.TCGETS),
+             "TIOCSTI_high_word": ioctl(fd, seccomp.TIOCSTI, high_word=1)}
+    # TIOCLINUX subcode 12 (the console's mode) on a pty: refused by the tty layer.
+    found["TIOCLINUX"] = ioctl(fd, seccomp.TIOCLINUX, bytes((12,)))
+    return found
+
+
+def controlling_terminal() -> int:
+    """A new session with a pseudo-terminal as its controlling terminal (its main side
+    stays open: closing it would hang the terminal up)."""
+    os.setsid()
+    _main, follower = os.openpty()
+    fcntl.ioctl(follower, termios.TIOCSCTTY, 0)
+    return follower
+
+
 def main() -> None:
     restrict_network = sys.argv[1] == "1"
+    tty = controlling_terminal()
     uid, gid = os.getuid(), os.getgid()
     kernel.unshare(kernel.CLONE_NEWUSER)
     # A nested user namespace needs the creator's ids mapped in this one.
@@ -66,6 +96,7 @@ def main() -> None:
     report: dict[str, object] = {
         "unfiltered": {name: clone(flag)[0] for name, flag in FLAGS.items()},
         "unfiltered_clone3": clone3(0),
+        "ioctl_unfiltered": terminal_ioctls(tty),
     }
     seccomp.install_filter(seccomp.build_filter(restrict_network=restrict_network))
     report["filtered"] = {name: clone(flag)[0] for name, flag in FLAGS.items()}
@@ -76,6 +107,7 @@ def main() -> None:
     report["high_word_only"] = clone(kernel.CLONE_NEWUSER << 32)
     report["clone3_plain"] = clone3(0)
     report["clone3_newuser"] = clone3(kernel.CLONE_NEWUSER)
+    report["ioctl_filtered"] = terminal_ioctls(tty)
     print(json.dumps(report), flush=True)
 
 
