@@ -98,6 +98,31 @@ def test_other_terminal_ioctls_still_work(report: dict[str, object]) -> None:
     assert _errnos(report, "ioctl_filtered")["TCGETS"] == 0
 
 
+@pytest.mark.parametrize("call", ["keyctl", "add_key", "request_key"])
+def test_keyring_calls_are_refused_by_the_filter(report: dict[str, object],
+                                                 call: str) -> None:
+    before, after = _errnos(report, "keys_unfiltered"), _errnos(report, "keys_filtered")
+    assert before[call] != errno.EPERM, "refused without the filter already"
+    assert after[call] == errno.EPERM
+
+
+@pytest.mark.parametrize("call", ["socket", "socketpair"])
+@pytest.mark.parametrize("kind", ["dgram", "dgram_cloexec", "raw"])
+def test_unix_datagram_sockets_are_refused_with_the_network_off(
+        report: dict[str, object], call: str, kind: str) -> None:
+    key = f"{call}_{kind}"
+    assert _errnos(report, "unix_unfiltered")[key] == 0
+    expected = errno.EPERM if report["restrict_network"] else 0
+    assert _errnos(report, "unix_filtered")[key] == expected
+
+
+@pytest.mark.parametrize("call", ["socket", "socketpair"])
+@pytest.mark.parametrize("kind", ["stream", "seqpacket", "stream_nonblock"])
+def test_unix_connection_sockets_still_work(report: dict[str, object], call: str,
+                                            kind: str) -> None:
+    assert _errnos(report, "unix_filtered")[f"{call}_{kind}"] == 0
+
+
 def test_filter_mask_names_every_namespace_flag() -> None:
     for flag in (kernel.CLONE_NEWUSER, kernel.CLONE_NEWNS, kernel.CLONE_NEWPID,
                  kernel.CLONE_NEWNET, kernel.CLONE_NEWIPC, kernel.CLONE_NEWUTS,

@@ -60,9 +60,9 @@ def exec_confined(
 def _set_up_and_exec(prepared: PreparedCommand) -> NoReturn:
     """Run the child's set-up in this process, then become the command."""
     if prepared.preexec is not None:
-        # Report set-up failures straight to stderr: there is no parent to read a pipe.
-        assert prepared.error_fd is not None
-        os.dup2(2, prepared.pass_fds[0])
+        if prepared.error_fd is not None:
+            # Report set-up failures straight to stderr: no parent reads the pipe.
+            os.dup2(2, prepared.pass_fds[0])
         prepared.preexec()
     try:
         os.execvpe(prepared.argv[0], prepared.argv, prepared.env)

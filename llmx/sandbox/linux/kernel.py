@@ -39,7 +39,7 @@ _SYSCALLS: dict[str, dict[str, int]] = {
         "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
         "landlock_create_ruleset": 444, "landlock_add_rule": 445,
         "landlock_restrict_self": 446, "seccomp": 317, "clone": 56, "clone3": 435,
-        "ioctl": 16,
+        "ioctl": 16, "add_key": 248, "request_key": 249, "keyctl": 250,
     },
     "aarch64": {
         "socket": 198, "socketpair": 199, "bind": 200, "listen": 201, "accept": 202,
@@ -53,7 +53,7 @@ _SYSCALLS: dict[str, dict[str, int]] = {
         "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
         "landlock_create_ruleset": 444, "landlock_add_rule": 445,
         "landlock_restrict_self": 446, "seccomp": 277, "clone": 220, "clone3": 435,
-        "ioctl": 29,
+        "ioctl": 29, "add_key": 217, "request_key": 218, "keyctl": 219,
     },
 }
 
@@ -193,6 +193,21 @@ def clone_probe(namespaces: int) -> int:
         return ctypes.get_errno() or 1
     _, status = os.waitpid(pid, 0)
     return 0 if os.waitstatus_to_exitcode(status) == 0 else 1
+
+
+_KEYCTL_JOIN_SESSION_KEYRING = 1
+_ENOSYS = 38
+
+
+def join_fresh_session_keyring() -> None:
+    """Leave the caller's session keyring for a new anonymous one (inherited by children),
+    so that nothing started afterwards holds the caller's keys. A kernel built without
+    keyrings has nothing to leave."""
+    try:
+        syscall("keyctl", ctypes.c_int(_KEYCTL_JOIN_SESSION_KEYRING), None)
+    except OSError as exc:
+        if exc.errno != _ENOSYS:
+            raise
 
 
 def set_no_new_privs() -> None:

@@ -149,6 +149,8 @@ def _confine(setup: ChildSetup) -> None:
     step = "chdir"
     try:
         os.chdir(setup.cwd)
+        step = "session keyring"
+        kernel.join_fresh_session_keyring()
         step = "no_new_privs"
         kernel.set_no_new_privs()
         if setup.landlock_ruleset is not None:

@@ -48,9 +48,11 @@ class PreparedCommand:
     def preexec(self) -> Callable[[], None] | None:
         """The ``preexec_fn`` that sets the child up (None: nothing to set up)."""
         setup = self.child_setup
-        if setup is None:
-            return None
-        return lambda: namespaces.run_in_child(setup)
+        if setup is not None:
+            return lambda: namespaces.run_in_child(setup)
+        if self.backend is BackendKind.BWRAP:
+            return _before_bwrap
+        return None
 
     def setup_error(self) -> str | None:
         """The child's set-up failure, if it reported one (read after the child is gone)."""
@@ -78,6 +80,18 @@ class PreparedCommand:
         if self.masks is not None:
             masks, self.masks = self.masks, None
             mask_targets.release(masks)
+
+
+def _before_bwrap() -> None:
+    """bubblewrap runs nothing of ours after its own set-up: what it does not do is done
+    before it starts, and inherited. A failure ends the child (exit 126, as a set-up
+    failure of the other backends), never lets bubblewrap start without it."""
+    try:
+        kernel.join_fresh_session_keyring()
+    except OSError as exc:
+        os.write(2, f"llmx sandbox: could not confine the command (session keyring: "
+                    f"{exc.strerror})\n".encode())
+        os._exit(126)
 
 
 def seccomp_program(restrict_network: bool) -> bytes:

@@ -47,6 +47,9 @@ ALWAYS_DENIED = (
     "io_uring_setup", "io_uring_enter", "io_uring_register",
     "mount", "umount2", "pivot_root", "move_mount", "open_tree", "fsopen", "fsconfig",
     "fsmount", "fspick", "mount_setattr", "unshare", "setns",
+    # Kernel keyrings: the command starts in an empty session keyring of its own, and
+    # may neither read the user's keyrings nor plant keys in them.
+    "keyctl", "add_key", "request_key",
 )
 
 # ``clone`` flags that make a namespace. The kernel reads only the low 32 bits of clone's
@@ -77,11 +80,17 @@ NETWORK_DENIED = (
 # connected socket, and with connect refused that is a socketpair or an inherited fd:
 # libc's send() is sendto() with no address, so socketpair IPC needs it.
 ADDRESSED_ONLY = ("sendto",)
-# Refused unless the domain (args[0]) is AF_UNIX.
+# Refused unless the domain (args[0]) is AF_UNIX and the type (args[1], less its flags)
+# is a connection's: a datagram socket sends to any pathname or abstract socket it names
+# (even one of a socketpair, and with SCM_RIGHTS descriptors along), no connect needed.
+# AF_UNIX takes SOCK_RAW as SOCK_DGRAM.
 UNIX_ONLY = ("socket", "socketpair")
+_SOCK_TYPE_MASK = 0xF
+UNIX_CONNECTION_TYPES = (1, 5)  # SOCK_STREAM, SOCK_SEQPACKET
 
 
 _JUMPS = {"jeq": _JEQ_K, "jge": _JGE_K, "jset": _JSET_K}
+_ALU_AND_K = 0x54
 
 
 def _insn(code: int, k: int, jt: int = 0, jf: int = 0) -> bytes:
@@ -125,7 +134,11 @@ def build_filter(*, restrict_network: bool) -> bytes:
     body.append(("ret", _RET_ALLOW, None, None))
     labels["domain"] = len(body)
     body.append(("ld", _ARG0_LOW, None, None))
-    body.append(("jeq", _AF_UNIX, "allow", "errno"))
+    body.append(("jeq", _AF_UNIX, None, "errno"))
+    body.append(("ld", _ARG1_LOW, None, None))
+    body.append(("and", _SOCK_TYPE_MASK, None, None))
+    body.extend(("jeq", kind, "allow", None) for kind in UNIX_CONNECTION_TYPES)
+    body.append(("ret", _RET_ERRNO | errno.EPERM, None, None))
     labels["no_address"] = len(body)
     body.append(("ld", _ARG4_LOW, None, None))
     body.append(("jeq", 0, None, "errno"))
@@ -144,6 +157,8 @@ def build_filter(*, restrict_network: bool) -> bytes:
     for index, (op, k, jt, jf) in enumerate(body):
         if op == "ld":
             out += _insn(_LD_W_ABS, k)
+        elif op == "and":
+            out += _insn(_ALU_AND_K, k)
         elif op == "ret":
             out += _insn(_RET_K, k)
         else:

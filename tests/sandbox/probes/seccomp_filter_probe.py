@@ -72,6 +72,37 @@ def terminal_ioctls(fd: int) -> dict[str, int]:
     return found
 
 
+def _errno(result: int) -> int:
+    return ctypes.get_errno() if result < 0 else 0
+
+
+def keyrings() -> dict[str, int]:
+    session = ctypes.c_int(-3)
+    call = libc.syscall
+    return {
+        "keyctl": _errno(call(ctypes.c_long(kernel.syscall_number("keyctl")),
+                              ctypes.c_int(0), session, ctypes.c_int(0))),
+        "add_key": _errno(call(ctypes.c_long(kernel.syscall_number("add_key")), b"user",
+                               b"probe", b"x", ctypes.c_size_t(1), session)),
+        "request_key": _errno(call(ctypes.c_long(kernel.syscall_number("request_key")),
+                                   b"user", b"no-such-key", None, ctypes.c_int(0))),
+    }
+
+
+SOCKET_KINDS = {"stream": 1, "dgram": 2, "raw": 3, "seqpacket": 5,
+                "dgram_cloexec": 2 | 0o2000000, "stream_nonblock": 1 | 0o4000}
+
+
+def unix_sockets() -> dict[str, int]:
+    found = {}
+    for name, kind in SOCKET_KINDS.items():
+        fd = libc.socket(1, kind, 0)
+        found[f"socket_{name}"] = _errno(fd)
+        pair = (ctypes.c_int * 2)()
+        found[f"socketpair_{name}"] = _errno(libc.socketpair(1, kind, 0, pair))
+    return found
+
+
 def controlling_terminal() -> int:
     """A new session with a pseudo-terminal as its controlling terminal (its main side
     stays open: closing it would hang the terminal up)."""
@@ -94,9 +125,12 @@ def main() -> None:
     global USER_NS
     USER_NS = os.readlink("/proc/self/ns/user")
     report: dict[str, object] = {
+        "restrict_network": restrict_network,
         "unfiltered": {name: clone(flag)[0] for name, flag in FLAGS.items()},
         "unfiltered_clone3": clone3(0),
         "ioctl_unfiltered": terminal_ioctls(tty),
+        "keys_unfiltered": keyrings(),
+        "unix_unfiltered": unix_sockets(),
     }
     seccomp.install_filter(seccomp.build_filter(restrict_network=restrict_network))
     report["filtered"] = {name: clone(flag)[0] for name, flag in FLAGS.items()}
@@ -108,6 +142,8 @@ def main() -> None:
     report["clone3_plain"] = clone3(0)
     report["clone3_newuser"] = clone3(kernel.CLONE_NEWUSER)
     report["ioctl_filtered"] = terminal_ioctls(tty)
+    report["keys_filtered"] = keyrings()
+    report["unix_filtered"] = unix_sockets()
     print(json.dumps(report), flush=True)
 
 
