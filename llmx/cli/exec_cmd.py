@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import Any, NamedTuple
 
 from llmx.cli.choices import APPROVAL_POLICIES, REVIEW_DECISIONS, SANDBOX_MODES
+from llmx.cli.errors import CommandError
 
 
 def _add_shared(parser: argparse.ArgumentParser) -> None:
@@ -141,7 +142,42 @@ def reparse_words_with_argparse(args: argparse.Namespace) -> None:
     parser.parse_intermixed_args(words, namespace=args)
 
 
+class Invocation(NamedTuple):
+    """What the words say: a new run, or ``resume`` (of ``session`` or the latest)."""
+
+    resume: bool
+    session: str | None
+    prompt: str | None
+
+
+def parse_words(args: argparse.Namespace) -> Invocation:
+    reparse_words(args)
+    words: list[str] = list(args.words)
+    if not words or words[0] != "resume":
+        if len(words) > 1:
+            raise CommandError(
+                f"unexpected argument {words[1]!r}", "quote the prompt as one argument", code=2
+            )
+        if args.last or args.all:
+            raise CommandError("--last and --all need resume", "use 'llmx exec resume --last'",
+                               code=2)
+        return Invocation(False, None, words[0] if words else None)
+    rest = words[1:]
+    if args.last:
+        if len(rest) > 1:
+            raise CommandError("resume --last takes at most one argument",
+                               "pass the prompt as one quoted argument", code=2)
+        return Invocation(True, None, rest[0] if rest else None)
+    if not rest:
+        raise CommandError("resume needs a session", "pass a SESSION_ID or --last", code=2)
+    if len(rest) > 2:
+        raise CommandError(f"unexpected argument {rest[2]!r} after resume",
+                           "quote the prompt as one argument", code=2)
+    return Invocation(True, rest[0], rest[1] if len(rest) > 1 else None)
+
+
 def _run(args: argparse.Namespace) -> int:
+    invocation = parse_words(args)
     from llmx.cli.exec_run import run_exec
 
-    return run_exec(args)
+    return run_exec(args, invocation.resume, invocation.session, invocation.prompt)

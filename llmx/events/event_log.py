@@ -151,9 +151,14 @@ class EventLog:
         options: RolloutOptions | None = None,
         redactor: Redactor | None = None,
         until_persisted: bool = False,
+        next_ordinal: int = 0,
     ) -> EventLog:
         """A lazy log for a new thread: the file appears with the first user input, or
-        with ``until_persisted`` at :meth:`persist` only."""
+        with ``until_persisted`` at :meth:`persist` only.
+
+        ``next_ordinal`` is the meta line's ordinal: a fork continues its parent's
+        ordinals (its history is the parent's lines below that ordinal).
+        """
         if not meta.timestamp:
             meta = msgspec.structs.replace(meta, timestamp=format_timestamp())
         if ephemeral:
@@ -162,7 +167,8 @@ class EventLog:
             when = started_local or datetime.now().astimezone()
             sink = FileSink(rollout_path_for(home, meta.id, when))
         return cls(
-            sink, meta=meta, options=options, redactor=redactor, until_persisted=until_persisted
+            sink, meta=meta, next_ordinal=next_ordinal, options=options, redactor=redactor,
+            until_persisted=until_persisted,
         )
 
     @classmethod
@@ -278,6 +284,11 @@ class EventLog:
             self._subscribers.clear()
 
     # -- subscribers ------------------------------------------------------------------
+
+    def unwritten(self) -> list[RolloutLine]:
+        """The lines recorded but not in the sink yet (a lazy log before its file
+        appears), in order: with the file, everything recorded so far."""
+        return list(self._buffer)
 
     def subscribe(self, capacity: int | None = None) -> Subscription:
         """Lines recorded from now on, in order, after they reached the sink."""

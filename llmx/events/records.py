@@ -134,11 +134,26 @@ class TokenUsageRecord(Struct):
     response_id: str | UnsetType = UNSET
 
 
+class Approver(enum.StrEnum):
+    """Who decided an approval request, or allowed an escalation."""
+
+    # A person answered the approval request (see ``decision_submission_id``).
+    USER = "user"
+    # An earlier ``approved_for_session`` answer covered this command.
+    SESSION = "session"
+    # An exec-policy rule (``prefix_rule``) allowed it.
+    RULE = "rule"
+    # The approval policy needs no approval (``never``, ``danger-full-access``).
+    POLICY = "policy"
+
+
 class SubmissionRecord(Struct):
     """``submission`` (llmx): ``{"id", "op"}``, logged before the runtime acts on it."""
 
     id: str
     op: Op
+    # Who answered, on the submission of an approval decision.
+    decided_by: Approver | UnsetType = UNSET
 
 
 class ExecutionMode(enum.StrEnum):
@@ -150,19 +165,6 @@ class ExecutionMode(enum.StrEnum):
     TURN_DEFAULT = "turn_default"
     # The turn's policy plus the bounded extra permissions in ``permissions``.
     BOUNDED = "bounded"
-
-
-class Approver(enum.StrEnum):
-    """Who allowed an escalation."""
-
-    # A person answered the approval request (see ``decision_submission_id``).
-    USER = "user"
-    # An earlier ``approved_for_session`` answer covered this command.
-    SESSION = "session"
-    # An exec-policy rule (``prefix_rule``) allowed it.
-    RULE = "rule"
-    # The approval policy needs no approval (``never``, ``danger-full-access``).
-    POLICY = "policy"
 
 
 class EscalationRecord(Struct):

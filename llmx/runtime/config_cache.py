@@ -29,7 +29,7 @@ import msgspec
 from llmx import __version__
 from llmx.events.home import FILE_MODE, config_path
 from llmx.runtime import config_types
-from llmx.runtime.config_types import LoadedConfig
+from llmx.runtime.config_loaded import LoadedConfig
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -40,8 +40,8 @@ CACHE_FILE_NAME = "config.cache.json"
 _FORMAT = 1
 # The modules whose code decides what a configuration means; a change to any of them
 # (an upgrade, an edit) invalidates every cached configuration.
-_SCHEMA_MODULES = ("config.py", "config_load.py", "config_providers.py", "config_types.py",
-                   "config_cache.py", "config_toml.py")
+_SCHEMA_MODULES = ("config.py", "config_load.py", "config_loaded.py", "config_providers.py",
+                   "config_types.py", "config_cache.py", "config_toml.py")
 
 # A field's type in a shape: "str" | "int" | "bool" | "float" | "any", or
 # ["enum", NAME] | ["model", NAME] | ["list", T] | ["dict", T] | ["optional", T].

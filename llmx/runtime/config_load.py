@@ -22,6 +22,9 @@ from pydantic import BaseModel, ValidationError
 
 from llmx.events.home import config_path, llmx_home
 from llmx.runtime.config import Config
+
+# Re-exported: the loaded result is a plain type (see config_types).
+from llmx.runtime.config_loaded import LoadedConfig
 from llmx.runtime.config_providers import built_in_providers, merge_providers
 from llmx.runtime.config_toml import (
     ConfigError,
@@ -34,9 +37,6 @@ from llmx.runtime.config_toml import (
     parse_override,
     set_path,
 )
-
-# Re-exported: the loaded result is a plain type (see config_types).
-from llmx.runtime.config_types import LoadedConfig
 
 __all__ = ["CODEX_PASSTHROUGH_KEYS", "LoadedConfig", "load_config"]
 

@@ -1,4 +1,4 @@
-"""The configuration's plain types: enums, defaults and the loaded result, without pydantic.
+"""The configuration's plain types: enums and defaults, without pydantic.
 
 The pydantic models of :mod:`llmx.runtime.config` are the one definition of what a valid
 configuration is; they take their enums and defaults from here. Keeping these apart lets
@@ -9,21 +9,13 @@ without importing pydantic at all (about 70 ms of every start).
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-import msgspec
+from typing import TYPE_CHECKING
 
 from llmx.events.limits import DEFAULT_INLINE_OUTPUT_BYTES
 
 # The sandbox owns the mode; it is re-exported here because every enum of the config
 # lives in this module (the validated-config cache looks them up by name here).
 from llmx.sandbox.policy import SandboxMode as SandboxMode
-
-if TYPE_CHECKING:
-    from llmx.runtime.config import Config, ModelProviderInfo
-
 
 
 class ConfigError(Exception):
@@ -156,15 +148,3 @@ class ProviderDefaults:
             if self.stream_idle_timeout_ms is None
             else self.stream_idle_timeout_ms
         )
-
-
-class LoadedConfig(msgspec.Struct, frozen=True):
-    config: Config
-    provider_id: str
-    provider: ModelProviderInfo
-    profile: str | None
-    path: Path
-    warnings: tuple[str, ...]
-    # The effective document (file, profile, ``-c`` and flags merged) before validation,
-    # for parts read from plain mappings (``SandboxConfig.from_mapping``).
-    document: Mapping[str, Any] = msgspec.field(default_factory=dict)

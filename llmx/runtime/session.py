@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from llmx.events.event_log import EventLog
-from llmx.events.event_msgs import ExecApprovalRequest
 from llmx.events.ops import (
     ExecApproval,
     Interrupt,
@@ -28,7 +27,7 @@ from llmx.events.ops import (
     UserTurn,
 )
 from llmx.events.primitives import TextInput
-from llmx.events.records import SubmissionRecord
+from llmx.events.records import Approver, SubmissionRecord
 from llmx.runtime.approvals import ApprovalCache
 from llmx.runtime.authorship import session_meta
 from llmx.runtime.instructions import (
@@ -43,7 +42,6 @@ from llmx.runtime.session_history import PromptHistory
 from llmx.runtime.session_index_updates import SessionIndexUpdates
 from llmx.runtime.session_types import (
     ApprovalRequest,
-    ApprovalResponder,
     HistoryItem,
     ModelStreamer,
     SessionSettings,
@@ -63,7 +61,6 @@ class Session:
         model: ModelStreamer,
         *,
         history: Sequence[HistoryItem] = (),
-        approval_responder: ApprovalResponder | None = None,
         index: SessionIndexUpdates | None = None,
         prompt_history: PromptHistory | None = None,
         token_usage: TokenUsage | None = None,
@@ -78,7 +75,6 @@ class Session:
         self.failed = False
         self.aborted = False
         self.last_agent_message: str | None = None
-        self._responder = approval_responder
         self._queue: asyncio.Queue[tuple[str, Op]] = asyncio.Queue()
         self._ids = itertools.count()
         self._turn_task: asyncio.Task[None] | None = None
@@ -89,7 +85,6 @@ class Session:
         # ``total_token_usage`` stays cumulative across runs (and across programs).
         self._usage = token_usage or TokenUsage()
         self._turn_inputs: list[str] = []
-        self._responder_tasks: set[asyncio.Task[None]] = set()
         # call id -> the submission id of the decision that answered its approval request.
         self.decision_submissions: dict[str, str] = {}
         # The session index, told after each turn (None: not kept, as for ephemeral runs).
@@ -100,8 +95,10 @@ class Session:
 
     # -- the frontend side ----------------------------------------------------------
 
-    async def submit(self, op: Op) -> str:
+    async def submit(self, op: Op, *, decided_by: Approver = Approver.USER) -> str:
         """Log ``op`` (durably for decisions and interrupts), then act on it.
+
+        A decision is logged with ``decided_by``, the one who answered the request.
 
         Decisions and interrupts take effect at once (a running turn is waiting for
         them); turns and shutdown are queued behind the running turn. A shutdown is logged
@@ -115,7 +112,10 @@ class Session:
             return submission_id
         # The writer fsyncs decisions itself (its durability policy); an interrupt is
         # synced here, before the turn is cancelled.
-        await self.log.record(SubmissionRecord(id=submission_id, op=op))
+        record = SubmissionRecord(id=submission_id, op=op)
+        if isinstance(op, ExecApproval | PatchApproval):
+            record.decided_by = decided_by
+        await self.log.record(record)
         if isinstance(op, Interrupt):
             await self.log.sync()
             if self._turn_task is not None and not self._turn_task.done():
@@ -174,6 +174,10 @@ class Session:
         self._indexed_ordinal = self.log.next_ordinal
         self._index.record_flush(path)
 
+    @property
+    def turn_running(self) -> bool:
+        return self._turn_task is not None and not self._turn_task.done()
+
     def take_pending_interrupt(self) -> bool:
         """True once if an interrupt arrived before the current turn started."""
         pending, self._interrupt_pending = self._interrupt_pending, False
@@ -211,25 +215,12 @@ class Session:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[ReviewDecision] = loop.create_future()
         self._pending[call_id] = future
+        # Published to every subscriber: a frontend answers with a decision op.
         await self.log.record(request)
-        if self._responder is not None:
-            task = asyncio.create_task(self._respond(call_id, request))
-            self._responder_tasks.add(task)
-            task.add_done_callback(self._responder_tasks.discard)
         try:
             return await future
         finally:
             self._pending.pop(call_id, None)
-
-    async def _respond(self, call_id: str, request: ApprovalRequest) -> None:
-        assert self._responder is not None
-        decision = await self._responder(request)
-        op: Op
-        if isinstance(request, ExecApprovalRequest):
-            op = ExecApproval(id=call_id, decision=decision.value, turn_id=request.turn_id)
-        else:
-            op = PatchApproval(id=call_id, decision=decision.value)
-        await self.submit(op)
 
     def turn_finished(self, turn: Turn) -> None:
         self.last_agent_message = turn.last_agent_message

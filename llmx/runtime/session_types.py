@@ -7,14 +7,13 @@ itself (with the ephemeral sink for ``--ephemeral``): there is no second writer.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Protocol, TypeAlias
 
 import msgspec
 
 from llmx.events.event_msgs import ApplyPatchApprovalRequest, ExecApprovalRequest
-from llmx.events.ops import ReviewDecision
 from llmx.runtime.config_types import ApprovalPolicy
 from llmx.runtime.models.request import ModelRequest
 from llmx.runtime.models.stream import StreamEvent
@@ -67,12 +66,9 @@ class SandboxSetup(msgspec.Struct, frozen=True):
         return read_refusal(path, self.plan)
 
 
-# An approval request as it is published (and written) before the decision.
+# An approval request as it is published (and written) before the decision; a frontend
+# answers it by submitting an ``ExecApproval``/``PatchApproval`` op.
 ApprovalRequest = ExecApprovalRequest | ApplyPatchApprovalRequest
-
-# Answers an approval request with a decision; the session then submits that decision as
-# an op, so it is logged before it is acted on.
-ApprovalResponder = Callable[[ApprovalRequest], Awaitable[ReviewDecision]]
 
 
 class SessionSettings(msgspec.Struct):

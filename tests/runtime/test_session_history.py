@@ -16,7 +16,7 @@ from llmx.events.ops import Shutdown, UserTurn
 from llmx.events.primitives import TextInput
 from llmx.runtime.config import HistoryConfig, HistoryPersistence, ModelProviderInfo
 from llmx.runtime.config_types import ApprovalPolicy
-from llmx.runtime.models.client import open_model_client
+from llmx.runtime.models.wires import open_model_client
 from llmx.runtime.session import Session, session_meta
 from llmx.runtime.session_history import PromptHistory
 from llmx.runtime.session_sandbox import sandbox_setup

@@ -15,7 +15,7 @@ from llmx.events.ops import Interrupt, Shutdown, UserTurn
 from llmx.events.primitives import TextInput
 from llmx.runtime.config import ModelProviderInfo
 from llmx.runtime.config_types import ApprovalPolicy
-from llmx.runtime.models.client import open_model_client
+from llmx.runtime.models.wires import open_model_client
 from llmx.runtime.session import Session, session_meta
 from llmx.runtime.session_sandbox import sandbox_setup
 from llmx.runtime.session_types import SessionSettings

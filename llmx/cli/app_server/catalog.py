@@ -20,7 +20,7 @@ from llmx.cli.app_server.rpc import invalid_request
 
 if TYPE_CHECKING:
     from llmx.cli.app_server.connection import Connection
-    from llmx.runtime.config_types import LoadedConfig
+    from llmx.runtime.config_loaded import LoadedConfig
 
 _EFFORTS = ("minimal", "low", "medium", "high")
 

@@ -5,7 +5,7 @@ the wire formats (Responses API, Chat Completions) stay inside this package.
 """
 
 from llmx.events import TokenUsage
-from llmx.runtime.models.client import HttpModelClient, ModelClient, open_model_client
+from llmx.runtime.models.client import HttpModelClient, ModelClient
 from llmx.runtime.models.errors import ModelError, ModelErrorKind
 from llmx.runtime.models.items import ResponseItem
 from llmx.runtime.models.request import (
@@ -28,6 +28,7 @@ from llmx.runtime.models.stream import (
     RetryScheduled,
     StreamEvent,
 )
+from llmx.runtime.models.wires import open_model_client
 
 __all__ = [
     "DEFAULT_ORIGINATOR",

@@ -1,6 +1,7 @@
 """The model client interface and what both wire APIs share: auth, headers, retries.
 
-Use :func:`open_model_client` to get a client for a configured provider::
+Use :func:`~llmx.runtime.models.wires.open_model_client` to get a client for a configured
+provider::
 
     client = open_model_client("mock", provider, originator="llmx_exec")
     try:
@@ -26,7 +27,6 @@ import httpx
 import msgspec
 
 from llmx.events.nesting import nests_too_deeply
-from llmx.runtime.config_types import WireApi
 from llmx.runtime.models.errors import ModelError, ModelErrorKind, error_code_of, kind_for_status
 from llmx.runtime.models.request import DEFAULT_ORIGINATOR, ModelRequest, user_agent
 from llmx.runtime.models.retry import (
@@ -86,13 +86,10 @@ class HttpModelClient:
             request_max_retries=provider.effective_request_max_retries,
             stream_max_retries=provider.effective_stream_max_retries,
         )
-        idle = provider.effective_stream_idle_timeout_ms / 1000.0
-        # httpx's read timeout is the idle timeout: it fires when no byte arrives for that
-        # long, whether we wait for the headers or for the next event of an open stream.
-        timeout = httpx.Timeout(idle, connect=min(CONNECT_TIMEOUT_S, max(idle, 1.0)))
         self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(timeout=timeout)
-        self._timeout = timeout
+        self._http = http_client or http_client_for(provider)
+        # Given with each request, so one HTTP client can serve providers of any timeout.
+        self._timeout = stream_timeout(provider)
 
     async def aclose(self) -> None:
         if self._owns_http:
@@ -294,24 +291,27 @@ async def _http_error(response: httpx.Response) -> ModelError:
     )
 
 
-def open_model_client(
-    provider_id: str,
-    provider: ModelProviderInfo,
-    *,
-    originator: str = DEFAULT_ORIGINATOR,
-    env: Mapping[str, str] | None = None,
-    http_client: httpx.AsyncClient | None = None,
-) -> HttpModelClient:
-    """The client for ``provider.wire_api``: Responses API or Chat Completions."""
-    # Imported here: each wire module imports this one for the shared base class, and a run
-    # loads only the wire it speaks.
-    cls: type[HttpModelClient]
-    if provider.wire_api is WireApi.CHAT:
-        from llmx.runtime.models.chat import ChatCompletionsClient
+def stream_timeout(provider: ModelProviderInfo) -> httpx.Timeout:
+    """httpx's read timeout is the idle timeout: it fires when no byte arrives for that
+    long, whether we wait for the headers or for the next event of an open stream."""
+    idle = provider.effective_stream_idle_timeout_ms / 1000.0
+    return httpx.Timeout(idle, connect=min(CONNECT_TIMEOUT_S, max(idle, 1.0)))
 
-        cls = ChatCompletionsClient
-    else:
-        from llmx.runtime.models.responses import ResponsesClient
 
-        cls = ResponsesClient
-    return cls(provider_id, provider, originator=originator, env=env, http_client=http_client)
+def http_client_key(provider: ModelProviderInfo) -> bool:
+    """What decides which HTTP client can carry ``provider``'s requests: whether it speaks
+    plain ``http://`` (see :func:`http_client_for`)."""
+    return (provider.base_url or "").startswith("http://")
+
+
+def http_client_for(provider: ModelProviderInfo) -> httpx.AsyncClient:
+    """An HTTP client for ``provider``'s requests (each request carries its own timeout).
+
+    For a provider on plain ``http://`` (a local server), a client without TLS set-up:
+    httpx builds a TLS context with the CA bundle for every client (~35 ms), which such a
+    provider never uses, as its requests carry no TLS and redirects are not followed.
+    """
+    if http_client_key(provider):
+        return httpx.AsyncClient(timeout=stream_timeout(provider), verify=False,
+                                 follow_redirects=False)
+    return httpx.AsyncClient(timeout=stream_timeout(provider))

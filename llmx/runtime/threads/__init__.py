@@ -1,0 +1,1 @@
+"""The thread door: see :mod:`llmx.runtime`, which re-exports its public names."""

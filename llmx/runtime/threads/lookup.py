@@ -1,0 +1,134 @@
+"""Which recorded thread a frontend means (``ThreadRef``), and what resuming it restores.
+
+A thread is named by its id (the full id, a unique prefix, or its thread name), by the
+path of its rollout file, or as "the latest" (of one directory, or of any). Ids and
+"latest" go through the session index, which catches up with the files first.
+"""
+
+from __future__ import annotations
+
+import enum
+import sqlite3
+from pathlib import Path
+
+import msgspec
+
+from llmx.events.home import session_index_db_path
+from llmx.events.lines import LineError, RolloutLine, decode_line
+from llmx.events.primitives import TokenUsage
+from llmx.runtime.session_types import HistoryItem
+from llmx.runtime.threads.errors import ThreadError
+
+
+class RefKind(enum.StrEnum):
+    # A full thread id, a unique id prefix or a thread name.
+    ID = "id"
+    # The path of a rollout file.
+    PATH = "path"
+    # The newest recorded thread (of ``cwd`` unless ``any_cwd``).
+    LAST = "last"
+
+
+class ThreadRef(msgspec.Struct, frozen=True):
+    """A recorded thread, as a frontend names it; build one with the class methods."""
+
+    kind: RefKind
+    value: str = ""
+    any_cwd: bool = False
+
+    @classmethod
+    def by_id(cls, value: str) -> ThreadRef:
+        """A full id, a unique prefix of one, or a thread name."""
+        return cls(RefKind.ID, value)
+
+    @classmethod
+    def by_path(cls, path: Path | str) -> ThreadRef:
+        return cls(RefKind.PATH, str(path))
+
+    @classmethod
+    def last(cls, *, any_cwd: bool = False) -> ThreadRef:
+        """The newest thread recorded in the thread's ``cwd`` (in any with ``any_cwd``)."""
+        return cls(RefKind.LAST, any_cwd=any_cwd)
+
+
+def find_rollout(home: Path, ref: ThreadRef, *, cwd: Path, read_only: bool = False) -> Path:
+    """The rollout file ``ref`` names; :class:`ThreadError` when there is none.
+
+    With ``read_only`` (an ephemeral thread) the session index is read from a copy in
+    memory, so nothing under ``home`` is written.
+    """
+    if ref.kind is RefKind.PATH:
+        path = Path(ref.value).expanduser()
+        if not path.is_file():
+            raise ThreadError(f"{path}: no such rollout file", "pass the path of a .jsonl rollout")
+        return path.resolve()
+    from llmx.projections.session_listing import (
+        SessionLookupError,
+        list_sessions,
+        open_index,
+        resolve_session,
+    )
+
+    try:
+        if ref.kind is RefKind.ID:
+            return resolve_session(home, ref.value, read_only=read_only)
+        with open_index(home, read_only=read_only) as index:
+            page = list_sessions(index, cwd=None if ref.any_cwd else cwd, limit=1)
+    except SessionLookupError as exc:
+        raise ThreadError(str(exc)) from None
+    except (sqlite3.Error, OSError) as exc:
+        raise ThreadError(
+            f"cannot read the session index of {home}: {exc}",
+            f"delete {session_index_db_path(home)} to rebuild it",
+        ) from None
+    if not page.rows:
+        if ref.any_cwd:
+            raise ThreadError("no recorded session to resume", "start one with 'llmx exec PROMPT'")
+        raise ThreadError(f"no recorded session to resume for {cwd}",
+                          "use --all for every directory")
+    return Path(page.rows[0].rollout_path)
+
+
+class RecordedThread(msgspec.Struct):
+    """What a rollout gives back to the thread that continues it."""
+
+    thread_id: str
+    # The model context (``msgspec.Raw`` items, spliced into requests as recorded).
+    history: list[HistoryItem]
+    # The file's ``session_meta`` line, for a frontend that shows it first.
+    meta_line: RolloutLine | None
+    # The thread's running token total, which the new turns continue.
+    token_usage: TokenUsage | None
+
+
+def load_recorded(path: Path) -> RecordedThread:
+    """Fold ``path`` (and the parents its ``history_base`` names) back into model context.
+
+    A torn final line is ignored here; the writer that appends to the file cuts it.
+    """
+    from llmx.projections.lineage import LineageError
+    from llmx.projections.resume import fold_resume_raw, prompt_input_raw
+    from llmx.runtime.models.usage import recorded_total
+
+    try:
+        # Restored items stay the bytes they were recorded as, spliced into the request.
+        state = fold_resume_raw(path)
+        with path.open("rb") as handle:
+            first = handle.readline()
+    except LineageError as exc:
+        raise ThreadError(str(exc), "restore the parent rollout it continues") from None
+    except OSError as exc:
+        raise ThreadError.from_os(exc, path, doing="cannot read") from None
+    if state.thread_id is None:
+        raise ThreadError(f"{path} has no session_meta line, so it cannot be resumed",
+                          "check it with 'llmx rollout check'")
+    meta: RolloutLine | None = None
+    if first.endswith(b"\n"):
+        try:
+            meta = decode_line(first.rstrip(b"\n"))
+        except LineError:
+            meta = None
+    if meta is not None and meta.type != "session_meta":
+        meta = None
+    return RecordedThread(state.thread_id, list(prompt_input_raw(state.history)), meta,
+                          recorded_total(state.token_usage))

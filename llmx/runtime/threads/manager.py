@@ -1,0 +1,284 @@
+"""``ThreadManager``: opens, resumes and forks threads, and closes what it opened.
+
+It owns what a running thread is assembled from, so that no frontend does: the
+configuration (with the frontend's flags as data), the sandbox, the event log (new,
+resumed or ephemeral), ``history.jsonl``, the session index, the model client and the
+HTTP client under it (shared by the threads of one manager), and ``notify``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from llmx.events.event_log import EventLog, RolloutOptions, next_ordinal_after
+from llmx.events.ids import new_thread_id
+from llmx.events.records import HistoryBase
+from llmx.events.reverse_reader import read_lines_backward
+from llmx.events.subscribers import DEFAULT_SUBSCRIBER_CAPACITY
+from llmx.events.writer_lock import RolloutBusy
+from llmx.projections.lineage import LineageError, RolloutSpan, resolve_lineage
+from llmx.runtime.authorship import session_meta
+from llmx.runtime.config_loaded import LoadedConfig
+from llmx.runtime.session import Session
+from llmx.runtime.session_rollout import rollout_options
+from llmx.runtime.session_types import HistoryItem, SessionSettings
+from llmx.runtime.threads.errors import ThreadError
+from llmx.runtime.threads.lookup import ThreadRef, find_rollout, load_recorded
+from llmx.runtime.threads.options import (
+    ThreadOptions,
+    check_trusted_cwd,
+    load_thread_config,
+    thread_settings,
+)
+from llmx.runtime.threads.thread import AgentThread
+
+if TYPE_CHECKING:
+    import httpx
+
+    from llmx.events.lines import RolloutLine
+    from llmx.events.primitives import TokenUsage
+
+logger = logging.getLogger("llmx.runtime")
+
+
+def _log_warning(message: str) -> None:
+    logger.warning("%s", message)
+
+
+class ThreadManager:
+    """The one way a frontend runs agent threads (see :mod:`llmx.runtime`)."""
+
+    def __init__(
+        self,
+        home: Path | None = None,
+        *,
+        originator: str = "llmx_exec",
+        source: str = "exec",
+        on_warning: Callable[[str], None] = _log_warning,
+        model_env: Mapping[str, str] | None = None,
+    ) -> None:
+        """``originator`` and ``source`` are written into each new thread's
+        ``session_meta`` and sent to the model provider (``"llmx_exec"``/``"exec"``,
+        ``"codex_cli_rs"``/``"cli"`` for a TUI, ``"vscode"`` for an app-server client...).
+        ``on_warning`` gets each problem that does not stop a thread (a config key
+        llmx ignores, a torn tail cut before appending, a prompt not saved to history).
+        ``model_env`` replaces ``os.environ`` for the providers' API keys.
+        """
+        if home is None:
+            from llmx.events.home import llmx_home
+
+            home = llmx_home()
+        self.home = home
+        self.originator = originator
+        self.source = source
+        self._warn = on_warning
+        self._model_env = model_env
+        self._threads: dict[str, AgentThread] = {}
+        # Keyed by ``http_client_key``: plain http or TLS.
+        self._http: dict[bool, httpx.AsyncClient] = {}
+
+    # -- the door ------------------------------------------------------------------
+
+    async def open(self, options: ThreadOptions) -> AgentThread:
+        """A new thread. Its rollout file appears with its first user turn."""
+        loaded = self._config(options)
+        settings = self._settings(options, loaded, new_thread_id())
+        rollout = self._rollout_options(loaded)
+        # The file appears when the first request reached the model (the turn persists
+        # the log then): a thread that fails before that leaves no session behind.
+        log = EventLog.for_new_thread(
+            self.home, session_meta(settings), ephemeral=options.ephemeral, options=rollout,
+            until_persisted=True,
+        )
+        return self._start(settings, loaded, log, options, history=[], meta_line=None,
+                           inherited=[])
+
+    async def resume(self, ref: ThreadRef, options: ThreadOptions) -> AgentThread:
+        """The recorded thread ``ref`` names, continued: its rollout is folded back into
+        the model's context and new lines are appended to the same file (read but never
+        written with ``ephemeral``)."""
+        loaded = self._config(options)
+        path = self._find(ref, options)
+        self._refuse_open_twice(path)
+        # The writer lock first: a rollout another process writes is refused before
+        # anything is read, and nothing can be appended between the read and our writes.
+        try:
+            log = EventLog.resume(path, ephemeral=options.ephemeral,
+                                  options=self._rollout_options(loaded))
+        except RolloutBusy as busy:
+            raise ThreadError(busy.what, busy.todo, path=path) from None
+        except OSError as exc:
+            raise ThreadError.from_os(exc, path, doing="cannot append to") from None
+        try:
+            recorded = load_recorded(path)
+            settings = self._settings(options, loaded, recorded.thread_id)
+        except BaseException:
+            await log.close()
+            raise
+        for notice in log.notices:
+            self._warn(notice)
+        return self._start(settings, loaded, log, options, history=recorded.history,
+                           meta_line=recorded.meta_line, inherited=None,
+                           token_usage=recorded.token_usage)
+
+    async def fork(self, ref: ThreadRef, options: ThreadOptions) -> AgentThread:
+        """A new thread that continues the history of the recorded thread ``ref``.
+
+        As Codex does, the fork's rollout is a new file whose ``session_meta`` names the
+        parent (``forked_from_id``) and where its history ends (``history_base``: the
+        parent's ordinal and byte offset); nothing is copied. The file is written at once.
+        A parent running a turn in this manager is refused: interrupt it or let the turn
+        end first.
+        """
+        loaded = self._config(options)
+        parent_path = self._find(ref, options)
+        recorded = load_recorded(parent_path)
+        running = self._threads.get(recorded.thread_id)
+        if running is not None and running.turn_running:
+            raise ThreadError(f"thread {recorded.thread_id} is running a turn",
+                              "interrupt it or wait for the turn to end, then fork")
+        end_byte, end_ordinal = _history_end(parent_path)
+        settings = self._settings(options, loaded, new_thread_id())
+        meta = session_meta(settings)
+        meta.forked_from_id = recorded.thread_id
+        meta.forked_from_ordinal_exclusive = end_ordinal
+        meta.history_base = HistoryBase(recorded.thread_id, end_ordinal, end_byte)
+        try:
+            parents = resolve_lineage(parent_path)
+        except (LineageError, OSError) as exc:
+            raise ThreadError(str(exc), "restore the parent rollout, or fork another") from None
+        inherited = [*parents[:-1], RolloutSpan(parent_path, end_byte, inherited=True)]
+        log = EventLog.for_new_thread(self.home, meta, ephemeral=options.ephemeral,
+                                      options=self._rollout_options(loaded),
+                                      next_ordinal=end_ordinal)
+        # Codex writes a fork's file at once; its meta line is published with the
+        # fork's first recorded line, like a new thread's.
+        try:
+            await log.persist()
+        except OSError as exc:
+            await log.close()
+            raise ThreadError.from_os(exc, log.path or parent_path,
+                                      doing="cannot create") from None
+        return self._start(settings, loaded, log, options, history=recorded.history,
+                           meta_line=None, inherited=inherited,
+                           token_usage=recorded.token_usage)
+
+    def thread(self, thread_id: str) -> AgentThread | None:
+        """The open thread ``thread_id``, if this manager runs it."""
+        return self._threads.get(thread_id)
+
+    @property
+    def threads(self) -> list[AgentThread]:
+        """The threads open now, oldest first."""
+        return list(self._threads.values())
+
+    async def close(self) -> None:
+        """Close every open thread (each after its running turn), then the HTTP clients."""
+        try:
+            for thread in list(self._threads.values()):
+                await thread.close()
+        finally:
+            clients, self._http = list(self._http.values()), {}
+            for client in clients:
+                await client.aclose()
+
+    async def __aenter__(self) -> ThreadManager:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    # -- assembling a thread -----------------------------------------------------------
+
+    def _config(self, options: ThreadOptions) -> LoadedConfig:
+        if not options.cwd.is_dir():
+            raise ThreadError(f"{options.cwd}: no such directory", "pass an existing directory")
+        loaded = load_thread_config(self.home, options, self._warn)
+        if options.require_trusted_cwd:
+            check_trusted_cwd(loaded, options.cwd)
+        return loaded
+
+    def _find(self, ref: ThreadRef, options: ThreadOptions) -> Path:
+        return find_rollout(self.home, ref, cwd=options.cwd, read_only=options.ephemeral)
+
+    def _settings(self, options: ThreadOptions, loaded: LoadedConfig,
+                  thread_id: str) -> SessionSettings:
+        return thread_settings(options, loaded, thread_id, originator=self.originator,
+                               source=self.source)
+
+    def _refuse_open_twice(self, path: Path) -> None:
+        for thread in self._threads.values():
+            if thread.rollout_path == path:
+                raise ThreadError(f"thread {thread.thread_id} is already open here",
+                                  "use the open thread, or close it first")
+
+    @staticmethod
+    def _rollout_options(loaded: LoadedConfig) -> RolloutOptions:
+        return rollout_options(loaded.config.rollout,
+                               subscriber_capacity=DEFAULT_SUBSCRIBER_CAPACITY)
+
+    def _start(
+        self,
+        settings: SessionSettings,
+        loaded: LoadedConfig,
+        log: EventLog,
+        options: ThreadOptions,
+        *,
+        history: list[HistoryItem],
+        meta_line: RolloutLine | None,
+        inherited: list[RolloutSpan] | None,
+        token_usage: TokenUsage | None = None,
+    ) -> AgentThread:
+        from llmx.runtime.models.wires import open_model_client
+
+        index = None
+        prompt_history = None
+        if log.path is not None:
+            from llmx.runtime.session_history import PromptHistory
+            from llmx.runtime.session_index_updates import SessionIndexUpdates
+
+            # The session index learns of the rollout as turns end.
+            index = SessionIndexUpdates(self.home)
+            prompt_history = PromptHistory.for_home(self.home, loaded.config.history,
+                                                    self._warn)
+        model = open_model_client(
+            loaded.config.model_provider, loaded.provider, originator=self.originator,
+            env=self._model_env, http_client=self._http_client(loaded),
+        )
+        session = Session(settings, log, model, history=history, index=index,
+                          prompt_history=prompt_history, token_usage=token_usage)
+        # A fork's file exists before its first turn: listings show it from now on.
+        session.update_index()
+        thread = AgentThread(session, model, loaded.config, meta_line=meta_line,
+                             inherited=inherited, on_closed=self._forget)
+        self._threads[thread.thread_id] = thread
+        return thread
+
+    def _forget(self, thread: AgentThread) -> None:
+        if self._threads.get(thread.thread_id) is thread:
+            del self._threads[thread.thread_id]
+
+    def _http_client(self, loaded: LoadedConfig) -> httpx.AsyncClient:
+        """One HTTP client per kind of provider connection, shared by the threads."""
+        from llmx.runtime.models.client import http_client_for, http_client_key
+
+        key = http_client_key(loaded.provider)
+        client = self._http.get(key)
+        if client is None:
+            client = self._http[key] = http_client_for(loaded.provider)
+        return client
+
+
+def _history_end(path: Path) -> tuple[int, int]:
+    """``(end_byte_offset, end_ordinal_exclusive)`` of the complete lines of ``path``."""
+    try:
+        end = 0
+        for line in read_lines_backward(path):
+            end = line.end if line.terminated else line.start
+            break
+        return end, next_ordinal_after(path)
+    except OSError as exc:
+        raise ThreadError.from_os(exc, path, doing="cannot read") from None

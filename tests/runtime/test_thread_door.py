@@ -1,0 +1,301 @@
+"""The thread door's contract, with real parts: a loopback model server, real rollout
+files, the real session index; nothing of llmx is replaced.
+
+Open, submit, subscribe, close; approvals answered through the stream; resume by id,
+path and "last"; two threads at once; interrupts; forks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from support.model_scripts import Script
+from support.model_server import ModelServer
+from support.waits import WAIT_SECONDS, within
+
+from llmx.events.lines import RolloutLine
+from llmx.events.ops import ExecApproval, Interrupt, PatchApproval
+from llmx.events.primitives import TextInput
+from llmx.events.records import Approver
+from llmx.runtime import (
+    AgentThread,
+    ThreadError,
+    ThreadEvents,
+    ThreadManager,
+    ThreadOptions,
+    ThreadRef,
+)
+
+KEY_ENV = "LLMX_DOOR_TEST_KEY"
+
+
+def _config(home: Path, server: ModelServer) -> None:
+    home.mkdir(mode=0o700, exist_ok=True)
+    (home / "config.toml").write_text(
+        'model = "mock-model"\nmodel_provider = "mock"\n'
+        "[model_providers.mock]\n"
+        f'name = "mock"\nbase_url = "{server.base_url}"\nenv_key = "{KEY_ENV}"\n'
+        "request_max_retries = 0\nstream_max_retries = 0\n"
+    )
+
+
+def _workspace(tmp_path: Path, name: str = "project") -> Path:
+    workspace = tmp_path / name
+    workspace.mkdir()
+    subprocess.run(["git", "init", "-q", str(workspace)], check=True, timeout=WAIT_SECONDS)
+    return workspace
+
+
+def _manager(home: Path) -> ThreadManager:
+    return ThreadManager(home, model_env={KEY_ENV: "dummy"})
+
+
+def _file_lines(path: Path) -> list[bytes]:
+    return path.read_bytes().splitlines()
+
+
+def _types(lines: list[RolloutLine]) -> list[str]:
+    return [f"{line.type}:{line.payload_type}" for line in lines]
+
+
+async def _collect(events: ThreadEvents) -> list[RolloutLine]:
+    return [line async for line in events]
+
+
+async def _turn(thread: AgentThread, text: str) -> None:
+    await thread.submit(thread.user_turn([TextInput(text=text)]))
+
+
+async def _asking_thread(
+    manager: ThreadManager, workspace: Path, prompt: str
+) -> tuple[AgentThread, ThreadEvents]:
+    """A read-only thread that asks before anything else, subscribed, its turn started."""
+    thread = await manager.open(ThreadOptions(
+        cwd=workspace, sandbox_mode="read-only", approval_policy="on-request"))
+    events = thread.subscribe()
+    await _turn(thread, prompt)
+    return thread, events
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    return tmp_path / "home"
+
+
+@pytest.mark.asyncio
+async def test_open_submit_subscribe_close_streams_what_the_file_holds(
+    tmp_path: Path, home: Path
+) -> None:
+    script = {"turns": [[{"type": "message", "text": "first"}],
+                        [{"type": "message", "text": "second"}]]}
+    with ModelServer(Script.from_json(script)) as server:
+        _config(home, server)
+        async with _manager(home) as manager:
+            thread = await manager.open(ThreadOptions(cwd=_workspace(tmp_path)))
+            assert manager.threads == [thread]
+            assert thread.rollout_path is None or not thread.rollout_path.exists()
+            events = thread.subscribe()
+            reader = asyncio.create_task(_collect(events))
+            await _turn(thread, "one")
+            await _turn(thread, "two")
+            await within(thread.close(), "the thread to close")
+            lines = await within(reader, "the subscription to end")
+            assert manager.threads == []
+            assert thread.outcome.last_agent_message == "second"
+            assert not thread.outcome.failed
+            assert not thread.outcome.aborted
+        with pytest.raises(ThreadError, match="closed"):
+            await _turn(thread, "three")
+    path = thread.rollout_path
+    assert path is not None
+    # Every recorded line reached the subscriber, in the file's order; the deltas (not
+    # recorded) came live only.
+    recorded = [line.raw for line in lines if line.ordinal is not None]
+    assert recorded == _file_lines(path)
+    assert [line.ordinal for line in lines if line.ordinal is not None] == list(
+        range(len(recorded)))
+    assert _types(lines).count("event_msg:task_complete") == 2
+    assert len(server.model_requests()) == 2
+
+
+@pytest.mark.asyncio
+async def test_an_approval_is_answered_through_the_stream_and_logged_before_it_acts(
+    tmp_path: Path, home: Path
+) -> None:
+    patch = "*** Begin Patch\n*** Add File: approved.txt\n+yes\n*** End Patch"
+    script = {"turns": [[{"type": "custom_tool_call", "name": "apply_patch", "input": patch}],
+                        [{"type": "message", "text": "patched"}]]}
+    workspace = _workspace(tmp_path)
+    with ModelServer(Script.from_json(script)) as server:
+        _config(home, server)
+        async with _manager(home) as manager:
+            thread, events = await _asking_thread(manager, workspace, "patch it")
+            async for line in events:
+                request = thread.approval_request(line)
+                if request is not None:
+                    # Nothing was written while the turn waits for the answer.
+                    assert not (workspace / "approved.txt").exists()
+                    await thread.submit(PatchApproval(id=request.call_id, decision="approved"),
+                                        decided_by=Approver.USER)
+                if line.payload_type == "task_complete":
+                    break
+            await within(thread.close(), "the thread to close")
+    assert (workspace / "approved.txt").read_text() == "yes\n"
+    path = thread.rollout_path
+    assert path is not None
+    records = [json.loads(raw) for raw in _file_lines(path)]
+    kinds = [f"{r['type']}:{r['payload'].get('type')}" for r in records]
+    request_at = kinds.index("event_msg:apply_patch_approval_request")
+    [decision_at] = [i for i, r in enumerate(records) if r["type"] == "submission"
+                     and r["payload"]["op"]["type"] == "patch_approval"]
+    [applied_at] = [i for i, r in enumerate(records) if kinds[i] == "event_msg:item_completed"
+                    and r["payload"]["item"]["type"] == "FileChange"]
+    assert request_at < decision_at < applied_at
+    assert records[decision_at]["payload"]["decided_by"] == "user"
+    assert records[decision_at]["payload"]["op"]["decision"] == "approved"
+    assert records[applied_at]["payload"]["item"]["status"] == "completed"
+
+
+@pytest.mark.asyncio
+async def test_an_unanswered_request_waits_and_a_denial_refuses(
+    tmp_path: Path, home: Path
+) -> None:
+    script = {"turns": [[{"type": "shell", "command": "touch made.txt",
+                          "sandbox_permissions": "require_escalated",
+                          "justification": "needs it"}],
+                        [{"type": "message", "text": "ok"}]]}
+    workspace = _workspace(tmp_path)
+    with ModelServer(Script.from_json(script)) as server:
+        _config(home, server)
+        async with _manager(home) as manager:
+            thread, events = await _asking_thread(manager, workspace, "make it")
+            async for line in events:
+                request = thread.approval_request(line)
+                if request is not None:
+                    assert isinstance(request.command, list)
+                    assert thread.turn_running
+                    await thread.submit(ExecApproval(id=request.call_id, decision="denied"))
+                    break
+            await within(thread.close(), "the thread to close")
+            await events.aclose()
+    assert not (workspace / "made.txt").exists()
+    assert thread.outcome.last_agent_message == "ok"
+
+
+@pytest.mark.asyncio
+async def test_resume_by_id_path_and_last_appends_and_sends_the_history(
+    tmp_path: Path, home: Path
+) -> None:
+    script = {"turns": [], "fallback": [{"type": "message", "text": "noted"}]}
+    workspace = _workspace(tmp_path)
+    elsewhere = _workspace(tmp_path, "elsewhere")
+    with ModelServer(Script.from_json(script)) as server:
+        _config(home, server)
+        options = ThreadOptions(cwd=workspace)
+        async with _manager(home) as manager:
+            first = await manager.open(options)
+            await _turn(first, "remember 41")
+            await within(first.close(), "the first thread to close")
+            path = first.rollout_path
+            assert path is not None
+            refs = [ThreadRef.by_id(first.thread_id), ThreadRef.by_id(first.thread_id[:13]),
+                    ThreadRef.by_path(path), ThreadRef.last()]
+            for number, ref in enumerate(refs):
+                thread = await manager.resume(ref, options)
+                assert thread.thread_id == first.thread_id
+                assert thread.rollout_path == path
+                assert thread.meta_line is not None
+                assert thread.meta_line.type == "session_meta"
+                await _turn(thread, f"resumed {number}")
+                await within(thread.close(), "the resumed thread to close")
+            # "last" is of the thread's directory unless any directory is asked for.
+            with pytest.raises(ThreadError, match="no recorded session"):
+                await manager.resume(ThreadRef.last(), ThreadOptions(cwd=elsewhere))
+            again = await manager.resume(ThreadRef.last(any_cwd=True),
+                                         ThreadOptions(cwd=elsewhere))
+            assert again.thread_id == first.thread_id
+            await again.close()
+            with pytest.raises(ThreadError, match="no session"):
+                await manager.resume(ThreadRef.by_id("0" * 8 + "-0000-7000-8000-" + "0" * 12),
+                                     options)
+        requests = server.model_requests()
+    assert len(requests) == 1 + len(refs)
+    texts = json.dumps(requests[-1].body["input"])
+    # The last request carries every earlier turn of the thread.
+    assert "remember 41" in texts
+    assert all(f"resumed {number}" in texts for number in range(len(refs)))
+    ordinals = [json.loads(raw)["ordinal"] for raw in _file_lines(path)]
+    assert ordinals == list(range(len(ordinals)))
+    assert len(sorted((home / "sessions").rglob("rollout-*.jsonl"))) == 1
+
+
+@pytest.mark.asyncio
+async def test_a_thread_open_here_is_not_resumed_twice(tmp_path: Path, home: Path) -> None:
+    script = {"turns": [], "fallback": [{"type": "message", "text": "ok"}]}
+    with ModelServer(Script.from_json(script)) as server:
+        _config(home, server)
+        options = ThreadOptions(cwd=_workspace(tmp_path))
+        async with _manager(home) as manager:
+            thread = await manager.open(options)
+            await _turn(thread, "hello")
+            with pytest.raises(ThreadError, match="already open"):
+                await manager.resume(ThreadRef.by_id(thread.thread_id), options)
+
+
+@pytest.mark.asyncio
+async def test_two_threads_at_once_each_write_their_own_rollout(
+    tmp_path: Path, home: Path
+) -> None:
+    # Slow streams, so the two turns overlap in time.
+    slow = {"items": [{"type": "message", "text": "slow answer"}], "chunk_delay": 0.02}
+    script = {"turns": [], "fallback": slow}
+    with ModelServer(Script.from_json(script)) as server:
+        _config(home, server)
+        async with _manager(home) as manager:
+            one = await manager.open(ThreadOptions(cwd=_workspace(tmp_path, "one")))
+            two = await manager.open(ThreadOptions(cwd=_workspace(tmp_path, "two")))
+            streams = [one.subscribe(), two.subscribe()]
+            readers = [asyncio.create_task(_collect(s)) for s in streams]
+            await asyncio.gather(_turn(one, "first thread"), _turn(two, "second thread"))
+            await within(asyncio.gather(one.close(), two.close()), "both threads to close")
+            results = await within(asyncio.gather(*readers), "both subscriptions to end")
+    assert one.rollout_path != two.rollout_path
+    for thread, lines in zip((one, two), results, strict=True):
+        path = thread.rollout_path
+        assert path is not None
+        assert [line.raw for line in lines if line.ordinal is not None] == _file_lines(path)
+        text = path.read_text()
+        assert thread.thread_id in text
+        other = two if thread is one else one
+        assert other.thread_id not in text
+
+
+@pytest.mark.asyncio
+async def test_interrupt_ends_the_running_turn_as_aborted(tmp_path: Path, home: Path) -> None:
+    script = {"turns": [[{"type": "shell", "command": "sleep 30"}]],
+              "fallback": [{"type": "message", "text": "never sent"}]}
+    with ModelServer(Script.from_json(script)) as server:
+        _config(home, server)
+        async with _manager(home) as manager:
+            thread = await manager.open(ThreadOptions(cwd=_workspace(tmp_path),
+                                                      sandbox_mode="danger-full-access"))
+            events = thread.subscribe()
+            await _turn(thread, "run it")
+            async for line in events:
+                if line.payload_type == "item_started":
+                    await thread.submit(Interrupt())
+                if line.payload_type == "turn_aborted":
+                    break
+            await within(thread.close(), "the thread to close")
+            await events.aclose()
+        assert len(server.model_requests()) == 1
+    assert thread.outcome.aborted
+    path = thread.rollout_path
+    assert path is not None
+    ops = [json.loads(raw)["payload"]["op"]["type"] for raw in _file_lines(path)
+           if json.loads(raw)["type"] == "submission"]
+    assert "interrupt" in ops
