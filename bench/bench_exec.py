@@ -62,7 +62,7 @@ class Series:
 
     def run_once(self, root: Path, work: Path, index: int, base_url: str) -> None:
         # A fresh home pays for creating its session index; a used one only updates it.
-        slug = self.name.replace(" ", "-")
+        slug = "".join(c if c.isalnum() or c in "._-" else "-" for c in self.name)
         home = root / (f"{slug}-{index}" if self.fresh_home else slug)
         _config(home, base_url)
         env = {**os.environ, self.home_var: str(home), "MOCK_API_KEY": "dummy"}

@@ -8,7 +8,6 @@ path of its rollout file, or as "the latest" (of one directory, or of any). Ids 
 from __future__ import annotations
 
 import enum
-import sqlite3
 from pathlib import Path
 
 import msgspec
@@ -62,6 +61,9 @@ def find_rollout(home: Path, ref: ThreadRef, *, cwd: Path, read_only: bool = Fal
         if not path.is_file():
             raise ThreadError(f"{path}: no such rollout file", "pass the path of a .jsonl rollout")
         return path.resolve()
+    # Imported here: a new thread never looks anything up.
+    import sqlite3
+
     from llmx.projections.session_listing import (
         SessionLookupError,
         list_sessions,

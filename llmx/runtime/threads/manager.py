@@ -16,10 +16,8 @@ from typing import TYPE_CHECKING
 from llmx.events.event_log import EventLog, RolloutOptions, next_ordinal_after
 from llmx.events.ids import new_thread_id
 from llmx.events.records import HistoryBase
-from llmx.events.reverse_reader import read_lines_backward
 from llmx.events.subscribers import DEFAULT_SUBSCRIBER_CAPACITY
 from llmx.events.writer_lock import RolloutBusy
-from llmx.projections.lineage import LineageError, RolloutSpan, resolve_lineage
 from llmx.runtime.authorship import session_meta
 from llmx.runtime.config_loaded import LoadedConfig
 from llmx.runtime.session import Session
@@ -40,6 +38,7 @@ if TYPE_CHECKING:
 
     from llmx.events.lines import RolloutLine
     from llmx.events.primitives import TokenUsage
+    from llmx.projections.lineage import RolloutSpan
 
 logger = logging.getLogger("llmx.runtime")
 
@@ -133,6 +132,9 @@ class ThreadManager:
         A parent running a turn in this manager is refused: interrupt it or let the turn
         end first.
         """
+        # Imported here: only a fork reads where its parent's history ends.
+        from llmx.projections.lineage import LineageError, RolloutSpan, resolve_lineage
+
         loaded = self._config(options)
         parent_path = self._find(ref, options)
         recorded = load_recorded(parent_path)
@@ -274,6 +276,8 @@ class ThreadManager:
 
 def _history_end(path: Path) -> tuple[int, int]:
     """``(end_byte_offset, end_ordinal_exclusive)`` of the complete lines of ``path``."""
+    from llmx.events.reverse_reader import read_lines_backward
+
     try:
         end = 0
         for line in read_lines_backward(path):

@@ -24,19 +24,21 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Sequence
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from llmx.events.event_log import EventLog
 from llmx.events.lines import LineError, RolloutLine, decode_line
 from llmx.events.subscribers import SubscriberLagged, Subscription
-from llmx.projections.lineage import RolloutSpan, lines_forward
+
+if TYPE_CHECKING:
+    from llmx.projections.lineage import RolloutSpan
 
 # Lines decoded per hop off the event loop while catching up.
 _BATCH = 512
 
 # The spans of the thread's rollout files as they are now: called right after the live
 # subscription was registered, in the same step of the event loop.
-SpansNow = Callable[[], Sequence[RolloutSpan]]
+SpansNow = Callable[[], "Sequence[RolloutSpan]"]
 
 
 class _Recorded(NamedTuple):
@@ -135,6 +137,9 @@ class ThreadEvents:
 
 
 def _file_lines(spans: Sequence[RolloutSpan]) -> Iterator[tuple[int, RolloutLine]]:
+    # Imported here: most subscriptions (exec's) start live and read no file.
+    from llmx.projections.lineage import lines_forward
+
     index = 0
     for _span, _number, raw in lines_forward(spans):
         if not raw.terminated or raw.is_blank:

@@ -21,7 +21,6 @@ from llmx.events.lines import RolloutLine
 from llmx.events.ops import ExecApproval, Interrupt, Op, PatchApproval, Shutdown, UserTurn
 from llmx.events.primitives import UserInput
 from llmx.events.records import Approver
-from llmx.projections.lineage import RolloutSpan, resolve_lineage
 from llmx.runtime.models.client import ModelClient
 from llmx.runtime.session import Session
 from llmx.runtime.session_types import ApprovalRequest, SessionSettings
@@ -30,6 +29,7 @@ from llmx.runtime.threads.stream import ThreadEvents
 
 if TYPE_CHECKING:
     # Annotation only: the validated configuration may come from the cache, without pydantic.
+    from llmx.projections.lineage import RolloutSpan
     from llmx.runtime.config import Config
 
 # Lines a subscriber may hold unread by default. A subscriber of a persisted thread that
@@ -188,6 +188,8 @@ class AgentThread:
 
     def _spans_now(self) -> list[RolloutSpan]:
         """The files holding the thread's lines, the own one measured now."""
+        from llmx.projections.lineage import RolloutSpan
+
         spans = list(self._inherited_spans())
         path = self._read_path
         if path is not None:
@@ -204,6 +206,8 @@ class AgentThread:
             path = self._read_path
             self._inherited = []
             if path is not None and path.exists():
+                from llmx.projections.lineage import resolve_lineage
+
                 # The parents a resumed fork continues (a plain rollout has none).
                 self._inherited = resolve_lineage(path)[:-1]
         return self._inherited
