@@ -241,7 +241,12 @@ async def test_a_thread_open_here_is_not_resumed_twice(tmp_path: Path, home: Pat
         options = ThreadOptions(cwd=_workspace(tmp_path))
         async with _manager(home) as manager:
             thread = await manager.open(options)
+            events = thread.subscribe()
             await _turn(thread, "hello")
+            async for line in events:
+                if line.payload_type == "task_complete":
+                    break
+            await events.aclose()
             with pytest.raises(ThreadError, match="already open"):
                 await manager.resume(ThreadRef.by_id(thread.thread_id), options)
 
