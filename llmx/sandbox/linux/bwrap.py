@@ -65,6 +65,10 @@ def build_argv(
     args += ["--unshare-user", "--unshare-pid", "--unshare-ipc"]
     if restrict_network:
         args.append("--unshare-net")
-    args += ["--proc", "/proc", "--cap-drop", "ALL", "--seccomp", str(seccomp_fd),
+    # The fresh /proc is read-only as a whole, as the own backend's: /proc/sys and the
+    # other knobs under it belong to the host's kernel, and the command may be uid 0 (when
+    # the caller is root), whom their permissions let write them.
+    args += ["--proc", "/proc", "--remount-ro", "/proc", "--cap-drop", "ALL",
+             "--seccomp", str(seccomp_fd),
              "--chdir", cwd, "--", *command]
     return args
