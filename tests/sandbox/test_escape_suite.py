@@ -37,8 +37,8 @@ from llmx.sandbox.linux.backends import backend_status
 from llmx.sandbox.plan import NetworkAccess, WritableRoot
 
 _LANDLOCK_PROCS = ("no PID namespace: the user's other processes are visible in /proc "
-                   "(their environment and command line readable, Landlock scopes only "
-                   "ptrace and signals)")
+                   "(their environment and command line readable; Landlock scopes signals "
+                   "and ptrace attachment only)")
 _LANDLOCK_SCHED = ("no PID namespace: the user's other processes' priority and limits "
                    "can be changed (Landlock does not govern setpriority/prlimit)")
 # What each backend is known to let through: attempt -> {route id or backend: why}.
@@ -50,32 +50,29 @@ GAPS: dict[str, dict[str, str]] = {
     "prlimit_holder": {"landlock": _LANDLOCK_SCHED},
     "detach_sleeper": {"landlock": "no PID namespace: a process that leaves the session "
                                    "outlives the command"},
-    "chmod_outside": {"landlock": "Landlock does not govern file metadata"},
-    "chown_outside": {"landlock": "Landlock does not govern file metadata"},
-    "utime_outside": {"landlock": "Landlock does not govern file metadata"},
-    "setxattr_outside": {"landlock": "Landlock does not govern file metadata"},
 }
+# The landlock backend runs only for a user other than root (as root it refuses, since root
+# owns every system file): that user may change the mode, attributes and times of their own
+# files outside the writable roots.
+for _name in ("chmod_outside", "setxattr_outside", "utime_outside"):
+    GAPS[_name] = {"landlock": "Landlock does not govern file metadata"}
 # Open findings of the outside audit (issue 9), closed one by one.
 _F4 = "finding 4: a missing .git/.agents/.codex can be created in a writable root"
-_F8 = "finding 8: the landlock backend keeps root's capabilities"
 _F10 = "finding 10: the caller's descriptors reach the command"
 _F11 = "finding 11: a workspace nested in a writable root can be moved away"
 for _name in ("scratch_git_create", "scratch_agents_create", "scratch_codex_create"):
     GAPS.setdefault(_name, {}).update({"namespaces": _F4, "bubblewrap": _F4})
-for _name in ("klogctl_console_level", "adjtimex_esterror", "mknod_char_in_ws", "kmsg_read",
-              "syslog_read", "write_other_pty"):
-    GAPS.setdefault(_name, {}).update({"landlock": _F8})
 for _name in ("inherited_fd_write", "inherited_fd_reopen", "inherited_dir_fd",
               "stdin_reopen_write"):
     GAPS.setdefault(_name, {}).update({"cli-bubblewrap": _F10})
 GAPS["inherited_fd_write"]["cli-landlock"] = _F10
-# llmx waits for the command there, non-dumpable, which root's capabilities overrule.
-GAPS["proc_caller_environ"]["cli-landlock"] = _F8
 for _name in ("ancestor_swap", "ancestor_rename", "git_head_delete"):
     GAPS.setdefault(_name, {}).update({"namespaces": _F11, "bubblewrap": _F11})
-# What the landlock backend cannot offer: the host's /dev/shm stays read-only for it (it is
-# shared with every other process of the user), so POSIX semaphores are unavailable.
+# What the landlock backend cannot offer: the host's /dev/shm and /dev/pts are shared with
+# every other process of the user, so no POSIX semaphores and no new pseudo-terminals.
 ALLOWED_GAPS = {"dev_shm_write": {"landlock": "the host's /dev/shm is not writable"},
+                "pty_open": {"landlock": "/dev/pts holds the user's other terminals: a new "
+                                         "pseudo-terminal cannot be opened"},
                 "multiprocessing_pool": {"landlock": "the host's /dev/shm is not writable"}}
 # Attempts no unconfined run can show getting through, and why their judge is sound.
 CONTROL_BLIND = {

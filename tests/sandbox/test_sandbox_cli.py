@@ -292,6 +292,12 @@ def test_backend_option_runs_that_backend(ws: Path, backend: str) -> None:
 def test_backend_that_cannot_enforce_the_plan_refuses_to_run(ws: Path) -> None:
     # The landlock backend cannot keep .git read-only inside a writable root: the command
     # must not run (not even unprotected), and the line says which backend and why.
+    from llmx.sandbox.linux import BackendKind
+    from llmx.sandbox.linux.backends import backend_status
+
+    status = backend_status(BackendKind.LANDLOCK)
+    if not status.available:
+        pytest.skip(f"landlock unavailable: {status.reason}")
     result = _llmx(["sandbox", "linux", "--full-auto", "--backend", "landlock", "--", "touch",
                     "ran"], ws, ws.parent / "home")
     assert result.returncode == 1
@@ -306,3 +312,16 @@ def test_unknown_backend_is_a_usage_error(ws: Path) -> None:
                    ws.parent / "home")
     assert result.returncode == 2
     assert "invalid choice: 'chroot'" in result.stderr
+
+
+def test_landlock_backend_refuses_to_run_as_root(ws: Path) -> None:
+    # Root owns every system file, and Landlock does not govern file modes: a command
+    # could make a system binary setuid. The command must not run at all.
+    if os.geteuid() != 0:
+        pytest.skip("the landlock backend refuses root only")
+    result = _llmx(["sandbox", "linux", "--backend", "landlock", "--", "touch", "ran"], ws,
+                   ws.parent / "home")
+    assert result.returncode == 1
+    assert not (ws / "ran").exists()
+    assert "landlock: refused as root" in result.stderr
+    assert result.stderr.count("\n") == 1

@@ -23,6 +23,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import termios
 import time
 import tty
@@ -63,6 +64,43 @@ print(json.dumps({"address": id(mem) + bytes.__basicsize__ - 1, "length": len(me
 while True:
     time.sleep(3600)
 """
+
+
+# Machine-wide: the lock that serialises runs touching kernel settings, and the journal
+# of the settings a run found.
+_LOCK = Path(tempfile.gettempdir()) / "llmx-escape-suite.lock"
+_JOURNAL = Path(tempfile.gettempdir()) / "llmx-escape-suite.settings.json"
+
+
+def _restore(knobs: dict[str, str], esterror: int) -> None:
+    for name, path in KNOBS.items():
+        if name in knobs and _read(path) != knobs[name]:
+            with contextlib.suppress(OSError), open(path, "w") as f:
+                f.write(knobs[name])
+    if host_kernel.clock_esterror() != esterror:
+        with contextlib.suppress(OSError):
+            host_kernel.clock_esterror(esterror)
+
+
+@contextlib.contextmanager
+def _host_settings_lock() -> Iterator[None]:
+    fd = os.open(_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        deadline = time.monotonic() + 4 * WAIT_SECONDS
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"gave up waiting for {_LOCK}") from None
+                time.sleep(0.05)
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            stale = json.loads(_JOURNAL.read_text())
+            _restore(stale["knobs"], int(stale["esterror"]))  # a run killed mid-way
+        yield
+    finally:
+        os.close(fd)
 
 
 def _secret() -> str:
@@ -241,14 +279,20 @@ class Arena:
 
     @contextlib.contextmanager
     def running(self) -> Iterator[None]:
-        """The host's side exists while this is entered; everything is undone after."""
-        try:
-            self._start()
-            yield
-        finally:
-            for cleanup in reversed(self._cleanups):
-                with contextlib.suppress(Exception):
-                    cleanup()
+        """The host's side exists while this is entered; everything is undone after.
+
+        Kernel settings are the whole machine's: one run at a time, machine-wide (another
+        checkout's suite may run beside this one), and what they were is journalled
+        first, so that a run killed before its clean-up is undone by the next one.
+        """
+        with _host_settings_lock():
+            try:
+                self._start()
+                yield
+            finally:
+                for cleanup in reversed(self._cleanups):
+                    with contextlib.suppress(Exception):
+                        cleanup()
 
     def _start(self) -> None:
         self.listeners = Listeners(str(self.base / "sockets"), self.token)
@@ -261,9 +305,10 @@ class Arena:
             self._cleanups.append(lambda fd=fd: os.close(fd))
         self.other_pty = os.ttyname(self.other_follower)
         self.knobs_before = {name: _read(path) for name, path in KNOBS.items()}
-        self._cleanups.append(self._restore_knobs)
         self.esterror_before = host_kernel.clock_esterror()
-        self._cleanups.append(self._restore_esterror)
+        _JOURNAL.write_text(json.dumps({"knobs": self.knobs_before,
+                                        "esterror": self.esterror_before}))
+        self._cleanups.append(self._restore_settings)
         host_kernel.log_to_kernel(f"llmx-escape-kmsg-{self.secrets['kmsg']}")
         self._cleanups.append(self._remove_leftovers)
         for path in sorted(self.outside.glob("*.txt")):
@@ -311,16 +356,9 @@ class Arena:
         except OSError:
             self.keys_ok = False  # no keyrings here: those attempts cannot land either
 
-    def _restore_knobs(self) -> None:
-        for name, path in KNOBS.items():
-            if _read(path) != self.knobs_before[name]:
-                with contextlib.suppress(OSError), open(path, "w") as f:
-                    f.write(self.knobs_before[name])
-
-    def _restore_esterror(self) -> None:
-        if host_kernel.clock_esterror() != self.esterror_before:
-            with contextlib.suppress(OSError):
-                host_kernel.clock_esterror(self.esterror_before)
+    def _restore_settings(self) -> None:
+        _restore(self.knobs_before, self.esterror_before)
+        _JOURNAL.unlink(missing_ok=True)
 
     def _remove_leftovers(self) -> None:
         for folder in ("/etc", "/", "/var/tmp", "/dev/shm"):

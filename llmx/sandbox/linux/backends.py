@@ -86,6 +86,13 @@ def _probe(kind: BackendKind) -> BackendStatus:
         abi = landlock.abi_version()
         if abi == 0:
             return BackendStatus(kind, False, "Landlock is not enabled in this kernel")
+        if os.geteuid() == 0:
+            # Capabilities are dropped, but ownership stays: root owns the system's files,
+            # and an owner may change a file's mode, ACLs and times, which Landlock does
+            # not govern (chmod u+s on a system binary). Codex refuses this backend too.
+            return BackendStatus(kind, False, "refused as root: Landlock does not govern "
+                                 "file modes, and root owns every system file (use the "
+                                 "namespaces or bubblewrap backend)")
         return BackendStatus(kind, True, f"Landlock ABI {abi} + seccomp, no namespaces (only "
                              "on request: chmod outside writable roots and other processes' "
                              "/proc/<pid>/environ not stopped)")

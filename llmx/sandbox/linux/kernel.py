@@ -231,10 +231,38 @@ class _CapData(ctypes.Structure):
                 ("inheritable", ctypes.c_uint32)]
 
 
-def drop_all_capabilities(last_cap: int) -> None:
-    """Empty the bounding set and every capability set, so an exec as uid 0 gains nothing."""
-    for cap in range(last_cap + 1):
-        prctl(PR_CAPBSET_DROP, cap)
+PR_GET_SECUREBITS = 27
+PR_SET_SECUREBITS = 28
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+_CAP_SETPCAP = 8
+# NOROOT, NO_SETUID_FIXUP and NO_CAP_AMBIENT_RAISE, each with its lock, and KEEP_CAPS
+# locked off: uid 0 gains no capability at exec or by setuid, and none can be raised.
+_SECUREBITS_LOCKED_DOWN = 0b11101111
+
+
+def _capabilities() -> tuple[_CapHeader, ctypes.Array[_CapData]]:
     header = _CapHeader(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3
     data = (_CapData * 2)()
+    _check(_libc.capget(ctypes.byref(header), ctypes.byref(data)), "capget")
+    return header, data
+
+
+def drop_all_capabilities(last_cap: int) -> None:
+    """Drop every capability for good: the effective, permitted, inheritable and ambient
+    sets, the bounding set, and (securebits, locked) the ways uid 0 regains them.
+
+    The bounding set and the securebits need CAP_SETPCAP; a process without it (an
+    ordinary user, no user namespace) holds no capability an exec could make effective
+    under ``no_new_privs``, so for it the rest suffices.
+    """
+    header, data = _capabilities()
+    if data[0].effective & (1 << _CAP_SETPCAP):
+        prctl(PR_SET_SECUREBITS, _SECUREBITS_LOCKED_DOWN)
+        for cap in range(last_cap + 1):
+            prctl(PR_CAPBSET_DROP, cap)
+    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
+    data = (_CapData * 2)()
     _check(_libc.capset(ctypes.byref(header), ctypes.byref(data)), "capset")
+    if any(any((d.effective, d.permitted, d.inheritable)) for d in _capabilities()[1]):
+        raise OSError(1, "capabilities remained after dropping them")

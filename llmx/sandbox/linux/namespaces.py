@@ -160,9 +160,9 @@ def _confine(setup: ChildSetup) -> None:
             landlock.restrict_self(setup.landlock_ruleset)
             # The command must not hold it (exec would close it anyway: ``O_CLOEXEC``).
             os.close(setup.landlock_ruleset)
-        if setup.namespaces:
-            step = "capabilities"
-            kernel.drop_all_capabilities(setup.last_cap)
+        # Every backend: the landlock backend run by root holds them all otherwise.
+        step = "capabilities"
+        kernel.drop_all_capabilities(setup.last_cap)
         step = "seccomp"
         seccomp.install_filter(setup.seccomp_program)
         os.set_inheritable(setup.error_fd, False)

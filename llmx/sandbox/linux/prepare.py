@@ -100,6 +100,18 @@ def seccomp_program(restrict_network: bool) -> bytes:
     return _filters[restrict_network]
 
 
+def _caller_terminals() -> tuple[str, ...]:
+    """The pseudo-terminals among this process's stdin, stdout and stderr."""
+    found = []
+    for fd in (0, 1, 2):
+        try:
+            if os.isatty(fd):
+                found.append(os.ttyname(fd))
+        except OSError:
+            continue
+    return tuple(dict.fromkeys(path for path in found if path.startswith("/dev/pts/")))
+
+
 def _first_missing(path: Path, root: Path) -> Path:
     current = root
     for part in path.relative_to(root).parts:
@@ -233,7 +245,11 @@ def _prepare_confined(
     if abi:
         readable_paths = ("/",) if plan.readable_roots is None else (
             *map(str, plan.readable_roots), *bwrap.PLATFORM_READ_ROOTS)
-        devices: tuple[str, ...] = (*landlock.WRITABLE_DEVICES, "/dev/pts")
+        # Not all of /dev/pts: the user's other terminals are there. On the exec path the
+        # command writes on the caller's own terminal, also when it opens it by name
+        # (``/dev/stdout``); no new pseudo-terminal is usable.
+        devices: tuple[str, ...] = (*landlock.WRITABLE_DEVICES,
+                                    *(_caller_terminals() if exec_path else ()))
         if own:
             # Built here, where it costs no copy-on-write faults; the child adds what its
             # own /dev holds (``/dev/ptmx`` is a link into its devpts there).
