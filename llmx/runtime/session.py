@@ -32,7 +32,6 @@ from llmx.runtime.approvals import ApprovalCache
 from llmx.runtime.authorship import session_meta
 from llmx.runtime.instructions import (
     EnvironmentContext,
-    developer_message,
     user_instructions_message,
 )
 from llmx.runtime.models.stream import TokenUsage
@@ -47,6 +46,7 @@ from llmx.runtime.session_types import (
     SessionSettings,
 )
 from llmx.runtime.turn import Turn
+from llmx.runtime.turn_host import Answer, TurnOutcome, TurnStatus
 
 __all__ = ["Session", "session_meta"]
 
@@ -68,10 +68,11 @@ class Session:
         self.settings = settings
         self.log = log
         self.model = model
-        self.history: list[HistoryItem] = list(history)
+        self._history: list[HistoryItem] = list(history)
         # A resumed session already has its initial context in the history.
-        self.context_recorded = bool(history)
-        self.approvals = ApprovalCache()
+        self._context_recorded = bool(history)
+        self._approvals = ApprovalCache()
+        # How the turns went (the thread's outcome), told by each turn as it ends.
         self.failed = False
         self.aborted = False
         self.last_agent_message: str | None = None
@@ -80,13 +81,10 @@ class Session:
         self._turn_task: asyncio.Task[None] | None = None
         # An interrupt that came while no turn ran: the next turn starts aborted.
         self._interrupt_pending = False
-        self._pending: dict[str, asyncio.Future[ReviewDecision]] = {}
+        self._pending: dict[str, asyncio.Future[Answer]] = {}
         # The thread's running total: a resumed session continues the recorded one, so
         # ``total_token_usage`` stays cumulative across runs (and across programs).
         self._usage = token_usage or TokenUsage()
-        self._turn_inputs: list[str] = []
-        # call id -> the submission id of the decision that answered its approval request.
-        self.decision_submissions: dict[str, str] = {}
         # The session index, told after each turn (None: not kept, as for ephemeral runs).
         self._index = index
         self._indexed_ordinal: int | None = None
@@ -123,10 +121,9 @@ class Session:
             else:
                 self._interrupt_pending = True
         elif isinstance(op, ExecApproval | PatchApproval):
-            self.decision_submissions[op.id] = submission_id
             future = self._pending.pop(op.id, None)
             if future is not None and not future.done():
-                future.set_result(_decision(op.decision))
+                future.set_result(Answer(_decision(op.decision), submission_id, decided_by))
         else:
             await self._queue.put((submission_id, op))
         return submission_id
@@ -151,7 +148,7 @@ class Session:
             submission_id, op = await self._queue.get()
             if isinstance(op, UserTurn | UserInputOp):
                 await self._wait_turn()
-                self._start_turn(submission_id, op)
+                self._start_turn(op)
             elif isinstance(op, Shutdown):
                 await self._wait_turn()
                 await self.log.record(SubmissionRecord(id=submission_id, op=op))
@@ -178,15 +175,15 @@ class Session:
     def turn_running(self) -> bool:
         return self._turn_task is not None and not self._turn_task.done()
 
-    def take_pending_interrupt(self) -> bool:
-        """True once if an interrupt arrived before the current turn started."""
-        pending, self._interrupt_pending = self._interrupt_pending, False
-        return pending
+    # -- what its turns ask of it (``TurnHost``) --------------------------------------
 
-    # -- the runtime side ------------------------------------------------------------
+    @property
+    def history(self) -> list[HistoryItem]:
+        return self._history
 
-    def base_instructions_message(self) -> dict[str, Any]:
-        return developer_message(self.settings.base_instructions)
+    @property
+    def approvals(self) -> ApprovalCache:
+        return self._approvals
 
     def initial_context(self) -> list[dict[str, Any]]:
         settings = self.settings
@@ -210,10 +207,10 @@ class Session:
         self._usage = added_usage(self._usage, usage)
         return self._usage
 
-    async def await_decision(self, call_id: str, request: ApprovalRequest) -> ReviewDecision:
+    async def await_decision(self, call_id: str, request: ApprovalRequest) -> Answer:
         """Publish an approval request and wait for the decision op that answers it."""
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[ReviewDecision] = loop.create_future()
+        future: asyncio.Future[Answer] = loop.create_future()
         self._pending[call_id] = future
         # Published to every subscriber: a frontend answers with a decision op.
         await self.log.record(request)
@@ -222,26 +219,45 @@ class Session:
         finally:
             self._pending.pop(call_id, None)
 
-    def turn_finished(self, turn: Turn) -> None:
-        self.last_agent_message = turn.last_agent_message
-        if self.settings.notify:
-            run_notify(
-                self.settings.notify,
-                turn_complete_payload(
-                    thread_id=self.settings.thread_id,
-                    turn_id=turn.turn_id,
-                    cwd=self.settings.cwd,
-                    input_messages=self._turn_inputs,
-                    last_assistant_message=turn.last_agent_message,
-                ),
-            )
+    # -- running turns -------------------------------------------------------------
 
-    def _start_turn(self, submission_id: str, op: TurnOp) -> None:
-        self._turn_inputs = [item.text for item in op.items if isinstance(item, TextInput)]
+    def _start_turn(self, op: TurnOp) -> None:
         schema = op.final_output_json_schema
-        output_schema = schema if isinstance(schema, dict) else None
-        turn = Turn(self, submission_id, list(op.items), output_schema)
-        self._turn_task = asyncio.create_task(turn.run(), name=f"turn-{turn.turn_id}")
+        interrupted, self._interrupt_pending = self._interrupt_pending, False
+        turn = Turn(
+            self.settings, self.log, self.model, self, list(op.items),
+            schema if isinstance(schema, dict) else None,
+            context_items=[] if self._context_recorded else self.initial_context(),
+            interrupted=interrupted,
+        )
+        inputs = [item.text for item in op.items if isinstance(item, TextInput)]
+        self._turn_task = asyncio.create_task(self._run_turn(turn, inputs),
+                                              name=f"turn-{turn.turn_id}")
+
+    async def _run_turn(self, turn: Turn, inputs: list[str]) -> None:
+        self._turn_ended(await turn.run(), inputs)
+
+    def _turn_ended(self, outcome: TurnOutcome, inputs: list[str]) -> None:
+        """What a turn's end means for the thread: its outcome, ``notify``, the index."""
+        self._context_recorded = self._context_recorded or outcome.context_recorded
+        if outcome.status is TurnStatus.ABORTED:
+            self.aborted = True
+        else:
+            self.failed = self.failed or outcome.status is TurnStatus.FAILED
+            self.last_agent_message = outcome.last_agent_message
+            if self.settings.notify:
+                run_notify(
+                    self.settings.notify,
+                    turn_complete_payload(
+                        thread_id=self.settings.thread_id,
+                        turn_id=outcome.turn_id,
+                        cwd=self.settings.cwd,
+                        input_messages=inputs,
+                        last_assistant_message=outcome.last_agent_message,
+                    ),
+                )
+        # The turn's lines are flushed (and at turn end fsynced): listings may show them.
+        self.update_index()
 
     async def _wait_turn(self) -> None:
         task = self._turn_task

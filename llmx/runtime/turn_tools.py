@@ -55,13 +55,14 @@ from llmx.runtime.escalation import (
     execution_for,
     likely_sandbox_denial,
 )
+from llmx.runtime.tool_context import ToolContext, now_ms
 from llmx.runtime.tools import output as tool_output
 from llmx.runtime.tools.shell import CommandResult, Spawner, run_command, shell_argv
 from llmx.runtime.tools.specs import APPLY_PATCH, EXEC_COMMAND, UPDATE_PLAN
+from llmx.runtime.turn_host import Answer
 
 if TYPE_CHECKING:
     from llmx.runtime.tools.patch_apply import PatchPlan
-    from llmx.runtime.turn import Turn
 
 
 class TurnAbort(Exception):
@@ -80,9 +81,9 @@ class ToolCall(msgspec.Struct, frozen=True):
         return {"type": kind, "call_id": self.call_id, "output": output}
 
 
-async def dispatch(turn: Turn, call: ToolCall) -> str:
+async def dispatch(tools: ToolContext, call: ToolCall) -> str:
     if call.name == EXEC_COMMAND:
-        return await _exec_command(turn, call)
+        return await _exec_command(tools, call)
     if call.name == APPLY_PATCH:
         text = call.payload
         if not call.custom:
@@ -91,9 +92,9 @@ async def dispatch(turn: Turn, call: ToolCall) -> str:
                 text = str(json.loads(call.payload)["input"])
             except (ValueError, KeyError, TypeError) as exc:
                 return f"failed to parse function arguments: {exc}"
-        return await _apply_patch(turn, call, text)
+        return await _apply_patch(tools, call, text)
     if call.name == UPDATE_PLAN:
-        return await _update_plan(turn, call)
+        return await _update_plan(tools, call)
     return f"unsupported call: {call.name}"
 
 
@@ -105,14 +106,14 @@ def _arguments(call: ToolCall) -> dict[str, Any]:
     return parsed
 
 
-async def _exec_command(turn: Turn, call: ToolCall) -> str:
+async def _exec_command(tools: ToolContext, call: ToolCall) -> str:
     try:
         args = _arguments(call)
         cmd = str(args["cmd"])
         permissions = SandboxPermissions(args.get("sandbox_permissions", "use_default"))
     except (ValueError, KeyError, TypeError) as exc:
         return f"failed to parse function arguments: {exc}"
-    settings = turn.settings
+    settings = tools.settings
     sandbox = settings.sandbox
     argv = shell_argv(cmd, shell=args.get("shell"), login=bool(args.get("login", True)))
     workdir = args.get("workdir")
@@ -125,7 +126,7 @@ async def _exec_command(turn: Turn, call: ToolCall) -> str:
     cache_key = ApprovalCache.command_key(
         argv, cwd, permissions, None if additional is None else additional.to_dict()
     )
-    preapproved = turn.session.approvals.covers([cache_key])
+    preapproved = tools.approvals.covers([cache_key])
 
     refusal = escalation_guard(settings.approval_policy, permissions, preapproved=preapproved)
     if refusal is not None:
@@ -136,7 +137,7 @@ async def _exec_command(turn: Turn, call: ToolCall) -> str:
     if execution.mode is ExecutionMode.TURN_DEFAULT:
         # Nothing to approve: it runs as any sandboxed command does. The log says so.
         permissions = SandboxPermissions.USE_DEFAULT
-        await _record_escalation(turn, call, argv, EscalationTrigger.MODEL_REQUEST,
+        await _record_escalation(tools, call, argv, EscalationTrigger.MODEL_REQUEST,
                                  Approver.POLICY, execution.note, execution)
     requirement = exec_requirement(
         settings.approval_policy,
@@ -149,35 +150,36 @@ async def _exec_command(turn: Turn, call: ToolCall) -> str:
         return requirement.reason
     escalated = execution.mode in (ExecutionMode.UNSANDBOXED, ExecutionMode.BOUNDED)
     if isinstance(requirement, NeedsApproval) and not preapproved:
-        decision = await turn.request_exec_approval(
+        answer = await tools.ask_exec(
             call.call_id, argv, cwd, justification or requirement.reason, execution.additional
         )
-        if not approves(decision):
-            return _refused(decision, EXEC_COMMAND)
-        if decision is ReviewDecision.APPROVED_FOR_SESSION:
-            turn.session.approvals.remember([cache_key])
+        if not approves(answer.decision):
+            return _refused(answer.decision, EXEC_COMMAND)
+        if answer.decision is ReviewDecision.APPROVED_FOR_SESSION:
+            tools.approvals.remember([cache_key])
         if escalated:
-            await _record_escalation(turn, call, argv, EscalationTrigger.MODEL_REQUEST,
-                                     Approver.USER, justification, execution)
+            await _record_escalation(tools, call, argv, EscalationTrigger.MODEL_REQUEST,
+                                     answer.decided_by, justification, execution, answer)
     elif escalated:
         # Pre-approved for the session: still say, in the log, how it ran.
-        await _record_escalation(turn, call, argv, EscalationTrigger.MODEL_REQUEST,
+        await _record_escalation(tools, call, argv, EscalationTrigger.MODEL_REQUEST,
                                  Approver.SESSION, justification, execution)
-    result = await _run(turn, call, argv, cwd, execution.spawner)
+    result = await _run(tools, call, argv, cwd, execution.spawner)
     if likely_sandbox_denial(
         sandboxed=execution.sandboxed,
         exit_code=result.exit_code,
         outputs=(result.stderr, result.stdout, result.aggregated_output),
     ) and retry_unsandboxed_after_denial(settings.approval_policy) and not sandbox.denies_reads:
-        decision = await turn.request_exec_approval(
+        answer = await tools.ask_exec(
             call.call_id, argv, cwd, "command failed; retry without sandbox?"
         )
-        if approves(decision):
+        if approves(answer.decision):
             await _record_escalation(
-                turn, call, argv, EscalationTrigger.SANDBOX_DENIAL, Approver.USER, None
+                tools, call, argv, EscalationTrigger.SANDBOX_DENIAL, answer.decided_by, None,
+                answer=answer,
             )
-            result = await _run(turn, call, argv, cwd, sandbox.unconfined)
-        elif decision is ReviewDecision.ABORT:
+            result = await _run(tools, call, argv, cwd, sandbox.unconfined)
+        elif answer.decision is ReviewDecision.ABORT:
             raise TurnAbort
     return tool_output.exec_command_output(
         wall_seconds=result.wall_seconds,
@@ -194,17 +196,18 @@ def _refused(decision: ReviewDecision, tool: str) -> str:
 
 
 async def _record_escalation(
-    turn: Turn,
+    tools: ToolContext,
     call: ToolCall,
     argv: list[str],
     trigger: EscalationTrigger,
     approver: Approver,
     justification: str | None,
     execution: Execution | None = None,
+    answer: Answer | None = None,
 ) -> None:
     record = escalation_record(
         call_id=call.call_id,
-        turn_id=turn.turn_id,
+        turn_id=tools.turn_id,
         command=argv,
         trigger=trigger,
         # A retry after a denial (no ``execution``) runs unsandboxed.
@@ -212,16 +215,16 @@ async def _record_escalation(
         else execution.mode,
         approved_by=approver,
         justification=justification,
-        decision_submission_id=turn.session.decision_submissions.get(call.call_id),
+        decision_submission_id=None if answer is None else answer.submission_id,
         permissions=None if execution is None else execution.permissions,
     )
     # On disk before the command runs (the writer fsyncs escalations): the audit trail
     # must not depend on the command.
-    await turn.log.record(record)
+    await tools.record(record)
 
 
 async def _run(
-    turn: Turn, call: ToolCall, argv: list[str], cwd: Path, spawner: Spawner
+    tools: ToolContext, call: ToolCall, argv: list[str], cwd: Path, spawner: Spawner
 ) -> CommandResult:
     item = CommandExecutionItem(
         id=call.call_id,
@@ -231,15 +234,15 @@ async def _run(
         source="unified_exec_startup",
         status=CommandExecutionStatus.IN_PROGRESS,
     )
-    started_ms = _now_ms()
-    await turn.item_started(item, started_ms)
-    turn.running_items[call.call_id] = (item, started_ms)
+    started_ms = now_ms()
+    await tools.item_started(item, started_ms)
+    tools.running_items[call.call_id] = (item, started_ms)
     try:
-        result = await run_command(argv, cwd=cwd, env=turn.settings.env, spawner=spawner)
+        result = await run_command(argv, cwd=cwd, env=tools.settings.env, spawner=spawner)
     except OSError as exc:
         result = CommandResult(127, "", str(exc), f"{exc}\n", 0.0)
     finally:
-        turn.running_items.pop(call.call_id, None)
+        tools.running_items.pop(call.call_id, None)
     seconds = int(result.wall_seconds)
     done = msgspec.structs.replace(
         item,
@@ -252,17 +255,17 @@ async def _run(
         duration=Duration(secs=seconds, nanos=int((result.wall_seconds - seconds) * 1e9)),
     )
     # The writer caps a large output inline and keeps the full bytes once, redacted.
-    await turn.item_completed(done, started_ms, _now_ms())
+    await tools.item_completed(done, started_ms, now_ms())
     return result
 
 
-async def _apply_patch(turn: Turn, call: ToolCall, text: str) -> str:
+async def _apply_patch(tools: ToolContext, call: ToolCall, text: str) -> str:
     # Imported here: most turns never patch, and the patch modules (difflib) are start-up cost.
     from llmx.runtime.tools.patch_apply import PatchApplyError, apply_plan, plan_patch
     from llmx.runtime.tools.patch_format import PatchParseError, parse_patch
 
     started = time.monotonic()
-    settings = turn.settings
+    settings = tools.settings
     sandbox = settings.sandbox
     try:
         plan = plan_patch(parse_patch(text), settings.cwd, read_refusal=sandbox.read_refusal)
@@ -281,27 +284,27 @@ async def _apply_patch(turn: Turn, call: ToolCall, text: str) -> str:
         return reason or "patch rejected"
     changes = _file_changes(plan)
     item = FileChangeItem(id=call.call_id, changes=changes)
-    started_ms = _now_ms()
+    started_ms = now_ms()
     if verdict is PatchVerdict.ASK_USER:
-        decision = await turn.request_patch_approval(call.call_id, changes, refused)
-        if not approves(decision):
-            if decision is ReviewDecision.ABORT:
+        answer = await tools.ask_patch(call.call_id, changes, refused)
+        if not approves(answer.decision):
+            if answer.decision is ReviewDecision.ABORT:
                 raise TurnAbort
             declined = msgspec.structs.replace(
                 item, status=PatchApplyStatus.DECLINED, stdout="",
                 stderr="patch rejected by user",
             )
-            await turn.item_completed(declined, started_ms, _now_ms())
+            await tools.item_completed(declined, started_ms, now_ms())
             return "patch rejected by user"
     in_progress = msgspec.structs.replace(item, status=PatchApplyStatus.IN_PROGRESS)
-    await turn.item_started(in_progress, started_ms)
+    await tools.item_started(in_progress, started_ms)
     try:
         apply_plan(plan)
     except OSError as exc:
         failed = msgspec.structs.replace(
             item, status=PatchApplyStatus.FAILED, stdout="", stderr=str(exc)
         )
-        await turn.item_completed(failed, started_ms, _now_ms())
+        await tools.item_completed(failed, started_ms, now_ms())
         return tool_output.apply_patch_output(
             wall_seconds=time.monotonic() - started, exit_code=1, output=f"{exc}\n"
         )
@@ -309,7 +312,7 @@ async def _apply_patch(turn: Turn, call: ToolCall, text: str) -> str:
     done = msgspec.structs.replace(
         item, status=PatchApplyStatus.COMPLETED, stdout=message, stderr=""
     )
-    await turn.item_completed(done, started_ms, _now_ms())
+    await tools.item_completed(done, started_ms, now_ms())
     return tool_output.apply_patch_output(
         wall_seconds=time.monotonic() - started, exit_code=0, output=message
     )
@@ -335,7 +338,7 @@ def _file_changes(plan: PatchPlan) -> dict[str, FileChange]:
 _PLAN_STATUSES = frozenset({"pending", "in_progress", "completed"})
 
 
-async def _update_plan(turn: Turn, call: ToolCall) -> str:
+async def _update_plan(tools: ToolContext, call: ToolCall) -> str:
     try:
         args = _arguments(call)
         steps = [
@@ -349,9 +352,6 @@ async def _update_plan(turn: Turn, call: ToolCall) -> str:
     payload = PlanUpdate(plan=[PlanStep(step=s["step"], status=s["status"]) for s in steps])
     if args.get("explanation") is not None:
         payload.explanation = str(args["explanation"])
-    await turn.log.record(payload)
+    await tools.record(payload)
     return "Plan updated"
 
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000

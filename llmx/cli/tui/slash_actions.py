@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rich.text import Text
 
@@ -19,12 +19,38 @@ from llmx.events.primitives import TextInput
 from llmx.projections.transcript_pages import TranscriptPages
 
 if TYPE_CHECKING:
-    from llmx.cli.tui.app import LlmxApp
+    from llmx.cli.tui.thread_link import ThreadLink, ThreadOpener
+    from llmx.events.ops import Op
+    from llmx.projections.transcript import TranscriptFold
+
+
+class SlashHost(Protocol):
+    """What the slash commands use of the app (``LlmxApp`` is one); named here so that
+    this module and the app do not import each other."""
+
+    cwd: Path
+    link: ThreadLink | None
+    opener: ThreadOpener | None
+    fold: TranscriptFold
+
+    def note(self, text: str) -> None: ...
+
+    def show_page(self, title: str, body: Text) -> None: ...
+
+    async def submit(self, op: Op) -> None: ...
+
+    async def quit_session(self) -> None: ...
+
+    async def switch_to(self, link: ThreadLink, pages: TranscriptPages | None) -> None: ...
+
+    def push_screen(self, screen: Any, callback: Any = ...) -> Any: ...
+
+    def run_worker(self, work: Any, *, group: str = ...) -> Any: ...
 
 GIT_TIMEOUT_S = 20.0
 
 
-async def run_slash_command(app: LlmxApp, name: str, argument: str) -> None:
+async def run_slash_command(app: SlashHost, name: str, argument: str) -> None:
     if name in ("quit", "exit"):
         await app.quit_session()
     elif name == "new":
@@ -53,14 +79,14 @@ async def run_slash_command(app: LlmxApp, name: str, argument: str) -> None:
         app.note(f"/{name}: no such command — type / to see the commands")
 
 
-async def _new(app: LlmxApp) -> None:
+async def _new(app: SlashHost) -> None:
     if app.opener is None:
         app.note("/new: this view has no runtime behind it (a replay) — run `llmx`")
         return
     await app.switch_to(await app.opener.new(), None)
 
 
-async def _resume(app: LlmxApp, argument: str) -> None:
+async def _resume(app: SlashHost, argument: str) -> None:
     if app.opener is None:
         app.note("/resume: this view has no runtime behind it (a replay) — run `llmx resume`")
         return
@@ -86,12 +112,12 @@ async def _resume(app: LlmxApp, argument: str) -> None:
     app.push_screen(ResumePicker(llmx_home(), app.cwd), chosen)
 
 
-async def _switch_resumed(app: LlmxApp, path: Path) -> None:
+async def _switch_resumed(app: SlashHost, path: Path) -> None:
     assert app.opener is not None
     await app.switch_to(await app.opener.resume(path), TranscriptPages(path))
 
 
-async def _fork(app: LlmxApp) -> None:
+async def _fork(app: SlashHost) -> None:
     link = app.link
     if app.opener is None or link is None:
         app.note("/fork: this view has no runtime behind it (a replay)")
@@ -104,14 +130,14 @@ async def _fork(app: LlmxApp) -> None:
     await app.switch_to(forked, TranscriptPages(path))
 
 
-async def _rename(app: LlmxApp, argument: str) -> None:
+async def _rename(app: SlashHost, argument: str) -> None:
     if not argument:
         app.note("/rename: give the new name — /rename NAME")
         return
     await app.submit(SetThreadName(name=argument))
 
 
-async def _model(app: LlmxApp, argument: str) -> None:
+async def _model(app: SlashHost, argument: str) -> None:
     if not argument:
         model = app.fold.status.model or "?"
         app.note(f"/model: the model is {model} — /model NAME to change it for the next turns")
@@ -119,7 +145,7 @@ async def _model(app: LlmxApp, argument: str) -> None:
     await app.submit(OverrideTurnContext(model=argument))
 
 
-def _permissions(app: LlmxApp, argument: str) -> None:
+def _permissions(app: SlashHost, argument: str) -> None:
     presets = {label.split(":")[0].lower().replace(" ", "-"): (mode, policy)
                for label, mode, policy in slash.PERMISSION_PRESETS}
     chosen = presets.get(argument.lower())
@@ -135,11 +161,11 @@ def _permissions(app: LlmxApp, argument: str) -> None:
     app.run_worker(_override_permissions(app, *chosen), group="submit")
 
 
-async def _override_permissions(app: LlmxApp, mode: str, policy: str) -> None:
+async def _override_permissions(app: SlashHost, mode: str, policy: str) -> None:
     await app.submit(OverrideTurnContext(approval_policy=policy, sandbox_policy={"type": mode}))
 
 
-async def _init(app: LlmxApp) -> None:
+async def _init(app: SlashHost) -> None:
     if (app.cwd / "AGENTS.md").exists():
         app.note("/init: AGENTS.md already exists here — edit it, or remove it first")
         return
@@ -172,7 +198,7 @@ def workspace_diff(cwd: Path) -> Text:
     return diff_text(diff)
 
 
-def status_page(app: LlmxApp) -> Text:
+def status_page(app: SlashHost) -> Text:
     status = app.fold.status
     rows = [
         ("session", status.thread_id or "(new, not saved until the first prompt)"),

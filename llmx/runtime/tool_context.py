@@ -1,0 +1,102 @@
+"""``ToolContext``: what the tool calls of one turn may use, and nothing else of it.
+
+A handler gets the turn's settings and id, the session's approval cache, a way to write
+events, the registry of commands running now (which an interrupt completes as failed),
+and a way to ask for approval. It never sees the turn or the session behind them.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from llmx.events.event_log import EventLog
+from llmx.events.event_msgs import (
+    ApplyPatchApprovalRequest,
+    ExecApprovalRequest,
+    ItemCompleted,
+    ItemStarted,
+)
+from llmx.events.lines import RolloutItem, UnknownPayload
+from llmx.events.primitives import FileChange, UnknownCommand
+from llmx.events.turn_items import TurnItem
+from llmx.runtime.approvals import ApprovalCache
+from llmx.runtime.session_types import SessionSettings
+from llmx.runtime.turn_host import Answer, TurnHost
+
+if TYPE_CHECKING:
+    from llmx.sandbox.patch_safety import PatchTarget
+
+
+class ToolContext:
+    """The part of one turn its tool calls work with."""
+
+    def __init__(
+        self, settings: SessionSettings, log: EventLog, host: TurnHost, turn_id: str
+    ) -> None:
+        self.settings = settings
+        self.turn_id = turn_id
+        self._log = log
+        self._host = host
+        # Commands running now: their in-progress item and start time, by call id.
+        self.running_items: dict[str, tuple[TurnItem, int]] = {}
+
+    @property
+    def approvals(self) -> ApprovalCache:
+        return self._host.approvals
+
+    async def record(self, *payloads: RolloutItem | UnknownPayload) -> None:
+        """Write ``payloads`` to the thread's log (one batch)."""
+        await self._log.record(*payloads)
+
+    async def item_started(self, item: TurnItem, started_ms: int) -> None:
+        await self.record(
+            ItemStarted(
+                thread_id=self.settings.thread_id, turn_id=self.turn_id, item=item,
+                started_at_ms=started_ms,
+            )
+        )
+
+    async def item_completed(self, item: TurnItem, started_ms: int, completed_ms: int) -> None:
+        await self.record(
+            ItemCompleted(
+                thread_id=self.settings.thread_id, turn_id=self.turn_id, item=item,
+                started_at_ms=started_ms, completed_at_ms=completed_ms,
+            )
+        )
+
+    async def ask_exec(
+        self, call_id: str, command: list[str], cwd: Path, reason: str | None,
+        additional_permissions: dict[str, Any] | None = None,
+    ) -> Answer:
+        """Ask whether ``command`` may run; the answer, once it is logged."""
+        request = ExecApprovalRequest(
+            call_id=call_id,
+            turn_id=self.turn_id,
+            command=command,
+            cwd=str(cwd),
+            parsed_cmd=[UnknownCommand(cmd=command[-1])],
+        )
+        if reason is not None:
+            request.reason = reason
+        if additional_permissions is not None:
+            # What a person approves is exactly what the command will get.
+            request.additional_permissions = additional_permissions
+        return await self._host.await_decision(call_id, request)
+
+    async def ask_patch(
+        self, call_id: str, changes: dict[str, FileChange], refused: list[PatchTarget]
+    ) -> Answer:
+        """Ask about a patch; ``changes`` are keyed by resolved targets, and ``refused``
+        (the targets the sandbox would not write) are named in the reason with why."""
+        request = ApplyPatchApprovalRequest(call_id=call_id, turn_id=self.turn_id, changes=changes)
+        if refused:
+            request.reason = "not writable under the sandbox: " + ", ".join(
+                target.describe() for target in refused
+            )
+        return await self._host.await_decision(call_id, request)
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
