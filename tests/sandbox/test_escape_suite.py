@@ -58,14 +58,9 @@ for _name in ("chmod_outside", "setxattr_outside", "utime_outside"):
     GAPS[_name] = {"landlock": "Landlock does not govern file metadata"}
 # Open findings of the outside audit (issue 9), closed one by one.
 _F4 = "finding 4: a missing .git/.agents/.codex can be created in a writable root"
-_F10 = "finding 10: the caller's descriptors reach the command"
 _F11 = "finding 11: a workspace nested in a writable root can be moved away"
 for _name in ("scratch_git_create", "scratch_agents_create", "scratch_codex_create"):
     GAPS.setdefault(_name, {}).update({"namespaces": _F4, "bubblewrap": _F4})
-for _name in ("inherited_fd_write", "inherited_fd_reopen", "inherited_dir_fd",
-              "stdin_reopen_write"):
-    GAPS.setdefault(_name, {}).update({"cli-bubblewrap": _F10})
-GAPS["inherited_fd_write"]["cli-landlock"] = _F10
 for _name in ("ancestor_swap", "ancestor_rename", "git_head_delete"):
     GAPS.setdefault(_name, {}).update({"namespaces": _F11, "bubblewrap": _F11})
 # What the landlock backend cannot offer: the host's /dev/shm and /dev/pts are shared with

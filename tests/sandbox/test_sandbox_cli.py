@@ -325,3 +325,30 @@ def test_landlock_backend_refuses_to_run_as_root(ws: Path) -> None:
     assert not (ws / "ran").exists()
     assert "landlock: refused as root" in result.stderr
     assert result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("backend", ["namespaces", "bubblewrap"])
+@pytest.mark.parametrize("log_denials", [False, True], ids=["exec", "log-denials"])
+def test_stdin_file_reaches_the_command_whole(ws: Path, backend: str,
+                                              log_denials: bool) -> None:
+    # bubblewrap gets a file stdin through a pipe (it could be reopened for writing by
+    # path otherwise): every byte must still arrive, in order.
+    from llmx.sandbox.linux import BackendKind
+    from llmx.sandbox.linux.backends import backend_status
+
+    status = backend_status(BackendKind(backend))
+    if not status.available:
+        pytest.skip(f"{backend} unavailable: {status.reason}")
+    data = bytes(range(256)) * 4096 + b"end\n"
+    source = ws.parent / "stdin.bin"
+    source.write_bytes(data)
+    flags = ["--log-denials"] if log_denials else []
+    with open(source, "rb") as stdin:
+        result = subprocess.run(
+            [sys.executable, "-m", "llmx", "sandbox", "linux", "--backend", backend, *flags,
+             "--", "sha256sum"], stdin=stdin, cwd=ws, capture_output=True, timeout=60,
+            env={**os.environ, "LLMX_HOME": str(ws.parent / "home")})
+    import hashlib
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[0].decode() == hashlib.sha256(data).hexdigest()

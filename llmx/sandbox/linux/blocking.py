@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Mapping
 
+from llmx.sandbox.linux import stdio
 from llmx.sandbox.linux.backends import BackendKind
 from llmx.sandbox.linux.prepare import PreparedCommand, prepare
 from llmx.sandbox.linux.result import ConfinedResult, SandboxSetupError, make_result
@@ -46,8 +47,16 @@ def exec_confined(
     """
     prepared = prepare(argv, cwd=cwd, plan=plan, env=env, backend=backend, exec_path=True)
     os.chdir(prepared.cwd)
+    confined = prepared.backend is not None
+    if confined:
+        # Nothing of the caller's but stdin, stdout and stderr reaches the command.
+        stdio.keep_only(prepared.pass_fds)
     for fd in prepared.pass_fds:
         os.set_inheritable(fd, True)
+    if confined and not prepared.fenced_by_landlock and stdio.reopenable(0):
+        piped = stdio.relay(0)
+        os.dup2(piped, 0)
+        os.close(piped)
     if prepared.backend is BackendKind.LANDLOCK:
         # The command needs a session of its own (no controlling terminal), and this
         # process, a shell's job, may lead its process group, where setsid fails.
@@ -119,14 +128,21 @@ def run_confined_blocking(
     prepared = prepare(argv, cwd=cwd, plan=plan, env=env, backend=backend)
     started = time.monotonic()
     pipe = subprocess.PIPE if capture else None
+    stdin = None
     try:
+        if (prepared.backend is not None and not prepared.fenced_by_landlock
+                and stdio.reopenable(0)):
+            stdin = stdio.relay(0)
         proc = subprocess.Popen(
-            prepared.argv, cwd=prepared.cwd, env=prepared.env, stdout=pipe, stderr=pipe,
-            start_new_session=True, close_fds=True, pass_fds=prepared.pass_fds,
+            prepared.argv, cwd=prepared.cwd, env=prepared.env, stdin=stdin, stdout=pipe,
+            stderr=pipe, start_new_session=True, close_fds=True, pass_fds=prepared.pass_fds,
             preexec_fn=prepared.preexec)
     except BaseException:
         prepared.close()
         raise
+    finally:
+        if stdin is not None:
+            os.close(stdin)
     prepared.close_child_side()
 
     def forward(signum: int, _frame: object) -> None:

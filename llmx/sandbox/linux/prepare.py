@@ -54,6 +54,11 @@ class PreparedCommand:
             return _before_bwrap
         return None
 
+    @property
+    def fenced_by_landlock(self) -> bool:
+        """Whether Landlock checks the path of a file the command reopens by descriptor."""
+        return self.child_setup is not None and self.child_setup.landlock_ruleset is not None
+
     def setup_error(self) -> str | None:
         """The child's set-up failure, if it reported one (read after the child is gone)."""
         if self.error_fd is None:
