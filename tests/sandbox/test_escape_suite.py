@@ -58,11 +58,8 @@ for _name in ("chmod_outside", "setxattr_outside", "utime_outside"):
     GAPS[_name] = {"landlock": "Landlock does not govern file metadata"}
 # Open findings of the outside audit (issue 9), closed one by one.
 _F4 = "finding 4: a missing .git/.agents/.codex can be created in a writable root"
-_F11 = "finding 11: a workspace nested in a writable root can be moved away"
 for _name in ("scratch_git_create", "scratch_agents_create", "scratch_codex_create"):
     GAPS.setdefault(_name, {}).update({"namespaces": _F4, "bubblewrap": _F4})
-for _name in ("ancestor_swap", "ancestor_rename", "git_head_delete"):
-    GAPS.setdefault(_name, {}).update({"namespaces": _F11, "bubblewrap": _F11})
 # What the landlock backend cannot offer: the host's /dev/shm and /dev/pts are shared with
 # every other process of the user, so no POSIX semaphores and no new pseudo-terminals.
 ALLOWED_GAPS = {"dev_shm_write": {"landlock": "the host's /dev/shm is not writable"},

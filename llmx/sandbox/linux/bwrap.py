@@ -43,6 +43,7 @@ def build_argv(
     denied_files: tuple[str, ...],
     restrict_network: bool,
     seccomp_fd: int,
+    pinned: tuple[str, ...] = (),
 ) -> list[str]:
     args = [bwrap, "--new-session", "--die-with-parent"]
     if readable_roots is None or "/" in readable_roots:
@@ -52,8 +53,11 @@ def build_argv(
         for root in (*readable_roots, *PLATFORM_READ_ROOTS):
             if os.path.exists(root):
                 args += ["--ro-bind", root, root]
-    for root in sorted(writable_roots, key=len):
-        args += ["--bind", root, root]
+    # Shallowest first: a bind (recursive) taken from the host's view would hide binds
+    # made inside it before. Pinned folders are bound onto themselves so that they cannot
+    # be renamed.
+    for path in sorted((*writable_roots, *pinned), key=lambda p: p.count("/")):
+        args += ["--bind", path, path]
     for path in sorted(read_only_binds, key=len):
         args += ["--ro-bind", path, path]
     for path in masked_missing:

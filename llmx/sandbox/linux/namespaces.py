@@ -52,6 +52,9 @@ class ChildSetup:
     masked_missing: tuple[str, ...]
     denied_dirs: tuple[str, ...]
     denied_files: tuple[str, ...]
+    # Folders under a writable root bound onto themselves, so that they cannot be renamed
+    # (``prepare._pinned``).
+    pinned: tuple[str, ...]
     # Every other mount (``read_only_remounts``), remounted read-only.
     read_only_remounts: tuple[tuple[str, int], ...]
     # A Landlock ruleset built by the parent (``O_CLOEXEC``; closed once entered), the
@@ -282,8 +285,9 @@ def _fresh_dev() -> None:
 def _build_mounts(setup: ChildSetup) -> None:
     kernel.mount(None, "/", None, kernel.MS_REC | kernel.MS_PRIVATE)
     _fresh_dev()
-    for root in setup.writable_roots:
-        kernel.mount(root, root, None, kernel.MS_BIND | kernel.MS_REC)
+    # Shallowest first, so that each bind carries the ones inside it made before.
+    for path in sorted((*setup.writable_roots, *setup.pinned), key=lambda p: p.count("/")):
+        kernel.mount(path, path, None, kernel.MS_BIND | kernel.MS_REC)
     for path in setup.read_only_binds:
         kernel.mount(path, path, None, kernel.MS_BIND | kernel.MS_REC)
         kernel.mount(None, path, None, kernel.MS_REMOUNT | kernel.MS_BIND | kernel.MS_RDONLY)

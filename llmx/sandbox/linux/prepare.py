@@ -141,6 +141,29 @@ class _Layout:
     masked_missing: tuple[str, ...]
     denied_dirs: tuple[str, ...]
     denied_files: tuple[str, ...]
+    pinned: tuple[str, ...] = ()
+
+
+def _pinned(writable: list[str], protected: list[str]) -> tuple[str, ...]:
+    """The folders to bind onto themselves so that none can be renamed (a mount point
+    cannot be): every folder between a protected path and the outermost writable root
+    holding it. Renaming one would move the protected path away from where the user
+    finds it next, and leave a folder the command fills in its place (a workspace under
+    /tmp, with /tmp writable)."""
+    roots = [Path(r) for r in writable]
+    found: dict[str, None] = {}
+    for raw in protected:
+        path = Path(raw)
+        holders = [r for r in roots if r in path.parents]
+        if not holders:
+            continue
+        outer = min(holders, key=lambda r: len(r.parts))
+        for folder in path.parents:
+            if folder == outer:
+                break
+            if folder not in roots:
+                found.setdefault(str(folder), None)
+    return tuple(sorted(found, key=lambda p: len(Path(p).parts)))
 
 
 def _layout(plan: ConfinementPlan) -> _Layout:
@@ -172,7 +195,8 @@ def _layout(plan: ConfinementPlan) -> _Layout:
             dirs.append(str(path))
         elif os.path.lexists(path):
             files.append(str(path))
-    return _Layout(tuple(writable), tuple(read_only), tuple(masked), tuple(dirs), tuple(files))
+    return _Layout(tuple(writable), tuple(read_only), tuple(masked), tuple(dirs), tuple(files),
+                   _pinned(writable, read_only + masked))
 
 
 def prepare(
@@ -240,7 +264,7 @@ def _prepare_confined(
             writable_roots=layout.writable, read_only_binds=layout.read_only,
             masked_missing=layout.masked_missing, denied_dirs=layout.denied_dirs,
             denied_files=layout.denied_files, restrict_network=restrict_network,
-            seccomp_fd=seccomp_fd)
+            seccomp_fd=seccomp_fd, pinned=layout.pinned)
         return PreparedCommand(full_argv, child_env, cwd_str, kind, pass_fds=(seccomp_fd,),
                                _owned_fds=[seccomp_fd], masks=masks)
     own = kind is BackendKind.NAMESPACES
@@ -285,7 +309,7 @@ def _prepare_confined(
         namespaces=kind is BackendKind.NAMESPACES, restrict_network=restrict_network,
         writable_roots=layout.writable, read_only_binds=layout.read_only,
         masked_missing=layout.masked_missing, denied_dirs=layout.denied_dirs,
-        denied_files=layout.denied_files,
+        denied_files=layout.denied_files, pinned=layout.pinned,
         read_only_remounts=namespaces.read_only_remounts(layout.writable) if own else (),
         landlock_ruleset=ruleset, landlock_abi=abi,
         landlock_own_writable=own_writable, seccomp_program=program,
