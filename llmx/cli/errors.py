@@ -83,12 +83,19 @@ _ADVICE: dict[int, tuple[str, str]] = {
 }
 
 
+# Failures that only writing meets: said as "cannot write" when the caller did not say.
+_WRITING = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
+
+
 def os_error(
-    exc: OSError, path: Path | str | None = None, *, doing: str = "cannot use"
+    exc: OSError, path: Path | str | None = None, *, doing: str | None = None
 ) -> CommandError:
     """A :class:`CommandError` naming ``path`` (default: the path the error names) and
     what to do about ``exc``: ``cannot write /h/sessions: no space left on the device —
-    free some space there and retry``."""
+    free some space there and retry``. ``doing`` defaults to ``cannot write`` for what
+    only a write meets (a full or read-only disk), ``cannot use`` otherwise."""
+    if doing is None:
+        doing = "cannot write" if exc.errno in _WRITING else "cannot use"
     target = path if path is not None else exc.filename
     found = _ADVICE.get(exc.errno or 0)
     if found is None:
@@ -98,3 +105,24 @@ def os_error(
         reason, todo = found
     where = f" {target}" if target is not None else ""
     return CommandError(f"{doing}{where}: {reason}", todo)
+
+
+def route_log_warnings(command: str) -> None:
+    """Print what llmx's lower layers log as warnings (the event store, the runtime) in
+    this form, ``llmx <command>: warning: ...``, once each, instead of Python's bare
+    last-resort output."""
+    import logging  # only for commands that run the runtime; they load it anyway
+
+    logger = logging.getLogger("llmx")
+    for handler in list(logger.handlers):
+        if handler.get_name() == _LOG_HANDLER:
+            logger.removeHandler(handler)  # a second command in one process
+    handler = logging.StreamHandler(sys.stderr)
+    handler.set_name(_LOG_HANDLER)
+    handler.setFormatter(logging.Formatter(f"llmx {command}: warning: %(message)s"))
+    handler.setLevel(logging.WARNING)
+    logger.addHandler(handler)
+    logger.propagate = False
+
+
+_LOG_HANDLER = "llmx-command-warnings"

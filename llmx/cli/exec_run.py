@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from llmx.cli.errors import CommandError, os_error, report_error, warn
+from llmx.cli.errors import CommandError, os_error, report_error, route_log_warnings, warn
 from llmx.cli.exec_prompt import resolve_prompt
 
 if TYPE_CHECKING:
@@ -36,6 +36,8 @@ def run_exec(
 ) -> int:
     """Run exec; its exit status. ``resume`` continues ``session`` (None: the latest)."""
     from llmx.runtime import ThreadError
+
+    route_log_warnings("exec")
 
     cwd = Path(args.cd).expanduser() if args.cd else Path.cwd()
     if not cwd.is_dir():

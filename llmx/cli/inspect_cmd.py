@@ -74,10 +74,13 @@ def _search_roots() -> list[Path]:
 def _run(args: argparse.Namespace) -> int:
     import json
 
+    from llmx.cli.index_failures import index_failures
+    from llmx.events.home import llmx_home
     from llmx.projections.lineage import LineageError
 
     try:
-        path = _locate(args.session)
+        with index_failures(llmx_home()):
+            path = _locate(args.session)
     except LookupError as error:
         return _error(str(error.args[0]) if error.args else str(error))
     try:

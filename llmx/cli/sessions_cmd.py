@@ -25,18 +25,18 @@ def add_parser(subparsers: Any) -> None:
     listing.add_argument("--limit", type=positive_int, default=25, metavar="N")
     listing.add_argument("--cursor", metavar="C", help="the next_cursor of a previous page")
     listing.add_argument("--json", action="store_true", help="one JSON object")
-    listing.set_defaults(handler=_run_list)
+    listing.set_defaults(handler=_index_guarded(_run_list))
 
     search = sub.add_parser("search", help="sessions whose user messages contain TEXT")
     search.add_argument("text", metavar="TEXT")
     search.add_argument("--limit", type=positive_int, default=25, metavar="N")
     search.add_argument("--json", action="store_true")
-    search.set_defaults(handler=_run_search)
+    search.set_defaults(handler=_index_guarded(_run_search))
 
     show = sub.add_parser("show", help="what the index knows about one session")
     show.add_argument("ref", metavar="ID", help="full id, unique id prefix, or thread name")
     show.add_argument("--json", action="store_true")
-    show.set_defaults(handler=_run_show)
+    show.set_defaults(handler=_index_guarded(_run_show))
 
     for name, help_text in (
         ("archive", "move a session to archived_sessions/"),
@@ -47,10 +47,25 @@ def add_parser(subparsers: Any) -> None:
         action.add_argument("ref", metavar="ID", help="full id, unique id prefix, or thread name")
         if name == "delete":
             action.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-        action.set_defaults(handler=_run_move, move=name)
+        action.set_defaults(handler=_index_guarded(_run_move), move=name)
 
     reindex = sub.add_parser("reindex", help="rebuild the session index from the files")
-    reindex.set_defaults(handler=_run_reindex)
+    reindex.set_defaults(handler=_index_guarded(_run_reindex))
+
+
+def _index_guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[
+    [argparse.Namespace], int
+]:
+    """``handler`` with a failure of the session index reported as one error line."""
+
+    def guarded(args: argparse.Namespace) -> int:
+        from llmx.cli.index_failures import index_failures
+        from llmx.events.home import llmx_home
+
+        with index_failures(llmx_home()):
+            return handler(args)
+
+    return guarded
 
 
 def _fail(args: argparse.Namespace, message: str, todo: str | None = None) -> int:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import logging
 import os
 from datetime import datetime
 from pathlib import Path
@@ -44,8 +43,6 @@ from llmx.events.records import EscalationRecord, SessionMeta, SubmissionRecord
 from llmx.events.redact import Redactor
 from llmx.events.sinks import EphemeralSink, FileSink, RolloutSink
 from llmx.events.subscribers import DEFAULT_SUBSCRIBER_CAPACITY, Subscription
-
-logger = logging.getLogger("llmx.events")
 
 
 class Durability(enum.StrEnum):
@@ -329,8 +326,8 @@ class EventLog:
             f"{self._sink.path}: cut a torn final line ({torn.length} bytes at offset "
             f"{torn.offset}, line {torn.number}) before appending"
         )
+        # Said once, by whoever opened the log (a frontend prints its notices).
         self.notices.append(notice)
-        logger.warning(notice)
 
     def _write(self, lines: list[RolloutLine], blobs: list[tuple[str, bytes]]) -> None:
         head, head_blobs = self._buffer, self._buffered_blobs

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from datetime import datetime
 from pathlib import Path
@@ -62,6 +63,9 @@ def ensure_private_dir(path: Path) -> None:
         if current.parent == current:
             break
         current = current.parent
+    if missing and not current.is_dir():
+        # Name the file in the way (``sessions`` being a file), not the folder below it.
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(current))
     for directory in reversed(missing):
         try:
             directory.mkdir(mode=DIR_MODE)

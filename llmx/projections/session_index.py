@@ -135,21 +135,27 @@ class SessionIndex:
         ensure_private_dir(home)
         db_path = session_index_db_path(home)
         try:
-            conn = schema.connect(db_path)
-            if schema.schema_version(conn) != schema.SCHEMA_VERSION:
-                schema.recreate(conn, unless_current=True)
-        except sqlite3.DatabaseError:
-            # A corrupt index is only a cache: start it over.
-            with contextlib.suppress(Exception):
-                conn.close()
-            for suffix in ("", "-wal", "-shm"):
+            conn = cls._connect_current(db_path)
+        except sqlite3.DatabaseError as exc:
+            if not schema.is_corrupt(exc):
+                raise  # a full disk, a read-only file, a lock: the file is not to blame
+            # A damaged index is only a cache: start it over.
+            for suffix in ("", *schema.SIDE_FILE_SUFFIXES):
                 with contextlib.suppress(FileNotFoundError):
                     os.remove(f"{db_path}{suffix}")
-            conn = schema.connect(db_path)
-            schema.recreate(conn, unless_current=True)
-        with contextlib.suppress(OSError):
-            os.chmod(db_path, 0o600)
+            conn = cls._connect_current(db_path)
         return cls(home, conn)
+
+    @staticmethod
+    def _connect_current(db_path: Path) -> sqlite3.Connection:
+        conn = schema.connect(db_path)
+        try:
+            if schema.schema_version(conn) != schema.SCHEMA_VERSION:
+                schema.recreate(conn, unless_current=True)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
 
     @classmethod
     def open_snapshot(cls, home: Path) -> SessionIndex:

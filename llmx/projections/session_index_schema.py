@@ -9,8 +9,14 @@ and how far its user messages are in the full-text table (``fts_to``; version 3)
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
 import sqlite3
+import stat
 from pathlib import Path
+
+from llmx.events.home import FILE_MODE
 
 # Bumped when a table changes shape; an index of another version is rebuilt from scratch.
 SCHEMA_VERSION = 3
@@ -60,12 +66,112 @@ def thread_columns() -> tuple[str, ...]:
     return tuple(_THREAD_COLUMNS)
 
 
+# How long a command waits for another process's write transaction before giving up.
+BUSY_TIMEOUT_S = 10.0
+# The write-ahead log and shared-memory files beside the database, which hold the same
+# prompt text: SQLite creates them with the mode of the database file.
+SIDE_FILE_SUFFIXES = ("-wal", "-shm", "-journal")
+
+
 def connect(db_path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(db_path, timeout=10.0, isolation_level=None)
-    conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
+    """A connection to the index at ``db_path``, created 0600 (and its side files with it).
+
+    Raises ``OSError`` when the file cannot be created or opened (a folder in its place,
+    no permission) and ``sqlite3.Error`` for what SQLite refuses (see :func:`failure`).
+    """
+    _create_private(db_path)
+    conn = sqlite3.connect(db_path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+    try:
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+    except BaseException:
+        conn.close()
+        raise
     return conn
+
+
+def _create_private(db_path: Path) -> None:
+    # SQLite would create the file with the umask's mode (0644), and its -wal and -shm
+    # files copy that mode: creating it 0600 first keeps all three private.
+    fd = os.open(db_path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+    try:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(db_path))
+        # Another user's index keeps its mode (only its owner may change it).
+        if stat.S_IMODE(os.fstat(fd).st_mode) != FILE_MODE:
+            with contextlib.suppress(PermissionError):
+                os.fchmod(fd, FILE_MODE)
+    finally:
+        os.close(fd)
+    for suffix in SIDE_FILE_SUFFIXES:
+        side = Path(f"{db_path}{suffix}")
+        with contextlib.suppress(FileNotFoundError, PermissionError):
+            if stat.S_IMODE(side.stat().st_mode) != FILE_MODE:
+                side.chmod(FILE_MODE)
+
+
+def is_corrupt(exc: sqlite3.Error) -> bool:
+    """Whether SQLite says the file is damaged or not a database: the only failures for
+    which the index is thrown away and rebuilt (never for a full disk, a read-only file
+    system or a lock held by another process: the file is fine, and rebuilding it would
+    fail the same way or take another process's work away)."""
+    return _primary_code(exc) in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+
+
+def failure(exc: sqlite3.Error, db_path: Path) -> tuple[str, str]:
+    """What happened to the index at ``db_path`` and what to do: ``(what, todo)``."""
+    code = _primary_code(exc)
+    # SQLite reports a full or read-only disk under several codes (an I/O error mapping
+    # its shared memory, "unable to open" its write-ahead log): the file system says which.
+    vague = code in (sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN)
+    if code == sqlite3.SQLITE_FULL or (vague and _full(db_path)):
+        return f"cannot write {db_path}: no space left on the device", (
+            "free some space there and retry"
+        )
+    if code == sqlite3.SQLITE_READONLY or (vague and _read_only(db_path)):
+        if not _read_only(db_path) and not os.access(db_path, os.W_OK):
+            return f"cannot write {db_path}: permission denied", (
+                "check the owner and mode of it and its folder"
+            )
+        return f"cannot write {db_path}: the file system is read-only", (
+            "make it writable, or point LLMX_HOME at a writable folder"
+        )
+    if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return (
+            f"{db_path} stayed locked by another process for {BUSY_TIMEOUT_S:g} s",
+            "retry, or look for a stuck llmx process",
+        )
+    if code == sqlite3.SQLITE_CANTOPEN and db_path.is_dir():
+        return f"{db_path} is a folder, not the session index", (
+            "move it out of the way (the index is rebuilt from the rollouts)"
+        )
+    if code in (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM, sqlite3.SQLITE_AUTH):
+        return f"cannot open {db_path} ({exc})", "check the owner and mode of it and its folder"
+    if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+        return f"{db_path} is damaged ({exc})", (
+            "delete it (the index is rebuilt from the rollouts)"
+        )
+    return f"the session index {db_path} failed: {exc}", "check the disk and retry"
+
+
+def _primary_code(exc: sqlite3.Error) -> int:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code & 0xFF if isinstance(code, int) else -1
+
+
+def _read_only(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path.parent).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def _full(path: Path) -> bool:
+    try:
+        return os.statvfs(path.parent).f_bavail == 0
+    except OSError:
+        return False
 
 
 def schema_version(conn: sqlite3.Connection) -> int:

@@ -64,6 +64,7 @@ def find_rollout(home: Path, ref: ThreadRef, *, cwd: Path, read_only: bool = Fal
     # Imported here: a new thread never looks anything up.
     import sqlite3
 
+    from llmx.projections.session_index_schema import failure
     from llmx.projections.session_listing import (
         SessionLookupError,
         list_sessions,
@@ -78,11 +79,14 @@ def find_rollout(home: Path, ref: ThreadRef, *, cwd: Path, read_only: bool = Fal
             page = list_sessions(index, cwd=None if ref.any_cwd else cwd, limit=1)
     except SessionLookupError as exc:
         raise ThreadError(str(exc)) from None
-    except (sqlite3.Error, OSError) as exc:
-        raise ThreadError(
-            f"cannot read the session index of {home}: {exc}",
-            f"delete {session_index_db_path(home)} to rebuild it",
-        ) from None
+    except sqlite3.Error as exc:
+        # A full or read-only disk, a lock, a folder in the way: said as such (the index
+        # rebuilds itself when it is damaged; deleting it is never the advice here).
+        what, todo = failure(exc, session_index_db_path(home))
+        raise ThreadError(what, todo) from None
+    except OSError as exc:
+        target = Path(exc.filename) if exc.filename else home
+        raise ThreadError.from_os(exc, target, doing="cannot use") from None
     if not page.rows:
         if ref.any_cwd:
             raise ThreadError("no recorded session to resume", "start one with 'llmx exec PROMPT'")
