@@ -173,7 +173,9 @@ class Session:
 
     @property
     def turn_running(self) -> bool:
-        return self._turn_task is not None and not self._turn_task.done()
+        """True while a turn runs or a submitted one waits to start."""
+        running = self._turn_task is not None and not self._turn_task.done()
+        return running or not self._queue.empty()
 
     # -- what its turns ask of it (``TurnHost``) --------------------------------------
 

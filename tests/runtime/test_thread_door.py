@@ -33,13 +33,13 @@ from llmx.runtime import (
 KEY_ENV = "LLMX_DOOR_TEST_KEY"
 
 
-def _config(home: Path, server: ModelServer) -> None:
+def _config(home: Path, server: ModelServer, extra: str = "") -> None:
     home.mkdir(mode=0o700, exist_ok=True)
     (home / "config.toml").write_text(
         'model = "mock-model"\nmodel_provider = "mock"\n'
         "[model_providers.mock]\n"
         f'name = "mock"\nbase_url = "{server.base_url}"\nenv_key = "{KEY_ENV}"\n'
-        "request_max_retries = 0\nstream_max_retries = 0\n"
+        f"request_max_retries = 0\nstream_max_retries = 0\n{extra}"
     )
 
 
@@ -304,3 +304,133 @@ async def test_interrupt_ends_the_running_turn_as_aborted(tmp_path: Path, home: 
     ops = [json.loads(raw)["payload"]["op"]["type"] for raw in _file_lines(path)
            if json.loads(raw)["type"] == "submission"]
     assert "interrupt" in ops
+
+
+async def _read_all(events: ThreadEvents, *, pause: float = 0.0) -> list[RolloutLine]:
+    lines = []
+    async for line in events:
+        lines.append(line)
+        if pause:
+            await asyncio.sleep(pause)  # a slow reader: it falls behind the live log
+    return lines
+
+
+async def _subscribe_when(thread: AgentThread, position: int, *, start: int | None,
+                          capacity: int | None = None, pause: float = 0.0
+                          ) -> list[RolloutLine]:
+    """Subscribe once the thread has published ``position`` lines (from ``start``)."""
+    watcher = thread.subscribe()
+    if position:
+        async for line in watcher:
+            if line.ordinal is not None and line.ordinal + 1 >= position:
+                break
+    await watcher.aclose()
+    return await _read_all(thread.subscribe(from_position=start, capacity=capacity),
+                           pause=pause)
+
+
+@pytest.mark.asyncio
+async def test_subscribers_from_any_position_see_the_file_without_gap_or_duplicate(
+    tmp_path: Path, home: Path
+) -> None:
+    # Many lines, written over a while: subscribers join while the thread writes.
+    many = {"items": [{"type": "message", "text": f"part {n}"} for n in range(80)],
+            "chunk_delay": 0.001}
+    script = {"turns": [many, many]}
+    with ModelServer(Script.from_json(script)) as server:
+        # An fsync after every batch: a line is in the file for a while (the fsync runs
+        # off the event loop) before it is published, which is when a subscriber that
+        # joins would see it twice without the handoff's check.
+        _config(home, server, '[rollout]\nfsync = "always"\n')
+        async with _manager(home) as manager:
+            thread = await manager.open(ThreadOptions(cwd=_workspace(tmp_path)))
+            live = asyncio.create_task(_read_all(thread.subscribe()))
+            joiners = {
+                # (joins once this many lines exist, reads from) -> its lines
+                (0, 0): _subscribe_when(thread, 0, start=0),
+                (60, 0): _subscribe_when(thread, 60, start=0),
+                (120, 50): _subscribe_when(thread, 120, start=50),
+                (200, 150): _subscribe_when(thread, 200, start=150),
+                (250, None): _subscribe_when(thread, 250, start=None),
+                # Two lines of room and a slow reader: it lags, and catches up from the file.
+                (40, 10): _subscribe_when(thread, 40, start=10, capacity=2, pause=0.002),
+            }
+            tasks = {key: asyncio.create_task(coro) for key, coro in joiners.items()}
+            await _turn(thread, "first")
+            await _turn(thread, "second")
+            await within(thread.close(), "the thread to close")
+            results = await within(asyncio.gather(live, *tasks.values()),
+                                   "every subscription to end")
+    path = thread.rollout_path
+    assert path is not None
+    on_disk = _file_lines(path)
+    assert len(on_disk) > 300
+    by_ordinal = {json.loads(raw)["ordinal"]: raw for raw in on_disk}
+    assert list(by_ordinal) == list(range(len(on_disk)))
+    for (joined_at, start), lines in zip([(0, 0), *tasks], results, strict=True):
+        recorded = [line for line in lines if line.ordinal is not None]
+        first = recorded[0].ordinal
+        assert first is not None
+        if start is not None:
+            assert first == start, (joined_at, start)
+        else:
+            assert first >= joined_at
+        # Every recorded line from there to the end, once, in the file's order.
+        assert [line.raw for line in recorded] == on_disk[first:], (joined_at, start)
+
+
+@pytest.mark.asyncio
+async def test_fork_continues_the_parent_history_in_a_new_file_without_copying_it(
+    tmp_path: Path, home: Path
+) -> None:
+    script = {"turns": [], "fallback": [{"type": "message", "text": "noted"}]}
+    workspace = _workspace(tmp_path)
+    with ModelServer(Script.from_json(script)) as server:
+        _config(home, server)
+        options = ThreadOptions(cwd=workspace)
+        async with _manager(home) as manager:
+            parent = await manager.open(options)
+            await _turn(parent, "remember 41")
+            # A parent running a turn is not forked; one between turns is.
+            with pytest.raises(ThreadError, match="running a turn"):
+                await manager.fork(ThreadRef.by_id(parent.thread_id), options)
+            await within(parent.close(), "the parent to close")
+            parent_path = parent.rollout_path
+            assert parent_path is not None
+            parent_bytes = parent_path.read_bytes()
+            fork = await manager.fork(ThreadRef.by_id(parent.thread_id), options)
+            assert fork.thread_id != parent.thread_id
+            fork_path = fork.rollout_path
+            assert fork_path is not None
+            # Written at once, as Codex does.
+            meta = json.loads(_file_lines(fork_path)[0])
+            await _turn(fork, "and in the fork")
+            await within(fork.close(), "the fork to close")
+            everything = await within(_read_all(fork.subscribe(from_position=0)),
+                                      "the fork's history")
+            resumed = await manager.resume(ThreadRef.by_id(fork.thread_id), options)
+            await _turn(resumed, "after resuming the fork")
+            await within(resumed.close(), "the resumed fork to close")
+        requests = server.model_requests()
+    assert parent_path.read_bytes() == parent_bytes
+    assert meta["type"] == "session_meta"
+    payload = meta["payload"]
+    parent_lines = parent_bytes.splitlines()
+    assert payload["forked_from_id"] == parent.thread_id
+    assert payload["history_base"] == {
+        "thread_id": parent.thread_id, "end_ordinal_exclusive": len(parent_lines),
+        "end_byte_offset": len(parent_bytes)}
+    assert meta["ordinal"] == len(parent_lines)
+    # Nothing of the parent is copied into the fork's file.
+    fork_lines = _file_lines(fork_path)
+    assert not any(b"remember 41" in raw for raw in fork_lines)
+    # The fork's first request carries the parent's turn; its history from position 0 is
+    # the parent's lines, then its own, with one run of ordinals.
+    assert "remember 41" in json.dumps(requests[1].body["input"])
+    recorded = [line.raw for line in everything if line.ordinal is not None]
+    assert recorded == parent_lines + _file_lines(fork_path)[: len(recorded) - len(parent_lines)]
+    assert [line.ordinal for line in everything if line.ordinal is not None] == list(
+        range(len(recorded)))
+    last = json.dumps(requests[-1].body["input"])
+    assert "remember 41" in last
+    assert "and in the fork" in last

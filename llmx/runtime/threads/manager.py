@@ -24,7 +24,7 @@ from llmx.runtime.session import Session
 from llmx.runtime.session_rollout import rollout_options
 from llmx.runtime.session_types import HistoryItem, SessionSettings
 from llmx.runtime.threads.errors import ThreadError
-from llmx.runtime.threads.lookup import ThreadRef, find_rollout, load_recorded
+from llmx.runtime.threads.lookup import RefKind, ThreadRef, find_rollout, load_recorded
 from llmx.runtime.threads.options import (
     ThreadOptions,
     check_trusted_cwd,
@@ -136,6 +136,10 @@ class ThreadManager:
         from llmx.projections.lineage import LineageError, RolloutSpan, resolve_lineage
 
         loaded = self._config(options)
+        running = self._threads.get(ref.value) if ref.kind is RefKind.ID else None
+        if running is not None and running.turn_running:
+            raise ThreadError(f"thread {running.thread_id} is running a turn",
+                              "interrupt it or wait for the turn to end, then fork")
         parent_path = self._find(ref, options)
         recorded = load_recorded(parent_path)
         running = self._threads.get(recorded.thread_id)

@@ -120,7 +120,7 @@ class AgentThread:
 
     @property
     def turn_running(self) -> bool:
-        """True while a turn runs (submitted turns wait for it)."""
+        """True while a turn runs or a submitted one waits to start."""
         return self._session.turn_running
 
     def history_metadata(self) -> tuple[int, int]:
