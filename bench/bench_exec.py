@@ -3,8 +3,9 @@
 Run: ``.venv/bin/python bench/bench_exec.py [--runs N] [--codex PATH] [--llmx PATH ...]``.
 Each run is a fresh process of the console script (``.venv/bin/llmx exec "say hi"``, what
 a user runs) in a temporary home; the peak RSS is the child's ``ru_maxrss`` from
-``wait4``. Two series per llmx: a fresh home per run (the first run of a user, which
-creates the session index) and one home used by every run (the usual case). With
+``wait4``, as is its CPU time (user + system). Two series per llmx: a fresh home per run
+(the first run of a user, which creates the session index) and one home used by every
+run (the usual case). With
 ``--codex``, the real Codex CLI runs the same script against the same server. Every
 series runs once per round, round after round (interleaved), so all see the same load;
 each series' first run is discarded (it warms the page cache). ``--llmx`` names other
@@ -40,7 +41,7 @@ def _config(home: Path, base_url: str) -> None:
     )
 
 
-def _run(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
+def _run(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float, float]:
     started = time.perf_counter()
     process = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -48,7 +49,8 @@ def _run(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]
     wall = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{argv[0]} exited {os.waitstatus_to_exitcode(status)}")
-    return wall, usage.ru_maxrss / 1024
+    # CPU time (user + system) is steadier than wall time on a loaded machine.
+    return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 @dataclass
@@ -59,6 +61,7 @@ class Series:
     fresh_home: bool
     walls: list[float] = field(default_factory=list)
     peaks: list[float] = field(default_factory=list)
+    cpus: list[float] = field(default_factory=list)
 
     def run_once(self, root: Path, work: Path, index: int, base_url: str) -> None:
         # A fresh home pays for creating its session index; a used one only updates it.
@@ -66,17 +69,18 @@ class Series:
         home = root / (f"{slug}-{index}" if self.fresh_home else slug)
         _config(home, base_url)
         env = {**os.environ, self.home_var: str(home), "MOCK_API_KEY": "dummy"}
-        wall, peak = _run(self.argv, work, env)
+        wall, peak, cpu = _run(self.argv, work, env)
         if index:  # the first run warms the page cache
             self.walls.append(wall)
             self.peaks.append(peak)
+            self.cpus.append(cpu)
 
     def report(self) -> str:
         walls, peaks = self.walls, self.peaks
         return (f"{self.name}: wall median {statistics.median(walls):.3f} s "
                 f"[{min(walls):.3f}-{max(walls):.3f}], peak RSS median "
                 f"{statistics.median(peaks):.1f} MiB [{min(peaks):.1f}-{max(peaks):.1f}], "
-                f"n={len(walls)}")
+                f"CPU median {statistics.median(self.cpus):.3f} s, n={len(walls)}")
 
 
 def main() -> int:
