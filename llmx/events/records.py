@@ -145,6 +145,8 @@ class Approver(enum.StrEnum):
     RULE = "rule"
     # The approval policy needs no approval (``never``, ``danger-full-access``).
     POLICY = "policy"
+    # The client of ``llmx app-server`` answered the approval request.
+    CLIENT = "client"
 
 
 class SubmissionRecord(Struct):

@@ -103,6 +103,11 @@ class AppServer:
             if answer.get("id") == request_id and "method" not in answer:
                 return answer
 
+    def start_thread(self, **params: Any) -> str:
+        answer = self.call("thread/start", params)
+        assert "result" in answer, answer
+        return str(answer["result"]["thread"]["id"])
+
     def initialize(self) -> dict[str, Any]:
         answer = self.call("initialize", {"clientInfo": {"name": "llmx_tests", "version": "1.0"},
                                           "capabilities": {"experimentalApi": True}})
@@ -136,3 +141,32 @@ class AppServer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+Decide = Any  # (method, params) -> result for a server request
+
+
+def drive_turn(server: AppServer, thread_id: str, text: str, decide: Decide = None,
+               *, on_message: Any = None) -> list[dict[str, Any]]:
+    """Start a turn and read until its ``turn/completed``, answering server requests with
+    ``decide(method, params)``; every message read on the way (the response included)."""
+    request_id = f"turn-{next(server._ids)}"
+    server.send({"id": request_id, "method": "turn/start",
+                 "params": {"threadId": thread_id, "input": [{"type": "text", "text": text}]}})
+    seen: list[dict[str, Any]] = []
+    turn_id = None
+    while True:
+        message = server.next_message()
+        seen.append(message)
+        if message.get("id") == request_id and "method" not in message:
+            assert "result" in message, message
+            turn_id = message["result"]["turn"]["id"]
+        elif "method" in message and "id" in message:
+            assert decide is not None, f"unexpected server request {message}"
+            server.send({"id": message["id"], "result": decide(message["method"],
+                                                               message["params"])})
+        if on_message is not None:
+            on_message(message)
+        if (message.get("method") == "turn/completed"
+                and message["params"]["turn"]["id"] == turn_id):
+            return seen

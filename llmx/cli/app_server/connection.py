@@ -8,6 +8,7 @@ not JSON objects are reported on stderr and otherwise ignored, as Codex does.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import sys
 import time
 import traceback
@@ -31,6 +32,15 @@ Handler = Callable[["Connection", Any], Awaitable[Any]]
 AnswerCallback = Callable[[Any], Awaitable[None]]
 
 _decoder = msgspec.json.Decoder()
+# The id of the request a handler is serving (each request runs in a task of its own).
+_REQUEST_ID: contextvars.ContextVar[Any] = contextvars.ContextVar("request_id")
+
+
+class Answered:
+    """Returned by a handler that already wrote its response (:meth:`Connection.respond`)."""
+
+
+ANSWERED = Answered()
 
 
 def log(message: str) -> None:
@@ -69,6 +79,15 @@ class Connection:
         self._answers[request_id] = on_answer
         self.transport.write({"method": method, "id": request_id, "params": params})
         return request_id
+
+    def respond(self, request_id: Any, result: Any) -> None:
+        """Answer request ``request_id`` now, ahead of its handler's return (which must
+        then be :data:`ANSWERED`)."""
+        self.transport.write({"id": request_id, "result": result})
+
+    def current_request_id(self) -> Any:
+        """The id of the request the calling handler serves."""
+        return _REQUEST_ID.get()
 
     def forget_request(self, request_id: int) -> None:
         """The request was settled otherwise (its turn ended): ignore a late answer."""
@@ -128,6 +147,7 @@ class Connection:
         self._spawn(callback(message.get("result")))
 
     async def _serve_request(self, request_id: Any, method: str, params: Any) -> None:
+        _REQUEST_ID.set(request_id)
         try:
             result = await self._dispatch(method, params)
         except RpcError as error:
@@ -138,7 +158,8 @@ class Connection:
             internal = RpcError(INTERNAL_ERROR, f"{method} failed: {exc}")
             self.transport.write({"id": request_id, "error": internal.body()})
             return
-        self.transport.write({"id": request_id, "result": result})
+        if result is not ANSWERED:
+            self.transport.write({"id": request_id, "result": result})
 
     async def _dispatch(self, method: str, params: Any) -> Any:
         if method == "initialize":

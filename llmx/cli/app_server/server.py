@@ -10,6 +10,7 @@ from llmx.cli.app_server.catalog import Catalog
 from llmx.cli.app_server.command_exec import CommandExec
 from llmx.cli.app_server.connection import Connection, Handler
 from llmx.cli.app_server.context import ServerContext
+from llmx.cli.app_server.live_threads import LiveThreads
 from llmx.cli.app_server.stored_threads import StoredThreads
 from llmx.cli.app_server.transport import StdioTransport
 
@@ -17,7 +18,6 @@ from llmx.cli.app_server.transport import StdioTransport
 NOT_IMPLEMENTED: dict[str, str] = {
     "thread/compact/start": "context compaction is not available in llmx yet",
     "thread/revert": "dropping turns from a thread's history is not available in llmx yet",
-    "thread/fork": "forking a thread is not available in llmx yet",
     "account/login/start": "llmx authenticates with the provider's env_key, not a login",
     "account/logout": "llmx authenticates with the provider's env_key, not a login",
 }
@@ -28,6 +28,7 @@ def build_handlers(context: ServerContext) -> dict[str, Handler]:
     handlers.update(Catalog(context).handlers())
     handlers.update(StoredThreads(context).handlers())
     handlers.update(CommandExec(context).handlers())
+    handlers.update(LiveThreads(context).handlers())
     return handlers
 
 

@@ -390,10 +390,11 @@ class AppServerFold:
     def _on_patch_approval(self, payload: ApplyPatchApprovalRequest, line: RolloutLine,
                            out: list[WireMessage]) -> None:
         asked_ms = line_millis(line) or 0
-        self._waiting(out)
+        # Codex announces the patch first, then waits (for a command, the other way round).
         pending = FileChangeItem(id=payload.call_id, changes=payload.changes,
                                  status=PatchApplyStatus.IN_PROGRESS)
         self._start_item(wire_item(pending), asked_ms, out)
+        self._waiting(out)
         params = {
             "threadId": self.thread_id, "turnId": payload.turn_id or self._turn_id(),
             "itemId": payload.call_id, "startedAtMs": asked_ms,
@@ -408,11 +409,11 @@ class AppServerFold:
         if not isinstance(op, ExecApproval | PatchApproval):
             return
         out.append(RequestResolved(self.thread_id, op.id))
-        out.append(status_changed(self.thread_id, "active", []))
         approving = isinstance(op.decision, str) and op.decision in _APPROVING
         if op.id in self._awaiting and not approving:
             item, started_ms = self._started[op.id]
             self._complete_item({**item, "status": "declined"}, started_ms, out)
+        out.append(status_changed(self.thread_id, "active", []))
 
 
 def _ms(value: Any) -> int | None:

@@ -7,7 +7,6 @@ from typing import Any
 
 from msgspec import Struct
 
-from llmx.events.records import SessionMeta
 from llmx.projections.app_server.notifications import AppServerFold
 
 # ``SessionSource`` values the v2 protocol knows; any other source reads ``unknown``.
@@ -61,16 +60,6 @@ def wire_thread(facts: ThreadFacts, status: dict[str, Any],
         "threadSource": None, "agentNickname": None, "agentRole": None, "gitInfo": git,
         "name": facts.name, "daybreakEnabled": None, "turns": turns or [],
     }
-
-
-def facts_from_meta(meta: SessionMeta, *, path: str | None, updated_at: int,
-                    created_at: int) -> ThreadFacts:
-    return ThreadFacts(
-        id=meta.id, created_at=created_at, updated_at=updated_at, cwd=meta.cwd,
-        model_provider=meta.model_provider or "", cli_version=meta.cli_version,
-        source=meta.source, path=path, originator=meta.originator or None,
-        forked_from_id=meta.forked_from_id if isinstance(meta.forked_from_id, str) else None,
-    )
 
 
 def preview_of(fold: AppServerFold) -> str:

@@ -1,0 +1,404 @@
+"""Threads this connection runs: ``thread/start``, ``thread/resume``, ``thread/fork``,
+``turn/start``, ``turn/interrupt``, and the approvals their turns ask the client for.
+
+Each thread comes from the runtime's door (``llmx.runtime.ThreadManager``); the server
+only submits ops to it and reads its event stream. Everything it sends about a thread is
+the app-server fold of the lines it read (``llmx.projections.app_server``), so a fold of
+the rollout afterwards gives the same messages. An approval request on the stream
+becomes a server request; the client's answer is submitted as the decision op, recorded
+with the client as the one who decided, before the tool call acts on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import json
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from llmx.cli.app_server.connection import ANSWERED, log
+from llmx.cli.app_server.context import PROTOCOL_VERSION, ServerContext, thread_id_param
+from llmx.cli.app_server.params import (
+    ImageInputParam,
+    LocalImageInputParam,
+    MentionInputParam,
+    SkillInputParam,
+    TextInputParam,
+    ThreadForkParams,
+    ThreadResumeParams,
+    ThreadSettingsParams,
+    ThreadStartParams,
+    TurnInterruptParams,
+    TurnStartParams,
+    UserInputParam,
+    decode,
+)
+from llmx.cli.app_server.rpc import INTERNAL_ERROR, RpcError, invalid_request
+from llmx.events.ops import ExecApproval, Interrupt, PatchApproval
+from llmx.events.primitives import ImageInput, LocalImageInput, SkillInput, TextInput, UserInput
+from llmx.events.records import Approver
+from llmx.projections.app_server import AppServerFold, Notification, RequestResolved, ServerRequest
+from llmx.projections.app_server.threads import ThreadFacts, preview_of, wire_thread
+from llmx.runtime import AgentThread, ThreadError, ThreadManager, ThreadOptions, ThreadRef
+
+if TYPE_CHECKING:
+    from llmx.cli.app_server.connection import Connection
+    from llmx.projections.app_server import WireMessage
+
+# The client's answer to an approval request, as the core's decision.
+_DECISIONS = {"accept": "approved", "acceptForSession": "approved_for_session",
+              "decline": "denied", "cancel": "abort"}
+_POLICY_TYPES = {"read-only": "readOnly", "workspace-write": "workspaceWrite",
+                 "danger-full-access": "dangerFullAccess"}
+
+
+def core_decision(result: Any) -> str:
+    """The decision a client's answer means; anything unreadable (``{}`` included, what
+    the SDK answers to requests it does not know) refuses, as Codex does."""
+    decision = result.get("decision") if isinstance(result, dict) else None
+    if isinstance(decision, str):
+        return _DECISIONS.get(decision, "denied")
+    if isinstance(decision, dict) and "acceptWithExecpolicyAmendment" in decision:
+        # The exec-policy amendment itself is not kept: llmx has no rules file yet.
+        return "approved"
+    return "denied"
+
+
+def wire_sandbox(policy: dict[str, Any]) -> dict[str, Any]:
+    """The core's sandbox policy JSON as the v2 ``SandboxPolicy``."""
+    kind = _POLICY_TYPES.get(str(policy.get("type")), "readOnly")
+    if kind == "dangerFullAccess":
+        return {"type": kind}
+    if kind == "readOnly":
+        return {"type": kind, "networkAccess": bool(policy.get("network_access", False))}
+    return {"type": kind, "writableRoots": [str(p) for p in policy.get("writable_roots", [])],
+            "networkAccess": bool(policy.get("network_access", False)),
+            "excludeTmpdirEnvVar": bool(policy.get("exclude_tmpdir_env_var", False)),
+            "excludeSlashTmp": bool(policy.get("exclude_slash_tmp", False))}
+
+
+def user_inputs(params: list[UserInputParam]) -> list[UserInput]:
+    items: list[UserInput] = []
+    for part in params:
+        if isinstance(part, TextInputParam):
+            items.append(TextInput(text=part.text))
+        elif isinstance(part, ImageInputParam):
+            items.append(ImageInput(image_url=part.url))
+        elif isinstance(part, LocalImageInputParam):
+            items.append(LocalImageInput(path=part.path))
+        elif isinstance(part, SkillInputParam):
+            items.append(SkillInput(name=part.name, path=part.path))
+        elif isinstance(part, MentionInputParam):
+            raise invalid_request("mention inputs are not supported by llmx")
+    return items
+
+
+class LiveThread:
+    """One thread this connection runs, and what the client has been told about it."""
+
+    def __init__(self, conn: Connection, agent: AgentThread, fold: AppServerFold) -> None:
+        self.conn = conn
+        self.agent = agent
+        self.fold = fold
+        # call id -> the JSON-RPC id of the request asking the client about it.
+        self._requests: dict[str, int] = {}
+        # turn/start requests waiting to be answered with the id of the turn they start.
+        self._turn_waiters: list[tuple[Any, asyncio.Future[str]]] = []
+        self._pump: asyncio.Task[None] | None = None
+
+    @property
+    def thread_id(self) -> str:
+        return self.agent.thread_id
+
+    @property
+    def active_turn_id(self) -> str | None:
+        return self.fold.turn.id if self.fold.turn is not None else None
+
+    def status(self) -> dict[str, Any]:
+        if self.fold.turn is None:
+            return {"type": "idle"}
+        return {"type": "active",
+                "activeFlags": ["waitingOnApproval"] if self._requests else []}
+
+    def start(self, from_position: int | None = None) -> None:
+        self._pump = asyncio.ensure_future(self._run(from_position))
+
+    async def _run(self, from_position: int | None) -> None:
+        events = self.agent.subscribe(from_position=from_position)
+        try:
+            async for line in events:
+                messages = self.fold.feed(line)
+                for message in messages:
+                    # Codex answers turn/start before anything of the turn it started.
+                    if isinstance(message, Notification) and message.method == "turn/started":
+                        self._answer_turn_start(message.params["turn"])
+                for message in messages:
+                    self._send(message)
+        finally:
+            # The thread closed: a turn/start still waiting gets an answer, never silence.
+            for _, future in self._turn_waiters:
+                if not future.done():
+                    future.set_exception(RpcError(INTERNAL_ERROR,
+                                                  "the thread closed before the turn started"))
+            self._turn_waiters.clear()
+
+    def _send(self, message: WireMessage) -> None:
+        if isinstance(message, Notification):
+            if message.method == "turn/completed":
+                self._clear_requests()
+            self.conn.notify(message.method, message.params)
+        elif isinstance(message, ServerRequest):
+            self._requests[message.call_id] = self.conn.request(
+                message.method, message.params, functools.partial(self._answered, message))
+        elif isinstance(message, RequestResolved):
+            request_id = self._requests.pop(message.call_id, None)
+            if request_id is not None:
+                self.conn.notify("serverRequest/resolved",
+                                 {"threadId": self.thread_id, "requestId": request_id})
+
+    def _clear_requests(self) -> None:
+        """The turn ended: requests still pending are void (Codex resolves them too)."""
+        for request_id in self._requests.values():
+            self.conn.forget_request(request_id)
+            self.conn.notify("serverRequest/resolved",
+                             {"threadId": self.thread_id, "requestId": request_id})
+        self._requests.clear()
+
+    async def _answered(self, asked: ServerRequest, result: Any) -> None:
+        decision = core_decision(result)
+        if asked.method == "item/fileChange/requestApproval":
+            op: ExecApproval | PatchApproval = PatchApproval(id=asked.call_id, decision=decision)
+        else:
+            op = ExecApproval(id=asked.call_id, decision=decision,
+                              turn_id=str(asked.params.get("turnId", "")))
+        try:
+            await self.agent.submit(op, decided_by=Approver.CLIENT)
+        except ThreadError as exc:
+            log(f"the decision for {asked.call_id} was not taken: {exc}")
+
+    # -- turns ---------------------------------------------------------------------
+
+    def expect_turn(self, request_id: Any) -> asyncio.Future[str]:
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._turn_waiters.append((request_id, future))
+        return future
+
+    def _answer_turn_start(self, turn: dict[str, Any]) -> None:
+        """Answer the oldest waiting ``turn/start`` before its turn's notifications go
+        out, as Codex orders them."""
+        if not self._turn_waiters:
+            return
+        request_id, future = self._turn_waiters.pop(0)
+        self.conn.respond(request_id, {"turn": {**turn, "startedAt": None}})
+        if not future.done():
+            future.set_result(turn["id"])
+
+    async def close(self) -> None:
+        if self.fold.turn is not None:
+            # The client is gone: nobody will answer its approvals. The turn ends the way
+            # an interrupt ends it, and what it wrote stays written.
+            with contextlib.suppress(ThreadError):
+                await self.agent.submit(Interrupt())
+        await self.agent.close()
+        if self._pump is not None:
+            await self._pump
+
+
+class LiveThreads:
+    def __init__(self, context: ServerContext) -> None:
+        self.context = context
+        self._manager: ThreadManager | None = None
+        self.threads: dict[str, LiveThread] = {}
+
+    def handlers(self) -> dict[str, Any]:
+        return {
+            "thread/start": self.thread_start,
+            "thread/resume": self.thread_resume,
+            "thread/fork": self.thread_fork,
+            "turn/start": self.turn_start,
+            "turn/interrupt": self.turn_interrupt,
+        }
+
+    def manager(self, conn: Connection) -> ThreadManager:
+        if self._manager is None:
+            # Codex records app-server threads as started from an IDE, named after the
+            # client that started them.
+            self._manager = ThreadManager(self.context.home, originator=conn.client_name,
+                                          source="vscode", on_warning=log)
+            conn.on_close.append(self.close)
+        return self._manager
+
+    async def close(self) -> None:
+        for thread in list(self.threads.values()):
+            await thread.close()
+        if self._manager is not None:
+            await self._manager.close()
+
+    def options(self, params: ThreadSettingsParams, *, ephemeral: bool = False) -> ThreadOptions:
+        cwd = Path(params.cwd) if params.cwd else Path.cwd()
+        if isinstance(params.approval_policy, dict):
+            raise invalid_request("askForApproval.granular is not supported by llmx")
+        overrides = list(self.context.overrides)
+        for key, value in (params.config or {}).items():
+            overrides.append(f"{key}={_toml(value)}")
+        if params.model_provider:
+            overrides.append(f"model_provider={_toml(params.model_provider)}")
+        if params.base_instructions is not None:
+            overrides.append(f"instructions={_toml(params.base_instructions)}")
+        return ThreadOptions(cwd=cwd.resolve(), config_overrides=tuple(overrides),
+                             model=params.model, sandbox_mode=params.sandbox,
+                             approval_policy=params.approval_policy, ephemeral=ephemeral)
+
+    def _adopt(self, conn: Connection, agent: AgentThread, fold: AppServerFold,
+               from_position: int | None) -> LiveThread:
+        live = LiveThread(conn, agent, fold)
+        self.threads[agent.thread_id] = live
+        self.context.loaded[agent.thread_id] = live
+        live.start(from_position)
+        return live
+
+    def response(self, live: LiveThread, turns: list[dict[str, Any]],
+                 preview: str = "") -> dict[str, Any]:
+        agent = live.agent
+        settings = agent.settings
+        now = int(time.time())
+        facts = ThreadFacts(
+            id=agent.thread_id, created_at=now, updated_at=now, cwd=str(settings.cwd),
+            model_provider=settings.model_provider, cli_version=PROTOCOL_VERSION,
+            source="vscode", preview=preview,
+            path=str(agent.rollout_path) if agent.rollout_path else None,
+            model=settings.model, reasoning_effort=settings.reasoning_effort,
+            originator=settings.originator, ephemeral=agent.rollout_path is None,
+        )
+        thread = wire_thread(facts, live.status(), turns)
+        return {
+            "thread": thread, "model": settings.model, "modelProvider": settings.model_provider,
+            "serviceTier": None, "disabledPluginIds": [], "cwd": str(settings.cwd),
+            "runtimeWorkspaceRoots": [str(settings.cwd)], "instructionSources": [],
+            "approvalPolicy": settings.approval_policy.value,
+            # llmx has no automatic reviewer: every approval is asked of the client.
+            "approvalsReviewer": "user",
+            "sandbox": wire_sandbox(settings.sandbox.policy_json),
+            "activePermissionProfile": None, "reasoningEffort": settings.reasoning_effort,
+            "multiAgentMode": "explicitRequestOnly",
+        }
+
+    async def thread_start(self, conn: Connection, raw: Any) -> dict[str, Any]:
+        params = decode(raw, ThreadStartParams)
+        manager = self.manager(conn)
+        try:
+            agent = await manager.open(self.options(params, ephemeral=bool(params.ephemeral)))
+        except ThreadError as exc:
+            raise RpcError(INTERNAL_ERROR, f"error creating thread: {exc}") from None
+        # A new thread's lines are all live: its subscription starts at once.
+        live = self._adopt(conn, agent, AppServerFold(agent.thread_id), None)
+        result = self.response(live, [])
+        conn.notify("thread/started", {"thread": result["thread"]})
+        return result
+
+    async def thread_resume(self, conn: Connection, raw: Any) -> dict[str, Any]:
+        params = decode(raw, ThreadResumeParams)
+        thread_id = thread_id_param(params.thread_id)
+        live = self.threads.get(thread_id)
+        if live is None:
+            manager = self.manager(conn)
+            try:
+                agent = await manager.resume(ThreadRef.by_id(thread_id), self.options(params))
+            except ThreadError as exc:
+                raise invalid_request(f"thread not found: {thread_id} ({exc})") from None
+            fold = AppServerFold(thread_id)
+            history = agent.subscribe(from_position=0)
+            position = agent.position
+            # The recorded turns, folded as thread/read folds them; then the thread goes on.
+            async for line in history:
+                fold.feed(line)
+                if line.ordinal is not None and line.ordinal + 1 >= position:
+                    break
+            await history.aclose()
+            live = self._adopt(conn, agent, fold, None)
+        turns = [] if params.exclude_turns else list(live.fold.turns)
+        return self.response(live, turns, preview_of(live.fold))
+
+    async def thread_fork(self, conn: Connection, raw: Any) -> dict[str, Any]:
+        params = decode(raw, ThreadForkParams)
+        thread_id = thread_id_param(params.thread_id)
+        if params.last_turn_id is not None:
+            raise RpcError(-32601, "thread/fork with lastTurnId is not implemented by llmx: "
+                           "a fork takes the whole history")
+        manager = self.manager(conn)
+        try:
+            agent = await manager.fork(ThreadRef.by_id(thread_id),
+                                       self.options(params, ephemeral=bool(params.ephemeral)))
+        except ThreadError as exc:
+            raise invalid_request(f"cannot fork thread {thread_id}: {exc}") from None
+        fold = AppServerFold(agent.thread_id)
+        history = agent.subscribe(from_position=0)
+        position = agent.position
+        async for line in history:
+            fold.feed(line)
+            if line.ordinal is not None and line.ordinal + 1 >= position:
+                break
+        await history.aclose()
+        live = self._adopt(conn, agent, fold, None)
+        turns = [] if params.exclude_turns else list(fold.turns)
+        result = self.response(live, turns, preview_of(fold))
+        result["thread"]["forkedFromId"] = thread_id
+        conn.notify("thread/started", {"thread": {**result["thread"], "turns": []}})
+        return result
+
+    def loaded(self, raw_id: str) -> LiveThread:
+        thread_id = thread_id_param(raw_id)
+        live = self.threads.get(thread_id)
+        if live is None:
+            raise invalid_request(f"thread not found: {thread_id}")
+        return live
+
+    async def turn_start(self, conn: Connection, raw: Any) -> Any:
+        params = decode(raw, TurnStartParams)
+        live = self.loaded(params.thread_id)
+        overrides = [name for name, value in (
+            ("cwd", params.cwd), ("approvalPolicy", params.approval_policy),
+            ("sandboxPolicy", params.sandbox_policy), ("model", params.model),
+            ("effort", params.effort), ("summary", params.summary)) if value is not None]
+        if overrides:
+            raise invalid_request(
+                f"turn/start: per-turn {', '.join(overrides)} not supported by llmx yet; "
+                "set them with thread/start or thread/resume")
+        items = user_inputs(params.input)
+        schema = params.output_schema if isinstance(params.output_schema, dict) else None
+        waiter = live.expect_turn(conn.current_request_id())
+        try:
+            await live.agent.submit(live.agent.user_turn(items, output_schema=schema))
+        except ThreadError as exc:
+            raise RpcError(INTERNAL_ERROR, f"failed to submit turn input: {exc}") from None
+        await waiter
+        return ANSWERED
+
+    async def turn_interrupt(self, conn: Connection, raw: Any) -> dict[str, Any]:
+        params = decode(raw, TurnInterruptParams)
+        live = self.loaded(params.thread_id)
+        active = live.active_turn_id
+        if active is None:
+            raise invalid_request("no active turn to interrupt")
+        if active != params.turn_id:
+            raise invalid_request(f"expected active turn id {params.turn_id} but found {active}")
+        await live.agent.submit(Interrupt())
+        return {}
+
+
+def _toml(value: Any) -> str:
+    """A JSON value as the TOML text of a ``-c`` override."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return json.dumps(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(k)} = {_toml(v)}" for k, v in value.items()) + "}"
+    raise invalid_request(f"config value {value!r} has no TOML form")

@@ -1,0 +1,202 @@
+"""The client requests of Codex 0.169's recorded app-server sessions, sent to
+``llmx app-server`` with the same scripted model: the same notifications and server
+requests come back, ids, times and streaming granularity aside.
+
+Codex's transcripts are in ``tests/fixtures/codex-rich/appserver-jsonrpc/``; its model
+scripts in ``mock-scripts/``. What the comparison sets aside, and why:
+
+- ``thread/started``, which belongs to ``thread/start`` (Codex 0.169 may send it after
+  the client's first ``turn/start`` went out);
+- notifications of Codex features llmx does not have: ``remoteControl/status/changed``,
+  the model catalogue's ``warning`` (``Model metadata for `mock-model` not found``);
+- where ``thread/tokenUsage/updated`` and ``account/rateLimits/updated`` fall: Codex
+  reports a response's usage after the tools it called have run, llmx when the response
+  ends; their number per turn is compared;
+- ``turn/diff/updated`` (llmx records no turn diff while a turn runs) and
+  ``thread/readState/changed`` (a read marker whose place Codex itself varies);
+- the ``reason`` of a patch approval request, which llmx words itself;
+- the ``readonly_denied_then_escalate_*`` sessions are not replayed: llmx shows the run
+  the sandbox denied as a ``commandExecution`` item that failed, where Codex shows none.
+- how the answer was cut into ``item/agentMessage/delta`` pieces: consecutive deltas
+  are joined, their text compared.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from e2e.exec_harness import needs_sandbox
+from support.app_server_client import AppServer, make_home
+from support.app_server_schema import FIXTURES
+from support.model_scripts import Script
+from support.model_server import ModelServer
+from support.waits import WAIT_SECONDS
+
+RICH = FIXTURES / "codex-rich"
+CODEX_ONLY = {"remoteControl/status/changed", "warning"}
+# Answers ``thread/start``, before the compared part; Codex sometimes sends it after the
+# client's first ``turn/start`` already went out.
+BEFORE = {"thread/started"}
+USAGE = {"thread/tokenUsage/updated", "account/rateLimits/updated"}
+# Sent by Codex but not (yet) by llmx: the turn's aggregated diff (llmx records no
+# ``turn_diff`` while a turn runs), and the read marker, whose place Codex varies (before
+# the ``turn/interrupt`` answer, absent after a ``cancel``).
+NOT_COMPARED = {"turn/diff/updated", "thread/readState/changed"}
+
+
+def transcript(name: str) -> list[dict[str, Any]]:
+    path = RICH / "appserver-jsonrpc" / f"{name}.jsonrpc.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def shape(messages: list[dict[str, Any]]) -> tuple[list[Any], dict[str, int]]:
+    """What is compared: each message's kind and the facts that matter, in order; and
+    how many usage notifications came."""
+    out: list[Any] = []
+    usage: dict[str, int] = {}
+    for message in messages:
+        method = message.get("method")
+        if method is None:
+            result = message.get("result", message.get("error"))
+            out.append(("response", sorted(result) if isinstance(result, dict) else result))
+            continue
+        params = message.get("params", {})
+        if method in CODEX_ONLY or method in BEFORE or method in NOT_COMPARED:
+            continue
+        if method in USAGE:
+            usage[method] = usage.get(method, 0) + 1
+            continue
+        if method == "item/agentMessage/delta":
+            if out and out[-1][0] == method:
+                out[-1] = (method, out[-1][1] + params["delta"])
+            else:
+                out.append((method, params["delta"]))
+        elif method in ("item/started", "item/completed"):
+            item = params["item"]
+            out.append((method, item["type"], item.get("status"), item.get("text"),
+                        item.get("command")))
+        elif method in ("turn/started", "turn/completed"):
+            turn = params["turn"]
+            out.append((method, turn["status"], turn["itemsView"],
+                        [i.get("text") for i in turn["items"]]))
+        elif method == "thread/status/changed":
+            out.append((method, params["status"]))
+        elif "id" in message:
+            # A patch request's reason is llmx's own (which targets the sandbox refuses).
+            reason = params.get("reason") if "command" in params else None
+            out.append(("request", method, params.get("command"), reason))
+        else:
+            out.append((method,))
+    return out, usage
+
+
+def replay(name: str, tmp_path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Send the transcript's client messages to llmx; (what Codex sent, what llmx sent),
+    from the first ``turn/start`` on."""
+    recorded = transcript(name)
+    script = Script.from_json(json.loads((RICH / "mock-scripts" / f"{name}.json").read_text()))
+    codex_sent: list[dict[str, Any]] = []
+    llmx_sent: list[dict[str, Any]] = []
+    with ModelServer(script) as model:
+        home = make_home(tmp_path, model.base_url)
+        workspace = tmp_path / "project"
+        workspace.mkdir()
+        subprocess.run(["git", "init", "-q", str(workspace)], check=True, timeout=WAIT_SECONDS)
+        with AppServer(home, workspace, env={"LLMX_TEST_MODEL_KEY": "k"}) as server:
+            server.initialize()
+            thread_id = ""
+            codex_thread = ""
+            turns_started = False
+            pending: dict[Any, str] = {}  # request id -> method, awaiting their answers
+            for entry in recorded:
+                message = entry["msg"]
+                if entry["dir"] == "server->client":
+                    if turns_started:
+                        codex_sent.append(message)
+                    result = message.get("result")
+                    if isinstance(result, dict) and "thread" in result and not codex_thread:
+                        codex_thread = result["thread"]["id"]
+                    continue
+                method = message.get("method")
+                if method in ("initialize", "initialized"):
+                    continue
+                if method == "thread/start":
+                    params = {**message["params"], "cwd": str(workspace)}
+                    thread_id = server.start_thread(**params)
+                    continue
+                if method == "turn/start":
+                    turns_started = True
+                if "method" not in message:
+                    # The client's answer to a server request: to the matching one of ours.
+                    ours = next(i for i, m in pending.items() if m.startswith("item/"))
+                    pending.pop(ours)
+                    server.send({"id": ours, "result": message["result"]})
+                    read_until(server, llmx_sent, pending, what_follows(recorded, entry))
+                    continue
+                params = json.loads(json.dumps(message["params"]).replace(codex_thread,
+                                                                           thread_id))
+                if method == "turn/interrupt":
+                    params["turnId"] = last_turn(llmx_sent)
+                server.send({"id": message["id"], "method": method, "params": params})
+                server.requests[message["id"]] = method
+                # Read until llmx has sent what Codex had sent when the client went on.
+                read_until(server, llmx_sent, pending, what_follows(recorded, entry))
+    return codex_sent, llmx_sent
+
+
+def what_follows(recorded: list[dict[str, Any]], entry: dict[str, Any]) -> str | None:
+    """The kind of the last server message Codex sent before the client's next message
+    (what the client waited for); None when Codex sent nothing in between."""
+    index = recorded.index(entry)
+    last = None
+    for later in recorded[index + 1:]:
+        if later["dir"] == "client->server":
+            break
+        last = kind_of(later["msg"])
+    return last
+
+
+def kind_of(message: dict[str, Any]) -> str:
+    """A message's method, with the item's type for item notifications."""
+    method = str(message.get("method") or "response")
+    item = message.get("params", {}).get("item") if "method" in message else None
+    return f"{method} {item['type']}" if isinstance(item, dict) else method
+
+
+def read_until(server: AppServer, sink: list[dict[str, Any]], pending: dict[Any, str],
+               wanted: str | None) -> None:
+    while wanted is not None:
+        message = server.next_message()
+        sink.append(message)
+        if "method" in message and "id" in message:
+            pending[message["id"]] = message["method"]
+        if kind_of(message) == wanted:
+            return
+
+
+def last_turn(sent: list[dict[str, Any]]) -> str:
+    return next(m["params"]["turn"]["id"] for m in reversed(sent)
+                if m.get("method") == "turn/started")
+
+
+@needs_sandbox
+@pytest.mark.parametrize("name", [
+    "approval_untrusted_accept",
+    "approval_untrusted_decline",
+    "approval_untrusted_cancel",
+    "approval_untrusted_acceptForSession",
+    "patch_approval_readonly_accept",
+    "patch_approval_readonly_decline",
+    "interrupt_mid_command",
+    "escalation_ws_onrequest_decline",
+])
+def test_same_requests_give_what_codex_sent(name: str, tmp_path: Path) -> None:
+    codex_sent, llmx_sent = replay(name, tmp_path)
+    codex_shape, codex_usage = shape(codex_sent)
+    llmx_shape, llmx_usage = shape(llmx_sent)
+    assert llmx_shape == codex_shape
+    assert llmx_usage == codex_usage
