@@ -17,6 +17,7 @@ from typing import Any
 
 from llmx.events.event_log import EventLog
 from llmx.events.ops import (
+    Compact,
     ExecApproval,
     Interrupt,
     Op,
@@ -30,6 +31,7 @@ from llmx.events.primitives import TextInput
 from llmx.events.records import Approver, SubmissionRecord
 from llmx.runtime.approvals import ApprovalCache
 from llmx.runtime.authorship import session_meta
+from llmx.runtime.compaction import Compaction
 from llmx.runtime.instructions import (
     EnvironmentContext,
     user_instructions_message,
@@ -149,6 +151,9 @@ class Session:
             if isinstance(op, UserTurn | UserInputOp):
                 await self._wait_turn()
                 self._start_turn(op)
+            elif isinstance(op, Compact):
+                await self._wait_turn()
+                self._start_compaction()
             elif isinstance(op, Shutdown):
                 await self._wait_turn()
                 await self.log.record(SubmissionRecord(id=submission_id, op=op))
@@ -236,8 +241,21 @@ class Session:
         self._turn_task = asyncio.create_task(self._run_turn(turn, inputs),
                                               name=f"turn-{turn.turn_id}")
 
+    def _start_compaction(self) -> None:
+        compaction = Compaction(self.settings, self.log, self.model, self,
+                                initial_context=self.initial_context())
+        self._turn_task = asyncio.create_task(self._run_compaction(compaction),
+                                              name=f"compaction-{compaction.turn_id}")
+
     async def _run_turn(self, turn: Turn, inputs: list[str]) -> None:
         self._turn_ended(await turn.run(), inputs)
+
+    async def _run_compaction(self, compaction: Compaction) -> None:
+        outcome = await compaction.run()
+        self._context_recorded = self._context_recorded or outcome.context_recorded
+        # Not a turn of the user's: the thread's outcome and ``notify`` stay as they were.
+        self.failed = self.failed or outcome.status is TurnStatus.FAILED
+        self.update_index()
 
     def _turn_ended(self, outcome: TurnOutcome, inputs: list[str]) -> None:
         """What a turn's end means for the thread: its outcome, ``notify``, the index."""

@@ -17,18 +17,11 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from llmx.events.event_msgs import (
-    ErrorEvent,
     EventMsg,
     StreamError,
-    TaskComplete,
-    TaskStarted,
-    TokenCount,
-    TokenUsageInfo,
-    TurnAborted,
 )
 from llmx.events.ids import new_thread_id
 from llmx.events.primitives import ImageInput, TextInput, UserInput
-from llmx.events.records import TurnContext
 from llmx.events.turn_items import (
     AgentMessageItem,
     AgentText,
@@ -36,6 +29,7 @@ from llmx.events.turn_items import (
     ReasoningItem,
     UserMessageItem,
 )
+from llmx.runtime import turn_records as records
 from llmx.runtime.authorship import writer_record
 from llmx.runtime.instructions import developer_message
 from llmx.runtime.models.errors import ModelError
@@ -147,11 +141,7 @@ class Turn:
         told (the opening) joins the history now and the log with the first request."""
         await self.log.record(
             writer_record(self.settings),
-            TaskStarted(
-                turn_id=self.turn_id,
-                started_at=int(self.started),
-                model_context_window=self.settings.model_context_window,
-            ),
+            records.task_started(self.settings, self.turn_id, self.started),
         )
         now = now_ms()
         await self.tools.item_completed(
@@ -165,7 +155,8 @@ class Turn:
         ]
         content.append({"type": "input_text", "text": text})
         self.opening = TurnOpening(
-            self._context_items, self._turn_context(),
+            self._context_items,
+            records.turn_context(self.settings, self.turn_id, self.output_schema),
             {"type": "message", "role": "user", "content": content},
         )
         self.opening.apply(self.host.history)
@@ -187,24 +178,6 @@ class Turn:
         opening, self.opening = self.opening, None
         if opening is not None:
             opening.withdraw(self.host.history)
-
-    def _turn_context(self) -> TurnContext:
-        settings = self.settings
-        context = TurnContext(
-            turn_id=self.turn_id,
-            cwd=str(settings.cwd),
-            approval_policy=settings.approval_policy.value,
-            sandbox_policy=settings.sandbox.policy_json,
-            model=settings.model,
-            summary=settings.reasoning_summary,
-        )
-        if settings.reasoning_effort is not None:
-            context.effort = settings.reasoning_effort
-        if settings.user_instructions is not None:
-            context.user_instructions = settings.user_instructions
-        if self.output_schema is not None:
-            context.final_output_json_schema = self.output_schema
-        return context
 
     def _request(self) -> ModelRequest:
         settings = self.settings
@@ -284,38 +257,20 @@ class Turn:
         return None
 
     async def _token_count(self, usage: TokenUsage | None) -> None:
-        if usage is None:
-            return
-        total = self.host.add_usage(usage)
-        await self.event(
-            TokenCount(
-                info=TokenUsageInfo(
-                    total_token_usage=total,
-                    last_token_usage=usage,
-                    model_context_window=self.settings.model_context_window,
-                ),
-            )
-        )
+        if usage is not None:
+            total = self.host.add_usage(usage)
+            await self.event(records.token_count(self.settings, total, usage))
 
     async def _fail(self, error: ModelError) -> None:
         self._withdraw()
-        info = error.kind.value if error.kind.value in _CODEX_ERROR_INFO else "other"
-        await self.event(ErrorEvent(message=error.message, codex_error_info=info))
-        await self._complete(error={"message": error.message, "codex_error_info": info})
+        event, failure = records.model_failure(error)
+        await self.event(event)
+        await self._complete(error=failure)
 
     async def _complete(self, *, error: dict[str, Any] | None) -> None:
-        completed = time.time()
-        payload = TaskComplete(
-            turn_id=self.turn_id,
-            last_agent_message=self.last_agent_message,
-            started_at=int(self.started),
-            completed_at=int(completed),
-            duration_ms=int((completed - self.started) * 1000),
-        )
-        if error is not None:
-            payload.error = error
         # The writer fsyncs at turn end (``task_complete``) under its durability policy.
-        await self.event(payload)
+        await self.event(records.task_complete(self.turn_id, self.started,
+                                               self.last_agent_message, error))
 
     async def _record_abort(self) -> None:
         if self.opening is not None:
@@ -341,19 +296,5 @@ class Turn:
         await self._aborted()
 
     async def _aborted(self) -> None:
-        completed = time.time()
-        await self.event(
-            TurnAborted(
-                reason="interrupted",
-                turn_id=self.turn_id,
-                started_at=int(self.started),
-                completed_at=int(completed),
-                duration_ms=int((completed - self.started) * 1000),
-            )
-        )
-
-
-_CODEX_ERROR_INFO = frozenset(
-    {"context_window_exceeded", "usage_limit_exceeded", "unauthorized", "bad_request"}
-)
+        await self.event(records.turn_aborted(self.turn_id, self.started))
 

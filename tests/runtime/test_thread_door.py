@@ -18,9 +18,10 @@ from support.model_server import ModelServer
 from support.waits import WAIT_SECONDS, within
 
 from llmx.events.lines import RolloutLine
-from llmx.events.ops import ExecApproval, Interrupt, PatchApproval
+from llmx.events.ops import Compact, ExecApproval, Interrupt, PatchApproval
 from llmx.events.primitives import TextInput
 from llmx.events.records import Approver
+from llmx.projections.turns import SUMMARY_PREFIX
 from llmx.runtime import (
     AgentThread,
     ThreadError,
@@ -434,3 +435,69 @@ async def test_fork_continues_the_parent_history_in_a_new_file_without_copying_i
     last = json.dumps(requests[-1].body["input"])
     assert "remember 41" in last
     assert "and in the fork" in last
+
+
+def _input_texts(request_body: dict[str, object]) -> list[str]:
+    texts = []
+    for item in request_body["input"]:  # type: ignore[attr-defined]
+        for part in item.get("content") or ():
+            if isinstance(part, dict) and "text" in part:
+                texts.append(f"{item.get('role')}: {part['text']}")
+    return texts
+
+
+@pytest.mark.asyncio
+async def test_compact_replaces_the_history_with_a_summary_that_resume_keeps(
+    tmp_path: Path, home: Path
+) -> None:
+    script = {"turns": [
+        {"match": "CONTEXT CHECKPOINT",
+         "items": [{"type": "message", "text": "SUMMARY: the user counted one, two"}]},
+    ], "fallback": [{"type": "message", "text": "ok"}]}
+    workspace = _workspace(tmp_path)
+    options = ThreadOptions(cwd=workspace)
+    with ModelServer(Script.from_json(script)) as server:
+        _config(home, server)
+        async with _manager(home) as manager:
+            thread = await manager.open(options)
+            events = thread.subscribe()
+            await _turn(thread, "one")
+            await _turn(thread, "two")
+            await thread.submit(Compact())
+            await _turn(thread, "three")
+            await within(thread.close(), "the thread to close")
+            lines = await within(_read_all(events), "the subscription to end")
+            resumed = await manager.resume(ThreadRef.by_id(thread.thread_id), options)
+            await _turn(resumed, "four")
+            await within(resumed.close(), "the resumed thread to close")
+        requests = [request.body for request in server.model_requests()]
+    compaction, after, after_resume = requests[2], requests[3], requests[4]
+    asked = _input_texts(compaction)
+    assert asked[-1].startswith("user: You are performing a CONTEXT CHECKPOINT COMPACTION")
+    assert "user: one" in asked
+    assert "assistant: ok" in asked
+    summary = f"user: {SUMMARY_PREFIX}\nSUMMARY: the user counted one, two"
+    # After it: the instructions, the environment, the user's messages and the summary;
+    # none of the answers before it.
+    told = _input_texts(after)
+    assert told[0].startswith("developer: ")
+    assert any(text.startswith("user: <environment_context>") for text in told)
+    assert told[-4:] == ["user: one", "user: two", summary, "user: three"]
+    assert "assistant: ok" not in told[:-1]
+    # A resume starts from the compacted history, then what came after it.
+    resumed_told = _input_texts(after_resume)
+    assert resumed_told[resumed_told.index(summary) - 2:] == [
+        "user: one", "user: two", summary, "user: three", "assistant: ok", "user: four"]
+    assert "user: " + SUMMARY_PREFIX not in " ".join(told[:-4])
+    kinds = _types([line for line in lines if line.ordinal is not None])
+    assert kinds.count("compacted:None") == 1
+    path = thread.rollout_path
+    assert path is not None
+    [compacted] = [json.loads(raw)["payload"] for raw in _file_lines(path)
+                   if json.loads(raw)["type"] == "compacted"]
+    assert compacted["message"] == ""
+    assert [item["content"][0]["text"] for item in compacted["replacement_history"]][-3:] == [
+        "one", "two", summary.removeprefix("user: ")]
+    items = [json.loads(raw)["payload"].get("item", {}).get("type") for raw in _file_lines(path)
+             if json.loads(raw)["payload"].get("type") in ("item_started", "item_completed")]
+    assert items.count("ContextCompaction") == 2
