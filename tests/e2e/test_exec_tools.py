@@ -255,6 +255,10 @@ def test_resume_appends_to_the_same_rollout_and_sends_the_history(tmp_path: Path
         session_id = rollout_lines(rollout)[0]["payload"]["id"]
         by_id = env.run("resume", session_id, "fourth question")
         assert by_id.returncode == 0, by_id.stderr
+        by_path = env.run("resume", str(rollout), "fifth question")
+        assert by_path.returncode == 0, by_path.stderr
+        missing = env.run("resume", str(rollout.with_name("gone.jsonl")), "sixth question")
+        assert missing.returncode == 1
     assert env.rollouts() == [rollout]
     texts = [part.get("text") for item in body["input"] if item.get("type") == "message"
              for part in item["content"]]
@@ -268,6 +272,9 @@ def test_resume_appends_to_the_same_rollout_and_sends_the_history(tmp_path: Path
     assert rollout.read_bytes().startswith(original)
     assert "third question" not in rollout.read_text()
     assert "fourth question" in rollout.read_text()
+    assert "fifth question" in rollout.read_text()
+    # A word that is no file is looked up as an id or a name (and there is none).
+    assert "no session with id, id prefix or name" in missing.stderr
 
 
 def test_rollout_config_caps_large_output_inline_and_keeps_it_once(tmp_path: Path) -> None:

@@ -501,3 +501,32 @@ async def test_compact_replaces_the_history_with_a_summary_that_resume_keeps(
     items = [json.loads(raw)["payload"].get("item", {}).get("type") for raw in _file_lines(path)
              if json.loads(raw)["payload"].get("type") in ("item_started", "item_completed")]
     assert items.count("ContextCompaction") == 2
+
+
+@pytest.mark.asyncio
+async def test_an_ephemeral_thread_writes_nothing_and_keeps_no_past_to_read(
+    tmp_path: Path, home: Path
+) -> None:
+    script = {"turns": [], "fallback": [{"type": "message", "text": "ok"}]}
+    with ModelServer(Script.from_json(script)) as server:
+        _config(home, server)
+        async with _manager(home) as manager:
+            thread = await manager.open(ThreadOptions(cwd=_workspace(tmp_path), ephemeral=True))
+            assert thread.rollout_path is None
+            # Before its first turn, a subscription from the start misses nothing.
+            early = thread.subscribe(from_position=0)
+            await _turn(thread, "hello")
+            seen = []
+            async for line in early:
+                seen.append(line)
+                if line.payload_type == "task_complete":
+                    break
+            await early.aclose()
+            assert seen[0].type == "session_meta"
+            assert [line.ordinal for line in seen if line.ordinal is not None] == list(
+                range(len([line for line in seen if line.ordinal is not None])))
+            with pytest.raises(ThreadError, match="ephemeral"):
+                thread.subscribe(from_position=0)
+            await within(thread.close(), "the thread to close")
+    assert not (home / "sessions").exists()
+    assert not (home / "history.jsonl").exists()
