@@ -24,6 +24,7 @@ from llmx.events.ops import (
     PatchApproval,
     ReviewDecision,
     Shutdown,
+    ThreadRollback,
     UserInputOp,
     UserTurn,
 )
@@ -39,6 +40,7 @@ from llmx.runtime.instructions import (
 from llmx.runtime.models.stream import TokenUsage
 from llmx.runtime.models.usage import added_usage
 from llmx.runtime.notify import run_notify, turn_complete_payload
+from llmx.runtime.rollback import roll_back
 from llmx.runtime.session_history import PromptHistory
 from llmx.runtime.session_index_updates import SessionIndexUpdates
 from llmx.runtime.session_types import (
@@ -154,6 +156,12 @@ class Session:
             elif isinstance(op, Compact):
                 await self._wait_turn()
                 self._start_compaction()
+            elif isinstance(op, ThreadRollback):
+                # Not queued behind a running turn: refused while one runs, as in Codex.
+                running = self._turn_task is not None and not self._turn_task.done()
+                if await roll_back(self.log, self._history, op.num_turns,
+                                   turn_running=running):
+                    self.update_index()
             elif isinstance(op, Shutdown):
                 await self._wait_turn()
                 await self.log.record(SubmissionRecord(id=submission_id, op=op))

@@ -50,6 +50,9 @@ def _response_pointers() -> dict[str, str]:
             holder = holder.get(part) if isinstance(holder, dict) else None
         if holder is not None:
             pointers[method] = name
+    # Served beyond 0.169's schema: Codex's earlier ``thread/rollback`` answers
+    # ``{thread}``, the shape 0.169 keeps for ``thread/revert`` (its cursors optional).
+    pointers.setdefault("thread/rollback", pointers["thread/revert"])
     return pointers
 
 

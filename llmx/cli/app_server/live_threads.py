@@ -16,6 +16,7 @@ import contextlib
 import functools
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +47,7 @@ from llmx.runtime import AgentThread, ThreadError, ThreadManager, ThreadOptions,
 
 if TYPE_CHECKING:
     from llmx.cli.app_server.connection import Connection
+    from llmx.events.lines import RolloutLine
     from llmx.projections.app_server import WireMessage
 
 # The client's answer to an approval request, as the core's decision.
@@ -108,6 +110,10 @@ class LiveThread:
         # turn/start requests waiting to be answered with the id of the turn they start.
         self._turn_waiters: list[tuple[Any, asyncio.Future[str]]] = []
         self._pump: asyncio.Task[None] | None = None
+        # Futures waiting for a line of the stream (a rollback's outcome...), each with
+        # the test a line must pass; resolved after the fold has taken that line.
+        self._watchers: list[tuple[Callable[[RolloutLine], bool],
+                                   asyncio.Future[RolloutLine]]] = []
 
     @property
     def thread_id(self) -> str:
@@ -137,13 +143,37 @@ class LiveThread:
                         self._answer_turn_start(message.params["turn"])
                 for message in messages:
                     self._send(message)
+                if self._watchers:
+                    self._resolve_watchers(line)
         finally:
+            for _, waiting in self._watchers:
+                if not waiting.done():
+                    waiting.set_exception(RpcError(INTERNAL_ERROR, "the thread closed"))
+            self._watchers.clear()
             # The thread closed: a turn/start still waiting gets an answer, never silence.
             for _, future in self._turn_waiters:
                 if not future.done():
                     future.set_exception(RpcError(INTERNAL_ERROR,
                                                   "the thread closed before the turn started"))
             self._turn_waiters.clear()
+
+    def watch(self, match: Callable[[RolloutLine], bool]) -> asyncio.Future[RolloutLine]:
+        """The next line of the thread's stream that ``match`` accepts (after the fold
+        took it)."""
+        future: asyncio.Future[RolloutLine] = asyncio.get_running_loop().create_future()
+        self._watchers.append((match, future))
+        return future
+
+    def _resolve_watchers(self, line: RolloutLine) -> None:
+        waiting = []
+        for match, future in self._watchers:
+            if future.done():
+                continue
+            if match(line):
+                future.set_result(line)
+            else:
+                waiting.append((match, future))
+        self._watchers = waiting
 
     def _send(self, message: WireMessage) -> None:
         if isinstance(message, Notification):

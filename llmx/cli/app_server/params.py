@@ -112,6 +112,11 @@ class ThreadIdParams(Params):
     thread_id: str
 
 
+class ThreadRollbackParams(Params):
+    thread_id: str
+    num_turns: int
+
+
 class ThreadReadParams(Params):
     thread_id: str
     include_turns: bool = False

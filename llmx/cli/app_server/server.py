@@ -10,13 +10,13 @@ from llmx.cli.app_server.catalog import Catalog
 from llmx.cli.app_server.command_exec import CommandExec
 from llmx.cli.app_server.connection import Connection, Handler
 from llmx.cli.app_server.context import ServerContext
+from llmx.cli.app_server.history_ops import HistoryOps
 from llmx.cli.app_server.live_threads import LiveThreads
 from llmx.cli.app_server.stored_threads import StoredThreads
 from llmx.cli.app_server.transport import StdioTransport
 
 # Methods of Codex's protocol llmx answers with an error of its own, and why.
 NOT_IMPLEMENTED: dict[str, str] = {
-    "thread/compact/start": "context compaction is not available in llmx yet",
     "thread/revert": "dropping turns from a thread's history is not available in llmx yet",
     "account/login/start": "llmx authenticates with the provider's env_key, not a login",
     "account/logout": "llmx authenticates with the provider's env_key, not a login",
@@ -28,7 +28,9 @@ def build_handlers(context: ServerContext) -> dict[str, Handler]:
     handlers.update(Catalog(context).handlers())
     handlers.update(StoredThreads(context).handlers())
     handlers.update(CommandExec(context).handlers())
-    handlers.update(LiveThreads(context).handlers())
+    live = LiveThreads(context)
+    handlers.update(live.handlers())
+    handlers.update(HistoryOps(live).handlers())
     return handlers
 
 

@@ -36,6 +36,7 @@ from llmx.events.event_msgs import (
     TaskComplete,
     TaskStarted,
     ThreadNameUpdated,
+    ThreadRolledBack,
     TokenCount,
     TurnAborted,
     TurnDiff,
@@ -205,6 +206,10 @@ class AppServerFold:
             name = None if payload.thread_name is UNSET else payload.thread_name
             out.append(Notification("thread/name/updated",
                                     {"threadId": self.thread_id, "threadName": name}))
+        elif isinstance(payload, ThreadRolledBack):
+            # As Codex's thread history: the last N turns leave what thread/read shows.
+            keep = max(len(self.turns) - max(payload.num_turns, 0), 0)
+            del self.turns[keep:]
         elif isinstance(payload, TurnDiff):
             self._turn_scoped("turn/diff/updated", {"diff": payload.unified_diff}, out)
         elif isinstance(payload, PlanUpdate):
