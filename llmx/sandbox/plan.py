@@ -30,8 +30,8 @@ class WritableRoot:
 
     path: Path
     # Absolute paths under ``path`` (``.git``, ``.agents``, ``.codex``, a gitdir target...)
-    # that must stay read-only even though ``path`` is writable. A path that does not exist
-    # is listed only when it must be kept from being created (``.codex``).
+    # that must stay read-only even though ``path`` is writable. A listed path that does
+    # not exist must be kept from being created.
     read_only_subpaths: tuple[Path, ...] = ()
 
 

@@ -174,7 +174,7 @@ def _deepest_root(path: Path, roots: Sequence[Path]) -> Path | None:
 
 
 def _writable_roots(
-    resolved: ResolvedFileSystem, cwd: Path, homes: Sequence[Path]
+    resolved: ResolvedFileSystem, homes: Sequence[Path]
 ) -> tuple[WritableRoot, ...]:
     # A mount target must exist; a writable root that does not is dropped, as Codex does.
     roots = [
@@ -208,7 +208,7 @@ def _writable_roots(
     for home in homes:
         protect(home, None)
     for root in roots:
-        for sub in protected_subpaths(root, is_cwd=root == normalize(cwd)):
+        for sub in protected_subpaths(root):
             protect(sub, root)
         for entry in resolved.entries:
             if entry.access is not FsAccess.READ or root not in entry.path.parents:
@@ -265,7 +265,7 @@ def build_plan(
     root = Path(cwd.anchor or "/")
     full_read = resolved.access(root) is not FsAccess.DENY
     readable: tuple[Path, ...] | None = None
-    writable = _writable_roots(resolved, cwd, protected_homes)
+    writable = _writable_roots(resolved, protected_homes)
     if not full_read:
         candidates = [e.path for e in resolved.entries if e.access is not FsAccess.DENY]
         candidates.extend(w.path for w in writable)

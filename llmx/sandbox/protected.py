@@ -4,15 +4,17 @@ A command that may write the workspace must still not plant git hooks or config,
 or agent config: any of those would run with more authority on the next occasion (the
 next commit, the next session). So each writable root carries read-only carve-outs.
 
-Which carve-outs, exactly (Codex's rules):
-- ``.git`` when it exists, as a directory or as a file. A ``gitdir: <path>`` file (a linked
-  worktree or a submodule) also protects the directory it points to; while that does not
-  exist it is kept from being created when a writable root holds it (the plan decides).
-- ``.agents`` when it is a directory.
-- ``.codex`` when it is a directory; under the session's cwd it is protected even while
-  missing, so creating it for the first time needs an approval.
-A missing ``.git`` or ``.agents`` is deliberately not listed: a listed path would be masked,
-and ``git init`` in a fresh workspace must keep working.
+Which carve-outs, exactly (Codex 0.169's rules):
+- ``.git``, ``.agents`` and ``.codex`` under every writable root, whether they exist or
+  not. A missing one is kept from being created (the backends mask it with an empty
+  read-only directory for as long as the command runs, ``mask_targets``): created, it
+  would be git's config and hooks, skills or agent config that run on the host later. So
+  ``git init`` in a fresh workspace needs an approval, as in Codex; git's discovery of a
+  repository above the root still works, since an empty ``.git`` directory is not a
+  repository and git looks further up.
+- A ``.git`` *file* (``gitdir: <path>``, a linked worktree or a submodule) also protects
+  the directory it points to; while that does not exist it is kept from being created
+  when a writable root holds it (the plan decides).
 
 The homes of llmx and Codex are protected the same way wherever a writable root holds them
 (the cwd at ``$HOME``, ``--add-dir ~``): their ``config.toml`` decides the sandbox of the
@@ -86,23 +88,16 @@ def agent_homes(env: Mapping[str, str], user_home: Path) -> dict[Path, str]:
     return named
 
 
-def protected_subpaths(root: Path, *, is_cwd: bool) -> tuple[Path, ...]:
-    """The read-only carve-outs of writable ``root``, in a stable order."""
-    found: list[Path] = []
+def protected_subpaths(root: Path) -> tuple[Path, ...]:
+    """The read-only carve-outs of writable ``root``, in a stable order (missing ones
+    included: they must not be created)."""
     git = root / GIT
-    if git.is_dir():
-        found.append(git)
-    elif git.is_file():
-        found.append(git)
+    found: list[Path] = [git]
+    if git.is_file():
         target = gitdir_target(git)
         if target is not None:
             found.append(target)
-    agents = root / AGENTS
-    if agents.is_dir():
-        found.append(agents)
-    codex = root / CODEX
-    if codex.is_dir() or (is_cwd and not codex.exists()):
-        found.append(codex)
+    found += [root / AGENTS, root / CODEX]
     return tuple(found)
 
 

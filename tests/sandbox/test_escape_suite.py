@@ -56,10 +56,6 @@ GAPS: dict[str, dict[str, str]] = {
 # files outside the writable roots.
 for _name in ("chmod_outside", "setxattr_outside", "utime_outside"):
     GAPS[_name] = {"landlock": "Landlock does not govern file metadata"}
-# Open findings of the outside audit (issue 9), closed one by one.
-_F4 = "finding 4: a missing .git/.agents/.codex can be created in a writable root"
-for _name in ("scratch_git_create", "scratch_agents_create", "scratch_codex_create"):
-    GAPS.setdefault(_name, {}).update({"namespaces": _F4, "bubblewrap": _F4})
 # What the landlock backend cannot offer: the host's /dev/shm and /dev/pts are shared with
 # every other process of the user, so no POSIX semaphores and no new pseudo-terminals.
 ALLOWED_GAPS = {"dev_shm_write": {"landlock": "the host's /dev/shm is not writable"},
@@ -165,17 +161,41 @@ def test_harness_sees_allowed_operations_work_unconfined(
 def test_the_suite_is_large_enough() -> None:
     assert len(ATTEMPTS) >= 120
     assert len({a.name for a in ATTEMPTS}) == len(ATTEMPTS)
+
+
+_GIT_INIT = ("git init -q && git -c user.name=t -c user.email=t@example.com "
+             "commit -q --allow-empty -m first && git log --format=%s")
+
+
 @pytest.mark.parametrize("route", route_params())
 def test_git_init_and_commit_where_allowed(route: SpawnRoute, tmp_path: Path) -> None:
+    # A profile with an explicit write entry for .git lifts its protection.
     ws = tmp_path / "fresh"
     ws.mkdir()
-    script = ("git init -q && git -c user.name=t -c user.email=t@example.com "
-              "commit -q --allow-empty -m first && git log --format=%s")
-    result = asyncio.run(route.run(["sh", "-c", script], cwd=ws,
-                                   plan=workspace_plan(protected(ws, route.backend))))
+    root = WritableRoot(ws) if route.backend is BackendKind.LANDLOCK else \
+        WritableRoot(ws, (ws / ".agents", ws / ".codex"))
+    result = asyncio.run(route.run(["sh", "-c", _GIT_INIT], cwd=ws, plan=workspace_plan(root)))
     assert result.exit_code == 0, result.aggregated
     assert result.stdout.decode().strip() == "first"
     assert (ws / ".git" / "HEAD").exists()
+
+
+@pytest.mark.parametrize("route", route_params())
+def test_git_init_is_refused_where_a_missing_git_is_protected(route: SpawnRoute,
+                                                              tmp_path: Path) -> None:
+    # As in Codex 0.169: a workspace without a repository cannot become one unasked, and
+    # nothing is left behind (the mask's mount point is removed).
+    ws = tmp_path / "fresh"
+    ws.mkdir()
+    plan = workspace_plan(protected(ws))
+    if route.backend is BackendKind.LANDLOCK:
+        with pytest.raises(UnenforceablePlan, match="read-only subpaths"):
+            asyncio.run(route.run(["sh", "-c", _GIT_INIT], cwd=ws, plan=plan))
+        return
+    result = asyncio.run(route.run(["sh", "-c", _GIT_INIT], cwd=ws, plan=plan))
+    assert result.exit_code != 0
+    assert result.denied is DenialKind.READ_ONLY_FILESYSTEM, result.aggregated
+    assert sorted(os.listdir(ws)) == []
 
 
 @pytest.mark.parametrize("route", route_params())

@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -245,3 +246,45 @@ async def test_users_own_empty_codex_is_kept(tmp_path: Path) -> None:
     _codex_stayed_empty(tmp_path)
     assert (tmp_path / ".codex").is_dir()
     assert not (Path(registry_root()) / path_key(str(tmp_path / ".codex"))).exists()
+
+
+
+@pytest.fixture
+def frozen_root(tmp_path: Path) -> Iterator[Path]:
+    """A folder this user cannot create anything in."""
+    root = tmp_path / "frozen"
+    root.mkdir()
+    if os.geteuid() != 0:
+        root.chmod(0o555)
+        yield root
+        root.chmod(0o755)
+        return
+    # Root writes any folder: only a read-only mount stops it.
+    mounted = False
+    try:
+        for args in (["--bind", str(root), str(root)], ["-o", "remount,ro,bind", str(root)]):
+            done = subprocess.run(["mount", *args], capture_output=True, text=True,
+                                  timeout=WAIT_SECONDS, check=False)
+            if done.returncode != 0:
+                pytest.skip(f"no read-only bind mount here: {done.stderr.strip()}")
+            mounted = True
+        yield root
+    finally:
+        if mounted:
+            subprocess.run(["umount", str(root)], capture_output=True, check=True,
+                           timeout=WAIT_SECONDS)
+
+
+@pytest.mark.parametrize("backend", MASKED)
+def test_a_root_this_user_cannot_write_needs_no_mask(backend: BackendKind, tmp_path: Path,
+                                                     frozen_root: Path) -> None:
+    # No mount point can be made there, and none is needed: the command, with the same
+    # credentials and fewer rights, cannot create the name either. The command runs.
+    plan = workspace_plan(protected(frozen_root), protected(tmp_path))
+    script = f"mkdir .git; echo $?; mkdir {tmp_path / '.git'}; echo $?"
+    result = asyncio.run(within(run_confined(["sh", "-c", script], cwd=frozen_root,
+                                             plan=plan, backend=backend), "the command"))
+    assert result.exit_code == 0, result.aggregated
+    assert result.stdout.split() == [b"1", b"1"], result.aggregated
+    assert sorted(os.listdir(frozen_root)) == []
+    assert not (tmp_path / ".git").exists()

@@ -15,17 +15,14 @@ from llmx.sandbox.protected import forbidden_metadata_write, gitdir_target, prot
 from llmx.sandbox.resolve import SandboxConfig, SandboxFlags, resolve_sandbox
 
 
-def test_real_git_repo_and_missing_metadata(tmp_path: Path) -> None:
+def test_every_protected_name_is_listed_whether_or_not_it_exists(tmp_path: Path) -> None:
+    names = (tmp_path / ".git", tmp_path / ".agents", tmp_path / ".codex")
+    # Missing: listed, so that the backends keep them from being created (finding 4).
+    assert protected_subpaths(tmp_path) == names
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True, timeout=WAIT_SECONDS)
-    assert protected_subpaths(tmp_path, is_cwd=True) == (tmp_path / ".git", tmp_path / ".codex")
-    assert protected_subpaths(tmp_path, is_cwd=False) == (tmp_path / ".git",)
-
-
-def test_missing_git_and_agents_are_not_listed_so_git_init_works(tmp_path: Path) -> None:
-    assert protected_subpaths(tmp_path, is_cwd=False) == ()
     (tmp_path / ".agents").mkdir()
-    (tmp_path / ".codex").mkdir()
-    assert protected_subpaths(tmp_path, is_cwd=False) == (tmp_path / ".agents", tmp_path / ".codex")
+    (tmp_path / ".codex").write_text("a file where the folder belongs\n")
+    assert protected_subpaths(tmp_path) == names
 
 
 def test_gitdir_pointer_of_a_real_worktree_is_protected(tmp_path: Path) -> None:
@@ -40,7 +37,7 @@ def test_gitdir_pointer_of_a_real_worktree_is_protected(tmp_path: Path) -> None:
     target = gitdir_target(wt / ".git")
     assert target is not None
     assert target.parent == main / ".git" / "worktrees"
-    assert protected_subpaths(wt, is_cwd=False) == (wt / ".git", target)
+    assert protected_subpaths(wt) == (wt / ".git", target, wt / ".agents", wt / ".codex")
 
 
 def test_relative_gitdir_pointer_and_dangling_pointer(tmp_path: Path) -> None:
@@ -51,7 +48,7 @@ def test_relative_gitdir_pointer_and_dangling_pointer(tmp_path: Path) -> None:
     # A pointer to nothing still names what must not appear there (the plan keeps it when
     # a writable root holds it).
     (tmp_path / "ws" / ".git").write_text("gitdir: ../nowhere\n")
-    assert protected_subpaths(tmp_path / "ws", is_cwd=False) == (
+    assert protected_subpaths(tmp_path / "ws")[:2] == (
         tmp_path / "ws" / ".git", tmp_path / "nowhere")
     (tmp_path / "ws" / ".git").write_text("not a pointer\n")
     assert gitdir_target(tmp_path / "ws" / ".git") is None

@@ -201,7 +201,9 @@ def test_add_dir_adds_a_workspace_root_to_the_workspace_profile(
         project, flags=SandboxFlags(permission_profile=":workspace", add_dirs=(str(extra),))
     )
     by_path = {r.path: r for r in resolved.plan.writable_roots}
-    assert by_path[extra].read_only_subpaths == (extra / ".agents",)
+    # Its metadata is protected too, the missing names included (kept from being created).
+    assert by_path[extra].read_only_subpaths == (extra / ".git", extra / ".agents",
+                                                 extra / ".codex")
 
 
 def test_danger_full_access_is_unconfined_with_network(project: Path) -> None:

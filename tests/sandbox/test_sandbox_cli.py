@@ -190,6 +190,64 @@ def test_a_missing_gitdir_target_cannot_be_planted(tmp_path: Path) -> None:
     assert not (ws / "gitdirs").exists()
 
 
+_PLANT = ("for root in . ../extra; do mkdir -p $root/.git/hooks $root/.agents $root/.codex; "
+          "echo x > $root/.git/hooks/pre-commit; echo x > $root/.agents/skill.md; "
+          "echo x > $root/.codex/config.toml; done; git init -q; exit 0")
+
+
+@pytest.mark.parametrize("backend", ["namespaces", "bubblewrap"])
+def test_missing_metadata_cannot_be_created_in_any_writable_root(tmp_path: Path,
+                                                                 backend: str) -> None:
+    """Finding 4: neither the cwd nor an --add-dir root gains a .git, .agents or .codex
+    (git init included, as in Codex 0.169), and the run leaves nothing behind."""
+    from llmx.sandbox.linux import BackendKind
+    from llmx.sandbox.linux.backends import backend_status
+
+    status = backend_status(BackendKind(backend))
+    if not status.available:
+        pytest.skip(f"{backend} unavailable: {status.reason}")
+    ws, extra, home = tmp_path / "ws", tmp_path / "extra", tmp_path / "home"
+    for folder in (ws, extra, home):
+        folder.mkdir()
+    explained = _llmx(["sandbox", "explain", "--full-auto", "--add-dir", str(extra)], ws, home)
+    for root in (ws, extra):
+        for name in (".git", ".agents", ".codex"):
+            assert f"  read-only: {root / name} (missing; kept from being created)\n" in \
+                explained.stdout, explained.stdout
+    run = _llmx(["sandbox", "linux", "--full-auto", "--add-dir", str(extra), "--backend",
+                 backend, "--", "sh", "-c", _PLANT], ws, home)
+    assert run.returncode == 0, run.stderr
+    assert "Read-only file system" in run.stderr
+    assert sorted(os.listdir(ws)) == []
+    assert sorted(os.listdir(extra)) == []
+
+
+@pytest.mark.parametrize("backend", ["namespaces", "bubblewrap"])
+def test_a_repository_above_the_workspace_is_still_found(tmp_path: Path, backend: str) -> None:
+    # The workspace's missing .git is masked by an empty folder, which git does not take
+    # for a repository: it goes on looking upwards and finds the real one.
+    from llmx.sandbox.linux import BackendKind
+    from llmx.sandbox.linux.backends import backend_status
+
+    status = backend_status(BackendKind(backend))
+    if not status.available:
+        pytest.skip(f"{backend} unavailable: {status.reason}")
+    repo, home = tmp_path / "repo", tmp_path / "home"
+    home.mkdir()
+    subprocess.run(["git", "init", "-q", str(repo)], check=True, timeout=WAIT_SECONDS)
+    subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@e",
+                    "commit", "-q", "--allow-empty", "-m", "above"], check=True,
+                   timeout=WAIT_SECONDS)
+    sub = repo / "sub"
+    sub.mkdir()
+    script = "git log --format=%s && git rev-parse --show-toplevel && git status --short"
+    run = _llmx(["sandbox", "linux", "--full-auto", "--backend", backend, "--", "sh", "-c",
+                 script], sub, home)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[:2] == ["above", str(repo)]
+    assert sorted(os.listdir(sub)) == []
+
+
 _ESCALATE = 'printf "sandbox_mode = \\"danger-full-access\\"\\n" >> {config}'
 
 

@@ -15,6 +15,7 @@ from llmx.sandbox.linux.backends import backend_status
 from llmx.sandbox.linux.result import ConfinedResult
 from llmx.sandbox.linux.spawn import OutputCallback, run_confined, warm_up
 from llmx.sandbox.plan import ConfinementPlan, NetworkAccess, WritableRoot
+from llmx.sandbox.protected import protected_subpaths
 from support.waits import within
 
 PROBES = Path(__file__).resolve().parent.parent / "sandbox" / "probes"
@@ -88,15 +89,14 @@ def route_params(backend: BackendKind | None = None) -> list[object]:
 
 
 def protected(root: Path, backend: BackendKind | None = None) -> WritableRoot:
-    """A writable root with the carve-outs the policy layer gives a workspace.
+    """A writable root with the carve-outs the policy layer gives every writable root
+    (``protected_subpaths``: ``.git``, ``.agents`` and ``.codex``, missing or not).
 
     The Landlock backend refuses carve-outs, so for it the root comes without them.
     """
     if backend is BackendKind.LANDLOCK:
         return WritableRoot(root)
-    subs = [root / ".codex"]
-    subs += [root / name for name in (".git", ".agents") if (root / name).exists()]
-    return WritableRoot(root, tuple(subs))
+    return WritableRoot(root, protected_subpaths(root))
 
 
 def workspace_plan(*roots: WritableRoot, network: NetworkAccess = NetworkAccess.RESTRICTED,

@@ -25,6 +25,7 @@ may be read-only.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import stat
@@ -80,7 +81,10 @@ class MaskRegistration:
 def register(paths: tuple[str, ...]) -> MaskRegistration:
     """Make (or adopt) a directory at each of ``paths`` and mark it as used by this process.
 
-    Raises ``OSError`` naming the path when the registry or a directory cannot be made.
+    A path whose directory this user cannot write (``EACCES``, ``EPERM``, ``EROFS``) is
+    left out: the confined command, with the same credentials and fewer rights, cannot
+    create it either (``registration.paths`` holds the rest). Raises ``OSError`` naming the
+    path when the registry or a directory cannot be made for another reason.
     """
     root_fd = _open_registry()
     registration = MaskRegistration(root_fd, ())
@@ -88,7 +92,9 @@ def register(paths: tuple[str, ...]) -> MaskRegistration:
         with _locked(root_fd):
             for path in paths:
                 # One at a time: a failure releases exactly what was registered.
-                registration.targets = (*registration.targets, _register_one(root_fd, path))
+                target = _register_one(root_fd, path)
+                if target is not None:
+                    registration.targets = (*registration.targets, target)
     except BaseException:
         release(registration)
         raise
@@ -220,7 +226,10 @@ def _empty_dir(path: str) -> tuple[int, int] | None:
     return info.st_dev, info.st_ino
 
 
-def _register_one(root_fd: int, path: str) -> MaskTarget:
+_UNWRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS)
+
+
+def _register_one(root_fd: int, path: str) -> MaskTarget | None:
     key = path_key(path)
     key_fd = _open_key(root_fd, key, create=True)
     assert key_fd is not None
@@ -232,6 +241,10 @@ def _register_one(root_fd: int, path: str) -> MaskTarget:
                 # The umask's mode, as ``mkdir`` gives; never the mask's 0555.
                 os.mkdir(path)
             except OSError as exc:
+                if exc.errno in _UNWRITABLE:
+                    with contextlib.suppress(OSError):
+                        os.rmdir(key, dir_fd=root_fd)  # unless another run uses it
+                    return None
                 raise OSError(exc.errno, f"cannot create the mount point {path} that keeps "
                               f"it from being created: {exc.strerror}") from None
             created = os.lstat(path)

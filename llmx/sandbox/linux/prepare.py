@@ -33,7 +33,8 @@ class PreparedCommand:
     # Read end of the pipe on which the child reports a failed set-up.
     error_fd: int | None = None
     _owned_fds: list[int] = field(default_factory=list)
-    # Mount points made for missing protected paths (``.codex``); see ``mask_targets``.
+    # Mount points made for missing protected paths (``.git``, ``.agents``, ``.codex``);
+    # see ``mask_targets``.
     masks: mask_targets.MaskRegistration | None = None
     # The exec path of the own backend: the waiter, not this object, releases ``masks``.
     masks_released_by_waiter: bool = False
@@ -227,6 +228,12 @@ def prepare(
     kind = choose_backend(plan, backend).kind
     layout = _layout(plan)
     masks = _register_masks(layout.masked_missing)
+    kept = () if masks is None else masks.paths
+    if kept != layout.masked_missing:
+        # Left out: names this user cannot create at all (``mask_targets.register``).
+        layout = _Layout(layout.writable, layout.read_only, kept, layout.denied_dirs,
+                         layout.denied_files, _pinned(list(layout.writable),
+                                                      [*layout.read_only, *kept]))
     try:
         return _prepare_confined(argv, cwd_str, child_env, plan, kind, layout, masks,
                                  exec_path, report_status and not exec_path)
@@ -240,7 +247,11 @@ def _register_masks(paths: tuple[str, ...]) -> mask_targets.MaskRegistration | N
     if not paths:
         return None
     try:
-        return mask_targets.register(paths)
+        registration = mask_targets.register(paths)
+        if not registration.targets:
+            mask_targets.release(registration)
+            return None
+        return registration
     except OSError as exc:
         raise UnenforceablePlan(f"cannot keep {paths[0]} from being created: "
                                 f"{exc.strerror or exc}") from None
