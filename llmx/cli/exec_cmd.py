@@ -51,8 +51,9 @@ def _add_shared(parser: argparse.ArgumentParser) -> None:
                         help="accepted for Codex compatibility; has no effect")
     parser.add_argument("--approval-decision", choices=REVIEW_DECISIONS, action="append",
                         default=[], metavar="DECISION",
-                        help="answer approval requests in order with these decisions "
-                        "(repeatable; default: deny every request)")
+                        help="answer approval requests in order with these decisions, "
+                        "before anyone is asked (repeatable); when they run out exec asks "
+                        "on a terminal, and elsewhere denies")
 
 
 def add_parser(subparsers: Any) -> None:

@@ -25,8 +25,8 @@ from llmx.cli.errors import CommandError, os_error, report_error, route_log_warn
 from llmx.cli.exec_prompt import resolve_prompt
 
 if TYPE_CHECKING:
+    from llmx.cli.exec_approvals import ExecApprover
     from llmx.cli.exec_output import ExecOutput
-    from llmx.events.ops import ReviewDecision
     from llmx.events.primitives import ImageInput, UserInput
     from llmx.runtime import AgentThread, ThreadError, ThreadManager, ThreadOptions, ThreadRef
 
@@ -160,6 +160,7 @@ async def _drive(
     args: argparse.Namespace, thread: AgentThread, items: list[UserInput], prompt: str,
     schema: dict[str, Any] | None,
 ) -> int:
+    from llmx.cli.exec_approvals import ExecApprover, on_terminal
     from llmx.cli.exec_output import ExecOutput
     from llmx.events.ops import Interrupt, ReviewDecision
     from llmx.events.primitives import TextInput
@@ -170,8 +171,9 @@ async def _drive(
     events = thread.subscribe()
     if thread.meta_line is not None:
         output.on_line(thread.meta_line)
-    decisions = [ReviewDecision(value) for value in args.approval_decision]
-    renderer = asyncio.create_task(_render(thread, events, output, decisions))
+    approver = ExecApprover([ReviewDecision(value) for value in args.approval_decision],
+                            interactive=on_terminal(), show_request=args.json)
+    renderer = asyncio.create_task(_render(thread, events, output, approver))
     loop = asyncio.get_running_loop()
     interrupts: set[asyncio.Task[str]] = set()
 
@@ -198,28 +200,24 @@ async def _drive(
     return 1 if outcome.failed or outcome.aborted or not written else 0
 
 
+# Lines after which the turn no longer waits for an answer to its open question.
+_TURN_ENDS = frozenset({"task_complete", "turn_aborted"})
+
+
 async def _render(
-    thread: AgentThread, events: Any, output: ExecOutput, decisions: list[ReviewDecision]
+    thread: AgentThread, events: Any, output: ExecOutput, approver: ExecApprover
 ) -> None:
     """Render every line; answer each approval request as it comes."""
-    async for line in events:
-        output.on_line(line)
-        request = thread.approval_request(line)
-        if request is not None:
-            await _answer(thread, request, decisions)
-
-
-async def _answer(thread: AgentThread, request: Any, decisions: list[ReviewDecision]) -> None:
-    from llmx.events.event_msgs import ExecApprovalRequest
-    from llmx.events.ops import ExecApproval, PatchApproval, ReviewDecision
-
-    # exec has nobody to ask: scripted answers first, then deny (fail closed).
-    decision = decisions.pop(0) if decisions else ReviewDecision.DENIED
-    if isinstance(request, ExecApprovalRequest):
-        await thread.submit(ExecApproval(id=request.call_id, decision=decision.value,
-                                         turn_id=request.turn_id))
-    else:
-        await thread.submit(PatchApproval(id=request.call_id, decision=decision.value))
+    try:
+        async for line in events:
+            if line.payload_type in _TURN_ENDS:
+                await approver.withdraw()
+            output.on_line(line)
+            request = thread.approval_request(line)
+            if request is not None:
+                await approver.start(thread, request)
+    finally:
+        await approver.withdraw()
 
 
 def _write_last_message(path: Path, message: str | None) -> bool:

@@ -157,6 +157,7 @@ if _typing.TYPE_CHECKING:
     from llmx.events.records import (
         Approver,
         Compacted,
+        DecisionRecord,
         EscalationRecord,
         ExecutionMode,
         GitInfo,
@@ -264,6 +265,7 @@ _PUBLIC_MODULES: dict[str, str] = {
     "EphemeralSink": "llmx.events.sinks",
     "Era": "llmx.events.lines",
     "ErrorEvent": "llmx.events.event_msgs",
+    "DecisionRecord": "llmx.events.records",
     "EscalationRecord": "llmx.events.records",
     "EventLog": "llmx.events.event_log",
     "EventMsg": "llmx.events.event_msgs",
@@ -461,6 +463,7 @@ __all__ = [
     "CustomToolCall",
     "CustomToolCallOutput",
     "Decision",
+    "DecisionRecord",
     "DeleteFile",
     "DeprecationNotice",
     "Durability",

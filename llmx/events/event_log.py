@@ -39,7 +39,7 @@ from llmx.events.lines import RolloutItem, RolloutLine, UnknownPayload, decode_l
 from llmx.events.ops import ExecApproval, PatchApproval, UserInputOp, UserTurn
 from llmx.events.outputs import OutputCapper
 from llmx.events.reader import CHUNK_BYTES, RolloutReader, TornTail
-from llmx.events.records import EscalationRecord, SessionMeta, SubmissionRecord
+from llmx.events.records import DecisionRecord, EscalationRecord, SessionMeta, SubmissionRecord
 from llmx.events.redact import Redactor
 from llmx.events.sinks import EphemeralSink, FileSink, RolloutSink
 from llmx.events.subscribers import DEFAULT_SUBSCRIBER_CAPACITY, Subscription
@@ -88,7 +88,8 @@ def _starts_a_turn(payload: Any) -> bool:
 
 
 def _needs_sync(payload: Any) -> bool:
-    if isinstance(payload, TaskComplete | TurnAborted | EscalationRecord):
+    # A decision is on disk before what it allows (or refuses) happens, as its submission.
+    if isinstance(payload, TaskComplete | TurnAborted | EscalationRecord | DecisionRecord):
         return True
     return isinstance(payload, SubmissionRecord) and isinstance(
         payload.op, ExecApproval | PatchApproval

@@ -143,10 +143,15 @@ class Approver(enum.StrEnum):
     SESSION = "session"
     # An exec-policy rule (``prefix_rule``) allowed it.
     RULE = "rule"
-    # The approval policy needs no approval (``never``, ``danger-full-access``).
+    # The approval policy settled it without asking anyone: no approval was needed, or
+    # asking was not allowed and it was refused (``never``; a read-only sandbox's patch).
     POLICY = "policy"
     # The client of ``llmx app-server`` answered the approval request.
     CLIENT = "client"
+    # An answer given before the run (``exec --approval-decision``).
+    PRESET = "preset"
+    # Nobody could be asked (``exec`` off a terminal, no preset answer left): refused.
+    UNATTENDED = "unattended"
 
 
 class SubmissionRecord(Struct):
@@ -210,24 +215,6 @@ class WriterRecord(Struct):
     cli_version: str
 
 
-class DecidedBy(enum.StrEnum):
-    """Who or what settled an approval question."""
-
-    # A person answered the prompt (see ``submission_id``).
-    USER = "user"
-    # An answer given before the run (``exec --approval-decision``).
-    PRESET = "preset"
-    # Nobody could be asked (no terminal, no preset answer left): refused.
-    UNATTENDED = "unattended"
-    # The approval policy settled it without asking (for example ``never`` refuses an
-    # escalation; a read-only sandbox under ``never`` refuses a patch).
-    POLICY = "policy"
-    # An earlier "approve for this session" answer covered it.
-    SESSION = "session"
-    # An exec-policy rule (``prefix_rule``) settled it.
-    RULE = "rule"
-
-
 class DecisionRecord(Struct):
     """``decision`` (llmx): the outcome of one approval question, on whose authority.
 
@@ -240,9 +227,10 @@ class DecisionRecord(Struct):
     subject: str
     # A ``ReviewDecision`` value: approved, approved_for_session, denied, abort.
     decision: str
-    decided_by: DecidedBy
+    decided_by: Approver
     turn_id: str = ""
-    # The ``submission`` line of the answer, when there was one (user, preset, unattended).
+    # The ``submission`` line of the answer, when one was asked for (user, client, preset,
+    # unattended).
     submission_id: str | UnsetType = UNSET
     # Why, in words, when the decision was not a person's (the policy's refusal text).
     reason: str | UnsetType = UNSET

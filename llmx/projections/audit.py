@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from msgspec import UNSET
+
 from llmx.events.lines import LineError, decode_line
 from llmx.events.nesting import nesting_problem
 from llmx.events.ops import ExecApproval, PatchApproval
-from llmx.events.records import EscalationRecord, SubmissionRecord
+from llmx.events.records import DecisionRecord, EscalationRecord, SubmissionRecord
 from llmx.events.reverse_reader import file_size
 from llmx.projections.audit_model import (
     ApprovalAudit,
@@ -37,6 +39,13 @@ from llmx.projections.resume import read_session_meta
 from llmx.projections.turn_programs import Program, TurnWriters
 from llmx.projections.turns import is_contextual_user_text, message_text
 
+# A ``ReviewDecision`` value as the report's decision.
+_DECISIONS = {
+    "approved": Decision.APPROVED,
+    "approved_for_session": Decision.APPROVED_FOR_SESSION,
+    "denied": Decision.DENIED,
+    "abort": Decision.ABORTED,
+}
 _CALL_TYPES = frozenset({"function_call", "custom_tool_call", "local_shell_call"})
 _OUTPUT_TYPES = frozenset({"function_call_output", "custom_tool_call_output"})
 _ERROR_EVENTS = frozenset({"error", "stream_error"})
@@ -59,6 +68,8 @@ class _AuditFold:
         self.items: dict[str, tuple[dict[str, Any], int]] = {}
         self.requests: dict[str, ApprovalAudit] = {}
         self.recorded_escalations: dict[str, EscalationAudit] = {}
+        # Who refused a call, as llmx recorded it (a ``decision`` line), by call id.
+        self.refused_by: dict[str, str] = {}
         self.programs = TurnWriters()
 
     def current(self, span: RolloutSpan) -> _TurnState:
@@ -102,6 +113,8 @@ class _AuditFold:
             self._submission(record)
         elif record.type_name == "escalation":
             self._escalation(line, record)
+        elif record.type_name == "decision":
+            self._decision(span, line, record)
         elif record.type_name == "writer":
             self.programs.on_writer(record.payload)
 
@@ -195,6 +208,14 @@ class _AuditFold:
             item_id = str(item.get("id", ""))
             self.items[item_id] = (item, line)
             state.calls.add_orphan_item(item_id)
+            approval = self.requests.get(item_id)
+            if approval is not None and not approval.subject:
+                # Decided before anything was asked (the policy): the item names it.
+                command = item.get("command")
+                approval.subject = (
+                    " ".join(str(part) for part in command) if isinstance(command, list)
+                    else ", ".join(sorted(item.get("changes") or {}))
+                )
 
     def _approval_request(self, span: RolloutSpan, line: int, record: Record) -> None:
         payload = record.payload
@@ -230,8 +251,36 @@ class _AuditFold:
             approval.decision = Decision.DENIED if decision == "denied" else Decision.ABORTED
         else:  # "approved" and the object forms that approve with an amendment
             approval.decision = Decision.APPROVED
-        approval.decider = Decider.USER
+        approval.decider = (
+            Decider.USER if submission.decided_by is UNSET
+            else Decider.recorded(submission.decided_by)
+        )
         approval.decided_at = record.timestamp
+
+    def _decision(self, span: RolloutSpan, line: int, record: Record) -> None:
+        """llmx's ``decision`` line: how a question was settled, asked or not."""
+        decision = record.payload_as(DecisionRecord)
+        if decision is None:
+            return
+        decider = Decider.recorded(decision.decided_by)
+        outcome = _DECISIONS.get(decision.decision, Decision.DENIED)
+        if outcome in (Decision.DENIED, Decision.ABORTED):
+            self.refused_by[decision.call_id] = decider.value
+        asked = self.requests.get(decision.call_id)
+        if decision.submission_id is not UNSET and asked is not None:
+            # Answered: the submission said who; this says what the runtime made of it.
+            asked.decision, asked.decider = outcome, decider
+            return
+        state = self.turn_for(span, decision.turn_id or None)
+        approval = ApprovalAudit(
+            call_id=decision.call_id, kind="exec" if decision.subject == "command" else "patch",
+            subject="", decision=outcome, decider=decider, provenance=Provenance.RECORDED,
+            reason=None if decision.reason is UNSET else decision.reason,
+            requested_at=None, decided_at=record.timestamp, line=line,
+        )
+        state.audit.approvals.append(approval)
+        state.calls.recorded_approvals.add(decision.call_id)
+        self.requests[decision.call_id] = approval
 
     def _escalation(self, line: int, record: Record) -> None:
         escalation = record.payload_as(EscalationRecord)
@@ -251,7 +300,8 @@ class _AuditFold:
         approved_before: set[str] = set()
         for state in self.turns:
             derive_turn(
-                state.audit, state.calls, self.items, self.recorded_escalations, approved_before
+                state.audit, state.calls, self.items, self.recorded_escalations, approved_before,
+                self.refused_by,
             )
         return [state.audit for state in self.turns]
 

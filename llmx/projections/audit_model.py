@@ -32,7 +32,17 @@ class Decision(enum.StrEnum):
 
 
 class Decider(enum.StrEnum):
+    """Who or what decided: llmx records it (``submission.decided_by``, ``decision``
+    lines); for Codex's rollouts it is inferred."""
+
+    # A person answered the prompt.
     USER = "user"
+    # The client of ``llmx app-server`` answered.
+    CLIENT = "client"
+    # An answer given before the run (``exec --approval-decision``).
+    PRESET = "preset"
+    # Nobody could be asked (``exec`` off a terminal): refused.
+    UNATTENDED = "unattended"
     # An earlier "approve for this session" answer covered the request.
     SESSION = "session"
     # An exec-policy rule (``prefix_rule``) allowed it.
@@ -40,6 +50,14 @@ class Decider(enum.StrEnum):
     # The approval policy itself decided (``never``, a known-safe command, preapproved MCP).
     POLICY = "policy"
     UNKNOWN = "unknown"
+
+    @classmethod
+    def recorded(cls, value: object) -> Decider:
+        """The decider a line names; a value this version does not know is UNKNOWN."""
+        try:
+            return cls(str(value))
+        except ValueError:
+            return cls.UNKNOWN
 
 
 class CommandStatus(enum.StrEnum):
@@ -78,7 +96,7 @@ class CommandAudit:
     escalated: bool
     denied: bool
     denied_by: str | None
-    """``user``, ``sandbox`` or ``policy`` when denied."""
+    """Who refused it (a :class:`Decider` value, or ``sandbox``), when denied."""
     provenance: Provenance
     timestamp: str | None
     line: int

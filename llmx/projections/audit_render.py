@@ -10,7 +10,13 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from llmx.projections.audit_model import AuditReport, Provenance, TurnAudit
+from llmx.projections.audit_model import (
+    AuditReport,
+    CommandAudit,
+    CommandStatus,
+    Provenance,
+    TurnAudit,
+)
 
 # Inferred entries are marked so nobody mistakes them for records.
 _INFERRED_MARK = "*"
@@ -26,6 +32,13 @@ def _seconds(value: float | None) -> str:
 
 def _yes_no(value: bool | None) -> str:
     return "?" if value is None else ("yes" if value else "no")
+
+
+def _sandboxed(command: CommandAudit) -> str:
+    """Whether it ran in the sandbox; nothing for a command that never ran."""
+    if command.sandboxed is None and command.status is CommandStatus.DECLINED:
+        return ""
+    return _yes_no(command.sandboxed)
 
 
 def _header(report: AuditReport) -> RenderableType:
@@ -83,7 +96,7 @@ def _commands(turn: TurnAudit) -> Table:
         table.add_row(
             str(command.line), command.command, command.status.value + _mark(command.provenance),
             "" if command.exit_code is None else str(command.exit_code),
-            _seconds(command.duration_seconds), _yes_no(command.sandboxed),
+            _seconds(command.duration_seconds), _sandboxed(command),
             _yes_no(command.escalated),
             f"by {command.denied_by}" if command.denied else "",
         )

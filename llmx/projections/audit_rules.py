@@ -97,6 +97,8 @@ class _Context:
     items: Items
     recorded_escalations: dict[str, EscalationAudit]
     approved_before: set[str]
+    # Who refused a call, as recorded (llmx's ``decision`` lines).
+    refused_by: dict[str, str] = field(default_factory=dict)
     consumed: set[str] = field(default_factory=set)
 
     @property
@@ -110,9 +112,12 @@ def derive_turn(
     items: Items,
     recorded_escalations: dict[str, EscalationAudit],
     approved_before: set[str],
+    refused_by: dict[str, str] | None = None,
 ) -> None:
-    """Fill ``turn``'s commands, approvals, escalations, file changes and MCP calls."""
-    context = _Context(turn, items, recorded_escalations, approved_before)
+    """Fill ``turn``'s commands, approvals, escalations, file changes and MCP calls.
+
+    A turn llmx ran has every approval question on record; nothing of it is inferred."""
+    context = _Context(turn, items, recorded_escalations, approved_before, refused_by or {})
     for call_id, call in calls.calls.items():
         name = str(call.item.get("name", ""))
         namespace = str(call.item.get("namespace", ""))
@@ -158,7 +163,7 @@ def _exec_call(context: _Context, call_id: str, call: _Call, calls: TurnCalls) -
         sandboxed = not context.unsandboxed_policy
     denied_by = None
     if status is CommandStatus.DECLINED:
-        denied_by = "user"
+        denied_by = context.refused_by.get(call_id, Decider.USER.value)
     elif sandboxed and exit_code not in (None, 0):
         seen = text + str((item or {}).get("aggregated_output", ""))
         denied_by = "sandbox" if looks_sandbox_denied(seen) else None
@@ -177,7 +182,7 @@ def _exec_call(context: _Context, call_id: str, call: _Call, calls: TurnCalls) -
     )
     if recorded is not None:
         turn.escalations.append(recorded)
-    if call_id in calls.recorded_approvals:
+    if call_id in calls.recorded_approvals or turn.recorded_by_llmx:
         return
     needs_approval = arguments.escalated or turn.settings.approval_policy == "untrusted"
     if not needs_approval:
@@ -270,13 +275,17 @@ def _file_change(
     turn = context.turn
     status = str(item.get("status", "completed" if item.get("success", True) else "failed"))
     changes = item.get("changes") or {}
+    error = item.get("stderr")
+    if status == "failed" and isinstance(error, str) and error.strip():
+        # Nothing was written: the patch failed verification or could not be applied.
+        turn.errors.append(ErrorAudit("apply_patch", error.strip().splitlines()[0], line))
     for path, change in sorted(changes.items()):
         change = change if isinstance(change, dict) else {}
         kind = str(change.get("type") or next(iter(change), "update"))
         turn.file_changes.append(
             FileChangeAudit(call_id, str(path), kind, status, change.get("move_path"), line)
         )
-    if call_id in calls.recorded_approvals:
+    if call_id in calls.recorded_approvals or turn.recorded_by_llmx:
         return
     subject = ", ".join(sorted(str(path) for path in changes))
     if status == "declined":
@@ -348,7 +357,8 @@ def _orphan_item(context: _Context, item_id: str, calls: TurnCalls) -> None:
                 cwd=strip_file_url(item.get("cwd")), status=status, exit_code=exit_code,
                 duration_seconds=duration, sandboxed=None, escalated=False,
                 denied=status is CommandStatus.DECLINED,
-                denied_by="user" if status is CommandStatus.DECLINED else None,
+                denied_by=context.refused_by.get(item_id, Decider.USER.value)
+                if status is CommandStatus.DECLINED else None,
                 provenance=Provenance.RECORDED, timestamp=None, line=line,
             )
         )

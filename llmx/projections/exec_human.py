@@ -62,6 +62,16 @@ _SGR: tuple[tuple[Style, str], ...] = (
     (Style.CYAN, "36"),
 )
 _TITLE = Style.ITALIC | Style.MAGENTA
+# Who decided an approval, in words (the ``decided_by`` llmx records).
+_DECIDED_BY = {
+    "user": "by the user",
+    "client": "by the app-server client",
+    "preset": "by --approval-decision",
+    "unattended": "nobody could be asked",
+    "policy": "by the approval policy",
+    "session": "approved earlier for this session",
+    "rule": "by a rule",
+}
 _MCP_STATUS_STYLE = {ei.ItemStatus.COMPLETED: Style.GREEN, ei.ItemStatus.FAILED: Style.RED}
 _STEP_MARKS = {
     ei.PlanStepStatus.COMPLETED: ("✓", Style.GREEN),
@@ -171,7 +181,11 @@ class HumanRenderer:
             approved = n.decision.startswith("approved") or n.decision.startswith("accept")
             color = Style.GREEN if approved else Style.RED
             subject = f" {n.subject}" if n.subject else ""
-            self._line(("approval:", Style.BOLD), f"{subject} ", (n.decision, color))
+            by = _DECIDED_BY.get(n.decided_by or "", f"by {n.decided_by}")
+            self._line(("approval:", Style.BOLD), f"{subject} ", (n.decision, color),
+                       *([(f" ({by})", Style.DIM)] if n.decided_by else []))
+        elif isinstance(n, ei.Refusal):
+            self._line(("ERROR:", Style.RED | Style.BOLD), f" {n.message}")
         elif isinstance(n, ei.EscalationRecorded):
             self._line(
                 ("escalation:", Style.YELLOW | Style.BOLD),
@@ -248,7 +262,8 @@ class HumanRenderer:
             code = item.exit_code if item.exit_code is not None else 1
             self._line((f" exited {code}{suffix}:", Style.RED))
         elif item.status is ei.ItemStatus.DECLINED:
-            self._line((f" declined{suffix}:", Style.YELLOW))
+            colon = ":" if item.aggregated_output and item.aggregated_output.strip() else ""
+            self._line((f" declined{suffix}{colon}", Style.YELLOW))
         else:
             self._line((f" in progress{suffix}:", Style.DIM))
         if item.aggregated_output and item.aggregated_output.strip():

@@ -190,6 +190,17 @@ class ApprovalDecided(msgspec.Struct):
     call_id: str
     decision: str
     subject: str = ""
+    # Who or what decided, as recorded (``user``, ``preset``, ``unattended``, ``policy``,
+    # ``session``, ``client``...); None when the log does not say.
+    decided_by: str | None = None
+
+
+class Refusal(msgspec.Struct):
+    """A tool call that did nothing, and why, where nobody was asked: refused by the
+    approval policy, or a patch that failed verification or could not be applied."""
+
+    call_id: str
+    message: str
 
 
 class EscalationRecorded(msgspec.Struct):
@@ -218,6 +229,7 @@ ExecNotification = (
     | Notice
     | ApprovalRequested
     | ApprovalDecided
+    | Refusal
     | EscalationRecorded
     | TurnEnded
 )

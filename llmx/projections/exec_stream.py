@@ -30,7 +30,8 @@ Notifications = list[ei.ExecNotification]
 # ``token_usage_record``: over half of a rollout's bytes) produces nothing, so
 # :meth:`ExecStream.feed_line` does not decode its payload at all.
 CONSUMED_LINE_TYPES = frozenset(
-    {"event_msg", "session_meta", "turn_context", "submission", "escalation", "writer"}
+    {"event_msg", "session_meta", "turn_context", "submission", "escalation", "writer",
+     "decision"}
 )
 _payload_decoder = msgspec.json.Decoder()
 # The fields a ``user_turn`` op shares with ``turn_context`` (what the header reads).
@@ -123,6 +124,8 @@ class ExecStream:
         self._source_has_turn_diffs = False
         self._had_turn = False
         self._writers = TurnWriters()
+        # Why the approval policy refused a call, by call id (llmx's ``decision`` lines).
+        self._refused_by_policy: dict[str, str] = {}
         self._handlers: dict[str, Callable[[dict[str, Any], Notifications], None]] = {
             "task_started": self._on_task_started,
             "turn_started": self._on_task_started,
@@ -179,6 +182,8 @@ class ExecStream:
             self._on_submission(payload, out)
         elif line_type == "escalation":
             self._on_escalation(payload, out)
+        elif line_type == "decision":
+            self._on_decision(payload, out)
         return out
 
     def feed_line(self, line: RolloutLine) -> Notifications:
@@ -446,7 +451,21 @@ class ExecStream:
             self._announce(out)
             out.append(ei.ItemCompleted(item))
         else:
+            already = bool(item.id) and item.id in self._completed
             self._complete(item, out)
+            if not already:
+                self._refusal(item, raw, out)
+
+    def _refusal(self, item: ei.ExecItem, raw: Any, out: Notifications) -> None:
+        """Say why a call did nothing when nobody was asked about it: the policy's
+        refusal, or the error of a patch that failed (verification included)."""
+        reason = self._refused_by_policy.pop(item.id, None)
+        if reason is not None:
+            out.append(ei.Refusal(item.id, reason))
+        elif isinstance(item, ei.FileChangeItem) and item.status is ei.ItemStatus.FAILED:
+            error = _str(raw.get("stderr")).strip() if isinstance(raw, dict) else ""
+            if error:
+                out.append(ei.Refusal(item.id, error))
 
     # -- accounting and notices -----------------------------------------------------------
 
@@ -572,7 +591,24 @@ class ExecStream:
         if isinstance(decision, dict):  # {"approved_execpolicy_amendment": {...}}
             decision = next(iter(decision), "")
         self._announce(out)
-        out.append(ei.ApprovalDecided(call_id, _str(decision), subject))
+        out.append(ei.ApprovalDecided(call_id, _str(decision), subject,
+                                      _str(payload.get("decided_by")) or None))
+
+    def _on_decision(self, payload: dict[str, Any], out: Notifications) -> None:
+        """llmx's ``decision`` lines. An answered question was shown with its
+        submission; one nobody was asked is shown here: a session's earlier approval as
+        an approval, a refusal by the policy with the call it refused."""
+        if "submission_id" in payload:
+            return
+        call_id, decision = _str(payload.get("call_id")), _str(payload.get("decision"))
+        decided_by = _str(payload.get("decided_by")) or None
+        if decision in ("approved", "approved_for_session"):
+            self._announce(out)
+            out.append(ei.ApprovalDecided(call_id, decision, _str(payload.get("subject")),
+                                          decided_by))
+        else:
+            reason = _str(payload.get("reason"))
+            self._refused_by_policy[call_id] = reason or f"{decision} by the approval policy"
 
     def _on_escalation(self, payload: dict[str, Any], out: Notifications) -> None:
         mode = _str(payload.get("mode"), "unsandboxed")

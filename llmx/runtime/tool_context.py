@@ -19,7 +19,9 @@ from llmx.events.event_msgs import (
     ItemStarted,
 )
 from llmx.events.lines import RolloutItem, UnknownPayload
+from llmx.events.ops import ReviewDecision
 from llmx.events.primitives import FileChange, UnknownCommand
+from llmx.events.records import Approver, DecisionRecord
 from llmx.events.turn_items import TurnItem
 from llmx.runtime.approvals import ApprovalCache
 from llmx.runtime.session_types import SessionSettings
@@ -65,6 +67,25 @@ class ToolContext:
                 started_at_ms=started_ms, completed_at_ms=completed_ms,
             )
         )
+
+    async def decided(
+        self, call_id: str, subject: str, decision: ReviewDecision, decided_by: Approver,
+        *, reason: str | None = None, answer: Answer | None = None,
+    ) -> None:
+        """Put on record how one approval question was settled and on whose authority:
+        asked (``answer``: the submission that carried it) or not (the policy, a session
+        approval), before anything happens because of it."""
+        record = DecisionRecord(call_id=call_id, subject=subject, decision=decision.value,
+                                decided_by=decided_by, turn_id=self.turn_id)
+        if answer is not None:
+            record.submission_id = answer.submission_id
+        if reason is not None:
+            record.reason = reason
+        await self.record(record)
+
+    async def answered(self, call_id: str, subject: str, answer: Answer) -> None:
+        """:meth:`decided` for a question someone answered."""
+        await self.decided(call_id, subject, answer.decision, answer.decided_by, answer=answer)
 
     async def ask_exec(
         self, call_id: str, command: list[str], cwd: Path, reason: str | None,

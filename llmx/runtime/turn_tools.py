@@ -130,7 +130,7 @@ async def _exec_command(tools: ToolContext, call: ToolCall) -> str:
 
     refusal = escalation_guard(settings.approval_policy, permissions, preapproved=preapproved)
     if refusal is not None:
-        return refusal
+        return await _refuse_command(tools, call, argv, cwd, refusal)
     execution = execution_for(permissions, additional, sandbox)
     if isinstance(execution, str):
         return execution
@@ -147,19 +147,30 @@ async def _exec_command(tools: ToolContext, call: ToolCall) -> str:
         dangerous=might_be_dangerous(argv),
     )
     if isinstance(requirement, Forbidden):
-        return requirement.reason
+        return await _refuse_command(tools, call, argv, cwd, requirement.reason)
     escalated = execution.mode in (ExecutionMode.UNSANDBOXED, ExecutionMode.BOUNDED)
     if isinstance(requirement, NeedsApproval) and not preapproved:
         answer = await tools.ask_exec(
             call.call_id, argv, cwd, justification or requirement.reason, execution.additional
         )
+        await tools.answered(call.call_id, COMMAND, answer)
         if not approves(answer.decision):
-            return _refused(answer.decision, EXEC_COMMAND)
+            if answer.decision is ReviewDecision.ABORT:
+                raise TurnAbort
+            await _declined_command(tools, call, argv, cwd)
+            return tool_output.rejected_output(EXEC_COMMAND)
         if answer.decision is ReviewDecision.APPROVED_FOR_SESSION:
             tools.approvals.remember([cache_key])
         if escalated:
             await _record_escalation(tools, call, argv, EscalationTrigger.MODEL_REQUEST,
                                      answer.decided_by, justification, execution, answer)
+    elif isinstance(requirement, NeedsApproval):
+        # Approved earlier for the session: that answer, not a new one, lets it run.
+        await tools.decided(call.call_id, COMMAND, ReviewDecision.APPROVED, Approver.SESSION)
+        if escalated:
+            # Still say, in the log, how it ran.
+            await _record_escalation(tools, call, argv, EscalationTrigger.MODEL_REQUEST,
+                                     Approver.SESSION, justification, execution)
     elif escalated:
         # Pre-approved for the session: still say, in the log, how it ran.
         await _record_escalation(tools, call, argv, EscalationTrigger.MODEL_REQUEST,
@@ -173,6 +184,7 @@ async def _exec_command(tools: ToolContext, call: ToolCall) -> str:
         answer = await tools.ask_exec(
             call.call_id, argv, cwd, "command failed; retry without sandbox?"
         )
+        await tools.answered(call.call_id, COMMAND, answer)
         if approves(answer.decision):
             await _record_escalation(
                 tools, call, argv, EscalationTrigger.SANDBOX_DENIAL, answer.decided_by, None,
@@ -189,10 +201,41 @@ async def _exec_command(tools: ToolContext, call: ToolCall) -> str:
     )
 
 
-def _refused(decision: ReviewDecision, tool: str) -> str:
-    if decision is ReviewDecision.ABORT:
-        raise TurnAbort
-    return tool_output.rejected_output(tool)
+# What a ``decision`` line's ``subject`` calls the two kinds of question.
+COMMAND = "command"
+PATCH = "patch"
+
+
+async def _refuse_command(
+    tools: ToolContext, call: ToolCall, argv: list[str], cwd: Path, reason: str
+) -> str:
+    """Refused by the approval policy without asking: on record (the decision, then the
+    declined item), and ``reason`` is what the model is told."""
+    await tools.decided(call.call_id, COMMAND, ReviewDecision.DENIED, Approver.POLICY,
+                        reason=reason)
+    await _declined_command(tools, call, argv, cwd)
+    return reason
+
+
+async def _declined_command(tools: ToolContext, call: ToolCall, argv: list[str], cwd: Path) -> None:
+    """The item of a command that was refused and never ran (Codex's app-server completes
+    such a command as ``declined`` too): no output, no exit code."""
+    item = _command_item(call, argv, cwd, CommandExecutionStatus.DECLINED)
+    at = now_ms()
+    await tools.item_completed(item, at, at)
+
+
+def _command_item(
+    call: ToolCall, argv: list[str], cwd: Path, status: CommandExecutionStatus
+) -> CommandExecutionItem:
+    return CommandExecutionItem(
+        id=call.call_id,
+        command=argv,
+        cwd=str(cwd),
+        parsed_cmd=[UnknownCommand(cmd=argv[-1])],
+        source="unified_exec_startup",
+        status=status,
+    )
 
 
 async def _record_escalation(
@@ -226,14 +269,7 @@ async def _record_escalation(
 async def _run(
     tools: ToolContext, call: ToolCall, argv: list[str], cwd: Path, spawner: Spawner
 ) -> CommandResult:
-    item = CommandExecutionItem(
-        id=call.call_id,
-        command=argv,
-        cwd=str(cwd),
-        parsed_cmd=[UnknownCommand(cmd=argv[-1])],
-        source="unified_exec_startup",
-        status=CommandExecutionStatus.IN_PROGRESS,
-    )
+    item = _command_item(call, argv, cwd, CommandExecutionStatus.IN_PROGRESS)
     started_ms = now_ms()
     await tools.item_started(item, started_ms)
     tools.running_items[call.call_id] = (item, started_ms)
@@ -269,10 +305,18 @@ async def _apply_patch(tools: ToolContext, call: ToolCall, text: str) -> str:
     sandbox = settings.sandbox
     try:
         plan = plan_patch(parse_patch(text), settings.cwd, read_refusal=sandbox.read_refusal)
+        if not plan.changes:
+            raise PatchParseError("empty patch")
     except (PatchParseError, PatchApplyError) as exc:
-        return f"apply_patch verification failed: {exc}"
-    if not plan.changes:
-        return "apply_patch verification failed: empty patch"
+        # Nothing was written; the log and the frontends say why, as the model is told.
+        failure = f"apply_patch verification failed: {exc}"
+        at = now_ms()
+        await tools.item_completed(
+            FileChangeItem(id=call.call_id, changes={}, status=PatchApplyStatus.FAILED,
+                           stdout="", stderr=failure),
+            at, at,
+        )
+        return failure
     # Judged on where the bytes would land, every symbolic link followed.
     refused = [target for target in sandbox.check_targets(plan.targets) if target.refusal]
     verdict, reason = patch_verdict(
@@ -280,13 +324,21 @@ async def _apply_patch(tools: ToolContext, call: ToolCall, text: str) -> str:
         all_paths_writable=not refused,
         read_only_sandbox=sandbox.read_only,
     )
-    if verdict is PatchVerdict.REJECT:
-        return reason or "patch rejected"
     changes = _file_changes(plan)
     item = FileChangeItem(id=call.call_id, changes=changes)
     started_ms = now_ms()
+    if verdict is PatchVerdict.REJECT:
+        reason = reason or "patch rejected"
+        await tools.decided(call.call_id, PATCH, ReviewDecision.DENIED, Approver.POLICY,
+                            reason=reason)
+        declined = msgspec.structs.replace(
+            item, status=PatchApplyStatus.DECLINED, stdout="", stderr=reason
+        )
+        await tools.item_completed(declined, started_ms, now_ms())
+        return reason
     if verdict is PatchVerdict.ASK_USER:
         answer = await tools.ask_patch(call.call_id, changes, refused)
+        await tools.answered(call.call_id, PATCH, answer)
         if not approves(answer.decision):
             if answer.decision is ReviewDecision.ABORT:
                 raise TurnAbort

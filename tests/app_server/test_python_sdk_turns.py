@@ -176,5 +176,7 @@ def normalized(path: Path) -> list[Any]:
         if line["type"] == "submission":
             # Submission numbers count the shutdowns too.
             payload = {k: v for k, v in payload.items() if k != "id"}
+        if line["type"] == "decision":
+            payload = {k: v for k, v in payload.items() if k != "submission_id"}
         kept.append((line["type"], scrub(payload)))
     return kept

@@ -81,7 +81,8 @@ def test_an_approved_bounded_escalation_runs_with_exactly_its_bounds(
     assert request["reason"] == "Write the build output?"
     [escalation] = _escalations(rollout)
     assert escalation["mode"] == "bounded"
-    assert escalation["approved_by"] == "user"
+    # Answered in advance (--approval-decision), and recorded so.
+    assert escalation["approved_by"] == "preset"
     permissions = escalation["permissions"]
     assert permissions["type"] == "resolved_permission_profile"
     assert permissions["additional_permissions"] == request["additional_permissions"]
@@ -102,7 +103,7 @@ def test_a_cached_approval_keeps_the_bounds_it_was_given(
     # Asked for the first call and for the wider third one; the second was covered.
     assert len(events(rollout, "exec_approval_request")) == 2
     first, second = _escalations(rollout)
-    assert (first["approved_by"], second["approved_by"]) == ("user", "session")
+    assert (first["approved_by"], second["approved_by"]) == ("preset", "session")
     assert second["mode"] == "bounded"
     assert second["permissions"] == first["permissions"]
     assert "rejected by user" in _outputs(server)[2]

@@ -63,7 +63,9 @@ def test_patch_through_planted_links_is_rejected_under_never(tmp_path: Path) -> 
     assert not (outside / "pwned.txt").exists(), "the patch wrote outside the workspace"
     assert outputs == ["writing outside of the project; rejected by user approval settings"]
     [rollout] = env.rollouts()
-    assert completed_items(rollout, "FileChange") == []
+    # Refused without asking (the policy is never): nothing written, the refusal on record.
+    [change] = completed_items(rollout, "FileChange")
+    assert (change["status"], change["stderr"]) == ("declined", outputs[0])
 
 
 def test_approval_request_shows_the_resolved_targets(tmp_path: Path) -> None:

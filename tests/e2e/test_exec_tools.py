@@ -96,7 +96,9 @@ def test_read_only_denial_then_approved_escalation(tmp_path: Path) -> None:
     [escalation_index] = [i for i, kind in enumerate(kinds) if kind[0] == "escalation"]
     escalation = lines[escalation_index]["payload"]
     assert escalation["mode"] == "unsandboxed"
-    assert escalation["approved_by"] == "user"
+    # Answered by --approval-decision, given before the run, not by a person at a prompt.
+    assert escalation["approved_by"] == "preset"
+    assert lines[decision_index]["payload"]["decided_by"] == "preset"
     assert escalation["decision_submission_id"] == lines[decision_index]["payload"]["id"]
     # Decision, then the escalation record, then the command's result.
     second_call = completed_items(rollout, "CommandExecution")[-1]
@@ -185,8 +187,11 @@ def test_apply_patch_adds_updates_deletes_and_moves(tmp_path: Path) -> None:
     )
     assert outputs[1] == "writing outside of the project; rejected by user approval settings"
     [rollout] = env.rollouts()
-    [change] = completed_items(rollout, "FileChange")
+    change, refused = completed_items(rollout, "FileChange")
     assert change["status"] == "completed"
+    # The patch outside the project was refused by the policy (never), and says so.
+    assert (refused["status"], refused["stderr"]) == ("declined", outputs[1])
+    assert f"ERROR: {outputs[1]}\n" in live.stderr
     assert_replay_equals_live(env, rollout, live)
 
 

@@ -12,7 +12,9 @@ from support import PROJECT_ROOT
 from support.waits import WAIT_SECONDS
 
 from llmx.events import (
+    Approver,
     CommandExecutionItem,
+    DecisionRecord,
     EscalationRecord,
     ExecApproval,
     ExecApprovalRequest,
@@ -56,6 +58,12 @@ def test_sample_is_typed_throughout_and_shows_the_approval_round_trip() -> None:
     assert len(decisions) == 1
     assert len(escalations) == 1
     assert escalations[0].decision_submission_id == decisions[0].id
+    # Answered by --approval-decision, before the run: recorded as such, not as a person.
+    assert decisions[0].decided_by is Approver.PRESET
+    assert escalations[0].approved_by is Approver.PRESET
+    [settled] = [i for i in items if isinstance(i, DecisionRecord)]
+    assert (settled.decision, settled.decided_by, settled.submission_id) == (
+        "approved", Approver.PRESET, decisions[0].id)
     # Request, decision, escalation, then the escalated command: in that order on disk.
     [request] = [i for i, item in enumerate(items) if isinstance(item, ExecApprovalRequest)]
     decision = items.index(decisions[0])

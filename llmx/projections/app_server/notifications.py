@@ -310,6 +310,8 @@ class AppServerFold:
     def _on_item_completed(self, payload: ItemCompleted, line: RolloutLine,
                            out: list[WireMessage]) -> None:
         item = wire_item(payload.item)
+        if item["id"] in self._completed and item.get("status") == "declined":
+            return  # completed as declined when the refusal was submitted
         completed = _ms(payload.completed_at_ms) or line_millis(line)
         started = _ms(payload.started_at_ms) or completed
         self._start_item(item, started, out)
