@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from llmx.sandbox.deny_coverage import NOT_COVERED, git_copies
 from llmx.sandbox.plan import NetworkAccess
 from llmx.sandbox.policy import encode_policy
 from llmx.sandbox.profiles import encode_profile
@@ -44,9 +45,14 @@ def explain_lines(
                     notes.append("missing; kept from being created")
                 state = f" ({'; '.join(notes)})" if notes else ""
                 lines.append(f"  read-only: {sub}{state}")
-        lines.extend(f"denied: {denied}" for denied in plan.denied_paths)
-        if resolved.resolved_fs is not None:
-            lines.extend(f"denied glob: {p}" for p in resolved.resolved_fs.deny_globs)
+        copies = git_copies(plan.denied_paths) if plan.denied_paths else {}
+        for denied in plan.denied_paths:
+            note = f" ({copies[denied]})" if denied in copies else ""
+            lines.append(f"denied: {denied}{note}")
+        globs = resolved.resolved_fs.deny_globs if resolved.resolved_fs is not None else ()
+        lines.extend(f"denied glob: {p}" for p in globs)
+        if plan.denied_paths or globs:
+            lines.append(f"not covered: {NOT_COVERED}")
     network = (
         "enabled"
         if plan.network is NetworkAccess.ENABLED

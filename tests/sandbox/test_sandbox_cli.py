@@ -248,6 +248,35 @@ def test_a_repository_above_the_workspace_is_still_found(tmp_path: Path, backend
     assert sorted(os.listdir(sub)) == []
 
 
+def test_explain_says_what_a_deny_entry_does_not_cover(tmp_path: Path) -> None:
+    """Finding 12: a denied file git tracks stays readable through git's objects; explain
+    names each such file and the repository, and the claim is checked by reading it so."""
+    ws, home = tmp_path / "ws", tmp_path / "home"
+    home.mkdir()
+    subprocess.run(["git", "init", "-q", str(ws)], check=True, timeout=WAIT_SECONDS)
+    (ws / "secret.env").write_text("TOKEN=committed-secret\n")
+    (ws / "local.env").write_text("TOKEN=never-committed\n")
+    subprocess.run(["git", "-C", str(ws), "add", "secret.env"], check=True,
+                   timeout=WAIT_SECONDS)
+    subprocess.run(["git", "-C", str(ws), "-c", "user.name=t", "-c", "user.email=t@e",
+                    "commit", "-q", "-m", "oops"], check=True, timeout=WAIT_SECONDS)
+    (home / "config.toml").write_text(
+        '[permissions.sec]\nextends = ":workspace"\n[permissions.sec.filesystem]\n'
+        f'"{ws / "secret.env"}" = "deny"\n"{ws / "local.env"}" = "deny"\n')
+    out = _llmx(["sandbox", "explain", "-P", "sec"], ws, home).stdout.splitlines()
+    assert (f"denied: {ws / 'secret.env'} (git holds its content in {ws / '.git'}, readable "
+            "there (git show HEAD:secret.env, git log -p -- secret.env); not covered)") in out
+    assert f"denied: {ws / 'local.env'}" in out
+    assert any(line.startswith("not covered: deny entries hide these paths only") and
+               "git's object store" in line and "hard link" in line for line in out), out
+    if not _linux_backend_available(ws):
+        pytest.skip("no Linux sandbox backend on this kernel")
+    run = _llmx(["sandbox", "linux", "-P", "sec", "--", "sh", "-c",
+                 "cat secret.env local.env; git show HEAD:secret.env"], ws, home)
+    assert "never-committed" not in run.stdout
+    assert run.stdout.count("committed-secret") == 1, (run.stdout, run.stderr)
+
+
 _ESCALATE = 'printf "sandbox_mode = \\"danger-full-access\\"\\n" >> {config}'
 
 
