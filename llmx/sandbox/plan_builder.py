@@ -29,9 +29,14 @@ from llmx.sandbox.profiles import (
     SpecialKind,
     SpecialPath,
 )
-from llmx.sandbox.protected import first_writable_symlink, protected_subpaths
+from llmx.sandbox.protected import (
+    PROTECTED_METADATA_NAMES,
+    first_writable_symlink,
+    protected_subpaths,
+)
 from llmx.sandbox.records import field, record
 
+PROTECTED_METADATA_NAMES_SET = frozenset(PROTECTED_METADATA_NAMES)
 # Readable under ``:minimal`` on Linux.
 LINUX_PLATFORM_READ_ROOTS: tuple[str, ...] = (
     "/bin",
@@ -208,8 +213,11 @@ def _writable_roots(
     for home in homes:
         protect(home, None)
     for root in roots:
-        for sub in protected_subpaths(root):
-            protect(sub, root)
+        # A root inside a protected folder (an explicit ``".git" = "write"``) was granted
+        # with its contents: no carve-outs of its own.
+        if not PROTECTED_METADATA_NAMES_SET.intersection(root.parts):
+            for sub in protected_subpaths(root):
+                protect(sub, root)
         for entry in resolved.entries:
             if entry.access is not FsAccess.READ or root not in entry.path.parents:
                 continue

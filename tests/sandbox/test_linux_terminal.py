@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 from support.linux_sandbox import alive
+from support.unprivileged import status_for_tests
 from support.waits import WAIT_SECONDS, wait_readable, wait_until
 
 from llmx.sandbox.linux import BackendKind
-from llmx.sandbox.linux.backends import backend_status
 
 
 def _backend_param(kind: BackendKind) -> object:
-    status = backend_status(kind)
+    status = status_for_tests(kind)
     marks = [] if status.available else [
         pytest.mark.skip(reason=f"{kind.value} unavailable: {status.reason}")]
     return pytest.param(kind, id=kind.value, marks=marks)

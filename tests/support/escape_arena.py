@@ -68,8 +68,10 @@ while True:
 
 # Machine-wide: the lock that serialises runs touching kernel settings, and the journal
 # of the settings a run found.
+# The lock is every user's (the landlock backend's tests run as nobody beside root's);
+# the journal is per user, since only root can change the settings it records.
 _LOCK = Path(tempfile.gettempdir()) / "llmx-escape-suite.lock"
-_JOURNAL = Path(tempfile.gettempdir()) / "llmx-escape-suite.settings.json"
+_JOURNAL = Path(tempfile.gettempdir()) / f"llmx-escape-suite.settings.{os.getuid()}.json"
 
 
 def _restore(knobs: dict[str, str], esterror: int) -> None:
@@ -84,7 +86,9 @@ def _restore(knobs: dict[str, str], esterror: int) -> None:
 
 @contextlib.contextmanager
 def _host_settings_lock() -> Iterator[None]:
-    fd = os.open(_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    fd = os.open(_LOCK, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    with contextlib.suppress(OSError):
+        os.fchmod(fd, 0o644)  # one made before it was shared; only its owner can
     try:
         deadline = time.monotonic() + 4 * WAIT_SECONDS
         while True:

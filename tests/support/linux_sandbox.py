@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from llmx.sandbox.linux import BackendKind
-from llmx.sandbox.linux.backends import backend_status
 from llmx.sandbox.linux.result import ConfinedResult
 from llmx.sandbox.linux.spawn import OutputCallback, run_confined, warm_up
 from llmx.sandbox.plan import ConfinementPlan, NetworkAccess, WritableRoot
 from llmx.sandbox.protected import protected_subpaths
+from support.unprivileged import status_for_tests
 from support.waits import within
 
 PROBES = Path(__file__).resolve().parent.parent / "sandbox" / "probes"
@@ -27,7 +27,7 @@ def backend_params() -> list[object]:
     """One pytest param per backend; a backend this machine lacks is skipped with the reason."""
     params = []
     for kind in BackendKind:
-        status = backend_status(kind)
+        status = status_for_tests(kind)
         marks = [] if status.available else [
             pytest.mark.skip(reason=f"{kind.value} unavailable: {status.reason}")]
         params.append(pytest.param(kind, id=kind.value, marks=marks))
@@ -81,7 +81,7 @@ def route_params(backend: BackendKind | None = None) -> list[object]:
     for route in ROUTES:
         if backend is not None and route.backend is not backend:
             continue
-        status = backend_status(route.backend)
+        status = status_for_tests(route.backend)
         marks = [] if status.available else [
             pytest.mark.skip(reason=f"{route.backend.value} unavailable: {status.reason}")]
         params.append(pytest.param(route, id=route.id, marks=marks))
