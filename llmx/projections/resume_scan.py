@@ -129,6 +129,10 @@ class Scan(msgspec.Struct):
     pending_rollback: int = 0
     # Response item payloads, compactions and rollbacks after the base, newest first.
     suffix_newest_first: list[bytes | Compaction | Rollback] = msgspec.field(default_factory=list)
+    # How many suffix entries are newer than the base, once it is found: what the scan
+    # passes after that (older turns, read on for the model and the settings) is replaced
+    # by the base and never replayed.
+    base_position: int | None = None
     token_usage: JsonObject | None = None
 
     def complete(self) -> bool:
@@ -145,7 +149,7 @@ class Scan(msgspec.Struct):
             return
         if self.base is None and segment.base is not None:
             self.base = segment.base
-            del self.suffix_newest_first[segment.base_position :]
+            self.base_position = segment.base_position
         if self.previous_model is None and segment.counts_as_user_turn:
             self.previous_model = segment.previous_model
         if self.reference is _Reference.NEVER_SET and (
@@ -235,6 +239,8 @@ def scan_backward(lines: Iterable[ScanLine]) -> Scan:
                 suffix.append(compaction)
     if active is not None:
         scan.finalize(active)
+    if scan.base_position is not None:
+        del suffix[scan.base_position :]
     return scan
 
 
