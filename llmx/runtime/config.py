@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
 # Re-exported: the enums and defaults live apart from pydantic (see config_types).
 from llmx.runtime.config_types import (
@@ -33,6 +33,7 @@ from llmx.runtime.config_types import (
     SandboxMode,
     Verbosity,
     WireApi,
+    base_url_problem,
 )
 
 __all__ = [
@@ -81,42 +82,51 @@ class ModelProviderInfo(_Section, ProviderDefaults):
     http_headers: dict[str, str] | None = None
     # Header name -> environment variable; the header is sent only when the variable is set.
     env_http_headers: dict[str, str] | None = None
-    request_max_retries: int | None = Field(default=None, ge=0, le=MAX_RETRIES_CAP)
-    stream_max_retries: int | None = Field(default=None, ge=0, le=MAX_RETRIES_CAP)
-    stream_idle_timeout_ms: int | None = Field(default=None, gt=0)
-    requires_openai_auth: bool = False
+    request_max_retries: StrictInt | None = Field(default=None, ge=0, le=MAX_RETRIES_CAP)
+    stream_max_retries: StrictInt | None = Field(default=None, ge=0, le=MAX_RETRIES_CAP)
+    stream_idle_timeout_ms: StrictInt | None = Field(default=None, gt=0)
+    requires_openai_auth: StrictBool = False
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url_is_a_url(cls, value: str | None) -> str | None:
+        # Found when the file is read, not on the first request (or as a traceback).
+        problem = None if value is None else base_url_problem(value)
+        if problem is not None:
+            raise ValueError(f"{problem}; write it like \"http://127.0.0.1:8000/v1\"")
+        return value
 
 
 
 class SandboxWorkspaceWrite(_Section):
     writable_roots: list[str] = Field(default_factory=list)
-    network_access: bool = False
-    exclude_tmpdir_env_var: bool = False
-    exclude_slash_tmp: bool = False
+    network_access: StrictBool = False
+    exclude_tmpdir_env_var: StrictBool = False
+    exclude_slash_tmp: StrictBool = False
 
 
 class ShellEnvironmentPolicy(_Section):
     inherit: EnvironmentInherit = EnvironmentInherit.ALL
-    ignore_default_excludes: bool = False
+    ignore_default_excludes: StrictBool = False
     exclude: list[str] = Field(default_factory=list)
     set: dict[str, str] = Field(default_factory=dict)
     include_only: list[str] = Field(default_factory=list)
-    experimental_use_profile: bool = False
+    experimental_use_profile: StrictBool = False
 
 
 class HistoryConfig(_Section):
     persistence: HistoryPersistence = HistoryPersistence.SAVE_ALL
     # 0 or absent: unlimited (as `llmx history` and the history file read it).
-    max_bytes: int | None = Field(default=None, ge=0)
+    max_bytes: StrictInt | None = Field(default=None, ge=0)
 
 
 class RolloutConfig(_Section):
     """``[rollout]``: llmx's own settings for the rollout writer (Codex has no such table)."""
 
     # Also record streaming deltas (``agent_message_delta``...) in the rollout.
-    persist_deltas: bool = False
+    persist_deltas: StrictBool = False
     # Command output above this size is kept once beside the rollout, capped inline.
-    inline_output_cap_bytes: int = Field(default=DEFAULT_INLINE_OUTPUT_CAP_BYTES, ge=0)
+    inline_output_cap_bytes: StrictInt = Field(default=DEFAULT_INLINE_OUTPUT_CAP_BYTES, ge=0)
     fsync: FsyncPolicy = FsyncPolicy.TURN
 
 
@@ -130,9 +140,9 @@ class ConfigProfile(_Section):
     model_reasoning_effort: ReasoningEffort | None = None
     model_reasoning_summary: ReasoningSummary | None = None
     model_verbosity: Verbosity | None = None
-    hide_agent_reasoning: bool | None = None
+    hide_agent_reasoning: StrictBool | None = None
     default_permissions: str | None = None
-    project_doc_max_bytes: int | None = Field(default=None, ge=0)
+    project_doc_max_bytes: StrictInt | None = Field(default=None, ge=0)
 
 
 class Config(_Section):
@@ -157,14 +167,14 @@ class Config(_Section):
     profiles: dict[str, ConfigProfile] = Field(default_factory=dict)
     # argv of a program run after each turn with a JSON payload as its last argument.
     notify: list[str] | None = None
-    project_doc_max_bytes: int = Field(default=DEFAULT_PROJECT_DOC_MAX_BYTES, ge=0)
-    hide_agent_reasoning: bool = False
-    show_raw_agent_reasoning: bool = False
+    project_doc_max_bytes: StrictInt = Field(default=DEFAULT_PROJECT_DOC_MAX_BYTES, ge=0)
+    hide_agent_reasoning: StrictBool = False
+    show_raw_agent_reasoning: StrictBool = False
     model_reasoning_effort: ReasoningEffort | None = None
     model_reasoning_summary: ReasoningSummary | None = None
     model_verbosity: Verbosity | None = None
-    model_context_window: int | None = Field(default=None, gt=0)
-    model_auto_compact_token_limit: int | None = None
+    model_context_window: StrictInt | None = Field(default=None, gt=0)
+    model_auto_compact_token_limit: StrictInt | None = None
     instructions: str | None = None
     developer_instructions: str | None = None
     # Accepted and kept for the MCP client; each server is ``{command, args, env, ...}``.

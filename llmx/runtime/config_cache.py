@@ -187,6 +187,9 @@ def _spec_of(annotation: object, shapes: dict[str, dict[str, Any]]) -> TypeSpec:
 
     if annotation is Any:
         return "any"
+    if typing.get_origin(annotation) is typing.Annotated:
+        # StrictBool, StrictInt: validation metadata the checked values no longer need.
+        return _spec_of(typing.get_args(annotation)[0], shapes)
     for name, scalar in _SCALARS.items():
         if annotation is scalar:
             return name

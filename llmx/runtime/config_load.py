@@ -101,14 +101,18 @@ def _describe(value: object) -> str:
         return repr(value)
 
 
+def _message(text: str) -> str:
+    # A validator's own sentence, without pydantic's "Value error, " in front of it.
+    return text.removeprefix("Value error, ")
+
+
 def _validation_error(exc: ValidationError, sources: _Sources) -> ConfigError:
     messages = []
     for error in exc.errors():
         path = [str(p) for p in error["loc"] if not isinstance(p, int)]
         key = dotted(path) if path else "(top level)"
-        messages.append(
-            f"{sources.where(path)}: `{key}` = {_describe(error.get('input'))}: {error['msg']}"
-        )
+        value = _describe(error.get("input"))
+        messages.append(f"{sources.where(path)}: `{key}` = {value}: {_message(error['msg'])}")
     more = f" (and {len(messages) - 1} more)" if len(messages) > 1 else ""
     return ConfigError(messages[0] + more)
 

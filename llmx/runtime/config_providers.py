@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 
 from llmx.runtime.config import ModelProviderInfo, WireApi
+from llmx.runtime.config_types import ConfigError, base_url_problem
 
 OPENAI_PROVIDER_ID = "openai"
 OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -21,9 +22,14 @@ def built_in_providers(env: Mapping[str, str] | None = None) -> dict[str, ModelP
     Codex allows.
     """
     environ = os.environ if env is None else env
+    base_url = environ.get("OPENAI_BASE_URL") or OPENAI_DEFAULT_BASE_URL
+    problem = base_url_problem(base_url)
+    if problem is not None:
+        raise ConfigError(f"OPENAI_BASE_URL={base_url!r} {problem} — set it to the API's "
+                          "address, such as https://api.openai.com/v1, or unset it")
     openai = ModelProviderInfo(
         name="OpenAI",
-        base_url=environ.get("OPENAI_BASE_URL") or OPENAI_DEFAULT_BASE_URL,
+        base_url=base_url,
         env_key="OPENAI_API_KEY",
         env_key_instructions=(
             "Create an API key (https://platform.openai.com) and export it as OPENAI_API_KEY."

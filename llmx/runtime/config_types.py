@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from llmx.events.limits import DEFAULT_INLINE_OUTPUT_BYTES
 
@@ -24,6 +25,21 @@ class ConfigError(Exception):
     Defined here rather than beside the TOML helpers (which re-export it) so that catching it
     does not import ``tomllib``: a run with a cached configuration parses no TOML.
     """
+
+
+def base_url_problem(url: str) -> str | None:
+    """What is wrong with a provider's ``base_url``, or None: it must be an ``http`` or
+    ``https`` URL naming a host (and a port, when one is given, that is a number)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (reading it checks it)
+    except ValueError as exc:
+        return f"is not a URL ({exc})"
+    if parts.scheme not in ("http", "https"):
+        return "is not an http:// or https:// URL"
+    if not parts.hostname:
+        return "names no host"
+    return None
 
 
 DEFAULT_MODEL = "gpt-5.5"

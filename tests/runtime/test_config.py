@@ -265,12 +265,42 @@ def test_a_bad_value_in_a_profile_points_into_the_profile(tmp_path: Path) -> Non
         ("hide_agent_reasoning=[1]", "hide_agent_reasoning"),
         ("rollout.fsync=sometimes", "rollout.fsync"),
         ("history.persistence=forever", "history.persistence"),
+        # No truthy strings or numbers: a bool is true or false, a number is a number.
+        ("rollout.persist_deltas=yes", "rollout.persist_deltas"),
+        ('rollout.persist_deltas="true"', "rollout.persist_deltas"),
+        ("rollout.persist_deltas=1", "rollout.persist_deltas"),
+        ('project_doc_max_bytes="5"', "project_doc_max_bytes"),
+        ("project_doc_max_bytes=true", "project_doc_max_bytes"),
+        ('model_providers.local.base_url="not a url"', "model_providers.local.base_url"),
+        ('model_providers.local.base_url="http://[::1/v1"', "model_providers.local.base_url"),
+        ('model_providers.local.base_url="http://127.0.0.1:99999/v1"',
+         "model_providers.local.base_url"),
+        ('model_providers.local.base_url="file:///v1"', "model_providers.local.base_url"),
     ],
 )
 def test_known_keys_with_bad_values_are_errors(tmp_path: Path, override: str, key: str) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(home_with(tmp_path, FULL), overrides=[override], env={})
     assert f"`{key}`" in str(caught.value)
+
+
+def test_a_base_url_that_is_no_url_names_the_line_and_an_example(tmp_path: Path) -> None:
+    text = FULL.replace('base_url = "http://127.0.0.1:8000/v1"', 'base_url = "http://[::1/v1"')
+    assert text != FULL
+    home = home_with(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(home, env={})
+    line = key_lines(text)[("model_providers", "local", "base_url")]
+    assert str(caught.value) == (
+        f'{home / "config.toml"}:{line}: `model_providers.local.base_url` = "http://[::1/v1": '
+        'is not a URL (Invalid IPv6 URL); write it like "http://127.0.0.1:8000/v1"'
+    )
+
+
+def test_openai_base_url_from_the_environment_is_checked(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(home_with(tmp_path, ""), env={"OPENAI_BASE_URL": "not a url"})
+    assert str(caught.value).startswith("OPENAI_BASE_URL='not a url' is not an http:// or")
 
 
 def test_unknown_keys_are_warnings_with_their_line(tmp_path: Path) -> None:
