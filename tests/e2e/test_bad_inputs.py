@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from e2e.exec_harness import ExecEnv, make_env
+from e2e.exec_harness import ExecEnv, events, make_env
 from support.model_scripts import Script
 from support.model_server import ModelServer
 
@@ -74,3 +74,21 @@ def test_a_limit_beyond_sqlite_integers_lists_everything(
     assert limited.returncode == 0, limited.stderr
     assert limited.stdout == _llmx(env, *command).stdout
     assert "hello" in limited.stdout
+
+
+def test_a_two_megabyte_server_error_is_shown_capped(env: ExecEnv) -> None:
+    done = env.run("flood")
+    assert done.returncode == 1
+    # Two retries and the final error, each with the body's start and end only.
+    assert len(done.stdout) + len(done.stderr) < 20_000
+    shown = [line for line in done.stderr.splitlines() if "EEEE" in line]
+    assert len(shown) == 3
+    for line in shown:
+        assert "…(1998" in line
+        assert "bytes left out)…" in line
+        # The body's end survives the cut.
+        assert '"type": "server_error"}}' in line
+    [rollout] = env.rollouts()
+    [error] = events(rollout, "error")
+    assert len(error["message"]) < 2_100
+    assert rollout.stat().st_size < 50_000

@@ -51,6 +51,23 @@ RETRYABLE_KINDS = frozenset(
 )
 
 
+# A server's error body is shown and recorded up to this size, as Codex caps the messages
+# it shows (2 KiB): its start and its end, with how much was left out between them.
+MESSAGE_MAX_BYTES = 2 * 1024
+
+
+def capped_message(text: str, limit: int = MESSAGE_MAX_BYTES) -> str:
+    """``text`` whole when it fits in ``limit`` bytes, else its first and last halves."""
+    raw = text.encode("utf-8")
+    if len(raw) <= limit:
+        return text
+    half = limit // 2
+    head = raw[:half].decode("utf-8", errors="ignore")
+    tail = raw[len(raw) - half :].decode("utf-8", errors="ignore")
+    left_out = len(raw) - len(head.encode("utf-8")) - len(tail.encode("utf-8"))
+    return f"{head}…({left_out} bytes left out)…{tail}"
+
+
 class ModelError(Exception):
     """A failed model request.
 
@@ -67,6 +84,9 @@ class ModelError(Exception):
         status: int | None = None,
         retry_after: float | None = None,
     ) -> None:
+        # What a server sent is shown and recorded capped (a 2 MB error page was printed
+        # whole with every retry).
+        message = capped_message(message)
         super().__init__(message)
         self.kind = kind
         self.message = message
