@@ -33,6 +33,7 @@ from llmx.events.records import Approver, SubmissionRecord
 from llmx.runtime.approvals import ApprovalCache
 from llmx.runtime.authorship import session_meta
 from llmx.runtime.compaction import Compaction
+from llmx.runtime.context_updates import ContextBaseline, context_updates
 from llmx.runtime.instructions import (
     EnvironmentContext,
     user_instructions_message,
@@ -68,13 +69,19 @@ class Session:
         index: SessionIndexUpdates | None = None,
         prompt_history: PromptHistory | None = None,
         token_usage: TokenUsage | None = None,
+        baseline: ContextBaseline | None = None,
     ) -> None:
+        """``baseline``: the settings the model was last told of, for a thread that goes on
+        from a recorded one (the newest surviving ``turn_context``)."""
         self.settings = settings
         self.log = log
         self.model = model
         self._history: list[HistoryItem] = list(history)
         # A resumed session already has its initial context in the history.
         self._context_recorded = bool(history)
+        # What the model was last told of the cwd, sandbox, approvals and model: a turn
+        # that runs under other settings tells it what changed.
+        self._baseline = baseline
         self._approvals = ApprovalCache()
         # How the turns went (the thread's outcome), told by each turn as it ends.
         self.failed = False
@@ -205,6 +212,12 @@ class Session:
         items: list[dict[str, Any]] = []
         if settings.user_instructions:
             items.append(user_instructions_message(settings.cwd, settings.user_instructions))
+        items.append(self.environment_message())
+        return items
+
+    def environment_message(self) -> dict[str, Any]:
+        """The ``<environment_context>`` of the current settings (permissions included)."""
+        settings = self.settings
         sandbox = settings.sandbox
         mode = str(sandbox.policy_json.get("type", "read-only"))
         context = EnvironmentContext(
@@ -215,8 +228,15 @@ class Session:
             network_access=sandbox.network_enabled,
             writable_roots=sandbox.writable_roots if mode == "workspace-write" else (),
         )
-        items.append(context.message())
-        return items
+        return context.message()
+
+    def _turn_context_items(self) -> list[dict[str, Any]]:
+        """What opens the next turn: the initial context once, then what changed."""
+        if not self._context_recorded:
+            return self.initial_context()
+        if self._baseline is None:
+            return []
+        return context_updates(self._baseline, self.settings, self.environment_message)
 
     def add_usage(self, usage: TokenUsage) -> TokenUsage:
         self._usage = added_usage(self._usage, usage)
@@ -242,7 +262,7 @@ class Session:
         turn = Turn(
             self.settings, self.log, self.model, self, list(op.items),
             schema if isinstance(schema, dict) else None,
-            context_items=[] if self._context_recorded else self.initial_context(),
+            context_items=self._turn_context_items(),
             interrupted=interrupted,
         )
         inputs = [item.text for item in op.items if isinstance(item, TextInput)]
@@ -261,6 +281,9 @@ class Session:
     async def _run_compaction(self, compaction: Compaction) -> None:
         outcome = await compaction.run()
         self._context_recorded = self._context_recorded or outcome.context_recorded
+        if outcome.context_recorded:
+            # Its turn_context is the model's baseline now.
+            self._baseline = ContextBaseline.from_settings(self.settings)
         # Not a turn of the user's: the thread's outcome and ``notify`` stay as they were.
         self.failed = self.failed or outcome.status is TurnStatus.FAILED
         self.update_index()
@@ -268,6 +291,8 @@ class Session:
     def _turn_ended(self, outcome: TurnOutcome, inputs: list[str]) -> None:
         """What a turn's end means for the thread: its outcome, ``notify``, the index."""
         self._context_recorded = self._context_recorded or outcome.context_recorded
+        if outcome.opened:
+            self._baseline = ContextBaseline.from_settings(self.settings)
         if outcome.status is TurnStatus.ABORTED:
             self.aborted = True
         else:

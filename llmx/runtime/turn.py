@@ -75,9 +75,10 @@ class Turn:
         context_items: list[dict[str, Any]],
         interrupted: bool = False,
     ) -> None:
-        """``context_items`` open a thread's first turn (the instructions, the environment);
-        empty once they are on record. ``interrupted``: an interrupt came before the turn
-        started, so it is on record as begun and then aborted."""
+        """``context_items`` open a thread's first turn (the instructions, the environment),
+        or tell the model what changed since the turn before (see context_updates).
+        ``interrupted``: an interrupt came before the turn started, so it is on record as
+        begun and then aborted."""
         self.settings = settings
         self.log = log
         self.model = model
@@ -90,6 +91,7 @@ class Turn:
         self._context_items = context_items
         self._interrupted = interrupted
         self._context_recorded = False
+        self._opened = False
         # Tool calls made but not answered yet (for the abort path).
         self.open_calls: dict[str, ToolCall] = {}
         self.tools = ToolContext(settings, log, host, self.turn_id)
@@ -114,7 +116,7 @@ class Turn:
             await self._record_abort()
             status = TurnStatus.ABORTED
         return TurnOutcome(self.turn_id, status, self.last_agent_message,
-                           self._context_recorded)
+                           self._context_recorded, opened=self._opened)
 
     async def _run(self) -> TurnStatus:
         await self._begin()
@@ -169,6 +171,7 @@ class Turn:
             return
         await self.log.record(*opening.payloads())
         await self.log.persist()
+        self._opened = True
         self._context_recorded = bool(opening.context_items)
         text = "".join(part.text for part in self.items if isinstance(part, TextInput))
         await self.host.record_prompt(text)

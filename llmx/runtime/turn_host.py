@@ -75,3 +75,6 @@ class TurnOutcome(msgspec.Struct, frozen=True):
     # The thread's initial context reached the log with this turn: later turns must not
     # send it again. False when the turn never reached the model (it was withdrawn).
     context_recorded: bool
+    # The turn's opening (its context, turn_context and message) reached the log: the model
+    # now knows the settings it ran with.
+    opened: bool = False

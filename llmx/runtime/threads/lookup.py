@@ -15,6 +15,7 @@ import msgspec
 from llmx.events.home import session_index_db_path
 from llmx.events.lines import LineError, RolloutLine, decode_line
 from llmx.events.primitives import TokenUsage
+from llmx.runtime.context_updates import ContextBaseline
 from llmx.runtime.session_types import HistoryItem
 from llmx.runtime.threads.errors import ThreadError
 
@@ -105,6 +106,8 @@ class RecordedThread(msgspec.Struct):
     meta_line: RolloutLine | None
     # The thread's running token total, which the new turns continue.
     token_usage: TokenUsage | None
+    # The settings the model was last told of (None when no turn_context survives).
+    baseline: ContextBaseline | None = None
 
 
 def load_recorded(path: Path) -> RecordedThread:
@@ -136,5 +139,8 @@ def load_recorded(path: Path) -> RecordedThread:
             meta = None
     if meta is not None and meta.type != "session_meta":
         meta = None
+    reference = state.reference_context
+    baseline = (None if reference is None
+                else ContextBaseline.from_turn_context(reference, state.previous_model))
     return RecordedThread(state.thread_id, list(prompt_input_raw(state.history)), meta,
-                          recorded_total(state.token_usage))
+                          recorded_total(state.token_usage), baseline)

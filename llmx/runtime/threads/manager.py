@@ -20,6 +20,7 @@ from llmx.events.subscribers import DEFAULT_SUBSCRIBER_CAPACITY
 from llmx.events.writer_lock import RolloutBusy
 from llmx.runtime.authorship import session_meta
 from llmx.runtime.config_loaded import LoadedConfig
+from llmx.runtime.context_updates import ContextBaseline
 from llmx.runtime.session import Session
 from llmx.runtime.session_rollout import rollout_options
 from llmx.runtime.session_types import HistoryItem, SessionSettings
@@ -121,7 +122,7 @@ class ThreadManager:
             self._warn(notice)
         return self._start(settings, loaded, log, options, history=recorded.history,
                            meta_line=recorded.meta_line, inherited=None,
-                           token_usage=recorded.token_usage)
+                           token_usage=recorded.token_usage, baseline=recorded.baseline)
 
     async def fork(self, ref: ThreadRef, options: ThreadOptions) -> AgentThread:
         """A new thread that continues the history of the recorded thread ``ref``.
@@ -170,7 +171,7 @@ class ThreadManager:
                                       doing="cannot create") from None
         return self._start(settings, loaded, log, options, history=recorded.history,
                            meta_line=None, inherited=inherited,
-                           token_usage=recorded.token_usage)
+                           token_usage=recorded.token_usage, baseline=recorded.baseline)
 
     def thread(self, thread_id: str) -> AgentThread | None:
         """The open thread ``thread_id``, if this manager runs it."""
@@ -237,6 +238,7 @@ class ThreadManager:
         meta_line: RolloutLine | None,
         inherited: list[RolloutSpan] | None,
         token_usage: TokenUsage | None = None,
+        baseline: ContextBaseline | None = None,
     ) -> AgentThread:
         from llmx.runtime.models.wires import open_model_client
 
@@ -255,7 +257,8 @@ class ThreadManager:
             env=self._model_env, http_client=self._http_client(loaded),
         )
         session = Session(settings, log, model, history=history, index=index,
-                          prompt_history=prompt_history, token_usage=token_usage)
+                          prompt_history=prompt_history, token_usage=token_usage,
+                          baseline=baseline)
         # A fork's file exists before its first turn: listings show it from now on.
         session.update_index()
         thread = AgentThread(session, model, loaded.config, meta_line=meta_line,
