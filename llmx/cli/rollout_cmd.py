@@ -17,16 +17,21 @@ def add_parser(subparsers: Any) -> None:
     )
     sub = parser.add_subparsers(dest="rollout_command", metavar="SUBCOMMAND", required=True)
     check = sub.add_parser(
-        "check", help="report per file: lines, types, unparseable lines, torn tail",
+        "check", help="report per file: lines, types, unparseable lines, ordinals, torn tail",
         description=(
             "Report, per file, its lines, the count of each line type, unknown types, "
-            "unparseable lines and a torn final line. Exit status 1 when a file cannot be "
-            "read or has an unparseable line."
+            "unparseable lines, repeated or missing ordinals, the process writing it (if "
+            "one is) and a torn final line. Exit status 1 when a file cannot be read, has "
+            "an unparseable line or a repeated or missing ordinal, or a --repair was "
+            "refused. A torn final line alone does not fail the check."
         ),
     )
-    check.add_argument("paths", nargs="+", metavar="PATH")
+    check.add_argument("paths", nargs="+", metavar="PATH",
+                       help="rollout files (.jsonl) of llmx or the Codex CLI")
     check.add_argument("--json", action="store_true", help="one JSON object per file")
-    check.add_argument("--repair", action="store_true", help="cut a torn final line (only that)")
+    check.add_argument("--repair", action="store_true",
+                       help="cut a torn final line, and nothing else (fsynced; refused while "
+                       "a writer holds the file)")
     check.set_defaults(handler=_run_check)
 
 

@@ -164,3 +164,28 @@ def test_preset_decisions_and_a_session_approval_are_recorded_as_such(tmp_path: 
     assert [(a["decision"], a["decider"], a["provenance"]) for a in turn["approvals"]] == [
         ("approved_for_session", "preset", "recorded"), ("approved", "session", "recorded")]
     assert_replay_equals_live(env, rollout, live)
+
+
+def test_inspect_shows_an_llmx_session_as_recorded(tmp_path: Path) -> None:
+    # Under untrusted a known-safe command runs unasked, and an unknown one is asked about.
+    script = {"turns": [[{"type": "shell", "command": "echo hi"}],
+                        [{"type": "shell", "command": "touch made.txt"}],
+                        [{"type": "message", "text": "Done."}]]}
+    env, _live, rollout = _run(tmp_path, script, "-s", "workspace-write", "-a", "untrusted",
+                               "--approval-decision", "approved", "go")
+    sample = Path(__file__).resolve().parents[2] / "examples" / "sample.rollout.jsonl"
+    for path in (rollout, sample):
+        report = _inspect(env, path)
+        for turn in report["turns"]:
+            assert turn["program"] == "llmx v0.1.0"
+            assert turn["started_at"]
+            assert turn["ended_at"]
+            entries = turn["commands"] + turn["approvals"] + turn["escalations"]
+            # What llmx recorded is shown as recorded: nothing is guessed.
+            assert {entry["provenance"] for entry in entries} <= {"recorded"}, path.name
+            assert all(c["sandboxed"] is not None for c in turn["commands"]
+                       if c["status"] != "declined")
+    [turn] = _inspect(env, rollout)["turns"]
+    # The known-safe command was not asked about, so it has no approval; the other has one.
+    assert [(a["subject"], a["decision"], a["decider"]) for a in turn["approvals"]] == [
+        ("/bin/bash -lc touch made.txt", "approved", "preset")]

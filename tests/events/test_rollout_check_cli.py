@@ -152,3 +152,18 @@ def test_a_fork_starting_past_zero_is_in_order() -> None:
     assert report["ok"]
     assert report["ordinals"]["first"] > 0
     assert report["ordinals"]["missing_count"] == 0
+
+
+def test_the_guide_and_the_help_say_what_check_does() -> None:
+    guide = (PROJECT_ROOT / "docs" / "cli" / "rollout.md").read_text(encoding="utf-8")
+    # The guide's example is the check of the checked-in sample, as it prints today.
+    command = "$ llmx rollout check examples/sample.rollout.jsonl\n"
+    shown = guide[guide.index(command) + len(command):].split("\n", 1)[0]
+    result = _llmx("examples/sample.rollout.jsonl")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == shown + "\n"
+    # --help names everything that fails the check (ordinals too) and what --repair does.
+    help_text = " ".join(_llmx("--help").stdout.split())
+    assert ("Exit status 1 when a file cannot be read, has an unparseable line or a repeated "
+            "or missing ordinal, or a --repair was refused.") in help_text
+    assert "refused while a writer holds the file" in help_text
