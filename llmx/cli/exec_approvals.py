@@ -127,6 +127,12 @@ async def ask_on_terminal(
         out.write("(withdrawn)\n")
         out.flush()
         raise
+    except (termios.error, OSError) as exc:
+        # A terminal that cannot be set up or read (gone, or not one after all): nobody
+        # can answer, and the turn must not wait for ever.
+        out.write(f"(the terminal cannot be read: {exc}; denied)\n")
+        out.flush()
+        return ReviewDecision.DENIED, Approver.UNATTENDED
     if decision is None:  # the terminal went away: nobody answered
         out.write("(no answer: denied)\n")
         out.flush()

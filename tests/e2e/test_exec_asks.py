@@ -4,7 +4,10 @@ as the user's."""
 
 from __future__ import annotations
 
+import asyncio
+import io
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,6 +16,11 @@ from e2e.exec_harness import ExecEnv, completed_items, make_env, rollout_lines
 from support.model_scripts import Script
 from support.model_server import ModelServer
 from support.terminal import Terminal, strip_ansi
+
+from llmx.cli.exec_approvals import ask_on_terminal
+from llmx.events.event_msgs import ExecApprovalRequest
+from llmx.events.ops import ReviewDecision
+from llmx.events.records import Approver
 
 _QUESTION = "[esc] no, and stop the turn: "
 _CHOICES = "[y] yes, once   [a] yes, and don't ask again this session   [n] no   " + _QUESTION
@@ -148,3 +156,18 @@ def test_json_mode_shows_the_request_with_the_question(tmp_path: Path) -> None:
     [command] = [e["item"] for e in events if e["type"] == "item.completed"
                  and e["item"]["type"] == "command_execution"]
     assert (command["status"], command["exit_code"]) == ("completed", 0)
+
+
+def test_a_terminal_that_cannot_be_read_denies_instead_of_waiting() -> None:
+    request = ExecApprovalRequest(call_id="c1", turn_id="t1", command=["true"], cwd="/",
+                                  parsed_cmd=[])
+    shown = io.StringIO()
+    read_end, write_end = os.pipe()  # not a terminal: its modes cannot be set
+    try:
+        answer = asyncio.run(asyncio.wait_for(
+            ask_on_terminal(request, show_request=False, stdin_fd=read_end, out=shown), 10))
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    assert answer == (ReviewDecision.DENIED, Approver.UNATTENDED)
+    assert shown.getvalue().startswith("(the terminal cannot be read: ")
