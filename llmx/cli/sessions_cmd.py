@@ -1,4 +1,9 @@
-"""``llmx sessions``: list, search, show, archive, unarchive, delete and reindex sessions."""
+"""``llmx sessions``: list, search, show, archive, unarchive, delete, reindex and sync
+sessions.
+
+``list``, ``search`` and ``show`` read the shared index on PostgreSQL when one is
+configured (``--index-url`` or ``[index] url``), the home's sqlite index otherwise;
+``sync`` pushes the home's rollouts into the shared index."""
 
 from __future__ import annotations
 
@@ -25,17 +30,20 @@ def add_parser(subparsers: Any) -> None:
     listing.add_argument("--limit", type=positive_int, default=25, metavar="N")
     listing.add_argument("--cursor", metavar="C", help="the next_cursor of a previous page")
     listing.add_argument("--json", action="store_true", help="one JSON object")
+    _add_index_url(listing)
     listing.set_defaults(handler=_index_guarded(_run_list))
 
     search = sub.add_parser("search", help="sessions whose user messages contain TEXT")
     search.add_argument("text", metavar="TEXT")
     search.add_argument("--limit", type=positive_int, default=25, metavar="N")
     search.add_argument("--json", action="store_true")
+    _add_index_url(search)
     search.set_defaults(handler=_index_guarded(_run_search))
 
     show = sub.add_parser("show", help="what the index knows about one session")
     show.add_argument("ref", metavar="ID", help="full id, unique id prefix, or thread name")
     show.add_argument("--json", action="store_true")
+    _add_index_url(show)
     show.set_defaults(handler=_index_guarded(_run_show))
 
     for name, help_text in (
@@ -51,6 +59,37 @@ def add_parser(subparsers: Any) -> None:
 
     reindex = sub.add_parser("reindex", help="rebuild the session index from the files")
     reindex.set_defaults(handler=_index_guarded(_run_reindex))
+
+    sync = sub.add_parser("sync", help="send this home's sessions to the shared index")
+    _add_index_url(sync)
+    sync.set_defaults(handler=_run_sync)
+
+
+def _add_index_url(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--index-url", metavar="URL",
+        help="the shared index (postgresql://...), instead of [index] url of config.toml",
+    )
+
+
+def _shared_url(args: argparse.Namespace) -> str | None:
+    from llmx.cli.shared_index import index_url
+    from llmx.events.home import llmx_home
+
+    return index_url(llmx_home(), getattr(args, "index_url", None))
+
+
+@contextlib.contextmanager
+def _shared(url: str) -> Iterator[Any]:
+    """The shared index at ``url``; its failures are one error line."""
+    from llmx.cli.errors import CommandError
+    from llmx.projections.session_index_pg import SharedIndex, SharedIndexError
+
+    try:
+        with SharedIndex.connect(url) as shared:
+            yield shared
+    except SharedIndexError as error:
+        raise CommandError(error.what, error.todo) from None
 
 
 def _index_guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[
@@ -83,6 +122,18 @@ def _run_list(args: argparse.Namespace) -> int:
     from llmx.projections.session_listing import CursorError, list_sessions
 
     cwd = Path(args.cwd) if args.cwd else None
+    url = _shared_url(args)
+    if url is not None:
+        from llmx.projections.session_listing_shared import list_shared
+
+        with _shared(url) as shared:
+            try:
+                page = list_shared(shared, cwd=cwd, archived=args.archived, limit=args.limit,
+                                   cursor=args.cursor)
+            except CursorError as error:
+                return _fail(args, str(error))
+        print_page(page, as_json=args.json)
+        return 0
     with SessionIndex.open(llmx_home()) as index:
         try:
             page = list_sessions(
@@ -100,6 +151,13 @@ def _run_search(args: argparse.Namespace) -> int:
     from llmx.projections.session_index import SessionIndex
     from llmx.projections.session_listing import search_sessions
 
+    url = _shared_url(args)
+    if url is not None:
+        from llmx.projections.session_listing_shared import search_shared
+
+        with _shared(url) as shared:
+            print_rows(search_shared(shared, args.text, limit=args.limit), as_json=args.json)
+        return 0
     with SessionIndex.open(llmx_home()) as index:
         index.sync()
         backlog = index.search_backlog()
@@ -140,6 +198,9 @@ def _run_show(args: argparse.Namespace) -> int:
         resolve_session_id,
     )
 
+    url = _shared_url(args)
+    if url is not None:
+        return _show_shared(args, url)
     with SessionIndex.open(llmx_home()) as index:
         try:
             row = get_session(index, resolve_session_id(index, args.ref))
@@ -171,4 +232,42 @@ def _run_reindex(args: argparse.Namespace) -> int:
         index.rebuild(advance)
         count = index.conn.execute("SELECT count(*) FROM threads").fetchone()[0]
     print(f"indexed {count} sessions from {home}")
+    return 0
+
+
+def _show_shared(args: argparse.Namespace, url: str) -> int:
+    from llmx.cli.sessions_render import print_detail
+    from llmx.projections.session_listing import SessionLookupError
+    from llmx.projections.session_listing_shared import get_shared, resolve_shared
+
+    with _shared(url) as shared:
+        try:
+            found = get_shared(shared, resolve_shared(shared, args.ref))
+        except SessionLookupError as error:
+            return _fail(args, str(error))
+    if found is None:
+        return _fail(args, f"session {args.ref!r} disappeared while reading it", "try again")
+    row, origin = found
+    print_detail(row, as_json=args.json, origin=origin)
+    return 0
+
+
+def _run_sync(args: argparse.Namespace) -> int:
+    from llmx.cli.shared_index import index_origin, index_url
+    from llmx.events.home import llmx_home
+    from llmx.projections.session_sync import sync_home
+
+    home = llmx_home()
+    url = index_url(home, args.index_url)
+    if url is None:
+        return _fail(args, "no shared index is configured",
+                     "pass --index-url postgresql://... or set [index] url in config.toml")
+    machine, user = index_origin(home)
+    with _shared(url) as shared, _progress_bar("sending rollout files") as advance:
+        report = sync_home(shared, home, machine=machine, user=user, progress=advance)
+    print(
+        f"synced {home} as {user}@{machine}: {report.files_sent} of "
+        f"{report.files_seen} rollout files sent ({report.bytes_read} bytes read), "
+        f"{report.files_removed} removed; {report.threads} sessions"
+    )
     return 0

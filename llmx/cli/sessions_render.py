@@ -42,8 +42,14 @@ def print_page(page: SessionPage, *, as_json: bool) -> None:
         print(f"more: --cursor '{page.next_cursor}'", file=sys.stderr)
 
 
-def print_detail(row: SessionRow, *, as_json: bool) -> None:
+def print_detail(
+    row: SessionRow, *, as_json: bool, origin: dict[str, str] | None = None
+) -> None:
+    """One session's fields; ``origin`` (the shared index's ``machine`` and ``user`` it
+    was synced from) is added to them."""
     fields = row.as_json()
+    if origin is not None:
+        fields.update(origin)
     if as_json:
         import json  # only for --json: plain listings start faster without it
 

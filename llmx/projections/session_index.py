@@ -51,7 +51,7 @@ _BATCH_BYTES = 64 << 20
 Progress = Callable[[int, int], None]
 
 
-def _stamp_millis(stamp: str) -> int:
+def stamp_millis(stamp: str) -> int:
     # Codex orders by the filename stamp parsed as if UTC; so do we, for pending rows.
     # By hand: ``strptime`` was a fifth of a cold listing of 10,000 files.
     try:
@@ -64,7 +64,7 @@ def _stamp_millis(stamp: str) -> int:
     return int(parsed.timestamp()) * 1000
 
 
-def _thread_row(files: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def thread_row(files: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """The ``threads`` row of a thread from its file rows, ordered by segment id."""
     thread_id = files[0]["thread_id"]
     # The base file holds the thread's identity; the newest revert segment is where the
@@ -323,7 +323,7 @@ class SessionIndex:
             stamp, thread_id, segment_id = parsed
             row = dict(template, path=path, thread_id=thread_id, segment_id=segment_id)
             row["mtime_ns"] = stat.st_mtime_ns
-            row["created_at_ms"] = _stamp_millis(stamp)
+            row["created_at_ms"] = stamp_millis(stamp)
             rows.append(row)
         if not rows:
             return
@@ -345,7 +345,7 @@ class SessionIndex:
         threads = []
         for row in rows:
             if counts.get(row["thread_id"]) == 1:
-                threads.append(_thread_row([row]))
+                threads.append(thread_row([row]))
             else:
                 touched.add(row["thread_id"])
         if threads:
@@ -405,7 +405,7 @@ class SessionIndex:
                         "DELETE FROM session_messages WHERE rollout_path=?", (path,)
                     )
                 summary = FileSummary(path, thread_id, segment_id)
-                summary.created_at_ms = _stamp_millis(stamp)
+                summary.created_at_ms = stamp_millis(stamp)
             summarise(summary, Path(path))
         except FileNotFoundError:
             self._drop_file(path, thread_id, touched)
@@ -457,7 +457,7 @@ class SessionIndex:
         if not files:
             self.conn.execute("DELETE FROM threads WHERE id=?", (thread_id,))
             return
-        row = _thread_row(files)
+        row = thread_row(files)
         columns = ", ".join(row)
         marks = ", ".join("?" for _ in row)
         self.conn.execute(

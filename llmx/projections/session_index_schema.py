@@ -66,6 +66,14 @@ def thread_columns() -> tuple[str, ...]:
     return tuple(_THREAD_COLUMNS)
 
 
+def thread_column_is_int(name: str) -> bool:
+    return _THREAD_COLUMNS[name] is int
+
+
+def file_column_is_int(name: str) -> bool:
+    return name in _INT_FILE_COLUMNS
+
+
 # How long a command waits for another process's write transaction before giving up.
 BUSY_TIMEOUT_S = 10.0
 # The write-ahead log and shared-memory files beside the database, which hold the same

@@ -52,6 +52,7 @@ __all__ = [
     "FsyncPolicy",
     "HistoryConfig",
     "HistoryPersistence",
+    "IndexConfig",
     "ModelProviderInfo",
     "ProviderDefaults",
     "ReasoningEffort",
@@ -130,6 +131,16 @@ class RolloutConfig(_Section):
     fsync: FsyncPolicy = FsyncPolicy.TURN
 
 
+class IndexConfig(_Section):
+    """``[index]``: where ``llmx sessions`` and ``exec resume`` look sessions up (llmx's own
+    table). Without ``url`` the local sqlite index is used."""
+
+    # ``postgresql://...``: a shared index on PostgreSQL, filled by ``llmx sessions sync``.
+    url: str | None = None
+    # The name this machine's rows carry in the shared index (default: the host name).
+    machine: str | None = None
+
+
 class ConfigProfile(_Section):
     """A ``[profiles.NAME]`` table: values that replace the top-level ones when selected."""
 
@@ -163,6 +174,7 @@ class Config(_Section):
     )
     history: HistoryConfig = Field(default_factory=HistoryConfig)
     rollout: RolloutConfig = Field(default_factory=RolloutConfig)
+    index: IndexConfig = Field(default_factory=IndexConfig)
     profile: str | None = None
     profiles: dict[str, ConfigProfile] = Field(default_factory=dict)
     # argv of a program run after each turn with a JSON payload as its last argument.

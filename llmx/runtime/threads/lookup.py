@@ -51,17 +51,21 @@ class ThreadRef(msgspec.Struct, frozen=True):
         return cls(RefKind.LAST, any_cwd=any_cwd)
 
 
-def find_rollout(home: Path, ref: ThreadRef, *, cwd: Path, read_only: bool = False) -> Path:
+def find_rollout(home: Path, ref: ThreadRef, *, cwd: Path, read_only: bool = False,
+                 index_url: str | None = None, machine: str | None = None) -> Path:
     """The rollout file ``ref`` names; :class:`ThreadError` when there is none.
 
     With ``read_only`` (an ephemeral thread) the session index is read from a copy in
-    memory, so nothing under ``home`` is written.
+    memory, so nothing under ``home`` is written. With ``index_url`` ids and "latest"
+    are looked up in the shared index instead (as ``machine``).
     """
     if ref.kind is RefKind.PATH:
         path = Path(ref.value).expanduser()
         if not path.is_file():
             raise ThreadError(f"{path}: no such rollout file", "pass the path of a .jsonl rollout")
         return path.resolve()
+    if index_url is not None:
+        return _find_shared(index_url, ref, cwd=cwd, machine=machine)
     # Imported here: a new thread never looks anything up.
     import sqlite3
 
@@ -94,6 +98,47 @@ def find_rollout(home: Path, ref: ThreadRef, *, cwd: Path, read_only: bool = Fal
         raise ThreadError(f"no recorded session to resume for {cwd}",
                           "use --all for every directory")
     return Path(page.rows[0].rollout_path)
+
+
+def _find_shared(url: str, ref: ThreadRef, *, cwd: Path, machine: str | None) -> Path:
+    """``ref`` looked up in the shared index: its rollout must be a file of this machine
+    (the index says where each session ran; its file is not copied)."""
+    from llmx.projections.session_index_pg import SharedIndex, SharedIndexError, this_machine
+    from llmx.projections.session_listing import SessionLookupError
+    from llmx.projections.session_listing_shared import get_shared, list_shared, resolve_shared
+
+    here = this_machine(machine)
+    try:
+        with SharedIndex.connect(url) as shared:
+            if ref.kind is RefKind.ID:
+                found = get_shared(shared, resolve_shared(shared, ref.value))
+                if found is None:
+                    raise ThreadError(f"session {ref.value} disappeared while looking it up",
+                                      "try again")
+                row, origin = found
+            else:
+                page = list_shared(shared, cwd=None if ref.any_cwd else cwd, limit=1,
+                                   machine=here)
+                if not page.rows:
+                    where = "" if ref.any_cwd else f" for {cwd}"
+                    raise ThreadError(f"no session of {here} to resume{where} in the shared index",
+                                      "sync this machine with 'llmx sessions sync'"
+                                      + ("" if ref.any_cwd else ", or use --all"))
+                row, origin = page.rows[0], {"machine": here}
+    except SharedIndexError as exc:
+        raise ThreadError(exc.what, exc.todo) from None
+    except SessionLookupError as exc:
+        raise ThreadError(str(exc)) from None
+    path = Path(row.rollout_path)
+    if origin["machine"] != here:
+        raise ThreadError(
+            f"session {row.id} ran on {origin['machine']} ({path}), not on {here}",
+            "resume it there, or copy its rollout here and pass its path",
+        )
+    if not path.is_file():
+        raise ThreadError(f"session {row.id}: its rollout {path} is no longer here",
+                          "run 'llmx sessions sync' to update the shared index")
+    return path
 
 
 class RecordedThread(msgspec.Struct):

@@ -101,7 +101,7 @@ class ThreadManager:
         the model's context and new lines are appended to the same file (read but never
         written with ``ephemeral``)."""
         loaded = self._config(options)
-        path = self._find(ref, options)
+        path = self._find(ref, options, loaded)
         self._refuse_open_twice(path)
         # The writer lock first: a rollout another process writes is refused before
         # anything is read, and nothing can be appended between the read and our writes.
@@ -141,7 +141,7 @@ class ThreadManager:
         if running is not None and running.turn_running:
             raise ThreadError(f"thread {running.thread_id} is running a turn",
                               "interrupt it or wait for the turn to end, then fork")
-        parent_path = self._find(ref, options)
+        parent_path = self._find(ref, options, loaded)
         recorded = load_recorded(parent_path)
         running = self._threads.get(recorded.thread_id)
         if running is not None and running.turn_running:
@@ -208,8 +208,10 @@ class ThreadManager:
             check_trusted_cwd(loaded, options.cwd)
         return loaded
 
-    def _find(self, ref: ThreadRef, options: ThreadOptions) -> Path:
-        return find_rollout(self.home, ref, cwd=options.cwd, read_only=options.ephemeral)
+    def _find(self, ref: ThreadRef, options: ThreadOptions, loaded: LoadedConfig) -> Path:
+        index = loaded.config.index
+        return find_rollout(self.home, ref, cwd=options.cwd, read_only=options.ephemeral,
+                            index_url=index.url, machine=index.machine)
 
     def _settings(self, options: ThreadOptions, loaded: LoadedConfig,
                   thread_id: str) -> SessionSettings:
