@@ -171,6 +171,7 @@ async def _drive(
     events = thread.subscribe()
     if thread.meta_line is not None:
         output.on_line(thread.meta_line)
+    otel = _start_otel(thread)
     approver = ExecApprover([ReviewDecision(value) for value in args.approval_decision],
                             interactive=on_terminal(), show_request=args.json)
     renderer = asyncio.create_task(_render(thread, events, output, approver))
@@ -193,11 +194,47 @@ async def _drive(
         await thread.close()
         await renderer
     output.finish()
+    if otel is not None:
+        await _finish_otel(*otel)
     outcome = thread.outcome
     written = True
     if args.output_last_message:
         written = _write_last_message(Path(args.output_last_message), outcome.last_agent_message)
     return 1 if outcome.failed or outcome.aborted or not written else 0
+
+
+def _start_otel(thread: AgentThread) -> tuple[Any, asyncio.Task[None]] | None:
+    """The thread's OpenTelemetry export, when ``[otel]`` names an exporter: a second
+    subscription whose lines go to a bounded queue (see ``llmx.cli.otel_live``)."""
+    from llmx.cli.otel_settings import otel_configured
+
+    if not otel_configured(thread.config):
+        return None
+    from llmx import __version__
+    from llmx.cli.otel_live import OtelExport
+    from llmx.cli.otel_settings import otel_settings
+    from llmx.events.home import llmx_home
+    from llmx.events.lines import encode_line
+
+    export = OtelExport(otel_settings(thread.config, llmx_home()),
+                        service_name=originator(), version=__version__)
+    events = thread.subscribe()
+    if thread.meta_line is not None:
+        export.offer(encode_line(thread.meta_line))
+
+    async def feed() -> None:
+        async for line in events:
+            export.offer(encode_line(line))
+
+    return export, asyncio.create_task(feed())
+
+
+async def _finish_otel(export: Any, feeding: asyncio.Task[None]) -> None:
+    await feeding
+    summary = await asyncio.to_thread(export.close)
+    problem = summary.problem()
+    if problem is not None:
+        warn("exec", problem)
 
 
 # Lines after which the turn no longer waits for an answer to its open question.

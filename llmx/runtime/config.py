@@ -54,6 +54,8 @@ __all__ = [
     "HistoryPersistence",
     "IndexConfig",
     "ModelProviderInfo",
+    "OtelConfig",
+    "OtelToolResult",
     "ProviderDefaults",
     "ReasoningEffort",
     "ReasoningSummary",
@@ -141,6 +143,27 @@ class IndexConfig(_Section):
     machine: str | None = None
 
 
+class OtelToolResult(_Section):
+    # At most this many bytes of a tool's output go into a ``codex.tool_result`` record.
+    max_bytes: int | None = Field(default=None, ge=0)
+
+
+class OtelConfig(_Section):
+    """``[otel]``, as Codex reads it. An exporter is ``"none"``, ``{otlp-http = {endpoint,
+    protocol, headers, tls}}`` or ``{otlp-grpc = {endpoint, headers, tls}}``; its shape is
+    checked where an exporter is built (``llmx.cli.otel_settings``)."""
+
+    environment: str = "dev"
+    # Logs; ``trace_exporter`` defaults to the same; metrics are off unless set (Codex's
+    # default sends them to its own service, which llmx does not).
+    exporter: Any = "none"
+    trace_exporter: Any = None
+    metrics_exporter: Any = "none"
+    log_user_prompt: bool = False
+    log_agent_responses: bool = False
+    tool_result: OtelToolResult = Field(default_factory=OtelToolResult)
+
+
 class ConfigProfile(_Section):
     """A ``[profiles.NAME]`` table: values that replace the top-level ones when selected."""
 
@@ -175,6 +198,7 @@ class Config(_Section):
     history: HistoryConfig = Field(default_factory=HistoryConfig)
     rollout: RolloutConfig = Field(default_factory=RolloutConfig)
     index: IndexConfig = Field(default_factory=IndexConfig)
+    otel: OtelConfig = Field(default_factory=OtelConfig)
     profile: str | None = None
     profiles: dict[str, ConfigProfile] = Field(default_factory=dict)
     # argv of a program run after each turn with a JSON payload as its last argument.

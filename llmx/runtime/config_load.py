@@ -43,7 +43,7 @@ __all__ = ["CODEX_PASSTHROUGH_KEYS", "LoadedConfig", "load_config"]
 # Codex keys we accept silently although llmx does not use them (yet).
 CODEX_PASSTHROUGH_KEYS = frozenset(
     {
-        "tools", "features", "tui", "notice", "otel", "file_opener", "review_model",
+        "tools", "features", "tui", "notice", "file_opener", "review_model",
         "chatgpt_base_url", "preferred_auth_method", "forced_login_method",
         "windows_wsl_setup_acknowledged", "disable_response_storage",
         "model_supports_reasoning_summaries", "model_reasoning_summary_format",

@@ -1,0 +1,103 @@
+"""What exporting to OpenTelemetry adds to a scripted ``llmx exec``: 20 model requests in
+one run (19 shell commands, then the answer), with ``[otel]`` off and with OTLP/HTTP to
+a receiver on loopback (tests/support/otlp_receiver.py), interleaved run by run.
+
+Run: ``.venv/bin/python bench/bench_otel.py [--runs N]``. Wall time and the child's CPU
+time (user + system, from ``wait4``); each series' first run is discarded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from support.model_scripts import Script  # noqa: E402
+from support.model_server import ModelServer  # noqa: E402
+from support.otlp_receiver import OtlpReceiver  # noqa: E402
+
+REQUESTS = 20
+
+
+def _script() -> dict[str, object]:
+    turns: list[object] = [[{"type": "shell", "command": f"echo step {n}"}]
+                           for n in range(REQUESTS - 1)]
+    turns.append([{"type": "message", "text": "all steps done"}])
+    return {"turns": turns, "fallback": [{"type": "message", "text": "ok"}]}
+
+
+def _home(root: Path, base_url: str, otel: str | None) -> Path:
+    home = root / ("otel" if otel else "plain")
+    home.mkdir(mode=0o700)
+    section = ""
+    if otel:
+        exporter = f'{{ otlp-http = {{ endpoint = "{otel}", protocol = "binary" }} }}'
+        section = f"[otel]\nexporter = {exporter}\nmetrics_exporter = {exporter}\n"
+    (home / "config.toml").write_text(
+        f'model = "mock-model"\nmodel_provider = "mock"\napproval_policy = "never"\n{section}'
+        '[model_providers.mock]\nname = "mock"\n'
+        f'base_url = "{base_url}"\nenv_key = "MOCK_API_KEY"\nwire_api = "responses"\n'
+    )
+    return home
+
+
+def _run(home: Path, work: Path) -> tuple[float, float]:
+    env = dict(os.environ, LLMX_HOME=str(home), MOCK_API_KEY="x")
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "llmx"), "exec", "--skip-git-repo-check", "run the steps"],
+        cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - started
+    assert process.stderr is not None
+    errors = process.stderr.read().decode()
+    if os.waitstatus_to_exitcode(status) != 0 or "otel:" in errors:
+        raise SystemExit(f"exec failed or lost telemetry: {errors[-2000:]}")
+    return wall, usage.ru_utime + usage.ru_stime
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=10)
+    args = parser.parse_args()
+    series: dict[str, list[tuple[float, float]]] = {"off": [], "otlp-http": []}
+    with tempfile.TemporaryDirectory() as tmp, OtlpReceiver() as receiver:
+        root = Path(tmp)
+        work = root / "work"
+        work.mkdir()
+        for index in range(args.runs + 1):
+            for name in series:
+                # A fresh server per run: the script's 20 answers are used up by one run.
+                with ModelServer(Script.from_json(_script())) as server:
+                    run_root = root / f"{name}-{index}"
+                    run_root.mkdir()
+                    home = _home(run_root, server.base_url,
+                                 receiver.http_url if name != "off" else None)
+                    result = _run(home, work)
+                if index:
+                    series[name].append(result)
+        spans = len(receiver.spans())
+    print(f"{REQUESTS} model requests per run, {args.runs} runs per series (interleaved); "
+          f"spans received: {spans}")
+    base_wall = statistics.median(wall for wall, _cpu in series["off"])
+    base_cpu = statistics.median(cpu for _wall, cpu in series["off"])
+    for name, runs in series.items():
+        wall = statistics.median(w for w, _c in runs)
+        cpu = statistics.median(c for _w, c in runs)
+        wall_change = (wall / base_wall - 1) * 100
+        cpu_change = (cpu / base_cpu - 1) * 100
+        print(f"{name:<10} wall median {wall * 1000:.0f} ms ({wall_change:+.1f}%), "
+              f"CPU median {cpu * 1000:.0f} ms ({cpu_change:+.1f}%)")
+
+
+if __name__ == "__main__":
+    main()

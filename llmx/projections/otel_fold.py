@@ -1,0 +1,395 @@
+"""What a rollout means to OpenTelemetry: a pure fold from its lines to spans, log records
+and metric points, with no OpenTelemetry import (the exporter turns them into OTLP).
+
+The live exporter feeds the lines of a running thread, ``llmx otel export`` the lines of
+its file; both get the same records, because every time and id comes from the lines:
+
+- the trace id is the thread id (a UUID is 128 bits, as a trace id is), each span id is
+  hashed from the thread id and the rollout's own id of the thing (turn id, call id, the
+  turn's n-th model request), times are the lines' timestamps;
+- spans: ``llmx.thread`` (first to last line), ``llmx.turn`` (``task_started`` to its
+  ``task_complete`` or ``turn_aborted``), ``llmx.model_request`` (from the turn's start
+  or the last tool output to the ``token_count`` that closes the response) and
+  ``llmx.tool_call`` (the call to its output; ``tool.kind`` command, patch, mcp or
+  function), each the child of the one before;
+- log records with Codex's event names and attributes (``codex.conversation_starts``,
+  ``codex.user_prompt`` with the prompt redacted unless ``log_user_prompt``,
+  ``codex.api_request``, ``codex.sse_event``, ``codex.tool_decision`` with who decided,
+  ``codex.tool_result`` with its output capped at ``tool_result.max_bytes``, and
+  ``codex.agent_response`` with ``log_agent_responses``);
+- metric points: tokens per type, turn latency, tool calls and denials.
+
+Streamed deltas are published live but not recorded, so the fold ignores them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+REDACTED = "[REDACTED]"
+
+
+class SpanRecord(NamedTuple):
+    name: str
+    trace_id: int
+    span_id: int
+    parent_id: int | None
+    start_ns: int
+    end_ns: int
+    attributes: dict[str, Any]
+    ok: bool = True
+
+
+class LogRecord(NamedTuple):
+    event_name: str
+    time_ns: int
+    trace_id: int
+    span_id: int | None
+    attributes: dict[str, Any]
+
+
+class MetricPoint(NamedTuple):
+    kind: str  # "counter" or "histogram"
+    name: str
+    value: float
+    attributes: dict[str, Any]
+
+
+Record = SpanRecord | LogRecord | MetricPoint
+
+
+class FoldOptions(NamedTuple):
+    log_user_prompt: bool = False
+    log_agent_responses: bool = False
+    tool_result_max_bytes: int | None = None
+    app_version: str = ""
+
+
+def _ns(stamp: Any) -> int:
+    if not isinstance(stamp, str) or not stamp:
+        return 0
+    try:
+        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return 0
+    return int(moment.timestamp() * 1000) * 1_000_000
+
+
+def span_id_of(thread_id: str, *key: str) -> int:
+    digest = hashlib.blake2b("/".join((thread_id, *key)).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") or 1
+
+
+def trace_id_of(thread_id: str) -> int:
+    try:
+        return int(thread_id.replace("-", ""), 16) or 1
+    except ValueError:
+        return int.from_bytes(hashlib.blake2b(thread_id.encode(), digest_size=16).digest(),
+                              "big")
+
+
+_TOOL_KINDS = {"CommandExecution": "command", "FileChange": "patch", "McpToolCall": "mcp"}
+_CALLS = ("function_call", "custom_tool_call", "local_shell_call")
+_OUTPUTS = ("function_call_output", "custom_tool_call_output")
+_DENIED = ("denied", "abort")
+_PEOPLE = ("user", "client", "preset")
+
+
+class _Turn:
+    def __init__(self, turn_id: str, start: int) -> None:
+        self.turn_id = turn_id
+        self.start = start
+        self.requests = 0
+        self.request_start = start
+        self.input_tokens = 0
+        self.output_tokens = 0
+
+
+class _Call:
+    def __init__(self, name: str, arguments: str, start: int) -> None:
+        self.name = name
+        self.arguments = arguments
+        self.start = start
+        self.kind = "function"
+        self.success: bool | None = None
+        self.decided = False
+
+
+class OtelFold:
+    """Feed lines (decoded JSON objects) oldest first; each call returns the records that
+    became complete; :meth:`finish` closes the thread span."""
+
+    def __init__(self, options: FoldOptions) -> None:
+        self.options = options
+        self.thread_id = ""
+        self.trace_id = 0
+        self.thread_span = 0
+        self.first_ns = 0
+        self.last_ns = 0
+        self.model = ""
+        self.originator = ""
+        self.turn: _Turn | None = None
+        self.calls: dict[str, _Call] = {}
+        # A prompt recorded in both of its forms (a ``user_message`` event and a
+        # ``UserMessage`` item) is one prompt.
+        self.prompts: set[tuple[str, str]] = set()
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def _common(self, name: str, at: int) -> dict[str, Any]:
+        return {
+            "event.name": name,
+            "event.timestamp": datetime.fromtimestamp(at / 1e9, tz=UTC).isoformat(
+                timespec="milliseconds") if at else "",
+            "conversation.id": self.thread_id,
+            "app.version": self.options.app_version,
+            "originator": self.originator,
+            "model": self.model,
+            "slug": self.model,
+        }
+
+    def _log(self, name: str, at: int, span: int | None, **extra: Any) -> LogRecord:
+        attributes = self._common(name, at)
+        attributes.update({k: v for k, v in extra.items() if v is not None})
+        return LogRecord(name, at, self.trace_id, span, attributes)
+
+    def _turn_span(self) -> int | None:
+        return span_id_of(self.thread_id, "turn", self.turn.turn_id) if self.turn else None
+
+    # -- the fold ----------------------------------------------------------------------
+
+    def feed(self, line: dict[str, Any]) -> list[Record]:
+        kind = line.get("type")
+        payload = line.get("payload")
+        if not isinstance(payload, dict):
+            return []
+        at = _ns(line.get("timestamp"))
+        if at:
+            self.first_ns = self.first_ns or at
+            self.last_ns = max(self.last_ns, at)
+        if kind == "session_meta":
+            return self._meta(payload, at)
+        if not self.thread_id:
+            return []
+        if kind == "turn_context":
+            self.model = str(payload.get("model") or self.model)
+            return []
+        if kind == "event_msg":
+            return self._event(payload, at)
+        if kind == "response_item":
+            return self._item(payload, at)
+        if kind == "submission":
+            return self._submission(payload, at)
+        return []
+
+    def _meta(self, meta: dict[str, Any], at: int) -> list[Record]:
+        if self.thread_id or not isinstance(meta.get("id"), str):
+            return []
+        self.thread_id = meta["id"]
+        self.trace_id = trace_id_of(self.thread_id)
+        self.thread_span = span_id_of(self.thread_id, "thread")
+        self.originator = str(meta.get("originator") or "")
+        self.first_ns = _ns(meta.get("timestamp")) or at
+        return [self._log("codex.conversation_starts", at, self.thread_span,
+                          provider_name=meta.get("model_provider"),
+                          cwd=meta.get("cwd"), source=_text(meta.get("source")))]
+
+    def _event(self, event: dict[str, Any], at: int) -> list[Record]:
+        kind = event.get("type")
+        if kind == "task_started":
+            self.turn = _Turn(str(event.get("turn_id") or ""), at)
+            return []
+        turn = self.turn
+        if kind in ("task_complete", "turn_aborted"):
+            return self._end_turn(at, aborted=kind == "turn_aborted",
+                                  failed=bool(event.get("error")))
+        if kind == "item_completed" and isinstance(event.get("item"), dict):
+            return self._completed(event["item"], at)
+        if kind == "token_count" and turn is not None:
+            return self._response_done(event, at, turn)
+        if kind == "user_message" and isinstance(event.get("message"), str):
+            return self._prompt(event["message"], at)
+        return []
+
+    def _prompt(self, text: str, at: int) -> list[Record]:
+        key = (self.turn.turn_id if self.turn else "", text)
+        if key in self.prompts:
+            return []
+        self.prompts.add(key)
+        shown = text if self.options.log_user_prompt else REDACTED
+        return [self._log("codex.user_prompt", at, self._turn_span(), prompt=shown,
+                          prompt_length=len(text))]
+
+    def _completed(self, item: dict[str, Any], at: int) -> list[Record]:
+        kind = item.get("type")
+        if kind == "UserMessage":
+            parts = item.get("content") or []
+            text = "\n".join(p.get("text", "") for p in parts
+                             if isinstance(p, dict) and p.get("type") == "text")
+            return self._prompt(text, at)
+        if kind == "AgentMessage":
+            if not self.options.log_agent_responses:
+                return []
+            parts = item.get("content") or []
+            text = "".join(p.get("text", "") for p in parts if isinstance(p, dict))
+            return [self._log("codex.agent_response", at, self._turn_span(), text=text)]
+        call = self.calls.get(str(item.get("id")))
+        if call is not None and kind in _TOOL_KINDS:
+            call.kind = _TOOL_KINDS[kind]
+            status = item.get("status")
+            exit_code = item.get("exit_code")
+            call.success = status == "completed" and exit_code in (None, 0)
+        return []
+
+    def _response_done(self, event: dict[str, Any], at: int, turn: _Turn) -> list[Record]:
+        info = event.get("info")
+        if not isinstance(info, dict):
+            return []
+        last = info.get("last_token_usage") or {}
+        turn.requests += 1
+        number = str(turn.requests)
+        span = span_id_of(self.thread_id, "request", turn.turn_id, number)
+        input_tokens = int(last.get("input_tokens") or 0)
+        output_tokens = int(last.get("output_tokens") or 0)
+        turn.input_tokens += input_tokens
+        turn.output_tokens += output_tokens
+        duration_ms = max(0, (at - turn.request_start) // 1_000_000)
+        attributes = {
+            "conversation.id": self.thread_id, "turn.id": turn.turn_id,
+            "gen_ai.request.model": self.model,
+            "gen_ai.usage.input_tokens": input_tokens,
+            "gen_ai.usage.output_tokens": output_tokens,
+            "llmx.request.number": turn.requests,
+        }
+        records: list[Record] = [
+            SpanRecord("llmx.model_request", self.trace_id, span, self._turn_span(),
+                       turn.request_start, at, attributes),
+            self._log("codex.api_request", at, span, attempt=1, duration_ms=duration_ms,
+                      **{"http.response.status_code": 200}),
+            self._log("codex.sse_event", at, span, duration_ms=duration_ms,
+                      input_token_count=input_tokens, output_token_count=output_tokens,
+                      cached_token_count=int(last.get("cached_input_tokens") or 0),
+                      reasoning_token_count=int(last.get("reasoning_output_tokens") or 0),
+                      **{"event.kind": "response.completed"}),
+        ]
+        for token_type, value in (("input", input_tokens), ("output", output_tokens)):
+            records.append(MetricPoint("counter", "codex.turn.token_usage", value,
+                                       {"token_type": token_type}))
+        turn.request_start = at
+        return records
+
+    def _item(self, item: dict[str, Any], at: int) -> list[Record]:
+        kind = item.get("type")
+        call_id = item.get("call_id")
+        if not isinstance(call_id, str):
+            return []
+        if kind in _CALLS:
+            arguments = item.get("arguments", item.get("input", ""))
+            self.calls[call_id] = _Call(str(item.get("name") or kind), _text(arguments), at)
+            return []
+        if kind in _OUTPUTS:
+            return self._call_done(call_id, item.get("output"), at)
+        return []
+
+    def _submission(self, submission: dict[str, Any], at: int) -> list[Record]:
+        op = submission.get("op")
+        if not isinstance(op, dict) or op.get("type") not in ("exec_approval", "patch_approval"):
+            return []
+        call = self.calls.get(str(op.get("id")))
+        decision = _text(op.get("decision"))
+        name = call.name if call else ""
+        if call is not None:
+            call.decided = True
+        decided_by = _text(submission.get("decided_by")) or "user"
+        # Codex's ``source`` is User or Config; ``decided_by`` says exactly who (a person,
+        # the app-server's client, an answer preset on the command line, a rule...).
+        source = "User" if decided_by in _PEOPLE else "Config"
+        records: list[Record] = [self._log(
+            "codex.tool_decision", at, self._call_span(str(op.get("id"))), tool_name=name,
+            call_id=op.get("id"), decision=decision, source=source, decided_by=decided_by,
+        )]
+        if decision in _DENIED:
+            records.append(MetricPoint("counter", "llmx.tool.denied", 1, {"tool": name}))
+        return records
+
+    def _call_span(self, call_id: str) -> int:
+        return span_id_of(self.thread_id, "tool", call_id)
+
+    def _call_done(self, call_id: str, output: Any, at: int) -> list[Record]:
+        call = self.calls.pop(call_id, None)
+        turn = self.turn
+        if call is None:
+            return []
+        text = _text(output)
+        success = call.success if call.success is not None else True
+        span = self._call_span(call_id)
+        duration_ms = max(0, (at - call.start) // 1_000_000)
+        records: list[Record] = []
+        if not call.decided:
+            records.append(self._log("codex.tool_decision", call.start, span,
+                                     tool_name=call.name, call_id=call_id,
+                                     decision="approved", source="Config",
+                                     decided_by="policy"))
+        cap = self.options.tool_result_max_bytes
+        data = text.encode()
+        truncated = cap is not None and len(data) > cap
+        shown = data[:cap].decode(errors="ignore") if truncated and cap is not None else text
+        records.append(SpanRecord(
+            "llmx.tool_call", self.trace_id, span, self._turn_span(), call.start, at,
+            {"conversation.id": self.thread_id, "turn.id": turn.turn_id if turn else "",
+             "call_id": call_id, "tool_name": call.name, "tool.kind": call.kind,
+             "success": success},
+            ok=success,
+        ))
+        records.append(self._log(
+            "codex.tool_result", at, span, tool_name=call.name, call_id=call_id,
+            arguments=call.arguments, output=shown, output_truncated=truncated,
+            success=success, duration_ms=duration_ms,
+        ))
+        records.append(MetricPoint("counter", "codex.tool.call", 1,
+                                   {"tool": call.name, "success": str(success).lower()}))
+        if turn is not None:
+            turn.request_start = at
+        return records
+
+    def _end_turn(self, at: int, *, aborted: bool, failed: bool) -> list[Record]:
+        turn = self.turn
+        self.turn = None
+        if turn is None:
+            return []
+        status = "aborted" if aborted else "failed" if failed else "completed"
+        attributes = {
+            "conversation.id": self.thread_id, "turn.id": turn.turn_id, "model": self.model,
+            "status": status, "codex.turn.token_usage.input_tokens": turn.input_tokens,
+            "codex.turn.token_usage.output_tokens": turn.output_tokens,
+        }
+        span = span_id_of(self.thread_id, "turn", turn.turn_id)
+        return [
+            SpanRecord("llmx.turn", self.trace_id, span, self.thread_span, turn.start, at,
+                       attributes, ok=status == "completed"),
+            MetricPoint("histogram", "codex.turn.e2e_duration_ms",
+                        max(0, (at - turn.start) // 1_000_000), {"status": status}),
+        ]
+
+    def finish(self) -> list[Record]:
+        """The thread span, from its first line to its last."""
+        if not self.thread_id:
+            return []
+        return [SpanRecord("llmx.thread", self.trace_id, self.thread_span, None,
+                           self.first_ns, self.last_ns,
+                           {"conversation.id": self.thread_id, "originator": self.originator,
+                            "model": self.model})]
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and isinstance(value.get("type"), str) and len(value) == 1:
+        return str(value["type"])
+    import json
+
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
