@@ -21,7 +21,8 @@ from llmx.events.home import rollout_path_for
 from llmx.projections.session_index import SessionIndex
 from llmx.projections.session_listing import list_sessions
 
-HEAVY = ("msgspec", "sqlite_utils", "rich", "pydantic", "httpx", "aiofiles", "portalocker")
+HEAVY = ("msgspec", "sqlite_utils", "rich", "pydantic", "httpx", "aiofiles", "portalocker",
+         "psycopg", "opentelemetry")
 
 
 def _write_session(home: Path, started: datetime, prompt: str) -> str:
