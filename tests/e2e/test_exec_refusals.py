@@ -189,3 +189,26 @@ def test_inspect_shows_an_llmx_session_as_recorded(tmp_path: Path) -> None:
     # The known-safe command was not asked about, so it has no approval; the other has one.
     assert [(a["subject"], a["decision"], a["decider"]) for a in turn["approvals"]] == [
         ("/bin/bash -lc touch made.txt", "approved", "preset")]
+
+
+def test_the_app_server_fold_sends_each_refused_item_once(tmp_path: Path) -> None:
+    from llmx.events.reader import read_rollout
+    from llmx.projections.app_server.messages import Notification
+    from llmx.projections.app_server.notifications import fold_rollout
+
+    # One command refused at its request (nobody to ask), one by the policy unasked.
+    (tmp_path / "asked").mkdir()
+    (tmp_path / "unasked").mkdir()
+    asked = {"turns": [[_ESCALATED], [{"type": "message", "text": "Understood."}]]}
+    _env, _live, asked_rollout = _run(tmp_path / "asked", asked, "-s", "read-only",
+                                      "-a", "on-request", "write")
+    _env, _live, unasked_rollout = _run(tmp_path / "unasked", _REFUSED, "-s", "read-only",
+                                        "fix it")
+    for rollout, statuses in ((asked_rollout, ["declined"]),
+                              (unasked_rollout, ["declined", "declined", "failed"])):
+        _, messages = fold_rollout(read_rollout(rollout))
+        completed = [m.params["item"] for m in messages if isinstance(m, Notification)
+                     and m.method == "item/completed"
+                     and m.params["item"]["type"] in ("commandExecution", "fileChange")]
+        assert [item["status"] for item in completed] == statuses
+        assert len({item["id"] for item in completed}) == len(completed)

@@ -10,7 +10,7 @@ Items the runtime records only when complete (user and agent messages, reasoning
 announced with ``item/started`` just before their first delta or their completion, as
 Codex announces them. A command waiting for approval is announced when the request is,
 and completed as ``declined`` when the decision refuses it, which is what Codex 0.169
-sends (its rollout, like ours, has no item for a command that never ran).
+sends; the ``declined`` item llmx records after that is then not sent again.
 """
 
 from __future__ import annotations
