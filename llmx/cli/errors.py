@@ -35,8 +35,9 @@ class CommandError(Exception):
 
 
 def error_line(command: str, what: str, todo: str | None = None) -> str:
-    """``llmx <command>: <what> — <todo>`` (without the dash when there is nothing to do)."""
-    text = f"llmx {command}: {what}"
+    """``llmx <command>: <what> — <todo>`` (without the dash when there is nothing to do;
+    ``llmx: ...`` for the interactive session, which has no command word)."""
+    text = f"llmx {command}: {what}" if command else f"llmx: {what}"
     return text if todo is None else f"{text}{SEPARATOR}{todo}"
 
 
@@ -59,7 +60,8 @@ def report_error(command: str, error: CommandError) -> int:
 
 def warn(command: str, what: str) -> None:
     """A problem that does not stop the command: ``llmx <command>: warning: <what>``."""
-    print(f"llmx {command}: warning: {what}", file=sys.stderr, flush=True)
+    prefix = f"llmx {command}" if command else "llmx"
+    print(f"{prefix}: warning: {what}", file=sys.stderr, flush=True)
 
 
 # What to do, by errno, for a path that could not be read, written or created.

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any, NamedTuple
 
-from llmx.cli.choices import APPROVAL_POLICIES, REVIEW_DECISIONS, SANDBOX_MODES
+from llmx.cli.choices import REVIEW_DECISIONS
 from llmx.cli.errors import CommandError
+from llmx.cli.session_flags import add_session_flags
 
 
 def _add_shared(parser: argparse.ArgumentParser) -> None:
@@ -21,25 +22,7 @@ def _add_shared(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--color", choices=("always", "never", "auto"), default="auto")
     parser.add_argument("--skip-git-repo-check", action="store_true",
                         help="allow running outside a git repository")
-    parser.add_argument("-C", "--cd", metavar="DIR", help="working directory of the session")
-    # Checked here, before anything else runs: a typo must not start a session.
-    parser.add_argument("-s", "--sandbox", metavar="MODE",
-                        choices=SANDBOX_MODES, help=" | ".join(SANDBOX_MODES))
-    parser.add_argument("-a", "--ask-for-approval", metavar="POLICY",
-                        choices=APPROVAL_POLICIES, help=" | ".join(APPROVAL_POLICIES))
-    parser.add_argument("--full-auto", action="store_true",
-                        help="workspace-write sandbox with on-request approvals")
-    parser.add_argument("--dangerously-bypass-approvals-and-sandbox", "--yolo",
-                        dest="bypass", action="store_true",
-                        help="no sandbox and no approvals")
-    parser.add_argument("--add-dir", action="append", default=[], metavar="DIR",
-                        help="another writable directory (repeatable)")
-    parser.add_argument("-m", "--model", help="model name")
-    parser.add_argument("-c", "--config", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config.toml key (TOML value; repeatable)")
-    parser.add_argument("-p", "--profile", help="config profile from [profiles.NAME]")
-    parser.add_argument("-i", "--image", action="append", default=[], metavar="FILE",
-                        help="attach image file(s) (comma-separated, repeatable)")
+    add_session_flags(parser)
     parser.add_argument("--thread-source", metavar="SOURCE",
                         help="what started the thread, recorded in its session_meta "
                         "(new threads only)")

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import json
-import mimetypes
 import os
 import signal
 import sys
@@ -27,7 +25,7 @@ from llmx.cli.exec_prompt import resolve_prompt
 if TYPE_CHECKING:
     from llmx.cli.exec_approvals import ExecApprover
     from llmx.cli.exec_output import ExecOutput
-    from llmx.events.primitives import ImageInput, UserInput
+    from llmx.events.primitives import UserInput
     from llmx.runtime import AgentThread, ThreadError, ThreadManager, ThreadOptions, ThreadRef
 
 
@@ -39,12 +37,12 @@ def run_exec(
 
     route_log_warnings("exec")
 
-    cwd = Path(args.cd).expanduser() if args.cd else Path.cwd()
-    if not cwd.is_dir():
-        raise CommandError(f"-C {args.cd}: no such directory", "pass an existing directory")
+    from llmx.cli.session_flags import session_cwd
+
+    cwd = session_cwd(args)
     ref = _thread_ref(session, any_cwd=args.all) if resume else None
     try:
-        return asyncio.run(_run(args, cwd.resolve(), ref, prompt))
+        return asyncio.run(_run(args, cwd, ref, prompt))
     except ThreadError as exc:
         raise _command_error(exc) from None
 
@@ -63,6 +61,7 @@ def _thread_ref(session: str | None, *, any_cwd: bool) -> ThreadRef:
 async def _run(
     args: argparse.Namespace, cwd: Path, ref: ThreadRef | None, prompt: str | None
 ) -> int:
+    from llmx.cli.session_flags import image_inputs
     from llmx.runtime import ThreadManager
 
     manager = ThreadManager(originator=originator(), source="exec", on_warning=_warn)
@@ -70,21 +69,17 @@ async def _run(
         thread = await _open(manager, _options(args, cwd), ref)
         text = resolve_prompt(prompt, sys.stdin.buffer, stdin_is_tty=sys.stdin.isatty())
         schema = _output_schema(args.output_schema)
-        items: list[UserInput] = [*_images(args.image, cwd)]
+        items: list[UserInput] = [*image_inputs(args.image, cwd)]
         return await _drive(args, thread, items, text, schema)
     finally:
         await manager.close()
 
 
 def _options(args: argparse.Namespace, cwd: Path) -> ThreadOptions:
-    from llmx.runtime import ThreadOptions
+    from llmx.cli.session_flags import thread_options
 
-    return ThreadOptions(
-        cwd=cwd, config_overrides=tuple(args.config), profile=args.profile, model=args.model,
-        sandbox_mode=args.sandbox, approval_policy=args.ask_for_approval,
-        full_auto=args.full_auto, bypass_approvals_and_sandbox=args.bypass,
-        add_dirs=tuple(args.add_dir), ephemeral=args.ephemeral,
-        thread_source=args.thread_source,
+    return thread_options(
+        args, cwd, ephemeral=args.ephemeral, thread_source=args.thread_source,
         require_trusted_cwd=not args.skip_git_repo_check,
         # exec cannot ask anyone, so unless told otherwise it never asks (as Codex exec).
         approval_policy_when_unset="never",
@@ -136,24 +131,6 @@ def _output_schema(path: str | None) -> dict[str, Any] | None:
         raise CommandError(f"--output-schema {path}: the schema is not a JSON object",
                            "pass a JSON Schema object")
     return schema
-
-
-def _images(values: list[str], cwd: Path) -> list[ImageInput]:
-    from llmx.events.primitives import ImageInput
-
-    items: list[ImageInput] = []
-    for value in values:
-        for name in filter(None, (part.strip() for part in value.split(","))):
-            path = (cwd / name).resolve()
-            try:
-                data = path.read_bytes()
-            except OSError as exc:
-                raise CommandError(f"--image {name}: {exc.strerror or exc}",
-                                   "pass a readable image file") from None
-            mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-            url = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
-            items.append(ImageInput(image_url=url))
-    return items
 
 
 async def _drive(

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 COMMAND_MODULES: tuple[str, ...] = (
     # In the order ``llmx --help`` lists them: running, then reading the log, then tools.
     "llmx.cli.exec_cmd",
+    "llmx.cli.resume_cmd",
     "llmx.cli.app_server_cmd",
     "llmx.cli.replay_cmd",
     "llmx.cli.inspect_cmd",
@@ -38,7 +39,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "llmx.cli.debug_cmd",
 )
 
-DESCRIPTION = "Event-sourced coding agent: every run is an append-only, resumable log."
+DESCRIPTION = ("Event-sourced coding agent: every run is an append-only, resumable log. "
+               "With no COMMAND: the interactive session in this directory.")
 
 
 def command_name(module: str) -> str:
@@ -90,6 +92,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                         metavar="KEY=VALUE", dest="global_config",
                         help="override a config.toml key for the command (TOML value; "
                         "repeatable, before the command)")
+    # ``llmx`` with no command is the interactive session: it takes exec's thread flags.
+    from llmx.cli.interactive import add_interactive_flags
+
+    add_interactive_flags(parser, config=False, absent_unless_given=True)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         if only is None or command_name(name) == only:
@@ -126,6 +132,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             # Global pairs first: the command's own ``-c`` comes later and wins.
             args.config = [*global_config, *args.config]
     handler = getattr(args, "handler", None)
+    if handler is None and getattr(args, "command", None) is None:
+        from llmx.cli.interactive import run_new_session
+
+        handler = run_new_session
     if handler is None:
         # The help of the whole program, even when only one command was built.
         build_parser().print_help(sys.stderr)

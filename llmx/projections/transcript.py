@@ -148,7 +148,8 @@ class TranscriptFold:
         # The line being folded completes a tool item (for telling a start the exec fold
         # made up for a completion from a start the log recorded).
         self._line_completes = False
-        self._seen_meta = False
+        # The ``session_meta`` lines folded so far: (id, where its history begins).
+        self._seen_metas: set[tuple[str, bytes]] = set()
 
     # -- entry points ------------------------------------------------------------------
 
@@ -239,9 +240,16 @@ class TranscriptFold:
         meta counts (older forks copied their parent's lines, metas included)."""
         if not isinstance(meta, SessionMeta):
             return
-        first, self._seen_meta = not self._seen_meta, True
-        forked_from = meta.forked_from_id if isinstance(meta.forked_from_id, str) else None
         continues = not isinstance(meta.history_base, msgspec.UnsetType)
+        # The same meta seen again (a fork's file has it before its first turn, and the
+        # fork publishes it live with that turn) says nothing new. A revert segment
+        # repeats its thread's id with a history base of its own.
+        seen = (meta.id, msgspec.json.encode(meta.history_base) if continues else b"")
+        if seen in self._seen_metas:
+            return
+        first = not self._seen_metas
+        self._seen_metas.add(seen)
+        forked_from = meta.forked_from_id if isinstance(meta.forked_from_id, str) else None
         if not (first or continues):
             return
         self.status.thread_id = meta.id

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import ClassVar
 
@@ -27,10 +27,11 @@ from llmx import __version__
 from llmx.cli.tui import slash_commands as slash
 from llmx.cli.tui.approval_screen import ApprovalScreen
 from llmx.cli.tui.composer import Composer
+from llmx.cli.tui.door import Door
 from llmx.cli.tui.file_search import mention_at, rank, workspace_files
 from llmx.cli.tui.history_recall import HistoryRecall
 from llmx.cli.tui.overlay_screen import BacktrackScreen, TextPage, TranscriptOverlay
-from llmx.cli.tui.thread_link import ThreadLink, ThreadOpener
+from llmx.cli.tui.session_start import Start, StartKind
 from llmx.cli.tui.transcript_view import TranscriptView
 from llmx.events.lines import RolloutLine
 from llmx.events.ops import (
@@ -40,13 +41,18 @@ from llmx.events.ops import (
     PatchApproval,
     ResolveElicitation,
     ReviewDecision,
-    RunUserShellCommand,
-    UserInputOp,
+    UserTurn,
 )
-from llmx.events.primitives import TextInput
+from llmx.events.primitives import ImageInput, TextInput, UserInput
 from llmx.projections import transcript_cells as tc
-from llmx.projections.transcript import PendingApproval, SessionStatus, TranscriptFold
+from llmx.projections.transcript import (
+    PendingApproval,
+    SessionStatus,
+    TranscriptFold,
+    sandbox_name,
+)
 from llmx.projections.transcript_pages import TranscriptPages
+from llmx.runtime import AgentThread, ThreadError, ThreadRef
 
 # A second Ctrl-C within this many seconds on an idle composer quits.
 QUIT_WINDOW_S = 2.0
@@ -88,6 +94,18 @@ def decision_op(request: PendingApproval, decision: ReviewDecision) -> Op:
     return op
 
 
+def _seed_status(status: SessionStatus, thread: AgentThread) -> None:
+    """The status line of a thread before its first turn context: its own settings."""
+    settings = thread.settings
+    status.thread_id = status.thread_id or thread.thread_id
+    status.model = status.model or settings.model
+    status.cwd = status.cwd or str(settings.cwd)
+    status.approval_policy = status.approval_policy or settings.approval_policy.value
+    status.sandbox = status.sandbox or sandbox_name(settings.sandbox.policy_json)
+    if status.context_window is None:
+        status.context_window = settings.model_context_window
+
+
 class LlmxApp(App[int]):
     """One interactive session (or a read-only replay when there is no thread)."""
 
@@ -112,24 +130,35 @@ class LlmxApp(App[int]):
         self,
         *,
         cwd: Path,
-        link: ThreadLink | None = None,
         pages: TranscriptPages | None = None,
-        opener: ThreadOpener | None = None,
+        door: Door | None = None,
+        start: Start | None = None,
         recall: HistoryRecall | None = None,
         show_reasoning: bool = True,
-        pick_session: Callable[[], Path | None] | None = None,
+        images: Sequence[ImageInput] = (),
     ) -> None:
+        """A replay shows ``pages`` read-only; a live session opens ``start`` through
+        ``door`` once the app runs."""
         super().__init__()
         self.cwd = cwd
-        self.link = link
+        self.thread: AgentThread | None = None
         self.pages = pages
-        self.opener = opener
+        self.door = door
+        self.start = start or Start.new()
         self.recall = recall or HistoryRecall(None)
         self.show_reasoning = show_reasoning
-        self.read_only = link is None
+        self.read_only = door is None
+        # Images given with ``-i``: they go with the first prompt.
+        self.images: list[UserInput] = list(images)
         self.fold = TranscriptFold()
         self.queued: list[str] = []
         self.notes: list[str] = []
+        # Settings the user chose for the next turns (``/model``, ``/permissions``): sent
+        # with each prompt, as Codex's user_turn carries them.
+        self.turn_model: str | None = None
+        self.turn_permissions: tuple[str, str] | None = None
+        # Why the session could not start (shown by the command as one error line).
+        self.failure: ThreadError | None = None
         self._shown_requests: set[str] = set()
         self._asking = False
         self._last_ctrl_c = 0.0
@@ -140,7 +169,6 @@ class LlmxApp(App[int]):
         self._listener: asyncio.Task[None] | None = None
         self._turn_started_at: float | None = None
         self.lines_seen = 0
-        self._pick_session = pick_session
         self._chrome_ready = False
 
     # -- layout ------------------------------------------------------------------------
@@ -165,44 +193,93 @@ class LlmxApp(App[int]):
     def composer(self) -> Composer:
         return self.query_one("#composer", Composer)
 
-    def on_mount(self) -> None:
-        self._show_thread(self.link, self.pages)
+    async def on_mount(self) -> None:
         composer = self.composer
+        self._chrome_ready = True
         if self.read_only:
+            self._show(None, self.pages)
             composer.disabled = True
             composer.display = False
         else:
             composer.focus()
+            self._refresh_chrome()
+            await self._begin()
         self.set_interval(1.0, self._tick)
-        self._chrome_ready = True
-        self._refresh_chrome()
 
     # -- the thread --------------------------------------------------------------------
 
-    def _show_thread(self, link: ThreadLink | None, pages: TranscriptPages | None) -> None:
-        self.link, self.pages = link, pages
-        self.read_only = link is None
+    async def _begin(self) -> None:
+        """Open what the command line asked for (on this event loop: the door's manager
+        and the thread's tasks belong to it)."""
+        assert self.door is not None
+        self.door.on_warning = self.note
+        start = self.start
+        if start.kind is StartKind.PICK:
+            self.open_picker(all_folders=start.all_folders, first=True)
+            return
+        try:
+            if start.ref is None:
+                self._show(await self.door.new(), None)
+            else:
+                thread = await self.door.resume(start.ref)
+                self._show(thread, self._pages_of(thread))
+        except ThreadError as exc:
+            self.failure = exc
+            self.exit(1)
+
+    def open_picker(self, *, all_folders: bool = False, first: bool = False) -> None:
+        """The resume picker; at start-up Esc there opens a new session instead."""
+        from llmx.cli.tui.resume_picker import ResumePicker
+
+        assert self.door is not None
+        home = self.door.manager.home
+
+        def chosen(path: Path | None) -> None:
+            if path is not None:
+                self.run_worker(self.switch_to_ref(ThreadRef.by_path(path)), group="submit")
+            elif first:
+                self.run_worker(self.switch_to_new(), group="submit")
+
+        self.push_screen(ResumePicker(home, self.cwd, all_folders=all_folders), chosen)
+
+    def _pages_of(self, thread: AgentThread) -> TranscriptPages | None:
+        path = thread.rollout_path
+        if path is None or not path.exists():
+            return None
+        return TranscriptPages(path)
+
+    def _show(self, thread: AgentThread | None, pages: TranscriptPages | None) -> None:
+        """Show ``thread``: its recorded transcript folded from ``pages`` (the newest page;
+        earlier ones as the reader scrolls up), then every line it publishes from now."""
+        self.thread, self.pages = thread, pages
         self.fold = pages.newest() if pages is not None else TranscriptFold()
         self.fold.take_dirty_from()
-        if self.read_only:
+        if thread is None:
             self.fold.finish()
+        else:
+            _seed_status(self.fold.status, thread)
         for problem in pages.problems if pages is not None else []:
             self.notes.append(problem)
         view = self.view
         view.show(self.fold.cells)
         view.on_reached_top = self._earlier_page if pages is not None else None
         self._shown_requests = set(self.fold.pending)
-        if link is not None:
-            self._listener = asyncio.get_running_loop().create_task(self._listen(link))
+        if thread is not None:
+            # Subscribed now, before anything is submitted: no line is missed.
+            events = thread.subscribe()
+            self._listener = asyncio.get_running_loop().create_task(self._listen(events))
         self._refresh_chrome()
+        self._ask_pending()
+        if thread is not None and self.queued and not self.busy:
+            self._send_queued()
 
     def _earlier_page(self) -> list[tc.Cell]:
         if self.pages is None or not self.pages.has_earlier:
             return []
         return self.pages.earlier()
 
-    async def _listen(self, link: ThreadLink) -> None:
-        async for line in link.subscribe():
+    async def _listen(self, events: AsyncIterator[RolloutLine]) -> None:
+        async for line in events:
             self.feed(line)
 
     def feed(self, line: RolloutLine) -> None:
@@ -220,6 +297,13 @@ class LlmxApp(App[int]):
         self._ask_pending()
         self._refresh_chrome()
 
+    @property
+    def busy(self) -> bool:
+        """A turn runs, or a submitted one waits to start."""
+        if self.thread is not None and self.thread.turn_running:
+            return True
+        return self.fold.status.turn_running
+
     def _ask_pending(self) -> None:
         if self._asking or self.read_only:
             return
@@ -228,7 +312,6 @@ class LlmxApp(App[int]):
                 continue
             self._shown_requests.add(call_id)
             self._asking = True
-
             self.push_screen(ApprovalScreen(request), self._answer_for(request))
             return
 
@@ -241,13 +324,22 @@ class LlmxApp(App[int]):
 
     @work(exclusive=False, group="submit")
     async def _decide(self, request: PendingApproval, decision: ReviewDecision) -> None:
+        # The person at the keyboard decided (the default ``decided_by``): the runtime
+        # logs the decision with that before the waiting tool call acts on it.
         await self.submit(decision_op(request, decision))
         self._ask_pending()
 
-    async def submit(self, op: Op) -> None:
-        if self.link is None:
-            return
-        await self.link.submit(op)
+    async def submit(self, op: Op) -> bool:
+        """Submit ``op`` to the thread (logged before it acts); False when it could not
+        be (no thread, or the thread is gone), which the user is told."""
+        if self.thread is None:
+            return False
+        try:
+            await self.thread.submit(op)
+        except ThreadError as exc:
+            self.note(f"{exc.what} — {exc.todo}" if exc.todo else exc.what)
+            return False
+        return True
 
     # -- the composer ------------------------------------------------------------------
 
@@ -260,7 +352,8 @@ class LlmxApp(App[int]):
         if command is not None:
             await self.run_slash(*command)
             return
-        if self.fold.status.turn_running:
+        if self.busy or self.thread is None:
+            # Sent when the running turn ends (or once the thread is open), in order.
             self.queued.append(text)
             self._refresh_chrome()
             return
@@ -268,14 +361,32 @@ class LlmxApp(App[int]):
 
     async def send_prompt(self, text: str) -> None:
         if text.startswith("!") and len(text) > 1:
-            await self.submit(RunUserShellCommand(command=text[1:].strip()))
+            self.note("!command: running shell commands from the composer is not available yet")
             return
-        await self.submit(UserInputOp(items=[TextInput(text=text)]))
+        if self.thread is None:
+            return
+        items, self.images = [*self.images, TextInput(text=text)], []
+        await self.submit(self.turn_op(items))
+
+    def turn_op(self, items: list[UserInput]) -> UserTurn:
+        """A ``user_turn`` with the thread's settings, changed by ``/model`` and
+        ``/permissions``: per-turn settings, as Codex's TUI sends them."""
+        assert self.thread is not None
+        op = self.thread.user_turn(items)
+        if self.turn_model is not None:
+            op.model = self.turn_model
+        if self.turn_permissions is not None:
+            mode, policy = self.turn_permissions
+            op.approval_policy = policy
+            if sandbox_name(op.sandbox_policy) != mode:
+                op.sandbox_policy = {"type": mode}
+        return op
 
     def _send_queued(self) -> None:
-        if self.queued:
+        if self.queued and self.thread is not None:
             text = self.queued.pop(0)
             self.run_worker(self.send_prompt(text), group="submit")
+            self._refresh_chrome()
 
     def on_text_area_changed(self, event: Composer.Changed) -> None:
         composer = self.composer
@@ -353,7 +464,7 @@ class LlmxApp(App[int]):
     async def action_ctrl_c(self) -> None:
         if self.screen is not self.screen_stack[0]:
             return
-        if self.fold.status.turn_running and not self.read_only:
+        if self.busy and not self.read_only:
             await self.submit(Interrupt())
             return
         if self.composer.text:
@@ -370,7 +481,7 @@ class LlmxApp(App[int]):
         if self.read_only:
             self.exit(0)
             return
-        if self.fold.status.turn_running:
+        if self.busy:
             await self.submit(Interrupt())
             return
         if self.composer.text:
@@ -395,12 +506,12 @@ class LlmxApp(App[int]):
         self.push_screen(BacktrackScreen(prompts), chosen)
 
     async def backtrack(self, back: int, prompt: str) -> None:
-        """Roll the thread back to before the ``back``-th last prompt and put that prompt
-        in the composer to be edited (the rollback is a submission, as in Codex)."""
-        from llmx.events.ops import ThreadRollback
-
-        await self.submit(ThreadRollback(num_turns=back))
+        """Put the ``back``-th last prompt in the composer to be edited. Rolling the
+        thread back to before it needs the runtime's rollback, which is not there yet:
+        the prompt is only offered again."""
         self.composer.set_text(prompt)
+        self.note("going back: the earlier turns stay in the conversation (rollback is "
+                  "not available yet)")
 
     def action_transcript(self) -> None:
         if isinstance(self.screen, TranscriptOverlay):
@@ -418,11 +529,26 @@ class LlmxApp(App[int]):
         self.push_screen(HistorySearch(self.recall), chosen)
 
     async def quit_session(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-        if self.link is not None:
-            await self.link.close()
+        """Leave: the running turn is interrupted (a submission), the thread and the door
+        closed; the session can be resumed."""
+        await self._leave_thread()
+        if self.door is not None:
+            await self.door.close()
         self.exit(0)
+
+    async def _leave_thread(self) -> None:
+        thread = self.thread
+        if thread is None:
+            return
+        if thread.turn_running and not thread.closed:
+            await self.submit(Interrupt())
+        # Closing ends the subscription once the shutdown is logged: every line the
+        # thread wrote has been folded when this returns.
+        await thread.close()
+        if self._listener is not None:
+            await self._listener
+            self._listener = None
+        self.thread = None
 
     # -- slash commands ----------------------------------------------------------------
 
@@ -431,14 +557,62 @@ class LlmxApp(App[int]):
 
         await run_slash_command(self, name, argument)
 
-    async def switch_to(self, link: ThreadLink, pages: TranscriptPages | None) -> None:
-        """Leave the current thread (closing it) and show ``link``'s."""
-        if self._listener is not None:
-            self._listener.cancel()
-        if self.link is not None:
-            await self.link.close()
+    async def switch_to_new(self) -> None:
+        """``/new`` (and Esc in the start-up picker): a new thread in the cwd."""
+        assert self.door is not None
+        await self._switch(self.door.new)
+
+    async def switch_to_ref(self, ref: ThreadRef) -> None:
+        """``/resume``: the recorded thread ``ref``, its transcript and then live."""
+        assert self.door is not None
+        door = self.door
+
+        async def resume() -> AgentThread:
+            return await door.resume(ref)
+
+        await self._switch(resume, pages=True)
+
+    async def switch_to_fork(self) -> None:
+        """``/fork``: a new thread continuing this one's history (the door writes the fork
+        as Codex does); the transcript shows the parent's turns, then the fork."""
+        assert self.door is not None
+        assert self.thread is not None
+        door, parent = self.door, self.thread
+        if parent.rollout_path is None or not parent.rollout_path.exists():
+            self.note("/fork: nothing to fork yet — send a prompt first")
+            return
+        if self.busy:
+            self.note("/fork: a turn is running — interrupt it (esc) or wait, then fork")
+            return
+        try:
+            forked = await door.fork(ThreadRef.by_path(parent.rollout_path))
+        except ThreadError as exc:
+            self.note(f"/fork: {exc.what}")
+            return
+        await self._leave_thread()
+        self._show(forked, self._pages_of(forked))
+
+    async def _switch(self, opening: Callable[[], Awaitable[AgentThread]], *,
+                      pages: bool = False) -> None:
+        # The current thread is closed first: resuming it again needs its writer lock.
+        await self._leave_thread()
         self.queued.clear()
-        self._show_thread(link, pages)
+        try:
+            thread = await opening()
+        except ThreadError as exc:
+            self.note(f"{exc.what} — {exc.todo}" if exc.todo else exc.what)
+            if self.thread is None:
+                # Somewhere to type again: a new thread, as at start-up.
+                assert self.door is not None
+                try:
+                    thread = await self.door.new()
+                except ThreadError as again:
+                    self.failure = again
+                    self.exit(1)
+                    return
+                self._show(thread, None)
+            return
+        self._show(thread, self._pages_of(thread) if pages else None)
 
     def show_page(self, title: str, body: Text) -> None:
         self.push_screen(TextPage(title, body))
@@ -458,7 +632,7 @@ class LlmxApp(App[int]):
         if not self._chrome_ready:
             return
         activity = Text()
-        if self.fold.status.turn_running:
+        if self.busy:
             seconds = 0 if self._turn_started_at is None else int(
                 time.monotonic() - self._turn_started_at)
             activity.append(f"◦ Working ({seconds}s • esc to interrupt)", style="cyan")

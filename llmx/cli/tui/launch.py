@@ -1,4 +1,4 @@
-"""Starting the TUI: terminal checks, inline or full screen, mouse off, the exit line.
+"""Starting the TUI, live or replaying: terminal checks, inline or full screen, mouse off.
 
 ``--no-alt-screen`` (Codex's flag) runs the app inline, under the shell prompt, so the
 terminal's scrollback stays usable; the transcript is printed into the scrollback when
@@ -7,11 +7,17 @@ the app leaves (Textual keeps an inline app's last frame only).
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from llmx.cli.errors import CommandError
+
+if TYPE_CHECKING:
+    from llmx.cli.tui.session_start import Start
+    from llmx.runtime import ThreadError
 
 
 def require_terminal(command: str) -> None:
@@ -65,3 +71,37 @@ def replay_tui(path: Path, *, inline: bool) -> int:
     pages = TranscriptPages(path)
     cwd = Path.cwd()
     return run_app(LlmxApp(cwd=cwd, pages=pages), inline=inline)
+
+
+def run_live(args: argparse.Namespace, start: Start) -> int:
+    """``llmx`` and ``llmx resume``: a live session on the runtime's door."""
+    from llmx.cli.session_flags import image_inputs, session_cwd, thread_options
+    from llmx.cli.tui.app import LlmxApp
+    from llmx.cli.tui.door import Door
+    from llmx.cli.tui.history_recall import HistoryRecall
+    from llmx.cli.tui.log_notes import route_log_warnings_to
+    from llmx.events.history import HistoryFile
+    from llmx.events.home import history_path, llmx_home
+
+    require_terminal("llmx")
+    cwd = session_cwd(args)
+    images = image_inputs(args.image, cwd)
+    home = llmx_home()
+    app = LlmxApp(
+        cwd=cwd, door=Door(thread_options(args, cwd), home), start=start,
+        recall=HistoryRecall(HistoryFile(history_path(home))), images=images,
+    )
+    route_log_warnings_to(app.note)
+    code = run_app(app, inline=args.no_alt_screen)
+    if app.failure is not None:
+        raise thread_error(app.failure)
+    return code
+
+
+def thread_error(exc: ThreadError) -> CommandError:
+    """The one error line for a thread that could not be opened."""
+    from llmx.cli.errors import os_error
+
+    if exc.cause is not None:
+        return os_error(exc.cause, exc.path, doing=exc.doing)
+    return CommandError(exc.what, exc.todo)

@@ -1,8 +1,10 @@
 """What each slash command does in the app.
 
 A command that changes the session is a submission through the thread (``/compact``,
-``/model``, ``/permissions``, ``/init``, ``/rename``) or a switch of thread through the
-door (``/new``, ``/resume``, ``/fork``); ``/diff`` and ``/status`` only show something.
+``/init``, ``/rename``), a switch of thread through the door (``/new``, ``/resume``,
+``/fork``), or a per-turn setting (``/model``, ``/permissions``) that every following
+``user_turn`` submission carries, as in Codex; ``/diff`` and ``/status`` only show
+something.
 """
 
 from __future__ import annotations
@@ -14,14 +16,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 from rich.text import Text
 
 from llmx.cli.tui import slash_commands as slash
-from llmx.events.ops import Compact, OverrideTurnContext, SetThreadName, UserInputOp
+from llmx.events.ops import Compact
 from llmx.events.primitives import TextInput
-from llmx.projections.transcript_pages import TranscriptPages
 
 if TYPE_CHECKING:
-    from llmx.cli.tui.thread_link import ThreadLink, ThreadOpener
+    from llmx.cli.tui.door import Door
     from llmx.events.ops import Op
+    from llmx.events.primitives import UserInput
     from llmx.projections.transcript import TranscriptFold
+    from llmx.runtime import AgentThread, ThreadRef
 
 
 class SlashHost(Protocol):
@@ -29,147 +32,120 @@ class SlashHost(Protocol):
     this module and the app do not import each other."""
 
     cwd: Path
-    link: ThreadLink | None
-    opener: ThreadOpener | None
+    thread: AgentThread | None
+    door: Door | None
     fold: TranscriptFold
+    turn_model: str | None
+    turn_permissions: tuple[str, str] | None
 
     def note(self, text: str) -> None: ...
 
     def show_page(self, title: str, body: Text) -> None: ...
 
-    async def submit(self, op: Op) -> None: ...
+    async def submit(self, op: Op) -> bool: ...
+
+    def turn_op(self, items: list[UserInput]) -> Op: ...
 
     async def quit_session(self) -> None: ...
 
-    async def switch_to(self, link: ThreadLink, pages: TranscriptPages | None) -> None: ...
+    async def switch_to_new(self) -> None: ...
+
+    async def switch_to_ref(self, ref: ThreadRef) -> None: ...
+
+    async def switch_to_fork(self) -> None: ...
+
+    def open_picker(self, *, all_folders: bool = ..., first: bool = ...) -> None: ...
 
     def push_screen(self, screen: Any, callback: Any = ...) -> Any: ...
 
     def run_worker(self, work: Any, *, group: str = ...) -> Any: ...
 
 GIT_TIMEOUT_S = 20.0
+_REPLAY = "this view has no runtime behind it (a replay)"
 
 
 async def run_slash_command(app: SlashHost, name: str, argument: str) -> None:
     if name in ("quit", "exit"):
         await app.quit_session()
-    elif name == "new":
-        await _new(app)
-    elif name == "resume":
-        await _resume(app, argument)
-    elif name == "fork":
-        await _fork(app)
-    elif name == "rename":
-        await _rename(app, argument)
-    elif name == "compact":
-        await app.submit(Compact())
-    elif name == "model":
-        await _model(app, argument)
-    elif name == "permissions":
-        _permissions(app, argument)
-    elif name == "init":
-        await _init(app)
     elif name == "diff":
         app.show_page("git diff", workspace_diff(app.cwd))
     elif name == "status":
         app.show_page("status", status_page(app))
     elif name == "mcp":
         app.note("/mcp: llmx does not start MCP servers yet — [mcp_servers] is read and ignored")
-    else:
+    elif not any(command.name == name for command in slash.COMMANDS):
         app.note(f"/{name}: no such command — type / to see the commands")
-
-
-async def _new(app: SlashHost) -> None:
-    if app.opener is None:
-        app.note("/new: this view has no runtime behind it (a replay) — run `llmx`")
-        return
-    await app.switch_to(await app.opener.new(), None)
+    elif app.door is None or app.thread is None:
+        app.note(f"/{name}: {_REPLAY} — run `llmx` or `llmx resume`")
+    elif name == "new":
+        await app.switch_to_new()
+    elif name == "resume":
+        await _resume(app, argument)
+    elif name == "fork":
+        await app.switch_to_fork()
+    elif name == "rename":
+        await _rename(app, argument)
+    elif name == "compact":
+        await app.submit(Compact())
+    elif name == "model":
+        _model(app, argument)
+    elif name == "permissions":
+        _permissions(app, argument)
+    elif name == "init":
+        await _init(app)
 
 
 async def _resume(app: SlashHost, argument: str) -> None:
-    if app.opener is None:
-        app.note("/resume: this view has no runtime behind it (a replay) — run `llmx resume`")
-        return
-    opener = app.opener
+    from llmx.runtime import ThreadRef
+
     if argument:
-        from llmx.events.home import llmx_home
-        from llmx.projections.session_listing import SessionLookupError, resolve_session
-
-        try:
-            path = resolve_session(llmx_home(), argument)
-        except SessionLookupError as exc:
-            app.note(f"/resume: {exc}")
-            return
-        await app.switch_to(await opener.resume(path), TranscriptPages(path))
+        await app.switch_to_ref(ThreadRef.by_id(argument))
         return
-    from llmx.cli.tui.resume_picker import ResumePicker
-    from llmx.events.home import llmx_home
-
-    def chosen(path: Path | None) -> None:
-        if path is not None:
-            app.run_worker(_switch_resumed(app, path), group="submit")
-
-    app.push_screen(ResumePicker(llmx_home(), app.cwd), chosen)
-
-
-async def _switch_resumed(app: SlashHost, path: Path) -> None:
-    assert app.opener is not None
-    await app.switch_to(await app.opener.resume(path), TranscriptPages(path))
-
-
-async def _fork(app: SlashHost) -> None:
-    link = app.link
-    if app.opener is None or link is None:
-        app.note("/fork: this view has no runtime behind it (a replay)")
-        return
-    path = link.rollout_path
-    if path is None or not path.exists():
-        app.note("/fork: nothing to fork yet — send a prompt first")
-        return
-    forked = await app.opener.fork(path)
-    await app.switch_to(forked, TranscriptPages(path))
+    app.open_picker()
 
 
 async def _rename(app: SlashHost, argument: str) -> None:
-    if not argument:
-        app.note("/rename: give the new name — /rename NAME")
-        return
-    await app.submit(SetThreadName(name=argument))
+    app.note("/rename: not available yet")
 
 
-async def _model(app: SlashHost, argument: str) -> None:
+def _model(app: SlashHost, argument: str) -> None:
     if not argument:
-        model = app.fold.status.model or "?"
+        model = app.turn_model or app.fold.status.model or "?"
         app.note(f"/model: the model is {model} — /model NAME to change it for the next turns")
         return
-    await app.submit(OverrideTurnContext(model=argument))
+    # Sent with each following prompt (user_turn's model), as Codex's TUI does.
+    app.turn_model = argument
+    app.note(f"/model: the next turns use {argument}")
 
 
 def _permissions(app: SlashHost, argument: str) -> None:
     presets = {label.split(":")[0].lower().replace(" ", "-"): (mode, policy)
                for label, mode, policy in slash.PERMISSION_PRESETS}
     chosen = presets.get(argument.lower())
-    if chosen is None:
-        from llmx.cli.tui.permissions_screen import PermissionsScreen
-
-        def picked(preset: tuple[str, str] | None) -> None:
-            if preset is not None:
-                app.run_worker(_override_permissions(app, *preset), group="submit")
-
-        app.push_screen(PermissionsScreen(), picked)
+    if chosen is not None:
+        _set_permissions(app, chosen)
         return
-    app.run_worker(_override_permissions(app, *chosen), group="submit")
+    from llmx.cli.tui.permissions_screen import PermissionsScreen
+
+    def picked(preset: tuple[str, str] | None) -> None:
+        if preset is not None:
+            _set_permissions(app, preset)
+
+    app.push_screen(PermissionsScreen(), picked)
 
 
-async def _override_permissions(app: SlashHost, mode: str, policy: str) -> None:
-    await app.submit(OverrideTurnContext(approval_policy=policy, sandbox_policy={"type": mode}))
+def _set_permissions(app: SlashHost, preset: tuple[str, str]) -> None:
+    # Per-turn settings: each following user_turn carries this sandbox and policy.
+    app.turn_permissions = preset
+    mode, policy = preset
+    app.note(f"/permissions: the next turns run {mode} with approval {policy}")
 
 
 async def _init(app: SlashHost) -> None:
     if (app.cwd / "AGENTS.md").exists():
         app.note("/init: AGENTS.md already exists here — edit it, or remove it first")
         return
-    await app.submit(UserInputOp(items=[TextInput(text=slash.INIT_PROMPT)]))
+    await app.submit(app.turn_op([TextInput(text=slash.INIT_PROMPT)]))
 
 
 def workspace_diff(cwd: Path) -> Text:
@@ -203,7 +179,7 @@ def status_page(app: SlashHost) -> Text:
     rows = [
         ("session", status.thread_id or "(new, not saved until the first prompt)"),
         ("name", status.thread_name or ""),
-        ("model", status.model),
+        ("model", app.turn_model or status.model),
         ("directory", status.cwd or str(app.cwd)),
         ("sandbox", status.sandbox),
         ("approval policy", status.approval_policy),
@@ -212,8 +188,8 @@ def status_page(app: SlashHost) -> Text:
     left = status.context_left_percent()
     if left is not None:
         rows.append(("context left", f"{left}% of {status.context_window:,}"))
-    if app.link is not None and app.link.rollout_path is not None:
-        rows.append(("rollout", str(app.link.rollout_path)))
+    if app.thread is not None and app.thread.rollout_path is not None:
+        rows.append(("rollout", str(app.thread.rollout_path)))
     text = Text()
     for key, value in rows:
         text.append(f"{key + ':':<17}", style="bold")

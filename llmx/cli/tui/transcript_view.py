@@ -173,6 +173,10 @@ class TranscriptView(ScrollView, can_focus=True):
         self._relayout(0)
 
     def render_line(self, y: int) -> Strip:
+        if self._content_width() != self._width:
+            # Cells shown before the widget had its size (a session opened while the
+            # screen was still being laid out) are laid out again at the real width.
+            self._relayout(0)
         row = self.scroll_offset.y + y
         width = self.scrollable_content_region.width
         if row >= self._offsets[-1] or self.cell_count() == 0:

@@ -1,0 +1,54 @@
+"""The TUI's way to its threads: one ``ThreadManager`` for the whole process.
+
+Every thread the app shows is opened, resumed or forked here, with the flags the user
+gave (``ThreadOptions``), and the app talks to it only through the ``AgentThread`` it gets
+back (submit, subscribe, close). The manager is built on the app's own event loop when
+the app starts (its HTTP client and the threads' tasks belong to that loop).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from llmx.runtime import AgentThread, ThreadManager, ThreadOptions, ThreadRef
+
+# How the interactive session names itself in a new thread's session_meta and to the
+# model provider. ``cli`` is the source Codex records for its TUI, so listings that show
+# interactive sessions (Codex's resume picker, the app-server's thread/list) show ours.
+ORIGINATOR = "llmx_tui"
+SOURCE = "cli"
+
+
+class Door:
+    """Opens the threads of one interactive session (``/new``, ``/resume``, ``/fork``)."""
+
+    def __init__(self, options: ThreadOptions, home: Path | None = None) -> None:
+        self.options = options
+        self.home = home
+        self._manager: ThreadManager | None = None
+        self.on_warning: Callable[[str], None] = lambda message: None
+
+    @property
+    def manager(self) -> ThreadManager:
+        # Built on first use, from a coroutine of the app: on its event loop.
+        if self._manager is None:
+            self._manager = ThreadManager(self.home, originator=ORIGINATOR, source=SOURCE,
+                                          on_warning=self._warn)
+        return self._manager
+
+    def _warn(self, message: str) -> None:
+        self.on_warning(message)
+
+    async def new(self) -> AgentThread:
+        return await self.manager.open(self.options)
+
+    async def resume(self, ref: ThreadRef) -> AgentThread:
+        return await self.manager.resume(ref, self.options)
+
+    async def fork(self, ref: ThreadRef) -> AgentThread:
+        return await self.manager.fork(ref, self.options)
+
+    async def close(self) -> None:
+        if self._manager is not None:
+            await self._manager.close()

@@ -1,0 +1,282 @@
+"""The live interactive session in Textual's pilot, against the loopback model server:
+every key that changes the session is a submission in the rollout before it acts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from e2e.exec_harness import needs_sandbox
+from support.model_server import scripted
+from tui.live_harness import (
+    API_KEY_ENV,
+    events_of,
+    idle,
+    live_app,
+    make_home,
+    make_workspace,
+    rollout_lines,
+    shown,
+    submissions,
+    type_line,
+    until,
+    without_revisions,
+)
+
+from llmx.cli.tui.app import LlmxApp
+from llmx.cli.tui.approval_screen import ApprovalScreen
+from llmx.cli.tui.session_start import Start
+from llmx.projections import transcript_cells as tc
+from llmx.projections.transcript_pages import TranscriptPages, fold_file
+from llmx.runtime import ThreadRef
+
+pytestmark = pytest.mark.asyncio
+
+
+@pytest.fixture(autouse=True)
+def _model_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(API_KEY_ENV, "k")
+
+
+def approval_script() -> dict[str, object]:
+    return {"turns": [
+        {"items": [{"type": "shell", "command": "echo made > made.txt"}]},
+        {"items": [{"type": "message", "text": "Made the file."}]},
+    ], "fallback": [{"type": "message", "text": "Nothing more."}]}
+
+
+@needs_sandbox
+@pytest.mark.parametrize(("key", "decision"), [("y", "approved"), ("n", "denied")])
+async def test_a_prompt_and_an_approval_are_submissions_before_they_act(
+    tmp_path: Path, key: str, decision: str
+) -> None:
+    with scripted(approval_script()) as model:
+        home = make_home(tmp_path, model.base_url)
+        work = make_workspace(tmp_path)
+        app = live_app(home, work, approval_policy="untrusted", sandbox_mode="workspace-write")
+        async with app.run_test(size=(100, 30)) as pilot:
+            await type_line(pilot, "make the file")
+            await until(pilot, lambda: isinstance(app.screen, ApprovalScreen),
+                        "the approval dialog")
+            assert "echo made > made.txt" in str(app.screen.query_one("#approval-question")
+                                                 .render())
+            await pilot.press(key)
+            await until(pilot, lambda: any(isinstance(c, tc.AgentCell) and "Made the file"
+                                           in c.text for c in app.view.cells), "the answer")
+            await until(pilot, idle(app), "the turn's end")
+            thread = app.thread
+            assert thread is not None
+            rollout = thread.rollout_path
+            assert rollout is not None
+            live = shown(app)
+            await pilot.press("ctrl+c")
+            await pilot.press("ctrl+c")
+        assert app.return_code == 0
+    assert (work / "made.txt").exists() is (decision == "approved")
+    ops = [s["op"] for s in submissions(rollout)]
+    assert [op["type"] for op in ops] == ["user_turn", "exec_approval", "shutdown"]
+    assert ops[0]["items"] == [{"type": "text", "text": "make the file", "text_elements": []}]
+    [answer] = [s for s in submissions(rollout) if s["op"]["type"] == "exec_approval"]
+    assert answer["op"]["decision"] == decision
+    assert answer["decided_by"] == "user"
+    [request] = events_of(rollout, "exec_approval_request")
+    assert answer["op"]["id"] == request["call_id"]
+    # The decision is in the log before the command ran (or was refused): before the
+    # tool call's output the model is sent.
+    kinds = [(line["type"], line["payload"].get("type")) for line in rollout_lines(rollout)]
+    decided_at = kinds.index(("submission", None), kinds.index(("event_msg",
+                                                                "exec_approval_request")))
+    assert decided_at < kinds.index(("response_item", "function_call_output"))
+    # What was on screen is the fold of the file.
+    assert live == without_revisions(fold_file(rollout).cells)
+
+
+async def test_esc_interrupts_the_running_turn_with_a_submission(tmp_path: Path) -> None:
+    script = {"turns": [
+        {"items": [{"type": "message", "text": "never finished"}], "stall": 30},
+        {"items": [{"type": "message", "text": "Second answer."}]},
+    ]}
+    with scripted(script) as model:
+        home = make_home(tmp_path, model.base_url)
+        work = make_workspace(tmp_path)
+        app = live_app(home, work)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await type_line(pilot, "wait forever")
+            await until(pilot, lambda: app.fold.status.turn_running, "the turn to start")
+            await pilot.press("escape")
+            await until(pilot, idle(app), "the interrupted turn's end")
+            await type_line(pilot, "again")
+            await until(pilot, lambda: any(isinstance(c, tc.AgentCell) and c.text ==
+                                           "Second answer." for c in app.view.cells),
+                        "the second answer")
+            await until(pilot, idle(app), "the second turn's end")
+            assert app.thread is not None
+            rollout = app.thread.rollout_path
+            assert rollout is not None
+            live = shown(app)
+            await pilot.press("ctrl+c", "ctrl+c")
+        assert app.return_code == 0
+    ops = [s["op"]["type"] for s in submissions(rollout)]
+    assert ops == ["user_turn", "interrupt", "user_turn", "shutdown"]
+    assert len(events_of(rollout, "turn_aborted")) == 1
+    assert live == without_revisions(fold_file(rollout).cells)
+
+
+async def test_prompts_typed_while_a_turn_runs_are_queued_and_sent_in_order(
+    tmp_path: Path,
+) -> None:
+    script = {"turns": [
+        {"items": [{"type": "message", "text": "First answer."}], "delay": 1.5},
+        {"items": [{"type": "message", "text": "Second answer."}]},
+        {"items": [{"type": "message", "text": "Third answer."}]},
+    ]}
+    with scripted(script) as model:
+        home = make_home(tmp_path, model.base_url)
+        work = make_workspace(tmp_path)
+        app = live_app(home, work)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await type_line(pilot, "one")
+            await until(pilot, lambda: app.busy, "the first turn")
+            await type_line(pilot, "two")
+            await type_line(pilot, "three")
+            assert app.queued == ["two", "three"]
+            assert "queued: two" in str(app.query_one("#activity").render())
+            await until(pilot, lambda: sum(isinstance(c, tc.AgentCell)
+                                           for c in app.view.cells) == 3, "three answers")
+            await until(pilot, idle(app), "the last turn's end")
+            assert app.thread is not None
+            rollout = app.thread.rollout_path
+            assert rollout is not None
+            await pilot.press("ctrl+c", "ctrl+c")
+    lines = rollout_lines(rollout)
+    prompts = [(i, line["payload"]["op"]["items"][0]["text"]) for i, line in enumerate(lines)
+               if line["type"] == "submission" and line["payload"]["op"]["type"] == "user_turn"]
+    assert [text for _, text in prompts] == ["one", "two", "three"]
+    # Each queued prompt was submitted after the turn before it had ended.
+    ends = [i for i, line in enumerate(lines) if line["payload"].get("type") == "task_complete"]
+    assert prompts[1][0] > ends[0]
+    assert prompts[2][0] > ends[1]
+
+
+async def test_a_second_ctrl_c_on_an_idle_composer_quits_and_the_first_does_not(
+    tmp_path: Path,
+) -> None:
+    with scripted({"turns": []}) as model:
+        home = make_home(tmp_path, model.base_url)
+        work = make_workspace(tmp_path)
+        app = live_app(home, work)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: app.thread is not None, "the thread")
+            await pilot.press("ctrl+c")
+            await pilot.pause()
+            assert app.is_running
+            assert "ctrl+c again" in str(app.query_one("#hint").render())
+            await pilot.press("ctrl+c")
+        assert app.return_code == 0
+    # A thread that never had a prompt leaves no session behind.
+    assert list(home.glob("sessions/**/*.jsonl")) == []
+
+
+def conversation_script() -> dict[str, object]:
+    return {"turns": [
+        {"items": [{"type": "reasoning", "summary": [{"type": "summary_text",
+                                                      "text": "Thinking it over"}]},
+                   {"type": "message", "text": "First answer, streamed in pieces."}]},
+        {"items": [{"type": "message", "text": "Second answer."}]},
+    ], "fallback": [{"type": "message", "text": "Later answer."}]}
+
+
+async def two_turns(app: LlmxApp) -> tuple[list[tc.Cell], list[str], Path]:
+    """Run two prompts in ``app``; what it showed (cells and text) and its rollout."""
+    async with app.run_test(size=(80, 24)) as pilot:
+        await type_line(pilot, "first question")
+        await until(pilot, lambda: any(isinstance(c, tc.AgentCell) for c in app.view.cells),
+                    "the first answer")
+        await until(pilot, idle(app), "the first turn's end")
+        await type_line(pilot, "second question")
+        await until(pilot, lambda: sum(isinstance(c, tc.AgentCell)
+                                       for c in app.view.cells) == 2, "the second answer")
+        await until(pilot, idle(app), "the second turn's end")
+        assert app.thread is not None
+        rollout = app.thread.rollout_path
+        assert rollout is not None
+        cells, text = shown(app), app.view.plain_lines()
+        await pilot.press("ctrl+c", "ctrl+c")
+    return cells, text, rollout
+
+
+async def test_live_resumed_and_replayed_screens_are_equal(tmp_path: Path) -> None:
+    with scripted(conversation_script()) as model:
+        home = make_home(tmp_path, model.base_url)
+        work = make_workspace(tmp_path)
+        live_cells, live_text, rollout = await two_turns(live_app(home, work))
+        resumed = live_app(home, work, Start.resume(ThreadRef.last()))
+        async with resumed.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: resumed.thread is not None, "the resumed thread")
+            await pilot.pause()
+            assert resumed.thread is not None
+            assert resumed.thread.rollout_path == rollout
+            resumed_cells, resumed_text = shown(resumed), resumed.view.plain_lines()
+            # The resumed thread goes on in the same file.
+            await type_line(pilot, "third question")
+            await until(pilot, lambda: any(isinstance(c, tc.AgentCell) and c.text ==
+                                           "Later answer." for c in resumed.view.cells),
+                        "the third answer")
+            await until(pilot, idle(resumed), "the third turn's end")
+            after_resume = shown(resumed)
+            await pilot.press("ctrl+c", "ctrl+c")
+    replay = LlmxApp(cwd=work, pages=TranscriptPages(rollout))
+    async with replay.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        replayed_cells = shown(replay)
+        replayed_text = replay.view.plain_lines()
+    assert any(isinstance(c, tc.ReasoningCell) for c in live_cells)
+    assert resumed_cells == live_cells[: len(resumed_cells)]
+    assert resumed_text == live_text
+    # The replay is of the file after the third turn: the live screen of the resumed
+    # session, whose first part is the first session's screen.
+    assert replayed_cells == after_resume
+    assert replayed_cells[: len(live_cells)] == live_cells
+    assert replayed_text[: len(live_text)] == live_text
+
+
+async def test_fork_continues_in_a_new_thread_that_names_its_parent(tmp_path: Path) -> None:
+    with scripted(conversation_script()) as model:
+        home = make_home(tmp_path, model.base_url)
+        work = make_workspace(tmp_path)
+        app = live_app(home, work)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await type_line(pilot, "first question")
+            await until(pilot, lambda: any(isinstance(c, tc.AgentCell)
+                                           for c in app.view.cells), "the first answer")
+            await until(pilot, idle(app), "the first turn's end")
+            parent = app.thread
+            assert parent is not None
+            parent_path = parent.rollout_path
+            before = shown(app)
+            await type_line(pilot, "/fork")
+            await until(pilot, lambda: app.thread is not None and app.thread is not parent,
+                        "the fork")
+            forked = app.thread
+            assert forked is not None
+            assert parent.closed
+            assert shown(app)[: len(before)] == before
+            assert any(isinstance(c, tc.InfoCell) and parent.thread_id in c.text
+                       for c in app.view.cells)
+            await type_line(pilot, "in the fork")
+            await until(pilot, lambda: any(isinstance(c, tc.AgentCell) and c.text ==
+                                           "Second answer." for c in app.view.cells),
+                        "the fork's answer")
+            await until(pilot, idle(app), "the fork's turn end")
+            fork_path = forked.rollout_path
+            live = shown(app)
+            await pilot.press("ctrl+c", "ctrl+c")
+    assert fork_path is not None
+    assert parent_path is not None
+    assert fork_path != parent_path
+    meta = rollout_lines(fork_path)[0]["payload"]
+    assert meta["forked_from_id"] == parent.thread_id
+    assert "in the fork" not in parent_path.read_text()
+    assert [s["op"]["items"][0]["text"] for s in submissions(fork_path)
+            if s["op"]["type"] == "user_turn"] == ["in the fork"]
+    assert live == without_revisions(fold_file(fork_path).cells)
