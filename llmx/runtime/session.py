@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from llmx.events.event_log import EventLog
+from llmx.events.event_msgs import WarningEvent
 from llmx.events.ops import (
     Compact,
     ExecApproval,
@@ -52,6 +53,7 @@ from llmx.runtime.session_types import (
 )
 from llmx.runtime.turn import Turn
 from llmx.runtime.turn_host import Answer, TurnOutcome, TurnStatus
+from llmx.runtime.turn_settings import SandboxForMode, settings_for_turn
 
 __all__ = ["Session", "session_meta"]
 
@@ -70,10 +72,13 @@ class Session:
         prompt_history: PromptHistory | None = None,
         token_usage: TokenUsage | None = None,
         baseline: ContextBaseline | None = None,
+        sandbox_for: SandboxForMode | None = None,
     ) -> None:
         """``baseline``: the settings the model was last told of, for a thread that goes on
         from a recorded one (the newest surviving ``turn_context``)."""
         self.settings = settings
+        # Resolves the sandbox of a user_turn that asks for another mode.
+        self._sandbox_for = sandbox_for
         self.log = log
         self.model = model
         self._history: list[HistoryItem] = list(history)
@@ -159,6 +164,8 @@ class Session:
             submission_id, op = await self._queue.get()
             if isinstance(op, UserTurn | UserInputOp):
                 await self._wait_turn()
+                if isinstance(op, UserTurn):
+                    await self._take_turn_settings(op)
                 self._start_turn(op)
             elif isinstance(op, Compact):
                 await self._wait_turn()
@@ -255,6 +262,14 @@ class Session:
             self._pending.pop(call_id, None)
 
     # -- running turns -------------------------------------------------------------
+
+    async def _take_turn_settings(self, op: UserTurn) -> None:
+        """The turn's own settings (model, approval policy, sandbox), kept for the turns
+        after it; a setting that cannot be taken is a warning in the log."""
+        self.settings, refused = settings_for_turn(self.settings, op, self._sandbox_for)
+        for reason in refused:
+            await self.log.record(WarningEvent(message=f"{reason}; the turn keeps the "
+                                               "thread's setting"))
 
     def _start_turn(self, op: TurnOp) -> None:
         schema = op.final_output_json_schema

@@ -280,3 +280,35 @@ async def test_fork_continues_in_a_new_thread_that_names_its_parent(tmp_path: Pa
     assert [s["op"]["items"][0]["text"] for s in submissions(fork_path)
             if s["op"]["type"] == "user_turn"] == ["in the fork"]
     assert live == without_revisions(fold_file(fork_path).cells)
+
+
+async def test_model_and_permissions_are_the_settings_of_the_next_user_turns(
+    tmp_path: Path,
+) -> None:
+    with scripted({"turns": [], "fallback": [{"type": "message", "text": "ok"}]}) as model:
+        home = make_home(tmp_path, model.base_url)
+        work = make_workspace(tmp_path)
+        app = live_app(home, work, sandbox_mode="workspace-write", approval_policy="on-request")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await type_line(pilot, "/model other-model")
+            await type_line(pilot, "/permissions read-only")
+            await type_line(pilot, "hello")
+            await until(pilot, lambda: any(isinstance(c, tc.AgentCell) for c in app.view.cells),
+                        "the answer")
+            await until(pilot, idle(app), "the turn's end")
+            status = str(app.query_one("#status").render())
+            assert "other-model" in status
+            assert "read-only" in status
+            assert app.thread is not None
+            rollout = app.thread.rollout_path
+            assert rollout is not None
+            await pilot.press("ctrl+c", "ctrl+c")
+        [request] = model.model_requests()
+    assert request.body["model"] == "other-model"
+    [turn] = [s["op"] for s in submissions(rollout)
+              if s["op"]["type"] == "user_turn"]
+    assert (turn["model"], turn["approval_policy"], turn["sandbox_policy"]["type"]) == (
+        "other-model", "on-request", "read-only")
+    [context] = [line["payload"] for line in rollout_lines(rollout)
+                 if line["type"] == "turn_context"]
+    assert (context["model"], context["sandbox_policy"]["type"]) == ("other-model", "read-only")

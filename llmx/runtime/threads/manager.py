@@ -30,6 +30,7 @@ from llmx.runtime.threads.options import (
     ThreadOptions,
     check_trusted_cwd,
     load_thread_config,
+    sandbox_for_mode,
     thread_settings,
 )
 from llmx.runtime.threads.thread import AgentThread
@@ -260,7 +261,8 @@ class ThreadManager:
         )
         session = Session(settings, log, model, history=history, index=index,
                           prompt_history=prompt_history, token_usage=token_usage,
-                          baseline=baseline)
+                          baseline=baseline,
+                          sandbox_for=sandbox_for_mode(options, loaded, settings.thread_id))
         # A fork's file exists before its first turn: listings show it from now on.
         session.update_index()
         thread = AgentThread(session, model, loaded.config, meta_line=meta_line,

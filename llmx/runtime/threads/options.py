@@ -17,7 +17,7 @@ import msgspec
 from llmx.runtime.config_loaded import LoadedConfig
 from llmx.runtime.config_types import ApprovalPolicy, ConfigError
 from llmx.runtime.session_sandbox import sandbox_setup
-from llmx.runtime.session_types import SessionSettings
+from llmx.runtime.session_types import SandboxSetup, SessionSettings
 from llmx.runtime.threads.errors import ThreadError
 
 Warn = Callable[[str], None]
@@ -104,23 +104,9 @@ def thread_settings(
         discover_project_docs,
         user_instructions_text,
     )
-    from llmx.sandbox.policy import PolicyError, policy_to_dict
-    from llmx.sandbox.resolve import SandboxConfig, SandboxFlags, resolve_sandbox
-
     config = loaded.config
     cwd = options.cwd
-    try:
-        sandbox = resolve_sandbox(
-            # The profile is already merged into the document.
-            SandboxConfig.from_mapping(loaded.document, cwd=cwd, config_profile=None),
-            SandboxFlags(
-                sandbox=options.sandbox_mode, full_auto=options.full_auto,
-                bypass=options.bypass_approvals_and_sandbox, add_dirs=options.add_dirs,
-            ),
-            cwd=cwd, thread_id=thread_id, home=None,
-        )
-    except PolicyError as exc:
-        raise ThreadError(str(exc)) from None
+    sandbox = thread_sandbox(options, loaded, thread_id)
     try:
         approval = ApprovalPolicy.parse(_approval_policy(options, loaded),
                                         source="-a/approval_policy")
@@ -133,7 +119,7 @@ def thread_settings(
         model=config.model,
         model_provider=config.model_provider,
         approval_policy=approval,
-        sandbox=sandbox_setup(sandbox.plan, policy_to_dict(sandbox.policy), resolved=sandbox),
+        sandbox=sandbox,
         base_instructions=config.instructions or BASE_INSTRUCTIONS,
         user_instructions=user_instructions_text(cwd, docs),
         reasoning_effort=(
@@ -151,6 +137,42 @@ def thread_settings(
         shell=Path(os.environ.get("SHELL") or "/bin/bash").name,
     )
     return settings
+
+
+def thread_sandbox(options: ThreadOptions, loaded: LoadedConfig, thread_id: str) -> SandboxSetup:
+    """The sandbox ``options`` ask for, resolved against the configuration."""
+    from llmx.sandbox.policy import PolicyError, policy_to_dict
+    from llmx.sandbox.resolve import SandboxConfig, SandboxFlags, resolve_sandbox
+
+    cwd = options.cwd
+    try:
+        sandbox = resolve_sandbox(
+            # The profile is already merged into the document.
+            SandboxConfig.from_mapping(loaded.document, cwd=cwd, config_profile=None),
+            SandboxFlags(
+                sandbox=options.sandbox_mode, full_auto=options.full_auto,
+                bypass=options.bypass_approvals_and_sandbox, add_dirs=options.add_dirs,
+            ),
+            cwd=cwd, thread_id=thread_id, home=None,
+        )
+    except PolicyError as exc:
+        raise ThreadError(str(exc)) from None
+    return sandbox_setup(sandbox.plan, policy_to_dict(sandbox.policy), resolved=sandbox)
+
+
+def sandbox_for_mode(options: ThreadOptions, loaded: LoadedConfig,
+                     thread_id: str) -> Callable[[str], SandboxSetup]:
+    """The sandbox of a turn that asks for another mode (a ``user_turn``'s
+    ``sandbox_policy``): the thread's options with that mode instead of theirs."""
+
+    def resolve(mode: str) -> SandboxSetup:
+        return thread_sandbox(
+            msgspec.structs.replace(options, sandbox_mode=mode, full_auto=False,
+                                    bypass_approvals_and_sandbox=False),
+            loaded, thread_id,
+        )
+
+    return resolve
 
 
 def _approval_policy(options: ThreadOptions, loaded: LoadedConfig) -> str:
