@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from llmx.events.event_log import EventLog
-from llmx.events.event_msgs import WarningEvent
+from llmx.events.event_msgs import ThreadNameUpdated, WarningEvent
 from llmx.events.ops import (
     Compact,
     ExecApproval,
@@ -24,6 +24,8 @@ from llmx.events.ops import (
     Op,
     PatchApproval,
     ReviewDecision,
+    RunUserShellCommand,
+    SetThreadName,
     Shutdown,
     ThreadRollback,
     UserInputOp,
@@ -54,6 +56,7 @@ from llmx.runtime.session_types import (
 from llmx.runtime.turn import Turn
 from llmx.runtime.turn_host import Answer, TurnOutcome, TurnStatus
 from llmx.runtime.turn_settings import SandboxForMode, settings_for_turn
+from llmx.runtime.user_shell import UserShell
 
 __all__ = ["Session", "session_meta"]
 
@@ -140,9 +143,32 @@ class Session:
             future = self._pending.pop(op.id, None)
             if future is not None and not future.done():
                 future.set_result(Answer(_decision(op.decision), submission_id, decided_by))
+        elif isinstance(op, SetThreadName):
+            # Not a turn: the name is taken at once, as in Codex, even while a turn runs.
+            await self._set_name(op.name)
         else:
             await self._queue.put((submission_id, op))
         return submission_id
+
+    async def _set_name(self, name: str) -> None:
+        """Name the thread: in the names file listings read (as ``thread/name/set``
+        does) and in the log (``thread_name_updated``, which Codex writes too)."""
+        name = name.strip()
+        if not name:
+            await self.log.record(WarningEvent(message="a thread name must not be empty"))
+            return
+        if self._index is not None:
+            from llmx.projections.session_names import set_thread_name
+
+            try:
+                await asyncio.to_thread(set_thread_name, self._index.home,
+                                        self.settings.thread_id, name)
+            except OSError as exc:
+                await self.log.record(WarningEvent(
+                    message=f"cannot save the thread name: {exc.strerror or exc}"))
+                return
+        await self.log.record(ThreadNameUpdated(thread_id=self.settings.thread_id,
+                                                thread_name=name))
 
     async def record_prompt(self, text: str) -> None:
         """Add a turn's prompt to ``history.jsonl``: called once the turn's opening is in
@@ -170,6 +196,9 @@ class Session:
             elif isinstance(op, Compact):
                 await self._wait_turn()
                 self._start_compaction()
+            elif isinstance(op, RunUserShellCommand):
+                await self._wait_turn()
+                self._start_user_shell(op.command)
             elif isinstance(op, ThreadRollback):
                 # Not queued behind a running turn: refused while one runs, as in Codex.
                 running = self._turn_task is not None and not self._turn_task.done()
@@ -292,6 +321,16 @@ class Session:
 
     async def _run_turn(self, turn: Turn, inputs: list[str]) -> None:
         self._turn_ended(await turn.run(), inputs)
+
+    def _start_user_shell(self, command: str) -> None:
+        shell = UserShell(self.settings, self.log, self, command)
+        self._turn_task = asyncio.create_task(self._run_user_shell(shell),
+                                              name=f"user-shell-{shell.turn_id}")
+
+    async def _run_user_shell(self, shell: UserShell) -> None:
+        await shell.run()
+        # Not a turn of the model's: the thread's outcome and ``notify`` stay as they were.
+        self.update_index()
 
     async def _run_compaction(self, compaction: Compaction) -> None:
         outcome = await compaction.run()

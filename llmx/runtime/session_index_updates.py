@@ -26,6 +26,10 @@ class SessionIndexUpdates:
         # read-only disk, a folder in the way) rarely goes away within a session.
         self._failed = False
 
+    @property
+    def home(self) -> Path:
+        return self._home
+
     def record_flush(self, rollout_path: Path) -> None:
         if self._failed:
             return

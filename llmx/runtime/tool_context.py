@@ -34,6 +34,10 @@ if TYPE_CHECKING:
 class ToolContext:
     """The part of one turn its tool calls work with."""
 
+    # The ``source`` of the command items it records (Codex's ExecCommandSource): the
+    # model's commands, or ``user_shell`` for one the user typed.
+    command_source = "unified_exec_startup"
+
     def __init__(
         self, settings: SessionSettings, log: EventLog, host: TurnHost, turn_id: str
     ) -> None:

@@ -220,20 +220,21 @@ async def _refuse_command(
 async def _declined_command(tools: ToolContext, call: ToolCall, argv: list[str], cwd: Path) -> None:
     """The item of a command that was refused and never ran (Codex's app-server completes
     such a command as ``declined`` too): no output, no exit code."""
-    item = _command_item(call, argv, cwd, CommandExecutionStatus.DECLINED)
+    item = _command_item(tools, call, argv, cwd, CommandExecutionStatus.DECLINED)
     at = now_ms()
     await tools.item_completed(item, at, at)
 
 
 def _command_item(
-    call: ToolCall, argv: list[str], cwd: Path, status: CommandExecutionStatus
+    tools: ToolContext, call: ToolCall, argv: list[str], cwd: Path,
+    status: CommandExecutionStatus,
 ) -> CommandExecutionItem:
     return CommandExecutionItem(
         id=call.call_id,
         command=argv,
         cwd=str(cwd),
         parsed_cmd=[UnknownCommand(cmd=argv[-1])],
-        source="unified_exec_startup",
+        source=tools.command_source,
         status=status,
     )
 
@@ -269,7 +270,7 @@ async def _record_escalation(
 async def _run(
     tools: ToolContext, call: ToolCall, argv: list[str], cwd: Path, spawner: Spawner
 ) -> CommandResult:
-    item = _command_item(call, argv, cwd, CommandExecutionStatus.IN_PROGRESS)
+    item = _command_item(tools, call, argv, cwd, CommandExecutionStatus.IN_PROGRESS)
     started_ms = now_ms()
     await tools.item_started(item, started_ms)
     tools.running_items[call.call_id] = (item, started_ms)

@@ -3,6 +3,7 @@ every key that changes the session is a submission in the rollout before it acts
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ from tui.live_harness import (
 
 from llmx.cli.tui.app import LlmxApp
 from llmx.cli.tui.approval_screen import ApprovalScreen
+from llmx.cli.tui.resume_picker import ResumePicker
 from llmx.cli.tui.session_start import Start
 from llmx.projections import transcript_cells as tc
 from llmx.projections.transcript_pages import TranscriptPages, fold_file
@@ -312,3 +314,104 @@ async def test_model_and_permissions_are_the_settings_of_the_next_user_turns(
     [context] = [line["payload"] for line in rollout_lines(rollout)
                  if line["type"] == "turn_context"]
     assert (context["model"], context["sandbox_policy"]["type"]) == ("other-model", "read-only")
+
+
+@needs_sandbox
+async def test_a_bang_command_runs_through_the_sandbox_and_the_approval_path(
+    tmp_path: Path,
+) -> None:
+    with scripted({"turns": [], "fallback": [{"type": "message", "text": "Seen it."}]}) as model:
+        # /tmp not writable: the test's folders are all under it.
+        home = make_home(tmp_path, model.base_url, "[sandbox_workspace_write]\n"
+                         "exclude_slash_tmp = true\nexclude_tmpdir_env_var = true\n")
+        work = make_workspace(tmp_path)
+        app = live_app(home, work, approval_policy="untrusted", sandbox_mode="workspace-write")
+        async with app.run_test(size=(100, 30)) as pilot:
+            await type_line(pilot, f"!echo typed > typed.txt; touch {home}/outside.txt")
+            await until(pilot, lambda: isinstance(app.screen, ApprovalScreen),
+                        "the approval dialog")
+            await pilot.press("y")
+            await until(pilot, lambda: any(isinstance(c, tc.CommandCell) and c.exit_code
+                                           is not None for c in app.view.cells),
+                        "the command's end")
+            # The sandbox refused the write outside: asked again, without the sandbox.
+            await until(pilot, lambda: isinstance(app.screen, ApprovalScreen),
+                        "the question whether to retry without the sandbox")
+            assert "retry without sandbox" in str(
+                app.screen.query_one("#approval-question").render())
+            await pilot.press("n")
+            await until(pilot, idle(app), "the shell task's end")
+            await type_line(pilot, "what did I run")
+            await until(pilot, lambda: any(isinstance(c, tc.AgentCell) for c in app.view.cells),
+                        "the answer")
+            await until(pilot, idle(app), "the turn's end")
+            assert app.thread is not None
+            rollout = app.thread.rollout_path
+            assert rollout is not None
+            live = shown(app)
+            await pilot.press("ctrl+c", "ctrl+c")
+        [request] = model.model_requests()
+    # Inside the workspace it wrote; outside it the sandbox refused.
+    assert (work / "typed.txt").read_text() == "typed\n"
+    assert not (home / "outside.txt").exists()
+    ops = [s["op"]["type"] for s in submissions(rollout)]
+    assert ops == ["run_user_shell_command", "exec_approval", "exec_approval", "user_turn",
+                   "shutdown"]
+    decisions = [s for s in submissions(rollout) if s["op"]["type"] == "exec_approval"]
+    assert [(d["op"]["decision"], d["decided_by"]) for d in decisions] == [
+        ("approved", "user"), ("denied", "user")]
+    [item] = [e["item"] for e in events_of(rollout, "item_completed")
+              if e["item"]["type"] == "CommandExecution"]
+    assert item["source"] == "user_shell"
+    assert item["exit_code"] != 0
+    told = [line["payload"] for line in rollout_lines(rollout)
+            if line["type"] == "response_item" and "<user_shell_command>" in json.dumps(
+                line["payload"])]
+    assert len(told) == 1
+    text = told[0]["content"][0]["text"]
+    assert text.startswith("<user_shell_command>\n<command>\necho typed > typed.txt; touch "
+                           f"{home}/outside.txt\n</command>\n<result>\nExit code: 1\n"
+                           "Duration: ")
+    # The next turn's request carries it.
+    assert text in json.dumps(request.body["input"], ensure_ascii=False).replace("\\n", "\n")
+    assert live == without_revisions(fold_file(rollout).cells)
+
+
+async def test_rename_is_a_submission_and_the_picker_resumes_by_the_new_name(
+    tmp_path: Path,
+) -> None:
+    with scripted(conversation_script()) as model:
+        home = make_home(tmp_path, model.base_url)
+        work = make_workspace(tmp_path)
+        app = live_app(home, work)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await type_line(pilot, "first question")
+            await until(pilot, idle(app), "the first turn's end")
+            await until(pilot, lambda: any(isinstance(c, tc.AgentCell)
+                                           for c in app.view.cells), "the answer")
+            await type_line(pilot, "/rename release notes")
+            await until(pilot, lambda: app.fold.status.thread_name == "release notes",
+                        "the new name")
+            assert app.thread is not None
+            rollout, thread_id = app.thread.rollout_path, app.thread.thread_id
+            live = shown(app)
+            await pilot.press("ctrl+c", "ctrl+c")
+        assert rollout is not None
+        [renamed] = [s for s in submissions(rollout) if s["op"]["type"] == "set_thread_name"]
+        assert renamed["op"]["name"] == "release notes"
+        assert [e["thread_name"] for e in events_of(rollout, "thread_name_updated")] == [
+            "release notes"]
+        picker = live_app(home, work, Start.pick())
+        async with picker.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: isinstance(picker.screen, ResumePicker)
+                        and picker.screen.rows, "the picker's rows")
+            screen = picker.screen
+            assert isinstance(screen, ResumePicker)
+            assert [row.id for row in screen.rows] == [thread_id]
+            assert screen.rows[0].name == "release notes"
+            await pilot.press("enter")
+            await until(pilot, lambda: picker.thread is not None, "the resumed thread")
+            assert picker.thread is not None
+            assert picker.thread.thread_id == thread_id
+            assert shown(picker) == live
+            await pilot.press("ctrl+c", "ctrl+c")

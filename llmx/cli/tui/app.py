@@ -41,6 +41,7 @@ from llmx.events.ops import (
     PatchApproval,
     ResolveElicitation,
     ReviewDecision,
+    RunUserShellCommand,
     UserTurn,
 )
 from llmx.events.primitives import ImageInput, TextInput, UserInput
@@ -305,6 +306,9 @@ class LlmxApp(App[int]):
         return self.fold.status.turn_running
 
     def _ask_pending(self) -> None:
+        # A request answered is forgotten: the same call may ask again (a retry without
+        # the sandbox after a denial).
+        self._shown_requests &= set(self.fold.pending)
         if self._asking or self.read_only:
             return
         for call_id, request in self.fold.pending.items():
@@ -361,7 +365,8 @@ class LlmxApp(App[int]):
 
     async def send_prompt(self, text: str) -> None:
         if text.startswith("!") and len(text) > 1:
-            self.note("!command: running shell commands from the composer is not available yet")
+            # Runs as the thread's commands do: its sandbox, its approval policy.
+            await self.submit(RunUserShellCommand(command=text[1:].strip()))
             return
         if self.thread is None:
             return

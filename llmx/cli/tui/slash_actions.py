@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from rich.text import Text
 
 from llmx.cli.tui import slash_commands as slash
-from llmx.events.ops import Compact
+from llmx.events.ops import Compact, SetThreadName
 from llmx.events.primitives import TextInput
 
 if TYPE_CHECKING:
@@ -105,7 +105,10 @@ async def _resume(app: SlashHost, argument: str) -> None:
 
 
 async def _rename(app: SlashHost, argument: str) -> None:
-    app.note("/rename: not available yet")
+    if not argument:
+        app.note("/rename: give the new name — /rename NAME")
+        return
+    await app.submit(SetThreadName(name=argument))
 
 
 def _model(app: SlashHost, argument: str) -> None:
