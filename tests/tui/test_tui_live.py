@@ -26,6 +26,7 @@ from tui.live_harness import (
 
 from llmx.cli.tui.app import LlmxApp
 from llmx.cli.tui.approval_screen import ApprovalScreen
+from llmx.cli.tui.overlay_screen import BacktrackScreen
 from llmx.cli.tui.resume_picker import ResumePicker
 from llmx.cli.tui.session_start import Start
 from llmx.projections import transcript_cells as tc
@@ -415,3 +416,48 @@ async def test_rename_is_a_submission_and_the_picker_resumes_by_the_new_name(
             assert picker.thread.thread_id == thread_id
             assert shown(picker) == live
             await pilot.press("ctrl+c", "ctrl+c")
+
+
+async def test_esc_esc_goes_back_with_a_rollback_recorded_as_codex_records_it(
+    tmp_path: Path,
+) -> None:
+    script = {"turns": [], "fallback": [{"type": "message", "text": "An answer."}]}
+    with scripted(script) as model:
+        home = make_home(tmp_path, model.base_url)
+        work = make_workspace(tmp_path)
+        app = live_app(home, work)
+        async with app.run_test(size=(80, 24)) as pilot:
+            for number, prompt in enumerate(("one", "two", "three"), start=1):
+                await type_line(pilot, prompt)
+                await until(pilot, lambda n=number: sum(isinstance(c, tc.AgentCell)
+                                                        for c in app.view.cells) == n,
+                            f"answer {number}")
+                await until(pilot, idle(app), f"turn {number}'s end")
+            await pilot.press("escape", "escape")
+            await until(pilot, lambda: isinstance(app.screen, BacktrackScreen),
+                        "the list of earlier prompts")
+            await pilot.press("up", "enter")
+            await until(pilot, lambda: app.composer.text == "two", "the prompt to edit")
+            await until(pilot, lambda: [c.text for c in app.view.cells
+                                        if isinstance(c, tc.UserCell)] == ["one"],
+                        "the transcript without the rolled back turns")
+            app.composer.set_text("")
+            await type_line(pilot, "two, edited")
+            await until(pilot, lambda: sum(isinstance(c, tc.AgentCell)
+                                           for c in app.view.cells) == 2, "the new answer")
+            await until(pilot, idle(app), "the turn's end")
+            assert app.thread is not None
+            rollout = app.thread.rollout_path
+            assert rollout is not None
+            live = shown(app)
+            await pilot.press("ctrl+c", "ctrl+c")
+        last = json.dumps(model.model_requests()[-1].body["input"])
+    [rollback] = [s for s in submissions(rollout) if s["op"]["type"] == "thread_rollback"]
+    assert rollback["op"]["num_turns"] == 2
+    assert [e["num_turns"] for e in events_of(rollout, "thread_rolled_back")] == [2]
+    # The model no longer gets the turns rolled back.
+    assert '"one"' in last
+    assert "two, edited" in last
+    assert '"three"' not in last
+    assert '"two"' not in last
+    assert live == without_revisions(fold_file(rollout).cells)

@@ -42,6 +42,7 @@ from llmx.events.ops import (
     ResolveElicitation,
     ReviewDecision,
     RunUserShellCommand,
+    ThreadRollback,
     UserTurn,
 )
 from llmx.events.primitives import ImageInput, TextInput, UserInput
@@ -511,12 +512,15 @@ class LlmxApp(App[int]):
         self.push_screen(BacktrackScreen(prompts), chosen)
 
     async def backtrack(self, back: int, prompt: str) -> None:
-        """Put the ``back``-th last prompt in the composer to be edited. Rolling the
-        thread back to before it needs the runtime's rollback, which is not there yet:
-        the prompt is only offered again."""
-        self.composer.set_text(prompt)
-        self.note("going back: the earlier turns stay in the conversation (rollback is "
-                  "not available yet)")
+        """Roll the thread back to before the ``back``-th last prompt and put that prompt
+        in the composer to be edited: a ``thread_rollback`` submission of ``back`` turns,
+        which the runtime records as Codex does (``thread_rolled_back``); the transcript
+        drops those turns when that line comes back on the stream."""
+        if self.busy:
+            self.note("going back: a turn is running — interrupt it (esc) first")
+            return
+        if await self.submit(ThreadRollback(num_turns=back)):
+            self.composer.set_text(prompt)
 
     def action_transcript(self) -> None:
         if isinstance(self.screen, TranscriptOverlay):
