@@ -41,6 +41,13 @@ def _model_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(API_KEY_ENV, "k")
 
 
+def dialog_shown(app: LlmxApp) -> bool:
+    """The approval dialog is on screen, composed (a pushed screen mounts its widgets
+    in a later step)."""
+    return isinstance(app.screen, ApprovalScreen) and bool(
+        app.screen.query("#approval-question"))
+
+
 def approval_script() -> dict[str, object]:
     return {"turns": [
         {"items": [{"type": "shell", "command": "echo made > made.txt"}]},
@@ -59,7 +66,7 @@ async def test_a_prompt_and_an_approval_are_submissions_before_they_act(
         app = live_app(home, work, approval_policy="untrusted", sandbox_mode="workspace-write")
         async with app.run_test(size=(100, 30)) as pilot:
             await type_line(pilot, "make the file")
-            await until(pilot, lambda: isinstance(app.screen, ApprovalScreen),
+            await until(pilot, lambda: dialog_shown(app),
                         "the approval dialog")
             assert "echo made > made.txt" in str(app.screen.query_one("#approval-question")
                                                  .render())
@@ -329,14 +336,14 @@ async def test_a_bang_command_runs_through_the_sandbox_and_the_approval_path(
         app = live_app(home, work, approval_policy="untrusted", sandbox_mode="workspace-write")
         async with app.run_test(size=(100, 30)) as pilot:
             await type_line(pilot, f"!echo typed > typed.txt; touch {home}/outside.txt")
-            await until(pilot, lambda: isinstance(app.screen, ApprovalScreen),
+            await until(pilot, lambda: dialog_shown(app),
                         "the approval dialog")
             await pilot.press("y")
             await until(pilot, lambda: any(isinstance(c, tc.CommandCell) and c.exit_code
                                            is not None for c in app.view.cells),
                         "the command's end")
             # The sandbox refused the write outside: asked again, without the sandbox.
-            await until(pilot, lambda: isinstance(app.screen, ApprovalScreen),
+            await until(pilot, lambda: dialog_shown(app),
                         "the question whether to retry without the sandbox")
             assert "retry without sandbox" in str(
                 app.screen.query_one("#approval-question").render())
@@ -461,3 +468,33 @@ async def test_esc_esc_goes_back_with_a_rollback_recorded_as_codex_records_it(
     assert '"three"' not in last
     assert '"two"' not in last
     assert live == without_revisions(fold_file(rollout).cells)
+
+
+async def test_a_terminal_resized_mid_stream_redraws_at_the_new_width(tmp_path: Path) -> None:
+    words = " ".join(f"word{index}" for index in range(300))
+    script = {"turns": [], "fallback": {"items": [{"type": "message", "text": words}],
+                                        "chunk_delay": 0.005}}
+    with scripted(script) as model:
+        home = make_home(tmp_path, model.base_url)
+        work = make_workspace(tmp_path)
+        app = live_app(home, work)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await type_line(pilot, "stream it")
+            await until(pilot, lambda: any(isinstance(c, tc.AgentCell) and "word50 " in c.text
+                                           for c in app.view.cells), "the answer streaming")
+            assert app.busy
+            await pilot.resize_terminal(50, 20)
+            await until(pilot, idle(app), "the turn's end")
+            await pilot.pause()
+            assert app.thread is not None
+            rollout = app.thread.rollout_path
+            assert rollout is not None
+            rows = app.view.plain_lines()
+            await pilot.press("ctrl+c", "ctrl+c")
+    assert max(len(row) for row in rows) <= 50
+    assert "word299" in "\n".join(rows)
+    # What a replay draws at that width.
+    replay = LlmxApp(cwd=work, pages=TranscriptPages(rollout))
+    async with replay.run_test(size=(50, 20)) as pilot:
+        await pilot.pause()
+        assert replay.view.plain_lines() == rows
