@@ -342,3 +342,25 @@ def test_exec_resume_finds_its_session_in_the_shared_index(tmp_path: Path, team:
         assert "not on here — resume it there, or copy its rollout here and pass its path" in (
             refused.stderr)
         assert WRITER_PASSWORD not in rollout.read_text()
+
+
+def test_sync_needs_a_url_and_the_flag_wins_over_the_config(tmp_path: Path, team: Team) -> None:
+    home = tmp_path / "a"
+    ids = _write_sessions(home, 2, start=datetime(2026, 3, 1, 9))
+    unset = _llmx(home, "sessions", "sync", check=False)
+    assert (unset.returncode, unset.stdout) == (1, "")
+    assert unset.stderr == ("llmx sessions sync: no shared index is configured — pass "
+                            "--index-url postgresql://... or set [index] url in config.toml\n")
+    # A config naming a server that is not there: the flag is used instead.
+    home.joinpath("config.toml").write_text(
+        '[index]\nurl = "postgresql://nobody@127.0.0.1:1/none"\nmachine = "m1"\n')
+    _llmx(home, "sessions", "sync", "--index-url", team.writer)
+    shown = json.loads(_llmx(home, "sessions", "show", ids[1], "--json", "--index-url",
+                             team.writer).stdout)
+    assert shown["machine"] == "m1"
+    plain = _llmx(home, "sessions", "show", ids[1], "--index-url", team.writer).stdout
+    assert "machine:        m1\n" in plain
+    down = _llmx(home, "sessions", "list", check=False)
+    assert down.returncode == 1
+    assert down.stderr.startswith("llmx sessions list: cannot connect to the shared index "
+                                  "postgresql://nobody@127.0.0.1:1/none: ")
