@@ -471,7 +471,8 @@ async def test_esc_esc_goes_back_with_a_rollback_recorded_as_codex_records_it(
 
 
 async def test_a_terminal_resized_mid_stream_redraws_at_the_new_width(tmp_path: Path) -> None:
-    words = " ".join(f"word{index}" for index in range(300))
+    # About eight seconds of streaming: the resize comes while it runs.
+    words = " ".join(f"word{index}" for index in range(1500))
     script = {"turns": [], "fallback": {"items": [{"type": "message", "text": words}],
                                         "chunk_delay": 0.005}}
     with scripted(script) as model:
@@ -492,7 +493,7 @@ async def test_a_terminal_resized_mid_stream_redraws_at_the_new_width(tmp_path: 
             rows = app.view.plain_lines()
             await pilot.press("ctrl+c", "ctrl+c")
     assert max(len(row) for row in rows) <= 50
-    assert "word299" in "\n".join(rows)
+    assert "word1499" in "\n".join(rows)
     # What a replay draws at that width.
     replay = LlmxApp(cwd=work, pages=TranscriptPages(rollout))
     async with replay.run_test(size=(50, 20)) as pilot:

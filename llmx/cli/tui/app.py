@@ -20,6 +20,7 @@ from rich.text import Text
 from textual import events, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
+from textual.timer import Timer
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -32,7 +33,7 @@ from llmx.cli.tui.file_search import mention_at, rank, workspace_files
 from llmx.cli.tui.history_recall import HistoryRecall
 from llmx.cli.tui.overlay_screen import BacktrackScreen, TextPage, TranscriptOverlay
 from llmx.cli.tui.session_start import Start, StartKind
-from llmx.cli.tui.transcript_view import TranscriptView
+from llmx.cli.tui.transcript_view import FRAME_S, TranscriptView
 from llmx.events.lines import RolloutLine
 from llmx.events.ops import (
     ExecApproval,
@@ -172,6 +173,8 @@ class LlmxApp(App[int]):
         self._turn_started_at: float | None = None
         self.lines_seen = 0
         self._chrome_ready = False
+        self._chrome_timer: Timer | None = None
+        self._shown_chrome: dict[str, tuple[object, ...]] = {}
 
     # -- layout ------------------------------------------------------------------------
 
@@ -253,26 +256,36 @@ class LlmxApp(App[int]):
     def _show(self, thread: AgentThread | None, pages: TranscriptPages | None) -> None:
         """Show ``thread``: its recorded transcript folded from ``pages`` (the newest page;
         earlier ones as the reader scrolls up), then every line it publishes from now."""
-        self.thread, self.pages = thread, pages
+        self._show_pages(pages, finished=thread is None)
+        if thread is not None:
+            self._follow_thread(thread)
+
+    def _show_pages(self, pages: TranscriptPages | None, *, finished: bool) -> None:
+        """The recorded transcript of ``pages``; ``finished`` when no thread continues it
+        (a replay)."""
+        self.pages = pages
         self.fold = pages.newest() if pages is not None else TranscriptFold()
         self.fold.take_dirty_from()
-        if thread is None:
+        if finished:
             self.fold.finish()
-        else:
-            _seed_status(self.fold.status, thread)
         for problem in pages.problems if pages is not None else []:
             self.notes.append(problem)
         view = self.view
         view.show(self.fold.cells)
         view.on_reached_top = self._earlier_page if pages is not None else None
         self._shown_requests = set(self.fold.pending)
-        if thread is not None:
-            # Subscribed now, before anything is submitted: no line is missed.
-            events = thread.subscribe()
-            self._listener = asyncio.get_running_loop().create_task(self._listen(events))
+        self._refresh_chrome()
+
+    def _follow_thread(self, thread: AgentThread) -> None:
+        """Continue the transcript with every line ``thread`` publishes from now."""
+        self.thread = thread
+        _seed_status(self.fold.status, thread)
+        # Subscribed now, before anything is submitted: no line is missed.
+        events = thread.subscribe()
+        self._listener = asyncio.get_running_loop().create_task(self._listen(events))
         self._refresh_chrome()
         self._ask_pending()
-        if thread is not None and self.queued and not self.busy:
+        if self.queued and not self.busy:
             self._send_queued()
 
     def _earlier_page(self) -> list[tc.Cell]:
@@ -285,7 +298,9 @@ class LlmxApp(App[int]):
             self.feed(line)
 
     def feed(self, line: RolloutLine) -> None:
-        """One line the thread published: fold it and show what changed."""
+        """One line the thread published: fold it and show what changed (the transcript
+        and the status are drawn at most once a frame; a turn starting or ending at
+        once)."""
         self.lines_seen += 1
         was_running = self.fold.status.turn_running
         self.fold.feed_line(line)
@@ -297,7 +312,10 @@ class LlmxApp(App[int]):
             self._turn_started_at = None
             self._send_queued()
         self._ask_pending()
-        self._refresh_chrome()
+        if running != was_running:
+            self._refresh_chrome()
+        elif self._chrome_timer is None:
+            self._chrome_timer = self.set_timer(FRAME_S, self._refresh_chrome)
 
     @property
     def busy(self) -> bool:
@@ -638,6 +656,9 @@ class LlmxApp(App[int]):
             self._refresh_chrome()
 
     def _refresh_chrome(self) -> None:
+        if self._chrome_timer is not None:
+            self._chrome_timer.stop()
+            self._chrome_timer = None
         if not self._chrome_ready:
             return
         activity = Text()
@@ -650,16 +671,25 @@ class LlmxApp(App[int]):
                             style="dim")
         for text in self.notes[-2:]:
             activity.append(("\n" if activity else "") + text, style="yellow")
-        self.query_one("#activity", Static).update(activity)
+        self._update("#activity", activity)
         status = self.fold.status
-        self.query_one("#status", Static).update(status_text(status, fallback_cwd=str(self.cwd)))
+        self._update("#status", status_text(status, fallback_cwd=str(self.cwd)))
         hint = "replay (read-only) · ctrl+t transcript · esc or ctrl+c quit" if self.read_only \
             else "/ commands · @ files · ! shell · ctrl+r history · ctrl+t transcript"
         if time.monotonic() - self._last_ctrl_c <= QUIT_WINDOW_S:
             hint = "press ctrl+c again to quit"
         elif time.monotonic() - self._last_escape <= BACKTRACK_WINDOW_S:
             hint = "press esc again to edit a previous message"
-        self.query_one("#hint", Static).update(Text(hint, style="dim"))
+        self._update("#hint", Text(hint, style="dim"))
+
+    def _update(self, selector: str, text: Text) -> None:
+        """Show ``text`` in the line ``selector`` unless it shows it already: an update
+        lays the screen out again, which a stream must not cause for nothing."""
+        key = (text.plain, tuple(text.spans), str(text.style))
+        if self._shown_chrome.get(selector) == key:
+            return
+        self._shown_chrome[selector] = key
+        self.query_one(selector, Static).update(text)
 
     def on_key(self, event: events.Key) -> None:
         if event.key not in ("escape", "ctrl+c"):

@@ -17,12 +17,17 @@ from rich.console import Console
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.timer import Timer
 
 from llmx.cli.tui.cell_render import render_cell
 from llmx.projections import transcript_cells as tc
 
 # Blank rows between two cells.
 CELL_GAP = 1
+# Changes are laid out at most once per frame (60 a second): a model streaming hundreds
+# of deltas a second changes its cell that often, and laying out and drawing each of
+# them would leave no time for the keys typed meanwhile.
+FRAME_S = 1 / 60
 
 
 class _Drawn:
@@ -69,6 +74,9 @@ class TranscriptView(ScrollView, can_focus=True):
         self._offsets: list[int] = [0]
         self._width = 0
         self._follow = True
+        # The first live cell changed since the last layout, and the pending layout.
+        self._changed_from: int | None = None
+        self._layout_timer: Timer | None = None
         self.on_reached_top: Callable[[], list[tc.Cell]] | None = None
         self._cell_console = Console(width=80, color_system="truecolor", legacy_windows=False,
                                 force_terminal=True)
@@ -88,6 +96,7 @@ class TranscriptView(ScrollView, can_focus=True):
 
     def show(self, live: Sequence[tc.Cell], earlier: list[tc.Cell] | None = None) -> None:
         """Show ``earlier`` (fixed) then ``live`` (a list the owner keeps changing)."""
+        self._changed_from = None
         self._earlier = list(earlier or [])
         self._live = live
         self._drawn.clear()
@@ -106,10 +115,26 @@ class TranscriptView(ScrollView, can_focus=True):
         self.scroll_to(y=self.scroll_offset.y + added, animate=False, immediate=True)
 
     def changed_from(self, live_index: int | None) -> None:
-        """The owner's live cells changed from ``live_index`` on (None: nothing)."""
+        """The owner's live cells changed from ``live_index`` on (None: nothing); laid
+        out with the next frame."""
         if live_index is None:
             return
-        self._relayout(len(self._earlier) + live_index)
+        if self._changed_from is None or live_index < self._changed_from:
+            self._changed_from = live_index
+        if self._layout_timer is None:
+            self._layout_timer = self.set_timer(FRAME_S, self._lay_out_changes)
+
+    def _lay_out_changes(self) -> None:
+        self._layout_timer = None
+        changed, self._changed_from = self._changed_from, None
+        if changed is not None:
+            self._relayout(len(self._earlier) + changed)
+
+    def settle(self) -> None:
+        """Lay out the changes not laid out yet now (before reading rows)."""
+        if self._layout_timer is not None:
+            self._layout_timer.stop()
+        self._lay_out_changes()
 
     # -- layout ------------------------------------------------------------------------
 
@@ -173,6 +198,8 @@ class TranscriptView(ScrollView, can_focus=True):
         self._relayout(0)
 
     def render_line(self, y: int) -> Strip:
+        if self._changed_from is not None:
+            self.settle()
         if self._content_width() != self._width:
             # Cells shown before the widget had its size (a session opened while the
             # screen was still being laid out) are laid out again at the real width.
@@ -205,6 +232,7 @@ class TranscriptView(ScrollView, can_focus=True):
 
     def plain_lines(self) -> list[str]:
         """Every row of the transcript as plain text (draws every cell; tests and dumps)."""
+        self.settle()
         rows: list[str] = []
         for index in range(self.cell_count()):
             drawn = self._draw(index)

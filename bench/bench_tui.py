@@ -1,0 +1,407 @@
+"""The interactive session in a real terminal (tmux), beside Codex 0.169's TUI.
+
+Three measures, each against the loopback model server (``tests/support/model_server.py``
+run as a process):
+
+- start-up: from starting the program in a fresh tmux pane to a ready composer (llmx: the
+  status line names the model, so the thread is open; Codex: its composer's
+  "? for shortcuts" line), in a home with no sessions;
+- resume of the ~100 MB rollout of ``gen_rollout.py`` (``llmx resume ID`` /
+  ``codex resume ID``) to a ready composer with the last answer on screen, and the peak
+  memory of the program at that moment (``VmHWM`` of the program, the ``Pss`` of the
+  helpers it forked, and for Codex the ``VmHWM`` of the app-server daemon its TUI starts
+  from its home and works through);
+- keystroke latency while the model streams an answer at about 200 tokens a second (one
+  word-sized delta every 5 ms): a key is sent with ``tmux send-keys`` and the pane polled
+  until the composer shows it. The figure includes tmux's own delay and the polling (one
+  ``capture-pane`` every ~2 ms), so it bounds the app's latency from above.
+
+Run: .venv/bin/python bench/bench_tui.py [--runs 5] [--megabytes 100] [--keys 60]
+     [--codex PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path.insert(0, str(BENCH))
+
+from gen_rollout import generate_rollout  # noqa: E402
+
+from llmx.events.home import rollout_path_for  # noqa: E402
+
+STARTED = datetime(2026, 11, 21, 5, 25, 5)
+WAIT_S = 60.0
+# An answer long enough to stream for the whole keystroke measure.
+STREAMED_WORDS = 6000
+CHUNK_DELAY_S = 0.005
+
+
+@dataclass
+class ModelServerProcess:
+    process: subprocess.Popen[bytes]
+    base_url: str
+
+    @classmethod
+    def start(cls, scratch: Path, script: dict[str, object]) -> ModelServerProcess:
+        path = scratch / f"script-{uuid.uuid4().hex[:8]}.json"
+        path.write_text(json.dumps(script))
+        port_file = path.with_suffix(".port")
+        process = subprocess.Popen(
+            [sys.executable, str(ROOT / "tests" / "support" / "model_server.py"),
+             "--script", str(path), "--port-file", str(port_file)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while not (port_file.exists() and port_file.read_text().strip()):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("the model server did not start")
+            time.sleep(0.05)
+        return cls(process, f"http://127.0.0.1:{port_file.read_text().strip()}/v1")
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=30)
+
+
+class Pane:
+    """A program in a pane of its own tmux server."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], cwd: Path) -> None:
+        self.socket = f"llmx-bench-{uuid.uuid4().hex[:10]}"
+        exports = [f"{key}={value}" for key, value in env.items()]
+        self.started = time.perf_counter()
+        self._tmux("-f", "/dev/null", "new-session", "-d", "-x", "100", "-y", "30",
+                   "-c", str(cwd), "env", "-i", *exports, *argv)
+
+    def _tmux(self, *args: str) -> str:
+        done = subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True,
+                              text=True, timeout=WAIT_S, check=False)
+        return done.stdout
+
+    def screen(self) -> str:
+        return self._tmux("capture-pane", "-p", "-t", "0")
+
+    def wait_for(self, ready: Callable[[str], bool], what: str) -> float:
+        """Seconds from the start until ``ready(screen)``."""
+        deadline = time.monotonic() + WAIT_S
+        while True:
+            shown = self.screen()
+            if ready(shown):
+                return time.perf_counter() - self.started
+            if time.monotonic() > deadline:
+                self.close()
+                raise SystemExit(f"{what} never came; the screen shows:\n{shown}")
+            time.sleep(0.005)
+
+    def send_literal(self, text: str) -> None:
+        self._tmux("send-keys", "-t", "0", "-l", text)
+
+    def send_key(self, key: str) -> None:
+        self._tmux("send-keys", "-t", "0", key)
+
+    def pid(self) -> int:
+        return int(self._tmux("display-message", "-p", "-t", "0", "#{pane_pid}").strip())
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True,
+                       timeout=WAIT_S, check=False)
+
+    def __enter__(self) -> Pane:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def home_daemons(home: Path) -> list[int]:
+    """Processes running from ``home`` that the program left behind it: Codex 0.169's
+    TUI talks to an app-server daemon it starts from a copy of itself in its home, which
+    does the work (and keeps running after the TUI has ended)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if str(home).encode() in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def stop_daemons(home: Path) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in home_daemons(home):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        time.sleep(0.2)
+
+
+def memory_mib(*pids: int) -> float:
+    """The memory of ``pids`` at their peak (``VmHWM``) plus what their descendants use
+    of their own now (``Pss``: a forked helper shares its parent's pages, which ``VmHWM``
+    would count twice)."""
+    total = 0
+    for pid in pids:
+        total += _status_kib(Path(f"/proc/{pid}/status"), "VmHWM:")
+        pending = _children(pid)
+        while pending:
+            child = pending.pop()
+            total += _status_kib(Path(f"/proc/{child}/smaps_rollup"), "Pss:")
+            pending.extend(_children(child))
+    return total / 1024
+
+
+def _status_kib(path: Path, field: str) -> int:
+    try:
+        for line in path.read_text().splitlines():
+            if line.startswith(field):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def cpu_seconds(*pids: int) -> float:
+    """User and system CPU time of ``pids`` and their descendants so far."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pending = list(pids)
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks
+        pending.extend(int(child) for child in children)
+    return total
+
+
+def config(home: Path, base_url: str, project: Path) -> None:
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    (home / "config.toml").write_text(
+        'model = "mock-model"\nmodel_provider = "mock"\ncheck_for_update_on_startup = false\n'
+        "[model_providers.mock]\nname = \"mock\"\n"
+        f'base_url = "{base_url}"\nenv_key = "MOCK_API_KEY"\nwire_api = "responses"\n'
+        f'[projects."{project}"]\ntrust_level = "trusted"\n'
+    )
+
+
+def environment(home_var: str, home: Path) -> dict[str, str]:
+    # PYTHONPATH: llmx is this checkout's, whatever the interpreter has installed.
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ["HOME"],
+            "TERM": "screen-256color", "LANG": "C.UTF-8", home_var: str(home),
+            "MOCK_API_KEY": "dummy", "RUST_LOG": "error", "PYTHONPATH": str(ROOT)}
+
+
+def program(codex: str | None, *words: str) -> list[str]:
+    if codex is None:
+        return [sys.executable, "-m", "llmx", *words]
+    return [codex, *words]
+
+
+def composer_ready(codex: str | None, model: str) -> Callable[[str], bool]:
+    if codex is None:
+        return lambda screen: f"{model} ·" in screen
+    return lambda screen: "for shortcuts" in screen
+
+
+def summary(name: str, values: list[float], unit: str, *, scale: float = 1.0) -> str:
+    shown = [value * scale for value in values]
+    return (f"{name}: median {statistics.median(shown):.3f} {unit} "
+            f"[{min(shown):.3f}-{max(shown):.3f}], n={len(shown)}")
+
+
+def bench_start(scratch: Path, project: Path, base_url: str, runs: int,
+                codex: str | None) -> None:
+    for who in (None, codex) if codex else (None,):
+        home_var = "LLMX_HOME" if who is None else "CODEX_HOME"
+        times: list[float] = []
+        cpu: list[float] = []
+        for index in range(runs + 1):
+            home = scratch / f"start-{home_var}-{index}"
+            config(home, base_url, project)
+            with Pane(program(who), environment(home_var, home), project) as pane:
+                seconds = pane.wait_for(composer_ready(who, "mock-model"), "a ready composer")
+                used = cpu_seconds(pane.pid(), *home_daemons(home))
+            stop_daemons(home)
+            shutil.rmtree(home, ignore_errors=True)
+            if index:  # the first run warms the page cache
+                times.append(seconds)
+                cpu.append(used)
+        label = "llmx" if who is None else "codex"
+        print(summary(f"{label}: start to a ready composer", times, "s"), flush=True)
+        print(summary(f"{label}: start, CPU time to ready", cpu, "s"), flush=True)
+
+
+def last_answer(path: Path) -> tuple[str, str]:
+    """The last agent message of a rollout (its first words) and its last model."""
+    answer, model = "", ""
+    with path.open(encoding="utf-8") as lines:
+        for text in lines:
+            line = json.loads(text)
+            payload = line["payload"]
+            if line["type"] == "turn_context":
+                model = payload["model"]
+            elif payload.get("type") == "agent_message":
+                answer = payload["message"]
+    return " ".join(answer.split()[:4]), model
+
+
+def bench_resume(scratch: Path, project: Path, base_url: str, megabytes: float, runs: int,
+                 codex: str | None) -> None:
+    pristine = scratch / "pristine.jsonl"
+    rollout = generate_rollout(pristine, int(megabytes * 1_000_000))
+    answer, model = last_answer(pristine)
+    for who in (None, codex) if codex else (None,):
+        home_var = "LLMX_HOME" if who is None else "CODEX_HOME"
+        times: list[float] = []
+        peaks: list[float] = []
+        cpu: list[float] = []
+        for index in range(runs):
+            home = scratch / f"resume-{home_var}-{index}"
+            config(home, base_url, project)
+            target = rollout_path_for(home, rollout.thread_id, STARTED)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(pristine, target)
+            ready = composer_ready(who, model)
+            with Pane(program(who, "resume", rollout.thread_id),
+                      environment(home_var, home), project) as pane:
+                seconds = pane.wait_for(
+                    lambda screen, ready=ready: answer in screen and ready(screen),
+                    "the resumed session's composer")
+                daemons = home_daemons(home)
+                peaks.append(memory_mib(pane.pid(), *daemons))
+                cpu.append(cpu_seconds(pane.pid(), *daemons))
+            times.append(seconds)
+            stop_daemons(home)
+            shutil.rmtree(home, ignore_errors=True)
+        label = "llmx" if who is None else "codex"
+        size = f"{rollout.size / 1e6:.0f} MB"
+        print(summary(f"{label}: resume {size} to a ready composer", times, "s"), flush=True)
+        print(summary(f"{label}: resume {size}, CPU time to ready", cpu, "s"), flush=True)
+        print(summary(f"{label}: resume {size}, peak RSS at ready", peaks, "MiB"), flush=True)
+    pristine.unlink()
+
+
+def bench_keys(scratch: Path, project: Path, keys: int, codex: str | None) -> None:
+    # Lines of ten words: Codex's TUI shows a streamed answer a line at a time.
+    words = "".join(f"w{index}" + ("\n" if index % 10 == 9 else " ")
+                    for index in range(STREAMED_WORDS))
+    script = {"turns": [], "fallback": {"items": [{"type": "message", "text": words}],
+                                        "chunk_delay": CHUNK_DELAY_S}}
+    server = ModelServerProcess.start(scratch, script)
+    try:
+        for who in (None, codex) if codex else (None,):
+            home_var = "LLMX_HOME" if who is None else "CODEX_HOME"
+            home = scratch / f"keys-{home_var}"
+            config(home, server.base_url, project)
+            with Pane(program(who), environment(home_var, home), project) as pane:
+                latencies, still, busy = measure_keys(pane, home, keys)
+            stop_daemons(home)
+            shutil.rmtree(home, ignore_errors=True)
+            label = "llmx" if who is None else "codex"
+            ordered = sorted(latencies)
+            p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+            print(summary(f"{label}: keystroke to screen while streaming", latencies, "ms",
+                          scale=1000) + f", p99 {p99 * 1000:.1f} ms, "
+                  f"{'still streaming' if still else 'stream ended'} at the last key, "
+                  f"CPU {busy * 100:.0f}% of a core meanwhile",
+                  flush=True)
+    finally:
+        server.stop()
+
+
+def measure_keys(pane: Pane, home: Path, keys: int) -> tuple[list[float], bool, float]:
+    """Keys typed one at a time while the answer streams: each one's latency, whether
+    the stream was still running at the last, and the CPU share used meanwhile."""
+    pane.wait_for(lambda screen: "for shortcuts" in screen or "mock-model ·" in screen,
+                  "a ready composer")
+    pane.send_literal("stream")
+    # Apart from the text: Codex takes a key right after others for a paste.
+    time.sleep(0.5)
+    pane.send_key("Enter")
+    pane.wait_for(lambda screen: "w45 " in screen, "the streamed answer")
+    latencies: list[float] = []
+    typed = ""
+    pids = (pane.pid(), *home_daemons(home))
+    cpu_before, wall_before = cpu_seconds(*pids), time.perf_counter()
+    for index in range(keys):
+        typed += "abcdefghijklmnopqrstuvwxyz"[index % 26]
+        sent = time.perf_counter()
+        pane.send_literal(typed[-1])
+        deadline = time.monotonic() + WAIT_S
+        while typed not in pane.screen():
+            if time.monotonic() > deadline:
+                raise SystemExit(f"key {index} never appeared:\n{pane.screen()}")
+        latencies.append(time.perf_counter() - sent)
+        time.sleep(0.05)
+    still = f"w{STREAMED_WORDS - 1}" not in pane.screen()
+    busy = (cpu_seconds(*pids) - cpu_before) / (time.perf_counter() - wall_before)
+    return latencies, still, busy
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--megabytes", type=float, default=100.0)
+    parser.add_argument("--keys", type=int, default=60)
+    parser.add_argument("--codex", help="path of a codex binary to compare with")
+    parser.add_argument("--only", choices=("start", "resume", "keys"))
+    args = parser.parse_args()
+    if shutil.which("tmux") is None:
+        raise SystemExit("bench_tui needs tmux")
+    print(f"machine: {os.cpu_count()} cores, kernel {platform.release()}, "
+          f"Python {platform.python_version()}, load {os.getloadavg()[0]:.2f}", flush=True)
+    # Homes beside the checkout, as bench_app_server keeps them (not under /tmp).
+    with tempfile.TemporaryDirectory(dir=ROOT, prefix=".bench-") as tmp:
+        scratch = Path(tmp)
+        project = scratch / "project"
+        project.mkdir()
+        subprocess.run(["git", "init", "-q", str(project)], check=True, timeout=WAIT_S)
+        script = {"turns": [], "fallback": [{"type": "message", "text": "hi"}]}
+        server = ModelServerProcess.start(scratch, script)
+        try:
+            if args.only in (None, "start"):
+                bench_start(scratch, project, server.base_url, args.runs, args.codex)
+            if args.only in (None, "resume"):
+                bench_resume(scratch, project, server.base_url, args.megabytes, args.runs,
+                             args.codex)
+        finally:
+            server.stop()
+        if args.only in (None, "keys"):
+            bench_keys(scratch, project, args.keys, args.codex)
+    print(f"load at the end {os.getloadavg()[0]:.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
