@@ -61,7 +61,9 @@ class EscapeRoute:
                     "-c", f"sandbox_workspace_write.writable_roots=['{arena.scratch}']",
                     "-c", "sandbox_workspace_write.exclude_slash_tmp=true",
                     "-c", "sandbox_workspace_write.exclude_tmpdir_env_var=true",
-                    "-C", str(arena.ws), "--", *command]
+                    # The cwd is the workspace (``Arena.run``); Codex 0.169 takes ``-C`` only
+                    # together with a permission profile.
+                    "--", *command]
         options = self.options(arena)
         if self.kind == "cli":
             return [PYTHON, "-m", "llmx", "sandbox", "linux", *options, "--", *command]

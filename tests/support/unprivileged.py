@@ -84,7 +84,7 @@ def _reachable(path: str) -> bool:
         return False
 
 
-def _interpreter(base: Path) -> str | None:
+def interpreter_for_nobody(base: Path) -> str | None:
     """A Python nobody can run, with this one's packages: this interpreter when it can,
     else a virtual environment in ``base`` on the system's Python of the same version
     (an interpreter under root's home is out of nobody's reach), reading this one's
@@ -115,7 +115,7 @@ def _run_as_nobody(nodeids: list[str]) -> dict[str, tuple[str, str]]:
         (base / "home").mkdir()
         for path in (base, base / "home"):
             os.chown(path, UID, GID)
-        python = _interpreter(base)
+        python = interpreter_for_nobody(base)
         if python is None:
             reason = "no Python interpreter the unprivileged user can run"
             return dict.fromkeys(nodeids, ("skipped", reason))
