@@ -47,9 +47,21 @@ class ProjectDoc(msgspec.Struct, frozen=True):
 
 
 def find_git_root(cwd: Path) -> Path | None:
+    """The nearest folder holding a repository: a ``.git`` folder with a ``HEAD``, or a
+    ``.git`` file pointing elsewhere (``gitdir:``). An empty ``.git`` folder is not one
+    (git looks further up too): the sandbox masks a missing ``.git`` of a writable root,
+    ``/tmp`` among them, with one while a command runs."""
     for directory in (cwd, *cwd.parents):
-        if (directory / ".git").exists():
+        git = directory / ".git"
+        if (git / "HEAD").exists():
             return directory
+        if git.is_file():
+            try:
+                with open(git, "rb") as f:
+                    if f.read(7) == b"gitdir:":
+                        return directory
+            except OSError:
+                continue
     return None
 
 

@@ -84,7 +84,12 @@ def _got(listener: str, name: str) -> Judge:
 
 
 def _knob(name: str) -> Judge:
-    return lambda ev: ev.knobs[name].split() == ev.arena.knob_values[name].split()
+    # Set by the attempt: a value found already set (left by another run) proves nothing.
+    def judge(ev: Evidence) -> bool:
+        wanted = ev.arena.knob_values[name].split()
+        return ev.knobs[name].split() == wanted and \
+            ev.arena.knobs_before[name].split() != wanted
+    return judge
 
 
 def _signal(number: int) -> Judge:
@@ -216,8 +221,10 @@ def _kernel() -> list[Attempt]:
         "sysfs_knob_write")]
     found += [
         Attempt("klogctl_console_level", KERNEL,
-                lambda ev: ev.knobs["klogctl_console_level"].split()[:1] == ["3"]),
-        Attempt("adjtimex_esterror", KERNEL, lambda ev: ev.esterror == 424242),
+                lambda ev: ev.knobs["klogctl_console_level"].split()[:1] == ["3"]
+                and ev.arena.knobs_before["klogctl_console_level"].split()[:1] != ["3"]),
+        Attempt("adjtimex_esterror", KERNEL,
+                lambda ev: ev.esterror == 424242 and ev.arena.esterror_before != 424242),
         Attempt("mknod_char_in_ws", KERNEL, _char_device("mknod_char_in_ws")),
         Attempt("kmsg_read", KERNEL, _leaked("kmsg_read", "kmsg")),
         Attempt("syslog_read", KERNEL, _leaked("syslog_read", "kmsg")),

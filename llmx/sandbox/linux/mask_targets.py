@@ -35,6 +35,7 @@ from llmx.sandbox.records import mutable_record, record
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from typing import Any
 
 REGISTRY_PREFIX = "llmx-synthetic-mount-targets"
 _MADE = "synthetic"
@@ -101,13 +102,30 @@ def register(paths: tuple[str, ...]) -> MaskRegistration:
     return registration
 
 
-def release(registration: MaskRegistration, *, unmount: bool = False) -> None:
+# A session's commands often follow one another, each with the same targets. Removing and
+# making them again costs two ``rmdir`` per name, milliseconds each on some file systems
+# (ext4 with online discard frees the folder's block synchronously). So a long-lived
+# caller may let its claim *linger*: its markers stay for ``LINGER_SECONDS`` after the
+# command, the next command adopts the directories (a live marker of ours says we made
+# them), and when the last claim expires, or the process exits, the directories go.
+LINGER_SECONDS = 1.0
+_lingering: list[tuple[float, MaskRegistration]] = []
+_linger_state: dict[str, Any] = {"timer": None, "lock": None}
+
+
+def release(registration: MaskRegistration, *, unmount: bool = False,
+            linger: bool = False) -> None:
     """Drop this process's markers; the last user removes its empty directories.
 
     ``unmount``: the caller is inside the mount namespace where the targets are mount
     points (the waiter of the exec path); it detaches them first, or ``rmdir`` would fail.
+    ``linger``: keep the claim ``LINGER_SECONDS`` longer (see above); only for a process
+    that lives on after the command (a session).
     """
     if registration.released:
+        return
+    if linger and not unmount:
+        _linger(registration)
         return
     registration.released = True
     try:
@@ -122,6 +140,61 @@ def release(registration: MaskRegistration, *, unmount: bool = False) -> None:
                 _release_one(registration.root_fd, target)
     finally:
         os.close(registration.root_fd)
+
+
+def _linger(registration: MaskRegistration) -> None:
+    # Imported here: the one-shot exec path never lingers and need not load threading.
+    import atexit
+    import threading
+    import time
+
+    lock = _linger_state["lock"]
+    if lock is None:
+        lock = _linger_state["lock"] = threading.Lock()
+        atexit.register(release_lingering)
+    with lock:
+        _lingering.append((time.monotonic() + LINGER_SECONDS, registration))
+        _schedule(threading, time)
+
+
+def _schedule(threading: Any, time: Any) -> None:
+    """Start the timer for the earliest expiry, unless one runs (lock held)."""
+    if _linger_state["timer"] is None and _lingering:
+        delay = max(0.0, min(due for due, _ in _lingering) - time.monotonic())
+        timer = threading.Timer(delay, _expire)
+        timer.daemon = True
+        _linger_state["timer"] = timer
+        timer.start()
+
+
+def _expire() -> None:
+    import threading
+    import time
+
+    with _linger_state["lock"]:
+        _linger_state["timer"] = None
+        now = time.monotonic()
+        due = [r for when, r in _lingering if when <= now]
+        _lingering[:] = [(when, r) for when, r in _lingering if when > now]
+        _schedule(threading, time)
+    for registration in due:
+        release(registration)
+
+
+def release_lingering() -> None:
+    """Release every lingering claim of this process now (at exit, or on request)."""
+    lock = _linger_state["lock"]
+    if lock is None:
+        return
+    with lock:
+        due = [r for _, r in _lingering]
+        _lingering.clear()
+        timer = _linger_state["timer"]
+        _linger_state["timer"] = None
+    if timer is not None:
+        timer.cancel()
+    for registration in due:
+        release(registration)
 
 
 def _open_registry() -> int:

@@ -78,14 +78,16 @@ class PreparedCommand:
                 os.close(fd)
                 self._owned_fds.remove(fd)
 
-    def close(self) -> None:
+    def close(self, *, linger: bool = False) -> None:
+        """``linger``: the caller lives on and may run the next command soon (a session):
+        its mask targets stay a moment for that one to adopt (``mask_targets``)."""
         for fd in self._owned_fds:
             os.close(fd)
         self._owned_fds.clear()
         # The last command using a mask target removes it, so the workspace looks as it did.
         if self.masks is not None:
             masks, self.masks = self.masks, None
-            mask_targets.release(masks)
+            mask_targets.release(masks, linger=linger)
 
 
 def _before_bwrap() -> None:

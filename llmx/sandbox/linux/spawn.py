@@ -139,7 +139,9 @@ class ConfinedProcess:
             if self._proc.returncode is None:
                 _reap_in_background(self._proc)
         self.setup_error = self._prepared.setup_error()
-        self._prepared.close()
+        # A session may run its next command soon: the mask targets linger for it, unless
+        # this one never got into its sandbox.
+        self._prepared.close(linger=self.setup_error is None)
         return code
 
     async def abandon(self) -> None:
