@@ -3,7 +3,8 @@
 Run: .venv/bin/python bench/bench_sandbox_spawn.py [--n 50] [--codex PATH]
 
 1. In-session: an asyncio loop spawns ``true`` n times per series (unconfined; the own
-   backend through the spawn server and forked from the loop's process; bubblewrap),
+   backend through the spawn server and forked from the loop's process, and through the
+   server without the masks of missing metadata, to show their cost; bubblewrap),
    interleaved, through ``run_confined``; prints the median and p90 wall time per spawn
    and the overhead over unconfined. Then the first three commands of five fresh loops
    (the first ones start the spawn server, and are forked meanwhile).
@@ -27,13 +28,18 @@ from llmx.sandbox.linux import BackendKind
 from llmx.sandbox.linux.backends import backend_status
 from llmx.sandbox.linux.spawn import run_confined, warm_up
 from llmx.sandbox.plan import ConfinementPlan, WritableRoot
+from llmx.sandbox.protected import protected_subpaths
 
 ENV = {"PATH": "/usr/bin:/bin"}
 
 
-def _plan(root: Path, unconfined: bool = False) -> ConfinementPlan:
-    return ConfinementPlan(unconfined=unconfined, env=ENV, writable_roots=(
-        WritableRoot(root, (root / ".git", root / ".codex")), WritableRoot(Path("/tmp"))))
+def _plan(root: Path, unconfined: bool = False, masks: bool = True) -> ConfinementPlan:
+    # What workspace-write gives: the workspace and /tmp, each with its .git, .agents and
+    # .codex read-only (here all missing, so each is masked: the costliest case); without
+    # ``masks``, the same roots with no carve-outs, to show what the masks cost.
+    return ConfinementPlan(unconfined=unconfined, env=ENV, writable_roots=tuple(
+        WritableRoot(path, protected_subpaths(path) if masks else ())
+        for path in (root, Path("/tmp"))))
 
 
 # One series per way of starting a command: (name, backend, through the spawn server).
@@ -47,22 +53,24 @@ async def _in_session(n: int, root: Path, gap: float) -> dict[str, list[float]]:
     series: list[Series] = [("unconfined", None, False)]
     if backend_status(BackendKind.NAMESPACES).available:
         series += [("namespaces", BackendKind.NAMESPACES, True),
+                   ("namespaces-no-masks", BackendKind.NAMESPACES, True),
                    ("namespaces-forked", BackendKind.NAMESPACES, False)]
     if backend_status(BackendKind.BWRAP).available:
         series.append(("bubblewrap", BackendKind.BWRAP, False))
-    plans = {kind: _plan(root, unconfined=kind is None) for _, kind, _ in series}
+    plans = {name: _plan(root, unconfined=kind is None, masks=not name.endswith("no-masks"))
+             for name, kind, _ in series}
     timings: dict[str, list[float]] = {name: [] for name, _, _ in series}
     # The first command of a session starts the spawn server: measured apart (see main).
     assert await warm_up(), "the spawn server could not start"
-    for _, kind, server in series:  # warm caches
-        await run_confined(["true"], cwd=root, plan=plans[kind], backend=kind,
+    for name, kind, server in series:  # warm caches
+        await run_confined(["true"], cwd=root, plan=plans[name], backend=kind,
                            spawn_server=server)
     for _ in range(n):
         for name, kind, server in series:
             if gap:
                 await asyncio.sleep(gap)
             start = time.perf_counter()
-            result = await run_confined(["true"], cwd=root, plan=plans[kind], backend=kind,
+            result = await run_confined(["true"], cwd=root, plan=plans[name], backend=kind,
                                         spawn_server=server)
             elapsed = time.perf_counter() - start
             assert result.exit_code == 0, result.aggregated

@@ -104,6 +104,8 @@ class ConfinedProcess:
         self._proc = proc
         status_fd = prepared.status_fd
         self._reported = None if status_fd is None else _reported_exit_code(status_fd)
+        # Forked route, once killed: a pidfd of the PID namespace's init (see ``kill``).
+        self._init_pidfd: int | None = None
 
     async def wait(self) -> int:
         if self.returncode is not None:
@@ -117,6 +119,8 @@ class ConfinedProcess:
             else:
                 assert self._proc is not None
                 code = shell_exit_code(await self._proc.wait())
+        if self._init_pidfd is not None:
+            await _until_gone(self._init_pidfd)
         # Another caller of wait() may have finished while this one awaited.
         return self._finish(code)
 
@@ -125,6 +129,13 @@ class ConfinedProcess:
         if self._started is not None:
             self._started.kill()
         elif self._proc is not None and self._proc.returncode is None:
+            if self._init_pidfd is None and self.backend is BackendKind.NAMESPACES \
+                    and self.returncode is None:
+                # The init of the PID namespace dies with the waiter (PDEATHSIG), and
+                # takes every process left in the namespace with it, but after the
+                # waiter is reaped: ``wait`` waits for it too, so that nothing of the
+                # command outlives ``run_confined``.
+                self._init_pidfd = _init_pidfd(self._proc.pid)
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self._proc.pid, signal.SIGKILL)
 
@@ -134,10 +145,14 @@ class ConfinedProcess:
         self.returncode = code
         if self._proc is not None:
             # Descendants that outlive the command would keep the group's pipes open;
-            # they are part of the command and die with it.
+            # they are part of the command and die with it (its init has reported, so
+            # its namespace is empty by now: nothing to wait for).
             self.kill()
             if self._proc.returncode is None:
                 _reap_in_background(self._proc)
+        if self._init_pidfd is not None:
+            os.close(self._init_pidfd)
+            self._init_pidfd = None
         self.setup_error = self._prepared.setup_error()
         # A session may run its next command soon: the mask targets linger for it, unless
         # this one never got into its sandbox.
@@ -154,6 +169,33 @@ class ConfinedProcess:
         self.kill()
         with contextlib.suppress(BaseException):
             await asyncio.shield(self.wait())
+
+
+def _init_pidfd(waiter: int) -> int | None:
+    """A pidfd of the waiter's child, the PID namespace's init (None: already gone)."""
+    try:
+        with open(f"/proc/{waiter}/task/{waiter}/children", encoding="ascii") as f:
+            children = f.read().split()
+        return os.pidfd_open(int(children[0])) if children else None
+    except (OSError, ValueError):
+        return None
+
+
+async def _until_gone(pidfd: int) -> None:
+    """Until the process of ``pidfd`` has exited: an init's exit comes after every other
+    process of its namespace has been killed and reaped."""
+    loop = asyncio.get_running_loop()
+    gone: asyncio.Future[None] = loop.create_future()
+
+    def readable() -> None:
+        if not gone.done():
+            gone.set_result(None)
+
+    loop.add_reader(pidfd, readable)
+    try:
+        await gone
+    finally:
+        loop.remove_reader(pidfd)
 
 
 async def _read_pipe(fd: int) -> asyncio.StreamReader:
