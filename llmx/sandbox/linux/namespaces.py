@@ -11,6 +11,7 @@ the seccomp filter. Everything that can be computed is computed in the parent
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 
 from llmx.sandbox.linux import kernel, landlock, pidns, seccomp
@@ -248,6 +249,11 @@ def _parse_mountinfo(raw: bytes) -> tuple[tuple[str, int], ...]:
     return tuple(found)
 
 
+def _is_mount_point(path: str) -> bool:
+    """Whether ``path`` is a mount point in this process's mount namespace."""
+    return any(target == path for target, _ in _parse_mountinfo(_read_mountinfo()))
+
+
 def read_only_remounts(writable_roots: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
     """The mounts the child remounts read-only (target, flags to keep), read in the parent.
 
@@ -304,6 +310,12 @@ def _build_mounts(setup: ChildSetup) -> None:
                          kernel.MS_REMOUNT | kernel.MS_BIND | kernel.MS_RDONLY | flags)
         except FileNotFoundError:
             continue  # a mount point hidden by a later mount: unreachable anyway
+        except OSError as exc:
+            # Unmounted on the host after the parent read the list, before this namespace
+            # was copied: the folder now belongs to the mount that held it, remounted too.
+            # Any other failure would leave a mount writable: the set-up fails.
+            if exc.errno != errno.EINVAL or _is_mount_point(target):
+                raise
     # The fresh /dev itself is read-only; only its device nodes and /dev/shm take writes.
     kernel.mount(None, "/dev", None,
                  kernel.MS_REMOUNT | kernel.MS_BIND | kernel.MS_RDONLY | kernel.MS_NOSUID
