@@ -23,6 +23,8 @@ to subscribers in order. Durability:
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import enum
 import os
 from datetime import datetime
@@ -31,7 +33,13 @@ from typing import Any
 
 import msgspec
 
-from llmx.events.event_msgs import DELTA_EVENT_TYPES, EventMsgBase, TaskComplete, TurnAborted
+from llmx.events.event_msgs import (
+    DELTA_EVENT_TYPES,
+    EventMsgBase,
+    ExecCommandOutputDelta,
+    TaskComplete,
+    TurnAborted,
+)
 from llmx.events.home import rollout_path_for
 from llmx.events.ids import format_timestamp
 from llmx.events.limits import DEFAULT_INLINE_OUTPUT_BYTES
@@ -309,12 +317,26 @@ class EventLog:
         return ordinal
 
     def _encode(self, payload: Any, ordinal: int | None) -> RolloutLine:
+        if type(payload) is ExecCommandOutputDelta:
+            payload = self._redact_chunk(payload)
         line = RolloutLine.create(payload, ordinal=ordinal)
         redacted = self._redactor.line(line.raw)
         if redacted is not line.raw and redacted != line.raw:
             # Subscribers get what is on disk, so replay equals live.
             line = decode_line(redacted)
         return line
+
+    def _redact_chunk(self, delta: ExecCommandOutputDelta) -> ExecCommandOutputDelta:
+        """A command's live output is base64, which the line's redaction cannot see
+        into: its bytes are redacted here (subscribers get them redacted too)."""
+        try:
+            data = base64.b64decode(delta.chunk, validate=True)
+        except (binascii.Error, ValueError):
+            return delta
+        redacted = self._redactor.raw(data)
+        if redacted is data:
+            return delta
+        return msgspec.structs.replace(delta, chunk=base64.b64encode(redacted).decode("ascii"))
 
     def _open_sink(self) -> None:
         torn = self._sink.open()

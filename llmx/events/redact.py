@@ -112,6 +112,14 @@ class Redactor:
             return value
         return self._text.sub(self._keep_text, value)
 
+    def raw(self, data: bytes) -> bytes:
+        """Redact a command's raw output bytes; bytes that are not UTF-8 pass unchanged."""
+        if self._text is None:
+            return data
+        text = data.decode("utf-8", "surrogateescape")
+        redacted = self.text(text)
+        return data if redacted == text else redacted.encode("utf-8", "surrogateescape")
+
     def line(self, encoded: bytes) -> bytes:
         """Redact an encoded JSON line; the result is still valid JSON.
 

@@ -45,6 +45,7 @@ from llmx.runtime.approvals import (
     retry_unsandboxed_after_denial,
 )
 from llmx.runtime.approvals_rules import is_known_safe, might_be_dangerous
+from llmx.runtime.command_output import CommandOutputDeltas
 from llmx.runtime.escalation import (
     Approver,
     EscalationTrigger,
@@ -274,12 +275,15 @@ async def _run(
     started_ms = now_ms()
     await tools.item_started(item, started_ms)
     tools.running_items[call.call_id] = (item, started_ms)
+    deltas = CommandOutputDeltas(tools, call.call_id)
     try:
-        result = await run_command(argv, cwd=cwd, env=tools.settings.env, spawner=spawner)
+        result = await run_command(argv, cwd=cwd, env=tools.settings.env, spawner=spawner,
+                                   on_output=deltas)
     except OSError as exc:
         result = CommandResult(127, "", str(exc), f"{exc}\n", 0.0)
     finally:
         tools.running_items.pop(call.call_id, None)
+    await deltas.flush()
     seconds = int(result.wall_seconds)
     done = msgspec.structs.replace(
         item,
