@@ -9,6 +9,7 @@ and ``llmx replay`` use, never a second store.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,9 +22,11 @@ from llmx.cli.app_server.params import (
     decode,
 )
 from llmx.cli.app_server.rpc import invalid_request
+from llmx.events.lines import LineError, RolloutLine, decode_line
 from llmx.events.reader import RolloutFileError, read_rollout
 from llmx.projections.app_server.notifications import AppServerFold
 from llmx.projections.app_server.threads import ThreadFacts, wire_thread
+from llmx.projections.lineage import LineageError, lines_forward, resolve_lineage
 from llmx.projections.session_index import SessionIndex
 from llmx.projections.session_listing import (
     CursorError,
@@ -75,10 +78,14 @@ class StoredThreads:
             return get_session(index, thread_id)
 
     def history(self, row: SessionRow) -> AppServerFold:
-        """The fold of the thread's whole rollout (its turns and items)."""
+        """The fold of the thread's whole history (its turns and items): a fork's or a
+        revert's file continues the lines of its parents, folded first."""
         fold = AppServerFold(row.id)
+        path = Path(row.rollout_path)
         try:
-            lines = read_rollout(Path(row.rollout_path))
+            for line in inherited_lines(path):
+                fold.feed(line)
+            lines = read_rollout(path)
         except (OSError, RolloutFileError) as exc:
             raise invalid_request(f"cannot read the rollout of thread {row.id}: {exc}") from None
         for line in lines:
@@ -183,3 +190,18 @@ class StoredThreads:
         conn.notify("thread/name/updated", {"threadId": thread_id, "threadName": name})
         return {}
 
+
+def inherited_lines(path: Path) -> Iterator[RolloutLine]:
+    """The parents' lines a fork or revert file continues (none for a file of its own);
+    a parent that cannot be found leaves the file's own turns, still readable."""
+    try:
+        parents = resolve_lineage(path)[:-1]
+    except LineageError:
+        return
+    for _span, _number, raw in lines_forward(parents):
+        if raw.is_blank or not raw.terminated:
+            continue
+        try:
+            yield decode_line(raw.data)
+        except LineError:
+            continue
