@@ -30,6 +30,20 @@ class ReviewDecision(enum.StrEnum):
 
 Decision = str | dict[str, JsonValue]
 
+# Codex's object-shaped approval: the command runs, and the client asks that commands
+# matching ``proposed_execpolicy_amendment`` be allowed from now on.
+EXECPOLICY_AMENDMENT = "approved_execpolicy_amendment"
+
+
+def plain_decision(decision: Decision) -> str:
+    """The plain decision a recorded one amounts to: an approval with an exec-policy
+    amendment approves; any other object form is not one llmx carries out, and refuses."""
+    if isinstance(decision, str):
+        return decision
+    if set(decision) == {EXECPOLICY_AMENDMENT}:
+        return ReviewDecision.APPROVED.value
+    return ReviewDecision.DENIED.value
+
 
 class OpBase(Struct, tag_field="type"):
     """Base of every ``Op`` variant."""

@@ -30,6 +30,7 @@ from llmx.events.ops import (
     ThreadRollback,
     UserInputOp,
     UserTurn,
+    plain_decision,
 )
 from llmx.events.primitives import TextInput
 from llmx.events.records import Approver, SubmissionRecord
@@ -377,7 +378,7 @@ class Session:
 
 def _decision(value: Any) -> ReviewDecision:
     try:
-        return ReviewDecision(value)
+        return ReviewDecision(plain_decision(value) if isinstance(value, dict) else value)
     except (ValueError, TypeError):
         # Anything we cannot read fails closed, as Codex's default decision does.
         return ReviewDecision.DENIED

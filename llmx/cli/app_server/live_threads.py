@@ -38,7 +38,13 @@ from llmx.cli.app_server.params import (
     decode,
 )
 from llmx.cli.app_server.rpc import INTERNAL_ERROR, RpcError, invalid_request
-from llmx.events.ops import ExecApproval, Interrupt, PatchApproval
+from llmx.events.ops import (
+    EXECPOLICY_AMENDMENT,
+    Decision,
+    ExecApproval,
+    Interrupt,
+    PatchApproval,
+)
 from llmx.events.primitives import ImageInput, LocalImageInput, SkillInput, TextInput, UserInput
 from llmx.events.records import Approver
 from llmx.projections.app_server import AppServerFold, Notification, RequestResolved, ServerRequest
@@ -57,15 +63,19 @@ _POLICY_TYPES = {"read-only": "readOnly", "workspace-write": "workspaceWrite",
                  "danger-full-access": "dangerFullAccess"}
 
 
-def core_decision(result: Any) -> str:
+def core_decision(result: Any) -> Decision:
     """The decision a client's answer means; anything unreadable (``{}`` included, what
     the SDK answers to requests it does not know) refuses, as Codex does."""
     decision = result.get("decision") if isinstance(result, dict) else None
     if isinstance(decision, str):
         return _DECISIONS.get(decision, "denied")
     if isinstance(decision, dict) and "acceptWithExecpolicyAmendment" in decision:
-        # The exec-policy amendment itself is not kept: llmx has no rules file yet.
-        return "approved"
+        # Recorded in Codex's core form; the command runs. llmx keeps no exec-policy
+        # rules, so the amendment is on record but asks nothing of later commands.
+        amendment = decision["acceptWithExecpolicyAmendment"]
+        prefix = amendment.get("execpolicy_amendment") if isinstance(amendment, dict) else None
+        if isinstance(prefix, list) and all(isinstance(part, str) for part in prefix):
+            return {EXECPOLICY_AMENDMENT: {"proposed_execpolicy_amendment": list(prefix)}}
     return "denied"
 
 
@@ -200,6 +210,9 @@ class LiveThread:
     async def _answered(self, asked: ServerRequest, result: Any) -> None:
         decision = core_decision(result)
         if asked.method == "item/fileChange/requestApproval":
+            # A patch has no exec-policy amendment: Codex's patch answers have no such form.
+            if not isinstance(decision, str):
+                decision = "denied"
             op: ExecApproval | PatchApproval = PatchApproval(id=asked.call_id, decision=decision)
         else:
             op = ExecApproval(id=asked.call_id, decision=decision,

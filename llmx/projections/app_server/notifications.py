@@ -43,7 +43,7 @@ from llmx.events.event_msgs import (
     WarningEvent,
 )
 from llmx.events.lines import RolloutLine
-from llmx.events.ops import ExecApproval, PatchApproval
+from llmx.events.ops import ExecApproval, PatchApproval, plain_decision
 from llmx.events.primitives import TokenUsage, UnknownCommand
 from llmx.events.records import SessionMeta, SubmissionRecord
 from llmx.events.turn_items import (
@@ -416,7 +416,7 @@ class AppServerFold:
         if not isinstance(op, ExecApproval | PatchApproval):
             return
         out.append(RequestResolved(self.thread_id, op.id))
-        approving = isinstance(op.decision, str) and op.decision in _APPROVING
+        approving = plain_decision(op.decision) in _APPROVING
         if op.id in self._awaiting and not approving:
             item, started_ms = self._started[op.id]
             self._complete_item({**item, "status": "declined"}, started_ms, out)
