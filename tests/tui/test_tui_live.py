@@ -499,3 +499,47 @@ async def test_a_terminal_resized_mid_stream_redraws_at_the_new_width(tmp_path: 
     async with replay.run_test(size=(50, 20)) as pilot:
         await pilot.pause()
         assert replay.view.plain_lines() == rows
+
+
+async def test_compact_new_and_init_are_submissions_or_thread_switches(tmp_path: Path) -> None:
+    script = {"turns": [
+        {"items": [{"type": "message", "text": "First answer."}]},
+        {"items": [{"type": "message", "text": "The summary of it all."}]},
+    ], "fallback": [{"type": "message", "text": "Wrote it."}]}
+    with scripted(script) as model:
+        home = make_home(tmp_path, model.base_url)
+        work = make_workspace(tmp_path)
+        app = live_app(home, work)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await type_line(pilot, "first question")
+            await until(pilot, lambda: any(isinstance(c, tc.AgentCell)
+                                           for c in app.view.cells), "the answer")
+            await until(pilot, idle(app), "the turn's end")
+            await type_line(pilot, "/compact")
+            await until(pilot, lambda: app.thread is not None and app.thread.rollout_path
+                        is not None and '"compacted"' in app.thread.rollout_path.read_text(),
+                        "the compaction")
+            await until(pilot, idle(app), "the compaction's end")
+            first = app.thread
+            assert first is not None
+            first_path = first.rollout_path
+            await type_line(pilot, "/new")
+            await until(pilot, lambda: app.thread is not None and app.thread is not first,
+                        "the new thread")
+            assert first.closed
+            assert [c for c in app.view.cells if isinstance(c, tc.UserCell)] == []
+            await type_line(pilot, "/init")
+            await until(pilot, lambda: any(isinstance(c, tc.AgentCell)
+                                           for c in app.view.cells), "the answer to /init")
+            await until(pilot, idle(app), "the /init turn's end")
+            assert app.thread is not None
+            second_path = app.thread.rollout_path
+            await pilot.press("ctrl+c", "ctrl+c")
+    assert first_path is not None
+    assert second_path is not None
+    assert second_path != first_path
+    assert [s["op"]["type"] for s in submissions(first_path)] == [
+        "user_turn", "compact", "shutdown"]
+    assert len([line for line in rollout_lines(first_path) if line["type"] == "compacted"]) == 1
+    [init] = [s["op"] for s in submissions(second_path) if s["op"]["type"] == "user_turn"]
+    assert "AGENTS.md" in init["items"][0]["text"]
