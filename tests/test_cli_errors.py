@@ -53,6 +53,13 @@ CASES = [
     (["exec", "-C", "{tmp}/nowhere", "hi"], "exec", "nowhere"),
     (["exec", "--skip-git-repo-check", "resume", "0000dead", "hi"], "exec", "0000dead"),
     (["exec", "--last", "hi"], "exec", "--last"),
+    # argparse's own refusals, reported by the command they belong to, in the same form.
+    (["exec", "--bogus", "hi"], "exec", "--bogus"),
+    (["exec", "-s", "sideways", "hi"], "exec", "sideways"),
+    (["sessions", "list", "--bogus"], "sessions list", "--bogus"),
+    (["sessions", "show"], "sessions show", "required: ID"),
+    (["history", "--limit", "x"], "history", "'x'"),
+    (["sandbox", "explain", "--bogus"], "sandbox explain", "--bogus"),
 ]
 
 
@@ -64,6 +71,15 @@ def test_bad_inputs_get_one_line_in_the_form(
     args = [word.replace("{tmp}", str(tmp_path)) for word in argv]
     line = assert_one_error_line(run_llmx(home, *args, cwd=tmp_path), command)
     assert named in line
+
+
+def test_an_unknown_command_is_one_line(tmp_path: Path) -> None:
+    result = run_llmx(tmp_path / "home", "fork", "--help", cwd=tmp_path)
+    assert result.returncode == 2
+    refusal = "llmx: argument COMMAND: invalid choice: 'fork' "
+    assert result.stderr.startswith(refusal), result.stderr
+    assert result.stderr.endswith(" — see `llmx --help`\n"), result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
 
 
 def test_a_history_lock_timeout_is_one_line(tmp_path: Path) -> None:
