@@ -124,6 +124,8 @@ class Bench:
     rng: random.Random
     # How long a whole run takes here (measured once): kills fall anywhere within it.
     span: float
+    # How many runs the template session holds (its replay's blocks).
+    template_runs: int
 
     def env(self, home: Path) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("LLMX_", "OPENAI_"))}
@@ -147,8 +149,8 @@ def rollouts(home: Path) -> list[Path]:
     return sorted((home / "sessions").glob("*/*/*/rollout-*.jsonl"))
 
 
-def check_file(path: Path, outcome: Outcome) -> list[object]:
-    """The checks every killed rollout must pass; its lines."""
+def check_file(path: Path, outcome: Outcome) -> None:
+    """The checks every killed rollout must pass."""
     reader = RolloutReader(path)
     lines = list(reader)
     if reader.problems:
@@ -168,7 +170,6 @@ def check_file(path: Path, outcome: Outcome) -> list[object]:
                 outcome.problems.append(f"blob {item.sha256[:12]} incomplete")
     outcome.lines = len(lines)
     outcome.torn_tail = reader.torn_tail is not None
-    return lines
 
 
 def reopen_and_append(path: Path, outcome: Outcome) -> None:
@@ -274,7 +275,7 @@ def trial_resume(bench: Bench, index: int) -> Outcome:
     home = bench.work / f"resume{index}"
     shutil.copytree(bench.template, home)
     [path] = rollouts(home)
-    before = len(blocks(replay_lines(bench, home, path)))
+    before = bench.template_runs
     thread_id = path.name.removesuffix(".jsonl")[-36:]
     workspace = new_workspace(bench, f"resume{index}-ws")
     live = run_killed(bench, home, ["exec", "--json", "resume", thread_id, prompt(index)],
@@ -400,13 +401,16 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="llmx-kill9-") as scratch, \
             ModelServer(Script.from_json(script(args.trials))) as server:
         template, span = make_template(Path(scratch), server.base_url)
+        [template_rollout] = rollouts(template)
+        probe = Bench(Path(scratch), server.base_url, template, rng, span, 0)
+        template_runs = len(blocks(replay_lines(probe, template, template_rollout)))
         # A little longer than a whole run: some trials end before their kill.
         span *= 1.2
         for index in range(args.trials):
             name = names[index % len(names)]
             work = Path(scratch) / f"t{index}"
             work.mkdir()
-            bench = Bench(work, server.base_url, template, rng, span)
+            bench = Bench(work, server.base_url, template, rng, span, template_runs)
             outcome = FRONTENDS[name](bench, index)
             total = totals[name]
             total["trials"] += 1
