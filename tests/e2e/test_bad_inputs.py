@@ -92,3 +92,17 @@ def test_a_two_megabyte_server_error_is_shown_capped(env: ExecEnv) -> None:
     [error] = events(rollout, "error")
     assert len(error["message"]) < 2_100
     assert rollout.stat().st_size < 50_000
+
+
+def test_an_unwritable_last_message_file_fails_the_run_and_keeps_the_session(
+    env: ExecEnv, tmp_path: Path
+) -> None:
+    target = tmp_path / "no such folder" / "last.txt"
+    done = env.run("-o", str(target), "hello")
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1] == (
+        f"llmx exec: -o: cannot write {target}: no such file or folder — check the path")
+    assert "Traceback" not in done.stderr
+    [rollout] = env.rollouts()
+    assert [event["last_agent_message"] for event in events(rollout, "task_complete")] == [
+        "fine"]
