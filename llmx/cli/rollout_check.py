@@ -4,8 +4,9 @@ Per file: the number of lines, counts by line type, line and payload types llmx 
 not know, unparseable lines by number, repeated and missing ordinals, the process writing
 the file if one is, and a torn final line. Exit status 1 when any file has unparseable
 lines or ordinals out of step, or cannot be read or repaired. ``--repair`` cuts a torn
-final line and touches nothing else, and only as the file's writer: it takes the writer
-lock first, so a file a live writer holds is refused, never cut.
+final line and removes the partial output blobs a killed writer left, and touches nothing
+else, and only as the file's writer: it takes the writer lock first, so a file a live
+writer holds is refused, never cut.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from llmx.events import (
 )
 from llmx.events.nesting import MAX_JSON_NESTING
 from llmx.events.ordinals import OrdinalCheck
-from llmx.events.writer_lock import LockHolder, RolloutBusy, current_writer, cut_torn_tail
+from llmx.events.outputs import partial_blobs
+from llmx.events.writer_lock import LockHolder, RolloutBusy, current_writer, repair_as_writer
 
 # Line types whose payload is a tagged union: unknown variants are reported as such.
 _UNION_LINE_TYPES = (LineType.EVENT_MSG, LineType.RESPONSE_ITEM)
@@ -45,6 +47,9 @@ class FileReport:
     torn_tail_cut: bool = False
     # The process writing the file while it was checked: its last line may be in progress.
     writer: LockHolder | None = None
+    # Blobs a killed writer was writing (counted only when no writer holds the file).
+    partial_blobs: int = 0
+    partial_blobs_removed: bool = False
     error: str | None = None
 
     @property
@@ -74,6 +79,8 @@ class FileReport:
             "ordinals": self.ordinals.as_json(),
             "torn_tail": torn,
             "writer": writer,
+            "partial_blobs": {"count": self.partial_blobs,
+                              "removed": self.partial_blobs_removed},
         }
 
     def human(self) -> str:
@@ -95,6 +102,10 @@ class FileReport:
             else:
                 state = "cut" if self.torn_tail_cut else "run with --repair to cut it"
                 parts.append(f"torn final line {self.torn_tail.number} ({length}; {state})")
+        if self.partial_blobs:
+            state = "removed" if self.partial_blobs_removed else "run with --repair to remove them"
+            parts.append(f"{self.partial_blobs} partial output blobs left by a killed writer "
+                         f"({state})")
         if len(parts) == 1:
             parts.append("ok")
         return "; ".join(parts)
@@ -123,9 +134,13 @@ def check_file(path: Path, *, repair: bool = False) -> FileReport:
     report.torn_tail = reader.torn_tail
     # A live writer's last line may be a write in progress: never called torn, never cut.
     report.writer = current_writer(path)
-    if repair and reader.torn_tail is not None:
+    if report.writer is None:
+        report.partial_blobs = len(partial_blobs(path))
+    if repair and (reader.torn_tail is not None or report.partial_blobs):
         try:
-            report.torn_tail_cut = cut_torn_tail(path) is not None
+            cut, removed = repair_as_writer(path)
+            report.torn_tail_cut = cut is not None
+            report.partial_blobs_removed = removed >= report.partial_blobs > 0
         except RolloutBusy as busy:
             report.writer = busy.holder
             report.error = (

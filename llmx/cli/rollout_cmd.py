@@ -12,7 +12,8 @@ def add_parser(subparsers: Any) -> None:
         description=(
             "Maintenance of rollout files written by llmx or by the Codex CLI. Only `check` "
             "exists: it reports what each file holds and never writes, except that "
-            "`check --repair` cuts a torn final line."
+            "`check --repair` cuts a torn final line and removes the partial output blobs a "
+            "killed writer left."
         ),
     )
     sub = parser.add_subparsers(dest="rollout_command", metavar="SUBCOMMAND", required=True)
@@ -30,8 +31,8 @@ def add_parser(subparsers: Any) -> None:
                        help="rollout files (.jsonl) of llmx or the Codex CLI")
     check.add_argument("--json", action="store_true", help="one JSON object per file")
     check.add_argument("--repair", action="store_true",
-                       help="cut a torn final line, and nothing else (fsynced; refused while "
-                       "a writer holds the file)")
+                       help="cut a torn final line and remove partial output blobs, and "
+                       "nothing else (fsynced; refused while a writer holds the file)")
     check.set_defaults(handler=_run_check)
 
 

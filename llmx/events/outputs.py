@@ -10,7 +10,9 @@ the field, the digest and the sizes.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,31 @@ def blob_dir(rollout_path: Path) -> Path:
 
 def blob_path(rollout_path: Path, sha256: str) -> Path:
     return blob_dir(rollout_path) / sha256
+
+
+# A blob is written under this suffix, then renamed into place: one left over is a blob a
+# writer was still writing when it was killed.
+PARTIAL_SUFFIX = ".partial"
+
+
+def partial_blobs(rollout_path: Path) -> list[Path]:
+    """The partial blobs beside ``rollout_path`` (in progress if a writer holds it)."""
+    try:
+        with os.scandir(blob_dir(rollout_path)) as entries:
+            return sorted(Path(e.path) for e in entries if e.name.endswith(PARTIAL_SUFFIX))
+    except OSError:
+        return []
+
+
+def remove_partial_blobs(rollout_path: Path) -> int:
+    """Remove the partial blobs a killed writer left; how many went. Only for the holder
+    of the writer lock: no live writer is writing any of them then."""
+    removed = 0
+    for partial in partial_blobs(rollout_path):
+        with contextlib.suppress(OSError):
+            partial.unlink()
+            removed += 1
+    return removed
 
 
 def truncation_marker(omitted: int, total: int, sha256: str) -> str:

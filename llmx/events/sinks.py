@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import Protocol
 
 from llmx.events.home import FILE_MODE, ensure_private_dir
-from llmx.events.outputs import blob_dir, blob_path
+from llmx.events.outputs import PARTIAL_SUFFIX, blob_dir, blob_path, remove_partial_blobs
 from llmx.events.reader import TornTail
 from llmx.events.writer_lock import cut_torn_tail_locked, lock_for_writing
 
 # A blob being written; renamed to its digest once whole and fsynced.
-PARTIAL_SUFFIX = ".partial"
 
 
 class RolloutSink(Protocol):
@@ -90,7 +89,7 @@ class FileSink:
             torn = None if created else cut_torn_tail_locked(fd)
             if stat.S_IMODE(os.fstat(fd).st_mode) != FILE_MODE:
                 os.fchmod(fd, FILE_MODE)
-            _remove_partial_blobs(self._path)
+            remove_partial_blobs(self._path)
         except BaseException:
             os.close(fd)
             if created:
@@ -174,16 +173,6 @@ def naming(error: OSError, path: Path) -> OSError:
     if error.filename is not None:
         return error
     return OSError(error.errno, error.strerror, str(path))
-
-
-def _remove_partial_blobs(rollout: Path) -> None:
-    """Blobs a writer of this rollout was still writing when it was killed. Called with
-    the writer lock held, so no live writer is writing any of them."""
-    with contextlib.suppress(OSError), os.scandir(blob_dir(rollout)) as entries:
-        for entry in entries:
-            if entry.name.endswith(PARTIAL_SUFFIX):
-                with contextlib.suppress(OSError):
-                    os.unlink(entry.path)
 
 
 class EphemeralSink:

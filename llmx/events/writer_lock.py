@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from llmx.events.file_lock import LockMode, acquire
+from llmx.events.outputs import remove_partial_blobs
 from llmx.events.reader import TornTail, torn_tail_in
 
 _PROC_LOCKS = Path("/proc/locks")
@@ -151,12 +152,20 @@ def cut_torn_tail_locked(fd: int) -> TornTail | None:
 
 def cut_torn_tail(path: Path | str) -> TornTail | None:
     """As the file's writer for a moment: take the lock (:class:`RolloutBusy` if a writer
-    holds it), cut a torn final line, let go. What ``llmx rollout check --repair`` does."""
+    holds it), cut a torn final line, let go."""
+    return repair_as_writer(path)[0]
+
+
+def repair_as_writer(path: Path | str) -> tuple[TornTail | None, int]:
+    """As the file's writer for a moment (:class:`RolloutBusy` if a writer holds it): cut
+    a torn final line and remove the partial blobs a killed writer left, as the next
+    writer would; the tail cut and how many blobs went. What ``rollout check --repair``
+    does."""
     target = Path(path)
     fd = os.open(target, os.O_RDWR | os.O_CLOEXEC)
     try:
         # No wait: a writer holding the file holds it for as long as it runs.
         lock_for_writing(fd, target, wait=False)
-        return cut_torn_tail_locked(fd)
+        return cut_torn_tail_locked(fd), remove_partial_blobs(target)
     finally:
         os.close(fd)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -10,6 +11,9 @@ from pathlib import Path
 
 from support import PROJECT_ROOT, fixture_rollouts
 from support.waits import WAIT_SECONDS
+
+from llmx.events.outputs import blob_dir
+from llmx.events.writer_lock import lock_for_writing
 
 SAMPLE = fixture_rollouts()[0]
 
@@ -167,3 +171,40 @@ def test_the_guide_and_the_help_say_what_check_does() -> None:
     assert ("Exit status 1 when a file cannot be read, has an unparseable line or a repeated "
             "or missing ordinal, or a --repair was refused.") in help_text
     assert "refused while a writer holds the file" in help_text
+
+
+def test_partial_blobs_a_killed_writer_left_are_reported_and_removed_by_repair(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "rollout-partial.jsonl"
+    shutil.copyfile(SAMPLE, path)
+    blobs = blob_dir(path)
+    blobs.mkdir()
+    whole = blobs / ("a" * 64)
+    whole.write_bytes(b"a whole output")
+    partial = blobs / f".{'b' * 64}.4242.partial"
+    partial.write_bytes(b"half an outp")
+    before = path.read_bytes()
+
+    checked = _llmx(str(path))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert ("1 partial output blobs left by a killed writer (run with --repair to remove "
+            "them)") in checked.stdout
+    assert partial.exists()
+
+    # A live writer's partial blob is a blob being written: not counted, never removed.
+    fd = os.open(path, os.O_RDWR)
+    try:
+        lock_for_writing(fd, path, wait=False)
+        live = _llmx("--repair", "--json", str(path))
+        assert json.loads(live.stdout)["partial_blobs"] == {"count": 0, "removed": False}
+        assert partial.exists()
+    finally:
+        os.close(fd)
+
+    repaired = _llmx("--repair", "--json", str(path))
+    assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+    assert json.loads(repaired.stdout)["partial_blobs"] == {"count": 1, "removed": True}
+    assert not partial.exists()
+    assert whole.read_bytes() == b"a whole output"
+    assert path.read_bytes() == before
