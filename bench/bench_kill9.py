@@ -419,7 +419,9 @@ def main() -> int:
             total["no file"] += outcome.no_file
             total["torn tails"] += outcome.torn_tail
             total["failed"] += bool(outcome.problems)
-            failures.extend(f"{name} trial {index}: {problem}" for problem in outcome.problems)
+            for problem in outcome.problems:
+                failures.append(f"{name} trial {index}: {problem}")
+                print(f"bench_kill9: {failures[-1]}", file=sys.stderr, flush=True)
             shutil.rmtree(work, ignore_errors=True)
             if (index + 1) % 50 == 0:
                 print(f"bench_kill9: {index + 1}/{args.trials} trials, "
