@@ -147,6 +147,8 @@ def test_the_server_refuses_a_thread_exec_is_writing(tmp_path: Path) -> None:
                 server.initialize()
                 refused = server.call("thread/resume", {"threadId": thread_id})
                 assert "error" in refused, refused
+                assert refused["error"]["message"].startswith(
+                    f"thread {thread_id} cannot be resumed: ")
                 match = BUSY.search(refused["error"]["message"])
                 assert match is not None, refused
                 assert int(match["pid"]) == holding.pid

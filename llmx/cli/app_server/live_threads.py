@@ -351,6 +351,9 @@ class LiveThreads:
             try:
                 agent = await manager.resume(ThreadRef.by_id(thread_id), self.options(params))
             except ThreadError as exc:
+                if exc.busy:
+                    # Found, but another process writes it: said as such, not as missing.
+                    raise invalid_request(f"thread {thread_id} cannot be resumed: {exc}") from None
                 raise invalid_request(f"thread not found: {thread_id} ({exc})") from None
             fold = AppServerFold(thread_id)
             history = agent.subscribe(from_position=0)

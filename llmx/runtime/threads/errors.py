@@ -34,8 +34,21 @@ class ThreadError(Exception):
         self.path = path
         self.doing = doing
 
+    @property
+    def busy(self) -> bool:
+        """Another process is writing the thread's rollout (a retry may succeed later)."""
+        return False
+
     @classmethod
     def from_os(cls, exc: OSError, path: Path, *, doing: str) -> ThreadError:
         """An OS error on ``path`` while ``doing`` it (``"cannot read"``)."""
         reason = exc.strerror or str(exc)
         return cls(f"{doing} {path}: {reason}", cause=exc, path=path, doing=doing)
+
+
+class ThreadBusy(ThreadError):
+    """The thread's rollout has another writer (its one writer lock is held)."""
+
+    @property
+    def busy(self) -> bool:
+        return True

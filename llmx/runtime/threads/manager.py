@@ -24,7 +24,7 @@ from llmx.runtime.context_updates import ContextBaseline
 from llmx.runtime.session import Session
 from llmx.runtime.session_rollout import rollout_options
 from llmx.runtime.session_types import HistoryItem, SessionSettings
-from llmx.runtime.threads.errors import ThreadError
+from llmx.runtime.threads.errors import ThreadBusy, ThreadError
 from llmx.runtime.threads.lookup import RefKind, ThreadRef, find_rollout, load_recorded
 from llmx.runtime.threads.options import (
     ThreadOptions,
@@ -110,7 +110,7 @@ class ThreadManager:
             log = EventLog.resume(path, ephemeral=options.ephemeral,
                                   options=self._rollout_options(loaded))
         except RolloutBusy as busy:
-            raise ThreadError(busy.what, busy.todo, path=path) from None
+            raise ThreadBusy(busy.what, busy.todo, path=path) from None
         except OSError as exc:
             raise ThreadError.from_os(exc, path, doing="cannot append to") from None
         try:
