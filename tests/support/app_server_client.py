@@ -147,12 +147,15 @@ Decide = Any  # (method, params) -> result for a server request
 
 
 def drive_turn(server: AppServer, thread_id: str, text: str, decide: Decide = None,
-               *, on_message: Any = None) -> list[dict[str, Any]]:
-    """Start a turn and read until its ``turn/completed``, answering server requests with
-    ``decide(method, params)``; every message read on the way (the response included)."""
+               *, on_message: Any = None,
+               settings: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Start a turn (with turn/start's own ``settings``) and read until its
+    ``turn/completed``, answering server requests with ``decide(method, params)``; every
+    message read on the way (the response included)."""
     request_id = f"turn-{next(server._ids)}"
     server.send({"id": request_id, "method": "turn/start",
-                 "params": {"threadId": thread_id, "input": [{"type": "text", "text": text}]}})
+                 "params": {"threadId": thread_id, **(settings or {}),
+                            "input": [{"type": "text", "text": text}]}})
     seen: list[dict[str, Any]] = []
     turn_id = None
     while True:

@@ -44,6 +44,7 @@ from llmx.events.ops import (
     ExecApproval,
     Interrupt,
     PatchApproval,
+    UserTurn,
 )
 from llmx.events.primitives import ImageInput, LocalImageInput, SkillInput, TextInput, UserInput
 from llmx.events.records import Approver
@@ -61,6 +62,7 @@ _DECISIONS = {"accept": "approved", "acceptForSession": "approved_for_session",
               "decline": "denied", "cancel": "abort"}
 _POLICY_TYPES = {"read-only": "readOnly", "workspace-write": "workspaceWrite",
                  "danger-full-access": "dangerFullAccess"}
+_POLICY_MODES = {wire: mode for mode, wire in _POLICY_TYPES.items()}
 
 
 def core_decision(result: Any) -> Decision:
@@ -77,6 +79,33 @@ def core_decision(result: Any) -> Decision:
         if isinstance(prefix, list) and all(isinstance(part, str) for part in prefix):
             return {EXECPOLICY_AMENDMENT: {"proposed_execpolicy_amendment": list(prefix)}}
     return "denied"
+
+
+def with_turn_overrides(op: UserTurn, params: TurnStartParams, cwd: Path) -> UserTurn:
+    """The ``user_turn`` op carrying turn/start's own settings, as Codex's app-server
+    builds it: they apply to this turn and the ones after it (the runtime records them in
+    the turn's ``turn_context``). A sandbox is changed by mode, resolved from the thread's
+    configuration; a value the runtime cannot take is a warning and changes nothing."""
+    if params.cwd is not None and Path(params.cwd).resolve() != cwd:
+        raise invalid_request("turn/start: a per-turn cwd is not supported by llmx yet; "
+                              "start or fork a thread in that folder")
+    if isinstance(params.approval_policy, dict):
+        raise invalid_request("askForApproval.granular is not supported by llmx")
+    if params.approval_policy is not None:
+        op.approval_policy = params.approval_policy
+    if params.sandbox_policy is not None:
+        mode = _POLICY_MODES.get(params.sandbox_policy.type)
+        if mode is None:
+            raise invalid_request(
+                f"sandboxPolicy {params.sandbox_policy.type} is not supported by llmx")
+        op.sandbox_policy = {"type": mode}
+    if params.model is not None:
+        op.model = params.model
+    if params.effort is not None:
+        op.effort = params.effort
+    if params.summary is not None:
+        op.summary = params.summary
+    return op
 
 
 def wire_sandbox(policy: dict[str, Any]) -> dict[str, Any]:
@@ -405,19 +434,13 @@ class LiveThreads:
     async def turn_start(self, conn: Connection, raw: Any) -> Any:
         params = decode(raw, TurnStartParams)
         live = self.loaded(params.thread_id)
-        overrides = [name for name, value in (
-            ("cwd", params.cwd), ("approvalPolicy", params.approval_policy),
-            ("sandboxPolicy", params.sandbox_policy), ("model", params.model),
-            ("effort", params.effort), ("summary", params.summary)) if value is not None]
-        if overrides:
-            raise invalid_request(
-                f"turn/start: per-turn {', '.join(overrides)} not supported by llmx yet; "
-                "set them with thread/start or thread/resume")
         items = user_inputs(params.input)
         schema = params.output_schema if isinstance(params.output_schema, dict) else None
+        op = with_turn_overrides(live.agent.user_turn(items, output_schema=schema), params,
+                                 live.agent.settings.cwd)
         waiter = live.expect_turn(conn.current_request_id())
         try:
-            await live.agent.submit(live.agent.user_turn(items, output_schema=schema))
+            await live.agent.submit(op)
         except ThreadError as exc:
             raise RpcError(INTERNAL_ERROR, f"failed to submit turn input: {exc}") from None
         await waiter
