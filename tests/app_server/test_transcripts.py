@@ -12,8 +12,10 @@ scripts in ``mock-scripts/``. What the comparison sets aside, and why:
 - where ``thread/tokenUsage/updated`` and ``account/rateLimits/updated`` fall: Codex
   reports a response's usage after the tools it called have run, llmx when the response
   ends; their number per turn is compared;
-- ``turn/diff/updated`` (llmx records no turn diff while a turn runs) and
-  ``thread/readState/changed`` (a read marker whose place Codex itself varies);
+- ``thread/readState/changed`` (a read marker whose place Codex itself varies);
+- ``turn/diff/updated`` sent again with an unchanged diff: Codex repeats the turn's diff
+  after each model response, llmx sends it when a patch changes it; each new diff is
+  compared, text and place;
 - the ``reason`` of a patch approval request, which llmx words itself;
 - the ``readonly_denied_then_escalate_*`` sessions are not replayed: llmx shows the run
   the sandbox denied as a ``commandExecution`` item that failed, where Codex shows none.
@@ -45,10 +47,9 @@ CODEX_ONLY = {"remoteControl/status/changed", "warning"}
 # client's first ``turn/start`` already went out.
 BEFORE = {"thread/started"}
 USAGE = {"thread/tokenUsage/updated", "account/rateLimits/updated"}
-# Sent by Codex but not (yet) by llmx: the turn's aggregated diff (llmx records no
-# ``turn_diff`` while a turn runs), and the read marker, whose place Codex varies (before
-# the ``turn/interrupt`` answer, absent after a ``cancel``).
-NOT_COMPARED = {"turn/diff/updated", "thread/readState/changed"}
+# The read marker, whose place Codex varies (before the ``turn/interrupt`` answer, absent
+# after a ``cancel``).
+NOT_COMPARED = {"thread/readState/changed"}
 # A running command's output: absent from the 0.169 recordings (see the docstring).
 LIVE_OUTPUT = {"item/commandExecution/outputDelta"}
 
@@ -63,6 +64,7 @@ def shape(messages: list[dict[str, Any]]) -> tuple[list[Any], dict[str, int]]:
     how many usage notifications came."""
     out: list[Any] = []
     usage: dict[str, int] = {}
+    last_diff = None
     for message in messages:
         method = message.get("method")
         if method is None:
@@ -75,6 +77,11 @@ def shape(messages: list[dict[str, Any]]) -> tuple[list[Any], dict[str, int]]:
             continue
         if method in USAGE:
             usage[method] = usage.get(method, 0) + 1
+            continue
+        if method == "turn/diff/updated":
+            if params["diff"] != last_diff:
+                last_diff = params["diff"]
+                out.append((method, last_diff))
             continue
         if method == "item/agentMessage/delta":
             if out and out[-1][0] == method:

@@ -59,6 +59,7 @@ from llmx.projections.app_server.messages import (
     ServerRequest,
     WireMessage,
 )
+from llmx.projections.app_server.turn_diff import TurnDiffs
 from llmx.projections.app_server.wire_items import (
     WireItem,
     camel_case,
@@ -158,6 +159,9 @@ class AppServerFold:
         # Commands announced with their approval request, not yet run or refused.
         self._awaiting: set[str] = set()
         self._summary_parts: dict[str, int] = {}
+        self._diffs: TurnDiffs | None = None
+        # A rollout with ``turn_diff`` lines of its own: those are sent, none rebuilt.
+        self._recorded_diffs = False
 
     # -- entry point ---------------------------------------------------------------------
 
@@ -211,6 +215,7 @@ class AppServerFold:
             keep = max(len(self.turns) - max(payload.num_turns, 0), 0)
             del self.turns[keep:]
         elif isinstance(payload, TurnDiff):
+            self._recorded_diffs = True
             self._turn_scoped("turn/diff/updated", {"diff": payload.unified_diff}, out)
         elif isinstance(payload, PlanUpdate):
             plan = [{"step": s.step, "status": camel_case(s.status)} for s in payload.plan]
@@ -236,6 +241,7 @@ class AppServerFold:
         self._completed.clear()
         self._awaiting.clear()
         self._summary_parts.clear()
+        self._diffs = None
         out.append(status_changed(self.thread_id, "active", []))
         out.append(Notification("turn/started", {"threadId": self.thread_id,
                                                  "turn": self.turn.wire("inProgress")}))
@@ -316,6 +322,12 @@ class AppServerFold:
         started = _ms(payload.started_at_ms) or completed
         self._start_item(item, started, out)
         self._complete_item(item, completed, out)
+        if isinstance(payload.item, FileChangeItem) and not self._recorded_diffs:
+            if self._diffs is None:
+                self._diffs = TurnDiffs(self.meta.cwd if self.meta is not None else "")
+            diff = self._diffs.applied(payload.item)
+            if diff is not None:
+                self._turn_scoped("turn/diff/updated", {"diff": diff}, out)
 
     def _on_agent_delta(self, payload: AgentMessageContentDelta, out: list[WireMessage]) -> None:
         if payload.item_id not in self._started:
