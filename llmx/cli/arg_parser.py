@@ -1,12 +1,14 @@
 """The argument parser class every ``llmx`` command is built with.
 
-It differs from ``argparse.ArgumentParser`` in three ways. A refused command line is one
+It differs from ``argparse.ArgumentParser`` in these ways. A refused command line is one
 line in the form of every other error (``llmx <command>: <what> — see `... --help```),
 not argparse's usage block. Arguments a sub-command does not know are refused by that
 sub-command, so the line names it (argparse leaves them to the top parser, which calls
 them ``llmx``'s). A sub-command's ``--help`` opens with what it does: its ``help`` text
-when it has no description of its own. And its help formatter finds the terminal width
-itself. argparse builds a formatter for every ``add_argument`` call (to
+when it has no description of its own. The root's options given before a command are
+parsed by that command as its own (argparse would let the command's defaults overwrite
+them, or keep them where the command never looks). And its help formatter finds the
+terminal width itself. argparse builds a formatter for every ``add_argument`` call (to
 check the metavar), and the stock formatter imports ``shutil`` for the width, which
 pulls in ``bz2``, ``lzma`` and ``zlib``: a few milliseconds of every command's start,
 ``llmx sandbox linux -- true`` included. The width is the one ``shutil`` would give.
@@ -57,7 +59,12 @@ class TerminalWidthFormatter(argparse.HelpFormatter):
 
 
 class SubcommandsAction(argparse._SubParsersAction):  # type: ignore[type-arg]
-    """Makes sub-parsers that say what they do and refuse what they do not know."""
+    """Makes sub-parsers that say what they do and refuse what they do not know, and
+    hands the options given before a command to that command (see :func:`carry`)."""
+
+    # Options of an outer parser on their way to the command below this one
+    # (``llmx -s MODE sandbox explain``: ``sandbox`` passes them on to ``explain``).
+    handed_down: list[tuple[argparse.Action, object]] | None = None
 
     def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
         help_text = kwargs.get("help")
@@ -68,12 +75,67 @@ class SubcommandsAction(argparse._SubParsersAction):  # type: ignore[type-arg]
             parser.is_subcommand = True
         return parser
 
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        given = self.handed_down or []
+        self.handed_down = None
+        if isinstance(parser, LlmxArgumentParser):
+            given = [*given, *parser.take_carried(namespace)]
+        chosen = self._name_parser_map.get(values[0])
+        if given and chosen is not None:
+            inner = subcommands_of(chosen)
+            if inner is not None:
+                inner.handed_down = given
+            else:
+                values = [values[0], *carry(chosen, given), *values[1:]]
+        super().__call__(parser, namespace, values, option_string)
+
+
+def subcommands_of(parser: argparse.ArgumentParser) -> SubcommandsAction | None:
+    return next((action for action in parser._actions
+                 if isinstance(action, SubcommandsAction)), None)
+
+
+def carry(command: argparse.ArgumentParser,
+          given: list[tuple[argparse.Action, object]]) -> list[str]:
+    """The words that give ``command`` the options given before it, placed first among
+    its own so that it parses them exactly as if they followed its name (an option given
+    again after the name still wins, ``-c`` pairs keep their order); refused in the one
+    line if ``command`` has no such option. An option counts as the command's own only
+    when it has every spelling of the global one (the same option, not a homonym)."""
+    known = command._option_string_actions
+    words: list[str] = []
+    for action, value in given:
+        if not all(spelling in known for spelling in action.option_strings):
+            command.error(f"{'/'.join(action.option_strings)} does not apply to this command")
+        spelling = action.option_strings[-1]
+        if action.nargs == 0:
+            words.append(spelling)
+        else:
+            # Joined with "=": a value starting with "-" stays a value.
+            items = value if isinstance(value, list) else [value]
+            words.extend(f"{spelling}={item}" for item in items)
+    return words
+
 
 class LlmxArgumentParser(argparse.ArgumentParser):
     """Sub-commands inherit this class (argparse makes sub-parsers of the parent's type),
     so the whole tree formats help without ``shutil`` and reports errors in one line."""
 
     is_subcommand = False
+    # Options this parser takes before its command and hands to the command (the root's
+    # global options); each is absent from the namespace unless given.
+    carried: tuple[argparse.Action, ...] = ()
+
+    def take_carried(self, namespace: argparse.Namespace) -> list[tuple[argparse.Action, object]]:
+        """The carried options given, with their values, removed from ``namespace``: the
+        command parses them again as its own."""
+        given = []
+        for action in self.carried:
+            if hasattr(namespace, action.dest):
+                given.append((action, getattr(namespace, action.dest)))
+                delattr(namespace, action.dest)
+        return given
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         kwargs.setdefault("formatter_class", TerminalWidthFormatter)

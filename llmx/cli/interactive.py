@@ -11,12 +11,12 @@ import argparse
 from llmx.cli.session_flags import add_session_flags
 
 
-def add_interactive_flags(parser: argparse.ArgumentParser, *, config: bool = True,
+def add_interactive_flags(parser: argparse.ArgumentParser, *,
                           absent_unless_given: bool = False) -> None:
     """``absent_unless_given``: the flags are left out of the namespace unless given (on
     the root parser, so that every command's arguments read the same as without them)."""
     first = len(parser._actions)
-    add_session_flags(parser, config=config)
+    add_session_flags(parser)
     parser.add_argument("--no-alt-screen", action="store_true",
                         help="run inline, keeping the terminal's scrollback")
     if absent_unless_given:
@@ -30,7 +30,7 @@ def run_new_session(args: argparse.Namespace) -> int:
 
     # The root parser leaves the flags not given out: their defaults come from here.
     defaults = argparse.ArgumentParser(add_help=False)
-    add_interactive_flags(defaults, config=False)
+    add_interactive_flags(defaults)
     full = defaults.parse_args([])
     for name, value in vars(args).items():
         setattr(full, name, value)

@@ -80,22 +80,19 @@ def requested_command(argv: Sequence[str]) -> str | None:
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The parser of every command, or of the command ``only`` alone (the same parser
     as far as the arguments of that command go)."""
-    import argparse
-
     from llmx.cli.arg_parser import LlmxArgumentParser
 
     parser = LlmxArgumentParser(prog="llmx", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"llmx {__version__}")
-    # Absent from the namespace unless given, so a command's arguments read the same
-    # with or without the global form.
-    parser.add_argument("-c", "--config", action="append", default=argparse.SUPPRESS,
-                        metavar="KEY=VALUE", dest="global_config",
-                        help="override a config.toml key for the command (TOML value; "
-                        "repeatable, before the command)")
     # ``llmx`` with no command is the interactive session: it takes exec's thread flags.
+    # Given before a command they are that command's, as if they followed its name
+    # (Codex takes ``codex -c k=v app-server``, and its SDK launches it so); a command
+    # without such an option refuses it.
     from llmx.cli.interactive import add_interactive_flags
 
-    add_interactive_flags(parser, config=False, absent_unless_given=True)
+    first = len(parser._actions)
+    add_interactive_flags(parser, absent_unless_given=True)
+    parser.carried = tuple(parser._actions[first:])
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         if only is None or command_name(name) == only:
@@ -127,10 +124,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parsed_without_argparse(only, args_in) if simple and only is not None else None
     if args is None:
         args = build_parser(only).parse_args(args_in)
-        global_config = getattr(args, "global_config", [])
-        if global_config and isinstance(getattr(args, "config", None), list):
-            # Global pairs first: the command's own ``-c`` comes later and wins.
-            args.config = [*global_config, *args.config]
     handler = getattr(args, "handler", None)
     if handler is None and getattr(args, "command", None) is None:
         from llmx.cli.interactive import run_new_session

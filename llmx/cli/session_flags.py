@@ -19,9 +19,8 @@ if TYPE_CHECKING:
     from llmx.runtime import ThreadOptions
 
 
-def add_session_flags(parser: argparse.ArgumentParser, *, config: bool = True) -> None:
-    """``-C -s -a --full-auto --yolo --add-dir -m -c -p -i``. ``config`` False leaves out
-    ``-c`` where the parser already has it (the root parser's global ``-c``)."""
+def add_session_flags(parser: argparse.ArgumentParser) -> None:
+    """``-C -s -a --full-auto --yolo --add-dir -m -c -p -i``."""
     parser.add_argument("-C", "--cd", metavar="DIR", help="working directory of the session")
     # Checked here, before anything else runs: a typo must not start a session.
     parser.add_argument("-s", "--sandbox", metavar="MODE",
@@ -36,10 +35,8 @@ def add_session_flags(parser: argparse.ArgumentParser, *, config: bool = True) -
     parser.add_argument("--add-dir", action="append", default=[], metavar="DIR",
                         help="another writable directory (repeatable)")
     parser.add_argument("-m", "--model", help="model name")
-    if config:
-        parser.add_argument("-c", "--config", action="append", default=[],
-                            metavar="KEY=VALUE",
-                            help="override a config.toml key (TOML value; repeatable)")
+    parser.add_argument("-c", "--config", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config.toml key (TOML value; repeatable)")
     parser.add_argument("-p", "--profile", help="config profile from [profiles.NAME]")
     parser.add_argument("-i", "--image", action="append", default=[], metavar="FILE",
                         help="attach image file(s) (comma-separated, repeatable)")
@@ -53,15 +50,6 @@ def session_cwd(args: argparse.Namespace) -> Path:
     return cwd.resolve()
 
 
-def config_overrides(args: argparse.Namespace) -> tuple[str, ...]:
-    """The ``-c`` pairs given before the command (global) and after it, in that order."""
-    own = getattr(args, "config", None)
-    if isinstance(own, list):
-        # ``main`` has already put the global pairs first in a command's own list.
-        return tuple(own)
-    return tuple(getattr(args, "global_config", []))
-
-
 def thread_options(
     args: argparse.Namespace, cwd: Path, *, ephemeral: bool = False,
     thread_source: str | None = None, require_trusted_cwd: bool = False,
@@ -71,7 +59,7 @@ def thread_options(
     from llmx.runtime import ThreadOptions
 
     return ThreadOptions(
-        cwd=cwd, config_overrides=config_overrides(args), profile=args.profile,
+        cwd=cwd, config_overrides=tuple(args.config), profile=args.profile,
         model=args.model, sandbox_mode=args.sandbox, approval_policy=args.ask_for_approval,
         full_auto=args.full_auto, bypass_approvals_and_sandbox=args.bypass,
         add_dirs=tuple(args.add_dir), ephemeral=ephemeral, thread_source=thread_source,

@@ -30,7 +30,7 @@ def test_the_session_and_resume_take_exec_s_thread_flags() -> None:
     args = parser.parse_args(["-m", "gpt-x", "-s", "read-only", "-a", "never", "-c", "k=1"])
     assert (args.command, args.model, args.sandbox, args.ask_for_approval) == (
         None, "gpt-x", "read-only", "never")
-    assert args.global_config == ["k=1"]
+    assert args.config == ["k=1"]
     resumed = parser.parse_args(["resume", "--last", "--yolo", "-c", "k=2"])
     assert (resumed.last, resumed.bypass, resumed.config) == (True, True, ["k=2"])
 
