@@ -6,6 +6,8 @@ import os
 import sys
 from typing import Any
 
+from llmx.cli.errors import fail, warn
+
 
 def run_macos(resolved: Any, command: list[str], *, log_denials: bool) -> int:
     from llmx.sandbox.seatbelt import (
@@ -17,15 +19,11 @@ def run_macos(resolved: Any, command: list[str], *, log_denials: bool) -> int:
 
     plan = resolved.plan
     if not os.path.exists(SANDBOX_EXEC):
-        sys.stderr.write(
-            f"llmx sandbox macos: error: {SANDBOX_EXEC} not found; Seatbelt exists only on macOS "
-            "(on Linux use: llmx sandbox linux)\n"
-        )
-        return 1
+        return fail("sandbox macos",
+                    f"{SANDBOX_EXEC} not found: Seatbelt exists only on macOS",
+                    "on Linux use `llmx sandbox linux`")
     if log_denials:
-        sys.stderr.write(
-            "llmx sandbox macos: warning: --log-denials is not supported yet; ignored\n"
-        )
+        warn("sandbox macos", "--log-denials is not supported yet; ignored")
     env = dict(plan.env)
     if plan.unconfined:
         argv = list(command)

@@ -11,6 +11,8 @@ import os
 import sys
 from pathlib import Path
 
+from llmx.cli.errors import error_line, warn
+from llmx.sandbox.failure import SandboxFailure
 from llmx.sandbox.policy import FlagError, PolicyError
 
 # Not ``typing.TYPE_CHECKING``: importing ``typing`` costs milliseconds on the start-up of
@@ -21,12 +23,31 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-class UsageError(Exception):
-    pass
+class UsageError(SandboxFailure):
+    """A bad command line that only this command checks (exit 2)."""
 
 
-def _err(args: argparse.Namespace, message: str) -> None:
-    sys.stderr.write(f"llmx sandbox {args.sandbox_command}: error: {message}\n")
+def _label(args: argparse.Namespace) -> str:
+    return f"sandbox {args.sandbox_command}"
+
+
+def _fail(args: argparse.Namespace, failure: SandboxFailure, code: int) -> int:
+    """Report ``failure`` in the one-line form; ``code``."""
+    todo = failure.todo
+    if todo is None:
+        # Every refusal says what to do; these are for a message that did not know.
+        if isinstance(failure, (UsageError, FlagError)):
+            todo = f"see `llmx {_label(args)} --help`"
+        elif isinstance(failure, PolicyError):
+            from llmx.sandbox.resolve import FIX_CONFIG
+
+            todo = FIX_CONFIG
+        else:
+            from llmx.sandbox.linux.result import SETUP_TODO
+
+            todo = SETUP_TODO
+    sys.stderr.write(error_line(_label(args), failure.what, todo) + "\n")
+    return code
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -37,7 +58,8 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     key, sep, raw = text.partition("=")
     key = key.strip()
     if not sep or not key:
-        raise UsageError(f"-c {text!r}: expected key=value, e.g. -c sandbox_mode=workspace-write")
+        raise UsageError(f"-c {text!r}: expected key=value",
+                         "write it as -c KEY=VALUE, e.g. -c sandbox_mode=workspace-write")
     try:
         value = tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:
@@ -56,16 +78,16 @@ def load_config(home: Path, overrides: list[str]) -> dict[str, Any]:
         try:
             config = tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise PolicyError(
-                f"{path}: not valid TOML ({exc}); fix the file or move it away"
-            ) from None
+            raise PolicyError(f"{path}: not valid TOML ({exc})",
+                              "fix the file or move it away") from None
     for text in overrides:
         keys, value = parse_override(text)
         table = config
         for part in keys[:-1]:
             nested = table.setdefault(part, {})
             if not isinstance(nested, dict):
-                raise UsageError(f"-c {text!r}: {part!r} is not a table in the config")
+                raise UsageError(f"-c {text!r}: {part!r} is not a table in the config",
+                                 f"override {part!r} as a whole, or make it a table")
             table = nested
         table[keys[-1]] = value
     return config
@@ -92,7 +114,7 @@ def run_sandbox_command(args: argparse.Namespace) -> int:
     try:
         cwd = Path(args.cd).resolve() if args.cd else Path.cwd()
         if args.cd and not cwd.is_dir():
-            raise UsageError(f"-C {args.cd!r}: no such directory")
+            raise UsageError(f"-C {args.cd!r}: no such directory", "pass an existing directory")
         config = load_config(_home(), args.config)
         sandbox_config = SandboxConfig.from_mapping(
             config, cwd=cwd, config_profile=args.config_profile
@@ -106,22 +128,17 @@ def run_sandbox_command(args: argparse.Namespace) -> int:
         )
         resolved = resolve_sandbox(sandbox_config, flags, cwd=cwd)
     except (UsageError, FlagError) as exc:
-        _err(args, str(exc))
-        return 2
+        return _fail(args, exc, 2)
     except PolicyError as exc:
-        _err(args, str(exc))
-        return 1
+        return _fail(args, exc, 1)
     for warning in resolved.warnings:
-        sys.stderr.write(f"llmx sandbox: warning: {warning}\n")
+        warn(_label(args), warning)
     if args.explain or args.platform == "explain":
         return _explain(args, resolved)
     if not command:
-        _err(
-            args,
-            "missing COMMAND; usage: llmx sandbox "
-            f"{args.sandbox_command} [OPTIONS] -- COMMAND [ARGS...]",
-        )
-        return 2
+        return _fail(args, UsageError(
+            "missing COMMAND",
+            f"give it after --: llmx {_label(args)} [OPTIONS] -- COMMAND [ARGS...]"), 2)
     if args.platform == "macos":
         from llmx.cli.sandbox_macos import run_macos
 
@@ -179,8 +196,8 @@ def _explain(args: argparse.Namespace, resolved: Any) -> int:
 
 def _run_linux(args: argparse.Namespace, resolved: Any, command: list[str]) -> int:
     if not sys.platform.startswith("linux"):
-        _err(args, f"the Linux sandbox needs Linux; this is {sys.platform}")
-        return 1
+        return _fail(args, SandboxFailure(f"the Linux sandbox needs Linux; this is {sys.platform}",
+                                          "use `llmx sandbox macos` on macOS"), 1)
     from llmx.sandbox.linux import SandboxSetupError, UnenforceablePlan
 
     plan = resolved.plan
@@ -191,22 +208,19 @@ def _run_linux(args: argparse.Namespace, resolved: Any, command: list[str]) -> i
 
             sys.stdout.flush()
             sys.stderr.flush()
-            exec_confined(command, cwd=resolved.cwd, plan=plan, env=plan.env, backend=backend)
+            exec_confined(command, cwd=resolved.cwd, plan=plan, env=plan.env, backend=backend,
+                          program=f"llmx {_label(args)}")
         from llmx.sandbox.linux import find_denials, format_denials
         from llmx.sandbox.linux.blocking import run_confined_blocking
 
         result = run_confined_blocking(
             command, cwd=resolved.cwd, plan=plan, env=plan.env, capture=True, backend=backend
         )
-    except UnenforceablePlan as exc:
-        _err(args, str(exc))
-        return 1
-    except SandboxSetupError as exc:
-        _err(args, str(exc))
-        return 1
+    except (UnenforceablePlan, SandboxSetupError) as exc:
+        return _fail(args, exc, 1)
     except FileNotFoundError as exc:
-        _err(args, f"cannot run {command[0]}: {exc.strerror or exc}")
-        return 127
+        return _fail(args, SandboxFailure(f"cannot run {command[0]}: {exc.strerror or exc}",
+                                          "check the command's name and PATH"), 127)
     findings = find_denials(result.aggregated)
     if result.denied is not None or findings:
         sys.stderr.write("llmx sandbox: denied by the sandbox:\n")

@@ -81,24 +81,24 @@ class ShellEnvironmentPolicy:
         }
         for key in table:
             if key not in known:
-                raise PolicyError(
-                    f"{where}: unknown key {key!r}; accepted: {', '.join(sorted(known))}"
-                )
+                raise PolicyError(f"{where}: unknown key {key!r}",
+                                  f"use one of {', '.join(sorted(known))}")
         raw_inherit = table.get("inherit", "all")
         try:
             inherit = Inherit(raw_inherit)
         except ValueError:
-            raise PolicyError(
-                f"{where}.inherit {raw_inherit!r} is not one of all, core, none"
-            ) from None
+            raise PolicyError(f"{where}.inherit {raw_inherit!r} is not one of all, core, none",
+                              'set it to "all", "core" or "none"') from None
         ignore = table.get("ignore_default_excludes", False)
         if not isinstance(ignore, bool):
-            raise PolicyError(f"{where}.ignore_default_excludes must be true or false")
+            raise PolicyError(f"{where}.ignore_default_excludes must be true or false",
+                              "set it to true or false")
         set_table = table.get("set", {})
         if not isinstance(set_table, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in set_table.items()
         ):
-            raise PolicyError(f"{where}.set must be a table of string values")
+            raise PolicyError(f"{where}.set must be a table of string values",
+                              'write it as set = { NAME = "value" }')
         return cls(
             inherit=inherit,
             ignore_default_excludes=ignore,
@@ -110,7 +110,8 @@ class ShellEnvironmentPolicy:
 
 def _patterns(value: object, where: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise PolicyError(f'{where} must be a list of patterns such as "AWS_*"')
+        raise PolicyError(f"{where} must be a list of patterns",
+                          'write it as a list of strings, e.g. ["AWS_*"]')
     return tuple(value)
 
 

@@ -240,8 +240,9 @@ def _refuse_carve_outs_behind_writable_links(
         if link is not None:
             raise PolicyError(
                 f"cannot enforce sandbox {protection} path {path} because it crosses writable "
-                f"symlink {link} — replace the symlink with the directory it points to, or "
-                "run without that writable root"
+                f"symlink {link}",
+                "replace the symlink with the directory it points to, or run without that "
+                "writable root",
             )
 
 

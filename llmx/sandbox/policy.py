@@ -17,6 +17,7 @@ import enum
 from collections.abc import Mapping
 from pathlib import Path
 
+from llmx.sandbox.failure import SandboxFailure
 from llmx.sandbox.plan import NetworkAccess
 from llmx.sandbox.records import record
 
@@ -27,8 +28,8 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-class PolicyError(ValueError):
-    """A sandbox policy, profile or mode that cannot be understood; the message is one line."""
+class PolicyError(SandboxFailure, ValueError):
+    """A sandbox policy, profile or mode that cannot be understood."""
 
 
 class FlagError(PolicyError):
@@ -52,9 +53,8 @@ class SandboxMode(enum.Enum):
         except ValueError:
             accepted = ", ".join(mode.value for mode in cls)
             error = FlagError if source.startswith("-") else PolicyError
-            raise error(
-                f"unknown sandbox mode {value!r} in {source}; accepted: {accepted}"
-            ) from None
+            raise error(f"unknown sandbox mode {value!r} in {source}",
+                        f"use one of {accepted}") from None
 
 
 @record

@@ -117,7 +117,8 @@ def builtin_profile(
             Enforcement.MANAGED, FileSystemPolicy(entries=tuple(entries)), network
         )
     accepted = ", ".join(BUILTIN_IDS)
-    raise PolicyError(f"unknown built-in permission profile {profile_id!r}; accepted: {accepted}")
+    raise PolicyError(f"unknown built-in permission profile {profile_id!r}",
+                      f"use one of {accepted}")
 
 
 def profile_for_policy(policy: SandboxPolicy, cwd: Path) -> PermissionProfile:
@@ -173,10 +174,8 @@ def _check_subpath(base: str, sub: str, where: str) -> None:
         return
     parts = sub.split("/")
     if sub.startswith("/") or any(part in (".", "..", "") for part in parts):
-        raise PolicyError(
-            f"{where}: subpath {sub!r} of {base!r} must be a plain relative path "
-            "(no '.', '..' or leading '/')"
-        )
+        raise PolicyError(f"{where}: subpath {sub!r} of {base!r} is not a plain relative path",
+                          "write it without '.', '..' or a leading '/'")
 
 
 def _path_entry(key: str, access: FsAccess, where: str, home: Path) -> FsEntry:
@@ -186,15 +185,15 @@ def _path_entry(key: str, access: FsAccess, where: str, home: Path) -> FsEntry:
         raw = raw[:-3] or "/"
     if _has_glob(raw):
         if access is not FsAccess.DENY:
-            raise PolicyError(
-                f'{where}: glob {key!r} is only allowed with "deny" '
-                f"(use a plain path for {access.value})"
-            )
+            raise PolicyError(f'{where}: glob {key!r} is only allowed with "deny"',
+                              f"use a plain path for {access.value}")
         if not raw.startswith("/"):
-            raise PolicyError(f"{where}: glob {key!r} must be absolute or start with ~/")
+            raise PolicyError(f"{where}: glob {key!r} is relative",
+                              "start it with / or ~/")
         return _entry(GlobPattern(raw), access)
     if not raw.startswith("/"):
-        raise PolicyError(f"{where}: path {key!r} is relative; use an absolute path or ~/...")
+        raise PolicyError(f"{where}: path {key!r} is relative",
+                          "use an absolute path, or one starting with ~/")
     return _entry(Path(raw), access)
 
 
@@ -205,14 +204,16 @@ def _special_entries(kind: SpecialKind, key: str, value: object, where: str) -> 
         SpecialKind.PROJECT_ROOTS,
         SpecialKind.CURRENT_WORKING_DIRECTORY,
     ):
-        raise PolicyError(f'{where}: {key!r} must be "read", "write" or "deny"')
+        raise PolicyError(f"{where}: {key!r} is not an access",
+                          'set it to "read", "write" or "deny"')
     entries = []
     for sub, sub_access in value.items():
         access = FsAccess.parse(sub_access, where=f"{where}.{key}.{sub}")
         if _has_glob(sub) and access is not FsAccess.DENY:
             if not (sub.endswith("/**") and not _has_glob(sub[:-3])):
                 raise PolicyError(
-                    f'{where}: glob {sub!r} under {key!r} is only allowed with "deny"'
+                    f'{where}: glob {sub!r} under {key!r} is only allowed with "deny"',
+                    f"use a plain subpath for {access.value}",
                 )
             sub = sub[:-3]
         if not _has_glob(sub):
@@ -231,7 +232,8 @@ def _filesystem_entries(
         if key == "glob_scan_max_depth":
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise PolicyError(
-                    f"{where}.glob_scan_max_depth must be an integer >= 1, got {value!r}"
+                    f"{where}.glob_scan_max_depth must be an integer >= 1, got {value!r}",
+                    "set it to 1 or more, or leave it out",
                 )
             depth = value
         elif key.startswith(":"):
@@ -260,7 +262,8 @@ def _network_from_table(table: object, where: str, warnings: list[str]) -> Netwo
     if table is None:
         return None
     if not isinstance(table, dict):
-        raise PolicyError(f"{where}.network must be a table")
+        raise PolicyError(f"{where}.network must be a table",
+                          f"write it as [{where}.network] with enabled = true or false")
     warnings.extend(
         f"{where}.network.{key} is not supported (no managed proxy); ignored"
         for key in table
@@ -270,7 +273,8 @@ def _network_from_table(table: object, where: str, warnings: list[str]) -> Netwo
     if enabled is None:
         return None
     if not isinstance(enabled, bool):
-        raise PolicyError(f"{where}.network.enabled must be true or false, got {enabled!r}")
+        raise PolicyError(f"{where}.network.enabled must be true or false, got {enabled!r}",
+                          "set it to true or false")
     return NetworkAccess.ENABLED if enabled else NetworkAccess.RESTRICTED
 
 
@@ -294,19 +298,20 @@ def named_profile(
         return NamedProfile(name, profile)
     if not permissions:
         raise PolicyError(
-            f"permission profile {name!r} is not defined: there is no [permissions] table; "
-            f"define [permissions.{name}] or use one of {', '.join(BUILTIN_IDS)}"
+            f"permission profile {name!r} is not defined: there is no [permissions] table",
+            f"define [permissions.{name}] or use one of {', '.join(BUILTIN_IDS)}",
         )
     table = permissions.get(name)
     if not isinstance(table, dict):
         defined = ", ".join(sorted(permissions)) or "none"
         raise PolicyError(
-            f"unknown permission profile {name!r}; defined: {defined}; "
-            f"built-in: {', '.join(BUILTIN_IDS)}"
+            f"unknown permission profile {name!r} (defined: {defined})",
+            f"define [permissions.{name}] or use one of those or {', '.join(BUILTIN_IDS)}",
         )
     if name in _chain:
         raise PolicyError(
-            f"permission profile {name!r} extends itself ({' -> '.join((*_chain, name))})"
+            f"permission profile {name!r} extends itself ({' -> '.join((*_chain, name))})",
+            "end the chain of extends at a built-in profile or one that extends nothing",
         )
     where = f"permissions.{name}"
     warnings: list[str] = []
@@ -317,13 +322,15 @@ def named_profile(
     parent = table.get("extends")
     if parent is not None:
         if not isinstance(parent, str):
-            raise PolicyError(f"{where}.extends must be a profile name")
+            raise PolicyError(f"{where}.extends must be a profile name",
+                              "set it to a profile's name as text")
         inherited = named_profile(
             parent, permissions, home=home, workspace_write=ws, _chain=(*_chain, name)
         )
         if inherited.profile.enforcement is not Enforcement.MANAGED:
             raise PolicyError(
-                f"{where} cannot extend {parent!r}: it has no file system rules to extend"
+                f"{where} cannot extend {parent!r}: it has no file system rules to extend",
+                f"extend {READ_ONLY_ID}, {WORKSPACE_ID} or a profile of yours instead",
             )
         base_entries = inherited.profile.file_system.entries
         network = inherited.profile.network
@@ -332,16 +339,19 @@ def named_profile(
         warnings.extend(inherited.warnings)
     fs_table = table.get("filesystem", {})
     if not isinstance(fs_table, dict):
-        raise PolicyError(f"{where}.filesystem must be a table")
+        raise PolicyError(f"{where}.filesystem must be a table",
+                          f"write it as [{where}.filesystem]")
     own_entries, own_depth = _filesystem_entries(fs_table, f"{where}.filesystem", home, warnings)
     own_network = _network_from_table(table.get("network"), where, warnings)
     extra_roots = table.get("workspace_roots", [])
     if not isinstance(extra_roots, list) or not all(isinstance(r, str) for r in extra_roots):
-        raise PolicyError(f"{where}.workspace_roots must be a list of absolute paths")
+        raise PolicyError(f"{where}.workspace_roots must be a list of absolute paths",
+                          'write it as workspace_roots = ["/abs/path", ...]')
     for raw in extra_roots:
         expanded = _expand_user(raw, home)
         if not expanded.startswith("/"):
-            raise PolicyError(f"{where}.workspace_roots: {raw!r} is relative; use an absolute path")
+            raise PolicyError(f"{where}.workspace_roots: {raw!r} is relative",
+                              "use an absolute path, or one starting with ~/")
         roots = (*roots, Path(expanded))
     profile = PermissionProfile(
         Enforcement.MANAGED,

@@ -52,9 +52,8 @@ class FsAccess(enum.Enum):
         try:
             return cls(value)
         except ValueError:
-            raise PolicyError(
-                f"{where}: access {value!r} is not one of read, write, deny"
-            ) from None
+            raise PolicyError(f"{where}: access {value!r} is not one of read, write, deny",
+                              'set it to "read", "write" or "deny"') from None
 
 
 class SpecialKind(enum.Enum):

@@ -78,7 +78,8 @@ class SandboxConfig:
             profiles = config.get("profiles", {})
             if not isinstance(profiles, dict) or config_profile not in profiles:
                 raise PolicyError(
-                    f"config profile {config_profile!r} is not defined under [profiles]"
+                    f"config profile {config_profile!r} is not defined under [profiles]",
+                    f"define [profiles.{config_profile}] in config.toml, or pass another -p",
                 )
             profile_table = profiles[config_profile]
         projects = config.get("projects", {})
@@ -91,13 +92,13 @@ class SandboxConfig:
         def table(key: str) -> Mapping[str, Any]:
             value = config.get(key, {})
             if not isinstance(value, dict):
-                raise PolicyError(f"config key {key!r} must be a table")
+                raise PolicyError(f"config key {key!r} must be a table", FIX_CONFIG)
             return value
 
         def text(value: object, key: str) -> str | None:
             if value is None or isinstance(value, str):
                 return value
-            raise PolicyError(f"config key {key!r} must be a string, got {value!r}")
+            raise PolicyError(f"config key {key!r} must be a string, got {value!r}", FIX_CONFIG)
 
         return cls(
             sandbox_mode=text(config.get("sandbox_mode"), "sandbox_mode"),
@@ -144,11 +145,15 @@ class ResolvedSandbox:
     warnings: tuple[str, ...] = ()
 
 
+# What to do about a sandbox key of the configuration that cannot be used.
+FIX_CONFIG = "fix it in config.toml, or in the -c that sets it"
+
+
 def _absolute_dirs(raw: tuple[str, ...] | list[Any], cwd: Path, *, what: str) -> list[Path]:
     out: list[Path] = []
     for item in raw:
         if not isinstance(item, str):
-            raise PolicyError(f"{what} {item!r} must be a path string")
+            raise PolicyError(f"{what} {item!r} must be a path string", "give a path as text")
         path = normalize(cwd / Path(item).expanduser())
         if path not in out:
             out.append(path)
@@ -158,13 +163,14 @@ def _absolute_dirs(raw: tuple[str, ...] | list[Any], cwd: Path, *, what: str) ->
 def _writable_roots_from_config(table: Mapping[str, Any]) -> list[Path]:
     raw = table.get("writable_roots", [])
     if not isinstance(raw, list):
-        raise PolicyError("sandbox_workspace_write.writable_roots must be a list of absolute paths")
+        raise PolicyError("sandbox_workspace_write.writable_roots must be a list of absolute paths",
+                          FIX_CONFIG)
     roots = []
     for item in raw:
         if not isinstance(item, str) or not Path(item).expanduser().is_absolute():
             raise PolicyError(
-                f"sandbox_workspace_write.writable_roots: {item!r} is not an absolute path; "
-                "writable roots must be absolute"
+                f"sandbox_workspace_write.writable_roots: {item!r} is not an absolute path",
+                "writable roots must be absolute: " + FIX_CONFIG,
             )
         roots.append(normalize(Path(item).expanduser()))
     return roots
@@ -173,7 +179,8 @@ def _writable_roots_from_config(table: Mapping[str, Any]) -> list[Path]:
 def _ws_bool(table: Mapping[str, Any], key: str) -> bool:
     value = table.get(key, False)
     if not isinstance(value, bool):
-        raise PolicyError(f"sandbox_workspace_write.{key} must be true or false, got {value!r}")
+        raise PolicyError(f"sandbox_workspace_write.{key} must be true or false, got {value!r}",
+                          FIX_CONFIG)
     return value
 
 
@@ -218,25 +225,27 @@ def resolve_sandbox(
     warnings: list[str] = []
     if flags.bypass and flags.full_auto:
         raise FlagError(
-            "--full-auto and --dangerously-bypass-approvals-and-sandbox cannot be used together"
+            "--full-auto and --dangerously-bypass-approvals-and-sandbox cannot be used together",
+            "pass only one of them",
         )
     if flags.permission_profile is not None and (flags.sandbox is not None or flags.full_auto):
         raise FlagError(
-            "--permission-profile cannot be combined with --sandbox or --full-auto; pick one"
+            "--permission-profile cannot be combined with --sandbox or --full-auto",
+            "pass only one of them",
         )
     flag_mode = None
     if flags.sandbox is not None:
         flag_mode = SandboxMode.parse(flags.sandbox, source="--sandbox")
         if flags.full_auto and flag_mode is not SandboxMode.WORKSPACE_WRITE:
             raise FlagError(
-                f"--full-auto means workspace-write and conflicts with --sandbox {flag_mode.value}"
+                f"--full-auto means workspace-write and conflicts with --sandbox {flag_mode.value}",
+                "pass only one of them",
             )
     add_dirs = _absolute_dirs(flags.add_dirs, cwd, what="--add-dir")
     for directory in add_dirs:
         if not directory.is_dir():
-            raise FlagError(
-                f"--add-dir {str(directory)!r}: no such directory; pass an existing directory"
-            )
+            raise FlagError(f"--add-dir {str(directory)!r}: no such directory",
+                            "pass an existing directory")
     ws_table = config.sandbox_workspace_write
 
     profile_name: str | None = None

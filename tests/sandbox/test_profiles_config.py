@@ -173,7 +173,7 @@ def test_unknown_special_token_warns_not_fails(layout: Path) -> None:
         ({"dev": {"filesystem": {":root": "execute"}}}, "not one of read, write, deny"),
         ({"dev": {"filesystem": {":workspace_roots": {"../up": "read"}}}}, "plain relative path"),
         ({"dev": {"extends": "dev"}}, "extends itself"),
-        ({"other": {}}, "unknown permission profile 'dev'; defined: other"),
+        ({"other": {}}, "unknown permission profile 'dev' (defined: other)"),
         ({"dev": {"filesystem": {"glob_scan_max_depth": 0}}}, "glob_scan_max_depth"),
         ({"dev": {"network": {"enabled": "yes"}}}, "network.enabled must be true or false"),
     ],
@@ -209,10 +209,11 @@ def test_gitdir_through_a_writable_symlink_is_refused(tmp_path: Path) -> None:
     ws, _real, _evil = _gitdir_through_link(tmp_path)
     with pytest.raises(PolicyError) as raised:
         resolve_sandbox(SandboxConfig(), SandboxFlags(full_auto=True), cwd=ws, env={})
-    assert str(raised.value) == (
+    assert (raised.value.what, raised.value.todo) == (
         f"cannot enforce sandbox read-only path {ws / 'link' / 'real-git'} because it crosses "
-        f"writable symlink {ws / 'link'} — replace the symlink with the directory it points "
-        "to, or run without that writable root")
+        f"writable symlink {ws / 'link'}",
+        "replace the symlink with the directory it points to, or run without that writable "
+        "root")
     # Read-only: nothing is writable, nothing to retarget.
     resolve_sandbox(SandboxConfig(), SandboxFlags(), cwd=ws, env={})
 

@@ -247,7 +247,7 @@ def test_workspace_profile_matches_what_codex_writes(project: Path) -> None:
             SandboxConfig(),
             SandboxFlags(permission_profile=":workspace", sandbox="read-only"),
             FlagError,
-            "pick one",
+            "cannot be combined",
         ),
         (
             SandboxConfig(),

@@ -169,7 +169,7 @@ def test_gitdir_through_a_workspace_symlink_refuses_to_start(tmp_path: Path) -> 
     run = _llmx(["sandbox", "linux", "--full-auto", "--", "sh", "-c", retarget], ws, home)
     assert run.returncode == 1, run.stderr
     assert run.stderr == (
-        f"llmx sandbox linux: error: cannot enforce sandbox read-only path "
+        f"llmx sandbox linux: cannot enforce sandbox read-only path "
         f"{ws / 'link' / 'real-git'} because it crosses writable symlink {ws / 'link'} — "
         "replace the symlink with the directory it points to, or run without that writable "
         "root\n")

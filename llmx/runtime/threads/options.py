@@ -156,7 +156,7 @@ def thread_sandbox(options: ThreadOptions, loaded: LoadedConfig, thread_id: str)
             cwd=cwd, thread_id=thread_id, home=None,
         )
     except PolicyError as exc:
-        raise ThreadError(str(exc)) from None
+        raise ThreadError(exc.what, exc.todo) from None
     return sandbox_setup(sandbox.plan, policy_to_dict(sandbox.policy), resolved=sandbox)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import os
 
+from llmx.sandbox.failure import SandboxFailure
 from llmx.sandbox.linux import bwrap, kernel, landlock
 from llmx.sandbox.plan import ConfinementPlan
 from llmx.sandbox.records import record
@@ -45,7 +46,7 @@ class BackendChoice:
     statuses: tuple[BackendStatus, ...]
 
 
-class UnenforceablePlan(RuntimeError):
+class UnenforceablePlan(SandboxFailure, RuntimeError):
     """No backend on this machine can enforce the plan; the command must not run."""
 
 
@@ -156,9 +157,9 @@ def choose_backend(plan: ConfinementPlan, preferred: BackendKind | None = None) 
         details = "; ".join(f"{s.kind.value}: {s.reason}" for s in statuses)
         if preferred is not None:
             raise UnenforceablePlan(f"cannot enforce the sandbox with the {preferred.value} "
-                                    f"backend ({details}); choose another --backend or "
-                                    "leave the choice to llmx")
-        raise UnenforceablePlan(f"cannot enforce the sandbox on this machine ({details}); "
+                                    f"backend ({details})",
+                                    "choose another --backend, or leave the choice to llmx")
+        raise UnenforceablePlan(f"cannot enforce the sandbox on this machine ({details})",
                                 "install bubblewrap or enable user namespaces, or run "
                                 "with an explicit danger-full-access policy")
     for kind in BackendKind:

@@ -10,16 +10,17 @@ command's process group.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import signal
 import sys
 import time
 from collections.abc import Mapping
 
-from llmx.sandbox.linux import stdio
+from llmx.sandbox.linux import exec_report, stdio
 from llmx.sandbox.linux.backends import BackendKind
 from llmx.sandbox.linux.prepare import PreparedCommand, prepare
-from llmx.sandbox.linux.result import ConfinedResult, SandboxSetupError, make_result
+from llmx.sandbox.linux.result import SETUP_TODO, ConfinedResult, SandboxSetupError, make_result
 from llmx.sandbox.plan import ConfinementPlan
 
 # Not ``typing.TYPE_CHECKING``: importing ``typing`` costs milliseconds on the start-up of
@@ -39,15 +40,20 @@ def exec_confined(
     plan: ConfinementPlan,
     env: Mapping[str, str] | None = None,
     backend: BackendKind | None = None,
+    program: str = exec_report.program,
 ) -> NoReturn:
     """Replace this process by ``argv`` confined by ``plan``; never returns.
 
     A set-up failure prints one line naming the step and exits 126; a missing command
-    exits 127, as a shell would.
+    exits 127, as a shell would. ``program`` names the command line in those lines.
     """
+    exec_report.program = program
+    exec_report.on_exec_path = True
     prepared = prepare(argv, cwd=cwd, plan=plan, env=env, backend=backend, exec_path=True)
     os.chdir(prepared.cwd)
     confined = prepared.backend is not None
+    if prepared.backend is BackendKind.BWRAP:
+        _exit_unless_runnable(prepared, argv[0])
     if confined:
         # Nothing of the caller's but stdin, stdout and stderr reaches the command.
         stdio.keep_only(prepared.pass_fds)
@@ -66,6 +72,23 @@ def exec_confined(
     _set_up_and_exec(prepared)
 
 
+def _exit_unless_runnable(prepared: PreparedCommand, name: str) -> None:
+    """bubblewrap reports a command it cannot start in its own words (and exits 1): look
+    the command up first, on the PATH it will be given, and fail as the other backends do."""
+    import shutil  # bubblewrap's start costs far more; the other backends never get here
+
+    if shutil.which(name, path=prepared.env.get("PATH", os.defpath)) is not None:
+        return
+    exists = os.path.exists(name) if "/" in name else any(
+        os.path.exists(os.path.join(folder, name))
+        for folder in prepared.env.get("PATH", os.defpath).split(os.pathsep))
+    code = errno.EACCES if exists else errno.ENOENT
+    with contextlib.suppress(OSError):
+        os.write(2, exec_report.cannot_run(name, code, os.strerror(code)))
+    prepared.close()
+    os._exit(126 if exists else 127)
+
+
 def _set_up_and_exec(prepared: PreparedCommand) -> NoReturn:
     """Run the child's set-up in this process, then become the command."""
     if prepared.preexec is not None:
@@ -76,7 +99,9 @@ def _set_up_and_exec(prepared: PreparedCommand) -> NoReturn:
     try:
         os.execvpe(prepared.argv[0], prepared.argv, prepared.env)
     except OSError as exc:
-        sys.stderr.write(f"llmx sandbox: cannot run {prepared.argv[0]}: {exc.strerror}\n")
+        with contextlib.suppress(OSError):
+            os.write(2, exec_report.cannot_run(prepared.argv[0], exc.errno or 0,
+                                               exc.strerror or str(exc)))
         os._exit(127 if isinstance(exc, FileNotFoundError) else 126)
 
 
@@ -162,7 +187,7 @@ def run_confined_blocking(
         failure = prepared.setup_error()
         prepared.close()
     if failure is not None:
-        raise SandboxSetupError(f"could not confine {argv[0]} ({failure})")
+        raise SandboxSetupError(f"could not confine {argv[0]} ({failure})", SETUP_TODO)
     return make_result(returncode, out, err, both, time.monotonic() - started, False,
                        prepared.backend)
 

@@ -14,7 +14,7 @@ import contextlib
 import errno
 import os
 
-from llmx.sandbox.linux import kernel, landlock, pidns, seccomp
+from llmx.sandbox.linux import exec_report, kernel, landlock, pidns, seccomp
 from llmx.sandbox.records import field, record
 
 TYPE_CHECKING = False
@@ -92,7 +92,11 @@ def _report(setup: ChildSetup, step: str, exc: BaseException) -> None:
     if isinstance(exc, _StepFailed):
         step, exc = exc.step, exc.cause
     with contextlib.suppress(OSError):
-        os.write(setup.error_fd, f"{step}: {exc}".encode(errors="replace"))
+        if exec_report.on_exec_path:
+            # ``error_fd`` is stderr there: the line stands on its own.
+            os.write(setup.error_fd, exec_report.setup_failed(f"{step}: {exc}"))
+        else:
+            os.write(setup.error_fd, f"{step}: {exc}".encode(errors="replace"))
 
 
 def run_in_child(setup: ChildSetup) -> None:

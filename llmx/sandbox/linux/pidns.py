@@ -30,7 +30,7 @@ import contextlib
 import os
 import signal
 
-from llmx.sandbox.linux import kernel
+from llmx.sandbox.linux import exec_report, kernel
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -263,8 +263,7 @@ def _spawn(argv: Sequence[str], env: Mapping[str, str], mask: set[int]) -> int:
 
 def _report_spawn_failure(name: str, exc: SpawnFailed) -> int:
     with contextlib.suppress(OSError):
-        os.write(2, f"llmx sandbox: cannot run {name}: {exc.args[1]}\n".encode(
-            errors="replace"))
+        os.write(2, exec_report.cannot_run(name, exc.args[0], exc.args[1]))
     # What a shell reports: 127 for a command not found, 126 for one it cannot run.
     return 127 if exc.args[0] in {2, 20} else 126
 

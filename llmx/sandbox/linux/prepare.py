@@ -11,7 +11,15 @@ import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from llmx.sandbox.linux import bwrap, kernel, landlock, mask_targets, namespaces, seccomp
+from llmx.sandbox.linux import (
+    bwrap,
+    exec_report,
+    kernel,
+    landlock,
+    mask_targets,
+    namespaces,
+    seccomp,
+)
 from llmx.sandbox.linux.backends import BackendKind, UnenforceablePlan, choose_backend
 from llmx.sandbox.plan import ConfinementPlan, NetworkAccess
 from llmx.sandbox.records import field, mutable_record, record
@@ -97,8 +105,7 @@ def _before_bwrap() -> None:
     try:
         kernel.join_fresh_session_keyring()
     except OSError as exc:
-        os.write(2, f"llmx sandbox: could not confine the command (session keyring: "
-                    f"{exc.strerror})\n".encode())
+        os.write(2, exec_report.setup_failed(f"session keyring: {exc.strerror}"))
         os._exit(126)
 
 
@@ -183,7 +190,7 @@ def _layout(plan: ConfinementPlan) -> _Layout:
             if sub_real.is_symlink():
                 raise UnenforceablePlan(
                     f"cannot keep {sub} read-only: it is a symlink inside the writable root "
-                    f"{root.path}; replace the symlink or drop the root")
+                    f"{root.path}", "replace the symlink, or drop the root")
             if _empty_dir(sub_real):
                 # Maybe a mask target of a concurrent or crashed run: masked like a
                 # missing name, so that the last run removes it (``mask_targets``).
@@ -256,7 +263,9 @@ def _register_masks(paths: tuple[str, ...]) -> mask_targets.MaskRegistration | N
         return registration
     except OSError as exc:
         raise UnenforceablePlan(f"cannot keep {paths[0]} from being created: "
-                                f"{exc.strerror or exc}") from None
+                                f"{exc.strerror or exc}",
+                                "check that its folder can be written, or create it "
+                                "yourself") from None
 
 
 def _prepare_confined(
@@ -269,7 +278,8 @@ def _prepare_confined(
     if kind is BackendKind.BWRAP:
         path = bwrap.find_bwrap(cwd_str)
         if path is None:
-            raise UnenforceablePlan("bwrap not found on PATH outside the working directory")
+            raise UnenforceablePlan("bwrap not found on PATH outside the working directory",
+                                    "install bubblewrap, or choose another --backend")
         seccomp_fd = seccomp.filter_memfd(program)
         readable = None if plan.readable_roots is None else tuple(map(str, plan.readable_roots))
         full_argv = bwrap.build_argv(

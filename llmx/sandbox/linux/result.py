@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from llmx.sandbox.failure import SandboxFailure
 from llmx.sandbox.linux.backends import BackendKind
 from llmx.sandbox.linux.denials import DenialKind, detect_denial
 from llmx.sandbox.records import record
 
 
-class SandboxSetupError(RuntimeError):
+class SandboxSetupError(SandboxFailure, RuntimeError):
     """The child could not enter the sandbox; the command never started."""
+
+
+SETUP_TODO = "`llmx sandbox explain` says what this machine's backends can do"
 
 
 @record

@@ -25,6 +25,7 @@ from llmx.sandbox.linux import spawn_client
 from llmx.sandbox.linux.backends import BackendKind
 from llmx.sandbox.linux.prepare import PreparedCommand, prepare
 from llmx.sandbox.linux.result import (
+    SETUP_TODO,
     ConfinedResult,
     SandboxSetupError,
     make_result,
@@ -365,6 +366,7 @@ async def run_confined(
         raise
     duration = time.monotonic() - started
     if process.setup_error is not None:
-        raise SandboxSetupError(f"could not confine {argv[0]} ({process.setup_error})")
+        raise SandboxSetupError(f"could not confine {argv[0]} ({process.setup_error})",
+                                SETUP_TODO)
     return make_result(returncode, b"".join(out), b"".join(err), b"".join(both),
                        duration, timed_out, process.backend)
