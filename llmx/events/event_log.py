@@ -15,9 +15,14 @@ to subscribers in order. Durability:
   knows when the model received the first turn calls it then, so a turn that never
   reached the model (no API key, no server) leaves no file. Until then, recorded items
   are buffered in order and are not acknowledged: :meth:`record` returns them with
-  ``acknowledged=False``. They are published to subscribers as they are recorded (a
-  frontend shows what is happening, a failure included); if the thread never
-  materialises they are shown and never written.
+  ``acknowledged=False``.
+- **Published** means handed to subscribers, and comes after acknowledged (and after the
+  fsync the durability policy asks for that batch): what a frontend shows is in the file,
+  so a process killed the moment it shows a line has that line on disk. A new thread's
+  turn waits for its file: its lines are held from its user input (or ``task_started``)
+  and published when the file appears with them. A turn that ends before the file
+  appears (it never reached the model) is published at its end, never written unless a
+  later turn materialises the file; lines recorded outside a turn are published at once.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from llmx.events.event_msgs import (
     EventMsgBase,
     ExecCommandOutputDelta,
     TaskComplete,
+    TaskStarted,
     TurnAborted,
 )
 from llmx.events.home import rollout_path_for
@@ -95,6 +101,10 @@ def _starts_a_turn(payload: Any) -> bool:
     return isinstance(payload, SubmissionRecord) and isinstance(payload.op, UserInputOp | UserTurn)
 
 
+def _ends_a_turn(payload: Any) -> bool:
+    return isinstance(payload, TaskComplete | TurnAborted)
+
+
 def _needs_sync(payload: Any) -> bool:
     # A decision is on disk before what it allows (or refuses) happens, as its submission.
     if isinstance(payload, TaskComplete | TurnAborted | EscalationRecord | DecisionRecord):
@@ -138,6 +148,12 @@ class EventLog:
             self._buffer.append(self._encode(meta, self._take_ordinal()))
             self._unpublished = list(self._buffer)
         self._buffered_blobs: list[tuple[str, bytes]] = []
+        # Recorded in a turn of a thread whose file has not appeared: published with the
+        # file, or at the turn's end if it never appears (see the module docstring).
+        self._held: list[RolloutLine] = []
+        self._holding = False
+        # The held lines hold one the durability policy fsyncs (a turn end, a decision).
+        self._held_needs_sync = False
         self._subscribers: list[Subscription] = []
         self._lock = asyncio.Lock()
         self._closed = False
@@ -229,10 +245,16 @@ class EventLog:
             persisted: list[RolloutLine] = []
             blobs: list[tuple[str, bytes]] = []
             starts_turn = False
+            ends_turn = False
             sync = self._sync_every_batch
             for payload in payloads:
-                if type(payload) is SubmissionRecord and self._user_input_materializes:
-                    starts_turn = starts_turn or _starts_a_turn(payload)
+                if type(payload) is SubmissionRecord:
+                    user_input = _starts_a_turn(payload)
+                    starts_turn = starts_turn or (user_input and self._user_input_materializes)
+                    self._holding = self._holding or user_input
+                elif type(payload) is TaskStarted:
+                    self._holding = True
+                ends_turn = ends_turn or _ends_a_turn(payload)
                 if self._sync_at_turn_marks and not sync:
                     sync = _needs_sync(payload)
                 if self._drop_deltas and _is_delta(payload):
@@ -250,25 +272,40 @@ class EventLog:
             if not self._materialized and not starts_turn:
                 self._buffer.extend(persisted)
                 self._buffered_blobs.extend(blobs)
-                self._publish(result.lines)
+                if not self._holding:
+                    self._publish(result.lines)
+                    return result
+                self._held.extend(result.lines)
+                self._held_needs_sync = self._held_needs_sync or sync
+                if ends_turn:
+                    # The turn never reached the model: shown now, written only with a
+                    # later turn that does.
+                    self._release_held()
                 return result
             if not self.materialized:
                 self._open_sink()
             self._write(persisted, blobs)
             result.acknowledged = True
-            if sync or (self._unsynced and self._options.durability is Durability.BATCH):
+            if sync or self._held_needs_sync or (
+                self._unsynced and self._options.durability is Durability.BATCH
+            ):
                 await self._sync()
                 result.synced = True
-            self._publish(result.lines)
+            self._release_held(result.lines)
             return result
 
     async def persist(self) -> None:
-        """Materialise now (idempotent): create the file, write the meta and the buffer."""
+        """Materialise now (idempotent): create the file, write the meta and the buffer,
+        fsync as the policy asks, then publish the lines held for the file."""
         async with self._lock:
             self._check_open()
             if not self.materialized:
                 self._open_sink()
                 self._write([], [])
+                if self._held_needs_sync or self._options.durability is Durability.BATCH:
+                    await self._sync()
+                if self._held:
+                    self._release_held()
 
     async def sync(self) -> None:
         """fsync now (a barrier: everything recorded before is on disk after it)."""
@@ -285,6 +322,8 @@ class EventLog:
             self._closed = True
             if self.materialized:
                 await asyncio.to_thread(self._sink.close)
+            elif self._held:
+                self._release_held()  # never written: shown, as a failed turn's lines
             for subscriber in self._subscribers:
                 subscriber.close()
             self._subscribers.clear()
@@ -292,9 +331,14 @@ class EventLog:
     # -- subscribers ------------------------------------------------------------------
 
     def unwritten(self) -> list[RolloutLine]:
-        """The lines recorded but not in the sink yet (a lazy log before its file
-        appears), in order: with the file, everything recorded so far."""
-        return list(self._buffer)
+        """The lines published but not in the sink yet (a lazy log before its file
+        appears), in order; lines not published yet reach every subscriber when they are."""
+        waiting = self._unpublished + self._held
+        first = next((line.ordinal for line in waiting if line.ordinal is not None), None)
+        if first is None:
+            return list(self._buffer)
+        return [line for line in self._buffer
+                if line.ordinal is not None and line.ordinal < first]
 
     def subscribe(self, capacity: int | None = None) -> Subscription:
         """Lines recorded from now on, in order, after they reached the sink."""
@@ -388,6 +432,12 @@ class EventLog:
     async def _sync(self) -> None:
         await asyncio.to_thread(self._sink.sync)
         self._unsynced = False
+
+    def _release_held(self, lines: list[RolloutLine] | None = None) -> None:
+        """Publish the held lines, then ``lines``; nothing is held after."""
+        held, self._held = self._held, []
+        self._holding = self._held_needs_sync = False
+        self._publish(held + lines if lines else held)
 
     def _publish(self, lines: list[RolloutLine]) -> None:
         if self._unpublished:

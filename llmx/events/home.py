@@ -54,8 +54,9 @@ def rollout_path_for(home: Path, thread_id: str, started_local: datetime) -> Pat
     return day / rollout_file_name(thread_id, started_local)
 
 
-def ensure_private_dir(path: Path) -> None:
-    """Create ``path`` and its missing parents with mode 0700 (the umask cannot widen it)."""
+def ensure_private_dir(path: Path) -> list[Path]:
+    """Create ``path`` and its missing parents with mode 0700 (the umask cannot widen it);
+    the folders created, outermost first."""
     missing: list[Path] = []
     current = path
     while not current.exists():
@@ -66,9 +67,12 @@ def ensure_private_dir(path: Path) -> None:
     if missing and not current.is_dir():
         # Name the file in the way (``sessions`` being a file), not the folder below it.
         raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(current))
+    created: list[Path] = []
     for directory in reversed(missing):
         try:
             directory.mkdir(mode=DIR_MODE)
         except FileExistsError:
             continue
         os.chmod(directory, DIR_MODE)
+        created.append(directory)
+    return created

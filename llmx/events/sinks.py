@@ -57,6 +57,12 @@ class FileSink:
     A batch that cannot be written whole (a full disk) is taken back: the file is cut to
     where the batch began, and a file this sink created whose first batch failed is
     removed. The error is raised; no half line stays behind.
+
+    An fsync of the file is not enough for a file (or a blob) just created: its name is
+    an entry of its folder, written with the folder. So :meth:`sync` also fsyncs each
+    folder that got a new entry since the last sync (the rollout's, the blob folder's,
+    and those of folders created for them), once: after it, the file is found again
+    after a power cut, not only its bytes.
     """
 
     def __init__(self, path: Path) -> None:
@@ -64,6 +70,8 @@ class FileSink:
         self._fd: int | None = None
         # True from creating the file until its first batch is written.
         self._empty_and_ours = False
+        # Folders holding an entry created since the last sync.
+        self._new_entries_in: set[Path] = set()
 
     @property
     def path(self) -> Path:
@@ -76,7 +84,7 @@ class FileSink:
     def open(self) -> TornTail | None:
         if self._fd is not None:
             return None
-        ensure_private_dir(self._path.parent)
+        created_dirs = ensure_private_dir(self._path.parent)
         flags = os.O_RDWR | os.O_APPEND | os.O_CLOEXEC
         try:
             fd = os.open(self._path, flags | os.O_CREAT | os.O_EXCL, FILE_MODE)
@@ -98,6 +106,9 @@ class FileSink:
             raise
         self._fd = fd
         self._empty_and_ours = created
+        if created:
+            self._new_entries_in.add(self._path.parent)
+        self._new_entries_in.update(folder.parent for folder in created_dirs)
         return torn
 
     def write(self, data: bytes) -> None:
@@ -127,7 +138,8 @@ class FileSink:
         target = blob_path(self._path, sha256)
         if target.exists():
             return  # content-addressed: the same bytes are already there
-        ensure_private_dir(blob_dir(self._path))
+        folder = blob_dir(self._path)
+        self._new_entries_in.update(created.parent for created in ensure_private_dir(folder))
         partial = target.with_name(f".{sha256}.{os.getpid()}{PARTIAL_SUFFIX}")
         fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, FILE_MODE)
         try:
@@ -144,6 +156,7 @@ class FileSink:
             raise
         os.close(fd)
         os.replace(partial, target)
+        self._new_entries_in.add(folder)
 
     def sync(self) -> None:
         if self._fd is not None:
@@ -151,16 +164,38 @@ class FileSink:
                 os.fsync(self._fd)
             except OSError as exc:
                 raise naming(exc, self._path) from None
+            self._sync_new_entries()
 
     def close(self) -> None:
         if self._fd is not None:
             fd, self._fd = self._fd, None
             try:
                 os.fsync(fd)
+                self._sync_new_entries()
             except OSError as exc:
                 raise naming(exc, self._path) from None
             finally:
                 os.close(fd)  # drops the writer lock
+
+    def _sync_new_entries(self) -> None:
+        """fsync each folder that got a new entry since the last sync (deepest first)."""
+        folders = sorted(self._new_entries_in, key=lambda folder: len(folder.parts),
+                         reverse=True)
+        for folder in folders:
+            try:
+                fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            except FileNotFoundError:
+                self._new_entries_in.discard(folder)  # removed since: nothing to keep
+                continue
+            except OSError as exc:
+                raise naming(exc, folder) from None
+            try:
+                os.fsync(fd)
+            except OSError as exc:
+                raise naming(exc, folder) from None
+            finally:
+                os.close(fd)
+            self._new_entries_in.discard(folder)
 
     def _require_open(self) -> int:
         if self._fd is None:

@@ -217,6 +217,12 @@ class _Handler(BaseHTTPRequestHandler):
         if self.server.verbose:
             super().log_message(format, *args)
 
+    def handle(self) -> None:
+        # A held server takes the connection and reads nothing of it until released: a
+        # request body larger than the sockets' buffers then cannot be sent whole.
+        if self.server.owner.connection_accepted():
+            super().handle()
+
     def _read_body(self) -> Any:
         length = int(self.headers.get("content-length") or 0)
         raw = self.rfile.read(length) if length else b""
@@ -343,6 +349,10 @@ class ModelServer:
         self.stopping = threading.Event()
         self._requests: list[LoggedRequest] = []
         self._lock = threading.Lock()
+        # Set: connections are read as they come; cleared by hold_reading().
+        self._reading = threading.Event()
+        self._reading.set()
+        self._connections = 0
         self._log = log_path.open("a", encoding="utf-8") if log_path is not None else None
         self._http = _ScriptedHTTPServer(self, port, verbose)
         self._thread = threading.Thread(target=self._http.serve_forever, args=(0.02,),
@@ -365,6 +375,28 @@ class ModelServer:
     def model_requests(self) -> list[LoggedRequest]:
         """Only the POSTs to the model endpoints."""
         return [r for r in self.requests if r.method == "POST"]
+
+    @property
+    def connections(self) -> int:
+        """How many connections the server has accepted so far."""
+        with self._lock:
+            return self._connections
+
+    def hold_reading(self) -> None:
+        """Accept connections but read nothing from them until :meth:`release_reading`."""
+        self._reading.clear()
+
+    def release_reading(self) -> None:
+        self._reading.set()
+
+    def connection_accepted(self) -> bool:
+        """Count a connection and wait while reading is held; False once stopping."""
+        with self._lock:
+            self._connections += 1
+        while not self._reading.wait(0.02):
+            if self.stopping.is_set():
+                return False
+        return True
 
     def record(self, request: LoggedRequest) -> None:
         with self._lock:
