@@ -66,6 +66,10 @@ class Tmux:
                 raise AssertionError(f"{text!r} never appeared; the screen shows:\n{shown}")
             time.sleep(0.05)
 
+    def pid(self) -> int:
+        """The pid of the program in the pane (the pane's own process)."""
+        return int(self._tmux("display-message", "-p", "-t", "0", "#{pane_pid}").strip())
+
     def send(self, *keys: str) -> None:
         """tmux key names (``Enter``, ``C-c``, ``Escape``) or literal text."""
         self._tmux("send-keys", "-t", "0", *keys)
