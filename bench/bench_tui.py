@@ -149,6 +149,37 @@ def home_daemons(home: Path) -> list[int]:
     return found
 
 
+def helpers_of(pane: Pane, home: Path) -> list[int]:
+    """The daemons running from ``home`` apart from the pane's program: neither the
+    program itself and what it forked (counted from the program) nor the tmux server
+    above it, whose command line names the home too (it started the program with it);
+    counting those counted the program twice."""
+    program = pane.pid()
+    around = {program, *_ancestors(program), *_descendants(program)}
+    return [pid for pid in home_daemons(home) if pid not in around]
+
+
+def _ancestors(pid: int) -> list[int]:
+    found = []
+    while pid > 1:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            break
+        pid = int(stat.rsplit(")", 1)[1].split()[1])
+        found.append(pid)
+    return found
+
+
+def _descendants(pid: int) -> list[int]:
+    found, pending = [], _children(pid)
+    while pending:
+        child = pending.pop()
+        found.append(child)
+        pending.extend(_children(child))
+    return found
+
+
 def stop_daemons(home: Path) -> None:
     for sig in (signal.SIGTERM, signal.SIGKILL):
         for pid in home_daemons(home):
@@ -252,7 +283,7 @@ def bench_start(scratch: Path, project: Path, base_url: str, runs: int,
             config(home, base_url, project)
             with Pane(program(who), environment(home_var, home), project) as pane:
                 seconds = pane.wait_for(composer_ready(who, "mock-model"), "a ready composer")
-                used = cpu_seconds(pane.pid(), *home_daemons(home))
+                used = cpu_seconds(pane.pid(), *helpers_of(pane, home))
             stop_daemons(home)
             shutil.rmtree(home, ignore_errors=True)
             if index:  # the first run warms the page cache
@@ -264,7 +295,10 @@ def bench_start(scratch: Path, project: Path, base_url: str, runs: int,
 
 
 def last_answer(path: Path) -> tuple[str, str]:
-    """The last agent message of a rollout (its first words) and its last model."""
+    """The last answer of a rollout (its first words) and its last model. The answer is
+    the last assistant message of the model's history (Codex 0.169 records no
+    ``agent_message`` event, only that and an ``item_completed``); without one there is
+    nothing to wait for on screen, so it is an error."""
     answer, model = "", ""
     with path.open(encoding="utf-8") as lines:
         for text in lines:
@@ -274,13 +308,18 @@ def last_answer(path: Path) -> tuple[str, str]:
                 model = payload["model"]
             elif payload.get("type") == "agent_message":
                 answer = payload["message"]
+            elif (line["type"] == "response_item" and payload.get("type") == "message"
+                  and payload.get("role") == "assistant"):
+                answer = "".join(part.get("text", "") for part in payload["content"])
+    if not answer.split():
+        raise SystemExit(f"{path} has no answer to wait for on screen")
     return " ".join(answer.split()[:4]), model
 
 
 def bench_resume(scratch: Path, project: Path, base_url: str, megabytes: float, runs: int,
                  codex: str | None) -> None:
     pristine = scratch / "pristine.jsonl"
-    rollout = generate_rollout(pristine, int(megabytes * 1_000_000))
+    rollout = generate_rollout(pristine, int(megabytes * 1_000_000), cwd=project)
     answer, model = last_answer(pristine)
     for who in (None, codex) if codex else (None,):
         home_var = "LLMX_HOME" if who is None else "CODEX_HOME"
@@ -299,7 +338,7 @@ def bench_resume(scratch: Path, project: Path, base_url: str, megabytes: float, 
                 seconds = pane.wait_for(
                     lambda screen, ready=ready: answer in screen and ready(screen),
                     "the resumed session's composer")
-                daemons = home_daemons(home)
+                daemons = helpers_of(pane, home)
                 peaks.append(memory_mib(pane.pid(), *daemons))
                 cpu.append(cpu_seconds(pane.pid(), *daemons))
             times.append(seconds)
@@ -353,7 +392,7 @@ def measure_keys(pane: Pane, home: Path, keys: int) -> tuple[list[float], bool, 
     pane.wait_for(lambda screen: "w45 " in screen, "the streamed answer")
     latencies: list[float] = []
     typed = ""
-    pids = (pane.pid(), *home_daemons(home))
+    pids = (pane.pid(), *helpers_of(pane, home))
     cpu_before, wall_before = cpu_seconds(*pids), time.perf_counter()
     for index in range(keys):
         typed += "abcdefghijklmnopqrstuvwxyz"[index % 26]

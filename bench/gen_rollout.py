@@ -107,9 +107,18 @@ def generate_rollout(
     *,
     source: Path = DEFAULT_SOURCE,
     compaction_tail_bytes: int | None = None,
+    cwd: Path | None = None,
 ) -> GeneratedRollout:
-    """Write a rollout of about ``size_bytes`` to ``target`` (whole turns, so a bit more)."""
-    lines = [json.loads(text) for text in source.read_text(encoding="utf-8").splitlines()]
+    """Write a rollout of about ``size_bytes`` to ``target`` (whole turns, so a bit more).
+
+    ``cwd``: the folder the session is recorded in, instead of the source's (a TUI that
+    resumes a session of another folder asks which one to use before it shows anything).
+    """
+    text = source.read_text(encoding="utf-8")
+    if cwd is not None:
+        recorded = json.loads(text.splitlines()[0])["payload"]["cwd"]
+        text = text.replace(json.dumps(recorded)[1:-1], json.dumps(str(cwd))[1:-1])
+    lines = [json.loads(line) for line in text.splitlines()]
     meta, turns = _turns(lines)
     if not turns:
         raise ValueError(f"{source} has no complete turn to repeat")
