@@ -3,14 +3,15 @@
 Three measures, each against the loopback model server (``tests/support/model_server.py``
 run as a process):
 
-- start-up: from starting the program in a fresh tmux pane to a ready composer (llmx: the
-  status line names the model, so the thread is open; Codex: its composer's
-  "? for shortcuts" line), in a home with no sessions;
+- start-up: from starting the program in a fresh tmux pane to a ready composer (drawn
+  and taking keys: llmx's hint line under it, Codex's "? for shortcuts"), and on to the
+  session open (llmx: the status line names the model and "Opening the session" is
+  gone; Codex: its header no longer says "loading"), in a home with no sessions;
 - resume of the ~100 MB rollout of ``gen_rollout.py`` (``llmx resume ID`` /
-  ``codex resume ID``) to a ready composer with the last answer on screen, and the peak
-  memory of the program at that moment (``VmHWM`` of the program, the ``Pss`` of the
-  helpers it forked, and for Codex the ``VmHWM`` of the app-server daemon its TUI starts
-  from its home and works through);
+  ``codex resume ID``) to a ready composer with the last answer on screen, on to the
+  session open (llmx's "Resuming the session" line, Codex's "Resuming session" gone), and
+  the peak memory of the program then (``VmHWM`` of the program, the ``Pss`` of what it
+  forked, and the ``VmHWM`` of any daemon running from its home);
 - keystroke latency while the model streams an answer at about 200 tokens a second (one
   word-sized delta every 5 ms): a key is sent with ``tmux send-keys`` and the pane polled
   until the composer shows it. The figure includes tmux's own delay and the polling (one
@@ -260,10 +261,22 @@ def program(codex: str | None, *words: str) -> list[str]:
     return [codex, *words]
 
 
-def composer_ready(codex: str | None, model: str) -> Callable[[str], bool]:
+def composer_ready(codex: str | None) -> Callable[[str], bool]:
+    """The composer is drawn and takes keys (what is typed shows, a prompt sent waits
+    for the session): llmx's hint line under it, Codex's "? for shortcuts"."""
     if codex is None:
-        return lambda screen: f"{model} ·" in screen
+        return lambda screen: "/ commands ·" in screen
     return lambda screen: "for shortcuts" in screen
+
+
+def session_open(codex: str | None, model: str) -> Callable[[str], bool]:
+    """The session is open: llmx's status line names the model and its "Opening/Resuming
+    the session" line is gone; Codex's header no longer says "loading" (a new session)
+    and its "Resuming session" line is gone."""
+    if codex is None:
+        return lambda screen: f"{model} ·" in screen and "the session…" not in screen
+    return lambda screen: ("for shortcuts" in screen and "loading" not in screen
+                           and "Resuming session" not in screen)
 
 
 def summary(name: str, values: list[float], unit: str, *, scale: float = 1.0) -> str:
@@ -272,26 +285,46 @@ def summary(name: str, values: list[float], unit: str, *, scale: float = 1.0) ->
             f"[{min(shown):.3f}-{max(shown):.3f}], n={len(shown)}")
 
 
+def home_for(scratch: Path, name: str, index: int, base_url: str, project: Path, *,
+             fresh: bool) -> Path:
+    """The program's home for run ``index``: one home for every run (a home used before,
+    as a user's is: its caches written by the warm-up run), or with ``fresh`` a new one
+    per run (the first start in a home: nothing cached, no session index yet)."""
+    home = scratch / (f"{name}-{index}" if fresh else name)
+    if not home.exists():
+        config(home, base_url, project)
+    return home
+
+
+def done_with(home: Path, *, fresh: bool) -> None:
+    stop_daemons(home)
+    if fresh:
+        shutil.rmtree(home, ignore_errors=True)
+
+
 def bench_start(scratch: Path, project: Path, base_url: str, runs: int,
-                codex: str | None) -> None:
+                codex: str | None, *, fresh: bool) -> None:
     for who in (None, codex) if codex else (None,):
         home_var = "LLMX_HOME" if who is None else "CODEX_HOME"
         times: list[float] = []
+        opened: list[float] = []
         cpu: list[float] = []
         for index in range(runs + 1):
-            home = scratch / f"start-{home_var}-{index}"
-            config(home, base_url, project)
+            home = home_for(scratch, f"start-{home_var}", index, base_url, project,
+                            fresh=fresh)
             with Pane(program(who), environment(home_var, home), project) as pane:
-                seconds = pane.wait_for(composer_ready(who, "mock-model"), "a ready composer")
+                seconds = pane.wait_for(composer_ready(who), "a ready composer")
                 used = cpu_seconds(pane.pid(), *helpers_of(pane, home))
-            stop_daemons(home)
-            shutil.rmtree(home, ignore_errors=True)
-            if index:  # the first run warms the page cache
+                open_seconds = pane.wait_for(session_open(who, "mock-model"), "the session")
+            done_with(home, fresh=fresh)
+            if index:  # the first run warms the page cache (and the home)
                 times.append(seconds)
+                opened.append(open_seconds)
                 cpu.append(used)
         label = "llmx" if who is None else "codex"
         print(summary(f"{label}: start to a ready composer", times, "s"), flush=True)
         print(summary(f"{label}: start, CPU time to ready", cpu, "s"), flush=True)
+        print(summary(f"{label}: start to the session open", opened, "s"), flush=True)
 
 
 def last_answer(path: Path) -> tuple[str, str]:
@@ -317,7 +350,7 @@ def last_answer(path: Path) -> tuple[str, str]:
 
 
 def bench_resume(scratch: Path, project: Path, base_url: str, megabytes: float, runs: int,
-                 codex: str | None) -> None:
+                 codex: str | None, *, fresh: bool) -> None:
     pristine = scratch / "pristine.jsonl"
     rollout = generate_rollout(pristine, int(megabytes * 1_000_000), cwd=project)
     answer, model = last_answer(pristine)
@@ -325,30 +358,40 @@ def bench_resume(scratch: Path, project: Path, base_url: str, megabytes: float, 
         home_var = "LLMX_HOME" if who is None else "CODEX_HOME"
         times: list[float] = []
         peaks: list[float] = []
+        opened: list[float] = []
         cpu: list[float] = []
-        for index in range(runs):
-            home = scratch / f"resume-{home_var}-{index}"
-            config(home, base_url, project)
+        for index in range(runs + 1):
+            home = home_for(scratch, f"resume-{home_var}", index, base_url, project,
+                            fresh=fresh)
+            # The pristine file each time: a resume may append to it.
             target = rollout_path_for(home, rollout.thread_id, STARTED)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(pristine, target)
-            ready = composer_ready(who, model)
+            ready, is_open = composer_ready(who), session_open(who, model)
             with Pane(program(who, "resume", rollout.thread_id),
                       environment(home_var, home), project) as pane:
                 seconds = pane.wait_for(
                     lambda screen, ready=ready: answer in screen and ready(screen),
                     "the resumed session's composer")
                 daemons = helpers_of(pane, home)
-                peaks.append(memory_mib(pane.pid(), *daemons))
                 cpu.append(cpu_seconds(pane.pid(), *daemons))
-            times.append(seconds)
-            stop_daemons(home)
-            shutil.rmtree(home, ignore_errors=True)
+                opened.append(pane.wait_for(
+                    lambda screen, is_open=is_open: answer in screen and is_open(screen),
+                    "the resumed session"))
+                daemons = helpers_of(pane, home)
+                peak = memory_mib(pane.pid(), *daemons)
+            done_with(home, fresh=fresh)
+            if index:  # the first run warms the page cache (and the home)
+                times.append(seconds)
+                peaks.append(peak)
+            else:
+                del cpu[-1], opened[-1]
         label = "llmx" if who is None else "codex"
         size = f"{rollout.size / 1e6:.0f} MB"
         print(summary(f"{label}: resume {size} to a ready composer", times, "s"), flush=True)
         print(summary(f"{label}: resume {size}, CPU time to ready", cpu, "s"), flush=True)
-        print(summary(f"{label}: resume {size}, peak RSS at ready", peaks, "MiB"), flush=True)
+        print(summary(f"{label}: resume {size} to the session open", opened, "s"), flush=True)
+        print(summary(f"{label}: resume {size}, peak RSS once open", peaks, "MiB"), flush=True)
     pristine.unlink()
 
 
@@ -384,7 +427,7 @@ def measure_keys(pane: Pane, home: Path, keys: int) -> tuple[list[float], bool, 
     """Keys typed one at a time while the answer streams: each one's latency, whether
     the stream was still running at the last, and the CPU share used meanwhile."""
     pane.wait_for(lambda screen: "for shortcuts" in screen or "mock-model ·" in screen,
-                  "a ready composer")
+                  "the open session")
     pane.send_literal("stream")
     # Apart from the text: Codex takes a key right after others for a paste.
     time.sleep(0.5)
@@ -416,6 +459,9 @@ def main() -> None:
     parser.add_argument("--keys", type=int, default=60)
     parser.add_argument("--codex", help="path of a codex binary to compare with")
     parser.add_argument("--only", choices=("start", "resume", "keys"))
+    parser.add_argument("--fresh-home", action="store_true",
+                        help="a new home for every run (nothing cached in it), instead of "
+                        "one home used by every run after a warm-up")
     args = parser.parse_args()
     if shutil.which("tmux") is None:
         raise SystemExit("bench_tui needs tmux")
@@ -431,10 +477,11 @@ def main() -> None:
         server = ModelServerProcess.start(scratch, script)
         try:
             if args.only in (None, "start"):
-                bench_start(scratch, project, server.base_url, args.runs, args.codex)
+                bench_start(scratch, project, server.base_url, args.runs, args.codex,
+                            fresh=args.fresh_home)
             if args.only in (None, "resume"):
                 bench_resume(scratch, project, server.base_url, args.megabytes, args.runs,
-                             args.codex)
+                             args.codex, fresh=args.fresh_home)
         finally:
             server.stop()
         if args.only in (None, "keys"):

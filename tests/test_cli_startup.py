@@ -120,3 +120,25 @@ def test_only_the_interactive_session_loads_textual() -> None:
         assert "llmx.cli.replay_cmd" in loaded or args[0] == "exec"
         assert not {name for name in loaded if name.split(".")[0] == "textual"}, args
         assert "llmx.cli.tui" not in loaded, args
+
+
+def test_the_interactive_session_alone_builds_no_command_parser() -> None:
+    """``llmx`` with no arguments parses nothing: the commands' modules (and argparse's
+    help machinery for them) are not loaded before its first screen. Here stdin is not
+    a terminal, so it stops with its one-line error where the screen would start."""
+    code = (
+        "import sys\n"
+        "from llmx.cli.main import main\n"
+        "code = main([])\n"
+        "print(code, ' '.join(sorted(sys.modules)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True,
+        stdin=subprocess.DEVNULL, timeout=WAIT_SECONDS,
+    )
+    code_word, _, modules = result.stdout.partition(" ")
+    assert code_word == "1"
+    assert "needs a terminal" in result.stderr
+    loaded = set(modules.split())
+    assert "llmx.cli.tui.launch" in loaded
+    assert [module for module in COMMAND_MODULES if module in loaded] == []

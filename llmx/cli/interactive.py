@@ -24,14 +24,19 @@ def add_interactive_flags(parser: argparse.ArgumentParser, *,
             action.default = argparse.SUPPRESS
 
 
-def run_new_session(args: argparse.Namespace) -> int:
-    from llmx.cli.tui.launch import run_live
-    from llmx.cli.tui.session_start import Start
-
-    # The root parser leaves the flags not given out: their defaults come from here.
+def session_args(args: argparse.Namespace) -> argparse.Namespace:
+    """``args`` with the defaults of the flags not given (the root parser leaves those
+    out of its namespace)."""
     defaults = argparse.ArgumentParser(add_help=False)
     add_interactive_flags(defaults)
     full = defaults.parse_args([])
     for name, value in vars(args).items():
         setattr(full, name, value)
-    return run_live(full, Start.new())
+    return full
+
+
+def run_new_session(args: argparse.Namespace) -> int:
+    from llmx.cli.tui.launch import run_live
+    from llmx.cli.tui.session_start import Start
+
+    return run_live(session_args(args), Start.new())

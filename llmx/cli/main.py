@@ -122,6 +122,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     only = requested_command(args_in)
     simple = only is not None and command_position(args_in) == 0
     args = parsed_without_argparse(only, args_in) if simple and only is not None else None
+    if args is None and not args_in:
+        # ``llmx`` alone, the interactive session: no flag to parse, so none of the
+        # commands' parsers is built (their imports would delay its first screen).
+        import argparse
+
+        args = argparse.Namespace(command=None)
     if args is None:
         args = build_parser(only).parse_args(args_in)
     handler = getattr(args, "handler", None)

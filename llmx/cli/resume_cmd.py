@@ -7,7 +7,6 @@ id (or name, or rollout path) skip the picker.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from llmx.cli.errors import CommandError
@@ -34,18 +33,14 @@ def add_parser(subparsers: Any) -> None:
 def _run(args: argparse.Namespace) -> int:
     from llmx.cli.tui.launch import run_live
     from llmx.cli.tui.session_start import Start
-    from llmx.runtime import ThreadRef
 
     if args.last and args.session:
         raise CommandError("--last and SESSION_ID name two sessions",
                            "pass one of them", code=2)
     if args.last:
-        start = Start.resume(ThreadRef.last(any_cwd=args.all))
+        start = Start.resume_last(all_folders=args.all)
     elif args.session:
-        session = args.session
-        ref = ThreadRef.by_path(session) if session.endswith(".jsonl") and Path(
-            session).is_file() else ThreadRef.by_id(session)
-        start = Start.resume(ref)
+        start = Start.resume_session(args.session)
     else:
         start = Start.pick(all_folders=args.all)
     return run_live(args, start)

@@ -66,6 +66,17 @@ class Tmux:
                 raise AssertionError(f"{text!r} never appeared; the screen shows:\n{shown}")
             time.sleep(0.05)
 
+    def expect_gone(self, text: str, *, timeout: float = WAIT_SECONDS) -> str:
+        """Wait until ``text`` is no longer on the screen; the screen then."""
+        deadline = time.monotonic() + timeout
+        while True:
+            shown = self.screen()
+            if text not in shown:
+                return shown
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} never went away; the screen shows:\n{shown}")
+            time.sleep(0.05)
+
     def pid(self) -> int:
         """The pid of the program in the pane (the pane's own process)."""
         return int(self._tmux("display-message", "-p", "-t", "0", "#{pane_pid}").strip())

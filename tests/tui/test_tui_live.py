@@ -31,7 +31,6 @@ from llmx.cli.tui.resume_picker import ResumePicker
 from llmx.cli.tui.session_start import Start
 from llmx.projections import transcript_cells as tc
 from llmx.projections.transcript_pages import TranscriptPages, fold_file
-from llmx.runtime import ThreadRef
 
 pytestmark = pytest.mark.asyncio
 
@@ -220,7 +219,7 @@ async def test_live_resumed_and_replayed_screens_are_equal(tmp_path: Path) -> No
         home = make_home(tmp_path, model.base_url)
         work = make_workspace(tmp_path)
         live_cells, live_text, rollout = await two_turns(live_app(home, work))
-        resumed = live_app(home, work, Start.resume(ThreadRef.last()))
+        resumed = live_app(home, work, Start.resume_last())
         async with resumed.run_test(size=(80, 24)) as pilot:
             await until(pilot, lambda: resumed.thread is not None, "the resumed thread")
             await pilot.pause()

@@ -62,7 +62,10 @@ def test_a_whole_session_in_a_terminal_then_resume_last_shows_it_again(tmp_path:
         [rollout] = list(home.glob("sessions/*/*/*/rollout-*.jsonl"))
         with Tmux([sys.executable, "-m", "llmx", "resume", "--last"],
                   env=terminal_env(home), cwd=work) as term:
-            resumed = transcript_part(term.expect("─ Worked for"))
+            term.expect("─ Worked for")
+            # The transcript shows while the session is being resumed; compared once
+            # it is open (the "Resuming the session…" line gone).
+            resumed = transcript_part(term.expect_gone("Resuming the session"))
             term.send("C-c")
             term.send("C-c")
             assert term.exit_status() == 0

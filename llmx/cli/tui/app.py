@@ -14,7 +14,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import events, work
@@ -26,15 +26,11 @@ from textual.widgets.option_list import Option
 
 from llmx import __version__
 from llmx.cli.tui import slash_commands as slash
-from llmx.cli.tui.approval_screen import ApprovalScreen
 from llmx.cli.tui.composer import Composer
-from llmx.cli.tui.door import Door
 from llmx.cli.tui.file_search import mention_at, rank, workspace_files
 from llmx.cli.tui.history_recall import HistoryRecall
-from llmx.cli.tui.overlay_screen import BacktrackScreen, TextPage, TranscriptOverlay
 from llmx.cli.tui.session_start import Start, StartKind
 from llmx.cli.tui.transcript_view import FRAME_S, TranscriptView
-from llmx.events.lines import RolloutLine
 from llmx.events.ops import (
     ExecApproval,
     Interrupt,
@@ -46,7 +42,7 @@ from llmx.events.ops import (
     ThreadRollback,
     UserTurn,
 )
-from llmx.events.primitives import ImageInput, TextInput, UserInput
+from llmx.events.primitives import TextInput
 from llmx.projections import transcript_cells as tc
 from llmx.projections.transcript import (
     PendingApproval,
@@ -54,8 +50,15 @@ from llmx.projections.transcript import (
     TranscriptFold,
     sandbox_name,
 )
-from llmx.projections.transcript_pages import TranscriptPages
-from llmx.runtime import AgentThread, ThreadError, ThreadRef
+
+if TYPE_CHECKING:
+    # The first screen is drawn before these are imported: the runtime (its
+    # configuration, sandbox and model client) loads once the screen shows.
+    from llmx.cli.tui.door import Door
+    from llmx.events.lines import RolloutLine
+    from llmx.events.primitives import ImageInput, UserInput
+    from llmx.projections.transcript_pages import TranscriptPages
+    from llmx.runtime import AgentThread, ThreadError, ThreadRef
 
 # A second Ctrl-C within this many seconds on an idle composer quits.
 QUIT_WINDOW_S = 2.0
@@ -173,6 +176,8 @@ class LlmxApp(App[int]):
         self._turn_started_at: float | None = None
         self.lines_seen = 0
         self._chrome_ready = False
+        # The thread the command line asked for is being opened (or resumed).
+        self._opening = False
         self._chrome_timer: Timer | None = None
         self._shown_chrome: dict[str, tuple[object, ...]] = {}
 
@@ -207,30 +212,57 @@ class LlmxApp(App[int]):
             composer.display = False
         else:
             composer.focus()
+            self._opening = self.start.kind is not StartKind.PICK
             self._refresh_chrome()
-            await self._begin()
         self.set_interval(1.0, self._tick)
+
+    def on_ready(self) -> None:
+        """The first frame is on the screen: now the session is opened. The composer
+        took keys from that frame on (a prompt sent meanwhile waits in the queue); the
+        runtime's imports, configuration and model client are paid for after it."""
+        if not self.read_only:
+            self.run_worker(self._begin(), group="open")
 
     # -- the thread --------------------------------------------------------------------
 
     async def _begin(self) -> None:
         """Open what the command line asked for (on this event loop: the door's manager
         and the thread's tasks belong to it)."""
+        from llmx.runtime import ThreadError
+
         assert self.door is not None
+        self.recall.open()
         self.door.on_warning = self.note
         start = self.start
         if start.kind is StartKind.PICK:
             self.open_picker(all_folders=start.all_folders, first=True)
             return
         try:
-            if start.ref is None:
+            ref = start.ref()
+            if ref is None:
                 self._show(await self.door.new(), None)
             else:
-                thread = await self.door.resume(start.ref)
-                self._show(thread, self._pages_of(thread))
+                await self._resume_shown_first(ref)
         except ThreadError as exc:
             self.failure = exc
             self.exit(1)
+        finally:
+            self._opening = False
+            self._refresh_chrome()
+
+    async def _resume_shown_first(self, ref: ThreadRef) -> None:
+        """Resume ``ref``, showing its recorded transcript (the newest page) while the
+        runtime folds the whole file back into the model's context: the page is read
+        once the thread holds the file's writer lock, so the live lines continue it
+        exactly."""
+        from llmx.projections.transcript_pages import TranscriptPages
+
+        assert self.door is not None
+
+        def found(path: Path) -> None:
+            self._show_pages(TranscriptPages(path), finished=False)
+
+        self._follow_thread(await self.door.resume(ref, found))
 
     def open_picker(self, *, all_folders: bool = False, first: bool = False) -> None:
         """The resume picker; at start-up Esc there opens a new session instead."""
@@ -241,6 +273,8 @@ class LlmxApp(App[int]):
 
         def chosen(path: Path | None) -> None:
             if path is not None:
+                from llmx.runtime import ThreadRef
+
                 self.run_worker(self.switch_to_ref(ThreadRef.by_path(path)), group="submit")
             elif first:
                 self.run_worker(self.switch_to_new(), group="submit")
@@ -248,6 +282,8 @@ class LlmxApp(App[int]):
         self.push_screen(ResumePicker(home, self.cwd, all_folders=all_folders), chosen)
 
     def _pages_of(self, thread: AgentThread) -> TranscriptPages | None:
+        from llmx.projections.transcript_pages import TranscriptPages
+
         path = thread.rollout_path
         if path is None or not path.exists():
             return None
@@ -335,6 +371,8 @@ class LlmxApp(App[int]):
                 continue
             self._shown_requests.add(call_id)
             self._asking = True
+            from llmx.cli.tui.approval_screen import ApprovalScreen
+
             self.push_screen(ApprovalScreen(request), self._answer_for(request))
             return
 
@@ -357,6 +395,8 @@ class LlmxApp(App[int]):
         be (no thread, or the thread is gone), which the user is told."""
         if self.thread is None:
             return False
+        from llmx.runtime import ThreadError
+
         try:
             await self.thread.submit(op)
         except ThreadError as exc:
@@ -527,6 +567,8 @@ class LlmxApp(App[int]):
             if back is not None:
                 self.run_worker(self.backtrack(back, prompts[-back]), group="submit")
 
+        from llmx.cli.tui.overlay_screen import BacktrackScreen
+
         self.push_screen(BacktrackScreen(prompts), chosen)
 
     async def backtrack(self, back: int, prompt: str) -> None:
@@ -541,6 +583,8 @@ class LlmxApp(App[int]):
             self.composer.set_text(prompt)
 
     def action_transcript(self) -> None:
+        from llmx.cli.tui.overlay_screen import TranscriptOverlay
+
         if isinstance(self.screen, TranscriptOverlay):
             self.pop_screen()
             return
@@ -602,6 +646,8 @@ class LlmxApp(App[int]):
     async def switch_to_fork(self) -> None:
         """``/fork``: a new thread continuing this one's history (the door writes the fork
         as Codex does); the transcript shows the parent's turns, then the fork."""
+        from llmx.runtime import ThreadError, ThreadRef
+
         assert self.door is not None
         assert self.thread is not None
         door, parent = self.door, self.thread
@@ -621,6 +667,8 @@ class LlmxApp(App[int]):
 
     async def _switch(self, opening: Callable[[], Awaitable[AgentThread]], *,
                       pages: bool = False) -> None:
+        from llmx.runtime import ThreadError
+
         # The current thread is closed first: resuming it again needs its writer lock.
         await self._leave_thread()
         self.queued.clear()
@@ -642,6 +690,8 @@ class LlmxApp(App[int]):
         self._show(thread, self._pages_of(thread) if pages else None)
 
     def show_page(self, title: str, body: Text) -> None:
+        from llmx.cli.tui.overlay_screen import TextPage
+
         self.push_screen(TextPage(title, body))
 
     def note(self, text: str) -> None:
@@ -662,7 +712,10 @@ class LlmxApp(App[int]):
         if not self._chrome_ready:
             return
         activity = Text()
-        if self.busy:
+        if self._opening:
+            doing = "Resuming" if self.start.kind is StartKind.RESUME else "Opening"
+            activity.append(f"◦ {doing} the session…", style="cyan")
+        elif self.busy:
             seconds = 0 if self._turn_started_at is None else int(
                 time.monotonic() - self._turn_started_at)
             activity.append(f"◦ Working ({seconds}s • esc to interrupt)", style="cyan")
@@ -673,7 +726,11 @@ class LlmxApp(App[int]):
             activity.append(("\n" if activity else "") + text, style="yellow")
         self._update("#activity", activity)
         status = self.fold.status
-        self._update("#status", status_text(status, fallback_cwd=str(self.cwd)))
+        if self.thread is None and not status.model and not self.read_only:
+            # Nothing is known of the session's settings before it is open.
+            self._update("#status", Text(""))
+        else:
+            self._update("#status", status_text(status, fallback_cwd=str(self.cwd)))
         hint = "replay (read-only) · ctrl+t transcript · esc or ctrl+c quit" if self.read_only \
             else "/ commands · @ files · ! shell · ctrl+r history · ctrl+t transcript"
         if time.monotonic() - self._last_ctrl_c <= QUIT_WINDOW_S:

@@ -4,14 +4,20 @@ Every thread the app shows is opened, resumed or forked here, with the flags the
 gave (``ThreadOptions``), and the app talks to it only through the ``AgentThread`` it gets
 back (submit, subscribe, close). The manager is built on the app's own event loop when
 the app starts (its HTTP client and the threads' tasks belong to that loop).
+
+Nothing of the runtime is imported before the first thread is opened: the app draws its
+first screen before it pays for the runtime's imports, the configuration and the model
+client (the options themselves may be given as a function that builds them then).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from llmx.runtime import AgentThread, ThreadManager, ThreadOptions, ThreadRef
+if TYPE_CHECKING:
+    from llmx.runtime import AgentThread, ThreadManager, ThreadOptions, ThreadRef
 
 # How the interactive session names itself in a new thread's session_meta and to the
 # model provider. ``cli`` is the source Codex records for its TUI, so listings that show
@@ -23,16 +29,25 @@ SOURCE = "cli"
 class Door:
     """Opens the threads of one interactive session (``/new``, ``/resume``, ``/fork``)."""
 
-    def __init__(self, options: ThreadOptions, home: Path | None = None) -> None:
-        self.options = options
+    def __init__(self, options: ThreadOptions | Callable[[], ThreadOptions],
+                 home: Path | None = None) -> None:
+        self._options = options
         self.home = home
         self._manager: ThreadManager | None = None
         self.on_warning: Callable[[str], None] = lambda message: None
 
     @property
+    def options(self) -> ThreadOptions:
+        if callable(self._options):
+            self._options = self._options()
+        return self._options
+
+    @property
     def manager(self) -> ThreadManager:
         # Built on first use, from a coroutine of the app: on its event loop.
         if self._manager is None:
+            from llmx.runtime import ThreadManager
+
             self._manager = ThreadManager(self.home, originator=ORIGINATOR, source=SOURCE,
                                           on_warning=self._warn)
         return self._manager
@@ -43,8 +58,10 @@ class Door:
     async def new(self) -> AgentThread:
         return await self.manager.open(self.options)
 
-    async def resume(self, ref: ThreadRef) -> AgentThread:
-        return await self.manager.resume(ref, self.options)
+    async def resume(self, ref: ThreadRef,
+                     on_found: Callable[[Path], None] | None = None) -> AgentThread:
+        """``on_found`` gets the rollout's path before it is folded (see the manager)."""
+        return await self.manager.resume(ref, self.options, on_found=on_found)
 
     async def fork(self, ref: ThreadRef) -> AgentThread:
         return await self.manager.fork(ref, self.options)

@@ -18,18 +18,28 @@ class HistoryRecall:
         self._file = file
         self._log_id = 0
         self._count = 0
-        if file is not None:
-            try:
-                self._log_id, self._count = file.metadata()
-            except OSError:
-                self._file = None
+        # The file is read by :meth:`open`, after the first screen (or at the first
+        # recall, if that comes sooner): before this session has written to it.
+        self._opened = file is None
         self._local: list[str] = []
         # How far back Up has gone: 0 is the draft being typed, 1 the newest prompt.
         self._position = 0
         self._draft = ""
 
+    def open(self) -> None:
+        """Read where the file's prompts end: what came before this session."""
+        if self._opened:
+            return
+        self._opened = True
+        if self._file is not None:
+            try:
+                self._log_id, self._count = self._file.metadata()
+            except OSError:
+                self._file = None
+
     @property
     def total(self) -> int:
+        self.open()
         return self._count + len(self._local)
 
     def add(self, text: str) -> None:

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING
 from llmx.cli.errors import CommandError
 
 if TYPE_CHECKING:
+    from llmx.cli.tui.app import LlmxApp
     from llmx.cli.tui.session_start import Start
-    from llmx.runtime import ThreadError
+    from llmx.runtime import ThreadError, ThreadOptions
 
 
 def require_terminal(command: str) -> None:
@@ -75,27 +76,39 @@ def replay_tui(path: Path, *, inline: bool) -> int:
 
 def run_live(args: argparse.Namespace, start: Start) -> int:
     """``llmx`` and ``llmx resume``: a live session on the runtime's door."""
-    from llmx.cli.session_flags import image_inputs, session_cwd, thread_options
-    from llmx.cli.tui.app import LlmxApp
-    from llmx.cli.tui.door import Door
-    from llmx.cli.tui.history_recall import HistoryRecall
     from llmx.cli.tui.log_notes import route_log_warnings_to
-    from llmx.events.history import HistoryFile
-    from llmx.events.home import history_path, llmx_home
 
     require_terminal("llmx")
-    cwd = session_cwd(args)
-    images = image_inputs(args.image, cwd)
-    home = llmx_home()
-    app = LlmxApp(
-        cwd=cwd, door=Door(thread_options(args, cwd), home), start=start,
-        recall=HistoryRecall(HistoryFile(history_path(home))), images=images,
-    )
+    app = live_app(args, start)
     route_log_warnings_to(app.note)
     code = run_app(app, inline=args.no_alt_screen)
     if app.failure is not None:
         raise thread_error(app.failure)
     return code
+
+
+def live_app(args: argparse.Namespace, start: Start) -> LlmxApp:
+    """The app of a live session for the command line ``args``, not running yet."""
+    from llmx.cli.session_flags import image_inputs, session_cwd, thread_options
+    from llmx.cli.tui.app import LlmxApp
+    from llmx.cli.tui.door import Door
+    from llmx.cli.tui.history_recall import HistoryRecall
+    from llmx.events.history import HistoryFile
+    from llmx.events.home import history_path, llmx_home
+
+    cwd = session_cwd(args)
+    images = image_inputs(args.image, cwd)
+    home = llmx_home()
+
+    def options() -> ThreadOptions:
+        # Built when the first thread opens: it imports the runtime, which the first
+        # screen does without.
+        return thread_options(args, cwd)
+
+    return LlmxApp(
+        cwd=cwd, door=Door(options, home), start=start,
+        recall=HistoryRecall(HistoryFile(history_path(home))), images=images,
+    )
 
 
 def thread_error(exc: ThreadError) -> CommandError:

@@ -8,6 +8,7 @@ HTTP client under it (shared by the threads of one manager), and ``notify``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -97,10 +98,16 @@ class ThreadManager:
         return self._start(settings, loaded, log, options, history=[], meta_line=None,
                            inherited=[])
 
-    async def resume(self, ref: ThreadRef, options: ThreadOptions) -> AgentThread:
+    async def resume(self, ref: ThreadRef, options: ThreadOptions, *,
+                     on_found: Callable[[Path], None] | None = None) -> AgentThread:
         """The recorded thread ``ref`` names, continued: its rollout is folded back into
         the model's context and new lines are appended to the same file (read but never
-        written with ``ephemeral``)."""
+        written with ``ephemeral``).
+
+        ``on_found`` is called with the rollout's path once its writer lock is held and
+        before the fold, which runs off the event loop: a frontend can show the recorded
+        transcript meanwhile, and nothing is appended to the file in between.
+        """
         loaded = self._config(options)
         path = self._find(ref, options, loaded)
         self._refuse_open_twice(path)
@@ -114,7 +121,11 @@ class ThreadManager:
         except OSError as exc:
             raise ThreadError.from_os(exc, path, doing="cannot append to") from None
         try:
-            recorded = load_recorded(path)
+            if on_found is not None:
+                on_found(path)
+            # Off the event loop: a long session's fold takes a while (about half a
+            # second for 100 MB), and the frontend keeps drawing and taking keys.
+            recorded = await asyncio.to_thread(load_recorded, path)
             settings = self._settings(options, loaded, recorded.thread_id)
         except BaseException:
             await log.close()
@@ -143,7 +154,7 @@ class ThreadManager:
             raise ThreadError(f"thread {running.thread_id} is running a turn",
                               "interrupt it or wait for the turn to end, then fork")
         parent_path = self._find(ref, options, loaded)
-        recorded = load_recorded(parent_path)
+        recorded = await asyncio.to_thread(load_recorded, parent_path)
         running = self._threads.get(recorded.thread_id)
         if running is not None and running.turn_running:
             raise ThreadError(f"thread {recorded.thread_id} is running a turn",

@@ -1,0 +1,115 @@
+"""The first screen of ``llmx`` is drawn before the session is opened: what it imports by
+then, and that the session then opens in the same app.
+
+Each case runs in a process of its own (the modules a process has loaded are the
+measure), with Textual's pilot and its message hook: Textual sends ``Ready`` once the
+first frame is displayed, and the hook sees it before the app acts on it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from support import PROJECT_ROOT
+from support.model_server import scripted
+from support.waits import WAIT_SECONDS
+from tui.live_harness import API_KEY_ENV, make_home, make_workspace
+
+from llmx.cli.main import COMMAND_MODULES
+
+# Modules the first screen has no use for: the runtime (its configuration, sandbox,
+# model client and HTTP stack), the session index, the screens opened later, and the
+# parsers of the other commands.
+NOT_BEFORE_THE_FIRST_FRAME = (
+    "llmx.runtime", "httpx", "pydantic", "sqlite3", "llmx.projections.transcript_pages",
+    "llmx.cli.tui.approval_screen", "llmx.cli.tui.overlay_screen", *COMMAND_MODULES,
+)
+
+SCRIPT = """
+import argparse, asyncio, json, sys, time
+from textual import events
+from llmx.cli.interactive import session_args
+from llmx.cli.tui.launch import live_app
+from llmx.cli.tui.session_start import Start
+
+start = Start.resume_last() if sys.argv[1] == "resume" else Start.new()
+app = live_app(session_args(argparse.Namespace()), start)
+seen = {}
+
+def hook(message):
+    if isinstance(message, events.Ready) and not seen:
+        seen["modules"] = sorted(sys.modules)
+        seen["composer_focused"] = app.composer.has_focus
+        seen["thread_open"] = app.thread is not None
+
+async def main():
+    async with app.run_test(size=(100, 30), message_hook=hook) as pilot:
+        deadline = time.monotonic() + float(sys.argv[2])
+        while app.thread is None and time.monotonic() < deadline:
+            await pilot.pause(0.02)
+        await pilot.pause()
+        seen["status"] = str(app.query_one("#status").render())
+        seen["activity"] = str(app.query_one("#activity").render())
+        seen["transcript"] = app.view.plain_lines()
+        seen["thread_open_at_end"] = app.thread is not None
+        await app.quit_session()
+
+asyncio.run(main())
+print(json.dumps(seen))
+"""
+
+
+def first_screen(home: Path, workspace: Path, start: str) -> dict[str, object]:
+    env = {**os.environ, "LLMX_HOME": str(home), API_KEY_ENV: "k",
+           "PYTHONPATH": str(PROJECT_ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, start, str(WAIT_SECONDS)], cwd=workspace, env=env,
+        capture_output=True, text=True, timeout=WAIT_SECONDS * 2, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    result: dict[str, object] = json.loads(done.stdout.splitlines()[-1])
+    return result
+
+
+def test_the_first_frame_comes_before_the_runtime_and_the_session_opens_after(
+    tmp_path: Path,
+) -> None:
+    with scripted({"turns": [], "fallback": [{"type": "message", "text": "hi"}]}) as model:
+        home = make_home(tmp_path, model.base_url)
+        seen = first_screen(home, make_workspace(tmp_path), "new")
+    loaded = set(seen["modules"])  # type: ignore[call-overload]
+    assert [name for name in NOT_BEFORE_THE_FIRST_FRAME if name in loaded] == []
+    assert seen["composer_focused"] is True
+    assert seen["thread_open"] is False
+    # Then the same app opens the session: the status line names its model and the
+    # "Opening the session" line is gone.
+    assert seen["thread_open_at_end"] is True
+    assert str(seen["status"]).startswith("mock-model · ")
+    assert "the session…" not in str(seen["activity"])
+
+
+def test_a_resumed_session_shows_its_transcript_once_open(tmp_path: Path) -> None:
+    # A recorded session: one turn through exec, in the same home and folder.
+    with scripted({"turns": [], "fallback": [
+            {"type": "message", "text": "Recorded answer."}]}) as model:
+        home = make_home(tmp_path, model.base_url)
+        workspace = make_workspace(tmp_path)
+        subprocess.run(
+            [sys.executable, "-m", "llmx", "exec", "recorded question"], cwd=workspace,
+            env={**os.environ, "LLMX_HOME": str(home), API_KEY_ENV: "k",
+                 "PYTHONPATH": str(PROJECT_ROOT)},
+            capture_output=True, timeout=WAIT_SECONDS, check=True,
+        )
+        seen = first_screen(home, workspace, "resume")
+    loaded = set(seen["modules"])  # type: ignore[call-overload]
+    assert [name for name in NOT_BEFORE_THE_FIRST_FRAME if name in loaded] == []
+    assert seen["thread_open"] is False
+    assert seen["thread_open_at_end"] is True
+    transcript = "\n".join(seen["transcript"])  # type: ignore[call-overload]
+    assert "recorded question" in transcript
+    assert "Recorded answer." in transcript
+    assert "the session…" not in str(seen["activity"])
