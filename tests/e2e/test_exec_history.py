@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import itertools
 import json
 import subprocess
 import sys
@@ -182,3 +183,19 @@ def test_short_ids_are_unique_and_resume_takes_them(env: ExecEnv) -> None:
     resumed = env.run("resume", shown["second session"], "back to the second")
     assert resumed.returncode == 0, resumed.stderr
     assert "back to the second" in second.read_text()
+    # Sessions started within one minute collide on eight characters: what is shown is
+    # longer, and so is only as long as the ids that collide need (git's rule).
+    ids = sorted(by_id)
+    common = max(next(i for i, (a, b) in enumerate(zip(x, y, strict=True)) if a != b)
+                 for x, y in itertools.pairwise(ids))
+    assert common >= 8, ids
+    assert len(shown["second session"]) == common + 1
+    # Every command that takes a session id takes the prefix back.
+    second_id = _thread_id(second)
+    for command in (["sessions", "show", "--json"], ["replay"], ["inspect", "--json"]):
+        taken = subprocess.run(
+            [sys.executable, "-m", "llmx", *command, shown["second session"]],
+            capture_output=True, text=True, env=env.env(), cwd=env.workspace, timeout=60,
+            check=False)
+        assert taken.returncode == 0, (command, taken.stderr)
+        assert second_id in taken.stdout + taken.stderr, command
