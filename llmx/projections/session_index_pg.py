@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
 from llmx.projections import session_index_schema as sqlite_schema
@@ -140,8 +140,16 @@ class SharedIndex:
     @classmethod
     def connect(cls, url: str) -> SharedIndex:
         check_url(url)
-        import psycopg
-        from psycopg.rows import dict_row
+        try:
+            import psycopg
+            from psycopg.rows import dict_row
+        except ImportError as exc:
+            # The "postgres" extra is optional: a home without [index] url never needs it.
+            raise SharedIndexError(
+                f"the shared index needs the PostgreSQL driver psycopg, which cannot be "
+                f"imported ({exc})",
+                "install llmx with its postgres extra (pip install 'llmx[postgres]')",
+            ) from None
 
         try:
             conn = psycopg.connect(
@@ -200,7 +208,19 @@ class SharedIndex:
     # -- schema ----------------------------------------------------------------------------
 
     def ensure_schema(self) -> None:
-        """Create the tables if they are missing (one creator at a time)."""
+        """Create the tables if they are missing (one creator at a time). Tables of this
+        version cost one query to find (every sync after the first)."""
+        from psycopg import errors
+
+        with self.failures("reading its version"):
+            try:
+                found = self.conn.execute(
+                    "SELECT value FROM llmx_index_meta WHERE key = 'schema_version'"
+                ).fetchone()
+            except errors.UndefinedTable:
+                found = None
+        if found is not None and found["value"] == str(SCHEMA_VERSION):
+            return
         with self.failures("creating its tables"), self.conn.transaction():
             self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
             found = self.conn.execute(
@@ -242,15 +262,39 @@ class SharedIndex:
             with contextlib.suppress(Exception):
                 self.conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (key,))
 
-    def file_rows(self, machine: str, home: str) -> dict[str, dict[str, Any]]:
+    def file_positions(self, machine: str, home: str) -> dict[str, FilePosition]:
+        """Where each rollout file of ``home`` was folded to, in one query of the few
+        columns that tell an unchanged file (a sync with nothing new reads only these)."""
+        from psycopg.rows import tuple_row
+
+        with self.failures("a query"):
+            rows = self.conn.cursor(row_factory=tuple_row).execute(
+                "SELECT path, size, mtime_ns, inode, archived, thread_id, built_to "
+                "FROM llmx_files WHERE machine = %s AND home = %s", (machine, home),
+            ).fetchall()
+        return {row[0]: FilePosition(*row[1:]) for row in rows}
+
+    def file_rows(self, machine: str, paths: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The whole rows of ``paths`` (their fold state), for the files folded again."""
+        if not paths:
+            return {}
         rows = self.query(
-            "SELECT * FROM llmx_files WHERE machine = %s AND home = %s", (machine, home)
+            "SELECT * FROM llmx_files WHERE machine = %s AND path = ANY(%s)",
+            (machine, list(paths)),
         )
         return {row["path"]: row for row in rows}
 
-    def thread_names(self, machine: str) -> dict[str, str | None]:
-        rows = self.query("SELECT id, name FROM llmx_threads WHERE machine = %s", (machine,))
-        return {row["id"]: row["name"] for row in rows}
+    def thread_names(self, machine: str, named: Sequence[str]) -> dict[str, str | None]:
+        """The stored names of this machine's threads that have one or are in ``named``
+        (every other thread's stored name is null, as is its name at home)."""
+        from psycopg.rows import tuple_row
+
+        with self.failures("a query"):
+            rows = self.conn.cursor(row_factory=tuple_row).execute(
+                "SELECT id, name FROM llmx_threads WHERE machine = %s "
+                "AND (name IS NOT NULL OR id = ANY(%s))", (machine, list(named)),
+            ).fetchall()
+        return dict(rows)
 
     def write_batch(self, batch: SyncBatch) -> None:
         """One transaction: messages, file positions and the touched threads together, so
@@ -333,6 +377,17 @@ class SharedIndex:
             f"ON CONFLICT (id) DO UPDATE SET {updates}",
             [tuple(_clean(row[n]) for n in names) for row in rows],
         )
+
+
+class FilePosition(NamedTuple):
+    """What a sync compares a rollout file's ``stat`` with (a row of ``llmx_files``)."""
+
+    size: int
+    mtime_ns: int
+    inode: int
+    archived: int
+    thread_id: str
+    built_to: int
 
 
 class SyncBatch:

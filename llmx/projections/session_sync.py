@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 
 from llmx.events.home import archived_sessions_dir, sessions_dir
 from llmx.projections.session_index import stamp_millis
-from llmx.projections.session_index_pg import SharedIndex, SyncBatch
+from llmx.projections.session_index_pg import FilePosition, SharedIndex, SyncBatch
 from llmx.projections.session_names import thread_names
 from llmx.projections.session_summary import FileSummary, parse_rollout_name
 
@@ -41,9 +41,15 @@ class SyncReport(NamedTuple):
     threads: int
 
 
-def _rollouts(home: Path) -> dict[str, tuple[os.stat_result, bool]]:
-    """Every rollout file of ``home``: path -> (stat, archived)."""
-    found: dict[str, tuple[os.stat_result, bool]] = {}
+class _Found(NamedTuple):
+    stat: os.stat_result
+    archived: bool
+    thread_id: str
+
+
+def _rollouts(home: Path) -> dict[str, _Found]:
+    """Every rollout file of ``home``, with its ``stat`` (nothing of it is read)."""
+    found: dict[str, _Found] = {}
 
     def walk(directory: str, archived: bool) -> None:
         try:
@@ -54,21 +60,22 @@ def _rollouts(home: Path) -> dict[str, tuple[os.stat_result, bool]]:
             if entry.is_dir(follow_symlinks=False):
                 if not archived:  # archived_sessions is flat, as in Codex
                     walk(entry.path, archived)
-            elif parse_rollout_name(entry.name) is not None:
+            elif (parsed := parse_rollout_name(entry.name)) is not None:
                 with contextlib.suppress(FileNotFoundError):
-                    found[entry.path] = (entry.stat(), archived)
+                    found[entry.path] = _Found(entry.stat(), archived, parsed[1])
 
     walk(str(sessions_dir(home)), False)
     walk(str(archived_sessions_dir(home)), True)
     return found
 
 
-def _unchanged(row: dict[str, Any], stat: os.stat_result, archived: bool) -> bool:
+def _unchanged(known: FilePosition, found: _Found) -> bool:
+    stat = found.stat
     return (
-        row["size"] == stat.st_size
-        and row["mtime_ns"] == stat.st_mtime_ns
-        and row["inode"] == stat.st_ino
-        and bool(row["archived"]) == archived
+        known.size == stat.st_size
+        and known.mtime_ns == stat.st_mtime_ns
+        and known.inode == stat.st_ino
+        and bool(known.archived) == found.archived
     )
 
 
@@ -119,27 +126,29 @@ def sync_home(
     home_key = str(home.absolute())
     shared.ensure_schema()
     with shared.home_lock(machine, home_key):
-        known = shared.file_rows(machine, home_key)
+        # A file whose stat equals its recorded position is not opened, nor its row read.
+        known = shared.file_positions(machine, home_key)
         files = _rollouts(home)
         names = thread_names(home)
-        stored_names = shared.thread_names(machine)
+        stored_names = shared.thread_names(machine, list(names))
         changed = [
-            path for path, (stat, archived) in files.items()
-            if path not in known or not _unchanged(known[path], stat, archived)
+            path for path, found in files.items()
+            if path not in known or not _unchanged(known[path], found)
         ]
         # Oldest first: an interrupted first sync leaves a consistent prefix of history.
-        changed.sort(key=lambda path: files[path][0].st_mtime_ns)
+        changed.sort(key=lambda path: files[path].stat.st_mtime_ns)
         removed = [path for path in known if path not in files]
+        rows = shared.file_rows(machine, [path for path in changed if path in known])
         sent = read = 0
         batch = SyncBatch(machine, user, names)
         batch_bytes = 0
         for number, path in enumerate(changed, 1):
-            stat, archived = files[path]
-            folded = _fold(path, known.get(path))
+            stat, archived = files[path].stat, files[path].archived
+            folded = _fold(path, rows.get(path))
             if folded is None:
                 if path in known:
                     batch.removed.append(path)
-                    batch.threads.add(known[path]["thread_id"])
+                    batch.threads.add(known[path].thread_id)
                 continue
             summary, restarted, stored = folded
             if restarted:
@@ -151,10 +160,10 @@ def sync_home(
                        message_count=stored + len(summary.new_user_messages))
             batch.files.append(row)
             batch.threads.add(summary.thread_id)
-            if path in known and known[path]["thread_id"] != summary.thread_id:
-                batch.threads.add(known[path]["thread_id"])
+            if path in known and known[path].thread_id != summary.thread_id:
+                batch.threads.add(known[path].thread_id)
             sent += 1
-            grown = max(0, stat.st_size - (int(known[path]["built_to"]) if path in known else 0))
+            grown = max(0, stat.st_size - (known[path].built_to if path in known else 0))
             read += grown
             batch_bytes += grown
             if len(batch.files) >= BATCH_FILES or batch_bytes >= BATCH_BYTES:
@@ -165,20 +174,18 @@ def sync_home(
                 batch_bytes = 0
         for path in removed:
             batch.removed.append(path)
-            batch.threads.add(known[path]["thread_id"])
-        # Names given or changed since the last sync (session_index.jsonl of the home).
+            batch.threads.add(known[path].thread_id)
+        # Names given or changed since the last sync (session_index.jsonl of the home), of
+        # this home's threads only: another home of the machine keeps the names it gave.
+        threads = {found.thread_id for found in files.values()}
         batch.names = {
             thread_id: names.get(thread_id)
             for thread_id, stored_name in stored_names.items()
             if names.get(thread_id) != stored_name and thread_id not in batch.threads
+            and thread_id in threads
         }
         if batch:
             shared.write_batch(batch)
         if progress is not None and changed:
             progress(len(changed), len(changed))
-        threads = set()
-        for path in files:
-            parsed = parse_rollout_name(os.path.basename(path))
-            if parsed is not None:
-                threads.add(parsed[1])
         return SyncReport(len(files), sent, len(removed), read, len(threads))

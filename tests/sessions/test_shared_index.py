@@ -364,3 +364,68 @@ def test_sync_needs_a_url_and_the_flag_wins_over_the_config(tmp_path: Path, team
     assert down.returncode == 1
     assert down.stderr.startswith("llmx sessions list: cannot connect to the shared index "
                                   "postgresql://nobody@127.0.0.1:1/none: ")
+
+
+def test_names_given_after_a_sync_reach_the_shared_index(tmp_path: Path, team: Team) -> None:
+    """A sync with no file changed still sends the names given, changed since, or given
+    back to a thread whose file did not change."""
+    from llmx.projections.session_names import set_thread_name
+
+    home = tmp_path / "a"
+    ids = _write_sessions(home, 3, start=datetime(2026, 3, 1, 9))
+    url = ["--index-url", team.writer]
+    _llmx(home, "sessions", "sync", *url)
+
+    def stored() -> dict[str, Any]:
+        return {row["id"]: row["thread_name"] for row in json.loads(
+            _llmx(home, "sessions", "list", "--json", *url).stdout)["data"]}
+
+    assert set(stored().values()) == {None}
+    set_thread_name(home, ids[1], "gearbox work")
+    again = _llmx(home, "sessions", "sync", *url)
+    assert "0 of 3 rollout files sent" in again.stdout
+    assert stored() == {ids[0]: None, ids[1]: "gearbox work", ids[2]: None}
+    set_thread_name(home, ids[1], "gearbox, done")
+    set_thread_name(home, ids[2], "widgets")
+    _llmx(home, "sessions", "sync", *url)
+    assert stored() == {ids[0]: None, ids[1]: "gearbox, done", ids[2]: "widgets"}
+    shown = json.loads(_llmx(home, "sessions", "show", "widgets", "--json", *url).stdout)
+    assert shown["id"] == ids[2]
+
+
+def test_without_the_driver_the_shared_index_is_one_error_line(tmp_path: Path) -> None:
+    """Where the postgres extra is not installed: a folder shadowing psycopg with a
+    package that cannot be imported stands for its absence."""
+    shadow = tmp_path / "shadow" / "psycopg"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError(\"No module named 'psycopg'\")\n")
+    env = {**_env(tmp_path / "home"), "PYTHONPATH": str(shadow.parent)}
+    for command in (["list"], ["sync"], ["search", "widget"], ["show", "x"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "llmx", "sessions", *command, "--index-url",
+             "postgresql://u:secret@127.0.0.1:1/db"],
+            env=env, capture_output=True, text=True, timeout=WAIT_SECONDS, check=False)
+        assert done.returncode == 1, done.stderr
+        assert done.stderr == (
+            f"llmx sessions {command[0]}: the shared index needs the PostgreSQL driver "
+            "psycopg, which cannot be imported (No module named 'psycopg') — install llmx "
+            "with its postgres extra (pip install 'llmx[postgres]')\n")
+
+
+def test_a_home_leaves_the_names_of_another_home_of_its_machine(tmp_path: Path,
+                                                                 team: Team) -> None:
+    """Two homes of one machine: a sync of one never clears a name the other gave."""
+    from llmx.projections.session_names import set_thread_name
+
+    first, second = tmp_path / "a", tmp_path / "b"
+    [named] = _write_sessions(first, 1, start=datetime(2026, 3, 1, 9))
+    [other] = _write_sessions(second, 1, start=datetime(2026, 3, 2, 9))
+    set_thread_name(first, named, "gearbox work")
+    set_thread_name(second, other, "widgets")
+    url = ["--index-url", team.writer]
+    _llmx(first, "sessions", "sync", *url)
+    _llmx(second, "sessions", "sync", *url)
+    _llmx(second, "sessions", "sync", *url)
+    listed = json.loads(_llmx(first, "sessions", "list", "--json", *url).stdout)["data"]
+    assert {row["id"]: row["thread_name"] for row in listed} == {
+        named: "gearbox work", other: "widgets"}
