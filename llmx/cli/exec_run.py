@@ -25,6 +25,7 @@ from llmx.cli.exec_prompt import resolve_prompt
 if TYPE_CHECKING:
     from llmx.cli.exec_approvals import ExecApprover
     from llmx.cli.exec_output import ExecOutput
+    from llmx.cli.otel_threads import ThreadExports
     from llmx.events.primitives import UserInput
     from llmx.runtime import AgentThread, ThreadError, ThreadManager, ThreadOptions, ThreadRef
 
@@ -171,8 +172,7 @@ async def _drive(
         await thread.close()
         await renderer
     output.finish()
-    if otel is not None:
-        await _finish_otel(*otel)
+    await _finish_otel(otel)
     outcome = thread.outcome
     written = True
     if args.output_last_message:
@@ -180,36 +180,19 @@ async def _drive(
     return 1 if outcome.failed or outcome.aborted or not written else 0
 
 
-def _start_otel(thread: AgentThread) -> tuple[Any, asyncio.Task[None]] | None:
-    """The thread's OpenTelemetry export, when ``[otel]`` names an exporter: a second
-    subscription whose lines go to a bounded queue (see ``llmx.cli.otel_live``)."""
-    from llmx.cli.otel_settings import otel_configured
-
-    if not otel_configured(thread.config):
-        return None
-    from llmx import __version__
-    from llmx.cli.otel_live import OtelExport
-    from llmx.cli.otel_settings import otel_settings
+def _start_otel(thread: AgentThread) -> ThreadExports:
+    """The thread's OpenTelemetry export (when ``[otel]`` names an exporter): a second
+    subscription whose lines go to a bounded queue (see ``llmx.cli.otel_threads``)."""
+    from llmx.cli.otel_threads import ThreadExports
     from llmx.events.home import llmx_home
-    from llmx.events.lines import encode_line
 
-    export = OtelExport(otel_settings(thread.config, llmx_home()),
-                        service_name=originator(), version=__version__)
-    events = thread.subscribe()
-    if thread.meta_line is not None:
-        export.offer(encode_line(thread.meta_line))
-
-    async def feed() -> None:
-        async for line in events:
-            export.offer(encode_line(line))
-
-    return export, asyncio.create_task(feed())
+    exports = ThreadExports(llmx_home(), originator())
+    exports.watch(thread)
+    return exports
 
 
-async def _finish_otel(export: Any, feeding: asyncio.Task[None]) -> None:
-    await feeding
-    summary = await asyncio.to_thread(export.close)
-    problem = summary.problem()
+async def _finish_otel(exports: ThreadExports) -> None:
+    problem = await exports.close()
     if problem is not None:
         warn("exec", problem)
 

@@ -55,7 +55,8 @@ def _run_export(args: argparse.Namespace) -> int:
     records = 0
     for lines in contents:
         # One export per file: each file's thread span closes with its own last line.
-        export = OtelExport(settings, service_name=_service(lines), version=__version__)
+        export = OtelExport(settings, service_name=_service(lines), version=__version__,
+                            live=False)
         for line in lines:
             export.offer(line, wait=True)
         summary = export.close(wait=30.0)

@@ -1,13 +1,16 @@
-"""OpenTelemetry export of a thread, live (``llmx exec``) or from its files (``llmx otel
-export``): rollout lines in, OTLP out, through one worker thread.
+"""OpenTelemetry export of threads, live (``llmx exec``, the TUI, ``llmx app-server``) or
+from their files (``llmx otel export``): rollout lines in, OTLP out, through one worker
+thread per process.
 
-The event loop only hands each line's bytes to a bounded queue (``put_nowait``): a full
-queue drops the line and counts it, so an exporter that is slow or down never slows or
-fails a turn. The worker decodes the lines, folds them
-(:mod:`llmx.projections.otel_fold`) and exports the records in batches through
-:mod:`llmx.cli.otel_sink`, the module that imports OpenTelemetry; once an export fails,
-the rest are counted as not exported instead of waiting on a receiver that is down. At
-the end, the run waits a bounded time for the worker and reports what did not arrive.
+The event loop only hands each line's bytes to a bounded queue (``put_nowait``), tagged
+with the stream (one thread) it belongs to: a full queue drops the line and counts it, so
+an exporter that is slow or down never slows or fails a turn. The worker decodes the
+lines, folds each stream apart (:mod:`llmx.projections.otel_fold`) and exports the
+records in batches through :mod:`llmx.cli.otel_sink`, the module that imports
+OpenTelemetry; once an export fails, the rest are counted as not exported instead of
+waiting on a receiver that is down. A live export also sends the metrics at the end of
+every turn, so a long session is watched while it runs. At the end, the process waits a
+bounded time for the worker and reports what did not arrive.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, NamedTuple
 
-from llmx.projections.otel_fold import FoldOptions, OtelFold, Record
+from llmx.projections.otel_fold import FoldOptions, OtelFold, Record, SpanRecord
 
 if TYPE_CHECKING:
     from llmx.cli.otel_settings import OtelSettings
@@ -56,14 +59,20 @@ class ExportSummary(NamedTuple):
 
 
 class OtelExport:
-    """One thread's (or one file's) export; :meth:`offer` lines, then :meth:`close`."""
+    """One process's export: :meth:`offer` each stream's lines (a stream is one thread,
+    named by a key of the caller's choosing), :meth:`end` a stream when its thread
+    closes, then :meth:`close`."""
 
     def __init__(self, settings: OtelSettings, *, service_name: str, version: str,
-                 capacity: int = QUEUE_LINES) -> None:
+                 capacity: int = QUEUE_LINES, live: bool = True) -> None:
         self.settings = settings
         self._service = service_name
         self._version = version
-        self._queue: queue.Queue[bytes] = queue.Queue(maxsize=capacity)
+        # A live export sends the metrics at each turn's end; a backfill only at its end
+        # (its turns are past: nobody is watching them happen).
+        self._live = live
+        self._queue: queue.Queue[tuple[str, bytes]] = queue.Queue(maxsize=capacity)
+        self._services: dict[str, str] = {}
         self.dropped = 0
         self._sink: OtlpSink | None = None
         self._missing = False
@@ -72,22 +81,33 @@ class OtelExport:
         self._worker = threading.Thread(target=self._work, name="llmx-otel", daemon=True)
         self._worker.start()
 
-    def offer(self, line: bytes, *, wait: bool = False) -> None:
+    def stream(self, key: str, service_name: str) -> None:
+        """Name the service whose resource the records of stream ``key`` carry (default:
+        the process's own)."""
+        self._services[key] = service_name
+
+    def offer(self, line: bytes, *, key: str = "", wait: bool = False) -> None:
         """Queue one line's bytes; never blocks unless ``wait`` (a file being exported,
         where nothing is in a hurry and nothing may be dropped)."""
         if wait:
-            self._queue.put(line)
+            self._queue.put((key, line))
             return
         try:
-            self._queue.put_nowait(line)
+            self._queue.put_nowait((key, line))
         except queue.Full:
             self.dropped += 1
 
+    def end(self, key: str) -> None:
+        """Stream ``key`` is over (its thread closed): its thread span goes out. Should the
+        queue be full, the span goes out at :meth:`close` instead."""
+        with contextlib.suppress(queue.Full):
+            self._queue.put_nowait((key, _END))
+
     def close(self, wait: float = CLOSE_WAIT_S) -> ExportSummary:
-        """End the stream, wait at most ``wait`` seconds for the worker; what did not
+        """End every stream, wait at most ``wait`` seconds for the worker; what did not
         arrive by then is counted as failed."""
         with contextlib.suppress(queue.Full):
-            self._queue.put(_END, timeout=wait)
+            self._queue.put(_CLOSE, timeout=wait)
         self._worker.join(wait)
         sink = self._sink
         unfinished = self._queue.qsize() if self._worker.is_alive() else 0
@@ -99,63 +119,102 @@ class OtelExport:
 
     # -- the worker ----------------------------------------------------------------------
 
+    def _fold(self) -> OtelFold:
+        settings = self.settings
+        return OtelFold(FoldOptions(settings.log_user_prompt, settings.log_agent_responses,
+                                    settings.tool_result_max_bytes, self._version))
+
     def _work(self) -> None:
         from llmx.cli.otel_sink import OtelMissing, OtlpSink
 
-        settings = self.settings
-        fold = OtelFold(FoldOptions(settings.log_user_prompt, settings.log_agent_responses,
-                                    settings.tool_result_max_bytes, self._version))
         try:
-            self._sink = OtlpSink(settings, service_name=self._service, version=self._version)
+            self._sink = OtlpSink(self.settings, service_name=self._service,
+                                  version=self._version)
         except OtelMissing:
             self._missing = True
             self._drain()
             return
-        pending: list[Record] = []
+        folds: dict[str, OtelFold] = {}
+        pending: dict[str, list[Record]] = {}
+        waiting = 0
+        turn_ended = False
         # Batches go out when they are large or a second old: one request per record
         # would cost more than everything else the export does.
         due = time.monotonic() + FLUSH_EVERY_S
         while True:
             try:
-                line = self._queue.get(timeout=max(0.0, due - time.monotonic()))
+                item = self._queue.get(timeout=max(0.0, due - time.monotonic()))
             except queue.Empty:
-                line = None
-            if line == _END:
+                item = None
+            if item is _CLOSE:
                 break
-            if line is not None:
-                try:
-                    decoded = json.loads(line)
-                except ValueError:
-                    decoded = None
-                if isinstance(decoded, dict):
-                    pending.extend(fold.feed(decoded))
-            if len(pending) >= BATCH_RECORDS or time.monotonic() >= due:
+            if item is not None:
+                key, line = item
+                fold = folds.get(key)
+                if fold is None:
+                    fold = folds[key] = self._fold()
+                if line == _END:
+                    records = fold.finish()
+                    del folds[key]
+                else:
+                    records = _feed(fold, line)
+                if records:
+                    pending.setdefault(key, []).extend(records)
+                    waiting += len(records)
+                    turn_ended = turn_ended or any(_ends_turn(r) for r in records)
+            if waiting >= BATCH_RECORDS or time.monotonic() >= due or (
+                    turn_ended and self._live):
                 self._send(pending)
-                pending = []
+                if turn_ended and self._live:
+                    self._flush_metrics()
+                pending, waiting, turn_ended = {}, 0, False
                 due = time.monotonic() + FLUSH_EVERY_S
-        pending.extend(fold.finish())
+        for key, fold in folds.items():
+            pending.setdefault(key, []).extend(fold.finish())
         self._send(pending)
         self._sink.shutdown()
 
     def _drain(self) -> None:
-        while self._queue.get() != _END:
+        while self._queue.get() is not _CLOSE:
             pass
 
-    def _send(self, records: list[Record]) -> None:
+    def _send(self, pending: dict[str, list[Record]]) -> None:
         sink = self._sink
-        if not records or sink is None:
+        if sink is None:
             return
-        if self._broken:
-            self._failed_here += len(records)
-            return
-        before = sink.failed
-        try:
-            sink.export(records)
-        except Exception:  # an exporter's own bug must not end the worker silently
-            self._failed_here += len(records)
-            self._broken = True
-            return
-        if sink.failed > before and sink.sent == 0:
-            # The receiver never took anything: stop trying, count the rest.
-            self._broken = True
+        for key, records in pending.items():
+            if not records:
+                continue
+            if self._broken:
+                self._failed_here += len(records)
+                continue
+            before = sink.failed
+            try:
+                sink.export(records, service_name=self._services.get(key, self._service))
+            except Exception:  # an exporter's own bug must not end the worker silently
+                self._failed_here += len(records)
+                self._broken = True
+                continue
+            if sink.failed > before and sink.sent == 0:
+                # The receiver never took anything: stop trying, count the rest.
+                self._broken = True
 
+    def _flush_metrics(self) -> None:
+        if self._sink is not None and not self._broken:
+            self._sink.flush_metrics()
+
+
+# The end of the whole export (a stream's end is its key with an empty line).
+_CLOSE = ("", b"\0close")
+
+
+def _feed(fold: OtelFold, line: bytes) -> list[Record]:
+    try:
+        decoded = json.loads(line)
+    except ValueError:
+        return []
+    return fold.feed(decoded) if isinstance(decoded, dict) else []
+
+
+def _ends_turn(record: Record) -> bool:
+    return isinstance(record, SpanRecord) and record.name == "llmx.turn"

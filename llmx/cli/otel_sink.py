@@ -41,7 +41,7 @@ class OtlpSink:
 
     def __init__(self, settings: OtelSettings, *, service_name: str, version: str) -> None:
         try:
-            from opentelemetry.sdk.resources import Resource
+            from opentelemetry.sdk.resources import Resource  # noqa: F401  (the extra is here)
             from opentelemetry.sdk.util.instrumentation import InstrumentationScope
         except ImportError:
             raise OtelMissing from None
@@ -49,10 +49,9 @@ class OtlpSink:
         self.settings = settings
         self.failed = 0
         self.sent = 0
-        self.resource = Resource.create({
-            "service.name": service_name, "service.version": version,
-            "env": settings.environment, "host.name": socket.gethostname(),
-        })
+        self._version = version
+        self._resources: dict[str, Any] = {}
+        self.resource = self._resource(service_name)
         self.scope = InstrumentationScope("llmx", version)
         self._spans = _span_exporter(settings.traces) if settings.traces else None
         self._logs = _log_exporter(settings.logs) if settings.logs else None
@@ -61,16 +60,32 @@ class OtlpSink:
         if settings.metrics is not None:
             self._meters = _meter_provider(settings.metrics, self.resource)
 
+    def _resource(self, service_name: str) -> Any:
+        """The resource of one service (a thread's originator), built once."""
+        from opentelemetry.sdk.resources import Resource
+
+        resource = self._resources.get(service_name)
+        if resource is None:
+            resource = self._resources[service_name] = Resource.create({
+                "service.name": service_name, "service.version": self._version,
+                "env": self.settings.environment, "host.name": socket.gethostname(),
+            })
+        return resource
+
     # -- export ----------------------------------------------------------------------------
 
-    def export(self, records: Sequence[Record]) -> None:
+    def export(self, records: Sequence[Record], *, service_name: str | None = None) -> None:
+        """Send ``records``; their spans and log records carry the resource of
+        ``service_name`` (default: the sink's own)."""
+        resource = self.resource if service_name is None else self._resource(service_name)
         spans = [r for r in records if isinstance(r, SpanRecord)]
         logs = [r for r in records if isinstance(r, LogRecord)]
         points = [r for r in records if isinstance(r, MetricPoint)]
         if spans and self._spans is not None:
-            self._count(self._spans.export([self._span(r) for r in spans]), len(spans))
+            self._count(self._spans.export([self._span(r, resource) for r in spans]),
+                        len(spans))
         if logs and self._logs is not None:
-            self._count(self._logs.export([self._log(r) for r in logs]), len(logs))
+            self._count(self._logs.export([self._log(r, resource) for r in logs]), len(logs))
         if points and self._meters is not None:
             for point in points:
                 self._record(point)
@@ -84,7 +99,7 @@ class OtlpSink:
         else:
             self.failed += count
 
-    def _span(self, record: SpanRecord) -> Any:
+    def _span(self, record: SpanRecord, resource: Any) -> Any:
         from opentelemetry.sdk.trace import ReadableSpan
         from opentelemetry.trace import SpanContext, SpanKind, TraceFlags
         from opentelemetry.trace.status import Status, StatusCode
@@ -96,13 +111,13 @@ class OtlpSink:
         return ReadableSpan(
             record.name, context=context(record.span_id),
             parent=context(record.parent_id) if record.parent_id else None,
-            resource=self.resource, attributes=record.attributes, kind=SpanKind.INTERNAL,
+            resource=resource, attributes=record.attributes, kind=SpanKind.INTERNAL,
             status=Status(StatusCode.OK if record.ok else StatusCode.ERROR),
             start_time=record.start_ns, end_time=record.end_ns,
             instrumentation_scope=self.scope,
         )
 
-    def _log(self, record: LogRecord) -> Any:
+    def _log(self, record: LogRecord, resource: Any) -> Any:
         from opentelemetry._logs import LogRecord as ApiLogRecord
         from opentelemetry._logs import SeverityNumber
         from opentelemetry.sdk._logs import ReadableLogRecord
@@ -125,7 +140,7 @@ class OtlpSink:
             body=record.event_name, attributes=record.attributes,
             event_name=record.event_name,
         )
-        return ReadableLogRecord(log, self.resource, self.scope)
+        return ReadableLogRecord(log, resource, self.scope)
 
     def _record(self, point: MetricPoint) -> None:
         instrument = self._instruments.get(point.name)
@@ -138,6 +153,17 @@ class OtlpSink:
             instrument.add(point.value, point.attributes)
         else:
             instrument.record(point.value, point.attributes)
+
+    def flush_metrics(self) -> None:
+        """Export the metrics now (at a turn's end), not only every interval."""
+        if self._meters is None:
+            return
+        try:
+            flushed = self._meters.force_flush(timeout_millis=int(EXPORT_TIMEOUT_S * 1000))
+        except Exception:  # counted, as a failed shutdown is
+            flushed = False
+        if not flushed:
+            self.failed += 1
 
     def shutdown(self) -> None:
         """Export the metrics and let go of the connections."""
@@ -234,8 +260,10 @@ def _meter_provider(spec: ExporterSpec, resource: Any) -> Any:
         exporter = HttpMetricExporter(endpoint=spec.endpoint_for("metrics"),
                                       headers=spec.headers, timeout=EXPORT_TIMEOUT_S,
                                       **_tls_kwargs_http(spec))
-    # Exported when the sink shuts down (the interval only matters for long sessions).
-    reader = PeriodicExportingMetricReader(exporter, export_interval_millis=60_000)
+    # Exported at each turn's end (see OtlpSink.flush_metrics), when the sink shuts down,
+    # and in between every OTEL_METRIC_EXPORT_INTERVAL milliseconds (the SDK's variable;
+    # 60 s unless set), so a long turn of a long session is seen too.
+    reader = PeriodicExportingMetricReader(exporter)
     return MeterProvider(resource=resource, metric_readers=[reader])
 
 

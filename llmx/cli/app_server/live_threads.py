@@ -38,6 +38,7 @@ from llmx.cli.app_server.params import (
     decode,
 )
 from llmx.cli.app_server.rpc import INTERNAL_ERROR, RpcError, invalid_request
+from llmx.cli.otel_threads import ThreadExports
 from llmx.events.ops import (
     EXECPOLICY_AMENDMENT,
     Decision,
@@ -56,6 +57,10 @@ if TYPE_CHECKING:
     from llmx.cli.app_server.connection import Connection
     from llmx.events.lines import RolloutLine
     from llmx.projections.app_server import WireMessage
+
+# The service name of the server's metrics (as Codex's is codex-app-server); each thread's
+# spans and log records carry its own originator, the client's name.
+SERVICE_NAME = "llmx-app-server"
 
 # The client's answer to an approval request, as the core's decision.
 _DECISIONS = {"accept": "approved", "acceptForSession": "approved_for_session",
@@ -284,6 +289,8 @@ class LiveThreads:
         self.context = context
         self._manager: ThreadManager | None = None
         self.threads: dict[str, LiveThread] = {}
+        # [otel]: every thread this server runs, exported as exec exports its one.
+        self.exports = ThreadExports(context.home, SERVICE_NAME, on_error=log)
 
     def handlers(self) -> dict[str, Any]:
         return {
@@ -308,6 +315,9 @@ class LiveThreads:
             await thread.close()
         if self._manager is not None:
             await self._manager.close()
+        problem = await self.exports.close()
+        if problem is not None:
+            log(f"warning: {problem}")
 
     def options(self, params: ThreadSettingsParams, *, ephemeral: bool = False) -> ThreadOptions:
         cwd = Path(params.cwd) if params.cwd else Path.cwd()
@@ -327,6 +337,7 @@ class LiveThreads:
     def _adopt(self, conn: Connection, agent: AgentThread, fold: AppServerFold,
                from_position: int | None) -> LiveThread:
         live = LiveThread(conn, agent, fold)
+        self.exports.watch(agent)
         self.threads[agent.thread_id] = live
         self.context.loaded[agent.thread_id] = live
         live.start(from_position)

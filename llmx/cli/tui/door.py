@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from llmx.cli.otel_threads import ThreadExports
     from llmx.runtime import AgentThread, ThreadManager, ThreadOptions, ThreadRef
 
 # How the interactive session names itself in a new thread's session_meta and to the
@@ -35,6 +36,9 @@ class Door:
         self.home = home
         self._manager: ThreadManager | None = None
         self.on_warning: Callable[[str], None] = lambda message: None
+        self._exports: ThreadExports | None = None
+        # What the OpenTelemetry export could not deliver, said once the app has ended.
+        self.otel_problem: str | None = None
 
     @property
     def options(self) -> ThreadOptions:
@@ -55,17 +59,28 @@ class Door:
     def _warn(self, message: str) -> None:
         self.on_warning(message)
 
+    def _watched(self, thread: AgentThread) -> AgentThread:
+        """``thread``, its lines exported from now on when ``[otel]`` names an exporter."""
+        if self._exports is None:
+            from llmx.cli.otel_threads import ThreadExports
+
+            self._exports = ThreadExports(self.manager.home, ORIGINATOR, on_error=self._warn)
+        self._exports.watch(thread)
+        return thread
+
     async def new(self) -> AgentThread:
-        return await self.manager.open(self.options)
+        return self._watched(await self.manager.open(self.options))
 
     async def resume(self, ref: ThreadRef,
                      on_found: Callable[[Path], None] | None = None) -> AgentThread:
         """``on_found`` gets the rollout's path before it is folded (see the manager)."""
-        return await self.manager.resume(ref, self.options, on_found=on_found)
+        return self._watched(await self.manager.resume(ref, self.options, on_found=on_found))
 
     async def fork(self, ref: ThreadRef) -> AgentThread:
-        return await self.manager.fork(ref, self.options)
+        return self._watched(await self.manager.fork(ref, self.options))
 
     async def close(self) -> None:
         if self._manager is not None:
             await self._manager.close()
+        if self._exports is not None:
+            self.otel_problem = await self._exports.close()

@@ -82,6 +82,10 @@ def run_live(args: argparse.Namespace, start: Start) -> int:
     app = live_app(args, start)
     route_log_warnings_to(app.note)
     code = run_app(app, inline=args.no_alt_screen)
+    if app.door is not None and app.door.otel_problem is not None:
+        from llmx.cli.errors import warn
+
+        warn("", app.door.otel_problem)
     if app.failure is not None:
         raise thread_error(app.failure)
     return code

@@ -1,0 +1,118 @@
+"""The OpenTelemetry export of every thread one process runs: exec's thread, the threads
+the TUI opens, resumes and forks, the app-server's threads.
+
+Each thread is watched through the runtime's door, by a subscription of its own beside
+the one the frontend shows it from; its lines go to the process's one export
+(:class:`llmx.cli.otel_live.OtelExport`), as one stream per thread. Whether anything is
+exported is decided by the ``[otel]`` table of the first thread's configuration; until
+then, and when it names no exporter, nothing of OpenTelemetry is imported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from llmx.cli.otel_live import OtelExport
+    from llmx.runtime import AgentThread
+
+
+class ThreadExports:
+    """Watches threads; :meth:`close` once they are closed."""
+
+    def __init__(self, home: Path, service_name: str,
+                 on_error: Callable[[str], None] | None = None) -> None:
+        """``on_error`` hears a bad ``[otel]`` table (one line), and nothing is exported
+        then; without it the :class:`~llmx.cli.errors.CommandError` is raised."""
+        self.home = home
+        self.on_error = on_error
+        # The process's service: the resource of its metrics (each thread's spans and log
+        # records carry its own originator, as `llmx otel export` of its file does).
+        self.service_name = service_name
+        self._export: OtelExport | None = None
+        self._off = False
+        self._feeds: set[asyncio.Task[None]] = set()
+        self._keys = itertools.count(1)
+
+    def watch(self, thread: AgentThread) -> None:
+        """Export ``thread``'s lines from now on (with its ``session_meta``). Call it before
+        anything is submitted to the thread, so no line is missed."""
+        export = self._start(thread)
+        if export is None:
+            return
+        from llmx.events.lines import encode_line
+
+        # One stream per watch: a thread resumed again later is a stream of its own.
+        key = f"{thread.thread_id}#{next(self._keys)}"
+        export.stream(key, thread.settings.originator)
+        events = thread.subscribe()
+        if thread.meta_line is not None:
+            export.offer(encode_line(thread.meta_line), key=key)
+        else:
+            first = _first_line(thread.rollout_path)
+            if first is not None:  # a fork writes its session_meta before it is returned
+                export.offer(first, key=key)
+
+        async def feed() -> None:
+            try:
+                async for line in events:
+                    export.offer(encode_line(line), key=key)
+            finally:
+                export.end(key)
+
+        task = asyncio.get_running_loop().create_task(feed(), name=f"otel-{key}")
+        self._feeds.add(task)
+        task.add_done_callback(self._feeds.discard)
+
+    def _start(self, thread: AgentThread) -> OtelExport | None:
+        if self._off:
+            return None
+        if self._export is None:
+            from llmx.cli.otel_settings import otel_configured
+
+            if not otel_configured(thread.config):
+                self._off = True
+                return None
+            from llmx import __version__
+            from llmx.cli.errors import CommandError
+            from llmx.cli.otel_live import OtelExport
+            from llmx.cli.otel_settings import otel_settings
+
+            try:
+                settings = otel_settings(thread.config, self.home)
+            except CommandError as exc:
+                if self.on_error is None:
+                    raise
+                self._off = True
+                self.on_error(str(exc))
+                return None
+            self._export = OtelExport(settings, service_name=self.service_name,
+                                      version=__version__)
+        return self._export
+
+    async def close(self) -> str | None:
+        """Wait for the watched threads' last lines (close the threads first), then for
+        the export; what did not arrive, in one line, or None."""
+        if self._feeds:
+            await asyncio.gather(*self._feeds, return_exceptions=True)
+        export, self._export = self._export, None
+        if export is None:
+            return None
+        summary = await asyncio.to_thread(export.close)
+        return summary.problem()
+
+
+def _first_line(path: Path | None) -> bytes | None:
+    """The first complete line of ``path``, or None (no file yet, or empty)."""
+    if path is None:
+        return None
+    try:
+        with path.open("rb") as handle:
+            line = handle.readline()
+    except OSError:
+        return None
+    return line.rstrip(b"\n") if line.endswith(b"\n") else None
