@@ -34,7 +34,7 @@ def build_file(target: Path, size_mb: int) -> int:
     import msgspec
     from support import fixture_rollouts
 
-    from llmx.events import decode_line
+    from llmx.events.lines import decode_line
 
     lines = [raw for path in fixture_rollouts() for raw in path.read_bytes().splitlines()]
     limit = size_mb * 1_000_000
@@ -70,7 +70,7 @@ def measure(mode: str, path: Path) -> dict[str, float]:
                 json.loads(raw)
                 count += 1
     else:
-        from llmx.events import RolloutReader
+        from llmx.events.reader import RolloutReader
 
         reader = RolloutReader(path)
         if mode == "envelope":

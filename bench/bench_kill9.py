@@ -52,25 +52,21 @@ sys.path.insert(0, str(ROOT / "tests"))
 from support.model_scripts import Script  # noqa: E402
 from support.model_server import ModelServer  # noqa: E402
 
-from llmx.events import (  # noqa: E402
+from llmx.events.event_log import Durability, EventLog, RolloutOptions  # noqa: E402
+from llmx.events.event_msgs import (  # noqa: E402
     AgentMessage,
-    Durability,
-    EventLog,
     ExecCommandEnd,
-    OutputRef,
-    Redactor,
-    RolloutOptions,
-    RolloutReader,
-    SessionMeta,
-    SubmissionRecord,
     TaskComplete,
     TaskStarted,
-    TextInput,
-    UserInputOp,
-    blob_path,
-    new_thread_id,
 )
 from llmx.events.home import rollout_path_for  # noqa: E402
+from llmx.events.ids import new_thread_id  # noqa: E402
+from llmx.events.ops import UserInputOp  # noqa: E402
+from llmx.events.outputs import blob_path  # noqa: E402
+from llmx.events.primitives import TextInput  # noqa: E402
+from llmx.events.reader import RolloutReader  # noqa: E402
+from llmx.events.records import OutputRef, SessionMeta, SubmissionRecord  # noqa: E402
+from llmx.events.redact import Redactor  # noqa: E402
 from llmx.events.sinks import PARTIAL_SUFFIX  # noqa: E402
 
 LLMX = [sys.executable, "-m", "llmx"]

@@ -23,17 +23,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from llmx.events import (  # noqa: E402 - after the path setup above
-    AgentMessage,
-    EventLog,
-    Redactor,
-    SessionMeta,
-    SubmissionRecord,
-    TaskComplete,
-    TextInput,
-    UserInputOp,
-    new_thread_id,
-)
+from llmx.events.event_log import EventLog  # noqa: E402
+from llmx.events.event_msgs import AgentMessage, TaskComplete  # noqa: E402
+from llmx.events.ids import new_thread_id  # noqa: E402
+from llmx.events.ops import UserInputOp  # noqa: E402
+from llmx.events.primitives import TextInput  # noqa: E402
+from llmx.events.records import SessionMeta, SubmissionRecord  # noqa: E402
+from llmx.events.redact import Redactor  # noqa: E402
 
 TEXT = "Ran the tests; 3 failures in test_parser.py, fixing the tokenizer next."
 

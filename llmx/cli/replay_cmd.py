@@ -102,9 +102,9 @@ def replay(
     """Replay one rollout (and with ``with_parent`` its inherited prefix); 0, or 1 when the
     file cannot be read."""
     from llmx.cli.errors import error_line, os_error
-    from llmx.events import LineError, decode_line, read_lines_forward
+    from llmx.events.lines import LineError, decode_line
     from llmx.events.nesting import nesting_problem
-    from llmx.events.reverse_reader import file_size
+    from llmx.events.reverse_reader import file_size, read_lines_forward
     from llmx.projections.exec_human import HumanExecProjection, Stream, render_ansi, render_plain
     from llmx.projections.exec_json import JsonExecProjection, encode_event
     from llmx.projections.lineage import LineageError, RolloutSpan, resolve_lineage

@@ -17,17 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from llmx.events import (
-    LineProblem,
-    LineType,
-    RolloutFileError,
-    RolloutReader,
-    TornTail,
-    UnknownPayload,
-)
+from llmx.events.lines import UnknownPayload
 from llmx.events.nesting import MAX_JSON_NESTING
 from llmx.events.ordinals import OrdinalCheck
 from llmx.events.outputs import partial_blobs
+from llmx.events.reader import LineProblem, RolloutFileError, RolloutReader, TornTail
+from llmx.events.records import LineType
 from llmx.events.writer_lock import LockHolder, RolloutBusy, current_writer, repair_as_writer
 
 # Line types whose payload is a tagged union: unknown variants are reported as such.

@@ -32,7 +32,6 @@ _VALUES = {"-s": "sandbox_mode", "--sandbox": "sandbox_mode", "-P": "permission_
 _CHOICES = {"sandbox_mode": SANDBOX_MODES, "backend": LINUX_BACKENDS}
 _LISTS = {"--add-dir": "add_dir", "-c": "config", "--config": "config"}
 
-
 def add_sandbox_options(parser: argparse.ArgumentParser, *, platform: str) -> None:
     import argparse
 

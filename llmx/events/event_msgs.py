@@ -1,7 +1,7 @@
 """``EventMsg``: the agent-to-client events of ``event_msg`` lines (spec 1.3).
 
 Only the variants llmx emits or renders are typed; any other ``type`` decodes to
-:class:`llmx.events.UnknownPayload` and keeps its raw JSON.
+:class:`llmx.events.lines.UnknownPayload` and keeps its raw JSON.
 """
 
 from __future__ import annotations

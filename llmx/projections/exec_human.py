@@ -20,7 +20,7 @@ from typing import Any
 
 import msgspec
 
-from llmx.events import RolloutLine
+from llmx.events.lines import RolloutLine
 from llmx.projections import exec_items as ei
 from llmx.projections.exec_stream import ExecStream
 from llmx.projections.shell_escape import join_command
@@ -331,7 +331,7 @@ class HumanExecProjection:
         return self._render(self.stream.feed(line_type, payload))
 
     def feed_line(self, line: RolloutLine) -> list[OutputRecord]:
-        """The same, for a decoded :class:`~llmx.events.RolloutLine` (live or from a file)."""
+        """The same, for a decoded :class:`~llmx.events.lines.RolloutLine` (live or from a file)."""
         return self._render(self.stream.feed_line(line))
 
     def finish(self) -> list[OutputRecord]:

@@ -1,7 +1,7 @@
 """A session: one submission queue, one turn task at a time, one log.
 
 Frontends talk to a session only through :meth:`Session.submit`. Every submission is
-appended to the log (``llmx.events.EventLog``, the single writer, as our ``submission``
+appended to the log (``llmx.events.event_log.EventLog``, the single writer, as our ``submission``
 line) before it is acted on; approval decisions and interrupts are also synced to disk
 first, so the log proves what was decided before anything happened because of it. The
 session never prints: frontends render what the log publishes to its subscribers.

@@ -1,7 +1,7 @@
 """The contracts a session is built from: its settings, its model, its sandbox.
 
 Kept apart from the loop so frontends and tests can build a session from real parts
-without importing the loop's internals. The session's log is ``llmx.events.EventLog``
+without importing the loop's internals. The session's log is ``llmx.events.event_log.EventLog``
 itself (with the ephemeral sink for ``--ephemeral``): there is no second writer.
 """
 

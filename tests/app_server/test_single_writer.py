@@ -21,7 +21,7 @@ from support.app_server_client import AppServer, make_home
 from support.model_server import scripted
 from support.waits import WAIT_SECONDS
 
-from llmx.events import RolloutReader
+from llmx.events.reader import RolloutReader
 from llmx.events.writer_lock import current_writer
 
 KEY = {API_KEY_ENV: "k"}

@@ -22,7 +22,7 @@ from support.model_scripts import Script
 from support.model_server import ModelServer
 from support.waits import WAIT_SECONDS
 
-from llmx.events import RolloutReader
+from llmx.events.reader import RolloutReader
 
 SCRIPT = {
     "turns": [{"match": "held prompt", "delay": 120,

@@ -21,7 +21,7 @@ from e2e.exec_harness import ExecEnv, make_env
 from support.model_scripts import Script
 from support.model_server import ModelServer
 
-from llmx.events import RolloutReader
+from llmx.events.reader import RolloutReader
 from llmx.events.writer_lock import LockHolder, current_writer
 
 SCRIPT = {

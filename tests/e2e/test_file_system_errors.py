@@ -25,7 +25,7 @@ from e2e.exec_harness import ExecEnv, make_env
 from support.model_scripts import Script
 from support.model_server import ModelServer
 
-from llmx.events import RolloutReader
+from llmx.events.reader import RolloutReader
 
 SCRIPT = {
     "turns": [{"match": "big", "items": [{"type": "message", "text": "b" * 400_000}]}],

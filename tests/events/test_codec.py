@@ -13,35 +13,27 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import llmx.events as events
-from llmx.events import (
-    AgentText,
-    Approver,
-    Duration,
-    Era,
-    EscalationRecord,
+from llmx.events.event_msgs import (
     EventMsg,
-    ExecApproval,
     ExecApprovalRequest,
-    ExecutionMode,
     ItemCompleted,
-    LineError,
+    TaskComplete,
+    TokenCount,
+)
+from llmx.events.ids import format_timestamp, new_thread_id
+from llmx.events.lines import Era, LineError, RolloutLine, UnknownPayload, decode_line
+from llmx.events.ops import ExecApproval, UserInputOp
+from llmx.events.primitives import Duration, TextInput
+from llmx.events.records import (
+    Approver,
+    EscalationRecord,
+    ExecutionMode,
     LineType,
-    Message,
-    ResponseItem,
-    RolloutLine,
     SessionMeta,
     SubmissionRecord,
-    TaskComplete,
-    TextInput,
-    TokenCount,
-    UnknownPayload,
-    UserInputOp,
-    decode_line,
-    format_timestamp,
-    new_thread_id,
 )
-from llmx.events.turn_items import AgentMessageItem
+from llmx.events.response_items import Message, ResponseItem
+from llmx.events.turn_items import AgentMessageItem, AgentText
 
 # -- older eras -----------------------------------------------------------------------------
 
@@ -353,11 +345,3 @@ def test_timestamp_format_is_codex_utc_milliseconds() -> None:
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", format_timestamp())
 
 
-def test_public_surface_is_what_it_claims() -> None:
-    assert sorted(events.__all__) == sorted(set(events.__all__))
-    for name in events.__all__:
-        assert hasattr(events, name), name
-    public = {n for n in vars(events) if not n.startswith("_")}
-    # Submodules are reachable, but every other public name is listed in __all__.
-    modules = {n for n in public if type(getattr(events, n)).__name__ == "module"}
-    assert public - modules == set(events.__all__)

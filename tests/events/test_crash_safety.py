@@ -24,25 +24,16 @@ from pathlib import Path
 import pytest
 from support.waits import read_within, wait_child
 
-from llmx.events import (
-    AgentMessage,
-    Durability,
-    EventLog,
-    ExecCommandEnd,
-    OutputRef,
-    Redactor,
-    RolloutOptions,
-    RolloutReader,
-    SessionMeta,
-    SubmissionRecord,
-    TaskComplete,
-    TaskStarted,
-    TextInput,
-    UserInputOp,
-    blob_path,
-    new_thread_id,
-)
+from llmx.events.event_log import Durability, EventLog, RolloutOptions
+from llmx.events.event_msgs import AgentMessage, ExecCommandEnd, TaskComplete, TaskStarted
 from llmx.events.home import rollout_path_for
+from llmx.events.ids import new_thread_id
+from llmx.events.ops import UserInputOp
+from llmx.events.outputs import blob_path
+from llmx.events.primitives import TextInput
+from llmx.events.reader import RolloutReader
+from llmx.events.records import OutputRef, SessionMeta, SubmissionRecord
+from llmx.events.redact import Redactor
 
 TRIALS = 240
 STARTED = datetime(2026, 11, 21, 6, 0, 0).astimezone()

@@ -10,29 +10,23 @@ from pathlib import Path
 
 import pytest
 
-from llmx.events import (
+from llmx.events.event_log import Durability, EventLog, RolloutOptions
+from llmx.events.event_msgs import ExecCommandEnd, TaskComplete, TaskStarted
+from llmx.events.ids import new_thread_id
+from llmx.events.ops import ExecApproval, UserInputOp
+from llmx.events.outputs import blob_path
+from llmx.events.primitives import TextInput
+from llmx.events.reader import RolloutReader, read_rollout
+from llmx.events.records import (
     Approver,
-    Durability,
     EscalationRecord,
-    EventLog,
-    ExecApproval,
-    ExecCommandEnd,
     ExecutionMode,
-    FunctionCallOutput,
     OutputRef,
-    Redactor,
-    RolloutOptions,
-    RolloutReader,
     SessionMeta,
     SubmissionRecord,
-    TaskComplete,
-    TaskStarted,
-    TextInput,
-    UserInputOp,
-    blob_path,
-    new_thread_id,
-    read_rollout,
 )
+from llmx.events.redact import Redactor
+from llmx.events.response_items import FunctionCallOutput
 
 pytestmark = pytest.mark.asyncio
 

@@ -11,22 +11,18 @@ import pytest
 from support import PROJECT_ROOT
 from support.waits import WAIT_SECONDS
 
-from llmx.events import (
+from llmx.events.event_msgs import ExecApprovalRequest, ItemCompleted, TaskComplete
+from llmx.events.lines import UnknownPayload
+from llmx.events.ops import ExecApproval, Shutdown
+from llmx.events.reader import RolloutReader
+from llmx.events.records import (
     Approver,
-    CommandExecutionItem,
     DecisionRecord,
     EscalationRecord,
-    ExecApproval,
-    ExecApprovalRequest,
-    FileChangeItem,
-    ItemCompleted,
-    RolloutReader,
     SessionMeta,
-    Shutdown,
     SubmissionRecord,
-    TaskComplete,
-    UnknownPayload,
 )
+from llmx.events.turn_items import CommandExecutionItem, FileChangeItem
 
 SAMPLE = PROJECT_ROOT / "examples" / "sample.rollout.jsonl"
 SCRIPT = PROJECT_ROOT / "examples" / "record_sample.py"

@@ -6,21 +6,16 @@ import msgspec
 import pytest
 from support import fixture_rollouts
 
-from llmx.events import (
+from llmx.events.event_msgs import ItemCompleted, TaskStarted, ThreadRolledBack, TurnAborted
+from llmx.events.heads import (
     EventHead,
-    HistoryBase,
     HistoryBaseHead,
-    ItemCompleted,
-    LineType,
-    RolloutReader,
-    SessionMeta,
     SessionMetaHead,
-    TaskStarted,
-    ThreadRolledBack,
-    TurnAborted,
     decode_event_head,
     decode_session_meta_head,
 )
+from llmx.events.reader import RolloutReader
+from llmx.events.records import HistoryBase, LineType, SessionMeta
 
 
 def _fields(struct: type[msgspec.Struct]) -> set[str]:

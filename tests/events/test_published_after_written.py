@@ -23,21 +23,14 @@ import pytest
 from support import PROJECT_ROOT
 from support.waits import WAIT_SECONDS
 
-from llmx.events import (
-    AgentMessage,
-    Durability,
-    EventLog,
-    RolloutLine,
-    RolloutOptions,
-    SessionMeta,
-    SubmissionRecord,
-    TaskComplete,
-    TaskStarted,
-    TextInput,
-    UserInputOp,
-    new_thread_id,
-    read_rollout,
-)
+from llmx.events.event_log import Durability, EventLog, RolloutOptions
+from llmx.events.event_msgs import AgentMessage, TaskComplete, TaskStarted
+from llmx.events.ids import new_thread_id
+from llmx.events.lines import RolloutLine
+from llmx.events.ops import UserInputOp
+from llmx.events.primitives import TextInput
+from llmx.events.reader import read_rollout
+from llmx.events.records import SessionMeta, SubmissionRecord
 from llmx.events.subscribers import Subscription
 
 pytestmark = pytest.mark.asyncio
@@ -134,9 +127,12 @@ async def test_held_lines_are_published_when_the_thread_closes_without_a_file(
 WRITER = textwrap.dedent("""
     import asyncio, sys
     from pathlib import Path
-    from llmx.events import (Durability, EventLog, ExecCommandEnd, RolloutOptions,
-                             SessionMeta, SubmissionRecord, TaskComplete, TaskStarted,
-                             TextInput, UserInputOp, new_thread_id)
+    from llmx.events.event_log import Durability, EventLog, RolloutOptions
+    from llmx.events.event_msgs import ExecCommandEnd, TaskComplete, TaskStarted
+    from llmx.events.ids import new_thread_id
+    from llmx.events.ops import UserInputOp
+    from llmx.events.primitives import TextInput
+    from llmx.events.records import SessionMeta, SubmissionRecord
 
     async def main() -> None:
         meta = SessionMeta(id=new_thread_id(), cwd="/w", originator="t", cli_version="0")

@@ -10,17 +10,16 @@ from pathlib import Path
 import pytest
 from support import fixture_rollouts
 
-from llmx.events import (
-    LineType,
+from llmx.events.event_msgs import TaskComplete
+from llmx.events.reader import (
     RolloutFileError,
     RolloutReader,
-    SessionMeta,
-    TaskComplete,
-    cut_torn_tail,
     find_torn_tail,
     read_rollout,
     typed_lines,
 )
+from llmx.events.records import LineType, SessionMeta
+from llmx.events.writer_lock import cut_torn_tail
 
 SAMPLE = fixture_rollouts()[0]
 

@@ -9,7 +9,7 @@ import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from llmx.events import RolloutReader
+from llmx.events.reader import RolloutReader
 
 fragments = st.one_of(
     st.binary(max_size=40),

@@ -8,8 +8,7 @@ import msgspec
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from llmx.events import Redactor
-from llmx.events.redact import REDACTED, secret_environment_values
+from llmx.events.redact import REDACTED, Redactor, secret_environment_values
 
 
 def test_secret_named_variables_with_long_values_are_collected() -> None:

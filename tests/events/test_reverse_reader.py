@@ -7,11 +7,10 @@ from pathlib import Path
 import pytest
 from support import CODEX_RICH_FIXTURES, fixture_rollouts
 
-from llmx.events import (
+from llmx.events.reader import RolloutFileError, RolloutReader
+from llmx.events.reverse_reader import (
     RawLine,
     ReverseRolloutReader,
-    RolloutFileError,
-    RolloutReader,
     line_ending_at,
     read_lines_backward,
     read_lines_forward,

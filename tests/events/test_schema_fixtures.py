@@ -10,24 +10,19 @@ import msgspec
 import pytest
 from support import fixture_rollouts
 
-from llmx.events import (
+from llmx.events.event_msgs import EventMsg, ItemCompleted
+from llmx.events.lines import Era, RolloutLine, UnknownPayload, decode_line
+from llmx.events.primitives import UpdateFile
+from llmx.events.records import LineType, SessionMeta
+from llmx.events.turn_items import (
     AgentMessageItem,
     CommandExecutionItem,
     CommandExecutionStatus,
-    Era,
-    EventMsg,
     FileChangeItem,
-    ItemCompleted,
-    LineType,
     McpToolCallItem,
     PatchApplyStatus,
     ReasoningItem,
-    RolloutLine,
-    SessionMeta,
-    UnknownPayload,
-    UpdateFile,
     UserMessageItem,
-    decode_line,
 )
 
 ROLLOUTS = fixture_rollouts()

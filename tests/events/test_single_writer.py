@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 from support import PROJECT_ROOT
 
-from llmx.events import RolloutReader, new_thread_id
+from llmx.events.ids import new_thread_id
+from llmx.events.reader import RolloutReader
 from llmx.events.writer_lock import RolloutBusy, current_writer, cut_torn_tail
 
 WRITER = PROJECT_ROOT / "tests" / "support" / "rollout_writer.py"
@@ -121,7 +122,7 @@ def resume_in_another_process(path: Path, *, ephemeral: bool) -> subprocess.Comp
     code = (
         "import sys\n"
         "from pathlib import Path\n"
-        "from llmx.events import EventLog\n"
+        "from llmx.events.event_log import EventLog\n"
         "from llmx.events.writer_lock import RolloutBusy\n"
         "try:\n"
         "    EventLog.resume(Path(sys.argv[1]), ephemeral=sys.argv[2] == 'yes')\n"
@@ -155,7 +156,8 @@ def test_a_second_writer_through_the_writer_api_is_refused(tmp_path: Path) -> No
 def test_a_second_writer_in_the_same_process_is_refused(tmp_path: Path) -> None:
     import asyncio
 
-    from llmx.events import EventLog, TaskStarted
+    from llmx.events.event_log import EventLog
+    from llmx.events.event_msgs import TaskStarted
 
     writer = LiveWriter(tmp_path / "home", line_bytes=64)
     writer.stop()
@@ -187,7 +189,8 @@ def test_a_stale_torn_tail_is_still_cut(tmp_path: Path) -> None:
 def test_the_writer_removes_partial_blobs_a_killed_writer_left(tmp_path: Path) -> None:
     import asyncio
 
-    from llmx.events import EventLog, blob_path
+    from llmx.events.event_log import EventLog
+    from llmx.events.outputs import blob_path
 
     writer = LiveWriter(tmp_path / "home", line_bytes=64)
     writer.stop()

@@ -14,21 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from llmx.events import (
-    AgentMessageDelta,
-    EventLog,
-    ExecCommandEnd,
-    RolloutOptions,
-    SessionMeta,
-    SubmissionRecord,
-    SubscriberLagged,
-    TaskComplete,
-    TaskStarted,
-    TextInput,
-    UserInputOp,
-    new_thread_id,
-    read_rollout,
-)
+from llmx.events.event_log import EventLog, RolloutOptions
+from llmx.events.event_msgs import AgentMessageDelta, ExecCommandEnd, TaskComplete, TaskStarted
+from llmx.events.ids import new_thread_id
+from llmx.events.ops import UserInputOp
+from llmx.events.primitives import TextInput
+from llmx.events.reader import read_rollout
+from llmx.events.records import SessionMeta, SubmissionRecord
+from llmx.events.subscribers import SubscriberLagged
 
 
 @dataclass

@@ -11,23 +11,22 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from projections.exec_replay_support import run_replay
 
-from llmx.events import (
+from llmx.events.event_msgs import (
     AgentMessage,
     AgentReasoning,
     ExecCommandBegin,
     ExecCommandEnd,
-    RolloutLine,
-    SessionMeta,
     TaskComplete,
     TaskStarted,
     TokenCount,
-    TokenUsage,
     TokenUsageInfo,
     TurnAborted,
     UserMessage,
     WarningEvent,
-    encode_line,
 )
+from llmx.events.lines import RolloutLine, encode_line
+from llmx.events.primitives import TokenUsage
+from llmx.events.records import SessionMeta
 from llmx.projections.exec_human import HumanExecProjection, Stream, render_plain
 from llmx.projections.exec_json import JsonExecProjection, encode_event
 

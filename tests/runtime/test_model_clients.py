@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from support.model_server import ModelServer, scripted
 
-from llmx.events import CustomToolCall, FunctionCall, Message
+from llmx.events.response_items import CustomToolCall, FunctionCall, Message
 from llmx.runtime.config import ModelProviderInfo, WireApi
 from llmx.runtime.models import (
     Completed,

@@ -22,16 +22,12 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from llmx.events import (
-    AgentMessage,
-    EventLog,
-    Redactor,
-    RolloutOptions,
-    SessionMeta,
-    SubmissionRecord,
-    TextInput,
-    UserInputOp,
-)
+from llmx.events.event_log import EventLog, RolloutOptions
+from llmx.events.event_msgs import AgentMessage
+from llmx.events.ops import UserInputOp
+from llmx.events.primitives import TextInput
+from llmx.events.records import SessionMeta, SubmissionRecord
+from llmx.events.redact import Redactor
 
 STARTED = datetime(2026, 11, 21, 6, 0, 0).astimezone()
 

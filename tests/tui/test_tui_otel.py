@@ -20,7 +20,7 @@ from support.tmux import Tmux, needs_tmux
 from support.waits import WAIT_SECONDS, wait_until
 from tui.test_tui_terminal import terminal_env
 
-from llmx.events import RolloutReader
+from llmx.events.reader import RolloutReader
 
 try:
     from support.otlp_receiver import OtlpReceiver

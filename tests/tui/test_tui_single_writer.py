@@ -25,7 +25,7 @@ from support.waits import WAIT_SECONDS, wait_until
 from tui.live_harness import API_KEY_ENV
 from tui.test_tui_terminal import terminal_env
 
-from llmx.events import RolloutReader
+from llmx.events.reader import RolloutReader
 from llmx.events.writer_lock import current_writer
 
 pytestmark = needs_tmux

@@ -4,7 +4,7 @@ The turn loop uses :func:`open_model_client`, :class:`ModelRequest` and the even
 the wire formats (Responses API, Chat Completions) stay inside this package.
 """
 
-from llmx.events import TokenUsage
+from llmx.events.primitives import TokenUsage
 from llmx.runtime.models.client import HttpModelClient, ModelClient
 from llmx.runtime.models.errors import ModelError, ModelErrorKind
 from llmx.runtime.models.items import ResponseItem

@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 import msgspec
 
-from llmx.events import TokenUsage
 from llmx.events.nesting import check_nesting
+from llmx.events.primitives import TokenUsage
 from llmx.runtime.models.chat_messages import CUSTOM_TOOL_INPUT_ARG, chat_messages, chat_tools
 from llmx.runtime.models.client import HttpModelClient, new_response_id
 from llmx.runtime.models.errors import ModelError, ModelErrorKind, error_code_of, kind_for_code

@@ -1,7 +1,8 @@
 """The bridge between wire JSON and the rollout schema's ``ResponseItem``.
 
-Clients speak JSON; the rest of llmx speaks :data:`llmx.events.ResponseItem`. Keeping the
-conversion in one place means the clients do not care how the schema represents an item.
+Clients speak JSON; the rest of llmx speaks
+:data:`llmx.events.response_items.ResponseItem`. Keeping the conversion in one place means
+the clients do not care how the schema represents an item.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from llmx.events import ResponseItem
+from llmx.events.response_items import ResponseItem
 
 __all__ = ["ResponseItem", "item_from_wire", "items_to_wire"]
 

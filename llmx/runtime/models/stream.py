@@ -20,9 +20,9 @@ Contract (the turn loop codes against this, not against a wire format):
   :class:`~llmx.runtime.models.errors.ModelError`; the loop turns it into an ``error`` event.
 - Cancelling the consuming task closes the HTTP response; nothing else needs cleaning up.
 
-``item`` fields are :data:`llmx.events.ResponseItem` Structs (ready for a ``response_item``
-line); output items of a kind the schema does not know are not yielded. ``usage`` is
-:class:`llmx.events.TokenUsage`, ready for a ``token_count`` event.
+``item`` fields are :data:`llmx.events.response_items.ResponseItem` Structs (ready for a
+``response_item`` line); output items of a kind the schema does not know are not yielded.
+``usage`` is :class:`llmx.events.primitives.TokenUsage`, ready for a ``token_count`` event.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from typing import Any
 import msgspec
 
 # Re-exported: the usage a Completed event carries is the rollout schema's own type.
-from llmx.events import TokenUsage as TokenUsage
+from llmx.events.primitives import TokenUsage as TokenUsage
 from llmx.runtime.models.items import ResponseItem
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import msgspec
 
-from llmx.events import TokenUsage
+from llmx.events.primitives import TokenUsage
 
 
 class UsageNames(msgspec.Struct, frozen=True):
