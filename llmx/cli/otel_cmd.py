@@ -32,12 +32,12 @@ def _run_export(args: argparse.Namespace) -> int:
     from llmx.cli.otel_live import OtelExport
     from llmx.cli.otel_settings import otel_configured, otel_settings
     from llmx.events.home import llmx_home
-    from llmx.runtime.config_cache import load_config_cached
+    from llmx.runtime.config_load import load_config
     from llmx.runtime.config_types import ConfigError
 
     home = llmx_home()
     try:
-        config = load_config_cached(home).config
+        config = load_config(home).config
     except ConfigError as exc:
         raise CommandError(str(exc)) from None
     if not otel_configured(config):

@@ -1,19 +1,21 @@
 """The configuration model: what ``$LLMX_HOME/config.toml`` may say, with Codex's key names.
 
-The file format is Codex's, so a Codex ``config.toml`` loads as is. Every model allows
-extra keys: Codex ignores keys it does not know, and so do we, but we list them as
-warnings (see :mod:`llmx.runtime.config_load`). A *known* key with a bad value is an error.
+The file format is Codex's, so a Codex ``config.toml`` loads as is. The tables are msgspec
+Structs, filled by ``msgspec.convert`` (see :mod:`llmx.runtime.config_load`), which
+ignores keys a Struct does not declare: Codex ignores keys it does not know, and so do
+we, but we list them as warnings. A *known* key with a bad value is an error.
 Loading, profiles and ``-c`` overrides live in ``config_load``; the built-in providers in
 ``config_providers``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
+import msgspec
+from msgspec import field
 
-# Re-exported: the enums and defaults live apart from pydantic (see config_types).
+# Re-exported: the enums, defaults and the error type (see config_types).
 from llmx.runtime.config_types import (
     DEFAULT_INLINE_OUTPUT_CAP_BYTES,
     DEFAULT_MODEL,
@@ -33,7 +35,6 @@ from llmx.runtime.config_types import (
     SandboxMode,
     Verbosity,
     WireApi,
-    base_url_problem,
 )
 
 __all__ = [
@@ -68,12 +69,17 @@ __all__ = [
 ]
 
 
-class _Section(BaseModel):
-    # Extra keys are kept (and reported as warnings), never an error: Codex ignores them.
-    model_config = ConfigDict(extra="allow", frozen=True, use_enum_values=False)
+# Bounds of the integers Codex's keys take.
+NonNegative = Annotated[int, msgspec.Meta(ge=0)]
+Positive = Annotated[int, msgspec.Meta(gt=0)]
+RetryCount = Annotated[int, msgspec.Meta(ge=0, le=MAX_RETRIES_CAP)]
 
 
-class ModelProviderInfo(_Section, ProviderDefaults):
+class _Section(msgspec.Struct, frozen=True, kw_only=True):
+    """A table of ``config.toml``: immutable once loaded; unknown keys are not an error."""
+
+
+class ModelProviderInfo(_Section, ProviderDefaults, frozen=True, kw_only=True):
     """A ``[model_providers.NAME]`` table."""
 
     name: str | None = None
@@ -85,55 +91,45 @@ class ModelProviderInfo(_Section, ProviderDefaults):
     http_headers: dict[str, str] | None = None
     # Header name -> environment variable; the header is sent only when the variable is set.
     env_http_headers: dict[str, str] | None = None
-    request_max_retries: StrictInt | None = Field(default=None, ge=0, le=MAX_RETRIES_CAP)
-    stream_max_retries: StrictInt | None = Field(default=None, ge=0, le=MAX_RETRIES_CAP)
-    stream_idle_timeout_ms: StrictInt | None = Field(default=None, gt=0)
-    requires_openai_auth: StrictBool = False
-
-    @field_validator("base_url")
-    @classmethod
-    def _base_url_is_a_url(cls, value: str | None) -> str | None:
-        # Found when the file is read, not on the first request (or as a traceback).
-        problem = None if value is None else base_url_problem(value)
-        if problem is not None:
-            raise ValueError(f"{problem}; write it like \"http://127.0.0.1:8000/v1\"")
-        return value
+    request_max_retries: RetryCount | None = None
+    stream_max_retries: RetryCount | None = None
+    stream_idle_timeout_ms: Positive | None = None
+    requires_openai_auth: bool = False
 
 
+class SandboxWorkspaceWrite(_Section, frozen=True, kw_only=True):
+    writable_roots: list[str] = field(default_factory=list)
+    network_access: bool = False
+    exclude_tmpdir_env_var: bool = False
+    exclude_slash_tmp: bool = False
 
-class SandboxWorkspaceWrite(_Section):
-    writable_roots: list[str] = Field(default_factory=list)
-    network_access: StrictBool = False
-    exclude_tmpdir_env_var: StrictBool = False
-    exclude_slash_tmp: StrictBool = False
 
-
-class ShellEnvironmentPolicy(_Section):
+class ShellEnvironmentPolicy(_Section, frozen=True, kw_only=True):
     inherit: EnvironmentInherit = EnvironmentInherit.ALL
-    ignore_default_excludes: StrictBool = False
-    exclude: list[str] = Field(default_factory=list)
-    set: dict[str, str] = Field(default_factory=dict)
-    include_only: list[str] = Field(default_factory=list)
-    experimental_use_profile: StrictBool = False
+    ignore_default_excludes: bool = False
+    exclude: list[str] = field(default_factory=list)
+    set: dict[str, str] = field(default_factory=dict)
+    include_only: list[str] = field(default_factory=list)
+    experimental_use_profile: bool = False
 
 
-class HistoryConfig(_Section):
+class HistoryConfig(_Section, frozen=True, kw_only=True):
     persistence: HistoryPersistence = HistoryPersistence.SAVE_ALL
     # 0 or absent: unlimited (as `llmx history` and the history file read it).
-    max_bytes: StrictInt | None = Field(default=None, ge=0)
+    max_bytes: NonNegative | None = None
 
 
-class RolloutConfig(_Section):
+class RolloutConfig(_Section, frozen=True, kw_only=True):
     """``[rollout]``: llmx's own settings for the rollout writer (Codex has no such table)."""
 
     # Also record streaming deltas (``agent_message_delta``...) in the rollout.
-    persist_deltas: StrictBool = False
+    persist_deltas: bool = False
     # Command output above this size is kept once beside the rollout, capped inline.
-    inline_output_cap_bytes: StrictInt = Field(default=DEFAULT_INLINE_OUTPUT_CAP_BYTES, ge=0)
+    inline_output_cap_bytes: NonNegative = DEFAULT_INLINE_OUTPUT_CAP_BYTES
     fsync: FsyncPolicy = FsyncPolicy.TURN
 
 
-class IndexConfig(_Section):
+class IndexConfig(_Section, frozen=True, kw_only=True):
     """``[index]``: where ``llmx sessions`` and ``exec resume`` look sessions up (llmx's own
     table). Without ``url`` the local sqlite index is used."""
 
@@ -143,12 +139,12 @@ class IndexConfig(_Section):
     machine: str | None = None
 
 
-class OtelToolResult(_Section):
+class OtelToolResult(_Section, frozen=True, kw_only=True):
     # At most this many bytes of a tool's output go into a ``codex.tool_result`` record.
-    max_bytes: int | None = Field(default=None, ge=0)
+    max_bytes: NonNegative | None = None
 
 
-class OtelConfig(_Section):
+class OtelConfig(_Section, frozen=True, kw_only=True):
     """``[otel]``, as Codex reads it. An exporter is ``"none"``, ``{otlp-http = {endpoint,
     protocol, headers, tls}}`` or ``{otlp-grpc = {endpoint, headers, tls}}``; its shape is
     checked where an exporter is built (``llmx.cli.otel_settings``)."""
@@ -161,10 +157,10 @@ class OtelConfig(_Section):
     metrics_exporter: Any = "none"
     log_user_prompt: bool = False
     log_agent_responses: bool = False
-    tool_result: OtelToolResult = Field(default_factory=OtelToolResult)
+    tool_result: OtelToolResult = field(default_factory=OtelToolResult)
 
 
-class ConfigProfile(_Section):
+class ConfigProfile(_Section, frozen=True, kw_only=True):
     """A ``[profiles.NAME]`` table: values that replace the top-level ones when selected."""
 
     model: str | None = None
@@ -174,46 +170,46 @@ class ConfigProfile(_Section):
     model_reasoning_effort: ReasoningEffort | None = None
     model_reasoning_summary: ReasoningSummary | None = None
     model_verbosity: Verbosity | None = None
-    hide_agent_reasoning: StrictBool | None = None
+    hide_agent_reasoning: bool | None = None
     default_permissions: str | None = None
-    project_doc_max_bytes: StrictInt | None = Field(default=None, ge=0)
+    project_doc_max_bytes: NonNegative | None = None
 
 
-class Config(_Section):
+class Config(_Section, frozen=True, kw_only=True):
     """The whole effective configuration (after profile, overrides and flags are applied)."""
 
     model: str = DEFAULT_MODEL
     model_provider: str = DEFAULT_MODEL_PROVIDER
-    model_providers: dict[str, ModelProviderInfo] = Field(default_factory=dict)
+    model_providers: dict[str, ModelProviderInfo] = field(default_factory=dict)
     approval_policy: ApprovalPolicy = ApprovalPolicy.ON_REQUEST
     sandbox_mode: SandboxMode = SandboxMode.READ_ONLY
-    sandbox_workspace_write: SandboxWorkspaceWrite = Field(default_factory=SandboxWorkspaceWrite)
+    sandbox_workspace_write: SandboxWorkspaceWrite = field(default_factory=SandboxWorkspaceWrite)
     # Named permission profiles (``[permissions.NAME]``); their grammar belongs to the
     # sandbox package, which validates them when one is selected.
-    permissions: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    permissions: dict[str, dict[str, Any]] = field(default_factory=dict)
     default_permissions: str | None = None
-    shell_environment_policy: ShellEnvironmentPolicy = Field(
+    shell_environment_policy: ShellEnvironmentPolicy = field(
         default_factory=ShellEnvironmentPolicy
     )
-    history: HistoryConfig = Field(default_factory=HistoryConfig)
-    rollout: RolloutConfig = Field(default_factory=RolloutConfig)
-    index: IndexConfig = Field(default_factory=IndexConfig)
-    otel: OtelConfig = Field(default_factory=OtelConfig)
+    history: HistoryConfig = field(default_factory=HistoryConfig)
+    rollout: RolloutConfig = field(default_factory=RolloutConfig)
+    index: IndexConfig = field(default_factory=IndexConfig)
+    otel: OtelConfig = field(default_factory=OtelConfig)
     profile: str | None = None
-    profiles: dict[str, ConfigProfile] = Field(default_factory=dict)
+    profiles: dict[str, ConfigProfile] = field(default_factory=dict)
     # argv of a program run after each turn with a JSON payload as its last argument.
     notify: list[str] | None = None
-    project_doc_max_bytes: StrictInt = Field(default=DEFAULT_PROJECT_DOC_MAX_BYTES, ge=0)
-    hide_agent_reasoning: StrictBool = False
-    show_raw_agent_reasoning: StrictBool = False
+    project_doc_max_bytes: NonNegative = DEFAULT_PROJECT_DOC_MAX_BYTES
+    hide_agent_reasoning: bool = False
+    show_raw_agent_reasoning: bool = False
     model_reasoning_effort: ReasoningEffort | None = None
     model_reasoning_summary: ReasoningSummary | None = None
     model_verbosity: Verbosity | None = None
-    model_context_window: StrictInt | None = Field(default=None, gt=0)
-    model_auto_compact_token_limit: StrictInt | None = None
+    model_context_window: Positive | None = None
+    model_auto_compact_token_limit: int | None = None
     instructions: str | None = None
     developer_instructions: str | None = None
     # Accepted and kept for the MCP client; each server is ``{command, args, env, ...}``.
-    mcp_servers: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    mcp_servers: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Codex writes ``[projects."/path"] trust_level = "trusted"``; kept as is.
-    projects: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    projects: dict[str, dict[str, Any]] = field(default_factory=dict)

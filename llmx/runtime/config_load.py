@@ -3,22 +3,27 @@
 Precedence, highest first: command-line flags, ``-c key=value`` overrides, the selected
 profile (``--profile`` or ``profile = "..."``), ``config.toml``, built-in defaults.
 
-A known key with a bad value is a :class:`ConfigError` naming the key path, where it was
-set (``config.toml`` and line, or the ``-c`` argument, or the flag) and what is accepted.
-Unknown keys are ignored as Codex ignores them, and listed in ``LoadedConfig.warnings``.
+The merged document is validated by ``msgspec.convert`` into the tables of
+:mod:`llmx.runtime.config`. A known key with a bad value is a :class:`ConfigError` naming
+the key path, where it was set (``config.toml`` and line, or the ``-c`` argument, or the
+flag) and what is accepted. Unknown keys are ignored as Codex ignores them, and listed in
+``LoadedConfig.warnings``.
 """
 
 from __future__ import annotations
 
+import enum
 import json
 import os
+import re
 import tomllib
+import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+import msgspec
 
 from llmx.events.home import config_path, llmx_home
 from llmx.runtime.config import Config
@@ -37,6 +42,7 @@ from llmx.runtime.config_toml import (
     parse_override,
     set_path,
 )
+from llmx.runtime.config_types import base_url_problem
 
 __all__ = ["CODEX_PASSTHROUGH_KEYS", "LoadedConfig", "load_config"]
 
@@ -101,32 +107,91 @@ def _describe(value: object) -> str:
         return repr(value)
 
 
-def _message(text: str) -> str:
-    # A validator's own sentence, without pydantic's "Value error, " in front of it.
-    return text.removeprefix("Value error, ")
+# Where ``msgspec`` says a value is wrong: "... - at `$.model_providers[...].wire_api`".
+_AT = re.compile(r"^(?P<message>.*) - at `\$(?P<path>[^`]*)`$")
+_STEP = re.compile(r"\.(\w+)|\[(\.\.\.|\d+)\]")
 
 
-def _validation_error(exc: ValidationError, sources: _Sources) -> ConfigError:
-    messages = []
-    for error in exc.errors():
-        path = [str(p) for p in error["loc"] if not isinstance(p, int)]
-        key = dotted(path) if path else "(top level)"
-        value = _describe(error.get("input"))
-        messages.append(f"{sources.where(path)}: `{key}` = {value}: {_message(error['msg'])}")
-    more = f" (and {len(messages) - 1} more)" if len(messages) > 1 else ""
-    return ConfigError(messages[0] + more)
+def _unwrap(annotation: Any) -> Any:
+    """The type inside ``X | None`` and ``Annotated[X, ...]``."""
+    while True:
+        if typing.get_origin(annotation) is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+            continue
+        inner = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if type(None) in typing.get_args(annotation) and len(inner) == 1:
+            annotation = inner[0]
+            continue
+        return annotation
 
 
-def _unknown_keys(model: BaseModel, path: KeyPath) -> list[KeyPath]:
-    found = [(*path, key) for key in (model.model_extra or {})]
-    for name in type(model).model_fields:
-        value = getattr(model, name)
-        if isinstance(value, BaseModel):
-            found.extend(_unknown_keys(value, (*path, name)))
-        elif isinstance(value, dict):
-            for key, child in value.items():
-                if isinstance(child, BaseModel):
-                    found.extend(_unknown_keys(child, (*path, name, str(key))))
+def _field_type(table: Any, name: str) -> Any:
+    if isinstance(table, type) and issubclass(table, msgspec.Struct):
+        return _unwrap(typing.get_type_hints(table, include_extras=True).get(name))
+    return None
+
+
+def _locate(document: Mapping[str, Any], where: str) -> tuple[list[str], Any, Any]:
+    """The key path, the value and the expected type at msgspec's error path ``where``.
+
+    msgspec names a dictionary's entry ``[...]``; the entry is the one that does not
+    convert to the dictionary's value type on its own.
+    """
+    path: list[str] = []
+    node: Any = document
+    expected: Any = Config
+    for name, index in _STEP.findall(where):
+        if name:
+            path.append(name)
+            node = node.get(name) if isinstance(node, Mapping) else None
+            expected = _field_type(expected, name)
+        elif index == "...":
+            value_type = _unwrap(typing.get_args(expected)[1]) if typing.get_args(expected) else Any
+            for key, value in (node.items() if isinstance(node, Mapping) else ()):
+                try:
+                    msgspec.convert(value, value_type)
+                except msgspec.ValidationError:
+                    path.append(str(key))
+                    node = value
+                    break
+            expected = value_type
+        else:
+            node = node[int(index)] if isinstance(node, list) and int(index) < len(node) else None
+            args = typing.get_args(expected)
+            expected = _unwrap(args[0]) if args else None
+    return path, node, expected
+
+
+def _validation_error(exc: msgspec.ValidationError, document: Mapping[str, Any],
+                      sources: _Sources) -> ConfigError:
+    match = _AT.match(str(exc))
+    message, where = (match["message"], match["path"]) if match else (str(exc), "")
+    path, value, expected = _locate(document, where)
+    if isinstance(expected, type) and issubclass(expected, enum.Enum):
+        accepted = [repr(member.value) for member in expected]
+        message = f"expected {', '.join(accepted[:-1])} or {accepted[-1]}"
+    key = dotted(path) if path else "(top level)"
+    return ConfigError(f"{sources.where(path)}: `{key}` = {_describe(value)}: {message}")
+
+
+def _unknown_keys(document: Any, table: Any, path: KeyPath) -> list[KeyPath]:
+    """Keys of ``document`` that ``table`` (a Struct type) does not declare, at any depth."""
+    if not isinstance(document, Mapping):
+        return []
+    hints = typing.get_type_hints(table, include_extras=True)
+    found: list[KeyPath] = []
+    for key, value in document.items():
+        if key not in table.__struct_fields__:
+            found.append((*path, str(key)))
+            continue
+        expected = _unwrap(hints[key])
+        if isinstance(expected, type) and issubclass(expected, msgspec.Struct):
+            found.extend(_unknown_keys(value, expected, (*path, key)))
+        elif typing.get_origin(expected) is dict and isinstance(value, Mapping):
+            entry = _unwrap(typing.get_args(expected)[1])
+            if isinstance(entry, type) and issubclass(entry, msgspec.Struct):
+                for name, child in value.items():
+                    found.extend(_unknown_keys(child, entry, (*path, key, str(name))))
     return found
 
 
@@ -179,14 +244,27 @@ def load_config(
         effective["profile"] = profile_name
 
     sources = _Sources(path, lines, parsed, profile_name, profile_values, set_flags)
+    # msgspec stops at the first bad value, in the document's order: the profiles go first,
+    # so a bad value of the selected profile is named where it is written, in its table.
+    effective = {"profiles": effective["profiles"], **effective}
     try:
-        config = Config.model_validate(effective)
-    except ValidationError as exc:
-        raise _validation_error(exc, sources) from None
+        config = msgspec.convert(effective, Config)
+    except msgspec.ValidationError as exc:
+        raise _validation_error(exc, effective, sources) from None
+
+    for name, info in config.model_providers.items():
+        # Found when the file is read, not on the first request (or as a traceback).
+        problem = None if info.base_url is None else base_url_problem(info.base_url)
+        if problem is not None:
+            key = ("model_providers", name, "base_url")
+            raise ConfigError(
+                f"{sources.where(key)}: `{dotted(key)}` = {_describe(info.base_url)}: "
+                f'{problem}; write it like "http://127.0.0.1:8000/v1"'
+            )
 
     warnings = [
         f"{sources.where(key)}: unknown config key `{dotted(key)}` ignored"
-        for key in _unknown_keys(config, ())
+        for key in _unknown_keys(effective, Config, ())
         if not (len(key) == 1 and (key[0] in CODEX_PASSTHROUGH_KEYS))
     ]
     if config.mcp_servers:

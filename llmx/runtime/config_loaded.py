@@ -1,21 +1,18 @@
 """``LoadedConfig``: a validated configuration with where it came from.
 
-Apart from :mod:`config_types` (which the pydantic models of :mod:`config` import their
-enums from) so that naming the models here makes no import cycle; the models are named
-for the type checker only, as a configuration read from the cache is msgspec Structs of
-the same shape.
+Apart from :mod:`config_load`, so that code which passes a loaded configuration around
+(the runtime's door) names its type without importing the loader and ``tomllib``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 
-if TYPE_CHECKING:
-    from llmx.runtime.config import Config, ModelProviderInfo
+from llmx.runtime.config import Config, ModelProviderInfo
 
 
 class LoadedConfig(msgspec.Struct, frozen=True):

@@ -1,9 +1,8 @@
-"""The configuration's plain types: enums and defaults, without pydantic.
+"""The configuration's enums, defaults and error type.
 
-The pydantic models of :mod:`llmx.runtime.config` are the one definition of what a valid
-configuration is; they take their enums and defaults from here. Keeping these apart lets
-a run that finds its configuration already validated (:mod:`config_cache`) build it
-without importing pydantic at all (about 70 ms of every start).
+The tables of :mod:`llmx.runtime.config` take their enums and defaults from here; modules
+that only need an enum (the rollout writer's fsync policy, the model wires, approvals)
+import this small module rather than the tables.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from urllib.parse import urlsplit
 from llmx.events.limits import DEFAULT_INLINE_OUTPUT_BYTES
 
 # The sandbox owns the mode; it is re-exported here because every enum of the config
-# lives in this module (the validated-config cache looks them up by name here).
+# lives in this module.
 from llmx.sandbox.policy import SandboxMode as SandboxMode
 
 
@@ -23,7 +22,7 @@ class ConfigError(Exception):
     """A configuration problem; ``str()`` is one line naming where, which key and what to do.
 
     Defined here rather than beside the TOML helpers (which re-export it) so that catching it
-    does not import ``tomllib``: a run with a cached configuration parses no TOML.
+    does not import ``tomllib``.
     """
 
 
@@ -130,10 +129,10 @@ class FsyncPolicy(enum.Enum):
 
 
 class ProviderDefaults:
-    """The effective retry and timeout settings of a provider (Codex's defaults when unset).
+    """The effective retry and timeout settings of a provider (Codex's defaults when unset):
+    a mixin of ``ModelProviderInfo`` (a msgspec Struct, so it declares no slots of its own)."""
 
-    A mixin of the pydantic ``ModelProviderInfo`` and of its cached form alike.
-    """
+    __slots__ = ()
 
     if TYPE_CHECKING:
         # Declared for the type checker only: the class using the mixin defines the fields.

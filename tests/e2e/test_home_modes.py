@@ -1,7 +1,7 @@
 """Every file llmx creates under its home is 0600 and every folder 0700, side files too.
 
 Rollouts, blobs, the history and its offset index, the session index with its
-write-ahead log and shared memory (they hold prompt text as well), the config cache:
+write-ahead log and shared memory (they hold prompt text as well):
 whatever a run of the usual commands leaves behind, under a umask that would make them
 readable by everyone.
 """
@@ -51,7 +51,7 @@ def test_every_created_file_is_private(tmp_path: Path) -> None:
     created = {path.relative_to(env.home).as_posix(): path for path in env.home.rglob("*")}
     # What the run had to leave: the files whose modes are checked below.
     names = set(created)
-    for expected in ("state.sqlite", "history.jsonl", "history.offsets", "config.cache.json"):
+    for expected in ("state.sqlite", "history.jsonl", "history.offsets"):
         assert expected in names, sorted(names)
     assert any(name.endswith(".blobs") for name in names), sorted(names)
     wrong = []

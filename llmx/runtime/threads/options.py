@@ -63,14 +63,12 @@ class UntrustedDirectory(ThreadError):
 
 def load_thread_config(home: Path, options: ThreadOptions, warn: Warn) -> LoadedConfig:
     """The effective configuration for ``options``; each of its warnings goes to ``warn``."""
-    from llmx.runtime.config_cache import load_config_cached
+    from llmx.runtime.config_load import load_config
 
     try:
-        # Unchanged inputs are read from the validated-config cache (no pydantic import);
-        # an ephemeral thread writes nothing, not even that cache.
-        loaded = load_config_cached(
+        loaded = load_config(
             home, overrides=list(options.config_overrides), profile=options.profile,
-            flags={"model": options.model}, write=not options.ephemeral,
+            flags={"model": options.model},
         )
     except ConfigError as exc:
         raise ThreadError(str(exc)) from None

@@ -28,7 +28,6 @@ from llmx.runtime.threads.errors import ThreadError
 from llmx.runtime.threads.stream import ThreadEvents
 
 if TYPE_CHECKING:
-    # Annotation only: the validated configuration may come from the cache, without pydantic.
     from llmx.projections.lineage import RolloutSpan
     from llmx.runtime.config import Config
 
