@@ -41,8 +41,3 @@ def format_timestamp(moment: datetime | None = None) -> str:
         return f"{_second_cache[1]}{millis:03d}Z"
     when = moment.astimezone(UTC)
     return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
-
-
-def parse_timestamp(text: str) -> datetime:
-    """Inverse of :func:`format_timestamp`; also accepts other RFC 3339 forms."""
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))

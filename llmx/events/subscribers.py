@@ -67,6 +67,7 @@ class Subscription:
         self._ready.set()
 
     def get_nowait(self) -> RolloutLine | None:
+        """The next line already published, or ``None`` when there is none yet."""
         if self._queue:
             return self._take()
         if self._lagged:

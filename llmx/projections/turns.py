@@ -89,19 +89,6 @@ def _is_context_update(item: JsonObject) -> bool:
     return is_contextual_user_message(item)
 
 
-def _same(item: JsonObject) -> JsonObject:
-    return item
-
-
-def drop_last_user_turns(items: Sequence[JsonObject], num_turns: int) -> list[JsonObject]:
-    """History without its last ``num_turns`` user turns (Codex's thread rollback).
-
-    Items before the first user turn always survive; the context updates injected just
-    above a dropped turn go with it.
-    """
-    return drop_last_user_turns_of(items, num_turns, _same)
-
-
 def drop_last_user_turns_of(
     items: Sequence[ItemT], num_turns: int, view: Callable[[ItemT], JsonObject]
 ) -> list[ItemT]:
@@ -116,11 +103,6 @@ def drop_last_user_turns_of(
     while cut > first and _is_context_update(view(items[cut - 1])):
         cut -= 1
     return list(items[:cut])
-
-
-def collect_user_messages(items: Sequence[JsonObject]) -> list[str]:
-    """The texts of real user messages, excluding earlier compaction summaries."""
-    return collect_user_messages_of(items, _same)
 
 
 def collect_user_messages_of(

@@ -100,26 +100,6 @@ def policy_tag(policy: SandboxPolicy) -> str:
     return _TAGS[type(policy)]
 
 
-def policy_for_mode(mode: SandboxMode) -> SandboxPolicy:
-    if mode is SandboxMode.READ_ONLY:
-        return ReadOnlyPolicy()
-    if mode is SandboxMode.WORKSPACE_WRITE:
-        return WorkspaceWritePolicy()
-    return DangerFullAccessPolicy()
-
-
-def has_full_disk_write_access(policy: SandboxPolicy) -> bool:
-    return isinstance(policy, DangerFullAccessPolicy | ExternalSandboxPolicy)
-
-
-def has_full_network_access(policy: SandboxPolicy) -> bool:
-    if isinstance(policy, DangerFullAccessPolicy):
-        return True
-    if isinstance(policy, ExternalSandboxPolicy):
-        return policy.network_access is NetworkAccess.ENABLED
-    return policy.network_access
-
-
 def policy_to_dict(policy: SandboxPolicy) -> dict[str, Any]:
     """The JSON object Codex writes for ``policy``, keys in Codex's order."""
     out: dict[str, Any] = {"type": policy_tag(policy)}

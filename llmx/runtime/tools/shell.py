@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import shlex
 import shutil
 import signal
 import time
@@ -122,10 +121,6 @@ def _default_shell() -> str:
         if candidate and os.path.exists(candidate):
             return candidate
     return "/bin/sh"
-
-
-def display_command(argv: Sequence[str]) -> str:
-    return shlex.join(argv)
 
 
 async def run_command(
