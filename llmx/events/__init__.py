@@ -7,7 +7,8 @@ CLI build on it. Names are imported from the module that holds them:
 - the msgspec schema, with Codex's exact field names and tags: ``primitives``,
   ``response_items``, ``turn_items``, ``event_msgs``, ``ops`` and ``records``, with
   ``heads`` (partial decodes of the same payloads for folds that skip most of them);
-- ``lines`` (the raw-preserving line codec), ``reader`` and ``reverse_reader`` (rollout
+- ``lines`` (the raw-preserving line codec), ``raw_lines`` (undecoded lines with their
+  byte positions, forward and backward), ``reader`` and ``reverse_reader`` (rollout
   files read forward and backward), ``event_log`` with ``sinks`` (the single writer),
   ``outputs`` (large outputs kept beside the rollout), ``redact``;
 - ``history`` (``history.jsonl`` and its offset index).

@@ -18,6 +18,7 @@ import msgspec
 
 from llmx.events.lines import LineError, RolloutItem, RolloutLine, UnknownPayload, decode_line
 from llmx.events.nesting import nesting_problem, nests_too_deeply
+from llmx.events.raw_lines import newline_counts
 
 CHUNK_BYTES = 1 << 20
 # Lines beyond this are reported, not decoded, so a runaway line cannot exhaust memory.
@@ -242,16 +243,5 @@ def torn_tail_in(fd: int) -> TornTail | None:
             cut = begin + found + 1
             break
         end = begin
-    return TornTail(_count_newlines(fd, cut) + 1, cut, size - cut)
-
-
-def _count_newlines(fd: int, upto: int) -> int:
-    count = 0
-    position = 0
-    while position < upto:
-        block = os.pread(fd, min(CHUNK_BYTES, upto - position), position)
-        if not block:
-            break
-        count += block.count(b"\n")
-        position += len(block)
-    return count
+    [before] = newline_counts(fd, [cut], CHUNK_BYTES)
+    return TornTail(before + 1, cut, size - cut)

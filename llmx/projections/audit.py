@@ -19,8 +19,8 @@ from msgspec import UNSET
 from llmx.events.lines import LineError, decode_line
 from llmx.events.nesting import nesting_problem
 from llmx.events.ops import ExecApproval, PatchApproval
+from llmx.events.raw_lines import file_size
 from llmx.events.records import DecisionRecord, EscalationRecord, SubmissionRecord
-from llmx.events.reverse_reader import file_size
 from llmx.projections.audit_model import (
     ApprovalAudit,
     AuditReport,

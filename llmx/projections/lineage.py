@@ -18,14 +18,14 @@ import msgspec
 
 from llmx.events.heads import HistoryBaseHead, decode_session_meta_head
 from llmx.events.lines import LineError, decode_line
-from llmx.events.records import LineType
-from llmx.events.reverse_reader import (
+from llmx.events.raw_lines import (
     RawLine,
     file_size,
     line_ending_at,
     read_lines_backward,
     read_lines_forward,
 )
+from llmx.events.records import LineType
 
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 # ``rollout-<ts>-<thread>.jsonl``; a revert segment: ``rollout-<ts>-<thread>_<segment>.jsonl``.

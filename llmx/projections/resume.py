@@ -23,7 +23,8 @@ import msgspec
 
 from llmx.events.lines import Era, LineError, decode_line
 from llmx.events.nesting import DECODE_ERRORS, nesting_problem, nests_too_deeply
-from llmx.events.reverse_reader import RawLine, ReverseRolloutReader, read_lines_forward
+from llmx.events.raw_lines import RawLine, read_lines_forward
+from llmx.events.reverse_reader import ReverseRolloutReader
 from llmx.projections.lineage import RolloutSpan, resolve_lineage
 from llmx.projections.records import RecordKind, record_of
 from llmx.projections.resume_items import (

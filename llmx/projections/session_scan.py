@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from llmx.events.reverse_reader import read_lines_backward, read_lines_forward
+from llmx.events.raw_lines import read_lines_backward, read_lines_forward
 from llmx.projections.session_summary import (
     USER_MESSAGE_TAGS,
     FileSummary,

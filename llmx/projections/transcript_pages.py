@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from llmx.events.lines import LineError, RolloutLine, decode_line
-from llmx.events.reverse_reader import RawLine, file_size
+from llmx.events.raw_lines import RawLine, file_size
 from llmx.projections import transcript_cells as tc
 from llmx.projections.lineage import (
     LineageError,

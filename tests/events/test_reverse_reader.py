@@ -7,14 +7,9 @@ from pathlib import Path
 import pytest
 from support import CODEX_RICH_FIXTURES, fixture_rollouts
 
+from llmx.events.raw_lines import RawLine, line_ending_at, read_lines_backward, read_lines_forward
 from llmx.events.reader import RolloutFileError, RolloutReader
-from llmx.events.reverse_reader import (
-    RawLine,
-    ReverseRolloutReader,
-    line_ending_at,
-    read_lines_backward,
-    read_lines_forward,
-)
+from llmx.events.reverse_reader import ReverseRolloutReader
 
 ORIGINAL = CODEX_RICH_FIXTURES / "rollouts" / "fork_and_revert__original.rollout.jsonl"
 

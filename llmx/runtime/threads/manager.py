@@ -298,7 +298,7 @@ class ThreadManager:
 
 def _history_end(path: Path) -> tuple[int, int]:
     """``(end_byte_offset, end_ordinal_exclusive)`` of the complete lines of ``path``."""
-    from llmx.events.reverse_reader import read_lines_backward
+    from llmx.events.raw_lines import read_lines_backward
 
     try:
         end = 0
