@@ -33,8 +33,8 @@ from llmx.projections.audit_model import (
     TurnAudit,
 )
 from llmx.projections.audit_rules import TurnCalls, derive_turn, settings_from
+from llmx.projections.fold_lines import Record, RecordKind, record_of
 from llmx.projections.lineage import LineageError, RolloutSpan, lines_forward, resolve_lineage
-from llmx.projections.records import Record, RecordKind, record_of
 from llmx.projections.resume import read_session_meta
 from llmx.projections.turn_programs import Program, TurnWriters
 from llmx.projections.turns import is_contextual_user_text, message_text

@@ -25,8 +25,8 @@ from llmx.events.lines import Era, LineError, decode_line
 from llmx.events.nesting import DECODE_ERRORS, nesting_problem, nests_too_deeply
 from llmx.events.raw_lines import RawLine, read_lines_forward
 from llmx.events.reverse_reader import ReverseRolloutReader
+from llmx.projections.fold_lines import RecordKind, record_of
 from llmx.projections.lineage import RolloutSpan, resolve_lineage
-from llmx.projections.records import RecordKind, record_of
 from llmx.projections.resume_items import (
     DictCodec,
     ItemCodec,

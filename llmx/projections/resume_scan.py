@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from llmx.events.heads import EventHead, TurnContextHead, decode_event_head
-from llmx.projections.records import RecordKind
+from llmx.projections.fold_lines import RecordKind
 from llmx.projections.resume_items import ItemCodec
 from llmx.projections.turns import (
     collect_user_messages_of,

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from llmx.projections.session_index import Progress, SessionIndex
-from llmx.projections.session_names import ids_named, thread_names
+from llmx.projections.thread_names import ids_named, thread_names
 
 _FULL_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _ID_PREFIX = re.compile(r"^[0-9a-f-]{4,36}$")

@@ -23,8 +23,8 @@ from typing import Any, NamedTuple
 from llmx.events.home import archived_sessions_dir, sessions_dir
 from llmx.projections.session_index import stamp_millis
 from llmx.projections.session_index_pg import FilePosition, SharedIndex, SyncBatch
-from llmx.projections.session_names import thread_names
 from llmx.projections.session_summary import FileSummary, parse_rollout_name
+from llmx.projections.thread_names import thread_names
 
 # Per transaction: at most this many files, or bytes of rollouts read.
 BATCH_FILES = 1000

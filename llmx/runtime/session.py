@@ -159,7 +159,7 @@ class Session:
             await self.log.record(WarningEvent(message="a thread name must not be empty"))
             return
         if self._index is not None:
-            from llmx.projections.session_names import set_thread_name
+            from llmx.projections.thread_names import set_thread_name
 
             try:
                 await asyncio.to_thread(set_thread_name, self._index.home,

@@ -369,7 +369,7 @@ def test_sync_needs_a_url_and_the_flag_wins_over_the_config(tmp_path: Path, team
 def test_names_given_after_a_sync_reach_the_shared_index(tmp_path: Path, team: Team) -> None:
     """A sync with no file changed still sends the names given, changed since, or given
     back to a thread whose file did not change."""
-    from llmx.projections.session_names import set_thread_name
+    from llmx.projections.thread_names import set_thread_name
 
     home = tmp_path / "a"
     ids = _write_sessions(home, 3, start=datetime(2026, 3, 1, 9))
@@ -415,7 +415,7 @@ def test_without_the_driver_the_shared_index_is_one_error_line(tmp_path: Path) -
 def test_a_home_leaves_the_names_of_another_home_of_its_machine(tmp_path: Path,
                                                                  team: Team) -> None:
     """Two homes of one machine: a sync of one never clears a name the other gave."""
-    from llmx.projections.session_names import set_thread_name
+    from llmx.projections.thread_names import set_thread_name
 
     first, second = tmp_path / "a", tmp_path / "b"
     [named] = _write_sessions(first, 1, start=datetime(2026, 3, 1, 9))

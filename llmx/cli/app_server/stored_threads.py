@@ -175,7 +175,7 @@ class StoredThreads:
             raise invalid_request(str(exc)) from None
 
     async def set_name(self, conn: Connection, raw: Any) -> dict[str, Any]:
-        from llmx.projections.session_names import set_thread_name
+        from llmx.projections.thread_names import set_thread_name
 
         params = decode(raw, ThreadSetNameParams)
         thread_id = thread_id_param(params.thread_id)
