@@ -52,13 +52,14 @@ sys.path.insert(0, str(ROOT / "tests"))
 from support.model_scripts import Script  # noqa: E402
 from support.model_server import ModelServer  # noqa: E402
 
-from llmx.events.event_log import Durability, EventLog, RolloutOptions  # noqa: E402
+from llmx.events.event_log import EventLog, RolloutOptions  # noqa: E402
 from llmx.events.event_msgs import (  # noqa: E402
     AgentMessage,
     ExecCommandEnd,
     TaskComplete,
     TaskStarted,
 )
+from llmx.events.fsync_policy import FsyncPolicy  # noqa: E402
 from llmx.events.home import rollout_path_for  # noqa: E402
 from llmx.events.ids import new_thread_id  # noqa: E402
 from llmx.events.ops import UserInputOp  # noqa: E402
@@ -287,7 +288,7 @@ def _writer_child(home: Path, thread_id: str, seed: int, report_fd: int) -> None
     rng = random.Random(seed)
 
     async def run() -> None:
-        options = RolloutOptions(durability=Durability.BATCH, inline_output_limit=4096)
+        options = RolloutOptions(fsync=FsyncPolicy.ALWAYS, inline_output_limit=4096)
         meta = SessionMeta(id=thread_id, cwd="/w", originator="bench_kill9", cli_version="0")
         log = EventLog.for_new_thread(home, meta, started_local=STARTED, options=options,
                                       redactor=Redactor.disabled())

@@ -3,7 +3,7 @@
 Usage: ``python bench/bench_writer.py [--events 200000]``
 
 Each run records typical small events (``agent_message``, ``token_count``-sized) into a
-fresh rollout in a temporary home, Durability.TURN (write + flush per batch, fsync at
+fresh rollout in a temporary home, FsyncPolicy.TURN (write + flush per batch, fsync at
 turn end: one ``task_complete`` every 1000 events). Reported: events/s and the p50/p99
 latency of one ``record`` call. The baseline encodes the same dicts with ``json.dumps``
 and ``os.write``s each line to an O_APPEND file.

@@ -2,13 +2,13 @@
 
 Each :meth:`EventLog.record` call is a batch: its items get consecutive ordinals, are
 capped (large outputs), encoded, redacted, written with one ``write`` and then handed
-to subscribers in order. Durability:
+to subscribers in order. Durability (:class:`~llmx.events.fsync_policy.FsyncPolicy`):
 
 - **Acknowledged** means :meth:`record` (or :meth:`persist`) returned while the log is
   materialised: the lines are in the file (in the OS, so a crash of the process cannot
-  lose them). With ``Durability.TURN`` (the default) the file is also fsynced at turn
+  lose them). With ``FsyncPolicy.TURN`` (the default) the file is also fsynced at turn
   end (``task_complete``/``turn_aborted``), after approval decisions and escalations,
-  and at close; ``Durability.BATCH`` fsyncs every batch, ``Durability.CLOSE`` only at close.
+  and at close; ``ALWAYS`` fsyncs every batch, ``NEVER`` only at close.
 - A new thread is **lazy**, as in Codex: nothing touches the disk until the first user
   input (a ``submission`` of ``user_input``/``user_turn``) or an explicit
   :meth:`persist`. With ``until_persisted`` only :meth:`persist` does it: a runtime that
@@ -30,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import enum
 import os
 from datetime import datetime
 from pathlib import Path
@@ -46,6 +45,7 @@ from llmx.events.event_msgs import (
     TaskStarted,
     TurnAborted,
 )
+from llmx.events.fsync_policy import FsyncPolicy
 from llmx.events.home import rollout_path_for
 from llmx.events.ids import format_timestamp
 from llmx.events.limits import DEFAULT_INLINE_OUTPUT_BYTES
@@ -59,21 +59,10 @@ from llmx.events.sinks import EphemeralSink, FileSink, RolloutSink
 from llmx.events.subscribers import DEFAULT_SUBSCRIBER_CAPACITY, Subscription
 
 
-class Durability(enum.StrEnum):
-    """When the writer calls fsync (it writes and flushes every batch regardless)."""
-
-    # After every batch: the slowest and safest.
-    BATCH = "batch"
-    # At turn end, after approval decisions and escalations, and at close.
-    TURN = "turn"
-    # Only at close.
-    CLOSE = "close"
-
-
 class RolloutOptions(msgspec.Struct, frozen=True):
     """The ``[rollout]`` settings."""
 
-    durability: Durability = Durability.TURN
+    fsync: FsyncPolicy = FsyncPolicy.TURN
     # Also persist streaming deltas (``*_delta`` events); they are always published.
     persist_deltas: bool = False
     # Inline bytes of one command output; the rest goes to the blob store. None: no cap.
@@ -134,9 +123,9 @@ class EventLog:
         self._redactor = redactor if redactor is not None else Redactor.from_environment()
         # Full outputs are redacted before they are hashed and stored.
         self._capper = OutputCapper(self._options.inline_output_limit, redact=self._redactor.text)
-        durability = self._options.durability
-        self._sync_every_batch = durability is Durability.BATCH
-        self._sync_at_turn_marks = durability is Durability.TURN
+        fsync = self._options.fsync
+        self._sync_every_batch = fsync is FsyncPolicy.ALWAYS
+        self._sync_at_turn_marks = fsync is FsyncPolicy.TURN
         self._drop_deltas = not self._options.persist_deltas
         self._materialized = False
         self._next_ordinal = next_ordinal
@@ -287,7 +276,7 @@ class EventLog:
             self._write(persisted, blobs)
             result.acknowledged = True
             if sync or self._held_needs_sync or (
-                self._unsynced and self._options.durability is Durability.BATCH
+                self._unsynced and self._options.fsync is FsyncPolicy.ALWAYS
             ):
                 await self._sync()
                 result.synced = True
@@ -302,7 +291,7 @@ class EventLog:
             if not self.materialized:
                 self._open_sink()
                 self._write([], [])
-                if self._held_needs_sync or self._options.durability is Durability.BATCH:
+                if self._held_needs_sync or self._options.fsync is FsyncPolicy.ALWAYS:
                     await self._sync()
                 if self._held:
                     self._release_held()

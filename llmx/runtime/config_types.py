@@ -11,6 +11,7 @@ import enum
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from llmx.events.fsync_policy import FsyncPolicy as FsyncPolicy
 from llmx.events.limits import DEFAULT_INLINE_OUTPUT_BYTES
 
 # The sandbox owns the mode; it is re-exported here because every enum of the config
@@ -115,17 +116,6 @@ class EnvironmentInherit(enum.Enum):
     ALL = "all"
     CORE = "core"
     NONE = "none"
-
-
-class FsyncPolicy(enum.Enum):
-    """When the rollout writer calls ``fsync``."""
-
-    # At turn end, on approval decisions and at shutdown (the default).
-    TURN = "turn"
-    # After every written batch: slowest, loses nothing on power failure.
-    ALWAYS = "always"
-    # Never: the OS decides; a crash of the machine may lose the tail.
-    NEVER = "never"
 
 
 class ProviderDefaults:

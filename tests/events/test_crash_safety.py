@@ -24,8 +24,9 @@ from pathlib import Path
 import pytest
 from support.waits import read_within, wait_child
 
-from llmx.events.event_log import Durability, EventLog, RolloutOptions
+from llmx.events.event_log import EventLog, RolloutOptions
 from llmx.events.event_msgs import AgentMessage, ExecCommandEnd, TaskComplete, TaskStarted
+from llmx.events.fsync_policy import FsyncPolicy
 from llmx.events.home import rollout_path_for
 from llmx.events.ids import new_thread_id
 from llmx.events.ops import UserInputOp
@@ -61,7 +62,7 @@ def _child(home: Path, thread_id: str, seed: int, report_fd: int) -> None:
     rng = random.Random(seed)
 
     async def run() -> None:
-        options = RolloutOptions(durability=Durability.BATCH, inline_output_limit=4096)
+        options = RolloutOptions(fsync=FsyncPolicy.ALWAYS, inline_output_limit=4096)
         meta = SessionMeta(id=thread_id, cwd="/w", originator="crash_test", cli_version="0")
         log = EventLog.for_new_thread(
             home, meta, started_local=STARTED, options=options, redactor=Redactor.disabled()

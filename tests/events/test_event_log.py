@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from llmx.events.event_log import Durability, EventLog, RolloutOptions
+from llmx.events.event_log import EventLog, RolloutOptions
 from llmx.events.event_msgs import ExecCommandEnd, TaskComplete, TaskStarted
+from llmx.events.fsync_policy import FsyncPolicy
 from llmx.events.ids import new_thread_id
 from llmx.events.ops import ExecApproval, UserInputOp
 from llmx.events.outputs import blob_path
@@ -188,15 +189,15 @@ async def test_capped_output_keeps_head_tail_and_full_bytes_once(tmp_path: Path)
 
 
 @pytest.mark.parametrize(
-    ("durability", "expected"),
+    ("fsync", "expected"),
     [
-        (Durability.BATCH, [True, True, True, True]),
-        (Durability.TURN, [False, True, True, True]),
-        (Durability.CLOSE, [False, False, False, False]),
+        (FsyncPolicy.ALWAYS, [True, True, True, True]),
+        (FsyncPolicy.TURN, [False, True, True, True]),
+        (FsyncPolicy.NEVER, [False, False, False, False]),
     ],
 )
-async def test_fsync_policy(tmp_path: Path, durability: Durability, expected: list[bool]) -> None:
-    log = EventLog.for_new_thread(tmp_path, _meta(), options=RolloutOptions(durability=durability))
+async def test_fsync_policy(tmp_path: Path, fsync: FsyncPolicy, expected: list[bool]) -> None:
+    log = EventLog.for_new_thread(tmp_path, _meta(), options=RolloutOptions(fsync=fsync))
     decision = SubmissionRecord(id="2", op=ExecApproval(id="c", decision="approved"))
     escalation = EscalationRecord(
         call_id="c", mode=ExecutionMode.UNSANDBOXED, approved_by=Approver.USER

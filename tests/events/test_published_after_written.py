@@ -23,8 +23,9 @@ import pytest
 from support import PROJECT_ROOT
 from support.waits import WAIT_SECONDS
 
-from llmx.events.event_log import Durability, EventLog, RolloutOptions
+from llmx.events.event_log import EventLog, RolloutOptions
 from llmx.events.event_msgs import AgentMessage, TaskComplete, TaskStarted
+from llmx.events.fsync_policy import FsyncPolicy
 from llmx.events.ids import new_thread_id
 from llmx.events.lines import RolloutLine
 from llmx.events.ops import UserInputOp
@@ -36,10 +37,10 @@ from llmx.events.subscribers import Subscription
 pytestmark = pytest.mark.asyncio
 
 
-def _new_thread(home: Path, durability: Durability = Durability.TURN) -> EventLog:
+def _new_thread(home: Path, fsync: FsyncPolicy = FsyncPolicy.TURN) -> EventLog:
     meta = SessionMeta(id=new_thread_id(), cwd="/w", originator="llmx_test", cli_version="0")
     return EventLog.for_new_thread(home, meta, until_persisted=True,
-                                   options=RolloutOptions(durability=durability))
+                                   options=RolloutOptions(fsync=fsync))
 
 
 def _user_input() -> SubmissionRecord:
@@ -127,7 +128,8 @@ async def test_held_lines_are_published_when_the_thread_closes_without_a_file(
 WRITER = textwrap.dedent("""
     import asyncio, sys
     from pathlib import Path
-    from llmx.events.event_log import Durability, EventLog, RolloutOptions
+    from llmx.events.event_log import EventLog, RolloutOptions
+    from llmx.events.fsync_policy import FsyncPolicy
     from llmx.events.event_msgs import ExecCommandEnd, TaskComplete, TaskStarted
     from llmx.events.ids import new_thread_id
     from llmx.events.ops import UserInputOp
@@ -136,7 +138,7 @@ WRITER = textwrap.dedent("""
 
     async def main() -> None:
         meta = SessionMeta(id=new_thread_id(), cwd="/w", originator="t", cli_version="0")
-        options = RolloutOptions(durability=Durability(sys.argv[2]), inline_output_limit=100)
+        options = RolloutOptions(fsync=FsyncPolicy(sys.argv[2]), inline_output_limit=100)
         log = EventLog.for_new_thread(Path(sys.argv[1]), meta, until_persisted=True,
                                       options=options)
         subscription = log.subscribe()
@@ -158,7 +160,7 @@ WRITER = textwrap.dedent("""
 """)
 
 
-def _traced(tmp_path: Path, durability: str) -> tuple[list[str], Path]:
+def _traced(tmp_path: Path, fsync: str) -> tuple[list[str], Path]:
     strace = shutil.which("strace")
     if strace is None:
         pytest.skip("strace is not installed: the fsyncs of a writer cannot be observed")
@@ -167,7 +169,7 @@ def _traced(tmp_path: Path, durability: str) -> tuple[list[str], Path]:
     done = subprocess.run(
         [strace, "-f", "-qq", "-e", "trace=openat,fsync,fdatasync,write",
          "-e", "signal=none", "-s", "20", "-o", str(trace), sys.executable, "-c", WRITER,
-         str(home), durability],
+         str(home), fsync],
         capture_output=True, text=True, timeout=WAIT_SECONDS, cwd=PROJECT_ROOT, check=False,
     )
     if done.returncode != 0 and "PTRACE" in done.stderr.upper():
@@ -193,17 +195,17 @@ def _fsynced_paths(calls: list[str]) -> list[str]:
     return events
 
 
-@pytest.mark.parametrize("durability", ["turn", "batch"])
+@pytest.mark.parametrize("fsync", ["turn", "always"])
 async def test_new_folder_entries_are_fsynced_with_the_file(
-    tmp_path: Path, durability: str
+    tmp_path: Path, fsync: str
 ) -> None:
-    calls, path = _traced(tmp_path, durability)
+    calls, path = _traced(tmp_path, fsync)
     events = _fsynced_paths(calls)
     blobs = str(path.with_name(path.name.removesuffix(".jsonl") + ".blobs"))
     day, month, year = path.parent, path.parent.parent, path.parent.parent.parent
     before_shown = events[: events.index("SHOWN")]
     before_end = events[: events.index("TURN END")]
-    if durability == "batch":
+    if fsync == "always":
         # The batch that created the file was fsynced, its folder entries too, before
         # anything was shown.
         assert str(path) in before_shown
