@@ -9,6 +9,7 @@ from __future__ import annotations
 import msgspec
 from msgspec import UNSET, Struct, UnsetType
 
+from llmx.events.nesting import DECODE_ERRORS
 from llmx.events.primitives import (
     Duration,
     FileChange,
@@ -17,7 +18,7 @@ from llmx.events.primitives import (
     TextElement,
     TokenUsage,
 )
-from llmx.events.turn_items import TurnItem
+from llmx.events.turn_items import TurnItem, TurnItemHead
 
 
 class EventMsgBase(Struct, tag_field="type"):
@@ -402,6 +403,36 @@ EventMsg = (
     | ElicitationRequest
     | TokenCount
 )
+
+
+# A partial ``EventMsg`` for folds that visit every line: every field optional, so a line
+# the full decode would reject still classifies (``tests/events/test_heads.py``).
+class EventHead(Struct):
+    """The fields of an ``event_msg`` payload that turn segmentation needs.
+
+    ``turn_id``: ``TaskStarted``, ``TaskComplete``, ``TurnAborted``, ``ItemCompleted``...;
+    ``num_turns``: ``ThreadRolledBack``; ``item``: ``ItemStarted``/``ItemCompleted``.
+    """
+
+    type: str | None = None
+    turn_id: str | None = None
+    num_turns: int | None = None
+    item: TurnItemHead | None = None
+
+    @property
+    def item_type(self) -> str | None:
+        return None if self.item is None else self.item.type
+
+
+_event_head_decoder = msgspec.json.Decoder(EventHead)
+
+
+def decode_event_head(payload_raw: bytes | memoryview) -> EventHead | None:
+    """The head of an ``event_msg`` payload; None when its fields have odd types."""
+    try:
+        return _event_head_decoder.decode(payload_raw)
+    except DECODE_ERRORS:
+        return None
 
 # Streaming deltas: not persisted unless ``rollout.persist_deltas`` is on.
 DELTA_EVENT_TYPES: frozenset[str] = frozenset(

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import enum
 
+import msgspec
 from msgspec import UNSET, Struct, UnsetType
 
+from llmx.events.nesting import DECODE_ERRORS
 from llmx.events.ops import Op
 from llmx.events.primitives import JsonValue, TokenUsage
 from llmx.events.response_items import ResponseItem
@@ -59,6 +61,15 @@ class HistoryBase(Struct):
     end_byte_offset: int
 
 
+class HistoryBaseHead(Struct):
+    """``HistoryBase`` with its bounds optional: a parent bounded by only one of them can
+    still be followed, and one bounded by neither is reported rather than ignored."""
+
+    thread_id: str
+    end_ordinal_exclusive: int | None = None
+    end_byte_offset: int | None = None
+
+
 class SessionMeta(Struct):
     """``session_meta`` (``SessionMetaLine``); the first one in a file is canonical."""
 
@@ -84,6 +95,24 @@ class SessionMeta(Struct):
     git: GitInfo | UnsetType = UNSET
 
 
+class SessionMetaHead(Struct):
+    """The id and ``history_base`` of a ``SessionMeta``, without its instructions."""
+
+    id: str | None = None
+    history_base: HistoryBaseHead | None = None
+
+
+_session_meta_head_decoder = msgspec.json.Decoder(SessionMetaHead)
+
+
+def decode_session_meta_head(payload_raw: bytes) -> SessionMetaHead | None:
+    """The head of a ``session_meta`` payload; None when its fields have odd types."""
+    try:
+        return _session_meta_head_decoder.decode(payload_raw)
+    except DECODE_ERRORS:
+        return None
+
+
 class TurnContext(Struct):
     """``turn_context`` (``TurnContextItem``): the settings of a turn, for resume."""
 
@@ -105,6 +134,13 @@ class TurnContext(Struct):
     developer_instructions: str | UnsetType = UNSET
     final_output_json_schema: JsonValue | UnsetType = UNSET
     truncation_policy: JsonValue | UnsetType = UNSET
+
+
+class TurnContextHead(Struct):
+    """The fields of a ``TurnContext`` that turn segmentation needs, without the rest."""
+
+    turn_id: str | None = None
+    model: str | None = None
 
 
 class Compacted(Struct):

@@ -143,3 +143,13 @@ ResponseItem = (
     | Compaction
     | CompactionSummary
 )
+
+
+# A partial ``ResponseItem`` (resume's raw history reads these fields of every item).
+class ResponseItemHead(Struct):
+    """The tag of a ``ResponseItem`` and the fields that pair and filter items: ``role``
+    (``Message``) and ``call_id`` (calls and their outputs)."""
+
+    type: str | None = None
+    role: str | None = None
+    call_id: str | None = None

@@ -146,3 +146,10 @@ TurnItem = (
     | ImageViewItem
     | ContextCompactionItem
 )
+
+
+# A partial ``TurnItem``: only its tag (folds that classify items, not render them).
+class TurnItemHead(Struct):
+    """The tag of a ``TurnItem`` (``item`` of ``item_started``/``item_completed``)."""
+
+    type: str | None = None

@@ -4,7 +4,7 @@ Lines are decoded by the event store's codec (:func:`llmx.events.decode_line`, w
 knows every era); this module only classifies them for the folds and hands out payloads
 as plain JSON values (dicts), so fields this code does not know are kept exactly as
 written: resume sends them back to the model. ``event_msg`` lines are classified from a
-partial decode (:class:`llmx.events.heads.EventHead`) so that lines a fold passes over cost
+partial decode (:class:`llmx.events.event_msgs.EventHead`) so that lines a fold passes over cost
 little.
 """
 
@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from llmx.events.heads import EventHead, decode_event_head
+from llmx.events.event_msgs import EventHead, decode_event_head
 from llmx.events.lines import Era, RolloutLine
 from llmx.events.nesting import DECODE_ERRORS
 from llmx.events.records import LineType

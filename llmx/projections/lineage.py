@@ -16,7 +16,6 @@ from pathlib import Path
 
 import msgspec
 
-from llmx.events.heads import HistoryBaseHead, decode_session_meta_head
 from llmx.events.lines import LineError, decode_line
 from llmx.events.raw_lines import (
     RawLine,
@@ -25,7 +24,7 @@ from llmx.events.raw_lines import (
     read_lines_backward,
     read_lines_forward,
 )
-from llmx.events.records import LineType
+from llmx.events.records import HistoryBaseHead, LineType, decode_session_meta_head
 
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 # ``rollout-<ts>-<thread>.jsonl``; a revert segment: ``rollout-<ts>-<thread>_<segment>.jsonl``.

@@ -5,7 +5,7 @@ session without one that is tens of megabytes of JSON. Decoding it into dicts on
 encode it again for the request costs most of a resume, and the dicts take about three
 times the memory of the bytes. :class:`RawItem` keeps an item as the bytes it was
 recorded with plus the few fields the fold and the request need (decoded from a partial
-:class:`~llmx.events.heads.ResponseItemHead`); :func:`prompt_input_raw` gives the request
+:class:`~llmx.events.response_items.ResponseItemHead`); :func:`prompt_input_raw` gives the request
 ``input`` as ``msgspec.Raw`` values, which ``msgspec.json.encode`` splices into a body
 without re-encoding them.
 
@@ -20,7 +20,7 @@ from typing import Any, Protocol, TypeVar
 
 import msgspec
 
-from llmx.events.heads import ResponseItemHead
+from llmx.events.response_items import ResponseItemHead
 
 JsonObject = dict[str, Any]
 ItemT = TypeVar("ItemT")

@@ -4,9 +4,9 @@ The scan (spec 2.9) groups lines newest first into turn segments (a segment ends
 ``task_started``), lets rollback markers skip the newest N user-turn segments, and stops
 once the base (the newest surviving ``compacted`` line with a ``replacement_history``),
 the previous model and the settings baseline (the newest surviving ``turn_context``) are
-known. It reads each line's payload only as far as a partial head
-(:mod:`llmx.events.heads`) and keeps, of everything it passes, only the payload bytes of
-what replay needs (response items, compactions, rollbacks): memory follows what is
+known. It reads each line's payload only as far as a partial head (the event store's
+``*Head`` Structs, beside the full ones) and keeps, of everything it passes, only the
+payload bytes of what replay needs (response items, compactions, rollbacks): memory follows what is
 restored. The replay then rebuilds history on the base, in whichever representation an
 :class:`~llmx.projections.resume_items.ItemCodec` holds items.
 """
@@ -19,7 +19,8 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from llmx.events.heads import EventHead, TurnContextHead, decode_event_head
+from llmx.events.event_msgs import EventHead, decode_event_head
+from llmx.events.records import TurnContextHead
 from llmx.projections.fold_lines import RecordKind
 from llmx.projections.resume_items import ItemCodec
 from llmx.projections.turns import (

@@ -6,16 +6,23 @@ import msgspec
 import pytest
 from support import fixture_rollouts
 
-from llmx.events.event_msgs import ItemCompleted, TaskStarted, ThreadRolledBack, TurnAborted
-from llmx.events.heads import (
+from llmx.events.event_msgs import (
     EventHead,
-    HistoryBaseHead,
-    SessionMetaHead,
+    ItemCompleted,
+    TaskStarted,
+    ThreadRolledBack,
+    TurnAborted,
     decode_event_head,
-    decode_session_meta_head,
 )
 from llmx.events.reader import RolloutReader
-from llmx.events.records import HistoryBase, LineType, SessionMeta
+from llmx.events.records import (
+    HistoryBase,
+    HistoryBaseHead,
+    LineType,
+    SessionMeta,
+    SessionMetaHead,
+    decode_session_meta_head,
+)
 
 
 def _fields(struct: type[msgspec.Struct]) -> set[str]:

@@ -14,15 +14,15 @@ from projections.rollout_builder import RICH_SESSION_NAMES, RolloutBuilder, inst
 from projections.rollout_builder import user as user_message
 from support import fixture_rollouts
 
-from llmx.events.heads import ResponseItemHead, TurnContextHead
 from llmx.events.reader import RolloutReader
-from llmx.events.records import LineType, TurnContext
+from llmx.events.records import LineType, TurnContext, TurnContextHead
 from llmx.events.response_items import (
     CustomToolCall,
     CustomToolCallOutput,
     FunctionCall,
     FunctionCallOutput,
     Message,
+    ResponseItemHead,
 )
 from llmx.projections.resume import (
     ResumeState,
