@@ -30,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -52,6 +51,7 @@ from llmx.events.limits import DEFAULT_INLINE_OUTPUT_BYTES
 from llmx.events.lines import RolloutItem, RolloutLine, UnknownPayload, decode_line
 from llmx.events.ops import ExecApproval, PatchApproval, UserInputOp, UserTurn
 from llmx.events.outputs import OutputCapper
+from llmx.events.raw_lines import read_lines_backward
 from llmx.events.reader import CHUNK_BYTES, RolloutReader, TornTail
 from llmx.events.records import DecisionRecord, EscalationRecord, SessionMeta, SubmissionRecord
 from llmx.events.redact import Redactor
@@ -446,33 +446,15 @@ def next_ordinal_after(path: Path) -> int:
     Reads the file backwards until it finds a complete line with an ordinal; a file of
     an era without ordinals continues from its number of lines.
     """
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        size = os.fstat(fd).st_size
-        end = size
-        carry = b""
-        while end > 0:
-            begin = max(0, end - CHUNK_BYTES)
-            os.lseek(fd, begin, os.SEEK_SET)
-            block = os.read(fd, end - begin) + carry
-            pieces = block.split(b"\n")
-            # The first piece may be the tail of a line that starts in an earlier block.
-            carry = pieces[0] if begin > 0 else b""
-            complete = pieces[1:] if begin > 0 else pieces
-            if end == size and complete:
-                complete = complete[:-1]  # after the last newline: empty or torn
-            for raw in reversed(complete):
-                if not raw.strip():
-                    continue
-                try:
-                    ordinal = decode_line(raw).ordinal
-                except ValueError:
-                    continue
-                if ordinal is not None:
-                    return ordinal + 1
-            end = begin
-    finally:
-        os.close(fd)
+    for line in read_lines_backward(path, block_size=CHUNK_BYTES):
+        if not line.terminated or line.is_blank:
+            continue  # blank, or a last line without its newline (torn or unfinished)
+        try:
+            ordinal = decode_line(line.data).ordinal
+        except ValueError:
+            continue
+        if ordinal is not None:
+            return ordinal + 1
     reader = RolloutReader(path)
     for _ in reader:
         pass
