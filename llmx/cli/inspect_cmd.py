@@ -127,8 +127,8 @@ def _settings_json(settings: Any) -> dict[str, Any]:
 def _print_report(path: Path, args: argparse.Namespace) -> int:
     import json
 
-    from llmx.projections.audit import audit_rollout
-    from llmx.projections.audit_model import AuditFilter, filter_report
+    from llmx.projections.audit.fold import audit_rollout
+    from llmx.projections.audit.model import AuditFilter, filter_report
 
     report = audit_rollout(path, _search_roots())
     report = filter_report(
@@ -141,7 +141,7 @@ def _print_report(path: Path, args: argparse.Namespace) -> int:
         return 0
     from rich.console import Console
 
-    from llmx.projections.audit_render import render_report, render_text
+    from llmx.projections.audit.render import render_report, render_text
 
     if not sys.stdout.isatty():
         from llmx.cli.terminal import columns_from_env

@@ -8,8 +8,8 @@ from pathlib import Path
 from projections.rollout_builder import RolloutBuilder, install_rich_sessions
 from support import CODEX_RICH_FIXTURES
 
-from llmx.projections.audit import audit_rollout
-from llmx.projections.audit_model import (
+from llmx.projections.audit.fold import audit_rollout
+from llmx.projections.audit.model import (
     AuditFilter,
     CommandStatus,
     Decider,

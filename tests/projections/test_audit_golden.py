@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from support import fixture_rollouts
 
-from llmx.projections.audit import audit_rollout
-from llmx.projections.audit_render import render_text
+from llmx.projections.audit.fold import audit_rollout
+from llmx.projections.audit.render import render_text
 
 GOLDEN = Path(__file__).parent / "golden" / "audit"
 UPDATE = os.environ.get("LLMX_UPDATE_GOLDEN") == "1"

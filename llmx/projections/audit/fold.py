@@ -4,7 +4,7 @@ Reads both representations Codex writes: paginated ``item_completed`` turn items
 (0.147+) and the legacy ``exec_command_end`` / ``patch_apply_end`` / ``mcp_tool_call_end``
 events, plus llmx's explicit approval requests, ``submission`` decisions and
 ``escalation`` lines. Where the log holds no record of an approval (every Codex 0.169
-rollout), it is inferred from outcomes and labelled so (see ``audit_rules``).
+rollout), it is inferred from outcomes and labelled so (see ``rules``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from llmx.events.nesting import nesting_problem
 from llmx.events.ops import ExecApproval, PatchApproval
 from llmx.events.raw_lines import file_size
 from llmx.events.records import DecisionRecord, EscalationRecord, SubmissionRecord
-from llmx.projections.audit_model import (
+from llmx.projections.audit.model import (
     ApprovalAudit,
     AuditReport,
     Decider,
@@ -32,7 +32,7 @@ from llmx.projections.audit_model import (
     SkippedLineAudit,
     TurnAudit,
 )
-from llmx.projections.audit_rules import TurnCalls, derive_turn, settings_from
+from llmx.projections.audit.rules import TurnCalls, derive_turn, settings_from
 from llmx.projections.fold_lines import Record, RecordKind, record_of
 from llmx.projections.lineage import LineageError, RolloutSpan, lines_forward, resolve_lineage
 from llmx.projections.resume import read_session_meta

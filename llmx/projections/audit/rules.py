@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from llmx.projections.audit_infer import (
+from llmx.projections.audit.infer import (
     EXEC_TOOLS,
     INTERACTION_TOOLS,
     aborted_by_user,
@@ -28,7 +28,7 @@ from llmx.projections.audit_infer import (
     strip_file_url,
     wall_time,
 )
-from llmx.projections.audit_model import (
+from llmx.projections.audit.model import (
     ApprovalAudit,
     CommandAudit,
     CommandStatus,

@@ -10,7 +10,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from llmx.projections.audit_model import (
+from llmx.projections.audit.model import (
     AuditReport,
     CommandAudit,
     CommandStatus,
