@@ -14,8 +14,8 @@ from llmx.cli.terminal import use_color
 
 if TYPE_CHECKING:
     from llmx.events.lines import RolloutLine
-    from llmx.projections.exec_human import HumanExecProjection
-    from llmx.projections.exec_json import JsonExecProjection
+    from llmx.projections.exec.human import HumanExecProjection
+    from llmx.projections.exec.json_events import JsonExecProjection
 
 
 class ExecOutput:
@@ -25,11 +25,11 @@ class ExecOutput:
         self._json: JsonExecProjection | None = None
         self._human: HumanExecProjection | None = None
         if json_mode:
-            from llmx.projections.exec_json import JsonExecProjection
+            from llmx.projections.exec.json_events import JsonExecProjection
 
             self._json = JsonExecProjection()
         else:
-            from llmx.projections.exec_human import HumanExecProjection
+            from llmx.projections.exec.human import HumanExecProjection
 
             self._human = HumanExecProjection(show_reasoning=show_reasoning)
         self._ansi = use_color(color, sys.stderr)
@@ -48,14 +48,14 @@ class ExecOutput:
             self._write_human(self._human.finish())
 
     def _write_json(self, events: list[dict[str, Any]]) -> None:
-        from llmx.projections.exec_json import encode_event
+        from llmx.projections.exec.json_events import encode_event
 
         if events:
             sys.stdout.write("".join(encode_event(event) for event in events))
             sys.stdout.flush()
 
     def _write_human(self, records: list[Any]) -> None:
-        from llmx.projections.exec_human import Stream, render_ansi, render_plain
+        from llmx.projections.exec.human import Stream, render_ansi, render_plain
 
         if not records:
             return

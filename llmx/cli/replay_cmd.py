@@ -105,8 +105,8 @@ def replay(
     from llmx.events.lines import LineError, decode_line
     from llmx.events.nesting import nesting_problem
     from llmx.events.raw_lines import file_size, read_lines_forward
-    from llmx.projections.exec_human import HumanExecProjection, Stream, render_ansi, render_plain
-    from llmx.projections.exec_json import JsonExecProjection, encode_event
+    from llmx.projections.exec.human import HumanExecProjection, Stream, render_ansi, render_plain
+    from llmx.projections.exec.json_events import JsonExecProjection, encode_event
     from llmx.projections.lineage import LineageError, RolloutSpan, resolve_lineage
 
     try:

@@ -16,7 +16,7 @@ import re
 
 import msgspec
 
-from llmx.projections.exec_items import FileChangeEntry
+from llmx.projections.exec.items import FileChangeEntry
 
 _ZERO_ID = "0" * 40
 _HUNK_HEADER = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")

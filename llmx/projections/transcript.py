@@ -1,7 +1,7 @@
 """The interactive transcript as a fold of rollout lines (live, resumed or replayed).
 
 :class:`TranscriptFold` reads the same lines ``exec`` reads, through the same fold
-(:class:`~llmx.projections.exec_stream.ExecStream`, which already reconciles Codex's two
+(:class:`~llmx.projections.exec.stream.ExecStream`, which already reconciles Codex's two
 representations of every fact), and turns its notifications into transcript cells
 (:mod:`llmx.projections.transcript_cells`). What the exec fold leaves out because exec
 never shows it live is read here: the streaming deltas (an answer, a reasoning summary,
@@ -39,9 +39,9 @@ from llmx.events.event_msgs import (
 from llmx.events.lines import RolloutLine
 from llmx.events.ops import ExecApproval, PatchApproval, ResolveElicitation
 from llmx.events.records import SessionMeta, SubmissionRecord, TurnContext
-from llmx.projections import exec_items as ei
 from llmx.projections import transcript_cells as tc
-from llmx.projections.exec_stream import ExecStream
+from llmx.projections.exec import items as ei
+from llmx.projections.exec.stream import ExecStream
 from llmx.projections.shell_escape import join_command
 
 # Output kept for a command while it runs; the completed item brings all of it.

@@ -16,7 +16,7 @@ import enum
 
 import msgspec
 
-from llmx.projections.exec_items import (
+from llmx.projections.exec.items import (
     FileChangeEntry,
     ItemStatus,
     NoticeKind,

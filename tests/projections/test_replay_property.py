@@ -27,8 +27,8 @@ from llmx.events.event_msgs import (
 from llmx.events.lines import RolloutLine, encode_line
 from llmx.events.primitives import TokenUsage
 from llmx.events.records import SessionMeta
-from llmx.projections.exec_human import HumanExecProjection, Stream, render_plain
-from llmx.projections.exec_json import JsonExecProjection, encode_event
+from llmx.projections.exec.human import HumanExecProjection, Stream, render_plain
+from llmx.projections.exec.json_events import JsonExecProjection, encode_event
 
 text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=20)
 argv = st.lists(text, min_size=1, max_size=3)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from llmx.events.primitives import AddFile, DeleteFile, FileChange
 from llmx.events.turn_items import FileChangeItem, PatchApplyStatus
 from llmx.projections.diff_render import TurnDiffTracker
-from llmx.projections.exec_items import FileChangeEntry
+from llmx.projections.exec.items import FileChangeEntry
 
 
 class TurnDiffs:

@@ -2,7 +2,7 @@
 
 Codex writes the same facts in two representations: legacy events (``exec_command_begin``,
 ``agent_message``, ...) and, since 0.147's paginated history, ``item_completed`` turn items.
-:mod:`llmx.projections.exec_stream` folds either into the notifications below, the way
+:mod:`llmx.projections.exec.stream` folds either into the notifications below, the way
 Codex's app-server feeds its ``exec`` front end; the human and ``--json`` renderers read only
 these, so they cannot disagree about what happened.
 """

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from llmx.projections.exec_items import SessionHeader
+from llmx.projections.exec.items import SessionHeader
 from llmx.projections.turn_programs import Program
 
 _TMP_LABELS = {"slash_tmp": "/tmp", "tmpdir": "$TMPDIR"}

@@ -1,4 +1,4 @@
-"""Fold rollout lines, of any era, into exec notifications (:mod:`exec_items`).
+"""Fold rollout lines, of any era, into exec notifications (:mod:`~llmx.projections.exec.items`).
 
 The fold keeps just enough state to turn a log back into what ``exec`` saw live: the
 canonical ``session_meta``, the latest ``turn_context`` (for the header), which turn is
@@ -19,9 +19,9 @@ from urllib.parse import unquote
 import msgspec
 
 from llmx.events.lines import RolloutLine
-from llmx.projections import exec_items as ei
 from llmx.projections.diff_render import TurnDiffTracker
-from llmx.projections.exec_header import build_header
+from llmx.projections.exec import items as ei
+from llmx.projections.exec.header import build_header
 from llmx.projections.shell_escape import join_command
 from llmx.projections.turn_programs import TurnWriters
 

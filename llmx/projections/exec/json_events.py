@@ -12,8 +12,8 @@ import json
 from typing import Any
 
 from llmx.events.lines import RolloutLine
-from llmx.projections import exec_items as ei
-from llmx.projections.exec_stream import ExecStream
+from llmx.projections.exec import items as ei
+from llmx.projections.exec.stream import ExecStream
 from llmx.projections.shell_escape import join_command
 
 JsonEvent = dict[str, Any]
