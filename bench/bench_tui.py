@@ -15,9 +15,12 @@ run as a process):
 - keystroke latency while the model streams an answer at about 200 tokens a second (one
   word-sized delta every 5 ms): a key is sent with ``tmux send-keys`` and the pane polled
   until the composer shows it. The figure includes tmux's own delay and the polling (one
-  ``capture-pane`` every ~2 ms), so it bounds the app's latency from above.
+  ``capture-pane`` every ~2 ms), so it bounds the app's latency from above; the same
+  measure of ``cat`` in a pane (the terminal echoes the key) gives that floor. llmx runs
+  under ``tui_key_probe.py``, which also times each key inside the process: from
+  Textual's reading it to the frame showing it handed to the terminal.
 
-Run: .venv/bin/python bench/bench_tui.py [--runs 5] [--megabytes 100] [--keys 60]
+Run: .venv/bin/python bench/bench_tui.py [--runs 5] [--megabytes 100] [--keys 200]
      [--codex PATH]
 """
 
@@ -116,8 +119,8 @@ class Pane:
     def send_literal(self, text: str) -> None:
         self._tmux("send-keys", "-t", "0", "-l", text)
 
-    def send_key(self, key: str) -> None:
-        self._tmux("send-keys", "-t", "0", key)
+    def send_key(self, key: str, *, repeat: int = 1) -> None:
+        self._tmux("send-keys", "-t", "0", "-N", str(repeat), key)
 
     def pid(self) -> int:
         return int(self._tmux("display-message", "-p", "-t", "0", "#{pane_pid}").strip())
@@ -401,31 +404,105 @@ def bench_keys(scratch: Path, project: Path, keys: int, codex: str | None) -> No
                     for index in range(STREAMED_WORDS))
     script = {"turns": [], "fallback": {"items": [{"type": "message", "text": words}],
                                         "chunk_delay": CHUNK_DELAY_S}}
+    with Pane(["cat"], {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                        "TERM": "xterm-256color"}, project) as pane:
+        time.sleep(0.5)
+        floor = [latency for _sent, latency in type_keys(pane, keys)]
+    print(summary("tmux floor: keystroke to screen, cat in a pane", floor, "ms", scale=1000)
+          + f", p99 {p99(floor) * 1000:.1f} ms", flush=True)
     server = ModelServerProcess.start(scratch, script)
     try:
         for who in (None, codex) if codex else (None,):
             home_var = "LLMX_HOME" if who is None else "CODEX_HOME"
             home = scratch / f"keys-{home_var}"
             config(home, server.base_url, project)
-            with Pane(program(who), environment(home_var, home), project) as pane:
-                latencies, still, busy = measure_keys(pane, home, keys)
+            probe = scratch / "keys-probe.json"
+            argv = program(who) if who else [sys.executable, os.environ.get(
+                "BENCH_TUI_PROBE", str(BENCH / "tui_key_probe.py")), str(probe)]
+            with Pane(argv, environment(home_var, home), project) as pane:
+                sent, latencies, still, busy = measure_keys(pane, home, keys)
+                if who is None:
+                    quit_llmx(pane)
             stop_daemons(home)
             shutil.rmtree(home, ignore_errors=True)
             label = "llmx" if who is None else "codex"
-            ordered = sorted(latencies)
-            p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-            print(summary(f"{label}: keystroke to screen while streaming", latencies, "ms",
-                          scale=1000) + f", p99 {p99 * 1000:.1f} ms, "
+            print(summary(f"{label}: keystroke to screen while streaming (tmux)", latencies,
+                          "ms", scale=1000) + f", p99 {p99(latencies) * 1000:.1f} ms, "
                   f"{'still streaming' if still else 'stream ended'} at the last key, "
                   f"CPU {busy * 100:.0f}% of a core meanwhile",
                   flush=True)
+            if who is None:
+                report_probe(probe, sent)
     finally:
         server.stop()
 
 
-def measure_keys(pane: Pane, home: Path, keys: int) -> tuple[list[float], bool, float]:
-    """Keys typed one at a time while the answer streams: each one's latency, whether
-    the stream was still running at the last, and the CPU share used meanwhile."""
+def p99(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+
+def quit_llmx(pane: Pane) -> None:
+    """Ctrl-C until llmx has ended by itself (the probe writes its figures then)."""
+    pid = pane.pid()
+    deadline = time.monotonic() + WAIT_S
+    while Path(f"/proc/{pid}").exists():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"llmx did not quit:\n{pane.screen()}")
+        pane.send_key("C-c")
+        time.sleep(0.3)
+
+
+def report_probe(probe: Path, sent: list[float]) -> None:
+    """The in-process figures of ``tui_key_probe``: from the key read to the frame
+    written, and from the key sent (by tmux send-keys) to the frame written."""
+    keys = json.loads(probe.read_text())[-len(sent):]
+    if len(keys) != len(sent) or any(key[3] is None for key in keys):
+        raise SystemExit(f"the probe saw {len(keys)} of the {len(sent)} keys sent")
+    inside = [written - read for _char, read, _handled, written in keys]
+    handled = [done - read for _char, read, done, _written in keys]
+    outside = [key[3] - at for key, at in zip(keys, sent, strict=True)]
+    for name, values in (("read to frame written", inside),
+                         ("read to handled by the composer", handled),
+                         ("sent to frame written", outside)):
+        print(summary(f"llmx: keystroke, {name}", values, "ms", scale=1000)
+              + f", p99 {p99(values) * 1000:.1f} ms", flush=True)
+
+
+# Keys typed before the composer is emptied again (the typed text stays on one row).
+KEYS_PER_ROW = 40
+
+
+def type_keys(pane: Pane, keys: int) -> list[tuple[float, float]]:
+    """Type ``keys`` keys one at a time (a, b, c, ...): for each, when it was sent and
+    the seconds until the pane showed it. Every :data:`KEYS_PER_ROW` keys the text is
+    erased with Backspace (not timed)."""
+    alphabet = "abcdefghijklmnopqrstuvwxyz"
+    timed: list[tuple[float, float]] = []
+    typed = ""
+    for index in range(keys):
+        if len(typed) == KEYS_PER_ROW:
+            pane.send_key("BSpace", repeat=len(typed))
+            pane.wait_for(lambda screen: alphabet[:5] not in screen, "the emptied composer")
+            typed = ""
+            time.sleep(0.2)
+        typed += alphabet[index % KEYS_PER_ROW % 26]
+        sent = time.perf_counter()
+        pane.send_literal(typed[-1])
+        deadline = time.monotonic() + WAIT_S
+        while typed not in pane.screen():
+            if time.monotonic() > deadline:
+                raise SystemExit(f"key {index} never appeared:\n{pane.screen()}")
+        timed.append((sent, time.perf_counter() - sent))
+        time.sleep(0.05)
+    return timed
+
+
+def measure_keys(pane: Pane, home: Path,
+                 keys: int) -> tuple[list[float], list[float], bool, float]:
+    """Keys typed one at a time while the answer streams: when each was sent, its
+    latency to the screen, whether the stream was still running at the last, and the
+    CPU share used meanwhile."""
     pane.wait_for(lambda screen: "for shortcuts" in screen or "mock-model ·" in screen,
                   "the open session")
     pane.send_literal("stream")
@@ -434,29 +511,22 @@ def measure_keys(pane: Pane, home: Path, keys: int) -> tuple[list[float], bool, 
     pane.send_key("Enter")
     pane.wait_for(lambda screen: "w45 " in screen, "the streamed answer")
     latencies: list[float] = []
-    typed = ""
+    sent_at: list[float] = []
     pids = (pane.pid(), *helpers_of(pane, home))
     cpu_before, wall_before = cpu_seconds(*pids), time.perf_counter()
-    for index in range(keys):
-        typed += "abcdefghijklmnopqrstuvwxyz"[index % 26]
-        sent = time.perf_counter()
-        pane.send_literal(typed[-1])
-        deadline = time.monotonic() + WAIT_S
-        while typed not in pane.screen():
-            if time.monotonic() > deadline:
-                raise SystemExit(f"key {index} never appeared:\n{pane.screen()}")
-        latencies.append(time.perf_counter() - sent)
-        time.sleep(0.05)
+    for sent, latency in type_keys(pane, keys):
+        sent_at.append(sent)
+        latencies.append(latency)
     still = f"w{STREAMED_WORDS - 1}" not in pane.screen()
     busy = (cpu_seconds(*pids) - cpu_before) / (time.perf_counter() - wall_before)
-    return latencies, still, busy
+    return sent_at, latencies, still, busy
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--megabytes", type=float, default=100.0)
-    parser.add_argument("--keys", type=int, default=60)
+    parser.add_argument("--keys", type=int, default=200)
     parser.add_argument("--codex", help="path of a codex binary to compare with")
     parser.add_argument("--only", choices=("start", "resume", "keys"))
     parser.add_argument("--fresh-home", action="store_true",

@@ -113,3 +113,29 @@ def test_a_resumed_session_shows_its_transcript_once_open(tmp_path: Path) -> Non
     assert "recorded question" in transcript
     assert "Recorded answer." in transcript
     assert "the session…" not in str(seen["activity"])
+
+
+CLOCK = """
+import os
+from llmx.cli.tui.launch import load_textual
+load_textual()
+import textual.screen
+print(round(1 / textual.screen.UPDATE_PERIOD), os.environ.get("TEXTUAL_FPS"))
+"""
+
+
+def test_the_screen_clock_is_set_for_textual_and_left_out_of_the_commands_environment(
+) -> None:
+    def clock(**env: str) -> str:
+        environment = {key: value for key, value in os.environ.items()
+                       if key != "TEXTUAL_FPS"}
+        done = subprocess.run([sys.executable, "-c", CLOCK], env={**environment, **env},
+                              capture_output=True, text=True, timeout=WAIT_SECONDS,
+                              check=False)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    # llmx's clock, and nothing left for the session's commands to inherit.
+    assert clock() == "240 None"
+    # A user's own setting wins, and stays theirs.
+    assert clock(TEXTUAL_FPS="30") == "30 30"

@@ -11,6 +11,7 @@ the queue of prompts typed while a turn runs).
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
@@ -70,6 +71,19 @@ _ELICITATION_ANSWERS = {
     ReviewDecision.DENIED: "decline",
     ReviewDecision.ABORT: "cancel",
 }
+
+
+def settle_heap() -> None:
+    """Leave what is loaded once the session is open out of the garbage collector's
+    full passes.
+
+    Textual, the runtime and a resumed session are objects that live as long as the
+    app; each full pass of the cyclic collector walked all of them (50-170 ms, measured
+    while a model streams), freezing the screen and the keys typed meanwhile. Frozen,
+    they are still freed by reference counting; no collection runs first (it found
+    about 65 unreachable objects at this point and cost 30 ms of CPU).
+    """
+    gc.freeze()
 
 
 def status_text(status: SessionStatus, *, fallback_cwd: str = "") -> Text:
@@ -249,6 +263,7 @@ class LlmxApp(App[int]):
         finally:
             self._opening = False
             self._refresh_chrome()
+            settle_heap()
 
     async def _resume_shown_first(self, ref: ThreadRef) -> None:
         """Resume ``ref``, showing its recorded transcript (the newest page) while the

@@ -8,6 +8,8 @@ cut to a few lines in the transcript; the overlay (``Ctrl-T``) shows them whole.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from rich.text import Text
 
 from llmx.projections import transcript_cells as tc
@@ -41,7 +43,8 @@ def _indent(text: Text, first: str, rest: str = "  ") -> Text:
 
 
 def _marked(mark: str, mark_style: str, body: Text) -> Text:
-    out = Text(mark, style=mark_style)
+    # The mark's style is a span of its own: a Text's base style would colour the body.
+    out = Text.assemble((mark, mark_style))
     out.append_text(_indent(body, "", "  "))
     return out
 
@@ -72,12 +75,9 @@ def render_cell(cell: tc.Cell, *, whole: bool = False, show_reasoning: bool = Tr
     """
     if isinstance(cell, tc.UserCell):
         return _marked("› ", "bold cyan", Text(cell.text, style="bold"))
-    if isinstance(cell, tc.AgentCell):
-        return _marked("• ", "bold", Text(cell.text))
-    if isinstance(cell, tc.ReasoningCell):
-        if not show_reasoning or not cell.text.strip():
-            return None
-        return _marked("• ", "dim", Text(cell.text, style="dim italic"))
+    if isinstance(cell, tc.AgentCell | tc.ReasoningCell):
+        grown = streamed(cell, show_reasoning=show_reasoning)
+        return None if grown is None else render_lines_of(grown, 0, len(grown.text))
     if isinstance(cell, tc.CommandCell):
         return _command(cell, whole=whole)
     if isinstance(cell, tc.PatchCell):
@@ -100,19 +100,49 @@ def render_cell(cell: tc.Cell, *, whole: bool = False, show_reasoning: bool = Tr
     return _marked("• ", "dim", Text(cell.text, style="dim"))
 
 
+class Streamed(NamedTuple):
+    """A cell whose text grows at its end while the model streams it (an answer, a
+    reasoning summary): drawn a line at a time, each line as :func:`render_cell` draws
+    it within the whole (see :func:`render_lines_of`)."""
+
+    text: str
+    mark_style: str
+    text_style: str
+
+
+def streamed(cell: tc.Cell, *, show_reasoning: bool = True) -> Streamed | None:
+    """``cell`` as a :class:`Streamed`, when it is one and shown."""
+    if isinstance(cell, tc.AgentCell):
+        return Streamed(cell.text, "bold", "")
+    if isinstance(cell, tc.ReasoningCell) and show_reasoning and cell.text.strip():
+        return Streamed(cell.text, "dim", "dim italic")
+    return None
+
+
+def render_lines_of(cell: Streamed, start: int, end: int) -> Text:
+    """The lines of ``cell.text[start:end]`` as :func:`render_cell` draws them within the
+    whole cell: ``start`` is 0 or just after a newline, ``end`` the end of the text or
+    a newline's position. Each line of a cell wraps by itself, so the rows of the parts
+    put together are the rows of the whole."""
+    body = Text(cell.text[start:end], style=cell.text_style)
+    if start == 0:
+        return _marked("• ", cell.mark_style, body)
+    return _indent(body, "  ", "  ")
+
+
 def _command(cell: tc.CommandCell, *, whole: bool) -> Text:
     running = cell.status is tc.ItemStatus.IN_PROGRESS
     if running:
-        title = Text("Running ", style="bold")
+        title = Text.assemble(("Running ", "bold"))
         mark, mark_style = "◦ ", "cyan"
     elif cell.status is tc.ItemStatus.DECLINED:
-        title = Text("Declined ", style="bold red")
+        title = Text.assemble(("Declined ", "bold red"))
         mark, mark_style = "✗ ", "red"
     else:
-        title = Text("Ran ", style="bold")
+        title = Text.assemble(("Ran ", "bold"))
         mark, mark_style = "• ", "green" if cell.status is tc.ItemStatus.COMPLETED else "red"
     if cell.source == "user":
-        title = Text("You ran " if not running else "Running ", style="bold")
+        title = Text.assemble(("You ran " if not running else "Running ", "bold"))
     title.append(cell.command)
     lines = _output_excerpt(cell.output, whole=whole)
     body = Text()
@@ -135,7 +165,7 @@ def _patch(cell: tc.PatchCell, *, whole: bool) -> Text:
         tc.ItemStatus.FAILED: "Failed to edit",
     }.get(cell.status, "Edited")
     paths = ", ".join(change.path for change in cell.changes) or "(nothing)"
-    body = Text(f"{verb} ", style="bold")
+    body = Text.assemble((f"{verb} ", "bold"))
     body.append(paths)
     tracker = TurnDiffTracker("")
     tracker.apply(cell.changes)
@@ -172,8 +202,8 @@ def _diff_style(line: str) -> str:
 def _tool(cell: tc.ToolCell) -> Text:
     if cell.kind == "web_search":
         return _marked("• ", "cyan", Text(f"Searched the web for {cell.title}"))
-    body = Text("Called " if cell.status is not tc.ItemStatus.IN_PROGRESS else "Calling ",
-                style="bold")
+    body = Text.assemble(
+        ("Called " if cell.status is not tc.ItemStatus.IN_PROGRESS else "Calling ", "bold"))
     body.append(cell.title, style="cyan")
     if cell.detail:
         body.append(f"\n└ {cell.detail}", style="red")
@@ -189,7 +219,7 @@ _STEP_MARKS = {
 
 
 def _plan(cell: tc.PlanCell) -> Text:
-    body = Text("Updated Plan", style="bold")
+    body = Text.assemble(("Updated Plan", "bold"))
     if cell.explanation:
         body.append("\n")
         body.append(cell.explanation, style="italic")
@@ -221,8 +251,8 @@ def _approval(cell: tc.ApprovalCell) -> Text:
     if cell.subject == "patch":
         what = f"edits to {what}"
     if cell.decision is None:
-        body = Text("Waiting for approval to run " if cell.subject == "command"
-                    else "Waiting for approval of ", style="bold")
+        body = Text.assemble(("Waiting for approval to run " if cell.subject == "command"
+                              else "Waiting for approval of ", "bold"))
         body.append(what)
         if cell.reason:
             body.append(f"\nreason: {cell.reason}", style="dim")

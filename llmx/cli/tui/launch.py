@@ -21,6 +21,30 @@ if TYPE_CHECKING:
     from llmx.runtime import ThreadError, ThreadOptions
 
 
+# Ticks a second of the screen's frame clock (Textual's TEXTUAL_FPS, 60 by default). A
+# change is drawn at the clock's next tick: at 60, a key typed while the model streams
+# waited up to 16.7 ms for its frame. The transcript and the status line are laid out at
+# most once per FRAME_S (transcript_view) by their own timers, so a faster clock draws
+# sooner, not more: a tick with nothing changed draws nothing.
+SCREEN_FPS = 240
+
+
+def load_textual() -> None:
+    """Import Textual with the screen's clock at :data:`SCREEN_FPS` (unless the user set
+    ``TEXTUAL_FPS``), without leaving the setting in the environment the session's
+    commands inherit."""
+    if "textual.constants" in sys.modules:
+        return
+    given = os.environ.get("TEXTUAL_FPS")
+    if given is None:
+        os.environ["TEXTUAL_FPS"] = str(SCREEN_FPS)
+    try:
+        import textual.constants  # noqa: F401
+    finally:
+        if given is None:
+            del os.environ["TEXTUAL_FPS"]
+
+
 def require_terminal(command: str) -> None:
     """The TUI needs a terminal on stdin and stdout."""
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
@@ -66,6 +90,7 @@ def print_transcript(app: object) -> None:
 def replay_tui(path: Path, *, inline: bool) -> int:
     """``llmx replay --tui PATH``: the session's transcript, read-only."""
     require_terminal("replay --tui")
+    load_textual()
     from llmx.cli.tui.app import LlmxApp
     from llmx.projections.transcript_pages import TranscriptPages
 
@@ -79,6 +104,7 @@ def run_live(args: argparse.Namespace, start: Start) -> int:
     from llmx.cli.tui.log_notes import route_log_warnings_to
 
     require_terminal("llmx")
+    load_textual()
     app = live_app(args, start)
     route_log_warnings_to(app.note)
     code = run_app(app, inline=args.no_alt_screen)

@@ -34,7 +34,7 @@ def ago(millis: int, now: float | None = None) -> str:
 
 
 def row_label(row: SessionRow, *, show_cwd: bool, now: float | None = None) -> Text:
-    label = Text(f"{ago(row.updated_at_ms, now):>8}  ", style="dim")
+    label = Text.assemble((f"{ago(row.updated_at_ms, now):>8}  ", "dim"))
     if show_cwd:
         label.append(f"{Path(row.cwd).name or row.cwd}  ", style="cyan")
     title = row.name or row.preview.split("\n", 1)[0]

@@ -6,6 +6,11 @@ screen. A cell is turned into strips the first time one of its rows is needed (a
 when it changes or the width does); rows of cells never drawn are estimated from their
 text, so opening a long session draws one screen. Scrolling to the top asks the owner for
 the page before (``on_reached_top``), which is folded then, not before.
+
+While the model streams, a frame costs what changed, not what is shown: an answer or a
+reasoning summary is drawn a line at a time (its completed lines once, only its last
+line again at each change), the rows of a cell whose height did not change are the only
+ones redrawn, and the growing height does not lay the whole screen out again.
 """
 
 from __future__ import annotations
@@ -14,12 +19,15 @@ import bisect
 from collections.abc import Callable, Sequence
 
 from rich.console import Console
-from textual.geometry import Size
+from rich.style import Style
+from rich.text import Text
+from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.timer import Timer
+from textual.widget import Widget
 
-from llmx.cli.tui.cell_render import render_cell
+from llmx.cli.tui.cell_render import Streamed, render_cell, render_lines_of, streamed
 from llmx.projections import transcript_cells as tc
 
 # Blank rows between two cells.
@@ -31,14 +39,27 @@ FRAME_S = 1 / 60
 
 
 class _Drawn:
-    """The strips of one cell at one width and revision."""
+    """The strips of one cell at one width and revision, each as wide as the view.
 
-    __slots__ = ("revision", "strips", "width")
+    For a streamed cell (:func:`streamed`), the first ``done_rows`` strips are the lines of
+    ``done_text`` (complete lines of its text), kept while the text grows after them.
+    """
 
-    def __init__(self, strips: list[Strip], width: int, revision: int) -> None:
+    __slots__ = ("cell", "done_rows", "done_text", "revision", "strips", "style", "width")
+
+    def __init__(self, cell: tc.Cell, strips: list[Strip], width: int, style: Style, *,
+                 done_rows: int = 0, done_text: str = "") -> None:
+        self.cell = cell
         self.strips = strips
         self.width = width
-        self.revision = revision
+        self.style = style
+        self.revision = cell.revision
+        self.done_rows = done_rows
+        self.done_text = done_text
+
+    def current(self, cell: tc.Cell, width: int, style: Style) -> bool:
+        return (self.cell is cell and self.revision == cell.revision
+                and self.width == width and self.style == style)
 
 
 def estimate_rows(cell: tc.Cell, width: int) -> int:
@@ -80,6 +101,8 @@ class TranscriptView(ScrollView, can_focus=True):
         self.on_reached_top: Callable[[], list[tc.Cell]] | None = None
         self._cell_console = Console(width=80, color_system="truecolor", legacy_windows=False,
                                 force_terminal=True)
+        # The style rows are padded with, read once per batch of rows drawn.
+        self._line_style = Style()
 
     # -- content -----------------------------------------------------------------------
 
@@ -141,53 +164,105 @@ class TranscriptView(ScrollView, can_focus=True):
     def _relayout(self, first: int) -> None:
         width = self._content_width()
         if width != self._width:
+            # Everything again at the new width: cells seen so far are estimated until
+            # they are seen again.
             self._width, first = width, 0
+            self._drawn.clear()
         count = self.cell_count()
         first = min(first, count)
-        for index in [i for i in self._drawn if i >= first]:
-            del self._drawn[index]
+        old_total = self._offsets[-1]
         del self._offsets[first + 1:]
         position = self._offsets[first]
         for index in range(first, count):
             position += self._rows_of(index)
             self._offsets.append(position)
-        self.virtual_size = Size(width, position)
+        scrolled = self.scroll_offset.y
+        self._set_virtual_height(position)
         if self._follow:
             self.scroll_end(animate=False, immediate=True, x_axis=False)
-        self.refresh()
+        if position == old_total and self.scroll_offset.y == scrolled:
+            # The same rows in the same place: only those of the changed cells change.
+            self.refresh_lines(self._offsets[first], position - self._offsets[first])
+        else:
+            self.refresh()
+
+    def _set_virtual_height(self, height: int) -> None:
+        size = Size(self._width, height)
+        if size == self.virtual_size:
+            return
+        # Not through the reactive, which lays the whole screen out again (about once a
+        # frame while an answer grows): the screen's layout does not depend on it (the
+        # view has its share of the screen), only the scrollbar does, updated here.
+        self.set_reactive(Widget.virtual_size, size)
+        self._scroll_update(size)
 
     def _rows_of(self, index: int) -> int:
         cell = self.cell(index)
         if isinstance(cell, tc.ReasoningCell) and not self.show_reasoning:
             return 0
         drawn = self._drawn.get(index)
-        rows = len(drawn.strips) if drawn else estimate_rows(cell, self._width)
+        if drawn is not None and drawn.cell is cell:
+            # Drawn before (seen, or streaming): drawn again, which costs its new lines.
+            rows = len(self._strips(index).strips)
+        else:
+            rows = estimate_rows(cell, self._width)
         return rows + CELL_GAP if rows else 0
 
     def _content_width(self) -> int:
         return max(self.scrollable_content_region.width, 20)
 
-    def _draw(self, index: int) -> _Drawn:
+    def _strips(self, index: int) -> _Drawn:
+        """Cell ``index`` drawn at the current width (from the cache when it has not
+        changed; a streamed cell's completed lines are kept)."""
         cell = self.cell(index)
+        style = self._line_style
         drawn = self._drawn.get(index)
-        if drawn is not None and drawn.revision == cell.revision and drawn.width == self._width:
+        if drawn is not None and drawn.current(cell, self._width, style):
             return drawn
-        text = render_cell(cell, whole=self.whole, show_reasoning=self.show_reasoning)
-        strips: list[Strip] = []
-        if text is not None:
-            options = self._cell_console.options.update_width(self._width)
-            lines = self._cell_console.render_lines(text, options, pad=False)
-            strips = [Strip(line) for line in lines]
-        drawn = _Drawn(strips, self._width, cell.revision)
+        grown = streamed(cell, show_reasoning=self.show_reasoning)
+        if grown is None:
+            text = render_cell(cell, whole=self.whole, show_reasoning=self.show_reasoning)
+            drawn = _Drawn(cell, self._render_text(text), self._width, style)
+        else:
+            drawn = self._draw_streamed(cell, grown, drawn, style)
         self._drawn[index] = drawn
+        return drawn
+
+    def _draw_streamed(self, cell: tc.Cell, grown: Streamed, before: _Drawn | None,
+                       style: Style) -> _Drawn:
+        strips: list[Strip] = []
+        done = 0
+        if (before is not None and before.cell is cell and before.width == self._width
+                and before.style == style and grown.text.startswith(before.done_text)):
+            strips, done = before.strips[:before.done_rows], len(before.done_text)
+        last_line = grown.text.rfind("\n") + 1
+        if last_line > done:
+            strips += self._render_text(render_lines_of(grown, done, last_line - 1))
+            done = last_line
+        done_rows = len(strips)
+        strips += self._render_text(render_lines_of(grown, done, len(grown.text)))
+        return _Drawn(cell, strips, self._width, style, done_rows=done_rows,
+                      done_text=grown.text[:done])
+
+    def _render_text(self, text: Text | None) -> list[Strip]:
+        if text is None:
+            return []
+        options = self._cell_console.options.update_width(self._width)
+        lines = self._cell_console.render_lines(text, options, pad=False)
+        style = self._line_style
+        return [Strip(line).crop_extend(0, self._width, style) for line in lines]
+
+    def _draw(self, index: int) -> _Drawn:
+        """Cell ``index`` drawn, the rows below it moved when its height was estimated
+        wrong."""
+        drawn = self._strips(index)
         old_rows = self._offsets[index + 1] - self._offsets[index]
-        new_rows = (len(strips) + CELL_GAP) if strips else 0
+        new_rows = (len(drawn.strips) + CELL_GAP) if drawn.strips else 0
         if new_rows != old_rows:
-            # The estimate was off: shift everything below by the difference.
             delta = new_rows - old_rows
             for later in range(index + 1, len(self._offsets)):
                 self._offsets[later] += delta
-            self.virtual_size = Size(self._width, self._offsets[-1])
+            self._set_virtual_height(self._offsets[-1])
             if self._follow:
                 self.scroll_end(animate=False, immediate=True, x_axis=False)
         return drawn
@@ -197,26 +272,50 @@ class TranscriptView(ScrollView, can_focus=True):
     def on_resize(self) -> None:
         self._relayout(0)
 
-    def render_line(self, y: int) -> Strip:
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # Once per batch of rows rather than per row: the style of the padding, and
+        # the width, which may have changed since the cells were laid out.
+        self._line_style = self.rich_style
         if self._changed_from is not None:
             self.settle()
         if self._content_width() != self._width:
             # Cells shown before the widget had its size (a session opened while the
             # screen was still being laid out) are laid out again at the real width.
             self._relayout(0)
+        self._draw_shown()
+        return super().render_lines(crop)
+
+    def _draw_shown(self) -> None:
+        """Draw every cell with a row on screen before any row is handed out.
+
+        A cell whose estimated height was wrong moves the rows below it (and, while the
+        view follows the end, the scroll position): done row by row, the rows above
+        would come from the layout before and the frame would show a row twice or
+        skip one. Each pass draws the cells now on screen; it ends when drawing them
+        moved nothing (each cell is drawn once, so it ends)."""
+        height = self.scrollable_content_region.height
+        while True:
+            top = self.scroll_offset.y
+            total = self._offsets[-1]
+            index = max(bisect.bisect_right(self._offsets, top) - 1, 0)
+            while index < self.cell_count() and self._offsets[index] < top + height:
+                self._draw(index)
+                index += 1
+            if self.scroll_offset.y == top and self._offsets[-1] == total:
+                return
+
+    def render_line(self, y: int) -> Strip:
         row = self.scroll_offset.y + y
         width = self.scrollable_content_region.width
         if row >= self._offsets[-1] or self.cell_count() == 0:
-            return Strip.blank(width, self.rich_style)
-        index = bisect.bisect_right(self._offsets, row) - 1
-        drawn = self._draw(index)
-        # Drawing may have moved the cell's rows (a corrected estimate): look again.
+            return Strip.blank(width, self._line_style)
         index = min(bisect.bisect_right(self._offsets, row) - 1, self.cell_count() - 1)
         drawn = self._draw(index)
         inside = row - self._offsets[index]
         if inside >= len(drawn.strips):
-            return Strip.blank(width, self.rich_style)
-        return drawn.strips[inside].crop_extend(0, width, self.rich_style)
+            return Strip.blank(width, self._line_style)
+        strip = drawn.strips[inside]
+        return strip if width == self._width else strip.crop_extend(0, width, self._line_style)
 
     def watch_scroll_y(self, old: float, new: float) -> None:
         super().watch_scroll_y(old, new)
