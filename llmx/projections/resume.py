@@ -273,14 +273,17 @@ def _fold(
     codec: ItemCodec[ItemT],
     search_roots: Sequence[Path],
     initial_context: Sequence[JsonObject],
+    spans: Sequence[RolloutSpan] | None = None,
 ) -> ResumeState[ItemT]:
     try:
-        return _fold_once(path, codec, search_roots, initial_context, check_nesting=False)
+        return _fold_once(path, codec, search_roots, initial_context, spans,
+                          check_nesting=False)
     except RecursionError:
         # A line nested deeply enough to exhaust a decoder somewhere in the fold (the
         # fast pass checks nothing ahead): fold again, refusing every line nested more
         # than serde_json's limit before anything decodes it. Those lines are reported.
-        return _fold_once(path, codec, search_roots, initial_context, check_nesting=True)
+        return _fold_once(path, codec, search_roots, initial_context, spans,
+                          check_nesting=True)
 
 
 def _fold_once(
@@ -288,10 +291,11 @@ def _fold_once(
     codec: ItemCodec[ItemT],
     search_roots: Sequence[Path],
     initial_context: Sequence[JsonObject],
+    given_spans: Sequence[RolloutSpan] | None,
     *,
     check_nesting: bool,
 ) -> ResumeState[ItemT]:
-    spans = resolve_lineage(path, search_roots)
+    spans = list(given_spans) if given_spans else resolve_lineage(path, search_roots)
     reader = _Reader(spans, check_nesting=check_nesting)
     scan = scan_backward(reader.lines())
     history = replay(scan, codec, initial_context)
@@ -338,11 +342,14 @@ def fold_resume_raw(
     *,
     search_roots: Sequence[Path] = (),
     initial_context: Sequence[JsonObject] = (),
+    spans: Sequence[RolloutSpan] | None = None,
 ) -> ResumeState[RawItem]:
     """:func:`fold_resume` with the history as recorded bytes (:class:`RawItem`).
 
     What a resumed session should use: ``prompt_input_raw(state.history)`` is the
     request ``input`` as ``msgspec.Raw`` values, equal as JSON to
     ``prompt_input(fold_resume(path).history)``, at a fraction of the time and memory.
+    ``spans`` (the lineage of ``path``, its last one bounded) folds only that much: a
+    fork from a turn starts from the history as that turn left it.
     """
-    return _fold(path, RawCodec(), search_roots, initial_context)
+    return _fold(path, RawCodec(), search_roots, initial_context, spans)

@@ -31,6 +31,9 @@ def session_meta(settings: SessionSettings) -> SessionMeta:
         source=settings.source,
         model_provider=settings.model_provider,
         base_instructions={"text": settings.base_instructions},
+        # Every line carries its ordinal, as in Codex 0.169's paginated rollouts; Codex
+        # follows a fork's ``history_base`` only into a parent that says so.
+        history_mode="paginated",
     )
     if settings.thread_source is not None:
         meta.thread_source = settings.thread_source

@@ -206,7 +206,7 @@ def test_fork_continues_the_history_in_a_new_thread(tmp_path: Path) -> None:
             parent = server.start_thread(cwd=str(work))
             drive_turn(server, parent, "remember the number 7")
             assert server.call("thread/fork", {"threadId": parent, "lastTurnId": "x"})[
-                "error"]["code"] == -32601
+                "error"]["message"].startswith(f"cannot fork thread {parent}: turn not found: x")
             forked = server.call("thread/fork", {"threadId": parent})["result"]["thread"]
             assert forked["id"] != parent
             assert forked["forkedFromId"] == parent
@@ -220,3 +220,35 @@ def test_fork_continues_the_history_in_a_new_thread(tmp_path: Path) -> None:
         assert "remember the number 7" in last
     meta = json.loads(rollout_of(home, forked["id"]).read_text().splitlines()[0])["payload"]
     assert meta["forked_from_id"] == parent
+
+
+def test_fork_through_or_before_a_turn(tmp_path: Path) -> None:
+    script = {"turns": [], "fallback": [{"type": "message", "text": "ok"}]}
+    with scripted(script) as model:
+        home = make_home(tmp_path, model.base_url)
+        work = workspace(tmp_path)
+        with AppServer(home, work, env=KEY) as server:
+            server.initialize()
+            parent = server.start_thread(cwd=str(work))
+            turn_ids = []
+            for text in ("one", "two", "three"):
+                done = drive_turn(server, parent, text)
+                turn_ids.append(done[-1]["params"]["turn"]["id"])
+            through = server.call("thread/fork", {"threadId": parent,
+                                                  "lastTurnId": turn_ids[0]})
+            before = server.call("thread/fork", {"threadId": parent,
+                                                 "beforeTurnId": turn_ids[2]})
+            both = server.call("thread/fork", {"threadId": parent, "lastTurnId": turn_ids[0],
+                                               "beforeTurnId": turn_ids[2]})
+            assert both["error"]["message"] == "beforeTurnId cannot be combined with lastTurnId"
+            kept = {}
+            for answer in (through, before):
+                thread = answer["result"]["thread"]
+                kept[thread["id"]] = [turn["id"] for turn in thread["turns"]]
+                drive_turn(server, thread["id"], "four")
+        bodies = [request.body for request in model.model_requests()]
+    assert list(kept.values()) == [turn_ids[:1], turn_ids[:2]]
+    texts = [[part["text"] for item in body["input"] if item.get("role") == "user"
+              for part in item["content"] if not part["text"].startswith("<")]
+             for body in bodies[-2:]]
+    assert texts == [["one", "four"], ["one", "two", "four"]]

@@ -411,13 +411,14 @@ class LiveThreads:
     async def thread_fork(self, conn: Connection, raw: Any) -> dict[str, Any]:
         params = decode(raw, ThreadForkParams)
         thread_id = thread_id_param(params.thread_id)
-        if params.last_turn_id is not None:
-            raise RpcError(-32601, "thread/fork with lastTurnId is not implemented by llmx: "
-                           "a fork takes the whole history")
+        if params.last_turn_id is not None and params.before_turn_id is not None:
+            raise invalid_request("beforeTurnId cannot be combined with lastTurnId")
         manager = self.manager(conn)
         try:
             agent = await manager.fork(ThreadRef.by_id(thread_id),
-                                       self.options(params, ephemeral=bool(params.ephemeral)))
+                                       self.options(params, ephemeral=bool(params.ephemeral)),
+                                       through_turn_id=params.last_turn_id,
+                                       before_turn_id=params.before_turn_id)
         except ThreadError as exc:
             raise invalid_request(f"cannot fork thread {thread_id}: {exc}") from None
         fold = AppServerFold(agent.thread_id)

@@ -102,6 +102,7 @@ class ThreadResumeParams(ThreadSettingsParams):
 class ThreadForkParams(ThreadSettingsParams):
     thread_id: str = ""
     last_turn_id: str | None = None
+    before_turn_id: str | None = None
     ephemeral: bool | None = None
     exclude_turns: bool = False
 

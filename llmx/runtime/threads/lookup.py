@@ -8,7 +8,9 @@ path of its rollout file, or as "the latest" (of one directory, or of any). Ids 
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -18,6 +20,9 @@ from llmx.events.primitives import TokenUsage
 from llmx.runtime.context_updates import ContextBaseline
 from llmx.runtime.session_types import HistoryItem
 from llmx.runtime.threads.errors import ThreadError
+
+if TYPE_CHECKING:
+    from llmx.projections.lineage import RolloutSpan
 
 
 class RefKind(enum.StrEnum):
@@ -155,8 +160,9 @@ class RecordedThread(msgspec.Struct):
     baseline: ContextBaseline | None = None
 
 
-def load_recorded(path: Path) -> RecordedThread:
-    """Fold ``path`` (and the parents its ``history_base`` names) back into model context.
+def load_recorded(path: Path, spans: Sequence[RolloutSpan] | None = None) -> RecordedThread:
+    """Fold ``path`` (and the parents its ``history_base`` names) back into model context;
+    with ``spans``, only that much of its lineage (a fork from a turn).
 
     A torn final line is ignored here; the writer that appends to the file cuts it.
     """
@@ -166,7 +172,7 @@ def load_recorded(path: Path) -> RecordedThread:
 
     try:
         # Restored items stay the bytes they were recorded as, spliced into the request.
-        state = fold_resume_raw(path)
+        state = fold_resume_raw(path, spans=spans)
         with path.open("rb") as handle:
             first = handle.readline()
     except LineageError as exc:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
     from llmx.events.lines import RolloutLine
     from llmx.events.primitives import TokenUsage
+    from llmx.projections.fork_point import ForkPoint
     from llmx.projections.lineage import RolloutSpan
 
 logger = logging.getLogger("llmx.runtime")
@@ -136,17 +137,33 @@ class ThreadManager:
                            meta_line=recorded.meta_line, inherited=None,
                            token_usage=recorded.token_usage, baseline=recorded.baseline)
 
-    async def fork(self, ref: ThreadRef, options: ThreadOptions) -> AgentThread:
-        """A new thread that continues the history of the recorded thread ``ref``.
+    async def fork(
+        self,
+        ref: ThreadRef,
+        options: ThreadOptions,
+        *,
+        turn: int | None = None,
+        through_turn_id: str | None = None,
+        before_turn_id: str | None = None,
+    ) -> AgentThread:
+        """A new thread that continues the history of the recorded thread ``ref``: all of
+        it, or up to the end of turn number ``turn`` (from 1, as ``llmx inspect`` numbers
+        turns), of the turn ``through_turn_id``, or up to the start of ``before_turn_id``.
 
         As Codex does, the fork's rollout is a new file whose ``session_meta`` names the
-        parent (``forked_from_id``) and where its history ends (``history_base``: the
-        parent's ordinal and byte offset); nothing is copied. The file is written at once.
-        A parent running a turn in this manager is refused: interrupt it or let the turn
-        end first.
+        parent (``forked_from_id``) and where the kept history ends (``history_base``: an
+        ordinal and byte offset in the file that turn was recorded in, the parent's or,
+        for a turn the parent inherited, an ancestor's); nothing is copied. The file is
+        written at once. A parent running a turn in this manager is refused: interrupt it
+        or let the turn end first.
         """
         # Imported here: only a fork reads where its parent's history ends.
-        from llmx.projections.lineage import LineageError, RolloutSpan, resolve_lineage
+        from llmx.projections.lineage import (
+            LineageError,
+            RolloutSpan,
+            read_history_base,
+            resolve_lineage,
+        )
 
         loaded = self._config(options)
         running = self._threads.get(ref.value) if ref.kind is RefKind.ID else None
@@ -154,22 +171,32 @@ class ThreadManager:
             raise ThreadError(f"thread {running.thread_id} is running a turn",
                               "interrupt it or wait for the turn to end, then fork")
         parent_path = self._find(ref, options, loaded)
-        recorded = await asyncio.to_thread(load_recorded, parent_path)
-        running = self._threads.get(recorded.thread_id)
-        if running is not None and running.turn_running:
-            raise ThreadError(f"thread {recorded.thread_id} is running a turn",
-                              "interrupt it or wait for the turn to end, then fork")
-        end_byte, end_ordinal = _history_end(parent_path)
-        settings = self._settings(options, loaded, new_thread_id())
-        meta = session_meta(settings)
-        meta.forked_from_id = recorded.thread_id
-        meta.forked_from_ordinal_exclusive = end_ordinal
-        meta.history_base = HistoryBase(recorded.thread_id, end_ordinal, end_byte)
         try:
             parents = resolve_lineage(parent_path)
         except (LineageError, OSError) as exc:
             raise ThreadError(str(exc), "restore the parent rollout, or fork another") from None
-        inherited = [*parents[:-1], RolloutSpan(parent_path, end_byte, inherited=True)]
+        cut: Sequence[RolloutSpan] | None = None
+        if turn is None and through_turn_id is None and before_turn_id is None:
+            end_byte, end_ordinal = _history_end(parent_path)
+            base_thread = None
+            inherited = [*parents[:-1], RolloutSpan(parent_path, end_byte, inherited=True)]
+        else:
+            point = _fork_point(parents, turn, through_turn_id, before_turn_id)
+            end_byte, end_ordinal, base_thread = point.end_byte, point.end_ordinal, \
+                point.thread_id
+            inherited = cut = list(point.spans)
+        recorded = await asyncio.to_thread(load_recorded, parent_path, cut)
+        # The parent (the thread asked for), also when the cut lies in an ancestor.
+        parent_id = read_history_base(parent_path)[0] or recorded.thread_id
+        running = self._threads.get(parent_id)
+        if running is not None and running.turn_running:
+            raise ThreadError(f"thread {parent_id} is running a turn",
+                              "interrupt it or wait for the turn to end, then fork")
+        settings = self._settings(options, loaded, new_thread_id())
+        meta = session_meta(settings)
+        meta.forked_from_id = parent_id
+        meta.forked_from_ordinal_exclusive = end_ordinal
+        meta.history_base = HistoryBase(base_thread or parent_id, end_ordinal, end_byte)
         log = EventLog.for_new_thread(self.home, meta, ephemeral=options.ephemeral,
                                       options=self._rollout_options(loaded),
                                       next_ordinal=end_ordinal)
@@ -294,6 +321,19 @@ class ThreadManager:
         if client is None:
             client = self._http[key] = http_client_for(loaded.provider)
         return client
+
+
+def _fork_point(spans: list[RolloutSpan], turn: int | None, through_turn_id: str | None,
+                before_turn_id: str | None) -> ForkPoint:
+    from llmx.projections.fork_point import ForkPointError, fork_point
+
+    try:
+        return fork_point(spans, turn=turn, through_turn_id=through_turn_id,
+                          before_turn_id=before_turn_id)
+    except ForkPointError as exc:
+        raise ThreadError(str(exc), "pick an ended turn ('llmx inspect' lists them)") from None
+    except OSError as exc:
+        raise ThreadError.from_os(exc, spans[-1].path, doing="cannot read") from None
 
 
 def _history_end(path: Path) -> tuple[int, int]:
