@@ -207,6 +207,10 @@ class Config(_Section, frozen=True, kw_only=True):
     model_verbosity: Verbosity | None = None
     model_context_window: Positive | None = None
     model_auto_compact_token_limit: int | None = None
+    # The prompt of a compaction (Codex's checkpoint prompt when unset), inline or read
+    # from a file (``experimental_compact_prompt_file``, which wins, as in Codex).
+    compact_prompt: str | None = None
+    experimental_compact_prompt_file: str | None = None
     instructions: str | None = None
     developer_instructions: str | None = None
     # Accepted and kept for the MCP client; each server is ``{command, args, env, ...}``.

@@ -36,7 +36,7 @@ from llmx.events.primitives import TextInput
 from llmx.events.records import Approver, SubmissionRecord
 from llmx.runtime.approvals import ApprovalCache
 from llmx.runtime.authorship import session_meta
-from llmx.runtime.compaction import Compaction
+from llmx.runtime.compaction import Compaction, approx_tokens
 from llmx.runtime.context_updates import ContextBaseline, context_updates
 from llmx.runtime.instructions import (
     EnvironmentContext,
@@ -110,6 +110,16 @@ class Session:
         self._indexed_ordinal: int | None = None
         # history.jsonl, told each prompt after the rollout (None: not kept, as ephemeral).
         self._prompt_history = prompt_history
+        # The size of the model's context as last measured: the tokens of the last
+        # response, or for a resumed history its estimate until the first response.
+        self._context_tokens = 0
+        self._resumed_oversize = False
+        limit = settings.auto_compact_token_limit
+        if history and limit is not None:
+            # A resumed history the model could not take is compacted before the first
+            # turn sends it (estimated as Codex estimates: four bytes per token).
+            self._context_tokens = sum(approx_tokens(item) for item in history)
+            self._resumed_oversize = self._context_tokens >= limit
 
     # -- the frontend side ----------------------------------------------------------
 
@@ -277,6 +287,7 @@ class Session:
 
     def add_usage(self, usage: TokenUsage) -> TokenUsage:
         self._usage = added_usage(self._usage, usage)
+        self._context_tokens = usage.total_tokens
         return self._usage
 
     async def await_decision(self, call_id: str, request: ApprovalRequest) -> Answer:
@@ -302,25 +313,49 @@ class Session:
                                                "thread's setting"))
 
     def _start_turn(self, op: TurnOp) -> None:
-        schema = op.final_output_json_schema
+        inputs = [item.text for item in op.items if isinstance(item, TextInput)]
+        self._turn_task = asyncio.create_task(self._run_turn(op, inputs),
+                                              name="turn")
+
+    def _compaction_notice(self) -> str | None:
+        """Why the history must be compacted before the next turn, if it must."""
+        limit = self.settings.auto_compact_token_limit
+        if limit is None or self._context_tokens < limit:
+            return None
+        if self._resumed_oversize:
+            return (f"The resumed history (about {self._context_tokens} tokens) is larger "
+                    f"than the model can take (compaction limit {limit}): compacting it "
+                    "before the next turn.")
+        return (f"The context holds {self._context_tokens} tokens, at or above the "
+                f"compaction limit of {limit}: compacting it before the next turn.")
+
+    def _start_compaction(self) -> None:
+        compaction = Compaction(self.settings, self.log, self.model, self,
+                                initial_context=self.initial_context())
+        self._turn_task = asyncio.create_task(self._compact_now(compaction),
+                                              name=f"compaction-{compaction.turn_id}")
+
+    async def _compact_now(self, compaction: Compaction) -> None:
+        await self._run_compaction(compaction)
+        self._resumed_oversize = False
+
+    async def _run_turn(self, op: TurnOp, inputs: list[str]) -> None:
         interrupted, self._interrupt_pending = self._interrupt_pending, False
+        notice = self._compaction_notice()
+        if notice is not None and not interrupted:
+            compaction = Compaction(self.settings, self.log, self.model, self,
+                                    initial_context=self.initial_context(), notice=notice)
+            outcome = await self._run_compaction(compaction)
+            self._resumed_oversize = False
+            # An interrupt stopped the compaction: the turn is on record, and aborted.
+            interrupted = outcome.status is TurnStatus.ABORTED
+        schema = op.final_output_json_schema
         turn = Turn(
             self.settings, self.log, self.model, self, list(op.items),
             schema if isinstance(schema, dict) else None,
             context_items=self._turn_context_items(),
             interrupted=interrupted,
         )
-        inputs = [item.text for item in op.items if isinstance(item, TextInput)]
-        self._turn_task = asyncio.create_task(self._run_turn(turn, inputs),
-                                              name=f"turn-{turn.turn_id}")
-
-    def _start_compaction(self) -> None:
-        compaction = Compaction(self.settings, self.log, self.model, self,
-                                initial_context=self.initial_context())
-        self._turn_task = asyncio.create_task(self._run_compaction(compaction),
-                                              name=f"compaction-{compaction.turn_id}")
-
-    async def _run_turn(self, turn: Turn, inputs: list[str]) -> None:
         self._turn_ended(await turn.run(), inputs)
 
     def _start_user_shell(self, command: str) -> None:
@@ -333,15 +368,19 @@ class Session:
         # Not a turn of the model's: the thread's outcome and ``notify`` stay as they were.
         self.update_index()
 
-    async def _run_compaction(self, compaction: Compaction) -> None:
+    async def _run_compaction(self, compaction: Compaction) -> TurnOutcome:
         outcome = await compaction.run()
         self._context_recorded = self._context_recorded or outcome.context_recorded
         if outcome.context_recorded:
             # Its turn_context is the model's baseline now.
             self._baseline = ContextBaseline.from_settings(self.settings)
+        if outcome.status is TurnStatus.COMPLETED:
+            # Measured again by the next response; until then the summary is small.
+            self._context_tokens = sum(approx_tokens(item) for item in self._history)
         # Not a turn of the user's: the thread's outcome and ``notify`` stay as they were.
         self.failed = self.failed or outcome.status is TurnStatus.FAILED
         self.update_index()
+        return outcome
 
     def _turn_ended(self, outcome: TurnOutcome, inputs: list[str]) -> None:
         """What a turn's end means for the thread: its outcome, ``notify``, the index."""

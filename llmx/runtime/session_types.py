@@ -84,6 +84,11 @@ class SessionSettings(msgspec.Struct):
     reasoning_effort: str | None = None
     reasoning_summary: str = "auto"
     model_context_window: int | None = None
+    # The context size (tokens of the last response) at which the thread is compacted
+    # before it goes on; None: never automatically.
+    auto_compact_token_limit: int | None = None
+    # The compaction prompt; None: Codex's checkpoint prompt.
+    compact_prompt: str | None = None
     env: Mapping[str, str] = msgspec.field(default_factory=dict)
     notify: tuple[str, ...] = ()
     originator: str = "llmx_exec"

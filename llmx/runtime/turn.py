@@ -31,6 +31,7 @@ from llmx.events.turn_items import (
 )
 from llmx.runtime import turn_records as records
 from llmx.runtime.authorship import writer_record
+from llmx.runtime.compaction import compact_history
 from llmx.runtime.instructions import developer_message
 from llmx.runtime.models.errors import ModelError
 from llmx.runtime.models.request import ModelRequest, Reasoning, RequestIdentity
@@ -92,6 +93,8 @@ class Turn:
         self._interrupted = interrupted
         self._context_recorded = False
         self._opened = False
+        # The tokens of the last response: the size of the context the model was sent.
+        self._context_tokens = 0
         # Tool calls made but not answered yet (for the abort path).
         self.open_calls: dict[str, ToolCall] = {}
         self.tools = ToolContext(settings, log, host, self.turn_id)
@@ -135,6 +138,14 @@ class Turn:
             for call, text in zip(calls, outputs, strict=True):
                 self.open_calls.pop(call.call_id, None)
                 await self.record(call.output_item(text))
+            if self._context_full():
+                # The context filled up mid-turn: summarised before the turn goes on.
+                try:
+                    await compact_history(self.settings, self.log, self.model, self.host,
+                                          self.turn_id, self.host.initial_context())
+                except ModelError as error:
+                    await self._fail(error)
+                    return TurnStatus.FAILED
         await self._complete(error=None)
         return TurnStatus.COMPLETED
 
@@ -259,8 +270,13 @@ class Turn:
                             custom=True)
         return None
 
+    def _context_full(self) -> bool:
+        limit = self.settings.auto_compact_token_limit
+        return limit is not None and self._context_tokens >= limit
+
     async def _token_count(self, usage: TokenUsage | None) -> None:
         if usage is not None:
+            self._context_tokens = usage.total_tokens
             total = self.host.add_usage(usage)
             await self.event(records.token_count(self.settings, total, usage))
 

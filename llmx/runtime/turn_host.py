@@ -11,7 +11,7 @@ turn, decides what that means for the thread (its outcome, ``notify``, the index
 from __future__ import annotations
 
 import enum
-from typing import Protocol
+from typing import Any, Protocol
 
 import msgspec
 
@@ -54,6 +54,11 @@ class TurnHost(Protocol):
 
     async def record_prompt(self, text: str) -> None:
         """Keep the turn's prompt in ``history.jsonl`` (once the model has it)."""
+        ...
+
+    def initial_context(self) -> list[dict[str, Any]]:
+        """What opens a new history (the instructions, the environment): a compaction
+        inside a turn rebuilds the history on it."""
         ...
 
 

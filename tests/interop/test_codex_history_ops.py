@@ -4,6 +4,7 @@ and Codex's forks load in llmx: the two programs share one home."""
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,31 @@ from support.waits import within
 
 from llmx.events.ops import ThreadRollback
 from llmx.events.primitives import TextInput
+from llmx.projections.turns import SUMMARY_PREFIX
 from llmx.runtime import AgentThread, ThreadEvents, ThreadManager, ThreadOptions, ThreadRef
 
 pytestmark = needs_codex
 ANSWERS = {"turns": [], "fallback": [{"type": "message", "text": "ok"}]}
+
+
+def usage(total: int) -> dict[str, Any]:
+    return {"input_tokens": total - 10, "output_tokens": 10, "total_tokens": total}
+
+
+# Under a 2000-token window (limit 1800): turn two fills it, so the history is compacted
+# before turn three; turn three's tool call fills it again, so it is compacted inside it.
+COMPACTING_SCRIPT = {"turns": [
+    {"match": "one", "items": [{"type": "message", "text": "ok one"}], "usage": usage(500)},
+    {"match": "two", "items": [{"type": "message", "text": "ok two"}], "usage": usage(1900)},
+    {"match": "CONTEXT CHECKPOINT", "items": [{"type": "message", "text": "SUMMARY-A"}],
+     "usage": usage(300)},
+    {"match": "three", "items": [{"type": "shell", "command": "echo from-the-tool"}],
+     "usage": usage(1950)},
+    {"match": "CONTEXT CHECKPOINT", "items": [{"type": "message", "text": "SUMMARY-B"}],
+     "usage": usage(300)},
+    {"match": "SUMMARY-B", "items": [{"type": "message", "text": "done three"}],
+     "usage": usage(400)},
+], "fallback": {"items": [{"type": "message", "text": "ok"}], "usage": usage(450)}}
 
 
 def user_texts(body: dict[str, Any]) -> list[str]:
@@ -85,3 +107,48 @@ def test_codex_resumes_a_fork_llmx_made_from_a_turn(tmp_path: Path) -> None:
     assert user_texts(bodies[3]) == ["one", "four"]
     assert user_texts(bodies[4]) == ["one", "four", "five"]
     assert user_texts(bodies[5]) == ["one", "two", "three", "six"]
+
+
+async def llmx_runs_past_its_window(env: ExecEnv) -> str:
+    options = ThreadOptions(cwd=env.workspace, sandbox_mode="danger-full-access",
+                            approval_policy="never")
+    async with ThreadManager(env.home, model_env={API_KEY_ENV: "dummy"}) as manager:
+        thread = await manager.open(options)
+        await turns_then(thread, ["one", "two", "three"])
+        await within(thread.close(), "the thread to close")
+        resumed = await manager.resume(ThreadRef.by_id(thread.thread_id), options)
+        await turns_then(resumed, ["four"])
+        await within(resumed.close(), "the resumed thread to close")
+        return thread.thread_id
+
+
+def conversation(body: dict[str, Any]) -> list[str]:
+    """The messages and calls of a request, without the context either program adds."""
+    out = []
+    for item in body["input"]:
+        if item.get("type") == "message" and item.get("role") in ("user", "assistant"):
+            out += [f"{item['role']}: {part['text']}" for part in item.get("content") or ()
+                    if not part.get("text", "").startswith("<")]
+        elif item.get("type") in ("function_call", "function_call_output"):
+            out.append(item["type"])
+    return out
+
+
+def test_codex_resumes_a_session_llmx_compacted_with_the_same_history(tmp_path: Path) -> None:
+    script = dict(COMPACTING_SCRIPT)
+    with ModelServer(Script.from_json(script)) as server:
+        env = make_env(tmp_path, server.base_url, config_extra="model_context_window = 2000")
+        thread_id = asyncio.run(llmx_runs_past_its_window(env))
+        resumed = run_codex("exec", "resume", thread_id, "five", home=env.home,
+                            cwd=env.workspace, env=env.env())
+        assert resumed.returncode == 0, resumed.stderr
+        bodies = [request.body for request in server.model_requests()]
+    # Two compactions happened in llmx (before turn three, and inside it).
+    assert sum("CONTEXT CHECKPOINT" in json.dumps(body["input"][-1]) for body in bodies) == 2
+    # llmx's resume and then Codex's send the same history, each with what came since.
+    llmx_resume, codex_resume = bodies[-2], bodies[-1]
+    assert conversation(llmx_resume)[-3:] == [
+        "user: three", f"user: {SUMMARY_PREFIX}\nSUMMARY-B", "assistant: done three",
+        "user: four"][-3:]
+    assert conversation(codex_resume) == [*conversation(llmx_resume), "assistant: ok",
+                                          "user: five"]

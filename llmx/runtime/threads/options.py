@@ -11,14 +11,19 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 
 from llmx.runtime.config_loaded import LoadedConfig
 from llmx.runtime.config_types import ApprovalPolicy, ConfigError
+from llmx.runtime.model_families import auto_compact_limit
 from llmx.runtime.session_sandbox import sandbox_setup
 from llmx.runtime.session_types import SandboxSetup, SessionSettings
 from llmx.runtime.threads.errors import ThreadError
+
+if TYPE_CHECKING:
+    from llmx.runtime.config import Config
 
 Warn = Callable[[str], None]
 
@@ -127,6 +132,9 @@ def thread_settings(
             config.model_reasoning_summary.value if config.model_reasoning_summary else "auto"
         ),
         model_context_window=config.model_context_window,
+        auto_compact_token_limit=auto_compact_limit(
+            config.model, config.model_context_window, config.model_auto_compact_token_limit),
+        compact_prompt=_compact_prompt(config),
         env=sandbox.plan.env,
         notify=tuple(config.notify or ()),
         originator=originator,
@@ -171,6 +179,24 @@ def sandbox_for_mode(options: ThreadOptions, loaded: LoadedConfig,
         )
 
     return resolve
+
+
+def _compact_prompt(config: Config) -> str | None:
+    """``experimental_compact_prompt_file`` (read now: a bad path fails the thread's
+    start, not its first compaction), else ``compact_prompt``."""
+    if config.experimental_compact_prompt_file:
+        path = Path(config.experimental_compact_prompt_file).expanduser()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ThreadError(f"experimental_compact_prompt_file {path}: cannot read it "
+                              f"({exc.strerror if isinstance(exc, OSError) else exc})",
+                              "fix the path in config.toml, or remove the key") from None
+        if text.strip():
+            return text
+    if config.compact_prompt and config.compact_prompt.strip():
+        return config.compact_prompt
+    return None
 
 
 def _approval_policy(options: ThreadOptions, loaded: LoadedConfig) -> str:
