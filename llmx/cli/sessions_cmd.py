@@ -57,6 +57,25 @@ def add_parser(subparsers: Any) -> None:
             action.add_argument("--yes", action="store_true", help="do not ask for confirmation")
         action.set_defaults(handler=_index_guarded(_run_move), move=name)
 
+    rename = sub.add_parser("rename", help="name a session (as Codex's /rename)")
+    rename.add_argument("ref", metavar="ID", help="full id, unique id prefix, or thread name")
+    rename.add_argument("name", metavar="NAME")
+    rename.set_defaults(handler=_run_rename)
+
+    prune = sub.add_parser("prune", help="delete sessions last written before a cutoff")
+    prune.add_argument("--older-than", required=True, metavar="AGE",
+                       help="sessions last written more than AGE ago (90m, 12h, 30d, 8w)")
+    prune.add_argument("--dry-run", action="store_true",
+                       help="only list what would be deleted")
+    prune.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    prune.set_defaults(handler=_index_guarded(_run_prune))
+
+    size = sub.add_parser("size", help="disk used by sessions, and the largest ones")
+    size.add_argument("--top", type=positive_int, default=10, metavar="N",
+                      help="list the N largest sessions (default 10)")
+    size.add_argument("--json", action="store_true")
+    size.set_defaults(handler=_index_guarded(_run_size))
+
     reindex = sub.add_parser("reindex", help="rebuild the session index from the files")
     reindex.set_defaults(handler=_index_guarded(_run_reindex))
 
@@ -220,6 +239,82 @@ def _run_move(args: argparse.Namespace) -> int:
     except SessionFileError as error:
         return _fail(args, str(error))
     print(message)
+    return 0
+
+
+def _run_rename(args: argparse.Namespace) -> int:
+    from llmx.cli.sessions_rename import run_rename
+
+    return run_rename(args)
+
+
+def _run_prune(args: argparse.Namespace) -> int:
+    from llmx.cli.sessions_prune import (
+        PruneError,
+        confirm,
+        delete_sessions,
+        describe,
+        human_size,
+        parse_duration,
+        plan_prune,
+    )
+    from llmx.events.home import llmx_home
+    from llmx.projections.session_index import SessionIndex
+
+    try:
+        older_than = parse_duration(args.older_than)
+    except PruneError as error:
+        return _fail(args, str(error))
+    with SessionIndex.open(llmx_home()) as index:
+        index.sync(full=True)
+        plan = plan_prune(index, older_than)
+        verb = "would delete" if args.dry_run else "deleting"
+        for session in plan.delete:
+            print(f"{verb}  {describe(session)}")
+        for session in plan.keep:
+            print(f"keeping  {describe(session)}  ({session.kept_because})")
+        size = sum(session.size for session in plan.delete)
+        if not plan.delete:
+            print(f"no session was last written more than {args.older_than} ago"
+                  + (" that can go" if plan.keep else ""))
+            return 0
+        if args.dry_run:
+            print(f"{len(plan.delete)} session(s), {human_size(size)} would be deleted")
+            return 0
+        if not args.yes and not confirm(len(plan.delete), size):
+            return _fail(args, f"not deleting {len(plan.delete)} session(s)",
+                         "pass --yes to delete without asking, or --dry-run to look first")
+        delete_sessions(index, plan.delete)
+    print(f"deleted {len(plan.delete)} session(s), {human_size(size)}")
+    return 0
+
+
+def _run_size(args: argparse.Namespace) -> int:
+    import json
+
+    from llmx.cli.sessions_prune import human_size, size_report
+    from llmx.events.home import llmx_home
+    from llmx.projections.session_index import SessionIndex
+
+    home = llmx_home()
+    with SessionIndex.open(home) as index:
+        index.sync(full=True)
+        report = size_report(home, index, args.top)
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    areas = report["areas"]
+    assert isinstance(areas, dict)
+    for name, area in areas.items():
+        print(f"{name + '/':<19} {area['files']:>6} file(s)  {human_size(area['bytes']):>10}")
+    largest = report["largest"]
+    assert isinstance(largest, list)
+    if largest:
+        print(f"largest of {report['sessions']} session(s):")
+    for row in largest:
+        where = " (archived)" if row["archived"] else ""
+        preview = " ".join(str(row["preview"]).split())[:60]
+        print(f"  {row['id']}  {human_size(row['bytes']):>10}{where}  {preview}")
     return 0
 
 
