@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -28,15 +29,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gen_rollout import DEFAULT_SOURCE, generate_rollout
 
 from llmx.projections.resume import fold_resume_raw, prompt_input_raw
-from llmx.runtime.compaction import (
-    _as_dict,
-    approx_tokens,
-    summary_input,
-    user_message_candidates,
-)
 from llmx.projections.turns import collect_user_messages_of
+from llmx.runtime.compaction import approx_tokens, summary_input, user_message_candidates
 
 WINDOW_BUDGET = 272_000 * 95 // 100  # Codex's default window, less its reserve
+
+
+def _decoded(item: object) -> dict[str, object]:
+    value = msgspec.json.decode(item) if isinstance(item, msgspec.Raw) else item
+    assert isinstance(value, dict)
+    return value
 
 
 def _turn_bytes() -> int:
@@ -69,12 +71,12 @@ def main() -> None:
             history = list(prompt_input_raw(fold_resume_raw(path).history))
             size = sum(len(item) for item in history)
 
-            def build() -> int:
+            def build(history: list[Any] = history) -> int:
                 kept, _trimmed = summary_input(history, WINDOW_BUDGET)
-                collect_user_messages_of(user_message_candidates(kept), _as_dict)
+                collect_user_messages_of(user_message_candidates(kept), _decoded)
                 return len(msgspec.json.encode({"input": kept}))
 
-            def whole() -> int:
+            def whole(history: list[msgspec.Raw] = history) -> int:
                 sum(approx_tokens(item) for item in history)
                 return len(msgspec.json.encode({"input": history}))
 
