@@ -47,6 +47,9 @@ class ToolContext:
         self._host = host
         # Commands running now: their in-progress item and start time, by call id.
         self.running_items: dict[str, tuple[TurnItem, int]] = {}
+        # Items a tool adds to the model's history after the outputs of its round of
+        # calls (an image ``view_image`` attached); the turn records them, in order.
+        self.pending_input: list[dict[str, Any]] = []
 
     @property
     def approvals(self) -> ApprovalCache:

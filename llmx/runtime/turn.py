@@ -138,6 +138,10 @@ class Turn:
             for call, text in zip(calls, outputs, strict=True):
                 self.open_calls.pop(call.call_id, None)
                 await self.record(call.output_item(text))
+            # What the tools attached (images) goes after every output of the round.
+            pending, self.tools.pending_input = self.tools.pending_input, []
+            for item in pending:
+                await self.record(item)
             if self._context_full():
                 # The context filled up mid-turn: summarised before the turn goes on.
                 try:

@@ -59,7 +59,8 @@ from llmx.runtime.escalation import (
 from llmx.runtime.tool_context import ToolContext, now_ms
 from llmx.runtime.tools import output as tool_output
 from llmx.runtime.tools.shell import CommandResult, Spawner, run_command, shell_argv
-from llmx.runtime.tools.specs import APPLY_PATCH, EXEC_COMMAND, UPDATE_PLAN
+from llmx.runtime.tools.specs import APPLY_PATCH, EXEC_COMMAND, UPDATE_PLAN, VIEW_IMAGE
+from llmx.runtime.tools.view_image import view_image
 from llmx.runtime.turn_host import Answer
 
 if TYPE_CHECKING:
@@ -96,6 +97,8 @@ async def dispatch(tools: ToolContext, call: ToolCall) -> str:
         return await _apply_patch(tools, call, text)
     if call.name == UPDATE_PLAN:
         return await _update_plan(tools, call)
+    if call.name == VIEW_IMAGE:
+        return await view_image(tools, call.call_id, call.payload)
     return f"unsupported call: {call.name}"
 
 

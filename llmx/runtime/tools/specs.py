@@ -190,13 +190,34 @@ UPDATE_PLAN_SPEC: dict[str, Any] = {
 }
 
 
+VIEW_IMAGE = "view_image"
+
+# view_image: Codex 0.169's definition, as its requests carry it.
+VIEW_IMAGE_SPEC: dict[str, Any] = {
+    "type": "function",
+    "name": VIEW_IMAGE,
+    "description": "View a local image file from the filesystem when visual inspection is "
+    "needed. Use this for images already available on disk.",
+    "strict": False,
+    "parameters": {
+        "type": "object",
+        "properties": {
+            "path": {"type": "string", "description": "Local filesystem path to an image file."},
+        },
+        "required": ["path"],
+        "additionalProperties": False,
+    },
+}
+
+
 def tool_specs(wire: WireApi) -> list[dict[str, Any]]:
     """The tools offered to the model on ``wire``, in a stable order."""
     if wire is WireApi.RESPONSES:
-        return [EXEC_COMMAND_SPEC, UPDATE_PLAN_SPEC, APPLY_PATCH_SPEC]
+        return [EXEC_COMMAND_SPEC, UPDATE_PLAN_SPEC, APPLY_PATCH_SPEC, VIEW_IMAGE_SPEC]
     return [
         {"type": "function", "function": _chat_function(spec)}
-        for spec in (EXEC_COMMAND_SPEC, UPDATE_PLAN_SPEC, APPLY_PATCH_FUNCTION_SPEC)
+        for spec in (EXEC_COMMAND_SPEC, UPDATE_PLAN_SPEC, APPLY_PATCH_FUNCTION_SPEC,
+                     VIEW_IMAGE_SPEC)
     ]
 
 
