@@ -27,11 +27,16 @@ def call(path: str) -> dict[str, str]:
             "arguments": json.dumps({"path": path})}
 
 
-@pytest.mark.asyncio
-async def test_the_image_goes_with_the_next_request(tmp_path: Path) -> None:
+def _workspace(tmp_path: Path) -> Path:
     workspace = tmp_path / "project"
     workspace.mkdir()
     subprocess.run(["git", "init", "-q", str(workspace)], check=True, timeout=WAIT_SECONDS)
+    return workspace
+
+
+@pytest.mark.asyncio
+async def test_the_image_goes_with_the_next_request(tmp_path: Path) -> None:
+    workspace = _workspace(tmp_path)
     (workspace / "shot.png").write_bytes(PNG)
     (workspace / "notes.txt").write_text("not an image")
     script = {"turns": [{"items": [call("shot.png"), call("missing.png"), call("notes.txt")]},
