@@ -54,6 +54,7 @@ from llmx.runtime.session_types import (
     ModelStreamer,
     SessionSettings,
 )
+from llmx.runtime.tools.unified_exec import ProcessStore
 from llmx.runtime.turn import Turn
 from llmx.runtime.turn_host import Answer, TurnOutcome, TurnStatus
 from llmx.runtime.turn_settings import SandboxForMode, settings_for_turn
@@ -92,6 +93,8 @@ class Session:
         # that runs under other settings tells it what changed.
         self._baseline = baseline
         self._approvals = ApprovalCache()
+        # Commands kept running past their call; killed when the session ends.
+        self._processes = ProcessStore()
         # How the turns went (the thread's outcome), told by each turn as it ends.
         self.failed = False
         self.aborted = False
@@ -218,6 +221,8 @@ class Session:
                     self.update_index()
             elif isinstance(op, Shutdown):
                 await self._wait_turn()
+                # Kept commands die with the session, their ends recorded first.
+                await self._processes.close()
                 await self.log.record(SubmissionRecord(id=submission_id, op=op))
                 # No ``shutdown_complete`` line: it tells a live client the session is
                 # gone, which closing the log (ending every subscription) already does,
@@ -253,6 +258,10 @@ class Session:
     @property
     def approvals(self) -> ApprovalCache:
         return self._approvals
+
+    @property
+    def processes(self) -> ProcessStore:
+        return self._processes
 
     def initial_context(self) -> list[dict[str, Any]]:
         settings = self.settings

@@ -19,13 +19,15 @@ def confined_spawner(plan: ConfinementPlan) -> Spawner:
     if plan.unconfined:
         return spawn_unconfined
 
-    async def confined(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> RunningCommand:
+    async def confined(argv: Sequence[str], cwd: Path, env: Mapping[str, str], *,
+                       stdin_fd: int | None = None) -> RunningCommand:
         # Imported here: the kernel backends are only needed once a command runs.
         from llmx.sandbox.linux.backends import UnenforceablePlan
         from llmx.sandbox.linux.spawn import start_confined
 
         try:
-            return await start_confined(list(argv), cwd=cwd, plan=plan, env=dict(env))
+            return await start_confined(list(argv), cwd=cwd, plan=plan, env=dict(env),
+                                        stdin_fd=stdin_fd)
         except UnenforceablePlan as exc:
             # Never run a command sandboxed-in-name-only: it fails, and says why.
             raise OSError(f"sandbox cannot be enforced: {exc}") from None

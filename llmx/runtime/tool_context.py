@@ -28,6 +28,7 @@ from llmx.runtime.session_types import SessionSettings
 from llmx.runtime.turn_host import Answer, TurnHost
 
 if TYPE_CHECKING:
+    from llmx.runtime.tools.unified_exec import ProcessStore
     from llmx.sandbox.patch_safety import PatchTarget
 
 
@@ -54,6 +55,10 @@ class ToolContext:
     @property
     def approvals(self) -> ApprovalCache:
         return self._host.approvals
+
+    @property
+    def processes(self) -> ProcessStore:
+        return self._host.processes
 
     async def record(self, *payloads: RolloutItem | UnknownPayload) -> None:
         """Write ``payloads`` to the thread's log (one batch)."""

@@ -20,6 +20,7 @@ from llmx.events.primitives import TokenUsage
 from llmx.events.records import Approver
 from llmx.runtime.approvals import ApprovalCache
 from llmx.runtime.session_types import ApprovalRequest, HistoryItem
+from llmx.runtime.tools.unified_exec import ProcessStore
 
 
 class Answer(msgspec.Struct, frozen=True):
@@ -54,6 +55,11 @@ class TurnHost(Protocol):
 
     async def record_prompt(self, text: str) -> None:
         """Keep the turn's prompt in ``history.jsonl`` (once the model has it)."""
+        ...
+
+    @property
+    def processes(self) -> ProcessStore:
+        """The commands the session keeps running (``exec_command`` past its yield)."""
         ...
 
     def initial_context(self) -> list[dict[str, Any]]:

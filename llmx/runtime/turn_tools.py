@@ -58,9 +58,23 @@ from llmx.runtime.escalation import (
 )
 from llmx.runtime.tool_context import ToolContext, now_ms
 from llmx.runtime.tools import output as tool_output
-from llmx.runtime.tools.shell import CommandResult, Spawner, run_command, shell_argv
-from llmx.runtime.tools.specs import APPLY_PATCH, EXEC_COMMAND, UPDATE_PLAN, VIEW_IMAGE
+from llmx.runtime.tools.shell import CommandResult, Spawner, shell_argv
+from llmx.runtime.tools.specs import (
+    APPLY_PATCH,
+    EXEC_COMMAND,
+    UPDATE_PLAN,
+    VIEW_IMAGE,
+    WRITE_STDIN,
+)
+from llmx.runtime.tools.unified_exec import (
+    DEFAULT_YIELD_MS,
+    Backgrounded,
+    run_or_keep,
+    running_output,
+    yield_ms,
+)
 from llmx.runtime.tools.view_image import view_image
+from llmx.runtime.tools.write_stdin import write_stdin
 from llmx.runtime.turn_host import Answer
 
 if TYPE_CHECKING:
@@ -99,6 +113,8 @@ async def dispatch(tools: ToolContext, call: ToolCall) -> str:
         return await _update_plan(tools, call)
     if call.name == VIEW_IMAGE:
         return await view_image(tools, call.call_id, call.payload)
+    if call.name == WRITE_STDIN:
+        return await write_stdin(tools, call.call_id, call.payload)
     return f"unsupported call: {call.name}"
 
 
@@ -179,7 +195,14 @@ async def _exec_command(tools: ToolContext, call: ToolCall) -> str:
         # Pre-approved for the session: still say, in the log, how it ran.
         await _record_escalation(tools, call, argv, EscalationTrigger.MODEL_REQUEST,
                                  Approver.SESSION, justification, execution)
-    result = await _run(tools, call, argv, cwd, execution.spawner)
+    outcome = await _run(tools, call, argv, cwd, execution.spawner,
+                         yield_ms(args.get("yield_time_ms")))
+    if isinstance(outcome, Backgrounded):
+        return running_output(
+            wall_seconds=outcome.wall_seconds, session_id=outcome.session_id,
+            output=outcome.output,
+            max_tokens=int(max_tokens) if isinstance(max_tokens, int | float) else None)
+    result = outcome
     if likely_sandbox_denial(
         sandboxed=execution.sandboxed,
         exit_code=result.exit_code,
@@ -194,7 +217,14 @@ async def _exec_command(tools: ToolContext, call: ToolCall) -> str:
                 tools, call, argv, EscalationTrigger.SANDBOX_DENIAL, answer.decided_by, None,
                 answer=answer,
             )
-            result = await _run(tools, call, argv, cwd, sandbox.unconfined)
+            rerun = await _run(tools, call, argv, cwd, sandbox.unconfined)
+            if isinstance(rerun, Backgrounded):
+                return running_output(
+                    wall_seconds=rerun.wall_seconds, session_id=rerun.session_id,
+                    output=rerun.output,
+                    max_tokens=int(max_tokens) if isinstance(max_tokens, int | float)
+                    else None)
+            result = rerun
         elif answer.decision is ReviewDecision.ABORT:
             raise TurnAbort
     return tool_output.exec_command_output(
@@ -272,35 +302,44 @@ async def _record_escalation(
 
 
 async def _run(
-    tools: ToolContext, call: ToolCall, argv: list[str], cwd: Path, spawner: Spawner
-) -> CommandResult:
+    tools: ToolContext, call: ToolCall, argv: list[str], cwd: Path, spawner: Spawner,
+    wait_ms: int = DEFAULT_YIELD_MS,
+) -> CommandResult | Backgrounded:
+    """Run the command for up to ``wait_ms``; one still running then is kept by the
+    session (unified exec) and its item completes when it ends."""
     item = _command_item(tools, call, argv, cwd, CommandExecutionStatus.IN_PROGRESS)
     started_ms = now_ms()
     await tools.item_started(item, started_ms)
     tools.running_items[call.call_id] = (item, started_ms)
     deltas = CommandOutputDeltas(tools, call.call_id)
+
+    async def completed(result: CommandResult) -> None:
+        await deltas.flush()
+        seconds = int(result.wall_seconds)
+        done = msgspec.structs.replace(
+            item,
+            status=(
+                CommandExecutionStatus.COMPLETED if result.exit_code == 0
+                else CommandExecutionStatus.FAILED
+            ),
+            aggregated_output=result.aggregated_output,
+            exit_code=result.exit_code,
+            duration=Duration(secs=seconds, nanos=int((result.wall_seconds - seconds) * 1e9)),
+        )
+        # The writer caps a large output inline and keeps the full bytes once, redacted.
+        await tools.item_completed(done, started_ms, now_ms())
+
     try:
-        result = await run_command(argv, cwd=cwd, env=tools.settings.env, spawner=spawner,
-                                   on_output=deltas)
+        outcome: CommandResult | Backgrounded = await run_or_keep(
+            tools.processes, argv, cwd, tools.settings.env, spawner, wait_ms, deltas,
+            completed)
     except OSError as exc:
-        result = CommandResult(127, "", str(exc), f"{exc}\n", 0.0)
+        outcome = CommandResult(127, "", str(exc), f"{exc}\n", 0.0)
     finally:
         tools.running_items.pop(call.call_id, None)
-    await deltas.flush()
-    seconds = int(result.wall_seconds)
-    done = msgspec.structs.replace(
-        item,
-        status=(
-            CommandExecutionStatus.COMPLETED if result.exit_code == 0
-            else CommandExecutionStatus.FAILED
-        ),
-        aggregated_output=result.aggregated_output,
-        exit_code=result.exit_code,
-        duration=Duration(secs=seconds, nanos=int((result.wall_seconds - seconds) * 1e9)),
-    )
-    # The writer caps a large output inline and keeps the full bytes once, redacted.
-    await tools.item_completed(done, started_ms, now_ms())
-    return result
+    if isinstance(outcome, CommandResult):
+        await completed(outcome)
+    return outcome
 
 
 async def _apply_patch(tools: ToolContext, call: ToolCall, text: str) -> str:

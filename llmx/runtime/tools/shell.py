@@ -50,10 +50,12 @@ class RunningCommand(Protocol):
 
 
 class Spawner(Protocol):
-    """Starts ``argv`` with pipes for stdout/stderr and no stdin, in a new session."""
+    """Starts ``argv`` with pipes for stdout/stderr, in a new session; stdin is empty
+    unless ``stdin_fd`` (the read end of a pipe the caller keeps writing to) is given."""
 
     async def __call__(
-        self, argv: Sequence[str], cwd: Path, env: Mapping[str, str]
+        self, argv: Sequence[str], cwd: Path, env: Mapping[str, str], *,
+        stdin_fd: int | None = None,
     ) -> RunningCommand: ...
 
 
@@ -80,13 +82,13 @@ class GroupProcess:
 
 
 async def spawn_unconfined(
-    argv: Sequence[str], cwd: Path, env: Mapping[str, str]
+    argv: Sequence[str], cwd: Path, env: Mapping[str, str], *, stdin_fd: int | None = None,
 ) -> RunningCommand:
     return GroupProcess(await asyncio.create_subprocess_exec(
         *argv,
         cwd=cwd,
         env=dict(env),
-        stdin=asyncio.subprocess.DEVNULL,
+        stdin=asyncio.subprocess.DEVNULL if stdin_fd is None else stdin_fd,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         start_new_session=True,

@@ -210,14 +210,48 @@ VIEW_IMAGE_SPEC: dict[str, Any] = {
 }
 
 
+WRITE_STDIN = "write_stdin"
+
+# write_stdin: Codex 0.169's definition, as its requests carry it.
+WRITE_STDIN_SPEC: dict[str, Any] = {
+    "type": "function",
+    "name": WRITE_STDIN,
+    "description": "Writes characters to an existing unified exec session and returns recent "
+    "output.",
+    "strict": False,
+    "parameters": {
+        "type": "object",
+        "properties": {
+            "chars": _string("Bytes to write to stdin. Defaults to empty, which polls without "
+                             "writing."),
+            "max_output_tokens": {
+                "type": "number",
+                "description": "Output token budget. Defaults to 10000 tokens; larger requests "
+                "may be capped by policy.",
+            },
+            "session_id": {"type": "number",
+                           "description": "Identifier of the running unified exec session."},
+            "yield_time_ms": {
+                "type": "number",
+                "description": "Wait before yielding output. Non-empty writes default to 250 ms "
+                "and cap at 30000 ms; empty polls wait 5000-300000 ms by default.",
+            },
+        },
+        "required": ["session_id"],
+        "additionalProperties": False,
+    },
+}
+
+
 def tool_specs(wire: WireApi) -> list[dict[str, Any]]:
     """The tools offered to the model on ``wire``, in a stable order."""
     if wire is WireApi.RESPONSES:
-        return [EXEC_COMMAND_SPEC, UPDATE_PLAN_SPEC, APPLY_PATCH_SPEC, VIEW_IMAGE_SPEC]
+        return [EXEC_COMMAND_SPEC, WRITE_STDIN_SPEC, UPDATE_PLAN_SPEC, APPLY_PATCH_SPEC,
+                VIEW_IMAGE_SPEC]
     return [
         {"type": "function", "function": _chat_function(spec)}
-        for spec in (EXEC_COMMAND_SPEC, UPDATE_PLAN_SPEC, APPLY_PATCH_FUNCTION_SPEC,
-                     VIEW_IMAGE_SPEC)
+        for spec in (EXEC_COMMAND_SPEC, WRITE_STDIN_SPEC, UPDATE_PLAN_SPEC,
+                     APPLY_PATCH_FUNCTION_SPEC, VIEW_IMAGE_SPEC)
     ]
 
 

@@ -216,12 +216,15 @@ async def _write_pipe(fd: int, data: bytes) -> None:
 
 
 async def _start_via_server(conn: spawn_client.Connection, prepared: PreparedCommand,
-                            stdin: bytes | None) -> ConfinedProcess:
+                            stdin: bytes | None, stdin_fd: int | None = None
+                            ) -> ConfinedProcess:
     assert prepared.child_setup is not None
     ours: list[int] = []
     theirs: list[int] = []
     try:
-        if stdin is None:
+        if stdin_fd is not None:
+            theirs.append(os.dup(stdin_fd))
+        elif stdin is None:
             theirs.append(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
         else:
             stdin_r, stdin_w = os.pipe2(os.O_CLOEXEC)
@@ -256,10 +259,16 @@ async def _start_via_server(conn: spawn_client.Connection, prepared: PreparedCom
     return ConfinedProcess(prepared, stdout, stderr, started=started)
 
 
-async def _start_forked(prepared: PreparedCommand, stdin: bytes | None) -> ConfinedProcess:
+async def _start_forked(prepared: PreparedCommand, stdin: bytes | None,
+                        stdin_fd: int | None = None) -> ConfinedProcess:
+    stdin_spec: int = asyncio.subprocess.DEVNULL
+    if stdin_fd is not None:
+        stdin_spec = stdin_fd
+    elif stdin is not None:
+        stdin_spec = asyncio.subprocess.PIPE
     proc = await asyncio.create_subprocess_exec(
         *prepared.argv, cwd=prepared.cwd, env=prepared.env,
-        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+        stdin=stdin_spec,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         start_new_session=True, close_fds=True, pass_fds=prepared.pass_fds,
         preexec_fn=prepared.preexec)
@@ -291,8 +300,12 @@ async def start_confined(
     stdin: bytes | None = None,
     backend: BackendKind | None = None,
     spawn_server: bool = True,
+    stdin_fd: int | None = None,
 ) -> ConfinedProcess:
     """Start ``argv`` under ``plan``; the environment is ``plan.env`` unless ``env`` is given.
+
+    ``stdin_fd`` (instead of ``stdin``): a descriptor the command reads as its stdin (the
+    read end of a pipe the caller keeps writing to); the caller still owns and closes it.
 
     With the own backend the command is started by this loop's spawn server once it is
     up (``warm_up``); the first command starts the server and, like every command when
@@ -307,8 +320,8 @@ async def start_confined(
                 conn = spawn_client.connection()
                 # A server still starting serves the next command, not this one.
                 if conn.ready:
-                    return await _start_via_server(conn, prepared, stdin)
-        return await _start_forked(prepared, stdin)
+                    return await _start_via_server(conn, prepared, stdin, stdin_fd)
+        return await _start_forked(prepared, stdin, stdin_fd)
     except BaseException:
         prepared.close()
         raise
