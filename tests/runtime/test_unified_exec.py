@@ -4,17 +4,17 @@ one, stays confined, and dies with the session; every chunk of its output is an 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 from e2e.exec_harness import needs_sandbox
 from support.model_scripts import Script
 from support.model_server import ModelServer
-from support.waits import WAIT_SECONDS, within
+from support.waits import WAIT_SECONDS, wait_until, within
 
 from llmx.events.primitives import TextInput
 from llmx.runtime import AgentThread, ThreadManager, ThreadOptions
@@ -80,12 +80,14 @@ async def test_a_kept_process_survives_turns_takes_input_and_dies_with_the_sessi
             await _turn(thread, "start it")
             # The first turn has ended; the process still runs.
             beats = (workspace / "beat.txt").stat().st_size
-            time.sleep(0.5)
-            assert (workspace / "beat.txt").stat().st_size > beats
+            beat = workspace / "beat.txt"
+            await asyncio.to_thread(wait_until, lambda: beat.stat().st_size > beats,
+                                    "the kept process to beat again after its turn")
             await _turn(thread, "feed it")
             await within(thread.close(), "the thread to close")
         closed = (workspace / "beat.txt").stat().st_size
-        time.sleep(0.6)
+        # Ten beats' time: a process still alive would have written.
+        await asyncio.sleep(1.0)
         bodies = [request.body for request in server.model_requests()]
     started = _outputs(bodies[1])[0]
     assert "Process running with session ID 1000" in started
