@@ -34,6 +34,7 @@ from llmx.runtime.config_types import (
     ReasoningSummary,
     SandboxMode,
     Verbosity,
+    WebSearchMode,
     WireApi,
 )
 
@@ -65,6 +66,7 @@ __all__ = [
     "SandboxWorkspaceWrite",
     "ShellEnvironmentPolicy",
     "Verbosity",
+    "WebSearchMode",
     "WireApi",
 ]
 
@@ -211,6 +213,7 @@ class Config(_Section, frozen=True, kw_only=True):
     # from a file (``experimental_compact_prompt_file``, which wins, as in Codex).
     compact_prompt: str | None = None
     experimental_compact_prompt_file: str | None = None
+    web_search: WebSearchMode = WebSearchMode.CACHED
     instructions: str | None = None
     developer_instructions: str | None = None
     # Accepted and kept for the MCP client; each server is ``{command, args, env, ...}``.

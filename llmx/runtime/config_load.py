@@ -54,7 +54,7 @@ CODEX_PASSTHROUGH_KEYS = frozenset(
         "windows_wsl_setup_acknowledged", "disable_response_storage",
         "model_supports_reasoning_summaries", "model_reasoning_summary_format",
         "model_max_output_tokens", "experimental_instructions_file", "experimental_use_rmcp_client",
-        "approvals_reviewer", "web_search", "skills",
+        "approvals_reviewer", "skills",
         "analytics", "feedback", "mcp_oauth_credentials_store", "check_for_update_on_startup",
     }
 )

@@ -107,6 +107,15 @@ class Verbosity(enum.Enum):
     HIGH = "high"
 
 
+class WebSearchMode(enum.Enum):
+    """Codex's ``web_search``: the provider's own search tool, from its index only
+    (``cached``, the default), also live on the web (``live``), or not offered."""
+
+    DISABLED = "disabled"
+    CACHED = "cached"
+    LIVE = "live"
+
+
 class HistoryPersistence(enum.Enum):
     SAVE_ALL = "save-all"
     NONE = "none"

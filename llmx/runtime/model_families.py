@@ -23,11 +23,13 @@ class ModelFamily(msgspec.Struct, frozen=True):
     # Offered as a tool: Codex offers apply_patch to the models it knows take it, and
     # not to an unknown model (its requests for "mock-model" carry no apply_patch).
     apply_patch: bool
+    # The web search tool also searches images (Codex's bundled gpt-5 metadata).
+    search_images: bool = False
 
 
 # Longest prefix first: the first match wins.
 _FAMILIES: tuple[ModelFamily, ...] = (
-    ModelFamily("gpt-5", 272_000, True),
+    ModelFamily("gpt-5", 272_000, True, search_images=True),
     ModelFamily("codex-", 272_000, True),
     ModelFamily("o3", 200_000, True),
     ModelFamily("o4-mini", 200_000, True),
@@ -59,3 +61,14 @@ def auto_compact_limit(model: str, configured_window: int | None,
     if configured_limit is not None and configured_limit > 0:
         return min(configured_limit, window_limit)
     return window_limit
+
+
+def web_search_tool(model: str, mode: str) -> dict[str, object] | None:
+    """The ``web_search`` tool as Codex 0.169 sends it for ``mode`` (``cached``: from the
+    provider's index only; ``live``: also the live web), None when ``disabled``."""
+    if mode == "disabled":
+        return None
+    tool: dict[str, object] = {"type": "web_search", "external_web_access": mode == "live"}
+    if model_family(model).search_images:
+        tool["search_content_types"] = ["text", "image"]
+    return tool

@@ -89,6 +89,8 @@ class SessionSettings(msgspec.Struct):
     auto_compact_token_limit: int | None = None
     # The compaction prompt; None: Codex's checkpoint prompt.
     compact_prompt: str | None = None
+    # The provider's web search tool as sent (None: not offered).
+    web_search_tool: dict[str, Any] | None = None
     env: Mapping[str, str] = msgspec.field(default_factory=dict)
     notify: tuple[str, ...] = ()
     originator: str = "llmx_exec"

@@ -213,7 +213,7 @@ class Turn:
             model=settings.model,
             input=[developer_message(settings.base_instructions), *self.host.history],
             identity=RequestIdentity(thread_id=settings.thread_id, turn_id=self.turn_id),
-            tools=tool_specs(settings.wire_api),
+            tools=tool_specs(settings.wire_api, web_search=settings.web_search_tool),
             reasoning=Reasoning(
                 effort=settings.reasoning_effort, summary=settings.reasoning_summary
             ),

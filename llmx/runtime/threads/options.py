@@ -17,7 +17,7 @@ import msgspec
 
 from llmx.runtime.config_loaded import LoadedConfig
 from llmx.runtime.config_types import ApprovalPolicy, ConfigError
-from llmx.runtime.model_families import auto_compact_limit
+from llmx.runtime.model_families import auto_compact_limit, web_search_tool
 from llmx.runtime.session_sandbox import sandbox_setup
 from llmx.runtime.session_types import SandboxSetup, SessionSettings
 from llmx.runtime.threads.errors import ThreadError
@@ -135,6 +135,7 @@ def thread_settings(
         auto_compact_token_limit=auto_compact_limit(
             config.model, config.model_context_window, config.model_auto_compact_token_limit),
         compact_prompt=_compact_prompt(config),
+        web_search_tool=web_search_tool(config.model, config.web_search.value),
         env=sandbox.plan.env,
         notify=tuple(config.notify or ()),
         originator=originator,

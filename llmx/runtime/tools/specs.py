@@ -243,11 +243,15 @@ WRITE_STDIN_SPEC: dict[str, Any] = {
 }
 
 
-def tool_specs(wire: WireApi) -> list[dict[str, Any]]:
-    """The tools offered to the model on ``wire``, in a stable order."""
+def tool_specs(wire: WireApi, *,
+               web_search: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The tools offered to the model on ``wire``, in a stable order. ``web_search`` (the
+    provider's own search, run on its side) goes only to the Responses API: Chat
+    Completions has no such tool."""
     if wire is WireApi.RESPONSES:
-        return [EXEC_COMMAND_SPEC, WRITE_STDIN_SPEC, UPDATE_PLAN_SPEC, APPLY_PATCH_SPEC,
-                VIEW_IMAGE_SPEC]
+        specs = [EXEC_COMMAND_SPEC, WRITE_STDIN_SPEC, UPDATE_PLAN_SPEC, APPLY_PATCH_SPEC,
+                 VIEW_IMAGE_SPEC]
+        return specs if web_search is None else [*specs, web_search]
     return [
         {"type": "function", "function": _chat_function(spec)}
         for spec in (EXEC_COMMAND_SPEC, WRITE_STDIN_SPEC, UPDATE_PLAN_SPEC,
