@@ -249,6 +249,9 @@ class WriterRecord(Struct):
 
     originator: str
     cli_version: str
+    # The names of the tools the turn offers the model (what ``llmx inspect`` shows);
+    # absent before a turn that sends none (a compaction) and in older rollouts.
+    tools: list[str] | UnsetType = UNSET
 
 
 class DecisionRecord(Struct):

@@ -157,7 +157,7 @@ class Turn:
         """On record at once: the turn started and what the user asked. What the model is
         told (the opening) joins the history now and the log with the first request."""
         await self.log.record(
-            writer_record(self.settings),
+            writer_record(self.settings, self._tools()),
             records.task_started(self.settings, self.turn_id, self.started),
         )
         now = now_ms()
@@ -197,6 +197,10 @@ class Turn:
         if opening is not None:
             opening.withdraw(self.host.history)
 
+    def _tools(self) -> list[dict[str, Any]]:
+        settings = self.settings
+        return tool_specs(settings.wire_api, web_search=settings.web_search_tool)
+
     def _request(self) -> ModelRequest:
         settings = self.settings
         text: dict[str, Any] | None = None
@@ -213,7 +217,7 @@ class Turn:
             model=settings.model,
             input=[developer_message(settings.base_instructions), *self.host.history],
             identity=RequestIdentity(thread_id=settings.thread_id, turn_id=self.turn_id),
-            tools=tool_specs(settings.wire_api, web_search=settings.web_search_tool),
+            tools=self._tools(),
             reasoning=Reasoning(
                 effort=settings.reasoning_effort, summary=settings.reasoning_summary
             ),

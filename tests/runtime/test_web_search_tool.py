@@ -4,6 +4,7 @@ the Responses API."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -69,3 +70,46 @@ async def test_the_search_tool_codex_sends_for_the_same_model(tmp_path: Path) ->
 async def test_an_unknown_mode_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ThreadError, match="web_search"):
         await tools_sent(tmp_path, "mock-model", 'web_search = "sometimes"\n')
+
+
+@pytest.mark.asyncio
+async def test_inspect_shows_the_tools_each_turn_sent(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from support.model_scripts import offered_tool_names
+
+    workspace = tmp_path / "project"
+    workspace.mkdir()
+    home = tmp_path / "home"
+    home.mkdir()
+    script = {"turns": [], "fallback": [{"type": "message", "text": "ok"}]}
+    with ModelServer(Script.from_json(script)) as server:
+        (home / "config.toml").write_text(
+            'model = "mock-model"\nmodel_provider = "mock"\n[model_providers.mock]\n'
+            f'name = "mock"\nbase_url = "{server.base_url}"\nenv_key = "{KEY_ENV}"\n')
+        async with ThreadManager(home, model_env={KEY_ENV: "dummy"}) as manager:
+            thread = await manager.open(ThreadOptions(cwd=workspace))
+            await thread.submit(thread.user_turn([TextInput(text="hi")]))
+            await within(thread.close(), "the thread to close")
+        sent = [offered_tool_names(request.body) + [
+            tool["type"] for tool in request.body["tools"] if tool["type"] == "web_search"]
+            for request in server.model_requests()]
+    path = thread.rollout_path
+    assert path is not None
+    report = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "llmx", "inspect", "--json", str(path)],
+        capture_output=True, text=True, timeout=60, check=False)
+    assert report.returncode == 0, report.stderr
+    [turn] = json.loads(report.stdout)["turns"]
+    assert turn["tools"] == sent[0]
+    assert turn["tools"] == ["exec_command", "write_stdin", "update_plan", "apply_patch",
+                             "view_image", "web_search"]
+    import os
+
+    text = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "llmx", "inspect", str(path)],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={**os.environ, "COLUMNS": "300"})
+    assert "tools: exec_command, write_stdin, update_plan, apply_patch, view_image, " \
+        "web_search" in text.stdout

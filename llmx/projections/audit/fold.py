@@ -71,6 +71,8 @@ class _AuditFold:
         # Who refused a call, as llmx recorded it (a ``decision`` line), by call id.
         self.refused_by: dict[str, str] = {}
         self.programs = TurnWriters()
+        # The tool names of the last writer line, for the turn it opens.
+        self._pending_tools: list[str] | None = None
 
     def current(self, span: RolloutSpan) -> _TurnState:
         if not self.turns:
@@ -117,6 +119,9 @@ class _AuditFold:
             self._decision(span, line, record)
         elif record.type_name == "writer":
             self.programs.on_writer(record.payload)
+            tools = record.payload.get("tools")
+            self._pending_tools = ([str(name) for name in tools]
+                                   if isinstance(tools, list) else None)
 
     def _turn_context(self, span: RolloutSpan, record: Record) -> None:
         payload = record.payload
@@ -153,13 +158,16 @@ class _AuditFold:
             turn_id = payload.get("turn_id")
             current = self.turns[-1] if self.turns else None
             program = self.programs.on_turn_started()
+            tools, self._pending_tools = self._pending_tools, None
             if current is not None and current.audit.turn_id == turn_id and turn_id:
                 self._attribute(current.audit, program)
+                current.audit.tools = tools
                 return
             state = self.start(
                 span, turn_id if isinstance(turn_id, str) else None, record.timestamp
             )
             self._attribute(state.audit, program)
+            state.audit.tools = tools
         elif event in ("task_complete", "turn_complete"):
             state = self.turn_for(span, payload.get("turn_id"))
             # A turn that ended on an error (Codex and llmx both put it in the event).

@@ -175,6 +175,9 @@ class TurnAudit:
     # True when that program is llmx: its approvals and escalations are on record, so
     # nothing of the turn is inferred.
     recorded_by_llmx: bool = False
+    # The names of the tools the turn offered the model, when on record (llmx's writer
+    # line; left out of the JSON otherwise).
+    tools: list[str] | None = None
     prompt: str | None = None
     settings: TurnSettings = field(default_factory=TurnSettings)
     commands: list[CommandAudit] = field(default_factory=list)
@@ -206,6 +209,9 @@ class AuditReport:
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = dataclasses.asdict(self)
+        for turn in data["turns"]:
+            if turn["tools"] is None:
+                del turn["tools"]
         return data
 
 

@@ -76,6 +76,8 @@ def _turn_title(turn: TurnAudit) -> Text:
     if settings.cwd:
         parts.append(f"cwd={settings.cwd}")
     title.append("\n" + "  ".join(parts), style="dim")
+    if turn.tools is not None:
+        title.append(f"\ntools: {', '.join(turn.tools) or '(none)'}", style="dim")
     if turn.prompt:
         prompt = turn.prompt if len(turn.prompt) <= 200 else turn.prompt[:200] + "…"
         title.append(f"\nprompt: {prompt}")
