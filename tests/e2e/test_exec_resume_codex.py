@@ -50,7 +50,10 @@ def test_the_live_header_and_the_log_name_llmx_as_the_program_of_its_turns(
     assert lines[started[0] - 1]["type"] != "writer"
     writer = lines[started[1] - 1]
     assert writer["type"] == "writer"
-    assert writer["payload"] == {"originator": "llmx_exec", "cli_version": __version__}
+    assert {key: writer["payload"][key] for key in ("originator", "cli_version")} == {
+        "originator": "llmx_exec", "cli_version": __version__}
+    # The tools llmx's turn offered, by name (what inspect shows).
+    assert writer["payload"]["tools"][:2] == ["exec_command", "write_stdin"]
     # A replay names each turn's own program.
     titles = [line for line in env.replay(rollout).stderr.splitlines()
               if line.startswith(("OpenAI Codex v", "llmx v"))]
