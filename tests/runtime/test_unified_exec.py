@@ -106,9 +106,10 @@ async def test_a_kept_process_survives_turns_takes_input_and_dies_with_the_sessi
     lines = [json.loads(raw)["payload"] for raw in path.read_text().splitlines()]
     chunks = b"".join(base64.b64decode(p["chunk"]) for p in lines
                       if p.get("type") == "exec_command_output_delta")
-    # Printed before it was kept: in the call's answer, not streamed; after: each chunk.
-    assert b"ready" not in chunks
+    # Every chunk streams, from before it was kept (also in the call's answer) to after.
+    assert b"ready" in chunks
     assert b"got:hello" in chunks
+    assert chunks.index(b"ready") < chunks.index(b"got:hello")
     assert [p["stdin"] for p in lines if p.get("type") == "terminal_interaction"] == ["hello\n"]
     ends = [p["item"] for p in lines if p.get("type") == "item_completed"
             and p["item"]["type"] == "CommandExecution"]

@@ -9,17 +9,15 @@ printed since the last answer, until the process exits (``Process exited with co
 
 A kept process is confined exactly as when it started (it was started by the same
 spawner, the sandbox's); an interrupt does not stop it (as in Codex), the end of the
-session does: :meth:`ProcessStore.close` kills every one and waits for it. Each chunk it
-prints once kept is an ``exec_command_output_delta`` event of the call that started it,
-and its end
-is the ``CommandExecution`` item's completion, whenever that comes. (A command that ends
-within its yield time streams no events, as in Codex: its output is the call's answer.)
+session does: :meth:`ProcessStore.close` kills every one and waits for it. Each chunk of
+output is an ``exec_command_output_delta`` event of the call that started it, from its
+first byte, and its end is the ``CommandExecution`` item's completion, whenever that
+comes.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import os
 import time
@@ -92,10 +90,6 @@ class ExecSession:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(self._exited), yield_ms / 1000)
         return self._exited.done()
-
-    def stream_to(self, on_chunk: ChunkSink | None) -> None:
-        """Tell ``on_chunk`` each chunk from now on."""
-        self._on_chunk = on_chunk
 
     @property
     def has_unread(self) -> bool:
@@ -193,10 +187,6 @@ def write_yield_ms(value: object, *, polling: bool) -> int:
     return yield_ms(value, default=WRITE_YIELD_MS)
 
 
-def chunk_b64(chunk: bytes) -> str:
-    return base64.b64encode(chunk).decode("ascii")
-
-
 class Backgrounded:
     """An ``exec_command`` whose process outlived its yield time and is kept."""
 
@@ -238,9 +228,9 @@ async def run_or_keep(
     """Run ``argv`` for up to ``wait_ms``: its result if it ended, else it is kept in
     ``store`` and ``on_end`` is called with its result when it ends. Cancelled while it
     waits, the process is killed (an interrupt of the call), as a command's always was."""
-    # Chunks become events once the process is kept (what it printed before is the
-    # call's answer): a command that ends in time streams nothing, as in Codex.
-    session = await store.start(argv, cwd, env, spawner, None)
+    # Every chunk is an event as it comes, also before the process is kept, so a client
+    # sees a command's output while it runs (Codex 0.171 streams it so).
+    session = await store.start(argv, cwd, env, spawner, on_chunk)
     try:
         ended = await session.until(wait_ms)
     except BaseException:
@@ -250,7 +240,6 @@ async def run_or_keep(
     if ended:
         return result_of(session)
     store.keep(session)
-    session.stream_to(on_chunk)
 
     async def finish() -> None:
         # Kept until write_stdin has told its end; its item completes when it ends.
