@@ -74,9 +74,9 @@ def test_bad_inputs_get_one_line_in_the_form(
 
 
 def test_an_unknown_command_is_one_line(tmp_path: Path) -> None:
-    result = run_llmx(tmp_path / "home", "fork", "--help", cwd=tmp_path)
+    result = run_llmx(tmp_path / "home", "frobnicate", "--help", cwd=tmp_path)
     assert result.returncode == 2
-    refusal = "llmx: argument COMMAND: invalid choice: 'fork' "
+    refusal = "llmx: argument COMMAND: invalid choice: 'frobnicate' "
     assert result.stderr.startswith(refusal), result.stderr
     assert result.stderr.endswith(" — see `llmx --help`\n"), result.stderr
     assert result.stderr.count("\n") == 1, result.stderr
