@@ -17,9 +17,9 @@ from pathlib import Path
 
 import msgspec
 
-from llmx.events.heads import decode_event_head
+from llmx.events.event_msgs import decode_event_head
 from llmx.events.lines import LineError, decode_line
-from llmx.events.reverse_reader import read_lines_forward
+from llmx.events.raw_lines import read_lines_forward
 from llmx.projections.lineage import RolloutSpan, read_history_base
 
 _STARTS = frozenset({"task_started", "turn_started"})
