@@ -21,8 +21,8 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, TextIO
 
 from llmx.cli.errors import warn
-from llmx.events.event_msgs import ExecApprovalRequest
-from llmx.events.ops import ExecApproval, PatchApproval, ReviewDecision
+from llmx.events.event_msgs import ElicitationRequest, ExecApprovalRequest
+from llmx.events.ops import ExecApproval, PatchApproval, ResolveElicitation, ReviewDecision
 from llmx.events.records import Approver
 from llmx.projections.shell_escape import join_command
 
@@ -100,8 +100,17 @@ class ExecApprover:
                 self._told_unattended = True
                 warn("exec", "an approval was requested and nobody can be asked (stdin or "
                      f"stderr is not a terminal), so it was denied — {DECIDE_IN_ADVANCE}")
-        if isinstance(request, ExecApprovalRequest):
-            op: ExecApproval | PatchApproval = ExecApproval(
+        if isinstance(request, ElicitationRequest):
+            # An MCP server's question (its tool's approval, or its own): only an approval
+            # accepts; an abort cancels.
+            answer = ("accept" if decision in (ReviewDecision.APPROVED,
+                                               ReviewDecision.APPROVED_FOR_SESSION)
+                      else "cancel" if decision is ReviewDecision.ABORT else "decline")
+            op: ExecApproval | PatchApproval | ResolveElicitation = ResolveElicitation(
+                server_name=request.server_name, request_id=request.id, decision=answer
+            )
+        elif isinstance(request, ExecApprovalRequest):
+            op = ExecApproval(
                 id=request.call_id, decision=decision.value, turn_id=request.turn_id
             )
         else:
@@ -152,6 +161,9 @@ def question(request: ApprovalRequest, *, show_request: bool) -> str:
                 lines.append(f"  reason: {request.reason}")
             lines.append(f"  $ {join_command(request.command)}")
             lines.append(f"  in {request.cwd}")
+    elif isinstance(request, ElicitationRequest):
+        lines.append(f"The MCP server {request.server_name} asks:")
+        lines.append(f"  {request.message}")
     else:
         lines.append("Would you like to make the following edits?")
         if show_request:

@@ -49,7 +49,13 @@ from llmx.events.home import rollout_path_for
 from llmx.events.ids import format_timestamp
 from llmx.events.limits import DEFAULT_INLINE_OUTPUT_BYTES
 from llmx.events.lines import RolloutItem, RolloutLine, UnknownPayload, decode_line
-from llmx.events.ops import ExecApproval, PatchApproval, UserInputOp, UserTurn
+from llmx.events.ops import (
+    ExecApproval,
+    PatchApproval,
+    ResolveElicitation,
+    UserInputOp,
+    UserTurn,
+)
 from llmx.events.outputs import OutputCapper
 from llmx.events.raw_lines import read_lines_backward
 from llmx.events.reader import CHUNK_BYTES, RolloutReader, TornTail
@@ -99,7 +105,7 @@ def _needs_sync(payload: Any) -> bool:
     if isinstance(payload, TaskComplete | TurnAborted | EscalationRecord | DecisionRecord):
         return True
     return isinstance(payload, SubmissionRecord) and isinstance(
-        payload.op, ExecApproval | PatchApproval
+        payload.op, ExecApproval | PatchApproval | ResolveElicitation
     )
 
 

@@ -340,6 +340,21 @@ class ElicitationRequest(EventMsgBase, tag="elicitation_request"):
     message: str
 
 
+class McpStartupStatus(Struct):
+    """``{"state": "starting" | "ready" | "failed" | "cancelled", "error"?}``."""
+
+    state: str
+    error: str | UnsetType = UNSET
+
+
+class McpStartupUpdate(EventMsgBase, tag="mcp_startup_update"):
+    """How one configured MCP server's start goes (Codex's event; llmx records it as the
+    turn first sees each state, so a server that joined later is on record)."""
+
+    server: str
+    status: McpStartupStatus
+
+
 # -- accounting ---------------------------------------------------------------------------
 
 
@@ -401,6 +416,7 @@ EventMsg = (
     | TurnDiff
     | PlanUpdate
     | ElicitationRequest
+    | McpStartupUpdate
     | TokenCount
 )
 

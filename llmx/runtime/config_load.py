@@ -268,14 +268,18 @@ def load_config(
         if not (len(key) == 1 and (key[0] in CODEX_PASSTHROUGH_KEYS))
     ]
     if config.mcp_servers:
-        # Accepted, so a Codex config.toml loads as it is, but not silently: the servers
-        # would not start and their tools would be missing without a word.
-        names = sorted(config.mcp_servers)
-        warnings.append(
-            f"{sources.where(('mcp_servers', names[0]))}: MCP is not supported yet: the "
-            f"servers of [mcp_servers] ({', '.join(names)}) are not started and their "
-            "tools are not offered to the model"
-        )
+        # Checked as Codex checks them, so a table it would refuse fails here too, with
+        # the place it was set; the servers themselves start with a thread.
+        from llmx.runtime.mcp.config import McpConfigError, parse_servers
+
+        try:
+            parse_servers(config.mcp_servers)
+        except McpConfigError as exc:
+            name = exc.server or ""
+            raise ConfigError(
+                f"{sources.where(('mcp_servers', name))}: {exc}; fix the "
+                f"[mcp_servers.{dotted([name])}] table"
+            ) from None
     environ = os.environ if env is None else env
     warnings.extend(
         f"{sources.where(('model_providers', name))}: `model_providers.{name}` redefines a "

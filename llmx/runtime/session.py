@@ -23,6 +23,7 @@ from llmx.events.ops import (
     Interrupt,
     Op,
     PatchApproval,
+    ResolveElicitation,
     ReviewDecision,
     RunUserShellCommand,
     SetThreadName,
@@ -144,7 +145,7 @@ class Session:
         # The writer fsyncs decisions itself (its durability policy); an interrupt is
         # synced here, before the turn is cancelled.
         record = SubmissionRecord(id=submission_id, op=op)
-        if isinstance(op, ExecApproval | PatchApproval):
+        if isinstance(op, ExecApproval | PatchApproval | ResolveElicitation):
             record.decided_by = decided_by
         await self.log.record(record)
         if isinstance(op, Interrupt):
@@ -160,6 +161,11 @@ class Session:
         elif isinstance(op, SetThreadName):
             # Not a turn: the name is taken at once, as in Codex, even while a turn runs.
             await self._set_name(op.name)
+        elif isinstance(op, ResolveElicitation):
+            future = self._pending.pop(str(op.request_id), None)
+            if future is not None and not future.done():
+                future.set_result(Answer(_ELICITATION_DECISIONS.get(
+                    op.decision, ReviewDecision.DENIED), submission_id, decided_by))
         else:
             await self._queue.put((submission_id, op))
         return submission_id
@@ -422,6 +428,14 @@ class Session:
         with contextlib.suppress(asyncio.CancelledError):
             await task
         self._turn_task = None
+
+
+# An answer to a server's question, as a decision: only ``accept`` lets a tool run.
+_ELICITATION_DECISIONS = {
+    "accept": ReviewDecision.APPROVED,
+    "decline": ReviewDecision.DENIED,
+    "cancel": ReviewDecision.ABORT,
+}
 
 
 def _decision(value: Any) -> ReviewDecision:

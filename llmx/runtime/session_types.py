@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 import msgspec
 
-from llmx.events.event_msgs import ApplyPatchApprovalRequest, ExecApprovalRequest
+from llmx.events.event_msgs import (
+    ApplyPatchApprovalRequest,
+    ElicitationRequest,
+    ExecApprovalRequest,
+)
 from llmx.runtime.config_types import ApprovalPolicy
 from llmx.runtime.models.request import ModelRequest
 from llmx.runtime.models.stream import StreamEvent
@@ -22,6 +26,9 @@ from llmx.runtime.tools.specs import WireApi
 from llmx.sandbox.additional_permissions import AdditionalPermissions, BoundedSandbox
 from llmx.sandbox.patch_safety import PatchTarget, check_targets, read_refusal
 from llmx.sandbox.plan import ConfinementPlan
+
+if TYPE_CHECKING:
+    from llmx.runtime.mcp.connections import McpConnections
 
 # One item of the model-context history: a dict built this session, or a resumed
 # session's item kept as the bytes it was recorded as (spliced into the request body).
@@ -67,8 +74,9 @@ class SandboxSetup(msgspec.Struct, frozen=True):
 
 
 # An approval request as it is published (and written) before the decision; a frontend
-# answers it by submitting an ``ExecApproval``/``PatchApproval`` op.
-ApprovalRequest = ExecApprovalRequest | ApplyPatchApprovalRequest
+# answers it by submitting an ``ExecApproval``/``PatchApproval`` op, or for a question of
+# an MCP server (the approval of one of its tools) a ``ResolveElicitation``.
+ApprovalRequest = ExecApprovalRequest | ApplyPatchApprovalRequest | ElicitationRequest
 
 
 class SessionSettings(msgspec.Struct):
@@ -98,3 +106,5 @@ class SessionSettings(msgspec.Struct):
     thread_source: str | None = None
     source: str = "exec"
     shell: str = "bash"
+    # The thread's MCP servers (None: none configured); their tools join each request.
+    mcp: McpConnections | None = None

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from llmx.events.event_log import EventLog
 from llmx.events.event_msgs import (
     ApplyPatchApprovalRequest,
+    ElicitationRequest,
     ExecApprovalRequest,
     ItemCompleted,
     ItemStarted,
@@ -129,6 +130,11 @@ class ToolContext:
                 target.describe() for target in refused
             )
         return await self._host.await_decision(call_id, request)
+
+    async def ask_elicitation(self, request: ElicitationRequest) -> Answer:
+        """Ask the question of an MCP server (or about one of its tools); answered by a
+        ``resolve_elicitation`` submission with the request's ``id``."""
+        return await self._host.await_decision(str(request.id), request)
 
 
 def now_ms() -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -197,11 +198,11 @@ class Turn:
         if opening is not None:
             opening.withdraw(self.host.history)
 
-    def _tools(self) -> list[dict[str, Any]]:
+    def _tools(self, extra_tools: Sequence[dict[str, Any]] = ()) -> list[dict[str, Any]]:
         settings = self.settings
-        return tool_specs(settings.wire_api, web_search=settings.web_search_tool)
+        return [*tool_specs(settings.wire_api, web_search=settings.web_search_tool), *extra_tools]
 
-    def _request(self) -> ModelRequest:
+    def _request(self, extra_tools: list[dict[str, Any]]) -> ModelRequest:
         settings = self.settings
         text: dict[str, Any] | None = None
         if self.output_schema is not None:
@@ -217,7 +218,7 @@ class Turn:
             model=settings.model,
             input=[developer_message(settings.base_instructions), *self.host.history],
             identity=RequestIdentity(thread_id=settings.thread_id, turn_id=self.turn_id),
-            tools=self._tools(),
+            tools=self._tools(extra_tools),
             reasoning=Reasoning(
                 effort=settings.reasoning_effort, summary=settings.reasoning_summary
             ),
@@ -226,7 +227,12 @@ class Turn:
 
     async def _sample(self) -> list[ToolCall]:
         calls: list[ToolCall] = []
-        async for event in self.model.stream(self._request()):
+        extra_tools: list[dict[str, Any]] = []
+        if self.settings.mcp is not None:
+            from llmx.runtime.mcp.turn_hook import offered_tools
+
+            extra_tools = await offered_tools(self.tools, self.settings.mcp)
+        async for event in self.model.stream(self._request(extra_tools)):
             if isinstance(event, RequestSent):
                 await self._open()
             elif isinstance(event, OutputItemDone):
@@ -271,8 +277,10 @@ class Turn:
                 reasoning = ReasoningItem(id=item_id, summary_text=summary)
                 await self.tools.item_completed(reasoning, now, now)
         elif kind == "function_call":
+            namespace = item.get("namespace")
             return ToolCall(str(item["call_id"]), str(item["name"]), str(item.get("arguments", "")),
-                            custom=False)
+                            custom=False,
+                            namespace=namespace if isinstance(namespace, str) else None)
         elif kind == "custom_tool_call":
             return ToolCall(str(item["call_id"]), str(item["name"]), str(item.get("input", "")),
                             custom=True)

@@ -91,6 +91,8 @@ class ToolCall(msgspec.Struct, frozen=True):
     # Function calls carry JSON ``arguments``; freeform (custom) calls carry ``input``.
     payload: str
     custom: bool
+    # The tool namespace of the call (``mcp__SERVER`` for an MCP tool on the Responses API).
+    namespace: str | None = None
 
     def output_item(self, output: str) -> dict[str, Any]:
         kind = "custom_tool_call_output" if self.custom else "function_call_output"
@@ -98,6 +100,16 @@ class ToolCall(msgspec.Struct, frozen=True):
 
 
 async def dispatch(tools: ToolContext, call: ToolCall) -> str:
+    mcp = tools.settings.mcp
+    if mcp is not None and (call.namespace is not None or call.name.startswith("mcp__")):
+        from llmx.runtime.mcp import turn_hook
+
+        output = await turn_hook.dispatch(tools, mcp, call.namespace, call.name,
+                                          call.call_id, call.payload)
+        if output is not None:
+            return output
+    if call.namespace is not None:
+        return f"unsupported call: {call.name}"
     if call.name == EXEC_COMMAND:
         return await _exec_command(tools, call)
     if call.name == APPLY_PATCH:

@@ -41,24 +41,78 @@ def test_codex_config_files_load_without_warnings(tmp_path: Path, source: Path) 
     assert loaded.provider.env_key == "MOCK_API_KEY"
     assert loaded.provider.base_url is not None
     assert loaded.provider.base_url.startswith("http://127.0.0.1:")
-    # Only MCP servers, which llmx does not run yet, are worth a word.
-    assert all("MCP is not supported yet" in warning for warning in loaded.warnings)
-    assert len(loaded.warnings) == ("mcp_servers" in source.read_text())
+    assert loaded.warnings == ()
 
 
-def test_mcp_servers_are_kept_and_said_to_be_unsupported(tmp_path: Path) -> None:
+def test_mcp_servers_are_kept_and_checked(tmp_path: Path) -> None:
     shutil.copy(CODEX_RICH_FIXTURES / "codex-home" / "config_with_mcp_server.toml",
                 tmp_path / "config.toml")
     loaded = load_config(tmp_path, env={})
     calc = loaded.config.mcp_servers["calc"]
     assert calc["default_tools_approval_mode"] == "approve"
     assert calc["args"] == ["/home/dev/mcp/add_server.py"]
-    lines = (tmp_path / "config.toml").read_text().splitlines()
-    table = next(n for n, line in enumerate(lines, 1) if line.startswith("[mcp_servers"))
-    assert loaded.warnings == (
-        f"{tmp_path / 'config.toml'}:{table}: MCP is not supported yet: the servers of "
-        "[mcp_servers] (calc) are not started and their tools are not offered to the model",
+    assert loaded.warnings == ()
+
+
+@pytest.mark.parametrize(
+    ("table", "reason"),
+    [
+        ('command = "x"\nurl = "http://127.0.0.1:1/mcp"', "url is not supported for stdio"),
+        ('command = "x"\nbearer_token_env_var = "T"',
+         "bearer_token_env_var is not supported for stdio"),
+        ('command = "x"\nhttp_headers = { A = "b" }', "http_headers is not supported for stdio"),
+        ('url = "http://127.0.0.1:1/mcp"\nargs = ["a"]',
+         "args is not supported for streamable_http"),
+        ('url = "http://127.0.0.1:1/mcp"\ncwd = "/"', "cwd is not supported for streamable_http"),
+        ('url = "http://127.0.0.1:1/mcp"\nbearer_token = "secret"',
+         "bearer_token is not supported for streamable_http"),
+        ('args = ["a"]', "invalid transport"),
+        ('command = "x"\ncolour = "red"', "unknown field `colour`"),
+        ('command = "x"\nenv_vars = [{ name = "A", source = "elsewhere" }]',
+         "unsupported env_vars source `elsewhere`; expected `local` or `remote`"),
+        ('command = "x"\ndefault_tools_approval_mode = "sometimes"',
+         "`default_tools_approval_mode` must be one of auto, prompt, approve"),
+        ('command = "x"\ntools.add.approval_mode = "never"',
+         "`tools.add.approval_mode` must be one of auto, prompt, approve"),
+        ('command = "x"\nstartup_timeout_sec = -1', "`startup_timeout_sec` must be"),
+    ],
+)
+def test_mcp_server_tables_are_refused_as_codex_refuses_them(
+    tmp_path: Path, table: str, reason: str
+) -> None:
+    (tmp_path / "config.toml").write_text(f'model = "m"\n\n[mcp_servers.calc]\n{table}\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path, env={})
+    message = str(caught.value)
+    assert message.startswith(f"{tmp_path / 'config.toml'}:3: mcp_servers.calc: {reason}")
+    assert message.endswith("fix the [mcp_servers.calc] table")
+
+
+def test_mcp_server_keys_of_both_transports_are_read(tmp_path: Path) -> None:
+    from llmx.runtime.mcp.config import HttpTransport, StdioTransport, ToolApproval, parse_servers
+
+    (tmp_path / "config.toml").write_text(
+        '[mcp_servers.local]\ncommand = "srv"\nargs = ["-v"]\nenv = { A = "1" }\n'
+        'env_vars = ["B", { name = "C", source = "local" }]\ncwd = "/tmp"\n'
+        "startup_timeout_ms = 2500\ntool_timeout_sec = 1.5\nrequired = true\n"
+        'enabled_tools = ["add", "sub"]\ndisabled_tools = ["sub"]\n'
+        'default_tools_approval_mode = "prompt"\n'
+        '[mcp_servers.local.tools.add]\napproval_mode = "approve"\n'
+        '[mcp_servers.remote]\nurl = "http://127.0.0.1:9/mcp"\n'
+        'bearer_token_env_var = "TOKEN"\nhttp_headers = { X-A = "a" }\n'
+        'env_http_headers = { X-B = "B_VAR" }\nenabled = false\n'
     )
+    servers = parse_servers(load_config(tmp_path, env={}).config.mcp_servers)
+    local, remote = servers["local"], servers["remote"]
+    assert local.transport == StdioTransport("srv", ("-v",), {"A": "1"}, ("B", "C"), Path("/tmp"))
+    assert (local.startup_timeout_sec, local.tool_timeout_sec, local.required) == (2.5, 1.5, True)
+    assert [local.offers(t) for t in ("add", "sub", "mul")] == [True, False, False]
+    assert local.approval_mode("add") is ToolApproval.APPROVE
+    assert local.approval_mode("sub") is ToolApproval.PROMPT
+    assert remote.transport == HttpTransport("http://127.0.0.1:9/mcp", "TOKEN", {"X-A": "a"},
+                                             {"X-B": "B_VAR"})
+    assert remote.enabled is False
+    assert (remote.startup_timeout_sec, remote.tool_timeout_sec) == (10.0, 60.0)
 
 
 def test_defaults_without_a_config_file(tmp_path: Path) -> None:

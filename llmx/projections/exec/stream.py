@@ -157,6 +157,7 @@ class ExecStream:
             "exec_approval_request": self._on_exec_approval,
             "apply_patch_approval_request": self._on_patch_approval,
             "elicitation_request": self._on_elicitation,
+            "mcp_startup_update": self._on_mcp_startup,
         }
 
     # -- entry points -------------------------------------------------------------------
@@ -624,6 +625,28 @@ class ExecStream:
                 reason if isinstance(reason, str) else None,
             )
         )
+
+    def _on_mcp_startup(self, payload: dict[str, Any], out: Notifications) -> None:
+        """A configured MCP server's state as a turn first saw it: a server still starting
+        or failed is a warning (its tools are missing from the request), a ready one a note."""
+        status = payload.get("status")
+        state = _str(status.get("state")) if isinstance(status, dict) else ""
+        error = _str(status.get("error")) if isinstance(status, dict) else ""
+        server = _str(payload.get("server") or payload.get("server_name"))
+        self._announce(out)
+        if state == "ready":
+            out.append(ei.Notice(ei.NoticeKind.BACKGROUND, f"mcp: {server} ready"))
+        elif state == "starting":
+            out.append(ei.Notice(
+                ei.NoticeKind.WARNING,
+                f"MCP server `{server}` is still starting: the model's request goes without "
+                "its tools, which join a later request once it is ready",
+            ))
+        elif state == "failed":
+            out.append(ei.Notice(
+                ei.NoticeKind.WARNING,
+                f"MCP server `{server}` failed to start: {error}; its tools are not offered",
+            ))
 
     def _on_elicitation(self, payload: dict[str, Any], out: Notifications) -> None:
         self._announce(out)

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from llmx.events.primitives import TokenUsage
     from llmx.projections.fork_point import ForkPoint
     from llmx.projections.lineage import RolloutSpan
+    from llmx.runtime.mcp.connections import McpConnections
 
 logger = logging.getLogger("llmx.runtime")
 
@@ -96,8 +97,10 @@ class ThreadManager:
             self.home, session_meta(settings), ephemeral=options.ephemeral, options=rollout,
             until_persisted=True,
         )
-        return self._start(settings, loaded, log, options, history=[], meta_line=None,
-                           inherited=[])
+        return await self._started(
+            self._start(settings, loaded, log, options, history=[], meta_line=None,
+                        inherited=[])
+        )
 
     async def resume(self, ref: ThreadRef, options: ThreadOptions, *,
                      on_found: Callable[[Path], None] | None = None) -> AgentThread:
@@ -133,9 +136,11 @@ class ThreadManager:
             raise
         for notice in log.notices:
             self._warn(notice)
-        return self._start(settings, loaded, log, options, history=recorded.history,
-                           meta_line=recorded.meta_line, inherited=None,
-                           token_usage=recorded.token_usage, baseline=recorded.baseline)
+        return await self._started(
+            self._start(settings, loaded, log, options, history=recorded.history,
+                        meta_line=recorded.meta_line, inherited=None,
+                        token_usage=recorded.token_usage, baseline=recorded.baseline)
+        )
 
     async def fork(
         self,
@@ -208,9 +213,11 @@ class ThreadManager:
             await log.close()
             raise ThreadError.from_os(exc, log.path or parent_path,
                                       doing="cannot create") from None
-        return self._start(settings, loaded, log, options, history=recorded.history,
-                           meta_line=None, inherited=inherited,
-                           token_usage=recorded.token_usage, baseline=recorded.baseline)
+        return await self._started(
+            self._start(settings, loaded, log, options, history=recorded.history,
+                        meta_line=None, inherited=inherited,
+                        token_usage=recorded.token_usage, baseline=recorded.baseline)
+        )
 
     def thread(self, thread_id: str) -> AgentThread | None:
         """The open thread ``thread_id``, if this manager runs it."""
@@ -297,6 +304,8 @@ class ThreadManager:
             loaded.config.model_provider, loaded.provider, originator=self.originator,
             env=self._model_env, http_client=self._http_client(loaded),
         )
+        if loaded.config.mcp_servers:
+            settings.mcp = self._mcp(loaded, settings)
         session = Session(settings, log, model, history=history, index=index,
                           prompt_history=prompt_history, token_usage=token_usage,
                           baseline=baseline,
@@ -306,6 +315,37 @@ class ThreadManager:
         thread = AgentThread(session, model, loaded.config, meta_line=meta_line,
                              inherited=inherited, on_closed=self._forget)
         self._threads[thread.thread_id] = thread
+        return thread
+
+    @staticmethod
+    def _mcp(loaded: LoadedConfig, settings: SessionSettings) -> McpConnections | None:
+        """The thread's MCP servers, starting (the SDK is imported only now)."""
+        from llmx.runtime.mcp.config import parse_servers
+        from llmx.runtime.mcp.connections import McpConnections
+
+        servers = parse_servers(loaded.config.mcp_servers)
+        if not any(server.enabled for server in servers.values()):
+            return None
+        connections = McpConnections(servers, cwd=settings.cwd)
+        connections.start()
+        return connections
+
+    async def _started(self, thread: AgentThread) -> AgentThread:
+        """``thread`` once its required MCP servers run; closed, and an error, if one
+        of them failed to start."""
+        connections = thread.settings.mcp
+        if connections is None:
+            return thread
+        from llmx.runtime.mcp.connections import McpStartupError
+
+        try:
+            await connections.wait_required()
+        except McpStartupError as exc:
+            await thread.close()
+            raise ThreadError(
+                f"MCP server `{exc.server}` is required but did not start: {exc}",
+                f"fix [mcp_servers.{exc.server}] in config.toml, or set required = false",
+            ) from None
         return thread
 
     def _forget(self, thread: AgentThread) -> None:

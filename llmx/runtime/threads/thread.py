@@ -16,9 +16,21 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from llmx.events.event_msgs import ApplyPatchApprovalRequest, ExecApprovalRequest
+from llmx.events.event_msgs import (
+    ApplyPatchApprovalRequest,
+    ElicitationRequest,
+    ExecApprovalRequest,
+)
 from llmx.events.lines import RolloutLine
-from llmx.events.ops import ExecApproval, Interrupt, Op, PatchApproval, Shutdown, UserTurn
+from llmx.events.ops import (
+    ExecApproval,
+    Interrupt,
+    Op,
+    PatchApproval,
+    ResolveElicitation,
+    Shutdown,
+    UserTurn,
+)
 from llmx.events.primitives import UserInput
 from llmx.events.records import Approver
 from llmx.runtime.models.client import ModelClient
@@ -154,7 +166,8 @@ class AgentThread:
         """
         # While it shuts down, the running turn may still wait for a decision or be
         # interrupted; nothing new starts.
-        answers_the_turn = isinstance(op, ExecApproval | PatchApproval | Interrupt)
+        answers_the_turn = isinstance(op, ExecApproval | PatchApproval | ResolveElicitation
+                                      | Interrupt)
         if self._runner.done() or (self._shutdown_sent and not answers_the_turn):
             raise ThreadError(f"thread {self.thread_id} is closed",
                               "open or resume it again to continue")
@@ -216,11 +229,16 @@ class AgentThread:
     @staticmethod
     def approval_request(line: RolloutLine) -> ApprovalRequest | None:
         """The approval request ``line`` carries, if it is one; answer it with
-        ``submit(ExecApproval(id=request.call_id, ...))`` or ``PatchApproval``."""
-        if line.payload_type not in ("exec_approval_request", "apply_patch_approval_request"):
+        ``submit(ExecApproval(id=request.call_id, ...))`` or ``PatchApproval``, and a
+        question of an MCP server (an ``ElicitationRequest``, such as the approval of one
+        of its tools) with ``ResolveElicitation(request_id=request.id, ...)``."""
+        if line.payload_type not in ("exec_approval_request", "apply_patch_approval_request",
+                                     "elicitation_request"):
             return None
         item = line.item()
-        return item if isinstance(item, ExecApprovalRequest | ApplyPatchApprovalRequest) else None
+        return item if isinstance(
+            item, ExecApprovalRequest | ApplyPatchApprovalRequest | ElicitationRequest
+        ) else None
 
     # -- closing -----------------------------------------------------------------------
 
@@ -238,6 +256,8 @@ class AgentThread:
         finally:
             self._closed = True
             try:
+                if self.settings.mcp is not None:
+                    await self.settings.mcp.close()
                 await self._model.aclose()
                 # Ends every subscription, also when the run stopped on an error.
                 await self._session.log.close()

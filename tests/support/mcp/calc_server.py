@@ -1,0 +1,67 @@
+"""A real MCP server built with the SDK, run as its own process by the MCP tests.
+
+``python calc_server.py stdio`` or ``python calc_server.py http PORT`` (loopback only).
+``CALC_START_DELAY`` (seconds) delays its start, ``CALC_ENV_FILE`` is where the ``env``
+tool writes the environment the server got.
+
+Tools: ``add`` (no annotations), ``peek`` (read-only), ``fail`` (a tool error), ``crash``
+(the process exits mid-call), ``hang`` (never answers), ``env`` (writes its environment).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+from mcp.server.mcpserver import MCPServer
+from mcp_types import ToolAnnotations
+
+server = MCPServer("calc", instructions="A tiny calculator.")
+
+
+@server.tool(description="Add two integers and return the sum.")
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+@server.tool(description="Read a number without changing anything.",
+             annotations=ToolAnnotations(read_only_hint=True))
+def peek() -> str:
+    return "42"
+
+
+@server.tool(description="Always fails.")
+def fail(reason: str) -> str:
+    raise ValueError(f"cannot do that: {reason}")
+
+
+@server.tool(description="Exits the server in the middle of the call.")
+def crash() -> str:
+    os._exit(3)
+
+
+@server.tool(description="Never answers.")
+def hang() -> str:
+    time.sleep(3600)
+    return "late"
+
+
+@server.tool(description="Writes the server's environment to CALC_ENV_FILE.")
+def env() -> str:
+    with open(os.environ["CALC_ENV_FILE"], "w", encoding="utf-8") as out:
+        json.dump({"env": dict(os.environ), "cwd": os.getcwd()}, out)
+    return "written"
+
+
+def main() -> None:
+    time.sleep(float(os.environ.get("CALC_START_DELAY", "0")))
+    if sys.argv[1] == "http":
+        server.run("streamable-http", host="127.0.0.1", port=int(sys.argv[2]))
+    else:
+        server.run("stdio")
+
+
+if __name__ == "__main__":
+    main()
