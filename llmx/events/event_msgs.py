@@ -338,6 +338,8 @@ class ElicitationRequest(EventMsgBase, tag="elicitation_request"):
     server_name: str
     id: JsonValue
     message: str
+    # llmx: the turn that asks (an MCP tool's approval), for the app-server's request.
+    turn_id: str | UnsetType = UNSET
 
 
 class McpStartupStatus(Struct):

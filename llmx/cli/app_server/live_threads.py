@@ -45,6 +45,7 @@ from llmx.events.ops import (
     ExecApproval,
     Interrupt,
     PatchApproval,
+    ResolveElicitation,
     UserTurn,
 )
 from llmx.events.primitives import ImageInput, LocalImageInput, SkillInput, TextInput, UserInput
@@ -242,6 +243,18 @@ class LiveThread:
         self._requests.clear()
 
     async def _answered(self, asked: ServerRequest, result: Any) -> None:
+        if asked.method == "mcpServer/elicitation/request":
+            action = result.get("action") if isinstance(result, dict) else None
+            answer = ResolveElicitation(
+                server_name=str(asked.params.get("serverName", "")), request_id=asked.call_id,
+                # Anything but an accept or a cancel declines, as for commands.
+                decision=action if action in ("accept", "cancel") else "decline",
+            )
+            try:
+                await self.agent.submit(answer, decided_by=Approver.CLIENT)
+            except ThreadError as exc:
+                log(f"the answer to {asked.call_id} was not taken: {exc}")
+            return
         decision = core_decision(result)
         if asked.method == "item/fileChange/requestApproval":
             # A patch has no exec-policy amendment: Codex's patch answers have no such form.

@@ -25,6 +25,7 @@ from msgspec import UNSET
 from llmx.events.event_msgs import (
     AgentMessageContentDelta,
     ApplyPatchApprovalRequest,
+    ElicitationRequest,
     ErrorEvent,
     ExecApprovalRequest,
     ExecCommandOutputDelta,
@@ -43,7 +44,7 @@ from llmx.events.event_msgs import (
     WarningEvent,
 )
 from llmx.events.lines import RolloutLine
-from llmx.events.ops import ExecApproval, PatchApproval, plain_decision
+from llmx.events.ops import ExecApproval, PatchApproval, ResolveElicitation, plain_decision
 from llmx.events.primitives import TokenUsage, UnknownCommand
 from llmx.events.records import SessionMeta, SubmissionRecord
 from llmx.events.turn_items import (
@@ -194,6 +195,8 @@ class AppServerFold:
             self._on_exec_approval(payload, line, out)
         elif isinstance(payload, ApplyPatchApprovalRequest):
             self._on_patch_approval(payload, line, out)
+        elif isinstance(payload, ElicitationRequest):
+            self._on_elicitation(payload, out)
         elif isinstance(payload, TaskComplete):
             self._on_task_complete(payload, out)
         elif isinstance(payload, TurnAborted):
@@ -423,8 +426,25 @@ class AppServerFold:
         out.append(ServerRequest("item/fileChange/requestApproval", params, self.thread_id,
                                  payload.call_id))
 
+    def _on_elicitation(self, payload: ElicitationRequest, out: list[WireMessage]) -> None:
+        """An MCP server's question (an MCP tool's approval), as Codex asks it: a form
+        with no fields, answered by ``action``."""
+        self._waiting(out)
+        turn_id = payload.turn_id if isinstance(payload.turn_id, str) else self._turn_id()
+        params = {
+            "threadId": self.thread_id, "turnId": turn_id, "serverName": payload.server_name,
+            "mode": "form", "_meta": {"codex_approval_kind": "mcp_tool_call"},
+            "message": payload.message, "requestedSchema": {"type": "object", "properties": {}},
+        }
+        out.append(ServerRequest("mcpServer/elicitation/request", params, self.thread_id,
+                                 str(payload.id)))
+
     def _on_submission(self, record: SubmissionRecord, out: list[WireMessage]) -> None:
         op = record.op
+        if isinstance(op, ResolveElicitation):
+            out.append(RequestResolved(self.thread_id, str(op.request_id)))
+            out.append(status_changed(self.thread_id, "active", []))
+            return
         if not isinstance(op, ExecApproval | PatchApproval):
             return
         out.append(RequestResolved(self.thread_id, op.id))

@@ -106,6 +106,7 @@ async def _approval(
         server_name=server.name,
         id=f"{APPROVAL_ID_PREFIX}_{call_id}",
         message=approval_question(server.name, tool.name),
+        turn_id=tools.turn_id,
     )
     answer = await tools.ask_elicitation(request)
     if answer.decision is ReviewDecision.APPROVED_FOR_SESSION:
