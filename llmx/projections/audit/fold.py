@@ -9,6 +9,7 @@ rollout), it is inferred from outcomes and labelled so (see ``rules``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ from msgspec import UNSET
 
 from llmx.events.lines import LineError, decode_line
 from llmx.events.nesting import nesting_problem
-from llmx.events.ops import ExecApproval, PatchApproval
+from llmx.events.ops import ExecApproval, PatchApproval, ResolveElicitation
 from llmx.events.raw_lines import file_size
 from llmx.events.records import DecisionRecord, EscalationRecord, SubmissionRecord
 from llmx.projections.audit.model import (
@@ -49,6 +50,11 @@ _DECISIONS = {
 _CALL_TYPES = frozenset({"function_call", "custom_tool_call", "local_shell_call"})
 _OUTPUT_TYPES = frozenset({"function_call_output", "custom_tool_call_output"})
 _ERROR_EVENTS = frozenset({"error", "stream_error"})
+# llmx asks for an MCP tool's approval with an elicitation whose id names the call.
+_MCP_APPROVAL_PREFIX = "mcp_tool_call_approval_"
+_MCP_QUESTION = re.compile(r'run tool "(.+)"\?$')
+_ELICITATION_DECISIONS = {"accept": Decision.APPROVED, "decline": Decision.DENIED,
+                          "cancel": Decision.ABORTED}
 _SESSION_FIELDS = (
     "cwd", "originator", "cli_version", "source", "model_provider", "history_mode",
     "forked_from_id", "timestamp",
@@ -199,6 +205,8 @@ class _AuditFold:
             )
         elif event in ("exec_approval_request", "apply_patch_approval_request"):
             self._approval_request(span, line, record)
+        elif event == "elicitation_request":
+            self._elicitation_request(span, line, record)
 
     def _item(self, span: RolloutSpan, line: int, payload: dict[str, Any]) -> None:
         item = payload.get("item")
@@ -245,8 +253,40 @@ class _AuditFold:
         state.calls.recorded_approvals.add(call_id)
         self.requests[str(payload.get("approval_id") or call_id)] = approval
 
+    def _elicitation_request(self, span: RolloutSpan, line: int, record: Record) -> None:
+        """An MCP tool's approval (llmx records the question and its answer)."""
+        payload = record.payload
+        request_id = str(payload.get("id", ""))
+        if not request_id.startswith(_MCP_APPROVAL_PREFIX):
+            return
+        call_id = request_id.removeprefix(_MCP_APPROVAL_PREFIX)
+        server = str(payload.get("server_name", ""))
+        asked = _MCP_QUESTION.search(str(payload.get("message", "")))
+        state = self.turn_for(span, payload.get("turn_id"))
+        approval = ApprovalAudit(
+            call_id=call_id, kind="mcp",
+            subject=f"{server}.{asked.group(1)}" if asked else server,
+            decision=Decision.PENDING, decider=Decider.UNKNOWN,
+            provenance=Provenance.RECORDED, reason=None,
+            requested_at=record.timestamp, decided_at=None, line=line,
+        )
+        state.audit.approvals.append(approval)
+        state.calls.recorded_approvals.add(call_id)
+        self.requests[request_id] = approval
+
     def _submission(self, record: Record) -> None:
         submission = record.payload_as(SubmissionRecord)
+        if submission is not None and isinstance(submission.op, ResolveElicitation):
+            answered = self.requests.get(str(submission.op.request_id))
+            if answered is not None:
+                answered.decision = _ELICITATION_DECISIONS.get(submission.op.decision,
+                                                               Decision.DENIED)
+                answered.decider = (
+                    Decider.USER if submission.decided_by is UNSET
+                    else Decider.recorded(submission.decided_by)
+                )
+                answered.decided_at = record.timestamp
+            return
         if submission is None or not isinstance(submission.op, ExecApproval | PatchApproval):
             return
         approval = self.requests.get(submission.op.id)

@@ -126,7 +126,7 @@ def derive_turn(
         elif name == "apply_patch":
             _patch_call(context, call_id, call, calls)
         elif namespace.startswith("mcp__") or _item_type(items, call_id) == "McpToolCall":
-            _mcp_call(context, call_id, call)
+            _mcp_call(context, call_id, call, calls)
         elif name in INTERACTION_TOOLS:
             continue
         elif call.has_output and output_text(call.output).startswith("unsupported call"):
@@ -304,15 +304,17 @@ def _file_change(
     )
 
 
-def _mcp_call(context: _Context, call_id: str, call: _Call) -> None:
+def _mcp_call(context: _Context, call_id: str, call: _Call, calls: TurnCalls) -> None:
     found = context.items.get(call_id)
     if found is None:
         return
-    _mcp_item(context, call_id, found[0], found[1], call.timestamp)
+    _mcp_item(context, call_id, found[0], found[1], call.timestamp,
+              asked=call_id in calls.recorded_approvals)
 
 
 def _mcp_item(
-    context: _Context, call_id: str, item: dict[str, Any], line: int, timestamp: str | None
+    context: _Context, call_id: str, item: dict[str, Any], line: int, timestamp: str | None,
+    *, asked: bool = False,
 ) -> None:
     context.consumed.add(call_id)
     invocation = item.get("invocation")
@@ -328,7 +330,8 @@ def _mcp_item(
         McpCallAudit(call_id, server, tool, source.get("arguments"), status, message,
                      duration_seconds(item.get("duration")), line)
     )
-    if message is None:
+    if message is None or asked:
+        # Nothing refused, or the approval is on record (llmx's elicitation lines).
         return
     if "user rejected" in message:
         decider = Decider.USER
