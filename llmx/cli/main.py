@@ -36,6 +36,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "llmx.cli.history_cmd",
     "llmx.cli.otel_cmd",
     "llmx.cli.mcp_cmd",
+    "llmx.cli.mcp_server_cmd",
     "llmx.cli.rollout_cmd",
     "llmx.cli.sandbox_cmd",
     "llmx.cli.debug_cmd",
