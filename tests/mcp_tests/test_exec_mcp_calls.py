@@ -239,3 +239,25 @@ def test_a_stdio_server_gets_a_restricted_environment(tmp_path: Path) -> None:
     assert seen["env"]["PATH"]
     # Started in the thread's working directory.
     assert Path(seen["cwd"]) == env.workspace
+
+
+def test_a_server_question_during_a_call_is_asked_as_approvals_are(tmp_path: Path) -> None:
+    script = _script(_call("launch", {}), _call("launch", {}))
+    with ModelServer(script) as server:
+        env = make_env(tmp_path, server.base_url, config_extra=stdio_table(
+            required=True, default_tools_approval_mode="approve"))
+        live = env.run("--approval-decision", "approved", "launch twice")
+        assert live.returncode == 0, live.stderr
+        outputs = _outputs(server)
+    # The first question was answered yes; the second (no scripted answer left) no.
+    assert outputs[0].endswith('\nOutput:\n{"result":"answer: accept"}')
+    assert outputs[1].endswith('\nOutput:\n{"result":"answer: decline"}')
+    [rollout] = env.rollouts()
+    asked = events(rollout, "elicitation_request")
+    assert [(a["server_name"], a["message"]) for a in asked] == [
+        ("calc", "Launch the rocket?"), ("calc", "Launch the rocket?")]
+    answers = [line["payload"] for line in rollout_lines(rollout) if line["type"] == "submission"
+               and line["payload"]["op"]["type"] == "resolve_elicitation"]
+    assert [(a["op"]["request_id"], a["op"]["decision"], a["decided_by"]) for a in answers] == [
+        (asked[0]["id"], "accept", "user"), (asked[1]["id"], "decline", "user")]
+    assert "approval requested: mcp\ncalc\nreason: Launch the rocket?\n" in live.stderr

@@ -13,8 +13,10 @@ who decided before the call runs, like every approval.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from llmx.events.event_msgs import ElicitationRequest
@@ -35,6 +37,8 @@ CANCELLED = "user cancelled MCP tool call"
 ABORTED = "aborted by user"
 # The prefix of the elicitation id of an approval question (Codex's).
 APPROVAL_ID_PREFIX = "mcp_tool_call_approval"
+# The prefix of the id of a question a server asks during one of its calls.
+ELICITATION_ID_PREFIX = "mcp_elicitation"
 # The result keys a rollout keeps (Codex's ``CallToolResult``); ``_meta`` and the like
 # are the transport's business.
 _RESULT_KEYS = ("content", "structuredContent", "isError")
@@ -67,6 +71,7 @@ async def call_tool(
             await _end(tools, item, started_ms, None, refusal, seconds=0.0)
             return _output(time.monotonic() - started, refusal)
         call_started = time.monotonic()
+        server.ask = _asker(tools, server, call_id)
         try:
             result = await connections.call(server, tool.name, arguments)
         except Exception as exc:  # McpCallError, and anything the transport raised
@@ -83,6 +88,25 @@ async def call_tool(
         await _end(tools, item, started_ms, None, ABORTED,
                    seconds=time.monotonic() - started)
         raise
+    finally:
+        server.ask = None
+
+
+def _asker(tools: ToolContext, server: McpServer, call_id: str) -> Callable[[str], Awaitable[str]]:
+    """How the server's questions during this call are asked: as approvals are (an
+    ``elicitation_request`` answered by a logged ``resolve_elicitation``)."""
+    asked = itertools.count(1)
+
+    async def ask(message: str) -> str:
+        request = ElicitationRequest(server_name=server.name,
+                                     id=f"{ELICITATION_ID_PREFIX}_{call_id}_{next(asked)}",
+                                     message=message, turn_id=tools.turn_id)
+        answer = await tools.ask_elicitation(request)
+        if approves(answer.decision):
+            return "accept"
+        return "cancel" if answer.decision is ReviewDecision.ABORT else "decline"
+
+    return ask
 
 
 async def _approval(

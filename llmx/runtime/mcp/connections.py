@@ -17,7 +17,7 @@ import asyncio
 import enum
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -76,6 +76,9 @@ class McpServer:
     description: str | None = None
     client: Client | None = None
     started: asyncio.Event = field(default_factory=asyncio.Event)
+    # Asks the user a question of the server (its message) while one of its tools runs;
+    # the answer is accept, decline or cancel. None between calls: the server is refused.
+    ask: Callable[[str], Awaitable[str]] | None = None
 
     @property
     def name(self) -> str:
@@ -197,7 +200,7 @@ class McpConnections:
         import anyio
 
         try:
-            client = self._client(server.config)
+            client = self._client(server)
             with anyio.CancelScope() as scope:
                 scope.deadline = anyio.current_time() + server.config.startup_timeout_sec
                 async with client:
@@ -228,12 +231,17 @@ class McpConnections:
         server.error = message
         server.started.set()
 
-    def _client(self, config: McpServerConfig) -> Client:
+    def _client(self, server: McpServer) -> Client:
         from mcp.client import Client
         from mcp_types import Implementation
 
         info = Implementation(name="llmx", version=__version__)
+        config = server.config
         transport = config.transport
+
+        async def elicit(context: Any, params: Any) -> Any:
+            return await _elicited(server, params)
+
         if isinstance(transport, StdioTransport):
             from mcp.client.stdio import StdioServerParameters, stdio_client
 
@@ -244,13 +252,31 @@ class McpConnections:
                 cwd=transport.cwd or self._cwd,
             )
             # The server's stderr is its log, not llmx's output.
-            return Client(stdio_client(params, errlog=_devnull()), client_info=info)
+            return Client(stdio_client(params, errlog=_devnull()), client_info=info,
+                          elicitation_callback=elicit)
         from mcp.client.streamable_http import streamable_http_client
         from mcp.shared._httpx_utils import create_mcp_http_client
 
         http = create_mcp_http_client(headers=http_headers(transport, self._environ))
         return Client(streamable_http_client(transport.url, http_client=http),
-                      client_info=info)
+                      client_info=info, elicitation_callback=elicit)
+
+
+async def _elicited(server: McpServer, params: Any) -> Any:
+    """A server's question: asked the way approvals are (see ``calls``) while one of its
+    tools runs, if it needs no more than a yes or no; otherwise declined, since no
+    frontend fills in a form."""
+    from mcp_types import ElicitResult
+
+    schema = getattr(params, "requested_schema", None)
+    needs_fields = isinstance(schema, dict) and bool(schema.get("required"))
+    ask = server.ask
+    if ask is None or needs_fields:
+        return ElicitResult(action="decline")
+    action = await ask(str(getattr(params, "message", "")))
+    if action == "accept":
+        return ElicitResult(action="accept", content={})
+    return ElicitResult(action="cancel" if action == "cancel" else "decline")
 
 
 async def _list_tools(client: Client, config: McpServerConfig) -> list[McpTool]:

@@ -5,7 +5,7 @@
 tool writes the environment the server got.
 
 Tools: ``add`` (no annotations), ``peek`` (read-only), ``fail`` (a tool error), ``crash``
-(the process exits mid-call), ``hang`` (never answers), ``env`` (writes its environment).
+(the process exits mid-call), ``hang`` (never answers), ``env`` (writes its environment), ``launch`` (asks the user a question first).
 """
 
 from __future__ import annotations
@@ -15,8 +15,12 @@ import os
 import sys
 import time
 
-from mcp.server.mcpserver import MCPServer
+from typing import Annotated
+
+from mcp.server.elicitation import ElicitationResult
+from mcp.server.mcpserver import Elicit, MCPServer, Resolve
 from mcp_types import ToolAnnotations
+from pydantic import BaseModel
 
 server = MCPServer("calc", instructions="A tiny calculator.")
 
@@ -53,6 +57,19 @@ def env() -> str:
     with open(os.environ["CALC_ENV_FILE"], "w", encoding="utf-8") as out:
         json.dump({"env": dict(os.environ), "cwd": os.getcwd()}, out)
     return "written"
+
+
+class Go(BaseModel):
+    """A yes-or-no question: nothing to fill in."""
+
+
+def _ask_go() -> Elicit[Go]:
+    return Elicit("Launch the rocket?", Go)
+
+
+@server.tool(description="Asks the user before launching; says what they answered.")
+def launch(answer: Annotated[ElicitationResult[Go], Resolve(_ask_go)]) -> str:
+    return f"answer: {answer.action}"
 
 
 def main() -> None:
