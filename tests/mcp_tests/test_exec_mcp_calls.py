@@ -126,7 +126,8 @@ def test_prompt_mode_asks_and_a_declined_call_does_not_run(tmp_path: Path) -> No
     with ModelServer(_script(_call("add", {"a": 2, "b": 3}))) as server:
         env = make_env(tmp_path, server.base_url, config_extra=stdio_table(
             required=True, default_tools_approval_mode="prompt"))
-        live = env.run("-a", "on-request", "-s", "workspace-write", "add 2 and 3")
+        live = env.run("-a", "on-request", "-s", "workspace-write",
+                       "--approval-decision", "denied", "add 2 and 3")
         assert live.returncode == 0, live.stderr
         [output] = _outputs(server)
     assert output.endswith("\nOutput:\nuser rejected MCP tool call")
@@ -139,7 +140,7 @@ def test_prompt_mode_asks_and_a_declined_call_does_not_run(tmp_path: Path) -> No
                   and line["payload"]["op"]["type"] == "resolve_elicitation"]
     assert decision["op"] == {"type": "resolve_elicitation", "server_name": "calc",
                               "request_id": request["id"], "decision": "decline"}
-    assert decision["decided_by"] == "user"
+    assert decision["decided_by"] == "preset"
     [call] = completed_items(rollout, "McpToolCall")
     assert call["status"] == "failed"
     assert call["error"] == {"message": "user rejected MCP tool call"}
@@ -158,6 +159,7 @@ def test_an_approved_call_runs_after_its_decision_is_on_record(tmp_path: Path) -
     decided = next(i for i, line in enumerate(lines) if line["type"] == "submission"
                    and line["payload"]["op"]["type"] == "resolve_elicitation")
     assert lines[decided]["payload"]["op"]["decision"] == "accept"
+    assert lines[decided]["payload"]["decided_by"] == "preset"
     completed = next(i for i, line in enumerate(lines) if line["type"] == "event_msg"
                      and line["payload"]["type"] == "item_completed"
                      and line["payload"]["item"]["type"] == "McpToolCall")
@@ -259,5 +261,5 @@ def test_a_server_question_during_a_call_is_asked_as_approvals_are(tmp_path: Pat
     answers = [line["payload"] for line in rollout_lines(rollout) if line["type"] == "submission"
                and line["payload"]["op"]["type"] == "resolve_elicitation"]
     assert [(a["op"]["request_id"], a["op"]["decision"], a["decided_by"]) for a in answers] == [
-        (asked[0]["id"], "accept", "user"), (asked[1]["id"], "decline", "user")]
+        (asked[0]["id"], "accept", "preset"), (asked[1]["id"], "decline", "unattended")]
     assert "approval requested: mcp\ncalc\nreason: Launch the rocket?\n" in live.stderr
