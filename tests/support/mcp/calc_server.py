@@ -5,7 +5,8 @@
 tool writes the environment the server got.
 
 Tools: ``add`` (no annotations), ``peek`` (read-only), ``fail`` (a tool error), ``crash``
-(the process exits mid-call), ``hang`` (never answers), ``env`` (writes its environment), ``launch`` (asks the user a question first).
+(the process exits mid-call), ``hang`` (never answers), ``env`` (writes its environment),
+``launch`` (asks the user a question first).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import json
 import os
 import sys
 import time
-
 from typing import Annotated
 
 from mcp.server.elicitation import ElicitationResult
