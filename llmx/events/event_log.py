@@ -169,12 +169,14 @@ class EventLog:
         redactor: Redactor | None = None,
         until_persisted: bool = False,
         next_ordinal: int = 0,
+        segment_id: str | None = None,
     ) -> EventLog:
         """A lazy log for a new thread: the file appears with the first user input, or
         with ``until_persisted`` at :meth:`persist` only.
 
         ``next_ordinal`` is the meta line's ordinal: a fork continues its parent's
-        ordinals (its history is the parent's lines below that ordinal).
+        ordinals (its history is the parent's lines below that ordinal). ``segment_id``
+        names a new segment of an existing thread (a revert) instead of a new thread.
         """
         if not meta.timestamp:
             meta = msgspec.structs.replace(meta, timestamp=format_timestamp())
@@ -182,7 +184,7 @@ class EventLog:
             sink: RolloutSink = EphemeralSink()
         else:
             when = started_local or datetime.now().astimezone()
-            sink = FileSink(rollout_path_for(home, meta.id, when))
+            sink = FileSink(rollout_path_for(home, meta.id, when, segment_id))
         return cls(
             sink, meta=meta, next_ordinal=next_ordinal, options=options, redactor=redactor,
             until_persisted=until_persisted,

@@ -43,15 +43,19 @@ def session_index_db_path(home: Path) -> Path:
     return home / "state.sqlite"
 
 
-def rollout_file_name(thread_id: str, started_local: datetime) -> str:
-    # Codex names files by *local* wall-clock time with ``:`` replaced by ``-``.
-    return f"rollout-{started_local.strftime('%Y-%m-%dT%H-%M-%S')}-{thread_id}.jsonl"
+def rollout_file_name(thread_id: str, started_local: datetime,
+                      segment_id: str | None = None) -> str:
+    # Codex names files by *local* wall-clock time with ``:`` replaced by ``-``; a revert
+    # segment of a thread adds ``_<segment id>`` after the thread's id.
+    stem = thread_id if segment_id is None else f"{thread_id}_{segment_id}"
+    return f"rollout-{started_local.strftime('%Y-%m-%dT%H-%M-%S')}-{stem}.jsonl"
 
 
-def rollout_path_for(home: Path, thread_id: str, started_local: datetime) -> Path:
-    """``sessions/YYYY/MM/DD/rollout-<local ts>-<uuid>.jsonl``."""
+def rollout_path_for(home: Path, thread_id: str, started_local: datetime,
+                     segment_id: str | None = None) -> Path:
+    """``sessions/YYYY/MM/DD/rollout-<local ts>-<uuid>[_<segment uuid>].jsonl``."""
     day = sessions_dir(home) / f"{started_local:%Y}" / f"{started_local:%m}" / f"{started_local:%d}"
-    return day / rollout_file_name(thread_id, started_local)
+    return day / rollout_file_name(thread_id, started_local, segment_id)
 
 
 def ensure_private_dir(path: Path) -> list[Path]:

@@ -42,11 +42,12 @@ from llmx.runtime.threads.lookup import RefKind, ThreadRef
 from llmx.runtime.threads.manager import ThreadManager
 from llmx.runtime.threads.options import ThreadOptions, UntrustedDirectory
 from llmx.runtime.threads.stream import ThreadEvents
-from llmx.runtime.threads.thread import AgentThread, ThreadOutcome
+from llmx.runtime.threads.thread import AgentThread, RevertFailed, ThreadOutcome
 
 __all__ = [
     "AgentThread",
     "RefKind",
+    "RevertFailed",
     "ThreadError",
     "ThreadEvents",
     "ThreadManager",

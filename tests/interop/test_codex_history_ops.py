@@ -109,6 +109,37 @@ def test_codex_resumes_a_fork_llmx_made_from_a_turn(tmp_path: Path) -> None:
     assert user_texts(bodies[5]) == ["one", "two", "three", "six"]
 
 
+async def llmx_reverts_before_a_turn(env: ExecEnv) -> str:
+    async with ThreadManager(env.home, model_env={API_KEY_ENV: "dummy"}) as manager:
+        options = ThreadOptions(cwd=env.workspace)
+        thread = await manager.open(options)
+        await turns_then(thread, ["one", "two", "three"])
+        second = second_turn_id(thread.rollout_path)
+        reverted = await manager.revert(thread, second, options)
+        await turns_then(reverted, ["four"])
+        await within(reverted.close(), "the reverted thread to close")
+        return thread.thread_id
+
+
+def second_turn_id(path: Path | None) -> str:
+    assert path is not None
+    started = [line["payload"]["turn_id"] for line in map(json.loads, path.read_text().splitlines())
+               if line["payload"].get("type") == "task_started"]
+    return str(started[1])
+
+
+def test_codex_resumes_a_thread_llmx_reverted(tmp_path: Path) -> None:
+    with ModelServer(Script.from_json(ANSWERS)) as server:
+        env = make_env(tmp_path, server.base_url)
+        thread_id = asyncio.run(llmx_reverts_before_a_turn(env))
+        resumed = run_codex("exec", "resume", thread_id, "five", home=env.home,
+                            cwd=env.workspace, env=env.env())
+        assert resumed.returncode == 0, resumed.stderr
+        bodies = [request.body for request in server.model_requests()]
+    assert user_texts(bodies[3]) == ["one", "four"]
+    assert user_texts(bodies[4]) == ["one", "four", "five"]
+
+
 async def llmx_runs_past_its_window(env: ExecEnv) -> str:
     options = ThreadOptions(cwd=env.workspace, sandbox_mode="danger-full-access",
                             approval_policy="never")

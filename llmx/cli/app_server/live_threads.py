@@ -146,10 +146,13 @@ def user_inputs(params: list[UserInputParam]) -> list[UserInput]:
 class LiveThread:
     """One thread this connection runs, and what the client has been told about it."""
 
-    def __init__(self, conn: Connection, agent: AgentThread, fold: AppServerFold) -> None:
+    def __init__(self, conn: Connection, agent: AgentThread, fold: AppServerFold,
+                 options: ThreadOptions) -> None:
         self.conn = conn
         self.agent = agent
         self.fold = fold
+        # What the client asked the thread to run with (a revert reopens it so).
+        self.options = options
         # call id -> the JSON-RPC id of the request asking the client about it.
         self._requests: dict[str, int] = {}
         # turn/start requests waiting to be answered with the id of the turn they start.
@@ -286,6 +289,11 @@ class LiveThread:
         if not future.done():
             future.set_result(turn["id"])
 
+    async def drained(self) -> None:
+        """Wait until everything the closed thread wrote has been sent to the client."""
+        if self._pump is not None:
+            await self._pump
+
     async def close(self) -> None:
         if self.fold.turn is not None:
             # The client is gone: nobody will answer its approvals. The turn ends the way
@@ -347,13 +355,15 @@ class LiveThreads:
                              model=params.model, sandbox_mode=params.sandbox,
                              approval_policy=params.approval_policy, ephemeral=ephemeral)
 
-    def _adopt(self, conn: Connection, agent: AgentThread, fold: AppServerFold,
-               from_position: int | None) -> LiveThread:
-        live = LiveThread(conn, agent, fold)
+    def adopt(self, conn: Connection, agent: AgentThread, fold: AppServerFold,
+              options: ThreadOptions) -> LiveThread:
+        """Serve ``agent`` on this connection from now on (in place of a thread of the
+        same id it replaces), its recorded lines already in ``fold``."""
+        live = LiveThread(conn, agent, fold, options)
         self.exports.watch(agent)
         self.threads[agent.thread_id] = live
         self.context.loaded[agent.thread_id] = live
-        live.start(from_position)
+        live.start(None)
         return live
 
     def response(self, live: LiveThread, turns: list[dict[str, Any]],
@@ -385,12 +395,13 @@ class LiveThreads:
     async def thread_start(self, conn: Connection, raw: Any) -> dict[str, Any]:
         params = decode(raw, ThreadStartParams)
         manager = self.manager(conn)
+        options = self.options(params, ephemeral=bool(params.ephemeral))
         try:
-            agent = await manager.open(self.options(params, ephemeral=bool(params.ephemeral)))
+            agent = await manager.open(options)
         except ThreadError as exc:
             raise RpcError(INTERNAL_ERROR, f"error creating thread: {exc}") from None
         # A new thread's lines are all live: its subscription starts at once.
-        live = self._adopt(conn, agent, AppServerFold(agent.thread_id), None)
+        live = self.adopt(conn, agent, AppServerFold(agent.thread_id), options)
         result = self.response(live, [])
         conn.notify("thread/started", {"thread": result["thread"]})
         return result
@@ -401,23 +412,16 @@ class LiveThreads:
         live = self.threads.get(thread_id)
         if live is None:
             manager = self.manager(conn)
+            options = self.options(params)
             try:
-                agent = await manager.resume(ThreadRef.by_id(thread_id), self.options(params))
+                agent = await manager.resume(ThreadRef.by_id(thread_id), options)
             except ThreadError as exc:
                 if exc.busy:
                     # Found, but another process writes it: said as such, not as missing.
                     raise invalid_request(f"thread {thread_id} cannot be resumed: {exc}") from None
                 raise invalid_request(f"thread not found: {thread_id} ({exc})") from None
-            fold = AppServerFold(thread_id)
-            history = agent.subscribe(from_position=0)
-            position = agent.position
             # The recorded turns, folded as thread/read folds them; then the thread goes on.
-            async for line in history:
-                fold.feed(line)
-                if line.ordinal is not None and line.ordinal + 1 >= position:
-                    break
-            await history.aclose()
-            live = self._adopt(conn, agent, fold, None)
+            live = self.adopt(conn, agent, await recorded_fold(agent), options)
         turns = [] if params.exclude_turns else list(live.fold.turns)
         return self.response(live, turns, preview_of(live.fold))
 
@@ -427,22 +431,15 @@ class LiveThreads:
         if params.last_turn_id is not None and params.before_turn_id is not None:
             raise invalid_request("beforeTurnId cannot be combined with lastTurnId")
         manager = self.manager(conn)
+        options = self.options(params, ephemeral=bool(params.ephemeral))
         try:
-            agent = await manager.fork(ThreadRef.by_id(thread_id),
-                                       self.options(params, ephemeral=bool(params.ephemeral)),
+            agent = await manager.fork(ThreadRef.by_id(thread_id), options,
                                        through_turn_id=params.last_turn_id,
                                        before_turn_id=params.before_turn_id)
         except ThreadError as exc:
             raise invalid_request(f"cannot fork thread {thread_id}: {exc}") from None
-        fold = AppServerFold(agent.thread_id)
-        history = agent.subscribe(from_position=0)
-        position = agent.position
-        async for line in history:
-            fold.feed(line)
-            if line.ordinal is not None and line.ordinal + 1 >= position:
-                break
-        await history.aclose()
-        live = self._adopt(conn, agent, fold, None)
+        fold = await recorded_fold(agent)
+        live = self.adopt(conn, agent, fold, options)
         turns = [] if params.exclude_turns else list(fold.turns)
         result = self.response(live, turns, preview_of(fold))
         result["thread"]["forkedFromId"] = thread_id
@@ -481,6 +478,20 @@ class LiveThreads:
             raise invalid_request(f"expected active turn id {params.turn_id} but found {active}")
         await live.agent.submit(Interrupt())
         return {}
+
+
+async def recorded_fold(agent: AgentThread) -> AppServerFold:
+    """The app-server fold of ``agent``'s recorded lines (a resumed, forked or reverted
+    thread's history), read up to where the thread goes on."""
+    fold = AppServerFold(agent.thread_id)
+    position = agent.position
+    history = agent.subscribe(from_position=0)
+    async for line in history:
+        fold.feed(line)
+        if line.ordinal is not None and line.ordinal + 1 >= position:
+            break
+    await history.aclose()
+    return fold
 
 
 def _toml(value: Any) -> str:

@@ -118,6 +118,11 @@ class ThreadRollbackParams(Params):
     num_turns: int
 
 
+class ThreadRevertParams(Params):
+    thread_id: str
+    before_turn_id: str
+
+
 class ThreadReadParams(Params):
     thread_id: str
     include_turns: bool = False

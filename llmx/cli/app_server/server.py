@@ -17,7 +17,6 @@ from llmx.cli.app_server.transport import StdioTransport
 
 # Methods of Codex's protocol llmx answers with an error of its own, and why.
 NOT_IMPLEMENTED: dict[str, str] = {
-    "thread/revert": "dropping turns from a thread's history is not available in llmx yet",
     "account/login/start": "llmx authenticates with the provider's env_key, not a login",
     "account/logout": "llmx authenticates with the provider's env_key, not a login",
 }

@@ -52,3 +52,4 @@ class ThreadBusy(ThreadError):
     @property
     def busy(self) -> bool:
         return True
+

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from llmx.events.event_log import EventLog, RolloutOptions, next_ordinal_after
 from llmx.events.ids import new_thread_id
+from llmx.events.ops import Interrupt
 from llmx.events.records import HistoryBase
 from llmx.events.subscribers import DEFAULT_SUBSCRIBER_CAPACITY
 from llmx.events.writer_lock import RolloutBusy
@@ -34,7 +35,7 @@ from llmx.runtime.threads.options import (
     sandbox_for_mode,
     thread_settings,
 )
-from llmx.runtime.threads.thread import AgentThread
+from llmx.runtime.threads.thread import AgentThread, RevertFailed
 
 if TYPE_CHECKING:
     import httpx
@@ -218,6 +219,76 @@ class ThreadManager:
                         meta_line=None, inherited=inherited,
                         token_usage=recorded.token_usage, baseline=recorded.baseline)
         )
+
+    async def revert(self, thread: AgentThread, before_turn_id: str,
+                     options: ThreadOptions) -> AgentThread:
+        """``thread`` with its history cut back to the start of turn ``before_turn_id``
+        (that turn and every later one leave it), continued as the same thread.
+
+        As Codex 0.169 does: a running turn is interrupted and the thread shut down; its
+        history goes on in a new segment file of the same thread (``_<segment>`` in the
+        name) whose ``history_base`` ends where the turn began; the older file keeps the
+        dropped turns; files in the workspace are not touched. The thread comes back with
+        the settings it ran with (a turn's model or sandbox change included) and the
+        token total of the kept turns. A turn the history does not hold is refused
+        before the thread is touched; a failure after it stopped reopens the thread as
+        it was and raises :class:`RevertFailed`, which holds it.
+        """
+        from llmx.runtime.threads.revert import (
+            check_turn,
+            lineage_of,
+            revert_point,
+            segment_meta,
+        )
+
+        path = thread.rollout_path
+        if path is None:
+            raise ThreadError(f"thread {thread.thread_id} is ephemeral: no history is "
+                              "recorded to revert", "fork it, or start a recorded thread")
+        check_turn(lineage_of(path), before_turn_id)
+        if not thread.closed:
+            if thread.turn_running:
+                await thread.submit(Interrupt())
+            await thread.close()
+        settings = thread.settings
+        loaded = self._config(options)
+        log: EventLog | None = None
+        try:
+            point = revert_point(lineage_of(path), before_turn_id)
+            log = EventLog.for_new_thread(self.home, segment_meta(path, point),
+                                          options=self._rollout_options(loaded),
+                                          next_ordinal=point.end_ordinal,
+                                          segment_id=new_thread_id())
+            try:
+                await log.persist()
+            except OSError as exc:
+                raise ThreadError.from_os(exc, log.path or path, doing="cannot create") from None
+            segment = log.path or path
+            recorded = await asyncio.to_thread(load_recorded, segment)
+        except ThreadError as exc:
+            if log is not None:
+                await log.close()
+                # Only its session_meta, written a moment ago: the thread goes on as it was.
+                if log.path is not None:
+                    log.path.unlink(missing_ok=True)
+            raise RevertFailed(exc, await self._reopen(path, settings, options, loaded)) \
+                from None
+        return self._start(settings, loaded, log, options, history=recorded.history,
+                           meta_line=None, inherited=list(point.spans),
+                           token_usage=recorded.token_usage, baseline=recorded.baseline)
+
+    async def _reopen(self, path: Path, settings: SessionSettings, options: ThreadOptions,
+                      loaded: LoadedConfig) -> AgentThread:
+        """The thread of ``path`` continued with ``settings`` (a revert that failed)."""
+        log = EventLog.resume(path, options=self._rollout_options(loaded))
+        try:
+            recorded = await asyncio.to_thread(load_recorded, path)
+        except BaseException:
+            await log.close()
+            raise
+        return self._start(settings, loaded, log, options, history=recorded.history,
+                           meta_line=recorded.meta_line, inherited=None,
+                           token_usage=recorded.token_usage, baseline=recorded.baseline)
 
     def thread(self, thread_id: str) -> AgentThread | None:
         """The open thread ``thread_id``, if this manager runs it."""

@@ -263,3 +263,13 @@ class AgentThread:
                 await self._session.log.close()
             finally:
                 self._on_closed(self)
+
+
+class RevertFailed(ThreadError):
+    """A revert failed after the thread had stopped: ``thread`` is the thread reopened as
+    it was before (its history unchanged), for the frontend to go on with."""
+
+    def __init__(self, cause: ThreadError, thread: AgentThread) -> None:
+        super().__init__(cause.what, cause.todo, cause=cause.cause, path=cause.path,
+                         doing=cause.doing)
+        self.thread = thread
