@@ -9,7 +9,9 @@ its file; both get the same records, because every time and id comes from the li
   turn's n-th model request), times are the lines' timestamps;
 - spans: ``llmx.thread`` (first to last line), ``llmx.turn`` (``task_started`` to its
   ``task_complete`` or ``turn_aborted``), ``llmx.model_request`` (from the turn's start
-  or the last tool output to the ``token_count`` that closes the response) and
+  or the end of the round before it to the last item the model answered with; its
+  ``token_count`` closes it, recorded after the outputs of the tools the response called,
+  as Codex 0.169 and llmx write it, or before them, as older writers did) and
   ``llmx.tool_call`` (the call to its output; ``tool.kind`` command, patch, mcp or
   function), each the child of the one before;
 - log records with Codex's event names and attributes (``codex.conversation_starts``,
@@ -103,6 +105,9 @@ class _Turn:
         self.start = start
         self.requests = 0
         self.request_start = start
+        # The last item the model answered with since the last ``token_count`` (None:
+        # none yet), which ends its request's span.
+        self.response_end: int | None = None
         self.input_tokens = 0
         self.output_tokens = 0
 
@@ -255,7 +260,9 @@ class OtelFold:
         output_tokens = int(last.get("output_tokens") or 0)
         turn.input_tokens += input_tokens
         turn.output_tokens += output_tokens
-        duration_ms = max(0, (at - turn.request_start) // 1_000_000)
+        end = turn.response_end if turn.response_end is not None else at
+        turn.response_end = None
+        duration_ms = max(0, (end - turn.request_start) // 1_000_000)
         attributes = {
             "conversation.id": self.thread_id, "turn.id": turn.turn_id,
             "gen_ai.request.model": self.model,
@@ -265,10 +272,10 @@ class OtelFold:
         }
         records: list[Record] = [
             SpanRecord("llmx.model_request", self.trace_id, span, self._turn_span(),
-                       turn.request_start, at, attributes),
-            self._log("codex.api_request", at, span, attempt=1, duration_ms=duration_ms,
+                       turn.request_start, end, attributes),
+            self._log("codex.api_request", end, span, attempt=1, duration_ms=duration_ms,
                       **{"http.response.status_code": 200}),
-            self._log("codex.sse_event", at, span, duration_ms=duration_ms,
+            self._log("codex.sse_event", end, span, duration_ms=duration_ms,
                       input_token_count=input_tokens, output_token_count=output_tokens,
                       cached_token_count=int(last.get("cached_input_tokens") or 0),
                       reasoning_token_count=int(last.get("reasoning_output_tokens") or 0),
@@ -282,6 +289,9 @@ class OtelFold:
 
     def _item(self, item: dict[str, Any], at: int) -> list[Record]:
         kind = item.get("type")
+        if self.turn is not None and kind not in _OUTPUTS and item.get("role") not in (
+                "user", "developer", "system"):
+            self.turn.response_end = at
         call_id = item.get("call_id")
         if not isinstance(call_id, str):
             return []
@@ -350,7 +360,9 @@ class OtelFold:
         ))
         records.append(MetricPoint("counter", "codex.tool.call", 1,
                                    {"tool": call.name, "success": str(success).lower()}))
-        if turn is not None:
+        if turn is not None and turn.response_end is None:
+            # The response's token_count came before its tools ran (older writers): the
+            # next request starts when the last of them answered.
             turn.request_start = at
         return records
 

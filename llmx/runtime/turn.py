@@ -96,6 +96,9 @@ class Turn:
         self._opened = False
         # The tokens of the last response: the size of the context the model was sent.
         self._context_tokens = 0
+        # The last response's usage, on record once the tools it called have answered
+        # (where Codex records its token_count, so clients are told at the same moment).
+        self._unrecorded_usage: TokenUsage | None = None
         # Tool calls made but not answered yet (for the abort path).
         self.open_calls: dict[str, ToolCall] = {}
         self.tools = ToolContext(settings, log, host, self.turn_id)
@@ -134,11 +137,13 @@ class Turn:
                 await self._fail(error)
                 return TurnStatus.FAILED
             if not calls:
+                await self._record_usage()
                 break
             outputs = await asyncio.gather(*(dispatch(self.tools, call) for call in calls))
             for call, text in zip(calls, outputs, strict=True):
                 self.open_calls.pop(call.call_id, None)
                 await self.record(call.output_item(text))
+            await self._record_usage()
             # What the tools attached (images) goes after every output of the round.
             pending, self.tools.pending_input = self.tools.pending_input, []
             for item in pending:
@@ -241,7 +246,9 @@ class Turn:
                     calls.append(call)
                     self.open_calls[call.call_id] = call
             elif isinstance(event, Completed):
-                await self._token_count(event.usage)
+                if event.usage is not None:
+                    self._context_tokens = event.usage.total_tokens
+                    self._unrecorded_usage = event.usage
             elif isinstance(event, RetryScheduled):
                 await self.event(
                     StreamError(
@@ -290,9 +297,9 @@ class Turn:
         limit = self.settings.auto_compact_token_limit
         return limit is not None and self._context_tokens >= limit
 
-    async def _token_count(self, usage: TokenUsage | None) -> None:
+    async def _record_usage(self) -> None:
+        usage, self._unrecorded_usage = self._unrecorded_usage, None
         if usage is not None:
-            self._context_tokens = usage.total_tokens
             total = self.host.add_usage(usage)
             await self.event(records.token_count(self.settings, total, usage))
 
@@ -324,6 +331,7 @@ class Turn:
                 await self.tools.item_completed(failed, started_ms, now_ms())
             await self.record(call.output_item(tool_output.aborted_output(elapsed)))
         self.open_calls.clear()
+        await self._record_usage()
         await self.record(
             {"type": "message", "role": "user",
              "content": [{"type": "input_text", "text": TURN_ABORTED_TEXT}]}

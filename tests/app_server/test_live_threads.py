@@ -59,8 +59,9 @@ def test_live_messages_equal_the_fold_of_the_rollout(tmp_path: Path) -> None:
                                             sandbox="workspace-write", cwd=str(work))
             live = drive_turn(server, thread_id, "run it", lambda m, p: {"decision": "accept"})
             live += drive_turn(server, thread_id, "and again")
-    thread_messages = [m for m in live if "method" in m and m["method"] != "account/"
-                       "rateLimits/updated"]
+    # thread/started follows the thread/start answer (Codex's order): not of the log.
+    thread_messages = [m for m in live if "method" in m and m["method"] not in (
+        "account/rateLimits/updated", "thread/started")]
     fold = AppServerFold()
     folded: list[dict[str, Any]] = []
     request_ids = iter(m["id"] for m in live if "method" in m and "id" in m)
@@ -211,9 +212,13 @@ def test_fork_continues_the_history_in_a_new_thread(tmp_path: Path) -> None:
             assert forked["id"] != parent
             assert forked["forkedFromId"] == parent
             assert [t["status"] for t in forked["turns"]] == ["completed"]
-            assert any(m.get("method") == "thread/started"
-                       and m["params"]["thread"]["id"] == forked["id"]
-                       for m in server.received)
+            # After the answer, as Codex: the usage the fork inherits, then thread/started.
+            usage, started = server.next_message(), server.next_message()
+            assert usage["method"] == "thread/tokenUsage/updated"
+            assert usage["params"]["threadId"] == forked["id"]
+            assert usage["params"]["tokenUsage"]["total"]["totalTokens"] == 110
+            assert started["method"] == "thread/started"
+            assert started["params"]["thread"]["id"] == forked["id"]
             done = drive_turn(server, forked["id"], "what was it, in the fork")
             assert done[-1]["params"]["turn"]["items"][0]["text"] == "Forked."
         last = json.dumps(model.model_requests()[-1].body["input"])

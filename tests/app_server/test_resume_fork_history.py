@@ -79,3 +79,13 @@ def test_resume_and_fork_tell_the_recorded_turns_once(tmp_path: Path) -> None:
             assert _texts(resumed["thread"]["turns"]) == whole
             assert not [m for m in server.received[told:] if "method" in m
                         and m["method"].startswith("item/")]
+            # Loaded (before the answer), then the thread's recorded usage (after it), as
+            # Codex tells a client that resumes: the total of the four turns, attributed to
+            # the turn whose response it was.
+            assert [m.get("method") for m in server.received[told:]] == [
+                "thread/status/changed", None]
+            assert server.received[told]["params"]["status"] == {"type": "idle"}
+            usage = server.next_message()
+            assert usage["method"] == "thread/tokenUsage/updated"
+            assert usage["params"]["tokenUsage"]["total"]["totalTokens"] == 4 * 110
+            assert usage["params"]["turnId"] == resumed["thread"]["turns"][-1]["id"]

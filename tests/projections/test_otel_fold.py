@@ -5,10 +5,11 @@ records (what makes ``llmx otel export`` equal to a live run)."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import pytest
-from support import fixture_rollouts
+from support import CODEX_RICH_FIXTURES, fixture_rollouts
 
 from llmx.projections.otel_fold import (
     REDACTED,
@@ -67,3 +68,27 @@ def test_tool_results_are_capped_and_prompts_shown_only_when_asked() -> None:
                and r.event_name == "codex.user_prompt"]
     assert prompts
     assert all(r.attributes["prompt"] != REDACTED for r in prompts)
+
+
+def _ns(stamp: str) -> int:
+    moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    return int(moment.timestamp()) * 1_000_000_000 + moment.microsecond * 1000
+
+
+def test_a_model_request_ends_with_its_answer_not_with_its_tools() -> None:
+    """Codex 0.169 (and llmx) record a response's token_count after the outputs of the
+    tools it called: the request's span still ends with the model's last item, and the
+    next request starts once the tools answered."""
+    path = CODEX_RICH_FIXTURES / "rollouts" / "approval_untrusted_accept.rollout.jsonl"
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    kinds = [line["payload"].get("type") for line in lines]
+    call, output = kinds.index("function_call"), kinds.index("function_call_output")
+    counted = kinds.index("token_count")
+    assert call < output < counted  # Codex's order
+    requests = [r for r in _fold(path, FoldOptions()) if isinstance(r, SpanRecord)
+                and r.name == "llmx.model_request"]
+    assert requests[0].end_ns == _ns(lines[call]["timestamp"])
+    assert requests[1].start_ns == _ns(lines[counted]["timestamp"])
+    assert requests[1].start_ns >= _ns(lines[output]["timestamp"])
+    for request in requests:
+        assert request.start_ns <= request.end_ns

@@ -157,6 +157,8 @@ class LiveThread:
         self._requests: dict[str, int] = {}
         # turn/start requests waiting to be answered with the id of the turn they start.
         self._turn_waiters: list[tuple[Any, asyncio.Future[str]]] = []
+        # turn/interrupt requests, answered as the interrupted turn ends (Codex's order).
+        self._interrupt_waiters: list[Any] = []
         self._pump: asyncio.Task[None] | None = None
         # Futures waiting for a line of the stream (a rollback's outcome...), each with
         # the test a line must pass; resolved after the fold has taken that line.
@@ -189,7 +191,16 @@ class LiveThread:
                     # Codex answers turn/start before anything of the turn it started.
                     if isinstance(message, Notification) and message.method == "turn/started":
                         self._answer_turn_start(message.params["turn"])
+                ending = self._interrupt_waiters and any(
+                    isinstance(message, Notification) and message.method == "turn/completed"
+                    for message in messages)
                 for message in messages:
+                    if ending and isinstance(message, Notification) and message.method in (
+                            "thread/status/changed", "turn/completed"):
+                        # Codex answers turn/interrupt once the turn stopped, just before
+                        # it tells the thread idle and the turn completed.
+                        self._answer_interrupts()
+                        ending = False
                     self._send(message)
                 if self._watchers:
                     self._resolve_watchers(line)
@@ -204,6 +215,7 @@ class LiveThread:
                     future.set_exception(RpcError(INTERNAL_ERROR,
                                                   "the thread closed before the turn started"))
             self._turn_waiters.clear()
+            self._answer_interrupts()
 
     def watch(self, match: Callable[[RolloutLine], bool]) -> asyncio.Future[RolloutLine]:
         """The next line of the thread's stream that ``match`` accepts (after the fold
@@ -278,6 +290,21 @@ class LiveThread:
         future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._turn_waiters.append((request_id, future))
         return future
+
+    def expect_interrupt(self, request_id: Any) -> None:
+        self._interrupt_waiters.append(request_id)
+
+    def forget_interrupt(self, request_id: Any) -> bool:
+        """Drop a waiting turn/interrupt; False when it was answered already."""
+        if request_id in self._interrupt_waiters:
+            self._interrupt_waiters.remove(request_id)
+            return True
+        return False
+
+    def _answer_interrupts(self) -> None:
+        waiting, self._interrupt_waiters = self._interrupt_waiters, []
+        for request_id in waiting:
+            self.conn.respond(request_id, {})
 
     def _answer_turn_start(self, turn: dict[str, Any]) -> None:
         """Answer the oldest waiting ``turn/start`` before its turn's notifications go
@@ -392,7 +419,7 @@ class LiveThreads:
             "multiAgentMode": "explicitRequestOnly",
         }
 
-    async def thread_start(self, conn: Connection, raw: Any) -> dict[str, Any]:
+    async def thread_start(self, conn: Connection, raw: Any) -> Any:
         params = decode(raw, ThreadStartParams)
         manager = self.manager(conn)
         options = self.options(params, ephemeral=bool(params.ephemeral))
@@ -403,10 +430,12 @@ class LiveThreads:
         # A new thread's lines are all live: its subscription starts at once.
         live = self.adopt(conn, agent, AppServerFold(agent.thread_id), options)
         result = self.response(live, [])
+        # Codex's order: the answer, then thread/started.
+        conn.respond(conn.current_request_id(), result)
         conn.notify("thread/started", {"thread": result["thread"]})
-        return result
+        return ANSWERED
 
-    async def thread_resume(self, conn: Connection, raw: Any) -> dict[str, Any]:
+    async def thread_resume(self, conn: Connection, raw: Any) -> Any:
         params = decode(raw, ThreadResumeParams)
         thread_id = thread_id_param(params.thread_id)
         live = self.threads.get(thread_id)
@@ -422,10 +451,16 @@ class LiveThreads:
                 raise invalid_request(f"thread not found: {thread_id} ({exc})") from None
             # The recorded turns, folded as thread/read folds them; then the thread goes on.
             live = self.adopt(conn, agent, await recorded_fold(agent), options)
+            # Loaded now, as Codex says before its answer.
+            conn.notify("thread/status/changed", {"threadId": thread_id,
+                                                  "status": live.status()})
         turns = [] if params.exclude_turns else list(live.fold.turns)
-        return self.response(live, turns, preview_of(live.fold))
+        conn.respond(conn.current_request_id(),
+                     self.response(live, turns, preview_of(live.fold)))
+        restored_usage(conn, live.fold)
+        return ANSWERED
 
-    async def thread_fork(self, conn: Connection, raw: Any) -> dict[str, Any]:
+    async def thread_fork(self, conn: Connection, raw: Any) -> Any:
         params = decode(raw, ThreadForkParams)
         thread_id = thread_id_param(params.thread_id)
         if params.last_turn_id is not None and params.before_turn_id is not None:
@@ -443,8 +478,10 @@ class LiveThreads:
         turns = [] if params.exclude_turns else list(fold.turns)
         result = self.response(live, turns, preview_of(fold))
         result["thread"]["forkedFromId"] = thread_id
+        conn.respond(conn.current_request_id(), result)
+        restored_usage(conn, fold)
         conn.notify("thread/started", {"thread": {**result["thread"], "turns": []}})
-        return result
+        return ANSWERED
 
     def loaded(self, raw_id: str) -> LiveThread:
         thread_id = thread_id_param(raw_id)
@@ -468,7 +505,7 @@ class LiveThreads:
         await waiter
         return ANSWERED
 
-    async def turn_interrupt(self, conn: Connection, raw: Any) -> dict[str, Any]:
+    async def turn_interrupt(self, conn: Connection, raw: Any) -> Any:
         params = decode(raw, TurnInterruptParams)
         live = self.loaded(params.thread_id)
         active = live.active_turn_id
@@ -476,8 +513,23 @@ class LiveThreads:
             raise invalid_request("no active turn to interrupt")
         if active != params.turn_id:
             raise invalid_request(f"expected active turn id {params.turn_id} but found {active}")
-        await live.agent.submit(Interrupt())
-        return {}
+        # Answered ({}) when the turn has stopped, before its turn/completed.
+        request_id = conn.current_request_id()
+        live.expect_interrupt(request_id)
+        try:
+            await live.agent.submit(Interrupt())
+        except ThreadError as exc:
+            if live.forget_interrupt(request_id):
+                raise RpcError(INTERNAL_ERROR, f"failed to interrupt: {exc}") from None
+        return ANSWERED
+
+
+def restored_usage(conn: Connection, fold: AppServerFold) -> None:
+    """The thread's token usage as last recorded, told to a client that resumed or
+    forked it (after the answer, as Codex does), so it knows the thread's total before
+    its next turn; nothing for a thread without usage."""
+    if fold.token_usage is not None:
+        conn.notify("thread/tokenUsage/updated", fold.token_usage)
 
 
 async def recorded_fold(agent: AgentThread) -> AppServerFold:

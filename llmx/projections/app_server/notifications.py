@@ -163,6 +163,10 @@ class AppServerFold:
         self._diffs: TurnDiffs | None = None
         # A rollout with ``turn_diff`` lines of its own: those are sent, none rebuilt.
         self._recorded_diffs = False
+        # The last ``thread/tokenUsage/updated`` (its params, the turn that was running
+        # when it was recorded): what Codex tells a client that resumes or forks the
+        # thread, after its answer.
+        self.token_usage: dict[str, Any] | None = None
 
     # -- entry point ---------------------------------------------------------------------
 
@@ -369,6 +373,9 @@ class AppServerFold:
                  "last": token_breakdown(info.last_token_usage),
                  "modelContextWindow": info.model_context_window}
         self._turn_scoped("thread/tokenUsage/updated", {"tokenUsage": usage}, out)
+        if self.turn is not None:
+            self.token_usage = {"threadId": self.thread_id, "turnId": self.turn.id,
+                                "tokenUsage": usage}
         out.append(Notification("account/rateLimits/updated", {"rateLimits": {
             "limitId": "codex", "limitName": None, "normalModelSlug": None, "primary": None,
             "secondary": None, "credits": None, "individualLimit": None,
