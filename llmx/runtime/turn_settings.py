@@ -1,16 +1,19 @@
-"""Per-turn settings: a ``user_turn`` carries the model, approval policy and sandbox of
-its turn (Codex's TUI sends ``/model`` and ``/permissions`` choices so), and the thread
-keeps them for the turns after it, as Codex does.
+"""Per-turn settings: a ``user_turn`` carries the cwd, model, approval policy and sandbox
+of its turn (Codex's TUI sends ``/model`` and ``/permissions`` choices so, its app-server
+a ``turn/start``'s own), and the thread keeps them for the turns after it, as Codex does.
 
 The sandbox is changed by mode (``read-only``, ``workspace-write``,
 ``danger-full-access``): a policy of another mode is resolved from the thread's
 configuration with that mode, as the ``-s`` flag would have; the same mode keeps the
-thread's resolved sandbox (its writable roots, network and deny entries).
+thread's resolved sandbox (its writable roots, network and deny entries). Another cwd
+resolves the sandbox again for that folder, as a thread started there would have it: the
+workspace a ``workspace-write`` sandbox lets the turn write is the turn's cwd.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -20,8 +23,9 @@ from llmx.runtime.config_types import ApprovalPolicy
 from llmx.runtime.session_types import SandboxSetup, SessionSettings
 from llmx.runtime.threads.errors import ThreadError
 
-# The sandbox of a mode, resolved for this thread (None: the thread cannot change it).
-SandboxForMode = Callable[[str], SandboxSetup]
+# The sandbox of a mode in a cwd, resolved for this thread (None: the thread cannot
+# change it).
+SandboxForMode = Callable[[str, Path], SandboxSetup]
 
 
 def sandbox_mode(policy: Any) -> str:
@@ -48,18 +52,28 @@ def settings_for_turn(
                                                               source="user_turn")
         except ValueError as exc:
             refused.append(str(exc))
-    mode = sandbox_mode(op.sandbox_policy)
-    if mode and mode != sandbox_mode(base.sandbox.policy_json):
-        if sandbox_for is None:
-            refused.append(f"this thread cannot change its sandbox to {mode!r}")
+    cwd = base.cwd
+    if op.cwd and Path(op.cwd) != base.cwd:
+        if not Path(op.cwd).is_dir():
+            refused.append(f"cwd {op.cwd}: no such directory")
+        elif sandbox_for is None:
+            refused.append(f"this thread cannot change its cwd to {op.cwd}")
         else:
-            try:
-                sandbox = sandbox_for(mode)
-            except (ThreadError, ValueError) as exc:  # say why, keep the sandbox
-                refused.append(f"sandbox {mode!r}: {exc}")
-            else:
-                changes["sandbox"] = sandbox
-                changes["env"] = sandbox.plan.env
+            cwd = Path(op.cwd)
+    current = sandbox_mode(base.sandbox.policy_json)
+    mode = sandbox_mode(op.sandbox_policy) or current
+    if sandbox_for is not None and (mode != current or cwd != base.cwd):
+        try:
+            sandbox = sandbox_for(mode, cwd)
+        except (ThreadError, ValueError) as exc:  # say why, keep the sandbox and cwd
+            refused.append(f"sandbox {mode!r} in {cwd}: {exc}")
+        else:
+            changes["sandbox"] = sandbox
+            changes["env"] = sandbox.plan.env
+            if cwd != base.cwd:
+                changes["cwd"] = cwd
+    elif mode != current:
+        refused.append(f"this thread cannot change its sandbox to {mode!r}")
     if isinstance(op.effort, str) and op.effort != base.reasoning_effort:
         changes["reasoning_effort"] = op.effort
     if op.summary and op.summary != base.reasoning_summary:

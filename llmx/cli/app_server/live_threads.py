@@ -87,14 +87,17 @@ def core_decision(result: Any) -> Decision:
     return "denied"
 
 
-def with_turn_overrides(op: UserTurn, params: TurnStartParams, cwd: Path) -> UserTurn:
+def with_turn_overrides(op: UserTurn, params: TurnStartParams) -> UserTurn:
     """The ``user_turn`` op carrying turn/start's own settings, as Codex's app-server
     builds it: they apply to this turn and the ones after it (the runtime records them in
     the turn's ``turn_context``). A sandbox is changed by mode, resolved from the thread's
-    configuration; a value the runtime cannot take is a warning and changes nothing."""
-    if params.cwd is not None and Path(params.cwd).resolve() != cwd:
-        raise invalid_request("turn/start: a per-turn cwd is not supported by llmx yet; "
-                              "start or fork a thread in that folder")
+    configuration (for the turn's cwd: its workspace is the folder a ``workspaceWrite``
+    turn may write); a value the runtime cannot take is a warning and changes nothing."""
+    if params.cwd is not None:
+        cwd = Path(params.cwd).expanduser().resolve()
+        if not cwd.is_dir():
+            raise invalid_request(f"turn/start: cwd {params.cwd} is not a directory")
+        op.cwd = str(cwd)
     if isinstance(params.approval_policy, dict):
         raise invalid_request("askForApproval.granular is not supported by llmx")
     if params.approval_policy is not None:
@@ -495,8 +498,7 @@ class LiveThreads:
         live = self.loaded(params.thread_id)
         items = user_inputs(params.input)
         schema = params.output_schema if isinstance(params.output_schema, dict) else None
-        op = with_turn_overrides(live.agent.user_turn(items, output_schema=schema), params,
-                                 live.agent.settings.cwd)
+        op = with_turn_overrides(live.agent.user_turn(items, output_schema=schema), params)
         waiter = live.expect_turn(conn.current_request_id())
         try:
             await live.agent.submit(op)

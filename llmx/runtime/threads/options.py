@@ -168,13 +168,14 @@ def thread_sandbox(options: ThreadOptions, loaded: LoadedConfig, thread_id: str)
 
 
 def sandbox_for_mode(options: ThreadOptions, loaded: LoadedConfig,
-                     thread_id: str) -> Callable[[str], SandboxSetup]:
-    """The sandbox of a turn that asks for another mode (a ``user_turn``'s
-    ``sandbox_policy``): the thread's options with that mode instead of theirs."""
+                     thread_id: str) -> Callable[[str, Path], SandboxSetup]:
+    """The sandbox of a turn that asks for another mode or runs in another cwd (a
+    ``user_turn``'s ``sandbox_policy`` and ``cwd``): the thread's options with that mode
+    and cwd instead of theirs."""
 
-    def resolve(mode: str) -> SandboxSetup:
+    def resolve(mode: str, cwd: Path) -> SandboxSetup:
         return thread_sandbox(
-            msgspec.structs.replace(options, sandbox_mode=mode, full_auto=False,
+            msgspec.structs.replace(options, sandbox_mode=mode, cwd=cwd, full_auto=False,
                                     bypass_approvals_and_sandbox=False),
             loaded, thread_id,
         )
