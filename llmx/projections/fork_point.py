@@ -51,12 +51,10 @@ class _Turn(msgspec.Struct):
     span_index: int
     # Where the kept history ends if the fork keeps this turn: (byte, next ordinal).
     end: tuple[int, int] | None = None
-    # Where it ends if the fork stops just before this turn.
-    start: tuple[int, int] = (0, 0)
 
 
 def list_turns(spans: Sequence[RolloutSpan]) -> list[_Turn]:
-    """The turns of the history, in order, with where each starts and ends."""
+    """The turns of the history, in order, with where each ends."""
     turns: list[_Turn] = []
     for index, span in enumerate(spans):
         # The ordinal of the line read last: from the line when it has one (Codex 0.169
@@ -81,7 +79,7 @@ def list_turns(spans: Sequence[RolloutSpan]) -> list[_Turn]:
             turn_id = head.turn_id if head is not None and isinstance(head.turn_id, str) \
                 else None
             if line.payload_type in _STARTS:
-                turns.append(_Turn(turn_id, index, start=(raw.start, ordinal)))
+                turns.append(_Turn(turn_id, index))
             elif line.payload_type in _ENDS and turns and turns[-1].end is None:
                 turns[-1].end = (raw.end, ordinal + 1)
     return turns
@@ -112,10 +110,25 @@ def fork_point(
         if kept:
             chosen = turns[kept - 1]
         else:
-            return _point(spans, chosen.span_index, chosen.start, 0)
+            # Nothing of the first turn is kept, not even the lines that opened it (its
+            # submission, its writer line): the history is the first file's session_meta.
+            return _point(spans, 0, _meta_end(spans[0]), 0)
     if chosen.end is None:
         raise ForkPointError(f"turn {kept} has not ended: a fork keeps only ended turns")
     return _point(spans, chosen.span_index, chosen.end, kept)
+
+
+def _meta_end(span: RolloutSpan) -> tuple[int, int]:
+    """(byte, next ordinal) at the end of the first line of ``span`` (its session_meta)."""
+    for raw in read_lines_forward(span.path, end=span.end, block_size=1 << 16):
+        if raw.is_blank or not raw.terminated:
+            continue
+        try:
+            ordinal = decode_line(raw.data).ordinal
+        except LineError:
+            ordinal = None
+        return raw.end, (0 if ordinal is None else ordinal) + 1
+    raise ForkPointError(f"{span.path} has no session_meta line")
 
 
 def _point(spans: Sequence[RolloutSpan], index: int, end: tuple[int, int],

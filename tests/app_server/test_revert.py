@@ -193,3 +193,23 @@ def test_revert_interrupts_the_running_turn_first(tmp_path: Path) -> None:
     contexts = [line["payload"] for path in sorted((home / "sessions").rglob("*.jsonl"))
                 for line in _lines(path) if line["type"] == "turn_context"]
     assert {context["approval_policy"] for context in contexts} == {"never"}
+
+
+def test_revert_before_the_first_turn_keeps_no_turn(tmp_path: Path) -> None:
+    with scripted(SCRIPT) as model:
+        home = make_home(tmp_path, model.base_url)
+        work = tmp_path / "work"
+        work.mkdir()
+        with AppServer(home, work, env=KEY) as server:
+            server.initialize()
+            thread_id = server.start_thread(cwd=str(work))
+            first = _turn_id(drive_turn(server, thread_id, "turn one"))
+            _revert(server, thread_id, first)
+            drive_turn(server, thread_id, "after the revert")
+            read = server.call("thread/read", {"threadId": thread_id,
+                                               "includeTurns": True})["result"]["thread"]
+        bodies = [request.body for request in model.model_requests()]
+    assert _texts(read["turns"]) == [["after the revert", "Reverted."]]
+    assert "turn one" not in _user_texts(bodies[-1])
+    [segment] = [path for path in (home / "sessions").rglob("*.jsonl") if "_" in path.name]
+    assert _lines(segment)[0]["payload"]["history_base"]["end_ordinal_exclusive"] == 1
