@@ -204,7 +204,12 @@ _TURN_ENDS = frozenset({"task_complete", "turn_aborted"})
 async def _render(
     thread: AgentThread, events: Any, output: ExecOutput, approver: ExecApprover
 ) -> None:
-    """Render every line; answer each approval request as it comes."""
+    """Render every line; answer each approval request as it comes, and the model's
+    questions (a thread resumed in Plan mode) with no answers: nobody is there to give
+    them, as in Codex's exec."""
+    from llmx.events.ops import UserInputAnswer
+    from llmx.events.records import Approver
+
     try:
         async for line in events:
             if line.payload_type in _TURN_ENDS:
@@ -213,6 +218,11 @@ async def _render(
             request = thread.approval_request(line)
             if request is not None:
                 await approver.start(thread, request)
+            asked = thread.user_input_request(line)
+            if asked is not None:
+                await thread.submit(UserInputAnswer(id=asked.turn_id,
+                                                    response={"answers": {}}),
+                                    decided_by=Approver.UNATTENDED)
     finally:
         await approver.withdraw()
 

@@ -53,6 +53,7 @@ from llmx.events.ops import (
     ExecApproval,
     PatchApproval,
     ResolveElicitation,
+    UserInputAnswer,
     UserInputOp,
     UserTurn,
 )
@@ -105,7 +106,7 @@ def _needs_sync(payload: Any) -> bool:
     if isinstance(payload, TaskComplete | TurnAborted | EscalationRecord | DecisionRecord):
         return True
     return isinstance(payload, SubmissionRecord) and isinstance(
-        payload.op, ExecApproval | PatchApproval | ResolveElicitation
+        payload.op, ExecApproval | PatchApproval | ResolveElicitation | UserInputAnswer
     )
 
 

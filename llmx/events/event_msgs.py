@@ -334,6 +334,30 @@ class PlanUpdate(EventMsgBase, tag="plan_update"):
     explanation: str | UnsetType | None = UNSET
 
 
+class RequestUserInputOption(Struct):
+    label: str
+    description: str
+
+
+class RequestUserInputQuestion(Struct):
+    id: str
+    header: str
+    question: str
+    # The frontend also offers a free-form answer ("None of the above").
+    is_other: bool = msgspec.field(default=False, name="isOther")
+    is_secret: bool = msgspec.field(default=False, name="isSecret")
+    options: list[RequestUserInputOption] | UnsetType = UNSET
+
+
+class RequestUserInput(EventMsgBase, tag="request_user_input"):
+    """The model asks the user (``request_user_input``); a frontend answers with a
+    ``user_input_answer`` op naming ``turn_id``."""
+
+    call_id: str
+    questions: list[RequestUserInputQuestion]
+    turn_id: str = ""
+
+
 class ElicitationRequest(EventMsgBase, tag="elicitation_request"):
     server_name: str
     id: JsonValue
@@ -417,6 +441,7 @@ EventMsg = (
     | ViewImageToolCall
     | TurnDiff
     | PlanUpdate
+    | RequestUserInput
     | ElicitationRequest
     | McpStartupUpdate
     | TokenCount

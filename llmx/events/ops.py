@@ -67,6 +67,9 @@ class UserTurn(OpBase, tag="user_turn"):
     summary: str = "auto"
     effort: str | UnsetType = UNSET
     final_output_json_schema: JsonValue = None
+    # ``{"mode": "default" | "plan", "settings": {"model", "reasoning_effort",
+    # "developer_instructions"}}``: the turn's collaboration mode (and the thread's after it).
+    collaboration_mode: JsonValue | UnsetType = UNSET
 
 
 class OverrideTurnContext(OpBase, tag="override_turn_context"):
@@ -89,6 +92,28 @@ class ExecApproval(OpBase, tag="exec_approval"):
 class PatchApproval(OpBase, tag="patch_approval"):
     id: str
     decision: Decision
+
+
+class UserInputAnswer(OpBase, tag="user_input_answer"):
+    """The answer to ``request_user_input``; ``id`` is the turn that asked, ``response``
+    ``{"answers": {question_id: {"answers": [str, ...]}}}``."""
+
+    id: str
+    response: JsonValue
+
+
+def user_input_answers(response: JsonValue) -> dict[str, list[str]]:
+    """The answers a ``user_input_answer``'s ``response`` holds: question id to answer
+    strings. Anything else in it (a client's ``{}``, a malformed entry) is no answer."""
+    answers = response.get("answers") if isinstance(response, dict) else None
+    if not isinstance(answers, dict):
+        return {}
+    found: dict[str, list[str]] = {}
+    for qid, entry in answers.items():
+        given = entry.get("answers") if isinstance(entry, dict) else None
+        if isinstance(given, list):
+            found[str(qid)] = [text for text in given if isinstance(text, str)]
+    return found
 
 
 class ResolveElicitation(OpBase, tag="resolve_elicitation"):
@@ -138,6 +163,7 @@ Op = (
     | OverrideTurnContext
     | ExecApproval
     | PatchApproval
+    | UserInputAnswer
     | ResolveElicitation
     | AddToHistory
     | Compact

@@ -31,13 +31,20 @@ from llmx.events.event_msgs import (
     ExecApprovalRequest,
     ExecCommandOutputDelta,
     ReasoningContentDelta,
+    RequestUserInput,
     TaskComplete,
     ThreadNameUpdated,
     ThreadRolledBack,
     TokenCount,
 )
 from llmx.events.lines import RolloutLine
-from llmx.events.ops import ExecApproval, PatchApproval, ResolveElicitation
+from llmx.events.ops import (
+    ExecApproval,
+    PatchApproval,
+    ResolveElicitation,
+    UserInputAnswer,
+    user_input_answers,
+)
 from llmx.events.records import SessionMeta, SubmissionRecord, TurnContext
 from llmx.projections import transcript_cells as tc
 from llmx.projections.exec import items as ei
@@ -59,6 +66,7 @@ _OWN_EVENT_TYPES = frozenset(
         "task_started", "turn_started", "task_complete", "turn_complete", "turn_aborted",
         "token_count", "thread_rolled_back", "thread_name_updated",
         "exec_approval_request", "apply_patch_approval_request", "elicitation_request",
+        "request_user_input",
     }
 )
 _COMPLETION_TYPES = frozenset(
@@ -99,6 +107,8 @@ class SessionStatus(msgspec.Struct):
     context_window: int | None = None
     turn_running: bool = False
     forked_from_id: str | None = None
+    # The collaboration mode of the last turn ("default", "plan"; "" when not recorded).
+    collaboration_mode: str = ""
 
     def context_left_percent(self) -> int | None:
         """Percent of the context window left, counted as Codex counts it; None when the
@@ -120,6 +130,18 @@ def sandbox_name(policy: Any) -> str:
     return str(policy) if isinstance(policy, str) else ""
 
 
+def answered_text(asked: RequestUserInput, response: Any) -> str:
+    """What the transcript says of the model's questions once answered."""
+    answers = user_input_answers(response)
+    done = sum(1 for question in asked.questions if answers.get(question.id))
+    lines = [f"Questions {done}/{len(asked.questions)} answered"]
+    for question in asked.questions:
+        given = answers.get(question.id)
+        lines.append(f"  {question.question}")
+        lines.append(f"    answer: {', '.join(given)}" if given else "    no answer")
+    return "\n".join(lines)
+
+
 class TranscriptFold:
     """Rollout lines in, transcript cells out (see the module docstring)."""
 
@@ -127,6 +149,8 @@ class TranscriptFold:
         self.cells: list[tc.Cell] = []
         self.status = SessionStatus()
         self.pending: dict[str, PendingApproval] = {}
+        # The model's questions nobody has answered yet, by the asking turn's id.
+        self.questions: dict[str, RequestUserInput] = {}
         # The last turn diff the log stated (what ``/diff`` of the turn would show).
         self.turn_diff = ""
         # Turns a rollback removed that were before the first cell (a fold that started
@@ -269,6 +293,9 @@ class TranscriptFold:
         policy = context.approval_policy
         status.approval_policy = policy if isinstance(policy, str) else ""
         status.sandbox = sandbox_name(context.sandbox_policy)
+        mode = context.collaboration_mode
+        if isinstance(mode, dict) and isinstance(mode.get("mode"), str):
+            status.collaboration_mode = mode["mode"]
 
     def _before_event(self, payload_type: str | None, line: RolloutLine) -> None:
         payload = line.item()
@@ -284,6 +311,7 @@ class TranscriptFold:
             self._explicit_end = True
             self._end_duration_ms = None
             self.pending.clear()
+            self.questions.clear()
         elif isinstance(payload, TokenCount):
             self._on_token_count(payload)
         elif isinstance(payload, ThreadRolledBack):
@@ -311,6 +339,8 @@ class TranscriptFold:
                 call_id=str(payload.id), kind="mcp", turn_id="", reason=payload.message,
                 server=payload.server_name,
             ))
+        elif isinstance(payload, RequestUserInput):
+            self.questions[payload.turn_id] = payload
 
     def _pend(self, request: PendingApproval) -> None:
         self.pending[request.call_id] = request
@@ -332,6 +362,11 @@ class TranscriptFold:
             self.pending.pop(op.id, None)
         elif isinstance(op, ResolveElicitation):
             self.pending.pop(str(op.request_id), None)
+        elif isinstance(op, UserInputAnswer):
+            asked = self.questions.pop(op.id, None)
+            if asked is not None:
+                self._append(tc.InfoCell(kind=tc.InfoKind.ANSWERED,
+                                         text=answered_text(asked, op.response)))
 
     def _roll_back(self, num_turns: int) -> None:
         if num_turns <= 0:

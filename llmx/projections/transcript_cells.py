@@ -161,6 +161,8 @@ class InfoKind(enum.StrEnum):
     ROLLED_BACK = "rolled_back"
     RENAMED = "renamed"
     COMPACTED = "compacted"
+    # The model's questions (request_user_input) and the answers given.
+    ANSWERED = "answered"
 
 
 class InfoCell(CellBase, kw_only=True):

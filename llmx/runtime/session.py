@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from llmx.events.event_log import EventLog
-from llmx.events.event_msgs import ThreadNameUpdated, WarningEvent
+from llmx.events.event_msgs import RequestUserInput, ThreadNameUpdated, WarningEvent
 from llmx.events.ops import (
     Compact,
     ExecApproval,
@@ -29,6 +29,7 @@ from llmx.events.ops import (
     SetThreadName,
     Shutdown,
     ThreadRollback,
+    UserInputAnswer,
     UserInputOp,
     UserTurn,
     plain_decision,
@@ -37,6 +38,7 @@ from llmx.events.primitives import TextInput
 from llmx.events.records import Approver, SubmissionRecord
 from llmx.runtime.approvals import ApprovalCache
 from llmx.runtime.authorship import session_meta
+from llmx.runtime.collaboration import DEFAULT, mode_message
 from llmx.runtime.compaction import Compaction, approx_tokens
 from llmx.runtime.context_updates import ContextBaseline, context_updates
 from llmx.runtime.instructions import (
@@ -57,7 +59,7 @@ from llmx.runtime.session_types import (
 )
 from llmx.runtime.tools.unified_exec import ProcessStore
 from llmx.runtime.turn import Turn
-from llmx.runtime.turn_host import Answer, TurnOutcome, TurnStatus
+from llmx.runtime.turn_host import Answer, InputReply, TurnOutcome, TurnStatus
 from llmx.runtime.turn_settings import SandboxForMode, settings_for_turn
 from llmx.runtime.user_shell import UserShell
 
@@ -106,6 +108,8 @@ class Session:
         # An interrupt that came while no turn ran: the next turn starts aborted.
         self._interrupt_pending = False
         self._pending: dict[str, asyncio.Future[Answer]] = {}
+        # Questions (request_user_input) waiting for their answer, by the asking turn's id.
+        self._asking: dict[str, asyncio.Future[InputReply]] = {}
         # The thread's running total: a resumed session continues the recorded one, so
         # ``total_token_usage`` stays cumulative across runs (and across programs).
         self._usage = token_usage or TokenUsage()
@@ -130,7 +134,8 @@ class Session:
     async def submit(self, op: Op, *, decided_by: Approver = Approver.USER) -> str:
         """Log ``op`` (durably for decisions and interrupts), then act on it.
 
-        A decision is logged with ``decided_by``, the one who answered the request.
+        A decision, or the answer to the model's questions, is logged with ``decided_by``,
+        the one who answered.
 
         Decisions and interrupts take effect at once (a running turn is waiting for
         them); turns and shutdown are queued behind the running turn. A shutdown is logged
@@ -145,7 +150,7 @@ class Session:
         # The writer fsyncs decisions itself (its durability policy); an interrupt is
         # synced here, before the turn is cancelled.
         record = SubmissionRecord(id=submission_id, op=op)
-        if isinstance(op, ExecApproval | PatchApproval | ResolveElicitation):
+        if isinstance(op, ExecApproval | PatchApproval | ResolveElicitation | UserInputAnswer):
             record.decided_by = decided_by
         await self.log.record(record)
         if isinstance(op, Interrupt):
@@ -158,6 +163,10 @@ class Session:
             future = self._pending.pop(op.id, None)
             if future is not None and not future.done():
                 future.set_result(Answer(_decision(op.decision), submission_id, decided_by))
+        elif isinstance(op, UserInputAnswer):
+            asked = self._asking.pop(op.id, None)
+            if asked is not None and not asked.done():
+                asked.set_result(InputReply(op.response, submission_id, decided_by))
         elif isinstance(op, SetThreadName):
             # Not a turn: the name is taken at once, as in Codex, even while a turn runs.
             await self._set_name(op.name)
@@ -272,6 +281,9 @@ class Session:
     def initial_context(self) -> list[dict[str, Any]]:
         settings = self.settings
         items: list[dict[str, Any]] = []
+        if settings.collaboration.mode != DEFAULT:
+            # A thread that starts in another mode is told so first, as in Codex.
+            items.append(mode_message(settings.collaboration))
         if settings.user_instructions:
             items.append(user_instructions_message(settings.cwd, settings.user_instructions))
         items.append(self.environment_message())
@@ -316,6 +328,16 @@ class Session:
             return await future
         finally:
             self._pending.pop(call_id, None)
+
+    async def await_user_input(self, turn_id: str, request: RequestUserInput) -> InputReply:
+        """Publish the model's questions and wait for the answer op naming ``turn_id``."""
+        future: asyncio.Future[InputReply] = asyncio.get_running_loop().create_future()
+        self._asking[turn_id] = future
+        await self.log.record(request)
+        try:
+            return await future
+        finally:
+            self._asking.pop(turn_id, None)
 
     # -- running turns -------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from llmx.events.event_msgs import (
     ElicitationRequest,
     ExecApprovalRequest,
 )
+from llmx.runtime.collaboration import CollaborationMode
 from llmx.runtime.config_types import ApprovalPolicy
 from llmx.runtime.models.request import ModelRequest
 from llmx.runtime.models.stream import StreamEvent
@@ -99,6 +100,8 @@ class SessionSettings(msgspec.Struct):
     compact_prompt: str | None = None
     # The provider's web search tool as sent (None: not offered).
     web_search_tool: dict[str, Any] | None = None
+    # Default or Plan (a turn's ``collaboration_mode``; kept for the turns after it).
+    collaboration: CollaborationMode = msgspec.field(default_factory=CollaborationMode)
     env: Mapping[str, str] = msgspec.field(default_factory=dict)
     notify: tuple[str, ...] = ()
     originator: str = "llmx_exec"

@@ -7,6 +7,7 @@ and a way to ask for approval. It never sees the turn or the session behind them
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,8 @@ from llmx.events.event_msgs import (
     ExecApprovalRequest,
     ItemCompleted,
     ItemStarted,
+    RequestUserInput,
+    RequestUserInputQuestion,
 )
 from llmx.events.lines import RolloutItem, UnknownPayload
 from llmx.events.ops import ReviewDecision
@@ -26,7 +29,7 @@ from llmx.events.records import Approver, DecisionRecord
 from llmx.events.turn_items import TurnItem
 from llmx.runtime.approvals import ApprovalCache
 from llmx.runtime.session_types import SessionSettings
-from llmx.runtime.turn_host import Answer, TurnHost
+from llmx.runtime.turn_host import Answer, InputReply, TurnHost
 
 if TYPE_CHECKING:
     from llmx.runtime.tools.unified_exec import ProcessStore
@@ -52,6 +55,8 @@ class ToolContext:
         # Items a tool adds to the model's history after the outputs of its round of
         # calls (an image ``view_image`` attached); the turn records them, in order.
         self.pending_input: list[dict[str, Any]] = []
+        # One question at a time: an answer names the turn, not the call.
+        self._asking = asyncio.Lock()
 
     @property
     def approvals(self) -> ApprovalCache:
@@ -135,6 +140,15 @@ class ToolContext:
         """Ask the question of an MCP server (or about one of its tools); answered by a
         ``resolve_elicitation`` submission with the request's ``id``."""
         return await self._host.await_decision(str(request.id), request)
+
+    async def ask_user(
+        self, call_id: str, questions: list[RequestUserInputQuestion]
+    ) -> InputReply:
+        """Ask the user the model's questions; the answer, once it is logged."""
+        async with self._asking:
+            request = RequestUserInput(call_id=call_id, turn_id=self.turn_id,
+                                       questions=questions)
+            return await self._host.await_user_input(self.turn_id, request)
 
 
 def now_ms() -> int:

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import msgspec
 
+from llmx.events.event_msgs import RequestUserInput
 from llmx.events.ops import ReviewDecision
 from llmx.events.primitives import TokenUsage
 from llmx.events.records import Approver
@@ -28,6 +29,15 @@ class Answer(msgspec.Struct, frozen=True):
 
     decision: ReviewDecision
     # The ``submission`` line that carried it.
+    submission_id: str
+    decided_by: Approver
+
+
+class InputReply(msgspec.Struct, frozen=True):
+    """The answer to one ``request_user_input``, as it was logged before it is used."""
+
+    # The op's ``response`` as submitted (``{"answers": {...}}``; read by the tool).
+    response: Any
     submission_id: str
     decided_by: Approver
 
@@ -51,6 +61,11 @@ class TurnHost(Protocol):
 
     async def await_decision(self, call_id: str, request: ApprovalRequest) -> Answer:
         """Publish ``request`` and wait for the decision a frontend submits for it."""
+        ...
+
+    async def await_user_input(self, turn_id: str, request: RequestUserInput) -> InputReply:
+        """Publish ``request`` and wait for the ``user_input_answer`` op naming
+        ``turn_id``."""
         ...
 
     async def record_prompt(self, text: str) -> None:

@@ -31,7 +31,8 @@ _CODEX_ERROR_INFO = frozenset(
 
 def task_started(settings: SessionSettings, turn_id: str, started: float) -> TaskStarted:
     return TaskStarted(turn_id=turn_id, started_at=int(started),
-                       model_context_window=settings.model_context_window)
+                       model_context_window=settings.model_context_window,
+                       collaboration_mode_kind=settings.collaboration.mode)
 
 
 def turn_context(
@@ -45,6 +46,8 @@ def turn_context(
         sandbox_policy=settings.sandbox.policy_json,
         model=settings.model,
         summary=settings.reasoning_summary,
+        collaboration_mode=settings.collaboration.recorded(settings.model,
+                                                           settings.reasoning_effort),
     )
     if settings.reasoning_effort is not None:
         context.effort = settings.reasoning_effort

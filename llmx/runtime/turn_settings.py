@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+from msgspec import UNSET
 
 from llmx.events.ops import UserTurn
+from llmx.runtime.collaboration import requested_mode
 from llmx.runtime.config_types import ApprovalPolicy
 from llmx.runtime.session_types import SandboxSetup, SessionSettings
 from llmx.runtime.threads.errors import ThreadError
@@ -76,6 +78,18 @@ def settings_for_turn(
         refused.append(f"this thread cannot change its sandbox to {mode!r}")
     if isinstance(op.effort, str) and op.effort != base.reasoning_effort:
         changes["reasoning_effort"] = op.effort
+    if op.collaboration_mode is not UNSET and op.collaboration_mode is not None:
+        try:
+            requested = requested_mode(op.collaboration_mode)
+        except ValueError as exc:
+            refused.append(str(exc))
+        else:
+            changes["collaboration"] = requested.mode
+            # A mode's own model and effort come before the turn's (Codex's precedence).
+            if requested.model is not None:
+                changes["model"] = requested.model
+            if requested.effort is not None:
+                changes["reasoning_effort"] = requested.effort
     if op.summary and op.summary != base.reasoning_summary:
         changes["reasoning_summary"] = op.summary
     if not changes:

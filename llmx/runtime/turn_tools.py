@@ -58,10 +58,12 @@ from llmx.runtime.escalation import (
 )
 from llmx.runtime.tool_context import ToolContext, now_ms
 from llmx.runtime.tools import output as tool_output
+from llmx.runtime.tools.request_user_input import request_user_input
 from llmx.runtime.tools.shell import CommandResult, Spawner, shell_argv
 from llmx.runtime.tools.specs import (
     APPLY_PATCH,
     EXEC_COMMAND,
+    REQUEST_USER_INPUT,
     UPDATE_PLAN,
     VIEW_IMAGE,
     WRITE_STDIN,
@@ -127,6 +129,8 @@ async def dispatch(tools: ToolContext, call: ToolCall) -> str:
         return await view_image(tools, call.call_id, call.payload)
     if call.name == WRITE_STDIN:
         return await write_stdin(tools, call.call_id, call.payload)
+    if call.name == REQUEST_USER_INPUT:
+        return await request_user_input(tools, call.call_id, call.payload)
     return f"unsupported call: {call.name}"
 
 

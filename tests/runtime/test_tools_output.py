@@ -51,7 +51,8 @@ def test_specs_offer_codex_shell_schema_on_both_wires() -> None:
     assert "justification" in properties
     assert responses["apply_patch"]["type"] == "custom"
     chat = [spec["function"]["name"] for spec in tool_specs(WireApi.CHAT)]
-    assert chat == ["exec_command", "write_stdin", "update_plan", "apply_patch", "view_image"]
+    assert chat == ["exec_command", "write_stdin", "request_user_input", "update_plan",
+                    "apply_patch", "view_image"]
 
 
 @pytest.mark.asyncio

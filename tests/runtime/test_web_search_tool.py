@@ -103,13 +103,12 @@ async def test_inspect_shows_the_tools_each_turn_sent(tmp_path: Path) -> None:
     assert report.returncode == 0, report.stderr
     [turn] = json.loads(report.stdout)["turns"]
     assert turn["tools"] == sent[0]
-    assert turn["tools"] == ["exec_command", "write_stdin", "update_plan", "apply_patch",
-                             "view_image", "web_search"]
+    assert turn["tools"] == ["exec_command", "write_stdin", "request_user_input",
+                             "update_plan", "apply_patch", "view_image", "web_search"]
     import os
 
     text = await asyncio.to_thread(
         subprocess.run, [sys.executable, "-m", "llmx", "inspect", str(path)],
         capture_output=True, text=True, timeout=60, check=False,
         env={**os.environ, "COLUMNS": "300"})
-    assert "tools: exec_command, write_stdin, update_plan, apply_patch, view_image, " \
-        "web_search" in text.stdout
+    assert "tools: " + ", ".join(sent[0]) in text.stdout

@@ -20,6 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from llmx.cli.app_server.connection import ANSWERED, log
 from llmx.cli.app_server.context import PROTOCOL_VERSION, ServerContext, thread_id_param
 from llmx.cli.app_server.params import (
@@ -46,6 +48,7 @@ from llmx.events.ops import (
     Interrupt,
     PatchApproval,
     ResolveElicitation,
+    UserInputAnswer,
     UserTurn,
 )
 from llmx.events.primitives import ImageInput, LocalImageInput, SkillInput, TextInput, UserInput
@@ -114,6 +117,10 @@ def with_turn_overrides(op: UserTurn, params: TurnStartParams) -> UserTurn:
         op.effort = params.effort
     if params.summary is not None:
         op.summary = params.summary
+    if params.collaboration_mode is not None:
+        # Default or Plan, for this turn and the next ones (the runtime takes the mode's
+        # model and effort before the turn's, as Codex does).
+        op.collaboration_mode = msgspec.to_builtins(params.collaboration_mode)
     return op
 
 
@@ -179,8 +186,9 @@ class LiveThread:
     def status(self) -> dict[str, Any]:
         if self.fold.turn is None:
             return {"type": "idle"}
-        return {"type": "active",
-                "activeFlags": ["waitingOnApproval"] if self._requests else []}
+        flags = ["waitingOnUserInput" if self.fold.turn.id in self._requests
+                 else "waitingOnApproval"] if self._requests else []
+        return {"type": "active", "activeFlags": flags}
 
     def start(self, from_position: int | None = None) -> None:
         self._pump = asyncio.ensure_future(self._run(from_position))
@@ -272,6 +280,16 @@ class LiveThread:
                 await self.agent.submit(answer, decided_by=Approver.CLIENT)
             except ThreadError as exc:
                 log(f"the answer to {asked.call_id} was not taken: {exc}")
+            return
+        if asked.method == "item/tool/requestUserInput":
+            # Answers by question id; anything else (the SDK's ``{}``) is no answer.
+            answers = result.get("answers") if isinstance(result, dict) else None
+            reply = UserInputAnswer(id=asked.call_id, response={
+                "answers": answers if isinstance(answers, dict) else {}})
+            try:
+                await self.agent.submit(reply, decided_by=Approver.CLIENT)
+            except ThreadError as exc:
+                log(f"the answer to the questions of turn {asked.call_id} was not taken: {exc}")
             return
         decision = core_decision(result)
         if asked.method == "item/fileChange/requestApproval":

@@ -151,6 +151,20 @@ class SandboxPolicyParam(Struct, rename="camel"):
     network_access: bool | str = False
 
 
+class CollaborationModeSettings(Struct):
+    """``settings`` of a collaboration mode: snake_case on the wire, as Codex has it."""
+
+    model: str | None = None
+    reasoning_effort: str | None = None
+    developer_instructions: str | None = None
+
+
+class CollaborationModeParam(Struct):
+    mode: Literal["plan", "default"]
+    settings: CollaborationModeSettings = msgspec.field(
+        default_factory=CollaborationModeSettings)
+
+
 class TurnStartParams(Params):
     thread_id: str
     input: list[UserInputParam]
@@ -162,6 +176,7 @@ class TurnStartParams(Params):
     effort: str | None = None
     summary: str | None = None
     output_schema: Any = None
+    collaboration_mode: CollaborationModeParam | None = None
 
 
 class TurnInterruptParams(Params):

@@ -41,6 +41,7 @@ from llmx.events.ops import (
     ReviewDecision,
     RunUserShellCommand,
     ThreadRollback,
+    UserInputAnswer,
     UserTurn,
 )
 from llmx.events.primitives import TextInput
@@ -144,6 +145,7 @@ class LlmxApp(App[int]):
         Binding("escape", "escape", "interrupt / backtrack", show=False),
         Binding("ctrl+t", "transcript", "transcript", show=False, priority=True),
         Binding("ctrl+r", "history_search", "search history", show=False),
+        Binding("shift+tab", "cycle_mode", "default / plan mode", show=False, priority=True),
     ]
 
     def __init__(
@@ -177,9 +179,13 @@ class LlmxApp(App[int]):
         # with each prompt, as Codex's user_turn carries them.
         self.turn_model: str | None = None
         self.turn_permissions: tuple[str, str] | None = None
+        # The collaboration mode chosen with Shift+Tab ("default" or "plan"), sent with
+        # the next prompt when the thread is in the other one; None: the thread's own.
+        self.turn_mode: str | None = None
         # Why the session could not start (shown by the command as one error line).
         self.failure: ThreadError | None = None
         self._shown_requests: set[str] = set()
+        self._shown_questions: set[str] = set()
         self._asking = False
         self._last_ctrl_c = 0.0
         self._last_escape = 0.0
@@ -379,6 +385,7 @@ class LlmxApp(App[int]):
         # A request answered is forgotten: the same call may ask again (a retry without
         # the sandbox after a denial).
         self._shown_requests &= set(self.fold.pending)
+        self._shown_questions &= set(self.fold.questions)
         if self._asking or self.read_only:
             return
         for call_id, request in self.fold.pending.items():
@@ -390,6 +397,33 @@ class LlmxApp(App[int]):
 
             self.push_screen(ApprovalScreen(request), self._answer_for(request))
             return
+        for turn_id, asked in self.fold.questions.items():
+            if turn_id in self._shown_questions:
+                continue
+            self._shown_questions.add(turn_id)
+            self._asking = True
+            from llmx.cli.tui.question_screen import QuestionScreen
+
+            self.push_screen(QuestionScreen(asked), self._answers_for(turn_id))
+            return
+
+    def _answers_for(self, turn_id: str) -> Callable[[dict[str, list[str]] | None], None]:
+        def answered(answers: dict[str, list[str]] | None) -> None:
+            self._asking = False
+            self._reply(turn_id, answers)
+
+        return answered
+
+    @work(exclusive=False, group="submit")
+    async def _reply(self, turn_id: str, answers: dict[str, list[str]] | None) -> None:
+        """The user's answers to the model's questions (logged with the user as the one
+        who answered before the model reads them); None stops the turn, as Esc does."""
+        if answers is None:
+            await self.submit(Interrupt())
+        else:
+            await self.submit(UserInputAnswer(id=turn_id, response={"answers": {
+                qid: {"answers": given} for qid, given in answers.items()}}))
+        self._ask_pending()
 
     def _answer_for(self, request: PendingApproval) -> Callable[[ReviewDecision | None], None]:
         def answered(decision: ReviewDecision | None) -> None:
@@ -459,7 +493,26 @@ class LlmxApp(App[int]):
             op.approval_policy = policy
             if sandbox_name(op.sandbox_policy) != mode:
                 op.sandbox_policy = {"type": mode}
+        if self.turn_mode is not None and self.turn_mode != self.thread_mode():
+            from llmx.runtime.collaboration import switch_to
+
+            op.collaboration_mode = switch_to(self.turn_mode)
         return op
+
+    def thread_mode(self) -> str:
+        """The collaboration mode the thread's turns run in now."""
+        if self.thread is not None:
+            return self.thread.settings.collaboration.mode
+        return self.fold.status.collaboration_mode or "default"
+
+    def action_cycle_mode(self) -> None:
+        """Shift+Tab: Plan mode for the next prompts, or back to Default (as Codex's TUI
+        cycles them); the mode goes with the next prompt."""
+        if self.read_only or self.screen is not self.screen_stack[0]:
+            return
+        current = self.turn_mode or self.thread_mode()
+        self.turn_mode = "default" if current == "plan" else "plan"
+        self._refresh_chrome()
 
     def _send_queued(self) -> None:
         if self.queued and self.thread is not None:
@@ -748,6 +801,8 @@ class LlmxApp(App[int]):
             self._update("#status", status_text(status, fallback_cwd=str(self.cwd)))
         hint = "replay (read-only) · ctrl+t transcript · esc or ctrl+c quit" if self.read_only \
             else "/ commands · @ files · ! shell · ctrl+r history · ctrl+t transcript"
+        if not self.read_only and (self.turn_mode or self.thread_mode()) == "plan":
+            hint = "Plan mode (shift+tab to cycle) · " + hint
         if time.monotonic() - self._last_ctrl_c <= QUIT_WINDOW_S:
             hint = "press ctrl+c again to quit"
         elif time.monotonic() - self._last_escape <= BACKTRACK_WINDOW_S:

@@ -20,6 +20,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+import msgspec
 from msgspec import UNSET
 
 from llmx.events.event_msgs import (
@@ -33,6 +34,7 @@ from llmx.events.event_msgs import (
     ItemStarted,
     PlanUpdate,
     ReasoningContentDelta,
+    RequestUserInput,
     StreamError,
     TaskComplete,
     TaskStarted,
@@ -44,7 +46,13 @@ from llmx.events.event_msgs import (
     WarningEvent,
 )
 from llmx.events.lines import RolloutLine
-from llmx.events.ops import ExecApproval, PatchApproval, ResolveElicitation, plain_decision
+from llmx.events.ops import (
+    ExecApproval,
+    PatchApproval,
+    ResolveElicitation,
+    UserInputAnswer,
+    plain_decision,
+)
 from llmx.events.primitives import TokenUsage, UnknownCommand
 from llmx.events.records import SessionMeta, SubmissionRecord
 from llmx.events.turn_items import (
@@ -201,6 +209,8 @@ class AppServerFold:
             self._on_patch_approval(payload, line, out)
         elif isinstance(payload, ElicitationRequest):
             self._on_elicitation(payload, out)
+        elif isinstance(payload, RequestUserInput):
+            self._on_user_input(payload, out)
         elif isinstance(payload, TaskComplete):
             self._on_task_complete(payload, out)
         elif isinstance(payload, TurnAborted):
@@ -446,10 +456,22 @@ class AppServerFold:
         out.append(ServerRequest("mcpServer/elicitation/request", params, self.thread_id,
                                  str(payload.id)))
 
+    def _on_user_input(self, payload: RequestUserInput, out: list[WireMessage]) -> None:
+        """The model's questions: the client is asked, as Codex asks it; the answer names
+        the turn."""
+        out.append(status_changed(self.thread_id, "active", ["waitingOnUserInput"]))
+        questions = [msgspec.to_builtins(question) for question in payload.questions]
+        turn_id = payload.turn_id or self._turn_id()
+        params = {"threadId": self.thread_id, "turnId": turn_id, "itemId": payload.call_id,
+                  "questions": questions, "isBlocking": True, "autoResolutionMs": None}
+        out.append(ServerRequest("item/tool/requestUserInput", params, self.thread_id,
+                                 turn_id))
+
     def _on_submission(self, record: SubmissionRecord, out: list[WireMessage]) -> None:
         op = record.op
-        if isinstance(op, ResolveElicitation):
-            out.append(RequestResolved(self.thread_id, str(op.request_id)))
+        if isinstance(op, ResolveElicitation | UserInputAnswer):
+            request_id = op.request_id if isinstance(op, ResolveElicitation) else op.id
+            out.append(RequestResolved(self.thread_id, str(request_id)))
             out.append(status_changed(self.thread_id, "active", []))
             return
         if not isinstance(op, ExecApproval | PatchApproval):

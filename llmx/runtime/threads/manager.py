@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import msgspec
+
 from llmx.events.event_log import EventLog, RolloutOptions, next_ordinal_after
 from llmx.events.ids import new_thread_id
 from llmx.events.ops import Interrupt
@@ -361,6 +363,9 @@ class ThreadManager:
     ) -> AgentThread:
         from llmx.runtime.models.wires import open_model_client
 
+        if baseline is not None and baseline.collaboration is not None:
+            # A thread goes on in the mode its last turn ran in, as in Codex.
+            settings = msgspec.structs.replace(settings, collaboration=baseline.collaboration)
         index = None
         prompt_history = None
         if log.path is not None:

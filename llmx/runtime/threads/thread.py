@@ -20,6 +20,7 @@ from llmx.events.event_msgs import (
     ApplyPatchApprovalRequest,
     ElicitationRequest,
     ExecApprovalRequest,
+    RequestUserInput,
 )
 from llmx.events.lines import RolloutLine
 from llmx.events.ops import (
@@ -29,6 +30,7 @@ from llmx.events.ops import (
     PatchApproval,
     ResolveElicitation,
     Shutdown,
+    UserInputAnswer,
     UserTurn,
 )
 from llmx.events.primitives import UserInput
@@ -161,12 +163,14 @@ class AgentThread:
         effect at once; turns and a shutdown wait for the running turn.
 
         An approval decision (``ExecApproval``/``PatchApproval`` whose ``id`` is the
-        request's ``call_id``) is written with ``decided_by`` before the waiting tool
-        call acts on it.
+        request's ``call_id``), or the answer to the model's questions
+        (``UserInputAnswer`` naming the turn), is written with ``decided_by`` before the
+        waiting tool call acts on it.
         """
         # While it shuts down, the running turn may still wait for a decision or be
         # interrupted; nothing new starts.
         answers_the_turn = isinstance(op, ExecApproval | PatchApproval | ResolveElicitation
+                                      | UserInputAnswer
                                       | Interrupt)
         if self._runner.done() or (self._shutdown_sent and not answers_the_turn):
             raise ThreadError(f"thread {self.thread_id} is closed",
@@ -239,6 +243,15 @@ class AgentThread:
         return item if isinstance(
             item, ExecApprovalRequest | ApplyPatchApprovalRequest | ElicitationRequest
         ) else None
+
+    @staticmethod
+    def user_input_request(line: RolloutLine) -> RequestUserInput | None:
+        """The model's questions ``line`` carries, if it does (Plan mode only); answer
+        with ``submit(UserInputAnswer(id=request.turn_id, response={"answers": ...}))``."""
+        if line.payload_type != "request_user_input":
+            return None
+        item = line.item()
+        return item if isinstance(item, RequestUserInput) else None
 
     # -- closing -----------------------------------------------------------------------
 

@@ -243,19 +243,72 @@ WRITE_STDIN_SPEC: dict[str, Any] = {
 }
 
 
+REQUEST_USER_INPUT = "request_user_input"
+
+# request_user_input: Codex 0.169's definition, as its requests carry it. The options are
+# required: the frontend adds the free-form choice itself.
+REQUEST_USER_INPUT_SPEC: dict[str, Any] = {
+    "type": "function",
+    "name": REQUEST_USER_INPUT,
+    "description": "Request user input for one to three short questions and wait for the "
+    "response. This tool is only available in Plan mode.",
+    "strict": False,
+    "parameters": {
+        "type": "object",
+        "properties": {
+            "questions": {
+                "type": "array",
+                "description": "Questions to show the user. Prefer 1 and do not exceed 3",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "header": _string("Short header label shown in the UI (12 or fewer "
+                                          "chars)."),
+                        "id": _string("Stable identifier for mapping answers (snake_case)."),
+                        "options": {
+                            "type": "array",
+                            "description": "Provide 2-3 mutually exclusive choices. Put the "
+                            "recommended option first and suffix its label with "
+                            "\"(Recommended)\". Do not include an \"Other\" option in this "
+                            "list; the client will add a free-form \"Other\" option "
+                            "automatically.",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "description": _string("One short sentence explaining "
+                                                           "impact/tradeoff if selected."),
+                                    "label": _string("User-facing label (1-5 words)."),
+                                },
+                                "required": ["label", "description"],
+                                "additionalProperties": False,
+                            },
+                        },
+                        "question": _string("Single-sentence prompt shown to the user."),
+                    },
+                    "required": ["id", "header", "question", "options"],
+                    "additionalProperties": False,
+                },
+            },
+        },
+        "required": ["questions"],
+        "additionalProperties": False,
+    },
+}
+
+
 def tool_specs(wire: WireApi, *,
                web_search: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """The tools offered to the model on ``wire``, in a stable order. ``web_search`` (the
     provider's own search, run on its side) goes only to the Responses API: Chat
     Completions has no such tool."""
     if wire is WireApi.RESPONSES:
-        specs = [EXEC_COMMAND_SPEC, WRITE_STDIN_SPEC, UPDATE_PLAN_SPEC, APPLY_PATCH_SPEC,
-                 VIEW_IMAGE_SPEC]
+        specs = [EXEC_COMMAND_SPEC, WRITE_STDIN_SPEC, REQUEST_USER_INPUT_SPEC,
+                 UPDATE_PLAN_SPEC, APPLY_PATCH_SPEC, VIEW_IMAGE_SPEC]
         return specs if web_search is None else [*specs, web_search]
     return [
         {"type": "function", "function": _chat_function(spec)}
-        for spec in (EXEC_COMMAND_SPEC, WRITE_STDIN_SPEC, UPDATE_PLAN_SPEC,
-                     APPLY_PATCH_FUNCTION_SPEC, VIEW_IMAGE_SPEC)
+        for spec in (EXEC_COMMAND_SPEC, WRITE_STDIN_SPEC, REQUEST_USER_INPUT_SPEC,
+                     UPDATE_PLAN_SPEC, APPLY_PATCH_FUNCTION_SPEC, VIEW_IMAGE_SPEC)
     ]
 
 
