@@ -51,7 +51,8 @@ def _prepare(scratch: Path, base_url: str) -> tuple[Path, Path]:
     home = scratch / "home"
     home.mkdir(mode=0o700)
     (home / "config.toml").write_text(
-        'model = "mock-model"\nmodel_provider = "mock"\n'
+        # A model of Codex's catalog: a model it does not know is not offered apply_patch.
+        'model = "gpt-5.5"\nmodel_provider = "mock"\n'
         "[sandbox_workspace_write]\n"
         # The scratch directory is under /tmp: keep /tmp out of the writable roots, so the
         # write to ../shared is one the sandbox refuses.

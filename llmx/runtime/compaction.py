@@ -184,7 +184,8 @@ def _compact_prompt(settings: SessionSettings) -> str:
 def _input_budget(settings: SessionSettings) -> int:
     """Tokens the summarised history may take: the usable part of the window (Codex keeps
     a twentieth of it free) less the instructions and the prompt."""
-    window = context_window(settings.model, settings.model_context_window)
+    window = context_window(settings.model, settings.model_context_window,
+                            settings.model_catalog)
     fixed = len(settings.base_instructions.encode()) + len(
         _compact_prompt(settings).encode())
     return max(window * 95 // 100 - fixed // _BYTES_PER_TOKEN, 1)

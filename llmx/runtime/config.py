@@ -214,6 +214,9 @@ class Config(_Section, frozen=True, kw_only=True):
     compact_prompt: str | None = None
     experimental_compact_prompt_file: str | None = None
     web_search: WebSearchMode = WebSearchMode.CACHED
+    # A model catalog file in Codex's format, replacing the bundled one (the tools and
+    # context window of each model).
+    model_catalog_json: str | None = None
     instructions: str | None = None
     developer_instructions: str | None = None
     # Accepted and kept for the MCP client; each server is ``{command, args, env, ...}``.

@@ -28,10 +28,9 @@ Prefer fast, read-only commands (`rg`, `ls`, `sed -n`) to explore. If a command 
 outside the sandbox (to write outside the workspace or reach the network), call it again with \
 `sandbox_permissions: "require_escalated"` and a one-sentence `justification`; the user is \
 asked first.
-- `apply_patch` edits files. Send the whole patch, from `*** Begin Patch` to `*** End Patch`, \
-with `*** Add File:`, `*** Update File:` (optionally `*** Move to:`) and `*** Delete File:` \
-sections. Paths are relative to the working directory.
-- `update_plan` keeps a short step list for longer tasks; at most one step is `in_progress`.
+- `apply_patch`, when you have it, edits files. Send the whole patch, from `*** Begin Patch` \
+to `*** End Patch`, with `*** Add File:`, `*** Update File:` (optionally `*** Move to:`) and \
+`*** Delete File:` sections. Paths are relative to the working directory.
 
 # Working rules
 - Follow the instructions in AGENTS.md files; deeper files win over shallower ones, and the \

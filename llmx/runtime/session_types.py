@@ -20,6 +20,7 @@ from llmx.events.event_msgs import (
 )
 from llmx.runtime.collaboration import CollaborationMode
 from llmx.runtime.config_types import ApprovalPolicy
+from llmx.runtime.model_families import ModelFamily
 from llmx.runtime.models.request import ModelRequest
 from llmx.runtime.models.stream import StreamEvent
 from llmx.runtime.tools.shell import Spawner
@@ -98,8 +99,10 @@ class SessionSettings(msgspec.Struct):
     auto_compact_token_limit: int | None = None
     # The compaction prompt; None: Codex's checkpoint prompt.
     compact_prompt: str | None = None
-    # The provider's web search tool as sent (None: not offered).
-    web_search_tool: dict[str, Any] | None = None
+    # The provider's web search tool: cached, live or disabled.
+    web_search_mode: str = "disabled"
+    # The model catalog (``model_catalog_json``); None: Codex 0.169's bundled one.
+    model_catalog: tuple[ModelFamily, ...] | None = None
     # Default or Plan (a turn's ``collaboration_mode``; kept for the turns after it).
     collaboration: CollaborationMode = msgspec.field(default_factory=CollaborationMode)
     env: Mapping[str, str] = msgspec.field(default_factory=dict)

@@ -28,6 +28,7 @@ from llmx.events.primitives import FileChange, UnknownCommand
 from llmx.events.records import Approver, DecisionRecord
 from llmx.events.turn_items import TurnItem
 from llmx.runtime.approvals import ApprovalCache
+from llmx.runtime.offered_tools import offered_names
 from llmx.runtime.session_types import SessionSettings
 from llmx.runtime.turn_host import Answer, InputReply, TurnHost
 
@@ -55,6 +56,8 @@ class ToolContext:
         # Items a tool adds to the model's history after the outputs of its round of
         # calls (an image ``view_image`` attached); the turn records them, in order.
         self.pending_input: list[dict[str, Any]] = []
+        # The tools the turn offers its model: a call of another is not run.
+        self.offered = offered_names(settings)
         # One question at a time: an answer names the turn, not the call.
         self._asking = asyncio.Lock()
 

@@ -43,9 +43,9 @@ from llmx.runtime.models.stream import (
     RetryScheduled,
     TokenUsage,
 )
+from llmx.runtime.offered_tools import offered_tools
 from llmx.runtime.tool_context import ToolContext, now_ms
 from llmx.runtime.tools import output as tool_output
-from llmx.runtime.tools.specs import tool_specs
 from llmx.runtime.turn_deltas import StreamedItems
 from llmx.runtime.turn_host import TurnHost, TurnOutcome, TurnStatus
 from llmx.runtime.turn_opening import TurnOpening, response_item
@@ -204,8 +204,7 @@ class Turn:
             opening.withdraw(self.host.history)
 
     def _tools(self, extra_tools: Sequence[dict[str, Any]] = ()) -> list[dict[str, Any]]:
-        settings = self.settings
-        return [*tool_specs(settings.wire_api, web_search=settings.web_search_tool), *extra_tools]
+        return [*offered_tools(self.settings), *extra_tools]
 
     def _request(self, extra_tools: list[dict[str, Any]]) -> ModelRequest:
         settings = self.settings

@@ -1,8 +1,9 @@
-"""Tool calls of one turn: exec_command, apply_patch and update_plan, with approvals.
+"""Tool calls of one turn: exec_command, write_stdin, apply_patch, view_image and
+request_user_input, with approvals.
 
 Each handler returns the text the model sees. Everything a person sees goes out as
 events (typed payloads of ``llmx.events``): ``item_started``/``item_completed`` for
-commands and patches, ``plan_update`` for plans, approval requests, and ``escalation``
+commands and patches, approval requests, and ``escalation``
 lines before an escalated run (fsynced by the writer before the command starts).
 """
 
@@ -15,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from llmx.events.event_msgs import PlanStep, PlanUpdate
 from llmx.events.nesting import check_nesting
 from llmx.events.ops import ReviewDecision
 from llmx.events.primitives import (
@@ -64,7 +64,6 @@ from llmx.runtime.tools.specs import (
     APPLY_PATCH,
     EXEC_COMMAND,
     REQUEST_USER_INPUT,
-    UPDATE_PLAN,
     VIEW_IMAGE,
     WRITE_STDIN,
 )
@@ -112,6 +111,11 @@ async def dispatch(tools: ToolContext, call: ToolCall) -> str:
             return output
     if call.namespace is not None:
         return f"unsupported call: {call.name}"
+    if call.name not in tools.offered:
+        # Not offered to this model (apply_patch to a model Codex's catalog does not give
+        # it, a tool of another program): answered in Codex's words.
+        kind = "custom tool call" if call.custom else "call"
+        return f"unsupported {kind}: {call.name}"
     if call.name == EXEC_COMMAND:
         return await _exec_command(tools, call)
     if call.name == APPLY_PATCH:
@@ -123,8 +127,6 @@ async def dispatch(tools: ToolContext, call: ToolCall) -> str:
             except (ValueError, KeyError, TypeError) as exc:
                 return f"failed to parse function arguments: {exc}"
         return await _apply_patch(tools, call, text)
-    if call.name == UPDATE_PLAN:
-        return await _update_plan(tools, call)
     if call.name == VIEW_IMAGE:
         return await view_image(tools, call.call_id, call.payload)
     if call.name == WRITE_STDIN:
@@ -448,25 +450,4 @@ def _file_changes(plan: PatchPlan) -> dict[str, FileChange]:
                 move_path=str(change.move_path) if change.move_path else None,
             )
     return changes
-
-
-_PLAN_STATUSES = frozenset({"pending", "in_progress", "completed"})
-
-
-async def _update_plan(tools: ToolContext, call: ToolCall) -> str:
-    try:
-        args = _arguments(call)
-        steps = [
-            {"step": str(entry["step"]), "status": str(entry["status"])} for entry in args["plan"]
-        ]
-    except (ValueError, KeyError, TypeError) as exc:
-        return f"failed to parse function arguments: {exc}"
-    bad = [step["status"] for step in steps if step["status"] not in _PLAN_STATUSES]
-    if bad:
-        return f"failed to parse function arguments: unknown plan status {bad[0]!r}"
-    payload = PlanUpdate(plan=[PlanStep(step=s["step"], status=s["status"]) for s in steps])
-    if args.get("explanation") is not None:
-        payload.explanation = str(args["explanation"])
-    await tools.record(payload)
-    return "Plan updated"
 

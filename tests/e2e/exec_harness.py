@@ -84,11 +84,17 @@ class ExecEnv:
         )
 
 
-def make_env(tmp_path: Path, base_url: str, *, config_extra: str = "") -> ExecEnv:
+# A model of Codex 0.169's catalog, for scripts that patch: as in Codex, a model the
+# catalog does not name (``mock-model``) is not offered apply_patch.
+PATCHING_MODEL = "gpt-5.5"
+
+
+def make_env(tmp_path: Path, base_url: str, *, config_extra: str = "",
+             model: str = "mock-model") -> ExecEnv:
     home = tmp_path / "home"
     home.mkdir(mode=0o700)
     (home / "config.toml").write_text(
-        'model = "mock-model"\nmodel_provider = "mock"\n'
+        f'model = "{model}"\nmodel_provider = "mock"\n'
         f"{config_extra}\n"
         "[model_providers.mock]\n"
         'name = "mock"\n'

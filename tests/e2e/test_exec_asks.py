@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from e2e.exec_harness import ExecEnv, completed_items, make_env, rollout_lines
+from e2e.exec_harness import PATCHING_MODEL, ExecEnv, completed_items, make_env, rollout_lines
 from support.model_scripts import Script
 from support.model_server import ModelServer
 from support.terminal import Terminal, strip_ansi
@@ -50,7 +50,7 @@ def test_exec_asks_on_a_terminal_and_records_the_answers(tmp_path: Path) -> None
         [{"type": "message", "text": "Done."}],
     ]}
     with ModelServer(Script.from_json(script)) as server:
-        env = make_env(tmp_path, server.base_url)
+        env = make_env(tmp_path, server.base_url, model=PATCHING_MODEL)
         with _exec_on_terminal(env, "-s", "read-only", "-a", "on-request", "go") as terminal:
             terminal.expect(_QUESTION)
             screen = strip_ansi(terminal.screen)

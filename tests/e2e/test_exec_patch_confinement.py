@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from e2e.exec_harness import ExecEnv, completed_items, events, make_env, needs_sandbox
+from e2e.exec_harness import (
+    PATCHING_MODEL,
+    ExecEnv,
+    completed_items,
+    events,
+    make_env,
+    needs_sandbox,
+)
 from support.model_scripts import Script
 from support.model_server import ModelServer
 
@@ -43,7 +50,7 @@ def _run(tmp_path: Path, patch: str, *args: str) -> tuple[ExecEnv, Path, list[st
     outside = tmp_path / "outside"
     outside.mkdir()
     with ModelServer(Script.from_json(_script(outside, patch))) as server:
-        env = make_env(tmp_path, server.base_url)
+        env = make_env(tmp_path, server.base_url, model=PATCHING_MODEL)
         git_config = (env.workspace / ".git" / "config").read_bytes()
         live = env.run(*_WORKSPACE_WRITE, *args, "patch through the links")
         assert live.returncode == 0, live.stderr
@@ -102,7 +109,7 @@ def test_links_inside_the_workspace_still_patch_without_asking(tmp_path: Path) -
         [{"type": "message", "text": "Done."}],
     ]}
     with ModelServer(Script.from_json(script)) as server:
-        env = make_env(tmp_path, server.base_url)
+        env = make_env(tmp_path, server.base_url, model=PATCHING_MODEL)
         live = env.run(*_WORKSPACE_WRITE, "patch through an inner link")
         assert live.returncode == 0, live.stderr
     assert (env.workspace / "src" / "real" / "new.txt").read_text() == "ok\n"

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from e2e.exec_harness import (
+    PATCHING_MODEL,
     ExecEnv,
     assert_replay_equals_live,
     completed_items,
@@ -57,7 +58,7 @@ def _inspect(env: ExecEnv, rollout: Path, *flags: str) -> dict[str, Any]:
 def _run(tmp_path: Path, script: dict[str, Any], *args: str
          ) -> tuple[ExecEnv, subprocess.CompletedProcess[str], Path]:
     with ModelServer(Script.from_json(script)) as server:
-        env = make_env(tmp_path, server.base_url)
+        env = make_env(tmp_path, server.base_url, model=PATCHING_MODEL)
         live = env.run(*args)
         assert live.returncode == 0, live.stderr
     [rollout] = env.rollouts()

@@ -7,7 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from e2e.exec_harness import make_env, needs_sandbox
+from e2e.exec_harness import PATCHING_MODEL, make_env, needs_sandbox
 from support.model_scripts import Script
 from support.model_server import ModelServer
 from support.waits import WAIT_SECONDS
@@ -48,7 +48,7 @@ def test_a_session_cannot_rewrite_the_llmx_home(tmp_path: Path) -> None:
         [{"type": "message", "text": "Done."}],
     ]}
     with ModelServer(Script.from_json(script)) as server:
-        env = make_env(tmp_path, server.base_url)
+        env = make_env(tmp_path, server.base_url, model=PATCHING_MODEL)
         config = (env.home / "config.toml").read_text()
         live = env.run("-s", "workspace-write", "--add-dir", str(tmp_path),
                        "-c", "sandbox_workspace_write.exclude_slash_tmp=true",

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from e2e.exec_harness import (
+    PATCHING_MODEL,
     assert_replay_equals_live,
     completed_items,
     events,
@@ -161,7 +162,7 @@ def test_apply_patch_adds_updates_deletes_and_moves(tmp_path: Path) -> None:
         [{"type": "message", "text": "Patched."}],
     ]}
     with ModelServer(Script.from_json(script)) as server:
-        env = make_env(tmp_path, server.base_url)
+        env = make_env(tmp_path, server.base_url, model=PATCHING_MODEL)
         (env.workspace / "update_me.txt").write_text("one\ntwo\n")
         (env.workspace / "delete_me.txt").write_text("obsolete\n")
         (env.workspace / "rename_me.txt").write_text("alpha\n")

@@ -34,10 +34,10 @@ from llmx.runtime import (
 KEY_ENV = "LLMX_DOOR_TEST_KEY"
 
 
-def _config(home: Path, server: ModelServer, extra: str = "") -> None:
+def _config(home: Path, server: ModelServer, extra: str = "", model: str = "mock-model") -> None:
     home.mkdir(mode=0o700, exist_ok=True)
     (home / "config.toml").write_text(
-        'model = "mock-model"\nmodel_provider = "mock"\n'
+        f'model = "{model}"\nmodel_provider = "mock"\n'
         "[model_providers.mock]\n"
         f'name = "mock"\nbase_url = "{server.base_url}"\nenv_key = "{KEY_ENV}"\n'
         f"request_max_retries = 0\nstream_max_retries = 0\n{extra}"
@@ -132,7 +132,8 @@ async def test_an_approval_is_answered_through_the_stream_and_logged_before_it_a
                         [{"type": "message", "text": "patched"}]]}
     workspace = _workspace(tmp_path)
     with ModelServer(Script.from_json(script)) as server:
-        _config(home, server)
+        # A model Codex's catalog gives apply_patch.
+        _config(home, server, model="gpt-5.5")
         async with _manager(home) as manager:
             thread, events = await _asking_thread(manager, workspace, "patch it")
             async for line in events:

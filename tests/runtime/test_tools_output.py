@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from support.waits import within
 
+from llmx.runtime.model_families import model_family
 from llmx.runtime.tools.output import approx_tokens, exec_command_output, truncate_middle
 from llmx.runtime.tools.shell import run_command, shell_argv, spawn_unconfined
 from llmx.runtime.tools.specs import WireApi, tool_specs
@@ -41,7 +42,8 @@ def test_truncation_keeps_head_and_tail() -> None:
 
 
 def test_specs_offer_codex_shell_schema_on_both_wires() -> None:
-    responses = {spec["name"]: spec for spec in tool_specs(WireApi.RESPONSES)}
+    patching = model_family("gpt-5.5")
+    responses = {spec["name"]: spec for spec in tool_specs(WireApi.RESPONSES, patching)}
     properties = responses["exec_command"]["parameters"]["properties"]
     assert properties["sandbox_permissions"]["enum"] == [
         "use_default", "with_additional_permissions", "require_escalated"]
@@ -50,9 +52,11 @@ def test_specs_offer_codex_shell_schema_on_both_wires() -> None:
     assert bounds["network"]["properties"]["enabled"]["type"] == "boolean"
     assert "justification" in properties
     assert responses["apply_patch"]["type"] == "custom"
-    chat = [spec["function"]["name"] for spec in tool_specs(WireApi.CHAT)]
-    assert chat == ["exec_command", "write_stdin", "request_user_input", "update_plan",
-                    "apply_patch", "view_image"]
+    chat = [spec["function"] for spec in tool_specs(WireApi.CHAT, patching)]
+    assert [spec["name"] for spec in chat] == [
+        "exec_command", "write_stdin", "request_user_input", "apply_patch", "view_image"]
+    # No freeform tools on Chat Completions: apply_patch takes its patch as ``input``.
+    assert chat[3]["parameters"]["required"] == ["input"]
 
 
 @pytest.mark.asyncio

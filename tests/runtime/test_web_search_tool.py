@@ -104,7 +104,7 @@ async def test_inspect_shows_the_tools_each_turn_sent(tmp_path: Path) -> None:
     [turn] = json.loads(report.stdout)["turns"]
     assert turn["tools"] == sent[0]
     assert turn["tools"] == ["exec_command", "write_stdin", "request_user_input",
-                             "update_plan", "apply_patch", "view_image", "web_search"]
+                             "view_image", "web_search"]
     import os
 
     text = await asyncio.to_thread(

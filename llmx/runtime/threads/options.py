@@ -17,7 +17,7 @@ import msgspec
 
 from llmx.runtime.config_loaded import LoadedConfig
 from llmx.runtime.config_types import ApprovalPolicy, ConfigError
-from llmx.runtime.model_families import auto_compact_limit, web_search_tool
+from llmx.runtime.model_families import CatalogError, ModelFamily, auto_compact_limit, load_catalog
 from llmx.runtime.session_sandbox import sandbox_setup
 from llmx.runtime.session_types import SandboxSetup, SessionSettings
 from llmx.runtime.threads.errors import ThreadError
@@ -116,6 +116,7 @@ def thread_settings(
     except ValueError as exc:
         raise ThreadError(str(exc)) from None
     docs = discover_project_docs(cwd, config.project_doc_max_bytes)
+    catalog = _model_catalog(config)
     settings = SessionSettings(
         thread_id=thread_id,
         cwd=cwd,
@@ -133,9 +134,11 @@ def thread_settings(
         ),
         model_context_window=config.model_context_window,
         auto_compact_token_limit=auto_compact_limit(
-            config.model, config.model_context_window, config.model_auto_compact_token_limit),
+            config.model, config.model_context_window, config.model_auto_compact_token_limit,
+            catalog),
         compact_prompt=_compact_prompt(config),
-        web_search_tool=web_search_tool(config.model, config.web_search.value),
+        web_search_mode=config.web_search.value,
+        model_catalog=catalog,
         env=sandbox.plan.env,
         notify=tuple(config.notify or ()),
         originator=originator,
@@ -181,6 +184,20 @@ def sandbox_for_mode(options: ThreadOptions, loaded: LoadedConfig,
         )
 
     return resolve
+
+
+def _model_catalog(config: Config) -> tuple[ModelFamily, ...] | None:
+    """``model_catalog_json`` (read now: a bad file fails the thread's start, not its
+    first request), else None for the bundled catalog."""
+    if not config.model_catalog_json:
+        return None
+    path = Path(config.model_catalog_json).expanduser()
+    try:
+        return load_catalog(path)
+    except CatalogError as exc:
+        raise ThreadError(f"model_catalog_json {path}: {exc}",
+                          "fix the file (the format of 'codex debug models'), or remove "
+                          "the key from config.toml") from None
 
 
 def _compact_prompt(config: Config) -> str | None:

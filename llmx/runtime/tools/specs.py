@@ -6,7 +6,9 @@ here. It also offers ``with_additional_permissions`` and ``additional_permission
 Codex offers only with ``features.exec_permission_approvals``: a bounded request is the
 better escalation, and llmx enforces it. apply_patch is a freeform (``custom``) tool on
 the Responses API; the Chat Completions API has no freeform tools, so there it is a
-function taking ``input``.
+function taking ``input``. Which tools a model gets is its catalog entry's
+(``llmx.runtime.model_families``); there is no ``update_plan``: Codex 0.169 offers it to
+no model, and answers a call of it as it answers any tool it did not offer.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from __future__ import annotations
 import enum
 from typing import Any
 
+from llmx.runtime.model_families import ModelFamily
+
 EXEC_COMMAND = "exec_command"
 APPLY_PATCH = "apply_patch"
-UPDATE_PLAN = "update_plan"
 
 
 class WireApi(enum.Enum):
@@ -160,35 +163,6 @@ APPLY_PATCH_FUNCTION_SPEC: dict[str, Any] = {
     },
 }
 
-UPDATE_PLAN_SPEC: dict[str, Any] = {
-    "type": "function",
-    "name": UPDATE_PLAN,
-    "description": "Updates the task plan.\nProvide an optional explanation and a list of plan "
-    "items, each with a step and status.\nAt most one step can be in_progress at a time.\n",
-    "strict": False,
-    "parameters": {
-        "type": "object",
-        "properties": {
-            "explanation": {"type": "string"},
-            "plan": {
-                "type": "array",
-                "description": "The list of steps",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "step": {"type": "string"},
-                        "status": _string("One of: pending, in_progress, completed"),
-                    },
-                    "required": ["step", "status"],
-                    "additionalProperties": False,
-                },
-            },
-        },
-        "required": ["plan"],
-        "additionalProperties": False,
-    },
-}
-
 
 VIEW_IMAGE = "view_image"
 
@@ -296,20 +270,23 @@ REQUEST_USER_INPUT_SPEC: dict[str, Any] = {
 }
 
 
-def tool_specs(wire: WireApi, *,
+def tool_specs(wire: WireApi, family: ModelFamily, *,
                web_search: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    """The tools offered to the model on ``wire``, in a stable order. ``web_search`` (the
-    provider's own search, run on its side) goes only to the Responses API: Chat
-    Completions has no such tool."""
+    """The tools offered to a model of ``family`` on ``wire``, in Codex 0.169's order:
+    the shell tools (unless the model has none), request_user_input, apply_patch (only to
+    a model its catalog entry gives it), view_image, and ``web_search`` (the provider's own
+    search, run on its side), which goes only to the Responses API: Chat Completions has
+    no such tool, nor freeform tools (apply_patch is a function there)."""
+    specs: list[dict[str, Any]] = []
+    if family.shell:
+        specs += [EXEC_COMMAND_SPEC, WRITE_STDIN_SPEC]
+    specs.append(REQUEST_USER_INPUT_SPEC)
+    if family.apply_patch:
+        specs.append(APPLY_PATCH_SPEC if wire is WireApi.RESPONSES else APPLY_PATCH_FUNCTION_SPEC)
+    specs.append(VIEW_IMAGE_SPEC)
     if wire is WireApi.RESPONSES:
-        specs = [EXEC_COMMAND_SPEC, WRITE_STDIN_SPEC, REQUEST_USER_INPUT_SPEC,
-                 UPDATE_PLAN_SPEC, APPLY_PATCH_SPEC, VIEW_IMAGE_SPEC]
         return specs if web_search is None else [*specs, web_search]
-    return [
-        {"type": "function", "function": _chat_function(spec)}
-        for spec in (EXEC_COMMAND_SPEC, WRITE_STDIN_SPEC, REQUEST_USER_INPUT_SPEC,
-                     UPDATE_PLAN_SPEC, APPLY_PATCH_FUNCTION_SPEC, VIEW_IMAGE_SPEC)
-    ]
+    return [{"type": "function", "function": _chat_function(spec)} for spec in specs]
 
 
 def _chat_function(spec: dict[str, Any]) -> dict[str, Any]:
