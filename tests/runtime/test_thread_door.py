@@ -505,6 +505,44 @@ async def test_compact_replaces_the_history_with_a_summary_that_resume_keeps(
 
 
 @pytest.mark.asyncio
+async def test_a_compaction_that_fails_leaves_the_history_as_it_was(
+    tmp_path: Path, home: Path
+) -> None:
+    """The summary request fails (the server answers 500, no retry left): the next turn
+    sends the history the thread had, the file has no ``compacted`` line, and a resume
+    sends the same."""
+    script = {"turns": [
+        {"match": "CONTEXT CHECKPOINT", "status": 500, "error": "summariser down"},
+    ], "fallback": [{"type": "message", "text": "ok"}]}
+    workspace = _workspace(tmp_path)
+    options = ThreadOptions(cwd=workspace)
+    with ModelServer(Script.from_json(script)) as server:
+        _config(home, server)
+        async with _manager(home) as manager:
+            thread = await manager.open(options)
+            await _turn(thread, "one")
+            await thread.submit(Compact())
+            await _turn(thread, "two")
+            await within(thread.close(), "the thread to close")
+            resumed = await manager.resume(ThreadRef.by_id(thread.thread_id), options)
+            await _turn(resumed, "three")
+            await within(resumed.close(), "the resumed thread to close")
+        requests = [request.body for request in server.model_requests()]
+    first, failed, after, after_resume = requests
+    assert _input_texts(failed)[-1].startswith("user: You are performing a CONTEXT")
+    # Everything the first turn sent and got, then the new prompt: nothing summarised.
+    assert _input_texts(after) == [*_input_texts(first), "assistant: ok", "user: two"]
+    assert _input_texts(after_resume) == [*_input_texts(after), "assistant: ok",
+                                          "user: three"]
+    path = thread.rollout_path
+    assert path is not None
+    records = [json.loads(raw) for raw in _file_lines(path)]
+    assert not [r for r in records if r["type"] == "compacted"]
+    ends = [r["payload"] for r in records if r["payload"].get("type") == "task_complete"]
+    assert "summariser down" in ends[1]["error"]["message"]
+
+
+@pytest.mark.asyncio
 async def test_an_ephemeral_thread_writes_nothing_and_keeps_no_past_to_read(
     tmp_path: Path, home: Path
 ) -> None:
