@@ -22,7 +22,7 @@ from llmx.events.nesting import MAX_JSON_NESTING
 from llmx.events.ordinals import OrdinalCheck
 from llmx.events.outputs import partial_blobs
 from llmx.events.reader import LineProblem, RolloutFileError, RolloutReader, TornTail
-from llmx.events.records import LineType
+from llmx.events.records import LLMX_ONLY_LINE_TYPES, LineType
 from llmx.events.writer_lock import LockHolder, RolloutBusy, current_writer, repair_as_writer
 
 # Line types whose payload is a tagged union: unknown variants are reported as such.
@@ -112,8 +112,8 @@ def check_file(path: Path, *, repair: bool = False) -> FileReport:
     reader = RolloutReader(path, max_nesting=MAX_JSON_NESTING)
     try:
         for line in reader:
-            report.ordinals.add(line.ordinal)
             kind = line.type or "(no type)"
+            report.ordinals.add(line.ordinal, llmx_only=kind in LLMX_ONLY_LINE_TYPES)
             report.types[kind] += 1
             if kind not in _KNOWN_LINE_TYPES:
                 report.unknown_types[kind] += 1

@@ -5,6 +5,11 @@ without a gap from the first (a fork or revert segment starts where its parent s
 A second writer shows up as ordinals at or below one already seen (*repeated*); lines
 lost from the middle show up as a *missing* range. Lines without an ordinal (older eras,
 bad lines) are passed over: a bad line in the middle therefore also shows as missing.
+
+The Codex CLI numbers the lines it appends from the last line of a type it knows, so
+after it continues a rollout that ends in llmx's own lines (a shutdown's submission, say)
+its first lines repeat their ordinals. Such a line continues the numbering of the last
+line Codex reads (*renumbered*); it is counted, and is no sign of a second writer.
 The check streams: memory grows with the anomalies, not with the file.
 """
 
@@ -27,13 +32,24 @@ class OrdinalCheck(msgspec.Struct):
     # Inclusive ranges skipped over, in file order (the first _KEPT).
     missing: list[tuple[int, int]] = msgspec.field(default_factory=list)
     missing_count: int = 0
+    # Lines of types Codex reads that repeat an ordinal of llmx's own lines by continuing
+    # from the last line Codex reads (see the module's docstring).
+    renumbered_count: int = 0
+    # The highest ordinal seen on a line of a type Codex reads.
+    last_known: int | None = None
 
-    def add(self, ordinal: int | None) -> None:
+    def add(self, ordinal: int | None, *, llmx_only: bool = False) -> None:
+        """Take the next line's ordinal; ``llmx_only`` for a line of llmx's own types."""
         if ordinal is None:
             return
-        last = self.last
+        last, last_known = self.last, self.last_known
+        if not llmx_only:
+            self.last_known = ordinal if last_known is None else max(last_known, ordinal)
         if last is None:
             self.first = self.last = ordinal
+        elif (not llmx_only and last_known is not None and ordinal == last_known + 1
+              and ordinal <= last):
+            self.renumbered_count += 1
         elif ordinal == last + 1:
             self.last = ordinal
         elif ordinal > last:
@@ -73,4 +89,5 @@ class OrdinalCheck(msgspec.Struct):
             "repeated_count": self.repeated_count,
             "missing": [list(span) for span in self.missing],
             "missing_count": self.missing_count,
+            "renumbered_count": self.renumbered_count,
         }

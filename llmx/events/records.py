@@ -43,6 +43,12 @@ class LineType(enum.StrEnum):
     DECISION = "decision"
 
 
+# The line types only llmx writes. The Codex CLI skips them when it reads a rollout, and
+# numbers what it appends from the last line it knows.
+LLMX_ONLY_LINE_TYPES = frozenset({LineType.SUBMISSION, LineType.ESCALATION,
+                                  LineType.OUTPUT_REF, LineType.WRITER, LineType.DECISION})
+
+
 class GitInfo(Struct):
     commit_hash: str | UnsetType = UNSET
     branch: str | UnsetType = UNSET

@@ -148,6 +148,30 @@ def test_repeated_and_missing_ordinals_fail_the_check(tmp_path: Path) -> None:
     assert report["ordinals"]["missing"] == [[count, count + 2]]
 
 
+def test_codex_continuing_after_llmx_own_lines_is_no_second_writer(tmp_path: Path) -> None:
+    """Codex numbers what it appends from the last line it knows: after llmx's own
+    trailing lines its first lines repeat their ordinals, which is no second writer; a
+    repeat that does not continue Codex's numbering still is one."""
+    lines = SAMPLE.read_bytes().splitlines(keepends=True)
+    count = len(lines)
+    own = (b'{"timestamp":"t","ordinal":%d,"type":"submission",'
+           b'"payload":{"id":"s","op":{"type":"shutdown"}}}\n')
+    codex = b'{"timestamp":"t","ordinal":%d,"type":"event_msg","payload":{"type":"x"}}\n'
+    path = tmp_path / "continued_by_codex.jsonl"
+    path.write_bytes(b"".join([*lines, own % count, own % (count + 1),
+                               codex % count, codex % (count + 1), codex % (count + 2)]))
+    report = json.loads(_llmx("--json", str(path)).stdout)
+    assert report["ok"] is True, report
+    assert report["ordinals"]["renumbered_count"] == 2
+    assert report["ordinals"]["repeated_count"] == 0
+    # The same repeats written after a Codex line are a second writer's.
+    path.write_bytes(b"".join([*lines, codex % count, codex % (count + 1),
+                               codex % count, codex % (count + 1)]))
+    report = json.loads(_llmx("--json", str(path)).stdout)
+    assert report["ok"] is False
+    assert report["ordinals"]["repeated"] == [count, count + 1]
+
+
 def test_a_fork_starting_past_zero_is_in_order() -> None:
     from support import CODEX_RICH_FIXTURES
 
