@@ -51,6 +51,11 @@ class Tmux:
         """The pane as it shows now, one line per row, without colours."""
         return self._tmux("capture-pane", "-p", "-t", "0")
 
+    def screen_with_escapes(self) -> str:
+        """The pane as it shows now, with the escape sequences of its colours and
+        attributes (``capture-pane -e``)."""
+        return self._tmux("capture-pane", "-p", "-e", "-t", "0")
+
     def scrollback(self) -> str:
         """Everything the pane printed that is still kept, the rows scrolled away first."""
         return self._tmux("capture-pane", "-p", "-S", "-", "-t", "0")
@@ -65,6 +70,23 @@ class Tmux:
             if time.monotonic() > deadline:
                 raise AssertionError(f"{text!r} never appeared; the screen shows:\n{shown}")
             time.sleep(0.05)
+
+    def settled(self, *, quiet: float = 0.5, timeout: float = WAIT_SECONDS) -> str:
+        """The screen once it has not changed for ``quiet`` seconds."""
+        deadline = time.monotonic() + timeout
+        shown, since = self.screen(), time.monotonic()
+        while time.monotonic() - since < quiet:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the screen never settled; it shows:\n{shown}")
+            time.sleep(0.05)
+            now = self.screen()
+            if now != shown:
+                shown, since = now, time.monotonic()
+        return shown
+
+    def resize(self, columns: int, rows: int) -> None:
+        """Resize the terminal, as a person dragging its window's corner."""
+        self._tmux("resize-window", "-t", "0", "-x", str(columns), "-y", str(rows))
 
     def expect_gone(self, text: str, *, timeout: float = WAIT_SECONDS) -> str:
         """Wait until ``text`` is no longer on the screen; the screen then."""

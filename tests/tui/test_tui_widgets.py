@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from support.waits import WAIT_SECONDS
 from textual.app import App, ComposeResult
+from textual.widgets import OptionList
 
 from llmx.cli.tui import slash_commands as slash
 from llmx.cli.tui.approval_screen import ApprovalScreen, question
@@ -130,7 +131,14 @@ async def test_the_approval_dialog_takes_enter_on_the_highlighted_choice() -> No
     app = DialogApp(COMMAND_REQUEST)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        await pilot.press("down", "down", "enter")
+        await pilot.press("down", "down")
+        await pilot.pause()
+        choices = app.screen.query_one(OptionList)
+        marked = [str(choices.get_option_at_index(index).prompt)
+                  for index in range(choices.option_count)]
+        assert [line[:2] for line in marked] == ["  ", "  ", "› ", "  "]
+        assert marked[2] == "› 3. No, and continue without it (n)"
+        await pilot.press("enter")
         await pilot.pause()
     assert app.decisions == [ReviewDecision.DENIED]
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
@@ -161,7 +162,10 @@ class LlmxApp(App[int]):
     ) -> None:
         """A replay shows ``pages`` read-only; a live session opens ``start`` through
         ``door`` once the app runs."""
-        super().__init__()
+        # NO_COLOR: no colour at all. Textual's own answer to it turns colours into
+        # greys, which are colours still; with the terminal's ANSI palette it drops them
+        # (bold, dim and reverse stay).
+        super().__init__(ansi_color=True if os.environ.get("NO_COLOR") else None)
         self.cwd = cwd
         self.thread: AgentThread | None = None
         self.pages = pages

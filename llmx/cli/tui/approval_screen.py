@@ -54,6 +54,13 @@ def question(request: PendingApproval) -> Text:
     return text
 
 
+def choice_label(index: int, *, highlighted: bool) -> str:
+    """The line of choice ``index``; the highlighted one is marked as Codex marks it
+    (the mark, not only the colour, says which: ``NO_COLOR`` keeps it)."""
+    key, _decision, label = _CHOICES[index]
+    return f"{'›' if highlighted else ' '} {index + 1}. {label} ({key})"
+
+
 class ApprovalScreen(ModalScreen[ReviewDecision]):
     """Dismissed with the decision chosen."""
 
@@ -69,7 +76,7 @@ class ApprovalScreen(ModalScreen[ReviewDecision]):
         background: $surface;
         padding: 0 1;
     }
-    ApprovalScreen OptionList {
+    ApprovalScreen OptionList, ApprovalScreen OptionList:focus {
         height: auto;
         border: none;
         padding: 0;
@@ -95,15 +102,19 @@ class ApprovalScreen(ModalScreen[ReviewDecision]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(question(self.request), id="approval-question")
-            options = [
-                Option(f"{number}. {label} ({key})", id=decision.value)
-                for number, (key, decision, label) in enumerate(_CHOICES, start=1)
-            ]
+            options = [Option(choice_label(index, highlighted=index == 0), id=decision.value)
+                       for index, (_key, decision, _label) in enumerate(_CHOICES)]
             yield OptionList(*options, id="approval-choices")
             yield Static("Press enter to confirm or esc to cancel", id="approval-hint")
 
     def on_mount(self) -> None:
         self.query_one(OptionList).focus()
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        choices = event.option_list
+        for index in range(choices.option_count):
+            choices.replace_option_prompt_at_index(
+                index, choice_label(index, highlighted=index == event.option_index))
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
