@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from e2e.exec_harness import needs_sandbox
+from e2e.exec_harness import PATCHING_MODEL, needs_sandbox
 from support.model_server import scripted
 from support.tmux import Tmux, needs_tmux
 from tui.live_harness import make_home, make_workspace
@@ -59,9 +59,10 @@ def test_no_color_draws_no_colour_in_a_whole_session(tmp_path: Path, no_color: b
         if no_color:
             env["NO_COLOR"] = "1"
         screens = []
-        with Tmux([*LLMX, "-a", "untrusted", "-s", "workspace-write"], env=env,
-                  cwd=work) as term:
-            term.expect("mock-model ·")
+        # A model Codex's catalog offers apply_patch to.
+        with Tmux([*LLMX, "-m", PATCHING_MODEL, "-a", "untrusted", "-s", "workspace-write"],
+                  env=env, cwd=work) as term:
+            term.expect(f"{PATCHING_MODEL} ·")
             term.type("make the file")
             term.send("Enter")
             term.expect("Would you like to run the following command?")
