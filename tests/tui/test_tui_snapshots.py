@@ -14,6 +14,7 @@ from support import CODEX_RICH_FIXTURES
 from tui.test_tui_widgets import COMMAND_REQUEST, DialogApp
 
 from llmx.cli.tui.app import LlmxApp
+from llmx.projections.transcript import PendingApproval
 from llmx.projections.transcript_pages import TranscriptPages
 
 ROLLOUTS = CODEX_RICH_FIXTURES / "rollouts"
@@ -46,6 +47,14 @@ def test_transcript_overlay(snap_compare: SnapCompare) -> None:
 
 def test_approval_dialog(snap_compare: SnapCompare) -> None:
     assert snap_compare(DialogApp(COMMAND_REQUEST), terminal_size=(80, 24))
+
+
+def test_patch_approval_dialog(snap_compare: SnapCompare) -> None:
+    request = PendingApproval(
+        call_id="call_2", kind="patch", turn_id="t1",
+        reason="not writable under the sandbox: /etc/llmx.conf",
+        targets=("/home/dev/project/src/app.py", "/etc/llmx.conf"))
+    assert snap_compare(DialogApp(request), terminal_size=(80, 24))
 
 
 @pytest.fixture(autouse=True)

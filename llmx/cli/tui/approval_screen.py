@@ -16,6 +16,7 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from llmx.cli.tui.cell_render import shown_command
 from llmx.events.ops import ReviewDecision
 from llmx.projections.transcript import PendingApproval
 
@@ -49,7 +50,7 @@ def question(request: PendingApproval) -> Text:
         text.append("\n")
     if request.kind == "exec":
         text.append("\n$ ", style="dim")
-        text.append(request.command, style="bold")
+        text.append(shown_command(request.command), style="bold")
         text.append("\n")
     return text
 

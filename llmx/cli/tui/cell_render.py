@@ -8,6 +8,8 @@ cut to a few lines in the transcript; the overlay (``Ctrl-T``) shows them whole.
 
 from __future__ import annotations
 
+import shlex
+from pathlib import PurePosixPath
 from typing import NamedTuple
 
 from rich.text import Text
@@ -47,6 +49,23 @@ def _marked(mark: str, mark_style: str, body: Text) -> Text:
     out = Text.assemble((mark, mark_style))
     out.append_text(_indent(body, "", "  "))
     return out
+
+
+# Shells whose ``-c``/``-lc`` script Codex shows in place of the whole command line.
+_SCRIPT_SHELLS = frozenset({"bash", "zsh", "sh"})
+
+
+def shown_command(line: str) -> str:
+    """A command line as Codex's TUI shows it: the script alone when the line is a shell
+    running one (``/bin/bash -lc 'echo hi'`` shows as ``echo hi``), else the line."""
+    try:
+        words = shlex.split(line)
+    except ValueError:
+        return line
+    if (len(words) == 3 and words[1] in ("-lc", "-c")
+            and PurePosixPath(words[0]).name in _SCRIPT_SHELLS):
+        return words[2]
+    return line
 
 
 def _output_excerpt(output: str, *, whole: bool) -> list[str]:
@@ -91,7 +110,8 @@ def render_cell(cell: tc.Cell, *, whole: bool = False, show_reasoning: bool = Tr
     if isinstance(cell, tc.ApprovalCell):
         return _approval(cell)
     if isinstance(cell, tc.EscalationCell):
-        body = Text(f"Ran {cell.command} outside the sandbox ({cell.permissions})")
+        body = Text(f"Ran {shown_command(cell.command)} outside the sandbox "
+                    f"({cell.permissions})")
         if cell.reason:
             body.append(f"\nreason: {cell.reason}", style="dim")
         return _marked("⚠ ", "yellow", body)
@@ -143,7 +163,7 @@ def _command(cell: tc.CommandCell, *, whole: bool) -> Text:
         mark, mark_style = "• ", "green" if cell.status is tc.ItemStatus.COMPLETED else "red"
     if cell.source == "user":
         title = Text.assemble(("You ran " if not running else "Running ", "bold"))
-    title.append(cell.command)
+    title.append(shown_command(cell.command))
     lines = _output_excerpt(cell.output, whole=whole)
     body = Text()
     if lines:
@@ -248,6 +268,8 @@ def _notice(cell: tc.NoticeCell) -> Text:
 
 def _approval(cell: tc.ApprovalCell) -> Text:
     what = cell.summary or f"the {cell.subject}"
+    if cell.subject == "command" and cell.summary:
+        what = shown_command(what)
     if cell.subject == "patch":
         what = f"edits to {what}"
     if cell.decision is None:
