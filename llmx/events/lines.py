@@ -23,6 +23,7 @@ from llmx.events.records import (
     DecisionRecord,
     EscalationRecord,
     LineType,
+    ModelRequestRecord,
     OutputRef,
     SessionMeta,
     SubmissionRecord,
@@ -91,6 +92,7 @@ RolloutItem = (
     | OutputRef
     | WriterRecord
     | DecisionRecord
+    | ModelRequestRecord
 )
 
 # The typed payload of each known line type.
@@ -107,6 +109,7 @@ PAYLOAD_TYPES: dict[str, Any] = {
     LineType.OUTPUT_REF: OutputRef,
     LineType.WRITER: WriterRecord,
     LineType.DECISION: DecisionRecord,
+    LineType.MODEL_REQUEST: ModelRequestRecord,
 }
 
 _LINE_TYPE_OF_CLASS: dict[type, LineType] = {
@@ -120,6 +123,7 @@ _LINE_TYPE_OF_CLASS: dict[type, LineType] = {
     OutputRef: LineType.OUTPUT_REF,
     WriterRecord: LineType.WRITER,
     DecisionRecord: LineType.DECISION,
+    ModelRequestRecord: LineType.MODEL_REQUEST,
 }
 
 # ``record_type`` values of the short-lived variant, mapped to today's line types.

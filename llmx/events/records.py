@@ -2,8 +2,8 @@
 
 Codex's own (``session_meta``, ``turn_context``, ``compacted``, ``world_state``,
 ``token_usage_record``) and llmx's additions (``submission``, ``escalation``,
-``output_ref``, ``writer``, ``decision``), which sit on lines of their own ``type`` so
-Codex's reader skips them.
+``output_ref``, ``writer``, ``decision``, ``model_request``), which sit on lines of their
+own ``type`` so Codex's reader skips them.
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ class LineType(enum.StrEnum):
     WRITER = "writer"
     # llmx: how an approval question was settled, and who or what settled it.
     DECISION = "decision"
+    # llmx: how one model request went over the wire: its attempts and their events.
+    MODEL_REQUEST = "model_request"
 
 
 # The line types only llmx writes. The Codex CLI skips them when it reads a rollout, and
@@ -279,3 +281,39 @@ class DecisionRecord(Struct):
     submission_id: str | UnsetType = UNSET
     # Why, in words, when the decision was not a person's (the policy's refusal text).
     reason: str | UnsetType = UNSET
+
+
+class SseRun(Struct):
+    """Consecutive server-sent events of one ``kind`` (the ``event:`` name; ``""`` when
+    the stream broke before an event arrived): how long each was waited for, in ms.
+    A failed event (``response.failed``, data that is not JSON, an idle timeout) is a run
+    of its own with its ``error``."""
+
+    kind: str
+    ms: list[int]
+    error: str | UnsetType = UNSET
+
+
+class RequestAttempt(Struct):
+    """One attempt of a model request: sent at ``started_ms`` (Unix ms), answered with
+    ``status`` after ``duration_ms`` (no status: never answered), and the events of its
+    stream in order."""
+
+    started_ms: int
+    duration_ms: int
+    status: int | UnsetType = UNSET
+    error: str | UnsetType = UNSET
+    sse: list[SseRun] = []
+
+
+class ModelRequestRecord(Struct):
+    """``model_request`` (llmx): how one sampling request went, written when it ended
+    (after the response's ``token_count``, or before the ``error`` of a request that
+    failed): every attempt, retries included. Telemetry reads it (``codex.api_request``
+    and ``codex.sse_event`` in OpenTelemetry); the conversation does not depend on it."""
+
+    endpoint: str
+    attempts: list[RequestAttempt]
+    # True when the last attempt's response completed (the request succeeded).
+    completed: bool = False
+    turn_id: str = ""

@@ -8,18 +8,22 @@ its file; both get the same records, because every time and id comes from the li
   hashed from the thread id and the rollout's own id of the thing (turn id, call id, the
   turn's n-th model request), times are the lines' timestamps;
 - spans: ``llmx.thread`` (first to last line), ``llmx.turn`` (``task_started`` to its
-  ``task_complete`` or ``turn_aborted``), ``llmx.model_request`` (from the turn's start
-  or the end of the round before it to the last item the model answered with; its
+  ``task_complete`` or ``turn_aborted``), ``llmx.model_request`` (from its first attempt,
+  or, in a file without ``model_request`` lines, the turn's start or the end of the round
+  before it, to the last item the model answered with, or the request's failure; its
   ``token_count`` closes it, recorded after the outputs of the tools the response called,
   as Codex 0.169 and llmx write it, or before them, as older writers did) and
   ``llmx.tool_call`` (the call to its output; ``tool.kind`` command, patch, mcp or
   function), each the child of the one before;
 - log records with Codex's event names and attributes (``codex.conversation_starts``,
   ``codex.user_prompt`` with the prompt redacted unless ``log_user_prompt``,
-  ``codex.api_request``, ``codex.sse_event``, ``codex.tool_decision`` with who decided,
+  ``codex.api_request`` per attempt and ``codex.sse_event`` per server-sent event, both
+  from the ``model_request`` line llmx writes for each request, and one more
+  ``codex.sse_event`` with the response's tokens, ``codex.tool_decision`` with who decided,
   ``codex.tool_result`` with its output capped at ``tool_result.max_bytes``, and
   ``codex.agent_response`` with ``log_agent_responses``);
-- metric points: tokens per type, turn latency, tool calls and denials.
+- metric points: tokens per type, turn latency, tool calls and denials, API requests and
+  server-sent events (count and duration).
 
 Streamed deltas are published live but not recorded, so the fold ignores them.
 """
@@ -99,6 +103,14 @@ _DENIED = ("denied", "abort")
 _PEOPLE = ("user", "client", "preset")
 
 
+class _Response(NamedTuple):
+    """A response's ``token_count``, waiting for the ``model_request`` line that follows
+    it in files llmx wrote since it records them."""
+
+    at: int
+    usage: dict[str, Any]
+
+
 class _Turn:
     def __init__(self, turn_id: str, start: int) -> None:
         self.turn_id = turn_id
@@ -110,6 +122,7 @@ class _Turn:
         self.response_end: int | None = None
         self.input_tokens = 0
         self.output_tokens = 0
+        self.response: _Response | None = None
 
 
 class _Call:
@@ -174,6 +187,14 @@ class OtelFold:
         if at:
             self.first_ns = self.first_ns or at
             self.last_ns = max(self.last_ns, at)
+        turn = self.turn
+        if turn is not None and turn.response is not None and kind != "model_request":
+            # A response without its model_request line (a file written before llmx
+            # recorded them, or by Codex): it ends here, with what the file tells.
+            return self._request_done(turn, None) + self._line(kind, payload, at)
+        return self._line(kind, payload, at)
+
+    def _line(self, kind: Any, payload: dict[str, Any], at: int) -> list[Record]:
         if kind == "session_meta":
             return self._meta(payload, at)
         if not self.thread_id:
@@ -187,6 +208,8 @@ class OtelFold:
             return self._item(payload, at)
         if kind == "submission":
             return self._submission(payload, at)
+        if kind == "model_request" and self.turn is not None:
+            return self._request_done(self.turn, payload, at)
         return []
 
     def _meta(self, meta: dict[str, Any], at: int) -> list[Record]:
@@ -252,39 +275,98 @@ class OtelFold:
         info = event.get("info")
         if not isinstance(info, dict):
             return []
-        last = info.get("last_token_usage") or {}
+        last = info.get("last_token_usage")
+        turn.response = _Response(at, last if isinstance(last, dict) else {})
+        return []
+
+    def _request_done(self, turn: _Turn, exchange: dict[str, Any] | None,
+                      at: int = 0) -> list[Record]:
+        """One model request ended: its span, its attempts and their events (from its
+        ``model_request`` line, when there is one), and the response's tokens."""
+        response, turn.response = turn.response, None
         turn.requests += 1
         number = str(turn.requests)
         span = span_id_of(self.thread_id, "request", turn.turn_id, number)
-        input_tokens = int(last.get("input_tokens") or 0)
-        output_tokens = int(last.get("output_tokens") or 0)
+        end = at
+        if response is not None:
+            end = turn.response_end if turn.response_end is not None else response.at
+        turn.response_end = None
+        attempts = [a for a in (exchange or {}).get("attempts") or [] if isinstance(a, dict)]
+        start = turn.request_start
+        if attempts and isinstance(attempts[0].get("started_ms"), int):
+            start = attempts[0]["started_ms"] * 1_000_000
+        usage = response.usage if response is not None else {}
+        input_tokens = int(usage.get("input_tokens") or 0)
+        output_tokens = int(usage.get("output_tokens") or 0)
         turn.input_tokens += input_tokens
         turn.output_tokens += output_tokens
-        end = turn.response_end if turn.response_end is not None else at
-        turn.response_end = None
-        duration_ms = max(0, (end - turn.request_start) // 1_000_000)
-        attributes = {
+        ok = response is not None or bool((exchange or {}).get("completed"))
+        attributes: dict[str, Any] = {
             "conversation.id": self.thread_id, "turn.id": turn.turn_id,
             "gen_ai.request.model": self.model,
             "gen_ai.usage.input_tokens": input_tokens,
             "gen_ai.usage.output_tokens": output_tokens,
             "llmx.request.number": turn.requests,
         }
+        if exchange is not None:
+            attributes["llmx.request.attempts"] = len(attempts)
+        records: list[Record] = [SpanRecord("llmx.model_request", self.trace_id, span,
+                                            self._turn_span(), start, end, attributes, ok=ok)]
+        endpoint = (exchange or {}).get("endpoint")
+        for attempt_number, attempt in enumerate(attempts, 1):
+            records.extend(self._attempt(attempt, attempt_number, span, endpoint))
+        if response is not None:
+            records.append(self._log(
+                "codex.sse_event", end, span, input_token_count=input_tokens,
+                output_token_count=output_tokens,
+                cached_token_count=int(usage.get("cached_input_tokens") or 0),
+                reasoning_token_count=int(usage.get("reasoning_output_tokens") or 0),
+                tool_token_count=int(usage.get("total_tokens") or 0),
+                **{"event.kind": "response.completed"}))
+            for token_type, value in (("input", input_tokens), ("output", output_tokens)):
+                records.append(MetricPoint("counter", "codex.turn.token_usage", value,
+                                           {"token_type": token_type}))
+        # The next request starts after this round: its token_count (written after the
+        # tools' outputs) or, for a failure, its model_request line.
+        turn.request_start = response.at if response is not None else at
+        return records
+
+    def _attempt(self, attempt: dict[str, Any], number: int, span: int,
+                 endpoint: Any) -> list[Record]:
+        """``codex.api_request`` for one attempt, then a ``codex.sse_event`` for each event
+        of its stream, each timed by when it arrived (the attempt's start plus the waits)."""
+        started = attempt.get("started_ms")
+        waited = attempt.get("duration_ms")
+        if not isinstance(started, int) or not isinstance(waited, int):
+            return []
+        status = attempt.get("status")
+        error = attempt.get("error")
+        success = isinstance(status, int) and 200 <= status < 300 and error is None
+        tags = {"status": str(status) if status is not None else "none",
+                "success": str(success).lower()}
+        at = (started + waited) * 1_000_000
         records: list[Record] = [
-            SpanRecord("llmx.model_request", self.trace_id, span, self._turn_span(),
-                       turn.request_start, end, attributes),
-            self._log("codex.api_request", end, span, attempt=1, duration_ms=duration_ms,
-                      **{"http.response.status_code": 200}),
-            self._log("codex.sse_event", end, span, duration_ms=duration_ms,
-                      input_token_count=input_tokens, output_token_count=output_tokens,
-                      cached_token_count=int(last.get("cached_input_tokens") or 0),
-                      reasoning_token_count=int(last.get("reasoning_output_tokens") or 0),
-                      **{"event.kind": "response.completed"}),
+            self._log("codex.api_request", at, span, attempt=number, duration_ms=waited,
+                      endpoint=endpoint if isinstance(endpoint, str) else None,
+                      **{"http.response.status_code": status, "error.message": error}),
+            MetricPoint("counter", "codex.api_request", 1, tags),
+            MetricPoint("histogram", "codex.api_request.duration_ms", waited, tags),
         ]
-        for token_type, value in (("input", input_tokens), ("output", output_tokens)):
-            records.append(MetricPoint("counter", "codex.turn.token_usage", value,
-                                       {"token_type": token_type}))
-        turn.request_start = at
+        for run in attempt.get("sse") or []:
+            if not isinstance(run, dict) or not isinstance(run.get("ms"), list):
+                continue
+            kind = str(run.get("kind") or "")
+            failed = run.get("error")
+            tags = {"kind": kind or "unknown", "success": str(failed is None).lower()}
+            for ms in run["ms"]:
+                ms = int(ms) if isinstance(ms, int) else 0
+                at += ms * 1_000_000
+                records.append(self._log("codex.sse_event", at, span, duration_ms=ms,
+                                         **{"event.kind": kind or None,
+                                            "error.message": failed}))
+                records.append(MetricPoint("counter", "codex.sse_event", 1, tags))
+                records.append(MetricPoint("histogram", "codex.sse_event.duration_ms", ms,
+                                           tags))
         return records
 
     def _item(self, item: dict[str, Any], at: int) -> list[Record]:
@@ -389,7 +471,9 @@ class OtelFold:
         """The thread span, from its first line to its last."""
         if not self.thread_id:
             return []
-        return [SpanRecord("llmx.thread", self.trace_id, self.thread_span, None,
+        turn = self.turn
+        closing = self._request_done(turn, None) if turn and turn.response else []
+        return [*closing, SpanRecord("llmx.thread", self.trace_id, self.thread_span, None,
                            self.first_ns, self.last_ns,
                            {"conversation.id": self.thread_id, "originator": self.originator,
                             "model": self.model})]

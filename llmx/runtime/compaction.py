@@ -108,6 +108,8 @@ class Compaction:
                                   self._initial_context)
         except ModelError as error:
             event, failure = records.model_failure(error)
+            for exchange in records.model_request(error.exchange, self.turn_id):
+                await self.log.record(exchange)
             await self.log.record(event)
             await self.log.record(records.task_complete(self.turn_id, self.started, None,
                                                         failure))
@@ -217,9 +219,12 @@ async def _summarize(
         elif isinstance(event, OutputItemDone):
             if event.raw.get("type") == "message" and event.raw.get("role") == "assistant":
                 summary = _output_text(event.raw)
-        elif isinstance(event, Completed) and event.usage is not None:
-            total = host.add_usage(event.usage)
-            await log.record(records.token_count(settings, total, event.usage))
+        elif isinstance(event, Completed):
+            if event.usage is not None:
+                total = host.add_usage(event.usage)
+                await log.record(records.token_count(settings, total, event.usage))
+            for exchange in records.model_request(event.exchange, turn_id):
+                await log.record(exchange)
     return summary
 
 

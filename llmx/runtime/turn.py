@@ -53,6 +53,7 @@ from llmx.runtime.turn_tools import ToolCall, TurnAbort, dispatch
 
 if TYPE_CHECKING:
     from llmx.events.event_log import EventLog
+    from llmx.events.records import ModelRequestRecord
     from llmx.runtime.session_types import ModelStreamer, SessionSettings
 
 TURN_ABORTED_TEXT = (
@@ -99,6 +100,8 @@ class Turn:
         # The last response's usage, on record once the tools it called have answered
         # (where Codex records its token_count, so clients are told at the same moment).
         self._unrecorded_usage: TokenUsage | None = None
+        # That response's model_request line, written right after its token_count.
+        self._unrecorded_request: ModelRequestRecord | None = None
         # Tool calls made but not answered yet (for the abort path).
         self.open_calls: dict[str, ToolCall] = {}
         self.tools = ToolContext(settings, log, host, self.turn_id)
@@ -248,6 +251,7 @@ class Turn:
                 if event.usage is not None:
                     self._context_tokens = event.usage.total_tokens
                     self._unrecorded_usage = event.usage
+                self._unrecorded_request = event.exchange
             elif isinstance(event, RetryScheduled):
                 await self.event(
                     StreamError(
@@ -298,13 +302,18 @@ class Turn:
 
     async def _record_usage(self) -> None:
         usage, self._unrecorded_usage = self._unrecorded_usage, None
+        exchange, self._unrecorded_request = self._unrecorded_request, None
         if usage is not None:
             total = self.host.add_usage(usage)
             await self.event(records.token_count(self.settings, total, usage))
+        for line in records.model_request(exchange, self.turn_id):
+            await self.log.record(line)
 
     async def _fail(self, error: ModelError) -> None:
         self._withdraw()
         event, failure = records.model_failure(error)
+        for exchange in records.model_request(error.exchange, self.turn_id):
+            await self.log.record(exchange)
         await self.event(event)
         await self._complete(error=failure)
 

@@ -1,8 +1,8 @@
 """The lines that open and close a turn, built the same way for every kind of turn.
 
 A user turn and a compaction both start with ``task_started`` and a ``turn_context``,
-report usage as ``token_count``, and end with ``task_complete`` (with the error, if the
-model failed) or ``turn_aborted``.
+report usage as ``token_count`` and each model request as ``model_request``, and end
+with ``task_complete`` (with the error, if the model failed) or ``turn_aborted``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from llmx.events.event_msgs import (
     TurnAborted,
 )
 from llmx.events.primitives import TokenUsage
-from llmx.events.records import TurnContext
+from llmx.events.records import ModelRequestRecord, TurnContext
 from llmx.runtime.models.errors import ModelError
 from llmx.runtime.session_types import SessionSettings
 
@@ -101,3 +101,13 @@ def turn_aborted(turn_id: str, started: float) -> TurnAborted:
         completed_at=int(completed),
         duration_ms=int((completed - started) * 1000),
     )
+
+
+def model_request(exchange: ModelRequestRecord | None,
+                  turn_id: str) -> list[ModelRequestRecord]:
+    """The ``model_request`` line of a request that ended (none when nothing was
+    attempted: a missing API key, an interrupt before the end)."""
+    if exchange is None:
+        return []
+    exchange.turn_id = turn_id
+    return [exchange]

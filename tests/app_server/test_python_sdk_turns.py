@@ -141,7 +141,9 @@ def exec_conversation(root: Path) -> Path:
 _IDS = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
                   r"|(?:call|msg|rs|fc|resp)_[0-9a-f]{16,}")
 _TIMES = {"timestamp", "started_at", "completed_at", "duration_ms", "duration",
-          "started_at_ms", "completed_at_ms", "current_date", "timezone"}
+          "started_at_ms", "completed_at_ms", "current_date", "timezone",
+          # model_request: when each attempt was sent, how long each event was waited for
+          "started_ms", "ms"}
 # Who started the thread and who answered are meant to differ: an IDE client over
 # JSON-RPC against exec's command line.
 _FRONTEND = {"originator", "source", "decided_by"}

@@ -215,3 +215,64 @@ def test_otel_export_refuses_what_it_cannot_do_in_one_line(tmp_path: Path) -> No
     assert missing.returncode == 1
     assert missing.stderr.count("\n") == 1
     assert "nope.jsonl" in missing.stderr
+
+
+def test_every_attempt_and_every_server_sent_event_is_a_record(tmp_path: Path) -> None:
+    # The first request is answered 500 once, then retried: two attempts.
+    script = {"turns": [{"status": 500, "error": "overloaded", "items": []}, *SCRIPT["turns"]],
+              "fallback": SCRIPT["fallback"]}
+    with OtlpReceiver() as receiver, ModelServer(Script.from_json(script)) as server:
+        env = make_env(tmp_path, server.base_url,
+                       config_extra=_otel(_exporter("otlp-http", receiver.http_url)))
+        _run(env)
+        [rollout] = env.rollouts()
+        spans, logs = receiver.spans(), receiver.logs()
+        metrics = receiver.metric_names()
+        receiver.clear()
+        exported = _export(env, rollout)
+        assert exported.returncode == 0, exported.stderr
+        assert receiver.logs() == logs
+        assert receiver.spans() == spans
+    lines = [json.loads(line) for line in rollout.read_text().splitlines()]
+    exchanges = [line["payload"] for line in lines if line["type"] == "model_request"]
+    assert [len(exchange["attempts"]) for exchange in exchanges] == [2, 1]
+    events = _by_event(logs)
+    requests = events["codex.api_request"]
+    assert [r["attributes"]["attempt"] for r in requests] == [1, 2, 1]
+    assert [r["attributes"]["http.response.status_code"] for r in requests] == [500, 200, 200]
+    assert {r["attributes"]["endpoint"] for r in requests} == {"/responses"}
+    # One record per event the server sent, by its name, plus one with each response's
+    # tokens (as Codex sends both).
+    streamed = [r for r in events["codex.sse_event"]
+                if "input_token_count" not in r["attributes"]]
+    sent = [run["kind"] for exchange in exchanges for attempt in exchange["attempts"]
+            for run in attempt.get("sse", []) for _ in run["ms"]]
+    assert [r["attributes"]["event.kind"] for r in streamed] == sent
+    assert sent.count("response.completed") == 2
+    assert sent.count("response.output_text.delta") == 2  # "all ", "done"
+    assert "response.function_call_arguments.delta" in sent
+    tokens = [r for r in events["codex.sse_event"] if "input_token_count" in r["attributes"]]
+    assert len(tokens) == 2
+    assert tokens[0]["attributes"]["tool_token_count"] == 110
+    # Each request's records belong to its span.
+    request_spans = [s for s in spans if s["name"] == "llmx.model_request"]
+    assert {r["spanId"] for r in requests} == {s["spanId"] for s in request_spans}
+    assert [s["attributes"]["llmx.request.attempts"] for s in request_spans] == [2, 1]
+    assert {"codex.api_request", "codex.api_request.duration_ms", "codex.sse_event",
+            "codex.sse_event.duration_ms"} <= metrics
+
+
+def test_a_request_that_fails_is_a_failed_span_with_its_attempts(tmp_path: Path) -> None:
+    script = {"turns": [{"status": 400, "error": "bad input", "items": []}]}
+    with OtlpReceiver() as receiver, ModelServer(Script.from_json(script)) as server:
+        env = make_env(tmp_path, server.base_url,
+                       config_extra=_otel(_exporter("otlp-http", receiver.http_url)))
+        done = env.run("hello")
+        assert done.returncode == 1
+        spans, logs = receiver.spans(), receiver.logs()
+    [request] = [s for s in spans if s["name"] == "llmx.model_request"]
+    assert request["status"] == "STATUS_CODE_ERROR"
+    [attempt] = _by_event(logs)["codex.api_request"]
+    assert attempt["attributes"]["http.response.status_code"] == 400
+    assert attempt["spanId"] == request["spanId"]
+    assert "codex.sse_event" not in _by_event(logs)

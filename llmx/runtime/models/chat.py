@@ -23,7 +23,7 @@ from llmx.runtime.models.client import HttpModelClient, new_response_id
 from llmx.runtime.models.errors import ModelError, ModelErrorKind, error_code_of, kind_for_code
 from llmx.runtime.models.items import item_from_wire, items_to_wire
 from llmx.runtime.models.request import ModelRequest
-from llmx.runtime.models.sse import DONE_SENTINEL, iter_sse
+from llmx.runtime.models.sse import DONE_SENTINEL, SseTrace, iter_sse
 from llmx.runtime.models.stream import (
     Completed,
     Created,
@@ -169,13 +169,13 @@ class ChatCompletionsClient(HttpModelClient):
         return build_chat_body(request)[0]
 
     async def parse(
-        self, response: httpx.Response, request: ModelRequest
+        self, response: httpx.Response, request: ModelRequest, trace: SseTrace
     ) -> AsyncIterator[StreamEvent]:
         # Calls of freeform tools come back as custom_tool_call items.
         state = _ChatAccumulator(custom_tools=chat_tools(request.tools)[1])
         yield Created()
         done = False
-        async for message in iter_sse(response):
+        async for message in iter_sse(response, trace):
             if message.data.strip() == DONE_SENTINEL:
                 done = True
                 break

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
@@ -27,6 +28,7 @@ import httpx
 import msgspec
 
 from llmx.events.nesting import nests_too_deeply
+from llmx.events.records import ModelRequestRecord, RequestAttempt
 from llmx.runtime.models.errors import ModelError, ModelErrorKind, error_code_of, kind_for_status
 from llmx.runtime.models.request import DEFAULT_ORIGINATOR, ModelRequest, user_agent
 from llmx.runtime.models.retry import (
@@ -37,7 +39,8 @@ from llmx.runtime.models.retry import (
     parse_retry_after,
     parse_retry_after_ms,
 )
-from llmx.runtime.models.stream import RequestSent, RetryScheduled, StreamEvent
+from llmx.runtime.models.sse import SseTrace
+from llmx.runtime.models.stream import Completed, RequestSent, RetryScheduled, StreamEvent
 
 if TYPE_CHECKING:
     from llmx.runtime.config import ModelProviderInfo
@@ -150,7 +153,10 @@ class HttpModelClient:
     def body(self, request: ModelRequest) -> dict[str, Any]:
         raise NotImplementedError
 
-    def parse(self, response: httpx.Response, request: ModelRequest) -> AsyncIterator[StreamEvent]:
+    def parse(self, response: httpx.Response, request: ModelRequest,
+              trace: SseTrace) -> AsyncIterator[StreamEvent]:
+        """The normalised events of ``response``'s stream (read with ``iter_sse(response,
+        trace)``, so each event's arrival is on record)."""
         raise NotImplementedError
 
     # -- streaming with retries -----------------------------------------------------------
@@ -161,9 +167,15 @@ class HttpModelClient:
         payload = msgspec.json.encode(self.body(request))
         params = self.provider.query_params or None
         retries = {False: 0, True: 0}
+        attempts: list[RequestAttempt] = []
         while True:
             try:
-                async for event in self._attempt(request, url, headers, payload, params):
+                async for event in self._attempt(request, url, headers, payload, params,
+                                                 attempts):
+                    if isinstance(event, Completed):
+                        exchange = self._exchange(attempts)
+                        exchange.completed = True
+                        event = msgspec.structs.replace(event, exchange=exchange)
                     yield event
                 return
             except _StreamFailure as failure:
@@ -171,6 +183,7 @@ class HttpModelClient:
                 budget = self.retry_policy.budget_for(failure.during_stream)
                 used = retries[failure.during_stream]
                 if not is_retryable(error) or used >= budget:
+                    error.exchange = self._exchange(attempts)
                     raise error from None
                 retries[failure.during_stream] = used + 1
                 delay = delay_for(error, used + 1)
@@ -183,6 +196,9 @@ class HttpModelClient:
                 )
                 await asyncio.sleep(delay)
 
+    def _exchange(self, attempts: list[RequestAttempt]) -> ModelRequestRecord:
+        return ModelRequestRecord(endpoint=f"/{self.endpoint}", attempts=list(attempts))
+
     async def _attempt(
         self,
         model_request: ModelRequest,
@@ -190,7 +206,13 @@ class HttpModelClient:
         headers: dict[str, str],
         payload: bytes,
         params: dict[str, str] | None,
+        attempts: list[RequestAttempt],
     ) -> AsyncIterator[StreamEvent]:
+        # This attempt, as telemetry sees it: Codex's codex.api_request times the exchange
+        # up to the status line, and codex.sse_event each event of the stream.
+        attempt = RequestAttempt(started_ms=time.time_ns() // 1_000_000, duration_ms=0)
+        attempts.append(attempt)
+        began = time.monotonic()
         body_sent = asyncio.Event()
 
         async def trace(name: str, info: Mapping[str, Any]) -> None:
@@ -217,19 +239,27 @@ class HttpModelClient:
                 yield RequestSent()
             response = await sending
         except httpx.TimeoutException as exc:
+            attempt.error = _timeout_error(exc).message
             raise _StreamFailure(_timeout_error(exc), during_stream=False) from None
         except httpx.TransportError as exc:
+            attempt.error = _connection_error(url, exc).message
             raise _StreamFailure(_connection_error(url, exc), during_stream=False) from None
         finally:
+            attempt.duration_ms = int((time.monotonic() - began) * 1000)
             if response is None:
                 await _abandon(sending)
+        attempt.status = response.status_code
+        events = SseTrace()
+        # The trace's own list: the events are on the attempt as they arrive (the
+        # Completed that carries it is handed on before this attempt's generator ends).
+        attempt.sse = events.runs
         try:
             if not announced:
                 yield RequestSent()
             if response.status_code >= 400:
                 raise _StreamFailure(await _http_error(response), during_stream=False)
             try:
-                async for event in self.parse(response, model_request):
+                async for event in self.parse(response, model_request, events):
                     yield event
             except ModelError as error:
                 raise _StreamFailure(error, during_stream=True) from None

@@ -8,6 +8,10 @@ The turn loop records it as an ``error`` event; ``str(error)`` is the one-line m
 from __future__ import annotations
 
 import enum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from llmx.events.records import ModelRequestRecord
 
 
 class ModelErrorKind(enum.Enum):
@@ -93,6 +97,9 @@ class ModelError(Exception):
         self.status = status
         # Seconds the server asked us to wait (``Retry-After`` or "try again in 1.5s").
         self.retry_after = retry_after
+        # How the request went over the wire, attempt by attempt (set by the client when
+        # the request is given up; None when nothing was attempted).
+        self.exchange: ModelRequestRecord | None = None
 
     @property
     def retryable(self) -> bool:

@@ -12,7 +12,7 @@ from llmx.runtime.models.errors import ModelError, ModelErrorKind, error_code_of
 from llmx.runtime.models.items import item_from_wire, items_to_wire
 from llmx.runtime.models.request import REASONING_INCLUDE, ModelRequest
 from llmx.runtime.models.retry import delay_from_message
-from llmx.runtime.models.sse import iter_sse
+from llmx.runtime.models.sse import SseTrace, iter_sse
 from llmx.runtime.models.stream import (
     Completed,
     Created,
@@ -69,9 +69,9 @@ class ResponsesClient(HttpModelClient):
         return build_responses_body(request)
 
     async def parse(
-        self, response: httpx.Response, request: ModelRequest
+        self, response: httpx.Response, request: ModelRequest, trace: SseTrace
     ) -> AsyncIterator[StreamEvent]:
-        async for message in iter_sse(response):
+        async for message in iter_sse(response, trace):
             event = message.json
             if not isinstance(event, dict):
                 continue

@@ -18,6 +18,9 @@ Contract (the turn loop codes against this, not against a wire format):
   ``stream_error`` event.
 - A failure that is not retryable, or that outlived its retries, is raised as
   :class:`~llmx.runtime.models.errors.ModelError`; the loop turns it into an ``error`` event.
+- :class:`Completed` (and a raised ``ModelError``, as ``exchange``) carries the request's
+  :class:`~llmx.events.records.ModelRequestRecord`: each attempt's status and timing and
+  the server-sent events of its stream, which the loop records as a ``model_request`` line.
 - Cancelling the consuming task closes the HTTP response; nothing else needs cleaning up.
 
 ``item`` fields are :data:`llmx.events.response_items.ResponseItem` Structs (ready for a
@@ -33,6 +36,7 @@ import msgspec
 
 # Re-exported: the usage a Completed event carries is the rollout schema's own type.
 from llmx.events.primitives import TokenUsage as TokenUsage
+from llmx.events.records import ModelRequestRecord
 from llmx.runtime.models.items import ResponseItem
 
 
@@ -89,10 +93,12 @@ class OutputItemDone(msgspec.Struct, frozen=True):
 
 
 class Completed(msgspec.Struct, frozen=True):
-    """The response finished; ``usage`` is ``None`` when the server reported none."""
+    """The response finished; ``usage`` is ``None`` when the server reported none;
+    ``exchange`` is how the request went over the wire (its attempts and their events)."""
 
     response_id: str
     usage: TokenUsage | None = None
+    exchange: ModelRequestRecord | None = None
 
 
 class RetryScheduled(msgspec.Struct, frozen=True):
