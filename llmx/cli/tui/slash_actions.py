@@ -3,8 +3,8 @@
 A command that changes the session is a submission through the thread (``/compact``,
 ``/init``, ``/rename``), a switch of thread through the door (``/new``, ``/resume``,
 ``/fork``), or a per-turn setting (``/model``, ``/permissions``) that every following
-``user_turn`` submission carries, as in Codex; ``/diff`` and ``/status`` only show
-something.
+``user_turn`` submission carries, as in Codex; ``/diff``, ``/status`` and ``/mcp`` only
+show something.
 """
 
 from __future__ import annotations
@@ -71,12 +71,12 @@ async def run_slash_command(app: SlashHost, name: str, argument: str) -> None:
         app.show_page("git diff", workspace_diff(app.cwd))
     elif name == "status":
         app.show_page("status", status_page(app))
-    elif name == "mcp":
-        app.note("/mcp: llmx does not start MCP servers yet — [mcp_servers] is read and ignored")
     elif not any(command.name == name for command in slash.COMMANDS):
         app.note(f"/{name}: no such command — type / to see the commands")
     elif app.door is None or app.thread is None:
         app.note(f"/{name}: {_REPLAY} — run `llmx` or `llmx resume`")
+    elif name == "mcp":
+        app.show_page("MCP servers", mcp_page(app.thread))
     elif name == "new":
         await app.switch_to_new()
     elif name == "resume":
@@ -197,4 +197,37 @@ def status_page(app: SlashHost) -> Text:
     for key, value in rows:
         text.append(f"{key + ':':<17}", style="bold")
         text.append(f"{value}\n")
+    return text
+
+
+_SERVER_STYLES = {"ready": "green", "starting": "cyan", "failed": "red"}
+
+
+def mcp_page(thread: AgentThread) -> Text:
+    """The thread's MCP servers (``[mcp_servers]``): how each one's start went, and its
+    tools."""
+    connections = thread.settings.mcp
+    servers = list(connections.servers.values()) if connections is not None else []
+    text = Text()
+    if not servers:
+        text.append("No MCP servers are configured: add an [mcp_servers.NAME] table to "
+                    "config.toml (see 'llmx mcp add').\n")
+        return text
+    for server in servers:
+        state = server.state.value
+        text.append("• ")
+        text.append(server.name, style="bold")
+        text.append(f"  {state}", style=_SERVER_STYLES.get(state, ""))
+        if server.error:
+            text.append(f": {server.error}", style="red")
+        text.append("\n")
+        if server.tools:
+            for number, tool in enumerate(sorted(server.tools, key=lambda tool: tool.name)):
+                text.append("  └ " if number == 0 else "    ")
+                text.append(tool.name, style="bold")
+                if tool.description:
+                    text.append(f"  {tool.description.splitlines()[0]}", style="dim")
+                text.append("\n")
+        elif state == "ready":
+            text.append("  └ (no tools)\n", style="dim")
     return text

@@ -26,7 +26,7 @@ COMMANDS: tuple[SlashCommand, ...] = (
     SlashCommand("init", "create an AGENTS.md with instructions for this project"),
     SlashCommand("diff", "show the working tree's changes (git diff, untracked files too)"),
     SlashCommand("status", "show the session's settings and token usage"),
-    SlashCommand("mcp", "list the MCP tools (MCP servers are not supported yet)"),
+    SlashCommand("mcp", "list the MCP servers and their tools"),
     SlashCommand("quit", "leave (the session can be resumed)"),
     SlashCommand("exit", "leave (the session can be resumed)"),
 )
