@@ -51,6 +51,11 @@ class Tmux:
         """The pane as it shows now, one line per row, without colours."""
         return self._tmux("capture-pane", "-p", "-t", "0")
 
+    def pane_format(self, name: str) -> str:
+        """A value tmux knows of the pane: ``alternate_on`` (the program switched to the
+        alternate screen), ``mouse_any_flag`` (it asked for mouse reports)..."""
+        return self._tmux("display-message", "-p", "-t", "0", f"#{{{name}}}").strip()
+
     def screen_with_escapes(self) -> str:
         """The pane as it shows now, with the escape sequences of its colours and
         attributes (``capture-pane -e``)."""

@@ -1,5 +1,6 @@
-"""The real ``llmx`` in a real terminal (tmux): without colour under ``NO_COLOR``, and
-redrawn whole when the terminal is resized while the model streams."""
+"""The real ``llmx`` in a real terminal (tmux): without colour under ``NO_COLOR``, redrawn
+whole when the terminal is resized while the model streams, the mouse left to the
+terminal, and inline (``--no-alt-screen``) with its transcript left in the scrollback."""
 
 from __future__ import annotations
 
@@ -105,6 +106,10 @@ def test_a_terminal_resized_while_the_model_streams_redraws_everything(
             term.type("stream it")
             term.send("Enter")
             term.expect("l20w0 ")
+            # Full screen, and the mouse is the terminal's (no mouse reports asked for):
+            # its own selection and scrolling keep working.
+            assert term.pane_format("alternate_on") == "1"
+            assert term.pane_format("mouse_any_flag") == "0"
             term.resize(50, 20)
             term.expect("l89w13")
             term.expect_gone("Working")
@@ -128,3 +133,27 @@ def test_a_terminal_resized_while_the_model_streams_redraws_everything(
     assert any(len(row.rstrip()) > 50 for row in wide.split("\n"))
     assert transcript_part(narrow) == transcript_part(resumed[50])
     assert transcript_part(wide) == transcript_part(resumed[120])
+
+
+def test_inline_mode_leaves_the_transcript_in_the_scrollback(tmp_path: Path) -> None:
+    script = {"turns": [], "fallback": [{"type": "message", "text": "Hello from inline."}]}
+    with scripted(script) as model:
+        home = make_home(tmp_path, model.base_url)
+        work = make_workspace(tmp_path)
+        with Tmux([*LLMX, "--no-alt-screen"], env=terminal_env(home), cwd=work) as term:
+            term.expect("mock-model ·")
+            # Drawn in the terminal's own screen, under what was there.
+            assert term.pane_format("alternate_on") == "0"
+            assert term.pane_format("mouse_any_flag") == "0"
+            term.type("say hello")
+            term.send("Enter")
+            term.expect("Hello from inline.")
+            term.expect_gone("Working")
+            term.send("C-c")
+            term.send("C-c")
+            assert term.exit_status() == 0
+            kept = [row.rstrip() for row in term.scrollback().split("\n")]
+    # After the app has gone, the terminal keeps the transcript, in order.
+    assert "› say hello" in kept
+    assert "• Hello from inline." in kept
+    assert kept.index("› say hello") < kept.index("• Hello from inline.")

@@ -140,6 +140,10 @@ class LlmxApp(App[int]):
     #prompt-mark { width: 2; height: 1; dock: left; }
     #status { height: 1; padding: 0 1; }
     #hint { height: 1; padding: 0 1; color: $text-muted; }
+    /* Inline (--no-alt-screen) the app is as tall as what it holds: the transcript takes
+       the rows its cells need, up to a part of the terminal (the rest stays the
+       terminal's scrollback). */
+    LlmxApp:inline #transcript { height: auto; max-height: 60vh; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+c", "ctrl_c", "interrupt / quit", show=False, priority=True),
@@ -204,6 +208,7 @@ class LlmxApp(App[int]):
         self._opening = False
         self._chrome_timer: Timer | None = None
         self._shown_chrome: dict[str, tuple[object, ...]] = {}
+        self._view: TranscriptView | None = None
 
     # -- layout ------------------------------------------------------------------------
 
@@ -221,7 +226,11 @@ class LlmxApp(App[int]):
 
     @property
     def view(self) -> TranscriptView:
-        return self.query_one("#transcript", TranscriptView)
+        # Kept once found: the inline mode prints its cells after the app has ended,
+        # when the screen holds no widgets any more.
+        if self._view is None:
+            self._view = self.query_one("#transcript", TranscriptView)
+        return self._view
 
     @property
     def composer(self) -> Composer:

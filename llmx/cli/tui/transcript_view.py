@@ -190,6 +190,11 @@ class TranscriptView(ScrollView, can_focus=True):
         size = Size(self._width, height)
         if size == self.virtual_size:
             return
+        height_rule = self.styles.height
+        if height_rule is not None and height_rule.is_auto:
+            # As tall as its rows (inline): the screen's layout depends on them.
+            self.virtual_size = size
+            return
         # Not through the reactive, which lays the whole screen out again (about once a
         # frame while an answer grows): the screen's layout does not depend on it (the
         # view has its share of the screen), only the scrollbar does, updated here.
