@@ -50,7 +50,12 @@ def _killed_while_the_model_holds_its_answer(env: ExecEnv, server: ModelServer) 
     )
     try:
         deadline = time.monotonic() + WAIT_SECONDS
-        while not server.model_requests() or not env.rollouts():
+        # The prompt goes to history.jsonl just after the turn's opening is fsynced to
+        # the rollout: kill only once both are written, so the file side is settled.
+        history = env.home / "history.jsonl"
+        while not server.model_requests() or not env.rollouts() or not (
+            history.exists() and history.read_text().strip()
+        ):
             assert process.poll() is None, "exec ended before its request was held"
             assert time.monotonic() < deadline, "exec never reached the model"
             time.sleep(0.05)
