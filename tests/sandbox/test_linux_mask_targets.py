@@ -19,7 +19,7 @@ import pytest
 from support.linux_sandbox import backend_params, protected, workspace_plan
 from support.waits import WAIT_SECONDS, wait_until, within
 
-from llmx.sandbox.linux import BackendKind
+from llmx.sandbox.linux import BackendKind, mask_targets
 from llmx.sandbox.linux.mask_targets import path_key, registry_root
 from llmx.sandbox.linux.spawn import run_confined
 
@@ -335,3 +335,62 @@ def test_a_session_that_exits_leaves_no_trace(tmp_path: Path) -> None:
                           text=True, timeout=WAIT_SECONDS, check=False)
     assert done.stdout.split() == ["0", "True"], done.stderr
     assert not _traces(tmp_path)
+
+
+def _markers(path: Path) -> list[str]:
+    marker_dir = Path(registry_root()) / path_key(str(path))
+    return sorted(os.listdir(marker_dir)) if marker_dir.exists() else []
+
+
+def test_a_next_command_takes_the_lingering_claim_back(tmp_path: Path) -> None:
+    # The same targets asked again while the claim lingers: the claim itself is taken
+    # back, so the registry gets no new marker (each used to cost a lock, a scan of the
+    # markers and a file, milliseconds per command); released, it lingers again and goes.
+    paths = (str(tmp_path / ".codex"), str(tmp_path / ".agents"))
+    first = mask_targets.register(paths)
+    mask_targets.release(first, linger=True)
+    markers = _markers(tmp_path / ".codex")
+    assert len(markers) == 1
+    second = mask_targets.register(paths)
+    assert second is first
+    assert not second.released
+    assert _markers(tmp_path / ".codex") == markers
+    # Held by a running command, the claim is not lingering: a third request registers.
+    third = mask_targets.register(paths)
+    assert third is not second
+    assert len(_markers(tmp_path / ".codex")) == 2
+    mask_targets.release(third, linger=True)
+    mask_targets.release(second, linger=True)
+    mask_targets.release_lingering()
+    assert not _traces(tmp_path)
+
+
+@pytest.mark.parametrize("change", ["replaced", "filled", "removed"])
+def test_a_target_changed_on_the_host_is_not_taken_back(change: str, tmp_path: Path) -> None:
+    # Between two commands the user replaces the empty .codex with their own, fills it, or
+    # removes it: the lingering claim is released through the registry and the next
+    # command registers afresh, so the user's folder is never taken for ours.
+    target = tmp_path / ".codex"
+    first = mask_targets.register((str(target),))
+    mask_targets.release(first, linger=True)
+    if change == "replaced":
+        # Made before the old one goes, so it is a new inode (one freed is reused at once).
+        (tmp_path / "theirs").mkdir()
+        target.rmdir()
+        (tmp_path / "theirs").rename(target)
+    elif change == "filled":
+        (target / "config.toml").write_text("model = 'x'\n")
+    else:
+        target.rmdir()
+    second = mask_targets.register((str(target),))
+    assert second is not first
+    assert first.released
+    assert len(_markers(target)) == 1
+    mask_targets.release(second)
+    if change == "removed":
+        # Registered afresh: made by this claim, removed by it.
+        assert not target.exists()
+    else:
+        # The user's own folder stays, with what they put in it.
+        assert target.is_dir()
+    assert _markers(target) == []

@@ -73,6 +73,9 @@ class MaskRegistration:
     root_fd: int
     targets: tuple[MaskTarget, ...]
     released: bool = False
+    # The paths asked for (``targets`` leaves out the unwritable ones): what a next
+    # command's request is matched against to take this claim back (``_reclaim``).
+    requested: tuple[str, ...] = ()
 
     @property
     def paths(self) -> tuple[str, ...]:
@@ -87,8 +90,11 @@ def register(paths: tuple[str, ...]) -> MaskRegistration:
     create it either (``registration.paths`` holds the rest). Raises ``OSError`` naming the
     path when the registry or a directory cannot be made for another reason.
     """
+    reclaimed = _reclaim(paths)
+    if reclaimed is not None:
+        return reclaimed
     root_fd = _open_registry()
-    registration = MaskRegistration(root_fd, ())
+    registration = MaskRegistration(root_fd, (), requested=paths)
     try:
         with _locked(root_fd):
             for path in paths:
@@ -179,6 +185,40 @@ def _expire() -> None:
         _schedule(threading, time)
     for registration in due:
         release(registration)
+
+
+def _reclaim(paths: tuple[str, ...]) -> MaskRegistration | None:
+    """This process's lingering claim on exactly ``paths``, taken back when each of its
+    directories is still the empty one it registered; None otherwise.
+
+    A session's commands ask for the same targets one after another: taking the claim
+    back skips the registry (its lock, a scan of every marker and a new marker per
+    target), which cost milliseconds per command and grew with the markers a busy session
+    left lingering. Its markers stayed live all along, so no other process removed the
+    directories; one changed on the host in between (removed, replaced, filled) sends the
+    claim through the registry as usual.
+    """
+    lock = _linger_state["lock"]
+    if lock is None:
+        return None
+    with lock:
+        for index, (_, lingering) in enumerate(_lingering):
+            if lingering.requested == paths:
+                del _lingering[index]
+                break
+        else:
+            return None
+    if all(_unchanged(target) for target in lingering.targets):
+        return lingering
+    release(lingering)
+    return None
+
+
+def _unchanged(target: MaskTarget) -> bool:
+    found = _empty_dir(target.path)
+    if found is None:
+        return False
+    return target.identity is None or found == target.identity
 
 
 def release_lingering() -> None:
