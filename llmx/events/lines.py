@@ -25,6 +25,7 @@ from llmx.events.records import (
     LineType,
     ModelRequestRecord,
     OutputRef,
+    SandboxDenialRecord,
     SessionMeta,
     SubmissionRecord,
     TokenUsageRecord,
@@ -93,6 +94,7 @@ RolloutItem = (
     | WriterRecord
     | DecisionRecord
     | ModelRequestRecord
+    | SandboxDenialRecord
 )
 
 # The typed payload of each known line type.
@@ -110,6 +112,7 @@ PAYLOAD_TYPES: dict[str, Any] = {
     LineType.WRITER: WriterRecord,
     LineType.DECISION: DecisionRecord,
     LineType.MODEL_REQUEST: ModelRequestRecord,
+    LineType.SANDBOX_DENIAL: SandboxDenialRecord,
 }
 
 _LINE_TYPE_OF_CLASS: dict[type, LineType] = {
@@ -124,6 +127,7 @@ _LINE_TYPE_OF_CLASS: dict[type, LineType] = {
     WriterRecord: LineType.WRITER,
     DecisionRecord: LineType.DECISION,
     ModelRequestRecord: LineType.MODEL_REQUEST,
+    SandboxDenialRecord: LineType.SANDBOX_DENIAL,
 }
 
 # ``record_type`` values of the short-lived variant, mapped to today's line types.

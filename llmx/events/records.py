@@ -43,12 +43,15 @@ class LineType(enum.StrEnum):
     DECISION = "decision"
     # llmx: how one model request went over the wire: its attempts and their events.
     MODEL_REQUEST = "model_request"
+    # llmx: a command the sandbox denied as it started, which Codex reports as no item.
+    SANDBOX_DENIAL = "sandbox_denial"
 
 
 # The line types only llmx writes. The Codex CLI skips them when it reads a rollout, and
 # numbers what it appends from the last line it knows.
 LLMX_ONLY_LINE_TYPES = frozenset({LineType.SUBMISSION, LineType.ESCALATION,
-                                  LineType.OUTPUT_REF, LineType.WRITER, LineType.DECISION})
+                                  LineType.OUTPUT_REF, LineType.WRITER, LineType.DECISION,
+                                  LineType.MODEL_REQUEST, LineType.SANDBOX_DENIAL})
 
 
 class GitInfo(Struct):
@@ -281,6 +284,24 @@ class DecisionRecord(Struct):
     submission_id: str | UnsetType = UNSET
     # Why, in words, when the decision was not a person's (the policy's refusal text).
     reason: str | UnsetType = UNSET
+
+
+class SandboxDenialRecord(Struct):
+    """``sandbox_denial`` (llmx): a sandboxed ``exec_command`` that ended as it started
+    (within ``EARLY_EXIT_MS``) with output that reads as the sandbox's refusal.
+
+    Codex 0.169 reports such a command as no item at all (no begin, no end: its unified
+    exec treats it as a failed start), and its output reaches the model only as the call's
+    output. llmx does the same on every frontend and keeps the attempt on record here; the
+    output itself is the call's ``function_call_output``.
+    """
+
+    call_id: str
+    command: list[str]
+    cwd: str
+    exit_code: int
+    duration_ms: int
+    turn_id: str = ""
 
 
 class SseRun(Struct):

@@ -73,3 +73,30 @@ def _utf8_cut(data: bytes) -> int:
             needed = 4 if byte >= 0xF0 else 3 if byte >= 0xE0 else 2 if byte >= 0xC0 else 1
             return len(data) if needed <= back else len(data) - back
     return len(data)
+
+
+class HeldOutput:
+    """Holds a command's output until its item has begun, then passes it on in order.
+
+    A sandboxed command's start is told only after ``EARLY_EXIT_MS`` (see
+    ``unified_exec.run_or_keep``); what it printed before then waits here, so no delta
+    precedes its item, and a start the sandbox refused sends none at all."""
+
+    def __init__(self, sink: CommandOutputDeltas) -> None:
+        self._sink = sink
+        self._held: list[tuple[str, bytes]] = []
+        self.is_open = False
+
+    async def __call__(self, stream: str, chunk: bytes) -> None:
+        if self.is_open:
+            await self._sink(stream, chunk)
+        else:
+            self._held.append((stream, chunk))
+
+    async def open(self) -> None:
+        """Pass on what was held (chunks that arrive meanwhile join the queue), then
+        every later chunk directly."""
+        while self._held:
+            stream, chunk = self._held.pop(0)
+            await self._sink(stream, chunk)
+        self.is_open = True

@@ -26,6 +26,7 @@ from llmx.events.primitives import (
     UnknownCommand,
     UpdateFile,
 )
+from llmx.events.records import SandboxDenialRecord
 from llmx.events.turn_items import (
     CommandExecutionItem,
     CommandExecutionStatus,
@@ -45,7 +46,7 @@ from llmx.runtime.approvals import (
     retry_unsandboxed_after_denial,
 )
 from llmx.runtime.approvals_rules import is_known_safe, might_be_dangerous
-from llmx.runtime.command_output import CommandOutputDeltas
+from llmx.runtime.command_output import CommandOutputDeltas, HeldOutput
 from llmx.runtime.escalation import (
     Approver,
     EscalationTrigger,
@@ -70,6 +71,8 @@ from llmx.runtime.tools.specs import (
 from llmx.runtime.tools.unified_exec import (
     DEFAULT_YIELD_MS,
     Backgrounded,
+    DeniedStart,
+    StartCheck,
     run_or_keep,
     running_output,
     yield_ms,
@@ -214,18 +217,19 @@ async def _exec_command(tools: ToolContext, call: ToolCall) -> str:
         await _record_escalation(tools, call, argv, EscalationTrigger.MODEL_REQUEST,
                                  Approver.SESSION, justification, execution)
     outcome = await _run(tools, call, argv, cwd, execution.spawner,
-                         yield_ms(args.get("yield_time_ms")))
+                         yield_ms(args.get("yield_time_ms")), sandboxed=execution.sandboxed)
     if isinstance(outcome, Backgrounded):
         return running_output(
             wall_seconds=outcome.wall_seconds, session_id=outcome.session_id,
             output=outcome.output,
             max_tokens=int(max_tokens) if isinstance(max_tokens, int | float) else None)
-    result = outcome
-    if likely_sandbox_denial(
+    started_denied = isinstance(outcome, DeniedStart)
+    result = outcome.result if isinstance(outcome, DeniedStart) else outcome
+    if (started_denied or likely_sandbox_denial(
         sandboxed=execution.sandboxed,
         exit_code=result.exit_code,
         outputs=(result.stderr, result.stdout, result.aggregated_output),
-    ) and retry_unsandboxed_after_denial(settings.approval_policy) and not sandbox.denies_reads:
+    )) and retry_unsandboxed_after_denial(settings.approval_policy) and not sandbox.denies_reads:
         answer = await tools.ask_exec(
             call.call_id, argv, cwd, "command failed; retry without sandbox?"
         )
@@ -236,6 +240,7 @@ async def _exec_command(tools: ToolContext, call: ToolCall) -> str:
                 answer=answer,
             )
             rerun = await _run(tools, call, argv, cwd, sandbox.unconfined)
+            assert not isinstance(rerun, DeniedStart)  # unsandboxed: never checked
             if isinstance(rerun, Backgrounded):
                 return running_output(
                     wall_seconds=rerun.wall_seconds, session_id=rerun.session_id,
@@ -321,15 +326,23 @@ async def _record_escalation(
 
 async def _run(
     tools: ToolContext, call: ToolCall, argv: list[str], cwd: Path, spawner: Spawner,
-    wait_ms: int = DEFAULT_YIELD_MS,
-) -> CommandResult | Backgrounded:
+    wait_ms: int = DEFAULT_YIELD_MS, *, sandboxed: bool = False,
+) -> CommandResult | Backgrounded | DeniedStart:
     """Run the command for up to ``wait_ms``; one still running then is kept by the
-    session (unified exec) and its item completes when it ends."""
+    session (unified exec) and its item completes when it ends.
+
+    A sandboxed command's item begins once it has run for ``EARLY_EXIT_MS`` (or ended),
+    as in Codex: one the sandbox refused by then is a ``DeniedStart``, with no item, and
+    the log keeps a ``sandbox_denial`` line for it instead."""
     item = _command_item(tools, call, argv, cwd, CommandExecutionStatus.IN_PROGRESS)
     started_ms = now_ms()
-    await tools.item_started(item, started_ms)
-    tools.running_items[call.call_id] = (item, started_ms)
     deltas = CommandOutputDeltas(tools, call.call_id)
+    gate = HeldOutput(deltas)
+
+    async def begin() -> None:
+        await tools.item_started(item, started_ms)
+        tools.running_items[call.call_id] = (item, started_ms)
+        await gate.open()
 
     async def completed(result: CommandResult) -> None:
         await deltas.flush()
@@ -347,15 +360,30 @@ async def _run(
         # The writer caps a large output inline and keeps the full bytes once, redacted.
         await tools.item_completed(done, started_ms, now_ms())
 
+    def denied(result: CommandResult) -> bool:
+        return likely_sandbox_denial(
+            sandboxed=True, exit_code=result.exit_code,
+            outputs=(result.stderr, result.stdout, result.aggregated_output))
+
+    check = StartCheck(denied, begin) if sandboxed else None
+    if check is None:
+        await begin()
     try:
-        outcome: CommandResult | Backgrounded = await run_or_keep(
-            tools.processes, argv, cwd, tools.settings.env, spawner, wait_ms, deltas,
-            completed)
+        outcome: CommandResult | Backgrounded | DeniedStart = await run_or_keep(
+            tools.processes, argv, cwd, tools.settings.env, spawner, wait_ms, gate,
+            completed, check)
     except OSError as exc:
+        if not gate.is_open:
+            await begin()
         outcome = CommandResult(127, "", str(exc), f"{exc}\n", 0.0)
     finally:
         tools.running_items.pop(call.call_id, None)
-    if isinstance(outcome, CommandResult):
+    if isinstance(outcome, DeniedStart):
+        result = outcome.result
+        await tools.record(SandboxDenialRecord(
+            call_id=call.call_id, command=argv, cwd=str(cwd), exit_code=result.exit_code,
+            duration_ms=int(result.wall_seconds * 1000), turn_id=tools.turn_id))
+    elif isinstance(outcome, CommandResult):
         await completed(outcome)
     return outcome
 

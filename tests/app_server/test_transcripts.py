@@ -14,8 +14,10 @@ scripts in ``mock-scripts/``. What the comparison sets aside, and why:
   after each model response, llmx sends it when a patch changes it; each new diff is
   compared, text and place;
 - the ``reason`` of a patch approval request, which llmx words itself;
-- the ``readonly_denied_then_escalate_*`` sessions are not replayed: llmx shows the run
-  the sandbox denied as a ``commandExecution`` item that failed, where Codex shows none.
+- the order of a declined command's ``item/completed`` and the
+  ``thread/status/changed`` that ends its ``waitingOnApproval``: Codex sends them from two
+  tasks and itself varies it (the item first in ``escalation_ws_onrequest_decline``, the
+  status first in ``readonly_denied_then_escalate_decline``);
 - how the answer was cut into ``item/agentMessage/delta`` pieces: consecutive deltas
   are joined, their text compared;
 - ``item/commandExecution/outputDelta``: these recordings of 0.169 carry none, even for
@@ -98,6 +100,18 @@ def shape(messages: list[dict[str, Any]]) -> list[Any]:
             out.append(("request", method, params.get("command"), reason))
         else:
             out.append((method,))
+    return _settled_approval_order(out)
+
+
+def _settled_approval_order(out: list[Any]) -> list[Any]:
+    """A declined command's completion and the status change that ends the approval
+    wait, in one order (the status first), whichever Codex or llmx sent first."""
+    for index in range(len(out) - 1):
+        first, second = out[index], out[index + 1]
+        if (first[0] == "item/completed" and first[1] == "commandExecution"
+                and first[2] == "declined" and second[0] == "thread/status/changed"
+                and second[1].get("activeFlags") == []):
+            out[index], out[index + 1] = second, first
     return out
 
 
@@ -220,6 +234,8 @@ def last_turn(sent: list[dict[str, Any]]) -> str:
     "interrupt_mid_command",
     "escalation_ws_onrequest_decline",
     "fork_and_revert",
+    "readonly_denied_then_escalate_accept",
+    "readonly_denied_then_escalate_decline",
 ])
 def test_same_requests_give_what_codex_sent(name: str, tmp_path: Path) -> None:
     codex_sent, llmx_sent = replay(name, tmp_path)

@@ -21,7 +21,12 @@ from llmx.events.lines import LineError, decode_line
 from llmx.events.nesting import nesting_problem
 from llmx.events.ops import ExecApproval, PatchApproval, ResolveElicitation
 from llmx.events.raw_lines import file_size
-from llmx.events.records import DecisionRecord, EscalationRecord, SubmissionRecord
+from llmx.events.records import (
+    DecisionRecord,
+    EscalationRecord,
+    SandboxDenialRecord,
+    SubmissionRecord,
+)
 from llmx.projections.audit.model import (
     ApprovalAudit,
     AuditReport,
@@ -123,6 +128,8 @@ class _AuditFold:
             self._escalation(line, record)
         elif record.type_name == "decision":
             self._decision(span, line, record)
+        elif record.type_name == "sandbox_denial":
+            self._sandbox_denial(span, line, record)
         elif record.type_name == "writer":
             self.programs.on_writer(record.payload)
             tools = record.payload.get("tools")
@@ -304,6 +311,20 @@ class _AuditFold:
             else Decider.recorded(submission.decided_by)
         )
         approval.decided_at = record.timestamp
+
+    def _sandbox_denial(self, span: RolloutSpan, line: int, record: Record) -> None:
+        """llmx's ``sandbox_denial`` line: a command refused as it started, which has no
+        item (as in Codex); it is audited as the failed command it was, on record."""
+        denial = record.payload_as(SandboxDenialRecord)
+        if denial is None:
+            return
+        item = {
+            "type": "CommandExecution", "id": denial.call_id, "command": denial.command,
+            "cwd": denial.cwd, "status": "failed", "exit_code": denial.exit_code,
+            "duration": denial.duration_ms / 1000,
+        }
+        self.items[denial.call_id] = (item, line)
+        self.turn_for(span, denial.turn_id or None).calls.add_orphan_item(denial.call_id)
 
     def _decision(self, span: RolloutSpan, line: int, record: Record) -> None:
         """llmx's ``decision`` line: how a question was settled, asked or not."""

@@ -215,6 +215,30 @@ def running_output(*, wall_seconds: float, session_id: int, output: str,
     )
 
 
+# How long a new process is watched for an early end before its start is told: Codex's
+# unified exec waits as long, and a sandboxed process that ended by then with a sandbox
+# denial's output is reported as a failed start, not as a command that ran.
+EARLY_EXIT_MS = 150
+
+
+class StartCheck:
+    """What ``run_or_keep`` asks of the caller once the early-exit window is over."""
+
+    def __init__(self, denied: Callable[[CommandResult], bool],
+                 started: Callable[[], Awaitable[None]]) -> None:
+        # A process that ended within the window: was it the sandbox's refusal?
+        self.denied = denied
+        # Otherwise: the start is told (the caller's item begins) before anything else.
+        self.started = started
+
+
+class DeniedStart:
+    """A process that ended within the early-exit window, refused by the sandbox."""
+
+    def __init__(self, result: CommandResult) -> None:
+        self.result = result
+
+
 async def run_or_keep(
     store: ProcessStore,
     argv: Sequence[str],
@@ -224,15 +248,29 @@ async def run_or_keep(
     wait_ms: int,
     on_chunk: ChunkSink | None,
     on_end: Callable[[CommandResult], Awaitable[None]],
-) -> CommandResult | Backgrounded:
+    start_check: StartCheck | None = None,
+) -> CommandResult | Backgrounded | DeniedStart:
     """Run ``argv`` for up to ``wait_ms``: its result if it ended, else it is kept in
     ``store`` and ``on_end`` is called with its result when it ends. Cancelled while it
-    waits, the process is killed (an interrupt of the call), as a command's always was."""
+    waits, the process is killed (an interrupt of the call), as a command's always was.
+
+    With ``start_check``, the process is first watched for ``EARLY_EXIT_MS``: one that
+    ended by then and that ``start_check.denied`` calls refused is a ``DeniedStart``;
+    otherwise ``start_check.started`` runs before the rest of the wait."""
     # Every chunk is an event as it comes, also before the process is kept, so a client
     # sees a command's output while it runs (Codex 0.171 streams it so).
     session = await store.start(argv, cwd, env, spawner, on_chunk)
     try:
-        ended = await session.until(wait_ms)
+        if start_check is None:
+            ended = await session.until(wait_ms)
+        else:
+            ended = await session.until(min(EARLY_EXIT_MS, wait_ms))
+            if ended and start_check.denied(result_of(session)):
+                return DeniedStart(result_of(session))
+            await start_check.started()
+            if not ended:
+                remaining = wait_ms - (time.monotonic() - session.started) * 1000
+                ended = await session.until(max(0, int(remaining)))
     except BaseException:
         await session.kill()
         raise
