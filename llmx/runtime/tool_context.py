@@ -43,6 +43,10 @@ class ToolContext:
     # The ``source`` of the command items it records (Codex's ExecCommandSource): the
     # model's commands, or ``user_shell`` for one the user typed.
     command_source = "unified_exec_startup"
+    # A sandboxed command refused as it starts: no item, as Codex's unified exec reports
+    # the model's commands (``turn_tools._run``), or, for a command the user typed, the
+    # failed item they expect to see.
+    denied_start_is_item = False
 
     def __init__(
         self, settings: SessionSettings, log: EventLog, host: TurnHost, turn_id: str

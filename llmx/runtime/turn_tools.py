@@ -217,7 +217,8 @@ async def _exec_command(tools: ToolContext, call: ToolCall) -> str:
         await _record_escalation(tools, call, argv, EscalationTrigger.MODEL_REQUEST,
                                  Approver.SESSION, justification, execution)
     outcome = await _run(tools, call, argv, cwd, execution.spawner,
-                         yield_ms(args.get("yield_time_ms")), sandboxed=execution.sandboxed)
+                         yield_ms(args.get("yield_time_ms")),
+                         sandboxed=execution.sandboxed and not tools.denied_start_is_item)
     if isinstance(outcome, Backgrounded):
         return running_output(
             wall_seconds=outcome.wall_seconds, session_id=outcome.session_id,

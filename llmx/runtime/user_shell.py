@@ -39,6 +39,7 @@ class _UserShellTools(ToolContext):
     """The tool context of the command, keeping the command's completed item."""
 
     command_source = SOURCE
+    denied_start_is_item = True
     completed: CommandExecutionItem | None = None
 
     async def item_completed(self, item: TurnItem, started_ms: int, completed_ms: int) -> None:

@@ -71,8 +71,11 @@ def test_turn_settings_apply_to_the_turn_and_after(tmp_path: Path) -> None:
 CWD_SCRIPT = {"turns": [
     {"match": "in work", "items": [{"type": "shell", "command": "touch made-in-work.txt"}]},
     {"match": "in work", "items": [{"type": "message", "text": "Made."}]},
+    # It sleeps before the write the sandbox refuses: refused at once, a command is a
+    # failed start with no item (as in Codex), and the item's cwd is what is checked.
     {"match": "in other", "items": [
-        {"type": "shell", "command": "pwd > here.txt; touch ../work/from-other.txt"}]},
+        {"type": "shell",
+         "command": "pwd > here.txt; sleep 0.3; touch ../work/from-other.txt"}]},
     {"match": "in other", "items": [{"type": "message", "text": "Tried."}]},
     {"match": "kept", "items": [{"type": "shell", "command": "pwd > kept.txt"}]},
     {"match": "kept", "items": [{"type": "message", "text": "Kept."}]},

@@ -19,9 +19,11 @@ from llmx.events.records import (
     Approver,
     DecisionRecord,
     EscalationRecord,
+    SandboxDenialRecord,
     SessionMeta,
     SubmissionRecord,
 )
+from llmx.events.response_items import FunctionCallOutput
 from llmx.events.turn_items import CommandExecutionItem, FileChangeItem
 
 SAMPLE = PROJECT_ROOT / "examples" / "sample.rollout.jsonl"
@@ -67,9 +69,17 @@ def test_sample_is_typed_throughout_and_shows_the_approval_round_trip() -> None:
     completed = [item.item for item in items if isinstance(item, ItemCompleted)]
     commands = [item for item in completed if isinstance(item, CommandExecutionItem)]
     assert request < decision < escalation
-    # A write under workspace-write, the kernel's refusal outside it, the escalated rerun.
-    assert [command.exit_code for command in commands] == [0, 1, 0]
-    assert "Read-only file system" in str(commands[1].aggregated_output)
+    # A write under workspace-write, then the escalated rerun: the kernel's refusal
+    # outside the workspace, as the command started, is no item (as in Codex) but a
+    # sandbox_denial line, followed by the call's output with the shell's words.
+    assert [command.exit_code for command in commands] == [0, 0]
+    [denial] = [i for i in items if isinstance(i, SandboxDenialRecord)]
+    assert denial.exit_code == 1
+    assert denial.command[-1] == "echo 'shared note' > ../shared/notes.txt"
+    [told] = [i for i in items if isinstance(i, FunctionCallOutput)
+              and i.call_id == denial.call_id]
+    assert "Read-only file system" in str(told.output)
+    assert items.index(denial) < items.index(told) < request
     [patch] = [item for item in completed if isinstance(item, FileChangeItem)]
     assert patch.status == "completed"
     # The turn ends, then the session shuts down (its submission logged when acted on).
