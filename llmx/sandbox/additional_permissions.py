@@ -34,8 +34,8 @@ from llmx.sandbox.profiles import (
     entry_to_dict,
     profile_to_dict,
 )
-from llmx.sandbox.records import record
 from llmx.sandbox.resolve import ResolvedSandbox
+from llmx.sandbox.value import Value
 
 # Not ``typing.TYPE_CHECKING``: see ``llmx.sandbox.profiles``.
 TYPE_CHECKING = False
@@ -56,13 +56,15 @@ WITHOUT_MODE = (
 )
 
 
-@record
-class AdditionalPermissions:
+class AdditionalPermissions(Value):
     """A normalised request: absolute paths, no duplicates, empty parts dropped."""
 
-    entries: tuple[FsEntry, ...] = ()
-    # ``network.enabled`` as asked; None when the request does not mention the network.
-    network: bool | None = None
+    __slots__ = ("entries", "network")
+
+    def __init__(self, entries: tuple[FsEntry, ...] = (), network: bool | None = None) -> None:
+        self.entries = entries
+        # ``network.enabled`` as asked; None when the request does not mention the network.
+        self.network = network
 
     @property
     def is_empty(self) -> bool:
@@ -152,14 +154,21 @@ def denies_reads(resolved: ResolvedSandbox) -> bool:
     )
 
 
-@record
-class BoundedSandbox:
+class BoundedSandbox(Value):
     """The sandbox of one approved ``with_additional_permissions`` command."""
 
-    requested: AdditionalPermissions
-    # The turn's profile with the request merged in: what the command runs under.
-    profile: PermissionProfile
-    plan: ConfinementPlan
+    __slots__ = ("plan", "profile", "requested")
+
+    def __init__(
+        self,
+        requested: AdditionalPermissions,
+        profile: PermissionProfile,
+        plan: ConfinementPlan,
+    ) -> None:
+        self.requested = requested
+        # The turn's profile with the request merged in: what the command runs under.
+        self.profile = profile
+        self.plan = plan
 
     def escalation_permissions(self) -> dict[str, Any]:
         """What the ``escalation`` line records: Codex's ``ResolvedPermissionProfile``

@@ -25,7 +25,7 @@ import re
 from collections.abc import Iterable, Mapping
 
 from llmx.sandbox.policy import PolicyError
-from llmx.sandbox.records import field, record
+from llmx.sandbox.value import Value
 
 # Not ``typing.TYPE_CHECKING``: importing ``typing`` costs milliseconds on the start-up of
 # ``llmx sandbox linux -- CMD``; mypy treats any constant of this name as true.
@@ -59,13 +59,22 @@ class Inherit(enum.Enum):
     NONE = "none"
 
 
-@record
-class ShellEnvironmentPolicy:
-    inherit: Inherit = Inherit.ALL
-    ignore_default_excludes: bool = False
-    exclude: tuple[str, ...] = ()
-    set: Mapping[str, str] = field(default_factory=dict)
-    include_only: tuple[str, ...] = ()
+class ShellEnvironmentPolicy(Value):
+    __slots__ = ("exclude", "ignore_default_excludes", "include_only", "inherit", "set")
+
+    def __init__(
+        self,
+        inherit: Inherit = Inherit.ALL,
+        ignore_default_excludes: bool = False,
+        exclude: tuple[str, ...] = (),
+        set: Mapping[str, str] | None = None,
+        include_only: tuple[str, ...] = (),
+    ) -> None:
+        self.inherit = inherit
+        self.ignore_default_excludes = ignore_default_excludes
+        self.exclude = exclude
+        self.set = {} if set is None else set
+        self.include_only = include_only
 
     @classmethod
     def from_mapping(cls, table: Mapping[str, Any]) -> ShellEnvironmentPolicy:

@@ -24,26 +24,34 @@ from llmx.sandbox.protected import (
     forbidden_metadata_write,
     symlink_components,
 )
-from llmx.sandbox.records import record
+from llmx.sandbox.value import Value
 
 OUTSIDE_ROOTS = "outside the writable roots"
 DENIED = "denied by the sandbox policy"
 NOT_READABLE = "not readable under the sandbox policy"
 
 
-@record
-class PatchTarget:
+class PatchTarget(Value):
     """One path a patch touches: as named, and where the write would land."""
 
-    # Absolute and normalised, as the patch named it (relative names are cwd-relative).
-    named: Path
-    # ``named`` with every symbolic link resolved (for a removal, all but the last name:
-    # removing a link removes the link).
-    target: Path
-    # The first component of ``named`` that is a symbolic link, if any.
-    via: Path | None
-    # Why the sandbox would refuse the write; None when it is allowed.
-    refusal: str | None = None
+    __slots__ = ("named", "refusal", "target", "via")
+
+    def __init__(
+        self,
+        named: Path,
+        target: Path,
+        via: Path | None,
+        refusal: str | None = None,
+    ) -> None:
+        # Absolute and normalised, as the patch named it (relative names are cwd-relative).
+        self.named = named
+        # ``named`` with every symbolic link resolved (for a removal, all but the last name:
+        # removing a link removes the link).
+        self.target = target
+        # The first component of ``named`` that is a symbolic link, if any.
+        self.via = via
+        # Why the sandbox would refuse the write; None when it is allowed.
+        self.refusal = refusal
 
     def describe(self) -> str:
         """``TARGET (why; via LINK)``, for approval requests and refusals."""

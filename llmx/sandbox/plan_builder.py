@@ -34,7 +34,7 @@ from llmx.sandbox.protected import (
     first_writable_symlink,
     protected_subpaths,
 )
-from llmx.sandbox.records import field, record
+from llmx.sandbox.value import Value
 
 PROTECTED_METADATA_NAMES_SET = frozenset(PROTECTED_METADATA_NAMES)
 # Readable under ``:minimal`` on Linux.
@@ -50,21 +50,35 @@ LINUX_PLATFORM_READ_ROOTS: tuple[str, ...] = (
 )
 
 
-@record
-class ResolvedEntry:
-    path: Path
-    access: FsAccess
-    skip_if_missing: bool = False
+class ResolvedEntry(Value):
+    __slots__ = ("access", "path", "skip_if_missing")
+
+    def __init__(self, path: Path, access: FsAccess, skip_if_missing: bool = False) -> None:
+        self.path = path
+        self.access = access
+        self.skip_if_missing = skip_if_missing
 
 
-@record
-class ResolvedFileSystem:
+class ResolvedFileSystem(Value):
     """A restricted file-system policy with every path concrete and absolute."""
 
-    entries: tuple[ResolvedEntry, ...]
-    deny_globs: tuple[str, ...] = ()
-    platform_defaults: bool = False
-    warnings: tuple[str, ...] = field(default=(), compare=False)
+    __slots__ = ("deny_globs", "entries", "platform_defaults", "warnings")
+
+    def __init__(
+        self,
+        entries: tuple[ResolvedEntry, ...],
+        deny_globs: tuple[str, ...] = (),
+        platform_defaults: bool = False,
+        warnings: tuple[str, ...] = (),
+    ) -> None:
+        self.entries = entries
+        self.deny_globs = deny_globs
+        self.platform_defaults = platform_defaults
+        self.warnings = warnings
+
+    def _compared(self) -> tuple[object, ...]:
+        # warnings left out of == and hash
+        return (self.entries, self.deny_globs, self.platform_defaults)
 
     def access(self, path: Path) -> FsAccess:
         best: ResolvedEntry | None = None

@@ -6,7 +6,7 @@ it on its app-server; it is the vocabulary of ``sandbox_mode``. It is internally
 of ``read-only``, an empty ``writable_roots``) are omitted here too, so a policy we encode
 compares equal, as text, to the one Codex wrote.
 
-Plain records (``llmx.sandbox.records``) and the standard ``json`` module, not msgspec or
+Plain value classes (``llmx.sandbox.value``) and the standard ``json`` module, not msgspec or
 dataclasses: ``llmx sandbox linux`` decodes a policy on its start-up path and must stay
 cheap to import.
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from llmx.sandbox.failure import SandboxFailure
 from llmx.sandbox.plan import NetworkAccess
-from llmx.sandbox.records import record
+from llmx.sandbox.value import Value
 
 # Not ``typing.TYPE_CHECKING``: importing ``typing`` costs milliseconds on the start-up of
 # ``llmx sandbox linux -- CMD``; mypy treats any constant of this name as true.
@@ -57,31 +57,42 @@ class SandboxMode(enum.Enum):
                         f"use one of {accepted}") from None
 
 
-@record
-class ReadOnlyPolicy:
-    network_access: bool = False
+class ReadOnlyPolicy(Value):
+    __slots__ = ("network_access",)
+
+    def __init__(self, network_access: bool = False) -> None:
+        self.network_access = network_access
 
 
-@record
-class WorkspaceWritePolicy:
-    # Extra writable roots besides the cwd, /tmp and $TMPDIR; always absolute.
-    writable_roots: tuple[Path, ...] = ()
-    network_access: bool = False
-    exclude_tmpdir_env_var: bool = False
-    exclude_slash_tmp: bool = False
+class WorkspaceWritePolicy(Value):
+    __slots__ = ("exclude_slash_tmp", "exclude_tmpdir_env_var", "network_access", "writable_roots")
+
+    def __init__(
+        self,
+        writable_roots: tuple[Path, ...] = (),
+        network_access: bool = False,
+        exclude_tmpdir_env_var: bool = False,
+        exclude_slash_tmp: bool = False,
+    ) -> None:
+        # Extra writable roots besides the cwd, /tmp and $TMPDIR; always absolute.
+        self.writable_roots = writable_roots
+        self.network_access = network_access
+        self.exclude_tmpdir_env_var = exclude_tmpdir_env_var
+        self.exclude_slash_tmp = exclude_slash_tmp
 
 
-@record
-class DangerFullAccessPolicy:
-    pass
+class DangerFullAccessPolicy(Value):
+    __slots__ = ()
 
 
-@record
-class ExternalSandboxPolicy:
+class ExternalSandboxPolicy(Value):
     """The process already runs inside a sandbox someone else set up; only the network flag
     is ours to report."""
 
-    network_access: NetworkAccess = NetworkAccess.RESTRICTED
+    __slots__ = ("network_access",)
+
+    def __init__(self, network_access: NetworkAccess = NetworkAccess.RESTRICTED) -> None:
+        self.network_access = network_access
 
 
 SandboxPolicy = (

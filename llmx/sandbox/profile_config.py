@@ -46,7 +46,7 @@ from llmx.sandbox.profiles import (
     SpecialPath,
 )
 from llmx.sandbox.protected import PROTECTED_METADATA_NAMES
-from llmx.sandbox.records import field, record
+from llmx.sandbox.value import Value
 
 # Not ``typing.TYPE_CHECKING``: importing ``typing`` costs milliseconds on the start-up of
 # ``llmx sandbox linux -- CMD``; mypy treats any constant of this name as true.
@@ -72,15 +72,27 @@ _SPECIAL_TOKENS: dict[str, SpecialKind] = {
 }
 
 
-@record
-class NamedProfile:
+class NamedProfile(Value):
     """A profile chosen by name, before symbolic roots are resolved."""
 
-    id: str
-    profile: PermissionProfile
-    # Extra workspace roots the profile adds (``workspace_roots = [...]``).
-    workspace_roots: tuple[Path, ...] = ()
-    warnings: tuple[str, ...] = field(default=(), compare=False)
+    __slots__ = ("id", "profile", "warnings", "workspace_roots")
+
+    def __init__(
+        self,
+        id: str,
+        profile: PermissionProfile,
+        workspace_roots: tuple[Path, ...] = (),
+        warnings: tuple[str, ...] = (),
+    ) -> None:
+        self.id = id
+        self.profile = profile
+        # Extra workspace roots the profile adds (``workspace_roots = [...]``).
+        self.workspace_roots = workspace_roots
+        self.warnings = warnings
+
+    def _compared(self) -> tuple[object, ...]:
+        # warnings left out of == and hash
+        return (self.id, self.profile, self.workspace_roots)
 
 
 def _entry(path: FsPath, access: FsAccess, *, skip: bool = False) -> FsEntry:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from llmx.sandbox.plan import NetworkAccess
 from llmx.sandbox.policy import PolicyError
-from llmx.sandbox.records import record
+from llmx.sandbox.value import Value
 
 # Not ``typing.TYPE_CHECKING``: importing ``typing`` costs milliseconds on the start-up of
 # ``llmx sandbox linux -- CMD``; mypy treats any constant of this name as true.
@@ -74,31 +74,42 @@ class SpecialKind(enum.Enum):
     UNKNOWN = "unknown"
 
 
-@record
-class SpecialPath:
-    kind: SpecialKind
-    subpath: str | None = None
-    # Only for UNKNOWN: the token as written.
-    token: str | None = None
+class SpecialPath(Value):
+    __slots__ = ("kind", "subpath", "token")
+
+    def __init__(
+        self,
+        kind: SpecialKind,
+        subpath: str | None = None,
+        token: str | None = None,
+    ) -> None:
+        self.kind = kind
+        self.subpath = subpath
+        # Only for UNKNOWN: the token as written.
+        self.token = token
 
 
-@record
-class GlobPattern:
+class GlobPattern(Value):
     """A glob (``*``, ``?``, ``[...]``, ``**``); only valid with ``deny``."""
 
-    pattern: str
+    __slots__ = ("pattern",)
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
 
 
 FsPath = Path | SpecialPath | GlobPattern
 
 
-@record
-class FsEntry:
-    path: FsPath
-    access: FsAccess
-    # ``skip``: a carve-out whose path does not exist is not masked (Codex writes this for
-    # the protected metadata entries of the workspace).
-    skip_if_missing: bool = False
+class FsEntry(Value):
+    __slots__ = ("access", "path", "skip_if_missing")
+
+    def __init__(self, path: FsPath, access: FsAccess, skip_if_missing: bool = False) -> None:
+        self.path = path
+        self.access = access
+        # ``skip``: a carve-out whose path does not exist is not masked (Codex writes this for
+        # the protected metadata entries of the workspace).
+        self.skip_if_missing = skip_if_missing
 
 
 class FsKind(enum.Enum):
@@ -107,12 +118,19 @@ class FsKind(enum.Enum):
     EXTERNAL_SANDBOX = "external-sandbox"
 
 
-@record
-class FileSystemPolicy:
-    kind: FsKind = FsKind.RESTRICTED
-    entries: tuple[FsEntry, ...] = ()
-    # Caps the depth of deny-glob expansion on Linux.
-    glob_scan_max_depth: int | None = None
+class FileSystemPolicy(Value):
+    __slots__ = ("entries", "glob_scan_max_depth", "kind")
+
+    def __init__(
+        self,
+        kind: FsKind = FsKind.RESTRICTED,
+        entries: tuple[FsEntry, ...] = (),
+        glob_scan_max_depth: int | None = None,
+    ) -> None:
+        self.kind = kind
+        self.entries = entries
+        # Caps the depth of deny-glob expansion on Linux.
+        self.glob_scan_max_depth = glob_scan_max_depth
 
 
 class Enforcement(enum.Enum):
@@ -126,11 +144,18 @@ class Enforcement(enum.Enum):
     EXTERNAL = "external"
 
 
-@record
-class PermissionProfile:
-    enforcement: Enforcement
-    file_system: FileSystemPolicy = FileSystemPolicy()
-    network: NetworkAccess = NetworkAccess.RESTRICTED
+class PermissionProfile(Value):
+    __slots__ = ("enforcement", "file_system", "network")
+
+    def __init__(
+        self,
+        enforcement: Enforcement,
+        file_system: FileSystemPolicy | None = None,
+        network: NetworkAccess = NetworkAccess.RESTRICTED,
+    ) -> None:
+        self.enforcement = enforcement
+        self.file_system = FileSystemPolicy() if file_system is None else file_system
+        self.network = network
 
 
 # --- decoding -------------------------------------------------------------------------

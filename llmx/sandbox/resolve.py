@@ -45,7 +45,7 @@ from llmx.sandbox.profiles import (
     SpecialPath,
 )
 from llmx.sandbox.protected import agent_homes
-from llmx.sandbox.records import field, record
+from llmx.sandbox.value import Value
 
 # Not ``typing.TYPE_CHECKING``: importing ``typing`` costs milliseconds on the start-up of
 # ``llmx sandbox linux -- CMD``; mypy treats any constant of this name as true.
@@ -54,19 +54,42 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-@record
-class SandboxConfig:
+class SandboxConfig(Value):
     """The config keys that decide the sandbox, already parsed."""
 
-    sandbox_mode: str | None = None
-    # ``sandbox_mode`` inside the active ``[profiles.NAME]`` (the ``-p`` config profile).
-    profile_sandbox_mode: str | None = None
-    sandbox_workspace_write: Mapping[str, Any] = field(default_factory=dict)
-    default_permissions: str | None = None
-    permissions: Mapping[str, Any] = field(default_factory=dict)
-    # ``[projects."<cwd>"].trust_level``.
-    project_trust: str | None = None
-    shell_environment_policy: Mapping[str, Any] = field(default_factory=dict)
+    __slots__ = (
+        "default_permissions",
+        "permissions",
+        "profile_sandbox_mode",
+        "project_trust",
+        "sandbox_mode",
+        "sandbox_workspace_write",
+        "shell_environment_policy",
+    )
+
+    def __init__(
+        self,
+        sandbox_mode: str | None = None,
+        profile_sandbox_mode: str | None = None,
+        sandbox_workspace_write: Mapping[str, Any] | None = None,
+        default_permissions: str | None = None,
+        permissions: Mapping[str, Any] | None = None,
+        project_trust: str | None = None,
+        shell_environment_policy: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.sandbox_mode = sandbox_mode
+        # ``sandbox_mode`` inside the active ``[profiles.NAME]`` (the ``-p`` config profile).
+        self.profile_sandbox_mode = profile_sandbox_mode
+        self.sandbox_workspace_write = (
+            {} if sandbox_workspace_write is None else sandbox_workspace_write
+        )
+        self.default_permissions = default_permissions
+        self.permissions = {} if permissions is None else permissions
+        # ``[projects."<cwd>"].trust_level``.
+        self.project_trust = project_trust
+        self.shell_environment_policy = (
+            {} if shell_environment_policy is None else shell_environment_policy
+        )
 
     @classmethod
     def from_mapping(
@@ -114,35 +137,77 @@ class SandboxConfig:
         )
 
 
-@record
-class SandboxFlags:
-    sandbox: str | None = None
-    full_auto: bool = False
-    bypass: bool = False
-    permission_profile: str | None = None
-    add_dirs: tuple[str, ...] = ()
+class SandboxFlags(Value):
+    __slots__ = ("add_dirs", "bypass", "full_auto", "permission_profile", "sandbox")
+
+    def __init__(
+        self,
+        sandbox: str | None = None,
+        full_auto: bool = False,
+        bypass: bool = False,
+        permission_profile: str | None = None,
+        add_dirs: tuple[str, ...] = (),
+    ) -> None:
+        self.sandbox = sandbox
+        self.full_auto = full_auto
+        self.bypass = bypass
+        self.permission_profile = permission_profile
+        self.add_dirs = add_dirs
 
 
-@record
-class ResolvedSandbox:
-    # The legacy form written as ``turn_context.sandbox_policy``.
-    policy: SandboxPolicy
-    # The profile with workspace roots written out, as ``turn_context.permission_profile``.
-    profile: PermissionProfile
-    # ``active_permission_profile.id`` when a named profile was chosen.
-    profile_id: str | None
-    plan: ConfinementPlan
-    cwd: Path
-    workspace_roots: tuple[Path, ...]
-    resolved_fs: ResolvedFileSystem | None
-    # The homes kept read-only wherever a writable root holds them, with what each is.
-    protected_homes: Mapping[Path, str] = field(default_factory=dict)
-    # The environment the plan was resolved in (``$TMPDIR``...), to resolve a widened
-    # profile the same way (``additional_permissions.bounded_sandbox``).
-    parent_env: Mapping[str, str] = field(default_factory=dict, compare=False)
-    # Why each decision was taken, in order; printed by ``--explain``.
-    reasons: tuple[str, ...] = ()
-    warnings: tuple[str, ...] = ()
+class ResolvedSandbox(Value):
+    __slots__ = (
+        "cwd",
+        "parent_env",
+        "plan",
+        "policy",
+        "profile",
+        "profile_id",
+        "protected_homes",
+        "reasons",
+        "resolved_fs",
+        "warnings",
+        "workspace_roots",
+    )
+
+    def __init__(
+        self,
+        policy: SandboxPolicy,
+        profile: PermissionProfile,
+        profile_id: str | None,
+        plan: ConfinementPlan,
+        cwd: Path,
+        workspace_roots: tuple[Path, ...],
+        resolved_fs: ResolvedFileSystem | None,
+        protected_homes: Mapping[Path, str] | None = None,
+        parent_env: Mapping[str, str] | None = None,
+        reasons: tuple[str, ...] = (),
+        warnings: tuple[str, ...] = (),
+    ) -> None:
+        # The legacy form written as ``turn_context.sandbox_policy``.
+        self.policy = policy
+        # The profile with workspace roots written out, as ``turn_context.permission_profile``.
+        self.profile = profile
+        # ``active_permission_profile.id`` when a named profile was chosen.
+        self.profile_id = profile_id
+        self.plan = plan
+        self.cwd = cwd
+        self.workspace_roots = workspace_roots
+        self.resolved_fs = resolved_fs
+        # The homes kept read-only wherever a writable root holds them, with what each is.
+        self.protected_homes = {} if protected_homes is None else protected_homes
+        # The environment the plan was resolved in (``$TMPDIR``...), to resolve a widened
+        # profile the same way (``additional_permissions.bounded_sandbox``).
+        self.parent_env = {} if parent_env is None else parent_env
+        # Why each decision was taken, in order; printed by ``--explain``.
+        self.reasons = reasons
+        self.warnings = warnings
+
+    def _compared(self) -> tuple[object, ...]:
+        # parent_env left out of == and hash
+        return (self.policy, self.profile, self.profile_id, self.plan, self.cwd,
+                self.workspace_roots, self.resolved_fs, self.protected_homes, self.reasons,
+                self.warnings)
 
 
 # What to do about a sandbox key of the configuration that cannot be used.

@@ -13,7 +13,7 @@ import os
 from llmx.sandbox.failure import SandboxFailure
 from llmx.sandbox.linux import bwrap, kernel, landlock
 from llmx.sandbox.plan import ConfinementPlan
-from llmx.sandbox.records import record
+from llmx.sandbox.value import Value
 
 
 class BackendKind(enum.Enum):
@@ -31,19 +31,23 @@ class BackendKind(enum.Enum):
     LANDLOCK = "landlock"
 
 
-@record
-class BackendStatus:
-    kind: BackendKind
-    available: bool
-    reason: str
+class BackendStatus(Value):
+    __slots__ = ("available", "kind", "reason")
+
+    def __init__(self, kind: BackendKind, available: bool, reason: str) -> None:
+        self.kind = kind
+        self.available = available
+        self.reason = reason
 
 
-@record
-class BackendChoice:
+class BackendChoice(Value):
     """The chosen backend and what was found about every backend (for ``--explain``)."""
 
-    kind: BackendKind
-    statuses: tuple[BackendStatus, ...]
+    __slots__ = ("kind", "statuses")
+
+    def __init__(self, kind: BackendKind, statuses: tuple[BackendStatus, ...]) -> None:
+        self.kind = kind
+        self.statuses = statuses
 
 
 class UnenforceablePlan(SandboxFailure, RuntimeError):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import signal
 
-from llmx.sandbox.records import record
+from llmx.sandbox.value import Value
 
 
 class DenialKind(enum.Enum):
@@ -59,13 +59,15 @@ def detect_denial(exit_code: int, *outputs: bytes) -> DenialKind | None:
     return None
 
 
-@record
-class DenialFinding:
+class DenialFinding(Value):
     """One refusal seen in the output: its kind, the path it names (if any), the line."""
 
-    kind: DenialKind
-    path: str | None
-    line: str
+    __slots__ = ("kind", "line", "path")
+
+    def __init__(self, kind: DenialKind, path: str | None, line: str) -> None:
+        self.kind = kind
+        self.path = path
+        self.line = line
 
 
 # A quoted path, or a bare absolute/relative path, next to the refusal message. Compiled

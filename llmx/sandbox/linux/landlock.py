@@ -16,7 +16,7 @@ import stat
 import struct
 
 from llmx.sandbox.linux import kernel
-from llmx.sandbox.records import record
+from llmx.sandbox.value import Value
 
 _CREATE_RULESET_VERSION = 1
 _RULE_PATH_BENEATH = 1
@@ -73,14 +73,22 @@ def _all_fs_access(abi: int) -> int:
     return access
 
 
-@record
-class LandlockRules:
+class LandlockRules(Value):
     """What the ruleset allows; computed in the parent, applied in the child."""
 
-    abi: int
-    readable: tuple[str, ...]
-    writable: tuple[str, ...]
-    restrict_network: bool
+    __slots__ = ("abi", "readable", "restrict_network", "writable")
+
+    def __init__(
+        self,
+        abi: int,
+        readable: tuple[str, ...],
+        writable: tuple[str, ...],
+        restrict_network: bool,
+    ) -> None:
+        self.abi = abi
+        self.readable = readable
+        self.writable = writable
+        self.restrict_network = restrict_network
 
 
 def apply(rules: LandlockRules) -> None:

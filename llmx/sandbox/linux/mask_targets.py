@@ -30,7 +30,7 @@ import fcntl
 import os
 import stat
 
-from llmx.sandbox.records import mutable_record, record
+from llmx.sandbox.value import Value
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -57,25 +57,35 @@ def path_key(path: str) -> str:
     return f"{value:016x}"
 
 
-@record
-class MaskTarget:
-    path: str
-    key: str
-    marker: str
-    # (st_dev, st_ino) of a directory we made or adopted; None for one that is not ours.
-    identity: tuple[int, int] | None
+class MaskTarget(Value):
+    __slots__ = ("identity", "key", "marker", "path")
+
+    def __init__(self, path: str, key: str, marker: str, identity: tuple[int, int] | None) -> None:
+        self.path = path
+        self.key = key
+        self.marker = marker
+        # (st_dev, st_ino) of a directory we made or adopted; None for one that is not ours.
+        self.identity = identity
 
 
-@mutable_record
 class MaskRegistration:
     """This process's claim on some targets; ``release`` once the command is gone."""
 
-    root_fd: int
-    targets: tuple[MaskTarget, ...]
-    released: bool = False
-    # The paths asked for (``targets`` leaves out the unwritable ones): what a next
-    # command's request is matched against to take this claim back (``_reclaim``).
-    requested: tuple[str, ...] = ()
+    __slots__ = ("released", "requested", "root_fd", "targets")
+
+    def __init__(
+        self,
+        root_fd: int,
+        targets: tuple[MaskTarget, ...],
+        released: bool = False,
+        requested: tuple[str, ...] = (),
+    ) -> None:
+        self.root_fd = root_fd
+        self.targets = targets
+        self.released = released
+        # The paths asked for (``targets`` leaves out the unwritable ones): what a next
+        # command's request is matched against to take this claim back (``_reclaim``).
+        self.requested = requested
 
     @property
     def paths(self) -> tuple[str, ...]:

@@ -15,7 +15,7 @@ import errno
 import os
 
 from llmx.sandbox.linux import exec_report, kernel, landlock, pidns, seccomp
-from llmx.sandbox.records import field, record
+from llmx.sandbox.value import Value
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -35,50 +35,103 @@ _KEPT_FLAGS = {
 }
 
 
-@record
-class ChildSetup:
+class ChildSetup(Value):
     """Everything the child does between fork and exec, decided by the parent."""
 
-    uid: int
-    gid: int
-    cwd: str
-    namespaces: bool
-    restrict_network: bool
-    writable_roots: tuple[str, ...]
-    # Existing paths under a writable root that are bound read-only.
-    read_only_binds: tuple[str, ...]
-    # Empty directories under a writable root (made for the purpose, see ``mask_targets``)
-    # on which an empty read-only tmpfs is mounted, so a missing protected name cannot be
-    # created.
-    masked_missing: tuple[str, ...]
-    denied_dirs: tuple[str, ...]
-    denied_files: tuple[str, ...]
-    # Folders under a writable root bound onto themselves, so that they cannot be renamed
-    # (``prepare._pinned``).
-    pinned: tuple[str, ...]
-    # Every other mount (``read_only_remounts``), remounted read-only.
-    read_only_remounts: tuple[tuple[str, int], ...]
-    # A Landlock ruleset built by the parent (``O_CLOEXEC``; closed once entered), the
-    # ABI it was made for, and the writable paths the child adds because they only exist
-    # in its mount namespace (the fresh ``/dev``'s ``pts`` and ``shm``).
-    landlock_ruleset: int | None
-    landlock_abi: int
-    landlock_own_writable: tuple[str, ...]
-    seccomp_program: bytes
-    last_cap: int
-    error_fd: int
-    # The command, started by the init of the PID namespace (own backend only; otherwise
-    # the caller execs it after ``run_in_child`` returns).
-    argv: tuple[str, ...] = ()
-    env: dict[str, str] = field(default_factory=dict)
-    # True on the exec path: the waiter is the process the user started, so it relays the
-    # signals sent to it to the command and cleans up after it (see ``pidns.split``).
-    relay_signals: bool = False
-    waiter_fds: tuple[int, ...] = ()
-    after_exit: Callable[[], None] | None = None
-    # Write end of the pipe on which the init reports the command's exit code once the
-    # namespace holds nothing else (``pidns.split``); ``None`` on the blocking paths.
-    status_fd: int | None = None
+    __slots__ = (
+        "after_exit",
+        "argv",
+        "cwd",
+        "denied_dirs",
+        "denied_files",
+        "env",
+        "error_fd",
+        "gid",
+        "landlock_abi",
+        "landlock_own_writable",
+        "landlock_ruleset",
+        "last_cap",
+        "masked_missing",
+        "namespaces",
+        "pinned",
+        "read_only_binds",
+        "read_only_remounts",
+        "relay_signals",
+        "restrict_network",
+        "seccomp_program",
+        "status_fd",
+        "uid",
+        "waiter_fds",
+        "writable_roots",
+    )
+
+    def __init__(
+        self,
+        uid: int,
+        gid: int,
+        cwd: str,
+        namespaces: bool,
+        restrict_network: bool,
+        writable_roots: tuple[str, ...],
+        read_only_binds: tuple[str, ...],
+        masked_missing: tuple[str, ...],
+        denied_dirs: tuple[str, ...],
+        denied_files: tuple[str, ...],
+        pinned: tuple[str, ...],
+        read_only_remounts: tuple[tuple[str, int], ...],
+        landlock_ruleset: int | None,
+        landlock_abi: int,
+        landlock_own_writable: tuple[str, ...],
+        seccomp_program: bytes,
+        last_cap: int,
+        error_fd: int,
+        argv: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
+        relay_signals: bool = False,
+        waiter_fds: tuple[int, ...] = (),
+        after_exit: Callable[[], None] | None = None,
+        status_fd: int | None = None,
+    ) -> None:
+        self.uid = uid
+        self.gid = gid
+        self.cwd = cwd
+        self.namespaces = namespaces
+        self.restrict_network = restrict_network
+        self.writable_roots = writable_roots
+        # Existing paths under a writable root that are bound read-only.
+        self.read_only_binds = read_only_binds
+        # Empty directories under a writable root (made for the purpose, see ``mask_targets``)
+        # on which an empty read-only tmpfs is mounted, so a missing protected name cannot be
+        # created.
+        self.masked_missing = masked_missing
+        self.denied_dirs = denied_dirs
+        self.denied_files = denied_files
+        # Folders under a writable root bound onto themselves, so that they cannot be renamed
+        # (``prepare._pinned``).
+        self.pinned = pinned
+        # Every other mount (``read_only_remounts``), remounted read-only.
+        self.read_only_remounts = read_only_remounts
+        # A Landlock ruleset built by the parent (``O_CLOEXEC``; closed once entered), the
+        # ABI it was made for, and the writable paths the child adds because they only exist
+        # in its mount namespace (the fresh ``/dev``'s ``pts`` and ``shm``).
+        self.landlock_ruleset = landlock_ruleset
+        self.landlock_abi = landlock_abi
+        self.landlock_own_writable = landlock_own_writable
+        self.seccomp_program = seccomp_program
+        self.last_cap = last_cap
+        self.error_fd = error_fd
+        # The command, started by the init of the PID namespace (own backend only; otherwise
+        # the caller execs it after ``run_in_child`` returns).
+        self.argv = argv
+        self.env = {} if env is None else env
+        # True on the exec path: the waiter is the process the user started, so it relays the
+        # signals sent to it to the command and cleans up after it (see ``pidns.split``).
+        self.relay_signals = relay_signals
+        self.waiter_fds = waiter_fds
+        self.after_exit = after_exit
+        # Write end of the pipe on which the init reports the command's exit code once the
+        # namespace holds nothing else (``pidns.split``); ``None`` on the blocking paths.
+        self.status_fd = status_fd
 
 
 class _StepFailed(Exception):

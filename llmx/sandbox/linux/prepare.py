@@ -22,36 +22,65 @@ from llmx.sandbox.linux import (
 )
 from llmx.sandbox.linux.backends import BackendKind, UnenforceablePlan, choose_backend
 from llmx.sandbox.plan import ConfinementPlan, NetworkAccess
-from llmx.sandbox.records import field, mutable_record, record
+from llmx.sandbox.value import Value
 
 _filters: dict[bool, bytes] = {}
 
 
-@mutable_record
 class PreparedCommand:
     """A command ready for ``subprocess``/``os.execve``; call ``close`` once it has exited."""
 
-    argv: list[str]
-    env: dict[str, str]
-    cwd: str
-    backend: BackendKind | None
-    pass_fds: tuple[int, ...] = ()
-    # Descriptors the child uses before exec but must not pass on (``O_CLOEXEC``).
-    child_fds: tuple[int, ...] = ()
-    # Read end of the pipe on which the child reports a failed set-up.
-    error_fd: int | None = None
-    _owned_fds: list[int] = field(default_factory=list)
-    # Mount points made for missing protected paths (``.git``, ``.agents``, ``.codex``);
-    # see ``mask_targets``.
-    masks: mask_targets.MaskRegistration | None = None
-    # The exec path of the own backend: the waiter, not this object, releases ``masks``.
-    masks_released_by_waiter: bool = False
-    # Read end of the pipe on which the own backend's init reports the command's exit code
-    # (one byte) once nothing else of the sandbox runs; see ``pidns.split``.
-    status_fd: int | None = None
-    # What the child does before exec (own and Landlock backends): run as ``preexec`` by
-    # a forked child, or sent to the spawn server.
-    child_setup: namespaces.ChildSetup | None = None
+    __slots__ = (
+        "_owned_fds",
+        "argv",
+        "backend",
+        "child_fds",
+        "child_setup",
+        "cwd",
+        "env",
+        "error_fd",
+        "masks",
+        "masks_released_by_waiter",
+        "pass_fds",
+        "status_fd",
+    )
+
+    def __init__(
+        self,
+        argv: list[str],
+        env: dict[str, str],
+        cwd: str,
+        backend: BackendKind | None,
+        pass_fds: tuple[int, ...] = (),
+        child_fds: tuple[int, ...] = (),
+        error_fd: int | None = None,
+        _owned_fds: list[int] | None = None,
+        masks: mask_targets.MaskRegistration | None = None,
+        masks_released_by_waiter: bool = False,
+        status_fd: int | None = None,
+        child_setup: namespaces.ChildSetup | None = None,
+    ) -> None:
+        self.argv = argv
+        self.env = env
+        self.cwd = cwd
+        self.backend = backend
+        self.pass_fds = pass_fds
+        # Descriptors the child uses before exec but must not pass on (``O_CLOEXEC``).
+        self.child_fds = child_fds
+        # Read end of the pipe on which the child reports a failed set-up.
+        self.error_fd = error_fd
+        self._owned_fds = [] if _owned_fds is None else _owned_fds
+        # Mount points made for missing protected paths (``.git``, ``.agents``, ``.codex``);
+        # see ``mask_targets``.
+        self.masks = masks
+        # The exec path of the own backend: the waiter, not this object, releases ``masks``.
+        self.masks_released_by_waiter = masks_released_by_waiter
+        # Read end of the pipe on which the own backend's init reports the command's exit code
+        # (one byte) once nothing else of the sandbox runs; see ``pidns.split``.
+        self.status_fd = status_fd
+        # What the child does before exec (own and Landlock backends): run as ``preexec`` by
+        # a forked child, or sent to the spawn server.
+        self.child_setup = child_setup
 
     @property
     def preexec(self) -> Callable[[], None] | None:
@@ -144,14 +173,24 @@ def _empty_dir(path: Path) -> bool:
         return False
 
 
-@record
-class _Layout:
-    writable: tuple[str, ...]
-    read_only: tuple[str, ...]
-    masked_missing: tuple[str, ...]
-    denied_dirs: tuple[str, ...]
-    denied_files: tuple[str, ...]
-    pinned: tuple[str, ...] = ()
+class _Layout(Value):
+    __slots__ = ("denied_dirs", "denied_files", "masked_missing", "pinned", "read_only", "writable")
+
+    def __init__(
+        self,
+        writable: tuple[str, ...],
+        read_only: tuple[str, ...],
+        masked_missing: tuple[str, ...],
+        denied_dirs: tuple[str, ...],
+        denied_files: tuple[str, ...],
+        pinned: tuple[str, ...] = (),
+    ) -> None:
+        self.writable = writable
+        self.read_only = read_only
+        self.masked_missing = masked_missing
+        self.denied_dirs = denied_dirs
+        self.denied_files = denied_files
+        self.pinned = pinned
 
 
 def _pinned(writable: list[str], protected: list[str]) -> tuple[str, ...]:

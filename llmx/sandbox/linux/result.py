@@ -5,7 +5,7 @@ from __future__ import annotations
 from llmx.sandbox.failure import SandboxFailure
 from llmx.sandbox.linux.backends import BackendKind
 from llmx.sandbox.linux.denials import DenialKind, detect_denial
-from llmx.sandbox.records import record
+from llmx.sandbox.value import Value
 
 
 class SandboxSetupError(SandboxFailure, RuntimeError):
@@ -15,20 +15,41 @@ class SandboxSetupError(SandboxFailure, RuntimeError):
 SETUP_TODO = "`llmx sandbox explain` says what this machine's backends can do"
 
 
-@record
-class ConfinedResult:
+class ConfinedResult(Value):
     """The outcome of one command; ``exit_code`` is shell-style (128+N for signal N)."""
 
-    exit_code: int
-    stdout: bytes
-    stderr: bytes
-    # stdout and stderr interleaved in the order they arrived.
-    aggregated: bytes
-    duration_s: float
-    timed_out: bool
-    denied: DenialKind | None
-    # None when the plan was unconfined and the command ran as is.
-    backend: BackendKind | None
+    __slots__ = (
+        "aggregated",
+        "backend",
+        "denied",
+        "duration_s",
+        "exit_code",
+        "stderr",
+        "stdout",
+        "timed_out",
+    )
+
+    def __init__(
+        self,
+        exit_code: int,
+        stdout: bytes,
+        stderr: bytes,
+        aggregated: bytes,
+        duration_s: float,
+        timed_out: bool,
+        denied: DenialKind | None,
+        backend: BackendKind | None,
+    ) -> None:
+        self.exit_code = exit_code
+        self.stdout = stdout
+        self.stderr = stderr
+        # stdout and stderr interleaved in the order they arrived.
+        self.aggregated = aggregated
+        self.duration_s = duration_s
+        self.timed_out = timed_out
+        self.denied = denied
+        # None when the plan was unconfined and the command ran as is.
+        self.backend = backend
 
 
 def shell_exit_code(returncode: int) -> int:

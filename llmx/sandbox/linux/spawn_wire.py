@@ -17,7 +17,7 @@ import os
 import socket
 
 from llmx.sandbox.linux.namespaces import ChildSetup
-from llmx.sandbox.records import record
+from llmx.sandbox.value import Value
 
 TYPE_CHECKING = False  # not ``typing``'s: the server imports no more than it runs
 if TYPE_CHECKING:
@@ -40,43 +40,56 @@ FAILED = b"F"
 
 # ``ChildSetup`` fields that hold descriptors, sent as ``SCM_RIGHTS``.
 _FD_FIELDS = ("error_fd", "status_fd", "landlock_ruleset")
-# Fields only the exec path uses (``exec_confined``); a spawn server never sees them set.
-_LOCAL_FIELDS = ("after_exit", "waiter_fds", "relay_signals")
+# Fields only the exec path uses (``exec_confined``), with their defaults: a spawn server
+# never sees them set.
+_LOCAL_FIELDS: dict[str, object] = {
+    "after_exit": None, "waiter_fds": (), "relay_signals": False,
+}
 
 
 class ProtocolError(RuntimeError):
     """A message the other end could not have sent: the two are out of step."""
 
 
-@record
-class SpawnRequest:
+class SpawnRequest(Value):
     """One command for the server to start: its stdio and what its child sets up."""
 
-    request_id: int
-    stdin: int
-    stdout: int
-    stderr: int
-    setup: ChildSetup
+    __slots__ = ("request_id", "setup", "stderr", "stdin", "stdout")
+
+    def __init__(
+        self,
+        request_id: int,
+        stdin: int,
+        stdout: int,
+        stderr: int,
+        setup: ChildSetup,
+    ) -> None:
+        self.request_id = request_id
+        self.stdin = stdin
+        self.stdout = stdout
+        self.stderr = stderr
+        self.setup = setup
 
 
-@record
-class EncodedRequest:
+class EncodedRequest(Value):
     """A request ready for ``send_fds``; the caller closes ``memfd`` once it is sent."""
 
-    message: bytes
-    fds: list[int]
-    memfd: int | None = None
+    __slots__ = ("fds", "memfd", "message")
+
+    def __init__(self, message: bytes, fds: list[int], memfd: int | None = None) -> None:
+        self.message = message
+        self.fds = fds
+        self.memfd = memfd
 
 
 def encode_request(request: SpawnRequest) -> EncodedRequest:
     """The message and the descriptors to send with it (the caller still owns them)."""
     fds = [request.stdin, request.stdout, request.stderr]
     fields: dict[str, object] = {}
-    for spec in ChildSetup.__record_fields__:  # type: ignore[attr-defined]
-        name = spec.name
+    for name in ChildSetup.__slots__:
         value = getattr(request.setup, name)
         if name in _LOCAL_FIELDS:
-            if value != spec.default:
+            if value != _LOCAL_FIELDS[name]:
                 raise ValueError(f"{name} cannot be sent to a spawn server")
             continue
         if name in _FD_FIELDS and value is not None:
