@@ -24,8 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from llmx.sandbox.linux import BackendKind
-from llmx.sandbox.linux.backends import backend_status
+from llmx.sandbox.linux.backends import BackendKind, backend_status
 from llmx.sandbox.linux.spawn import run_confined, warm_up
 from llmx.sandbox.plan import ConfinementPlan, WritableRoot
 from llmx.sandbox.protected import protected_subpaths

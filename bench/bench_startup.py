@@ -11,7 +11,9 @@ Run: .venv/bin/python bench/bench_startup.py [--runs N] [--sessions N] [--codex 
 generated sessions (``bench_sessions.py``'s), with the index already built (warm).
 ``--codex`` (or ``$CODEX_BIN``) is a Codex CLI binary to time ``codex sandbox -- true``
 against, e.g. the one ``npm i @openai/codex`` installs under
-``node_modules/@openai/codex-linux-x64/vendor/*/bin/codex``.
+``node_modules/@openai/codex-linux-x64/vendor/*/bin/codex``. ``--baseline`` is the
+``llmx`` console script of another checkout's virtualenv (say, of the commit before a
+change), whose ``llmx sandbox linux -- true`` is timed in the same rounds.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--sessions", type=int, default=10_000)
     parser.add_argument("--codex", default=os.environ.get("CODEX_BIN"))
+    parser.add_argument("--baseline", help="another checkout's .venv/bin/llmx")
     args = parser.parse_args()
     venv_bin = Path(sys.executable).parent
     llmx = str(venv_bin / "llmx")
@@ -90,6 +93,9 @@ def main() -> None:
             commands[name] = [llmx, "sessions", "list", "--limit", "20"]
             envs[name] = {**env, "LLMX_HOME": str(sessions_home)}
             _spawn_once(commands[name], envs[name], str(cwd))  # builds the index
+        if args.baseline:
+            commands["baseline: llmx sandbox linux -- true"] = [
+                args.baseline, "sandbox", "linux", "--", "true"]
         if args.codex:
             commands["codex sandbox -- true"] = [args.codex, "sandbox", "--", "true"]
         for name, argv in commands.items():  # warm the page cache; fail fast on a bad command

@@ -35,8 +35,7 @@ from support.escape_routes import BACKENDS, EscapeRoute  # noqa: E402
 from support.escape_run import RouteResult, run_route  # noqa: E402
 from support.unprivileged import GID, UID, interpreter_for_nobody  # noqa: E402
 
-from llmx.sandbox.linux import BackendKind  # noqa: E402
-from llmx.sandbox.linux.backends import backend_status  # noqa: E402
+from llmx.sandbox.linux.backends import BackendKind, backend_status  # noqa: E402
 
 
 def _columns(codex: str | None,

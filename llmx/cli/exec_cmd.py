@@ -66,8 +66,7 @@ def reparse_words(args: argparse.Namespace) -> None:
     """Parse the flags among the words (``resume --last PROMPT``, ``PROMPT --json``)."""
     if "-h" in args.words or "--help" in args.words:
         _word_help(args.words)
-    if not reparse_simple_words(args):
-        reparse_words_with_argparse(args)
+    reparse_words_with_argparse(args)
 
 
 def _word_help(words: list[str]) -> None:
@@ -93,24 +92,6 @@ def _word_help(words: list[str]) -> None:
                         help="with --last: the most recent session of any directory")
     _add_shared(parser)
     parser.parse_args(["--help"])
-
-
-# The only flags among the words that the usual command lines carry (``resume --last``).
-_SIMPLE_FLAGS = {"--last": "last", "--all": "all"}
-
-
-def reparse_simple_words(args: argparse.Namespace) -> bool:
-    """The words' parse without a second argparse parser (building one costs more than the
-    rest of the parse), when every flag among them is exactly ``--last`` or ``--all``;
-    False, with ``args`` untouched, for anything else. The result equals
-    :func:`reparse_words_with_argparse`'s (``tests/e2e/test_exec_word_parse.py``)."""
-    flags = [word for word in args.words if word.startswith("-") and word != "-"]
-    if any(flag not in _SIMPLE_FLAGS for flag in flags):
-        return False
-    for flag in flags:
-        setattr(args, _SIMPLE_FLAGS[flag], True)
-    args.words = [word for word in args.words if word not in _SIMPLE_FLAGS]
-    return True
 
 
 def reparse_words_with_argparse(args: argparse.Namespace) -> None:

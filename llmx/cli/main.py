@@ -9,16 +9,11 @@ gets argparse's "invalid choice" message.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Sequence
 
 from llmx import __version__
-
-# ``typing`` costs milliseconds at start-up on a path that does not otherwise need it;
-# mypy treats any constant named TYPE_CHECKING as true.
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    import argparse
 
 # Each module registers one top-level command, named as the module without its
 # ``_cmd`` suffix (``llmx.cli.sandbox_cmd`` registers ``sandbox``; a test checks it).
@@ -106,33 +101,18 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def parsed_without_argparse(command: str, argv: Sequence[str]) -> object | None:
-    """The arguments as the command module's ``parse_simple(argv)`` reads them, when it has
-    one and the line is a common form it knows (a start-up without ``argparse``); ``None``
-    sends the line through the parser (help, errors, anything unusual)."""
-    module = next(m for m in COMMAND_MODULES if command_name(m) == command)
-    __import__(module)
-    parse = getattr(sys.modules[module], "parse_simple", None)
-    return None if parse is None else parse(argv)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args_in = list(sys.argv[1:] if argv is None else argv)
     if args_in == ["--version"]:
         # What argparse's version action prints, without building any parser.
         sys.stdout.write(f"llmx {__version__}\n")
         return 0
-    only = requested_command(args_in)
-    simple = only is not None and command_position(args_in) == 0
-    args = parsed_without_argparse(only, args_in) if simple and only is not None else None
-    if args is None and not args_in:
+    if not args_in:
         # ``llmx`` alone, the interactive session: no flag to parse, so none of the
         # commands' parsers is built (their imports would delay its first screen).
-        import argparse
-
         args = argparse.Namespace(command=None)
-    if args is None:
-        args = build_parser(only).parse_args(args_in)
+    else:
+        args = build_parser(requested_command(args_in)).parse_args(args_in)
     handler = getattr(args, "handler", None)
     if handler is None and getattr(args, "command", None) is None:
         from llmx.cli.interactive import run_new_session

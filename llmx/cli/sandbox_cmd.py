@@ -2,39 +2,19 @@
 
 ``llmx sandbox linux -- CMD`` (alias ``landlock``), ``llmx sandbox macos -- CMD`` (alias
 ``seatbelt``) and ``llmx sandbox explain [-- CMD]``. Any of them takes ``--explain``.
-Nothing heavy is imported here, not even ``argparse``: ``llmx sandbox linux -- true`` is on
-a hot path, and ``parse_simple`` reads its usual command lines without a parser.
+Nothing heavy is imported here: ``llmx sandbox linux -- true`` is on a hot path, and the
+work is imported by the handler.
 """
 
 from __future__ import annotations
 
-from types import SimpleNamespace
+import argparse
+from typing import Any
 
 from llmx.cli.choices import LINUX_BACKENDS, SANDBOX_MODES
 
-# Not ``typing.TYPE_CHECKING``: importing ``typing`` costs milliseconds on the start-up of
-# ``llmx sandbox linux -- CMD``; mypy treats any constant of this name as true.
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    import argparse
-    from collections.abc import Sequence
-    from typing import Any
-
-# ``parse_simple``'s share of ``add_sandbox_options`` (a test checks they agree): each
-# option spelling -> (attribute, how the option sets it).
-_SWITCHES = {"--full-auto": "full_auto", "--dangerously-bypass-approvals-and-sandbox": "bypass",
-             "--yolo": "bypass", "--explain": "explain", "--log-denials": "log_denials"}
-_VALUES = {"-s": "sandbox_mode", "--sandbox": "sandbox_mode", "-P": "permission_profile",
-           "--permission-profile": "permission_profile",
-           "--permissions-profile": "permission_profile", "-p": "config_profile",
-           "--profile": "config_profile", "-C": "cd", "--cd": "cd", "--backend": "backend"}
-# Values an option of ``_VALUES`` accepts, where argparse checks them (``choices``).
-_CHOICES = {"sandbox_mode": SANDBOX_MODES, "backend": LINUX_BACKENDS}
-_LISTS = {"--add-dir": "add_dir", "-c": "config", "--config": "config"}
 
 def add_sandbox_options(parser: argparse.ArgumentParser, *, platform: str) -> None:
-    import argparse
-
     parser.add_argument(
         "--full-auto", action="store_true", help="workspace-write (the cwd, /tmp and $TMPDIR)"
     )
@@ -116,45 +96,6 @@ def add_parser(subparsers: Any) -> None:
         add_sandbox_options(
             sub.add_parser(name, aliases=aliases, help=help_text), platform=platform
         )
-
-
-def parse_simple(argv: Sequence[str]) -> SimpleNamespace | None:
-    """``llmx sandbox linux|landlock [OPTIONS] -- COMMAND ...`` read as argparse reads it,
-    without importing argparse (milliseconds of every confined command's start).
-
-    Only exact option spellings, each value as a separate word not starting with ``-``
-    (and ``-s``/``--backend`` with a known name), then ``--`` and a command; anything else
-    (help, an abbreviation, ``--opt=value``, a bad value, no ``--``) returns ``None`` and goes
-    through the parser, so its help and error messages are argparse's own.
-    """
-    if len(argv) < 4 or argv[0] != "sandbox" or argv[1] not in ("linux", "landlock"):
-        return None
-    parsed: dict[str, Any] = {
-        "full_auto": False, "sandbox_mode": None, "permission_profile": None, "add_dir": [],
-        "config": [], "config_profile": None, "cd": None, "bypass": False, "explain": False,
-        "log_denials": False, "backend": None}
-    index = 2
-    while index < len(argv) and argv[index] != "--":
-        word = argv[index]
-        if word in _SWITCHES:
-            parsed[_SWITCHES[word]] = True
-            index += 1
-            continue
-        if index + 1 == len(argv) or argv[index + 1].startswith("-"):
-            return None
-        value = argv[index + 1]
-        name = _VALUES.get(word)
-        if name is not None and value in _CHOICES.get(name, (value,)):
-            parsed[name] = value
-        elif word in _LISTS:
-            parsed[_LISTS[word]].append(value)
-        else:
-            return None
-        index += 2
-    if len(argv) - index < 2:
-        return None
-    return SimpleNamespace(command=list(argv[index:]), sandbox_command=argv[1], **parsed,
-                           handler=_run, platform="linux")
 
 
 def _run(args: argparse.Namespace) -> int:

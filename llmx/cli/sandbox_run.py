@@ -10,14 +10,12 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from llmx.cli.errors import error_line, warn
 from llmx.sandbox.failure import SandboxFailure
 from llmx.sandbox.policy import FlagError, PolicyError
 
-# Not ``typing.TYPE_CHECKING``: importing ``typing`` costs milliseconds on the start-up of
-# ``llmx sandbox linux -- CMD``; mypy treats any constant of this name as true.
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
     from typing import Any
@@ -151,7 +149,7 @@ def _backend(args: argparse.Namespace) -> Any:
     name = getattr(args, "backend", None)
     if name is None:
         return None
-    from llmx.sandbox.linux import BackendKind
+    from llmx.sandbox.linux.backends import BackendKind
 
     return BackendKind(name)
 
@@ -166,16 +164,16 @@ def _backend_lines(args: argparse.Namespace, resolved: Any, platform: str) -> li
         return [f"backend: seatbelt ({SANDBOX_EXEC} {'found' if present else 'not found'})"]
     if not sys.platform.startswith("linux"):
         return [f"backend: none (no Linux sandbox on {sys.platform})"]
-    from llmx.sandbox import linux
+    from llmx.sandbox.linux import backends
 
     lines = []
     try:
-        choice = linux.explain(resolved.plan, _backend(args))
+        choice = backends.explain(resolved.plan, _backend(args))
         lines.append(f"backend: {choice.kind.value}")
         statuses = choice.statuses
-    except linux.UnenforceablePlan as exc:
+    except backends.UnenforceablePlan as exc:
         lines.append(f"backend: none can enforce this plan: {exc}")
-        statuses = linux.probe_backends()
+        statuses = backends.probe_backends()
     for status in statuses:
         state = "available" if status.available else "unavailable"
         lines.append(f"  {status.kind.value}: {state} ({status.reason})")
@@ -198,7 +196,8 @@ def _run_linux(args: argparse.Namespace, resolved: Any, command: list[str]) -> i
     if not sys.platform.startswith("linux"):
         return _fail(args, SandboxFailure(f"the Linux sandbox needs Linux; this is {sys.platform}",
                                           "use `llmx sandbox macos` on macOS"), 1)
-    from llmx.sandbox.linux import SandboxSetupError, UnenforceablePlan
+    from llmx.sandbox.linux.backends import UnenforceablePlan
+    from llmx.sandbox.linux.result import SandboxSetupError
 
     plan = resolved.plan
     backend = _backend(args)
@@ -210,8 +209,8 @@ def _run_linux(args: argparse.Namespace, resolved: Any, command: list[str]) -> i
             sys.stderr.flush()
             exec_confined(command, cwd=resolved.cwd, plan=plan, env=plan.env, backend=backend,
                           program=f"llmx {_label(args)}")
-        from llmx.sandbox.linux import find_denials, format_denials
         from llmx.sandbox.linux.blocking import run_confined_blocking
+        from llmx.sandbox.linux.denials import find_denials, format_denials
 
         result = run_confined_blocking(
             command, cwd=resolved.cwd, plan=plan, env=plan.env, capture=True, backend=backend

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from llmx.sandbox.env_policy import NETWORK_DISABLED_ENV_VAR
 from llmx.sandbox.plan import ConfinementPlan, NetworkAccess
@@ -37,8 +38,6 @@ from llmx.sandbox.profiles import (
 from llmx.sandbox.resolve import ResolvedSandbox
 from llmx.sandbox.value import Value
 
-# Not ``typing.TYPE_CHECKING``: see ``llmx.sandbox.profiles``.
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 

@@ -23,13 +23,11 @@ import enum
 import fnmatch
 import re
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from llmx.sandbox.policy import PolicyError
 from llmx.sandbox.value import Value
 
-# Not ``typing.TYPE_CHECKING``: importing ``typing`` costs milliseconds on the start-up of
-# ``llmx sandbox linux -- CMD``; mypy treats any constant of this name as true.
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 

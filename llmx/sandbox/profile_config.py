@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from llmx.sandbox.plan import NetworkAccess
 from llmx.sandbox.policy import (
@@ -48,9 +49,6 @@ from llmx.sandbox.profiles import (
 from llmx.sandbox.protected import PROTECTED_METADATA_NAMES
 from llmx.sandbox.value import Value
 
-# Not ``typing.TYPE_CHECKING``: importing ``typing`` costs milliseconds on the start-up of
-# ``llmx sandbox linux -- CMD``; mypy treats any constant of this name as true.
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 

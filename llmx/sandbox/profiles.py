@@ -20,14 +20,12 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from llmx.sandbox.plan import NetworkAccess
 from llmx.sandbox.policy import PolicyError
 from llmx.sandbox.value import Value
 
-# Not ``typing.TYPE_CHECKING``: importing ``typing`` costs milliseconds on the start-up of
-# ``llmx sandbox linux -- CMD``; mypy treats any constant of this name as true.
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from llmx.sandbox.env_policy import NETWORK_DISABLED_ENV_VAR, ShellEnvironmentPolicy, build_env
 from llmx.sandbox.plan import ConfinementPlan, NetworkAccess
@@ -47,9 +48,6 @@ from llmx.sandbox.profiles import (
 from llmx.sandbox.protected import agent_homes
 from llmx.sandbox.value import Value
 
-# Not ``typing.TYPE_CHECKING``: importing ``typing`` costs milliseconds on the start-up of
-# ``llmx sandbox linux -- CMD``; mypy treats any constant of this name as true.
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 

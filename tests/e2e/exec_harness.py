@@ -18,7 +18,7 @@ API_KEY_ENV = "LLMX_TEST_MODEL_KEY"
 
 
 def _sandbox_unavailable() -> str | None:
-    from llmx.sandbox.linux import choose_backend
+    from llmx.sandbox.linux.backends import choose_backend
     from llmx.sandbox.plan import ConfinementPlan
 
     try:

@@ -1,13 +1,13 @@
-"""``llmx exec``'s words: the parse without a second parser equals argparse's, word for word."""
+"""``llmx exec``'s words: what they invoke, and the flags given among them."""
 
 from __future__ import annotations
 
 import argparse
-import copy
 
 import pytest
 
 from llmx.cli import exec_cmd
+from llmx.cli.errors import CommandError
 
 
 def _namespace(words: list[str]) -> argparse.Namespace:
@@ -16,52 +16,42 @@ def _namespace(words: list[str]) -> argparse.Namespace:
     return parser.parse_args(["exec", *words])
 
 
-SIMPLE = [
-    ["say hi"],
-    [],
-    ["-"],
-    [""],
-    ["resume", "--last", "hi"],
-    ["resume", "--last"],
-    ["resume", "--last", "--all", "hi"],
-    ["resume", "hi", "--last"],
-    ["resume", "--all", "--last", "-"],
-    ["resume", "0199a213-81c0-7800-8aa1-bbab2a035a53", "hi"],
-    ["two", "words"],
-    ["--last", "--last", "resume"],
-]
-
-FLAGGED = [
-    ["say hi", "--json"],
-    ["resume", "--last", "hi", "--json"],
-    ["resume", "--last", "-c", "model=\"o3\"", "hi"],
-    ["resume", "--la", "hi"],
-    ["--", "hi"],
-    ["hi", "-m", "mock-model", "--skip-git-repo-check"],
+# The words after ``exec``, what they invoke (resume, session, prompt), and the flags
+# among them that the second parse sets.
+CASES = [
+    (["say hi"], (False, None, "say hi"), {}),
+    ([], (False, None, None), {}),
+    (["-"], (False, None, "-"), {}),
+    (["resume", "--last", "hi"], (True, None, "hi"), {"last": True}),
+    (["resume", "--last", "--all", "hi"], (True, None, "hi"), {"last": True, "all": True}),
+    (["resume", "hi", "--last"], (True, None, "hi"), {"last": True}),
+    (["resume", "0199a213-81c0-7800-8aa1-bbab2a035a53", "hi"],
+     (True, "0199a213-81c0-7800-8aa1-bbab2a035a53", "hi"), {}),
+    (["say hi", "--json"], (False, None, "say hi"), {"json": True}),
+    (["resume", "--last", "hi", "--json"], (True, None, "hi"), {"last": True, "json": True}),
+    (["resume", "--last", "-c", 'model="o3"', "hi"], (True, None, "hi"),
+     {"last": True, "config": ['model="o3"']}),
+    (["hi", "-m", "mock-model", "--skip-git-repo-check"], (False, None, "hi"),
+     {"model": "mock-model", "skip_git_repo_check": True}),
 ]
 
 
-@pytest.mark.parametrize("words", SIMPLE + FLAGGED, ids=lambda words: " ".join(words) or "none")
-def test_the_words_parse_as_argparse_parses_them(words: list[str]) -> None:
+@pytest.mark.parametrize(("words", "invocation", "flags"), CASES,
+                         ids=lambda case: " ".join(case) if isinstance(case, list) else "")
+def test_the_flags_among_the_words_are_parsed(
+    words: list[str], invocation: tuple[bool, str | None, str | None], flags: dict[str, object]
+) -> None:
     args = _namespace(words)
-    expected = copy.deepcopy(args)
-    exec_cmd.reparse_words_with_argparse(expected)
-    exec_cmd.reparse_words(args)
-    assert vars(args) == vars(expected)
+    assert tuple(exec_cmd.parse_words(args)) == invocation
+    defaults = {"last": False, "all": False, "json": False, "config": [], "model": None,
+                "skip_git_repo_check": False}
+    for name, default in defaults.items():
+        assert getattr(args, name) == flags.get(name, default), name
 
 
-@pytest.mark.parametrize("words", SIMPLE, ids=lambda words: " ".join(words) or "none")
-def test_plain_words_and_resume_last_take_the_short_path(words: list[str]) -> None:
-    args = _namespace(words)
-    assert exec_cmd.reparse_simple_words(args)
-
-
-@pytest.mark.parametrize("words", FLAGGED, ids=lambda words: " ".join(words))
-def test_other_flags_are_left_to_argparse(words: list[str]) -> None:
-    args = _namespace(words)
-    before = vars(copy.deepcopy(args))
-    assert not exec_cmd.reparse_simple_words(args)
-    assert vars(args) == before
+def test_two_unquoted_words_are_refused_with_a_hint() -> None:
+    with pytest.raises(CommandError, match="quote the prompt as one argument"):
+        exec_cmd.parse_words(_namespace(["two", "words"]))
 
 
 def test_exec_resume_help_prints_the_resume_usage() -> None:

@@ -99,7 +99,7 @@ def test_sample_names_no_path_of_the_recording_machine() -> None:
 
 
 def _sandbox_missing() -> str | None:
-    from llmx.sandbox.linux import choose_backend
+    from llmx.sandbox.linux.backends import choose_backend
     from llmx.sandbox.plan import ConfinementPlan
 
     try:

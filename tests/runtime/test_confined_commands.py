@@ -18,9 +18,8 @@ from support.waits import within
 
 from llmx.runtime.session_sandbox import sandbox_setup
 from llmx.runtime.tools.shell import RunningCommand, run_command
-from llmx.sandbox.linux import BackendKind
 from llmx.sandbox.linux import spawn as confined_spawn
-from llmx.sandbox.linux.backends import backend_status
+from llmx.sandbox.linux.backends import BackendKind, backend_status
 from llmx.sandbox.linux.prepare import prepare
 from llmx.sandbox.plan import WritableRoot
 

@@ -34,7 +34,8 @@ from support.linux_sandbox import (
 from support.unprivileged import status_for_tests
 from support.waits import WAIT_SECONDS, wait_until
 
-from llmx.sandbox.linux import BackendKind, DenialKind, UnenforceablePlan
+from llmx.sandbox.linux.backends import BackendKind, UnenforceablePlan
+from llmx.sandbox.linux.denials import DenialKind
 from llmx.sandbox.plan import NetworkAccess, WritableRoot
 
 _LANDLOCK_PROCS = ("no PID namespace: the user's other processes are visible in /proc "

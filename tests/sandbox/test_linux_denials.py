@@ -10,8 +10,13 @@ from support import CODEX_FIXTURES
 from support.linux_sandbox import PYTHON, protected, workspace_plan
 from support.waits import within
 
-from llmx.sandbox.linux import DenialKind, detect_denial, find_denials, format_denials
-from llmx.sandbox.linux.denials import SIGSYS_EXIT
+from llmx.sandbox.linux.denials import (
+    SIGSYS_EXIT,
+    DenialKind,
+    detect_denial,
+    find_denials,
+    format_denials,
+)
 from llmx.sandbox.linux.spawn import run_confined
 
 

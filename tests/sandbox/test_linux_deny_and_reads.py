@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from support.linux_sandbox import SpawnRoute, protected, route_params
 
-from llmx.sandbox.linux import BackendKind, UnenforceablePlan
+from llmx.sandbox.linux.backends import BackendKind, UnenforceablePlan
 from llmx.sandbox.plan import ConfinementPlan, NetworkAccess
 
 ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/nonexistent"}

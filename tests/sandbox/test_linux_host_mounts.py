@@ -13,9 +13,8 @@ import pytest
 from support.linux_sandbox import BASE_ENV, protected, workspace_plan
 from support.waits import WAIT_SECONDS, within
 
-from llmx.sandbox.linux import BackendKind
 from llmx.sandbox.linux import spawn as confined_spawn
-from llmx.sandbox.linux.backends import backend_status
+from llmx.sandbox.linux.backends import BackendKind, backend_status
 from llmx.sandbox.linux.prepare import prepare
 
 ROUTES = [pytest.param(True, id="spawn-server"), pytest.param(False, id="forked")]

@@ -19,7 +19,8 @@ import pytest
 from support.linux_sandbox import backend_params, protected, workspace_plan
 from support.waits import WAIT_SECONDS, wait_until, within
 
-from llmx.sandbox.linux import BackendKind, mask_targets
+from llmx.sandbox.linux import mask_targets
+from llmx.sandbox.linux.backends import BackendKind
 from llmx.sandbox.linux.mask_targets import path_key, registry_root
 from llmx.sandbox.linux.spawn import run_confined
 

@@ -10,8 +10,7 @@ import pytest
 from support.linux_sandbox import workspace_plan
 from support.waits import WAIT_SECONDS
 
-from llmx.sandbox.linux import BackendKind
-from llmx.sandbox.linux.backends import backend_status
+from llmx.sandbox.linux.backends import BackendKind, backend_status
 from llmx.sandbox.linux.prepare import prepare
 from llmx.sandbox.plan import WritableRoot
 

@@ -14,8 +14,8 @@ import subprocess
 import pytest
 from support.linux_sandbox import PROBES, PYTHON
 
-from llmx.sandbox.linux import BackendKind, kernel, seccomp
-from llmx.sandbox.linux.backends import backend_status
+from llmx.sandbox.linux import kernel, seccomp
+from llmx.sandbox.linux.backends import BackendKind, backend_status
 
 pytestmark = pytest.mark.skipif(
     not backend_status(BackendKind.NAMESPACES).available,

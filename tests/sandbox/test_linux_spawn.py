@@ -21,15 +21,15 @@ from support.linux_sandbox import (
 )
 from support.waits import WAIT_SECONDS, wait_until, within
 
-from llmx.sandbox.linux import (
+from llmx.sandbox.linux.backends import (
     BackendKind,
-    DenialKind,
     UnenforceablePlan,
+    backend_status,
     choose_backend,
     explain,
 )
-from llmx.sandbox.linux.backends import backend_status
 from llmx.sandbox.linux.blocking import run_confined_blocking
+from llmx.sandbox.linux.denials import DenialKind
 from llmx.sandbox.linux.spawn import run_confined
 from llmx.sandbox.plan import ConfinementPlan, WritableRoot
 
@@ -179,7 +179,7 @@ def _exec_script(tmp_path: Path, command: list[str], backend: str) -> str:
     return (
         "import sys\n"
         "from pathlib import Path\n"
-        "from llmx.sandbox.linux import BackendKind\n"
+        "from llmx.sandbox.linux.backends import BackendKind\n"
         "from llmx.sandbox.linux.blocking import exec_confined\n"
         "from llmx.sandbox.plan import ConfinementPlan, WritableRoot\n"
         f"root = Path({str(tmp_path)!r})\n"

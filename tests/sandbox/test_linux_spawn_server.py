@@ -22,8 +22,8 @@ import pytest
 from support.linux_sandbox import alive, protected, workspace_plan
 from support.waits import WAIT_SECONDS, wait_readable, within
 
-from llmx.sandbox.linux import BackendKind, spawn_client, spawn_wire
-from llmx.sandbox.linux.backends import backend_status
+from llmx.sandbox.linux import spawn_client, spawn_wire
+from llmx.sandbox.linux.backends import BackendKind, backend_status
 from llmx.sandbox.linux.prepare import prepare
 from llmx.sandbox.linux.spawn import run_confined, warm_up
 
@@ -196,7 +196,7 @@ async def test_server_exits_when_the_connection_closes(tmp_path: Path) -> None:
 
 _SESSION = """
 import asyncio, os, sys
-from llmx.sandbox.linux import BackendKind
+from llmx.sandbox.linux.backends import BackendKind
 from llmx.sandbox.linux.spawn import start_confined, warm_up
 from llmx.sandbox.plan import ConfinementPlan
 

@@ -15,7 +15,7 @@ from support.linux_sandbox import alive
 from support.unprivileged import status_for_tests
 from support.waits import WAIT_SECONDS, wait_readable, wait_until
 
-from llmx.sandbox.linux import BackendKind
+from llmx.sandbox.linux.backends import BackendKind
 
 
 def _backend_param(kind: BackendKind) -> object:

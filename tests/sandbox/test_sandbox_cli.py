@@ -200,8 +200,7 @@ def test_missing_metadata_cannot_be_created_in_any_writable_root(tmp_path: Path,
                                                                  backend: str) -> None:
     """Finding 4: neither the cwd nor an --add-dir root gains a .git, .agents or .codex
     (git init included, as in Codex 0.169), and the run leaves nothing behind."""
-    from llmx.sandbox.linux import BackendKind
-    from llmx.sandbox.linux.backends import backend_status
+    from llmx.sandbox.linux.backends import BackendKind, backend_status
 
     status = backend_status(BackendKind(backend))
     if not status.available:
@@ -226,8 +225,7 @@ def test_missing_metadata_cannot_be_created_in_any_writable_root(tmp_path: Path,
 def test_a_repository_above_the_workspace_is_still_found(tmp_path: Path, backend: str) -> None:
     # The workspace's missing .git is masked by an empty folder, which git does not take
     # for a repository: it goes on looking upwards and finds the real one.
-    from llmx.sandbox.linux import BackendKind
-    from llmx.sandbox.linux.backends import backend_status
+    from llmx.sandbox.linux.backends import BackendKind, backend_status
 
     status = backend_status(BackendKind(backend))
     if not status.available:
@@ -360,8 +358,7 @@ _INIT_OF = {"namespaces": "python", "bubblewrap": "bwrap", "landlock": "none"}
 
 @pytest.mark.parametrize("backend", list(_INIT_OF))
 def test_backend_option_runs_that_backend(ws: Path, backend: str) -> None:
-    from llmx.sandbox.linux import BackendKind
-    from llmx.sandbox.linux.backends import backend_status
+    from llmx.sandbox.linux.backends import BackendKind, backend_status
 
     status = backend_status(BackendKind(backend))
     if not status.available:
@@ -369,7 +366,7 @@ def test_backend_option_runs_that_backend(ws: Path, backend: str) -> None:
     home = ws.parent / "home"
     explained = _llmx(["sandbox", "explain", "--backend", backend], ws, home)
     assert f"backend: {backend}\n" in explained.stdout, explained.stderr
-    # The second spelling is read by argparse alone (parse_simple passes it on).
+    # Both spellings argparse takes.
     for option in (["--backend", backend], [f"--backend={backend}"]):
         result = _llmx(["sandbox", "linux", *option, "--", "sh", "-c", _WHICH_INIT], ws, home)
         assert result.returncode == 0, result.stderr
@@ -379,8 +376,7 @@ def test_backend_option_runs_that_backend(ws: Path, backend: str) -> None:
 def test_backend_that_cannot_enforce_the_plan_refuses_to_run(ws: Path) -> None:
     # The landlock backend cannot keep .git read-only inside a writable root: the command
     # must not run (not even unprotected), and the line says which backend and why.
-    from llmx.sandbox.linux import BackendKind
-    from llmx.sandbox.linux.backends import backend_status
+    from llmx.sandbox.linux.backends import BackendKind, backend_status
 
     status = backend_status(BackendKind.LANDLOCK)
     if not status.available:
@@ -420,8 +416,7 @@ def test_stdin_file_reaches_the_command_whole(ws: Path, backend: str,
                                               log_denials: bool) -> None:
     # bubblewrap gets a file stdin through a pipe (it could be reopened for writing by
     # path otherwise): every byte must still arrive, in order.
-    from llmx.sandbox.linux import BackendKind
-    from llmx.sandbox.linux.backends import backend_status
+    from llmx.sandbox.linux.backends import BackendKind, backend_status
 
     status = backend_status(BackendKind(backend))
     if not status.available:

@@ -14,9 +14,9 @@ import os
 import sys
 from pathlib import Path
 
-from llmx.cli.sandbox_cmd import parse_simple
+from llmx.cli.main import build_parser
 from llmx.cli.sandbox_run import load_config
-from llmx.sandbox.linux import BackendKind
+from llmx.sandbox.linux.backends import BackendKind
 from llmx.sandbox.linux.spawn import run_confined, warm_up
 from llmx.sandbox.plan import ConfinementPlan
 from llmx.sandbox.resolve import SandboxConfig, SandboxFlags, resolve_sandbox
@@ -37,8 +37,7 @@ def main(argv: list[str]) -> int:
     forked = argv[:1] == ["--forked"]
     if forked:
         argv = argv[1:]
-    args = parse_simple(["sandbox", "linux", *argv])
-    assert args is not None, f"options not understood: {argv}"
+    args = build_parser("sandbox").parse_args(["sandbox", "linux", *argv])
     cwd = Path(args.cd).resolve() if args.cd else Path.cwd()
     config = load_config(Path(os.environ["LLMX_HOME"]), args.config)
     flags = SandboxFlags(sandbox=args.sandbox_mode, full_auto=False, bypass=args.bypass,

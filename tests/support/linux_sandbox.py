@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from llmx.sandbox.linux import BackendKind
+from llmx.sandbox.linux.backends import BackendKind
 from llmx.sandbox.linux.result import ConfinedResult
 from llmx.sandbox.linux.spawn import OutputCallback, run_confined, warm_up
 from llmx.sandbox.plan import ConfinementPlan, NetworkAccess, WritableRoot

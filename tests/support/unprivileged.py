@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from llmx.sandbox.linux import BackendKind, landlock
-from llmx.sandbox.linux.backends import BackendStatus, backend_status, seccomp_status
+from llmx.sandbox.linux import landlock
+from llmx.sandbox.linux.backends import BackendKind, BackendStatus, backend_status, seccomp_status
 
 # nobody:nogroup, the user every Linux system has.
 UID = GID = 65534

@@ -16,6 +16,7 @@ import signal
 import sys
 import time
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from llmx.sandbox.linux import exec_report, stdio
 from llmx.sandbox.linux.backends import BackendKind
@@ -23,9 +24,6 @@ from llmx.sandbox.linux.prepare import PreparedCommand, prepare
 from llmx.sandbox.linux.result import SETUP_TODO, ConfinedResult, SandboxSetupError, make_result
 from llmx.sandbox.plan import ConfinementPlan
 
-# Not ``typing.TYPE_CHECKING``: importing ``typing`` costs milliseconds on the start-up of
-# ``llmx sandbox linux -- CMD``; mypy treats any constant of this name as true.
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     import subprocess
     from typing import BinaryIO, NoReturn

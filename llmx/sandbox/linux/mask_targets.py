@@ -29,10 +29,10 @@ import errno
 import fcntl
 import os
 import stat
+from typing import TYPE_CHECKING
 
 from llmx.sandbox.value import Value
 
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from typing import Any

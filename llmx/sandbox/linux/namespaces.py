@@ -13,11 +13,11 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+from typing import TYPE_CHECKING
 
 from llmx.sandbox.linux import exec_report, kernel, landlock, pidns, seccomp
 from llmx.sandbox.value import Value
 
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import NoReturn

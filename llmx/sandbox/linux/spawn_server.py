@@ -25,10 +25,10 @@ import os
 import selectors
 import socket
 import sys
+from typing import TYPE_CHECKING
 
 from llmx.sandbox.linux import kernel, namespaces, pidns, spawn_wire
 
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import NoReturn
 

@@ -15,11 +15,11 @@ from __future__ import annotations
 import marshal
 import os
 import socket
+from typing import TYPE_CHECKING
 
 from llmx.sandbox.linux.namespaces import ChildSetup
 from llmx.sandbox.value import Value
 
-TYPE_CHECKING = False  # not ``typing``'s: the server imports no more than it runs
 if TYPE_CHECKING:
     from typing import Any
 
