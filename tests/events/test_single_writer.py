@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from support import PROJECT_ROOT
+from support.waits import wait_readable
 
 from llmx.events.ids import new_thread_id
 from llmx.events.reader import RolloutReader
@@ -38,6 +39,7 @@ class LiveWriter:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         )
         assert self.process.stdout is not None
+        wait_readable(self.process.stdout.fileno(), "the writer to print its rollout's path")
         first = self.process.stdout.readline().split(maxsplit=1)
         assert first[0] == "path", first
         self.path = Path(first[1].strip())

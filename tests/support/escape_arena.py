@@ -33,7 +33,7 @@ from pathlib import Path
 
 from support import host_kernel
 from support.escape_listeners import Listeners
-from support.waits import WAIT_SECONDS
+from support.waits import WAIT_SECONDS, wait_readable
 
 PROBE = Path(__file__).resolve().parent.parent / "sandbox" / "probes" / "escape"
 PYTHON = sys.executable
@@ -331,6 +331,7 @@ class Arena:
         assert self.holder.stdout is not None
         self.holder.stdin.write(self.secrets["holder_mem"] + "\n")
         self.holder.stdin.flush()
+        wait_readable(self.holder.stdout.fileno(), "the holder process to report itself")
         self.holder_info = json.loads(self.holder.stdout.readline())
         self.victim = subprocess.Popen(["sleep", "600"])
         self._cleanups.append(lambda: (self.victim.kill(),
