@@ -44,7 +44,11 @@ def llmx(home: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def home(tmp_path: Path) -> Path:
     home = tmp_path / "home"
     home.mkdir(mode=0o700)
-    (home / "config.toml").write_text('[profiles.wide]\nsandbox_mode = "workspace-write"\n')
+    # /tmp is left out of workspace-write: whether its missing .git is there at a given
+    # moment depends on other processes' sandboxes (a mask's mount point lingers), and the
+    # explanations compared below must not.
+    (home / "config.toml").write_text('[profiles.wide]\nsandbox_mode = "workspace-write"\n'
+                                      "[sandbox_workspace_write]\nexclude_slash_tmp = true\n")
     return home
 
 
