@@ -230,17 +230,22 @@ def list_sessions(
     return SessionPage(rows, encode_cursor(rows[-1]) if more and rows else None)
 
 
-def _fts_query(text: str) -> str:
-    # Every word must match, taken literally (no FTS5 operators from user input).
-    words = [w for w in text.split() if w]
-    return " ".join('"' + w.replace('"', '""') + '"' for w in words)
+def _fts_query(text: str, *, prefix: bool = False) -> str:
+    # Every word must match, taken literally (no FTS5 operators from user input); with
+    # ``prefix`` the last word may be the start of a word (a search typed as it goes).
+    words = ['"' + w.replace('"', '""') + '"' for w in text.split() if w]
+    if prefix and words:
+        words[-1] += "*"
+    return " ".join(words)
 
 
 def search_sessions(
-    index: SessionIndex, text: str, *, limit: int = 25, progress: Progress | None = None
+    index: SessionIndex, text: str, *, limit: int = 25, progress: Progress | None = None,
+    prefix: bool = False,
 ) -> list[SessionRow]:
-    """Sessions with a user message containing every word of ``text``, newest first."""
-    query = _fts_query(text)
+    """Sessions with a user message containing every word of ``text``, newest first (with
+    ``prefix``, the last word as the start of a word)."""
+    query = _fts_query(text, prefix=prefix)
     if not query:
         return []
     index.sync()

@@ -608,6 +608,11 @@ class LlmxApp(App[int]):
 
     async def action_ctrl_c(self) -> None:
         if self.screen is not self.screen_stack[0]:
+            from llmx.cli.tui.resume_picker import ResumePicker
+
+            if isinstance(self.screen, ResumePicker):  # Ctrl-C in the picker quits, as in Codex
+                self.pop_screen()
+                await self.quit_session()
             return
         if self.busy and not self.read_only:
             await self.submit(Interrupt())

@@ -1,12 +1,16 @@
 """The resume picker: the session index, newest first, with search and a folder filter.
 
-Typing filters by the words of the sessions' prompts (the index's full-text search);
-Tab switches between the sessions of this folder and all of them; the highlighted
-session's preview is shown below the list. Enter resumes it, Esc starts a new session.
+Typing filters as it goes: a session stays while every word typed is in one of its
+prompts (the index's full-text search, the last word taken as the start of a word) or
+in its name, id, folder or git branch, as Codex's picker matches. Tab switches between
+the sessions of this folder (the default, as in Codex) and all of them; the highlighted
+session's first prompt and last messages are shown below the list. Enter resumes it; Esc
+clears the search, or when it is empty starts a new session; Ctrl-C quits.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import ClassVar
@@ -21,6 +25,9 @@ from textual.widgets.option_list import Option
 from llmx.cli.tui.lists import move_highlight
 from llmx.projections.session_index import SessionIndex
 from llmx.projections.session_listing import SessionRow, list_sessions, search_sessions
+from llmx.projections.session_preview import last_messages
+
+PREVIEW_MESSAGES = 4
 
 PAGE_ROWS = 200
 
@@ -46,7 +53,7 @@ class ResumePicker(Screen[Path | None]):
     """Dismissed with the chosen session's rollout path, or None for a new session."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "new_session", "start new"),
+        Binding("escape", "escape", "clear search / start new"),
         Binding("tab", "toggle_scope", "this folder / all"),
         Binding("down", "move(1)", show=False),
         Binding("up", "move(-1)", show=False),
@@ -54,9 +61,9 @@ class ResumePicker(Screen[Path | None]):
     ]
     DEFAULT_CSS = """
     ResumePicker #picker-title { height: 1; text-style: bold; }
-    ResumePicker Input { border: none; height: 1; padding: 0 1; }
+    ResumePicker Input, ResumePicker Input:focus { border: none; height: 1; padding: 0 1; }
     ResumePicker OptionList { height: 1fr; border: none; }
-    ResumePicker #picker-preview { height: auto; max-height: 6; color: $text-muted; }
+    ResumePicker #picker-preview { height: auto; max-height: 8; color: $text-muted; }
     ResumePicker #picker-keys { height: 1; color: $text-muted; }
     """
 
@@ -81,16 +88,16 @@ class ResumePicker(Screen[Path | None]):
 
     def reload(self) -> None:
         query = self.query_one(Input).value.strip()
+        self.problem = None
         try:
             with SessionIndex.open(self.home) as index:
+                cwd = None if self.all_folders else self.cwd
+                listed = list_sessions(index, cwd=cwd, limit=PAGE_ROWS).rows
                 if query:
-                    rows = search_sessions(index, query, limit=PAGE_ROWS)
-                    if not self.all_folders:
-                        here = str(self.cwd)
-                        rows = [row for row in rows if row.cwd == here]
+                    rows = matching(query, listed, search_sessions(
+                        index, query, limit=PAGE_ROWS, prefix=True), cwd)
                 else:
-                    cwd = None if self.all_folders else self.cwd
-                    rows = list_sessions(index, cwd=cwd, limit=PAGE_ROWS).rows
+                    rows = listed
         except Exception as exc:  # sqlite3.Error, OSError: the index is derived, say so
             rows = []
             self.problem = (f"cannot read the session index: {exc} — run "
@@ -104,7 +111,8 @@ class ResumePicker(Screen[Path | None]):
         if rows:
             options.highlighted = 0
         scope = "all folders" if self.all_folders else str(self.cwd)
-        keys = f"{len(rows)} sessions in {scope} · tab: this folder/all · ↵ resume · esc new"
+        keys = (f"{len(rows)} sessions in {scope} · tab: this folder/all · ↵ resume · "
+                f"esc {'clear' if query else 'new'} · ctrl+c quit")
         self.query_one("#picker-keys", Static).update(self.problem or keys)
         self._preview()
 
@@ -115,7 +123,14 @@ class ResumePicker(Screen[Path | None]):
         if index is not None and 0 <= index < len(self.rows):
             row = self.rows[index]
             text.append(f"{row.id} · {row.cwd} · {row.model or ''}\n", style="dim")
-            text.append(row.preview)
+            text.append(row.preview.split("\n", 1)[0])
+            last = last_messages(Path(row.rollout_path), PREVIEW_MESSAGES)
+            if last and last[0].text == row.preview.split("\n", 1)[0].strip():
+                last = last[1:]  # the first prompt is already shown
+            for line in last:
+                mark = "› " if line.speaker == "user" else "• "
+                text.append(f"\n{mark}{line.text}",
+                            style="" if line.speaker == "user" else "italic")
         self.query_one("#picker-preview", Static).update(text)
 
     def on_input_changed(self, event: Input.Changed) -> None:
@@ -145,5 +160,28 @@ class ResumePicker(Screen[Path | None]):
             return
         self.dismiss(Path(self.rows[index].rollout_path))
 
-    def action_new_session(self) -> None:
+    def action_escape(self) -> None:
+        search = self.query_one(Input)
+        if search.value:
+            search.value = ""  # Input.Changed reloads the list
+            return
         self.dismiss(None)
+
+
+def _contains(row: SessionRow, words: list[str]) -> bool:
+    fields = " ".join(f for f in (row.name, row.id, row.cwd, row.git_branch) if f).lower()
+    return all(word in fields for word in words)
+
+
+def matching(query: str, listed: list[SessionRow], found: list[SessionRow],
+             cwd: Path | None) -> list[SessionRow]:
+    """The sessions ``query`` picks, newest first: those the full-text search ``found`` (in
+    ``cwd`` when given) and those of ``listed`` whose name, id, folder or branch hold every
+    word."""
+    words = query.lower().split()
+    if cwd is not None:
+        here = os.path.normpath(os.path.abspath(cwd))
+        found = [row for row in found if row.cwd == here]
+    rows = {row.id: row for row in found}
+    rows.update((row.id, row) for row in listed if row.id not in rows and _contains(row, words))
+    return sorted(rows.values(), key=lambda row: (row.updated_at_ms, row.id), reverse=True)
