@@ -11,6 +11,7 @@ the queue of prompts typed while a turn runs).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import os
 import time
@@ -29,7 +30,7 @@ from textual.widgets.option_list import Option
 from llmx import __version__
 from llmx.cli.tui import slash_commands as slash
 from llmx.cli.tui.composer import Composer
-from llmx.cli.tui.file_search import mention_at, rank, workspace_files
+from llmx.cli.tui.file_search import FileIndex, mention_at
 from llmx.cli.tui.history_recall import HistoryRecall
 from llmx.cli.tui.session_start import Start, StartKind
 from llmx.cli.tui.transcript_view import FRAME_S, TranscriptView
@@ -197,7 +198,8 @@ class LlmxApp(App[int]):
         self._asking = False
         self._last_ctrl_c = 0.0
         self._last_escape = 0.0
-        self._files: list[str] | None = None
+        # The workspace's files for ``@``, listed in the background once the session is open.
+        self.files = FileIndex(cwd)
         self._popup_kind = ""
         self._popup_items: list[str] = []
         self._listener: asyncio.Task[None] | None = None
@@ -283,6 +285,8 @@ class LlmxApp(App[int]):
             self._opening = False
             self._refresh_chrome()
             settle_heap()
+            if self.failure is None:
+                self._start_file_index()
 
     async def _resume_shown_first(self, ref: ThreadRef) -> None:
         """Resume ``ref``, showing its recorded transcript (the newest page) while the
@@ -545,12 +549,27 @@ class LlmxApp(App[int]):
             return
         mention = mention_at(line, column)
         if mention is not None:
-            if self._files is None:
-                self._files = workspace_files(self.cwd)
-            found = rank(mention[1], self._files)
-            self._open_popup("mention", found, found)
+            self._start_file_index()
+            found = self.files.search(mention[1])
+            if found is None:  # still listing: the popup fills when the list is ready
+                self._open_popup("mention", [""], ["listing the workspace's files…"])
+            else:
+                self._open_popup("mention", found, found)
             return
         self._close_popup()
+
+    def _start_file_index(self) -> None:
+        def ready() -> None:
+            # From the listing thread: only a popup waiting for the list needs it now.
+            if self._popup_kind == "mention" and self.is_running:
+                with contextlib.suppress(RuntimeError):  # the app has ended meanwhile
+                    self.call_from_thread(self._files_listed)
+
+        self.files.start(ready)
+
+    def _files_listed(self) -> None:
+        if self._popup_kind == "mention":
+            self.on_text_area_changed(Composer.Changed(self.composer))
 
     def _open_popup(self, kind: str, values: list[str], labels: list[str]) -> None:
         popup = self.query_one("#popup", OptionList)
@@ -584,6 +603,8 @@ class LlmxApp(App[int]):
         if not self._popup_items:
             return
         value = self._popup_items[min(index, len(self._popup_items) - 1)]
+        if not value:  # the files are still being listed
+            return
         composer = self.composer
         kind = self._popup_kind
         self._close_popup()

@@ -5,16 +5,30 @@ untracked ones not ignored: what a person means by "the project's files", and on
 call in a large repository); elsewhere from a walk that skips hidden folders and stops at
 ``MAX_FILES``. Matching is a subsequence match scored like fzf's: consecutive letters, a
 match at the start of a path component and a match in the file name count most.
+
+``FileIndex`` is what the session uses: the list is read once, in a thread of its own
+started with the session (a large repository's listing never holds up a keystroke); each
+query is first filtered by one regular expression over the candidates joined in one
+string, shortest path first (the subsequence test, run by the regex engine rather than
+per path in Python), and a query that extends the previous one only searches the
+previous one's matches. Only the filtered paths are scored; when more than
+``SCORED_MAX`` match (a query of one or two letters in a large repository), the search
+stops there and scores those, the shortest that match.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
+import threading
+from collections.abc import Callable
+from itertools import islice
 from pathlib import Path
 
 MAX_FILES = 200_000
 GIT_TIMEOUT_S = 10.0
+SCORED_MAX = 2_000
 
 
 def workspace_files(root: Path) -> list[str]:
@@ -95,3 +109,73 @@ def mention_at(text: str, cursor: int) -> tuple[int, str] | None:
     if start > 0 and not text[start - 1].isspace():
         return None
     return start, word
+
+
+def _subsequence(query: str) -> re.Pattern[str]:
+    """From a line's first letter of ``query`` to the line's end, the other letters in
+    order, case ignored; each gap is the run of characters up to the letter's next
+    occurrence, taken possessively (no backtracking: the first occurrence is the one a
+    subsequence test needs). Starting with a letter lets the engine skip to it."""
+    parts = []
+    for number, char in enumerate(query):
+        klass = "".join(re.escape(c) for c in sorted({char.lower(), char.upper()}))
+        parts.append(f"[{klass}]" if number == 0 else f"[^\\n{klass}]*+[{klass}]")
+    parts.append("[^\\n]*")
+    return re.compile("".join(parts))
+
+
+class FileIndex:
+    """The workspace's files, listed once in the background, searched per keystroke."""
+
+    def __init__(self, root: Path, *, scored_max: int = SCORED_MAX) -> None:
+        self.root = root
+        self.scored_max = scored_max
+        self._paths: list[str] | None = None
+        self._loaded = threading.Event()
+        self._started = False
+        self._on_ready: Callable[[], None] | None = None
+        # The last query and the blob of its matches (for a query that extends it).
+        self._last: tuple[str, str] | None = None
+        self._all = ""
+
+    def start(self, on_ready: Callable[[], None] | None = None) -> None:
+        """List the files in a thread; ``on_ready`` is called from it when they are."""
+        if self._started:
+            return
+        self._started = True
+        self._on_ready = on_ready
+        threading.Thread(target=self._load, name="llmx-file-index", daemon=True).start()
+
+    def _load(self) -> None:
+        paths = [p for p in workspace_files(self.root) if "\n" not in p]
+        self._all = "\n".join(sorted(paths, key=lambda p: (len(p), p)))
+        self._paths = paths
+        self._loaded.set()
+        if self._on_ready is not None:
+            self._on_ready()
+
+    @property
+    def ready(self) -> bool:
+        return self._loaded.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._loaded.wait(timeout)
+
+    def search(self, query: str, limit: int = 8) -> list[str] | None:
+        """The best ``limit`` paths for ``query``, best first; None while still listing."""
+        if not self._loaded.is_set():
+            return None
+        if not query:
+            return sorted(self._paths or [])[:limit]
+        last = self._last
+        pool = last[1] if last is not None and query.startswith(last[0]) else self._all
+        matches = islice(_subsequence(query).finditer(pool), self.scored_max + 1)
+        found = [pool[pool.rfind("\n", 0, match.start()) + 1 : match.end()]
+                 for match in matches]
+        if len(found) > self.scored_max:
+            # Cut short: the next query searches every path again.
+            del found[self.scored_max:]
+            self._last = None
+        else:
+            self._last = (query, "\n".join(found))
+        return rank(query, found, limit)
