@@ -104,3 +104,27 @@ async def test_at_in_the_composer_offers_the_workspace_files_and_tab_takes_one(
                         f"the path in the prompt ({app.composer.text!r})")
             assert not popup.display
             await pilot.press("ctrl+c", "ctrl+c", "ctrl+c")
+
+
+@pytest.mark.asyncio
+async def test_outside_a_repository_the_files_are_listed_at_the_first_at(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(API_KEY_ENV, "k")
+    with scripted({"turns": [], "fallback": [{"type": "message", "text": "hi"}]}) as model:
+        home = make_home(tmp_path, model.base_url)
+        work = tmp_path / "plain"
+        (work / ".hidden").mkdir(parents=True)
+        (work / ".hidden" / "secret.txt").write_text("x")
+        (work / "notes.txt").write_text("x")
+        app = live_app(home, work)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await until(pilot, lambda: app.thread is not None, "the open session")
+            await pilot.pause(0.2)
+            assert not app.files.ready  # not walked unless asked
+            await pilot.press("@", *"nt")
+            popup = app.query_one("#popup", OptionList)
+            await until(pilot, lambda: popup.display and popup.option_count == 1
+                        and str(popup.get_option_at_index(0).prompt) == "notes.txt",
+                        "the walked files in the popup")
+            await pilot.press("ctrl+c", "ctrl+c", "ctrl+c")

@@ -30,7 +30,7 @@ from textual.widgets.option_list import Option
 from llmx import __version__
 from llmx.cli.tui import slash_commands as slash
 from llmx.cli.tui.composer import Composer
-from llmx.cli.tui.file_search import FileIndex, mention_at
+from llmx.cli.tui.file_search import FileIndex, in_git_repository, mention_at
 from llmx.cli.tui.history_recall import HistoryRecall
 from llmx.cli.tui.session_start import Start, StartKind
 from llmx.cli.tui.transcript_view import FRAME_S, TranscriptView
@@ -285,7 +285,7 @@ class LlmxApp(App[int]):
             self._opening = False
             self._refresh_chrome()
             settle_heap()
-            if self.failure is None:
+            if self.failure is None and in_git_repository(self.cwd):
                 self._start_file_index()
 
     async def _resume_shown_first(self, ref: ThreadRef) -> None:

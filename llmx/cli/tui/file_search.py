@@ -7,7 +7,8 @@ call in a large repository); elsewhere from a walk that skips hidden folders and
 match at the start of a path component and a match in the file name count most.
 
 ``FileIndex`` is what the session uses: the list is read once, in a thread of its own
-started with the session (a large repository's listing never holds up a keystroke); each
+started with the session in a git repository (elsewhere at the first ``@``: a walk of a
+large folder is not paid for unless asked), so that listing never holds up a keystroke; each
 query is first filtered by one regular expression over the candidates joined in one
 string, shortest path first (the subsequence test, run by the regex engine rather than
 per path in Python), and a query that extends the previous one only searches the
@@ -44,6 +45,11 @@ def workspace_files(root: Path) -> list[str]:
         names = listed.stdout.decode("utf-8", "replace").split("\0")
         return sorted({name for name in names if name})[:MAX_FILES]
     return _walk(root)
+
+
+def in_git_repository(root: Path) -> bool:
+    """Whether ``root`` is in a git work tree (a ``.git`` in it or a folder above)."""
+    return any((folder / ".git").exists() for folder in (root, *root.parents))
 
 
 def _walk(root: Path) -> list[str]:
