@@ -21,7 +21,11 @@ its file; both get the same records, because every time and id comes from the li
   from the ``model_request`` line llmx writes for each request, and one more
   ``codex.sse_event`` with the response's tokens, ``codex.tool_decision`` with who decided,
   ``codex.tool_result`` with its output capped at ``tool_result.max_bytes``, and
-  ``codex.agent_response`` with ``log_agent_responses``);
+  ``codex.agent_response`` with ``log_agent_responses``); their values have the types
+  Codex gives them: ``duration_ms``, ``prompt_length``, ``input_token_count``,
+  ``output_token_count``, ``tool_token_count`` and a tool result's ``success`` are
+  strings (Codex formats them), ``attempt``, ``http.response.status_code``,
+  ``cached_token_count`` and ``reasoning_token_count`` integers;
 - metric points: tokens per type, turn latency, tool calls and denials, API requests and
   server-sent events (count and duration).
 
@@ -248,7 +252,7 @@ class OtelFold:
         self.prompts.add(key)
         shown = text if self.options.log_user_prompt else REDACTED
         return [self._log("codex.user_prompt", at, self._turn_span(), prompt=shown,
-                          prompt_length=len(text))]
+                          prompt_length=str(len(text)))]
 
     def _completed(self, item: dict[str, Any], at: int) -> list[Record]:
         kind = item.get("type")
@@ -317,11 +321,11 @@ class OtelFold:
             records.extend(self._attempt(attempt, attempt_number, span, endpoint))
         if response is not None:
             records.append(self._log(
-                "codex.sse_event", end, span, input_token_count=input_tokens,
-                output_token_count=output_tokens,
+                "codex.sse_event", end, span, input_token_count=str(input_tokens),
+                output_token_count=str(output_tokens),
                 cached_token_count=int(usage.get("cached_input_tokens") or 0),
                 reasoning_token_count=int(usage.get("reasoning_output_tokens") or 0),
-                tool_token_count=int(usage.get("total_tokens") or 0),
+                tool_token_count=str(int(usage.get("total_tokens") or 0)),
                 **{"event.kind": "response.completed"}))
             for token_type, value in (("input", input_tokens), ("output", output_tokens)):
                 records.append(MetricPoint("counter", "codex.turn.token_usage", value,
@@ -346,7 +350,7 @@ class OtelFold:
                 "success": str(success).lower()}
         at = (started + waited) * 1_000_000
         records: list[Record] = [
-            self._log("codex.api_request", at, span, attempt=number, duration_ms=waited,
+            self._log("codex.api_request", at, span, attempt=number, duration_ms=str(waited),
                       endpoint=endpoint if isinstance(endpoint, str) else None,
                       **{"http.response.status_code": status, "error.message": error}),
             MetricPoint("counter", "codex.api_request", 1, tags),
@@ -361,7 +365,7 @@ class OtelFold:
             for ms in run["ms"]:
                 ms = int(ms) if isinstance(ms, int) else 0
                 at += ms * 1_000_000
-                records.append(self._log("codex.sse_event", at, span, duration_ms=ms,
+                records.append(self._log("codex.sse_event", at, span, duration_ms=str(ms),
                                          **{"event.kind": kind or None,
                                             "error.message": failed}))
                 records.append(MetricPoint("counter", "codex.sse_event", 1, tags))
@@ -438,7 +442,7 @@ class OtelFold:
         records.append(self._log(
             "codex.tool_result", at, span, tool_name=call.name, call_id=call_id,
             arguments=call.arguments, output=shown, output_truncated=truncated,
-            success=success, duration_ms=duration_ms,
+            success=str(success).lower(), duration_ms=str(duration_ms),
         ))
         records.append(MetricPoint("counter", "codex.tool.call", 1,
                                    {"tool": call.name, "success": str(success).lower()}))

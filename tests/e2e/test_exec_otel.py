@@ -104,13 +104,16 @@ def test_a_live_run_over_http_equals_its_export(tmp_path: Path) -> None:
                                      "codex.tool_decision", "codex.tool_result"])
     [prompt] = events["codex.user_prompt"]
     assert prompt["attributes"]["prompt"] == "[REDACTED]"
-    assert prompt["attributes"]["prompt_length"] == len(PROMPT)
+    # Codex formats these values: strings, not integers.
+    assert prompt["attributes"]["prompt_length"] == str(len(PROMPT))
     [decision] = events["codex.tool_decision"]
     attributes = decision["attributes"]
     assert (attributes["decision"], attributes["source"], attributes["decided_by"]) == (
         "approved", "User", "preset")
     [result] = events["codex.tool_result"]
     assert "hello-from-the-tool" in result["attributes"]["output"]
+    assert result["attributes"]["success"] == "true"
+    assert result["attributes"]["duration_ms"].isdigit()
     assert result["spanId"] == by_name["llmx.tool_call"]["spanId"]
     assert len(events["codex.api_request"]) == 2
     assert {"codex.turn.token_usage", "codex.tool.call", "codex.turn.e2e_duration_ms"} <= metrics
@@ -240,6 +243,10 @@ def test_every_attempt_and_every_server_sent_event_is_a_record(tmp_path: Path) -
     requests = events["codex.api_request"]
     assert [r["attributes"]["attempt"] for r in requests] == [1, 2, 1]
     assert [r["attributes"]["http.response.status_code"] for r in requests] == [500, 200, 200]
+    # As Codex sends them: durations and token counts as strings, the attempt, the status
+    # and the cached and reasoning tokens as integers.
+    assert all(isinstance(r["attributes"]["duration_ms"], str)
+               and r["attributes"]["duration_ms"].isdigit() for r in requests)
     assert {r["attributes"]["endpoint"] for r in requests} == {"/responses"}
     # One record per event the server sent, by its name, plus one with each response's
     # tokens (as Codex sends both).
@@ -253,7 +260,12 @@ def test_every_attempt_and_every_server_sent_event_is_a_record(tmp_path: Path) -
     assert "response.function_call_arguments.delta" in sent
     tokens = [r for r in events["codex.sse_event"] if "input_token_count" in r["attributes"]]
     assert len(tokens) == 2
-    assert tokens[0]["attributes"]["tool_token_count"] == 110
+    assert tokens[0]["attributes"]["tool_token_count"] == "110"
+    assert {type(tokens[0]["attributes"][name]) for name in (
+        "input_token_count", "output_token_count", "tool_token_count")} == {str}
+    assert {type(tokens[0]["attributes"][name]) for name in (
+        "cached_token_count", "reasoning_token_count")} == {int}
+    assert all(isinstance(r["attributes"]["duration_ms"], str) for r in streamed)
     # Each request's records belong to its span.
     request_spans = [s for s in spans if s["name"] == "llmx.model_request"]
     assert {r["spanId"] for r in requests} == {s["spanId"] for s in request_spans}
