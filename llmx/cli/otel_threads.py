@@ -2,10 +2,12 @@
 the TUI opens, resumes and forks, the app-server's threads.
 
 Each thread is watched through the runtime's door, by a subscription of its own beside
-the one the frontend shows it from; its lines go to the process's one export
-(:class:`llmx.cli.otel_live.OtelExport`), as one stream per thread. Whether anything is
-exported is decided by the ``[otel]`` table of the first thread's configuration; until
-then, and when it names no exporter, nothing of OpenTelemetry is imported.
+the one the frontend shows it from; its lines go, as one stream per thread, to the
+export (:class:`llmx.cli.otel_live.OtelExport`) of that thread's own ``[otel]`` table:
+threads of one process whose configurations differ (``-c``, a profile, a project's
+config, the app-server's per-thread ``config``) each go where their own table says, and
+threads with equal tables share one export. A thread whose table names no exporter is
+not exported; until a thread names one, nothing of OpenTelemetry is imported.
 """
 
 from __future__ import annotations
@@ -33,8 +35,9 @@ class ThreadExports:
         # The process's service: the resource of its metrics (each thread's spans and log
         # records carry its own originator, as `llmx otel export` of its file does).
         self.service_name = service_name
-        self._export: OtelExport | None = None
-        self._off = False
+        # One export per distinct [otel] table (its settings' repr: they hold a dict).
+        self._exports: dict[str, OtelExport] = {}
+        self._reported: set[str] = set()
         self._feeds: set[asyncio.Task[None]] = set()
         self._keys = itertools.count(1)
 
@@ -69,41 +72,48 @@ class ThreadExports:
         task.add_done_callback(self._feeds.discard)
 
     def _start(self, thread: AgentThread) -> OtelExport | None:
-        if self._off:
+        """The export of ``thread``'s own ``[otel]`` table, started the first time a
+        thread names it; None when the table names no exporter or is bad."""
+        from llmx.cli.otel_settings import otel_configured
+
+        if not otel_configured(thread.config):
             return None
-        if self._export is None:
-            from llmx.cli.otel_settings import otel_configured
+        from llmx import __version__
+        from llmx.cli.errors import CommandError
+        from llmx.cli.otel_live import OtelExport
+        from llmx.cli.otel_settings import otel_settings
 
-            if not otel_configured(thread.config):
-                self._off = True
-                return None
-            from llmx import __version__
-            from llmx.cli.errors import CommandError
-            from llmx.cli.otel_live import OtelExport
-            from llmx.cli.otel_settings import otel_settings
-
-            try:
-                settings = otel_settings(thread.config, self.home)
-            except CommandError as exc:
-                if self.on_error is None:
-                    raise
-                self._off = True
+        try:
+            settings = otel_settings(thread.config, self.home)
+        except CommandError as exc:
+            if self.on_error is None:
+                raise
+            if str(exc) not in self._reported:  # once per bad table, not per thread
+                self._reported.add(str(exc))
                 self.on_error(str(exc))
-                return None
-            self._export = OtelExport(settings, service_name=self.service_name,
-                                      version=__version__)
-        return self._export
+            return None
+        key = repr(settings)
+        export = self._exports.get(key)
+        if export is None:
+            export = self._exports[key] = OtelExport(
+                settings, service_name=self.service_name, version=__version__)
+        return export
 
     async def close(self) -> str | None:
         """Wait for the watched threads' last lines (close the threads first), then for
         the export; what did not arrive, in one line, or None."""
         if self._feeds:
             await asyncio.gather(*self._feeds, return_exceptions=True)
-        export, self._export = self._export, None
-        if export is None:
+        exports, self._exports = list(self._exports.values()), {}
+        if not exports:
             return None
-        summary = await asyncio.to_thread(export.close)
-        return summary.problem()
+        from llmx.cli.otel_live import ExportSummary
+
+        summaries = await asyncio.gather(*(asyncio.to_thread(export.close)
+                                           for export in exports))
+        return ExportSummary(sum(s.sent for s in summaries), sum(s.failed for s in summaries),
+                             sum(s.dropped for s in summaries),
+                             any(s.missing_extra for s in summaries)).problem()
 
 
 def _first_line(path: Path | None) -> bytes | None:

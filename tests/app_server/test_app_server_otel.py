@@ -107,3 +107,34 @@ def test_a_bad_otel_table_is_one_line_and_the_thread_runs(tmp_path: Path) -> Non
     [line] = [line for line in server.stderr().splitlines() if "otel" in line]
     assert line.startswith("llmx app-server: [otel] exporter = {otlp-carrier = ...}: "
                            "unknown exporter 'otlp-carrier' — use \"none\""), line
+
+
+def test_each_thread_goes_where_its_own_otel_table_says(tmp_path: Path) -> None:
+    """Threads of one server with different ``[otel]`` tables (the per-thread ``config``)
+    are each exported by their own table: not all by the first thread's."""
+    with (OtlpReceiver() as home_receiver, OtlpReceiver() as other_receiver,
+          scripted(SCRIPT) as model):
+        home = make_home(tmp_path, model.base_url, _otel(home_receiver.http_url))
+        work = tmp_path / "project"
+        work.mkdir()
+        with AppServer(home, work, env=KEY) as server:
+            server.initialize()
+            first = server.start_thread(cwd=str(work))
+            drive_turn(server, first, "to the home's receiver")
+            elsewhere = server.start_thread(cwd=str(work), config={
+                "otel.exporter": {"otlp-http": {"endpoint": other_receiver.http_url}},
+                "otel.metrics_exporter": "none"})
+            drive_turn(server, elsewhere, "to the other receiver")
+            nowhere = server.start_thread(cwd=str(work), config={
+                "otel.exporter": "none", "otel.metrics_exporter": "none"})
+            drive_turn(server, nowhere, "not exported")
+            again = server.start_thread(cwd=str(work))
+            drive_turn(server, again, "to the home's receiver again")
+        assert "otel" not in server.stderr(), server.stderr()
+        at_home = {span["traceId"] for span in home_receiver.spans()}
+        at_other = {span["traceId"] for span in other_receiver.spans()}
+        other_logs = {record["traceId"] for record in other_receiver.logs()}
+        other_metrics = other_receiver.metric_names()
+    assert at_home == {_trace(first), _trace(again)}
+    assert at_other == {_trace(elsewhere)} == other_logs
+    assert not other_metrics  # its table sends no metrics
