@@ -2,8 +2,11 @@
 one run (19 shell commands, then the answer), with ``[otel]`` off and with OTLP/HTTP to
 a receiver on loopback (tests/support/otlp_receiver.py), interleaved run by run.
 
-Run: ``.venv/bin/python bench/bench_otel.py [--runs N]``. Wall time and the child's CPU
-time (user + system, from ``wait4``); each series' first run is discarded.
+Run: ``.venv/bin/python bench/bench_otel.py [--runs N] [--compare CHECKOUT]``. Wall time
+and the child's CPU time (user + system of it and the processes it waited for, from
+``wait4``); each series' first run is discarded. ``--compare`` adds a third series: OTLP
+on, run by another checkout's ``.venv/bin/llmx`` (another version of the code, interleaved
+with this one).
 """
 
 from __future__ import annotations
@@ -49,11 +52,11 @@ def _home(root: Path, base_url: str, otel: str | None) -> Path:
     return home
 
 
-def _run(home: Path, work: Path) -> tuple[float, float]:
+def _run(home: Path, work: Path, root: Path = ROOT) -> tuple[float, float]:
     env = dict(os.environ, LLMX_HOME=str(home), MOCK_API_KEY="x")
     started = time.perf_counter()
     process = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "llmx"), "exec", "--skip-git-repo-check", "run the steps"],
+        [str(root / ".venv" / "bin" / "llmx"), "exec", "--skip-git-repo-check", "run the steps"],
         cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE)
     _, status, usage = os.wait4(process.pid, 0)
@@ -68,8 +71,13 @@ def _run(home: Path, work: Path) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--compare", type=Path, default=None)
     args = parser.parse_args()
     series: dict[str, list[tuple[float, float]]] = {"off": [], "otlp-http": []}
+    roots = {"off": ROOT, "otlp-http": ROOT}
+    if args.compare is not None:
+        series["otlp-http (compared)"] = []
+        roots["otlp-http (compared)"] = args.compare.resolve()
     with tempfile.TemporaryDirectory() as tmp, OtlpReceiver() as receiver:
         root = Path(tmp)
         work = root / "work"
@@ -82,7 +90,7 @@ def main() -> None:
                     run_root.mkdir()
                     home = _home(run_root, server.base_url,
                                  receiver.http_url if name != "off" else None)
-                    result = _run(home, work)
+                    result = _run(home, work, roots[name])
                 if index:
                     series[name].append(result)
         spans = len(receiver.spans())
@@ -95,7 +103,7 @@ def main() -> None:
         cpu = statistics.median(c for _w, c in runs)
         wall_change = (wall / base_wall - 1) * 100
         cpu_change = (cpu / base_cpu - 1) * 100
-        print(f"{name:<10} wall median {wall * 1000:.0f} ms ({wall_change:+.1f}%), "
+        print(f"{name:<22} wall median {wall * 1000:.0f} ms ({wall_change:+.1f}%), "
               f"CPU median {cpu * 1000:.0f} ms ({cpu_change:+.1f}%)")
 
 

@@ -97,9 +97,12 @@ class OtelExport:
         except queue.Full:
             self.dropped += 1
 
-    def end(self, key: str) -> None:
+    def end(self, key: str, *, wait: bool = False) -> None:
         """Stream ``key`` is over (its thread closed): its thread span goes out. Should the
-        queue be full, the span goes out at :meth:`close` instead."""
+        queue be full (and not ``wait``), the span goes out at :meth:`close` instead."""
+        if wait:
+            self._queue.put((key, _END))
+            return
         with contextlib.suppress(queue.Full):
             self._queue.put_nowait((key, _END))
 

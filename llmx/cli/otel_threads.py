@@ -3,11 +3,12 @@ the TUI opens, resumes and forks, the app-server's threads.
 
 Each thread is watched through the runtime's door, by a subscription of its own beside
 the one the frontend shows it from; its lines go, as one stream per thread, to the
-export (:class:`llmx.cli.otel_live.OtelExport`) of that thread's own ``[otel]`` table:
-threads of one process whose configurations differ (``-c``, a profile, a project's
-config, the app-server's per-thread ``config``) each go where their own table says, and
-threads with equal tables share one export. A thread whose table names no exporter is
-not exported; until a thread names one, nothing of OpenTelemetry is imported.
+export (:class:`llmx.cli.otel_process.ProcessExport`, in a process of its own) of that
+thread's own ``[otel]`` table: threads of one process whose configurations differ
+(``-c``, a profile, a project's config, the app-server's per-thread ``config``) each go
+where their own table says, and threads with equal tables share one export. A thread
+whose table names no exporter is not exported; the process that runs the threads never
+imports OpenTelemetry.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from llmx.cli.otel_live import OtelExport
+    from llmx.cli.otel_process import ProcessExport
     from llmx.runtime import AgentThread
 
 
@@ -36,7 +37,7 @@ class ThreadExports:
         # records carry its own originator, as `llmx otel export` of its file does).
         self.service_name = service_name
         # One export per distinct [otel] table (its settings' repr: they hold a dict).
-        self._exports: dict[str, OtelExport] = {}
+        self._exports: dict[str, ProcessExport] = {}
         self._reported: set[str] = set()
         self._feeds: set[asyncio.Task[None]] = set()
         self._keys = itertools.count(1)
@@ -71,7 +72,7 @@ class ThreadExports:
         self._feeds.add(task)
         task.add_done_callback(self._feeds.discard)
 
-    def _start(self, thread: AgentThread) -> OtelExport | None:
+    def _start(self, thread: AgentThread) -> ProcessExport | None:
         """The export of ``thread``'s own ``[otel]`` table, started the first time a
         thread names it; None when the table names no exporter or is bad."""
         from llmx.cli.otel_settings import otel_configured
@@ -80,7 +81,7 @@ class ThreadExports:
             return None
         from llmx import __version__
         from llmx.cli.errors import CommandError
-        from llmx.cli.otel_live import OtelExport
+        from llmx.cli.otel_process import ProcessExport
         from llmx.cli.otel_settings import otel_settings
 
         try:
@@ -95,7 +96,7 @@ class ThreadExports:
         key = repr(settings)
         export = self._exports.get(key)
         if export is None:
-            export = self._exports[key] = OtelExport(
+            export = self._exports[key] = ProcessExport(
                 settings, service_name=self.service_name, version=__version__)
         return export
 

@@ -189,6 +189,30 @@ def test_without_otel_nothing_of_it_is_imported(tmp_path: Path) -> None:
     assert "llmx.runtime.threads.manager" in imported  # the listing is of a real run
 
 
+def test_a_live_export_runs_beside_the_run_not_in_it(tmp_path: Path) -> None:
+    """The run's own process never imports OpenTelemetry (its interpreter lock stays the
+    event loop's): a process of its own exports what the receiver gets."""
+    with OtlpReceiver() as receiver, ModelServer(Script.from_json(SCRIPT)) as server:
+        env = make_env(tmp_path, server.base_url,
+                       config_extra=_otel(_exporter("otlp-http", receiver.http_url)))
+        done = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "llmx", "exec", "-a", "untrusted",
+             "--approval-decision", "approved", PROMPT],
+            cwd=env.workspace, env=env.env(), capture_output=True, timeout=WAIT_SECONDS,
+            check=False, stdin=subprocess.DEVNULL,
+        )
+        spans = receiver.spans()
+    assert done.returncode == 0, done.stderr
+    imported = {line.rsplit("|", 1)[1].strip() for line in done.stderr.decode().splitlines()
+                if line.startswith("import time:") and "|" in line}
+    assert "llmx.cli.otel_process" in imported
+    assert sorted(name for name in imported
+                  if name.startswith(("opentelemetry", "google.protobuf", "grpc",
+                                      "llmx.cli.otel_sink"))) == []
+    assert {span["name"] for span in spans} == {"llmx.thread", "llmx.turn",
+                                                "llmx.model_request", "llmx.tool_call"}
+
+
 def test_otel_export_refuses_what_it_cannot_do_in_one_line(tmp_path: Path) -> None:
     with ModelServer(Script.from_json(SCRIPT)) as server:
         env = make_env(tmp_path, server.base_url)

@@ -1,0 +1,198 @@
+"""A live run's OpenTelemetry export in a process of its own.
+
+The OpenTelemetry SDK costs a run about 130 ms of CPU to import, and folding, encoding and
+sending the records more: in a worker thread of the run's own process all of it holds the
+interpreter lock the run's event loop needs, so every wake-up of the loop (a streamed
+event, a command's output) waited behind it. :class:`ProcessExport` leaves the run only
+the handing over of each line's bytes: the event loop puts them in a bounded queue
+(``put_nowait``; a full queue drops and counts), a writer thread copies them to the pipe of
+a child process (``python -m llmx.cli.otel_process``), and the child, whose interpreter
+is its own, runs :class:`llmx.cli.otel_live.OtelExport` on them: it imports the SDK at
+once, folds, batches and exports, and at the end writes its counts on its stdout.
+
+The pipe's frames, one per line, fields split by a tab (a key, a service name and a
+rollout line hold no tab nor newline: JSON escapes them): ``S key service`` names a
+stream's service, ``L key line`` carries a line, ``E key`` ends a stream; the first line
+is the settings as JSON, the end of the pipe ends the export. The child starts a session
+of its own, so a Ctrl-C meant for the run does not end it; it ends when the pipe closes,
+so a run that is killed does not leave it behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from typing import IO, TYPE_CHECKING, Any
+
+from llmx.cli.otel_settings import ExporterSpec, OtelSettings, Tls
+
+if TYPE_CHECKING:
+    from llmx.cli.otel_live import ExportSummary
+
+QUEUE_LINES = 4096
+# How long the end of a run waits for the child's last exports (the child itself gives
+# its worker CLOSE_WAIT_S of the export in-process; this adds the pipe's last lines).
+CLOSE_WAIT_S = 3.5
+_CLOSE = b"\0close"
+
+
+def settings_json(settings: OtelSettings) -> str:
+    """``settings`` as one line of JSON (NamedTuples as arrays)."""
+    return json.dumps(settings)
+
+
+def settings_from_json(text: str) -> OtelSettings:
+    raw = json.loads(text)
+
+    def spec(value: Any) -> ExporterSpec | None:
+        if value is None:
+            return None
+        kind, endpoint, protocol, headers, tls = value
+        return ExporterSpec(kind, endpoint, protocol, dict(headers),
+                            Tls(*tls) if tls is not None else None)
+
+    environment, logs, traces, metrics, prompts, responses, max_bytes = raw
+    return OtelSettings(environment, spec(logs), spec(traces), spec(metrics), bool(prompts),
+                        bool(responses), max_bytes)
+
+
+def _clean(text: str) -> str:
+    return text.replace("\t", " ").replace("\n", " ")
+
+
+class ProcessExport:
+    """The interface of :class:`llmx.cli.otel_live.OtelExport` (live), its work done in
+    a child process."""
+
+    def __init__(self, settings: OtelSettings, *, service_name: str, version: str,
+                 capacity: int = QUEUE_LINES) -> None:
+        self.settings = settings
+        self.dropped = 0
+        self._queue: queue.Queue[bytes] = queue.Queue(maxsize=capacity)
+        self._header = json.dumps({"settings": settings_json(settings),
+                                   "service": service_name, "version": version})
+        self._child: subprocess.Popen[bytes] | None = None
+        self._lost = 0  # lines the child never got (it could not start, or died)
+        self._writer = threading.Thread(target=self._write, name="llmx-otel-pipe",
+                                        daemon=True)
+        self._writer.start()
+
+    def stream(self, key: str, service_name: str) -> None:
+        self._put(b"S\t" + _clean(key).encode() + b"\t" + _clean(service_name).encode())
+
+    def offer(self, line: bytes, *, key: str = "") -> None:
+        """Queue one line's bytes; never blocks: a full queue drops it and counts."""
+        try:
+            self._queue.put_nowait(b"L\t" + key.encode() + b"\t" + line)
+        except queue.Full:
+            self.dropped += 1
+
+    def end(self, key: str) -> None:
+        self._put(b"E\t" + key.encode())
+
+    def _put(self, frame: bytes) -> None:
+        with contextlib.suppress(queue.Full):
+            self._queue.put_nowait(frame)
+
+    def close(self, wait: float = CLOSE_WAIT_S) -> ExportSummary:
+        """Close the pipe, wait at most ``wait`` seconds for the child's counts; what is
+        not known to have arrived by then is counted as failed."""
+        from llmx.cli.otel_live import ExportSummary
+
+        deadline = time.monotonic() + wait
+        with contextlib.suppress(queue.Full):
+            self._queue.put(_CLOSE, timeout=wait)
+        self._writer.join(max(0.0, deadline - time.monotonic()))
+        unsent = self._queue.qsize() if self._writer.is_alive() else 0
+        child = self._child
+        counts: dict[str, Any] = {}
+        if child is not None:
+            # Its one line of counts fits the pipe: waiting for it to end cannot deadlock.
+            try:
+                child.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+            assert child.stdout is not None
+            out = child.stdout.read()
+            child.stdout.close()
+            with contextlib.suppress(ValueError):
+                decoded = json.loads(out or b"{}")
+                counts = decoded if isinstance(decoded, dict) else {}
+        sent = int(counts.get("sent", 0))
+        failed = int(counts.get("failed", 0)) + unsent + self._lost
+        if not counts and failed == 0:
+            failed = 1  # the child never said what arrived
+        return ExportSummary(sent, failed, self.dropped + int(counts.get("dropped", 0)),
+                             bool(counts.get("missing_extra", False)))
+
+    # -- the writer thread ---------------------------------------------------------------
+
+    def _write(self) -> None:
+        try:
+            child = subprocess.Popen(
+                [sys.executable, "-m", "llmx.cli.otel_process"], stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
+        except OSError:
+            self._drain()
+            return
+        self._child = child
+        pipe = child.stdin
+        assert pipe is not None
+        try:
+            pipe.write(self._header.encode() + b"\n")
+            while True:
+                frame = self._queue.get()
+                if frame is _CLOSE:
+                    break
+                # A line comes with its newline (encode_line), the other frames without.
+                pipe.write(frame if frame.endswith(b"\n") else frame + b"\n")
+                if self._queue.empty():
+                    pipe.flush()
+        except OSError:  # the child died: what it did not get is lost
+            self._lost += 1
+            self._drain()
+        with contextlib.suppress(OSError):
+            pipe.close()
+
+    def _drain(self) -> None:
+        while (frame := self._queue.get()) is not _CLOSE:
+            if frame.startswith(b"L"):
+                self._lost += 1
+
+
+def _serve(source: IO[bytes], out: IO[str]) -> None:
+    """The child: frames from ``source`` into an in-process export; counts to ``out``."""
+    from llmx.cli.otel_live import OtelExport
+
+    header = json.loads(source.readline())
+    export = OtelExport(settings_from_json(header["settings"]),
+                        service_name=header["service"], version=header["version"])
+    for raw in source:
+        frame = raw.rstrip(b"\n")
+        kind, _, rest = frame.partition(b"\t")
+        if kind == b"L":
+            key, _, line = rest.partition(b"\t")
+            if line:
+                export.offer(line, key=key.decode(), wait=True)
+        elif kind == b"S":
+            key, _, service = rest.partition(b"\t")
+            export.stream(key.decode(), service.decode())
+        elif kind == b"E":
+            export.end(rest.decode(), wait=True)
+    summary = export.close()
+    out.write(json.dumps(summary._asdict()) + "\n")
+    out.flush()
+
+
+if __name__ == "__main__":
+    _serve(sys.stdin.buffer, sys.stdout)
+    # Everything is sent and said: the interpreter's teardown of the SDK's modules would
+    # only keep the run waiting.
+    os._exit(0)
