@@ -214,7 +214,7 @@ async def _decide(thread: AgentThread, request: ApprovalRequest, action: str) ->
 
 def _question(request: ApprovalRequest) -> str:
     if isinstance(request, ElicitationRequest):
-        return request.message
+        return request.text()
     if isinstance(request, ApplyPatchApprovalRequest):
         return "Allow llmx to apply changes to " + ", ".join(sorted(request.changes)) + "?"
     text = f"Allow llmx to run `{join_command(request.command)}` in {request.cwd}?"

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from llmx import __version__
 from llmx.runtime.mcp.config import HttpTransport, McpServerConfig, StdioTransport
+from llmx.runtime.mcp.forms import has_fields
 
 if TYPE_CHECKING:
     from mcp.client import Client
@@ -76,9 +77,12 @@ class McpServer:
     description: str | None = None
     client: Client | None = None
     started: asyncio.Event = field(default_factory=asyncio.Event)
-    # Asks the user a question of the server (its message) while one of its tools runs;
-    # the answer is accept, decline or cancel. None between calls: the server is refused.
-    ask: Callable[[str], Awaitable[str]] | None = None
+    # Asks the user a question of the server while one of its tools runs: its message and,
+    # for a form to fill in, the form's schema (None for a yes or no). The answer is
+    # accept (with the form's content), decline or cancel. None between calls: the
+    # server is refused.
+    ask: Callable[[str, dict[str, Any] | None],
+                  Awaitable[tuple[str, dict[str, Any] | None]]] | None = None
 
     @property
     def name(self) -> str:
@@ -263,19 +267,19 @@ class McpConnections:
 
 
 async def _elicited(server: McpServer, params: Any) -> Any:
-    """A server's question: asked the way approvals are (see ``calls``) while one of its
-    tools runs, if it needs no more than a yes or no; otherwise declined, since no
-    frontend fills in a form."""
+    """A server's question, asked the way approvals are (see ``calls``) while one of its
+    tools runs: a yes or no, or a form to fill in. A question outside a call, or one
+    that sends the user to a web page (URL mode, which no frontend opens), is declined."""
     from mcp_types import ElicitResult
 
-    schema = getattr(params, "requested_schema", None)
-    needs_fields = isinstance(schema, dict) and bool(schema.get("required"))
     ask = server.ask
-    if ask is None or needs_fields:
+    if ask is None or getattr(params, "mode", "form") != "form":
         return ElicitResult(action="decline")
-    action = await ask(str(getattr(params, "message", "")))
+    schema: Any = getattr(params, "requested_schema", None)
+    form = dict(schema) if has_fields(schema) else None
+    action, content = await ask(str(getattr(params, "message", "")), form)
     if action == "accept":
-        return ElicitResult(action="accept", content={})
+        return ElicitResult(action="accept", content=content or {})
     return ElicitResult(action="cancel" if action == "cancel" else "decline")
 
 

@@ -6,7 +6,8 @@ tool writes the environment the server got.
 
 Tools: ``add`` (no annotations), ``peek`` (read-only), ``fail`` (a tool error), ``crash``
 (the process exits mid-call), ``hang`` (never answers), ``env`` (writes its environment),
-``launch`` (asks the user a question first).
+``launch`` (asks the user a question first), ``signup`` (asks the user to fill in a form
+of a string, an integer, a choice and a boolean, and says what came back).
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ import json
 import os
 import sys
 import time
-from typing import Annotated
+from typing import Annotated, Literal
 
 from mcp.server.elicitation import ElicitationResult
 from mcp.server.mcpserver import Elicit, MCPServer, Resolve
 from mcp_types import ToolAnnotations
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 server = MCPServer("calc", instructions="A tiny calculator.")
 
@@ -69,6 +70,26 @@ def _ask_go() -> Elicit[Go]:
 
 @server.tool(description="Asks the user before launching; says what they answered.")
 def launch(answer: Annotated[ElicitationResult[Go], Resolve(_ask_go)]) -> str:
+    return f"answer: {answer.action}"
+
+
+class Signup(BaseModel):
+    """A form: one field of each primitive type."""
+
+    name: str = Field(title="Name", description="What to call you", min_length=1)
+    age: int = Field(title="Age", ge=0, le=150)
+    color: Literal["red", "green", "blue"] = Field(title="Favourite colour")
+    newsletter: bool = Field(default=False, title="Newsletter")
+
+
+def _ask_signup() -> Elicit[Signup]:
+    return Elicit("Sign up for the launch", Signup)
+
+
+@server.tool(description="Asks the user to fill in a form; says what came back.")
+def signup(answer: Annotated[ElicitationResult[Signup], Resolve(_ask_signup)]) -> str:
+    if answer.action == "accept":
+        return f"accept: {answer.data.model_dump_json()}"
     return f"answer: {answer.action}"
 
 
