@@ -2,7 +2,8 @@
 
 ``python calc_server.py stdio`` or ``python calc_server.py http PORT`` (loopback only).
 ``CALC_START_DELAY`` (seconds) delays its start, ``CALC_ENV_FILE`` is where the ``env``
-tool writes the environment the server got.
+tool writes the environment the server got. ``CALC_STDERR`` is a line it writes to its
+stderr as it starts; with ``CALC_CRASH_AT_START`` set it then exits (status 2) at once.
 
 Tools: ``add`` (no annotations), ``peek`` (read-only), ``fail`` (a tool error), ``crash``
 (the process exits mid-call), ``hang`` (never answers), ``env`` (writes its environment),
@@ -95,6 +96,10 @@ def signup(answer: Annotated[ElicitationResult[Signup], Resolve(_ask_signup)]) -
 
 def main() -> None:
     time.sleep(float(os.environ.get("CALC_START_DELAY", "0")))
+    if os.environ.get("CALC_STDERR"):
+        print(os.environ["CALC_STDERR"], file=sys.stderr, flush=True)
+    if os.environ.get("CALC_CRASH_AT_START"):
+        sys.exit(2)
     if sys.argv[1] == "http":
         server.run("streamable-http", host="127.0.0.1", port=int(sys.argv[2]))
     else:
