@@ -3,17 +3,20 @@ from the SDK-built calc server's ``signup`` tool: forwarded by ``llmx app-server
 client with the schema as Codex forwards it, the client's content held to the schema
 (content that does not fit is refused in one line and asked again), the answer given to
 the server and recorded with who decided; ``llmx exec`` cancels it as Codex's exec does
-and says so. The checks of the form module itself come first."""
+and says so; Codex 0.169 resumes a session with a form on record. The checks of the form
+module itself come first."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 from e2e.exec_harness import events, make_env, rollout_lines
+from interop.codex_cli import CODEX, needs_codex
 from support.app_server_client import AppServer, drive_turn, make_home
 from support.model_scripts import Script
 from support.model_server import ModelServer, scripted
@@ -224,3 +227,30 @@ def test_exec_cancels_a_form_and_says_so(tmp_path: Path) -> None:
     assert request["request"]["requested_schema"]["required"] == ["name", "age", "color"]
     [answer] = _answers(rollout_lines(rollout))
     assert (answer["op"]["decision"], answer["decided_by"]) == ("cancel", "unattended")
+
+
+@needs_codex
+def test_codex_resumes_an_llmx_session_with_a_form_on_record(tmp_path: Path) -> None:
+    assert CODEX is not None
+    with ModelServer(Script.from_json(_signup_turns())) as server:
+        env = make_env(tmp_path, server.base_url, config_extra=stdio_table(
+            required=True, default_tools_approval_mode="approve"))
+        live = env.run("sign me up")
+        assert live.returncode == 0, live.stderr
+    [rollout] = env.rollouts()
+    assert len(events(rollout, "elicitation_request")) == 1
+    thread_id = json.loads(rollout.read_text().splitlines()[0])["payload"]["id"]
+    with scripted({"turns": [[{"type": "message", "text": "still here"}]]}) as model:
+        (env.home / "config.toml").write_text(
+            'model = "mock-model"\nmodel_provider = "mock"\n[model_providers.mock]\n'
+            f'name = "mock"\nbase_url = "{model.base_url}"\n'
+            'wire_api = "responses"\nenv_key = "MOCK_API_KEY"\n')
+        result = subprocess.run(
+            [CODEX, "exec", "resume", thread_id, "are you there"], cwd=env.workspace,
+            env={**os.environ, "CODEX_HOME": str(env.home), "MOCK_API_KEY": "test"},
+            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120, check=False)
+        sent = model.model_requests()[-1].body["input"]
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("still here")
+    outputs = [str(item["output"]) for item in sent if item.get("type") == "function_call_output"]
+    assert any("answer: cancel" in output for output in outputs), outputs
