@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,8 @@ from support.model_scripts import Script
 from support.model_server import ModelServer, scripted
 from support.waits import WAIT_SECONDS
 
+from llmx.events.reader import read_rollout
+from llmx.projections.app_server import fold_rollout
 from llmx.runtime.mcp.forms import FormError, check_content, form_fields, parse_answer
 from mcp_tests.mcp_harness import stdio_table
 
@@ -254,3 +257,26 @@ def test_codex_resumes_an_llmx_session_with_a_form_on_record(tmp_path: Path) -> 
     assert result.stdout.strip().endswith("still here")
     outputs = [str(item["output"]) for item in sent if item.get("type") == "function_call_output"]
     assert any("answer: cancel" in output for output in outputs), outputs
+
+
+def test_a_question_in_codexs_newer_shape_alone_is_read(tmp_path: Path) -> None:
+    with ModelServer(Script.from_json(_signup_turns())) as server:
+        env = make_env(tmp_path, server.base_url, config_extra=stdio_table(
+            required=True, default_tools_approval_mode="approve"))
+        assert env.run("sign me up").returncode == 0
+    [rollout] = env.rollouts()
+    # Newer Codex writes the question as ``request`` only, without ``message``.
+    lines = [json.loads(line) for line in rollout.read_text().splitlines()]
+    for line in lines:
+        if line["type"] == "event_msg" and line["payload"]["type"] == "elicitation_request":
+            del line["payload"]["message"]
+    rollout.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    _, folded = fold_rollout(read_rollout(rollout))
+    [asked] = [m for m in folded if getattr(m, "method", None) == "mcpServer/elicitation/request"]
+    assert asked.params["message"] == "Sign up for the launch"
+    assert asked.params["requestedSchema"]["required"] == ["name", "age", "color"]
+    replayed = subprocess.run(
+        [sys.executable, "-m", "llmx", "replay", str(rollout)], capture_output=True, text=True,
+        env=env.env(), timeout=WAIT_SECONDS, check=False)
+    assert replayed.returncode == 0, replayed.stderr
+    assert "reason: Sign up for the launch" in replayed.stderr + replayed.stdout
