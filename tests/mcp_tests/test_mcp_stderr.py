@@ -12,6 +12,7 @@ import pytest
 from e2e.exec_harness import make_env
 from support.model_scripts import Script
 from support.model_server import ModelServer
+from support.waits import WAIT_SECONDS
 
 from llmx.runtime.mcp.config import parse_server
 from llmx.runtime.mcp.connections import McpConnections
@@ -70,7 +71,7 @@ async def test_an_optional_server_that_crashes_at_start_names_its_log(tmp_path: 
     connections.start()
     try:
         server = connections.servers["calc"]
-        await server.started.wait()
+        await asyncio.wait_for(server.started.wait(), WAIT_SECONDS)  # bounded by wait_for
     finally:
         await connections.close()
     assert server.has_failed()
@@ -96,7 +97,7 @@ async def test_the_log_is_bounded_with_one_older_file(tmp_path: Path) -> None:
         "import sys\nfor i in range(40): sys.stderr.write(f'{i:03d}' + 'x' * 96 + '\\n')",
         stderr=errlog)
     log.spawned()
-    assert await process.wait() == 0
+    assert await asyncio.wait_for(process.wait(), WAIT_SECONDS) == 0  # bounded by wait_for
     assert log.last_line() == "039" + "x" * 96
     log.close()
     older = path.with_name("chatty.log.1")
