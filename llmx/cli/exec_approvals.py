@@ -25,6 +25,7 @@ from llmx.events.event_msgs import ElicitationRequest, ExecApprovalRequest
 from llmx.events.ops import ExecApproval, PatchApproval, ResolveElicitation, ReviewDecision
 from llmx.events.records import Approver
 from llmx.projections.shell_escape import join_command
+from llmx.runtime.mcp.forms import has_fields
 
 if TYPE_CHECKING:
     from llmx.runtime import AgentThread
@@ -90,6 +91,16 @@ class ExecApprover:
                 await pending
 
     async def _answer(self, thread: AgentThread, request: ApprovalRequest) -> None:
+        if isinstance(request, ElicitationRequest) and has_fields(request.schema()):
+            # A form to fill in: exec cancels it, as Codex's exec does, asking nobody
+            # (an answer given in advance is an approval's, not a form's).
+            warn("exec", f"MCP server `{request.server_name}` asked for a form "
+                 f"({request.text()}): auto-cancelling (not supported in exec mode; the TUI "
+                 "or an app-server client can fill it in)")
+            await thread.submit(ResolveElicitation(
+                server_name=request.server_name, request_id=request.id, decision="cancel",
+            ), decided_by=Approver.UNATTENDED)
+            return
         if self._presets:
             decision, by = self._presets.pop(0), Approver.PRESET
         elif self._interactive:

@@ -359,11 +359,28 @@ class RequestUserInput(EventMsgBase, tag="request_user_input"):
 
 
 class ElicitationRequest(EventMsgBase, tag="elicitation_request"):
+    """An MCP server's question (or the approval of one of its tools). ``message`` is
+    the older shape; newer Codex writes the whole question as ``request``
+    (``{"mode": "form", "message", "requested_schema", "_meta"?}``), which holds the form
+    to fill in. llmx writes both."""
+
     server_name: str
     id: JsonValue
-    message: str
-    # llmx: the turn that asks (an MCP tool's approval), for the app-server's request.
+    message: str = ""
     turn_id: str | UnsetType = UNSET
+    request: JsonValue | UnsetType = UNSET
+
+    def text(self) -> str:
+        """The question, from whichever shape the line has."""
+        if self.message:
+            return self.message
+        request = self.request
+        return str(request.get("message", "")) if isinstance(request, dict) else ""
+
+    def schema(self) -> JsonValue:
+        """The form's ``requested_schema`` (None for a yes-or-no question)."""
+        request = self.request
+        return request.get("requested_schema") if isinstance(request, dict) else None
 
 
 class McpStartupStatus(Struct):

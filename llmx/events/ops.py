@@ -120,6 +120,8 @@ class ResolveElicitation(OpBase, tag="resolve_elicitation"):
     server_name: str
     request_id: JsonValue
     decision: str  # accept | decline | cancel
+    # The filled-in form of an accepted form elicitation (Codex's ``content``).
+    content: JsonValue | UnsetType = UNSET
 
 
 class AddToHistory(OpBase, tag="add_to_history"):

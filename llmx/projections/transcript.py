@@ -88,8 +88,10 @@ class PendingApproval(msgspec.Struct, frozen=True):
     reason: str | None = None
     # For a patch: every path it would write, as resolved (links followed).
     targets: tuple[str, ...] = ()
-    # For an MCP elicitation: the server asking.
+    # For an MCP elicitation: the server asking, and the form to fill in (its
+    # ``requested_schema``) when it asks for more than yes or no.
     server: str = ""
+    form: Any = None
 
 
 class SessionStatus(msgspec.Struct):
@@ -335,9 +337,11 @@ class TranscriptFold:
                 reason=reason, targets=tuple(sorted(payload.changes)),
             ))
         elif isinstance(payload, ElicitationRequest):
+            schema = payload.schema()
+            has_fields = isinstance(schema, dict) and bool(schema.get("properties"))
             self._pend(PendingApproval(
-                call_id=str(payload.id), kind="mcp", turn_id="", reason=payload.message,
-                server=payload.server_name,
+                call_id=str(payload.id), kind="mcp", turn_id="", reason=payload.text(),
+                server=payload.server_name, form=schema if has_fields else None,
             ))
         elif isinstance(payload, RequestUserInput):
             self.questions[payload.turn_id] = payload

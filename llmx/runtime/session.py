@@ -15,6 +15,8 @@ import itertools
 from collections.abc import Sequence
 from typing import Any
 
+from msgspec import UNSET
+
 from llmx.events.event_log import EventLog
 from llmx.events.event_msgs import RequestUserInput, ThreadNameUpdated, WarningEvent
 from llmx.events.ops import (
@@ -173,8 +175,10 @@ class Session:
         elif isinstance(op, ResolveElicitation):
             future = self._pending.pop(str(op.request_id), None)
             if future is not None and not future.done():
-                future.set_result(Answer(_ELICITATION_DECISIONS.get(
-                    op.decision, ReviewDecision.DENIED), submission_id, decided_by))
+                future.set_result(Answer(
+                    _ELICITATION_DECISIONS.get(op.decision, ReviewDecision.DENIED),
+                    submission_id, decided_by,
+                    content=None if op.content is UNSET else op.content))
         else:
             await self._queue.put((submission_id, op))
         return submission_id

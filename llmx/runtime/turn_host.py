@@ -31,6 +31,9 @@ class Answer(msgspec.Struct, frozen=True):
     # The ``submission`` line that carried it.
     submission_id: str
     decided_by: Approver
+    # The filled-in form of an accepted form elicitation (``resolve_elicitation``'s
+    # ``content``), None otherwise.
+    content: Any = None
 
 
 class InputReply(msgspec.Struct, frozen=True):

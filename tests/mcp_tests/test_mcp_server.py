@@ -110,3 +110,38 @@ def test_without_the_sdk_installed_the_command_says_what_to_install(tmp_path: Pa
     assert result.returncode == 1
     assert result.stderr == ("llmx mcp-server: the MCP SDK is not installed — install llmx "
                              "with its mcp extra: pip install 'llmx[mcp]'\n")
+
+
+def test_a_form_of_the_threads_own_server_is_declined_not_passed_on(tmp_path: Path) -> None:
+    script = Script.from_json({"turns": [
+        [{"type": "function_call", "name": "signup", "namespace": "mcp__calc",
+          "arguments": {}}],
+        [{"type": "message", "text": "Declined."}],
+    ]})
+    asked: list[str] = []
+
+    async def drive(params: StdioServerParameters, cwd: Path) -> Any:
+        async def elicit(context: Any, request: Any) -> ElicitResult:
+            asked.append(request.message)
+            return ElicitResult(action="accept", content={})
+
+        async with Client(stdio_client(params), elicitation_callback=elicit,
+                          mode="legacy") as client:  # type: ignore[arg-type]
+            return await client.call_tool("llmx", {"prompt": "sign me up", "cwd": str(cwd)})
+
+    with ModelServer(script) as server:
+        env = make_env(tmp_path, server.base_url, config_extra=stdio_table(
+            required=True, default_tools_approval_mode="approve"))
+        params = StdioServerParameters(command=sys.executable, args=["-m", "llmx", "mcp-server"],
+                                       env=env.env(), cwd=env.workspace)
+        result = asyncio.run(drive(params, env.workspace))
+        sent = server.model_requests()[-1].body["input"]
+    assert not result.is_error, result.content
+    assert asked == []
+    outputs = [str(item["output"]) for item in sent if item.get("type") == "function_call_output"]
+    assert any("answer: decline" in output for output in outputs), outputs
+    [rollout] = env.rollouts()
+    [answer] = [json.loads(line)["payload"] for line in rollout.read_text().splitlines()
+                if json.loads(line)["type"] == "submission"
+                and json.loads(line)["payload"]["op"]["type"] == "resolve_elicitation"]
+    assert (answer["op"]["decision"], answer["decided_by"]) == ("decline", "unattended")

@@ -56,6 +56,7 @@ from llmx.events.records import Approver
 from llmx.projections.app_server import AppServerFold, Notification, RequestResolved, ServerRequest
 from llmx.projections.app_server.threads import ThreadFacts, preview_of, wire_thread
 from llmx.runtime import AgentThread, ThreadError, ThreadManager, ThreadOptions, ThreadRef
+from llmx.runtime.mcp.forms import check_content, has_fields
 
 if TYPE_CHECKING:
     from llmx.cli.app_server.connection import Connection
@@ -66,6 +67,8 @@ if TYPE_CHECKING:
 # spans and log records carry its own originator, the client's name.
 SERVICE_NAME = "llmx-app-server"
 
+# How many times a client is asked a form again after an answer that does not fit it.
+ANSWER_TRIES = 3
 # The client's answer to an approval request, as the core's decision.
 _DECISIONS = {"accept": "approved", "acceptForSession": "approved_for_session",
               "decline": "denied", "cancel": "abort"}
@@ -165,6 +168,8 @@ class LiveThread:
         self.options = options
         # call id -> the JSON-RPC id of the request asking the client about it.
         self._requests: dict[str, int] = {}
+        # How many answers to each form were refused (see ``_refuse_answer``).
+        self._refused: dict[str, int] = {}
         # turn/start requests waiting to be answered with the id of the turn they start.
         self._turn_waiters: list[tuple[Any, asyncio.Future[str]]] = []
         # turn/interrupt requests, answered as the interrupted turn ends (Codex's order).
@@ -276,6 +281,16 @@ class LiveThread:
                 # Anything but an accept or a cancel declines, as for commands.
                 decision=action if action in ("accept", "cancel") else "decline",
             )
+            schema = asked.params.get("requestedSchema")
+            if action == "accept" and has_fields(schema):
+                content = result.get("content") if isinstance(result, dict) else None
+                problem = check_content(schema, content)
+                if problem is None:
+                    answer.content = content
+                elif self._refuse_answer(asked, problem):
+                    answer.decision = "decline"
+                else:
+                    return
             try:
                 await self.agent.submit(answer, decided_by=Approver.CLIENT)
             except ThreadError as exc:
@@ -304,6 +319,25 @@ class LiveThread:
             await self.agent.submit(op, decided_by=Approver.CLIENT)
         except ThreadError as exc:
             log(f"the decision for {asked.call_id} was not taken: {exc}")
+
+    def _refuse_answer(self, asked: ServerRequest, problem: str) -> bool:
+        """A form's content that does not fit its schema: the client is told in one
+        line (a ``warning``) and asked again; True when it was asked too often already,
+        and the form is to be declined instead."""
+        tries = self._refused.get(asked.call_id, 0) + 1
+        self._refused[asked.call_id] = tries
+        message = (f"the answer to the elicitation {asked.call_id} of MCP server "
+                   f"`{asked.params.get('serverName', '')}` was refused: {problem}")
+        log(message)
+        self._requests.pop(asked.call_id, None)
+        if tries >= ANSWER_TRIES:
+            self.conn.notify("warning", {"threadId": self.thread_id,
+                                         "message": f"{message}; the form is declined"})
+            return True
+        self.conn.notify("warning", {"threadId": self.thread_id,
+                                     "message": f"{message}; answer again"})
+        self._send(asked)
+        return False
 
     # -- turns ---------------------------------------------------------------------
 

@@ -42,6 +42,7 @@ from llmx.runtime import (
     ThreadOptions,
     ThreadRef,
 )
+from llmx.runtime.mcp.forms import has_fields
 
 if TYPE_CHECKING:
     from llmx.runtime.session_types import ApprovalRequest
@@ -146,6 +147,13 @@ class Threads:
             except StopAsyncIteration:
                 break
             request = thread.approval_request(line)
+            if isinstance(request, ElicitationRequest) and has_fields(request.schema()):
+                # A form of one of the thread's own MCP servers: this server asks its
+                # client only yes or no, so nobody can fill the form in; it is declined.
+                await thread.submit(ResolveElicitation(
+                    server_name=request.server_name, request_id=request.id,
+                    decision="decline"), decided_by=Approver.UNATTENDED)
+                continue
             if request is not None:
                 if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
                     # No server-initiated requests on this protocol: the call returns the
@@ -214,7 +222,7 @@ async def _decide(thread: AgentThread, request: ApprovalRequest, action: str) ->
 
 def _question(request: ApprovalRequest) -> str:
     if isinstance(request, ElicitationRequest):
-        return request.message
+        return request.text()
     if isinstance(request, ApplyPatchApprovalRequest):
         return "Allow llmx to apply changes to " + ", ".join(sorted(request.changes)) + "?"
     text = f"Allow llmx to run `{join_command(request.command)}` in {request.cwd}?"

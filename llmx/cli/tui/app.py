@@ -17,7 +17,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import events, work
@@ -409,6 +409,9 @@ class LlmxApp(App[int]):
             if call_id in self._shown_requests:
                 continue
             self._shown_requests.add(call_id)
+            if request.form is not None:
+                self._ask_form(request)
+                return
             self._asking = True
             from llmx.cli.tui.approval_screen import ApprovalScreen
 
@@ -440,6 +443,41 @@ class LlmxApp(App[int]):
         else:
             await self.submit(UserInputAnswer(id=turn_id, response={"answers": {
                 qid: {"answers": given} for qid, given in answers.items()}}))
+        self._ask_pending()
+
+    def _ask_form(self, request: PendingApproval) -> None:
+        """An MCP server's form, field by field; a form the TUI cannot ask (a field of
+        no primitive type) is cancelled, and the user told why."""
+        from llmx.runtime.mcp.forms import FormError, form_fields
+
+        try:
+            fields = form_fields(request.form)
+        except FormError as exc:
+            self.note(f"{request.server} asked for a form that cannot be filled in here "
+                      f"({exc}); cancelled")
+            self._fill(request, None, cancel=True)
+            return
+        self._asking = True
+        from llmx.cli.tui.form_screen import FormScreen
+
+        def filled(content: dict[str, Any] | None) -> None:
+            self._asking = False
+            self._fill(request, content)
+
+        self.push_screen(FormScreen(request, fields), filled)
+
+    @work(exclusive=False, group="submit")
+    async def _fill(self, request: PendingApproval, content: dict[str, Any] | None,
+                    *, cancel: bool = False) -> None:
+        """The filled-in form (accepted with its content), or None: declined (Esc), or
+        cancelled when it could not be asked; logged as the user's answer."""
+        if content is None:
+            op = ResolveElicitation(server_name=request.server, request_id=request.call_id,
+                                    decision="cancel" if cancel else "decline")
+        else:
+            op = ResolveElicitation(server_name=request.server, request_id=request.call_id,
+                                    decision="accept", content=content)
+        await self.submit(op)
         self._ask_pending()
 
     def _answer_for(self, request: PendingApproval) -> Callable[[ReviewDecision | None], None]:

@@ -444,15 +444,27 @@ class AppServerFold:
                                  payload.call_id))
 
     def _on_elicitation(self, payload: ElicitationRequest, out: list[WireMessage]) -> None:
-        """An MCP server's question (an MCP tool's approval), as Codex asks it: a form
-        with no fields, answered by ``action``."""
+        """An MCP server's question, as Codex forwards it: the recorded request (a form,
+        with its schema; a form with no fields is a yes or no, such as an MCP tool's
+        approval), answered by ``action`` and, for a form, ``content``."""
         self._waiting(out)
         turn_id = payload.turn_id if isinstance(payload.turn_id, str) else self._turn_id()
-        params = {
-            "threadId": self.thread_id, "turnId": turn_id, "serverName": payload.server_name,
-            "mode": "form", "_meta": {"codex_approval_kind": "mcp_tool_call"},
-            "message": payload.message, "requestedSchema": {"type": "object", "properties": {}},
-        }
+        params: dict[str, Any] = {"threadId": self.thread_id, "turnId": turn_id,
+                                  "serverName": payload.server_name}
+        request = payload.request
+        if isinstance(request, dict) and "mode" in request:
+            params["mode"] = request["mode"]
+            if "_meta" in request:
+                params["_meta"] = request["_meta"]
+            params["message"] = request.get("message", payload.text())
+            for key, wire in _ELICITATION_KEYS.items():
+                if key in request:
+                    params[wire] = request[key]
+        else:
+            # An older line: the question alone, asked as an approval is.
+            params.update({"mode": "form", "_meta": {"codex_approval_kind": "mcp_tool_call"},
+                           "message": payload.text(),
+                           "requestedSchema": {"type": "object", "properties": {}}})
         out.append(ServerRequest("mcpServer/elicitation/request", params, self.thread_id,
                                  str(payload.id)))
 
@@ -482,6 +494,11 @@ class AppServerFold:
             item, started_ms = self._started[op.id]
             self._complete_item({**item, "status": "declined"}, started_ms, out)
         out.append(status_changed(self.thread_id, "active", []))
+
+
+# The keys of a recorded elicitation (Codex's rollout spelling) and of the request.
+_ELICITATION_KEYS = {"requested_schema": "requestedSchema", "url": "url",
+                     "elicitation_id": "elicitationId"}
 
 
 def _ms(value: Any) -> int | None:

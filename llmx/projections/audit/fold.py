@@ -268,7 +268,10 @@ class _AuditFold:
             return
         call_id = request_id.removeprefix(_MCP_APPROVAL_PREFIX)
         server = str(payload.get("server_name", ""))
-        asked = _MCP_QUESTION.search(str(payload.get("message", "")))
+        request = payload.get("request")
+        message = payload.get("message") or (
+            request.get("message") if isinstance(request, dict) else None)
+        asked = _MCP_QUESTION.search(str(message or ""))
         state = self.turn_for(span, payload.get("turn_id"))
         approval = ApprovalAudit(
             call_id=call_id, kind="mcp",

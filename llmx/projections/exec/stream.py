@@ -650,10 +650,14 @@ class ExecStream:
 
     def _on_elicitation(self, payload: dict[str, Any], out: Notifications) -> None:
         self._announce(out)
+        # The question: ``message`` (older Codex, llmx) or ``request.message`` (newer Codex).
+        request = payload.get("request")
+        message = _str(payload.get("message")) or (
+            _str(request.get("message")) if isinstance(request, dict) else "")
         out.append(
             ei.ApprovalRequested(
                 str(payload.get("id", "")), "mcp", _str(payload.get("server_name")), None,
-                _str(payload.get("message")) or None,
+                message or None,
             )
         )
 

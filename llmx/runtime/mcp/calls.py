@@ -26,6 +26,7 @@ from llmx.events.turn_items import McpToolCallError, McpToolCallItem, ToolCallSt
 from llmx.runtime.approvals import approves
 from llmx.runtime.config_types import ApprovalPolicy
 from llmx.runtime.mcp.config import ToolApproval
+from llmx.runtime.mcp.forms import check_content
 from llmx.runtime.tool_context import ToolContext, now_ms
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ async def call_tool(
     )
     await tools.item_started(item, started_ms)
     try:
-        refusal = await _approval(tools, server, tool, call_id)
+        refusal = await _approval(tools, server, tool, call_id, arguments)
         if refusal is not None:
             await _end(tools, item, started_ms, None, refusal, seconds=0.0)
             return _output(time.monotonic() - started, refusal)
@@ -92,25 +93,38 @@ async def call_tool(
         server.ask = None
 
 
-def _asker(tools: ToolContext, server: McpServer, call_id: str) -> Callable[[str], Awaitable[str]]:
+def _asker(
+    tools: ToolContext, server: McpServer, call_id: str
+) -> Callable[[str, dict[str, Any] | None], Awaitable[tuple[str, dict[str, Any] | None]]]:
     """How the server's questions during this call are asked: as approvals are (an
-    ``elicitation_request`` answered by a logged ``resolve_elicitation``)."""
+    ``elicitation_request`` answered by a logged ``resolve_elicitation``). A form's
+    answer is held to its schema: content that does not fit declines."""
     asked = itertools.count(1)
 
-    async def ask(message: str) -> str:
-        request = ElicitationRequest(server_name=server.name,
-                                     id=f"{ELICITATION_ID_PREFIX}_{call_id}_{next(asked)}",
-                                     message=message, turn_id=tools.turn_id)
+    async def ask(message: str, schema: dict[str, Any] | None) -> tuple[str, dict[str, Any] | None]:
+        form = schema if schema is not None else {"type": "object", "properties": {}}
+        request = ElicitationRequest(
+            server_name=server.name, id=f"{ELICITATION_ID_PREFIX}_{call_id}_{next(asked)}",
+            message=message, turn_id=tools.turn_id,
+            request={"mode": "form", "message": message, "requested_schema": form},
+        )
         answer = await tools.ask_elicitation(request)
-        if approves(answer.decision):
-            return "accept"
-        return "cancel" if answer.decision is ReviewDecision.ABORT else "decline"
+        if not approves(answer.decision):
+            return ("cancel" if answer.decision is ReviewDecision.ABORT else "decline"), None
+        if schema is None:
+            return "accept", {}
+        if check_content(schema, answer.content) is not None:
+            # The frontends check answers before they submit them; one that did not
+            # gives the server nothing it did not ask for.
+            return "decline", None
+        return "accept", answer.content
 
     return ask
 
 
 async def _approval(
-    tools: ToolContext, server: McpServer, tool: McpTool, call_id: str
+    tools: ToolContext, server: McpServer, tool: McpTool, call_id: str,
+    arguments: dict[str, Any] | None,
 ) -> str | None:
     """None when the call may run; otherwise why it may not."""
     settings = tools.settings
@@ -126,11 +140,17 @@ async def _approval(
         return None
     if settings.approval_policy is ApprovalPolicy.NEVER:
         return NEVER_REFUSAL
+    question = approval_question(server.name, tool.name)
     request = ElicitationRequest(
         server_name=server.name,
         id=f"{APPROVAL_ID_PREFIX}_{call_id}",
-        message=approval_question(server.name, tool.name),
+        message=question,
         turn_id=tools.turn_id,
+        request={"mode": "form", "message": question,
+                 "requested_schema": {"type": "object", "properties": {}},
+                 "_meta": {"codex_approval_kind": "mcp_tool_call", "tool_name": tool.name,
+                           "tool_description": tool.description,
+                           "tool_params": arguments if arguments is not None else {}}},
     )
     answer = await tools.ask_elicitation(request)
     if answer.decision is ReviewDecision.APPROVED_FOR_SESSION:

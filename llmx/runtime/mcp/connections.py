@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 from llmx import __version__
 from llmx.runtime.mcp.config import HttpTransport, McpServerConfig, StdioTransport
+from llmx.runtime.mcp.forms import has_fields
+from llmx.runtime.mcp.stderr_log import StderrLog, describe_start, stderr_log_path
 
 if TYPE_CHECKING:
     from mcp.client import Client
@@ -76,9 +78,14 @@ class McpServer:
     description: str | None = None
     client: Client | None = None
     started: asyncio.Event = field(default_factory=asyncio.Event)
-    # Asks the user a question of the server (its message) while one of its tools runs;
-    # the answer is accept, decline or cancel. None between calls: the server is refused.
-    ask: Callable[[str], Awaitable[str]] | None = None
+    # Where a stdio server's stderr goes while it runs (None: nowhere).
+    stderr: StderrLog | None = None
+    # Asks the user a question of the server while one of its tools runs: its message and,
+    # for a form to fill in, the form's schema (None for a yes or no). The answer is
+    # accept (with the form's content), decline or cancel. None between calls: the
+    # server is refused.
+    ask: Callable[[str, dict[str, Any] | None],
+                  Awaitable[tuple[str, dict[str, Any] | None]]] | None = None
 
     @property
     def name(self) -> str:
@@ -123,10 +130,12 @@ class McpConnections:
 
     def __init__(
         self, servers: Mapping[str, McpServerConfig], *, cwd: Path,
-        environ: Mapping[str, str] | None = None,
+        environ: Mapping[str, str] | None = None, log_dir: Path | None = None,
     ) -> None:
         self._environ = os.environ if environ is None else environ
         self._cwd = cwd
+        # Where each stdio server's stderr is kept (see ``stderr_log``); None drops it.
+        self._log_dir = log_dir
         self.servers = {name: McpServer(config) for name, config in servers.items()
                         if config.enabled}
         self._closing = asyncio.Event()
@@ -222,8 +231,15 @@ class McpConnections:
             if server.state is ServerState.STARTING:
                 self._failed(server, "stopped before it started")
             server.client = None
+            if server.stderr is not None:
+                server.stderr.close()
 
     def _failed(self, server: McpServer, message: str) -> None:
+        if server.stderr is not None:
+            # What the server said last, and where the rest of it is.
+            last = server.stderr.last_line()
+            kept = f"its stderr is in {server.stderr.path}"
+            message = f"{message} (stderr: {last}; {kept})" if last else f"{message} ({kept})"
         if server.state is ServerState.READY:
             # It was running: calls made from now on say it stopped.
             message = f"MCP server `{server.name}` stopped: {message}"
@@ -251,8 +267,15 @@ class McpConnections:
                 env=stdio_environment(transport, self._environ),
                 cwd=transport.cwd or self._cwd,
             )
-            # The server's stderr is its log, not llmx's output.
-            return Client(stdio_client(params, errlog=_devnull()), client_info=info,
+            # The server's stderr is its log, not llmx's output: kept in a file of its own.
+            errlog = None
+            if self._log_dir is not None:
+                server.stderr = StderrLog(stderr_log_path(self._log_dir, server.name))
+                errlog = server.stderr.open(
+                    describe_start(transport.command, transport.args))
+                if errlog is None:
+                    server.stderr = None
+            return Client(stdio_client(params, errlog=errlog or _devnull()), client_info=info,
                           elicitation_callback=elicit)
         from mcp.client.streamable_http import streamable_http_client
         from mcp.shared._httpx_utils import create_mcp_http_client
@@ -263,19 +286,19 @@ class McpConnections:
 
 
 async def _elicited(server: McpServer, params: Any) -> Any:
-    """A server's question: asked the way approvals are (see ``calls``) while one of its
-    tools runs, if it needs no more than a yes or no; otherwise declined, since no
-    frontend fills in a form."""
+    """A server's question, asked the way approvals are (see ``calls``) while one of its
+    tools runs: a yes or no, or a form to fill in. A question outside a call, or one
+    that sends the user to a web page (URL mode, which no frontend opens), is declined."""
     from mcp_types import ElicitResult
 
-    schema = getattr(params, "requested_schema", None)
-    needs_fields = isinstance(schema, dict) and bool(schema.get("required"))
     ask = server.ask
-    if ask is None or needs_fields:
+    if ask is None or getattr(params, "mode", "form") != "form":
         return ElicitResult(action="decline")
-    action = await ask(str(getattr(params, "message", "")))
+    schema: Any = getattr(params, "requested_schema", None)
+    form = dict(schema) if has_fields(schema) else None
+    action, content = await ask(str(getattr(params, "message", "")), form)
     if action == "accept":
-        return ElicitResult(action="accept", content={})
+        return ElicitResult(action="accept", content=content or {})
     return ElicitResult(action="cancel" if action == "cancel" else "decline")
 
 

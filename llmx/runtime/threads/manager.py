@@ -393,16 +393,18 @@ class ThreadManager:
         self._threads[thread.thread_id] = thread
         return thread
 
-    @staticmethod
-    def _mcp(loaded: LoadedConfig, settings: SessionSettings) -> McpConnections | None:
-        """The thread's MCP servers, starting (the SDK is imported only now)."""
+    def _mcp(self, loaded: LoadedConfig, settings: SessionSettings) -> McpConnections | None:
+        """The thread's MCP servers, starting (the SDK is imported only now); their
+        stderr is kept under the home's ``log/mcp``."""
         from llmx.runtime.mcp.config import parse_servers
         from llmx.runtime.mcp.connections import McpConnections
+        from llmx.runtime.mcp.stderr_log import mcp_log_dir
 
         servers = parse_servers(loaded.config.mcp_servers)
         if not any(server.enabled for server in servers.values()):
             return None
-        connections = McpConnections(servers, cwd=settings.cwd)
+        connections = McpConnections(servers, cwd=settings.cwd,
+                                     log_dir=mcp_log_dir(self.home))
         connections.start()
         return connections
 
