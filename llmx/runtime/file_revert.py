@@ -181,7 +181,7 @@ def _writes(files: _Files) -> RevertPlan:
     targets: list[PatchTarget] = []
     changes: dict[str, FileChange] = {}
     summary: list[str] = []
-    for path, content in files.now.items():
+    for path, content in sorted(files.now.items()):
         before = files.initial[path]
         if content == before:
             continue

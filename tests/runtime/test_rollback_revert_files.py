@@ -210,3 +210,59 @@ async def test_without_the_option_the_files_are_untouched(tmp_path: Path) -> Non
     # The op is Codex's, with nothing added.
     assert asked["op"] == {"type": "thread_rollback", "num_turns": 1}
     assert "decided_by" not in asked
+
+
+def test_llmx_rollback_with_and_without_revert_files(tmp_path: Path) -> None:
+    import asyncio
+
+    # The session: two patching turns, nothing rolled back yet.
+    path, workspace, after_first = asyncio.run(_session(tmp_path, rollbacks=()))
+    after_second = _files(workspace)
+    env = {"PATH": "/usr/bin:/bin", "LLMX_HOME": str(tmp_path / "home"), KEY_ENV: "dummy"}
+    thread_id = path.stem[-36:]
+
+    def llmx(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "llmx", *args], cwd=workspace, env=env,
+                              capture_output=True, text=True, timeout=WAIT_SECONDS,
+                              check=False)
+
+    # A hand edit since the second turn: the revert is refused, nothing changes.
+    (workspace / "extra.txt").write_text("extra, edited\n")
+    refused = llmx("rollback", thread_id, "--revert-files", "-s", "workspace-write")
+    assert refused.returncode == 1
+    ws = workspace.resolve()
+    assert refused.stderr == (
+        f"llmx rollback: cannot revert {ws}/extra.txt: it changed since the patch (it no "
+        "longer holds what the patch added); nothing was reverted — run it again without "
+        "--revert-files to keep the files as they are\n")
+    assert _files(workspace) == {**after_second, "extra.txt": "extra, edited\n"}
+    assert _payloads(path, "thread_rolled_back") == []
+    (workspace / "extra.txt").write_text("extra\n")
+
+    # A read-only sandbox forbids the writes: refused, naming the file, nothing changed.
+    read_only = llmx("rollback", thread_id, "--revert-files", "-s", "read-only")
+    assert read_only.returncode == 1
+    assert read_only.stderr.startswith(f"llmx rollback: cannot revert {ws}/")
+    assert _files(workspace) == after_second
+
+    reverted = llmx("rollback", thread_id, "--revert-files", "-s", "workspace-write")
+    assert reverted.returncode == 0, reverted.stderr
+    assert reverted.stdout.splitlines() == [
+        f"rolled back 1 turn of {thread_id}",
+        f"reverted D {ws}/app.py", f"reverted D {ws}/extra.txt",
+        f"reverted A {ws}/main.py", f"reverted M {ws}/notes.txt", f"reverted A {ws}/old.txt",
+        "changes made by shell commands were not reverted"]
+    assert _files(workspace) == after_first
+
+    # Without the option the files stay as they are.
+    kept = llmx("rollback", thread_id, "--json")
+    assert kept.returncode == 0, kept.stderr
+    assert json.loads(kept.stdout) == {"reverted": [], "thread_id": thread_id,
+                                       "num_turns": 1}
+    assert _files(workspace) == after_first
+    assert _payloads(path, "thread_rolled_back") == [
+        {"type": "thread_rolled_back", "num_turns": 1}] * 2
+    unknown = llmx("rollback", "no-such-session")
+    assert unknown.returncode == 1
+    assert unknown.stderr.startswith("llmx rollback: ")
+    assert len(unknown.stderr.splitlines()) == 1
