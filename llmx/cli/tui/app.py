@@ -808,20 +808,45 @@ class LlmxApp(App[int]):
 
     async def switch_to_fork(self) -> None:
         """``/fork``: a new thread continuing this one's history (the door writes the fork
-        as Codex does); the transcript shows the parent's turns, then the fork."""
-        from llmx.runtime import ThreadError, ThreadRef
-
-        assert self.door is not None
+        as Codex does); the transcript shows the parent's turns, then the fork. With more
+        than one prompt, a picker first: the fork keeps the history through the chosen
+        prompt's turn (the last one, the whole thread, is preselected)."""
         assert self.thread is not None
-        door, parent = self.door, self.thread
+        parent = self.thread
         if parent.rollout_path is None or not parent.rollout_path.exists():
             self.note("/fork: nothing to fork yet — send a prompt first")
             return
         if self.busy:
             self.note("/fork: a turn is running — interrupt it (esc) or wait, then fork")
             return
+        users = [cell for cell in self.view.cells if isinstance(cell, tc.UserCell)]
+        if len(users) < 2 or not all(cell.turn_id for cell in users):
+            await self.fork_through(None)
+            return
+
+        def chosen(back: int | None) -> None:
+            if back is not None:
+                through = None if back == 1 else users[-back].turn_id
+                self.run_worker(self.fork_through(through), group="submit")
+
+        from llmx.cli.tui.overlay_screen import BacktrackScreen
+
+        self.push_screen(BacktrackScreen(
+            [cell.text for cell in users],
+            keys="Fork through which prompt's turn · ←→ prompts · ↵ fork · esc back"),
+            chosen)
+
+    async def fork_through(self, turn_id: str | None) -> None:
+        """Fork the thread: all of it, or through the turn ``turn_id``."""
+        from llmx.runtime import ThreadError, ThreadRef
+
+        assert self.door is not None
+        door, parent = self.door, self.thread
+        if parent is None or parent.rollout_path is None:
+            return
         try:
-            forked = await door.fork(ThreadRef.by_path(parent.rollout_path))
+            forked = await door.fork(ThreadRef.by_path(parent.rollout_path),
+                                     through_turn_id=turn_id)
         except ThreadError as exc:
             self.note(f"/fork: {exc.what}")
             return

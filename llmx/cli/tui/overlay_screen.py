@@ -83,16 +83,18 @@ class BacktrackScreen(ModalScreen[int | None]):
     }
     """
 
-    def __init__(self, prompts: Sequence[str]) -> None:
+    def __init__(self, prompts: Sequence[str], *,
+                 keys: str = "Browsing prompts · ←→ prompts · ↵ rewind and edit · esc back",
+                 ) -> None:
         super().__init__()
         self._prompts = list(prompts)
         self._chosen = len(self._prompts) - 1
+        self._keys = keys
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
             yield Static(id="backtrack-list")
-            yield Static("Browsing prompts · ←→ prompts · ↵ rewind and edit · esc back",
-                         id="backtrack-keys")
+            yield Static(self._keys, id="backtrack-keys")
 
     def on_mount(self) -> None:
         self._redraw()
