@@ -7,6 +7,10 @@ patches are its completed ``FileChange`` items (llmx and Codex 0.169 record them
 as ``item_completed``), or the successful ``patch_apply_end`` events of files that carry
 only those; each as the changes it recorded, path by path, in the order they happened.
 Only patches are known: what shell commands did to files is in no record.
+
+The same walk gives the answers the user gave to the model's questions that the live turns
+keep (``retained_context`` lines, ``verified_answer``; Codex 0.169 writes them, and so does
+llmx): a rollback drops those of the turns it drops, a compaction does not.
 """
 
 from __future__ import annotations
@@ -24,13 +28,16 @@ from llmx.events.event_msgs import (
 )
 from llmx.events.lines import LineError, decode_line
 from llmx.events.primitives import FileChange
+from llmx.events.records import RetainedVerifiedAnswer
 from llmx.events.turn_items import FileChangeItem, PatchApplyStatus
 from llmx.projections.lineage import RolloutSpan, lines_forward
 from llmx.projections.turns import is_user_turn_boundary
 
 # Cheap filters before a line is decoded.
 _MARKS = (b'"task_started"', b'"turn_started"', b'"user_message"', b'"thread_rolled_back"',
-          b'"FileChange"', b'"patch_apply_end"', b'"user"')
+          b'"FileChange"', b'"patch_apply_end"', b'"user"', b'"retained_context"')
+# Codex keeps at most this many answers (the oldest go first).
+MAX_VERIFIED_ANSWERS = 8
 
 
 class AppliedPatch(msgspec.Struct, frozen=True):
@@ -44,6 +51,7 @@ class _Turn(msgspec.Struct):
     turn_id: str
     user: bool = False
     patches: list[AppliedPatch] = msgspec.field(default_factory=list)
+    answers: list[RetainedVerifiedAnswer] = msgspec.field(default_factory=list)
     seen: set[str] = msgspec.field(default_factory=set)
 
 
@@ -53,6 +61,13 @@ def patches_of_last_turns(spans: Sequence[RolloutSpan], num_turns: int) -> list[
     turns = _live_turns(spans)
     start = _start_of_last_user_turns(turns, num_turns)
     return [patch for turn in turns[start:] for patch in turn.patches]
+
+
+def verified_answers(spans: Sequence[RolloutSpan]) -> list[RetainedVerifiedAnswer]:
+    """The answered questions the history keeps, oldest first (the last
+    :data:`MAX_VERIFIED_ANSWERS`)."""
+    kept = [answer for turn in _live_turns(spans) for answer in turn.answers]
+    return kept[-MAX_VERIFIED_ANSWERS:]
 
 
 def _live_turns(spans: Sequence[RolloutSpan]) -> list[_Turn]:
@@ -70,6 +85,11 @@ def _live_turns(spans: Sequence[RolloutSpan]) -> list[_Turn]:
             item = msgspec.json.decode(line.payload_raw)
             if turns and isinstance(item, dict) and is_user_turn_boundary(item):
                 turns[-1].user = True
+            continue
+        if line.type == "retained_context":
+            answer = line.item()
+            if isinstance(answer, RetainedVerifiedAnswer) and turns:
+                turns[-1].answers.append(answer)
             continue
         if line.type != "event_msg":
             continue
