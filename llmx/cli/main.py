@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "llmx.cli.resume_cmd",
     "llmx.cli.app_server_cmd",
     "llmx.cli.fork_cmd",
+    "llmx.cli.rollback_cmd",
     "llmx.cli.replay_cmd",
     "llmx.cli.inspect_cmd",
     "llmx.cli.sessions_cmd",

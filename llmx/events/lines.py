@@ -25,6 +25,7 @@ from llmx.events.records import (
     LineType,
     ModelRequestRecord,
     OutputRef,
+    RetainedVerifiedAnswer,
     SandboxDenialRecord,
     SessionMeta,
     SubmissionRecord,
@@ -88,6 +89,7 @@ RolloutItem = (
     | Compacted
     | WorldState
     | TokenUsageRecord
+    | RetainedVerifiedAnswer
     | SubmissionRecord
     | EscalationRecord
     | OutputRef
@@ -106,6 +108,7 @@ PAYLOAD_TYPES: dict[str, Any] = {
     LineType.COMPACTED: Compacted,
     LineType.WORLD_STATE: WorldState,
     LineType.TOKEN_USAGE_RECORD: TokenUsageRecord,
+    LineType.RETAINED_CONTEXT: RetainedVerifiedAnswer,
     LineType.SUBMISSION: SubmissionRecord,
     LineType.ESCALATION: EscalationRecord,
     LineType.OUTPUT_REF: OutputRef,
@@ -121,6 +124,7 @@ _LINE_TYPE_OF_CLASS: dict[type, LineType] = {
     Compacted: LineType.COMPACTED,
     WorldState: LineType.WORLD_STATE,
     TokenUsageRecord: LineType.TOKEN_USAGE_RECORD,
+    RetainedVerifiedAnswer: LineType.RETAINED_CONTEXT,
     SubmissionRecord: LineType.SUBMISSION,
     EscalationRecord: LineType.ESCALATION,
     OutputRef: LineType.OUTPUT_REF,

@@ -136,8 +136,11 @@ class Undo(OpBase, tag="undo"):
     pass
 
 
-class ThreadRollback(OpBase, tag="thread_rollback"):
+class ThreadRollback(OpBase, tag="thread_rollback", omit_defaults=True):
     num_turns: int
+    # llmx: also undo the patches those turns applied (all or nothing); never what their
+    # shell commands did. Codex's op has no such field.
+    revert_files: bool = False
 
 
 class Review(OpBase, tag="review"):

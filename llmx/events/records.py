@@ -29,6 +29,8 @@ class LineType(enum.StrEnum):
     EVENT_MSG = "event_msg"
     WORLD_STATE = "world_state"
     TOKEN_USAGE_RECORD = "token_usage_record"
+    # Codex 0.169: a fact kept outside the model's history (an answered question).
+    RETAINED_CONTEXT = "retained_context"
     # E0 marker lines (``{"record_type":"state"}``); carry nothing a reader needs.
     STATE = "state"
     # llmx: a client submission, written before the runtime acts on it.
@@ -166,6 +168,27 @@ class WorldState(Struct):
 
     state: JsonValue
     full: bool = True
+
+
+class VerifiedQuestionAnswer(Struct):
+    """One answered question: its text (with each chosen option's ``label: description``
+    on a line of its own) and the answers given, one per line."""
+
+    question: str
+    answer: str
+
+
+class RetainedVerifiedAnswer(Struct, tag_field="type", tag="verified_answer"):
+    """``retained_context`` (Codex 0.169) of type ``verified_answer``: the user's answers to
+    a ``request_user_input`` call, as the host received them. Kept outside the model's
+    history (the model gets the answers as the call's output); folded back on resume.
+    ``acceptance_order`` is Codex's counter of accepted inputs, which llmx does not keep
+    (absent: ordered as recorded, as Codex reads its own older lines)."""
+
+    turn_id: str
+    call_id: str
+    questions: list[VerifiedQuestionAnswer]
+    acceptance_order: int | UnsetType = UNSET
 
 
 class TokenUsageRecord(Struct):

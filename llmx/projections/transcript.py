@@ -33,6 +33,7 @@ from llmx.events.event_msgs import (
     ReasoningContentDelta,
     RequestUserInput,
     TaskComplete,
+    TaskStarted,
     ThreadNameUpdated,
     ThreadRolledBack,
     TokenCount,
@@ -165,6 +166,8 @@ class TranscriptFold:
         self._stream = ExecStream()
         self._by_key: dict[str, int] = {}
         self._turn_starts: list[int] = []
+        # The turn being folded (its ``task_started``'s id).
+        self._turn_id = ""
         self._streaming: dict[str, int] = {}
         # The summary part each streaming reasoning cell is in (parts are paragraphs).
         self._stream_parts: dict[str, int] = {}
@@ -303,6 +306,8 @@ class TranscriptFold:
         payload = line.item()
         if payload_type in ("task_started", "turn_started"):
             self.status.turn_running = True
+            if isinstance(payload, TaskStarted):
+                self._turn_id = payload.turn_id
         elif isinstance(payload, TaskComplete):
             self.status.turn_running = False
             self._explicit_end = True
@@ -487,7 +492,8 @@ class TranscriptFold:
 
     def _item(self, item: ei.ExecItem, *, started: bool) -> None:
         if isinstance(item, ei.UserMessageItem):
-            self._turn_starts.append(self._append(tc.UserCell(text=item.text)))
+            self._turn_starts.append(self._append(tc.UserCell(text=item.text,
+                                                              turn_id=self._turn_id)))
         elif isinstance(item, ei.AgentMessageItem):
             self._finish_stream("agent:" + item.id,
                                 tc.AgentCell(item_id=item.id, text=item.text))

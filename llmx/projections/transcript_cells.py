@@ -59,6 +59,8 @@ class UserCell(CellBase, kw_only=True):
     """A prompt the user submitted."""
 
     text: str
+    # The turn it opened ("" when the file does not say), for a fork through that turn.
+    turn_id: str = ""
 
 
 class AgentCell(CellBase, kw_only=True):

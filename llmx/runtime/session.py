@@ -50,7 +50,7 @@ from llmx.runtime.instructions import (
 from llmx.runtime.models.stream import TokenUsage
 from llmx.runtime.models.usage import added_usage
 from llmx.runtime.notify import run_notify, turn_complete_payload
-from llmx.runtime.rollback import roll_back
+from llmx.runtime.rollback import FileRevert, roll_back
 from llmx.runtime.session_history import PromptHistory
 from llmx.runtime.session_index_updates import SessionIndexUpdates
 from llmx.runtime.session_types import (
@@ -154,6 +154,9 @@ class Session:
         record = SubmissionRecord(id=submission_id, op=op)
         if isinstance(op, ExecApproval | PatchApproval | ResolveElicitation | UserInputAnswer):
             record.decided_by = decided_by
+        elif isinstance(op, ThreadRollback) and op.revert_files:
+            # Who asked for the files to be reverted.
+            record.decided_by = decided_by
         await self.log.record(record)
         if isinstance(op, Interrupt):
             await self.log.sync()
@@ -236,7 +239,8 @@ class Session:
                 # Not queued behind a running turn: refused while one runs, as in Codex.
                 running = self._turn_task is not None and not self._turn_task.done()
                 if await roll_back(self.log, self._history, op.num_turns,
-                                   turn_running=running):
+                                   turn_running=running,
+                                   revert=self._revert_for(op, submission_id)):
                     self.update_index()
             elif isinstance(op, Shutdown):
                 await self._wait_turn()
@@ -251,6 +255,12 @@ class Session:
                 if self._index is not None:
                     self._index.close()
                 return
+
+    def _revert_for(self, op: ThreadRollback, submission_id: str) -> FileRevert | None:
+        """The revert a rollback asks for (its turns' patches, under this sandbox)."""
+        if not op.revert_files:
+            return None
+        return FileRevert(self.settings.sandbox, self.settings.thread_id, submission_id)
 
     def update_index(self) -> None:
         """Fold what the log has written since the last call into the session index."""

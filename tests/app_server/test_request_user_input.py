@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from support.app_server_client import AppServer, drive_turn, make_home
-from support.app_server_schema import FIXTURES
+from support.app_server_schema import FIXTURES, check_response
 from support.model_server import scripted
 
 KEY = {"LLMX_TEST_MODEL_KEY": "k"}
@@ -141,3 +141,38 @@ def test_an_unknown_mode_is_refused(tmp_path: Path) -> None:
             "threadId": thread_id, "input": [{"type": "text", "text": "x"}],
             "collaborationMode": {"mode": "execute", "settings": {"model": "m"}}})
     assert refused["error"]["message"] == "Invalid request: unknown variant `execute`"
+
+
+def test_thread_resume_answers_with_the_mode_the_thread_goes_on_in(tmp_path: Path) -> None:
+    def answer(method: str, params: dict[str, Any]) -> Any:
+        return ANSWER
+
+    def resume(server: AppServer, thread_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = server.call("thread/resume", {"threadId": thread_id})["result"]
+        check_response("thread/resume", result)
+        return result
+
+    with scripted(SCRIPT) as model:
+        home = make_home(tmp_path, model.base_url)
+        work = tmp_path / "work"
+        work.mkdir()
+        with AppServer(home, work, env=KEY) as server:
+            server.initialize()
+            thread_id = server.start_thread(cwd=str(work))
+            drive_turn(server, thread_id, "which database?", answer, settings=_mode("plan"))
+            # Loaded: the mode of its last turn.
+            loaded = resume(server, thread_id)
+        with AppServer(home, work, env=KEY) as server:
+            server.initialize()
+            # From the file: the mode its last turn recorded.
+            recorded = resume(server, thread_id)
+            drive_turn(server, thread_id, "now do it", settings=_mode("default"))
+            switched = resume(server, thread_id)
+    for result in (loaded, recorded):
+        mode = result["collaborationMode"]
+        assert mode["mode"] == "plan"
+        assert mode["settings"]["model"] == "mock-model"
+        assert mode["settings"]["reasoning_effort"] is None
+        assert "Plan" in mode["settings"]["developer_instructions"]
+    assert switched["collaborationMode"]["mode"] == "default"
+    assert switched["collaborationMode"]["settings"]["model"] == "mock-model"

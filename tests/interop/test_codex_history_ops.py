@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from e2e.exec_harness import API_KEY_ENV, ExecEnv, make_env
+from e2e.exec_harness import API_KEY_ENV, PATCHING_MODEL, ExecEnv, make_env
 from interop.codex_cli import needs_codex, run_codex
 from support.model_scripts import Script
 from support.model_server import ModelServer
@@ -78,6 +78,41 @@ def test_codex_resumes_a_thread_llmx_rolled_back(tmp_path: Path) -> None:
         bodies = [request.body for request in server.model_requests()]
     assert user_texts(bodies[-2]) == ["one", "four"]
     assert user_texts(bodies[-1]) == ["one", "four", "five"]
+
+
+PATCHING_SCRIPT = {"turns": [
+    {"match": "first", "items": [{"type": "custom_tool_call", "name": "apply_patch",
+                                  "input": "*** Begin Patch\n*** Add File: notes.txt\n+one\n"
+                                           "*** End Patch"}]},
+    {"match": "second", "items": [{"type": "custom_tool_call", "name": "apply_patch",
+                                   "input": "*** Begin Patch\n*** Update File: notes.txt\n"
+                                            "@@\n-one\n+two\n*** End Patch"}]},
+], "fallback": [{"type": "message", "text": "ok"}]}
+
+
+async def llmx_rolls_back_and_reverts(env: ExecEnv) -> str:
+    async with ThreadManager(env.home, model_env={API_KEY_ENV: "dummy"}) as manager:
+        thread = await manager.open(ThreadOptions(
+            cwd=env.workspace, sandbox_mode="workspace-write", approval_policy="never"))
+        await turns_then(thread, ["first", "second"])
+        await thread.submit(ThreadRollback(num_turns=1, revert_files=True))
+        await within(thread.close(), "the thread to close")
+        return thread.thread_id
+
+
+def test_codex_resumes_a_thread_llmx_rolled_back_with_its_files_reverted(
+    tmp_path: Path
+) -> None:
+    with ModelServer(Script.from_json(PATCHING_SCRIPT)) as server:
+        env = make_env(tmp_path, server.base_url, model=PATCHING_MODEL)
+        thread_id = asyncio.run(llmx_rolls_back_and_reverts(env))
+        assert (env.workspace / "notes.txt").read_text() == "one\n"
+        # The revert's FileChange item (no turn) before the marker: Codex reads past it.
+        resumed = run_codex("exec", "resume", thread_id, "third", home=env.home,
+                            cwd=env.workspace, env=env.env())
+        assert resumed.returncode == 0, resumed.stderr
+        bodies = [request.body for request in server.model_requests()]
+    assert user_texts(bodies[-1]) == ["first", "third"]
 
 
 async def llmx_forks_at_a_turn(env: ExecEnv) -> tuple[str, str]:

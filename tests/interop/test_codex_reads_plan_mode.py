@@ -80,3 +80,27 @@ def test_codex_resumes_a_plan_mode_thread_llmx_wrote(tmp_path: Path) -> None:
                   if part.get("text", "").startswith("<collaboration_mode>")]
     assert plan_texts == [f"<collaboration_mode>{PLAN_INSTRUCTIONS}</collaboration_mode>"] * 2
     assert [c["collaboration_mode"]["mode"] for c in contexts] == ["plan", "plan"]
+
+
+def test_codex_keeps_the_answer_llmx_retained_through_its_compaction(tmp_path: Path) -> None:
+    """llmx's ``retained_context`` line is read by Codex: when Codex compacts the resumed
+    thread, its checkpoint's retained context holds the answer llmx recorded."""
+    with ModelServer(Script.from_json(SCRIPT)) as server:
+        env = make_env(tmp_path, server.base_url)
+        thread_id = asyncio.run(llmx_asks_in_plan_mode(env))
+        rollout = next(env.home.glob(f"sessions/*/*/*/rollout-*{thread_id}.jsonl"))
+        [retained] = [json.loads(line)["payload"] for line in rollout.read_text().splitlines()
+                      if json.loads(line)["type"] == "retained_context"]
+        # Every response reports 110 tokens: past a limit of 50, Codex compacts.
+        resumed = run_codex("exec", "resume", "-c", "model_auto_compact_token_limit=50",
+                            thread_id, "go on", home=env.home, cwd=env.workspace,
+                            env=env.env())
+        assert resumed.returncode == 0, resumed.stderr
+        lines = [json.loads(line) for line in rollout.read_text().splitlines()]
+    checkpoints = [line["payload"]["retained_context"] for line in lines
+                   if line["type"] == "compacted"
+                   and line["payload"].get("retained_context") is not None]
+    assert checkpoints, "Codex did not compact"
+    kept = checkpoints[-1]["verified_answers"]
+    assert [(answer["turn_id"], answer["call_id"], answer["questions"]) for answer in kept] == [
+        (retained["turn_id"], retained["call_id"], retained["questions"])]

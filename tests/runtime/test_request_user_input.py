@@ -245,3 +245,69 @@ async def test_a_resumed_thread_goes_on_in_its_mode(tmp_path: Path) -> None:
     assert [_mode_messages(body) for body in sent] == [_mode_messages(codex[0])] == [["plan"]]
     contexts = [r["payload"] for r in _records(thread) if r["type"] == "turn_context"]
     assert contexts[-1]["collaboration_mode"]["mode"] == "plan"
+
+
+@pytest.mark.asyncio
+async def test_the_answers_are_retained_as_codex_retains_them_and_folded_back_on_resume(
+    tmp_path: Path
+) -> None:
+    from llmx.events.ops import ThreadRollback
+    from llmx.projections.lineage import resolve_lineage
+    from llmx.projections.turn_patches import verified_answers
+    from llmx.runtime import ThreadRef
+
+    codex_rollout = PLAN / "appserver_plan_request_user_input.rollout.jsonl"
+    [codex_retained] = [json.loads(line)["payload"] for line in
+                        codex_rollout.read_text().splitlines()
+                        if json.loads(line)["type"] == "retained_context"]
+    workspace = _workspace(tmp_path)
+    with ModelServer(Script.from_json(SCRIPT)) as server:
+        async with ThreadManager(_home(tmp_path, server),
+                                 model_env={KEY_ENV: "dummy"}) as manager:
+            thread = await manager.open(ThreadOptions(cwd=workspace))
+            events = thread.subscribe()
+            await _turn(thread, "which database?", "plan")
+            async for line in events:
+                request = thread.user_input_request(line)
+                if request is not None:
+                    await thread.submit(UserInputAnswer(id=request.turn_id, response=ANSWER))
+                if line.payload_type == "task_complete":
+                    break
+            await events.aclose()
+            await _turn(thread, "now do it", "default")
+            await within(thread.close(), "the thread to close")
+            records = _records(thread)
+            # Folded back on resume: the answer the first run kept.
+            resumed = await manager.resume(ThreadRef.by_id(thread.thread_id),
+                                           ThreadOptions(cwd=workspace))
+            kept = resumed.verified_answers()
+            await resumed.submit(ThreadRollback(num_turns=2))
+            await within(resumed.close(), "the resumed thread to close")
+            after_rollback = resumed.verified_answers()
+    kinds = [(r["type"], r["payload"].get("type")) for r in records]
+    [retained_at] = [i for i, kind in enumerate(kinds) if kind[0] == "retained_context"]
+    [answered_at] = [i for i, r in enumerate(records) if r["type"] == "submission"
+                     and r["payload"]["op"]["type"] == "user_input_answer"]
+    [output_at] = [i for i, kind in enumerate(kinds)
+                   if kind == ("response_item", "function_call_output")]
+    # Written as Codex writes it, after the answer arrived and before the model's output.
+    assert answered_at < retained_at < output_at
+    retained = records[retained_at]["payload"]
+    [call] = [r["payload"] for r in records if r["payload"].get("type") == "function_call"]
+    assert retained["call_id"] == call["call_id"]
+    [context] = [r["payload"] for r in records if r["type"] == "turn_context"][:1]
+    assert retained["turn_id"] == context["turn_id"]
+    # Codex's acceptance_order counts accepted inputs, which llmx does not number.
+    expected = {key: value for key, value in codex_retained.items()
+                if key not in ("turn_id", "call_id", "acceptance_order")}
+    assert {key: value for key, value in retained.items()
+            if key not in ("turn_id", "call_id")} == expected
+    assert [(a.call_id, [(q.question, q.answer) for q in a.questions]) for a in kept] == [
+        (call["call_id"], [("Which database should I use?\nSQLite: Simple, one file.",
+                            "SQLite")])]
+    assert after_rollback == []
+    # llmx reads Codex's own line the same way.
+    [codex_kept] = verified_answers(resolve_lineage(codex_rollout))
+    assert [(q.question, q.answer) for q in codex_kept.questions] == [
+        (q.question, q.answer) for q in kept[0].questions]
+    assert codex_kept.acceptance_order == 2

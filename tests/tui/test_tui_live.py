@@ -291,6 +291,59 @@ async def test_fork_continues_in_a_new_thread_that_names_its_parent(tmp_path: Pa
     assert live == without_revisions(fold_file(fork_path).cells)
 
 
+async def test_fork_picks_the_turn_to_fork_through(tmp_path: Path) -> None:
+    script = {"turns": [], "fallback": [{"type": "message", "text": "An answer."}]}
+    with scripted(script) as model:
+        home = make_home(tmp_path, model.base_url)
+        work = make_workspace(tmp_path)
+        app = live_app(home, work)
+        async with app.run_test(size=(80, 24)) as pilot:
+            for number, prompt in enumerate(("one", "two", "three"), start=1):
+                await type_line(pilot, prompt)
+                await until(pilot, lambda n=number: sum(isinstance(c, tc.AgentCell)
+                                                        for c in app.view.cells) == n,
+                            f"answer {number}")
+                await until(pilot, idle(app), f"turn {number}'s end")
+            parent = app.thread
+            assert parent is not None
+            parent_path = parent.rollout_path
+            await type_line(pilot, "/fork")
+            await until(pilot, lambda: isinstance(app.screen, BacktrackScreen)
+                        and bool(app.screen.query("#backtrack-keys")),
+                        "the list of prompts to fork through")
+            keys = str(app.screen.query_one("#backtrack-keys").render())
+            assert keys.startswith("Fork through which prompt's turn")
+            # The second prompt: the fork keeps turns one and two.
+            await pilot.press("up", "enter")
+            await until(pilot, lambda: app.thread is not None and app.thread is not parent,
+                        "the fork")
+            forked = app.thread
+            assert forked is not None
+            assert [c.text for c in app.view.cells if isinstance(c, tc.UserCell)] == [
+                "one", "two"]
+            await type_line(pilot, "in the fork")
+            await until(pilot, lambda: [c.text for c in app.view.cells
+                                        if isinstance(c, tc.UserCell)][-1:] == ["in the fork"]
+                        and idle(app)(), "the fork's turn end")
+            fork_path = forked.rollout_path
+            live = shown(app)
+            await pilot.press("ctrl+c", "ctrl+c")
+        last = json.dumps(model.model_requests()[-1].body["input"])
+    assert fork_path is not None
+    assert parent_path is not None
+    meta = rollout_lines(fork_path)[0]["payload"]
+    assert meta["forked_from_id"] == parent.thread_id
+    # Cut after turn two's end, in the parent's file.
+    parent_lines = rollout_lines(parent_path)
+    ends = [line["ordinal"] for line in parent_lines if line["type"] == "event_msg"
+            and line["payload"]["type"] == "task_complete"]
+    assert meta["history_base"]["end_ordinal_exclusive"] == ends[1] + 1
+    assert '"one"' in last
+    assert '"two"' in last
+    assert '"three"' not in last
+    assert live == without_revisions(fold_file(fork_path).cells)
+
+
 async def test_model_and_permissions_are_the_settings_of_the_next_user_turns(
     tmp_path: Path,
 ) -> None:

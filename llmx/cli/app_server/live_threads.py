@@ -510,8 +510,13 @@ class LiveThreads:
             conn.notify("thread/status/changed", {"threadId": thread_id,
                                                   "status": live.status()})
         turns = [] if params.exclude_turns else list(live.fold.turns)
-        conn.respond(conn.current_request_id(),
-                     self.response(live, turns, preview_of(live.fold)))
+        result = self.response(live, turns, preview_of(live.fold))
+        # The mode the thread goes on in (its last turn's, for a thread resumed from its
+        # file), as Codex's answer carries it (thread/resume only).
+        settings = live.agent.settings
+        result["collaborationMode"] = settings.collaboration.recorded(
+            settings.model, settings.reasoning_effort)
+        conn.respond(conn.current_request_id(), result)
         restored_usage(conn, live.fold)
         return ANSWERED
 

@@ -34,6 +34,7 @@ from llmx.cli.tui.file_search import FileIndex, in_git_repository, mention_at
 from llmx.cli.tui.history_recall import HistoryRecall
 from llmx.cli.tui.session_start import Start, StartKind
 from llmx.cli.tui.transcript_view import FRAME_S, TranscriptView
+from llmx.events.event_msgs import ErrorEvent, ItemCompleted, ThreadRolledBack
 from llmx.events.ops import (
     ExecApproval,
     Interrupt,
@@ -47,6 +48,7 @@ from llmx.events.ops import (
     UserTurn,
 )
 from llmx.events.primitives import TextInput
+from llmx.events.turn_items import FileChangeItem
 from llmx.projections import transcript_cells as tc
 from llmx.projections.transcript import (
     PendingApproval,
@@ -68,6 +70,8 @@ if TYPE_CHECKING:
 QUIT_WINDOW_S = 2.0
 # A second Esc within this many seconds on an empty composer opens backtracking.
 BACKTRACK_WINDOW_S = 1.0
+# The lines that tell how a rollback the user asked for went.
+_ROLLBACK_OUTCOMES = frozenset({"thread_rolled_back", "error", "item_completed"})
 _ELICITATION_ANSWERS = {
     ReviewDecision.APPROVED: "accept",
     ReviewDecision.APPROVED_FOR_SESSION: "accept",
@@ -200,6 +204,8 @@ class LlmxApp(App[int]):
         self._last_escape = 0.0
         # The workspace's files for ``@``, listed in the background once the session is open.
         self.files = FileIndex(cwd)
+        # The prompt of a backtrack waiting for its rollback, put in the composer then.
+        self._backtrack_prompt: str | None = None
         self._popup_kind = ""
         self._popup_items: list[str] = []
         self._listener: asyncio.Task[None] | None = None
@@ -376,6 +382,8 @@ class LlmxApp(App[int]):
         and the status are drawn at most once a frame; a turn starting or ending at
         once)."""
         self.lines_seen += 1
+        if line.payload_type in _ROLLBACK_OUTCOMES:
+            self._on_rollback_line(line)
         was_running = self.fold.status.turn_running
         self.fold.feed_line(line)
         self.view.changed_from(self.fold.take_dirty_from())
@@ -709,23 +717,71 @@ class LlmxApp(App[int]):
         ]
 
         def chosen(back: int | None) -> None:
-            if back is not None:
+            if back is None:
+                return
+            patched = self._patched_since(back)
+            if not patched:
                 self.run_worker(self.backtrack(back, prompts[-back]), group="submit")
+                return
+
+            def revert_chosen(revert: bool | None) -> None:
+                if revert is not None:
+                    self.run_worker(self.backtrack(back, prompts[-back], revert_files=revert),
+                                    group="submit")
+
+            from llmx.cli.tui.overlay_screen import RevertFilesScreen
+
+            self.push_screen(RevertFilesScreen(back, patched), revert_chosen)
 
         from llmx.cli.tui.overlay_screen import BacktrackScreen
 
         self.push_screen(BacktrackScreen(prompts), chosen)
 
-    async def backtrack(self, back: int, prompt: str) -> None:
+    def _patched_since(self, back: int) -> list[str]:
+        """The files the patches of the last ``back`` prompts' turns wrote, as shown."""
+        users = [index for index, cell in enumerate(self.view.cells)
+                 if isinstance(cell, tc.UserCell)]
+        if len(users) < back:
+            return []
+        paths: list[str] = []
+        for cell in self.view.cells[users[-back]:]:
+            if isinstance(cell, tc.PatchCell) and cell.status == "completed":
+                for change in cell.changes:
+                    if change.path not in paths:
+                        paths.append(change.path)
+        return paths
+
+    async def backtrack(self, back: int, prompt: str, *, revert_files: bool = False) -> None:
         """Roll the thread back to before the ``back``-th last prompt and put that prompt
-        in the composer to be edited: a ``thread_rollback`` submission of ``back`` turns,
-        which the runtime records as Codex does (``thread_rolled_back``); the transcript
-        drops those turns when that line comes back on the stream."""
+        in the composer to be edited: a ``thread_rollback`` submission of ``back`` turns
+        (asking, with ``revert_files``, for those turns' patches to be undone), which the
+        runtime records as Codex does (``thread_rolled_back``); the transcript drops those
+        turns when that line comes back on the stream, and the prompt goes into the
+        composer then. A refusal (a file changed since its patch) is shown as a note."""
         if self.busy:
             self.note("going back: a turn is running — interrupt it (esc) first")
             return
-        if await self.submit(ThreadRollback(num_turns=back)):
-            self.composer.set_text(prompt)
+        self._backtrack_prompt = prompt
+        if not await self.submit(ThreadRollback(num_turns=back, revert_files=revert_files)):
+            self._backtrack_prompt = None
+
+    def _on_rollback_line(self, line: RolloutLine) -> None:
+        """The outcome of a backtrack the user asked for: the prompt to edit, what was
+        reverted, or why nothing happened."""
+        payload = line.item()
+        if isinstance(payload, ItemCompleted) and isinstance(payload.item, FileChangeItem) \
+                and payload.item.id.startswith("revert-"):
+            files = len(payload.item.changes)
+            self.note(f"reverted {files} file{'s' if files != 1 else ''} (patches only: "
+                      "changes made by shell commands stay)")
+        elif isinstance(payload, ThreadRolledBack):
+            if self._backtrack_prompt is not None:
+                self.composer.set_text(self._backtrack_prompt)
+            self._backtrack_prompt = None
+        elif isinstance(payload, ErrorEvent) and \
+                payload.codex_error_info == "thread_rollback_failed":
+            self._backtrack_prompt = None
+            self.note(f"going back: {payload.message}")
 
     def action_transcript(self) -> None:
         from llmx.cli.tui.overlay_screen import TranscriptOverlay
@@ -790,20 +846,45 @@ class LlmxApp(App[int]):
 
     async def switch_to_fork(self) -> None:
         """``/fork``: a new thread continuing this one's history (the door writes the fork
-        as Codex does); the transcript shows the parent's turns, then the fork."""
-        from llmx.runtime import ThreadError, ThreadRef
-
-        assert self.door is not None
+        as Codex does); the transcript shows the parent's turns, then the fork. With more
+        than one prompt, a picker first: the fork keeps the history through the chosen
+        prompt's turn (the last one, the whole thread, is preselected)."""
         assert self.thread is not None
-        door, parent = self.door, self.thread
+        parent = self.thread
         if parent.rollout_path is None or not parent.rollout_path.exists():
             self.note("/fork: nothing to fork yet — send a prompt first")
             return
         if self.busy:
             self.note("/fork: a turn is running — interrupt it (esc) or wait, then fork")
             return
+        users = [cell for cell in self.view.cells if isinstance(cell, tc.UserCell)]
+        if len(users) < 2 or not all(cell.turn_id for cell in users):
+            await self.fork_through(None)
+            return
+
+        def chosen(back: int | None) -> None:
+            if back is not None:
+                through = None if back == 1 else users[-back].turn_id
+                self.run_worker(self.fork_through(through), group="submit")
+
+        from llmx.cli.tui.overlay_screen import BacktrackScreen
+
+        self.push_screen(BacktrackScreen(
+            [cell.text for cell in users],
+            keys="Fork through which prompt's turn · ←→ prompts · ↵ fork · esc back"),
+            chosen)
+
+    async def fork_through(self, turn_id: str | None) -> None:
+        """Fork the thread: all of it, or through the turn ``turn_id``."""
+        from llmx.runtime import ThreadError, ThreadRef
+
+        assert self.door is not None
+        door, parent = self.door, self.thread
+        if parent is None or parent.rollout_path is None:
+            return
         try:
-            forked = await door.fork(ThreadRef.by_path(parent.rollout_path))
+            forked = await door.fork(ThreadRef.by_path(parent.rollout_path),
+                                     through_turn_id=turn_id)
         except ThreadError as exc:
             self.note(f"/fork: {exc.what}")
             return

@@ -76,8 +76,10 @@ class Door:
         """``on_found`` gets the rollout's path before it is folded (see the manager)."""
         return self._watched(await self.manager.resume(ref, self.options, on_found=on_found))
 
-    async def fork(self, ref: ThreadRef) -> AgentThread:
-        return self._watched(await self.manager.fork(ref, self.options))
+    async def fork(self, ref: ThreadRef, *, through_turn_id: str | None = None) -> AgentThread:
+        """A fork of ``ref``: all of it, or through the turn ``through_turn_id``."""
+        return self._watched(await self.manager.fork(ref, self.options,
+                                                     through_turn_id=through_turn_id))
 
     async def close(self) -> None:
         if self._manager is not None:

@@ -83,16 +83,18 @@ class BacktrackScreen(ModalScreen[int | None]):
     }
     """
 
-    def __init__(self, prompts: Sequence[str]) -> None:
+    def __init__(self, prompts: Sequence[str], *,
+                 keys: str = "Browsing prompts · ←→ prompts · ↵ rewind and edit · esc back",
+                 ) -> None:
         super().__init__()
         self._prompts = list(prompts)
         self._chosen = len(self._prompts) - 1
+        self._keys = keys
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
             yield Static(id="backtrack-list")
-            yield Static("Browsing prompts · ←→ prompts · ↵ rewind and edit · esc back",
-                         id="backtrack-keys")
+            yield Static(self._keys, id="backtrack-keys")
 
     def on_mount(self) -> None:
         self._redraw()
@@ -115,6 +117,53 @@ class BacktrackScreen(ModalScreen[int | None]):
             self.dismiss(None)
             return
         self.dismiss(len(self._prompts) - self._chosen)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class RevertFilesScreen(ModalScreen[bool | None]):
+    """After picking a prompt to go back to: also revert the files those turns patched?
+    Dismissed with False (keep them, the default: Enter or n), True (y), or None (Esc:
+    do not go back)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q", "cancel", "back"),
+        Binding("enter,n", "keep", "keep the files"),
+        Binding("y", "revert", "revert the patches"),
+    ]
+    DEFAULT_CSS = """
+    RevertFilesScreen { align: center bottom; }
+    RevertFilesScreen > VerticalScroll {
+        height: auto; max-height: 80%; background: $surface; border-top: solid $accent;
+        padding: 0 1;
+    }
+    """
+
+    def __init__(self, turns: int, patched: Sequence[str]) -> None:
+        super().__init__()
+        self._turns = turns
+        self._patched = list(patched)
+
+    def compose(self) -> ComposeResult:
+        text = Text()
+        count = f"{self._turns} turn{'s' if self._turns != 1 else ''}"
+        text.append(f"Going back drops {count}. Also revert the files their patches "
+                    "changed?\n", style="bold")
+        for path in self._patched:
+            text.append(f"  {path}\n")
+        text.append("Only patches can be reverted: changes made by shell commands stay as "
+                    "they are. If a file changed since, nothing is reverted.\n", style="dim")
+        with VerticalScroll():
+            yield Static(text, id="revert-question")
+            yield Static("↵/n keep the files (default) · y revert the patches · esc back",
+                         id="revert-keys")
+
+    def action_keep(self) -> None:
+        self.dismiss(False)
+
+    def action_revert(self) -> None:
+        self.dismiss(True)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

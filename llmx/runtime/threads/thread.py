@@ -42,6 +42,7 @@ from llmx.runtime.threads.errors import ThreadError
 from llmx.runtime.threads.stream import ThreadEvents
 
 if TYPE_CHECKING:
+    from llmx.events.records import RetainedVerifiedAnswer
     from llmx.projections.lineage import RolloutSpan
     from llmx.runtime.config import Config
 
@@ -201,6 +202,15 @@ class AgentThread:
             )
         return ThreadEvents(log, self._spans_now, from_position,
                             capacity or DEFAULT_SUBSCRIBER_CAPACITY)
+
+    def verified_answers(self) -> list[RetainedVerifiedAnswer]:
+        """The user's answers to the model's questions that the thread keeps (Codex's
+        retained ``verified_answer`` facts), oldest first: folded from its files, so a
+        resumed thread (or a fork) has those of the runs before it, minus the turns rolled
+        back. Like Codex, llmx sends the model these only as the questions' outputs."""
+        from llmx.projections.turn_patches import verified_answers
+
+        return verified_answers(self._spans_now())
 
     def _spans_now(self) -> list[RolloutSpan]:
         """The files holding the thread's lines, the own one measured now."""
