@@ -127,7 +127,9 @@ def replay(
         print(os_error(exc, path, doing="cannot read").line("replay"), file=err)
         return 1
     except LineageError as exc:
-        print(error_line("replay", f"cannot read {path}: {exc}"), file=err)
+        print(error_line("replay", f"cannot read {path}: {exc}",
+                         "restore the parent's rollout beside the file, or replay without "
+                         "--with-parent"), file=err)
         return 1
     render = render_ansi if color else render_plain
     show_final = not (out.isatty() and err.isatty())
