@@ -88,7 +88,8 @@ def _run(args: argparse.Namespace) -> int:
             return _print_history(path)
         return _print_report(path, args)
     except LineageError as error:
-        return _error(f"{error}")
+        return _error(f"{error}", "restore the parent's rollout beside the file or under "
+                                  "$LLMX_HOME/sessions")
     except OSError as error:
         from llmx.cli.errors import os_error, report_error
 

@@ -217,7 +217,8 @@ def _add(args: argparse.Namespace) -> int:
     server = tomlkit.table()
     if args.url is not None:
         if args.command:
-            raise CommandError("give either --url or a command after --, not both")
+            raise CommandError("give either --url or a command after --, not both",
+                               "drop one of them", code=2)
         if args.env:
             raise CommandError("--env is only for stdio servers",
                                "pass the variables the HTTP server needs to it yourself")
@@ -227,10 +228,10 @@ def _add(args: argparse.Namespace) -> int:
     else:
         if not args.command:
             raise CommandError("a command is required",
-                               "llmx mcp add NAME -- COMMAND [ARGS...], or --url URL")
+                               "llmx mcp add NAME -- COMMAND [ARGS...], or --url URL", code=2)
         if args.bearer_token_env_var:
             raise CommandError("--bearer-token-env-var is only for streamable HTTP servers",
-                               "use it with --url")
+                               "use it with --url", code=2)
         server["command"] = args.command[0]
         server["args"] = args.command[1:]
         env = _env_pairs(args.env)
@@ -281,7 +282,8 @@ def _env_pairs(pairs: list[str]) -> dict[str, str]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise CommandError(f"--env {pair}: environment entries must be in KEY=VALUE form")
+            raise CommandError(f"--env {pair}: environment entries must be in KEY=VALUE form",
+                               "write it as --env KEY=VALUE", code=2)
         env[key.strip()] = value
     return env
 

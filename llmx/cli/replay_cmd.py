@@ -42,7 +42,12 @@ def add_parser(subparsers: Any) -> None:
 def _run(args: argparse.Namespace) -> int:
     from llmx.cli.terminal import use_color
 
-    path = _locate(args.session)
+    try:
+        path = _locate(args.session)
+    except LookupError as several:
+        from llmx.cli.errors import fail
+
+        return fail("replay", str(several), "type more of the id")
     if path is None:
         from llmx.cli.errors import fail
 
@@ -66,7 +71,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _locate(session: str) -> Path | None:
     """A path as given, else a rollout under ``$LLMX_HOME`` whose id matches (full id or a
-    unique prefix)."""
+    unique prefix); None when none does. A prefix of several ids raises LookupError."""
     path = Path(session)
     if path.is_file():
         return path
@@ -84,7 +89,11 @@ def _locate(session: str) -> Path | None:
             name = parse_rollout_name(candidate)
             if name is not None and name.thread_id.startswith(session.lower()):
                 matches.setdefault(name.thread_id, []).append(candidate)
-    if len(matches) != 1:
+    if len(matches) > 1:
+        shown = sorted(matches)
+        listed = ", ".join(shown[:5]) + (", ..." if len(shown) > 5 else "")
+        raise LookupError(f"session prefix {session!r} matches several sessions ({listed})")
+    if not matches:
         return None
     # A thread with revert segments: the newest file holds its current history.
     return max(next(iter(matches.values())), key=lambda p: p.stat().st_mtime)
@@ -118,7 +127,9 @@ def replay(
         print(os_error(exc, path, doing="cannot read").line("replay"), file=err)
         return 1
     except LineageError as exc:
-        print(error_line("replay", f"cannot read {path}: {exc}"), file=err)
+        print(error_line("replay", f"cannot read {path}: {exc}",
+                         "restore the parent's rollout beside the file, or replay without "
+                         "--with-parent"), file=err)
         return 1
     render = render_ansi if color else render_plain
     show_final = not (out.isatty() and err.isatty())

@@ -80,7 +80,8 @@ class FileReport:
 
     def human(self) -> str:
         types = ", ".join(f"{name} {count}" for name, count in sorted(self.types.items()))
-        parts = [f"{self.path}: {self.lines} lines" + (f" ({types})" if types else "")]
+        noun = "line" if self.lines == 1 else "lines"
+        parts = [f"{self.path}: {self.lines} {noun}" + (f" ({types})" if types else "")]
         if self.unknown_types:
             unknown = ", ".join(f"{n} {c}" for n, c in sorted(self.unknown_types.items()))
             parts.append(f"unknown types: {unknown}")

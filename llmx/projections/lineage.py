@@ -149,7 +149,7 @@ def _locate_parent(
         raise LineageError(
             child,
             f"its history continues thread {base.thread_id}, whose rollout file was not "
-            "found beside it or under the sessions folders; restore that file or pass its folder",
+            "found beside it or under the sessions folders",
         )
     last_ordinal = None if base.end_ordinal_exclusive is None else base.end_ordinal_exclusive - 1
     if base.end_byte_offset is not None:

@@ -297,6 +297,12 @@ def resolve_session_id(index: SessionIndex, ref: str) -> str:
                 f"session prefix {wanted!r} matches several sessions ({shown}) — "
                 "type more of the id"
             )
+    if "/" in wanted or wanted.endswith(".jsonl"):
+        # Read as a path by whoever passed it: say so rather than "no session with id".
+        raise UnknownSession(
+            f"no rollout file or session named {wanted!r} — check the path, or see "
+            "`llmx sessions list --all`"
+        )
     raise UnknownSession(
         f"no session with id, id prefix or name {wanted!r} — see `llmx sessions list --all`"
     )

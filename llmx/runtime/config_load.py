@@ -74,13 +74,28 @@ class _Sources:
     def where(self, path: Sequence[str]) -> str:
         if path and path[0] in self.flags:
             return f"command-line flag for `{path[0]}`"
-        for override in reversed(self.overrides):
-            shared = min(len(override.path), len(path))
-            if shared and tuple(override.path[:shared]) == tuple(path[:shared]):
-                return f"-c {override.text}"
+        override = self._override(path)
+        if override is not None:
+            return f"-c {override.text}"
         if self.profile is not None and path and path[0] in self.profile_values:
             return self._file_position(("profiles", self.profile, *path))
         return self._file_position(path)
+
+    def fix(self, path: Sequence[str]) -> str:
+        """What to do about a bad value at ``path``: change it where :meth:`where` found it."""
+        if path and path[0] in self.flags:
+            return "pass another value"
+        if self._override(path) is not None:
+            return "correct the -c value"
+        return f"correct it in {self.path.name}"
+
+    def _override(self, path: Sequence[str]) -> Override | None:
+        """The last ``-c`` that set ``path`` or a table around it (or a key inside it)."""
+        for override in reversed(self.overrides):
+            shared = min(len(override.path), len(path))
+            if shared and tuple(override.path[:shared]) == tuple(path[:shared]):
+                return override
+        return None
 
     def _file_position(self, path: Sequence[str]) -> str:
         line = line_of(self.lines, path)
@@ -93,11 +108,12 @@ def _read_document(path: Path) -> tuple[dict[str, Any], str]:
     except FileNotFoundError:
         return {}, ""
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read the config file: {exc}") from None
+        raise ConfigError(f"{path}: cannot read the config file: {exc} — make it readable "
+                          "or move it away") from None
     try:
         return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}; fix the file or move it away") from None
+        raise ConfigError(f"{path}: invalid TOML: {exc} — fix the file or move it away") from None
 
 
 def _describe(value: object) -> str:
@@ -171,7 +187,9 @@ def _validation_error(exc: msgspec.ValidationError, document: Mapping[str, Any],
         accepted = [repr(member.value) for member in expected]
         message = f"expected {', '.join(accepted[:-1])} or {accepted[-1]}"
     key = dotted(path) if path else "(top level)"
-    return ConfigError(f"{sources.where(path)}: `{key}` = {_describe(value)}: {message}")
+    return ConfigError(
+        f"{sources.where(path)}: `{key}` = {_describe(value)}: {message} — {sources.fix(path)}"
+    )
 
 
 def _unknown_keys(document: Any, table: Any, path: KeyPath) -> list[KeyPath]:
@@ -224,12 +242,13 @@ def load_config(
     if profile_name is not None:
         profiles = with_overrides.get("profiles")
         if not isinstance(profile_name, str):
-            raise ConfigError(f"{path}: `profile` must be a string, got {_describe(profile_name)}")
+            raise ConfigError(f"{path}: `profile` must be a string, got "
+                              f"{_describe(profile_name)} — name a [profiles.NAME] table")
         if not isinstance(profiles, dict) or not isinstance(profiles.get(profile_name), dict):
             defined = sorted(profiles) if isinstance(profiles, dict) else []
             known = ", ".join(defined) or "none"
             raise ConfigError(
-                f"config profile `{profile_name}` not found in {path} (defined: {known}); "
+                f"config profile `{profile_name}` not found in {path} (defined: {known}) — "
                 f"add a [profiles.{dotted([profile_name])}] table or pick another profile"
             )
         profile_values = profiles[profile_name]
@@ -259,7 +278,7 @@ def load_config(
             key = ("model_providers", name, "base_url")
             raise ConfigError(
                 f"{sources.where(key)}: `{dotted(key)}` = {_describe(info.base_url)}: "
-                f'{problem}; write it like "http://127.0.0.1:8000/v1"'
+                f'{problem} — write it like "http://127.0.0.1:8000/v1"'
             )
 
     warnings = [
@@ -277,7 +296,7 @@ def load_config(
         except McpConfigError as exc:
             name = exc.server or ""
             raise ConfigError(
-                f"{sources.where(('mcp_servers', name))}: {exc}; fix the "
+                f"{sources.where(('mcp_servers', name))}: {exc} — fix the "
                 f"[mcp_servers.{dotted([name])}] table"
             ) from None
     environ = os.environ if env is None else env
@@ -291,7 +310,7 @@ def load_config(
     if provider is None:
         raise ConfigError(
             f"{sources.where(('model_provider',))}: model_provider `{config.model_provider}` "
-            f"is not defined; add [model_providers.{dotted([config.model_provider])}] with a "
+            f"is not defined — add [model_providers.{dotted([config.model_provider])}] with a "
             f"base_url, or use one of: {', '.join(sorted(providers))}"
         )
     return LoadedConfig(

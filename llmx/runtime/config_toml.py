@@ -88,7 +88,7 @@ def parse_override(text: str) -> Override:
     path = split_key(key.strip())
     if not sep or not path:
         raise ConfigError(
-            f"-c {text!r}: expected key=value, e.g. -c model=\"gpt-5.5\" "
+            f"-c {text!r}: expected key=value — write it like -c model=\"gpt-5.5\" "
             f"or -c model_providers.local.base_url=\"http://127.0.0.1:8000/v1\""
         )
     raw = raw.strip()

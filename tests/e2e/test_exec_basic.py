@@ -104,11 +104,16 @@ def test_prompt_from_stdin_with_dash(env: ExecEnv) -> None:
         (["-"], b"caf\xe9", "not valid UTF-8"),
         (["resume", "0000-not-a-session", "hi"], b"",
          "no session with id, id prefix or name '0000-not-a-session'"),
+        # A path that names no file is reported as one, not looked up as a session name.
+        (["resume", "gone/rollout-old.jsonl", "hi"], b"",
+         "no rollout file or session named 'gone/rollout-old.jsonl' — check the path"),
         (["--output-schema", "/nonexistent/schema.json", "hi"], b"", "--output-schema"),
         (["-c", "model_providers.mock.request_max_retries=-1", "hi"], b"",
          "-c model_providers.mock.request_max_retries=-1: "
          "`model_providers.mock.request_max_retries` = -1"),
-        (["-c", "rollout.fsync=sometimes", "hi"], b"", "`rollout.fsync` = \"sometimes\""),
+        (["-c", "rollout.fsync=sometimes", "hi"], b"",
+         "`rollout.fsync` = \"sometimes\": expected 'turn', 'always' or 'never' "
+         "— correct the -c value"),
         (["-p", "nosuch", "hi"], b"", "config profile `nosuch` not found"),
     ],
 )

@@ -63,3 +63,29 @@ def test_a_resume_without_api_key_is_a_recorded_failure_the_model_never_sees(
     turns = json.loads(statuses.stdout)["turns"]
     assert [turn["status"] for turn in turns] == ["completed", "failed", "completed"]
     assert events(rollout, "error")
+
+
+def test_a_resume_past_a_corrupt_line_says_what_it_left_out(tmp_path: Path) -> None:
+    script = {"turns": [], "fallback": [{"type": "message", "text": "ok"}]}
+    with ModelServer(Script.from_json(script)) as server:
+        env = make_env(tmp_path, server.base_url)
+        assert env.run("first question").returncode == 0
+        [rollout] = env.rollouts()
+        raw = rollout.read_bytes().split(b"\n")
+        # The first question's line, cut short in place (a hand edit, a bad disk block).
+        [index] = [n for n, line in enumerate(raw) if b'"first question"' in line
+                   and b'"response_item"' in line]
+        offset = sum(len(line) + 1 for line in raw[:index])
+        raw[index] = raw[index][:40]
+        rollout.write_bytes(b"\n".join(raw))
+        resumed = env.run("resume", "--last", "second question")
+        assert resumed.returncode == 0, resumed.stderr
+        sent = server.model_requests()[-1].body
+    [warning] = [line for line in resumed.stderr.splitlines() if "warning" in line]
+    assert warning.startswith(f"llmx exec: warning: {rollout}: the line at byte {offset} "
+                              "cannot be read (not valid JSON")
+    assert warning.endswith("left out of the resumed history; 'llmx rollout check' lists "
+                            "such lines")
+    # Left out indeed: the model never gets the unreadable line.
+    assert "first question" not in _user_texts(sent)
+    assert _user_texts(sent)[-1] == "second question"

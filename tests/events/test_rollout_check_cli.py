@@ -83,6 +83,14 @@ def test_unknown_types_are_listed(tmp_path: Path) -> None:
     assert report["unknown_types"] == {"event_msg/hook_started": 1, "inter_agent_communication": 1}
 
 
+def test_a_one_line_file_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "one.jsonl"
+    path.write_bytes(SAMPLE.read_bytes().split(b"\n")[0] + b"\n")
+    result = _llmx(str(path))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{path}: 1 line (session_meta 1); ok\n"
+
+
 def test_torn_tail_is_reported_and_repair_cuts_only_it(tmp_path: Path) -> None:
     good = SAMPLE.read_bytes()
     path = tmp_path / "torn.jsonl"

@@ -91,22 +91,29 @@ def test_list_and_get_as_text_and_json(tmp_path: Path) -> None:
 
 def test_bad_input_is_one_line_and_changes_nothing(tmp_path: Path) -> None:
     home = _home(tmp_path)
+    # A command line Codex's parser refuses exits 2 (as every usage error), the rest 1.
     cases = [
-        (("get", "nope"), "llmx mcp get: no MCP server named `nope` — `llmx mcp list` shows "
-                          "the configured ones"),
-        (("add", "bad name", "--", "x"), "llmx mcp add: invalid server name `bad name` — use "
-                                         "letters, numbers, '-', '_', ':', '@', '/', '.'"),
-        (("add", "x"), "llmx mcp add: a command is required — llmx mcp add NAME -- COMMAND "
-                       "[ARGS...], or --url URL"),
-        (("add", "x", "--url", "http://127.0.0.1:9/mcp", "--env", "A=1"),
+        (("get", "nope"), 1, "llmx mcp get: no MCP server named `nope` — `llmx mcp list` "
+                             "shows the configured ones"),
+        (("add", "bad name", "--", "x"), 1, "llmx mcp add: invalid server name `bad name` — "
+                                            "use letters, numbers, '-', '_', ':', '@', '/', '.'"),
+        (("add", "x"), 2, "llmx mcp add: a command is required — llmx mcp add NAME -- COMMAND "
+                          "[ARGS...], or --url URL"),
+        (("add", "x", "--url", "http://127.0.0.1:9/mcp", "--env", "A=1"), 1,
          "llmx mcp add: --env is only for stdio servers — pass the variables the HTTP server "
          "needs to it yourself"),
-        (("add", "x", "--env", "A", "--", "cmd"),
-         "llmx mcp add: --env A: environment entries must be in KEY=VALUE form"),
+        (("add", "x", "--env", "A", "--", "cmd"), 2,
+         "llmx mcp add: --env A: environment entries must be in KEY=VALUE form — write it as "
+         "--env KEY=VALUE"),
+        (("add", "x", "--url", "http://127.0.0.1:9/mcp", "--", "cmd"), 2,
+         "llmx mcp add: give either --url or a command after --, not both — drop one of them"),
+        (("add", "x", "--bearer-token-env-var", "T", "--", "cmd"), 2,
+         "llmx mcp add: --bearer-token-env-var is only for streamable HTTP servers — use it "
+         "with --url"),
     ]
-    for args, line in cases:
+    for args, code, line in cases:
         result = _mcp(home, *args)
-        assert result.returncode == 1
+        assert result.returncode == code, args
         assert result.stderr == line + "\n"
     assert (home / "config.toml").read_text() == ORIGINAL
     (home / "config.toml").write_text("[mcp_servers.x]\nurl = 'http://a'\ncommand = 'c'\n")

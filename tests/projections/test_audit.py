@@ -17,6 +17,7 @@ from llmx.projections.audit.model import (
     Provenance,
     filter_report,
 )
+from llmx.projections.audit.render import render_text
 
 RICH = CODEX_RICH_FIXTURES / "rollouts"
 
@@ -120,6 +121,7 @@ def test_filters_keep_only_what_was_asked() -> None:
     report = audit_rollout(RICH / "readonly_denied_then_escalate_decline.rollout.jsonl")
     denied = filter_report(report, AuditFilter(denied=True))
     assert [c.denied_by for c in denied.turns[0].commands] == ["sandbox", "user"]
+    assert denied.turns_recorded is None  # the thread's one turn is shown
     commands = filter_report(report, AuditFilter(commands=True))
     assert commands.turns[0].approvals == []
     assert len(commands.turns[0].commands) == 2
@@ -127,7 +129,15 @@ def test_filters_keep_only_what_was_asked() -> None:
     assert approvals.turns[0].commands == []
     assert len(approvals.turns[0].approvals) == 1
     clean = audit_rollout(RICH / "fork_and_revert__original.rollout.jsonl")
-    assert filter_report(clean, AuditFilter(denied=True)).turns == []
+    nothing_denied = filter_report(clean, AuditFilter(denied=True))
+    assert nothing_denied.turns == []
+    # The header still says how many turns the thread has.
+    assert nothing_denied.turns_recorded == len(clean.turns) > 0
+    assert nothing_denied.to_json()["turns_recorded"] == len(clean.turns)
+    assert "turns_recorded" not in report.to_json()
+    assert f"turns           0 of {len(clean.turns)} shown" in (
+        render_text(nothing_denied, width=120)
+    )
 
 
 def test_legacy_end_events_are_read_like_turn_items(tmp_path: Path) -> None:

@@ -86,6 +86,11 @@ def test_bad_inputs_fail_with_one_line(tmp_path: Path) -> None:
     assert orphan_fork.returncode == 1
     assert orphan_fork.stderr.count("\n") == 1
     assert "01a1fc96-be8b-7441-95b1-9a5c3369fe94" in orphan_fork.stderr
+    # What happened, then once what to do about it.
+    assert orphan_fork.stderr.count(" — ") == 1
+    assert orphan_fork.stderr.endswith(
+        "whose rollout file was not found beside it or under the sessions folders — restore "
+        "the parent's rollout beside the file or under $LLMX_HOME/sessions\n")
     unknown = _llmx("nosuchsession", home=tmp_path)
     assert unknown.returncode == 1
     assert unknown.stderr.startswith("llmx inspect: ")

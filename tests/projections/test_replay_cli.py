@@ -66,6 +66,21 @@ def test_session_id_prefix_resolves_under_llmx_home(tmp_path: Path) -> None:
     assert result.stdout.startswith(f'{{"type":"thread.started","thread_id":"{thread}"}}')
 
 
+def test_a_prefix_of_several_sessions_names_them(tmp_path: Path) -> None:
+    day = tmp_path / "sessions/2026/11/21"
+    day.mkdir(parents=True)
+    threads = ["01a1fc90-7b36-7ba1-af46-2bfb0ec00d81", "01a1fc90-7b37-7ba1-af46-2bfb0ec00d81"]
+    for thread in threads:
+        shutil.copy(SAY_HI, day / f"rollout-2026-11-21T05-24-00-{thread}.jsonl")
+    env = {**os.environ, "LLMX_HOME": str(tmp_path)}
+    result = _llmx("replay", "01a1fc90-7b3", env=env)
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"llmx replay: session prefix '01a1fc90-7b3' matches several sessions ({threads[0]}, "
+        f"{threads[1]}) — type more of the id\n"
+    )
+
+
 def _install_fork(tmp_path: Path) -> Path:
     ids = {}
     for role in ("original", "full_fork"):

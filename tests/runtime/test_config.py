@@ -289,6 +289,7 @@ def test_a_bad_value_in_the_file_names_file_line_key_and_accepted_values(tmp_pat
     assert "`model_providers.local.wire_api`" in message
     assert '"grpc"' in message
     assert "'responses' or 'chat'" in message
+    assert message.endswith(" — correct it in config.toml")
     assert "\n" not in message
 
 
@@ -298,6 +299,15 @@ def test_a_bad_value_from_an_override_names_the_override(tmp_path: Path) -> None
     message = str(caught.value)
     assert message.startswith("-c sandbox_mode=wide-open: `sandbox_mode`")
     assert "'read-only', 'workspace-write' or 'danger-full-access'" in message
+    assert message.endswith(" — correct the -c value")
+
+
+def test_a_bad_value_from_a_flag_names_the_flag(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(home_with(tmp_path, FULL), flags={"model_reasoning_effort": "huge"}, env={})
+    message = str(caught.value)
+    assert message.startswith("command-line flag for `model_reasoning_effort`: ")
+    assert message.endswith(" — pass another value")
 
 
 def test_a_bad_value_in_a_profile_points_into_the_profile(tmp_path: Path) -> None:
@@ -347,7 +357,7 @@ def test_a_base_url_that_is_no_url_names_the_line_and_an_example(tmp_path: Path)
     line = key_lines(text)[("model_providers", "local", "base_url")]
     assert str(caught.value) == (
         f'{home / "config.toml"}:{line}: `model_providers.local.base_url` = "http://[::1/v1": '
-        'is not a URL (Invalid IPv6 URL); write it like "http://127.0.0.1:8000/v1"'
+        'is not a URL (Invalid IPv6 URL) — write it like "http://127.0.0.1:8000/v1"'
     )
 
 
@@ -396,7 +406,7 @@ def test_an_undefined_provider_is_an_error(tmp_path: Path) -> None:
 
 def test_invalid_toml_names_the_file_and_line(tmp_path: Path) -> None:
     home = home_with(tmp_path, 'model = "a"\nmodel_provider = \n')
-    with pytest.raises(ConfigError, match=r"config\.toml: invalid TOML: .*line 2"):
+    with pytest.raises(ConfigError, match=r"config\.toml: invalid TOML: .*line 2.* — fix the file"):
         load_config(home, env={})
 
 

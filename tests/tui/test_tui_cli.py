@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from support import PROJECT_ROOT
 from support.tmux import Tmux, needs_tmux
 from support.waits import WAIT_SECONDS
 from tui.live_harness import make_home, make_workspace
@@ -44,6 +45,16 @@ def test_without_a_terminal_the_session_says_so_in_one_line(tmp_path: Path) -> N
     bad = run(["-s", "sideways"], tmp_path, tmp_path)
     assert bad.returncode == 2
     assert "invalid choice: 'sideways'" in bad.stderr
+
+
+
+def test_replay_tui_without_a_terminal_says_to_print_it_instead(tmp_path: Path) -> None:
+    sample = PROJECT_ROOT / "examples" / "sample.rollout.jsonl"
+    result = run(["replay", "--tui", str(sample)], tmp_path, tmp_path)
+    assert result.returncode == 1
+    assert result.stderr == ("llmx replay: the interactive session needs a terminal on stdin "
+                             "and stdout — run it in a terminal, or drop --tui to print it "
+                             "(replay --tui was given a pipe)\n")
 
 
 @needs_tmux

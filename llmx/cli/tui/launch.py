@@ -45,12 +45,12 @@ def load_textual() -> None:
             del os.environ["TEXTUAL_FPS"]
 
 
-def require_terminal(command: str) -> None:
-    """The TUI needs a terminal on stdin and stdout."""
+def require_terminal(command: str, instead: str = "use 'llmx exec'") -> None:
+    """The TUI needs a terminal on stdin and stdout; ``instead`` is what works without."""
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise CommandError(
             "the interactive session needs a terminal on stdin and stdout",
-            f"run it in a terminal, or use 'llmx exec' ({command} was given a pipe)",
+            f"run it in a terminal, or {instead} ({command} was given a pipe)",
             code=1,
         )
 
@@ -89,7 +89,7 @@ def print_transcript(app: object) -> None:
 
 def replay_tui(path: Path, *, inline: bool) -> int:
     """``llmx replay --tui PATH``: the session's transcript, read-only."""
-    require_terminal("replay --tui")
+    require_terminal("replay --tui", "drop --tui to print it")
     load_textual()
     from llmx.cli.tui.app import LlmxApp
     from llmx.projections.transcript_pages import TranscriptPages

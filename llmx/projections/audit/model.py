@@ -206,9 +206,14 @@ class AuditReport:
     turns: list[TurnAudit]
     skipped_lines: list[SkippedLineAudit] = field(default_factory=list)
     torn_tail: bool = False
+    # How many turns the thread has, when a filter left some of them out of ``turns``
+    # (None when ``turns`` holds every turn).
+    turns_recorded: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = dataclasses.asdict(self)
+        if data["turns_recorded"] is None:
+            del data["turns_recorded"]
         for turn in data["turns"]:
             if turn["tools"] is None:
                 del turn["tools"]
@@ -257,4 +262,6 @@ def filter_report(report: AuditReport, wanted: AuditFilter) -> AuditReport:
             kept.escalations = [e for e in turn.escalations if _refused(e.outcome)]
         if kept.commands or kept.approvals or kept.escalations:
             turns.append(kept)
-    return dataclasses.replace(report, turns=turns)
+    left_out = len(turns) < len(report.turns)
+    return dataclasses.replace(report, turns=turns,
+                               turns_recorded=len(report.turns) if left_out else None)

@@ -53,7 +53,10 @@ def _header(report: AuditReport) -> RenderableType:
         table.add_row("continues", " <- ".join(reversed(report.lineage[:-1])))
     if report.lineage_error:
         table.add_row("lineage", Text(report.lineage_error, style="yellow"))
-    table.add_row("turns", str(len(report.turns)))
+    shown = str(len(report.turns))
+    if report.turns_recorded is not None:
+        shown = f"{shown} of {report.turns_recorded} shown"
+    table.add_row("turns", shown)
     return table
 
 

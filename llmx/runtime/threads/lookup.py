@@ -158,6 +158,8 @@ class RecordedThread(msgspec.Struct):
     token_usage: TokenUsage | None
     # The settings the model was last told of (None when no turn_context survives).
     baseline: ContextBaseline | None = None
+    # One line per rollout line the fold could not read and left out of ``history``.
+    notices: list[str] = msgspec.field(default_factory=list)
 
 
 def load_recorded(path: Path, spans: Sequence[RolloutSpan] | None = None) -> RecordedThread:
@@ -193,5 +195,10 @@ def load_recorded(path: Path, spans: Sequence[RolloutSpan] | None = None) -> Rec
     reference = state.reference_context
     baseline = (None if reference is None
                 else ContextBaseline.from_turn_context(reference, state.previous_model))
+    notices = [
+        f"{skipped.path}: the line at byte {skipped.offset} cannot be read ({skipped.reason}) "
+        "and is left out of the resumed history; 'llmx rollout check' lists such lines"
+        for skipped in state.skipped
+    ]
     return RecordedThread(state.thread_id, list(prompt_input_raw(state.history)), meta,
-                          recorded_total(state.token_usage), baseline)
+                          recorded_total(state.token_usage), baseline, notices)

@@ -137,7 +137,7 @@ class ThreadManager:
         except BaseException:
             await log.close()
             raise
-        for notice in log.notices:
+        for notice in [*log.notices, *recorded.notices]:
             self._warn(notice)
         return await self._started(
             self._start(settings, loaded, log, options, history=recorded.history,
@@ -194,6 +194,8 @@ class ThreadManager:
                 point.thread_id
             inherited = cut = list(point.spans)
         recorded = await asyncio.to_thread(load_recorded, parent_path, cut)
+        for notice in recorded.notices:
+            self._warn(notice)
         # The parent (the thread asked for), also when the cut lies in an ancestor.
         parent_id = read_history_base(parent_path)[0] or recorded.thread_id
         running = self._threads.get(parent_id)
