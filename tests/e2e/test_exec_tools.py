@@ -279,8 +279,9 @@ def test_resume_appends_to_the_same_rollout_and_sends_the_history(tmp_path: Path
     assert "third question" not in rollout.read_text()
     assert "fourth question" in rollout.read_text()
     assert "fifth question" in rollout.read_text()
-    # A word that is no file is looked up as an id or a name (and there is none).
-    assert "no session with id, id prefix or name" in missing.stderr
+    # A path that names no file is reported as a path, not looked up as an id.
+    assert "no rollout file or session named" in missing.stderr
+    assert "gone.jsonl" in missing.stderr
 
 
 def test_rollout_config_caps_large_output_inline_and_keeps_it_once(tmp_path: Path) -> None:
