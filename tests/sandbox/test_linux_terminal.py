@@ -48,6 +48,11 @@ def test_interrupt_from_the_terminal_stops_the_command(backend: BackendKind,
         import termios
 
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+        # Started as a terminal's shell starts a job: SIGINT neither ignored nor blocked,
+        # whatever an earlier test left in this process (both are inherited, and either
+        # would keep ^C from llmx).
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
     proc = subprocess.Popen(
         [sys.executable, "-m", "llmx", "sandbox", "linux", "--backend", backend.value, "--",
