@@ -43,8 +43,11 @@ def _traces(ws: Path) -> list[str]:
         if (ws / name).exists():
             found.append(f"the {name} mount target")
         marker_dir = Path(registry_root()) / path_key(str(ws / name))
-        if marker_dir.exists():
-            found.append(f"markers {sorted(os.listdir(marker_dir))} of {name}")
+        try:
+            markers = sorted(os.listdir(marker_dir))
+        except FileNotFoundError:
+            continue  # never made, or removed by its last owner meanwhile
+        found.append(f"markers {markers} of {name}")
     return found
 
 
