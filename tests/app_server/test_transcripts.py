@@ -127,7 +127,13 @@ def replay(name: str, tmp_path: Path) -> tuple[list[dict[str, Any]], list[dict[s
         workspace = tmp_path / "project"
         workspace.mkdir()
         subprocess.run(["git", "init", "-q", str(workspace)], check=True, timeout=WAIT_SECONDS)
-        with AppServer(home, workspace, env={"LLMX_TEST_MODEL_KEY": "k"}) as server:
+        # The commands run as ``bash -lc``: a HOME of their own keeps the login shell from
+        # reading this machine's profile (which can take longer than the 150 ms a denied
+        # start is told within).
+        user_home = tmp_path / "user"
+        user_home.mkdir()
+        with AppServer(home, workspace,
+                       env={"LLMX_TEST_MODEL_KEY": "k", "HOME": str(user_home)}) as server:
             server.initialize()
             # Codex's thread and turn ids -> llmx's, learnt from the two answers to each
             # request (a fork's thread, a turn a later request names).

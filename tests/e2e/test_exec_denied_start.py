@@ -52,7 +52,12 @@ def _json_items(stdout: str) -> list[dict[str, Any]]:
 def test_a_start_the_sandbox_refused_is_no_item_but_stays_on_record(tmp_path: Path) -> None:
     with ModelServer(Script.from_json(SCRIPT)) as server:
         env = make_env(tmp_path, server.base_url)
-        live = env.run("--json", "-s", "read-only", "write hello to out.txt")
+        # The commands run as ``bash -lc``: a HOME of their own keeps the login shell from
+        # reading this machine's profile (which can take longer than the 150 ms window).
+        user_home = tmp_path / "user"
+        user_home.mkdir()
+        live = env.run("--json", "-s", "read-only", "write hello to out.txt",
+                       env=env.env(HOME=str(user_home)))
         assert live.returncode == 0, live.stderr
         requests = server.model_requests()
     [rollout] = env.rollouts()
