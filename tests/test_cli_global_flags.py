@@ -27,7 +27,7 @@ from support.tmux import Tmux, needs_tmux
 from support.waits import WAIT_SECONDS
 from tui.live_harness import make_home, make_workspace
 
-from llmx.cli.main import build_parser
+from llmx.cli.main import build_parser, parser_for
 
 ONE_LINE = re.compile(r"^llmx (?P<command>[a-z-]+(?: [a-z]+)?): (?P<what>.+) — (?P<todo>.+)$")
 
@@ -219,16 +219,22 @@ def required_positionals(parser: argparse.ArgumentParser) -> list[str]:
 
 
 def parse(argv: list[str]) -> argparse.Namespace | str:
-    """The namespace, or the refusal's line."""
+    """The namespace, or the refusal's line, of the whole parser tree; checked against
+    the parser ``main`` builds for ``argv`` alone (its command's module, its chosen
+    sub-command's options, the root's options only with words before the command)."""
     import contextlib
     import io
 
-    err = io.StringIO()
-    try:
-        with contextlib.redirect_stderr(err):
-            return build_parser().parse_args(argv)
-    except SystemExit:
-        return err.getvalue()
+    results: list[argparse.Namespace | str] = []
+    for parser in (build_parser(), parser_for(argv)):
+        err = io.StringIO()
+        try:
+            with contextlib.redirect_stderr(err):
+                results.append(parser.parse_args(argv))
+        except SystemExit:
+            results.append(err.getvalue())
+    assert results[0] == results[1], (argv, results)
+    return results[0]
 
 
 def test_every_option_before_every_command_parses_as_after_it() -> None:

@@ -11,7 +11,14 @@ from support import PROJECT_ROOT
 from support.waits import WAIT_SECONDS
 
 from llmx import __version__
-from llmx.cli.main import COMMAND_MODULES, build_parser, command_name, requested_command
+from llmx.cli.arg_parser import subcommands_of
+from llmx.cli.main import (
+    COMMAND_MODULES,
+    build_parser,
+    command_name,
+    parser_for,
+    requested_command,
+)
 
 HEAVY = ("httpx", "rich", "pydantic", "sqlite_utils", "msgspec", "aiofiles", "portalocker")
 
@@ -51,9 +58,11 @@ def test_help_imports_nothing_heavy() -> None:
 # What ``llmx sandbox linux -- true`` must not import: besides the heavy libraries, the
 # standard modules its start-up target (about Codex's native binary) has no room for and
 # that its work does not need (``typing`` and ``argparse`` it uses, and imports).
+# ``llmx.cli.interactive``: the root's options (the session's flags) are built only
+# when words come before the command.
 SANDBOX_PATH_FORBIDDEN = (
     *HEAVY, "dataclasses", "inspect", "tomllib", "json", "shutil", "asyncio",
-    "subprocess", "datetime",
+    "subprocess", "datetime", "llmx.cli.interactive",
 )
 
 
@@ -101,6 +110,35 @@ def test_each_command_module_registers_the_command_its_name_says() -> None:
     assert requested_command(["--help"]) is None
     assert requested_command(["no-such-command"]) is None
     assert requested_command([]) is None
+
+
+def test_a_command_line_builds_the_options_of_its_own_command_only() -> None:
+    """``llmx sandbox linux -- true``: the root takes no options of its own (no word
+    before the command could give one), ``linux`` gets its options when the line chooses
+    it, ``macos`` and ``explain`` never get theirs. With a word before the command the
+    root's options are there; the whole tree has every sub-command's."""
+    argv = ["sandbox", "linux", "--", "true"]
+    parser = parser_for(argv)
+    assert [a.dest for a in parser._actions if a.option_strings] == ["help", "version"]
+    platforms = subcommands_of(subcommands_of(parser).choices["sandbox"])
+    assert platforms is not None
+
+    def options(name: str) -> list[str]:
+        return [a.dest for a in platforms.choices[name]._actions if a.option_strings]
+
+    assert options("linux") == options("explain") == options("macos") == ["help"]
+    args = parser.parse_args(argv)
+    # (``command`` is the confined command's words: the sandbox's positional.)
+    assert (args.command, args.sandbox_command, args.platform) == (["--", "true"], "linux", "linux")
+    assert "full_auto" in options("linux")
+    assert "backend" in options("linux")
+    assert options("explain") == options("macos") == ["help"]
+    with_global = parser_for(["-s", "read-only", *argv])
+    assert "sandbox" in [a.dest for a in with_global._actions]
+    whole = subcommands_of(subcommands_of(build_parser()).choices["sandbox"])
+    assert whole is not None
+    assert all("full_auto" in [a.dest for a in whole.choices[name]._actions]
+               for name in ("linux", "macos", "explain"))
 
 
 def test_version_needs_no_command_module() -> None:

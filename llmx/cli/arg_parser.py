@@ -8,18 +8,25 @@ them ``llmx``'s). A sub-command's ``--help`` opens with what it does: its ``help
 when it has no description of its own. The root's options given before a command are
 parsed by that command as its own (argparse would let the command's defaults overwrite
 them, or keep them where the command never looks). And its help formatter finds the
-terminal width itself. argparse builds a formatter for every ``add_argument`` call (to
-check the metavar), and the stock formatter imports ``shutil`` for the width, which
-pulls in ``bz2``, ``lzma`` and ``zlib``: a few milliseconds of every command's start,
-``llmx sandbox linux -- true`` included. The width is the one ``shutil`` would give.
+terminal width itself, once per process. argparse builds a formatter for every
+``add_argument`` call (to check the metavar), and the stock formatter imports ``shutil``
+for the width, which pulls in ``bz2``, ``lzma`` and ``zlib``: a few milliseconds of every
+command's start, ``llmx sandbox linux -- true`` included. The width is the one ``shutil``
+would give.
+
+A sub-command's own arguments can wait until the command line chooses it
+(``add_parser(name, arguments=...)``): ``llmx sandbox linux -- true`` then builds the
+options of ``linux`` and not those of ``macos`` and ``explain``. The whole tree (for
+``llmx --help`` and for walking the commands) is built with nothing waiting.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from llmx.cli.errors import error_line
@@ -27,9 +34,11 @@ from llmx.cli.errors import error_line
 FALLBACK_COLUMNS = 80
 
 
+@functools.cache
 def terminal_columns() -> int:
     """``shutil.get_terminal_size().columns``: ``$COLUMNS`` when it is a positive
-    number, else the width of the terminal on stdout, else 80."""
+    number, else the width of the terminal on stdout, else 80. Asked once per process:
+    every formatter of every argument uses it."""
     try:
         columns = int(os.environ["COLUMNS"])
     except (KeyError, ValueError):
@@ -65,14 +74,27 @@ class SubcommandsAction(argparse._SubParsersAction):  # type: ignore[type-arg]
     # Options of an outer parser on their way to the command below this one
     # (``llmx -s MODE sandbox explain``: ``sandbox`` passes them on to ``explain``).
     handed_down: list[tuple[argparse.Action, object]] | None = None
+    # Whether the sub-commands' ``arguments`` wait until one is chosen.
+    deferred = False
 
-    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+    def add_parser(self, name: str, *,
+                   arguments: Callable[[argparse.ArgumentParser], None] | None = None,
+                   **kwargs: Any) -> argparse.ArgumentParser:
+        """argparse's ``add_parser``; ``arguments`` adds the sub-command's own arguments,
+        at once or, in a deferred tree, when the command line chooses it."""
         help_text = kwargs.get("help")
         if "description" not in kwargs and isinstance(help_text, str):
             kwargs["description"] = help_text[:1].upper() + help_text[1:] + "."
+        if self.deferred:
+            kwargs["deferred"] = True
         parser: argparse.ArgumentParser = super().add_parser(name, **kwargs)
         if isinstance(parser, LlmxArgumentParser):
             parser.is_subcommand = True
+            if arguments is not None and self.deferred:
+                parser.pending_arguments = arguments
+                return parser
+        if arguments is not None:
+            arguments(parser)
         return parser
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
@@ -82,6 +104,8 @@ class SubcommandsAction(argparse._SubParsersAction):  # type: ignore[type-arg]
         if isinstance(parser, LlmxArgumentParser):
             given = [*given, *parser.take_carried(namespace)]
         chosen = self._name_parser_map.get(values[0])
+        if isinstance(chosen, LlmxArgumentParser):
+            chosen.add_pending_arguments()
         if given and chosen is not None:
             inner = subcommands_of(chosen)
             if inner is not None:
@@ -89,6 +113,10 @@ class SubcommandsAction(argparse._SubParsersAction):  # type: ignore[type-arg]
             else:
                 values = [values[0], *carry(chosen, given), *values[1:]]
         super().__call__(parser, namespace, values, option_string)
+
+
+class DeferredSubcommandsAction(SubcommandsAction):
+    deferred = True
 
 
 def subcommands_of(parser: argparse.ArgumentParser) -> SubcommandsAction | None:
@@ -126,6 +154,14 @@ class LlmxArgumentParser(argparse.ArgumentParser):
     # Options this parser takes before its command and hands to the command (the root's
     # global options); each is absent from the namespace unless given.
     carried: tuple[argparse.Action, ...] = ()
+    # In a deferred tree a sub-command's arguments are added once it is chosen; until
+    # then they wait here.
+    pending_arguments: Callable[[argparse.ArgumentParser], None] | None = None
+
+    def add_pending_arguments(self) -> None:
+        arguments, self.pending_arguments = self.pending_arguments, None
+        if arguments is not None:
+            arguments(self)
 
     def take_carried(self, namespace: argparse.Namespace) -> list[tuple[argparse.Action, object]]:
         """The carried options given, with their values, removed from ``namespace``: the
@@ -137,10 +173,13 @@ class LlmxArgumentParser(argparse.ArgumentParser):
                 delattr(namespace, action.dest)
         return given
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    def __init__(self, *args: object, deferred: bool = False, **kwargs: object) -> None:
+        """``deferred``: the sub-commands of this parser, and theirs, get their own
+        arguments only when the command line chooses them (``SubcommandsAction.add_parser``)."""
         kwargs.setdefault("formatter_class", TerminalWidthFormatter)
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.register("action", "parsers", SubcommandsAction)
+        self.register("action", "parsers",
+                      DeferredSubcommandsAction if deferred else SubcommandsAction)
 
     def parse_known_args(  # type: ignore[override]
         self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 from typing import Any
 
 from llmx.cli.sandbox_cmd import add_sandbox_options
@@ -13,9 +14,7 @@ def add_parser(subparsers: Any) -> None:
         "debug", help="debugging aids (landlock/seatbelt: aliases of llmx sandbox linux/macos)"
     )
     sub = parser.add_subparsers(dest="sandbox_command", metavar="TOOL", required=True)
-    add_sandbox_options(
-        sub.add_parser("landlock", help="same as: llmx sandbox linux"), platform="linux"
-    )
-    add_sandbox_options(
-        sub.add_parser("seatbelt", help="same as: llmx sandbox macos"), platform="macos"
-    )
+    sub.add_parser("landlock", help="same as: llmx sandbox linux",
+                   arguments=functools.partial(add_sandbox_options, platform="linux"))
+    sub.add_parser("seatbelt", help="same as: llmx sandbox macos",
+                   arguments=functools.partial(add_sandbox_options, platform="macos"))

@@ -1,10 +1,13 @@
 """The ``llmx`` entry point: builds the argument parser from the command modules.
 
-``llmx COMMAND ...`` imports and registers only that command's module, so a short
-command (``llmx sandbox linux -- true``) does not pay for the parsers and imports of
-all the others; ``llmx``, ``llmx --help`` and anything that does not start with a known
-command name get the whole parser, so the help lists every command and a misspelt one
-gets argparse's "invalid choice" message.
+``llmx COMMAND ...`` builds only what that command line needs (``parser_for``): it
+imports and registers only that command's module, adds the options of only the
+sub-command chosen (``sandbox linux``, not ``macos`` and ``explain`` too), and the root's
+own options only when words come before the command. So a short command
+(``llmx sandbox linux -- true``) does not pay for the parsers and imports of all the
+others. ``llmx``, ``llmx --help`` and anything that does not start with a known command
+name get the whole parser, so the help lists every command and a misspelt one gets
+argparse's "invalid choice" message.
 """
 
 from __future__ import annotations
@@ -76,22 +79,36 @@ def requested_command(argv: Sequence[str]) -> str | None:
     return word if any(command_name(m) == word for m in COMMAND_MODULES) else None
 
 
-def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+def parser_for(argv: Sequence[str]) -> argparse.ArgumentParser:
+    """The parser ``main`` reads ``argv`` with: the whole tree when ``argv`` names no
+    command of ours; else that command's alone, with its sub-commands' options added only
+    for the one chosen, and the root's own options only when words precede the command
+    (nothing else could give them)."""
+    command = requested_command(argv)
+    if command is None:
+        return build_parser()
+    return build_parser(command, root_options=command_position(argv) > 0)
+
+
+def build_parser(only: str | None = None, *, root_options: bool = True) -> argparse.ArgumentParser:
     """The parser of every command, or of the command ``only`` alone (the same parser
-    as far as the arguments of that command go)."""
+    as far as the arguments of that command go), its sub-commands' options added when
+    the command line chooses one. ``root_options``: the options the root takes before a
+    command (without them, words before the command are refused)."""
     from llmx.cli.arg_parser import LlmxArgumentParser
 
-    parser = LlmxArgumentParser(prog="llmx", description=DESCRIPTION)
+    parser = LlmxArgumentParser(prog="llmx", description=DESCRIPTION, deferred=only is not None)
     parser.add_argument("--version", action="version", version=f"llmx {__version__}")
-    # ``llmx`` with no command is the interactive session: it takes exec's thread flags.
-    # Given before a command they are that command's, as if they followed its name
-    # (Codex takes ``codex -c k=v app-server``, and its SDK launches it so); a command
-    # without such an option refuses it.
-    from llmx.cli.interactive import add_interactive_flags
+    if root_options:
+        # ``llmx`` with no command is the interactive session: it takes exec's thread
+        # flags. Given before a command they are that command's, as if they followed its
+        # name (Codex takes ``codex -c k=v app-server``, and its SDK launches it so); a
+        # command without such an option refuses it.
+        from llmx.cli.interactive import add_interactive_flags
 
-    first = len(parser._actions)
-    add_interactive_flags(parser, absent_unless_given=True)
-    parser.carried = tuple(parser._actions[first:])
+        first = len(parser._actions)
+        add_interactive_flags(parser, absent_unless_given=True)
+        parser.carried = tuple(parser._actions[first:])
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         if only is None or command_name(name) == only:
@@ -113,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # commands' parsers is built (their imports would delay its first screen).
         args = argparse.Namespace(command=None)
     else:
-        args = build_parser(requested_command(args_in)).parse_args(args_in)
+        args = parser_for(args_in).parse_args(args_in)
     handler = getattr(args, "handler", None)
     if handler is None and getattr(args, "command", None) is None:
         from llmx.cli.interactive import run_new_session

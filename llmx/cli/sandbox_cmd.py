@@ -9,6 +9,7 @@ work is imported by the handler.
 from __future__ import annotations
 
 import argparse
+import functools
 from typing import Any
 
 from llmx.cli.choices import LINUX_BACKENDS, SANDBOX_MODES
@@ -93,9 +94,9 @@ def add_parser(subparsers: Any) -> None:
         ("macos", ["seatbelt"], "macos", "run COMMAND under macOS Seatbelt (sandbox-exec)"),
         ("explain", [], "explain", "print the resolved policy, plan, env and backend"),
     ):
-        add_sandbox_options(
-            sub.add_parser(name, aliases=aliases, help=help_text), platform=platform
-        )
+        # Only the platform the command line names gets its options (see ``arguments``).
+        sub.add_parser(name, aliases=aliases, help=help_text,
+                       arguments=functools.partial(add_sandbox_options, platform=platform))
 
 
 def _run(args: argparse.Namespace) -> int:
