@@ -130,7 +130,7 @@ def main() -> None:
             return
         print(f"== whole process (n={args.n})")
         script = ("from pathlib import Path\n"
-                  "from llmx.sandbox.linux.blocking import exec_confined\n"
+                  "from llmx.sandbox.linux.exec_in_place import exec_confined\n"
                   "from llmx.sandbox.plan import ConfinementPlan, WritableRoot\n"
                   "root = Path.cwd()\n"
                   "exec_confined(['true'], cwd=root, plan=ConfinementPlan(env={'PATH': "

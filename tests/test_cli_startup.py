@@ -59,10 +59,12 @@ def test_help_imports_nothing_heavy() -> None:
 # standard modules its start-up target (about Codex's native binary) has no room for and
 # that its work does not need (``typing`` and ``argparse`` it uses, and imports).
 # ``llmx.cli.interactive``: the root's options (the session's flags) are built only
-# when words come before the command.
+# when words come before the command. The denial report's modules: only
+# ``--log-denials`` waits for the command.
 SANDBOX_PATH_FORBIDDEN = (
     *HEAVY, "dataclasses", "inspect", "tomllib", "json", "shutil", "asyncio",
-    "subprocess", "datetime", "llmx.cli.interactive",
+    "subprocess", "datetime", "llmx.cli.interactive", "llmx.sandbox.linux.denials",
+    "llmx.sandbox.linux.blocking",
 )
 
 
@@ -87,7 +89,7 @@ def test_sandbox_linux_true_imports_only_what_it_needs(tmp_path: Path) -> None:
         timeout=WAIT_SECONDS,
     )
     loaded = _importtime_modules(result.stderr)
-    assert "llmx.sandbox.linux.blocking" in loaded
+    assert "llmx.sandbox.linux.exec_in_place" in loaded
     assert [m for m in SANDBOX_PATH_FORBIDDEN if m in loaded] == []
     # Only the sandbox command's module is loaded, not every command's.
     assert sorted(m for m in loaded if m.startswith("llmx.cli.") and m.endswith("_cmd")) == [

@@ -7,18 +7,21 @@ clap do; 1 when the config is wrong or the sandbox cannot be set up on this mach
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from llmx.cli.errors import error_line, warn
 from llmx.sandbox.failure import SandboxFailure
 from llmx.sandbox.policy import FlagError, PolicyError
-
-if TYPE_CHECKING:
-    import argparse
-    from typing import Any
+from llmx.sandbox.resolve import (
+    FIX_CONFIG,
+    ResolvedSandbox,
+    SandboxConfig,
+    SandboxFlags,
+    resolve_sandbox,
+)
 
 
 class UsageError(SandboxFailure):
@@ -37,8 +40,6 @@ def _fail(args: argparse.Namespace, failure: SandboxFailure, code: int) -> int:
         if isinstance(failure, (UsageError, FlagError)):
             todo = f"see `llmx {_label(args)} --help`"
         elif isinstance(failure, PolicyError):
-            from llmx.sandbox.resolve import FIX_CONFIG
-
             todo = FIX_CONFIG
         else:
             from llmx.sandbox.linux.result import SETUP_TODO
@@ -48,7 +49,7 @@ def _fail(args: argparse.Namespace, failure: SandboxFailure, code: int) -> int:
     return code
 
 
-def parse_override(text: str) -> tuple[list[str], Any]:
+def parse_override(text: str) -> tuple[list[str], object]:
     """``key.sub=value``; the value is TOML, or a plain string when it is not valid TOML
     (so ``-c model=o3`` works without quotes, as in Codex)."""
     import tomllib
@@ -65,8 +66,8 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return key.split("."), value
 
 
-def load_config(home: Path, overrides: list[str]) -> dict[str, Any]:
-    config: dict[str, Any] = {}
+def load_config(home: Path, overrides: list[str]) -> dict[str, object]:
+    config: dict[str, object] = {}
     path = home / "config.toml"
     if path.is_file():
         # Only here and in ``parse_override``: with no config file and no ``-c``, the
@@ -106,8 +107,6 @@ def _command(args: argparse.Namespace) -> list[str]:
 
 
 def run_sandbox_command(args: argparse.Namespace) -> int:
-    from llmx.sandbox.resolve import SandboxConfig, SandboxFlags, resolve_sandbox
-
     command = _command(args)
     try:
         cwd = Path(args.cd).resolve() if args.cd else Path.cwd()
@@ -144,17 +143,13 @@ def run_sandbox_command(args: argparse.Namespace) -> int:
     return _run_linux(args, resolved, command)
 
 
-def _backend(args: argparse.Namespace) -> Any:
-    """The ``BackendKind`` asked for with ``--backend``, or ``None``."""
-    name = getattr(args, "backend", None)
-    if name is None:
-        return None
-    from llmx.sandbox.linux.backends import BackendKind
-
-    return BackendKind(name)
+def _backend(args: argparse.Namespace) -> str | None:
+    """The Linux backend asked for with ``--backend`` (a ``BackendKind`` value), or ``None``."""
+    name: str | None = getattr(args, "backend", None)
+    return name
 
 
-def _backend_lines(args: argparse.Namespace, resolved: Any, platform: str) -> list[str]:
+def _backend_lines(args: argparse.Namespace, resolved: ResolvedSandbox, platform: str) -> list[str]:
     if resolved.plan.unconfined:
         return ["backend: none needed (unconfined)"]
     if platform == "macos" or (platform == "explain" and sys.platform == "darwin"):
@@ -167,8 +162,10 @@ def _backend_lines(args: argparse.Namespace, resolved: Any, platform: str) -> li
     from llmx.sandbox.linux import backends
 
     lines = []
+    name = _backend(args)
+    kind = None if name is None else backends.BackendKind(name)
     try:
-        choice = backends.explain(resolved.plan, _backend(args))
+        choice = backends.explain(resolved.plan, kind)
         lines.append(f"backend: {choice.kind.value}")
         statuses = choice.statuses
     except backends.UnenforceablePlan as exc:
@@ -180,7 +177,7 @@ def _backend_lines(args: argparse.Namespace, resolved: Any, platform: str) -> li
     return lines
 
 
-def _explain(args: argparse.Namespace, resolved: Any) -> int:
+def _explain(args: argparse.Namespace, resolved: ResolvedSandbox) -> int:
     from llmx.sandbox.explain import explain_lines
 
     lines = explain_lines(
@@ -192,34 +189,48 @@ def _explain(args: argparse.Namespace, resolved: Any) -> int:
     return 0
 
 
-def _run_linux(args: argparse.Namespace, resolved: Any, command: list[str]) -> int:
+def _run_linux(args: argparse.Namespace, resolved: ResolvedSandbox, command: list[str]) -> int:
     if not sys.platform.startswith("linux"):
         return _fail(args, SandboxFailure(f"the Linux sandbox needs Linux; this is {sys.platform}",
                                           "use `llmx sandbox macos` on macOS"), 1)
-    from llmx.sandbox.linux.backends import UnenforceablePlan
-    from llmx.sandbox.linux.result import SandboxSetupError
+    from llmx.sandbox.linux.backends import BackendKind, UnenforceablePlan
 
     plan = resolved.plan
-    backend = _backend(args)
+    name = _backend(args)
+    backend = None if name is None else BackendKind(name)
     try:
         if not args.log_denials:
-            from llmx.sandbox.linux.blocking import exec_confined
+            # This process becomes the command: nothing of the denial report is loaded.
+            from llmx.sandbox.linux.exec_in_place import exec_confined
 
             sys.stdout.flush()
             sys.stderr.flush()
             exec_confined(command, cwd=resolved.cwd, plan=plan, env=plan.env, backend=backend,
                           program=f"llmx {_label(args)}")
-        from llmx.sandbox.linux.blocking import run_confined_blocking
-        from llmx.sandbox.linux.denials import find_denials, format_denials
-
-        result = run_confined_blocking(
-            command, cwd=resolved.cwd, plan=plan, env=plan.env, capture=True, backend=backend
-        )
-    except (UnenforceablePlan, SandboxSetupError) as exc:
+        return _run_reporting_denials(args, resolved, command)
+    except UnenforceablePlan as exc:
         return _fail(args, exc, 1)
     except FileNotFoundError as exc:
         return _fail(args, SandboxFailure(f"cannot run {command[0]}: {exc.strerror or exc}",
                                           "check the command's name and PATH"), 127)
+
+
+def _run_reporting_denials(args: argparse.Namespace, resolved: ResolvedSandbox,
+                           command: list[str]) -> int:
+    """``--log-denials``: run the command, wait, then list what the sandbox refused."""
+    from llmx.sandbox.linux.backends import BackendKind
+    from llmx.sandbox.linux.blocking import run_confined_blocking
+    from llmx.sandbox.linux.denials import find_denials, format_denials
+    from llmx.sandbox.linux.result import SandboxSetupError
+
+    name = _backend(args)
+    backend = None if name is None else BackendKind(name)
+    try:
+        result = run_confined_blocking(
+            command, cwd=resolved.cwd, plan=resolved.plan, env=resolved.plan.env, capture=True,
+            backend=backend)
+    except SandboxSetupError as exc:
+        return _fail(args, exc, 1)
     findings = find_denials(result.aggregated)
     if result.denied is not None or findings:
         sys.stderr.write("llmx sandbox: denied by the sandbox:\n")

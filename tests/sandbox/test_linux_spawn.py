@@ -180,7 +180,7 @@ def _exec_script(tmp_path: Path, command: list[str], backend: str) -> str:
         "import sys\n"
         "from pathlib import Path\n"
         "from llmx.sandbox.linux.backends import BackendKind\n"
-        "from llmx.sandbox.linux.blocking import exec_confined\n"
+        "from llmx.sandbox.linux.exec_in_place import exec_confined\n"
         "from llmx.sandbox.plan import ConfinementPlan, WritableRoot\n"
         f"root = Path({str(tmp_path)!r})\n"
         "plan = ConfinementPlan(writable_roots=(WritableRoot(root),),\n"

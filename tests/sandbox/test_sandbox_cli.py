@@ -333,7 +333,7 @@ def test_sandbox_linux_path_imports_nothing_heavy(ws: Path) -> None:
     code = (
         "import sys\n"
         "from llmx.cli.main import main\n"
-        "import llmx.sandbox.linux.blocking as b\n"
+        "import llmx.sandbox.linux.exec_in_place as b\n"
         "def fake(*a, **k):\n"
         "    print(' '.join(sorted(sys.modules))); raise SystemExit(0)\n"
         "b.exec_confined = fake\n"
