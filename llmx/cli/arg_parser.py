@@ -27,7 +27,6 @@ import functools
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, NoReturn
 
 from llmx.cli.errors import error_line
 
@@ -79,7 +78,7 @@ class SubcommandsAction(argparse._SubParsersAction):  # type: ignore[type-arg]
 
     def add_parser(self, name: str, *,
                    arguments: Callable[[argparse.ArgumentParser], None] | None = None,
-                   **kwargs: Any) -> argparse.ArgumentParser:
+                   **kwargs: object) -> argparse.ArgumentParser:
         """argparse's ``add_parser``; ``arguments`` adds the sub-command's own arguments,
         at once or, in a deferred tree, when the command line chooses it."""
         help_text = kwargs.get("help")
@@ -87,7 +86,8 @@ class SubcommandsAction(argparse._SubParsersAction):  # type: ignore[type-arg]
             kwargs["description"] = help_text[:1].upper() + help_text[1:] + "."
         if self.deferred:
             kwargs["deferred"] = True
-        parser: argparse.ArgumentParser = super().add_parser(name, **kwargs)
+        # argparse's keywords, passed on as given (typeshed types them one by one).
+        parser: argparse.ArgumentParser = super().add_parser(name, **kwargs)  # type: ignore[arg-type]
         if isinstance(parser, LlmxArgumentParser):
             parser.is_subcommand = True
             if arguments is not None and self.deferred:
@@ -98,12 +98,15 @@ class SubcommandsAction(argparse._SubParsersAction):  # type: ignore[type-arg]
         return parser
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
-                 values: Any, option_string: str | None = None) -> None:
+                 values: str | Sequence[object] | None,
+                 option_string: str | None = None) -> None:
+        # argparse gives a sub-commands action the words from the command's name on.
+        assert isinstance(values, list)
         given = self.handed_down or []
         self.handed_down = None
         if isinstance(parser, LlmxArgumentParser):
             given = [*given, *parser.take_carried(namespace)]
-        chosen = self._name_parser_map.get(values[0])
+        chosen = self._name_parser_map.get(str(values[0]))
         if isinstance(chosen, LlmxArgumentParser):
             chosen.add_pending_arguments()
         if given and chosen is not None:
@@ -189,6 +192,9 @@ class LlmxArgumentParser(argparse.ArgumentParser):
             self.error(f"unrecognized arguments: {' '.join(extras)}")
         return parsed, extras
 
-    def error(self, message: str) -> NoReturn:
+    # Never returns (``exit``). argparse declares it ``NoReturn``; naming that type here
+    # would import ``typing`` into every command's start-up (about 3 ms), for this one
+    # annotation: the override says ``None`` instead.
+    def error(self, message: str) -> None:  # type: ignore[override]
         command = self.prog.removeprefix("llmx").strip()
         self.exit(2, error_line(command, message, f"see `{self.prog} --help`") + "\n")

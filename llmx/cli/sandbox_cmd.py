@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import argparse
 import functools
-from typing import Any
 
+from llmx.cli.arg_parser import SubcommandsAction
 from llmx.cli.choices import LINUX_BACKENDS, SANDBOX_MODES
 
 
@@ -84,8 +84,8 @@ def add_sandbox_options(parser: argparse.ArgumentParser, *, platform: str) -> No
     parser.set_defaults(handler=_run, platform=platform)
 
 
-def add_parser(subparsers: Any) -> None:
-    parser: argparse.ArgumentParser = subparsers.add_parser(
+def add_parser(subparsers: SubcommandsAction) -> None:
+    parser = subparsers.add_parser(
         "sandbox", help="run a command under the sandbox, or explain the sandbox"
     )
     sub = parser.add_subparsers(dest="sandbox_command", metavar="PLATFORM", required=True)

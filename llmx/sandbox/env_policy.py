@@ -23,13 +23,9 @@ import enum
 import fnmatch
 import re
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING
 
 from llmx.sandbox.policy import PolicyError
 from llmx.sandbox.value import Value
-
-if TYPE_CHECKING:
-    from typing import Any
 
 THREAD_ID_ENV_VAR = "CODEX_THREAD_ID"
 # Set when the command's network is restricted, so test suites can skip network tests.
@@ -75,7 +71,7 @@ class ShellEnvironmentPolicy(Value):
         self.include_only = include_only
 
     @classmethod
-    def from_mapping(cls, table: Mapping[str, Any]) -> ShellEnvironmentPolicy:
+    def from_mapping(cls, table: Mapping[str, object]) -> ShellEnvironmentPolicy:
         """From the parsed ``[shell_environment_policy]`` table; bad keys are one-line errors."""
         where = "shell_environment_policy"
         known = {

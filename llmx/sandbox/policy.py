@@ -16,14 +16,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from llmx.sandbox.failure import SandboxFailure
 from llmx.sandbox.plan import NetworkAccess
 from llmx.sandbox.value import Value
-
-if TYPE_CHECKING:
-    from typing import Any
 
 
 class PolicyError(SandboxFailure, ValueError):
@@ -97,7 +93,7 @@ SandboxPolicy = (
     ReadOnlyPolicy | WorkspaceWritePolicy | DangerFullAccessPolicy | ExternalSandboxPolicy
 )
 
-_TAGS: dict[type[Any], str] = {
+_TAGS: dict[type[object], str] = {
     ReadOnlyPolicy: "read-only",
     WorkspaceWritePolicy: "workspace-write",
     DangerFullAccessPolicy: "danger-full-access",
@@ -109,9 +105,9 @@ def policy_tag(policy: SandboxPolicy) -> str:
     return _TAGS[type(policy)]
 
 
-def policy_to_dict(policy: SandboxPolicy) -> dict[str, Any]:
+def policy_to_dict(policy: SandboxPolicy) -> dict[str, object]:
     """The JSON object Codex writes for ``policy``, keys in Codex's order."""
-    out: dict[str, Any] = {"type": policy_tag(policy)}
+    out: dict[str, object] = {"type": policy_tag(policy)}
     if isinstance(policy, ReadOnlyPolicy):
         if policy.network_access:
             out["network_access"] = True
@@ -133,14 +129,14 @@ def encode_policy(policy: SandboxPolicy) -> str:
     return json.dumps(policy_to_dict(policy), separators=(",", ":"))
 
 
-def _bool_field(data: Mapping[str, Any], key: str, tag: str) -> bool:
+def _bool_field(data: Mapping[str, object], key: str, tag: str) -> bool:
     value = data.get(key, False)
     if not isinstance(value, bool):
         raise PolicyError(f"sandbox policy {tag!r}: {key} must be true or false, got {value!r}")
     return value
 
 
-def policy_from_dict(data: Mapping[str, Any]) -> SandboxPolicy:
+def policy_from_dict(data: Mapping[str, object]) -> SandboxPolicy:
     """Decode a ``sandbox_policy`` object. Unknown extra fields (older ``read_only_access``,
     newer additions) are ignored, as Codex ignores them."""
     tag = data.get("type")

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from llmx.sandbox.plan import NetworkAccess
 from llmx.sandbox.policy import (
@@ -48,9 +47,6 @@ from llmx.sandbox.profiles import (
 )
 from llmx.sandbox.protected import PROTECTED_METADATA_NAMES
 from llmx.sandbox.value import Value
-
-if TYPE_CHECKING:
-    from typing import Any
 
 READ_ONLY_ID = ":read-only"
 WORKSPACE_ID = ":workspace"
@@ -234,7 +230,7 @@ def _special_entries(kind: SpecialKind, key: str, value: object, where: str) -> 
 
 
 def _filesystem_entries(
-    table: Mapping[str, Any], where: str, home: Path, warnings: list[str]
+    table: Mapping[str, object], where: str, home: Path, warnings: list[str]
 ) -> tuple[list[FsEntry], int | None]:
     entries: list[FsEntry] = []
     depth: int | None = None
@@ -290,10 +286,10 @@ def _network_from_table(table: object, where: str, warnings: list[str]) -> Netwo
 
 def named_profile(
     name: str,
-    permissions: Mapping[str, Any],
+    permissions: Mapping[str, object],
     *,
     home: Path,
-    workspace_write: Mapping[str, Any] | None = None,
+    workspace_write: Mapping[str, object] | None = None,
     _chain: tuple[str, ...] = (),
 ) -> NamedProfile:
     """Resolve profile ``name`` (built-in or ``[permissions.NAME]``), following ``extends``."""

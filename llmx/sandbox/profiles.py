@@ -20,14 +20,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from llmx.sandbox.plan import NetworkAccess
 from llmx.sandbox.policy import PolicyError
 from llmx.sandbox.value import Value
-
-if TYPE_CHECKING:
-    from typing import Any
 
 
 class FsAccess(enum.Enum):
@@ -159,7 +155,7 @@ class PermissionProfile(Value):
 # --- decoding -------------------------------------------------------------------------
 
 
-def _special_from_dict(value: Mapping[str, Any]) -> SpecialPath:
+def _special_from_dict(value: Mapping[str, object]) -> SpecialPath:
     kind = value.get("kind")
     subpath = value.get("subpath")
     try:
@@ -168,11 +164,12 @@ def _special_from_dict(value: Mapping[str, Any]) -> SpecialPath:
         special = SpecialKind.UNKNOWN
     if special is SpecialKind.UNKNOWN:
         token = value.get("path", kind)
+        subpath = str(subpath) if subpath is not None else None
         return SpecialPath(SpecialKind.UNKNOWN, subpath=subpath, token=str(token))
     return SpecialPath(special, subpath=str(subpath) if subpath is not None else None)
 
 
-def _path_from_dict(value: Mapping[str, Any]) -> FsPath:
+def _path_from_dict(value: Mapping[str, object]) -> FsPath:
     tag = value.get("type")
     if tag == "path":
         raw = value.get("path")
@@ -191,7 +188,7 @@ def _path_from_dict(value: Mapping[str, Any]) -> FsPath:
     )
 
 
-def entry_from_dict(value: Mapping[str, Any]) -> FsEntry:
+def entry_from_dict(value: Mapping[str, object]) -> FsEntry:
     path_obj = value.get("path")
     if not isinstance(path_obj, dict):
         raise PolicyError('permission entry has no "path" object')
@@ -202,7 +199,7 @@ def entry_from_dict(value: Mapping[str, Any]) -> FsEntry:
     )
 
 
-def file_system_from_dict(value: Mapping[str, Any]) -> FileSystemPolicy:
+def file_system_from_dict(value: Mapping[str, object]) -> FileSystemPolicy:
     """Either shape: ``{"type": ...}`` (inside a permission profile) or ``{"kind": ...}``
     (``file_system_sandbox_policy``)."""
     raw_kind = value.get("type", value.get("kind", "restricted"))
@@ -232,7 +229,7 @@ def _network_from(value: object) -> NetworkAccess:
         raise PolicyError(f"network {value!r} is not 'restricted' or 'enabled'") from None
 
 
-def profile_from_dict(value: Mapping[str, Any]) -> PermissionProfile:
+def profile_from_dict(value: Mapping[str, object]) -> PermissionProfile:
     tag = value.get("type")
     if tag == "disabled":
         return PermissionProfile(Enforcement.DISABLED, FileSystemPolicy(FsKind.UNRESTRICTED))
@@ -271,9 +268,9 @@ def decode_profile(text: str | bytes) -> PermissionProfile:
 # --- encoding -------------------------------------------------------------------------
 
 
-def _special_to_dict(special: SpecialPath) -> dict[str, Any]:
+def _special_to_dict(special: SpecialPath) -> dict[str, object]:
     if special.kind is SpecialKind.UNKNOWN:
-        out: dict[str, Any] = {"kind": "unknown", "path": special.token or ""}
+        out: dict[str, object] = {"kind": "unknown", "path": special.token or ""}
     else:
         out = {"kind": special.kind.value}
     if special.subpath is not None:
@@ -281,27 +278,27 @@ def _special_to_dict(special: SpecialPath) -> dict[str, Any]:
     return out
 
 
-def entry_to_dict(entry: FsEntry) -> dict[str, Any]:
-    path: dict[str, Any]
+def entry_to_dict(entry: FsEntry) -> dict[str, object]:
+    path: dict[str, object]
     if isinstance(entry.path, Path):
         path = {"type": "path", "path": str(entry.path)}
     elif isinstance(entry.path, GlobPattern):
         path = {"type": "glob_pattern", "pattern": entry.path.pattern}
     else:
         path = {"type": "special", "value": _special_to_dict(entry.path)}
-    out: dict[str, Any] = {"path": path, "access": entry.access.value}
+    out: dict[str, object] = {"path": path, "access": entry.access.value}
     if entry.skip_if_missing:
         out["missing_path_behavior"] = "skip"
     return out
 
 
-def profile_to_dict(profile: PermissionProfile) -> dict[str, Any]:
+def profile_to_dict(profile: PermissionProfile) -> dict[str, object]:
     """The ``permission_profile`` object as Codex writes it."""
     if profile.enforcement is Enforcement.DISABLED:
         return {"type": "disabled"}
     if profile.enforcement is Enforcement.EXTERNAL:
         return {"type": "external", "network": profile.network.value}
-    fs: dict[str, Any] = {"type": profile.file_system.kind.value}
+    fs: dict[str, object] = {"type": profile.file_system.kind.value}
     if profile.file_system.kind is FsKind.RESTRICTED:
         fs["entries"] = [entry_to_dict(e) for e in profile.file_system.entries]
         if profile.file_system.glob_scan_max_depth is not None:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from llmx.sandbox.env_policy import NETWORK_DISABLED_ENV_VAR, ShellEnvironmentPolicy, build_env
 from llmx.sandbox.plan import ConfinementPlan, NetworkAccess
@@ -48,9 +47,6 @@ from llmx.sandbox.profiles import (
 from llmx.sandbox.protected import agent_homes
 from llmx.sandbox.value import Value
 
-if TYPE_CHECKING:
-    from typing import Any
-
 
 class SandboxConfig(Value):
     """The config keys that decide the sandbox, already parsed."""
@@ -69,11 +65,11 @@ class SandboxConfig(Value):
         self,
         sandbox_mode: str | None = None,
         profile_sandbox_mode: str | None = None,
-        sandbox_workspace_write: Mapping[str, Any] | None = None,
+        sandbox_workspace_write: Mapping[str, object] | None = None,
         default_permissions: str | None = None,
-        permissions: Mapping[str, Any] | None = None,
+        permissions: Mapping[str, object] | None = None,
         project_trust: str | None = None,
-        shell_environment_policy: Mapping[str, Any] | None = None,
+        shell_environment_policy: Mapping[str, object] | None = None,
     ) -> None:
         self.sandbox_mode = sandbox_mode
         # ``sandbox_mode`` inside the active ``[profiles.NAME]`` (the ``-p`` config profile).
@@ -91,10 +87,10 @@ class SandboxConfig(Value):
 
     @classmethod
     def from_mapping(
-        cls, config: Mapping[str, Any], *, cwd: Path, config_profile: str | None = None
+        cls, config: Mapping[str, object], *, cwd: Path, config_profile: str | None = None
     ) -> SandboxConfig:
         """Pick the sandbox keys out of a whole ``config.toml`` mapping."""
-        profile_table: Mapping[str, Any] = {}
+        profile_table: Mapping[str, object] = {}
         if config_profile is not None:
             profiles = config.get("profiles", {})
             if not isinstance(profiles, dict) or config_profile not in profiles:
@@ -110,7 +106,7 @@ class SandboxConfig(Value):
             if isinstance(project, dict):
                 trust = project.get("trust_level")
 
-        def table(key: str) -> Mapping[str, Any]:
+        def table(key: str) -> Mapping[str, object]:
             value = config.get(key, {})
             if not isinstance(value, dict):
                 raise PolicyError(f"config key {key!r} must be a table", FIX_CONFIG)
@@ -212,7 +208,7 @@ class ResolvedSandbox(Value):
 FIX_CONFIG = "fix it in config.toml, or in the -c that sets it"
 
 
-def _absolute_dirs(raw: tuple[str, ...] | list[Any], cwd: Path, *, what: str) -> list[Path]:
+def _absolute_dirs(raw: tuple[str, ...] | list[object], cwd: Path, *, what: str) -> list[Path]:
     out: list[Path] = []
     for item in raw:
         if not isinstance(item, str):
@@ -223,7 +219,7 @@ def _absolute_dirs(raw: tuple[str, ...] | list[Any], cwd: Path, *, what: str) ->
     return out
 
 
-def _writable_roots_from_config(table: Mapping[str, Any]) -> list[Path]:
+def _writable_roots_from_config(table: Mapping[str, object]) -> list[Path]:
     raw = table.get("writable_roots", [])
     if not isinstance(raw, list):
         raise PolicyError("sandbox_workspace_write.writable_roots must be a list of absolute paths",
@@ -239,7 +235,7 @@ def _writable_roots_from_config(table: Mapping[str, Any]) -> list[Path]:
     return roots
 
 
-def _ws_bool(table: Mapping[str, Any], key: str) -> bool:
+def _ws_bool(table: Mapping[str, object], key: str) -> bool:
     value = table.get(key, False)
     if not isinstance(value, bool):
         raise PolicyError(f"sandbox_workspace_write.{key} must be true or false, got {value!r}",

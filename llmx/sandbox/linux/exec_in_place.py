@@ -13,15 +13,11 @@ import errno
 import os
 import signal
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
 from llmx.sandbox.linux import exec_report, stdio
 from llmx.sandbox.linux.backends import BackendKind
 from llmx.sandbox.linux.prepare import PreparedCommand, prepare
 from llmx.sandbox.plan import ConfinementPlan
-
-if TYPE_CHECKING:
-    from typing import NoReturn
 
 
 def exec_confined(
@@ -32,7 +28,7 @@ def exec_confined(
     env: Mapping[str, str] | None = None,
     backend: BackendKind | None = None,
     program: str = exec_report.program,
-) -> NoReturn:
+) -> None:
     """Replace this process by ``argv`` confined by ``plan``; never returns.
 
     A set-up failure prints one line naming the step and exits 126; a missing command
@@ -80,7 +76,7 @@ def _exit_unless_runnable(prepared: PreparedCommand, name: str) -> None:
     os._exit(126 if exists else 127)
 
 
-def _set_up_and_exec(prepared: PreparedCommand) -> NoReturn:
+def _set_up_and_exec(prepared: PreparedCommand) -> None:
     """Run the child's set-up in this process, then become the command; never returns."""
     if prepared.preexec is not None:
         if prepared.error_fd is not None:
@@ -96,7 +92,7 @@ def _set_up_and_exec(prepared: PreparedCommand) -> NoReturn:
         os._exit(127 if isinstance(exc, FileNotFoundError) else 126)
 
 
-def _run_as_child(prepared: PreparedCommand, *, new_session: bool) -> NoReturn:
+def _run_as_child(prepared: PreparedCommand, *, new_session: bool) -> None:
     """Start the command in a child and stay as its parent, which cleans up afterwards
     (bubblewrap's mask targets) and exits with the command's status; never returns.
 

@@ -29,13 +29,9 @@ import errno
 import fcntl
 import os
 import stat
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
 
 from llmx.sandbox.value import Value
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
-    from typing import Any
 
 REGISTRY_PREFIX = "llmx-synthetic-mount-targets"
 _MADE = "synthetic"
@@ -126,7 +122,21 @@ def register(paths: tuple[str, ...]) -> MaskRegistration:
 # them), and when the last claim expires, or the process exits, the directories go.
 LINGER_SECONDS = 1.0
 _lingering: list[tuple[float, MaskRegistration]] = []
-_linger_state: dict[str, Any] = {"timer": None, "lock": None}
+
+
+class _LingerState:
+    """The lock over ``_lingering`` (made when a first claim lingers; the one-shot exec
+    path never lingers and need not load ``threading``), and how to stop the timer that
+    releases the earliest claim, while one runs."""
+
+    __slots__ = ("cancel_timer", "lock")
+
+    def __init__(self) -> None:
+        self.lock: contextlib.AbstractContextManager[bool] | None = None
+        self.cancel_timer: Callable[[], None] | None = None
+
+
+_linger_state = _LingerState()
 
 
 def release(registration: MaskRegistration, *, unmount: bool = False,
@@ -164,35 +174,38 @@ def _linger(registration: MaskRegistration) -> None:
     import threading
     import time
 
-    lock = _linger_state["lock"]
+    lock = _linger_state.lock
     if lock is None:
-        lock = _linger_state["lock"] = threading.Lock()
+        lock = _linger_state.lock = threading.Lock()
         atexit.register(release_lingering)
     with lock:
         _lingering.append((time.monotonic() + LINGER_SECONDS, registration))
-        _schedule(threading, time)
+        _schedule()
 
 
-def _schedule(threading: Any, time: Any) -> None:
+def _schedule() -> None:
     """Start the timer for the earliest expiry, unless one runs (lock held)."""
-    if _linger_state["timer"] is None and _lingering:
+    import threading
+    import time
+
+    if _linger_state.cancel_timer is None and _lingering:
         delay = max(0.0, min(due for due, _ in _lingering) - time.monotonic())
         timer = threading.Timer(delay, _expire)
         timer.daemon = True
-        _linger_state["timer"] = timer
+        _linger_state.cancel_timer = timer.cancel
         timer.start()
 
 
 def _expire() -> None:
-    import threading
     import time
 
-    with _linger_state["lock"]:
-        _linger_state["timer"] = None
+    assert _linger_state.lock is not None  # the claim that started the timer made it
+    with _linger_state.lock:
+        _linger_state.cancel_timer = None
         now = time.monotonic()
         due = [r for when, r in _lingering if when <= now]
         _lingering[:] = [(when, r) for when, r in _lingering if when > now]
-        _schedule(threading, time)
+        _schedule()
     for registration in due:
         release(registration)
 
@@ -208,7 +221,7 @@ def _reclaim(paths: tuple[str, ...]) -> MaskRegistration | None:
     directories; one changed on the host in between (removed, replaced, filled) sends the
     claim through the registry as usual.
     """
-    lock = _linger_state["lock"]
+    lock = _linger_state.lock
     if lock is None:
         return None
     with lock:
@@ -233,16 +246,15 @@ def _unchanged(target: MaskTarget) -> bool:
 
 def release_lingering() -> None:
     """Release every lingering claim of this process now (at exit, or on request)."""
-    lock = _linger_state["lock"]
+    lock = _linger_state.lock
     if lock is None:
         return
     with lock:
         due = [r for _, r in _lingering]
         _lingering.clear()
-        timer = _linger_state["timer"]
-        _linger_state["timer"] = None
-    if timer is not None:
-        timer.cancel()
+        cancel_timer, _linger_state.cancel_timer = _linger_state.cancel_timer, None
+    if cancel_timer is not None:
+        cancel_timer()
     for registration in due:
         release(registration)
 

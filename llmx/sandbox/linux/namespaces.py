@@ -13,14 +13,10 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from llmx.sandbox.linux import exec_report, kernel, landlock, pidns, seccomp
 from llmx.sandbox.value import Value
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
-    from typing import NoReturn
 
 _DEVICE_NODES = ("null", "zero", "full", "random", "urandom", "tty")
 _DEV_LINKS = (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
@@ -181,7 +177,7 @@ def run_in_child(setup: ChildSetup) -> None:
         os._exit(126)
 
 
-def run_as_init(setup: ChildSetup) -> NoReturn:
+def run_as_init(setup: ChildSetup) -> None:
     """What a child cloned into ``namespace_flags(setup)`` runs: it is the init itself
     (``pidns.become_init``); never returns, exits 126 after reporting a failed step."""
     step = "start"

@@ -29,13 +29,9 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping, Sequence
 
 from llmx.sandbox.linux import exec_report, kernel
-
-if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
-    from typing import NoReturn
 
 # Signals a user or a supervisor sends to stop a command; the exec path relays them. The
 # command runs in a session of its own (no controlling terminal it could type into), so
@@ -74,7 +70,7 @@ def split(
     keep_fds: tuple[int, ...] = (),
     after_exit: Callable[[], None] | None = None,
     status_fd: int | None = None,
-) -> NoReturn:
+) -> None:
     """Fork the init, which confines itself and spawns ``argv``; never returns.
 
     Call in a single-threaded process that has unshared ``CLONE_NEWPID``. ``confine`` runs
@@ -122,7 +118,7 @@ def become_init(
     report: Callable[[str, BaseException], None],
     init_fds: tuple[int, ...],
     status_fd: int | None,
-) -> NoReturn:
+) -> None:
     """``split``'s init, for a process that is PID 1 of its namespace already (cloned
     there by the spawn server, which waits for it as ``split``'s waiter would)."""
     old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD, *RELAYED})
@@ -169,7 +165,9 @@ def wait_relaying(child: int, *, relay: Callable[[int, int], None] | None) -> in
 def _become_init(old_mask: set[int], keep: tuple[int, ...], confine: Callable[[], None],
                  argv: Sequence[str], env: Mapping[str, str],
                  report: Callable[[str, BaseException], None],
-                 status_fd: int | None, *, new_session: bool) -> NoReturn:
+                 status_fd: int | None, *, new_session: bool) -> None:
+    """The init's life: confine, spawn the command, reap until it ends, exit with its
+    status (126 after a failed step); never returns."""
     code = 126
     step = "pid namespace"
     try:
