@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from support.model_server import scripted
 
-from llmx.runtime.config import ModelProviderInfo, WireApi
+from llmx.runtime.config.tables import ModelProviderInfo, WireApi
 from llmx.runtime.models import (
     ModelRequest,
     OutputTextDelta,

@@ -9,7 +9,7 @@ from llmx.cli.choices import (
     SANDBOX_MODES,
 )
 from llmx.events.ops import ReviewDecision
-from llmx.runtime.config_types import ApprovalPolicy
+from llmx.runtime.config.types import ApprovalPolicy
 from llmx.sandbox.linux.backends import BackendKind
 from llmx.sandbox.policy import SandboxMode
 

@@ -39,7 +39,7 @@ def _edges(path: Path) -> set[str]:
     """The llmx modules ``path`` imports, wherever the import statement is (module level,
     inside a function, under ``if TYPE_CHECKING``): for each, the innermost module named.
 
-    ``from llmx.runtime import config_types`` names the module ``config_types``; ``from
+    ``from llmx.runtime.config import types`` names the module ``llmx.runtime.config.types``; ``from
     llmx.runtime import ThreadManager`` names the package ``llmx.runtime``.
     """
     modules = _modules()
@@ -142,7 +142,7 @@ def test_the_cycle_check_sees_imports_inside_functions_and_for_the_type_checker(
     # The exec command imports its runner inside its handler: that edge is in the graph.
     assert "llmx.cli.exec_run" in _edges(_modules()["llmx.cli.exec_cmd"])
     # A thread's configuration type is imported for the type checker only: also an edge.
-    assert "llmx.runtime.config" in _edges(_modules()["llmx.runtime.threads.thread"])
+    assert "llmx.runtime.config.tables" in _edges(_modules()["llmx.runtime.threads.thread"])
 
 
 def test_the_runtime_door_is_its_public_surface() -> None:

@@ -55,8 +55,8 @@ def add_parser(subparsers: Any) -> None:
 def _servers() -> dict[str, Any]:
     """The configured servers, checked (a bad table is the usual one-line error)."""
     from llmx.cli.errors import CommandError
-    from llmx.runtime.config_load import load_config
-    from llmx.runtime.config_types import ConfigError
+    from llmx.runtime.config.load import load_config
+    from llmx.runtime.config.types import ConfigError
     from llmx.runtime.mcp.config import parse_servers
 
     try:

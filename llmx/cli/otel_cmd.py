@@ -32,8 +32,8 @@ def _run_export(args: argparse.Namespace) -> int:
     from llmx.cli.otel_live import OtelExport
     from llmx.cli.otel_settings import otel_configured, otel_settings
     from llmx.events.home import llmx_home
-    from llmx.runtime.config_load import load_config
-    from llmx.runtime.config_types import ConfigError
+    from llmx.runtime.config.load import load_config
+    from llmx.runtime.config.types import ConfigError
 
     home = llmx_home()
     try:

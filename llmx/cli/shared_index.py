@@ -4,7 +4,7 @@
 Most homes have no ``[index]`` table: a ``config.toml`` whose bytes do not even contain
 the word is not parsed at all, so ``sessions list`` keeps its start-up. Otherwise only the
 ``[index]`` table is read from it (``url`` and ``machine``, the two keys of
-``llmx.runtime.config.IndexConfig``), with the TOML parser alone: loading the whole
+``llmx.runtime.config.tables.IndexConfig``), with the TOML parser alone: loading the whole
 validated configuration would bring the agent's runtime with it (about 100 ms of start-up
 on 2 cores), which a listing has no use for.
 """

@@ -19,7 +19,7 @@ from typing import Any
 import msgspec
 
 from llmx.events.ops import ReviewDecision
-from llmx.runtime.config_types import ApprovalPolicy
+from llmx.runtime.config.types import ApprovalPolicy
 
 
 class SandboxPermissions(enum.Enum):

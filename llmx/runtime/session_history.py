@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from llmx.events.history import HistoryFile, HistoryMetadata
-    from llmx.runtime.config import HistoryConfig
+    from llmx.runtime.config.tables import HistoryConfig
 
 # Called with a one-line message when the history could not be written.
 Warn = Callable[[str], None]

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from llmx.events.event_log import RolloutOptions
 
 if TYPE_CHECKING:
-    from llmx.runtime.config import RolloutConfig
+    from llmx.runtime.config.tables import RolloutConfig
 
 def rollout_options(config: RolloutConfig, *, subscriber_capacity: int) -> RolloutOptions:
     """``fsync`` is the writer's own policy; an ``inline_output_cap_bytes`` of 0 means

@@ -19,7 +19,7 @@ from llmx.events.event_msgs import (
     ExecApprovalRequest,
 )
 from llmx.runtime.collaboration import CollaborationMode
-from llmx.runtime.config_types import ApprovalPolicy
+from llmx.runtime.config.types import ApprovalPolicy
 from llmx.runtime.model_families import ModelFamily
 from llmx.runtime.models.request import ModelRequest
 from llmx.runtime.models.stream import StreamEvent

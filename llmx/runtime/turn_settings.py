@@ -21,7 +21,7 @@ from msgspec import UNSET
 
 from llmx.events.ops import UserTurn
 from llmx.runtime.collaboration import requested_mode
-from llmx.runtime.config_types import ApprovalPolicy
+from llmx.runtime.config.types import ApprovalPolicy
 from llmx.runtime.session_types import SandboxSetup, SessionSettings
 from llmx.runtime.threads.errors import ThreadError
 

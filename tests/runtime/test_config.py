@@ -8,15 +8,15 @@ from pathlib import Path
 import pytest
 from support import CODEX_FIXTURES, CODEX_RICH_FIXTURES
 
-from llmx.runtime.config import (
+from llmx.runtime.config.load import load_config
+from llmx.runtime.config.tables import (
     ApprovalPolicy,
     FsyncPolicy,
     ReasoningEffort,
     SandboxMode,
     WireApi,
 )
-from llmx.runtime.config_load import load_config
-from llmx.runtime.config_toml import ConfigError, key_lines, parse_override
+from llmx.runtime.config.toml import ConfigError, key_lines, parse_override
 
 CODEX_CONFIGS = [
     CODEX_FIXTURES / "codex-home" / "config.toml",

@@ -9,7 +9,7 @@ import pytest
 from support.model_server import ModelServer, scripted
 
 from llmx.events.response_items import CustomToolCall, FunctionCall, Message
-from llmx.runtime.config import ModelProviderInfo, WireApi
+from llmx.runtime.config.tables import ModelProviderInfo, WireApi
 from llmx.runtime.models import (
     Completed,
     Created,

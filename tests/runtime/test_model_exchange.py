@@ -13,7 +13,7 @@ from support.model_scripts import Turn
 from support.model_server import responses_events, scripted
 
 from llmx.events.records import ModelRequestRecord
-from llmx.runtime.config import ModelProviderInfo, WireApi
+from llmx.runtime.config.tables import ModelProviderInfo, WireApi
 from llmx.runtime.models import (
     Completed,
     ModelError,

@@ -11,7 +11,7 @@ from support import CODEX_FIXTURES
 from support.model_scripts import Script
 from support.model_server import ModelServer, scripted
 
-from llmx.runtime.config import ModelProviderInfo, WireApi
+from llmx.runtime.config.tables import ModelProviderInfo, WireApi
 from llmx.runtime.models import (
     Completed,
     ModelError,

@@ -14,8 +14,8 @@ from support.waits import within
 from llmx.events.event_log import EventLog
 from llmx.events.ops import Shutdown, UserTurn
 from llmx.events.primitives import TextInput
-from llmx.runtime.config import HistoryConfig, HistoryPersistence, ModelProviderInfo
-from llmx.runtime.config_types import ApprovalPolicy
+from llmx.runtime.config.tables import HistoryConfig, HistoryPersistence, ModelProviderInfo
+from llmx.runtime.config.types import ApprovalPolicy
 from llmx.runtime.models.wires import open_model_client
 from llmx.runtime.session import Session, session_meta
 from llmx.runtime.session_history import PromptHistory

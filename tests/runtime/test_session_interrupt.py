@@ -13,8 +13,8 @@ from support.waits import within
 from llmx.events.event_log import EventLog
 from llmx.events.ops import Interrupt, Shutdown, UserTurn
 from llmx.events.primitives import TextInput
-from llmx.runtime.config import ModelProviderInfo
-from llmx.runtime.config_types import ApprovalPolicy
+from llmx.runtime.config.tables import ModelProviderInfo
+from llmx.runtime.config.types import ApprovalPolicy
 from llmx.runtime.models.wires import open_model_client
 from llmx.runtime.session import Session, session_meta
 from llmx.runtime.session_sandbox import sandbox_setup

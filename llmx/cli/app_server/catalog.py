@@ -20,7 +20,7 @@ from llmx.cli.app_server.rpc import invalid_request
 
 if TYPE_CHECKING:
     from llmx.cli.app_server.connection import Connection
-    from llmx.runtime.config_loaded import LoadedConfig
+    from llmx.runtime.config.loaded import LoadedConfig
 
 _EFFORTS = ("minimal", "low", "medium", "high")
 
@@ -47,8 +47,8 @@ class Catalog:
         }
 
     def load(self) -> LoadedConfig:
-        from llmx.runtime.config_load import load_config
-        from llmx.runtime.config_types import ConfigError
+        from llmx.runtime.config.load import load_config
+        from llmx.runtime.config.types import ConfigError
 
         try:
             return load_config(self.context.home, overrides=self.context.overrides)

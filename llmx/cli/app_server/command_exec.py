@@ -76,8 +76,8 @@ class CommandExec:
                 "stderr": _capped(result.stderr, cap)}
 
     def _sandbox(self, params: CommandExecParams, cwd: Path) -> tuple[Any, dict[str, str]]:
-        from llmx.runtime.config_load import load_config
-        from llmx.runtime.config_types import ConfigError
+        from llmx.runtime.config.load import load_config
+        from llmx.runtime.config.types import ConfigError
         from llmx.runtime.session_sandbox import sandbox_setup
         from llmx.sandbox.policy import PolicyError, policy_to_dict
         from llmx.sandbox.resolve import SandboxConfig, SandboxFlags, resolve_sandbox

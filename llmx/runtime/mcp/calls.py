@@ -24,7 +24,7 @@ from llmx.events.ops import ReviewDecision
 from llmx.events.primitives import Duration
 from llmx.events.turn_items import McpToolCallError, McpToolCallItem, ToolCallStatus
 from llmx.runtime.approvals import approves
-from llmx.runtime.config_types import ApprovalPolicy
+from llmx.runtime.config.types import ApprovalPolicy
 from llmx.runtime.mcp.config import ToolApproval
 from llmx.runtime.mcp.forms import check_content
 from llmx.runtime.tool_context import ToolContext, now_ms

@@ -43,7 +43,7 @@ from llmx.runtime.models.sse import SseTrace
 from llmx.runtime.models.stream import Completed, RequestSent, RetryScheduled, StreamEvent
 
 if TYPE_CHECKING:
-    from llmx.runtime.config import ModelProviderInfo
+    from llmx.runtime.config.tables import ModelProviderInfo
 
 CONNECT_TIMEOUT_S = 30.0
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from llmx.runtime.config_types import WireApi
+from llmx.runtime.config.types import WireApi
 from llmx.runtime.models.client import HttpModelClient
 from llmx.runtime.models.request import DEFAULT_ORIGINATOR
 
 if TYPE_CHECKING:
     import httpx
 
-    from llmx.runtime.config import ModelProviderInfo
+    from llmx.runtime.config.tables import ModelProviderInfo
 
 
 def open_model_client(

@@ -23,7 +23,7 @@ from llmx.events.records import HistoryBase
 from llmx.events.subscribers import DEFAULT_SUBSCRIBER_CAPACITY
 from llmx.events.writer_lock import RolloutBusy
 from llmx.runtime.authorship import session_meta
-from llmx.runtime.config_loaded import LoadedConfig
+from llmx.runtime.config.loaded import LoadedConfig
 from llmx.runtime.context_updates import ContextBaseline
 from llmx.runtime.session import Session
 from llmx.runtime.session_rollout import rollout_options

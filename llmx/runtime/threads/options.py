@@ -15,15 +15,15 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from llmx.runtime.config_loaded import LoadedConfig
-from llmx.runtime.config_types import ApprovalPolicy, ConfigError
+from llmx.runtime.config.loaded import LoadedConfig
+from llmx.runtime.config.types import ApprovalPolicy, ConfigError
 from llmx.runtime.model_families import CatalogError, ModelFamily, auto_compact_limit, load_catalog
 from llmx.runtime.session_sandbox import sandbox_setup
 from llmx.runtime.session_types import SandboxSetup, SessionSettings
 from llmx.runtime.threads.errors import ThreadError
 
 if TYPE_CHECKING:
-    from llmx.runtime.config import Config
+    from llmx.runtime.config.tables import Config
 
 Warn = Callable[[str], None]
 
@@ -68,7 +68,7 @@ class UntrustedDirectory(ThreadError):
 
 def load_thread_config(home: Path, options: ThreadOptions, warn: Warn) -> LoadedConfig:
     """The effective configuration for ``options``; each of its warnings goes to ``warn``."""
-    from llmx.runtime.config_load import load_config
+    from llmx.runtime.config.load import load_config
 
     try:
         loaded = load_config(

@@ -44,7 +44,7 @@ from llmx.runtime.threads.stream import ThreadEvents
 if TYPE_CHECKING:
     from llmx.events.records import RetainedVerifiedAnswer
     from llmx.projections.lineage import RolloutSpan
-    from llmx.runtime.config import Config
+    from llmx.runtime.config.tables import Config
 
 # Lines a subscriber may hold unread by default. A subscriber of a persisted thread that
 # falls this far behind catches up from the file; one of an ephemeral thread ends with

@@ -4,7 +4,7 @@ Precedence, highest first: command-line flags, ``-c key=value`` overrides, the s
 profile (``--profile`` or ``profile = "..."``), ``config.toml``, built-in defaults.
 
 The merged document is validated by ``msgspec.convert`` into the tables of
-:mod:`llmx.runtime.config`. A known key with a bad value is a :class:`ConfigError` naming
+:mod:`llmx.runtime.config.tables`. A known key with a bad value is a :class:`ConfigError` naming
 the key path, where it was set (``config.toml`` and line, or the ``-c`` argument, or the
 flag) and what is accepted. Unknown keys are ignored as Codex ignores them, and listed in
 ``LoadedConfig.warnings``.
@@ -26,12 +26,12 @@ from typing import Any
 import msgspec
 
 from llmx.events.home import config_path, llmx_home
-from llmx.runtime.config import Config
 
-# Re-exported: the loaded result is a plain type (see config_types).
-from llmx.runtime.config_loaded import LoadedConfig
-from llmx.runtime.config_providers import built_in_providers, merge_providers
-from llmx.runtime.config_toml import (
+# Re-exported: the loaded result is a plain type (see config.types).
+from llmx.runtime.config.loaded import LoadedConfig
+from llmx.runtime.config.providers import built_in_providers, merge_providers
+from llmx.runtime.config.tables import Config
+from llmx.runtime.config.toml import (
     ConfigError,
     KeyPath,
     Override,
@@ -42,7 +42,7 @@ from llmx.runtime.config_toml import (
     parse_override,
     set_path,
 )
-from llmx.runtime.config_types import base_url_problem
+from llmx.runtime.config.types import base_url_problem
 
 __all__ = ["CODEX_PASSTHROUGH_KEYS", "LoadedConfig", "load_config"]
 

@@ -1,6 +1,6 @@
 """``LoadedConfig``: a validated configuration with where it came from.
 
-Apart from :mod:`config_load`, so that code which passes a loaded configuration around
+Apart from :mod:`~llmx.runtime.config.load`, so that code which passes a loaded configuration around
 (the runtime's door) names its type without importing the loader and ``tomllib``.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from llmx.runtime.config import Config, ModelProviderInfo
+from llmx.runtime.config.tables import Config, ModelProviderInfo
 
 
 class LoadedConfig(msgspec.Struct, frozen=True):

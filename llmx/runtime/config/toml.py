@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 
-from llmx.runtime.config_types import ConfigError as ConfigError  # re-exported
+from llmx.runtime.config.types import ConfigError as ConfigError  # re-exported
 
 KeyPath = tuple[str, ...]
 

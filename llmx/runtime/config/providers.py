@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from llmx.runtime.config import ModelProviderInfo, WireApi
-from llmx.runtime.config_types import ConfigError, base_url_problem
+from llmx.runtime.config.tables import ModelProviderInfo, WireApi
+from llmx.runtime.config.types import ConfigError, base_url_problem
 
 OPENAI_PROVIDER_ID = "openai"
 OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"

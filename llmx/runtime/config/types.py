@@ -1,6 +1,6 @@
 """The configuration's enums, defaults and error type.
 
-The tables of :mod:`llmx.runtime.config` take their enums and defaults from here; modules
+The tables of :mod:`llmx.runtime.config.tables` take their enums and defaults from here; modules
 that only need an enum (the rollout writer's fsync policy, the model wires, approvals)
 import this small module rather than the tables.
 """

@@ -1,11 +1,11 @@
 """The configuration model: what ``$LLMX_HOME/config.toml`` may say, with Codex's key names.
 
 The file format is Codex's, so a Codex ``config.toml`` loads as is. The tables are msgspec
-Structs, filled by ``msgspec.convert`` (see :mod:`llmx.runtime.config_load`), which
+Structs, filled by ``msgspec.convert`` (see :mod:`llmx.runtime.config.load`), which
 ignores keys a Struct does not declare: Codex ignores keys it does not know, and so do
 we, but we list them as warnings. A *known* key with a bad value is an error.
-Loading, profiles and ``-c`` overrides live in ``config_load``; the built-in providers in
-``config_providers``.
+Loading, profiles and ``-c`` overrides live in ``config.load``; the built-in providers in
+``config.providers``.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import field
 
-# Re-exported: the enums, defaults and the error type (see config_types).
-from llmx.runtime.config_types import (
+# Re-exported: the enums, defaults and the error type (see config.types).
+from llmx.runtime.config.types import (
     DEFAULT_INLINE_OUTPUT_CAP_BYTES,
     DEFAULT_MODEL,
     DEFAULT_MODEL_PROVIDER,
