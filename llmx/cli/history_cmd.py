@@ -62,7 +62,7 @@ def _short_id_width(home: Path, shown: list[str]) -> int:
     import sqlite3
 
     from llmx.cli.errors import warn
-    from llmx.projections.session_listing import known_session_ids, short_id_length
+    from llmx.projections.sessions.listing import known_session_ids, short_id_length
 
     try:
         known = known_session_ids(home)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from llmx.cli.errors import CommandError
 from llmx.events.home import session_index_db_path
-from llmx.projections.session_index_schema import failure
+from llmx.projections.sessions.index_schema import failure
 
 
 @contextlib.contextmanager

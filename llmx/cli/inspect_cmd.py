@@ -59,7 +59,7 @@ def _locate(ref: str) -> Path:
     if "/" in ref or ref.endswith(".jsonl"):
         raise LookupError(f"no such file: {ref} — check the path")
     from llmx.events.home import llmx_home
-    from llmx.projections.session_listing import resolve_session
+    from llmx.projections.sessions.listing import resolve_session
 
     return resolve_session(llmx_home(), ref)
 

@@ -102,7 +102,7 @@ def _shared_url(args: argparse.Namespace) -> str | None:
 def _shared(url: str) -> Iterator[Any]:
     """The shared index at ``url``; its failures are one error line."""
     from llmx.cli.errors import CommandError
-    from llmx.projections.session_index_pg import SharedIndex, SharedIndexError
+    from llmx.projections.sessions.index_pg import SharedIndex, SharedIndexError
 
     try:
         with SharedIndex.connect(url) as shared:
@@ -137,13 +137,13 @@ def _run_list(args: argparse.Namespace) -> int:
 
     from llmx.cli.sessions_render import print_page
     from llmx.events.home import llmx_home
-    from llmx.projections.session_index import SessionIndex
-    from llmx.projections.session_listing import CursorError, list_sessions
+    from llmx.projections.sessions.index import SessionIndex
+    from llmx.projections.sessions.listing import CursorError, list_sessions
 
     cwd = Path(args.cwd) if args.cwd else None
     url = _shared_url(args)
     if url is not None:
-        from llmx.projections.session_listing_shared import list_shared
+        from llmx.projections.sessions.listing_shared import list_shared
 
         with _shared(url) as shared:
             try:
@@ -167,12 +167,12 @@ def _run_list(args: argparse.Namespace) -> int:
 def _run_search(args: argparse.Namespace) -> int:
     from llmx.cli.sessions_render import print_rows
     from llmx.events.home import llmx_home
-    from llmx.projections.session_index import SessionIndex
-    from llmx.projections.session_listing import search_sessions
+    from llmx.projections.sessions.index import SessionIndex
+    from llmx.projections.sessions.listing import search_sessions
 
     url = _shared_url(args)
     if url is not None:
-        from llmx.projections.session_listing_shared import search_shared
+        from llmx.projections.sessions.listing_shared import search_shared
 
         with _shared(url) as shared:
             print_rows(search_shared(shared, args.text, limit=args.limit), as_json=args.json)
@@ -210,8 +210,8 @@ def _progress_bar(label: str) -> Iterator[Callable[[int, int], None] | None]:
 def _run_show(args: argparse.Namespace) -> int:
     from llmx.cli.sessions_render import print_detail
     from llmx.events.home import llmx_home
-    from llmx.projections.session_index import SessionIndex
-    from llmx.projections.session_listing import (
+    from llmx.projections.sessions.index import SessionIndex
+    from llmx.projections.sessions.listing import (
         SessionLookupError,
         get_session,
         resolve_session_id,
@@ -259,7 +259,7 @@ def _run_prune(args: argparse.Namespace) -> int:
         plan_prune,
     )
     from llmx.events.home import llmx_home
-    from llmx.projections.session_index import SessionIndex
+    from llmx.projections.sessions.index import SessionIndex
 
     try:
         older_than = parse_duration(args.older_than)
@@ -294,7 +294,7 @@ def _run_size(args: argparse.Namespace) -> int:
 
     from llmx.cli.sessions_prune import human_size, size_report
     from llmx.events.home import llmx_home
-    from llmx.projections.session_index import SessionIndex
+    from llmx.projections.sessions.index import SessionIndex
 
     home = llmx_home()
     with SessionIndex.open(home) as index:
@@ -320,7 +320,7 @@ def _run_size(args: argparse.Namespace) -> int:
 
 def _run_reindex(args: argparse.Namespace) -> int:
     from llmx.events.home import llmx_home
-    from llmx.projections.session_index import SessionIndex
+    from llmx.projections.sessions.index import SessionIndex
 
     home = llmx_home()
     with _progress_bar("indexing rollout files") as advance, SessionIndex.open(home) as index:
@@ -332,8 +332,8 @@ def _run_reindex(args: argparse.Namespace) -> int:
 
 def _show_shared(args: argparse.Namespace, url: str) -> int:
     from llmx.cli.sessions_render import print_detail
-    from llmx.projections.session_listing import SessionLookupError
-    from llmx.projections.session_listing_shared import get_shared, resolve_shared
+    from llmx.projections.sessions.listing import SessionLookupError
+    from llmx.projections.sessions.listing_shared import get_shared, resolve_shared
 
     with _shared(url) as shared:
         try:
@@ -350,7 +350,7 @@ def _show_shared(args: argparse.Namespace, url: str) -> int:
 def _run_sync(args: argparse.Namespace) -> int:
     from llmx.cli.shared_index import index_origin, index_url
     from llmx.events.home import llmx_home
-    from llmx.projections.session_sync import sync_home
+    from llmx.projections.sessions.sync import sync_home
 
     home = llmx_home()
     url = index_url(home, args.index_url)

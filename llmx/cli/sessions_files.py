@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 
 from llmx.events.home import archived_sessions_dir, ensure_private_dir, llmx_home, sessions_dir
-from llmx.projections.session_index import SessionIndex
-from llmx.projections.session_listing import SessionLookupError, resolve_session_id
-from llmx.projections.session_summary import parse_rollout_name
+from llmx.projections.sessions.index import SessionIndex
+from llmx.projections.sessions.listing import SessionLookupError, resolve_session_id
+from llmx.projections.sessions.summary import parse_rollout_name
 
 
 class SessionFileError(Exception):

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from llmx.projections.session_index import SessionIndex
+from llmx.projections.sessions.index import SessionIndex
 
 _UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _DURATION = re.compile(r"^(\d+)([mhdw])$")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from llmx.projections.session_listing import SessionPage, SessionRow
+from llmx.projections.sessions.listing import SessionPage, SessionRow
 
 _PREVIEW_WIDTH = 72
 

@@ -29,7 +29,7 @@ def index_url(home: Path, flag_url: str | None) -> str | None:
 
 def index_origin(home: Path) -> tuple[str, str]:
     """``(machine, user)`` that ``home``'s rows carry in the shared index."""
-    from llmx.projections.session_index_pg import this_machine, this_user
+    from llmx.projections.sessions.index_pg import this_machine, this_user
 
     table = _index_table(home)
     return this_machine(table.get("machine") if table is not None else None), this_user()

@@ -1,6 +1,6 @@
 """Keeping the session index current as a session writes, so listings need no rescan.
 
-The index (``llmx.projections.session_index``) is a derived store: a failure to update it
+The index (``llmx.projections.sessions.index``) is a derived store: a failure to update it
 never fails a session; the next listing catches up from the files.
 """
 
@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from llmx.projections.session_index import SessionIndex
+    from llmx.projections.sessions.index import SessionIndex
 
 logger = logging.getLogger("llmx.runtime")
 
@@ -37,8 +37,8 @@ class SessionIndexUpdates:
         import sqlite3
 
         from llmx.events.home import session_index_db_path
-        from llmx.projections.session_index import SessionIndex
-        from llmx.projections.session_index_schema import failure
+        from llmx.projections.sessions.index import SessionIndex
+        from llmx.projections.sessions.index_schema import failure
 
         try:
             if self._index is None:

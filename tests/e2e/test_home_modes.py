@@ -69,7 +69,7 @@ def test_every_created_file_is_private(tmp_path: Path) -> None:
 def test_the_index_side_files_are_private_while_it_is_open(tmp_path: Path) -> None:
     """SQLite removes the write-ahead log and shared memory when the last connection
     closes, so they are looked at while one is open (as during every exec)."""
-    from llmx.projections.session_index import SessionIndex
+    from llmx.projections.sessions.index import SessionIndex
 
     home = tmp_path / "home"
     previous = os.umask(0)

@@ -18,7 +18,7 @@ from llmx.events.lines import LineError, decode_line
 from llmx.events.nesting import MAX_JSON_NESTING, nests_too_deeply
 from llmx.events.reader import RolloutReader
 from llmx.events.reverse_reader import ReverseRolloutReader
-from llmx.projections.session_summary import FileSummary, TailFold, fold_line, user_message_in
+from llmx.projections.sessions.summary import FileSummary, TailFold, fold_line, user_message_in
 
 DEPTH = 1000
 

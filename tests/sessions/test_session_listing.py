@@ -13,8 +13,8 @@ import pytest
 from support import fixture_rollouts
 
 from llmx.events.home import rollout_path_for, session_index_db_path
-from llmx.projections.session_index import SessionIndex
-from llmx.projections.session_listing import (
+from llmx.projections.sessions.index import SessionIndex
+from llmx.projections.sessions.listing import (
     AmbiguousSession,
     CursorError,
     UnknownSession,

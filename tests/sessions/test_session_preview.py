@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from llmx.projections.session_preview import TAIL_BYTES, PreviewLine, last_messages
+from llmx.projections.sessions.preview import TAIL_BYTES, PreviewLine, last_messages
 
 CODEX_ROLLOUT = (Path(__file__).resolve().parents[1] / "fixtures" / "codex" / "rollouts"
                  / "exec_json_shell_readonly_denied.rollout.jsonl")

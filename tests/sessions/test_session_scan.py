@@ -23,10 +23,10 @@ from support import PROJECT_ROOT
 from support.waits import WAIT_SECONDS
 
 from llmx.events.home import rollout_path_for
-from llmx.projections import session_scan
-from llmx.projections.session_index import SessionIndex
-from llmx.projections.session_listing import get_session, list_sessions, search_sessions
-from llmx.projections.session_summary import FileSummary, fold_line, parse_rollout_name
+from llmx.projections.sessions import scan as session_scan
+from llmx.projections.sessions.index import SessionIndex
+from llmx.projections.sessions.listing import get_session, list_sessions, search_sessions
+from llmx.projections.sessions.summary import FileSummary, fold_line, parse_rollout_name
 
 MB = 1_000_000
 LARGE_BYTES = 40 * MB

@@ -18,8 +18,8 @@ from pathlib import Path
 from support.waits import WAIT_SECONDS
 
 from llmx.events.home import rollout_path_for
-from llmx.projections.session_index import SessionIndex
-from llmx.projections.session_listing import list_sessions
+from llmx.projections.sessions.index import SessionIndex
+from llmx.projections.sessions.listing import list_sessions
 
 HEAVY = ("msgspec", "sqlite_utils", "rich", "pydantic", "httpx", "aiofiles", "portalocker",
          "psycopg", "opentelemetry")
@@ -64,7 +64,7 @@ def test_warm_listing_imports_nothing_heavy(tmp_path: Path) -> None:
     assert sorted(listed) == sorted(ids)
     assert warm.stdout == cold.stdout
     loaded = _imported_modules(warm.stderr)
-    assert "llmx.projections.session_index" in loaded
+    assert "llmx.projections.sessions.index" in loaded
     assert [name for name in HEAVY if name in loaded] == []
 
 

@@ -27,8 +27,8 @@ from llmx.events.reader import RolloutFileError, read_rollout
 from llmx.projections.app_server.notifications import AppServerFold
 from llmx.projections.app_server.threads import ThreadFacts, wire_thread
 from llmx.projections.lineage import LineageError, lines_forward, resolve_lineage
-from llmx.projections.session_index import SessionIndex
-from llmx.projections.session_listing import (
+from llmx.projections.sessions.index import SessionIndex
+from llmx.projections.sessions.listing import (
     CursorError,
     SessionRow,
     encode_cursor,

@@ -23,9 +23,9 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from llmx.cli.tui.lists import move_highlight
-from llmx.projections.session_index import SessionIndex
-from llmx.projections.session_listing import SessionRow, list_sessions, search_sessions
-from llmx.projections.session_preview import last_messages
+from llmx.projections.sessions.index import SessionIndex
+from llmx.projections.sessions.listing import SessionRow, list_sessions, search_sessions
+from llmx.projections.sessions.preview import last_messages
 
 PREVIEW_MESSAGES = 4
 

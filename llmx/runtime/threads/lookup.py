@@ -74,8 +74,8 @@ def find_rollout(home: Path, ref: ThreadRef, *, cwd: Path, read_only: bool = Fal
     # Imported here: a new thread never looks anything up.
     import sqlite3
 
-    from llmx.projections.session_index_schema import failure
-    from llmx.projections.session_listing import (
+    from llmx.projections.sessions.index_schema import failure
+    from llmx.projections.sessions.listing import (
         SessionLookupError,
         list_sessions,
         open_index,
@@ -108,9 +108,9 @@ def find_rollout(home: Path, ref: ThreadRef, *, cwd: Path, read_only: bool = Fal
 def _find_shared(url: str, ref: ThreadRef, *, cwd: Path, machine: str | None) -> Path:
     """``ref`` looked up in the shared index: its rollout must be a file of this machine
     (the index says where each session ran; its file is not copied)."""
-    from llmx.projections.session_index_pg import SharedIndex, SharedIndexError, this_machine
-    from llmx.projections.session_listing import SessionLookupError
-    from llmx.projections.session_listing_shared import get_shared, list_shared, resolve_shared
+    from llmx.projections.sessions.index_pg import SharedIndex, SharedIndexError, this_machine
+    from llmx.projections.sessions.listing import SessionLookupError
+    from llmx.projections.sessions.listing_shared import get_shared, list_shared, resolve_shared
 
     here = this_machine(machine)
     try:

@@ -1,6 +1,6 @@
 """Listing, searching and resolving sessions over the shared index (PostgreSQL).
 
-The rules, rows and cursors are those of :mod:`llmx.projections.session_listing` over the
+The rules, rows and cursors are those of :mod:`llmx.projections.sessions.listing` over the
 sqlite index: newest first by ``updated_at`` then id, only threads with a preview,
 ``--cwd`` against the latest cwd, cursors ``<RFC3339 updated_at>|<id>``. What differs is
 where the rows come from: the shared index is only as current as each machine's last
@@ -15,8 +15,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from llmx.projections.session_index_pg import SharedIndex
-from llmx.projections.session_listing import (
+from llmx.projections.sessions.index_pg import SharedIndex
+from llmx.projections.sessions.listing import (
     _FULL_ID,
     _ID_PREFIX,
     AmbiguousSession,
@@ -133,6 +133,6 @@ def resolve_shared(shared: SharedIndex, ref: str) -> str:
 
 
 def shared_label(shared: SharedIndex) -> str:
-    from llmx.projections.session_index_pg import redact_url
+    from llmx.projections.sessions.index_pg import redact_url
 
     return redact_url(shared.url)

@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from llmx.events.home import archived_sessions_dir, sessions_dir
-from llmx.projections.session_index import stamp_millis
-from llmx.projections.session_index_pg import FilePosition, SharedIndex, SyncBatch
-from llmx.projections.session_summary import FileSummary, parse_rollout_name
+from llmx.projections.sessions.index import stamp_millis
+from llmx.projections.sessions.index_pg import FilePosition, SharedIndex, SyncBatch
+from llmx.projections.sessions.summary import FileSummary, parse_rollout_name
 from llmx.projections.thread_names import thread_names
 
 # Per transaction: at most this many files, or bytes of rollouts read.
@@ -80,7 +80,7 @@ def _unchanged(known: FilePosition, found: _Found) -> bool:
 
 
 def _summary_of(row: dict[str, Any]) -> FileSummary:
-    from llmx.projections.session_summary import STORED_COLUMNS
+    from llmx.projections.sessions.summary import STORED_COLUMNS
 
     values = {column: row[column] for column in STORED_COLUMNS}
     values["has_meta"] = bool(values["has_meta"])
@@ -92,7 +92,7 @@ def _fold(path: str, row: dict[str, Any] | None) -> tuple[FileSummary, bool, int
     """The file's summary caught up to its last complete line, whether it was read again
     from the start (its stored messages to be replaced), and how many messages it has
     stored before this fold; None when the file is gone."""
-    from llmx.projections.session_scan import complete_messages, continues, summarise
+    from llmx.projections.sessions.scan import complete_messages, continues, summarise
 
     parsed = parse_rollout_name(os.path.basename(path))
     if parsed is None:

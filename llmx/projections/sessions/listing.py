@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from llmx.projections.session_index import Progress, SessionIndex
+from llmx.projections.sessions.index import Progress, SessionIndex
 from llmx.projections.thread_names import ids_named, thread_names
 
 _FULL_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")

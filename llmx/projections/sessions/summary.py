@@ -5,7 +5,7 @@ The fold reads only the records listing needs (``session_meta``, ``turn_context`
 ``item_completed`` ``UserMessage`` form of Codex's paginated threads) and decodes nothing
 else past the line envelope. Its state is plain data, stored as columns of the index, so
 a file that grew is caught up from the byte offset it was folded to. Which lines of a file
-are read (head, tail, or all of it) is :mod:`llmx.projections.session_scan`'s business.
+are read (head, tail, or all of it) is :mod:`llmx.projections.sessions.scan`'s business.
 """
 
 from __future__ import annotations

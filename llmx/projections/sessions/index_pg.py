@@ -1,8 +1,8 @@
 """The shared session index on PostgreSQL: the one module that talks to the server.
 
 A team's machines push their rollouts' summaries here (``llmx sessions sync``, see
-:mod:`llmx.projections.session_sync`) and any of them lists, searches and shows sessions
-from it (:mod:`llmx.projections.session_listing_shared`). Like the sqlite index it is
+:mod:`llmx.projections.sessions.sync`) and any of them lists, searches and shows sessions
+from it (:mod:`llmx.projections.sessions.listing_shared`). Like the sqlite index it is
 derived: the rollout files stay the source of truth, and every table can be dropped and
 filled again by syncing.
 
@@ -27,7 +27,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
-from llmx.projections import session_index_schema as sqlite_schema
+from llmx.projections.sessions import index_schema as sqlite_schema
 
 if TYPE_CHECKING:
     import psycopg
@@ -112,7 +112,7 @@ def _thread_columns() -> list[tuple[str, str]]:
 
 
 def _file_columns() -> list[tuple[str, str]]:
-    from llmx.projections.session_summary import STORED_COLUMNS
+    from llmx.projections.sessions.summary import STORED_COLUMNS
 
     return [
         (name, "bigint" if sqlite_schema.file_column_is_int(name) else "text")
@@ -342,7 +342,7 @@ class SharedIndex:
                 )
 
     def _materialize(self, cur: psycopg.Cursor[dict[str, Any]], batch: SyncBatch) -> None:
-        from llmx.projections.session_index import thread_row
+        from llmx.projections.sessions.index import thread_row
 
         ids = sorted(batch.threads)
         cur.execute(

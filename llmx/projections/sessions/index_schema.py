@@ -194,7 +194,7 @@ def _sql_type(kind: type) -> str:
 def create_schema(conn: sqlite3.Connection) -> None:
     """Create every table on an empty database (inside the caller's transaction)."""
     # Plain DDL rather than sqlite-utils: importing it cost a first run ~65 ms.
-    from llmx.projections.session_summary import STORED_COLUMNS
+    from llmx.projections.sessions.summary import STORED_COLUMNS
 
     threads = ", ".join(
         f"{name} {_sql_type(kind)}" + (" NOT NULL" if name in ("id", "rollout_path") else "")

@@ -23,7 +23,7 @@ import os
 from pathlib import Path
 
 from llmx.events.raw_lines import read_lines_backward, read_lines_forward
-from llmx.projections.session_summary import (
+from llmx.projections.sessions.summary import (
     USER_MESSAGE_TAGS,
     FileSummary,
     TailFold,

@@ -8,7 +8,7 @@ How it stays true without reading every file on every command:
   needs) and summarised when a command needs its contents: the rows a listing shows (a
   ``--cwd`` listing summarises candidates newest first until its page is full). This is
   how the first listing of a large home with no index answers in well under a second.
-- A summary reads a large file's head and tail only (:mod:`~llmx.projections.session_scan`);
+- A summary reads a large file's head and tail only (:mod:`~llmx.projections.sessions.scan`);
   the full-text part of its middle is completed by a search or ``reindex``.
 - Every row a command shows is checked against its file (size and mtime) first; a file
   that grew is caught up from the byte offset it was folded to, one that shrank or was
@@ -33,12 +33,12 @@ from typing import TYPE_CHECKING, Any
 
 from llmx.events.home import archived_sessions_dir, ensure_private_dir, session_index_db_path
 from llmx.events.home import sessions_dir as sessions_root
-from llmx.projections import session_index_schema as schema
+from llmx.projections.sessions import index_schema as schema
 
 if TYPE_CHECKING:
-    from llmx.projections.session_summary import FileSummary
+    from llmx.projections.sessions.summary import FileSummary
 
-# ``llmx.projections.session_summary`` (the fold, built on msgspec) is imported only where a
+# ``llmx.projections.sessions.summary`` (the fold, built on msgspec) is imported only where a
 # file is read or recorded: a listing whose folders and rows are unchanged does neither,
 # and skipping msgspec is a good part of how it starts in tens of milliseconds.
 
@@ -241,7 +241,7 @@ class SessionIndex:
             # need to list its (thousands of) files again.
             subdirs = [] if archived else [Path(path) for path in self._known_subdirs(key)]
         else:
-            from llmx.projections.session_summary import parse_rollout_name
+            from llmx.projections.sessions.summary import parse_rollout_name
 
             subdirs = []
             files: dict[str, os.stat_result] = {}
@@ -311,7 +311,7 @@ class SessionIndex:
         """Record new files as pending rows, in bulk: a first listing meets thousands."""
         import json
 
-        from llmx.projections.session_summary import FileSummary, parse_rollout_name
+        from llmx.projections.sessions.summary import FileSummary, parse_rollout_name
 
         template = FileSummary("", "", "", size=_NEVER_FOLDED).stored()
         template["archived"] = int(archived)
@@ -364,7 +364,7 @@ class SessionIndex:
     # -- folding -------------------------------------------------------------------------
 
     def _load_file(self, path: str) -> tuple[FileSummary, bool] | None:
-        from llmx.projections.session_summary import STORED_COLUMNS, FileSummary
+        from llmx.projections.sessions.summary import STORED_COLUMNS, FileSummary
 
         row = self.conn.execute("SELECT * FROM rollout_files WHERE path=?", (path,)).fetchone()
         if row is None:
@@ -386,8 +386,8 @@ class SessionIndex:
 
     def _fold(self, path: str, touched: set[str]) -> FileSummary | None:
         """Catch ``path`` up from where it was folded to (or from the start if it changed)."""
-        from llmx.projections.session_scan import continues, summarise
-        from llmx.projections.session_summary import FileSummary, parse_rollout_name
+        from llmx.projections.sessions.scan import continues, summarise
+        from llmx.projections.sessions.summary import FileSummary, parse_rollout_name
 
         parsed = parse_rollout_name(os.path.basename(path))
         if parsed is None:
@@ -424,7 +424,7 @@ class SessionIndex:
     def _complete_messages(self, path: str, touched: set[str]) -> None:
         """Summarise ``path`` if needed, then put the user messages it lacks in the
         full-text table."""
-        from llmx.projections.session_scan import complete_messages
+        from llmx.projections.sessions.scan import complete_messages
 
         loaded = self._load_file(path)
         if loaded is None:
