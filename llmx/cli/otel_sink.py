@@ -90,9 +90,6 @@ class OtlpSink:
             for point in points:
                 self._record(point)
 
-    def drop(self, count: int) -> None:
-        self.failed += count
-
     def _count(self, result: Any, count: int) -> None:
         if getattr(result, "name", "") == "SUCCESS":
             self.sent += count

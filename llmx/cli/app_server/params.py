@@ -184,12 +184,6 @@ class TurnInterruptParams(Params):
     turn_id: str
 
 
-class TurnSteerParams(Params):
-    thread_id: str
-    expected_turn_id: str
-    input: list[UserInputParam]
-
-
 class ModelListParams(Params):
     cursor: str | None = None
     limit: int | None = None

@@ -91,10 +91,6 @@ class ExecSession:
             await asyncio.wait_for(asyncio.shield(self._exited), yield_ms / 1000)
         return self._exited.done()
 
-    @property
-    def has_unread(self) -> bool:
-        return bool(self._unread)
-
     def take_output(self) -> str:
         data, self._unread = bytes(self._unread), bytearray()
         return data.decode("utf-8", errors="replace")
