@@ -72,6 +72,7 @@ async def _fork(args: argparse.Namespace, ref: ThreadRef, cwd: Path) -> dict[str
     import json
 
     from llmx.cli.errors import warn
+    from llmx.events.raw_lines import first_line
     from llmx.runtime import ThreadManager, ThreadOptions
 
     options = ThreadOptions(cwd=cwd, config_overrides=tuple(args.config))
@@ -82,8 +83,9 @@ async def _fork(args: argparse.Namespace, ref: ThreadRef, cwd: Path) -> dict[str
     path = thread.rollout_path
     assert path is not None  # a fork is written at once
     # What the new file says it continues, as written.
-    with path.open("rb") as handle:
-        meta = json.loads(handle.readline())["payload"]
+    first = first_line(path)
+    assert first is not None  # written whole before the fork returns
+    meta = json.loads(first.data)["payload"]
     return {"thread_id": thread.thread_id, "rollout_path": str(path),
             "forked_from_id": meta.get("forked_from_id"),
             "history_base": meta.get("history_base")}

@@ -20,10 +20,11 @@ def add_parser(subparsers: Any) -> None:
 
 
 def _lines(path: Path) -> list[bytes]:
-    data = path.read_bytes()
+    from llmx.events.raw_lines import read_lines_forward
+
     # A last line without its newline is still being written: not part of the record.
-    complete = data[: data.rfind(b"\n") + 1]
-    return [line for line in complete.split(b"\n") if line.strip()]
+    return [line.data for line in read_lines_forward(path)
+            if line.terminated and not line.is_blank]
 
 
 def _run_export(args: argparse.Namespace) -> int:

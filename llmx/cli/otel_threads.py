@@ -19,6 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from llmx.events.raw_lines import first_line
+
 if TYPE_CHECKING:
     from llmx.cli.otel_process import ProcessExport
     from llmx.runtime import AgentThread
@@ -122,8 +124,7 @@ def _first_line(path: Path | None) -> bytes | None:
     if path is None:
         return None
     try:
-        with path.open("rb") as handle:
-            line = handle.readline()
+        line = first_line(path)
     except OSError:
         return None
-    return line.rstrip(b"\n") if line.endswith(b"\n") else None
+    return None if line is None else line.data

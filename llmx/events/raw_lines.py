@@ -123,6 +123,15 @@ def read_lines_forward(
             yield RawLine(line_start, offset, b"".join(parts), False)
 
 
+def first_line(path: Path | str, *, block_size: int = 1 << 16) -> RawLine | None:
+    """The first line of ``path`` when it is complete (ends with ``\n``), else None: the
+    file is empty, or its first line is still being written. A rollout's first line is
+    its ``session_meta``."""
+    for line in read_lines_forward(path, block_size=block_size):
+        return line if line.terminated else None
+    return None
+
+
 def line_ending_at(path: Path | str, offset: int) -> RawLine | None:
     """The whole line that ends exactly at ``offset`` (just past its ``\\n``), else None.
 

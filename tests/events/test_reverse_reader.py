@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 from support import CODEX_RICH_FIXTURES, fixture_rollouts
 
-from llmx.events.raw_lines import RawLine, line_ending_at, read_lines_backward, read_lines_forward
+from llmx.events.raw_lines import (
+    RawLine,
+    first_line,
+    line_ending_at,
+    read_lines_backward,
+    read_lines_forward,
+)
 from llmx.events.reader import RolloutFileError, RolloutReader
 from llmx.events.reverse_reader import ReverseRolloutReader
 
@@ -125,3 +131,19 @@ def test_an_empty_file_has_no_lines(tmp_path: Path) -> None:
     assert list(reader) == []
     assert reader.torn_tail is None
     assert reader.lines_read == 0
+
+
+def test_the_first_line_is_given_only_when_complete(tmp_path: Path) -> None:
+    """``first_line``: the ``session_meta`` readers (resume, fork, the otel export) take a
+    rollout's first line from here; a line still being written is not one yet."""
+    path = tmp_path / "r.jsonl"
+    path.write_bytes(b"")
+    assert first_line(path) is None
+    path.write_bytes(b'{"type":"session_meta"')
+    assert first_line(path) is None
+    long_meta = b'{"type":"session_meta","payload":"' + b"x" * 200_000 + b'"}'
+    path.write_bytes(long_meta + b"\n{}\n")
+    line = first_line(path, block_size=4096)
+    assert line == RawLine(0, len(long_meta) + 1, long_meta, True)
+    for fixture in fixture_rollouts():
+        assert first_line(fixture) == next(read_lines_forward(fixture))

@@ -17,6 +17,7 @@ import msgspec
 from llmx.events.home import session_index_db_path
 from llmx.events.lines import LineError, RolloutLine, decode_line
 from llmx.events.primitives import TokenUsage
+from llmx.events.raw_lines import first_line
 from llmx.runtime.context_updates import ContextBaseline
 from llmx.runtime.session_types import HistoryItem
 from llmx.runtime.threads.errors import ThreadError
@@ -175,8 +176,7 @@ def load_recorded(path: Path, spans: Sequence[RolloutSpan] | None = None) -> Rec
     try:
         # Restored items stay the bytes they were recorded as, spliced into the request.
         state = fold_resume_raw(path, spans=spans)
-        with path.open("rb") as handle:
-            first = handle.readline()
+        first = first_line(path)
     except LineageError as exc:
         raise ThreadError(str(exc), "restore the parent rollout it continues") from None
     except OSError as exc:
@@ -185,9 +185,9 @@ def load_recorded(path: Path, spans: Sequence[RolloutSpan] | None = None) -> Rec
         raise ThreadError(f"{path} has no session_meta line, so it cannot be resumed",
                           "check it with 'llmx rollout check'")
     meta: RolloutLine | None = None
-    if first.endswith(b"\n"):
+    if first is not None:
         try:
-            meta = decode_line(first.rstrip(b"\n"))
+            meta = decode_line(first.data)
         except LineError:
             meta = None
     if meta is not None and meta.type != "session_meta":

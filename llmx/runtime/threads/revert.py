@@ -18,6 +18,7 @@ import msgspec
 
 from llmx.events.ids import format_timestamp
 from llmx.events.lines import LineError, decode_line
+from llmx.events.raw_lines import first_line
 from llmx.events.records import HistoryBase, SessionMeta
 from llmx.projections.fork_point import ForkPoint, ForkPointError, fork_point, list_turns
 from llmx.projections.lineage import LineageError, RolloutSpan, resolve_lineage
@@ -57,9 +58,8 @@ def segment_meta(path: Path, point: ForkPoint) -> SessionMeta:
     stamped now, its ``history_base`` at ``point``. A fork keeps naming its parent
     (``forked_from_id``); where it forked from is the older segment's to say."""
     try:
-        with path.open("rb") as handle:
-            first = handle.readline()
-        line = decode_line(first.rstrip(b"\n"))
+        first = first_line(path)
+        line = None if first is None else decode_line(first.data)
     except OSError as exc:
         raise ThreadError.from_os(exc, path, doing="cannot read") from None
     except LineError:
