@@ -212,6 +212,17 @@ class TranscriptFold:
         for notification in self._stream.finish():
             self._apply(notification)
 
+    def close_open_turn(self) -> None:
+        """The turn the folded lines leave open will not go on: the process that ran it
+        stopped before writing its end (a resumed session's last turn, cut off by a
+        crash or kill -9). It is not running, and nothing it asked waits for an answer."""
+        if not self.status.turn_running:
+            return
+        self._drop_unfinished_streams()
+        self.status.turn_running = False
+        self.pending.clear()
+        self.questions.clear()
+
     def take_dirty_from(self) -> int | None:
         """The first cell index changed (added, updated or removed) since the last call."""
         dirty, self._dirty_from = self._dirty_from, None

@@ -595,3 +595,47 @@ async def test_compact_new_and_init_are_submissions_or_thread_switches(tmp_path:
     assert len([line for line in rollout_lines(first_path) if line["type"] == "compacted"]) == 1
     [init] = [s["op"] for s in submissions(second_path) if s["op"]["type"] == "user_turn"]
     assert "AGENTS.md" in init["items"][0]["text"]
+
+
+async def test_a_resumed_turn_cut_off_before_its_end_is_over_and_ctrl_c_starts_to_quit(
+    tmp_path: Path,
+) -> None:
+    """A session whose last turn was cut off (the process killed before the turn's end was
+    written), resumed: the turn is over, not shown working; Ctrl-C is the first of the two
+    quitting presses, not an interrupt (which the thread would keep for the next prompt
+    and abort it with); a prompt goes at once and is answered."""
+    with scripted(conversation_script()) as model:
+        home = make_home(tmp_path, model.base_url)
+        work = make_workspace(tmp_path)
+        app = live_app(home, work)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await type_line(pilot, "first question")
+            await until(pilot, idle(app), "the first turn's end")
+            assert app.thread is not None
+            rollout = app.thread.rollout_path
+            assert rollout is not None
+            await pilot.press("ctrl+c", "ctrl+c")
+        assert app.return_code == 0
+        # Cut where the turn's end begins, as a kill -9 before it was written leaves it.
+        lines = rollout.read_text().splitlines(keepends=True)
+        [end] = [i for i, line in enumerate(lines) if '"type":"task_complete"' in line]
+        rollout.write_text("".join(lines[:end]))
+        resumed = live_app(home, work, Start.resume_last())
+        async with resumed.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: resumed.thread is not None, "the resumed thread")
+            await pilot.pause()
+            assert not resumed.busy
+            assert "Working" not in str(resumed.query_one("#activity").render())
+            await pilot.press("ctrl+c")
+            await pilot.pause()
+            assert resumed.is_running
+            assert "ctrl+c again" in str(resumed.query_one("#hint").render())
+            await type_line(pilot, "second question")
+            await until(pilot, lambda: any(isinstance(c, tc.AgentCell) and c.text ==
+                                           "Second answer." for c in resumed.view.cells),
+                        "the second answer")
+            await until(pilot, idle(resumed), "the second turn's end")
+            await pilot.press("ctrl+c", "ctrl+c")
+        assert resumed.return_code == 0
+    ops = [s["op"]["type"] for s in submissions(rollout)]
+    assert ops == ["user_turn", "user_turn", "shutdown"]

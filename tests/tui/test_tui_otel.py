@@ -46,21 +46,6 @@ def _completed(path: Path) -> int:
     return sum(line.payload_type == "task_complete" for line in RolloutReader(path))
 
 
-def _quit(term: Tmux) -> None:
-    """Two ctrl+c. The app may still be closing the turn the screen shows finished, and
-    then takes the first for an interrupt: it is sent again until the app asks for the
-    second."""
-    for _ in range(5):
-        term.send("C-c")
-        try:
-            term.expect("press ctrl+c again to quit", timeout=2)
-        except AssertionError:
-            continue
-        term.send("C-c")
-        return
-    raise AssertionError("the session never asked for a second ctrl+c")
-
-
 def test_the_tui_exports_every_thread_it_runs(tmp_path: Path) -> None:
     with OtlpReceiver() as receiver, ModelServer(Script.from_json(SCRIPT)) as server:
         exporter = f'{{ otlp-http = {{ endpoint = "{receiver.http_url}" }} }}'
@@ -90,8 +75,11 @@ def test_the_tui_exports_every_thread_it_runs(tmp_path: Path) -> None:
             wait_until(lambda: len(env.rollouts()) == 2, "the second thread's rollout")
             [second] = [path for path in env.rollouts() if path != first]
             wait_until(lambda: _completed(second) == 1, "the second thread's turn")
+            # The turn shows finished: the first ctrl+c asks for the second.
             term.expect("─ Worked for")
-            _quit(term)
+            term.send("C-c")
+            term.expect("press ctrl+c again to quit")
+            term.send("C-c")
             assert term.exit_status() == 0
         spans, logs = receiver.spans(), receiver.logs()
         for path in (first, second):

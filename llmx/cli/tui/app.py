@@ -360,6 +360,10 @@ class LlmxApp(App[int]):
         """Continue the transcript with every line ``thread`` publishes from now."""
         self.thread = thread
         _seed_status(self.fold.status, thread)
+        if not thread.turn_running:
+            # A recorded turn without its end (the session was cut off mid-turn) is over:
+            # not shown working, and a prompt goes at once instead of waiting for it.
+            self.fold.close_open_turn()
         # Subscribed now, before anything is submitted: no line is missed.
         events = thread.subscribe()
         self._listener = asyncio.get_running_loop().create_task(self._listen(events))
@@ -405,6 +409,14 @@ class LlmxApp(App[int]):
         if self.thread is not None and self.thread.turn_running:
             return True
         return self.fold.status.turn_running
+
+    @property
+    def interruptible(self) -> bool:
+        """The thread has a turn an interrupt would stop: one running, or submitted and
+        waiting to start. Not the same as ``busy``: the screen may still show a turn the
+        thread has just ended (its last lines not folded yet), and an interrupt then would
+        stop nothing but be kept for the next prompt, which it would abort."""
+        return not self.read_only and self.thread is not None and self.thread.turn_running
 
     def _ask_pending(self) -> None:
         # A request answered is forgotten: the same call may ask again (a retry without
@@ -514,6 +526,9 @@ class LlmxApp(App[int]):
         except ThreadError as exc:
             self.note(f"{exc.what} — {exc.todo}" if exc.todo else exc.what)
             return False
+        # A submitted turn is shown working from now on, not from its first line: what
+        # Ctrl-C and Esc do is what the screen says.
+        self._refresh_chrome()
         return True
 
     # -- the composer ------------------------------------------------------------------
@@ -681,7 +696,7 @@ class LlmxApp(App[int]):
                 self.pop_screen()
                 await self.quit_session()
             return
-        if self.busy and not self.read_only:
+        if self.interruptible:
             await self.submit(Interrupt())
             return
         if self.composer.text:
@@ -698,7 +713,7 @@ class LlmxApp(App[int]):
         if self.read_only:
             self.exit(0)
             return
-        if self.busy:
+        if self.interruptible:
             await self.submit(Interrupt())
             return
         if self.composer.text:
