@@ -2,7 +2,9 @@
 one run (19 shell commands, then the answer), with ``[otel]`` off and with OTLP/HTTP to
 a receiver on loopback (tests/support/otlp_receiver.py), interleaved run by run.
 
-Run: ``.venv/bin/python bench/bench_otel.py [--runs N] [--compare CHECKOUT]``. Wall time
+Run: ``.venv/bin/python bench/bench_otel.py [--runs N] [--delay S] [--compare CHECKOUT]``.
+``--delay`` makes the model server wait that many seconds before each answer (a model's
+latency: longer runs, in which the export's fixed cost weighs less). Wall time
 and the child's CPU time (user + system of it and the processes it waited for, from
 ``wait4``); each series' first run is discarded. ``--compare`` adds a third series: OTLP
 on, run by another checkout's ``.venv/bin/llmx`` (another version of the code, interleaved
@@ -30,10 +32,10 @@ from support.otlp_receiver import OtlpReceiver  # noqa: E402
 REQUESTS = 20
 
 
-def _script() -> dict[str, object]:
-    turns: list[object] = [[{"type": "shell", "command": f"echo step {n}"}]
-                           for n in range(REQUESTS - 1)]
-    turns.append([{"type": "message", "text": "all steps done"}])
+def _script(delay: float) -> dict[str, object]:
+    turns: list[object] = [{"items": [{"type": "shell", "command": f"echo step {n}"}],
+                            "delay": delay} for n in range(REQUESTS - 1)]
+    turns.append({"items": [{"type": "message", "text": "all steps done"}], "delay": delay})
     return {"turns": turns, "fallback": [{"type": "message", "text": "ok"}]}
 
 
@@ -72,6 +74,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--compare", type=Path, default=None)
+    parser.add_argument("--delay", type=float, default=0.0)
     args = parser.parse_args()
     series: dict[str, list[tuple[float, float]]] = {"off": [], "otlp-http": []}
     roots = {"off": ROOT, "otlp-http": ROOT}
@@ -85,7 +88,7 @@ def main() -> None:
         for index in range(args.runs + 1):
             for name in series:
                 # A fresh server per run: the script's 20 answers are used up by one run.
-                with ModelServer(Script.from_json(_script())) as server:
+                with ModelServer(Script.from_json(_script(args.delay))) as server:
                     run_root = root / f"{name}-{index}"
                     run_root.mkdir()
                     home = _home(run_root, server.base_url,
@@ -94,8 +97,8 @@ def main() -> None:
                 if index:
                     series[name].append(result)
         spans = len(receiver.spans())
-    print(f"{REQUESTS} model requests per run, {args.runs} runs per series (interleaved); "
-          f"spans received: {spans}")
+    print(f"{REQUESTS} model requests per run ({args.delay:g} s before each answer), "
+          f"{args.runs} runs per series (interleaved); spans received: {spans}")
     base_wall = statistics.median(wall for wall, _cpu in series["off"])
     base_cpu = statistics.median(cpu for _wall, cpu in series["off"])
     for name, runs in series.items():
