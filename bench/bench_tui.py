@@ -13,15 +13,27 @@ run as a process):
   the peak memory of the program then (``VmHWM`` of the program, the ``Pss`` of what it
   forked, and the ``VmHWM`` of any daemon running from its home);
 - keystroke latency while the model streams an answer at about 200 tokens a second (one
-  word-sized delta every 5 ms): a key is sent with ``tmux send-keys`` and the pane polled
-  until the composer shows it. The figure includes tmux's own delay and the polling (one
-  ``capture-pane`` every ~2 ms), so it bounds the app's latency from above; the same
-  measure of ``cat`` in a pane (the terminal echoes the key) gives that floor. llmx runs
-  under ``tui_key_probe.py``, which also times each key inside the process: from
-  Textual's reading it to the frame showing it handed to the terminal.
+  word-sized delta every 5 ms), measured two ways (``--keys-by``):
+
+  - ``control`` (the default): a tmux control-mode client (``tmux -C attach``) sends each
+    key (``send-keys``) and reads tmux's ``%output`` notifications, which come as tmux
+    reads what the pane's program wrote. The key's time is from the moment the command
+    was written to the arrival of the output that drew it: each output holding the
+    key's character has the pane's screen captured (``capture-pane``, through the same
+    client, so no process is started), and the first capture that shows the composer
+    with the key dates it (to the last such output before that capture: never earlier
+    than the drawing). Nothing polls, so the measure adds no load of its own while it
+    waits;
+  - ``poll`` (the first method, kept for comparison): the key is sent with a ``tmux
+    send-keys`` process and the pane polled with ``capture-pane`` processes until the
+    composer shows it. That includes starting those processes and the polling.
+
+  The same measure of ``cat`` in a pane (the terminal echoes the key) gives tmux's
+  floor. llmx runs under ``tui_key_probe.py``, which also times each key inside the
+  process: from Textual's reading it to the frame showing it handed to the terminal.
 
 Run: .venv/bin/python bench/bench_tui.py [--runs 5] [--megabytes 100] [--keys 200]
-     [--codex PATH]
+     [--codex PATH] [--keys-by control|poll|both]
 """
 
 from __future__ import annotations
@@ -31,6 +43,8 @@ import contextlib
 import json
 import os
 import platform
+import re
+import select
 import shutil
 import signal
 import statistics
@@ -134,6 +148,113 @@ class Pane:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+# A control-mode reply's last line, and an escape sequence as tmux shows it in %output
+# (control characters as backslash and three octal digits).
+_END = re.compile(rb"^%(end|error) \d+ \d+ (\d+)$")
+_ESCAPES = re.compile(rb"\\033(\[[0-9;?<=>]*[ -/]*[@-~]|\][^\\]*|.)")
+
+
+class Control:
+    """A tmux control-mode client (``tmux -C attach``) of a :class:`Pane`'s server: it
+    sends commands on its input and reads, as they come, the ``%output`` notifications
+    of what the pane's program wrote and the replies to its commands (each between
+    ``%begin`` and ``%end``, in the order the commands were sent)."""
+
+    def __init__(self, pane: Pane) -> None:
+        self.process = subprocess.Popen(
+            ["tmux", "-L", pane.socket, "-C", "attach", "-t", "0"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
+        self._input = self.process.stdin
+        self._fd = self.process.stdout.fileno()
+        self._pending = b""
+        # The lines of the reply being read (None: between replies), and for each
+        # command sent and not answered yet, whether its reply is wanted.
+        self._reply: list[bytes] | None = None
+        self._awaited: list[bool] = []
+        # The replies wanted, each with the time its %begin came and the time of the
+        # last output holding ``watch`` before it (None: none since ``watch`` was set).
+        self.replies: list[tuple[str, float, float | None]] = []
+        self.watch = b""
+        self._watched_at: float | None = None
+        self._watched_then: float | None = None
+
+    def command(self, text: str, *, reply: bool = False) -> float:
+        """Send ``text`` (one tmux command); the time it was written."""
+        self._awaited.append(reply)
+        at = time.perf_counter()
+        self._input.write(text.encode() + b"\n")
+        self._input.flush()
+        return at
+
+    def look_for(self, character: str) -> None:
+        """From now, capture the screen after each output that writes ``character``."""
+        self.watch = character.encode()
+        self._watched_at = None
+
+    def pump(self, timeout: float) -> None:
+        """Read what tmux sent within ``timeout`` seconds (at least one read if any)."""
+        ready, _, _ = select.select([self._fd], [], [], max(timeout, 0.0))
+        if not ready:
+            return
+        chunk = os.read(self._fd, 1 << 16)
+        now = time.perf_counter()
+        if not chunk:
+            raise SystemExit("the tmux control client ended")
+        self._pending += chunk
+        *lines, self._pending = self._pending.split(b"\n")
+        for line in lines:
+            self._line(line, now)
+
+    def _line(self, line: bytes, now: float) -> None:
+        if self._reply is not None:
+            end = _END.match(line)
+            if end is None:
+                self._reply.append(line)
+                return
+            text, self._reply = b"\n".join(self._reply).decode(errors="replace"), None
+            if end.group(2) == b"1" and self._awaited.pop(0):
+                self.replies.append((text, now, self._watched_then))
+            return
+        if line.startswith(b"%begin "):
+            self._reply = []
+            self._watched_then = self._watched_at
+        elif line.startswith(b"%output ") and self.watch:
+            written = _ESCAPES.sub(b"", line.split(b" ", 2)[2] if line.count(b" ") > 1 else b"")
+            if self.watch in written:
+                self._watched_at = now
+                self.command("capture-pane -p -t 0", reply=True)
+
+    def screen(self) -> str:
+        """The pane's screen now (waiting for the reply; other replies are kept)."""
+        wanted = len(self.replies)
+        self.command("capture-pane -p -t 0", reply=True)
+        deadline = time.monotonic() + WAIT_S
+        while len(self.replies) == wanted:
+            if time.monotonic() > deadline:
+                raise SystemExit("tmux did not answer a capture-pane")
+            self.pump(deadline - time.monotonic())
+        return self.replies.pop(wanted)[0]
+
+    def idle(self, seconds: float) -> None:
+        """Read (and drop) what tmux sends for ``seconds``: tmux ends a control client
+        that does not read."""
+        deadline = time.perf_counter() + seconds
+        while (left := deadline - time.perf_counter()) > 0:
+            self.pump(left)
+        self.replies.clear()
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._input.close()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
 
 def home_daemons(home: Path) -> list[int]:
@@ -398,43 +519,61 @@ def bench_resume(scratch: Path, project: Path, base_url: str, megabytes: float, 
     pristine.unlink()
 
 
-def bench_keys(scratch: Path, project: Path, keys: int, codex: str | None) -> None:
+def bench_keys(scratch: Path, project: Path, keys: int, codex: str | None,
+               methods: list[str], compare: Path | None) -> None:
+    """For each method in turn: the floor (``cat``), llmx, llmx of ``compare`` (another
+    checkout) and Codex, each in a pane of its own while the model streams."""
     # Lines of ten words: Codex's TUI shows a streamed answer a line at a time.
     words = "".join(f"w{index}" + ("\n" if index % 10 == 9 else " ")
                     for index in range(STREAMED_WORDS))
     script = {"turns": [], "fallback": {"items": [{"type": "message", "text": words}],
                                         "chunk_delay": CHUNK_DELAY_S}}
-    with Pane(["cat"], {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-                        "TERM": "xterm-256color"}, project) as pane:
-        time.sleep(0.5)
-        floor = [latency for _sent, latency in type_keys(pane, keys)]
-    print(summary("tmux floor: keystroke to screen, cat in a pane", floor, "ms", scale=1000)
-          + f", p99 {p99(floor) * 1000:.1f} ms", flush=True)
     server = ModelServerProcess.start(scratch, script)
+    programs: list[tuple[str, str | None, Path]] = [("llmx", None, ROOT)]
+    if compare is not None:
+        programs.append((f"llmx ({compare.name})", None, compare))
+    if codex:
+        programs.append(("codex", codex, ROOT))
     try:
-        for who in (None, codex) if codex else (None,):
-            home_var = "LLMX_HOME" if who is None else "CODEX_HOME"
-            home = scratch / f"keys-{home_var}"
-            config(home, server.base_url, project)
-            probe = scratch / "keys-probe.json"
-            argv = program(who) if who else [sys.executable, os.environ.get(
-                "BENCH_TUI_PROBE", str(BENCH / "tui_key_probe.py")), str(probe)]
-            with Pane(argv, environment(home_var, home), project) as pane:
-                sent, latencies, still, busy = measure_keys(pane, home, keys)
-                if who is None:
-                    quit_llmx(pane)
-            stop_daemons(home)
-            shutil.rmtree(home, ignore_errors=True)
-            label = "llmx" if who is None else "codex"
-            print(summary(f"{label}: keystroke to screen while streaming (tmux)", latencies,
-                          "ms", scale=1000) + f", p99 {p99(latencies) * 1000:.1f} ms, "
-                  f"{'still streaming' if still else 'stream ended'} at the last key, "
-                  f"CPU {busy * 100:.0f}% of a core meanwhile",
+        for method in methods:
+            with Pane(["cat"], {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                                "TERM": "xterm-256color"}, project) as pane:
+                time.sleep(0.5)
+                floor = [latency for _sent, latency in type_keys(pane, keys, method)]
+            print(summary(f"tmux floor ({method}): keystroke to screen, cat in a pane",
+                          floor, "ms", scale=1000)
+                  + f", p99 {p99(floor) * 1000:.1f} ms, load {os.getloadavg()[0]:.2f}",
                   flush=True)
-            if who is None:
-                report_probe(probe, sent)
+            for label, who, root in programs:
+                keys_of(scratch, project, server.base_url, keys, method, label, who, root)
     finally:
         server.stop()
+
+
+def keys_of(scratch: Path, project: Path, base_url: str, keys: int, method: str,
+            label: str, who: str | None, root: Path) -> None:
+    """One program's keys while the model streams (llmx under the probe, from ``root``)."""
+    home_var = "LLMX_HOME" if who is None else "CODEX_HOME"
+    home = scratch / f"keys-{home_var}"
+    config(home, base_url, project)
+    probe = scratch / "keys-probe.json"
+    argv = program(who) if who else [sys.executable, os.environ.get(
+        "BENCH_TUI_PROBE", str(BENCH / "tui_key_probe.py")), str(probe)]
+    env = environment(home_var, home)
+    env["PYTHONPATH"] = str(root)
+    with Pane(argv, env, project) as pane:
+        sent, latencies, still, busy = measure_keys(pane, home, keys, method)
+        if who is None:
+            quit_llmx(pane)
+    stop_daemons(home)
+    shutil.rmtree(home, ignore_errors=True)
+    print(summary(f"{label}: keystroke to screen while streaming (tmux, {method})",
+                  latencies, "ms", scale=1000) + f", p99 {p99(latencies) * 1000:.1f} ms, "
+          f"{'still streaming' if still else 'stream ended'} at the last key, "
+          f"CPU {busy * 100:.0f}% of a core meanwhile, load {os.getloadavg()[0]:.2f}",
+          flush=True)
+    if who is None:
+        report_probe(probe, sent, label)
 
 
 def p99(values: list[float]) -> float:
@@ -453,7 +592,7 @@ def quit_llmx(pane: Pane) -> None:
         time.sleep(0.3)
 
 
-def report_probe(probe: Path, sent: list[float]) -> None:
+def report_probe(probe: Path, sent: list[float], label: str) -> None:
     """The in-process figures of ``tui_key_probe``: from the key read to the frame
     written, and from the key sent (by tmux send-keys) to the frame written."""
     keys = json.loads(probe.read_text())[-len(sent):]
@@ -465,7 +604,7 @@ def report_probe(probe: Path, sent: list[float]) -> None:
     for name, values in (("read to frame written", inside),
                          ("read to handled by the composer", handled),
                          ("sent to frame written", outside)):
-        print(summary(f"llmx: keystroke, {name}", values, "ms", scale=1000)
+        print(summary(f"{label}: keystroke, {name}", values, "ms", scale=1000)
               + f", p99 {p99(values) * 1000:.1f} ms", flush=True)
 
 
@@ -473,20 +612,34 @@ def report_probe(probe: Path, sent: list[float]) -> None:
 KEYS_PER_ROW = 40
 
 
-def type_keys(pane: Pane, keys: int) -> list[tuple[float, float]]:
-    """Type ``keys`` keys one at a time (a, b, c, ...): for each, when it was sent and
-    the seconds until the pane showed it. Every :data:`KEYS_PER_ROW` keys the text is
-    erased with Backspace (not timed)."""
-    alphabet = "abcdefghijklmnopqrstuvwxyz"
+ALPHABET = "abcdefghijklmnopqrstuvwxyz"
+
+
+def type_keys(pane: Pane, keys: int, method: str) -> list[tuple[float, float]]:
+    """Type ``keys`` keys one at a time (a, b, c, ...), 50 ms apart: for each, when it
+    was sent and the seconds until the pane showed it, measured by ``method``
+    (``control`` or ``poll``). Every :data:`KEYS_PER_ROW` keys the text is erased with
+    Backspace (not timed)."""
+    if method == "poll":
+        return type_keys_polling(pane, keys)
+    control = Control(pane)
+    try:
+        return type_keys_control(control, keys)
+    finally:
+        control.close()
+
+
+def type_keys_polling(pane: Pane, keys: int) -> list[tuple[float, float]]:
+    """The first method: ``tmux send-keys``, then ``capture-pane`` until the key shows."""
     timed: list[tuple[float, float]] = []
     typed = ""
     for index in range(keys):
         if len(typed) == KEYS_PER_ROW:
             pane.send_key("BSpace", repeat=len(typed))
-            pane.wait_for(lambda screen: alphabet[:5] not in screen, "the emptied composer")
+            pane.wait_for(lambda screen: ALPHABET[:5] not in screen, "the emptied composer")
             typed = ""
             time.sleep(0.2)
-        typed += alphabet[index % KEYS_PER_ROW % 26]
+        typed += ALPHABET[index % KEYS_PER_ROW % 26]
         sent = time.perf_counter()
         pane.send_literal(typed[-1])
         deadline = time.monotonic() + WAIT_S
@@ -498,8 +651,46 @@ def type_keys(pane: Pane, keys: int) -> list[tuple[float, float]]:
     return timed
 
 
-def measure_keys(pane: Pane, home: Path,
-                 keys: int) -> tuple[list[float], list[float], bool, float]:
+def type_keys_control(control: Control, keys: int) -> list[tuple[float, float]]:
+    """Through a control-mode client: each key sent by it, dated by the output that drew
+    it (see the module's docstring)."""
+    timed: list[tuple[float, float]] = []
+    typed = ""
+    control.idle(0.1)
+    for index in range(keys):
+        if len(typed) == KEYS_PER_ROW:
+            control.command(f"send-keys -t 0 -N {len(typed)} BSpace")
+            deadline = time.monotonic() + WAIT_S
+            while ALPHABET[:5] in control.screen():
+                if time.monotonic() > deadline:
+                    raise SystemExit("the composer was not emptied")
+                control.idle(0.005)
+            typed = ""
+            control.idle(0.2)
+        typed += ALPHABET[index % KEYS_PER_ROW % 26]
+        control.look_for(typed[-1])
+        sent = control.command(f"send-keys -t 0 -l {typed[-1]}")
+        timed.append((sent, wait_for_key(control, typed, index) - sent))
+        control.look_for("")
+        control.idle(0.05)
+    return timed
+
+
+def wait_for_key(control: Control, typed: str, index: int) -> float:
+    """When the output that drew the last key of ``typed`` came."""
+    deadline = time.monotonic() + WAIT_S
+    while True:
+        while control.replies:
+            screen, answered, watched = control.replies.pop(0)
+            if typed in screen:
+                return answered if watched is None else watched
+        if time.monotonic() > deadline:
+            raise SystemExit(f"key {index} never appeared:\n{control.screen()}")
+        control.pump(deadline - time.monotonic())
+
+
+def measure_keys(pane: Pane, home: Path, keys: int,
+                 method: str) -> tuple[list[float], list[float], bool, float]:
     """Keys typed one at a time while the answer streams: when each was sent, its
     latency to the screen, whether the stream was still running at the last, and the
     CPU share used meanwhile."""
@@ -514,7 +705,7 @@ def measure_keys(pane: Pane, home: Path,
     sent_at: list[float] = []
     pids = (pane.pid(), *helpers_of(pane, home))
     cpu_before, wall_before = cpu_seconds(*pids), time.perf_counter()
-    for sent, latency in type_keys(pane, keys):
+    for sent, latency in type_keys(pane, keys, method):
         sent_at.append(sent)
         latencies.append(latency)
     still = f"w{STREAMED_WORDS - 1}" not in pane.screen()
@@ -529,6 +720,13 @@ def main() -> None:
     parser.add_argument("--keys", type=int, default=200)
     parser.add_argument("--codex", help="path of a codex binary to compare with")
     parser.add_argument("--only", choices=("start", "resume", "keys"))
+    parser.add_argument("--keys-by", choices=("control", "poll", "both"), default="control",
+                        help="how a key's arrival on screen is seen: tmux control mode's "
+                        "output notifications (default) or polling capture-pane (the "
+                        "first method); both: one then the other")
+    parser.add_argument("--compare", type=Path, metavar="CHECKOUT",
+                        help="also measure the keys of llmx from another checkout (another "
+                        "commit), right after this one's")
     parser.add_argument("--fresh-home", action="store_true",
                         help="a new home for every run (nothing cached in it), instead of "
                         "one home used by every run after a warm-up")
@@ -555,7 +753,9 @@ def main() -> None:
         finally:
             server.stop()
         if args.only in (None, "keys"):
-            bench_keys(scratch, project, args.keys, args.codex)
+            methods = ["control", "poll"] if args.keys_by == "both" else [args.keys_by]
+            compare = args.compare.resolve() if args.compare else None
+            bench_keys(scratch, project, args.keys, args.codex, methods, compare)
     print(f"load at the end {os.getloadavg()[0]:.2f}", flush=True)
 
 
