@@ -4,13 +4,15 @@ A script is ``{"turns": [TURN, ...], "fallback": TURN}``. Each model request con
 first unused TURN whose ``match`` (if any) is a substring of the request's last user text;
 when none is left the ``fallback`` answers (every time). A TURN is a list of items or
 ``{"items", "match", "status", "error", "code", "retry_after", "delay", "chunk_delay",
-"stall", "truncate", "usage", "inject"}``:
+"stall", "pause_after", "pause", "truncate", "usage", "inject"}``:
 
 - ``status`` (default 200) and ``error``: a non-2xx answer with body
   ``{"error": {"message": error, "type": "server_error"[, "code": code]}}``;
   ``retry_after`` adds a ``Retry-After`` header.
 - ``delay``: seconds before the answer starts; ``chunk_delay``: seconds between events;
   ``stall``: seconds of silence right after the stream opened (an idle stream);
+  ``pause``: seconds of silence after the first event whose data holds the text
+  ``pause_after`` (a model that stops for a while in the middle of an answer);
   ``truncate``: end the stream before its terminal event.
 - ``usage``: fields that replace the default usage (100 in, 10 out).
 - ``inject``: ``data:`` texts sent as they are, each as an event of its own, right after
@@ -59,6 +61,8 @@ class Turn:
     delay: float = 0.0
     chunk_delay: float = 0.0
     stall: float = 0.0
+    pause_after: str | None = None
+    pause: float = 0.0
     truncate: bool = False
     usage: dict[str, Any] = field(default_factory=dict)
     inject: list[str] = field(default_factory=list)
@@ -80,6 +84,8 @@ class Turn:
             delay=float(raw.get("delay", 0.0)),
             chunk_delay=float(raw.get("chunk_delay", 0.0)),
             stall=float(raw.get("stall", 0.0)),
+            pause_after=raw.get("pause_after"),
+            pause=float(raw.get("pause", 0.0)),
             truncate=bool(raw.get("truncate", False)),
             usage=dict(raw.get("usage", {})),
             inject=[str(text) for text in raw.get("inject", [])],

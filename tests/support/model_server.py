@@ -310,6 +310,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("transfer-encoding", "chunked")
         self.end_headers()
         stopping = self.server.owner.stopping
+        pause_after = turn.pause_after.encode() if turn.pause_after else None
         for number, frame in enumerate(frames):
             if number > 0 and turn.chunk_delay and stopping.wait(turn.chunk_delay):
                 return
@@ -317,6 +318,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             if number == 0 and turn.stall and stopping.wait(turn.stall):
                 return
+            if pause_after is not None and pause_after in frame:
+                pause_after = None
+                if stopping.wait(turn.pause):
+                    return
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 

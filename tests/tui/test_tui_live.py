@@ -3,7 +3,9 @@ every key that changes the session is a submission in the rollout before it acts
 
 from __future__ import annotations
 
+import gc
 import json
+import weakref
 from pathlib import Path
 
 import pytest
@@ -639,3 +641,41 @@ async def test_a_resumed_turn_cut_off_before_its_end_is_over_and_ctrl_c_starts_t
         assert resumed.return_code == 0
     ops = [s["op"]["type"] for s in submissions(rollout)]
     assert ops == ["user_turn", "user_turn", "shutdown"]
+
+
+class _Cycle:
+    def __init__(self) -> None:
+        self.me = self
+
+
+async def test_cyclic_garbage_is_collected_when_a_turn_ends(tmp_path: Path) -> None:
+    """While the session is open the collector makes no full pass by itself (one held the
+    keys and the screen while the model streamed); it makes one when a turn ends. When
+    the app ends, the collector is as it was."""
+    before = gc.get_threshold()
+    script = {"turns": [], "fallback": [{"type": "message", "text": "Done."}]}
+    with scripted(script) as model:
+        home = make_home(tmp_path, model.base_url)
+        work = make_workspace(tmp_path)
+        app = live_app(home, work)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: app.heap.settled, "the open session")
+            cycle = _Cycle()
+            gone = weakref.ref(cycle)
+            # Young collections move it to the oldest generation, which only a full
+            # pass looks at.
+            gc.collect(1)
+            del cycle
+            # Enough objects kept to make the collector's own full pass due (hundreds
+            # of young collections, the oldest generation grown by far more than a
+            # quarter): none comes.
+            kept = [[index] for index in range(300_000)]
+            assert gone() is not None
+            del kept
+            await type_line(pilot, "hi")
+            await until(pilot, lambda: any(isinstance(c, tc.AgentCell) and "Done." in c.text
+                                           for c in app.view.cells), "the answer")
+            await until(pilot, idle(app), "the turn's end")
+            assert gone() is None
+            await pilot.press("ctrl+c", "ctrl+c")
+    assert gc.get_threshold() == before

@@ -4,6 +4,7 @@ terminal, and inline (``--no-alt-screen``) with its transcript left in the scrol
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from pathlib import Path
@@ -157,3 +158,54 @@ def test_inline_mode_leaves_the_transcript_in_the_scrollback(tmp_path: Path) -> 
     assert "› say hello" in kept
     assert "• Hello from inline." in kept
     assert kept.index("› say hello") < kept.index("• Hello from inline.")
+
+
+_WORD = re.compile(r"l(\d+)w(\d+)")
+
+
+def test_a_streamed_answer_shows_every_word_it_has_so_far_in_order(tmp_path: Path) -> None:
+    # Each frame redraws only the rows that changed (of a growing answer, its last line):
+    # when the model stops in the middle of a line, the screen shows the answer up to
+    # its last word, every line whole and in order; keys typed while it streamed show in
+    # the composer. Then the answer ends, and the file holds every delta in order.
+    lines = [" ".join(f"l{line}w{word}" for word in range(12)) for line in range(40)]
+    answer = "\n".join(lines)
+    script = {"turns": [], "fallback": {
+        "items": [{"type": "message", "text": answer}], "chunk_delay": 0.005,
+        "pause_after": "l20w5 ", "pause": 5.0}}
+    with scripted(script) as model:
+        home = make_home(tmp_path, model.base_url)
+        work = make_workspace(tmp_path)
+        with Tmux(LLMX, env=terminal_env(home), cwd=work, columns=100, rows=30) as term:
+            term.expect("mock-model ·")
+            term.type("stream it")
+            term.send("Enter")
+            term.expect("l3w0 ")
+            term.type("abc")
+            term.expect("l20w5")
+            paused = term.settled()
+            term.expect("l39w11")
+            term.expect_gone("Working")
+            ended = term.settled()
+            term.send("BSpace", "BSpace", "BSpace")
+            term.expect_gone("abc")
+            term.send("C-c")
+            term.send("C-c")
+            assert term.exit_status() == 0
+    shown = [[(int(line), int(word)) for line, word in _WORD.findall(row)]
+             for row in transcript_part(paused)]
+    shown = [row for row in shown if row]
+    # The rows of the answer on screen: whole lines one after the other, the last one
+    # up to the word the model stopped after.
+    first = shown[0][0][0]
+    assert shown[:-1] == [[(line, word) for word in range(12)]
+                          for line in range(first, first + len(shown) - 1)], paused
+    assert shown[-1] == [(20, word) for word in range(6)], paused
+    assert paused.rstrip("\n").split("\n")[-3].strip() == "abc", paused
+    last_rows = [row for row in transcript_part(ended) if _WORD.search(row)]
+    assert [row.strip() for row in last_rows[-3:]] == lines[-3:], ended
+    [rollout] = list((home / "sessions").rglob("rollout-*.jsonl"))
+    said = ["".join(part["text"] for part in line["payload"]["content"])
+            for line in map(json.loads, rollout.read_text().splitlines())
+            if line["type"] == "response_item" and line["payload"].get("role") == "assistant"]
+    assert said == [answer]

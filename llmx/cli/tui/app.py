@@ -80,17 +80,61 @@ _ELICITATION_ANSWERS = {
 }
 
 
-def settle_heap() -> None:
-    """Leave what is loaded once the session is open out of the garbage collector's
-    full passes.
+# Once the session is open the collector makes no full pass by itself (a full pass walks
+# every object made since and held the keys and the screen for 7-9 ms, up to 70 ms on a
+# busy machine, several times a minute while the model streams). Full passes are made
+# when they cost no one anything: when a turn ends, and in a longer turn at most once
+# per FULL_PASS_S, in a second when no key was typed.
+FULL_PASS_S = 60.0
+KEYS_QUIET_S = 1.0
+# A threshold for the oldest generation that is never reached.
+_NEVER = 1 << 30
 
-    Textual, the runtime and a resumed session are objects that live as long as the
-    app; each full pass of the cyclic collector walked all of them (50-170 ms, measured
-    while a model streams), freezing the screen and the keys typed meanwhile. Frozen,
-    they are still freed by reference counting; no collection runs first (it found
-    about 65 unreachable objects at this point and cost 30 ms of CPU).
-    """
-    gc.freeze()
+
+class Heap:
+    """The cyclic garbage collector while a session is open."""
+
+    def __init__(self) -> None:
+        self._thresholds: tuple[int, int, int] | None = None
+        self.last_full_pass = time.monotonic()
+
+    def settle(self) -> None:
+        """Leave what is loaded once the session is open out of the collector's full
+        passes, and make those only when :meth:`full_pass` is called.
+
+        Textual, the runtime and a resumed session are objects that live as long as the
+        app; each full pass of the cyclic collector walked all of them (50-170 ms,
+        measured while a model streams), freezing the screen and the keys typed
+        meanwhile. Frozen, they are still freed by reference counting; no collection
+        runs first (it found about 65 unreachable objects at this point and cost 30 ms
+        of CPU). The young generations are still collected as they fill.
+        """
+        gc.freeze()
+        if self._thresholds is None:
+            young, middle, oldest = gc.get_threshold()
+            self._thresholds = (young, middle, oldest)
+            gc.set_threshold(young, middle, _NEVER)
+
+    @property
+    def settled(self) -> bool:
+        return self._thresholds is not None
+
+    def full_pass(self) -> None:
+        self.last_full_pass = time.monotonic()
+        if self.settled:
+            gc.collect()
+
+    def full_pass_due(self, *, quiet_for: float) -> bool:
+        """A long turn's full pass is due: FULL_PASS_S since the last, ``quiet_for``
+        seconds without a key."""
+        return (self.settled and quiet_for >= KEYS_QUIET_S
+                and time.monotonic() - self.last_full_pass >= FULL_PASS_S)
+
+    def restore(self) -> None:
+        """The collector as it was (the app has ended)."""
+        if self._thresholds is not None:
+            gc.set_threshold(*self._thresholds)
+            self._thresholds = None
 
 
 def status_text(status: SessionStatus, *, fallback_cwd: str = "") -> Text:
@@ -217,6 +261,8 @@ class LlmxApp(App[int]):
         self._chrome_timer: Timer | None = None
         self._shown_chrome: dict[str, tuple[object, ...]] = {}
         self._view: TranscriptView | None = None
+        self.heap = Heap()
+        self._last_key_at = 0.0
 
     # -- layout ------------------------------------------------------------------------
 
@@ -290,7 +336,7 @@ class LlmxApp(App[int]):
         finally:
             self._opening = False
             self._refresh_chrome()
-            settle_heap()
+            self.heap.settle()
             if self.failure is None and in_git_repository(self.cwd):
                 self._start_file_index()
 
@@ -396,6 +442,7 @@ class LlmxApp(App[int]):
             self._turn_started_at = time.monotonic()
         if was_running and not running:
             self._turn_started_at = None
+            self.heap.full_pass()
             self._send_queued()
         self._ask_pending()
         if running != was_running:
@@ -945,6 +992,16 @@ class LlmxApp(App[int]):
     def _tick(self) -> None:
         if self._turn_started_at is not None:
             self._refresh_chrome()
+            if self.heap.full_pass_due(quiet_for=time.monotonic() - self._last_key_at):
+                self.heap.full_pass()
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key):
+            self._last_key_at = time.monotonic()
+        await super().on_event(event)
+
+    def on_unmount(self) -> None:
+        self.heap.restore()
 
     def _refresh_chrome(self) -> None:
         if self._chrome_timer is not None:

@@ -9,8 +9,9 @@ the page before (``on_reached_top``), which is folded then, not before.
 
 While the model streams, a frame costs what changed, not what is shown: an answer or a
 reasoning summary is drawn a line at a time (its completed lines once, only its last
-line again at each change), the rows of a cell whose height did not change are the only
-ones redrawn, and the growing height does not lay the whole screen out again.
+line again at each change); when no row moved, the rows of the changed cells are the only
+ones redrawn, and of a streamed cell only those after its completed lines (one row as a
+line grows); the growing height does not lay the whole screen out again.
 """
 
 from __future__ import annotations
@@ -171,6 +172,7 @@ class TranscriptView(ScrollView, can_focus=True):
         count = self.cell_count()
         first = min(first, count)
         old_total = self._offsets[-1]
+        before = self._drawn.get(first)
         del self._offsets[first + 1:]
         position = self._offsets[first]
         for index in range(first, count):
@@ -181,10 +183,23 @@ class TranscriptView(ScrollView, can_focus=True):
         if self._follow:
             self.scroll_end(animate=False, immediate=True, x_axis=False)
         if position == old_total and self.scroll_offset.y == scrolled:
-            # The same rows in the same place: only those of the changed cells change.
-            self.refresh_lines(self._offsets[first], position - self._offsets[first])
+            # The same rows in the same place: only those of the changed cells change,
+            # and of a streamed cell only the rows after its completed lines kept.
+            start = self._offsets[first] + self._kept_rows(first, before)
+            self.refresh_lines(start, position - start)
         else:
             self.refresh()
+
+    def _kept_rows(self, index: int, before: _Drawn | None) -> int:
+        """Leading rows of cell ``index`` that are the same strips as in ``before`` (its
+        drawing before this layout): the completed lines a streamed cell kept."""
+        after = self._drawn.get(index)
+        if before is None or after is None or after is before:
+            return 0
+        kept = before.done_rows
+        if kept == 0 or len(after.strips) < kept:
+            return 0
+        return kept if after.strips[kept - 1] is before.strips[kept - 1] else 0
 
     def _set_virtual_height(self, height: int) -> None:
         size = Size(self._width, height)
