@@ -136,6 +136,6 @@ def test_the_screen_clock_is_set_for_textual_and_left_out_of_the_commands_enviro
         return done.stdout.strip()
 
     # llmx's clock, and nothing left for the session's commands to inherit.
-    assert clock() == "240 None"
+    assert clock() == "1000 None"
     # A user's own setting wins, and stays theirs.
     assert clock(TEXTUAL_FPS="30") == "30 30"

@@ -22,11 +22,13 @@ if TYPE_CHECKING:
 
 
 # Ticks a second of the screen's frame clock (Textual's TEXTUAL_FPS, 60 by default). A
-# change is drawn at the clock's next tick: at 60, a key typed while the model streams
-# waited up to 16.7 ms for its frame. The transcript and the status line are laid out at
-# most once per FRAME_S (transcript_view) by their own timers, so a faster clock draws
-# sooner, not more: a tick with nothing changed draws nothing.
-SCREEN_FPS = 240
+# change is drawn at one of the clock's ticks, and after a frame the clock skips to one
+# to two ticks later, whatever changes meanwhile: at 240 a key typed while the model
+# streams waited up to 8 ms for its frame, at 1000 up to 2 ms. The
+# transcript and the status line are laid out at most once per FRAME_S (transcript_view)
+# by their own timers, so a faster clock draws sooner, not more: a tick with nothing
+# changed draws nothing, and the clock sleeps while nothing changes.
+SCREEN_FPS = 1000
 
 
 def load_textual() -> None:
