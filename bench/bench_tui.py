@@ -573,7 +573,7 @@ def keys_of(scratch: Path, project: Path, base_url: str, keys: int, method: str,
           f"CPU {busy * 100:.0f}% of a core meanwhile, load {os.getloadavg()[0]:.2f}",
           flush=True)
     if who is None:
-        report_probe(probe, sent, latencies, label)
+        report_probe(probe, sent, latencies, label, method)
 
 
 def p99(values: list[float]) -> float:
@@ -592,10 +592,12 @@ def quit_llmx(pane: Pane) -> None:
         time.sleep(0.3)
 
 
-def report_probe(probe: Path, sent: list[float], latencies: list[float], label: str) -> None:
+def report_probe(probe: Path, sent: list[float], latencies: list[float], label: str,
+                 method: str) -> None:
     """The in-process figures of ``tui_key_probe``: from the key read to the frame
     written, from the key sent (by tmux send-keys) to the frame written, and from the
-    frame written (handed to Textual's writer thread) to tmux showing it."""
+    frame written (handed to Textual's writer thread) to tmux showing it (measured
+    through control mode only: polling adds its own delay)."""
     keys = json.loads(probe.read_text())[-len(sent):]
     if len(keys) != len(sent) or any(key[3] is None for key in keys):
         raise SystemExit(f"the probe saw {len(keys)} of the {len(sent)} keys sent")
@@ -604,10 +606,11 @@ def report_probe(probe: Path, sent: list[float], latencies: list[float], label: 
     outside = [key[3] - at for key, at in zip(keys, sent, strict=True)]
     after = [at + latency - key[3] for key, at, latency in zip(keys, sent, latencies,
                                                                strict=True)]
-    for name, values in (("read to frame written", inside),
-                         ("read to handled by the composer", handled),
-                         ("sent to frame written", outside),
-                         ("frame written to shown by tmux", after)):
+    figures = [("read to frame written", inside), ("read to handled by the composer", handled),
+               ("sent to frame written", outside)]
+    if method == "control":
+        figures.append(("frame written to shown by tmux", after))
+    for name, values in figures:
         print(summary(f"{label}: keystroke, {name}", values, "ms", scale=1000)
               + f", p99 {p99(values) * 1000:.1f} ms", flush=True)
 
