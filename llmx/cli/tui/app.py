@@ -81,7 +81,7 @@ _ELICITATION_ANSWERS = {
 
 
 # Once the session is open the collector makes no full pass by itself (a full pass walks
-# every object made since and held the keys and the screen for 7-9 ms, up to 70 ms on a
+# every object made since and held the keys and the screen for 7-9 ms, up to 76 ms on a
 # busy machine, several times a minute while the model streams). Full passes are made
 # when they cost no one anything: when a turn ends, and in a longer turn at most once
 # per FULL_PASS_S, in a second when no key was typed.
