@@ -242,6 +242,8 @@ class ExecCommandEnd(EventMsgBase, tag="exec_command_end"):
     turn_id: str = ""
     process_id: str | UnsetType = UNSET
     source: str = "agent"
+    # Newer Codex: ``completed`` | ``failed`` | ``declined`` (else the exit code says).
+    status: str | UnsetType = UNSET
 
 
 class ExecApprovalRequest(EventMsgBase, tag="exec_approval_request"):
@@ -285,6 +287,8 @@ class PatchApplyEnd(EventMsgBase, tag="patch_apply_end"):
     success: bool
     turn_id: str = ""
     changes: dict[str, FileChange] = msgspec.field(default_factory=dict)
+    # Newer Codex: ``completed`` | ``failed`` | ``declined`` (else ``success`` says).
+    status: str | UnsetType = UNSET
 
 
 class McpInvocation(Struct):
@@ -463,6 +467,64 @@ EventMsg = (
     | McpStartupUpdate
     | TokenCount
 )
+
+
+# -- older shapes ----------------------------------------------------------------------------
+# Payloads of E0 (mid-2025) that the variant of the same tag above no longer fits. A reader
+# that meets a payload its variant rejects (or, for ``token_count``, one without ``info``)
+# tries the older shape of that tag (:func:`decode_older_event`).
+
+
+class McpToolCallBeginE0(Struct):
+    """``mcp_tool_call_begin`` with the invocation's fields flat, not in ``invocation``."""
+
+    server: str
+    tool: str
+    call_id: str = ""
+    arguments: JsonValue = None
+
+
+class McpToolCallEndE0(Struct):
+    """``mcp_tool_call_end`` with the invocation's fields flat."""
+
+    server: str
+    tool: str
+    call_id: str = ""
+    arguments: JsonValue = None
+    duration: Duration | UnsetType = UNSET
+    result: JsonValue = None
+
+
+class TokenCountE0(Struct):
+    """``token_count`` as a bare usage object (``{"type", "input_tokens", ...}``)."""
+
+    input_tokens: int
+    cached_input_tokens: int = 0
+    output_tokens: int = 0
+    reasoning_output_tokens: int = 0
+    total_tokens: int = 0
+    cache_write_input_tokens: int | UnsetType = UNSET
+
+
+OlderEventMsg = McpToolCallBeginE0 | McpToolCallEndE0 | TokenCountE0
+
+_older_event_decoders: dict[str, msgspec.json.Decoder[OlderEventMsg]] = {
+    "mcp_tool_call_begin": msgspec.json.Decoder(McpToolCallBeginE0),
+    "mcp_tool_call_end": msgspec.json.Decoder(McpToolCallEndE0),
+    "token_count": msgspec.json.Decoder(TokenCountE0),
+}
+
+
+def decode_older_event(tag: str | None, payload_raw: bytes) -> OlderEventMsg | None:
+    """The ``event_msg`` payload of tag ``tag`` in its older shape; None when it has none
+    or the payload does not fit that either."""
+    decoder = _older_event_decoders.get(tag or "")
+    if decoder is None:
+        return None
+    try:
+        return decoder.decode(payload_raw)
+    except DECODE_ERRORS:
+        return None
 
 
 # A partial ``EventMsg`` for folds that visit every line: every field optional, so a line

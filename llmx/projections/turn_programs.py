@@ -10,8 +10,6 @@ no such line (Codex), and which one is not on record.
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
 
 
@@ -33,14 +31,14 @@ class Program(msgspec.Struct, frozen=True):
 UNRECORDED = Program("another program", None, None)
 
 
-def program_of(fields: dict[str, Any]) -> Program:
-    """The program a ``session_meta`` or ``writer`` payload names."""
-    originator = fields.get("originator")
-    originator = originator if isinstance(originator, str) else None
-    version = fields.get("cli_version")
+def program_of(originator: str | None, cli_version: str | None) -> Program:
+    """The program a ``session_meta`` or ``writer`` line names by its ``originator`` and
+    ``cli_version`` (None where the line has none)."""
     product = "llmx" if (originator or "").startswith("llmx") else "OpenAI Codex"
-    return Program(product, version if isinstance(version, str) and version else "0.0.0",
-                   originator)
+    return Program(product, cli_version or "0.0.0", originator)
+
+
+_UNNAMED = program_of(None, None)
 
 
 class TurnWriters:
@@ -53,12 +51,14 @@ class TurnWriters:
         self._seen_writer = False
         self.current: Program | None = None
 
-    def on_meta(self, payload: dict[str, Any]) -> None:
+    def on_meta(self, program: Program) -> None:
+        """The program a ``session_meta`` names (:func:`program_of`)."""
         if self._meta is None:  # the first one is canonical
-            self._meta = program_of(payload)
+            self._meta = program
 
-    def on_writer(self, payload: dict[str, Any]) -> None:
-        self._pending = program_of(payload)
+    def on_writer(self, program: Program) -> None:
+        """The program a ``writer`` line names."""
+        self._pending = program
         self._seen_writer = True
 
     def on_turn_started(self) -> Program:
@@ -69,10 +69,10 @@ class TurnWriters:
         elif self._meta is not None and self._meta.product == "llmx" and self._seen_writer:
             current = UNRECORDED
         else:
-            current = self._meta or program_of({})
+            current = self._meta or _UNNAMED
         self.current = current
         return current
 
     def for_implicit_turn(self) -> Program:
         """The program of a turn with no ``task_started`` (eras before it)."""
-        return self.current or self._pending or self._meta or program_of({})
+        return self.current or self._pending or self._meta or _UNNAMED

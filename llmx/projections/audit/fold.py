@@ -42,7 +42,7 @@ from llmx.projections.audit.rules import TurnCalls, derive_turn, settings_from
 from llmx.projections.fold_lines import Record, RecordKind, record_of
 from llmx.projections.lineage import LineageError, RolloutSpan, lines_forward, resolve_lineage
 from llmx.projections.resume import read_session_meta
-from llmx.projections.turn_programs import Program, TurnWriters
+from llmx.projections.turn_programs import Program, TurnWriters, program_of
 from llmx.projections.turns import is_contextual_user_text, message_text
 
 # A ``ReviewDecision`` value as the report's decision.
@@ -115,7 +115,7 @@ class _AuditFold:
     def feed(self, span: RolloutSpan, line: int, record: Record) -> None:
         kind = record.kind
         if kind is RecordKind.SESSION_META:
-            self.programs.on_meta(record.payload)
+            self.programs.on_meta(_program(record.payload))
         elif kind is RecordKind.TURN_CONTEXT:
             self._turn_context(span, record)
         elif kind is RecordKind.RESPONSE_ITEM:
@@ -131,7 +131,7 @@ class _AuditFold:
         elif record.type_name == "sandbox_denial":
             self._sandbox_denial(span, line, record)
         elif record.type_name == "writer":
-            self.programs.on_writer(record.payload)
+            self.programs.on_writer(_program(record.payload))
             tools = record.payload.get("tools")
             self._pending_tools = ([str(name) for name in tools]
                                    if isinstance(tools, list) else None)
@@ -425,3 +425,9 @@ def audit_rollout(path: Path, search_roots: Sequence[Path] = ()) -> AuditReport:
         skipped_lines=skipped,
         torn_tail=torn_tail,
     )
+
+
+def _program(payload: dict[str, Any]) -> Program:
+    originator, version = payload.get("originator"), payload.get("cli_version")
+    return program_of(originator if isinstance(originator, str) else None,
+                      version if isinstance(version, str) else None)

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from msgspec import UNSET
+
+from llmx.events.records import SessionMeta, TurnContext
 from llmx.projections.exec.items import SessionHeader
 from llmx.projections.turn_programs import Program
 
@@ -20,37 +23,39 @@ def _text(value: Any, default: str = "") -> str:
 
 
 def build_header(
-    meta: dict[str, Any], context: dict[str, Any], model_hint: str, program: Program
+    meta: SessionMeta | None, context: TurnContext | None, program: Program
 ) -> SessionHeader:
     """The header for a turn: ``meta`` is the canonical ``session_meta``, ``context`` the
-    latest ``turn_context`` (either may be empty for very old rollouts), ``program`` the
+    latest ``turn_context`` (either may be missing in very old rollouts), ``program`` the
     one that ran the turn (see ``llmx.projections.turn_programs``)."""
-    cwd = _text(context.get("cwd")) or _text(meta.get("cwd"))
-    model = _text(context.get("model")) or model_hint or "unknown"
-    effort = context.get("effort")
-    if not isinstance(effort, str):
-        mode = context.get("collaboration_mode")
+    cwd = (context.cwd if context else "") or (meta.cwd if meta else "")
+    model = (context.model if context else "") or "unknown"
+    effort = context.effort if context else None
+    if not isinstance(effort, str) and context is not None:
+        mode = context.collaboration_mode
         settings = mode.get("settings") if isinstance(mode, dict) else None
         effort = settings.get("reasoning_effort") if isinstance(settings, dict) else None
+    provider = meta.model_provider if meta else None
+    thread_id = (meta.id or _text(meta.session_id)) if meta else ""
     entries = [
         ("workdir", cwd),
         ("model", model),
-        ("provider", _text(meta.get("model_provider"), "openai")),
-        ("approval", _text(context.get("approval_policy"), "on-request")),
+        ("provider", "openai" if provider is None else provider),
+        ("approval", _text(context.approval_policy if context else None, "on-request")),
         ("sandbox", summarize_sandbox(context, cwd)),
         ("reasoning effort", effort if isinstance(effort, str) else "none"),
-        ("reasoning summaries", _text(context.get("summary"), "none")),
-        ("session id", _text(meta.get("id")) or _text(meta.get("session_id"))),
+        ("reasoning summaries", _text(context.summary if context else None, "none")),
+        ("session id", thread_id),
     ]
     return SessionHeader(title=program.title, entries=entries)
 
 
-def summarize_sandbox(context: dict[str, Any], cwd: str) -> str:
+def summarize_sandbox(context: TurnContext | None, cwd: str) -> str:
     """``read-only``, ``workspace-write [workdir, /tmp, $TMPDIR]``, ``danger-full-access``..."""
-    profile = context.get("permission_profile")
+    profile = context.permission_profile if context else UNSET
     if isinstance(profile, dict):
         return _from_profile(profile, cwd)
-    policy = context.get("sandbox_policy")
+    policy = context.sandbox_policy if context else None
     if isinstance(policy, dict):
         return _from_policy(policy, cwd)
     if isinstance(policy, str):

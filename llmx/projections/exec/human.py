@@ -9,14 +9,13 @@ Usage, live or replayed alike::
 
     projection = HumanExecProjection()
     for line in rollout:
-        emit(projection.feed(line_type, payload))
+        emit(projection.feed_line(line))
     emit(projection.finish())
 """
 
 from __future__ import annotations
 
 import enum
-from typing import Any
 
 import msgspec
 
@@ -327,11 +326,8 @@ class HumanExecProjection:
             show_reasoning=show_reasoning, show_raw_reasoning=show_raw_reasoning
         )
 
-    def feed(self, line_type: str, payload: Any) -> list[OutputRecord]:
-        return self._render(self.stream.feed(line_type, payload))
-
     def feed_line(self, line: RolloutLine) -> list[OutputRecord]:
-        """The same, for a decoded :class:`~llmx.events.lines.RolloutLine` (live or from a file)."""
+        """What one :class:`~llmx.events.lines.RolloutLine` (live or from a file) shows."""
         return self._render(self.stream.feed_line(line))
 
     def finish(self) -> list[OutputRecord]:

@@ -184,11 +184,8 @@ class JsonExecProjection:
         self.stream = ExecStream()
         self.renderer = JsonRenderer()
 
-    def feed(self, line_type: str, payload: Any) -> list[JsonEvent]:
-        return self._render(self.stream.feed(line_type, payload))
-
     def feed_line(self, line: RolloutLine) -> list[JsonEvent]:
-        """The same, for a decoded :class:`~llmx.events.lines.RolloutLine` (live or from a file)."""
+        """What one :class:`~llmx.events.lines.RolloutLine` (live or from a file) shows."""
         return self._render(self.stream.feed_line(line))
 
     def finish(self) -> list[JsonEvent]:

@@ -16,14 +16,26 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
 
-import msgspec
+from msgspec import UnsetType
 
-from llmx.events.lines import RolloutLine
+from llmx.events import event_msgs as em
+from llmx.events import turn_items as ti
+from llmx.events.lines import RolloutLine, UnknownPayload
+from llmx.events.ops import ExecApproval, PatchApproval, ResolveElicitation, UserTurn
+from llmx.events.primitives import AddFile, DeleteFile, Duration, FileChange, TokenUsage
+from llmx.events.records import (
+    DecisionRecord,
+    EscalationRecord,
+    SessionMeta,
+    SubmissionRecord,
+    TurnContext,
+    WriterRecord,
+)
 from llmx.projections.diff_render import TurnDiffTracker
 from llmx.projections.exec import items as ei
 from llmx.projections.exec.header import build_header
 from llmx.projections.shell_escape import join_command
-from llmx.projections.turn_programs import TurnWriters
+from llmx.projections.turn_programs import TurnWriters, program_of
 
 Notifications = list[ei.ExecNotification]
 # The line types the fold reads. Every other line (response items, ``world_state``,
@@ -33,9 +45,6 @@ CONSUMED_LINE_TYPES = frozenset(
     {"event_msg", "session_meta", "turn_context", "submission", "escalation", "writer",
      "decision"}
 )
-_payload_decoder = msgspec.json.Decoder()
-# The fields a ``user_turn`` op shares with ``turn_context`` (what the header reads).
-_TURN_SETTINGS = ("cwd", "approval_policy", "sandbox_policy", "model", "summary", "effort")
 _TOOL_ITEMS = (ei.CommandItem, ei.FileChangeItem, ei.McpToolCallItem, ei.WebSearchItem)
 _LEGACY, _ITEMS = 0, 1
 
@@ -44,16 +53,13 @@ def _str(value: Any, default: str = "") -> str:
     return value if isinstance(value, str) else default
 
 
-def _duration_ms(value: Any) -> int | None:
-    if isinstance(value, dict):
-        secs, nanos = value.get("secs", 0), value.get("nanos", 0)
-        if isinstance(secs, int) and isinstance(nanos, int):
-            return secs * 1000 + nanos // 1_000_000
+def _duration_ms(value: Duration | UnsetType) -> int | None:
+    if isinstance(value, Duration):
+        return value.secs * 1000 + value.nanos // 1_000_000
     return None
 
 
-def _cwd(value: Any) -> str:
-    text = _str(value)
+def _cwd(text: str) -> str:
     return unquote(text[len("file://") :]) if text.startswith("file://") else text
 
 
@@ -61,8 +67,10 @@ def _cwd(value: Any) -> str:
 _CAMEL_STATUSES = {"inProgress": ei.ItemStatus.IN_PROGRESS}
 
 
-def _status(value: Any, default: ei.ItemStatus) -> ei.ItemStatus:
-    if isinstance(value, str) and value in _CAMEL_STATUSES:
+def _status(value: str | UnsetType, default: ei.ItemStatus) -> ei.ItemStatus:
+    if not isinstance(value, str):
+        return default
+    if value in _CAMEL_STATUSES:
         return _CAMEL_STATUSES[value]
     try:
         return ei.ItemStatus(value)
@@ -70,47 +78,39 @@ def _status(value: Any, default: ei.ItemStatus) -> ei.ItemStatus:
         return default
 
 
-def _argv(value: Any) -> list[str]:
-    if isinstance(value, list):
-        return [str(part) for part in value]
-    return [value] if isinstance(value, str) else []
-
-
-def _changes(value: Any) -> list[ei.FileChangeEntry]:
+def _changes(changes: dict[str, FileChange]) -> list[ei.FileChangeEntry]:
     entries: list[ei.FileChangeEntry] = []
-    if not isinstance(value, dict):
-        return entries
-    for path, change in sorted(value.items()):
-        if not isinstance(change, dict):
-            continue
-        move = change.get("move_path")
-        entries.append(
-            ei.FileChangeEntry(
-                path=path,
-                kind=_str(change.get("type"), "update"),
-                content=change.get("content") if isinstance(change.get("content"), str) else None,
-                unified_diff=_str(change.get("unified_diff")) or None,
-                move_path=move if isinstance(move, str) else None,
-            )
-        )
+    for path, change in sorted(changes.items()):
+        if isinstance(change, AddFile):
+            entry = ei.FileChangeEntry(path, "add", content=change.content)
+        elif isinstance(change, DeleteFile):
+            entry = ei.FileChangeEntry(path, "delete", content=change.content)
+        else:
+            entry = ei.FileChangeEntry(path, "update", unified_diff=change.unified_diff or None,
+                                       move_path=change.move_path)
+        entries.append(entry)
     return entries
 
 
-def _text_parts(content: Any) -> str:
-    if not isinstance(content, list):
-        return ""
-    return "".join(
-        _str(part.get("text")) for part in content if isinstance(part, dict) and "text" in part
-    )
+def _mcp_outcome(result: Any) -> tuple[Any, str | None, bool]:
+    """An ``mcp_tool_call_end`` result (serde's ``Result``): the call's result, its error,
+    and whether it failed."""
+    value: Any = None
+    error: str | None = None
+    if isinstance(result, dict) and "Ok" in result:
+        value = result["Ok"]
+    elif isinstance(result, dict) and "Err" in result:
+        error = str(result["Err"])
+    failed = error is not None or (isinstance(value, dict) and bool(value.get("isError")))
+    return value, error, failed
 
 
 class ExecStream:
-    """Incremental fold: ``feed(type, payload)`` per rollout line, then ``finish()``."""
+    """Incremental fold: :meth:`feed_line` per rollout line, then :meth:`finish`."""
 
     def __init__(self) -> None:
-        self._meta: dict[str, Any] | None = None
-        self._context: dict[str, Any] = {}
-        self._model_hint = ""
+        self._meta: SessionMeta | None = None
+        self._context: TurnContext | None = None
         self._turn_open = False
         self._turn_announced = False
         self._turn_explicit = False
@@ -126,72 +126,70 @@ class ExecStream:
         self._writers = TurnWriters()
         # Why the approval policy refused a call, by call id (llmx's ``decision`` lines).
         self._refused_by_policy: dict[str, str] = {}
-        self._handlers: dict[str, Callable[[dict[str, Any], Notifications], None]] = {
-            "task_started": self._on_task_started,
-            "turn_started": self._on_task_started,
-            "task_complete": self._on_task_complete,
-            "turn_complete": self._on_task_complete,
-            "turn_aborted": self._on_turn_aborted,
-            "user_message": self._on_user_message,
-            "agent_message": self._on_agent_message,
-            "agent_reasoning": self._on_agent_reasoning,
-            "exec_command_begin": self._on_exec_begin,
-            "exec_command_end": self._on_exec_end,
-            "patch_apply_begin": self._on_patch_begin,
-            "patch_apply_end": self._on_patch_end,
-            "mcp_tool_call_begin": self._on_mcp_begin,
-            "mcp_tool_call_end": self._on_mcp_end,
-            "web_search_begin": self._on_web_search_begin,
-            "web_search_end": self._on_web_search_end,
-            "item_started": self._on_item_started,
-            "item_completed": self._on_item_completed,
-            "token_count": self._on_token_count,
-            "plan_update": self._on_plan_update,
-            "turn_diff": self._on_turn_diff,
-            "error": self._on_error,
-            "warning": self._on_notice,
-            "stream_error": self._on_notice,
-            "deprecation_notice": self._on_notice,
-            "background_event": self._on_notice,
-            "context_compacted": self._on_context_compacted,
-            "exec_approval_request": self._on_exec_approval,
-            "apply_patch_approval_request": self._on_patch_approval,
-            "elicitation_request": self._on_elicitation,
-            "mcp_startup_update": self._on_mcp_startup,
+        # One handler per payload type the fold reads; any other payload produces nothing.
+        handlers: dict[type[Any], Callable[[Any, Notifications], None]] = {
+            SessionMeta: self._on_session_meta,
+            WriterRecord: self._on_writer,
+            TurnContext: self._on_turn_context,
+            SubmissionRecord: self._on_submission,
+            EscalationRecord: self._on_escalation,
+            DecisionRecord: self._on_decision,
+            em.TaskStarted: self._on_task_started,
+            em.TurnStarted: self._on_task_started,
+            em.TaskComplete: self._on_task_complete,
+            em.TurnComplete: self._on_task_complete,
+            em.TurnAborted: self._on_turn_aborted,
+            em.UserMessage: self._on_user_message,
+            em.AgentMessage: self._on_agent_message,
+            em.AgentReasoning: self._on_agent_reasoning,
+            em.ExecCommandBegin: self._on_exec_begin,
+            em.ExecCommandEnd: self._on_exec_end,
+            em.PatchApplyBegin: self._on_patch_begin,
+            em.PatchApplyEnd: self._on_patch_end,
+            em.McpToolCallBegin: self._on_mcp_begin,
+            em.McpToolCallBeginE0: self._on_mcp_begin,
+            em.McpToolCallEnd: self._on_mcp_end,
+            em.McpToolCallEndE0: self._on_mcp_end,
+            em.WebSearchBegin: self._on_web_search_begin,
+            em.WebSearchEnd: self._on_web_search_end,
+            em.ItemStarted: self._on_item_started,
+            em.ItemCompleted: self._on_item_completed,
+            em.TokenCount: self._on_token_count,
+            em.TokenCountE0: self._on_token_count_e0,
+            em.PlanUpdate: self._on_plan_update,
+            em.TurnDiff: self._on_turn_diff,
+            em.ErrorEvent: self._on_error,
+            em.WarningEvent: self._on_warning,
+            em.StreamError: self._on_stream_error,
+            em.DeprecationNotice: self._on_deprecation,
+            em.BackgroundEvent: self._on_background,
+            em.ContextCompacted: self._on_context_compacted,
+            em.ExecApprovalRequest: self._on_exec_approval,
+            em.ApplyPatchApprovalRequest: self._on_patch_approval,
+            em.ElicitationRequest: self._on_elicitation,
+            em.McpStartupUpdate: self._on_mcp_startup,
         }
+        self._handlers = handlers
 
     # -- entry points -------------------------------------------------------------------
 
-    def feed(self, line_type: str, payload: Any) -> Notifications:
-        """Notifications caused by one rollout line (``type`` and ``payload`` of the line)."""
-        out: Notifications = []
-        if not isinstance(payload, dict):
-            return out
-        if line_type == "event_msg":
-            handler = self._handlers.get(_str(payload.get("type")))
-            if handler is not None:
-                handler(payload, out)
-        elif line_type == "session_meta":
-            if self._meta is None:  # the first one is canonical; forks copy their parent's
-                self._meta = payload
-            self._writers.on_meta(payload)
-        elif line_type == "writer":
-            self._writers.on_writer(payload)
-        elif line_type == "turn_context":
-            self._context = payload
-        elif line_type == "submission":
-            self._on_submission(payload, out)
-        elif line_type == "escalation":
-            self._on_escalation(payload, out)
-        elif line_type == "decision":
-            self._on_decision(payload, out)
-        return out
-
     def feed_line(self, line: RolloutLine) -> Notifications:
-        """:meth:`feed` for a decoded line; payloads of lines the fold ignores stay raw."""
+        """Notifications caused by one rollout line. Its payload is read as the schema's
+        type for its line type (and ``event_msg`` tag); one that does not fit it is read in
+        the tag's older shape if it has one, and otherwise produces nothing."""
+        out: Notifications = []
         if line.type not in CONSUMED_LINE_TYPES:
-            return []
-        return self.feed(line.type, _payload_decoder.decode(line.payload_raw))
+            return out
+        payload: Any = line.item()
+        if isinstance(payload, UnknownPayload):
+            payload = em.decode_older_event(payload.type, line.payload_raw)
+        elif isinstance(payload, em.TokenCount) and payload.info is None:
+            # E0's bare usage object also decodes as a ``token_count`` without ``info``.
+            payload = em.decode_older_event("token_count", line.payload_raw) or payload
+        handler = self._handlers.get(type(payload))
+        if handler is not None:
+            handler(payload, out)
+        return out
 
     def finish(self) -> Notifications:
         """Close what the log left open: an implicit (pre-``task_started``) turn completes;
@@ -204,8 +202,23 @@ class ExecStream:
 
     @property
     def thread_id(self) -> str:
-        meta = self._meta or {}
-        return _str(meta.get("id")) or _str(meta.get("session_id"))
+        meta = self._meta
+        if meta is None:
+            return ""
+        return meta.id or _str(meta.session_id)
+
+    # -- the thread's and the turn's settings -----------------------------------------------
+
+    def _on_session_meta(self, meta: SessionMeta, out: Notifications) -> None:
+        if self._meta is None:  # the first one is canonical; forks copy their parent's
+            self._meta = meta
+        self._writers.on_meta(program_of(meta.originator, meta.cli_version))
+
+    def _on_writer(self, writer: WriterRecord, out: Notifications) -> None:
+        self._writers.on_writer(program_of(writer.originator, writer.cli_version))
+
+    def _on_turn_context(self, context: TurnContext, out: Notifications) -> None:
+        self._context = context
 
     # -- turns --------------------------------------------------------------------------
 
@@ -224,7 +237,7 @@ class ExecStream:
             self._turn_announced = self._had_turn = True
             program = self._writers.current if self._turn_explicit else None
             program = program or self._writers.for_implicit_turn()
-            header = build_header(self._meta or {}, self._context, self._model_hint, program)
+            header = build_header(self._meta, self._context, program)
             out.append(ei.TurnStarted(self._turn_id, self.thread_id, header))
 
     def _end_turn(
@@ -234,18 +247,17 @@ class ExecStream:
         out.append(ei.TurnEnded(self._turn_id, status, error, self._last_agent_message))
         self._turn_open = False
 
-    def _on_task_started(self, payload: dict[str, Any], out: Notifications) -> None:
+    def _on_task_started(self, started: em.TaskStarted, out: Notifications) -> None:
         if self._turn_open:
             self._end_turn(out, ei.TurnStatus.UNFINISHED)
         self._writers.on_turn_started()
-        self._open_turn(_str(payload.get("turn_id")), explicit=True)
+        self._open_turn(started.turn_id, explicit=True)
 
-    def _on_task_complete(self, payload: dict[str, Any], out: Notifications) -> None:
-        error = payload.get("error")
+    def _on_task_complete(self, complete: em.TaskComplete, out: Notifications) -> None:
+        error = complete.error
         message = _str(error.get("message")) if isinstance(error, dict) else None
-        last = payload.get("last_agent_message")
-        if isinstance(last, str):
-            self._last_agent_message = last
+        if complete.last_agent_message is not None:
+            self._last_agent_message = complete.last_agent_message
         if message is not None and self._turn_error is None:
             # The error notification itself is not persisted; the failed turn carries it.
             self._announce(out)
@@ -256,7 +268,7 @@ class ExecStream:
         else:
             self._end_turn(out, ei.TurnStatus.COMPLETED)
 
-    def _on_turn_aborted(self, payload: dict[str, Any], out: Notifications) -> None:
+    def _on_turn_aborted(self, aborted: em.TurnAborted, out: Notifications) -> None:
         self._end_turn(out, ei.TurnStatus.INTERRUPTED)
 
     # -- messages (deduplicated between the two representations by text) ------------------
@@ -267,8 +279,8 @@ class ExecStream:
         self._message_counts[(source, kind, text)] = mine
         return mine > self._message_counts.get((1 - source, kind, text), 0)
 
-    def _on_user_message(self, payload: dict[str, Any], out: Notifications) -> None:
-        self._user_text(_LEGACY, _str(payload.get("message")), "", out)
+    def _on_user_message(self, message: em.UserMessage, out: Notifications) -> None:
+        self._user_text(_LEGACY, message.message, "", out)
 
     def _user_text(self, source: int, text: str, item_id: str, out: Notifications) -> None:
         if self._turn_open and not self._turn_explicit and self._turn_announced:
@@ -283,16 +295,15 @@ class ExecStream:
             self._announce(out)
             out.append(ei.ItemCompleted(ei.AgentMessageItem(item_id, text)))
 
-    def _on_agent_message(self, payload: dict[str, Any], out: Notifications) -> None:
-        self._agent_text(_LEGACY, _str(payload.get("message")), "", out)
+    def _on_agent_message(self, message: em.AgentMessage, out: Notifications) -> None:
+        self._agent_text(_LEGACY, message.message, "", out)
 
-    def _on_agent_reasoning(self, payload: dict[str, Any], out: Notifications) -> None:
-        text = _str(payload.get("text"))
-        if self._message(_LEGACY, "reasoning", text):
+    def _on_agent_reasoning(self, reasoning: em.AgentReasoning, out: Notifications) -> None:
+        if self._message(_LEGACY, "reasoning", reasoning.text):
             self._announce(out)
-            out.append(ei.ItemCompleted(ei.ReasoningItem("", [text])))
+            out.append(ei.ItemCompleted(ei.ReasoningItem("", [reasoning.text])))
 
-    def _on_context_compacted(self, payload: dict[str, Any], out: Notifications) -> None:
+    def _on_context_compacted(self, event: em.ContextCompacted, out: Notifications) -> None:
         if self._message(_LEGACY, "compaction", ""):
             self._announce(out)
             out.append(ei.ItemCompleted(ei.CompactionItem("")))
@@ -330,110 +341,87 @@ class ExecStream:
         if self._source_has_turn_diffs:
             return
         if self._diff is None:
-            self._diff = TurnDiffTracker(_str(self._context.get("cwd")))
+            self._diff = TurnDiffTracker(self._context.cwd if self._context else "")
         self._diff.apply(item.changes)
         diff = self._diff.render()
         if diff.strip():
             out.append(ei.TurnDiffUpdated(diff))
 
-    def _on_exec_begin(self, payload: dict[str, Any], out: Notifications) -> None:
+    def _on_exec_begin(self, begin: em.ExecCommandBegin, out: Notifications) -> None:
         item = ei.CommandItem(
-            _str(payload.get("call_id")),
-            _argv(payload.get("command")),
-            _cwd(payload.get("cwd")),
-            ei.ItemStatus.IN_PROGRESS,
+            begin.call_id, list(begin.command), _cwd(begin.cwd), ei.ItemStatus.IN_PROGRESS
         )
         self._start(item, out)
 
-    def _on_exec_end(self, payload: dict[str, Any], out: Notifications) -> None:
-        exit_code = payload.get("exit_code")
-        code = exit_code if isinstance(exit_code, int) else None
-        default = ei.ItemStatus.COMPLETED if code == 0 else ei.ItemStatus.FAILED
-        output = payload.get("aggregated_output")
-        if not isinstance(output, str):
-            output = _str(payload.get("stdout")) + _str(payload.get("stderr"))
+    def _on_exec_end(self, end: em.ExecCommandEnd, out: Notifications) -> None:
+        default = ei.ItemStatus.COMPLETED if end.exit_code == 0 else ei.ItemStatus.FAILED
         item = ei.CommandItem(
-            _str(payload.get("call_id")),
-            _argv(payload.get("command")),
-            _cwd(payload.get("cwd")),
-            _status(payload.get("status"), default),
-            output,
-            code,
-            _duration_ms(payload.get("duration")),
+            end.call_id,
+            list(end.command),
+            _cwd(end.cwd),
+            _status(end.status, default),
+            # E0 wrote only ``stdout`` and ``stderr``.
+            end.aggregated_output or end.stdout + end.stderr,
+            end.exit_code,
+            _duration_ms(end.duration),
         )
         self._complete(item, out)
 
-    def _on_patch_begin(self, payload: dict[str, Any], out: Notifications) -> None:
+    def _on_patch_begin(self, begin: em.PatchApplyBegin, out: Notifications) -> None:
         item = ei.FileChangeItem(
-            _str(payload.get("call_id")),
-            _changes(payload.get("changes")),
-            ei.ItemStatus.IN_PROGRESS,
+            begin.call_id, _changes(begin.changes), ei.ItemStatus.IN_PROGRESS
         )
         self._start(item, out)
 
-    def _on_patch_end(self, payload: dict[str, Any], out: Notifications) -> None:
-        default = ei.ItemStatus.COMPLETED if payload.get("success") else ei.ItemStatus.FAILED
-        item = ei.FileChangeItem(
-            _str(payload.get("call_id")),
-            _changes(payload.get("changes")),
-            _status(payload.get("status"), default),
-        )
+    def _on_patch_end(self, end: em.PatchApplyEnd, out: Notifications) -> None:
+        default = ei.ItemStatus.COMPLETED if end.success else ei.ItemStatus.FAILED
+        item = ei.FileChangeItem(end.call_id, _changes(end.changes), _status(end.status, default))
         self._complete(item, out)
 
-    def _on_mcp_begin(self, payload: dict[str, Any], out: Notifications) -> None:
-        invocation = payload.get("invocation")
-        inv = invocation if isinstance(invocation, dict) else payload
+    def _on_mcp_begin(
+        self, begin: em.McpToolCallBegin | em.McpToolCallBeginE0, out: Notifications
+    ) -> None:
+        inv = begin.invocation if isinstance(begin, em.McpToolCallBegin) else begin
+        arguments = None if isinstance(inv.arguments, UnsetType) else inv.arguments
         item = ei.McpToolCallItem(
-            _str(payload.get("call_id")),
-            _str(inv.get("server")),
-            _str(inv.get("tool")),
-            inv.get("arguments"),
-            ei.ItemStatus.IN_PROGRESS,
+            begin.call_id, inv.server, inv.tool, arguments, ei.ItemStatus.IN_PROGRESS
         )
         self._start(item, out)
 
-    def _on_mcp_end(self, payload: dict[str, Any], out: Notifications) -> None:
-        invocation = payload.get("invocation")
-        inv = invocation if isinstance(invocation, dict) else payload
-        raw = payload.get("result")
-        result: Any = None
-        error: str | None = None
-        if isinstance(raw, dict) and "Ok" in raw:
-            result = raw["Ok"]
-        elif isinstance(raw, dict) and "Err" in raw:
-            error = str(raw["Err"])
-        failed = error is not None or (isinstance(result, dict) and bool(result.get("isError")))
+    def _on_mcp_end(
+        self, end: em.McpToolCallEnd | em.McpToolCallEndE0, out: Notifications
+    ) -> None:
+        inv = end.invocation if isinstance(end, em.McpToolCallEnd) else end
+        arguments = None if isinstance(inv.arguments, UnsetType) else inv.arguments
+        result, error, failed = _mcp_outcome(end.result)
         item = ei.McpToolCallItem(
-            _str(payload.get("call_id")),
-            _str(inv.get("server")),
-            _str(inv.get("tool")),
-            inv.get("arguments"),
+            end.call_id,
+            inv.server,
+            inv.tool,
+            arguments,
             ei.ItemStatus.FAILED if failed else ei.ItemStatus.COMPLETED,
             result,
             error,
-            _duration_ms(payload.get("duration")),
+            _duration_ms(end.duration),
         )
         self._complete(item, out)
 
-    def _on_web_search_begin(self, payload: dict[str, Any], out: Notifications) -> None:
-        self._start(ei.WebSearchItem(_str(payload.get("call_id")), ""), out)
+    def _on_web_search_begin(self, begin: em.WebSearchBegin, out: Notifications) -> None:
+        self._start(ei.WebSearchItem(begin.call_id, ""), out)
 
-    def _on_web_search_end(self, payload: dict[str, Any], out: Notifications) -> None:
-        item = ei.WebSearchItem(
-            _str(payload.get("call_id")), _str(payload.get("query")), payload.get("action")
-        )
-        self._complete(item, out)
+    def _on_web_search_end(self, end: em.WebSearchEnd, out: Notifications) -> None:
+        action = None if isinstance(end.action, UnsetType) else end.action
+        self._complete(ei.WebSearchItem(end.call_id, end.query, action), out)
 
     # -- paginated turn items -------------------------------------------------------------
 
-    def _on_item_started(self, payload: dict[str, Any], out: Notifications) -> None:
-        item = _turn_item(payload.get("item"))
+    def _on_item_started(self, started: em.ItemStarted, out: Notifications) -> None:
+        item = _exec_item(started.item)
         if isinstance(item, _TOOL_ITEMS):
             self._start(item, out)
 
-    def _on_item_completed(self, payload: dict[str, Any], out: Notifications) -> None:
-        raw = payload.get("item")
-        item = _turn_item(raw)
+    def _on_item_completed(self, completed: em.ItemCompleted, out: Notifications) -> None:
+        item = _exec_item(completed.item)
         if item is None:
             return
         if isinstance(item, ei.UserMessageItem):
@@ -455,184 +443,178 @@ class ExecStream:
             already = bool(item.id) and item.id in self._completed
             self._complete(item, out)
             if not already:
-                self._refusal(item, raw, out)
+                self._refusal(item, completed.item, out)
 
-    def _refusal(self, item: ei.ExecItem, raw: Any, out: Notifications) -> None:
+    def _refusal(self, item: ei.ExecItem, source: ti.TurnItem, out: Notifications) -> None:
         """Say why a call did nothing when nobody was asked about it: the policy's
         refusal, or the error of a patch that failed (verification included)."""
         reason = self._refused_by_policy.pop(item.id, None)
         if reason is not None:
             out.append(ei.Refusal(item.id, reason))
         elif isinstance(item, ei.FileChangeItem) and item.status is ei.ItemStatus.FAILED:
-            error = _str(raw.get("stderr")).strip() if isinstance(raw, dict) else ""
+            error = _str(source.stderr).strip() if isinstance(source, ti.FileChangeItem) else ""
             if error:
                 out.append(ei.Refusal(item.id, error))
 
     # -- accounting and notices -----------------------------------------------------------
 
-    def _on_token_count(self, payload: dict[str, Any], out: Notifications) -> None:
-        info = payload.get("info")
-        if isinstance(info, dict):
-            total = info.get("total_token_usage")
-        elif "input_tokens" in payload:  # the earliest era: a bare usage object
-            total = payload
-        else:
-            return
-        if not isinstance(total, dict):
-            return
+    def _on_token_count(self, count: em.TokenCount, out: Notifications) -> None:
+        if count.info is not None:
+            self._usage(count.info.total_token_usage, out)
 
-        def count(key: str) -> int:
-            value = total.get(key, 0)
-            return value if isinstance(value, int) else 0
+    def _on_token_count_e0(self, count: em.TokenCountE0, out: Notifications) -> None:
+        self._usage(count, out)
 
+    def _usage(self, total: TokenUsage | em.TokenCountE0, out: Notifications) -> None:
+        cache_write = total.cache_write_input_tokens
         out.append(
             ei.UsageUpdated(
-                count("input_tokens"),
-                count("cached_input_tokens"),
-                count("cache_write_input_tokens"),
-                count("output_tokens"),
-                count("reasoning_output_tokens"),
+                total.input_tokens,
+                total.cached_input_tokens,
+                cache_write if isinstance(cache_write, int) else 0,
+                total.output_tokens,
+                total.reasoning_output_tokens,
             )
         )
 
-    def _on_plan_update(self, payload: dict[str, Any], out: Notifications) -> None:
+    def _on_plan_update(self, update: em.PlanUpdate, out: Notifications) -> None:
         steps: list[ei.PlanStep] = []
-        for step in payload.get("plan") or []:
-            if isinstance(step, dict):
-                status = _str(step.get("status"), "pending").replace("inProgress", "in_progress")
-                try:
-                    parsed = ei.PlanStepStatus(status)
-                except ValueError:
-                    parsed = ei.PlanStepStatus.PENDING
-                steps.append(ei.PlanStep(_str(step.get("step")), parsed))
-        explanation = payload.get("explanation")
+        for step in update.plan:
+            try:
+                status = ei.PlanStepStatus(step.status.replace("inProgress", "in_progress"))
+            except ValueError:
+                status = ei.PlanStepStatus.PENDING
+            steps.append(ei.PlanStep(step.step, status))
+        explanation = update.explanation
         self._announce(out)
         out.append(ei.PlanUpdated(explanation if isinstance(explanation, str) else None, steps))
 
-    def _on_turn_diff(self, payload: dict[str, Any], out: Notifications) -> None:
+    def _on_turn_diff(self, diff: em.TurnDiff, out: Notifications) -> None:
         self._source_has_turn_diffs = True
-        diff = _str(payload.get("unified_diff"))
-        if diff.strip():
+        if diff.unified_diff.strip():
             self._announce(out)
-            out.append(ei.TurnDiffUpdated(diff))
+            out.append(ei.TurnDiffUpdated(diff.unified_diff))
 
-    def _on_error(self, payload: dict[str, Any], out: Notifications) -> None:
-        message = _str(payload.get("message"))
+    def _on_error(self, error: em.ErrorEvent, out: Notifications) -> None:
         self._announce(out)
-        self._turn_error = message
-        out.append(ei.Notice(ei.NoticeKind.ERROR, message))
+        self._turn_error = error.message
+        out.append(ei.Notice(ei.NoticeKind.ERROR, error.message))
 
-    def _on_notice(self, payload: dict[str, Any], out: Notifications) -> None:
-        kind = _str(payload.get("type"))
+    def _on_warning(self, warning: em.WarningEvent, out: Notifications) -> None:
         self._announce(out)
-        if kind == "deprecation_notice":
-            details = payload.get("details")
-            summary = _str(payload.get("summary"))
-            text = details if isinstance(details, str) else None
-            out.append(ei.Notice(ei.NoticeKind.DEPRECATION, summary, text))
-            return
-        message = _str(payload.get("message"))
-        if kind == "stream_error":
-            details = _str(payload.get("additional_details")).strip()
-            text = f"{message} ({details})" if details else message
-            out.append(ei.Notice(ei.NoticeKind.STREAM_ERROR, text))
-        elif kind == "background_event":
-            out.append(ei.Notice(ei.NoticeKind.BACKGROUND, message))
-        else:
-            out.append(ei.Notice(ei.NoticeKind.WARNING, message))
+        out.append(ei.Notice(ei.NoticeKind.WARNING, warning.message))
+
+    def _on_stream_error(self, error: em.StreamError, out: Notifications) -> None:
+        self._announce(out)
+        details = _str(error.additional_details).strip()
+        text = f"{error.message} ({details})" if details else error.message
+        out.append(ei.Notice(ei.NoticeKind.STREAM_ERROR, text))
+
+    def _on_deprecation(self, notice: em.DeprecationNotice, out: Notifications) -> None:
+        self._announce(out)
+        details = notice.details if isinstance(notice.details, str) else None
+        out.append(ei.Notice(ei.NoticeKind.DEPRECATION, notice.summary, details))
+
+    def _on_background(self, event: em.BackgroundEvent, out: Notifications) -> None:
+        self._announce(out)
+        out.append(ei.Notice(ei.NoticeKind.BACKGROUND, event.message))
 
     # -- approvals ------------------------------------------------------------------------
 
-    def _on_exec_approval(self, payload: dict[str, Any], out: Notifications) -> None:
-        reason = payload.get("reason")
+    def _on_exec_approval(self, request: em.ExecApprovalRequest, out: Notifications) -> None:
+        reason = request.reason
         self._announce(out)
         out.append(
             ei.ApprovalRequested(
-                _str(payload.get("approval_id")) or _str(payload.get("call_id")),
+                _str(request.approval_id) or request.call_id,
                 "command",
-                join_command(_argv(payload.get("command"))),
-                _cwd(payload.get("cwd")) or None,
+                join_command(list(request.command)),
+                _cwd(request.cwd) or None,
                 reason if isinstance(reason, str) else None,
             )
         )
 
-    def _on_patch_approval(self, payload: dict[str, Any], out: Notifications) -> None:
-        reason = payload.get("reason")
-        paths = ", ".join(change.path for change in _changes(payload.get("changes")))
+    def _on_patch_approval(
+        self, request: em.ApplyPatchApprovalRequest, out: Notifications
+    ) -> None:
+        reason = request.reason
+        paths = ", ".join(change.path for change in _changes(request.changes))
         self._announce(out)
         out.append(
             ei.ApprovalRequested(
-                _str(payload.get("call_id")), "patch", paths, None,
+                request.call_id, "patch", paths, None,
                 reason if isinstance(reason, str) else None,
             )
         )
 
-    def _on_submission(self, payload: dict[str, Any], out: Notifications) -> None:
+    def _on_submission(self, submission: SubmissionRecord, out: Notifications) -> None:
         """llmx's own ``submission`` lines: approval answers are shown; a ``user_turn``
         carries the settings the turn runs with, which the header shows until the turn's
         ``turn_context`` (written when the model has the turn, so never for a turn that
         failed before it reached the model) confirms them."""
-        op = payload.get("op")
-        if not isinstance(op, dict):
+        op = submission.op
+        if isinstance(op, UserTurn):
+            self._context = TurnContext(
+                cwd=op.cwd,
+                approval_policy=op.approval_policy,
+                sandbox_policy=op.sandbox_policy,
+                model=op.model,
+                summary=op.summary,
+                effort=op.effort,
+            )
             return
-        kind = op.get("type")
-        if kind == "user_turn":
-            self._context = {
-                key: op[key] for key in _TURN_SETTINGS if op.get(key) is not None
-            }
-            return
-        subjects = {"exec_approval": "command", "patch_approval": "patch"}
-        if kind in subjects:
-            call_id, subject = _str(op.get("id")), subjects[str(kind)]
-        elif kind == "resolve_elicitation":
-            call_id, subject = str(op.get("request_id", "")), "mcp"
+        if isinstance(op, ExecApproval):
+            call_id, subject, decision = op.id, "command", op.decision
+        elif isinstance(op, PatchApproval):
+            call_id, subject, decision = op.id, "patch", op.decision
+        elif isinstance(op, ResolveElicitation):
+            call_id, subject, decision = str(op.request_id), "mcp", op.decision
         else:
             return
-        decision = op.get("decision")
         if isinstance(decision, dict):  # {"approved_execpolicy_amendment": {...}}
             decision = next(iter(decision), "")
+        decided_by = submission.decided_by
         self._announce(out)
         out.append(ei.ApprovalDecided(call_id, _str(decision), subject,
-                                      _str(payload.get("decided_by")) or None))
+                                      None if isinstance(decided_by, UnsetType)
+                                      else decided_by.value))
 
-    def _on_decision(self, payload: dict[str, Any], out: Notifications) -> None:
+    def _on_decision(self, decision: DecisionRecord, out: Notifications) -> None:
         """llmx's ``decision`` lines. An answered question was shown with its
         submission; one nobody was asked is shown here: a session's earlier approval as
         an approval, a refusal by the policy with the call it refused."""
-        if "submission_id" in payload:
+        if isinstance(decision.submission_id, str):
             return
-        call_id, decision = _str(payload.get("call_id")), _str(payload.get("decision"))
-        decided_by = _str(payload.get("decided_by")) or None
-        if decision in ("approved", "approved_for_session"):
+        if decision.decision in ("approved", "approved_for_session"):
             self._announce(out)
-            out.append(ei.ApprovalDecided(call_id, decision, _str(payload.get("subject")),
-                                          decided_by))
+            out.append(ei.ApprovalDecided(decision.call_id, decision.decision, decision.subject,
+                                          decision.decided_by.value))
         else:
-            reason = _str(payload.get("reason"))
-            self._refused_by_policy[call_id] = reason or f"{decision} by the approval policy"
+            reason = _str(decision.reason)
+            self._refused_by_policy[decision.call_id] = (
+                reason or f"{decision.decision} by the approval policy"
+            )
 
-    def _on_escalation(self, payload: dict[str, Any], out: Notifications) -> None:
-        mode = _str(payload.get("mode"), "unsandboxed")
-        approver = _str(payload.get("approved_by"))
+    def _on_escalation(self, escalation: EscalationRecord, out: Notifications) -> None:
+        mode = escalation.mode.value
+        approver = escalation.approved_by.value
         permissions = f"{mode}, approved by {approver}" if approver else mode
-        reason = payload.get("reason")
+        reason = escalation.reason
+        command = [] if isinstance(escalation.command, UnsetType) else escalation.command
         self._announce(out)
         out.append(
             ei.EscalationRecorded(
-                _str(payload.get("call_id")),
-                join_command(_argv(payload.get("command"))),
+                escalation.call_id,
+                join_command(command),
                 permissions,
                 reason if isinstance(reason, str) else None,
             )
         )
 
-    def _on_mcp_startup(self, payload: dict[str, Any], out: Notifications) -> None:
+    def _on_mcp_startup(self, update: em.McpStartupUpdate, out: Notifications) -> None:
         """A configured MCP server's state as a turn first saw it: a server still starting
         or failed is a warning (its tools are missing from the request), a ready one a note."""
-        status = payload.get("status")
-        state = _str(status.get("state")) if isinstance(status, dict) else ""
-        error = _str(status.get("error")) if isinstance(status, dict) else ""
-        server = _str(payload.get("server") or payload.get("server_name"))
+        state, server = update.status.state, update.server
         self._announce(out)
         if state == "ready":
             out.append(ei.Notice(ei.NoticeKind.BACKGROUND, f"mcp: {server} ready"))
@@ -645,19 +627,16 @@ class ExecStream:
         elif state == "failed":
             out.append(ei.Notice(
                 ei.NoticeKind.WARNING,
-                f"MCP server `{server}` failed to start: {error}; its tools are not offered",
+                f"MCP server `{server}` failed to start: {_str(update.status.error)}; "
+                "its tools are not offered",
             ))
 
-    def _on_elicitation(self, payload: dict[str, Any], out: Notifications) -> None:
+    def _on_elicitation(self, request: em.ElicitationRequest, out: Notifications) -> None:
         self._announce(out)
         # The question: ``message`` (older Codex, llmx) or ``request.message`` (newer Codex).
-        request = payload.get("request")
-        message = _str(payload.get("message")) or (
-            _str(request.get("message")) if isinstance(request, dict) else "")
         out.append(
             ei.ApprovalRequested(
-                str(payload.get("id", "")), "mcp", _str(payload.get("server_name")), None,
-                message or None,
+                str(request.id), "mcp", request.server_name, None, request.text() or None
             )
         )
 
@@ -676,53 +655,46 @@ def _as_started(item: ei.ExecItem) -> ei.ExecItem:
     return item
 
 
-def _turn_item(raw: Any) -> ei.ExecItem | None:
-    """A Codex ``TurnItem`` (PascalCase tag) as an exec item; None for kinds exec ignores."""
-    if not isinstance(raw, dict):
-        return None
-    kind = raw.get("type")
-    item_id = _str(raw.get("id"))
-    if kind == "UserMessage":
-        return ei.UserMessageItem(item_id, _text_parts(raw.get("content")))
-    if kind == "AgentMessage":
-        return ei.AgentMessageItem(item_id, _text_parts(raw.get("content")))
-    if kind == "Reasoning":
-        summary = [s for s in raw.get("summary_text") or [] if isinstance(s, str)]
-        content = [s for s in raw.get("raw_content") or [] if isinstance(s, str)]
-        return ei.ReasoningItem(item_id, summary, content)
-    if kind == "CommandExecution":
-        exit_code = raw.get("exit_code")
+def _exec_item(item: ti.TurnItem) -> ei.ExecItem | None:
+    """A Codex ``TurnItem`` as an exec item; None for kinds exec ignores."""
+    if isinstance(item, ti.UserMessageItem):
+        return ei.UserMessageItem(item.id, item.text())
+    if isinstance(item, ti.AgentMessageItem):
+        return ei.AgentMessageItem(item.id, item.text())
+    if isinstance(item, ti.ReasoningItem):
+        return ei.ReasoningItem(item.id, list(item.summary_text), list(item.raw_content))
+    if isinstance(item, ti.CommandExecutionItem):
+        output = item.aggregated_output
+        exit_code = item.exit_code
         return ei.CommandItem(
-            item_id,
-            _argv(raw.get("command")),
-            _cwd(raw.get("cwd")),
-            _status(raw.get("status"), ei.ItemStatus.COMPLETED),
-            _str(raw.get("aggregated_output")) if "aggregated_output" in raw else None,
-            exit_code if isinstance(exit_code, int) else None,
-            _duration_ms(raw.get("duration")),
+            item.id,
+            list(item.command),
+            _cwd(item.cwd),
+            _status(item.status, ei.ItemStatus.COMPLETED),
+            None if isinstance(output, UnsetType) else output,
+            None if isinstance(exit_code, UnsetType) else exit_code,
+            _duration_ms(item.duration),
         )
-    if kind == "FileChange":
+    if isinstance(item, ti.FileChangeItem):
         return ei.FileChangeItem(
-            item_id,
-            _changes(raw.get("changes")),
-            _status(raw.get("status"), ei.ItemStatus.COMPLETED),
+            item.id, _changes(item.changes), _status(item.status, ei.ItemStatus.COMPLETED)
         )
-    if kind == "McpToolCall":
-        error = raw.get("error")
+    if isinstance(item, ti.McpToolCallItem):
+        result, error = item.result, item.error
         return ei.McpToolCallItem(
-            item_id,
-            _str(raw.get("server")),
-            _str(raw.get("tool")),
-            raw.get("arguments"),
-            _status(raw.get("status"), ei.ItemStatus.COMPLETED),
-            raw.get("result"),
-            _str(error.get("message")) if isinstance(error, dict) else None,
-            _duration_ms(raw.get("duration")),
+            item.id,
+            item.server,
+            item.tool,
+            item.arguments,
+            _status(item.status, ei.ItemStatus.COMPLETED),
+            None if isinstance(result, UnsetType) else result,
+            None if isinstance(error, UnsetType) else error.message,
+            _duration_ms(item.duration),
         )
-    if kind == "WebSearch":
-        return ei.WebSearchItem(item_id, _str(raw.get("query")), raw.get("action"))
-    if kind == "Plan":
-        return ei.PlanItem(item_id, _str(raw.get("text")))
-    if kind == "ContextCompaction":
-        return ei.CompactionItem(item_id)
+    if isinstance(item, ti.WebSearchItem):
+        return ei.WebSearchItem(item.id, item.query, item.action)
+    if isinstance(item, ti.PlanItem):
+        return ei.PlanItem(item.id, item.text)
+    if isinstance(item, ti.ContextCompactionItem):
+        return ei.CompactionItem(item.id)
     return None
