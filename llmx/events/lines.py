@@ -226,6 +226,16 @@ class RolloutLine:
         typed: RolloutItem | UnknownPayload = self._typed
         return typed
 
+    def read_item(self) -> RolloutItem | UnknownPayload:
+        """The typed payload like :meth:`item`, but not kept on the line: a fold that reads
+        each line once spares the memory, and the garbage collector its passes over it
+        (a third of the exec fold's time on a long file)."""
+        typed = self._typed
+        if typed is None:
+            return decode_payload(self.type, self.payload_raw)
+        found: RolloutItem | UnknownPayload = typed
+        return found
+
     def payload_as(self, target: type[T] | Any) -> T | UnknownPayload:
         """Decode the payload as ``target`` (a Struct or a union such as ``EventMsg``)."""
         current = self._typed
@@ -299,9 +309,14 @@ def _matches(value: Any, target: Any) -> bool:
         return False
 
 
-def _decode_as(line_type: str, payload_raw: bytes, target: Any) -> Any:
+def _decode_as(
+    line_type: str,
+    payload_raw: bytes,
+    target: Any,
+    decoder: msgspec.json.Decoder[Any] | None = None,
+) -> Any:
     try:
-        return _decoder(target).decode(payload_raw)
+        return (decoder or _decoder(target)).decode(payload_raw)
     except DECODE_ERRORS as exc:
         tag: str | None = None
         try:
@@ -338,8 +353,15 @@ def decode_payload(line_type: str, payload_raw: bytes) -> RolloutItem | UnknownP
     target = PAYLOAD_TYPES.get(line_type)
     if target is None:
         return UnknownPayload(line_type, None, payload_raw)
-    result: RolloutItem | UnknownPayload = _decode_as(line_type, payload_raw, target)
+    # Found by the line type: hashing a union as large as ``EventMsg`` takes microseconds.
+    decoder = _payload_decoders.get(line_type)
+    if decoder is None:
+        decoder = _payload_decoders[line_type] = _decoder(target)
+    result: RolloutItem | UnknownPayload = _decode_as(line_type, payload_raw, target, decoder)
     return result
+
+
+_payload_decoders: dict[str, msgspec.json.Decoder[Any]] = {}
 
 
 def decode_line(raw: bytes) -> RolloutLine:

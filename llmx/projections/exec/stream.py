@@ -180,7 +180,7 @@ class ExecStream:
         out: Notifications = []
         if line.type not in CONSUMED_LINE_TYPES:
             return out
-        payload: Any = line.item()
+        payload: Any = line.read_item()
         if isinstance(payload, UnknownPayload):
             payload = em.decode_older_event(payload.type, line.payload_raw)
         elif isinstance(payload, em.TokenCount) and payload.info is None:
