@@ -16,12 +16,12 @@ bounded time for the worker and reports what did not arrive.
 from __future__ import annotations
 
 import contextlib
-import json
 import queue
 import threading
 import time
 from typing import TYPE_CHECKING, NamedTuple
 
+from llmx.events.lines import LineError, decode_line
 from llmx.projections.otel_fold import FoldOptions, OtelFold, Record, SpanRecord
 
 if TYPE_CHECKING:
@@ -213,10 +213,10 @@ _CLOSE = ("", b"\0close")
 
 def _feed(fold: OtelFold, line: bytes) -> list[Record]:
     try:
-        decoded = json.loads(line)
-    except ValueError:
+        decoded = decode_line(line.rstrip(b"\r\n"))
+    except LineError:
         return []
-    return fold.feed(decoded) if isinstance(decoded, dict) else []
+    return fold.feed(decoded)
 
 
 def _ends_turn(record: Record) -> bool:

@@ -38,6 +38,30 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+import msgspec
+from msgspec import UNSET, UnsetType
+
+from llmx.events import event_msgs as em
+from llmx.events import response_items as ri
+from llmx.events.lines import RolloutLine
+from llmx.events.nesting import DECODE_ERRORS
+from llmx.events.ops import ExecApproval, PatchApproval
+from llmx.events.primitives import TextInput, TokenUsage
+from llmx.events.records import (
+    ModelRequestRecord,
+    RequestAttempt,
+    SessionMeta,
+    SubmissionRecord,
+    TurnContextHead,
+)
+from llmx.events.turn_items import (
+    AgentMessageItem,
+    CommandExecutionItem,
+    FileChangeItem,
+    McpToolCallItem,
+    UserMessageItem,
+)
+
 REDACTED = "[REDACTED]"
 
 
@@ -100,9 +124,11 @@ def trace_id_of(thread_id: str) -> int:
                               "big")
 
 
-_TOOL_KINDS = {"CommandExecution": "command", "FileChange": "patch", "McpToolCall": "mcp"}
+_TOOL_KINDS: dict[type[Any], str] = {
+    CommandExecutionItem: "command", FileChangeItem: "patch", McpToolCallItem: "mcp"}
 _CALLS = ("function_call", "custom_tool_call", "local_shell_call")
 _OUTPUTS = ("function_call_output", "custom_tool_call_output")
+_item_head_decoder = msgspec.json.Decoder(ri.ResponseItemHead)
 _DENIED = ("denied", "abort")
 _PEOPLE = ("user", "client", "preset")
 
@@ -112,7 +138,7 @@ class _Response(NamedTuple):
     it in files llmx wrote since it records them."""
 
     at: int
-    usage: dict[str, Any]
+    usage: TokenUsage
 
 
 class _Turn:
@@ -140,7 +166,7 @@ class _Call:
 
 
 class OtelFold:
-    """Feed lines (decoded JSON objects) oldest first; each call returns the records that
+    """Feed lines oldest first; each call returns the records that
     became complete; :meth:`finish` closes the thread span."""
 
     def __init__(self, options: FoldOptions) -> None:
@@ -182,12 +208,9 @@ class OtelFold:
 
     # -- the fold ----------------------------------------------------------------------
 
-    def feed(self, line: dict[str, Any]) -> list[Record]:
-        kind = line.get("type")
-        payload = line.get("payload")
-        if not isinstance(payload, dict):
-            return []
-        at = _ns(line.get("timestamp"))
+    def feed(self, line: RolloutLine) -> list[Record]:
+        kind = line.type
+        at = _ns(line.timestamp)
         if at:
             self.first_ns = self.first_ns or at
             self.last_ns = max(self.last_ns, at)
@@ -195,54 +218,68 @@ class OtelFold:
         if turn is not None and turn.response is not None and kind != "model_request":
             # A response without its model_request line (a file written before llmx
             # recorded them, or by Codex): it ends here, with what the file tells.
-            return self._request_done(turn, None) + self._line(kind, payload, at)
-        return self._line(kind, payload, at)
+            return self._request_done(turn, None) + self._line(line, at)
+        return self._line(line, at)
 
-    def _line(self, kind: Any, payload: dict[str, Any], at: int) -> list[Record]:
+    def _line(self, line: RolloutLine, at: int) -> list[Record]:
+        """The records of one line; its payload is read as the schema's type for its line
+        (``response_item``: the head, and a call's full item); one that does not fit it
+        gives none."""
+        kind = line.type
         if kind == "session_meta":
-            return self._meta(payload, at)
+            meta = line.read_item()
+            return self._meta(meta, at) if isinstance(meta, SessionMeta) else []
         if not self.thread_id:
             return []
         if kind == "turn_context":
-            self.model = str(payload.get("model") or self.model)
+            context = line.payload_as(TurnContextHead)
+            if isinstance(context, TurnContextHead):
+                self.model = context.model or self.model
             return []
         if kind == "event_msg":
-            return self._event(payload, at)
+            return self._event(line.read_item(), at)
         if kind == "response_item":
-            return self._item(payload, at)
+            return self._item(line, at)
         if kind == "submission":
-            return self._submission(payload, at)
+            submission = line.read_item()
+            if isinstance(submission, SubmissionRecord):
+                return self._submission(submission, at)
+            return []
         if kind == "model_request" and self.turn is not None:
-            return self._request_done(self.turn, payload, at)
+            exchange = line.read_item()
+            if isinstance(exchange, ModelRequestRecord):
+                return self._request_done(self.turn, exchange, at)
         return []
 
-    def _meta(self, meta: dict[str, Any], at: int) -> list[Record]:
-        if self.thread_id or not isinstance(meta.get("id"), str):
+    def _meta(self, meta: SessionMeta, at: int) -> list[Record]:
+        if self.thread_id:
             return []
-        self.thread_id = meta["id"]
+        self.thread_id = meta.id
         self.trace_id = trace_id_of(self.thread_id)
         self.thread_span = span_id_of(self.thread_id, "thread")
-        self.originator = str(meta.get("originator") or "")
-        self.first_ns = _ns(meta.get("timestamp")) or at
+        self.originator = meta.originator
+        self.first_ns = _ns(meta.timestamp) or at
         return [self._log("codex.conversation_starts", at, self.thread_span,
-                          provider_name=meta.get("model_provider"),
-                          cwd=meta.get("cwd"), source=_text(meta.get("source")))]
+                          provider_name=meta.model_provider,
+                          cwd=meta.cwd, source=_text(meta.source))]
 
-    def _event(self, event: dict[str, Any], at: int) -> list[Record]:
-        kind = event.get("type")
-        if kind == "task_started":
-            self.turn = _Turn(str(event.get("turn_id") or ""), at)
+    def _event(self, event: object, at: int) -> list[Record]:
+        if type(event) is em.TaskStarted:
+            self.turn = _Turn(event.turn_id, at)
             return []
         turn = self.turn
-        if kind in ("task_complete", "turn_aborted"):
-            return self._end_turn(at, aborted=kind == "turn_aborted",
-                                  failed=bool(event.get("error")))
-        if kind == "item_completed" and isinstance(event.get("item"), dict):
-            return self._completed(event["item"], at)
-        if kind == "token_count" and turn is not None:
-            return self._response_done(event, at, turn)
-        if kind == "user_message" and isinstance(event.get("message"), str):
-            return self._prompt(event["message"], at)
+        if type(event) is em.TaskComplete:
+            return self._end_turn(at, aborted=False, failed=bool(event.error))
+        if isinstance(event, em.TurnAborted):
+            return self._end_turn(at, aborted=True, failed=False)
+        if isinstance(event, em.ItemCompleted):
+            return self._completed(event.item, at)
+        if isinstance(event, em.TokenCount) and turn is not None:
+            if event.info is not None:
+                turn.response = _Response(at, event.info.last_token_usage)
+            return []
+        if isinstance(event, em.UserMessage):
+            return self._prompt(event.message, at)
         return []
 
     def _prompt(self, text: str, at: int) -> list[Record]:
@@ -254,36 +291,23 @@ class OtelFold:
         return [self._log("codex.user_prompt", at, self._turn_span(), prompt=shown,
                           prompt_length=str(len(text)))]
 
-    def _completed(self, item: dict[str, Any], at: int) -> list[Record]:
-        kind = item.get("type")
-        if kind == "UserMessage":
-            parts = item.get("content") or []
-            text = "\n".join(p.get("text", "") for p in parts
-                             if isinstance(p, dict) and p.get("type") == "text")
+    def _completed(self, item: object, at: int) -> list[Record]:
+        if isinstance(item, UserMessageItem):
+            text = "\n".join(part.text for part in item.content if isinstance(part, TextInput))
             return self._prompt(text, at)
-        if kind == "AgentMessage":
+        if isinstance(item, AgentMessageItem):
             if not self.options.log_agent_responses:
                 return []
-            parts = item.get("content") or []
-            text = "".join(p.get("text", "") for p in parts if isinstance(p, dict))
-            return [self._log("codex.agent_response", at, self._turn_span(), text=text)]
-        call = self.calls.get(str(item.get("id")))
-        if call is not None and kind in _TOOL_KINDS:
-            call.kind = _TOOL_KINDS[kind]
-            status = item.get("status")
-            exit_code = item.get("exit_code")
-            call.success = status == "completed" and exit_code in (None, 0)
+            return [self._log("codex.agent_response", at, self._turn_span(), text=item.text())]
+        if isinstance(item, CommandExecutionItem | FileChangeItem | McpToolCallItem):
+            call = self.calls.get(item.id)
+            if call is not None:
+                call.kind = _TOOL_KINDS[type(item)]
+                exit_code = item.exit_code if isinstance(item, CommandExecutionItem) else None
+                call.success = item.status == "completed" and exit_code in (None, UNSET, 0)
         return []
 
-    def _response_done(self, event: dict[str, Any], at: int, turn: _Turn) -> list[Record]:
-        info = event.get("info")
-        if not isinstance(info, dict):
-            return []
-        last = info.get("last_token_usage")
-        turn.response = _Response(at, last if isinstance(last, dict) else {})
-        return []
-
-    def _request_done(self, turn: _Turn, exchange: dict[str, Any] | None,
+    def _request_done(self, turn: _Turn, exchange: ModelRequestRecord | None,
                       at: int = 0) -> list[Record]:
         """One model request ended: its span, its attempts and their events (from its
         ``model_request`` line, when there is one), and the response's tokens."""
@@ -295,16 +319,16 @@ class OtelFold:
         if response is not None:
             end = turn.response_end if turn.response_end is not None else response.at
         turn.response_end = None
-        attempts = [a for a in (exchange or {}).get("attempts") or [] if isinstance(a, dict)]
+        attempts = exchange.attempts if exchange is not None else []
         start = turn.request_start
-        if attempts and isinstance(attempts[0].get("started_ms"), int):
-            start = attempts[0]["started_ms"] * 1_000_000
-        usage = response.usage if response is not None else {}
-        input_tokens = int(usage.get("input_tokens") or 0)
-        output_tokens = int(usage.get("output_tokens") or 0)
+        if attempts:
+            start = attempts[0].started_ms * 1_000_000
+        usage = response.usage if response is not None else TokenUsage()
+        input_tokens = usage.input_tokens
+        output_tokens = usage.output_tokens
         turn.input_tokens += input_tokens
         turn.output_tokens += output_tokens
-        ok = response is not None or bool((exchange or {}).get("completed"))
+        ok = response is not None or (exchange is not None and exchange.completed)
         attributes: dict[str, Any] = {
             "conversation.id": self.thread_id, "turn.id": turn.turn_id,
             "gen_ai.request.model": self.model,
@@ -316,16 +340,16 @@ class OtelFold:
             attributes["llmx.request.attempts"] = len(attempts)
         records: list[Record] = [SpanRecord("llmx.model_request", self.trace_id, span,
                                             self._turn_span(), start, end, attributes, ok=ok)]
-        endpoint = (exchange or {}).get("endpoint")
+        endpoint = exchange.endpoint if exchange is not None else None
         for attempt_number, attempt in enumerate(attempts, 1):
             records.extend(self._attempt(attempt, attempt_number, span, endpoint))
         if response is not None:
             records.append(self._log(
                 "codex.sse_event", end, span, input_token_count=str(input_tokens),
                 output_token_count=str(output_tokens),
-                cached_token_count=int(usage.get("cached_input_tokens") or 0),
-                reasoning_token_count=int(usage.get("reasoning_output_tokens") or 0),
-                tool_token_count=str(int(usage.get("total_tokens") or 0)),
+                cached_token_count=usage.cached_input_tokens,
+                reasoning_token_count=usage.reasoning_output_tokens,
+                tool_token_count=str(usage.total_tokens),
                 **{"event.kind": "response.completed"}))
             for token_type, value in (("input", input_tokens), ("output", output_tokens)):
                 records.append(MetricPoint("counter", "codex.turn.token_usage", value,
@@ -335,35 +359,29 @@ class OtelFold:
         turn.request_start = response.at if response is not None else at
         return records
 
-    def _attempt(self, attempt: dict[str, Any], number: int, span: int,
-                 endpoint: Any) -> list[Record]:
+    def _attempt(self, attempt: RequestAttempt, number: int, span: int,
+                 endpoint: str | None) -> list[Record]:
         """``codex.api_request`` for one attempt, then a ``codex.sse_event`` for each event
         of its stream, each timed by when it arrived (the attempt's start plus the waits)."""
-        started = attempt.get("started_ms")
-        waited = attempt.get("duration_ms")
-        if not isinstance(started, int) or not isinstance(waited, int):
-            return []
-        status = attempt.get("status")
-        error = attempt.get("error")
-        success = isinstance(status, int) and 200 <= status < 300 and error is None
+        waited = attempt.duration_ms
+        status = None if isinstance(attempt.status, UnsetType) else attempt.status
+        error = None if isinstance(attempt.error, UnsetType) else attempt.error
+        success = status is not None and 200 <= status < 300 and error is None
         tags = {"status": str(status) if status is not None else "none",
                 "success": str(success).lower()}
-        at = (started + waited) * 1_000_000
+        at = (attempt.started_ms + waited) * 1_000_000
         records: list[Record] = [
             self._log("codex.api_request", at, span, attempt=number, duration_ms=str(waited),
-                      endpoint=endpoint if isinstance(endpoint, str) else None,
+                      endpoint=endpoint,
                       **{"http.response.status_code": status, "error.message": error}),
             MetricPoint("counter", "codex.api_request", 1, tags),
             MetricPoint("histogram", "codex.api_request.duration_ms", waited, tags),
         ]
-        for run in attempt.get("sse") or []:
-            if not isinstance(run, dict) or not isinstance(run.get("ms"), list):
-                continue
-            kind = str(run.get("kind") or "")
-            failed = run.get("error")
+        for run in attempt.sse:
+            kind = run.kind
+            failed = None if isinstance(run.error, UnsetType) else run.error
             tags = {"kind": kind or "unknown", "success": str(failed is None).lower()}
-            for ms in run["ms"]:
-                ms = int(ms) if isinstance(ms, int) else 0
+            for ms in run.ms:
                 at += ms * 1_000_000
                 records.append(self._log("codex.sse_event", at, span, duration_ms=str(ms),
                                          **{"event.kind": kind or None,
@@ -373,38 +391,51 @@ class OtelFold:
                                            tags))
         return records
 
-    def _item(self, item: dict[str, Any], at: int) -> list[Record]:
-        kind = item.get("type")
-        if self.turn is not None and kind not in _OUTPUTS and item.get("role") not in (
+    def _item(self, line: RolloutLine, at: int) -> list[Record]:
+        try:
+            head = _item_head_decoder.decode(line.payload_raw)
+        except DECODE_ERRORS:
+            return []
+        kind = head.type
+        if self.turn is not None and kind not in _OUTPUTS and head.role not in (
                 "user", "developer", "system"):
             self.turn.response_end = at
-        call_id = item.get("call_id")
-        if not isinstance(call_id, str):
+        call_id = head.call_id
+        if call_id is None:
             return []
         if kind in _CALLS:
-            arguments = item.get("arguments", item.get("input", ""))
-            self.calls[call_id] = _Call(str(item.get("name") or kind), _text(arguments), at)
+            item = line.read_item()
+            if isinstance(item, ri.FunctionCall):
+                self.calls[call_id] = _Call(item.name or kind, item.arguments, at)
+            elif isinstance(item, ri.CustomToolCall):
+                self.calls[call_id] = _Call(item.name or kind, item.input, at)
+            elif isinstance(item, ri.LocalShellCall):
+                self.calls[call_id] = _Call(kind, "", at)
             return []
         if kind in _OUTPUTS:
-            return self._call_done(call_id, item.get("output"), at)
+            item = line.read_item()
+            output = (item.output if isinstance(item, ri.FunctionCallOutput
+                                                  | ri.CustomToolCallOutput) else None)
+            return self._call_done(call_id, output, at)
         return []
 
-    def _submission(self, submission: dict[str, Any], at: int) -> list[Record]:
-        op = submission.get("op")
-        if not isinstance(op, dict) or op.get("type") not in ("exec_approval", "patch_approval"):
+    def _submission(self, submission: SubmissionRecord, at: int) -> list[Record]:
+        op = submission.op
+        if not isinstance(op, ExecApproval | PatchApproval):
             return []
-        call = self.calls.get(str(op.get("id")))
-        decision = _text(op.get("decision"))
+        call = self.calls.get(op.id)
+        decision = _text(op.decision)
         name = call.name if call else ""
         if call is not None:
             call.decided = True
-        decided_by = _text(submission.get("decided_by")) or "user"
+        decided_by = submission.decided_by
+        who = "user" if isinstance(decided_by, UnsetType) else decided_by.value
         # Codex's ``source`` is User or Config; ``decided_by`` says exactly who (a person,
         # the app-server's client, an answer preset on the command line, a rule...).
-        source = "User" if decided_by in _PEOPLE else "Config"
+        source = "User" if who in _PEOPLE else "Config"
         records: list[Record] = [self._log(
-            "codex.tool_decision", at, self._call_span(str(op.get("id"))), tool_name=name,
-            call_id=op.get("id"), decision=decision, source=source, decided_by=decided_by,
+            "codex.tool_decision", at, self._call_span(op.id), tool_name=name,
+            call_id=op.id, decision=decision, source=source, decided_by=who,
         )]
         if decision in _DENIED:
             records.append(MetricPoint("counter", "llmx.tool.denied", 1, {"tool": name}))
@@ -490,6 +521,4 @@ def _text(value: Any) -> str:
         return value
     if isinstance(value, dict) and isinstance(value.get("type"), str) and len(value) == 1:
         return str(value["type"])
-    import json
-
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return msgspec.json.encode(value).decode()

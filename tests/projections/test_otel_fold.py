@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from support import CODEX_RICH_FIXTURES, fixture_rollouts
 
+from llmx.events.lines import LineError, decode_line
 from llmx.projections.otel_fold import (
     REDACTED,
     FoldOptions,
@@ -27,11 +28,10 @@ def _fold(path: Path, options: FoldOptions) -> list[Record]:
     for line in path.read_bytes().splitlines():
         if line.strip():
             try:
-                decoded = json.loads(line)
-            except ValueError:
+                decoded = decode_line(line)
+            except LineError:
                 continue
-            if isinstance(decoded, dict):
-                records.extend(fold.feed(decoded))
+            records.extend(fold.feed(decoded))
     return records + fold.finish()
 
 
