@@ -164,16 +164,18 @@ class AgentReasoningSectionBreak(EventMsgBase, tag="agent_reasoning_section_brea
     summary_index: int = 0
 
 
-class ItemStarted(EventMsgBase, tag="item_started"):
-    thread_id: str
-    turn_id: str
+# ``thread_id`` and ``turn_id`` are always written (llmx, Codex 0.169); a reader also takes
+# an item without them (hand-made and older lines), hence the defaults and ``kw_only``.
+class ItemStarted(EventMsgBase, tag="item_started", kw_only=True):
+    thread_id: str = ""
+    turn_id: str = ""
     item: TurnItem
     started_at_ms: int | UnsetType = UNSET
 
 
-class ItemCompleted(EventMsgBase, tag="item_completed"):
-    thread_id: str
-    turn_id: str
+class ItemCompleted(EventMsgBase, tag="item_completed", kw_only=True):
+    thread_id: str = ""
+    turn_id: str = ""
     item: TurnItem
     started_at_ms: int | UnsetType = UNSET
     completed_at_ms: int | UnsetType = UNSET

@@ -148,6 +148,15 @@ class TurnContext(Struct):
     final_output_json_schema: JsonValue | UnsetType = UNSET
     truncation_policy: JsonValue | UnsetType = UNSET
 
+    def reasoning_effort(self) -> str | None:
+        """The turn's reasoning effort: ``effort``, else its collaboration mode's."""
+        if isinstance(self.effort, str):
+            return self.effort
+        mode = self.collaboration_mode
+        settings = mode.get("settings") if isinstance(mode, dict) else None
+        effort = settings.get("reasoning_effort") if isinstance(settings, dict) else None
+        return effort if isinstance(effort, str) else None
+
 
 class TurnContextHead(Struct):
     """The fields of a ``TurnContext`` that turn segmentation needs, without the rest."""

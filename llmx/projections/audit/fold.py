@@ -13,19 +13,27 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from msgspec import UNSET
+import msgspec
+from msgspec import UNSET, UnsetType
 
-from llmx.events.lines import LineError, decode_line
+from llmx.events import event_msgs as em
+from llmx.events import response_items as ri
+from llmx.events import turn_items as ti
+from llmx.events.lines import Era, LineError, RolloutLine, UnknownPayload, decode_line
 from llmx.events.nesting import nesting_problem
 from llmx.events.ops import ExecApproval, PatchApproval, ResolveElicitation
 from llmx.events.raw_lines import file_size
 from llmx.events.records import (
     DecisionRecord,
     EscalationRecord,
+    LineType,
     SandboxDenialRecord,
+    SessionMeta,
     SubmissionRecord,
+    TurnContext,
+    TurnContextHead,
+    WriterRecord,
 )
 from llmx.projections.audit.model import (
     ApprovalAudit,
@@ -38,12 +46,11 @@ from llmx.projections.audit.model import (
     SkippedLineAudit,
     TurnAudit,
 )
-from llmx.projections.audit.rules import TurnCalls, derive_turn, settings_from
-from llmx.projections.fold_lines import Record, RecordKind, record_of
+from llmx.projections.audit.rules import Items, TurnCalls, derive_turn, settings_from
 from llmx.projections.lineage import LineageError, RolloutSpan, lines_forward, resolve_lineage
 from llmx.projections.resume import read_session_meta
 from llmx.projections.turn_programs import Program, TurnWriters, program_of
-from llmx.projections.turns import is_contextual_user_text, message_text
+from llmx.projections.turns import is_contextual_user_text
 
 # A ``ReviewDecision`` value as the report's decision.
 _DECISIONS = {
@@ -52,9 +59,6 @@ _DECISIONS = {
     "denied": Decision.DENIED,
     "abort": Decision.ABORTED,
 }
-_CALL_TYPES = frozenset({"function_call", "custom_tool_call", "local_shell_call"})
-_OUTPUT_TYPES = frozenset({"function_call_output", "custom_tool_call_output"})
-_ERROR_EVENTS = frozenset({"error", "stream_error"})
 # llmx asks for an MCP tool's approval with an elicitation whose id names the call.
 _MCP_APPROVAL_PREFIX = "mcp_tool_call_approval_"
 _MCP_QUESTION = re.compile(r'run tool "(.+)"\?$')
@@ -76,7 +80,7 @@ class _AuditFold:
     def __init__(self) -> None:
         self.turns: list[_TurnState] = []
         self.by_turn_id: dict[str, _TurnState] = {}
-        self.items: dict[str, tuple[dict[str, Any], int]] = {}
+        self.items: Items = {}
         self.requests: dict[str, ApprovalAudit] = {}
         self.recorded_escalations: dict[str, EscalationAudit] = {}
         # Who refused a call, as llmx recorded it (a ``decision`` line), by call id.
@@ -107,68 +111,81 @@ class _AuditFold:
         audit.program = program.title
         audit.recorded_by_llmx = program.product == "llmx"
 
-    def turn_for(self, span: RolloutSpan, turn_id: Any) -> _TurnState:
+    def turn_for(self, span: RolloutSpan, turn_id: str | UnsetType | None) -> _TurnState:
         if isinstance(turn_id, str) and turn_id in self.by_turn_id:
             return self.by_turn_id[turn_id]
         return self.current(span)
 
-    def feed(self, span: RolloutSpan, line: int, record: Record) -> None:
-        kind = record.kind
-        if kind is RecordKind.SESSION_META:
-            self.programs.on_meta(_program(record.payload))
-        elif kind is RecordKind.TURN_CONTEXT:
+    def feed(self, span: RolloutSpan, line: int, record: RolloutLine) -> None:
+        """One line, its payload read as the schema's type for its line type; a payload
+        that does not fit its type is passed over."""
+        kind = record.type
+        if kind == LineType.TURN_CONTEXT:
             self._turn_context(span, record)
-        elif kind is RecordKind.RESPONSE_ITEM:
-            self._response_item(span, line, record)
-        elif kind is RecordKind.EVENT_MSG:
-            self._event(span, line, record)
-        elif record.type_name == "submission":
-            self._submission(record)
-        elif record.type_name == "escalation":
-            self._escalation(line, record)
-        elif record.type_name == "decision":
-            self._decision(span, line, record)
-        elif record.type_name == "sandbox_denial":
-            self._sandbox_denial(span, line, record)
-        elif record.type_name == "writer":
-            self.programs.on_writer(_program(record.payload))
-            tools = record.payload.get("tools")
-            self._pending_tools = ([str(name) for name in tools]
-                                   if isinstance(tools, list) else None)
+            return
+        payload: object = record.read_item()
+        if isinstance(payload, UnknownPayload) and kind == LineType.EVENT_MSG:
+            payload = em.decode_older_event(payload.type, record.payload_raw)
+        if isinstance(payload, SessionMeta):
+            self.programs.on_meta(program_of(payload.originator, payload.cli_version))
+        elif kind == LineType.SESSION_META:  # odd field types: no program on record
+            self.programs.on_meta(program_of(None, None))
+        elif isinstance(payload, ri.ResponseItemBase):
+            self._response_item(span, line, record, payload)
+        elif kind == LineType.RESPONSE_ITEM:  # an item of a kind not modelled: in the turn
+            self.current(span)
+        elif isinstance(payload, em.EventMsgBase | em.McpToolCallEndE0):
+            self._event(span, line, record, payload)
+        elif isinstance(payload, SubmissionRecord):
+            self._submission(record, payload)
+        elif isinstance(payload, EscalationRecord):
+            self._escalation(line, payload)
+        elif isinstance(payload, DecisionRecord):
+            self._decision(span, line, record, payload)
+        elif isinstance(payload, SandboxDenialRecord):
+            self._sandbox_denial(span, line, payload)
+        elif isinstance(payload, WriterRecord):
+            self.programs.on_writer(program_of(payload.originator, payload.cli_version))
+            tools = payload.tools
+            self._pending_tools = None if isinstance(tools, UnsetType) else list(tools)
 
-    def _turn_context(self, span: RolloutSpan, record: Record) -> None:
-        payload = record.payload
-        turn_id = payload.get("turn_id")
+    def _turn_context(self, span: RolloutSpan, record: RolloutLine) -> None:
+        # The turn id segments turns even when the rest of the payload has odd fields.
+        head = record.payload_as(TurnContextHead)
+        turn_id = head.turn_id if isinstance(head, TurnContextHead) else None
         state = self.turns[-1] if self.turns else None
         opens_turn = state is None or (
-            isinstance(turn_id, str) and state.audit.turn_id not in (None, turn_id)
+            turn_id is not None and state.audit.turn_id not in (None, turn_id)
         ) or (turn_id is None and state.audit.prompt is not None)
         if opens_turn or state is None:
-            state = self.start(span, turn_id if isinstance(turn_id, str) else None,
-                               record.timestamp)
-        elif state.audit.turn_id is None and isinstance(turn_id, str):
+            state = self.start(span, turn_id, record.timestamp)
+        elif state.audit.turn_id is None and turn_id is not None:
             state.audit.turn_id = turn_id
             self.by_turn_id[turn_id] = state
-        state.audit.settings = settings_from(payload)
+        context = record.read_item()
+        if isinstance(context, TurnContext):
+            state.audit.settings = settings_from(context)
 
-    def _response_item(self, span: RolloutSpan, line: int, record: Record) -> None:
-        item = record.payload
-        kind = item.get("type")
+    def _response_item(
+        self, span: RolloutSpan, line: int, record: RolloutLine, item: ri.ResponseItemBase
+    ) -> None:
         state = self.current(span)
-        if kind in _CALL_TYPES:
+        if isinstance(item, ri.FunctionCall | ri.CustomToolCall | ri.LocalShellCall):
             state.calls.add_call(item, line, record.timestamp)
-        elif kind in _OUTPUT_TYPES:
+        elif isinstance(item, ri.FunctionCallOutput | ri.CustomToolCallOutput):
             state.calls.add_output(item)
-        elif kind == "message" and item.get("role") == "user" and state.audit.prompt is None:
-            text = message_text(item)
+        elif isinstance(item, ri.Message) and item.role == "user" and state.audit.prompt is None:
+            text = "\n".join(part.text for part in item.content
+                             if isinstance(part, ri.InputText | ri.OutputText) and part.text)
             if text and not is_contextual_user_text(text):
                 state.audit.prompt = text
 
-    def _event(self, span: RolloutSpan, line: int, record: Record) -> None:
-        payload = record.payload
-        event = record.event_type
-        if event in ("task_started", "turn_started"):
-            turn_id = payload.get("turn_id")
+    def _event(
+        self, span: RolloutSpan, line: int, record: RolloutLine,
+        event: em.EventMsgBase | em.McpToolCallEndE0,
+    ) -> None:
+        if isinstance(event, em.TaskStarted):  # and its alias turn_started
+            turn_id = event.turn_id or None
             current = self.turns[-1] if self.turns else None
             program = self.programs.on_turn_started()
             tools, self._pending_tools = self._pending_tools, None
@@ -176,103 +193,105 @@ class _AuditFold:
                 self._attribute(current.audit, program)
                 current.audit.tools = tools
                 return
-            state = self.start(
-                span, turn_id if isinstance(turn_id, str) else None, record.timestamp
-            )
+            state = self.start(span, turn_id, record.timestamp)
             self._attribute(state.audit, program)
             state.audit.tools = tools
-        elif event in ("task_complete", "turn_complete"):
-            state = self.turn_for(span, payload.get("turn_id"))
+        elif isinstance(event, em.TaskComplete):  # and its alias turn_complete
+            state = self.turn_for(span, event.turn_id)
             # A turn that ended on an error (Codex and llmx both put it in the event).
-            failed = isinstance(payload.get("error"), dict)
+            failed = isinstance(event.error, dict)
             state.audit.status = "failed" if failed else "completed"
             state.audit.ended_at = record.timestamp
-        elif event == "turn_aborted":
-            state = self.turn_for(span, payload.get("turn_id"))
-            state.audit.status = f"aborted ({payload.get('reason', 'unknown')})"
+        elif isinstance(event, em.TurnAborted):
+            state = self.turn_for(span, event.turn_id)
+            state.audit.status = f"aborted ({event.reason})"
             state.audit.ended_at = record.timestamp
-        elif event == "item_completed":
-            self._item(span, line, payload)
-        elif event == "user_message":
+        elif isinstance(event, em.ItemCompleted):
+            self._item(span, line, event)
+        elif isinstance(event, em.UserMessage):
             state = self.current(span)
             if state.audit.prompt is None:
-                state.audit.prompt = str(payload.get("message", ""))
-        elif event in ("exec_command_end", "patch_apply_end", "mcp_tool_call_end"):
-            state = self.turn_for(span, payload.get("turn_id"))
-            call_id = str(payload.get("call_id", ""))
-            self.items[call_id] = (dict(payload, type=event), line)
-            state.calls.add_orphan_item(call_id)
-        elif event == "patch_apply_begin" and payload.get("auto_approved"):
-            self.current(span).calls.auto_approved.add(str(payload.get("call_id", "")))
-        elif event == "token_count" and isinstance(payload.get("info"), dict):
-            self.turn_for(span, payload.get("turn_id")).audit.token_usage = payload["info"]
-        elif event in _ERROR_EVENTS:
+                state.audit.prompt = event.message
+        elif isinstance(event, em.ExecCommandEnd | em.PatchApplyEnd):
+            self._legacy_end(span, line, event.call_id, event, event.turn_id)
+        elif isinstance(event, em.McpToolCallEnd | em.McpToolCallEndE0):
+            self._legacy_end(span, line, event.call_id, event, None)
+        elif isinstance(event, em.PatchApplyBegin) and event.auto_approved:
+            self.current(span).calls.auto_approved.add(event.call_id)
+        elif isinstance(event, em.TokenCount) and event.info is not None:
+            self.current(span).audit.token_usage = msgspec.to_builtins(event.info)
+        elif isinstance(event, em.ErrorEvent):
+            self.current(span).audit.errors.append(ErrorAudit("error", event.message, line))
+        elif isinstance(event, em.StreamError):
             self.current(span).audit.errors.append(
-                ErrorAudit(str(event), str(payload.get("message", "")), line)
-            )
-        elif event in ("exec_approval_request", "apply_patch_approval_request"):
-            self._approval_request(span, line, record)
-        elif event == "elicitation_request":
-            self._elicitation_request(span, line, record)
+                ErrorAudit("stream_error", event.message, line))
+        elif isinstance(event, em.ExecApprovalRequest | em.ApplyPatchApprovalRequest):
+            self._approval_request(span, line, record, event)
+        elif isinstance(event, em.ElicitationRequest):
+            self._elicitation_request(span, line, record, event)
 
-    def _item(self, span: RolloutSpan, line: int, payload: dict[str, Any]) -> None:
-        item = payload.get("item")
-        if not isinstance(item, dict):
-            return
-        state = self.turn_for(span, payload.get("turn_id"))
-        kind = item.get("type")
-        if kind == "UserMessage":
+    def _legacy_end(
+        self, span: RolloutSpan, line: int, call_id: str,
+        event: em.ExecCommandEnd | em.PatchApplyEnd | em.McpToolCallEnd | em.McpToolCallEndE0,
+        turn_id: str | None,
+    ) -> None:
+        state = self.turn_for(span, turn_id)
+        self.items[call_id] = (event, line)
+        state.calls.add_orphan_item(call_id)
+
+    def _item(self, span: RolloutSpan, line: int, completed: em.ItemCompleted) -> None:
+        state = self.turn_for(span, completed.turn_id)
+        item = completed.item
+        if isinstance(item, ti.UserMessageItem):
             if state.audit.prompt is None:
-                state.audit.prompt = "".join(
-                    str(part.get("text", "")) for part in item.get("content") or ()
-                    if isinstance(part, dict)
-                )
-        elif kind in ("CommandExecution", "FileChange", "McpToolCall"):
-            item_id = str(item.get("id", ""))
-            self.items[item_id] = (item, line)
-            state.calls.add_orphan_item(item_id)
-            approval = self.requests.get(item_id)
+                state.audit.prompt = item.text()
+        elif isinstance(item, ti.CommandExecutionItem | ti.FileChangeItem | ti.McpToolCallItem):
+            self.items[item.id] = (item, line)
+            state.calls.add_orphan_item(item.id)
+            approval = self.requests.get(item.id)
             if approval is not None and not approval.subject:
                 # Decided before anything was asked (the policy): the item names it.
-                command = item.get("command")
                 approval.subject = (
-                    " ".join(str(part) for part in command) if isinstance(command, list)
-                    else ", ".join(sorted(item.get("changes") or {}))
+                    " ".join(item.command) if isinstance(item, ti.CommandExecutionItem)
+                    else ", ".join(sorted(item.changes)) if isinstance(item, ti.FileChangeItem)
+                    else ""
                 )
 
-    def _approval_request(self, span: RolloutSpan, line: int, record: Record) -> None:
-        payload = record.payload
-        state = self.turn_for(span, payload.get("turn_id"))
-        call_id = str(payload.get("call_id", ""))
-        is_exec = record.event_type == "exec_approval_request"
-        command = payload.get("command")
+    def _approval_request(
+        self, span: RolloutSpan, line: int, record: RolloutLine,
+        request: em.ExecApprovalRequest | em.ApplyPatchApprovalRequest,
+    ) -> None:
+        state = self.turn_for(span, request.turn_id)
+        call_id = request.call_id
+        is_exec = isinstance(request, em.ExecApprovalRequest)
         subject = (
-            " ".join(str(part) for part in command) if isinstance(command, list)
-            else ", ".join(sorted(payload.get("changes") or {}))
+            " ".join(request.command) if isinstance(request, em.ExecApprovalRequest)
+            else ", ".join(sorted(request.changes))
         )
+        reason = request.reason
         approval = ApprovalAudit(
             call_id=call_id, kind="exec" if is_exec else "patch", subject=subject,
             decision=Decision.PENDING, decider=Decider.UNKNOWN,
-            provenance=Provenance.RECORDED, reason=payload.get("reason"),
+            provenance=Provenance.RECORDED,
+            reason=None if isinstance(reason, UnsetType) else reason,
             requested_at=record.timestamp, decided_at=None, line=line,
         )
         state.audit.approvals.append(approval)
         state.calls.recorded_approvals.add(call_id)
-        self.requests[str(payload.get("approval_id") or call_id)] = approval
+        key = request.answer_id() if isinstance(request, em.ExecApprovalRequest) else call_id
+        self.requests[key or call_id] = approval
 
-    def _elicitation_request(self, span: RolloutSpan, line: int, record: Record) -> None:
+    def _elicitation_request(
+        self, span: RolloutSpan, line: int, record: RolloutLine, request: em.ElicitationRequest
+    ) -> None:
         """An MCP tool's approval (llmx records the question and its answer)."""
-        payload = record.payload
-        request_id = str(payload.get("id", ""))
+        request_id = str(request.id)
         if not request_id.startswith(_MCP_APPROVAL_PREFIX):
             return
         call_id = request_id.removeprefix(_MCP_APPROVAL_PREFIX)
-        server = str(payload.get("server_name", ""))
-        request = payload.get("request")
-        message = payload.get("message") or (
-            request.get("message") if isinstance(request, dict) else None)
-        asked = _MCP_QUESTION.search(str(message or ""))
-        state = self.turn_for(span, payload.get("turn_id"))
+        server = request.server_name
+        asked = _MCP_QUESTION.search(request.text())
+        state = self.turn_for(span, request.turn_id)
         approval = ApprovalAudit(
             call_id=call_id, kind="mcp",
             subject=f"{server}.{asked.group(1)}" if asked else server,
@@ -284,9 +303,8 @@ class _AuditFold:
         state.calls.recorded_approvals.add(call_id)
         self.requests[request_id] = approval
 
-    def _submission(self, record: Record) -> None:
-        submission = record.payload_as(SubmissionRecord)
-        if submission is not None and isinstance(submission.op, ResolveElicitation):
+    def _submission(self, record: RolloutLine, submission: SubmissionRecord) -> None:
+        if isinstance(submission.op, ResolveElicitation):
             answered = self.requests.get(str(submission.op.request_id))
             if answered is not None:
                 answered.decision = _ELICITATION_DECISIONS.get(submission.op.decision,
@@ -297,7 +315,7 @@ class _AuditFold:
                 )
                 answered.decided_at = record.timestamp
             return
-        if submission is None or not isinstance(submission.op, ExecApproval | PatchApproval):
+        if not isinstance(submission.op, ExecApproval | PatchApproval):
             return
         approval = self.requests.get(submission.op.id)
         if approval is None:
@@ -315,25 +333,16 @@ class _AuditFold:
         )
         approval.decided_at = record.timestamp
 
-    def _sandbox_denial(self, span: RolloutSpan, line: int, record: Record) -> None:
+    def _sandbox_denial(self, span: RolloutSpan, line: int, denial: SandboxDenialRecord) -> None:
         """llmx's ``sandbox_denial`` line: a command refused as it started, which has no
         item (as in Codex); it is audited as the failed command it was, on record."""
-        denial = record.payload_as(SandboxDenialRecord)
-        if denial is None:
-            return
-        item = {
-            "type": "CommandExecution", "id": denial.call_id, "command": denial.command,
-            "cwd": denial.cwd, "status": "failed", "exit_code": denial.exit_code,
-            "duration": denial.duration_ms / 1000,
-        }
-        self.items[denial.call_id] = (item, line)
+        self.items[denial.call_id] = (denial, line)
         self.turn_for(span, denial.turn_id or None).calls.add_orphan_item(denial.call_id)
 
-    def _decision(self, span: RolloutSpan, line: int, record: Record) -> None:
+    def _decision(
+        self, span: RolloutSpan, line: int, record: RolloutLine, decision: DecisionRecord
+    ) -> None:
         """llmx's ``decision`` line: how a question was settled, asked or not."""
-        decision = record.payload_as(DecisionRecord)
-        if decision is None:
-            return
         decider = Decider.recorded(decision.decided_by)
         outcome = _DECISIONS.get(decision.decision, Decision.DENIED)
         if outcome in (Decision.DENIED, Decision.ABORTED):
@@ -354,10 +363,7 @@ class _AuditFold:
         state.calls.recorded_approvals.add(decision.call_id)
         self.requests[decision.call_id] = approval
 
-    def _escalation(self, line: int, record: Record) -> None:
-        escalation = record.payload_as(EscalationRecord)
-        if escalation is None:
-            return
+    def _escalation(self, line: int, escalation: EscalationRecord) -> None:
         command = escalation.command
         reason = escalation.reason
         self.recorded_escalations[escalation.call_id] = EscalationAudit(
@@ -405,11 +411,10 @@ def audit_rollout(path: Path, search_roots: Sequence[Path] = ()) -> AuditReport:
         except LineError as error:
             skipped.append(SkippedLineAudit(span.path.name, number, str(error)))
             continue
-        record = record_of(decoded, line.start)
-        if record is None:
-            continue
+        if decoded.type == LineType.STATE or decoded.era is Era.UNKNOWN:
+            continue  # carries nothing for the fold
         try:
-            fold.feed(span, number, record)
+            fold.feed(span, number, decoded)
         except RecursionError:
             # Decoded, but nested too deeply for what the fold does with it.
             skipped.append(SkippedLineAudit(span.path.name, number, nesting_problem()))
@@ -426,8 +431,3 @@ def audit_rollout(path: Path, search_roots: Sequence[Path] = ()) -> AuditReport:
         torn_tail=torn_tail,
     )
 
-
-def _program(payload: dict[str, Any]) -> Program:
-    originator, version = payload.get("originator"), payload.get("cli_version")
-    return program_of(originator if isinstance(originator, str) else None,
-                      version if isinstance(version, str) else None)

@@ -11,7 +11,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from msgspec import UnsetType
+
 from llmx.events.nesting import check_nesting
+from llmx.events.primitives import Duration
+from llmx.events.response_items import FunctionOutput, InputText, OutputText
 
 # Tools whose calls run a shell command.
 EXEC_TOOLS = frozenset({"exec_command", "shell", "shell_command", "local_shell", "container.exec"})
@@ -45,17 +49,15 @@ class ExecArguments:
     prefix_rule: list[str] | None
 
 
-def output_text(output: Any) -> str:
-    """A tool output as text (a string, or a list of ``input_text`` parts)."""
+def output_text(output: FunctionOutput | None) -> str:
+    """A tool output as text (a string, or a list of text and image parts)."""
     if isinstance(output, str):
         return output
-    if isinstance(output, list):
-        return "\n".join(
-            part.get("text", "") for part in output if isinstance(part, dict)
-        )
-    if isinstance(output, dict):
-        return str(output.get("content", ""))
-    return ""
+    if output is None:
+        return ""
+    return "\n".join(
+        part.text if isinstance(part, InputText | OutputText) else "" for part in output
+    )
 
 
 def parse_exec_arguments(arguments: Any) -> ExecArguments:
@@ -111,19 +113,13 @@ def looks_sandbox_denied(text: str) -> bool:
     return any(phrase in text for phrase in _SANDBOX_DENIAL_PHRASES)
 
 
-def strip_file_url(path: Any) -> str | None:
+def strip_file_url(path: str | None) -> str | None:
     """Codex 0.169 writes item ``cwd`` as a ``file://`` URL."""
-    if not isinstance(path, str):
-        return None
-    return path.removeprefix("file://")
+    return None if path is None else path.removeprefix("file://")
 
 
-def duration_seconds(duration: Any) -> float | None:
-    if isinstance(duration, dict):
-        return float(duration.get("secs", 0)) + float(duration.get("nanos", 0)) / 1e9
-    if isinstance(duration, int | float):
-        return float(duration)
-    return None
+def duration_seconds(duration: Duration | UnsetType) -> float | None:
+    return None if isinstance(duration, UnsetType) else duration.total_seconds()
 
 
 def policy_type(policy: Any) -> str | None:

@@ -10,8 +10,14 @@ in a read-only sandbox, a declined file change or MCP call.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
+from msgspec import UnsetType
+
+from llmx.events import event_msgs as em
+from llmx.events import response_items as ri
+from llmx.events import turn_items as ti
+from llmx.events.primitives import UpdateFile
+from llmx.events.records import SandboxDenialRecord, TurnContext
 from llmx.projections.audit.infer import (
     EXEC_TOOLS,
     INTERACTION_TOOLS,
@@ -42,17 +48,23 @@ from llmx.projections.audit.model import (
     TurnAudit,
     TurnSettings,
 )
-from llmx.projections.resume import context_effort
 
-Items = dict[str, tuple[dict[str, Any], int]]
+# What the log holds of a tool call's outcome: a turn item (paginated rollouts), a legacy
+# end event, or llmx's record of a command the sandbox refused as it started.
+CommandRecord = ti.CommandExecutionItem | em.ExecCommandEnd | SandboxDenialRecord
+PatchRecord = ti.FileChangeItem | em.PatchApplyEnd
+McpRecord = ti.McpToolCallItem | em.McpToolCallEnd | em.McpToolCallEndE0
+ToolRecord = CommandRecord | PatchRecord | McpRecord
+Items = dict[str, tuple[ToolRecord, int]]
+Call = ri.FunctionCall | ri.CustomToolCall | ri.LocalShellCall
 
 
 @dataclass(slots=True)
 class _Call:
-    item: dict[str, Any]
+    item: Call
     line: int
     timestamp: str | None
-    output: Any = None
+    output: ri.FunctionOutput | None = None
     has_output: bool = False
 
 
@@ -65,29 +77,30 @@ class TurnCalls:
     auto_approved: set[str] = field(default_factory=set)
     recorded_approvals: set[str] = field(default_factory=set)
 
-    def add_call(self, item: dict[str, Any], line: int, timestamp: str | None) -> None:
-        call_id = str(item.get("call_id") or item.get("id") or f"line-{line}")
+    def add_call(self, item: Call, line: int, timestamp: str | None) -> None:
+        item_id = item.id if isinstance(item.id, str) else None
+        call_id = item.call_id or item_id or f"line-{line}"
         self.calls[call_id] = _Call(item, line, timestamp)
 
-    def add_output(self, item: dict[str, Any]) -> None:
-        call = self.calls.get(str(item.get("call_id", "")))
+    def add_output(self, item: ri.FunctionCallOutput | ri.CustomToolCallOutput) -> None:
+        call = self.calls.get(item.call_id)
         if call is not None:
-            call.output = item.get("output")
+            call.output = item.output
             call.has_output = True
 
     def add_orphan_item(self, item_id: str) -> None:
         self.orphan_items.append(item_id)
 
 
-def settings_from(context: dict[str, Any]) -> TurnSettings:
-    effort = context_effort(context)
+def settings_from(context: TurnContext) -> TurnSettings:
+    approval = context.approval_policy
     return TurnSettings(
-        model=context.get("model"),
-        cwd=context.get("cwd"),
-        approval_policy=context.get("approval_policy"),
-        sandbox=policy_type(context.get("sandbox_policy")),
-        permission_profile=profile_summary(context.get("permission_profile")),
-        effort=effort if isinstance(effort, str) else None,
+        model=context.model,
+        cwd=context.cwd,
+        approval_policy=approval if isinstance(approval, str) else None,
+        sandbox=policy_type(context.sandbox_policy),
+        permission_profile=profile_summary(context.permission_profile),
+        effort=context.reasoning_effort(),
     )
 
 
@@ -119,13 +132,15 @@ def derive_turn(
     A turn llmx ran has every approval question on record; nothing of it is inferred."""
     context = _Context(turn, items, recorded_escalations, approved_before, refused_by or {})
     for call_id, call in calls.calls.items():
-        name = str(call.item.get("name", ""))
-        namespace = str(call.item.get("namespace", ""))
-        if call.item.get("type") == "local_shell_call" or name in EXEC_TOOLS:
+        item = call.item
+        name = "" if isinstance(item, ri.LocalShellCall) else item.name
+        namespace = item.namespace if isinstance(item, ri.FunctionCall) else ""
+        if isinstance(item, ri.LocalShellCall) or name in EXEC_TOOLS:
             _exec_call(context, call_id, call, calls)
         elif name == "apply_patch":
             _patch_call(context, call_id, call, calls)
-        elif namespace.startswith("mcp__") or _item_type(items, call_id) == "McpToolCall":
+        elif (isinstance(namespace, str) and namespace.startswith("mcp__")) or isinstance(
+                items.get(call_id, (None,))[0], ti.McpToolCallItem):
             _mcp_call(context, call_id, call, calls)
         elif name in INTERACTION_TOOLS:
             continue
@@ -136,21 +151,52 @@ def derive_turn(
             _orphan_item(context, item_id, calls)
 
 
-def _item_type(items: Items, call_id: str) -> str | None:
-    found = items.get(call_id)
-    return str(found[0].get("type")) if found else None
+@dataclass(frozen=True, slots=True)
+class _Ran:
+    """What a record says of a command that ran (or was refused)."""
+
+    status: str | None
+    exit_code: int | None
+    duration: float | None
+    output: str
+    argv: list[str] | None
+    cwd: str | None
+    source: str
+
+
+def _ran(item: ToolRecord) -> _Ran | None:
+    if isinstance(item, ti.CommandExecutionItem):
+        output, exit_code = item.aggregated_output, item.exit_code
+        return _Ran(
+            item.status.value, None if isinstance(exit_code, UnsetType) else exit_code,
+            duration_seconds(item.duration), "" if isinstance(output, UnsetType) else output,
+            list(item.command), strip_file_url(item.cwd), item.source or "shell",
+        )
+    if isinstance(item, em.ExecCommandEnd):
+        # No ``status`` in older ends: the exit code says.
+        status = item.status if isinstance(item.status, str) and item.status else None
+        return _Ran(
+            status, item.exit_code, duration_seconds(item.duration), item.aggregated_output,
+            list(item.command) or None, strip_file_url(item.cwd or None), item.source or "shell",
+        )
+    if isinstance(item, SandboxDenialRecord):
+        return _Ran("failed", item.exit_code, item.duration_ms / 1000, "", list(item.command),
+                    strip_file_url(item.cwd), "shell")
+    return None
 
 
 def _exec_call(context: _Context, call_id: str, call: _Call, calls: TurnCalls) -> None:
     turn = context.turn
-    action = call.item.get("action") if call.item.get("type") == "local_shell_call" else None
+    source = call.item
+    action = source.action if isinstance(source, ri.LocalShellCall) else None
     arguments = parse_exec_arguments(
-        action if isinstance(action, dict) else call.item.get("arguments")
+        action if isinstance(action, dict)
+        else source.arguments if isinstance(source, ri.FunctionCall) else None
     )
     found = context.items.get(call_id)
     context.consumed.add(call_id)
     text = output_text(call.output) if call.has_output else ""
-    item = found[0] if found else None
+    item = _ran(found[0]) if found else None
     status, exit_code, duration = _outcome(item, text, call.has_output)
     recorded = context.recorded_escalations.get(call_id)
     ran = status in (CommandStatus.COMPLETED, CommandStatus.FAILED, CommandStatus.RUNNING)
@@ -165,14 +211,15 @@ def _exec_call(context: _Context, call_id: str, call: _Call, calls: TurnCalls) -
     if status is CommandStatus.DECLINED:
         denied_by = context.refused_by.get(call_id, Decider.USER.value)
     elif sandboxed and exit_code not in (None, 0):
-        seen = text + str((item or {}).get("aggregated_output", ""))
+        seen = text + (item.output if item else "")
         denied_by = "sandbox" if looks_sandbox_denied(seen) else None
-    argv = item.get("command") if item and isinstance(item.get("command"), list) else None
+    argv = item.argv if item else None
+    tool = "local_shell_call" if isinstance(source, ri.LocalShellCall) else source.name
     turn.commands.append(
         CommandAudit(
-            call_id=call_id, tool=str(call.item.get("name") or call.item.get("type")),
+            call_id=call_id, tool=tool or str(source.__struct_config__.tag),
             command=arguments.command, argv=argv if argv is not None else arguments.argv,
-            cwd=strip_file_url(item.get("cwd")) if item else arguments.workdir or turn.settings.cwd,
+            cwd=item.cwd if item else arguments.workdir or turn.settings.cwd,
             status=status, exit_code=exit_code, duration_seconds=duration, sandboxed=sandboxed,
             escalated=arguments.escalated or recorded is not None,
             denied=denied_by is not None, denied_by=denied_by,
@@ -210,22 +257,19 @@ def _exec_call(context: _Context, call_id: str, call: _Call, calls: TurnCalls) -
 
 
 def _outcome(
-    item: dict[str, Any] | None, text: str, has_output: bool
+    item: _Ran | None, text: str, has_output: bool
 ) -> tuple[CommandStatus, int | None, float | None]:
     if item is not None:
-        raw = str(item.get("status", ""))
         status = {
             "completed": CommandStatus.COMPLETED,
             "failed": CommandStatus.FAILED,
             "declined": CommandStatus.DECLINED,
             "inProgress": CommandStatus.RUNNING,
-        }.get(raw)
-        exit_code = item.get("exit_code")
+        }.get(item.status or "")
+        exit_code = item.exit_code
         if status is None:  # legacy exec_command_end: no status, an exit code
             status = CommandStatus.COMPLETED if exit_code == 0 else CommandStatus.FAILED
-        return status, exit_code if isinstance(exit_code, int) else None, duration_seconds(
-            item.get("duration")
-        )
+        return status, exit_code, item.duration
     if not has_output:
         return CommandStatus.UNKNOWN, None, None
     if rejected_by_user(text):
@@ -242,7 +286,7 @@ def _outcome(
 
 
 def _exec_decision(
-    context: _Context, command: str, status: CommandStatus, item: dict[str, Any] | None
+    context: _Context, command: str, status: CommandStatus, item: _Ran | None
 ) -> tuple[Decision | None, Decider, str | None]:
     if status is CommandStatus.DECLINED:
         return Decision.DENIED, Decider.USER, "the command was rejected at the approval prompt"
@@ -264,27 +308,30 @@ def _patch_call(context: _Context, call_id: str, call: _Call, calls: TurnCalls) 
                 ErrorAudit("apply_patch", output_text(call.output).splitlines()[0], call.line)
             )
         return
-    _file_change(context, call_id, found[0], found[1], calls, call.timestamp)
+    if isinstance(found[0], ti.FileChangeItem | em.PatchApplyEnd):
+        _file_change(context, call_id, found[0], found[1], calls, call.timestamp)
 
 
 def _file_change(
-    context: _Context, call_id: str, item: dict[str, Any], line: int, calls: TurnCalls,
+    context: _Context, call_id: str, item: PatchRecord, line: int, calls: TurnCalls,
     timestamp: str | None,
 ) -> None:
     context.consumed.add(call_id)
     turn = context.turn
-    status = str(item.get("status", "completed" if item.get("success", True) else "failed"))
-    changes = item.get("changes") or {}
-    error = item.get("stderr")
+    if isinstance(item, em.PatchApplyEnd):
+        default = "completed" if item.success else "failed"
+    else:
+        default = "completed"
+    status = item.status if isinstance(item.status, str) else default
+    changes = item.changes
+    error = item.stderr
     if status == "failed" and isinstance(error, str) and error.strip():
         # Nothing was written: the patch failed verification or could not be applied.
         turn.errors.append(ErrorAudit("apply_patch", error.strip().splitlines()[0], line))
     for path, change in sorted(changes.items()):
-        change = change if isinstance(change, dict) else {}
-        kind = str(change.get("type") or next(iter(change), "update"))
-        turn.file_changes.append(
-            FileChangeAudit(call_id, str(path), kind, status, change.get("move_path"), line)
-        )
+        move_path = change.move_path if isinstance(change, UpdateFile) else None
+        turn.file_changes.append(FileChangeAudit(
+            call_id, path, str(change.__struct_config__.tag), status, move_path, line))
     if call_id in calls.recorded_approvals or turn.recorded_by_llmx:
         return
     subject = ", ".join(sorted(str(path) for path in changes))
@@ -308,27 +355,32 @@ def _mcp_call(context: _Context, call_id: str, call: _Call, calls: TurnCalls) ->
     found = context.items.get(call_id)
     if found is None:
         return
-    _mcp_item(context, call_id, found[0], found[1], call.timestamp,
-              asked=call_id in calls.recorded_approvals)
+    if isinstance(found[0], ti.McpToolCallItem | em.McpToolCallEnd | em.McpToolCallEndE0):
+        _mcp_item(context, call_id, found[0], found[1], call.timestamp,
+                  asked=call_id in calls.recorded_approvals)
 
 
 def _mcp_item(
-    context: _Context, call_id: str, item: dict[str, Any], line: int, timestamp: str | None,
+    context: _Context, call_id: str, item: McpRecord, line: int, timestamp: str | None,
     *, asked: bool = False,
 ) -> None:
     context.consumed.add(call_id)
-    invocation = item.get("invocation")
-    source = invocation if isinstance(invocation, dict) else item
-    error = item.get("error")
-    message = error.get("message") if isinstance(error, dict) else None
-    result = item.get("result")
+    source = item.invocation if isinstance(item, em.McpToolCallEnd) else item
+    message: str | None = None
+    status: str | None = None
+    if isinstance(item, ti.McpToolCallItem):
+        message = None if isinstance(item.error, UnsetType) else item.error.message
+        status = item.status.value
+    result = item.result
     if isinstance(result, dict) and "Err" in result:
         message = str(result["Err"])
-    status = str(item.get("status") or ("failed" if message else "completed"))
-    server, tool = str(source.get("server", "")), str(source.get("tool", ""))
+    status = status or ("failed" if message else "completed")
+    arguments = source.arguments
+    server, tool = source.server, source.tool
     context.turn.mcp_calls.append(
-        McpCallAudit(call_id, server, tool, source.get("arguments"), status, message,
-                     duration_seconds(item.get("duration")), line)
+        McpCallAudit(call_id, server, tool,
+                     None if isinstance(arguments, UnsetType) else arguments, status, message,
+                     duration_seconds(item.duration), line)
     )
     if message is None or asked:
         # Nothing refused, or the approval is on record (llmx's elicitation lines).
@@ -348,16 +400,16 @@ def _mcp_item(
 def _orphan_item(context: _Context, item_id: str, calls: TurnCalls) -> None:
     """An item without a call in this turn: user shell commands, legacy end events."""
     item, line = context.items[item_id]
-    kind = item.get("type")
-    if kind in ("CommandExecution", "exec_command_end"):
+    ran = _ran(item)
+    if ran is not None:
         context.consumed.add(item_id)
-        argv = item.get("command") if isinstance(item.get("command"), list) else None
-        status, exit_code, duration = _outcome(item, "", True)
+        argv = ran.argv
+        status, exit_code, duration = _outcome(ran, "", True)
         context.turn.commands.append(
             CommandAudit(
-                call_id=item_id, tool=str(item.get("source") or "shell"),
-                command=" ".join(str(part) for part in argv or ()), argv=argv,
-                cwd=strip_file_url(item.get("cwd")), status=status, exit_code=exit_code,
+                call_id=item_id, tool=ran.source,
+                command=" ".join(argv or ()), argv=argv,
+                cwd=ran.cwd, status=status, exit_code=exit_code,
                 duration_seconds=duration, sandboxed=None, escalated=False,
                 denied=status is CommandStatus.DECLINED,
                 denied_by=context.refused_by.get(item_id, Decider.USER.value)
@@ -365,7 +417,7 @@ def _orphan_item(context: _Context, item_id: str, calls: TurnCalls) -> None:
                 provenance=Provenance.RECORDED, timestamp=None, line=line,
             )
         )
-    elif kind in ("FileChange", "patch_apply_end"):
+    elif isinstance(item, ti.FileChangeItem | em.PatchApplyEnd):
         _file_change(context, item_id, item, line, calls, None)
-    elif kind in ("McpToolCall", "mcp_tool_call_end"):
+    elif isinstance(item, ti.McpToolCallItem | em.McpToolCallEnd | em.McpToolCallEndE0):
         _mcp_item(context, item_id, item, line, None)

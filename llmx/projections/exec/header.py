@@ -30,11 +30,7 @@ def build_header(
     one that ran the turn (see ``llmx.projections.turn_programs``)."""
     cwd = (context.cwd if context else "") or (meta.cwd if meta else "")
     model = (context.model if context else "") or "unknown"
-    effort = context.effort if context else None
-    if not isinstance(effort, str) and context is not None:
-        mode = context.collaboration_mode
-        settings = mode.get("settings") if isinstance(mode, dict) else None
-        effort = settings.get("reasoning_effort") if isinstance(settings, dict) else None
+    effort = context.reasoning_effort() if context else None
     provider = meta.model_provider if meta else None
     thread_id = (meta.id or _text(meta.session_id)) if meta else ""
     entries = [
@@ -43,7 +39,7 @@ def build_header(
         ("provider", "openai" if provider is None else provider),
         ("approval", _text(context.approval_policy if context else None, "on-request")),
         ("sandbox", summarize_sandbox(context, cwd)),
-        ("reasoning effort", effort if isinstance(effort, str) else "none"),
+        ("reasoning effort", "none" if effort is None else effort),
         ("reasoning summaries", _text(context.summary if context else None, "none")),
         ("session id", thread_id),
     ]
