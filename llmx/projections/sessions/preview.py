@@ -9,10 +9,14 @@ carry instead. A message recorded both ways is taken once.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Literal, NamedTuple
+
+from llmx.events.event_msgs import AgentMessage, ItemCompleted, UserMessage
+from llmx.events.lines import LineError, RolloutLine, decode_line
+from llmx.events.primitives import TextInput
+from llmx.events.turn_items import AgentMessageItem, UserMessageItem
 
 TAIL_BYTES = 256 * 1024
 
@@ -24,33 +28,25 @@ class PreviewLine(NamedTuple):
     text: str
 
 
-def _item_text(item: dict[str, Any]) -> str:
-    parts = item.get("content")
-    if isinstance(parts, list):
-        return " ".join(str(part.get("text", "")) for part in parts
-                        if isinstance(part, dict) and part.get("text"))
-    text = item.get("text")
-    return text if isinstance(text, str) else ""
-
-
-def _message(line: dict[str, Any]) -> PreviewLine | None:
-    if line.get("type") != "event_msg":
+def _message(line: RolloutLine) -> PreviewLine | None:
+    """The message an ``event_msg`` line records, read as the schema's type; None for
+    any other line, and for a payload that does not fit its type."""
+    if line.type != "event_msg":
         return None
-    payload = line.get("payload")
-    if not isinstance(payload, dict):
+    event = line.read_item()
+    if isinstance(event, ItemCompleted):
+        item = event.item
+        if isinstance(item, UserMessageItem):
+            return PreviewLine("user", " ".join(
+                part.text for part in item.content if isinstance(part, TextInput) and part.text))
+        if isinstance(item, AgentMessageItem):
+            return PreviewLine("assistant", " ".join(
+                part.text for part in item.content if part.text))
         return None
-    kind = payload.get("type")
-    if kind == "item_completed":
-        item = payload.get("item")
-        if not isinstance(item, dict):
-            return None
-        speaker: Speaker | None = {"UserMessage": "user", "AgentMessage": "assistant"}.get(
-            str(item.get("type")))  # type: ignore[assignment]
-        return PreviewLine(speaker, _item_text(item)) if speaker else None
-    if kind in ("user_message", "agent_message"):
-        message = payload.get("message")
-        if isinstance(message, str):
-            return PreviewLine("user" if kind == "user_message" else "assistant", message)
+    if isinstance(event, UserMessage):
+        return PreviewLine("user", event.message)
+    if isinstance(event, AgentMessage):
+        return PreviewLine("assistant", event.message)
     return None
 
 
@@ -73,10 +69,10 @@ def last_messages(path: Path, count: int = 6) -> list[PreviewLine]:
         if b'"event_msg"' not in chunk:
             continue
         try:
-            line = json.loads(chunk)
-        except ValueError:
+            line = decode_line(chunk)
+        except LineError:
             continue
-        message = _message(line) if isinstance(line, dict) else None
+        message = _message(line)
         if message is None or not message.text.strip():
             continue
         if found and found[-1] == message:
