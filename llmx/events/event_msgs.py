@@ -18,7 +18,7 @@ from llmx.events.primitives import (
     TextElement,
     TokenUsage,
 )
-from llmx.events.turn_items import TurnItem, TurnItemHead
+from llmx.events.turn_items import TurnItem, TurnItemHead, TurnItemTextHead
 
 
 class EventMsgBase(Struct, tag_field="type"):
@@ -527,6 +527,38 @@ def decode_older_event(tag: str | None, payload_raw: bytes) -> OlderEventMsg | N
         return decoder.decode(payload_raw)
     except DECODE_ERRORS:
         return None
+
+
+# Partial variants for the session listing, which reads only these fields of the lines
+# that hold a user message or the token total (:mod:`llmx.projections.session_summary`).
+
+
+class UserMessageHead(Struct):
+    """The text of a ``UserMessage`` and whether it came with images."""
+
+    message: str = ""
+    images: list[JsonValue] | None = None
+    local_images: list[JsonValue] | None = None
+
+
+class TokenUsageHead(Struct):
+    total_tokens: int = 0
+
+
+class TokenUsageInfoHead(Struct):
+    total_token_usage: TokenUsageHead | None = None
+
+
+class TokenCountHead(Struct):
+    """The thread's token total of a ``TokenCount``."""
+
+    info: TokenUsageInfoHead | None = None
+
+
+class ItemCompletedHead(Struct):
+    """The item of an ``ItemCompleted``, with only the parts a user message's text needs."""
+
+    item: TurnItemTextHead | None = None
 
 
 # A partial ``EventMsg`` for folds that visit every line: every field optional, so a line

@@ -62,6 +62,14 @@ class GitInfo(Struct):
     repository_url: str | UnsetType = UNSET
 
 
+class GitInfoHead(Struct):
+    """``GitInfo`` as the session listing reads it: each field may also be null."""
+
+    commit_hash: str | None = None
+    branch: str | None = None
+    repository_url: str | None = None
+
+
 class HistoryBase(Struct):
     """Where a fork's or revert segment's inherited history ends in the parent file.
 
@@ -115,6 +123,24 @@ class SessionMetaHead(Struct):
     history_base: HistoryBaseHead | None = None
 
 
+class SessionMetaSummaryHead(Struct):
+    """The fields of a ``SessionMeta`` the session listing stores (every one optional, so
+    a meta of an older era still lists)."""
+
+    id: str | None = None
+    timestamp: str | None = None
+    cwd: str | None = None
+    originator: str | None = None
+    cli_version: str | None = None
+    source: JsonValue = None
+    model_provider: str | None = None
+    agent_nickname: str | None = None
+    agent_role: str | None = None
+    forked_from_id: str | None = None
+    history_mode: str | None = None
+    git: GitInfoHead | None = None
+
+
 _session_meta_head_decoder = msgspec.json.Decoder(SessionMetaHead)
 
 
@@ -163,6 +189,17 @@ class TurnContextHead(Struct):
 
     turn_id: str | None = None
     model: str | None = None
+
+
+class TurnContextSummaryHead(Struct):
+    """The fields of a ``TurnContext`` the session listing stores."""
+
+    cwd: str | None = None
+    approval_policy: JsonValue = None
+    sandbox_policy: JsonValue = None
+    permission_profile: JsonValue = None
+    model: str | None = None
+    effort: str | None = None
 
 
 class Compacted(Struct):

@@ -153,3 +153,17 @@ class TurnItemHead(Struct):
     """The tag of a ``TurnItem`` (``item`` of ``item_started``/``item_completed``)."""
 
     type: str | None = None
+
+
+class UserInputHead(Struct):
+    """A ``UserInput`` part's tag and text (None for images and other parts)."""
+
+    type: str = ""
+    text: str | None = None
+
+
+class TurnItemTextHead(Struct):
+    """A ``TurnItem``'s tag and its ``content`` parts (``UserMessage``'s user input)."""
+
+    type: str = ""
+    content: list[UserInputHead] | None = None

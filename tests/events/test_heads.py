@@ -9,20 +9,35 @@ from support import fixture_rollouts
 from llmx.events.event_msgs import (
     EventHead,
     ItemCompleted,
+    ItemCompletedHead,
     TaskStarted,
     ThreadRolledBack,
+    TokenCount,
+    TokenCountHead,
+    TokenUsageHead,
+    TokenUsageInfo,
+    TokenUsageInfoHead,
     TurnAborted,
+    UserMessage,
+    UserMessageHead,
     decode_event_head,
 )
+from llmx.events.primitives import TextInput, TokenUsage
 from llmx.events.reader import RolloutReader
 from llmx.events.records import (
+    GitInfo,
+    GitInfoHead,
     HistoryBase,
     HistoryBaseHead,
     LineType,
     SessionMeta,
     SessionMetaHead,
+    SessionMetaSummaryHead,
+    TurnContext,
+    TurnContextSummaryHead,
     decode_session_meta_head,
 )
+from llmx.events.turn_items import TurnItemTextHead, UserInputHead, UserMessageItem
 
 
 def _fields(struct: type[msgspec.Struct]) -> set[str]:
@@ -94,3 +109,23 @@ def test_heads_accept_what_the_full_struct_rejects() -> None:
     assert head.history_base is not None
     assert head.history_base.end_ordinal_exclusive is None
     assert decode_event_head(b'{"type":"task_started","turn_id":7}') is None
+
+
+def test_the_listing_heads_are_fields_of_the_full_structs() -> None:
+    # The session listing's partial Structs (llmx.projections.session_summary) name only
+    # fields their full Structs have, so a renamed field is caught here as well.
+    pairs: list[tuple[type[msgspec.Struct], type[msgspec.Struct]]] = [
+        (SessionMetaSummaryHead, SessionMeta),
+        (GitInfoHead, GitInfo),
+        (TurnContextSummaryHead, TurnContext),
+        (UserMessageHead, UserMessage),
+        (TokenCountHead, TokenCount),
+        (TokenUsageInfoHead, TokenUsageInfo),
+        (TokenUsageHead, TokenUsage),
+        (ItemCompletedHead, ItemCompleted),
+        (UserInputHead, TextInput),
+    ]
+    for head, full in pairs:
+        assert _fields(head) - {"type"} <= _fields(full), head.__name__
+    item_fields = _fields(TurnItemTextHead) - {"type"}
+    assert item_fields <= _fields(UserMessageItem)

@@ -16,7 +16,9 @@ from typing import Any, NamedTuple
 
 import msgspec
 
+from llmx.events.event_msgs import ItemCompletedHead, TokenCountHead, UserMessageHead
 from llmx.events.nesting import DECODE_ERRORS
+from llmx.events.records import SessionMetaSummaryHead, TurnContextSummaryHead
 
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 # ``rollout-<local ts>-<thread>.jsonl`` or a revert segment ``...-<thread>_<segment>.jsonl``.
@@ -94,79 +96,17 @@ class _Envelope(msgspec.Struct):
     timestamp: str | None = None
 
 
-class _Git(msgspec.Struct):
-    commit_hash: str | None = None
-    branch: str | None = None
-    repository_url: str | None = None
-
-
-class _Meta(msgspec.Struct):
-    id: str | None = None
-    timestamp: str | None = None
-    cwd: str | None = None
-    originator: str | None = None
-    cli_version: str | None = None
-    source: Any = None
-    model_provider: str | None = None
-    agent_nickname: str | None = None
-    agent_role: str | None = None
-    forked_from_id: str | None = None
-    history_mode: str | None = None
-    git: _Git | None = None
-
-
-class _TurnContext(msgspec.Struct):
-    cwd: str | None = None
-    approval_policy: Any = None
-    sandbox_policy: Any = None
-    permission_profile: Any = None
-    model: str | None = None
-    effort: str | None = None
-
-
 class _EventType(msgspec.Struct):
     type: str = ""
 
 
-class _UserMessage(msgspec.Struct):
-    message: str = ""
-    images: list[Any] | None = None
-    local_images: list[Any] | None = None
-
-
-class _Usage(msgspec.Struct):
-    total_tokens: int = 0
-
-
-class _TokenInfo(msgspec.Struct):
-    total_token_usage: _Usage | None = None
-
-
-class _TokenCount(msgspec.Struct):
-    info: _TokenInfo | None = None
-
-
-class _UserInput(msgspec.Struct):
-    type: str = ""
-    text: str | None = None
-
-
-class _Item(msgspec.Struct):
-    type: str = ""
-    content: list[_UserInput] | None = None
-
-
-class _ItemCompleted(msgspec.Struct):
-    item: _Item | None = None
-
-
 _envelope = msgspec.json.Decoder(_Envelope)
-_meta = msgspec.json.Decoder(_Meta)
-_turn_context = msgspec.json.Decoder(_TurnContext)
+_meta = msgspec.json.Decoder(SessionMetaSummaryHead)
+_turn_context = msgspec.json.Decoder(TurnContextSummaryHead)
 _event_type = msgspec.json.Decoder(_EventType)
-_user_message = msgspec.json.Decoder(_UserMessage)
-_token_count = msgspec.json.Decoder(_TokenCount)
-_item_completed = msgspec.json.Decoder(_ItemCompleted)
+_user_message = msgspec.json.Decoder(UserMessageHead)
+_token_count = msgspec.json.Decoder(TokenCountHead)
+_item_completed = msgspec.json.Decoder(ItemCompletedHead)
 _compact = msgspec.json.Encoder()
 
 
@@ -198,7 +138,7 @@ def _millis(stamp: str | None) -> int:
         return 0
 
 
-def _apply_meta(summary: FileSummary, meta: _Meta) -> None:
+def _apply_meta(summary: FileSummary, meta: SessionMetaSummaryHead) -> None:
     # The first session_meta is canonical; forks and segments may carry more of them.
     if summary.has_meta or (meta.id and meta.id.lower() != summary.thread_id):
         return
@@ -220,7 +160,7 @@ def _apply_meta(summary: FileSummary, meta: _Meta) -> None:
         summary.git_origin_url = meta.git.repository_url
 
 
-def _apply_turn_context(summary: FileSummary, context: _TurnContext) -> None:
+def _apply_turn_context(summary: FileSummary, context: TurnContextSummaryHead) -> None:
     if context.cwd:
         summary.latest_cwd = context.cwd
     policy = context.permission_profile if context.permission_profile is not None else (
