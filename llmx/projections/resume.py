@@ -24,6 +24,7 @@ import msgspec
 from llmx.events.lines import Era, LineError, decode_line
 from llmx.events.nesting import DECODE_ERRORS, nesting_problem, nests_too_deeply
 from llmx.events.raw_lines import RawLine, read_lines_forward
+from llmx.events.records import LineType, SessionMeta
 from llmx.events.reverse_reader import ReverseRolloutReader
 from llmx.projections.fold_lines import RecordKind, record_of
 from llmx.projections.lineage import RolloutSpan, resolve_lineage
@@ -111,7 +112,7 @@ class ResumeState(msgspec.Struct, Generic[ItemT]):
     settings: ResumeSettings
     token_usage: JsonObject | None
     """``info`` of the last ``token_count`` that has one."""
-    session_meta: JsonObject | None
+    session_meta: SessionMeta | None
     spans: list[RolloutSpan]
     lines_read: int = 0
     skipped: list[SkippedLine] = msgspec.field(default_factory=list)
@@ -222,8 +223,9 @@ class _Reader:
         ]
 
 
-def read_session_meta(spans: Sequence[RolloutSpan]) -> JsonObject | None:
-    """The leaf file's first ``session_meta`` (a fork's own meta, not its parent's)."""
+def read_session_meta(spans: Sequence[RolloutSpan]) -> SessionMeta | None:
+    """The leaf file's first ``session_meta`` (a fork's own meta, not its parent's); None
+    when its first line is no ``session_meta`` or one that does not fit the type."""
     leaf = spans[-1]
     for raw in read_lines_forward(leaf.path, end=leaf.end, block_size=1 << 16):
         if raw.is_blank:
@@ -232,10 +234,10 @@ def read_session_meta(spans: Sequence[RolloutSpan]) -> JsonObject | None:
             line = decode_line(raw.data)
         except LineError:
             return None
-        record = record_of(line, raw.start)
-        if record is None:
+        if line.type == LineType.STATE or line.era is Era.UNKNOWN:
             continue
-        return record.payload if record.kind is RecordKind.SESSION_META else None
+        meta = line.read_item() if line.type == LineType.SESSION_META else None
+        return meta if isinstance(meta, SessionMeta) else None
     return None
 
 
@@ -250,14 +252,13 @@ def context_effort(context: JsonObject) -> Any:
     return effort
 
 
-def _settings(meta: JsonObject | None, context: JsonObject | None) -> ResumeSettings:
-    meta = meta or {}
+def _settings(meta: SessionMeta | None, context: JsonObject | None) -> ResumeSettings:
     context = context or {}
     effort = context_effort(context)
     return ResumeSettings(
         model=context.get("model"),
-        model_provider=meta.get("model_provider"),
-        cwd=context.get("cwd", meta.get("cwd")),
+        model_provider=meta.model_provider if meta else None,
+        cwd=context.get("cwd", meta.cwd if meta else None),
         approval_policy=context.get("approval_policy"),
         approvals_reviewer=context.get("approvals_reviewer"),
         sandbox_policy=context.get("sandbox_policy"),
@@ -304,9 +305,8 @@ def _fold_once(
         usage = reader.last_token_usage()
     context = scan.reference_context()
     meta = read_session_meta(spans)
-    thread_id = meta.get("id") if meta else None
     return ResumeState(
-        thread_id=thread_id if isinstance(thread_id, str) else None,
+        thread_id=meta.id if meta else None,
         history=history,
         reference_context=context,
         previous_model=scan.previous_model,

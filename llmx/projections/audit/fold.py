@@ -418,12 +418,12 @@ def audit_rollout(path: Path, search_roots: Sequence[Path] = ()) -> AuditReport:
         except RecursionError:
             # Decoded, but nested too deeply for what the fold does with it.
             skipped.append(SkippedLineAudit(span.path.name, number, nesting_problem()))
-    meta = read_session_meta(spans) or {}
-    thread_id = meta.get("id")
+    meta = read_session_meta(spans)
+    fields = msgspec.to_builtins(meta) if meta is not None else {}
     return AuditReport(
         source=path.name,
-        thread_id=thread_id if isinstance(thread_id, str) else None,
-        session={key: meta[key] for key in _SESSION_FIELDS if key in meta},
+        thread_id=meta.id if meta is not None else None,
+        session={key: fields[key] for key in _SESSION_FIELDS if key in fields},
         lineage=[span.path.name for span in spans],
         lineage_error=lineage_error,
         turns=fold.finish(),
