@@ -3,25 +3,21 @@
 Lines are decoded by the event store's codec (:func:`llmx.events.decode_line`, which
 knows every era); this module only classifies them for the folds and hands out payloads
 as plain JSON values (dicts), so fields this code does not know are kept exactly as
-written: resume sends them back to the model. ``event_msg`` lines are classified from a
-partial decode (:class:`llmx.events.event_msgs.EventHead`) so that lines a fold passes over cost
-little.
+written: resume sends them back to the model. The other folds read typed payloads
+(:meth:`llmx.events.lines.RolloutLine.read_item`).
 """
 
 from __future__ import annotations
 
 import enum
-from typing import Any, TypeVar
+from typing import Any
 
 import msgspec
 
-from llmx.events.event_msgs import EventHead, decode_event_head
 from llmx.events.lines import Era, RolloutLine
-from llmx.events.nesting import DECODE_ERRORS
 from llmx.events.records import LineType
 
 JsonObject = dict[str, Any]
-T = TypeVar("T")
 
 
 class RecordKind(enum.StrEnum):
@@ -41,7 +37,6 @@ _KNOWN_KINDS = {kind.value: kind for kind in RecordKind if kind is not RecordKin
 # its fields sit next to these.
 _RECORD_TYPE_ENVELOPE = ("record_type", "timestamp")
 
-_NO_EVENT = EventHead()
 _any_decoder = msgspec.json.Decoder()
 
 
@@ -57,7 +52,6 @@ class Record(msgspec.Struct):
     _raw_payload: bytes | None
     _flattened: bool = False
     _payload: JsonObject | None = msgspec.field(default=None)
-    _event_head: EventHead | None = msgspec.field(default=None)
 
     @property
     def payload(self) -> JsonObject:
@@ -71,42 +65,6 @@ class Record(msgspec.Struct):
             self._payload = decoded
             self._raw_payload = None  # decoded once; keep one copy only
         return self._payload
-
-    def payload_as(self, target: type[T]) -> T | None:
-        """The payload as the event store's Struct ``target``; None when it does not fit.
-
-        For the line types llmx itself defines (``submission``, ``escalation``), whose
-        shape is the event store's to say.
-        """
-        try:
-            if self._raw_payload is not None and not self._flattened:
-                return msgspec.json.decode(self._raw_payload, type=target)
-            return msgspec.convert(self.payload, target)
-        except DECODE_ERRORS:
-            return None
-
-    @property
-    def event_head(self) -> EventHead:
-        """For ``event_msg`` lines, the event's type and ids, without decoding the rest."""
-        if self.kind is not RecordKind.EVENT_MSG:
-            return _NO_EVENT
-        if self._event_head is None:
-            self._event_head = self._decode_event_head()
-        return self._event_head
-
-    def _decode_event_head(self) -> EventHead:
-        if self._raw_payload is not None:
-            head = decode_event_head(self._raw_payload)
-            if head is not None:
-                return head
-        # Odd field types: only the event's type, from the decoded payload.
-        value = self.payload.get("type")
-        return EventHead(type=value if isinstance(value, str) else None)
-
-    @property
-    def event_type(self) -> str | None:
-        """For ``event_msg`` lines, the event's ``type``."""
-        return self.event_head.type
 
 
 def record_of(line: RolloutLine, offset: int) -> Record | None:

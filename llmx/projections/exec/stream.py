@@ -2,8 +2,10 @@
 
 The fold keeps just enough state to turn a log back into what ``exec`` saw live: the
 canonical ``session_meta``, the latest ``turn_context`` (for the header), which turn is
-open, which tool items have started, and the turn's diff. Lines it does not know (our own
-``submission`` lines, new Codex record types, response items) produce nothing.
+open, which tool items have started, and the turn's diff. Each payload it reads is the
+event store's type for its line (a shape of an older Codex by the Struct of that shape);
+a payload that fits neither, and every line it does not read (response items, new Codex
+record types), produces nothing.
 
 Both representations may describe the same fact (legacy ``exec_command_end`` and an
 ``item_completed`` ``CommandExecution``); tool items are matched by call id and messages
