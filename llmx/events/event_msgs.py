@@ -530,7 +530,7 @@ def decode_older_event(tag: str | None, payload_raw: bytes) -> OlderEventMsg | N
 
 
 # Partial variants for the session listing, which reads only these fields of the lines
-# that hold a user message or the token total (:mod:`llmx.projections.session_summary`).
+# that hold a user message or the token total (:mod:`llmx.projections.sessions.summary`).
 
 
 class UserMessageHead(Struct):

@@ -112,7 +112,7 @@ def test_heads_accept_what_the_full_struct_rejects() -> None:
 
 
 def test_the_listing_heads_are_fields_of_the_full_structs() -> None:
-    # The session listing's partial Structs (llmx.projections.session_summary) name only
+    # The session listing's partial Structs (llmx.projections.sessions.summary) name only
     # fields their full Structs have, so a renamed field is caught here as well.
     pairs: list[tuple[type[msgspec.Struct], type[msgspec.Struct]]] = [
         (SessionMetaSummaryHead, SessionMeta),
