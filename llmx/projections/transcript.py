@@ -457,9 +457,9 @@ class TranscriptFold:
     # -- the exec fold's notifications -------------------------------------------------
 
     def _apply(self, n: ei.ExecNotification) -> None:
-        if isinstance(n, ei.ItemStarted):
+        if isinstance(n, ei.ExecItemStarted):
             self._item(n.item, started=True)
-        elif isinstance(n, ei.ItemCompleted):
+        elif isinstance(n, ei.ExecItemCompleted):
             self._item(n.item, started=False)
         elif isinstance(n, ei.PlanUpdated):
             self._append(tc.PlanCell(explanation=n.explanation, steps=list(n.steps)))
@@ -496,23 +496,23 @@ class TranscriptFold:
 
     def _turn_ended(self, n: ei.TurnEnded) -> None:
         self._drop_unfinished_streams()
-        if not self._explicit_end or n.status is ei.TurnStatus.UNFINISHED:
+        if not self._explicit_end or n.status is ei.ExecTurnStatus.UNFINISHED:
             return
-        duration = self._end_duration_ms if n.status is ei.TurnStatus.COMPLETED else None
+        duration = self._end_duration_ms if n.status is ei.ExecTurnStatus.COMPLETED else None
         self._append(tc.TurnEndCell(status=n.status, error=n.error, duration_ms=duration))
 
     def _item(self, item: ei.ExecItem, *, started: bool) -> None:
-        if isinstance(item, ei.UserMessageItem):
+        if isinstance(item, ei.ExecUserMessageItem):
             self._turn_starts.append(self._append(tc.UserCell(text=item.text,
                                                               turn_id=self._turn_id)))
-        elif isinstance(item, ei.AgentMessageItem):
+        elif isinstance(item, ei.ExecAgentMessageItem):
             self._finish_stream("agent:" + item.id,
                                 tc.AgentCell(item_id=item.id, text=item.text))
-        elif isinstance(item, ei.ReasoningItem):
+        elif isinstance(item, ei.ExecReasoningItem):
             text = "\n\n".join(part for part in item.summary if part)
             self._finish_stream("reasoning:" + item.id,
                                 tc.ReasoningCell(item_id=item.id, text=text))
-        elif isinstance(item, ei.PlanItem):
+        elif isinstance(item, ei.ExecPlanItem):
             self._append(tc.PlanCell(explanation=item.text, steps=[]))
         elif isinstance(item, ei.CompactionItem):
             self._append(tc.InfoCell(kind=tc.InfoKind.COMPACTED, text="Context compacted"))
@@ -554,12 +554,12 @@ def _tool_cell(item: ei.ExecItem) -> tc.CommandCell | tc.PatchCell | tc.ToolCell
             status=item.status, output=item.aggregated_output or "",
             exit_code=item.exit_code, duration_ms=item.duration_ms,
         )
-    if isinstance(item, ei.FileChangeItem):
+    if isinstance(item, ei.ExecFileChangeItem):
         return tc.PatchCell(call_id=item.id, changes=list(item.changes), status=item.status)
-    if isinstance(item, ei.McpToolCallItem):
+    if isinstance(item, ei.ExecMcpToolCallItem):
         return tc.ToolCell(call_id=item.id, kind="mcp", title=f"{item.server}/{item.tool}",
                            status=item.status, detail=item.error)
-    if isinstance(item, ei.WebSearchItem):
+    if isinstance(item, ei.ExecWebSearchItem):
         return tc.ToolCell(call_id=item.id, kind="web_search", title=item.query,
                            status=ei.ItemStatus.COMPLETED)
     return None

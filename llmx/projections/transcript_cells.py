@@ -17,11 +17,11 @@ import enum
 import msgspec
 
 from llmx.projections.exec.items import (
+    ExecPlanStep,
+    ExecTurnStatus,
     FileChangeEntry,
     ItemStatus,
     NoticeKind,
-    PlanStep,
-    TurnStatus,
 )
 
 __all__ = [
@@ -30,6 +30,8 @@ __all__ = [
     "Cell",
     "CommandCell",
     "EscalationCell",
+    "ExecPlanStep",
+    "ExecTurnStatus",
     "FileChangeEntry",
     "InfoCell",
     "InfoKind",
@@ -38,11 +40,9 @@ __all__ = [
     "NoticeKind",
     "PatchCell",
     "PlanCell",
-    "PlanStep",
     "ReasoningCell",
     "ToolCell",
     "TurnEndCell",
-    "TurnStatus",
     "UserCell",
 ]
 
@@ -113,7 +113,7 @@ class ToolCell(CellBase, kw_only=True):
 
 class PlanCell(CellBase, kw_only=True):
     explanation: str | None
-    steps: list[PlanStep]
+    steps: list[ExecPlanStep]
 
 
 class NoticeCell(CellBase, kw_only=True):
@@ -151,7 +151,7 @@ class EscalationCell(CellBase, kw_only=True):
 class TurnEndCell(CellBase, kw_only=True):
     """The end of a turn that the log closed explicitly (completed, failed, interrupted)."""
 
-    status: TurnStatus
+    status: ExecTurnStatus
     error: str | None = None
     duration_ms: int | None = None
 

@@ -24,7 +24,7 @@ def _fold(*payloads: dict[str, Any]) -> list[ei.ExecNotification]:
 
 
 def _completed(out: list[ei.ExecNotification]) -> list[ei.ExecItem]:
-    return [note.item for note in out if isinstance(note, ei.ItemCompleted)]
+    return [note.item for note in out if isinstance(note, ei.ExecItemCompleted)]
 
 
 def test_an_e0_mcp_call_with_its_invocation_flat_is_read() -> None:
@@ -37,10 +37,10 @@ def test_an_e0_mcp_call_with_its_invocation_flat_is_read() -> None:
          "result": {"Ok": {"content": [{"type": "text", "text": "found"}]}}},
         {"type": "task_complete", "turn_id": "1"},
     )
-    started = [note.item for note in out if isinstance(note, ei.ItemStarted)]
-    assert started == [ei.McpToolCallItem("m1", "docs", "find", {"q": "x"},
+    started = [note.item for note in out if isinstance(note, ei.ExecItemStarted)]
+    assert started == [ei.ExecMcpToolCallItem("m1", "docs", "find", {"q": "x"},
                                           ei.ItemStatus.IN_PROGRESS)]
-    assert _completed(out) == [ei.McpToolCallItem(
+    assert _completed(out) == [ei.ExecMcpToolCallItem(
         "m1", "docs", "find", {"q": "x"}, ei.ItemStatus.COMPLETED,
         {"content": [{"type": "text", "text": "found"}]}, None, 1500)]
 
@@ -77,6 +77,6 @@ def test_a_payload_of_no_known_shape_shows_nothing_and_the_fold_goes_on() -> Non
         {"type": "agent_message", "message": "still here"},
         {"type": "task_complete", "turn_id": "1", "last_agent_message": "still here"},
     )
-    assert _completed(out) == [ei.AgentMessageItem("", "still here")]
+    assert _completed(out) == [ei.ExecAgentMessageItem("", "still here")]
     assert isinstance(out[-1], ei.TurnEnded)
-    assert out[-1].status is ei.TurnStatus.COMPLETED
+    assert out[-1].status is ei.ExecTurnStatus.COMPLETED

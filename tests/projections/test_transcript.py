@@ -67,7 +67,8 @@ def test_codex_tui_sessions_fold_to_what_codex_drew() -> None:
         ("TurnEndCell", ""),
     ]
     ends = [cell for cell in escalation.cells if isinstance(cell, tc.TurnEndCell)]
-    assert [end.status for end in ends] == [tc.TurnStatus.INTERRUPTED, tc.TurnStatus.COMPLETED]
+    assert [end.status for end in ends] == [tc.ExecTurnStatus.INTERRUPTED,
+                                            tc.ExecTurnStatus.COMPLETED]
     status = escalation.status
     assert (status.model, status.approval_policy, status.sandbox) == (
         "mock-model", "on-request", "workspace-write")

@@ -288,10 +288,10 @@ def _approval(cell: tc.ApprovalCell) -> Text:
 
 
 def _turn_end(cell: tc.TurnEndCell) -> Text:
-    if cell.status is tc.TurnStatus.INTERRUPTED:
+    if cell.status is tc.ExecTurnStatus.INTERRUPTED:
         return _marked("■ ", "red", Text("Conversation interrupted - tell the model what to "
                                          "do differently", style="red"))
-    if cell.status is tc.TurnStatus.FAILED:
+    if cell.status is tc.ExecTurnStatus.FAILED:
         return _marked("■ ", "red", Text(f"Turn failed: {cell.error or 'unknown error'}",
                                          style="red"))
     worked = _duration(cell.duration_ms)

@@ -155,11 +155,11 @@ class HumanRenderer:
     def feed(self, notification: ei.ExecNotification) -> list[OutputRecord]:
         self._out = []
         n = notification
-        if isinstance(n, ei.TurnStarted):
+        if isinstance(n, ei.ExecTurnStarted):
             self._turn_started(n)
-        elif isinstance(n, ei.ItemStarted):
+        elif isinstance(n, ei.ExecItemStarted):
             self._item_started(n.item)
-        elif isinstance(n, ei.ItemCompleted):
+        elif isinstance(n, ei.ExecItemCompleted):
             self._item_completed(n.item)
         elif isinstance(n, ei.UsageUpdated):
             self._usage = n
@@ -197,7 +197,7 @@ class HumanRenderer:
             self._turn_ended(n)
         return self._out
 
-    def _turn_started(self, n: ei.TurnStarted) -> None:
+    def _turn_started(self, n: ei.ExecTurnStarted) -> None:
         self._final_message, self._last_plan = None, None
         self._turn_used_tokens = False
         self._errors_shown.clear()
@@ -211,34 +211,34 @@ class HumanRenderer:
         if isinstance(item, ei.CommandItem):
             self._line(("exec", _TITLE))
             self._line((join_command(item.command), Style.BOLD), f" in {item.cwd}")
-        elif isinstance(item, ei.McpToolCallItem):
+        elif isinstance(item, ei.ExecMcpToolCallItem):
             name = (f"{item.server}/{item.tool}", Style.CYAN)
             self._line(("mcp:", Style.BOLD), " ", name, " ", ("started", Style.DIM))
-        elif isinstance(item, ei.WebSearchItem):
+        elif isinstance(item, ei.ExecWebSearchItem):
             self._line(("web search:", Style.BOLD), f" {item.query}")
-        elif isinstance(item, ei.FileChangeItem):
+        elif isinstance(item, ei.ExecFileChangeItem):
             self._line(("apply patch", Style.BOLD))
 
     def _item_completed(self, item: ei.ExecItem) -> None:
-        if isinstance(item, ei.UserMessageItem):
+        if isinstance(item, ei.ExecUserMessageItem):
             self._line(("user", Style.CYAN))
             self._line(item.text)
-        elif isinstance(item, ei.AgentMessageItem):
+        elif isinstance(item, ei.ExecAgentMessageItem):
             self._line(("codex", _TITLE))
             self._line(item.text)
             self._final_message = item.text
-        elif isinstance(item, ei.ReasoningItem):
+        elif isinstance(item, ei.ExecReasoningItem):
             entries = item.content if self._show_raw_reasoning and item.content else item.summary
             text = "\n".join(entries)
             if self._show_reasoning and text.strip():
                 self._line((text, Style.DIM))
         elif isinstance(item, ei.CommandItem):
             self._command_completed(item)
-        elif isinstance(item, ei.FileChangeItem):
+        elif isinstance(item, ei.ExecFileChangeItem):
             self._line(("patch:", Style.BOLD), f" {item.status.value}")
             for change in item.changes:
                 self._line((change.path, Style.DIM))
-        elif isinstance(item, ei.McpToolCallItem):
+        elif isinstance(item, ei.ExecMcpToolCallItem):
             color = _MCP_STATUS_STYLE.get(item.status, Style.DIM)
             self._line(
                 ("mcp:", Style.BOLD), " ", (f"{item.server}/{item.tool}", Style.CYAN), " ",
@@ -246,11 +246,11 @@ class HumanRenderer:
             )
             if item.error is not None:
                 self._line((item.error, Style.RED))
-        elif isinstance(item, ei.WebSearchItem):
+        elif isinstance(item, ei.ExecWebSearchItem):
             self._line(("web search:", Style.BOLD), f" {item.query}")
         elif isinstance(item, ei.CompactionItem):
             self._line(("context compacted", Style.DIM))
-        elif isinstance(item, ei.PlanItem):
+        elif isinstance(item, ei.ExecPlanItem):
             self._last_plan = item.text
 
     def _command_completed(self, item: ei.CommandItem) -> None:
@@ -295,12 +295,12 @@ class HumanRenderer:
             self._line((n.message, Style.DIM))
 
     def _turn_ended(self, n: ei.TurnEnded) -> None:
-        if n.status is ei.TurnStatus.UNFINISHED:
+        if n.status is ei.ExecTurnStatus.UNFINISHED:
             return
         final: str | None = None
-        if n.status is ei.TurnStatus.COMPLETED:
+        if n.status is ei.ExecTurnStatus.COMPLETED:
             final = self._final_message or n.last_agent_message or self._last_plan
-        elif n.status is ei.TurnStatus.FAILED:
+        elif n.status is ei.ExecTurnStatus.FAILED:
             # Codex prints the error notification and again the failed turn's error; the
             # second copy says nothing new, so it is shown only when it differs.
             if n.error is not None and n.error not in self._errors_shown:

@@ -23,7 +23,7 @@ class ItemStatus(enum.StrEnum):
     DECLINED = "declined"
 
 
-class TurnStatus(enum.StrEnum):
+class ExecTurnStatus(enum.StrEnum):
     COMPLETED = "completed"
     FAILED = "failed"
     INTERRUPTED = "interrupted"
@@ -46,17 +46,17 @@ class NoticeKind(enum.Enum):
     BACKGROUND = "background"
 
 
-class UserMessageItem(msgspec.Struct):
+class ExecUserMessageItem(msgspec.Struct):
     id: str
     text: str
 
 
-class AgentMessageItem(msgspec.Struct):
+class ExecAgentMessageItem(msgspec.Struct):
     id: str
     text: str
 
 
-class ReasoningItem(msgspec.Struct):
+class ExecReasoningItem(msgspec.Struct):
     id: str
     summary: list[str]
     content: list[str] = msgspec.field(default_factory=list)
@@ -80,13 +80,13 @@ class FileChangeEntry(msgspec.Struct):
     move_path: str | None = None
 
 
-class FileChangeItem(msgspec.Struct):
+class ExecFileChangeItem(msgspec.Struct):
     id: str
     changes: list[FileChangeEntry]
     status: ItemStatus
 
 
-class McpToolCallItem(msgspec.Struct):
+class ExecMcpToolCallItem(msgspec.Struct):
     id: str
     server: str
     tool: str
@@ -97,13 +97,13 @@ class McpToolCallItem(msgspec.Struct):
     duration_ms: int | None = None
 
 
-class WebSearchItem(msgspec.Struct):
+class ExecWebSearchItem(msgspec.Struct):
     id: str
     query: str
     action: Any = None
 
 
-class PlanItem(msgspec.Struct):
+class ExecPlanItem(msgspec.Struct):
     id: str
     text: str
 
@@ -113,14 +113,14 @@ class CompactionItem(msgspec.Struct):
 
 
 ExecItem = (
-    UserMessageItem
-    | AgentMessageItem
-    | ReasoningItem
+    ExecUserMessageItem
+    | ExecAgentMessageItem
+    | ExecReasoningItem
     | CommandItem
-    | FileChangeItem
-    | McpToolCallItem
-    | WebSearchItem
-    | PlanItem
+    | ExecFileChangeItem
+    | ExecMcpToolCallItem
+    | ExecWebSearchItem
+    | ExecPlanItem
     | CompactionItem
 )
 
@@ -132,17 +132,17 @@ class SessionHeader(msgspec.Struct):
     entries: list[tuple[str, str]]
 
 
-class TurnStarted(msgspec.Struct):
+class ExecTurnStarted(msgspec.Struct):
     turn_id: str
     thread_id: str
     header: SessionHeader
 
 
-class ItemStarted(msgspec.Struct):
+class ExecItemStarted(msgspec.Struct):
     item: ExecItem
 
 
-class ItemCompleted(msgspec.Struct):
+class ExecItemCompleted(msgspec.Struct):
     item: ExecItem
 
 
@@ -156,14 +156,14 @@ class UsageUpdated(msgspec.Struct):
     reasoning_output_tokens: int
 
 
-class PlanStep(msgspec.Struct):
+class ExecPlanStep(msgspec.Struct):
     step: str
     status: PlanStepStatus
 
 
 class PlanUpdated(msgspec.Struct):
     explanation: str | None
-    steps: list[PlanStep]
+    steps: list[ExecPlanStep]
 
 
 class TurnDiffUpdated(msgspec.Struct):
@@ -214,15 +214,15 @@ class EscalationRecorded(msgspec.Struct):
 
 class TurnEnded(msgspec.Struct):
     turn_id: str
-    status: TurnStatus
+    status: ExecTurnStatus
     error: str | None = None
     last_agent_message: str | None = None
 
 
 ExecNotification = (
-    TurnStarted
-    | ItemStarted
-    | ItemCompleted
+    ExecTurnStarted
+    | ExecItemStarted
+    | ExecItemCompleted
     | UsageUpdated
     | PlanUpdated
     | TurnDiffUpdated

@@ -63,18 +63,18 @@ class JsonRenderer:
 
     def feed(self, notification: ei.ExecNotification) -> list[JsonEvent]:
         n = notification
-        if isinstance(n, ei.TurnStarted):
+        if isinstance(n, ei.ExecTurnStarted):
             self._next_id, self._ids, self._last_error = 0, {}, None
             self._todo_id, self._todo_items = None, []
             return [{"type": "thread.started", "thread_id": n.thread_id}, {"type": "turn.started"}]
-        if isinstance(n, ei.ItemStarted):
-            if isinstance(n.item, ei.AgentMessageItem | ei.ReasoningItem):
+        if isinstance(n, ei.ExecItemStarted):
+            if isinstance(n.item, ei.ExecAgentMessageItem | ei.ExecReasoningItem):
                 return []
             body = _item_body(n.item)
             if body is None:
                 return []
             return [{"type": "item.started", "item": {"id": self._started_id(n.item.id), **body}}]
-        if isinstance(n, ei.ItemCompleted):
+        if isinstance(n, ei.ExecItemCompleted):
             return self._completed(n.item)
         if isinstance(n, ei.UsageUpdated):
             self._usage = n
@@ -88,12 +88,12 @@ class JsonRenderer:
         return []
 
     def _completed(self, item: ei.ExecItem) -> list[JsonEvent]:
-        if isinstance(item, ei.ReasoningItem) and not "\n".join(item.summary).strip():
+        if isinstance(item, ei.ExecReasoningItem) and not "\n".join(item.summary).strip():
             return []
         body = _item_body(item)
         if body is None:
             return []
-        if isinstance(item, ei.AgentMessageItem | ei.ReasoningItem):
+        if isinstance(item, ei.ExecAgentMessageItem | ei.ExecReasoningItem):
             item_id = self._new_id()
         else:
             item_id = self._completed_id(item.id)
@@ -125,9 +125,9 @@ class JsonRenderer:
             item = {"id": self._todo_id, "type": "todo_list", "items": self._todo_items}
             events.append({"type": "item.completed", "item": item})
             self._todo_id = None
-        if n.status is ei.TurnStatus.COMPLETED:
+        if n.status is ei.ExecTurnStatus.COMPLETED:
             events.append({"type": "turn.completed", "usage": self._usage_json()})
-        elif n.status is ei.TurnStatus.FAILED:
+        elif n.status is ei.ExecTurnStatus.FAILED:
             message = n.error or self._last_error or "turn failed"
             events.append({"type": "turn.failed", "error": {"message": message}})
         return events
@@ -145,9 +145,9 @@ class JsonRenderer:
 
 def _item_body(item: ei.ExecItem) -> dict[str, Any] | None:
     """The item's fields after ``id``, in Codex's order; None for kinds exec never shows."""
-    if isinstance(item, ei.AgentMessageItem):
+    if isinstance(item, ei.ExecAgentMessageItem):
         return {"type": "agent_message", "text": item.text}
-    if isinstance(item, ei.ReasoningItem):
+    if isinstance(item, ei.ExecReasoningItem):
         return {"type": "reasoning", "text": "\n".join(item.summary)}
     if isinstance(item, ei.CommandItem):
         return {
@@ -157,11 +157,11 @@ def _item_body(item: ei.ExecItem) -> dict[str, Any] | None:
             "exit_code": item.exit_code,
             "status": item.status.value,
         }
-    if isinstance(item, ei.FileChangeItem):
+    if isinstance(item, ei.ExecFileChangeItem):
         status = ei.ItemStatus.FAILED if item.status is ei.ItemStatus.DECLINED else item.status
         changes = [{"path": c.path, "kind": c.kind} for c in item.changes]
         return {"type": "file_change", "changes": changes, "status": status.value}
-    if isinstance(item, ei.McpToolCallItem):
+    if isinstance(item, ei.ExecMcpToolCallItem):
         error = {"message": item.error} if item.error is not None else None
         return {
             "type": "mcp_tool_call",
@@ -172,7 +172,7 @@ def _item_body(item: ei.ExecItem) -> dict[str, Any] | None:
             "error": error,
             "status": item.status.value,
         }
-    if isinstance(item, ei.WebSearchItem):
+    if isinstance(item, ei.ExecWebSearchItem):
         return {"type": "web_search", "query": item.query, "action": item.action}
     return None
 

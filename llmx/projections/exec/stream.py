@@ -47,7 +47,7 @@ CONSUMED_LINE_TYPES = frozenset(
     {"event_msg", "session_meta", "turn_context", "submission", "escalation", "writer",
      "decision"}
 )
-_TOOL_ITEMS = (ei.CommandItem, ei.FileChangeItem, ei.McpToolCallItem, ei.WebSearchItem)
+_TOOL_ITEMS = (ei.CommandItem, ei.ExecFileChangeItem, ei.ExecMcpToolCallItem, ei.ExecWebSearchItem)
 _LEGACY, _ITEMS = 0, 1
 
 
@@ -198,7 +198,8 @@ class ExecStream:
         a turn cut off mid-way is reported as unfinished."""
         out: Notifications = []
         if self._turn_open:
-            status = ei.TurnStatus.UNFINISHED if self._turn_explicit else ei.TurnStatus.COMPLETED
+            status = (ei.ExecTurnStatus.UNFINISHED if self._turn_explicit
+                      else ei.ExecTurnStatus.COMPLETED)
             self._end_turn(out, status)
         return out
 
@@ -240,10 +241,10 @@ class ExecStream:
             program = self._writers.current if self._turn_explicit else None
             program = program or self._writers.for_implicit_turn()
             header = build_header(self._meta, self._context, program)
-            out.append(ei.TurnStarted(self._turn_id, self.thread_id, header))
+            out.append(ei.ExecTurnStarted(self._turn_id, self.thread_id, header))
 
     def _end_turn(
-        self, out: Notifications, status: ei.TurnStatus, error: str | None = None
+        self, out: Notifications, status: ei.ExecTurnStatus, error: str | None = None
     ) -> None:
         self._announce(out)
         out.append(ei.TurnEnded(self._turn_id, status, error, self._last_agent_message))
@@ -251,7 +252,7 @@ class ExecStream:
 
     def _on_task_started(self, started: em.TaskStarted, out: Notifications) -> None:
         if self._turn_open:
-            self._end_turn(out, ei.TurnStatus.UNFINISHED)
+            self._end_turn(out, ei.ExecTurnStatus.UNFINISHED)
         self._writers.on_turn_started()
         self._open_turn(started.turn_id, explicit=True)
 
@@ -266,12 +267,12 @@ class ExecStream:
             out.append(ei.Notice(ei.NoticeKind.ERROR, message))
             self._turn_error = message
         if self._turn_error is not None:
-            self._end_turn(out, ei.TurnStatus.FAILED, self._turn_error)
+            self._end_turn(out, ei.ExecTurnStatus.FAILED, self._turn_error)
         else:
-            self._end_turn(out, ei.TurnStatus.COMPLETED)
+            self._end_turn(out, ei.ExecTurnStatus.COMPLETED)
 
     def _on_turn_aborted(self, aborted: em.TurnAborted, out: Notifications) -> None:
-        self._end_turn(out, ei.TurnStatus.INTERRUPTED)
+        self._end_turn(out, ei.ExecTurnStatus.INTERRUPTED)
 
     # -- messages (deduplicated between the two representations by text) ------------------
 
@@ -286,16 +287,16 @@ class ExecStream:
 
     def _user_text(self, source: int, text: str, item_id: str, out: Notifications) -> None:
         if self._turn_open and not self._turn_explicit and self._turn_announced:
-            self._end_turn(out, ei.TurnStatus.COMPLETED)  # eras without task_started
+            self._end_turn(out, ei.ExecTurnStatus.COMPLETED)  # eras without task_started
         if self._message(source, "user", text):
             self._announce(out)
-            out.append(ei.ItemCompleted(ei.UserMessageItem(item_id, text)))
+            out.append(ei.ExecItemCompleted(ei.ExecUserMessageItem(item_id, text)))
 
     def _agent_text(self, source: int, text: str, item_id: str, out: Notifications) -> None:
         self._last_agent_message = text
         if self._message(source, "agent", text):
             self._announce(out)
-            out.append(ei.ItemCompleted(ei.AgentMessageItem(item_id, text)))
+            out.append(ei.ExecItemCompleted(ei.ExecAgentMessageItem(item_id, text)))
 
     def _on_agent_message(self, message: em.AgentMessage, out: Notifications) -> None:
         self._agent_text(_LEGACY, message.message, "", out)
@@ -303,12 +304,12 @@ class ExecStream:
     def _on_agent_reasoning(self, reasoning: em.AgentReasoning, out: Notifications) -> None:
         if self._message(_LEGACY, "reasoning", reasoning.text):
             self._announce(out)
-            out.append(ei.ItemCompleted(ei.ReasoningItem("", [reasoning.text])))
+            out.append(ei.ExecItemCompleted(ei.ExecReasoningItem("", [reasoning.text])))
 
     def _on_context_compacted(self, event: em.ContextCompacted, out: Notifications) -> None:
         if self._message(_LEGACY, "compaction", ""):
             self._announce(out)
-            out.append(ei.ItemCompleted(ei.CompactionItem("")))
+            out.append(ei.ExecItemCompleted(ei.CompactionItem("")))
 
     # -- tool items (deduplicated by call id) ---------------------------------------------
 
@@ -323,7 +324,7 @@ class ExecStream:
             return
         self._announce_item(out)
         self._started.add(item.id)
-        out.append(ei.ItemStarted(item))
+        out.append(ei.ExecItemStarted(item))
 
     def _complete(self, item: ei.ExecItem, out: Notifications) -> None:
         if item.id and item.id in self._completed:
@@ -331,15 +332,15 @@ class ExecStream:
         self._announce_item(out)
         if isinstance(item, _TOOL_ITEMS) and item.id not in self._started:
             # Paginated rollouts persist only the completion; exec showed the start too.
-            out.append(ei.ItemStarted(_as_started(item)))
+            out.append(ei.ExecItemStarted(_as_started(item)))
         self._started.discard(item.id)
         if item.id:
             self._completed.add(item.id)
-        out.append(ei.ItemCompleted(item))
-        if isinstance(item, ei.FileChangeItem) and item.status is ei.ItemStatus.COMPLETED:
+        out.append(ei.ExecItemCompleted(item))
+        if isinstance(item, ei.ExecFileChangeItem) and item.status is ei.ItemStatus.COMPLETED:
             self._track_diff(item, out)
 
-    def _track_diff(self, item: ei.FileChangeItem, out: Notifications) -> None:
+    def _track_diff(self, item: ei.ExecFileChangeItem, out: Notifications) -> None:
         if self._source_has_turn_diffs:
             return
         if self._diff is None:
@@ -370,14 +371,15 @@ class ExecStream:
         self._complete(item, out)
 
     def _on_patch_begin(self, begin: em.PatchApplyBegin, out: Notifications) -> None:
-        item = ei.FileChangeItem(
+        item = ei.ExecFileChangeItem(
             begin.call_id, _changes(begin.changes), ei.ItemStatus.IN_PROGRESS
         )
         self._start(item, out)
 
     def _on_patch_end(self, end: em.PatchApplyEnd, out: Notifications) -> None:
         default = ei.ItemStatus.COMPLETED if end.success else ei.ItemStatus.FAILED
-        item = ei.FileChangeItem(end.call_id, _changes(end.changes), _status(end.status, default))
+        item = ei.ExecFileChangeItem(end.call_id, _changes(end.changes),
+                                     _status(end.status, default))
         self._complete(item, out)
 
     def _on_mcp_begin(
@@ -385,7 +387,7 @@ class ExecStream:
     ) -> None:
         inv = begin.invocation if isinstance(begin, em.McpToolCallBegin) else begin
         arguments = None if isinstance(inv.arguments, UnsetType) else inv.arguments
-        item = ei.McpToolCallItem(
+        item = ei.ExecMcpToolCallItem(
             begin.call_id, inv.server, inv.tool, arguments, ei.ItemStatus.IN_PROGRESS
         )
         self._start(item, out)
@@ -396,7 +398,7 @@ class ExecStream:
         inv = end.invocation if isinstance(end, em.McpToolCallEnd) else end
         arguments = None if isinstance(inv.arguments, UnsetType) else inv.arguments
         result, error, failed = _mcp_outcome(end.result)
-        item = ei.McpToolCallItem(
+        item = ei.ExecMcpToolCallItem(
             end.call_id,
             inv.server,
             inv.tool,
@@ -409,11 +411,11 @@ class ExecStream:
         self._complete(item, out)
 
     def _on_web_search_begin(self, begin: em.WebSearchBegin, out: Notifications) -> None:
-        self._start(ei.WebSearchItem(begin.call_id, ""), out)
+        self._start(ei.ExecWebSearchItem(begin.call_id, ""), out)
 
     def _on_web_search_end(self, end: em.WebSearchEnd, out: Notifications) -> None:
         action = None if isinstance(end.action, UnsetType) else end.action
-        self._complete(ei.WebSearchItem(end.call_id, end.query, action), out)
+        self._complete(ei.ExecWebSearchItem(end.call_id, end.query, action), out)
 
     # -- paginated turn items -------------------------------------------------------------
 
@@ -426,21 +428,21 @@ class ExecStream:
         item = _exec_item(completed.item)
         if item is None:
             return
-        if isinstance(item, ei.UserMessageItem):
+        if isinstance(item, ei.ExecUserMessageItem):
             self._user_text(_ITEMS, item.text, item.id, out)
-        elif isinstance(item, ei.AgentMessageItem):
+        elif isinstance(item, ei.ExecAgentMessageItem):
             self._agent_text(_ITEMS, item.text, item.id, out)
-        elif isinstance(item, ei.ReasoningItem):
+        elif isinstance(item, ei.ExecReasoningItem):
             if self._message(_ITEMS, "reasoning", "\n".join(item.summary)):
                 self._announce(out)
-                out.append(ei.ItemCompleted(item))
+                out.append(ei.ExecItemCompleted(item))
         elif isinstance(item, ei.CompactionItem):
             if self._message(_ITEMS, "compaction", ""):
                 self._announce(out)
-                out.append(ei.ItemCompleted(item))
-        elif isinstance(item, ei.PlanItem):
+                out.append(ei.ExecItemCompleted(item))
+        elif isinstance(item, ei.ExecPlanItem):
             self._announce(out)
-            out.append(ei.ItemCompleted(item))
+            out.append(ei.ExecItemCompleted(item))
         else:
             already = bool(item.id) and item.id in self._completed
             self._complete(item, out)
@@ -453,7 +455,7 @@ class ExecStream:
         reason = self._refused_by_policy.pop(item.id, None)
         if reason is not None:
             out.append(ei.Refusal(item.id, reason))
-        elif isinstance(item, ei.FileChangeItem) and item.status is ei.ItemStatus.FAILED:
+        elif isinstance(item, ei.ExecFileChangeItem) and item.status is ei.ItemStatus.FAILED:
             error = _str(source.stderr).strip() if isinstance(source, ti.FileChangeItem) else ""
             if error:
                 out.append(ei.Refusal(item.id, error))
@@ -480,13 +482,13 @@ class ExecStream:
         )
 
     def _on_plan_update(self, update: em.PlanUpdate, out: Notifications) -> None:
-        steps: list[ei.PlanStep] = []
+        steps: list[ei.ExecPlanStep] = []
         for step in update.plan:
             try:
                 status = ei.PlanStepStatus(step.status.replace("inProgress", "in_progress"))
             except ValueError:
                 status = ei.PlanStepStatus.PENDING
-            steps.append(ei.PlanStep(step.step, status))
+            steps.append(ei.ExecPlanStep(step.step, status))
         explanation = update.explanation
         self._announce(out)
         out.append(ei.PlanUpdated(explanation if isinstance(explanation, str) else None, steps))
@@ -646,25 +648,25 @@ class ExecStream:
 def _as_started(item: ei.ExecItem) -> ei.ExecItem:
     if isinstance(item, ei.CommandItem):
         return ei.CommandItem(item.id, item.command, item.cwd, ei.ItemStatus.IN_PROGRESS)
-    if isinstance(item, ei.FileChangeItem):
-        return ei.FileChangeItem(item.id, item.changes, ei.ItemStatus.IN_PROGRESS)
-    if isinstance(item, ei.McpToolCallItem):
-        return ei.McpToolCallItem(
+    if isinstance(item, ei.ExecFileChangeItem):
+        return ei.ExecFileChangeItem(item.id, item.changes, ei.ItemStatus.IN_PROGRESS)
+    if isinstance(item, ei.ExecMcpToolCallItem):
+        return ei.ExecMcpToolCallItem(
             item.id, item.server, item.tool, item.arguments, ei.ItemStatus.IN_PROGRESS
         )
-    if isinstance(item, ei.WebSearchItem):
-        return ei.WebSearchItem(item.id, item.query, item.action)
+    if isinstance(item, ei.ExecWebSearchItem):
+        return ei.ExecWebSearchItem(item.id, item.query, item.action)
     return item
 
 
 def _exec_item(item: ti.TurnItem) -> ei.ExecItem | None:
     """A Codex ``TurnItem`` as an exec item; None for kinds exec ignores."""
     if isinstance(item, ti.UserMessageItem):
-        return ei.UserMessageItem(item.id, item.text())
+        return ei.ExecUserMessageItem(item.id, item.text())
     if isinstance(item, ti.AgentMessageItem):
-        return ei.AgentMessageItem(item.id, item.text())
+        return ei.ExecAgentMessageItem(item.id, item.text())
     if isinstance(item, ti.ReasoningItem):
-        return ei.ReasoningItem(item.id, list(item.summary_text), list(item.raw_content))
+        return ei.ExecReasoningItem(item.id, list(item.summary_text), list(item.raw_content))
     if isinstance(item, ti.CommandExecutionItem):
         output = item.aggregated_output
         exit_code = item.exit_code
@@ -678,12 +680,12 @@ def _exec_item(item: ti.TurnItem) -> ei.ExecItem | None:
             _duration_ms(item.duration),
         )
     if isinstance(item, ti.FileChangeItem):
-        return ei.FileChangeItem(
+        return ei.ExecFileChangeItem(
             item.id, _changes(item.changes), _status(item.status, ei.ItemStatus.COMPLETED)
         )
     if isinstance(item, ti.McpToolCallItem):
         result, error = item.result, item.error
-        return ei.McpToolCallItem(
+        return ei.ExecMcpToolCallItem(
             item.id,
             item.server,
             item.tool,
@@ -694,9 +696,9 @@ def _exec_item(item: ti.TurnItem) -> ei.ExecItem | None:
             _duration_ms(item.duration),
         )
     if isinstance(item, ti.WebSearchItem):
-        return ei.WebSearchItem(item.id, item.query, item.action)
+        return ei.ExecWebSearchItem(item.id, item.query, item.action)
     if isinstance(item, ti.PlanItem):
-        return ei.PlanItem(item.id, item.text)
+        return ei.ExecPlanItem(item.id, item.text)
     if isinstance(item, ti.ContextCompactionItem):
         return ei.CompactionItem(item.id)
     return None
