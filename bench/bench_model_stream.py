@@ -19,12 +19,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from support.model_server import scripted
 
 from llmx.runtime.config.tables import ModelProviderInfo, WireApi
-from llmx.runtime.models import (
-    ModelRequest,
-    OutputTextDelta,
-    RequestIdentity,
-    open_model_client,
-)
+from llmx.runtime.models.request import ModelRequest, RequestIdentity
+from llmx.runtime.models.stream import OutputTextDelta
+from llmx.runtime.models.wires import open_model_client
 
 WORDS = 20_000
 

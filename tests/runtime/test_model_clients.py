@@ -8,23 +8,21 @@ from typing import Any
 import pytest
 from support.model_server import ModelServer, scripted
 
+from llmx.events.primitives import TokenUsage
 from llmx.events.response_items import CustomToolCall, FunctionCall, Message
 from llmx.runtime.config.tables import ModelProviderInfo, WireApi
-from llmx.runtime.models import (
+from llmx.runtime.models.request import ModelRequest, Reasoning, RequestIdentity
+from llmx.runtime.models.stream import (
     Completed,
     Created,
-    ModelRequest,
     OutputItemDone,
     OutputTextDelta,
-    Reasoning,
     ReasoningContentDelta,
     ReasoningSummaryDelta,
-    RequestIdentity,
     RequestSent,
     StreamEvent,
-    TokenUsage,
-    open_model_client,
 )
+from llmx.runtime.models.wires import open_model_client
 
 THREAD = "01a1fc90-8da8-7d30-93b1-6d7340eae588"
 ENV = {"MOCK_API_KEY": "dummy"}

@@ -14,14 +14,10 @@ from support.model_server import responses_events, scripted
 
 from llmx.events.records import ModelRequestRecord
 from llmx.runtime.config.tables import ModelProviderInfo, WireApi
-from llmx.runtime.models import (
-    Completed,
-    ModelError,
-    ModelRequest,
-    RequestIdentity,
-    StreamEvent,
-    open_model_client,
-)
+from llmx.runtime.models.errors import ModelError
+from llmx.runtime.models.request import ModelRequest, RequestIdentity
+from llmx.runtime.models.stream import Completed, StreamEvent
+from llmx.runtime.models.wires import open_model_client
 
 ENV = {"MOCK_API_KEY": "dummy"}
 TEXT = "one two three four"

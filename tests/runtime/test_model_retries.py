@@ -12,17 +12,10 @@ from support.model_scripts import Script
 from support.model_server import ModelServer, scripted
 
 from llmx.runtime.config.tables import ModelProviderInfo, WireApi
-from llmx.runtime.models import (
-    Completed,
-    ModelError,
-    ModelErrorKind,
-    ModelRequest,
-    OutputItemDone,
-    RequestIdentity,
-    RetryScheduled,
-    StreamEvent,
-    open_model_client,
-)
+from llmx.runtime.models.errors import ModelError, ModelErrorKind
+from llmx.runtime.models.request import ModelRequest, RequestIdentity
+from llmx.runtime.models.stream import Completed, OutputItemDone, RetryScheduled, StreamEvent
+from llmx.runtime.models.wires import open_model_client
 
 ENV = {"MOCK_API_KEY": "dummy"}
 HI = [{"type": "message", "text": "Recovered."}]
