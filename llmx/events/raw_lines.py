@@ -32,6 +32,9 @@ class RawLine(msgspec.Struct, frozen=True):
     data: bytes
     terminated: bool
     """False only for a last line without ``\\n``: a torn write, or a file still being written."""
+    skipped: bool = False
+    """True for a line longer than the reader's ``max_line_bytes``: its bytes were not kept
+    (``data`` is empty), ``start`` and ``end`` still say where it is."""
 
     @property
     def is_blank(self) -> bool:
@@ -91,14 +94,20 @@ def read_lines_forward(
     start: int = 0,
     end: int | None = None,
     block_size: int = DEFAULT_BLOCK_SIZE,
+    max_line_bytes: int | None = None,
 ) -> Iterator[RawLine]:
-    """Yield the lines between byte ``start`` (a line start) and ``end``, oldest first."""
+    """Yield the lines between byte ``start`` (a line start) and ``end`` (the file's size
+    when it is opened, by default), oldest first. A line longer than ``max_line_bytes`` is
+    yielded ``skipped``, without its bytes: memory stays bounded by the block and the limit,
+    however long a line runs."""
     with open(path, "rb") as handle:
         limit = file_size(path) if end is None else end
         handle.seek(start)
         offset = start
         line_start = start
         parts: list[bytes] = []  # the current line's bytes when it spans blocks
+        kept = 0  # their length
+        skipping = False  # the current line is over the limit: its bytes are dropped
         while offset < limit:
             chunk = handle.read(min(block_size, limit - offset))
             if not chunk:
@@ -108,18 +117,36 @@ def read_lines_forward(
                 newline = chunk.find(b"\n", low)
                 if newline < 0:
                     break
-                data = chunk[low:newline]
-                if parts:
-                    parts.append(data)
-                    data = b"".join(parts)
-                    parts.clear()
-                yield RawLine(line_start, offset + newline + 1, data, True)
-                line_start = offset + newline + 1
+                line_end = offset + newline + 1
+                if skipping:
+                    skipping = False
+                    yield RawLine(line_start, line_end, b"", True, skipped=True)
+                else:
+                    data = chunk[low:newline]
+                    if parts:
+                        parts.append(data)
+                        data = b"".join(parts)
+                        parts.clear()
+                        kept = 0
+                    if max_line_bytes is not None and len(data) > max_line_bytes:
+                        yield RawLine(line_start, line_end, b"", True, skipped=True)
+                    else:
+                        yield RawLine(line_start, line_end, data, True)
+                line_start = line_end
                 low = newline + 1
-            if low < len(chunk):
-                parts.append(chunk[low:])
+            if low < len(chunk) and not skipping:
+                rest = chunk[low:]
+                if max_line_bytes is not None and kept + len(rest) > max_line_bytes:
+                    parts.clear()
+                    kept = 0
+                    skipping = True
+                else:
+                    parts.append(rest)
+                    kept += len(rest)
             offset += len(chunk)
-        if parts:
+        if skipping:
+            yield RawLine(line_start, offset, b"", False, skipped=True)
+        elif parts:
             yield RawLine(line_start, offset, b"".join(parts), False)
 
 

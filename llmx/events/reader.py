@@ -8,7 +8,6 @@ and the reason; it never stops the read, and the file is never modified by readi
 
 from __future__ import annotations
 
-import errno
 import os
 import stat
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ import msgspec
 
 from llmx.events.lines import LineError, RolloutItem, RolloutLine, UnknownPayload, decode_line
 from llmx.events.nesting import nesting_problem, nests_too_deeply
-from llmx.events.raw_lines import newline_counts
+from llmx.events.raw_lines import newline_counts, read_lines_forward
 
 CHUNK_BYTES = 1 << 20
 # Lines beyond this are reported, not decoded, so a runaway line cannot exhaust memory.
@@ -109,76 +108,39 @@ class RolloutReader:
         self.position = start_offset
 
     def __iter__(self) -> Iterator[RolloutLine]:
-        fd = open_for_reading(self.path)
-        try:
-            yield from self._lines(fd)
-        finally:
-            os.close(fd)
-
-    def _lines(self, fd: int) -> Iterator[RolloutLine]:
+        # Opened first so that a missing file or a folder fails with its one-line reason.
+        os.close(open_for_reading(self.path))
         number = self.first_line_number - 1
-        offset = self.start_offset
-        pending = bytearray()
-        # While skipping an oversized line: where it started and its length so far.
-        oversized: tuple[int, int] | None = None
-        if offset:
-            os.lseek(fd, offset, os.SEEK_SET)
+        lines = read_lines_forward(self.path, start=self.start_offset, block_size=CHUNK_BYTES,
+                                   max_line_bytes=self.max_line_bytes)
         while True:
-            chunk = self._read(fd)
-            if not chunk:
-                break
-            start = 0
-            while True:
-                newline = chunk.find(b"\n", start)
-                if newline < 0:
-                    rest = chunk[start:]
-                    if oversized is not None:
-                        oversized = (oversized[0], oversized[1] + len(rest))
-                    elif len(pending) + len(rest) > self.max_line_bytes:
-                        oversized = (offset, len(pending) + len(rest))
-                        pending = bytearray()
-                    else:
-                        pending += rest
-                    break
-                piece = chunk[start:newline]
-                start = newline + 1
-                number += 1
-                if oversized is not None:
-                    length = oversized[1] + len(piece)
-                    self._oversized(number, oversized[0], length)
-                    offset = oversized[0] + length + 1
-                    oversized = None
-                    self.position = offset
-                    continue
-                if pending:
-                    pending += piece
-                    raw = bytes(pending)
-                    pending = bytearray()
-                else:
-                    raw = piece
-                line_offset = offset
-                offset += len(raw) + 1
-                if len(raw) > self.max_line_bytes:
-                    self._oversized(number, line_offset, len(raw))
-                elif raw.strip():
-                    self.line_count += 1
-                    try:
-                        if self.max_nesting is not None and nests_too_deeply(
-                            raw, self.max_nesting
-                        ):
-                            raise LineError(nesting_problem(self.max_nesting))
-                        line = decode_line(raw)
-                    except LineError as exc:
-                        self.problems.append(LineProblem(number, line_offset, str(exc)))
-                    else:
-                        self.position = offset
-                        yield line
-                        continue
-                self.position = offset
-        if oversized is not None:
-            self.torn_tail = TornTail(number + 1, oversized[0], oversized[1])
-        elif pending:
-            self.torn_tail = TornTail(number + 1, offset, len(pending))
+            try:
+                raw = next(lines, None)
+            except OSError as exc:
+                raise RolloutFileError(
+                    f"{self.path}: read failed ({exc.strerror}) — check the disk and retry"
+                ) from None
+            if raw is None:
+                return
+            if not raw.terminated:
+                self.torn_tail = TornTail(number + 1, raw.start, raw.end - raw.start)
+                return
+            number += 1
+            self.position = raw.end
+            if raw.skipped:
+                self._oversized(number, raw.start, raw.end - raw.start - 1)
+                continue
+            if raw.is_blank:
+                continue
+            self.line_count += 1
+            try:
+                if self.max_nesting is not None and nests_too_deeply(raw.data, self.max_nesting):
+                    raise LineError(nesting_problem(self.max_nesting))
+                line = decode_line(raw.data)
+            except LineError as exc:
+                self.problems.append(LineProblem(number, raw.start, str(exc)))
+                continue
+            yield line
 
     def _oversized(self, number: int, offset: int, length: int) -> None:
         self.line_count += 1
@@ -190,17 +152,6 @@ class RolloutReader:
             )
         )
 
-    def _read(self, fd: int) -> bytes:
-        try:
-            return os.read(fd, CHUNK_BYTES)
-        except IsADirectoryError:
-            raise _directory_error(self.path) from None
-        except OSError as exc:
-            if exc.errno == errno.EISDIR:
-                raise _directory_error(self.path) from None
-            raise RolloutFileError(
-                f"{self.path}: read failed ({exc.strerror}) — check the disk and retry"
-            ) from None
 
 
 def read_rollout(path: Path | str) -> list[RolloutLine]:

@@ -147,3 +147,23 @@ def test_the_first_line_is_given_only_when_complete(tmp_path: Path) -> None:
     assert line == RawLine(0, len(long_meta) + 1, long_meta, True)
     for fixture in fixture_rollouts():
         assert first_line(fixture) == next(read_lines_forward(fixture))
+
+
+@pytest.mark.parametrize("block_size", [7, 64, 1 << 20])
+def test_lines_over_the_limit_are_skipped_without_their_bytes(tmp_path: Path,
+                                                              block_size: int) -> None:
+    """``max_line_bytes``: a long line (within one block or across several, complete or
+    torn) comes ``skipped``, with its place and no bytes; the lines around it are whole."""
+    path = tmp_path / "r.jsonl"
+    long_line = b"x" * 100
+    path.write_bytes(b"a\n" + long_line + b"\n" + b"b" * 10 + b"\n" + long_line)
+    lines = list(read_lines_forward(path, block_size=block_size, max_line_bytes=10))
+    assert lines == [
+        RawLine(0, 2, b"a", True),
+        RawLine(2, 103, b"", True, skipped=True),
+        RawLine(103, 114, b"b" * 10, True),
+        RawLine(114, 214, b"", False, skipped=True),
+    ]
+    # Without a limit every line keeps its bytes.
+    assert [line.data for line in read_lines_forward(path, block_size=block_size)] == [
+        b"a", long_line, b"b" * 10, long_line]
