@@ -13,7 +13,6 @@ import enum
 import math
 import os
 import time
-from collections.abc import Mapping
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
@@ -26,7 +25,6 @@ from llmx.events.nesting import DECODE_ERRORS
 
 __all__ = [
     "HistoryConfig",
-    "HistoryConfigError",
     "HistoryEntry",
     "HistoryFile",
     "HistoryMetadata",
@@ -46,41 +44,10 @@ class HistoryPersistence(enum.Enum):
     NONE = "none"  # write nothing; lookups still read an existing file
 
 
-class HistoryConfigError(ValueError):
-    """A bad key or value in the ``[history]`` table of ``config.toml``."""
-
-
 class HistoryConfig(msgspec.Struct, frozen=True):
     persistence: HistoryPersistence = HistoryPersistence.SAVE_ALL
     # None (or 0 in the file) means unlimited.
     max_bytes: int | None = None
-
-    @classmethod
-    def from_table(cls, table: Mapping[str, object]) -> HistoryConfig:
-        """Read the ``[history]`` table of ``config.toml``."""
-        unknown = sorted(set(table) - {"persistence", "max_bytes"})
-        if unknown:
-            raise HistoryConfigError(
-                f"config.toml [history]: unknown key {unknown[0]!r}; "
-                "the keys are 'persistence' and 'max_bytes'"
-            )
-        raw_persistence = table.get("persistence", HistoryPersistence.SAVE_ALL.value)
-        try:
-            persistence = HistoryPersistence(raw_persistence)
-        except ValueError:
-            raise HistoryConfigError(
-                f"config.toml [history] persistence = {raw_persistence!r}: "
-                "use \"save-all\" or \"none\""
-            ) from None
-        raw_max = table.get("max_bytes")
-        if raw_max is not None and (
-            isinstance(raw_max, bool) or not isinstance(raw_max, int) or raw_max < 0
-        ):
-            raise HistoryConfigError(
-                f"config.toml [history] max_bytes = {raw_max!r}: use a whole number of bytes "
-                "(0 or absent means unlimited)"
-            )
-        return cls(persistence, raw_max or None)
 
 
 class HistoryEntry(msgspec.Struct, frozen=True):

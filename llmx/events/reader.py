@@ -15,7 +15,7 @@ from pathlib import Path
 
 import msgspec
 
-from llmx.events.lines import LineError, RolloutItem, RolloutLine, UnknownPayload, decode_line
+from llmx.events.lines import LineError, RolloutLine, decode_line
 from llmx.events.nesting import nesting_problem, nests_too_deeply
 from llmx.events.raw_lines import newline_counts, read_lines_forward
 
@@ -157,14 +157,6 @@ class RolloutReader:
 def read_rollout(path: Path | str) -> list[RolloutLine]:
     """Every decodable line of a file (for small files and tests; prefer the reader)."""
     return list(RolloutReader(path))
-
-
-def typed_lines(
-    path: Path | str,
-) -> Iterator[tuple[RolloutLine, RolloutItem | UnknownPayload]]:
-    """Each line with its typed payload (decoded lazily, one line at a time)."""
-    for line in RolloutReader(path):
-        yield line, line.item()
 
 
 def find_torn_tail(path: Path | str) -> TornTail | None:

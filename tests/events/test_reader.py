@@ -16,7 +16,6 @@ from llmx.events.reader import (
     RolloutReader,
     find_torn_tail,
     read_rollout,
-    typed_lines,
 )
 from llmx.events.records import LineType, SessionMeta
 from llmx.events.writer_lock import cut_torn_tail
@@ -162,8 +161,8 @@ def test_typed_iteration_over_a_fixture() -> None:
     assert all(isinstance(item, TaskComplete) for item in completes)
 
 
-def test_typed_lines_pairs_each_line_with_its_payload() -> None:
-    pairs = list(typed_lines(SAMPLE))
-    assert len(pairs) == SAMPLE.read_bytes().count(b"\n")
-    assert all(item is line.item() for line, item in pairs)
-    assert isinstance(pairs[0][1], SessionMeta)
+def test_each_line_decodes_its_typed_payload_once() -> None:
+    lines = list(RolloutReader(SAMPLE))
+    assert len(lines) == SAMPLE.read_bytes().count(b"\n")
+    assert all(line.item() is line.item() for line in lines)
+    assert isinstance(lines[0].item(), SessionMeta)

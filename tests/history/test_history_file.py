@@ -12,7 +12,6 @@ from support import CODEX_FIXTURES, CODEX_RICH_FIXTURES
 
 from llmx.events.history import (
     HistoryConfig,
-    HistoryConfigError,
     HistoryEntry,
     HistoryFile,
     HistoryMetadata,
@@ -63,18 +62,6 @@ def test_persistence_none_writes_nothing(tmp_path: Path) -> None:
     assert not quiet.path.exists()
     assert quiet.metadata() == HistoryMetadata(0, 0)
     assert quiet.lookup(0, 0) is None
-
-
-def test_config_table_is_parsed_and_bad_values_are_named() -> None:
-    config = HistoryConfig.from_table({"persistence": "none", "max_bytes": 1024})
-    assert config == HistoryConfig(HistoryPersistence.NONE, 1024)
-    assert HistoryConfig.from_table({"max_bytes": 0}).max_bytes is None
-    with pytest.raises(HistoryConfigError, match="persistence = 'some'"):
-        HistoryConfig.from_table({"persistence": "some"})
-    with pytest.raises(HistoryConfigError, match="max_bytes = -1"):
-        HistoryConfig.from_table({"max_bytes": -1})
-    with pytest.raises(HistoryConfigError, match="unknown key 'max_lines'"):
-        HistoryConfig.from_table({"max_lines": 3})
 
 
 def test_metadata_is_inode_and_line_count(history: HistoryFile) -> None:
