@@ -106,7 +106,9 @@ def main() -> None:
         cpu = statistics.median(c for _w, c in runs)
         wall_change = (wall / base_wall - 1) * 100
         cpu_change = (cpu / base_cpu - 1) * 100
-        print(f"{name:<22} wall median {wall * 1000:.0f} ms ({wall_change:+.1f}%), "
+        walls = sorted(w for w, _c in runs)
+        print(f"{name:<22} wall median {wall * 1000:.0f} ms ({wall_change:+.1f}%; "
+              f"{walls[0] * 1000:.0f}-{walls[-1] * 1000:.0f}), "
               f"CPU median {cpu * 1000:.0f} ms ({cpu_change:+.1f}%)")
 
 
