@@ -228,10 +228,6 @@ class TranscriptFold:
         dirty, self._dirty_from = self._dirty_from, None
         return dirty
 
-    def user_turns(self) -> list[int]:
-        """Cell indices of the user prompts, oldest first (for backtracking)."""
-        return list(self._turn_starts)
-
     # -- cell bookkeeping --------------------------------------------------------------
 
     def _mark(self, index: int) -> None:

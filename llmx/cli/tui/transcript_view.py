@@ -345,10 +345,6 @@ class TranscriptView(ScrollView, can_focus=True):
             if earlier:
                 self.prepend(earlier)
 
-    def follow_end(self) -> None:
-        self._follow = True
-        self.scroll_end(animate=False, immediate=True, x_axis=False)
-
     def plain_lines(self) -> list[str]:
         """Every row of the transcript as plain text (draws every cell; tests and dumps)."""
         self.settle()

@@ -9,13 +9,13 @@ carry instead. A message recorded both ways is taken once.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Literal, NamedTuple
 
 from llmx.events.event_msgs import AgentMessage, ItemCompleted, UserMessage
 from llmx.events.lines import LineError, RolloutLine, decode_line
 from llmx.events.primitives import TextInput
+from llmx.events.raw_lines import file_size, read_lines_backward
 from llmx.events.turn_items import AgentMessageItem, UserMessageItem
 
 TAIL_BYTES = 256 * 1024
@@ -53,31 +53,27 @@ def _message(line: RolloutLine) -> PreviewLine | None:
 def last_messages(path: Path, count: int = 6) -> list[PreviewLine]:
     """The last ``count`` non-empty message lines of the session at ``path``, oldest first
     (a message of several lines gives one entry per line). An unreadable file gives none."""
+    found: list[PreviewLine] = []  # newest first
     try:
-        with open(path, "rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
-            start = max(0, size - TAIL_BYTES)
-            handle.seek(start)
-            data = handle.read()
+        limit = file_size(path) - TAIL_BYTES
+        for raw in read_lines_backward(path):
+            if raw.start < limit:
+                break  # past the tail (a line cut by the tail's start is left out too)
+            if b'"event_msg"' not in raw.data:
+                continue
+            try:
+                line = decode_line(raw.data)
+            except LineError:
+                continue
+            message = _message(line)
+            if message is None or not message.text.strip():
+                continue
+            if found and found[-1] == message:
+                continue  # the same message as an item and as an event
+            found.append(message)
     except OSError:
         return []
-    chunks = data.split(b"\n")
-    if start > 0:
-        chunks = chunks[1:]  # the first is a line cut in two
-    found: list[PreviewLine] = []
-    for chunk in chunks:
-        if b'"event_msg"' not in chunk:
-            continue
-        try:
-            line = decode_line(chunk)
-        except LineError:
-            continue
-        message = _message(line)
-        if message is None or not message.text.strip():
-            continue
-        if found and found[-1] == message:
-            continue  # the same message as an item and as an event
-        found.append(message)
+    found.reverse()
     lines = [PreviewLine(m.speaker, text.strip()) for m in found
              for text in m.text.splitlines() if text.strip()]
     return lines[-count:]
