@@ -55,8 +55,10 @@ def last_messages(path: Path, count: int = 6) -> list[PreviewLine]:
     (a message of several lines gives one entry per line). An unreadable file gives none."""
     found: list[PreviewLine] = []  # newest first
     try:
-        limit = file_size(path) - TAIL_BYTES
-        for raw in read_lines_backward(path):
+        size = file_size(path)
+        limit = size - TAIL_BYTES
+        # The same size bounds both ends, so a line appended meanwhile is not read.
+        for raw in read_lines_backward(path, end=size):
             if raw.start < limit:
                 break  # past the tail (a line cut by the tail's start is left out too)
             if b'"event_msg"' not in raw.data:
