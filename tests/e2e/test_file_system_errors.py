@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 from e2e.exec_harness import ExecEnv, make_env
+from support import unprivileged
 from support.model_scripts import Script
 from support.model_server import ModelServer
 
@@ -83,13 +84,15 @@ def fill(directory: Path, *, leave: int = 0) -> None:
         os.close(fd)
 
 
-def llmx(env: ExecEnv, *args: str, user: str | None = None,
+def llmx(env: ExecEnv, *args: str, user: str | None = None, python: str = sys.executable,
          cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "llmx", *args]
+    command = [python, "-m", "llmx", *args]
+    environment = env.env()
     if user is not None:
         command = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *command]
+        environment = unprivileged.environment_for_nobody(environment)
     return subprocess.run(
-        command, capture_output=True, text=True, env=env.env(), cwd=cwd or env.workspace,
+        command, capture_output=True, text=True, env=environment, cwd=cwd or env.workspace,
         stdin=subprocess.DEVNULL, timeout=120, check=False,
     )
 
@@ -212,6 +215,10 @@ def test_permission_denied(shared_tmp: Path, server: ModelServer) -> None:
     if os.geteuid() != 0 or shutil.which("setpriv") is None:
         pytest.skip("needs root and setpriv(1) to run the commands as another user "
                     "(root reads files whatever their mode)")
+    # Run from wherever this checkout is: a copy nobody reaches if it is out of reach.
+    python = unprivileged.interpreter_for_nobody(shared_tmp / "python")
+    if python is None:
+        pytest.skip("no Python interpreter the unprivileged user can run")
     env = make_env(shared_tmp, server.base_url)
     assert llmx(env, "exec", "mine").returncode == 0
     [rollout] = env.rollouts()
@@ -219,13 +226,14 @@ def test_permission_denied(shared_tmp: Path, server: ModelServer) -> None:
     nobody = "65534"
     # A session file only its owner may read.
     rollout.chmod(0o600)
-    replayed = llmx(env, "replay", str(rollout), user=nobody, cwd=shared_tmp)
+    replayed = llmx(env, "replay", str(rollout), user=nobody, python=python, cwd=shared_tmp)
     assert "permission denied" in one_error(replayed, "replay", rollout)["what"]
     # The index, readable but not writable by this user.
-    listed = llmx(env, "sessions", "list", user=nobody, cwd=shared_tmp)
+    listed = llmx(env, "sessions", "list", user=nobody, python=python, cwd=shared_tmp)
     assert "permission denied" in one_error(listed, "sessions list", env.home)["what"]
     # A home this user cannot write to.
-    ran = llmx(env, "exec", "--skip-git-repo-check", "theirs", user=nobody, cwd=shared_tmp)
+    ran = llmx(env, "exec", "--skip-git-repo-check", "theirs", user=nobody, python=python,
+               cwd=shared_tmp)
     match = one_error(ran, "exec", env.home)
     assert "permission denied" in match["what"]
     assert match["todo"] == "check the owner and mode of that path"

@@ -11,6 +11,7 @@ skipped or xfailed with its reason). The tests of one module are run together, o
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import stat
@@ -74,23 +75,75 @@ def outcome(item: pytest.Item) -> tuple[str, str]:
     return _outcomes.get(item.nodeid, ("failed", "the inner run did not report this test"))
 
 
-def _reachable(path: str) -> bool:
-    """Whether any user can run ``path`` (every folder above it searchable by others)."""
-    real = Path(os.path.realpath(path))
+def _reachable(path: str | Path) -> bool:
+    """Whether any user can reach ``path``: every folder above it searchable by others,
+    both on the way it is named and on the way its links lead (a link's own folder must
+    be crossed before the link is followed)."""
+    def searchable(chain: Path) -> bool:
+        return all(folder.stat().st_mode & stat.S_IXOTH for folder in chain.parents)
     try:
-        return all(folder.stat().st_mode & stat.S_IXOTH for folder in real.parents) and \
-            bool(real.stat().st_mode & stat.S_IXOTH)
+        named = Path(os.path.abspath(path))
+        real = Path(os.path.realpath(path))
+        return searchable(named) and searchable(real) and \
+            bool(real.stat().st_mode & (stat.S_IXOTH | stat.S_IROTH))
     except OSError:
         return False
 
 
+_checkout_copy: Path | None = None
+
+
+def checkout_for_nobody() -> Path:
+    """The checkout as nobody can reach it: itself where it can (every folder above it
+    searchable by others), else a copy of it (hard links where the file system allows,
+    made once per run and removed at its end) in a fresh folder under the temporary
+    folder. A clone under ``mktemp -d`` (mode 0700) is the usual case of the second."""
+    global _checkout_copy
+    if _reachable(_ROOT):
+        return _ROOT
+    if _checkout_copy is None:
+        holder = Path(tempfile.mkdtemp(prefix="llmx-tests-checkout-"))
+        holder.chmod(0o755)
+        atexit.register(shutil.rmtree, holder, ignore_errors=True)
+        copy = holder / _ROOT.name
+        copy.mkdir()
+        entries = [str(entry) for entry in _ROOT.iterdir() if entry.name != ".git"]
+        linked = subprocess.run(["cp", "-al", *entries, str(copy)], capture_output=True,
+                                timeout=600, check=False)
+        if linked.returncode != 0:  # another file system: copy the bytes
+            shutil.rmtree(copy)
+            copy.mkdir()
+            subprocess.run(["cp", "-a", *entries, str(copy)], check=True, timeout=600)
+        _checkout_copy = copy
+    return _checkout_copy
+
+
+def _in_checkout(path: str | Path, checkout: Path) -> Path:
+    """``path`` of this checkout as it is found in ``checkout`` (the same or its copy)."""
+    try:
+        return checkout / Path(path).relative_to(_ROOT)
+    except ValueError:
+        return Path(path)
+
+
+def environment_for_nobody(env: dict[str, str]) -> dict[str, str]:
+    """``env`` for a process nobody runs from this checkout: llmx is imported from the
+    checkout nobody reaches (the editable install names this one's path)."""
+    checkout = checkout_for_nobody()
+    return {**env, "PYTHONPATH": os.pathsep.join(
+        [str(checkout), *filter(None, [env.get("PYTHONPATH")])])}
+
+
 def interpreter_for_nobody(base: Path) -> str | None:
-    """A Python nobody can run, with this one's packages: this interpreter when it can,
-    else a virtual environment in ``base`` on the system's Python of the same version
-    (an interpreter under root's home is out of nobody's reach), reading this one's
-    site-packages. The sandboxed commands run it too (``sys.executable``)."""
-    if _reachable(sys.executable):
-        return sys.executable
+    """A Python nobody can run, with this one's packages: this interpreter (or its copy
+    in the checkout nobody reaches) when it can, else a virtual environment in ``base``
+    on the system's Python of the same version (an interpreter under root's home is out
+    of nobody's reach), reading this one's site-packages. The sandboxed commands run it
+    too (``sys.executable``)."""
+    checkout = checkout_for_nobody()
+    executable = _in_checkout(sys.executable, checkout)
+    if _reachable(executable):
+        return str(executable)
     version = f"python{sys.version_info.major}.{sys.version_info.minor}"
     system = next((p for p in (f"/usr/bin/{version}", f"/usr/local/bin/{version}")
                    if _reachable(p)), None)
@@ -103,8 +156,8 @@ def interpreter_for_nobody(base: Path) -> str | None:
     (venv / "bin" / "python").symlink_to(system)
     (venv / "pyvenv.cfg").write_text(f"home = {Path(system).parent}\n"
                                      "include-system-site-packages = false\n")
-    ours = next(p for p in map(Path, sys.path) if p.name == "site-packages" and
-                str(p).startswith(sys.prefix))
+    ours = _in_checkout(next(p for p in map(Path, sys.path) if p.name == "site-packages"
+                             and str(p).startswith(sys.prefix)), checkout)
     (site / "llmx-tests.pth").write_text(f"import site; site.addsitedir({str(ours)!r})\n")
     return str(venv / "bin" / "python")
 
@@ -120,13 +173,13 @@ def _run_as_nobody(nodeids: list[str]) -> dict[str, tuple[str, str]]:
             reason = "no Python interpreter the unprivileged user can run"
             return dict.fromkeys(nodeids, ("skipped", reason))
         report = base / "report.xml"
-        env = {**os.environ, INNER: "1", "HOME": str(base / "home"),
-               "PYTHONDONTWRITEBYTECODE": "1", "TMPDIR": str(base)}
+        env = environment_for_nobody({**os.environ, INNER: "1", "HOME": str(base / "home"),
+                                      "PYTHONDONTWRITEBYTECODE": "1", "TMPDIR": str(base)})
         command = ["setpriv", f"--reuid={UID}", f"--regid={GID}", "--clear-groups", "--",
                    python, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                    f"--basetemp={base / 'tmp'}", f"--junitxml={report}", *nodeids]
-        done = subprocess.run(command, cwd=_ROOT, env=env, capture_output=True, text=True,
-                              timeout=1800, check=False)
+        done = subprocess.run(command, cwd=checkout_for_nobody(), env=env,
+                              capture_output=True, text=True, timeout=1800, check=False)
         if not report.exists():
             reason = f"the run as nobody reported nothing:\n{done.stdout[-3000:]}" \
                      f"{done.stderr[-3000:]}"
