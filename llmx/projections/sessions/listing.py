@@ -21,8 +21,10 @@ from typing import Any, NamedTuple
 from llmx.projections.sessions.index import Progress, SessionIndex
 from llmx.projections.thread_names import ids_named, thread_names
 
-_FULL_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-_ID_PREFIX = re.compile(r"^[0-9a-f-]{4,36}$")
+FULL_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+ID_PREFIX = re.compile(r"^[0-9a-f-]{4,36}$")
+# The listing's order, on either index (sqlite's ``threads``, PostgreSQL's ``llmx_threads``).
+NEWEST_FIRST = " ORDER BY updated_at_ms DESC, id DESC"
 _LISTED = "(pending = 1 OR preview <> '')"
 
 
@@ -120,7 +122,27 @@ def decode_cursor(text: str) -> tuple[int, str | None]:
     return int(moment.timestamp() * 1000), (thread_id.lower() or None)
 
 
-def _row(record: Any, names: dict[str, str]) -> SessionRow:
+def cursor_clause(cursor: str, placeholder: str) -> tuple[str, list[Any]]:
+    """The condition (and its parameters) for the rows after ``cursor``, with the
+    placeholder of the index's driver (sqlite's ``?``, psycopg's ``%s``)."""
+    anchor_ms, anchor_id = decode_cursor(cursor)
+    if anchor_id is None:
+        return f"updated_at_ms < {placeholder}", [anchor_ms]
+    at = placeholder
+    return (f"(updated_at_ms < {at} OR (updated_at_ms = {at} AND id < {at}))",
+            [anchor_ms, anchor_ms, anchor_id])
+
+
+def ambiguous_prefix(wanted: str, matches: list[str]) -> AmbiguousSession:
+    """The error for an id prefix that ``matches`` several sessions (up to six looked up)."""
+    shown = ", ".join(matches[:5]) + (", ..." if len(matches) > 5 else "")
+    return AmbiguousSession(
+        f"session prefix {wanted!r} matches several sessions ({shown}) — type more of the id"
+    )
+
+
+def row_from_record(record: Any, names: dict[str, str]) -> SessionRow:
+    """A session row from an index record (either index's columns), named by ``names``."""
     return SessionRow(
         id=record["id"],
         rollout_path=record["rollout_path"],
@@ -152,7 +174,6 @@ def _query_verified(index: SessionIndex, sql: str, params: tuple[Any, ...]) -> l
 # up to this, so a ``--cwd`` page among thousands of pending rows takes few rounds and
 # summarises at most about twice the rows it had to look at.
 _MAX_ROUND = 512
-_ORDER = " ORDER BY updated_at_ms DESC, id DESC"
 _AFTER = " AND (updated_at_ms < ? OR (updated_at_ms = ? AND id < ?))"
 
 
@@ -174,7 +195,7 @@ def _first_rows_verified(
     while len(found) < wanted:
         extra = _AFTER if after is not None else ""
         records = index.conn.execute(
-            base + extra + _ORDER + " LIMIT ?", (*params, *(after or ()), batch)
+            base + extra + NEWEST_FIRST + " LIMIT ?", (*params, *(after or ()), batch)
         ).fetchall()
         if not records:
             break
@@ -217,16 +238,12 @@ def list_sessions(
         clauses.append("(pending = 1 OR latest_cwd = ?)")
         params.append(os.path.normpath(os.path.abspath(cwd)))
     if cursor is not None:
-        anchor_ms, anchor_id = decode_cursor(cursor)
-        if anchor_id is None:
-            clauses.append("updated_at_ms < ?")
-            params.append(anchor_ms)
-        else:
-            clauses.append("(updated_at_ms < ? OR (updated_at_ms = ? AND id < ?))")
-            params.extend([anchor_ms, anchor_ms, anchor_id])
+        after, anchor = cursor_clause(cursor, "?")
+        clauses.append(after)
+        params.extend(anchor)
     records, more = _first_rows_verified(index, " AND ".join(clauses), tuple(params), limit)
     names = thread_names(index.home)
-    rows = [_row(record, names) for record in records]
+    rows = [row_from_record(record, names) for record in records]
     return SessionPage(rows, encode_cursor(rows[-1]) if more and rows else None)
 
 
@@ -252,17 +269,17 @@ def search_sessions(
     index.complete_search(progress)
     sql = (
         "SELECT * FROM threads WHERE preview <> '' AND id IN "
-        "(SELECT thread_id FROM session_messages WHERE session_messages MATCH ?) "
-        "ORDER BY updated_at_ms DESC, id DESC LIMIT ?"
+        "(SELECT thread_id FROM session_messages WHERE session_messages MATCH ?)"
+        + NEWEST_FIRST + " LIMIT ?"
     )
     records = _query_verified(index, sql, (query, limit))
     names = thread_names(index.home)
-    return [_row(record, names) for record in records]
+    return [row_from_record(record, names) for record in records]
 
 
 def get_session(index: SessionIndex, thread_id: str) -> SessionRow | None:
     records = _query_verified(index, "SELECT * FROM threads WHERE id = ?", (thread_id,))
-    return _row(records[0], thread_names(index.home)) if records else None
+    return row_from_record(records[0], thread_names(index.home)) if records else None
 
 
 def resolve_session_id(index: SessionIndex, ref: str) -> str:
@@ -272,7 +289,7 @@ def resolve_session_id(index: SessionIndex, ref: str) -> str:
         raise UnknownSession("empty session reference — pass a session id, prefix or name")
     index.sync()
     lowered = wanted.lower()
-    if _FULL_ID.match(lowered):
+    if FULL_ID.match(lowered):
         if get_session(index, lowered) is not None:
             return lowered
         raise UnknownSession(
@@ -281,7 +298,7 @@ def resolve_session_id(index: SessionIndex, ref: str) -> str:
     named = [tid for tid in ids_named(index.home, wanted) if get_session(index, tid)]
     if named:
         return named[0]
-    if _ID_PREFIX.match(lowered):
+    if ID_PREFIX.match(lowered):
         matches = [
             r[0]
             for r in index.conn.execute(
@@ -292,11 +309,7 @@ def resolve_session_id(index: SessionIndex, ref: str) -> str:
         if len(matches) == 1:
             return str(matches[0])
         if len(matches) > 1:
-            shown = ", ".join(matches[:5]) + (", ..." if len(matches) > 5 else "")
-            raise AmbiguousSession(
-                f"session prefix {wanted!r} matches several sessions ({shown}) — "
-                "type more of the id"
-            )
+            raise ambiguous_prefix(wanted, [str(match) for match in matches])
     if "/" in wanted or wanted.endswith(".jsonl"):
         # Read as a path by whoever passed it: say so rather than "no session with id".
         raise UnknownSession(

@@ -15,24 +15,23 @@ import os
 from pathlib import Path
 from typing import Any
 
-from llmx.projections.sessions.index_pg import SharedIndex
+from llmx.projections.sessions.index_pg import SharedIndex, redact_url
 from llmx.projections.sessions.listing import (
-    _FULL_ID,
-    _ID_PREFIX,
-    AmbiguousSession,
+    FULL_ID,
+    ID_PREFIX,
+    NEWEST_FIRST,
     SessionPage,
     SessionRow,
     UnknownSession,
-    _row,
-    decode_cursor,
+    ambiguous_prefix,
+    cursor_clause,
     encode_cursor,
+    row_from_record,
 )
-
-_ORDER = " ORDER BY updated_at_ms DESC, id DESC"
 
 
 def _rows(records: list[dict[str, Any]]) -> list[SessionRow]:
-    return [_row(record, {record["id"]: record["name"]} if record["name"] else {})
+    return [row_from_record(record, {record["id"]: record["name"]} if record["name"] else {})
             for record in records]
 
 
@@ -54,15 +53,11 @@ def list_shared(
         clauses.append("machine = %s")
         params.append(machine)
     if cursor is not None:
-        anchor_ms, anchor_id = decode_cursor(cursor)
-        if anchor_id is None:
-            clauses.append("updated_at_ms < %s")
-            params.append(anchor_ms)
-        else:
-            clauses.append("(updated_at_ms < %s OR (updated_at_ms = %s AND id < %s))")
-            params.extend([anchor_ms, anchor_ms, anchor_id])
+        after, anchor = cursor_clause(cursor, "%s")
+        clauses.append(after)
+        params.extend(anchor)
     records = shared.query(
-        f"SELECT * FROM llmx_threads WHERE {' AND '.join(clauses)}{_ORDER} LIMIT %s",
+        f"SELECT * FROM llmx_threads WHERE {' AND '.join(clauses)}{NEWEST_FIRST} LIMIT %s",
         (*params, limit + 1),
     )
     rows = _rows(records[:limit])
@@ -77,7 +72,7 @@ def search_shared(shared: SharedIndex, text: str, *, limit: int = 25) -> list[Se
     records = shared.query(
         "SELECT * FROM llmx_threads WHERE preview <> '' AND id IN "
         "(SELECT thread_id FROM llmx_messages "
-        " WHERE body_tsv @@ plainto_tsquery('simple', %s))" + _ORDER + " LIMIT %s",
+        " WHERE body_tsv @@ plainto_tsquery('simple', %s))" + NEWEST_FIRST + " LIMIT %s",
         (text, limit),
     )
     return _rows(records)
@@ -99,7 +94,7 @@ def resolve_shared(shared: SharedIndex, ref: str) -> str:
         raise UnknownSession("empty session reference — pass a session id, prefix or name")
     lowered = wanted.lower()
     where = f"the shared index {shared_label(shared)}"
-    if _FULL_ID.match(lowered):
+    if FULL_ID.match(lowered):
         if shared.query("SELECT id FROM llmx_threads WHERE id = %s", (lowered,)):
             return lowered
         raise UnknownSession(
@@ -107,11 +102,11 @@ def resolve_shared(shared: SharedIndex, ref: str) -> str:
             "machine it ran on)"
         )
     named = shared.query(
-        "SELECT id FROM llmx_threads WHERE name = %s" + _ORDER + " LIMIT 1", (wanted,)
+        "SELECT id FROM llmx_threads WHERE name = %s" + NEWEST_FIRST + " LIMIT 1", (wanted,)
     )
     if named:
         return str(named[0]["id"])
-    if _ID_PREFIX.match(lowered):
+    if ID_PREFIX.match(lowered):
         matches = [
             str(r["id"]) for r in shared.query(
                 "SELECT id FROM llmx_threads WHERE starts_with(id, %s) ORDER BY id LIMIT 6",
@@ -121,11 +116,7 @@ def resolve_shared(shared: SharedIndex, ref: str) -> str:
         if len(matches) == 1:
             return matches[0]
         if len(matches) > 1:
-            shown = ", ".join(matches[:5]) + (", ..." if len(matches) > 5 else "")
-            raise AmbiguousSession(
-                f"session prefix {wanted!r} matches several sessions ({shown}) — "
-                "type more of the id"
-            )
+            raise ambiguous_prefix(wanted, matches)
     raise UnknownSession(
         f"no session with id, id prefix or name {wanted!r} in {where} — "
         "see `llmx sessions list`"
@@ -133,6 +124,4 @@ def resolve_shared(shared: SharedIndex, ref: str) -> str:
 
 
 def shared_label(shared: SharedIndex) -> str:
-    from llmx.projections.sessions.index_pg import redact_url
-
     return redact_url(shared.url)
