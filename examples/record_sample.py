@@ -1,6 +1,8 @@
 """Record ``examples/sample.rollout.jsonl`` from a real ``llmx exec`` run.
 
-Usage: ``python examples/record_sample.py [OUTPUT]`` (default: the sample beside this file)
+Usage: ``.venv/bin/python examples/record_sample.py [OUTPUT]`` (default: the sample beside
+this file). It runs llmx with the interpreter it was started with, so that one must have
+llmx's libraries: the checkout's ``.venv`` (``scripts/bootstrap`` makes it) has them.
 
 It starts the loopback test model server (``tests/support/model_server.py``) with
 ``sample_model_script.json``, creates a throwaway git project and ``$LLMX_HOME`` in a
@@ -100,8 +102,26 @@ def record(output: Path) -> None:
     output.write_bytes(data)
 
 
+def _check_interpreter() -> None:
+    """Refuse, in one line, an interpreter that cannot run llmx (a system python3
+    without msgspec, httpx...), before anything is started."""
+    probe = subprocess.run(
+        [sys.executable, "-c", "import llmx.cli.main, llmx.runtime"],
+        env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+        check=False,
+    )
+    if probe.returncode != 0:
+        lines = probe.stderr.strip().splitlines()
+        why = lines[-1] if lines else f"status {probe.returncode}"
+        raise SystemExit(
+            f"record_sample: {sys.executable} cannot run llmx ({why}) — run it with the "
+            "checkout's interpreter: .venv/bin/python examples/record_sample.py "
+            "(scripts/bootstrap creates .venv)")
+
+
 def main() -> None:
     output = Path(sys.argv[1]) if len(sys.argv) > 1 else SAMPLE
+    _check_interpreter()
     record(output)
     print(f"wrote {output}")
 

@@ -20,12 +20,12 @@ def add_parser(subparsers: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from llmx import install_hint
     from llmx.cli.errors import CommandError
 
     try:
         from llmx.cli.mcp_server.server import serve_stdio
     except ImportError:
-        raise CommandError("the MCP SDK is not installed",
-                           "install llmx with its mcp extra: pip install 'llmx[mcp]'") from None
+        raise CommandError("the MCP SDK is not installed", install_hint("mcp")) from None
     serve_stdio(tuple(args.config))
     return 0

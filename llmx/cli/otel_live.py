@@ -21,6 +21,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, NamedTuple
 
+from llmx import install_hint
 from llmx.events.lines import LineError, decode_line
 from llmx.projections.otel_fold import FoldOptions, OtelFold, Record, SpanRecord
 
@@ -46,7 +47,7 @@ class ExportSummary(NamedTuple):
         """One line for the end of the run, or None when everything arrived."""
         if self.missing_extra:
             return ("[otel] is configured but OpenTelemetry is not installed — "
-                    "install the otel extra (pip install 'llmx[otel]')")
+                    + install_hint("otel"))
         if not (self.failed or self.dropped):
             return None
         parts = []

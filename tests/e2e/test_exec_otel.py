@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from e2e.exec_harness import ExecEnv, make_env
+from support import expected_install_hint
 from support.model_scripts import Script
 from support.model_server import ModelServer
 from support.waits import WAIT_SECONDS
@@ -168,6 +169,29 @@ def test_a_receiver_that_is_down_costs_the_run_nothing(tmp_path: Path, kind: str
     assert "records were not exported" in last
     assert "Traceback" not in done.stderr
     assert done.stderr.count("otel") == 1
+
+
+def test_without_the_extra_the_run_says_what_to_install(tmp_path: Path) -> None:
+    """[otel] configured where the otel extra is not installed: a folder shadowing
+    opentelemetry with a package that cannot be imported stands for its absence. The run
+    is whole; its last line names the command that installs the extra (not
+    "pip install 'llmx[otel]'": the package index has another project of that name)."""
+    shadow = tmp_path / "shadow" / "opentelemetry"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text(
+        "raise ImportError(\"No module named 'opentelemetry'\")\n")
+    (tmp_path / "run").mkdir()
+    with ModelServer(Script.from_json(SCRIPT)) as server:
+        env = make_env(tmp_path / "run", server.base_url,
+                       config_extra=_otel(_exporter("otlp-http", "http://127.0.0.1:9")))
+        done = env.run("-a", "untrusted", "--approval-decision", "approved", PROMPT,
+                       env=env.env(PYTHONPATH=str(shadow.parent)))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "all done\n"
+    assert done.stderr.splitlines()[-1] == (
+        "llmx exec: warning: [otel] is configured but OpenTelemetry is not installed "
+        f"— {expected_install_hint('otel')}")
+    assert "Traceback" not in done.stderr
 
 
 def test_without_otel_nothing_of_it_is_imported(tmp_path: Path) -> None:

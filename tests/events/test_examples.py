@@ -118,3 +118,21 @@ def test_the_script_reproduces_the_sample(tmp_path: Path) -> None:
     subprocess.run([sys.executable, str(SCRIPT), str(target)], check=True, capture_output=True,
                    timeout=WAIT_SECONDS)
     assert _shape(target) == _shape(SAMPLE)
+
+
+def test_the_script_run_by_an_interpreter_without_llmx_libraries_says_which_to_use(
+    tmp_path: Path,
+) -> None:
+    # A fresh virtual environment without llmx's libraries, as a system python3 is.
+    bare = tmp_path / "bare"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True,
+                   timeout=WAIT_SECONDS)
+    python = bare / "bin" / "python"
+    done = subprocess.run([str(python), str(SCRIPT), str(tmp_path / "out.jsonl")],
+                          capture_output=True, text=True, timeout=WAIT_SECONDS, check=False)
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith(f"record_sample: {python} cannot run llmx (")
+    assert done.stderr.endswith("— run it with the checkout's interpreter: .venv/bin/python "
+                                "examples/record_sample.py (scripts/bootstrap creates .venv)\n")
+    assert not (tmp_path / "out.jsonl").exists()

@@ -16,6 +16,7 @@ from e2e.exec_harness import (
     make_env,
     rollout_lines,
 )
+from support import expected_install_hint
 from support.model_scripts import Script
 from support.model_server import ModelServer
 
@@ -263,3 +264,27 @@ def test_a_server_question_during_a_call_is_asked_as_approvals_are(tmp_path: Pat
     assert [(a["op"]["request_id"], a["op"]["decision"], a["decided_by"]) for a in answers] == [
         (asked[0]["id"], "accept", "preset"), (asked[1]["id"], "decline", "unattended")]
     assert "approval requested: mcp\ncalc\nreason: Launch the rocket?\n" in live.stderr
+
+
+def test_without_the_sdk_a_server_is_not_blamed_and_the_output_says_what_to_install(
+    tmp_path: Path,
+) -> None:
+    """[mcp_servers] configured where llmx's mcp extra is not installed: a folder shadowing
+    the SDK with a package that cannot be imported stands for its absence. The turn runs
+    without the server's tools, and the warning says llmx lacks the SDK (the server was
+    never started) and what installs it."""
+    shadow = tmp_path / "shadow" / "mcp"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError(\"No module named 'mcp'\")\n")
+    (tmp_path / "run").mkdir()
+    with ModelServer(_script()) as server:
+        env = make_env(tmp_path / "run", server.base_url, config_extra=stdio_table())
+        live = env.run("hello", env=env.env(PYTHONPATH=str(shadow.parent)))
+        tools = [tool["type"] for tool in server.model_requests()[0].body["tools"]]
+    assert live.returncode == 0, live.stderr
+    assert "namespace" not in tools
+    [line] = [line for line in live.stderr.splitlines() if "MCP server" in line]
+    assert line == ("warning: MCP server `calc` failed to start: llmx cannot start MCP "
+                    "servers without the MCP SDK (No module named 'mcp'): "
+                    f"{expected_install_hint('mcp')}; its tools are not offered")
+    assert "Traceback" not in live.stderr

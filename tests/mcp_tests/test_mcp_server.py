@@ -17,6 +17,7 @@ from e2e.exec_harness import make_env
 from mcp.client import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp_types import ElicitResult
+from support import expected_install_hint
 from support.model_scripts import Script
 from support.model_server import ModelServer
 
@@ -108,8 +109,9 @@ def test_without_the_sdk_installed_the_command_says_what_to_install(tmp_path: Pa
                             text=True, env=env, timeout=60, stdin=subprocess.DEVNULL,
                             check=False)
     assert result.returncode == 1
-    assert result.stderr == ("llmx mcp-server: the MCP SDK is not installed — install llmx "
-                             "with its mcp extra: pip install 'llmx[mcp]'\n")
+    # Not "pip install 'llmx[mcp]'": the package index has another project of that name.
+    assert result.stderr == ("llmx mcp-server: the MCP SDK is not installed — "
+                             f"{expected_install_hint('mcp')}\n")
 
 
 def test_a_form_of_the_threads_own_server_is_declined_not_passed_on(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import expected_install_hint
 from support.postgres import PostgresServer, find_bin, running_server
 from support.waits import WAIT_SECONDS, wait_until
 
@@ -28,7 +29,7 @@ _BIN, _WHY = find_bin()
 try:
     import psycopg  # noqa: F401  (the optional extra scripts/check installs)
 except ImportError:  # pragma: no cover - depends on the environment
-    _WHY = _WHY or "psycopg is not installed (the 'team' extra of pyproject.toml)"
+    _WHY = _WHY or "psycopg is not installed (the 'postgres' extra of pyproject.toml)"
     _BIN = None
 
 pytestmark = pytest.mark.skipif(_BIN is None, reason=_WHY)
@@ -408,8 +409,8 @@ def test_without_the_driver_the_shared_index_is_one_error_line(tmp_path: Path) -
         assert done.returncode == 1, done.stderr
         assert done.stderr == (
             f"llmx sessions {command[0]}: the shared index needs the PostgreSQL driver "
-            "psycopg, which cannot be imported (No module named 'psycopg') — install llmx "
-            "with its postgres extra (pip install 'llmx[postgres]')\n")
+            "psycopg, which cannot be imported (No module named 'psycopg') — "
+            f"{expected_install_hint('postgres')}\n")
 
 
 def test_a_home_leaves_the_names_of_another_home_of_its_machine(tmp_path: Path,

@@ -27,6 +27,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
+from llmx import install_hint
 from llmx.projections.sessions import index_schema as sqlite_schema
 
 if TYPE_CHECKING:
@@ -148,7 +149,7 @@ class SharedIndex:
             raise SharedIndexError(
                 f"the shared index needs the PostgreSQL driver psycopg, which cannot be "
                 f"imported ({exc})",
-                "install llmx with its postgres extra (pip install 'llmx[postgres]')",
+                install_hint("postgres"),
             ) from None
 
         try:

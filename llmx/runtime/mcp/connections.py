@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from llmx import __version__
+from llmx import __version__, install_hint
 from llmx.runtime.mcp.config import HttpTransport, McpServerConfig, StdioTransport
 from llmx.runtime.mcp.forms import has_fields
 from llmx.runtime.mcp.stderr_log import StderrLog, describe_start, stderr_log_path
@@ -225,6 +225,10 @@ class McpConnections:
             if scope.cancelled_caught and server.state is ServerState.STARTING:
                 self._failed(server, "timed out after "
                              f"{server.config.startup_timeout_sec:g} s (startup_timeout_sec)")
+        except ImportError as exc:
+            # llmx's own mcp extra is missing, not anything of the server's.
+            self._failed(server, f"llmx cannot start MCP servers without the MCP SDK ({exc}): "
+                         + install_hint("mcp"))
         except Exception as exc:
             self._failed(server, _describe(exc))
         finally:
