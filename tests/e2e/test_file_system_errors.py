@@ -212,31 +212,47 @@ def shared_tmp() -> Iterator[Path]:
 
 
 def test_permission_denied(shared_tmp: Path, server: ModelServer) -> None:
-    if os.geteuid() != 0 or shutil.which("setpriv") is None:
-        pytest.skip("needs root and setpriv(1) to run the commands as another user "
+    """Files whose modes keep the running user out. Root reads and writes whatever the
+    modes say, so as root the commands run as nobody on the files root made; as another
+    user they run as that user, on files whose modes keep their owner out."""
+    as_root = os.geteuid() == 0
+    if as_root and shutil.which("setpriv") is None:
+        pytest.skip("run as root, needs setpriv(1) to run the commands as another user "
                     "(root reads files whatever their mode)")
-    # Run from wherever this checkout is: a copy nobody reaches if it is out of reach.
-    python = unprivileged.interpreter_for_nobody(shared_tmp / "python")
-    if python is None:
-        pytest.skip("no Python interpreter the unprivileged user can run")
     env = make_env(shared_tmp, server.base_url)
     assert llmx(env, "exec", "mine").returncode == 0
     [rollout] = env.rollouts()
-    subprocess.run(["chmod", "-R", "a+rX", str(shared_tmp)], check=True, timeout=60)
-    nobody = "65534"
-    # A session file only its owner may read.
-    rollout.chmod(0o600)
-    replayed = llmx(env, "replay", str(rollout), user=nobody, python=python, cwd=shared_tmp)
-    assert "permission denied" in one_error(replayed, "replay", rollout)["what"]
-    # The index, readable but not writable by this user.
-    listed = llmx(env, "sessions", "list", user=nobody, python=python, cwd=shared_tmp)
-    assert "permission denied" in one_error(listed, "sessions list", env.home)["what"]
-    # A home this user cannot write to.
-    ran = llmx(env, "exec", "--skip-git-repo-check", "theirs", user=nobody, python=python,
-               cwd=shared_tmp)
-    match = one_error(ran, "exec", env.home)
-    assert "permission denied" in match["what"]
-    assert match["todo"] == "check the owner and mode of that path"
+    if as_root:
+        # Run from wherever this checkout is: a copy nobody reaches if it is out of reach.
+        python = unprivileged.interpreter_for_nobody(shared_tmp / "python")
+        if python is None:
+            pytest.skip("no Python interpreter the unprivileged user can run")
+        subprocess.run(["chmod", "-R", "a+rX", str(shared_tmp)], check=True, timeout=60)
+        user: str | None = "65534"  # nobody
+        # A session file only its owner may read.
+        rollout.chmod(0o600)
+    else:
+        python, user = sys.executable, None
+        rollout.chmod(0o000)
+    try:
+        replayed = llmx(env, "replay", str(rollout), user=user, python=python, cwd=shared_tmp)
+        assert "permission denied" in one_error(replayed, "replay", rollout)["what"]
+        if not as_root:
+            # Everything of the home readable, nothing writable, as it is to nobody above.
+            rollout.chmod(0o600)
+            subprocess.run(["chmod", "-R", "a-w", str(env.home)], check=True, timeout=60)
+        # The index, readable but not writable by this user.
+        listed = llmx(env, "sessions", "list", user=user, python=python, cwd=shared_tmp)
+        assert "permission denied" in one_error(listed, "sessions list", env.home)["what"]
+        # A home this user cannot write to.
+        ran = llmx(env, "exec", "--skip-git-repo-check", "theirs", user=user, python=python,
+                   cwd=shared_tmp)
+        match = one_error(ran, "exec", env.home)
+        assert "permission denied" in match["what"]
+        assert match["todo"] == "check the owner and mode of that path"
+    finally:
+        # What the fixture removes.
+        subprocess.run(["chmod", "-R", "u+rwX", str(shared_tmp)], check=True, timeout=60)
 
 
 def test_sessions_is_a_file(tmp_path: Path, server: ModelServer) -> None:

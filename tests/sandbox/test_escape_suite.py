@@ -68,6 +68,34 @@ CONTROL_BLIND = {
     "init_environ": "unconfined, PID 1 is the host's init, which holds no secret of the "
                     "caller; the judge is the one env_secret and proc_caller_environ use",
 }
+# Attempts that get through only with root's powers: run by a user other than root, the
+# unconfined controls are refused too, so their judges are checked by a run as root (CI's).
+# The sandboxed routes still try them: refused is what they must be.
+_PROC_SYS = "write access to /proc/sys"
+_KERNEL_LOG = "read access to the kernel log (kernel.dmesg_restrict)"
+ROOT_ONLY = {
+    "write_etc": "write access to /etc",
+    "write_root_dir": "write access to /",
+    "chown_outside": "CAP_CHOWN",
+    "open_by_handle": "CAP_DAC_READ_SEARCH",
+    "raw_icmp_echo": "CAP_NET_RAW",
+    "packet_lo_send": "CAP_NET_RAW",
+    "netlink_route_addr": "CAP_NET_ADMIN",
+    "sysctl_domainname": _PROC_SYS,
+    "sysctl_printk_ratelimit": _PROC_SYS,
+    "sysctl_net_port_range": _PROC_SYS,
+    "sysfs_knob_write": "write access to /sys",
+    "klogctl_console_level": "CAP_SYSLOG",
+    "adjtimex_esterror": "CAP_SYS_TIME",
+    "mknod_char_in_ws": "CAP_MKNOD",
+    "kmsg_read": _KERNEL_LOG,
+    "syslog_read": _KERNEL_LOG,
+    "kmsg_write": "write access to /dev/kmsg",
+    "tiocsti_other_pty": "CAP_SYS_ADMIN, for TIOCSTI",
+    "setns_holder_mnt": "CAP_SYS_ADMIN",
+    "open_tree_git": "CAP_SYS_ADMIN",
+    "mount_host_ns": "CAP_SYS_ADMIN",
+}
 
 
 def _gap(table: dict[str, dict[str, str]], attempt: str, route: EscapeRoute) -> str | None:
@@ -148,6 +176,10 @@ def test_harness_sees_the_attempt_get_through_unconfined(
     if attempt in CONTROL_BLIND:
         pytest.skip(CONTROL_BLIND[attempt])
     verdicts = [control.verdicts[attempt] for control in controls]
+    if os.geteuid() != 0 and attempt in ROOT_ONLY and True not in verdicts:
+        pytest.skip(f"run as a user other than root, the unconfined controls are refused "
+                    f"too: the attempt needs root's {ROOT_ONLY[attempt]}; a run as root "
+                    "checks its judge")
     if all(isinstance(verdict, str) for verdict in verdicts):
         pytest.skip(str(verdicts[0]))
     assert True in verdicts, "no unconfined run was seen getting through:\n" + "\n".join(

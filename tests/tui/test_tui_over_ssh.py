@@ -6,6 +6,7 @@ answer, and quitting, read from the screen the ssh client shows."""
 from __future__ import annotations
 
 import getpass
+import grp
 import os
 import shlex
 import shutil
@@ -28,12 +29,38 @@ SSH_KEYGEN = shutil.which("ssh-keygen")
 PRIVSEP = Path("/run/sshd")
 
 
+def _tty_gid_unreachable() -> int | None:
+    """The tty group's id when sshd, run by this user (not root), cannot give its
+    terminal to that group, as it insists on (else it ends the session); None if it can.
+
+    A terminal of /dev/pts belongs to the group that devpts was mounted with (``gid=5`` on
+    most systems: tty), else to the group of the process that opened it; only root may
+    give a file to a group it is not in."""
+    try:
+        tty = grp.getgrnam("tty").gr_gid
+    except KeyError:
+        return None  # sshd then keeps the user's own group
+    if tty == os.getgid() or tty in os.getgroups():
+        return None
+    for line in Path("/proc/self/mounts").read_text().splitlines():
+        fields = line.split()
+        if len(fields) > 3 and fields[1:3] == ["/dev/pts", "devpts"] \
+                and f"gid={tty}" in fields[3].split(","):
+            return None
+    return tty
+
+
 def _missing() -> str | None:
     if SSHD is None or SSH is None or SSH_KEYGEN is None:
         return "needs sshd, ssh and ssh-keygen (the openssh-server and openssh-client packages)"
     if os.geteuid() == 0 and not PRIVSEP.is_dir():
         return (f"sshd run by root needs its privilege separation folder {PRIVSEP} "
                 f"(mkdir -m 755 {PRIVSEP})")
+    tty = _tty_gid_unreachable() if os.geteuid() != 0 else None
+    if tty is not None:
+        return (f"sshd run by a user other than root must give its terminal to the tty group "
+                f"({tty}), and cannot here: /dev/pts is mounted without gid={tty} (run the "
+                "suite as root, or mount devpts with gid=5 as most systems do)")
     return None
 
 

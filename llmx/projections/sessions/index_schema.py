@@ -138,7 +138,10 @@ def failure(exc: sqlite3.Error, db_path: Path) -> tuple[str, str]:
             "free some space there and retry"
         )
     if code == sqlite3.SQLITE_READONLY or (vague and _read_only(db_path)):
-        if not _read_only(db_path) and not os.access(db_path, os.W_OK):
+        # Its folder counts too: SQLite writes its journal there. (The file's own mode
+        # was put back to 0600 on opening, where the file is this user's.)
+        writable = os.access(db_path, os.W_OK) and os.access(db_path.parent, os.W_OK)
+        if not _read_only(db_path) and not writable:
             return f"cannot write {db_path}: permission denied", (
                 "check the owner and mode of it and its folder"
             )
