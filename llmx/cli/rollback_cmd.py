@@ -78,13 +78,23 @@ def _run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(outcome))
         return 0
-    print(f"rolled back {args.turns} turn{'s' if args.turns != 1 else ''} of "
-          f"{outcome['thread_id']}")
+    print(_summary(args.turns, outcome["turns_dropped"], outcome["thread_id"]))
     for line in outcome["reverted"]:
         print(f"reverted {line}")
     if args.revert_files:
         print("changes made by shell commands were not reverted")
     return 0
+
+
+def _summary(asked: int, dropped: int, thread_id: str) -> str:
+    """The first line of the plain output: how many turns left the history, and when
+    that is fewer than asked, why."""
+    if dropped == asked:
+        return f"rolled back {asked} turn{'s' if asked != 1 else ''} of {thread_id}"
+    if dropped == 0:
+        return f"rolled back no turn of {thread_id}: its history has none left ({asked} asked)"
+    return (f"rolled back {dropped} turn{'s' if dropped != 1 else ''} of {thread_id}, all "
+            f"its history had ({asked} asked)")
 
 
 async def _roll_back(args: argparse.Namespace, ref: ThreadRef, cwd: Path) -> dict[str, Any]:
@@ -101,6 +111,8 @@ async def _roll_back(args: argparse.Namespace, ref: ThreadRef, cwd: Path) -> dic
     async with ThreadManager(originator="llmx_exec", source="exec",
                              on_warning=lambda message: warn("rollback", message)) as manager:
         thread = await manager.resume(ref, options)
+        # As Codex, a rollback of more turns than there are drops them all.
+        dropped = min(args.turns, thread.user_turn_count())
         events = thread.subscribe()
         await thread.submit(ThreadRollback(num_turns=args.turns,
                                            revert_files=args.revert_files))
@@ -121,4 +133,5 @@ async def _roll_back(args: argparse.Namespace, ref: ThreadRef, cwd: Path) -> dic
         await thread.close()
     outcome["thread_id"] = thread.thread_id
     outcome["num_turns"] = args.turns
+    outcome["turns_dropped"] = dropped
     return outcome

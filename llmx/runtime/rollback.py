@@ -26,13 +26,18 @@ from llmx.events.event_msgs import ErrorEvent, ItemCompleted, ItemStarted, Threa
 from llmx.events.turn_items import FileChangeItem, PatchApplyStatus
 from llmx.projections.lineage import LineageError, resolve_lineage
 from llmx.projections.turn_patches import patches_of_last_turns
-from llmx.projections.turns import drop_last_user_turns_of
+from llmx.projections.turns import drop_last_user_turns_of, is_user_turn_boundary
 from llmx.runtime.file_revert import RevertError, RevertPlan, plan_revert, refused_write
 from llmx.runtime.session_types import HistoryItem, SandboxSetup
 from llmx.runtime.tool_context import now_ms
 from llmx.runtime.tools.patch_apply import apply_plan
 
 ROLLBACK_FAILED = "thread_rollback_failed"
+
+
+def user_turn_count(history: list[HistoryItem]) -> int:
+    """How many user turns ``history`` holds: the most a rollback can drop."""
+    return sum(1 for item in history if is_user_turn_boundary(_as_dict(item)))
 
 
 def rollback_refusal(num_turns: int, *, turn_running: bool, persisted: bool) -> str | None:

@@ -50,7 +50,7 @@ from llmx.runtime.instructions import (
 from llmx.runtime.models.stream import TokenUsage
 from llmx.runtime.models.usage import added_usage
 from llmx.runtime.notify import run_notify, turn_complete_payload
-from llmx.runtime.rollback import FileRevert, roll_back
+from llmx.runtime.rollback import FileRevert, roll_back, user_turn_count
 from llmx.runtime.session_history import PromptHistory
 from llmx.runtime.session_index_updates import SessionIndexUpdates
 from llmx.runtime.session_types import (
@@ -271,6 +271,10 @@ class Session:
             return
         self._indexed_ordinal = self.log.next_ordinal
         self._index.record_flush(path)
+
+    def user_turn_count(self) -> int:
+        """How many user turns the model's history holds (what a rollback can drop)."""
+        return user_turn_count(self._history)
 
     @property
     def turn_running(self) -> bool:

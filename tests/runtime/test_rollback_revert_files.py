@@ -254,14 +254,20 @@ def test_llmx_rollback_with_and_without_revert_files(tmp_path: Path) -> None:
         "changes made by shell commands were not reverted"]
     assert _files(workspace) == after_first
 
-    # Without the option the files stay as they are.
-    kept = llmx("rollback", thread_id, "--json")
+    # Without the option the files stay as they are. Asked for more turns than the
+    # history holds (one is left), all of them go, as in Codex, and the output says so.
+    kept = llmx("rollback", thread_id, "--turns", "3", "--json")
     assert kept.returncode == 0, kept.stderr
     assert json.loads(kept.stdout) == {"reverted": [], "thread_id": thread_id,
-                                       "num_turns": 1}
+                                       "num_turns": 3, "turns_dropped": 1}
     assert _files(workspace) == after_first
     assert _payloads(path, "thread_rolled_back") == [
-        {"type": "thread_rolled_back", "num_turns": 1}] * 2
+        {"type": "thread_rolled_back", "num_turns": 1},
+        {"type": "thread_rolled_back", "num_turns": 3}]
+    none_left = llmx("rollback", thread_id, "--turns", "2")
+    assert none_left.returncode == 0, none_left.stderr
+    assert none_left.stdout == (f"rolled back no turn of {thread_id}: its history has none "
+                                "left (2 asked)\n")
     unknown = llmx("rollback", "no-such-session")
     assert unknown.returncode == 1
     assert unknown.stderr.startswith("llmx rollback: ")

@@ -137,6 +137,11 @@ class AgentThread:
         """True while a turn runs or a submitted one waits to start."""
         return self._session.turn_running
 
+    def user_turn_count(self) -> int:
+        """How many user turns the model's history holds now: the most a rollback drops
+        (asked for more, it drops them all)."""
+        return self._session.user_turn_count()
+
     def history_metadata(self) -> tuple[int, int]:
         """``(history_log_id, history_entry_count)`` of ``history.jsonl``, as Codex's
         ``session_configured`` reports them; ``(0, 0)`` when no history is kept."""
