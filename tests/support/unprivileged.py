@@ -114,6 +114,14 @@ def checkout_for_nobody() -> Path:
             shutil.rmtree(copy)
             copy.mkdir()
             subprocess.run(["cp", "-a", *entries, str(copy)], check=True, timeout=600)
+        # The editable install's .pth names this checkout: the copy's names the copy (a
+        # new file, not a write through the hard link into the original). Sandboxed
+        # commands, whose environment is their own, import llmx through it.
+        for pth in copy.glob(".venv/lib/python*/site-packages/*.pth"):
+            text = pth.read_text()
+            if str(_ROOT) in text:
+                pth.unlink()
+                pth.write_text(text.replace(str(_ROOT), str(copy)))
         _checkout_copy = copy
     return _checkout_copy
 
