@@ -30,21 +30,23 @@ NOT_BEFORE_THE_FIRST_FRAME = (
 )
 
 SCRIPT = """
-import argparse, asyncio, json, sys, time
-from textual import events
+import argparse, asyncio, gc, json, sys, time
 from llmx.cli.interactive import session_args
 from llmx.cli.tui.launch import live_app
 from llmx.cli.tui.session_start import Start
 
 start = Start.resume_last() if sys.argv[1] == "resume" else Start.new()
+seen = {"collector_before": gc.isenabled()}
 app = live_app(session_args(argparse.Namespace()), start)
-seen = {}
+# Imported by the app already: Textual is loaded by live_app.
+from textual import events
 
 def hook(message):
-    if isinstance(message, events.Ready) and not seen:
+    if isinstance(message, events.Ready) and "modules" not in seen:
         seen["modules"] = sorted(sys.modules)
         seen["composer_focused"] = app.composer.has_focus
         seen["thread_open"] = app.thread is not None
+        seen["collector_at_first_frame"] = gc.isenabled()
 
 async def main():
     async with app.run_test(size=(100, 30), message_hook=hook) as pilot:
@@ -56,9 +58,12 @@ async def main():
         seen["activity"] = str(app.query_one("#activity").render())
         seen["transcript"] = app.view.plain_lines()
         seen["thread_open_at_end"] = app.thread is not None
+        seen["collector_once_open"] = gc.isenabled()
+        seen["frozen_once_open"] = gc.get_freeze_count()
         await app.quit_session()
 
 asyncio.run(main())
+seen["collector_at_end"] = gc.isenabled()
 print(json.dumps(seen))
 """
 
@@ -85,6 +90,13 @@ def test_the_first_frame_comes_before_the_runtime_and_the_session_opens_after(
     assert [name for name in NOT_BEFORE_THE_FIRST_FRAME if name in loaded] == []
     assert seen["composer_focused"] is True
     assert seen["thread_open"] is False
+    # The collector is off while the first screen loads, on again after its first frame
+    # with what had loaded frozen (left out of its passes), and as it was at the end.
+    assert seen["collector_before"] is True
+    assert seen["collector_at_first_frame"] is False
+    assert seen["collector_once_open"] is True
+    assert seen["frozen_once_open"] > 10_000  # type: ignore[operator]
+    assert seen["collector_at_end"] is True
     # Then the same app opens the session: the status line names its model and the
     # "Opening the session" line is gone.
     assert seen["thread_open_at_end"] is True

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -31,6 +30,7 @@ from llmx import __version__
 from llmx.cli.tui import slash_commands as slash
 from llmx.cli.tui.composer import Composer
 from llmx.cli.tui.file_search import FileIndex, in_git_repository, mention_at
+from llmx.cli.tui.heap import Heap
 from llmx.cli.tui.history_recall import HistoryRecall
 from llmx.cli.tui.session_start import Start, StartKind
 from llmx.cli.tui.transcript_view import FRAME_S, TranscriptView
@@ -78,63 +78,6 @@ _ELICITATION_ANSWERS = {
     ReviewDecision.DENIED: "decline",
     ReviewDecision.ABORT: "cancel",
 }
-
-
-# Once the session is open the collector makes no full pass by itself (a full pass walks
-# every object made since and held the keys and the screen for 7-9 ms, up to 76 ms on a
-# busy machine, several times a minute while the model streams). Full passes are made
-# when they cost no one anything: when a turn ends, and in a longer turn at most once
-# per FULL_PASS_S, in a second when no key was typed.
-FULL_PASS_S = 60.0
-KEYS_QUIET_S = 1.0
-# A threshold for the oldest generation that is never reached.
-_NEVER = 1 << 30
-
-
-class Heap:
-    """The cyclic garbage collector while a session is open."""
-
-    def __init__(self) -> None:
-        self._thresholds: tuple[int, int, int] | None = None
-        self.last_full_pass = time.monotonic()
-
-    def settle(self) -> None:
-        """Leave what is loaded once the session is open out of the collector's full
-        passes, and make those only when :meth:`full_pass` is called.
-
-        Textual, the runtime and a resumed session are objects that live as long as the
-        app; each full pass of the cyclic collector walked all of them (50-170 ms,
-        measured while a model streams), freezing the screen and the keys typed
-        meanwhile. Frozen, they are still freed by reference counting; no collection
-        runs first (it found about 65 unreachable objects at this point and cost 30 ms
-        of CPU). The young generations are still collected as they fill.
-        """
-        gc.freeze()
-        if self._thresholds is None:
-            young, middle, oldest = gc.get_threshold()
-            self._thresholds = (young, middle, oldest)
-            gc.set_threshold(young, middle, _NEVER)
-
-    @property
-    def settled(self) -> bool:
-        return self._thresholds is not None
-
-    def full_pass(self) -> None:
-        self.last_full_pass = time.monotonic()
-        if self.settled:
-            gc.collect()
-
-    def full_pass_due(self, *, quiet_for: float) -> bool:
-        """A long turn's full pass is due: FULL_PASS_S since the last, ``quiet_for``
-        seconds without a key."""
-        return (self.settled and quiet_for >= KEYS_QUIET_S
-                and time.monotonic() - self.last_full_pass >= FULL_PASS_S)
-
-    def restore(self) -> None:
-        """The collector as it was (the app has ended)."""
-        if self._thresholds is not None:
-            gc.set_threshold(*self._thresholds)
-            self._thresholds = None
 
 
 def status_text(status: SessionStatus, *, fallback_cwd: str = "") -> Text:
@@ -212,9 +155,11 @@ class LlmxApp(App[int]):
         recall: HistoryRecall | None = None,
         show_reasoning: bool = True,
         images: Sequence[ImageInput] = (),
+        heap: Heap | None = None,
     ) -> None:
         """A replay shows ``pages`` read-only; a live session opens ``start`` through
-        ``door`` once the app runs."""
+        ``door`` once the app runs. ``heap``: the collector, held off by the command
+        until the first frame (a new one otherwise)."""
         # NO_COLOR: no colour at all. Textual's own answer to it turns colours into
         # greys, which are colours still; with the terminal's ANSI palette it drops them
         # (bold, dim and reverse stay).
@@ -261,7 +206,7 @@ class LlmxApp(App[int]):
         self._chrome_timer: Timer | None = None
         self._shown_chrome: dict[str, tuple[object, ...]] = {}
         self._view: TranscriptView | None = None
-        self.heap = Heap()
+        self.heap = heap or Heap()
         self._last_key_at = 0.0
 
     # -- layout ------------------------------------------------------------------------
@@ -307,6 +252,7 @@ class LlmxApp(App[int]):
         """The first frame is on the screen: now the session is opened. The composer
         took keys from that frame on (a prompt sent meanwhile waits in the queue); the
         runtime's imports, configuration and model client are paid for after it."""
+        self.heap.release()
         if not self.read_only:
             self.run_worker(self._begin(), group="open")
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from llmx.cli.errors import CommandError
+from llmx.cli.tui.heap import Heap
 
 if TYPE_CHECKING:
     from llmx.cli.tui.app import LlmxApp
@@ -92,13 +93,18 @@ def print_transcript(app: object) -> None:
 def replay_tui(path: Path, *, inline: bool) -> int:
     """``llmx replay --tui PATH``: the session's transcript, read-only."""
     require_terminal("replay --tui", "drop --tui to print it")
-    load_textual()
-    from llmx.cli.tui.app import LlmxApp
-    from llmx.projections.transcript_pages import TranscriptPages
+    heap = Heap()
+    heap.hold()
+    try:
+        load_textual()
+        from llmx.cli.tui.app import LlmxApp
+        from llmx.projections.transcript_pages import TranscriptPages
 
-    pages = TranscriptPages(path)
-    cwd = Path.cwd()
-    return run_app(LlmxApp(cwd=cwd, pages=pages), inline=inline)
+        pages = TranscriptPages(path)
+        cwd = Path.cwd()
+        return run_app(LlmxApp(cwd=cwd, pages=pages, heap=heap), inline=inline)
+    finally:
+        heap.restore()
 
 
 def run_live(args: argparse.Namespace, start: Start) -> int:
@@ -106,10 +112,12 @@ def run_live(args: argparse.Namespace, start: Start) -> int:
     from llmx.cli.tui.log_notes import route_log_warnings_to
 
     require_terminal("llmx")
-    load_textual()
     app = live_app(args, start)
-    route_log_warnings_to(app.note)
-    code = run_app(app, inline=args.no_alt_screen)
+    try:
+        route_log_warnings_to(app.note)
+        code = run_app(app, inline=args.no_alt_screen)
+    finally:
+        app.heap.restore()
     if app.door is not None and app.door.otel_problem is not None:
         from llmx.cli.errors import warn
 
@@ -120,27 +128,37 @@ def run_live(args: argparse.Namespace, start: Start) -> int:
 
 
 def live_app(args: argparse.Namespace, start: Start) -> LlmxApp:
-    """The app of a live session for the command line ``args``, not running yet."""
-    from llmx.cli.session_flags import image_inputs, session_cwd, thread_options
-    from llmx.cli.tui.app import LlmxApp
-    from llmx.cli.tui.door import Door
-    from llmx.cli.tui.history_recall import HistoryRecall
-    from llmx.events.history import HistoryFile
-    from llmx.events.home import history_path, llmx_home
+    """The app of a live session for the command line ``args``, not running yet: Textual
+    and the first screen loaded with the collector held off (the app turns it back on at
+    its first frame; :meth:`Heap.restore` if it never runs)."""
+    heap = Heap()
+    heap.hold()
+    try:
+        load_textual()
+        from llmx.cli.session_flags import image_inputs, session_cwd, thread_options
+        from llmx.cli.tui.app import LlmxApp
+        from llmx.cli.tui.door import Door
+        from llmx.cli.tui.history_recall import HistoryRecall
+        from llmx.events.history import HistoryFile
+        from llmx.events.home import history_path, llmx_home
 
-    cwd = session_cwd(args)
-    images = image_inputs(args.image, cwd)
-    home = llmx_home()
+        cwd = session_cwd(args)
+        images = image_inputs(args.image, cwd)
+        home = llmx_home()
 
-    def options() -> ThreadOptions:
-        # Built when the first thread opens: it imports the runtime, which the first
-        # screen does without.
-        return thread_options(args, cwd)
+        def options() -> ThreadOptions:
+            # Built when the first thread opens: it imports the runtime, which the first
+            # screen does without.
+            return thread_options(args, cwd)
 
-    return LlmxApp(
-        cwd=cwd, door=Door(options, home), start=start,
-        recall=HistoryRecall(HistoryFile(history_path(home))), images=images,
-    )
+        return LlmxApp(
+            cwd=cwd, door=Door(options, home), start=start,
+            recall=HistoryRecall(HistoryFile(history_path(home))), images=images,
+            heap=heap,
+        )
+    except BaseException:
+        heap.restore()
+        raise
 
 
 def thread_error(exc: ThreadError) -> CommandError:
