@@ -33,7 +33,10 @@ run as a process):
   process: from Textual's reading it to the frame showing it handed to the terminal.
 
 Run: .venv/bin/python bench/bench_tui.py [--runs 5] [--megabytes 100] [--keys 200]
-     [--codex PATH] [--keys-by control|poll|both]
+     [--codex PATH] [--compare CHECKOUT] [--keys-by control|poll|both]
+
+``--compare`` adds llmx from another checkout (another commit): in the start-up rounds,
+llmx, that checkout's llmx and Codex start in turn.
 """
 
 from __future__ import annotations
@@ -427,28 +430,41 @@ def done_with(home: Path, *, fresh: bool) -> None:
 
 
 def bench_start(scratch: Path, project: Path, base_url: str, runs: int,
-                codex: str | None, *, fresh: bool) -> None:
-    for who in (None, codex) if codex else (None,):
-        home_var = "LLMX_HOME" if who is None else "CODEX_HOME"
-        times: list[float] = []
-        opened: list[float] = []
-        cpu: list[float] = []
-        for index in range(runs + 1):
-            home = home_for(scratch, f"start-{home_var}", index, base_url, project,
+                codex: str | None, compare: Path | None, *, fresh: bool) -> None:
+    """Start-up of llmx, of llmx from ``compare`` (another checkout) and of Codex,
+    interleaved: each round starts each program once, in turn, so that what else the
+    machine does meanwhile weighs on all of them alike."""
+    programs: list[tuple[str, str | None, Path]] = [("llmx", None, ROOT)]
+    if compare is not None:
+        programs.append((f"llmx ({compare.name})", None, compare))
+    if codex:
+        programs.append(("codex", codex, ROOT))
+    times: dict[str, list[float]] = {label: [] for label, _who, _root in programs}
+    opened: dict[str, list[float]] = {label: [] for label, _who, _root in programs}
+    cpu: dict[str, list[float]] = {label: [] for label, _who, _root in programs}
+    loads: list[float] = []
+    for index in range(runs + 1):
+        loads.append(os.getloadavg()[0])
+        for number, (label, who, root) in enumerate(programs):
+            home_var = "LLMX_HOME" if who is None else "CODEX_HOME"
+            home = home_for(scratch, f"start-{number}-{home_var}", index, base_url, project,
                             fresh=fresh)
-            with Pane(program(who), environment(home_var, home), project) as pane:
+            env = environment(home_var, home)
+            env["PYTHONPATH"] = str(root)
+            with Pane(program(who), env, project) as pane:
                 seconds = pane.wait_for(composer_ready(who), "a ready composer")
                 used = cpu_seconds(pane.pid(), *helpers_of(pane, home))
                 open_seconds = pane.wait_for(session_open(who, "mock-model"), "the session")
             done_with(home, fresh=fresh)
-            if index:  # the first run warms the page cache (and the home)
-                times.append(seconds)
-                opened.append(open_seconds)
-                cpu.append(used)
-        label = "llmx" if who is None else "codex"
-        print(summary(f"{label}: start to a ready composer", times, "s"), flush=True)
-        print(summary(f"{label}: start, CPU time to ready", cpu, "s"), flush=True)
-        print(summary(f"{label}: start to the session open", opened, "s"), flush=True)
+            if index:  # the first round warms the page cache (and the homes)
+                times[label].append(seconds)
+                opened[label].append(open_seconds)
+                cpu[label].append(used)
+    print(f"load over the rounds {min(loads):.2f}-{max(loads):.2f}", flush=True)
+    for label, _who, _root in programs:
+        print(summary(f"{label}: start to a ready composer", times[label], "s"), flush=True)
+        print(summary(f"{label}: start, CPU time to ready", cpu[label], "s"), flush=True)
+        print(summary(f"{label}: start to the session open", opened[label], "s"), flush=True)
 
 
 def last_answer(path: Path) -> tuple[str, str]:
@@ -732,8 +748,8 @@ def main() -> None:
                         "output notifications (default) or polling capture-pane (the "
                         "first method); both: one then the other")
     parser.add_argument("--compare", type=Path, metavar="CHECKOUT",
-                        help="also measure the keys of llmx from another checkout (another "
-                        "commit), right after this one's")
+                        help="also measure llmx from another checkout (another commit): its "
+                        "start-up interleaved with this one's, its keys right after")
     parser.add_argument("--fresh-home", action="store_true",
                         help="a new home for every run (nothing cached in it), instead of "
                         "one home used by every run after a warm-up")
@@ -743,6 +759,7 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} cores, kernel {platform.release()}, "
           f"Python {platform.python_version()}, load {os.getloadavg()[0]:.2f}", flush=True)
     # Homes beside the checkout, as bench_app_server keeps them (not under /tmp).
+    compare = args.compare.resolve() if args.compare else None
     with tempfile.TemporaryDirectory(dir=ROOT, prefix=".bench-") as tmp:
         scratch = Path(tmp)
         project = scratch / "project"
@@ -753,7 +770,7 @@ def main() -> None:
         try:
             if args.only in (None, "start"):
                 bench_start(scratch, project, server.base_url, args.runs, args.codex,
-                            fresh=args.fresh_home)
+                            compare, fresh=args.fresh_home)
             if args.only in (None, "resume"):
                 bench_resume(scratch, project, server.base_url, args.megabytes, args.runs,
                              args.codex, fresh=args.fresh_home)
@@ -761,7 +778,6 @@ def main() -> None:
             server.stop()
         if args.only in (None, "keys"):
             methods = ["control", "poll"] if args.keys_by == "both" else [args.keys_by]
-            compare = args.compare.resolve() if args.compare else None
             bench_keys(scratch, project, args.keys, args.codex, methods, compare)
     print(f"load at the end {os.getloadavg()[0]:.2f}", flush=True)
 
