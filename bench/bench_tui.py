@@ -33,7 +33,7 @@ run as a process):
   process: from Textual's reading it to the frame showing it handed to the terminal.
 
 Run: .venv/bin/python bench/bench_tui.py [--runs 5] [--megabytes 100] [--keys 200]
-     [--codex PATH] [--compare CHECKOUT] [--keys-by control|poll|both]
+     [--codex PATH] [--compare CHECKOUT] [--floor] [--keys-by control|poll|both]
 
 ``--compare`` adds llmx from another checkout (another commit): in the start-up rounds,
 llmx, that checkout's llmx and Codex start in turn.
@@ -438,19 +438,26 @@ def done_with(home: Path, *, fresh: bool) -> None:
 
 
 def bench_start(scratch: Path, project: Path, base_url: str, runs: int,
-                codex: str | None, compare: Path | None, *, fresh: bool) -> None:
-    """Start-up of llmx, of llmx from ``compare`` (another checkout) and of Codex,
+                codex: str | None, compare: Path | None, *, fresh: bool,
+                floor: bool = False) -> None:
+    """Start-up of llmx, of llmx from ``compare`` (another checkout), of Codex and, with
+    ``floor``, of a bare Textual app (``tui_floor_app.py``),
     interleaved: each round starts each program once, in turn, so that what else the
     machine does meanwhile weighs on all of them alike. The first round (a warm-up of
     the page cache and the homes) is not counted."""
-    programs: list[tuple[str, str | None, Path]] = [("llmx", None, ROOT)]
+    # (label, codex or None for llmx's screens, PYTHONPATH, argv)
+    programs: list[tuple[str, str | None, Path, list[str]]] = [
+        ("llmx", None, ROOT, program(None))]
     if compare is not None:
-        programs.append((f"llmx ({compare.name})", None, compare))
+        programs.append((f"llmx ({compare.name})", None, compare, program(None)))
     if codex:
-        programs.append(("codex", codex, ROOT))
-    times: dict[str, list[float]] = {label: [] for label, _who, _root in programs}
-    opened: dict[str, list[float]] = {label: [] for label, _who, _root in programs}
-    cpu: dict[str, list[float]] = {label: [] for label, _who, _root in programs}
+        programs.append(("codex", codex, ROOT, program(codex)))
+    if floor:
+        programs.append(("bare Textual app", None, ROOT,
+                         [sys.executable, str(BENCH / "tui_floor_app.py")]))
+    times: dict[str, list[float]] = {label: [] for label, *_rest in programs}
+    opened: dict[str, list[float]] = {label: [] for label, *_rest in programs}
+    cpu: dict[str, list[float]] = {label: [] for label, *_rest in programs}
     loads: list[float] = []
     for index in range(runs + 1):
         loads.append(os.getloadavg()[0])
@@ -459,13 +466,13 @@ def bench_start(scratch: Path, project: Path, base_url: str, runs: int,
         turn = index % len(programs)
         for offset in range(len(programs)):
             number = (turn + offset) % len(programs)
-            label, who, root = programs[number]
+            label, who, root, argv = programs[number]
             home_var = "LLMX_HOME" if who is None else "CODEX_HOME"
             home = home_for(scratch, f"start-{number}-{home_var}", index, base_url, project,
                             fresh=fresh)
             env = environment(home_var, home)
             env["PYTHONPATH"] = str(root)
-            with Pane(program(who), env, project) as pane:
+            with Pane(argv, env, project) as pane:
                 seconds = pane.wait_for(composer_ready(who), "a ready composer")
                 used = ready_cpu(pane, home)
                 open_seconds = pane.wait_for(session_open(who, "mock-model"), "the session")
@@ -475,7 +482,7 @@ def bench_start(scratch: Path, project: Path, base_url: str, runs: int,
                 opened[label].append(open_seconds)
                 cpu[label].append(used)
     print(f"load over the rounds {min(loads):.2f}-{max(loads):.2f}", flush=True)
-    for label, _who, _root in programs:
+    for label, *_rest in programs:
         print(summary(f"{label}: start to a ready composer", times[label], "s"), flush=True)
         print(summary(f"{label}: start, CPU time to ready", cpu[label], "s"), flush=True)
         print(summary(f"{label}: start to the session open", opened[label], "s"), flush=True)
@@ -763,6 +770,9 @@ def main() -> None:
     parser.add_argument("--compare", type=Path, metavar="CHECKOUT",
                         help="also measure llmx from another checkout (another commit): its "
                         "start-up interleaved with this one's, its keys right after")
+    parser.add_argument("--floor", action="store_true",
+                        help="also start a bare Textual app (tui_floor_app.py) in the "
+                        "start-up rounds: the floor of Python and Textual")
     parser.add_argument("--fresh-home", action="store_true",
                         help="a new home for every run (nothing cached in it), instead of "
                         "one home used by every run after a warm-up")
@@ -783,7 +793,7 @@ def main() -> None:
         try:
             if args.only in (None, "start"):
                 bench_start(scratch, project, server.base_url, args.runs, args.codex,
-                            compare, fresh=args.fresh_home)
+                            compare, fresh=args.fresh_home, floor=args.floor)
             if args.only in (None, "resume"):
                 bench_resume(scratch, project, server.base_url, args.megabytes, args.runs,
                              args.codex, fresh=args.fresh_home)
