@@ -19,6 +19,7 @@ import contextlib
 import queue
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple
 
 from llmx import install_hint
@@ -65,8 +66,12 @@ class OtelExport:
     closes, then :meth:`close`."""
 
     def __init__(self, settings: OtelSettings, *, service_name: str, version: str,
-                 capacity: int = QUEUE_LINES, live: bool = True) -> None:
+                 capacity: int = QUEUE_LINES, live: bool = True,
+                 on_ready: Callable[[], None] | None = None) -> None:
+        """``on_ready`` is called in the worker once the exporters are built (the SDK
+        imported), or known to be missing."""
         self.settings = settings
+        self._on_ready = on_ready
         self._service = service_name
         self._version = version
         # A live export sends the metrics at each turn's end; a backfill only at its end
@@ -136,6 +141,9 @@ class OtelExport:
                                   version=self._version)
         except OtelMissing:
             self._missing = True
+        if self._on_ready is not None:
+            self._on_ready()
+        if self._sink is None:
             self._drain()
             return
         folds: dict[str, OtelFold] = {}

@@ -21,6 +21,7 @@ so a run that is killed does not leave it behind.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import queue
@@ -28,6 +29,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any
 
 from llmx.cli.otel_settings import ExporterSpec, OtelSettings, Tls
@@ -39,6 +41,11 @@ QUEUE_LINES = 4096
 # How long the end of a run waits for the child's last exports (the child itself gives
 # its worker CLOSE_WAIT_S of the export in-process; this adds the pipe's last lines).
 CLOSE_WAIT_S = 3.5
+# The writer gathers the frames that come within this long of the first into one write:
+# a streamed response or a command's output is a burst of lines, and a write per line
+# woke the child (and the writer) once per line. The child sends its batches once a
+# second, so the delay is not seen downstream; the end of the run does not wait for it.
+GATHER_S = 0.05
 _CLOSE = b"\0close"
 
 
@@ -79,6 +86,7 @@ class ProcessExport:
                                    "service": service_name, "version": version})
         self._child: subprocess.Popen[bytes] | None = None
         self._lost = 0  # lines the child never got (it could not start, or died)
+        self._closing = threading.Event()
         self._writer = threading.Thread(target=self._write, name="llmx-otel-pipe",
                                         daemon=True)
         self._writer.start()
@@ -106,6 +114,7 @@ class ProcessExport:
         from llmx.cli.otel_live import ExportSummary
 
         deadline = time.monotonic() + wait
+        self._closing.set()
         with contextlib.suppress(queue.Full):
             self._queue.put(_CLOSE, timeout=wait)
         self._writer.join(max(0.0, deadline - time.monotonic()))
@@ -145,21 +154,36 @@ class ProcessExport:
         self._child = child
         pipe = child.stdin
         assert pipe is not None
+        frames: list[bytes] = []
         try:
             pipe.write(self._header.encode() + b"\n")
             while True:
-                frame = self._queue.get()
-                if frame is _CLOSE:
-                    break
+                frames = self._gather()
+                closed = frames[-1] is _CLOSE
+                if closed:
+                    frames.pop()
                 # A line comes with its newline (encode_line), the other frames without.
-                pipe.write(frame if frame.endswith(b"\n") else frame + b"\n")
-                if self._queue.empty():
-                    pipe.flush()
+                pipe.write(b"".join(frame if frame.endswith(b"\n") else frame + b"\n"
+                                    for frame in frames))
+                pipe.flush()
+                if closed:
+                    break
         except OSError:  # the child died: what it did not get is lost
-            self._lost += 1
+            self._lost += sum(1 for frame in frames if frame.startswith(b"L"))
             self._drain()
         with contextlib.suppress(OSError):
             pipe.close()
+
+    def _gather(self) -> list[bytes]:
+        """The next frames: the first one waited for, then those that come within
+        GATHER_S of it (less once :meth:`close` is called); ``_CLOSE`` only last."""
+        frames = [self._queue.get()]
+        if frames[0] is not _CLOSE:
+            self._closing.wait(GATHER_S)
+        with contextlib.suppress(queue.Empty):
+            while frames[-1] is not _CLOSE:
+                frames.append(self._queue.get_nowait())
+        return frames
 
     def _drain(self) -> None:
         while (frame := self._queue.get()) is not _CLOSE:
@@ -167,13 +191,15 @@ class ProcessExport:
                 self._lost += 1
 
 
-def _serve(source: IO[bytes], out: IO[str]) -> None:
+def _serve(source: IO[bytes], out: IO[str],
+           on_ready: Callable[[], None] | None = None) -> None:
     """The child: frames from ``source`` into an in-process export; counts to ``out``."""
     from llmx.cli.otel_live import OtelExport
 
     header = json.loads(source.readline())
     export = OtelExport(settings_from_json(header["settings"]),
-                        service_name=header["service"], version=header["version"])
+                        service_name=header["service"], version=header["version"],
+                        on_ready=on_ready)
     for raw in source:
         frame = raw.rstrip(b"\n")
         kind, _, rest = frame.partition(b"\t")
@@ -191,8 +217,33 @@ def _serve(source: IO[bytes], out: IO[str]) -> None:
     out.flush()
 
 
-if __name__ == "__main__":
-    _serve(sys.stdin.buffer, sys.stdout)
+def _beside_the_run() -> None:
+    """Make this process a batch job (Linux's ``SCHED_BATCH``; its threads inherit it):
+    the same share of the CPU as before, so it keeps up and its end is not delayed, but
+    its wake-ups (a pipe's lines, an exporter's reply) no longer preempt the run's own
+    processes on a busy core."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+
+
+def _collect_again() -> None:
+    """The SDK is imported: its modules' objects live as long as the process, so they
+    are kept out of every later collection, and the collector runs again."""
+    gc.freeze()
+    gc.enable()
+
+
+def main() -> None:
+    _beside_the_run()
+    # Importing the SDK and its exporters leaves some 37,000 objects behind and sets the
+    # collector off about ninety times, to find a few hundred: 20-45 ms of the child's
+    # 230-280 ms of CPU (bench/bench_otel.py, see docs/performance.md).
+    gc.disable()
+    _serve(sys.stdin.buffer, sys.stdout, on_ready=_collect_again)
     # Everything is sent and said: the interpreter's teardown of the SDK's modules would
     # only keep the run waiting.
     os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
