@@ -8,9 +8,10 @@ an exporter that is slow or down never slows or fails a turn. The worker decodes
 lines, folds each stream apart (:mod:`llmx.projections.otel_fold`) and exports the
 records in batches through :mod:`llmx.cli.otel_sink`, the module that imports
 OpenTelemetry; once an export fails, the rest are counted as not exported instead of
-waiting on a receiver that is down. A live export also sends the metrics at the end of
-every turn, so a long session is watched while it runs. At the end, the process waits a
-bounded time for the worker and reports what did not arrive.
+waiting on a receiver that is down. A live export also sends a turn's records and the
+metrics a quarter of a second after the turn ends, so a long session is watched while it
+runs. At the end, the process waits a bounded time for the worker and reports what did
+not arrive.
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ if TYPE_CHECKING:
 QUEUE_LINES = 4096
 BATCH_RECORDS = 512
 FLUSH_EVERY_S = 1.0
+# A live turn's records and metrics go out this long after the turn ends, not at once:
+# `llmx exec` closes its thread right after its turn, and the thread's span then goes
+# in the same requests instead of a second round of them that the run's end waits for.
+TURN_END_WAIT_S = 0.25
 # How long the end of a run waits for the last exports.
 CLOSE_WAIT_S = 3.0
 _END = b""
@@ -173,11 +178,12 @@ class OtelExport:
                 if records:
                     pending.setdefault(key, []).extend(records)
                     waiting += len(records)
-                    turn_ended = turn_ended or any(_ends_turn(r) for r in records)
-            if waiting >= BATCH_RECORDS or time.monotonic() >= due or (
-                    turn_ended and self._live):
+                    if self._live and any(_ends_turn(r) for r in records):
+                        turn_ended = True
+                        due = min(due, time.monotonic() + TURN_END_WAIT_S)
+            if waiting >= BATCH_RECORDS or time.monotonic() >= due:
                 self._send(pending)
-                if turn_ended and self._live:
+                if turn_ended:
                     self._flush_metrics()
                 pending, waiting, turn_ended = {}, 0, False
                 due = time.monotonic() + FLUSH_EVERY_S

@@ -25,6 +25,7 @@ import gc
 import json
 import os
 import queue
+import select
 import subprocess
 import sys
 import threading
@@ -44,7 +45,8 @@ CLOSE_WAIT_S = 3.5
 # The writer gathers the frames that come within this long of the first into one write:
 # a streamed response or a command's output is a burst of lines, and a write per line
 # woke the child (and the writer) once per line. The child sends its batches once a
-# second, so the delay is not seen downstream; the end of the run does not wait for it.
+# second, so the delay is not seen downstream; a line offered ``at_once`` (a turn's end)
+# and the end of the run do not wait for it.
 GATHER_S = 0.05
 _CLOSE = b"\0close"
 
@@ -86,7 +88,7 @@ class ProcessExport:
                                    "service": service_name, "version": version})
         self._child: subprocess.Popen[bytes] | None = None
         self._lost = 0  # lines the child never got (it could not start, or died)
-        self._closing = threading.Event()
+        self._hurry = threading.Event()  # a turn ended, or the run: write without waiting
         self._writer = threading.Thread(target=self._write, name="llmx-otel-pipe",
                                         daemon=True)
         self._writer.start()
@@ -94,12 +96,16 @@ class ProcessExport:
     def stream(self, key: str, service_name: str) -> None:
         self._put(b"S\t" + _clean(key).encode() + b"\t" + _clean(service_name).encode())
 
-    def offer(self, line: bytes, *, key: str = "") -> None:
-        """Queue one line's bytes; never blocks: a full queue drops it and counts."""
+    def offer(self, line: bytes, *, key: str = "", at_once: bool = False) -> None:
+        """Queue one line's bytes; never blocks: a full queue drops it and counts.
+        ``at_once``: hand it (and what came before it) to the child without gathering
+        more."""
         try:
             self._queue.put_nowait(b"L\t" + key.encode() + b"\t" + line)
         except queue.Full:
             self.dropped += 1
+        if at_once:
+            self._hurry.set()
 
     def end(self, key: str) -> None:
         self._put(b"E\t" + key.encode())
@@ -114,26 +120,24 @@ class ProcessExport:
         from llmx.cli.otel_live import ExportSummary
 
         deadline = time.monotonic() + wait
-        self._closing.set()
         with contextlib.suppress(queue.Full):
             self._queue.put(_CLOSE, timeout=wait)
+        self._hurry.set()
         self._writer.join(max(0.0, deadline - time.monotonic()))
         unsent = self._queue.qsize() if self._writer.is_alive() else 0
         child = self._child
         counts: dict[str, Any] = {}
         if child is not None:
-            # Its one line of counts fits the pipe: waiting for it to end cannot deadlock.
-            try:
-                child.wait(timeout=max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
+            out = _counts_line(child, deadline)
+            if out is None:  # too slow: what it did not say is counted as failed
                 child.kill()
-                child.wait()
-            assert child.stdout is not None
-            out = child.stdout.read()
-            child.stdout.close()
             with contextlib.suppress(ValueError):
                 decoded = json.loads(out or b"{}")
                 counts = decoded if isinstance(decoded, dict) else {}
+            # The line is all the run needs: the child's exit (its memory unmapped,
+            # about 20 ms) is waited for beside the run, not in its way.
+            threading.Thread(target=_reap, args=(child,), name="llmx-otel-reap",
+                             daemon=True).start()
         sent = int(counts.get("sent", 0))
         failed = int(counts.get("failed", 0)) + unsent + self._lost
         if not counts and failed == 0:
@@ -176,10 +180,12 @@ class ProcessExport:
 
     def _gather(self) -> list[bytes]:
         """The next frames: the first one waited for, then those that come within
-        GATHER_S of it (less once :meth:`close` is called); ``_CLOSE`` only last."""
+        GATHER_S of it (or until one is offered ``at_once``, or :meth:`close` is
+        called); ``_CLOSE`` only last."""
         frames = [self._queue.get()]
         if frames[0] is not _CLOSE:
-            self._closing.wait(GATHER_S)
+            self._hurry.wait(GATHER_S)
+            self._hurry.clear()
         with contextlib.suppress(queue.Empty):
             while frames[-1] is not _CLOSE:
                 frames.append(self._queue.get_nowait())
@@ -189,6 +195,28 @@ class ProcessExport:
         while (frame := self._queue.get()) is not _CLOSE:
             if frame.startswith(b"L"):
                 self._lost += 1
+
+
+def _counts_line(child: subprocess.Popen[bytes], deadline: float) -> bytes | None:
+    """The child's line of counts, or None if it did not come by ``deadline``."""
+    assert child.stdout is not None
+    fd = child.stdout.fileno()
+    out = b""
+    while not out.endswith(b"\n"):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+            return None
+        chunk = os.read(fd, 4096)
+        if not chunk:  # it ended without a word (it died): nothing is known to be sent
+            return out
+        out += chunk
+    return out
+
+
+def _reap(child: subprocess.Popen[bytes]) -> None:
+    child.wait()
+    if child.stdout is not None:
+        child.stdout.close()
 
 
 def _serve(source: IO[bytes], out: IO[str],

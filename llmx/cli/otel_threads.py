@@ -66,7 +66,8 @@ class ThreadExports:
         async def feed() -> None:
             try:
                 async for line in events:
-                    export.offer(encode_line(line), key=key)
+                    export.offer(encode_line(line), key=key,
+                                 at_once=line.payload_type in _TURN_ENDS)
             finally:
                 export.end(key)
 
@@ -117,6 +118,10 @@ class ThreadExports:
         return ExportSummary(sum(s.sent for s in summaries), sum(s.failed for s in summaries),
                              sum(s.dropped for s in summaries),
                              any(s.missing_extra for s in summaries)).problem()
+
+
+# The lines that end a turn: the export sends a turn's records soon after it ends.
+_TURN_ENDS = frozenset({"task_complete", "turn_aborted"})
 
 
 def _first_line(path: Path | None) -> bytes | None:
