@@ -264,8 +264,8 @@ def _collect_again() -> None:
 def main() -> None:
     _beside_the_run()
     # Importing the SDK and its exporters leaves some 37,000 objects behind and sets the
-    # collector off about ninety times, to find a few hundred: 20-45 ms of the child's
-    # 230-280 ms of CPU (bench/bench_otel.py, see docs/performance.md).
+    # collector off about ninety times, to find a few hundred objects to free: 10-20 ms
+    # of the imports' ~240 ms of CPU (see docs/performance.md).
     gc.disable()
     _serve(sys.stdin.buffer, sys.stdout, on_ready=_collect_again)
     # Everything is sent and said: the interpreter's teardown of the SDK's modules would
