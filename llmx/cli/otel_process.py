@@ -5,10 +5,13 @@ sending the records more: in a worker thread of the run's own process all of it 
 interpreter lock the run's event loop needs, so every wake-up of the loop (a streamed
 event, a command's output) waited behind it. :class:`ProcessExport` leaves the run only
 the handing over of each line's bytes: the event loop puts them in a bounded queue
-(``put_nowait``; a full queue drops and counts), a writer thread copies them to the pipe of
-a child process (``python -m llmx.cli.otel_process``), and the child, whose interpreter
-is its own, runs :class:`llmx.cli.otel_live.OtelExport` on them: it imports the SDK at
-once, folds, batches and exports, and at the end writes its counts on its stdout.
+(``put_nowait``; a full queue drops and counts), a writer thread copies them, a burst at a
+time, to the pipe of a child process (``python -m llmx.cli.otel_process``), and the
+child, whose interpreter is its own, runs :class:`llmx.cli.otel_live.OtelExport` on them:
+it imports the SDK at once, folds, batches and exports, and at the end writes its counts
+on its stdout. Its CPU (about 250 ms on a short run, most of it the imports of the SDK,
+its exporters and ``requests``) is spent on the same cores as the run's: it runs as a
+batch job (:func:`_beside_the_run`).
 
 The pipe's frames, one per line, fields split by a tab (a key, a service name and a
 rollout line hold no tab nor newline: JSON escapes them): ``S key service`` names a
