@@ -1,8 +1,8 @@
 """The exporting process of a live run (``llmx.cli.otel_process``), driven as a run drives
 it: a real child process, a real OTLP receiver on loopback, the lines of a rollout the
-real Codex CLI wrote. It runs as a batch job, sends a turn's records while the export
-still runs, says what arrived without the run waiting for its exit, and a child that dies
-costs the run its records, not its end."""
+real Codex CLI wrote. It runs as a batch job, imports only the exporters configured,
+sends a turn's records while the export still runs, says what arrived without the run
+waiting for its exit, and a child that dies costs the run its records, not its end."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ import io
 import json
 import os
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from support import CODEX_RICH_FIXTURES
-from support.waits import wait_until
+from support.waits import WAIT_SECONDS, wait_until
 
 try:
     from support.otlp_receiver import OtlpReceiver
@@ -153,3 +154,46 @@ def test_the_child_says_when_the_sdk_is_imported_then_what_arrived() -> None:
         assert (counts["failed"], counts["dropped"]) == (0, 0)
         assert counts["sent"] == len(receiver.spans()) + len(receiver.logs())
         assert {s["name"] for s in receiver.spans()} >= {"llmx.thread", "llmx.turn"}
+
+
+def _child_imports(settings: OtelSettings) -> set[str]:
+    """What the exporting process imports for ``settings``, fed a rollout to the end."""
+    header = json.dumps({"settings": settings_json(settings), "service": "llmx_exec",
+                         "version": "0"}).encode()
+    frames = [header + b"\n", b"S\tk\tllmx_exec\n",
+              *(b"L\tk\t" + line for line in _lines()), b"E\tk\n"]
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "llmx.cli.otel_process"],
+                          input=b"".join(frames), capture_output=True, timeout=WAIT_SECONDS,
+                          check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout)["failed"] == 0
+    return {line.rsplit("|", 1)[1].strip() for line in done.stderr.decode().splitlines()
+            if line.startswith("import time:") and "|" in line}
+
+
+def test_the_child_imports_only_the_exporters_configured() -> None:
+    """Each signal's exporter is imported when that signal is configured, not otherwise
+    (the SDK's own modules may bring more: its gRPC exporters import the logs and metrics
+    SDK themselves)."""
+    with OtlpReceiver() as receiver:
+        http_spec = ExporterSpec("otlp-http", receiver.http_url, "binary", {}, None)
+        grpc_spec = ExporterSpec("otlp-grpc", receiver.grpc_url, "binary", {}, None)
+        http_all = _child_imports(_settings(receiver.http_url))
+        http_traces = _child_imports(OtelSettings("test", None, http_spec, None, False,
+                                                  False, None))
+        grpc_traces = _child_imports(OtelSettings("test", None, grpc_spec, None, False,
+                                                  False, None))
+    exporters = "opentelemetry.exporter.otlp.proto."
+    assert {f"{exporters}http.trace_exporter", f"{exporters}http._log_exporter",
+            f"{exporters}http.metric_exporter", "opentelemetry.sdk.metrics"} <= http_all
+    assert not {name for name in http_all if name == "grpc" or ".grpc" in name}
+    assert f"{exporters}http.trace_exporter" in http_traces
+    assert not {name for name in http_traces
+                if name.startswith(("opentelemetry.sdk.metrics", "opentelemetry.sdk._logs",
+                                    f"{exporters}http._log_exporter",
+                                    f"{exporters}http.metric_exporter", "grpc"))}
+    assert f"{exporters}grpc.trace_exporter" in grpc_traces
+    assert not {name for name in grpc_traces
+                if name.startswith(("requests", f"{exporters}http",
+                                    f"{exporters}grpc._log_exporter",
+                                    f"{exporters}grpc.metric_exporter"))}
