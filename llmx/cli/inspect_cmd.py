@@ -83,7 +83,12 @@ def _run(args: argparse.Namespace) -> int:
             path = _locate(args.session)
     except LookupError as error:
         return _error(str(error.args[0]) if error.args else str(error))
+    from llmx.events.reader import not_json_lines
+
     try:
+        if not_json_lines(path):
+            return _error(f"{path} is not a rollout: not one of its lines is JSON",
+                          "pass a rollout-*.jsonl file or a session id")
         if args.history:
             return _print_history(path)
         return _print_report(path, args)

@@ -114,11 +114,17 @@ def replay(
     from llmx.events.lines import LineError, decode_line
     from llmx.events.nesting import nesting_problem
     from llmx.events.raw_lines import file_size, read_lines_forward
+    from llmx.events.reader import not_json_lines
     from llmx.projections.exec.human import HumanExecProjection, Stream, render_ansi, render_plain
     from llmx.projections.exec.json_events import JsonExecProjection, encode_event
     from llmx.projections.lineage import LineageError, RolloutSpan, resolve_lineage
 
     try:
+        if not_json_lines(path):
+            print(error_line("replay", f"{path} is not a rollout: not one of its lines is JSON",
+                             "pass a rollout-*.jsonl file, or a session id from "
+                             "`llmx sessions list`"), file=err)
+            return 1
         if with_parent:
             spans = resolve_lineage(path)
         else:

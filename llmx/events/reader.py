@@ -154,6 +154,23 @@ class RolloutReader:
 
 
 
+def not_json_lines(path: Path | str) -> int:
+    """How many complete lines ``path`` holds when not one of them is JSON (no rollout
+    at all: a README passed by mistake), else 0. Past a first line that decodes, nothing
+    more is read; only a file whose first line is not JSON is read on."""
+    count = 0
+    for raw in read_lines_forward(path, max_line_bytes=MAX_LINE_BYTES):
+        if raw.is_blank or not raw.terminated:
+            continue
+        try:
+            decode_line(raw.data)
+        except LineError:
+            count += 1
+            continue
+        return 0
+    return count
+
+
 def read_rollout(path: Path | str) -> list[RolloutLine]:
     """Every decodable line of a file (for small files and tests; prefer the reader)."""
     return list(RolloutReader(path))

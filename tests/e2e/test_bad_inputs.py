@@ -106,3 +106,22 @@ def test_an_unwritable_last_message_file_fails_the_run_and_keeps_the_session(
     [rollout] = env.rollouts()
     assert [event["last_agent_message"] for event in events(rollout, "task_complete")] == [
         "fine"]
+
+
+def test_a_file_that_is_no_rollout_is_one_line_not_a_warning_per_line(env: ExecEnv) -> None:
+    # A README passed by mistake: not one line is JSON. A rollout with bad lines among
+    # good ones is still read, each bad line reported (tests/projections, tests/events).
+    readme = env.workspace / "README.md"
+    readme.write_text("# A project\n\nIt does things.\n\n- one\n- two\n")
+    for command in (["replay"], ["replay", "--json"], ["inspect"], ["inspect", "--history"]):
+        done = _llmx(env, *command, str(readme))
+        assert (done.returncode, done.stdout) == (1, ""), done.stderr
+        assert done.stderr == (
+            f"llmx {command[0]}: {readme} is not a rollout: not one of its lines is JSON — "
+            + ("pass a rollout-*.jsonl file, or a session id from `llmx sessions list`\n"
+               if command[0] == "replay" else "pass a rollout-*.jsonl file or a session id\n"))
+    # One good line is enough to be read as a rollout, the rest reported line by line.
+    readme.write_text(readme.read_text() + '{"type":"turn_context","payload":{}}\n')
+    read = _llmx(env, "replay", str(readme))
+    assert read.returncode == 0, read.stderr
+    assert f"{readme}:1: corrupt line skipped" in read.stderr
