@@ -22,14 +22,15 @@ def run_rename(args: argparse.Namespace) -> int:
     if not name:
         raise CommandError("the name is empty", "give the session a name")
     try:
-        asyncio.run(_rename(str(args.ref), name))
+        thread_id = asyncio.run(_rename(str(args.ref), name))
     except ThreadError as exc:
         raise CommandError(exc.what, exc.todo) from None
-    print(f"named session {args.ref}: {name}")
+    # The full id, whatever reference was given (a prefix, an earlier name).
+    print(f"named session {thread_id}: {name}")
     return 0
 
 
-async def _rename(ref: str, name: str) -> None:
+async def _rename(ref: str, name: str) -> str:
     from llmx.cli.errors import warn
     from llmx.events.ops import SetThreadName
     from llmx.runtime import ThreadError, ThreadManager, ThreadOptions, ThreadRef
@@ -47,3 +48,4 @@ async def _rename(ref: str, name: str) -> None:
                                   "try again")
         await events.aclose()
         await thread.close()
+    return thread.thread_id

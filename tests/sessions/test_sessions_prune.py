@@ -116,6 +116,7 @@ def test_rename_records_the_name_in_the_rollout_and_the_listing(tmp_path: Path) 
     before = path.read_bytes()
     done = llmx(home, "rename", thread_id[:8], "  the   greeting ")
     assert done.returncode == 0, done.stderr
+    assert done.stdout == f"named session {thread_id}: the greeting\n"
     rows = json.loads(llmx(home, "list", "--json").stdout)["data"]
     assert [(row["id"], row["thread_name"]) for row in rows] == [(thread_id, "the greeting")]
     # Appended, as Codex's rename appends: the earlier lines are untouched.
