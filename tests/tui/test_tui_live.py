@@ -354,8 +354,14 @@ async def test_model_and_permissions_are_the_settings_of_the_next_user_turns(
         work = make_workspace(tmp_path)
         app = live_app(home, work, sandbox_mode="workspace-write", approval_policy="on-request")
         async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: app.thread is not None, "the session's opening")
             await type_line(pilot, "/model other-model")
             await type_line(pilot, "/permissions read-only")
+            # Shown from the choice on, before the turn that uses them.
+            await until(pilot, lambda: all(
+                word in str(app.query_one("#status").render())
+                for word in ("other-model", "read-only", "approval on-request")),
+                "the status line naming the chosen model and permissions")
             await type_line(pilot, "hello")
             await until(pilot, lambda: any(isinstance(c, tc.AgentCell) for c in app.view.cells),
                         "the answer")

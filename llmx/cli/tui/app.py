@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -974,7 +975,8 @@ class LlmxApp(App[int]):
             # Nothing is known of the session's settings before it is open.
             self._update("#status", Text(""))
         else:
-            self._update("#status", status_text(status, fallback_cwd=str(self.cwd)))
+            self._update("#status", status_text(self._next_turn_status(status),
+                                                fallback_cwd=str(self.cwd)))
         hint = "replay (read-only) · ctrl+t transcript · esc or ctrl+c quit" if self.read_only \
             else "/ commands · @ files · ! shell · ctrl+r history · ctrl+t transcript"
         if not self.read_only and (self.turn_mode or self.thread_mode()) == "plan":
@@ -984,6 +986,20 @@ class LlmxApp(App[int]):
         elif time.monotonic() - self._last_escape <= BACKTRACK_WINDOW_S:
             hint = "press esc again to edit a previous message"
         self._update("#hint", Text(hint, style="dim"))
+
+    def _next_turn_status(self, status: SessionStatus) -> SessionStatus:
+        """``status`` with the model and permissions chosen by ``/model`` and
+        ``/permissions``: they take effect with the next prompt (its user_turn carries
+        them), and the status line says what that prompt will run with, as Codex's does
+        from the moment of the choice. The log states them at that turn's start."""
+        if self.turn_model is None and self.turn_permissions is None:
+            return status
+        chosen = copy.copy(status)
+        if self.turn_model is not None:
+            chosen.model = self.turn_model
+        if self.turn_permissions is not None:
+            chosen.sandbox, chosen.approval_policy = self.turn_permissions
+        return chosen
 
     def _update(self, selector: str, text: Text) -> None:
         """Show ``text`` in the line ``selector`` unless it shows it already: an update
