@@ -50,20 +50,6 @@ def _skipped(what: str) -> None:
     warn("inspect", what)
 
 
-def _locate(ref: str) -> Path:
-    path = Path(ref).expanduser()
-    if path.is_file():
-        return path
-    if path.exists():
-        raise LookupError(f"{ref} is not a file — pass a rollout .jsonl file or a session id")
-    if "/" in ref or ref.endswith(".jsonl"):
-        raise LookupError(f"no such file: {ref} — check the path")
-    from llmx.events.home import llmx_home
-    from llmx.projections.sessions.listing import resolve_session
-
-    return resolve_session(llmx_home(), ref)
-
-
 def _search_roots() -> list[Path]:
     from llmx.events.home import archived_sessions_dir, llmx_home, sessions_dir
 
@@ -74,13 +60,11 @@ def _search_roots() -> list[Path]:
 def _run(args: argparse.Namespace) -> int:
     import json
 
-    from llmx.cli.index_failures import index_failures
-    from llmx.events.home import llmx_home
+    from llmx.cli.session_file import rollout_file
     from llmx.projections.lineage import LineageError
 
     try:
-        with index_failures(llmx_home()):
-            path = _locate(args.session)
+        path = rollout_file(args.session)
     except LookupError as error:
         return _error(str(error.args[0]) if error.args else str(error))
     from llmx.events.reader import not_json_lines

@@ -40,21 +40,15 @@ def add_parser(subparsers: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from llmx.cli.session_file import rollout_file
     from llmx.cli.terminal import use_color
 
     try:
-        path = _locate(args.session)
-    except LookupError as several:
+        path = rollout_file(args.session)
+    except LookupError as not_found:
         from llmx.cli.errors import fail
 
-        return fail("replay", str(several), "type more of the id")
-    if path is None:
-        from llmx.cli.errors import fail
-
-        return fail(
-            "replay", f"no rollout file or session matches {args.session!r}",
-            "pass a path to a rollout-*.jsonl file, or a session id from `llmx sessions list`",
-        )
+        return fail("replay", str(not_found.args[0]))
     if args.tui:
         from llmx.cli.tui.launch import replay_tui
 
@@ -67,36 +61,6 @@ def _run(args: argparse.Namespace) -> int:
         out=sys.stdout,
         err=sys.stderr,
     )
-
-
-def _locate(session: str) -> Path | None:
-    """A path as given, else a rollout under ``$LLMX_HOME`` whose id matches (full id or a
-    unique prefix); None when none does. A prefix of several ids raises LookupError."""
-    path = Path(session)
-    if path.is_file():
-        return path
-    if "/" in session or session.endswith(".jsonl"):
-        return None
-    from llmx.events.home import archived_sessions_dir, llmx_home, sessions_dir
-    from llmx.projections.lineage import parse_rollout_name
-
-    home = llmx_home()
-    matches: dict[str, list[Path]] = {}
-    for root in (sessions_dir(home), archived_sessions_dir(home)):
-        if not root.is_dir():
-            continue
-        for candidate in root.rglob(f"rollout-*{session.lower()}*.jsonl"):
-            name = parse_rollout_name(candidate)
-            if name is not None and name.thread_id.startswith(session.lower()):
-                matches.setdefault(name.thread_id, []).append(candidate)
-    if len(matches) > 1:
-        shown = sorted(matches)
-        listed = ", ".join(shown[:5]) + (", ..." if len(shown) > 5 else "")
-        raise LookupError(f"session prefix {session!r} matches several sessions ({listed})")
-    if not matches:
-        return None
-    # A thread with revert segments: the newest file holds its current history.
-    return max(next(iter(matches.values())), key=lambda p: p.stat().st_mtime)
 
 
 def replay(

@@ -46,7 +46,7 @@ def test_missing_session_is_a_one_line_error(tmp_path: Path) -> None:
     result = _llmx("replay", "01a1fc90-0000", env=env)
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1
-    assert "no rollout file or session matches" in result.stderr
+    assert "no session with id, id prefix or name '01a1fc90-0000'" in result.stderr
 
 
 def test_bad_color_value_is_rejected() -> None:
@@ -55,24 +55,43 @@ def test_bad_color_value_is_rejected() -> None:
     assert "--color" in result.stderr
 
 
-def test_session_id_prefix_resolves_under_llmx_home(tmp_path: Path) -> None:
-    day = tmp_path / "sessions/2026/11/21"
+THREAD = "01a1fc90-7b36-7ba1-af46-2bfb0ec00d81"
+
+
+def _home_with_say_hi(home: Path, *threads: str) -> dict[str, str]:
+    """A home whose sessions folder holds the say-hi rollout as each of ``threads``; the
+    environment that points llmx at it."""
+    day = home / "sessions/2026/11/21"
     day.mkdir(parents=True)
-    thread = "01a1fc90-7b36-7ba1-af46-2bfb0ec00d81"
-    shutil.copy(SAY_HI, day / f"rollout-2026-11-21T05-24-00-{thread}.jsonl")
-    env = {**os.environ, "LLMX_HOME": str(tmp_path)}
+    for thread in threads:
+        shutil.copy(SAY_HI, day / f"rollout-2026-11-21T05-24-00-{thread}.jsonl")
+    return {**os.environ, "LLMX_HOME": str(home)}
+
+
+def test_session_id_prefix_resolves_under_llmx_home(tmp_path: Path) -> None:
+    env = _home_with_say_hi(tmp_path, THREAD)
+    thread = THREAD
     result = _llmx("replay", "--json", "01a1fc90-7b36", env=env)
     assert result.returncode == 0
     assert result.stdout.startswith(f'{{"type":"thread.started","thread_id":"{thread}"}}')
 
 
+def test_a_session_is_found_by_its_thread_name(tmp_path: Path) -> None:
+    env = _home_with_say_hi(tmp_path, THREAD)
+    thread = THREAD
+    renamed = _llmx("sessions", "rename", thread, "greeting", env=env)
+    assert renamed.returncode == 0, renamed.stderr
+    by_name = _llmx("replay", "greeting", env=env)
+    assert by_name.returncode == 0, by_name.stderr
+    assert by_name.stdout == _llmx("replay", thread, env=env).stdout == "Hi! (from the mock)\n"
+    audited = _llmx("inspect", "greeting", env=env)
+    assert audited.returncode == 0, audited.stderr
+    assert thread in audited.stdout
+
+
 def test_a_prefix_of_several_sessions_names_them(tmp_path: Path) -> None:
-    day = tmp_path / "sessions/2026/11/21"
-    day.mkdir(parents=True)
-    threads = ["01a1fc90-7b36-7ba1-af46-2bfb0ec00d81", "01a1fc90-7b37-7ba1-af46-2bfb0ec00d81"]
-    for thread in threads:
-        shutil.copy(SAY_HI, day / f"rollout-2026-11-21T05-24-00-{thread}.jsonl")
-    env = {**os.environ, "LLMX_HOME": str(tmp_path)}
+    threads = [THREAD, "01a1fc90-7b37-7ba1-af46-2bfb0ec00d81"]
+    env = _home_with_say_hi(tmp_path, *threads)
     result = _llmx("replay", "01a1fc90-7b3", env=env)
     assert result.returncode == 1
     assert result.stderr == (
