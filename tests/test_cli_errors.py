@@ -68,9 +68,29 @@ def test_bad_inputs_get_one_line_in_the_form(
     tmp_path: Path, argv: list[str], command: str, named: str
 ) -> None:
     home = tmp_path / "home"
+    home.mkdir()
     args = [word.replace("{tmp}", str(tmp_path)) for word in argv]
     line = assert_one_error_line(run_llmx(home, *args, cwd=tmp_path), command)
     assert named in line
+
+
+@pytest.mark.parametrize(("argv", "said_by"), [
+    (["exec", "--skip-git-repo-check", "hi"], "llmx exec"),
+    (["sessions", "list"], "llmx sessions list"),
+    (["history"], "llmx history"),
+    ([], "llmx"),  # the interactive session
+], ids=["exec", "sessions list", "history", "tui"])
+def test_a_home_that_does_not_exist_is_refused_not_made(
+    tmp_path: Path, argv: list[str], said_by: str
+) -> None:
+    # A mistyped LLMX_HOME: Codex refuses a missing CODEX_HOME the same way.
+    home = tmp_path / "mistyped"
+    result = run_llmx(home, *argv, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"{said_by}: LLMX_HOME points to {home}, which does not exist — create it "
+        f"(mkdir -p {home}) or unset LLMX_HOME to use ~/.llmx\n")
+    assert not home.exists()
 
 
 def test_an_unknown_command_is_one_line(tmp_path: Path) -> None:

@@ -142,6 +142,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     from llmx.cli.errors import CommandError, os_error, report_error
 
+    if command_label(args).partition(" ")[0] != "sandbox":  # a confined command needs none
+        from llmx.events.home import HOME_ENV, missing_configured_home
+
+        missing = missing_configured_home()
+        if missing is not None:
+            return report_error(command_label(args), CommandError(
+                f"{HOME_ENV} points to {missing}, which does not exist",
+                f"create it (mkdir -p {missing}) or unset {HOME_ENV} to use ~/.llmx"))
     try:
         code: int = handler(args)
     except KeyboardInterrupt:

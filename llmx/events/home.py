@@ -22,6 +22,18 @@ def llmx_home() -> Path:
     return Path.home() / ".llmx"
 
 
+def missing_configured_home() -> Path | None:
+    """``$LLMX_HOME`` when it is set and names nothing: a mistyped or unmounted home would
+    otherwise be created empty, and the sessions and settings of the real one would seem
+    gone (Codex refuses a ``$CODEX_HOME`` that does not exist, for the same reason). The
+    default, ``~/.llmx``, is created on first use."""
+    configured = os.environ.get(HOME_ENV)
+    if not configured:
+        return None
+    home = Path(configured).expanduser()
+    return None if home.exists() else home
+
+
 def sessions_dir(home: Path) -> Path:
     return home / "sessions"
 

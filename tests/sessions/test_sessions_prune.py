@@ -101,7 +101,9 @@ def test_prune_deletes_what_is_old_names_it_and_keeps_what_a_fork_needs(
 
 
 def test_a_bad_age_is_one_line(tmp_path: Path) -> None:
-    result = llmx(tmp_path / "home", "prune", "--older-than", "soon")
+    home = tmp_path / "home"
+    home.mkdir()
+    result = llmx(home, "prune", "--older-than", "soon")
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
         "llmx sessions prune: --older-than 'soon': not a duration — write it as a number and "

@@ -112,6 +112,9 @@ def _write_sessions(home: Path, count: int, *, start: datetime, words: str = "")
 
 
 def _env(home: Path) -> dict[str, str]:
+    """The environment of a machine whose home is ``home`` (made if new: llmx refuses an
+    LLMX_HOME that does not exist)."""
+    home.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LLMX_", "PG"))}
     env["LLMX_HOME"] = str(home)
     return env
