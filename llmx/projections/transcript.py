@@ -46,6 +46,7 @@ from llmx.events.ops import (
     UserInputAnswer,
     user_input_answers,
 )
+from llmx.events.primitives import TokenUsage
 from llmx.events.records import SessionMeta, SubmissionRecord, TurnContext
 from llmx.projections import transcript_cells as tc
 from llmx.projections.exec import items as ei
@@ -105,6 +106,8 @@ class SessionStatus(msgspec.Struct):
     approval_policy: str = ""
     sandbox: str = ""
     total_tokens: int = 0
+    # The session's whole usage as the last token count stated it (the exit's summary).
+    total_usage: TokenUsage | None = None
     # Tokens of the last request (what is in the context window now).
     context_tokens: int = 0
     context_window: int | None = None
@@ -366,6 +369,7 @@ class TranscriptFold:
         if info is None:
             return
         self.status.total_tokens = info.total_token_usage.total_tokens
+        self.status.total_usage = info.total_token_usage
         self.status.context_tokens = info.last_token_usage.total_tokens
         if info.model_context_window is not None:
             self.status.context_window = info.model_context_window

@@ -103,3 +103,23 @@ def submissions(path: Path) -> list[dict[str, Any]]:
 def events_of(path: Path, kind: str) -> list[dict[str, Any]]:
     return [line["payload"] for line in rollout_lines(path)
             if line["type"] == "event_msg" and line["payload"]["type"] == kind]
+
+
+def page_text(app: LlmxApp) -> str:
+    """The text of the page the app shows (``/status``, ``/diff``, ``/mcp``)."""
+    from textual.widgets import Static
+
+    return "\n".join(str(static.render()) for static in app.screen.query(Static))
+
+
+async def slash_page(pilot: Pilot[Any], app: LlmxApp, command: str) -> str:
+    """Type ``command`` (``/status``, ``/diff``, ``/mcp``), wait for its page, read it and
+    close it again."""
+    from llmx.cli.tui.overlay_screen import TextPage
+
+    await type_line(pilot, command)
+    await until(pilot, lambda: isinstance(app.screen, TextPage), f"the {command} page")
+    await pilot.pause()
+    text = page_text(app)
+    await pilot.press("escape")
+    return text

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import json
+import subprocess
 import weakref
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from tui.live_harness import (
     make_workspace,
     rollout_lines,
     shown,
+    slash_page,
     submissions,
     type_line,
     until,
@@ -362,6 +364,13 @@ async def test_model_and_permissions_are_the_settings_of_the_next_user_turns(
                 word in str(app.query_one("#status").render())
                 for word in ("other-model", "read-only", "approval on-request")),
                 "the status line naming the chosen model and permissions")
+            page = await slash_page(pilot, app, "/status")
+            rows = dict(line.split(":", 1) for line in page.splitlines() if ":" in line)
+            assert {key: rows[key].strip() for key in ("model", "sandbox", "approval policy")} \
+                == {"model": "other-model", "sandbox": "read-only",
+                    "approval policy": "on-request"}, page
+            # The thread has no file before its first prompt: none is named.
+            assert "rollout" not in rows, page
             await type_line(pilot, "hello")
             await until(pilot, lambda: any(isinstance(c, tc.AgentCell) for c in app.view.cells),
                         "the answer")
@@ -382,6 +391,29 @@ async def test_model_and_permissions_are_the_settings_of_the_next_user_turns(
     [context] = [line["payload"] for line in rollout_lines(rollout)
                  if line["type"] == "turn_context"]
     assert (context["model"], context["sandbox_policy"]["type"]) == ("other-model", "read-only")
+
+
+def _workspace_with_changes(tmp_path: Path) -> Path:
+    """A git workspace with a tracked file changed since it was added, and a new file."""
+    work = make_workspace(tmp_path)
+    (work / "tracked.txt").write_text("one\n")
+    subprocess.run(["git", "-C", str(work), "add", "tracked.txt"], check=True)
+    (work / "tracked.txt").write_text("one\ntwo\n")
+    (work / "new.txt").write_text("fresh\n")
+    return work
+
+
+async def test_diff_shows_changed_and_untracked_files(tmp_path: Path) -> None:
+    with scripted({"turns": [], "fallback": [{"type": "message", "text": "ok"}]}) as model:
+        work = _workspace_with_changes(tmp_path)
+        app = live_app(make_home(tmp_path, model.base_url), work)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await until(pilot, lambda: app.thread is not None, "the session's opening")
+            page = await slash_page(pilot, app, "/diff")
+            await pilot.press("ctrl+c", "ctrl+c")
+    assert "+two" in page, page
+    assert "new.txt" in page, page
+    assert "+fresh" in page, page
 
 
 @needs_sandbox

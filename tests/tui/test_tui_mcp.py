@@ -18,6 +18,7 @@ from tui.live_harness import (
     live_app,
     make_home,
     make_workspace,
+    slash_page,
     submissions,
     type_line,
     until,
@@ -25,13 +26,8 @@ from tui.live_harness import (
 
 from llmx.cli.tui.app import LlmxApp
 from llmx.cli.tui.form_screen import FormScreen
-from llmx.cli.tui.overlay_screen import TextPage
 
 pytestmark = pytest.mark.asyncio
-
-
-def page_text(app: LlmxApp) -> str:
-    return "\n".join(str(static.render()) for static in app.screen.query(Static))
 
 
 async def test_mcp_lists_the_servers_with_their_state_and_tools(
@@ -50,11 +46,7 @@ async def test_mcp_lists_the_servers_with_their_state_and_tools(
             await until(pilot, lambda: all(server.state.value != "starting"
                                            for server in connections.servers.values()),
                         "the servers' start")
-            await type_line(pilot, "/mcp")
-            await until(pilot, lambda: isinstance(app.screen, TextPage), "the /mcp page")
-            await pilot.pause()
-            shown = page_text(app)
-            await pilot.press("escape")
+            shown = await slash_page(pilot, app, "/mcp")
             await pilot.press("ctrl+c", "ctrl+c")
     assert "• calc  ready" in shown, shown
     for tool in ("add", "peek", "fail", "crash", "hang", "env", "launch"):
@@ -71,11 +63,7 @@ async def test_mcp_without_servers_says_how_to_add_one(
         app = live_app(make_home(tmp_path, model.base_url), make_workspace(tmp_path))
         async with app.run_test(size=(100, 30)) as pilot:
             await until(pilot, lambda: app.thread is not None, "the open session")
-            await type_line(pilot, "/mcp")
-            await until(pilot, lambda: isinstance(app.screen, TextPage), "the /mcp page")
-            await pilot.pause()
-            shown = page_text(app)
-            await pilot.press("escape")
+            shown = await slash_page(pilot, app, "/mcp")
             await pilot.press("ctrl+c", "ctrl+c")
     assert "No MCP servers are configured" in shown
 

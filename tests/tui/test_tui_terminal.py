@@ -36,7 +36,7 @@ def transcript_part(screen: str) -> list[str]:
     return [row.rstrip() for row in rows[:-2]]
 
 
-def run_session(home: Path, work: Path) -> tuple[list[str], int]:
+def run_session(home: Path, work: Path) -> tuple[list[str], int, str]:
     llmx = [sys.executable, "-m", "llmx", "-a", "untrusted", "-s", "workspace-write"]
     with Tmux(llmx, env=terminal_env(home), cwd=work) as term:
         term.expect("mock-model ·")
@@ -49,15 +49,22 @@ def run_session(home: Path, work: Path) -> tuple[list[str], int]:
         term.send("C-c")
         term.expect("press ctrl+c again to quit")
         term.send("C-c")
-        return transcript_part(shown), term.exit_status()
+        status = term.exit_status()
+        return transcript_part(shown), status, term.scrollback()
 
 
 def test_a_whole_session_in_a_terminal_then_resume_last_shows_it_again(tmp_path: Path) -> None:
     with scripted(SCRIPT) as model:
         home = make_home(tmp_path, model.base_url)
         work = make_workspace(tmp_path)
-        shown, status = run_session(home, work)
+        shown, status, left = run_session(home, work)
         assert status == 0
+        # What Codex prints at the end: the usage, and the command that comes back.
+        [thread_id] = {path.stem[-36:] for path in home.glob("sessions/*/*/*/rollout-*")}
+        printed = left.split("Pane is dead")[0].rstrip().splitlines()  # tmux's own last line
+        tail = [row.rstrip() for row in printed[-3:]]
+        assert tail[0].startswith("Token usage: total="), left
+        assert tail[1:] == ["To continue this session, run:", f"  llmx resume {thread_id}"], left
         assert (work / "made.txt").read_text() == "made\n"
         [rollout] = list(home.glob("sessions/*/*/*/rollout-*.jsonl"))
         with Tmux([sys.executable, "-m", "llmx", "resume", "--last"],
@@ -87,7 +94,7 @@ def test_codex_resumes_the_rollout_a_terminal_session_wrote(tmp_path: Path) -> N
     with scripted(SCRIPT) as model:
         home = make_home(tmp_path, model.base_url)
         work = make_workspace(tmp_path)
-        _, status = run_session(home, work)
+        _, status, _ = run_session(home, work)
         assert status == 0
         [rollout] = list(home.glob("sessions/*/*/*/rollout-*.jsonl"))
         thread_id = rollout_lines(rollout)[0]["payload"]["id"]

@@ -194,3 +194,18 @@ def test_slash_commands_parse_and_filter() -> None:
     names = {c.name for c in slash.COMMANDS}
     assert {"new", "resume", "fork", "rename", "compact", "diff", "status", "model",
             "permissions", "mcp", "init", "quit"} <= names
+
+
+def test_the_exit_summary_counts_tokens_as_codex_does() -> None:
+    from llmx.cli.tui.launch import token_usage_line
+    from llmx.events.primitives import TokenUsage
+
+    # Codex 0.169's own line for a session of one request (its TUI screens' fixture).
+    assert token_usage_line(TokenUsage(input_tokens=200, output_tokens=20, total_tokens=220)) \
+        == "Token usage: total=220 input=200 output=20"
+    # The cached input is not counted in the total; reasoning is part of the output.
+    usage = TokenUsage(input_tokens=1_216_954, cached_input_tokens=1_000_000,
+                       output_tokens=156_829, reasoning_output_tokens=21_846,
+                       total_tokens=1_373_783)
+    assert token_usage_line(usage) == ("Token usage: total=373,783 input=216,954 "
+                                       "(+ 1,000,000 cached) output=156,829 (reasoning 21,846)")

@@ -209,6 +209,8 @@ class LlmxApp(App[int]):
         self._view: TranscriptView | None = None
         self.heap = heap or Heap()
         self._last_key_at = 0.0
+        # The thread the user quit from (the exit's summary names it).
+        self.quit_from: AgentThread | None = None
 
     # -- layout ------------------------------------------------------------------------
 
@@ -812,6 +814,7 @@ class LlmxApp(App[int]):
     async def quit_session(self) -> None:
         """Leave: the running turn is interrupted (a submission), the thread and the door
         closed; the session can be resumed."""
+        self.quit_from = self.thread
         await self._leave_thread()
         if self.door is not None:
             await self.door.close()
@@ -975,7 +978,7 @@ class LlmxApp(App[int]):
             # Nothing is known of the session's settings before it is open.
             self._update("#status", Text(""))
         else:
-            self._update("#status", status_text(self._next_turn_status(status),
+            self._update("#status", status_text(self.next_turn_status(),
                                                 fallback_cwd=str(self.cwd)))
         hint = "replay (read-only) · ctrl+t transcript · esc or ctrl+c quit" if self.read_only \
             else "/ commands · @ files · ! shell · ctrl+r history · ctrl+t transcript"
@@ -987,11 +990,13 @@ class LlmxApp(App[int]):
             hint = "press esc again to edit a previous message"
         self._update("#hint", Text(hint, style="dim"))
 
-    def _next_turn_status(self, status: SessionStatus) -> SessionStatus:
-        """``status`` with the model and permissions chosen by ``/model`` and
+    def next_turn_status(self) -> SessionStatus:
+        """The session's status with the model and permissions chosen by ``/model`` and
         ``/permissions``: they take effect with the next prompt (its user_turn carries
-        them), and the status line says what that prompt will run with, as Codex's does
-        from the moment of the choice. The log states them at that turn's start."""
+        them), and the status line and ``/status`` say what that prompt will run with, as
+        Codex's do from the moment of the choice. The log states them at that turn's
+        start."""
+        status = self.fold.status
         if self.turn_model is None and self.turn_permissions is None:
             return status
         chosen = copy.copy(status)

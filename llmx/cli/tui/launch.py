@@ -19,6 +19,7 @@ from llmx.cli.tui.heap import Heap
 if TYPE_CHECKING:
     from llmx.cli.tui.app import LlmxApp
     from llmx.cli.tui.session_start import Start
+    from llmx.events.primitives import TokenUsage
     from llmx.runtime import ThreadError, ThreadOptions
 
 
@@ -118,6 +119,8 @@ def run_live(args: argparse.Namespace, start: Start) -> int:
         code = run_app(app, inline=args.no_alt_screen)
     finally:
         app.heap.restore()
+    for line in farewell(app):
+        print(line)
     if app.door is not None and app.door.otel_problem is not None:
         from llmx.cli.errors import warn
 
@@ -159,6 +162,35 @@ def live_app(args: argparse.Namespace, start: Start) -> LlmxApp:
     except BaseException:
         heap.restore()
         raise
+
+
+def farewell(app: LlmxApp) -> list[str]:
+    """What is printed once the session's screen is gone, as Codex prints it: the tokens
+    the session used and how to come back to it. Nothing for a thread that was never
+    saved (no prompt, no file)."""
+    thread = app.quit_from
+    if thread is None or thread.rollout_path is None or not thread.rollout_path.exists():
+        return []
+    lines = []
+    usage = app.fold.status.total_usage
+    if usage is not None and usage.total_tokens:
+        lines.append(token_usage_line(usage))
+    lines += ["To continue this session, run:", f"  llmx resume {thread.thread_id}"]
+    return lines
+
+
+def token_usage_line(usage: TokenUsage) -> str:
+    """``Token usage: total=N input=N (+ N cached) output=N (reasoning N)``: Codex's
+    summary, whose total counts the input not served from the cache and the output."""
+    cached = min(usage.cached_input_tokens, usage.input_tokens)
+    fresh = usage.input_tokens - cached
+    line = f"Token usage: total={fresh + usage.output_tokens:,} input={fresh:,}"
+    if cached:
+        line += f" (+ {cached:,} cached)"
+    line += f" output={usage.output_tokens:,}"
+    if usage.reasoning_output_tokens:
+        line += f" (reasoning {usage.reasoning_output_tokens:,})"
+    return line
 
 
 def thread_error(exc: ThreadError) -> CommandError:

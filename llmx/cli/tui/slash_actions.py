@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from llmx.cli.tui.door import Door
     from llmx.events.ops import Op
     from llmx.events.primitives import UserInput
-    from llmx.projections.transcript import TranscriptFold
+    from llmx.projections.transcript import SessionStatus, TranscriptFold
     from llmx.runtime import AgentThread, ThreadRef
 
 
@@ -39,6 +39,8 @@ class SlashHost(Protocol):
     turn_permissions: tuple[str, str] | None
 
     def note(self, text: str) -> None: ...
+
+    def next_turn_status(self) -> SessionStatus: ...
 
     def show_page(self, title: str, body: Text) -> None: ...
 
@@ -155,13 +157,15 @@ def workspace_diff(cwd: Path) -> Text:
     """``git diff`` of the working tree plus the untracked files, coloured."""
     from llmx.cli.tui.cell_render import diff_text
 
-    def git(*args: str) -> str:
+    def git(*args: str, differs: int = 0) -> str:
+        """The output of ``git ARGS``, or "" when it failed. ``differs``: the exit status
+        that says "the files differ" (1 for ``diff --no-index``), not a failure."""
         try:
             done = subprocess.run(["git", *args], cwd=cwd, capture_output=True,
                                   timeout=GIT_TIMEOUT_S, check=False)
         except (OSError, subprocess.TimeoutExpired) as exc:
             return f"git {' '.join(args)}: {exc}\n"
-        if done.returncode != 0:
+        if done.returncode not in (0, differs):
             return ""
         return done.stdout.decode("utf-8", "replace")
 
@@ -171,18 +175,19 @@ def workspace_diff(cwd: Path) -> Text:
     untracked = [name for name in git("ls-files", "--others", "--exclude-standard").splitlines()
                  if name]
     for name in untracked:
-        diff += git("diff", "--no-color", "--no-index", "/dev/null", name)
+        diff += git("diff", "--no-color", "--no-index", "/dev/null", name, differs=1)
     if not diff.strip():
         return Text("No changes.", style="dim")
     return diff_text(diff)
 
 
 def status_page(app: SlashHost) -> Text:
-    status = app.fold.status
+    # What the next prompt runs with, as the status line shows it.
+    status = app.next_turn_status()
     rows = [
         ("session", status.thread_id or "(new, not saved until the first prompt)"),
         ("name", status.thread_name or ""),
-        ("model", app.turn_model or status.model),
+        ("model", status.model),
         ("directory", status.cwd or str(app.cwd)),
         ("sandbox", status.sandbox),
         ("approval policy", status.approval_policy),
@@ -191,7 +196,8 @@ def status_page(app: SlashHost) -> Text:
     left = status.context_left_percent()
     if left is not None:
         rows.append(("context left", f"{left}% of {status.context_window:,}"))
-    if app.thread is not None and app.thread.rollout_path is not None:
+    if app.thread is not None and app.thread.rollout_path is not None \
+            and app.thread.rollout_path.exists():  # written from the first prompt on
         rows.append(("rollout", str(app.thread.rollout_path)))
     text = Text()
     for key, value in rows:
