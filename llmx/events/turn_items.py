@@ -95,6 +95,11 @@ class CommandExecutionItem(TurnItemBase, tag="CommandExecution"):
     formatted_output: str | UnsetType = UNSET
 
 
+# The id of the FileChange item llmx records when a rollback reverts its turns' patches
+# (``revert-<submission id>``), just before the ``thread_rolled_back`` line.
+REVERT_ITEM_PREFIX = "revert-"
+
+
 class FileChangeItem(TurnItemBase, tag="FileChange"):
     id: str
     changes: dict[str, FileChange]

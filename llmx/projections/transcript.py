@@ -48,6 +48,7 @@ from llmx.events.ops import (
 )
 from llmx.events.primitives import TokenUsage
 from llmx.events.records import SessionMeta, SubmissionRecord, TurnContext
+from llmx.events.turn_items import REVERT_ITEM_PREFIX
 from llmx.projections import transcript_cells as tc
 from llmx.projections.exec import items as ei
 from llmx.projections.exec.stream import ExecStream
@@ -76,6 +77,9 @@ _COMPLETION_TYPES = frozenset(
      "web_search_end"}
 )
 _ROLLED_BACK_TEXT = "Conversation reverted to this point. File changes are unchanged."
+# A rollback that reverted its turns' patches too (llmx's ``revert_files``).
+_REVERTED_TEXT = ("Conversation reverted to this point. {files} changed by its patches "
+                  "reverted (changes made by shell commands stay).")
 
 
 class PendingApproval(msgspec.Struct, frozen=True):
@@ -182,6 +186,8 @@ class TranscriptFold:
         self._line_completes = False
         # The ``session_meta`` lines folded so far: (id, where its history begins).
         self._seen_metas: set[tuple[str, bytes]] = set()
+        # Files the rollback about to be folded reverted (its revert item came first).
+        self._reverted_files = 0
 
     # -- entry points ------------------------------------------------------------------
 
@@ -397,7 +403,10 @@ class TranscriptFold:
         else:
             self.rollback_before_start += num_turns - len(starts)
             self._truncate(0)
-        self._append(tc.InfoCell(kind=tc.InfoKind.ROLLED_BACK, text=_ROLLED_BACK_TEXT))
+        files, self._reverted_files = self._reverted_files, 0
+        text = _ROLLED_BACK_TEXT if not files else _REVERTED_TEXT.format(
+            files=f"{files} file{'s' if files != 1 else ''}")
+        self._append(tc.InfoCell(kind=tc.InfoKind.ROLLED_BACK, text=text))
 
     def _on_delta(self, payload: Any) -> None:
         if isinstance(payload, AgentMessageContentDelta):
@@ -461,6 +470,11 @@ class TranscriptFold:
             self._item(n.item, started=True)
         elif isinstance(n, ei.ExecItemCompleted):
             self._item(n.item, started=False)
+            item = n.item
+            if isinstance(item, ei.ExecFileChangeItem) and item.status is ei.ItemStatus.COMPLETED \
+                    and item.id.startswith(REVERT_ITEM_PREFIX):
+                # The rollback that comes next reverted these files.
+                self._reverted_files = len(item.changes)
         elif isinstance(n, ei.PlanUpdated):
             self._append(tc.PlanCell(explanation=n.explanation, steps=list(n.steps)))
         elif isinstance(n, ei.TurnDiffUpdated):

@@ -23,7 +23,7 @@ import msgspec
 
 from llmx.events.event_log import EventLog
 from llmx.events.event_msgs import ErrorEvent, ItemCompleted, ItemStarted, ThreadRolledBack
-from llmx.events.turn_items import FileChangeItem, PatchApplyStatus
+from llmx.events.turn_items import REVERT_ITEM_PREFIX, FileChangeItem, PatchApplyStatus
 from llmx.projections.lineage import LineageError, resolve_lineage
 from llmx.projections.turn_patches import patches_of_last_turns
 from llmx.projections.turns import drop_last_user_turns_of, is_user_turn_boundary
@@ -106,7 +106,7 @@ async def _revert_files(log: EventLog, num_turns: int, revert: FileRevert) -> st
 
 
 async def _apply(log: EventLog, plan: RevertPlan, revert: FileRevert) -> str | None:
-    item = FileChangeItem(id=f"revert-{revert.submission_id}", changes=plan.changes,
+    item = FileChangeItem(id=REVERT_ITEM_PREFIX + revert.submission_id, changes=plan.changes,
                           status=PatchApplyStatus.IN_PROGRESS)
     started = now_ms()
     await log.record(ItemStarted(thread_id=revert.thread_id, turn_id="", item=item,

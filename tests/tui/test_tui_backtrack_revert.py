@@ -26,6 +26,7 @@ from tui.live_harness import (
 from llmx.cli.tui.app import LlmxApp
 from llmx.cli.tui.overlay_screen import BacktrackScreen, RevertFilesScreen
 from llmx.projections import transcript_cells as tc
+from llmx.projections.transcript_pages import fold_file
 
 pytestmark = pytest.mark.asyncio
 
@@ -95,15 +96,23 @@ async def test_going_back_asks_whether_to_revert_the_patched_files(
             rollout = app.thread.rollout_path
             assert rollout is not None
             notes = list(app.notes)
+            [rolled_back] = [c.text for c in app.view.cells if isinstance(c, tc.InfoCell)]
             await pilot.press("ctrl+c", "ctrl+c")
+    # The transcript says what happened to the files, live and from the file alike.
+    assert [c.text for c in fold_file(rollout).cells if isinstance(c, tc.InfoCell)] \
+        == [rolled_back]
     [rollback] = [s for s in submissions(rollout) if s["op"]["type"] == "thread_rollback"]
     assert [e["num_turns"] for e in events_of(rollout, "thread_rolled_back")] == [1]
     if answer == "y":
         assert rollback["op"] == {"type": "thread_rollback", "num_turns": 1,
                                   "revert_files": True}
         assert _files(work) == {"notes.txt": "one\n"}
-        assert any(note.startswith("reverted 2 files") for note in notes)
+        assert not any("reverted" in note for note in notes)  # the transcript says it
+        assert rolled_back == ("Conversation reverted to this point. 2 files changed by its "
+                               "patches reverted (changes made by shell commands stay).")
     else:
+        # Codex's own words for a rollback that leaves the files.
+        assert rolled_back == "Conversation reverted to this point. File changes are unchanged."
         assert rollback["op"] == {"type": "thread_rollback", "num_turns": 1}
         assert _files(work) == {"more.txt": "more\n", "notes.txt": "two\n"}
 

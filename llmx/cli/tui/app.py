@@ -35,7 +35,7 @@ from llmx.cli.tui.heap import Heap
 from llmx.cli.tui.history_recall import HistoryRecall
 from llmx.cli.tui.session_start import Start, StartKind
 from llmx.cli.tui.transcript_view import FRAME_S, TranscriptView
-from llmx.events.event_msgs import ErrorEvent, ItemCompleted, ThreadRolledBack
+from llmx.events.event_msgs import ErrorEvent, ThreadRolledBack
 from llmx.events.ops import (
     ExecApproval,
     Interrupt,
@@ -49,7 +49,6 @@ from llmx.events.ops import (
     UserTurn,
 )
 from llmx.events.primitives import TextInput
-from llmx.events.turn_items import FileChangeItem
 from llmx.projections import transcript_cells as tc
 from llmx.projections.transcript import (
     PendingApproval,
@@ -72,7 +71,7 @@ QUIT_WINDOW_S = 2.0
 # A second Esc within this many seconds on an empty composer opens backtracking.
 BACKTRACK_WINDOW_S = 1.0
 # The lines that tell how a rollback the user asked for went.
-_ROLLBACK_OUTCOMES = frozenset({"thread_rolled_back", "error", "item_completed"})
+_ROLLBACK_OUTCOMES = frozenset({"thread_rolled_back", "error"})
 _ELICITATION_ANSWERS = {
     ReviewDecision.APPROVED: "accept",
     ReviewDecision.APPROVED_FOR_SESSION: "accept",
@@ -777,15 +776,10 @@ class LlmxApp(App[int]):
             self._backtrack_prompt = None
 
     def _on_rollback_line(self, line: RolloutLine) -> None:
-        """The outcome of a backtrack the user asked for: the prompt to edit, what was
-        reverted, or why nothing happened."""
+        """The outcome of a backtrack the user asked for: the prompt to edit, or why
+        nothing happened. (What was reverted, the transcript's rollback line says.)"""
         payload = line.item()
-        if isinstance(payload, ItemCompleted) and isinstance(payload.item, FileChangeItem) \
-                and payload.item.id.startswith("revert-"):
-            files = len(payload.item.changes)
-            self.note(f"reverted {files} file{'s' if files != 1 else ''} (patches only: "
-                      "changes made by shell commands stay)")
-        elif isinstance(payload, ThreadRolledBack):
+        if isinstance(payload, ThreadRolledBack):
             if self._backtrack_prompt is not None:
                 self.composer.set_text(self._backtrack_prompt)
             self._backtrack_prompt = None
