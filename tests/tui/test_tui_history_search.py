@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from support.model_server import scripted
+from textual.geometry import Region
 from textual.widgets import Input, OptionList
 from tui.live_harness import API_KEY_ENV, live_app, make_home, make_workspace, until
 
@@ -39,6 +40,11 @@ async def test_ctrl_r_finds_a_prompt_of_the_history_file_and_puts_it_in_the_comp
             await until(pilot, lambda: isinstance(app.screen, HistorySearch), "the search")
             await pilot.press(*"deploy")
             await pilot.pause()
+            # What is typed shows on the query's line (no border eats its one row).
+            query = app.screen.query_one(Input)
+            assert query.content_region.height == 1
+            [row] = query.render_lines(Region(0, 0, query.content_region.width, 1))
+            assert "deploy" in row.text
             found = app.screen.query_one(OptionList)
             listed = [str(found.get_option_at_index(index).prompt)
                       for index in range(found.option_count)]

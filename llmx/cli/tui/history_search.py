@@ -29,7 +29,7 @@ class HistorySearch(ModalScreen[str | None]):
     HistorySearch { align: center bottom; }
     HistorySearch > Vertical { height: auto; max-height: 70%; background: $surface;
         border-top: solid $accent; }
-    HistorySearch Input { border: none; height: 1; }
+    HistorySearch Input, HistorySearch Input:focus { border: none; height: 1; padding: 0 1; }
     HistorySearch OptionList { height: auto; max-height: 14; border: none; }
     """
 
