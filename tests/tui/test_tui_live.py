@@ -218,6 +218,33 @@ async def two_turns(app: LlmxApp) -> tuple[list[tc.Cell], list[str], Path]:
     return cells, text, rollout
 
 
+async def test_a_thread_resumed_with_flags_shows_and_uses_them(tmp_path: Path) -> None:
+    with scripted(conversation_script()) as model:
+        home = make_home(tmp_path, model.base_url)
+        work = make_workspace(tmp_path)
+        await two_turns(live_app(home, work, sandbox_mode="read-only", approval_policy="never"))
+        resumed = live_app(home, work, Start.resume_last(), sandbox_mode="workspace-write",
+                           approval_policy="untrusted")
+        async with resumed.run_test(size=(120, 24)) as pilot:
+            await until(pilot, lambda: resumed.thread is not None, "the resumed thread")
+            # The recorded turns ran read-only, never asking; the next one will not.
+            await until(pilot, lambda: "workspace-write · approval untrusted" in str(
+                resumed.query_one("#status").render()), "the resumed thread's own settings")
+            await type_line(pilot, "third question")
+            await until(pilot, lambda: any(isinstance(c, tc.AgentCell) and c.text ==
+                                           "Later answer." for c in resumed.view.cells),
+                        "the third answer")
+            await until(pilot, idle(resumed), "the third turn's end")
+            assert resumed.thread is not None
+            rollout = resumed.thread.rollout_path
+            assert rollout is not None
+            await pilot.press("ctrl+c", "ctrl+c")
+    last = [line["payload"] for line in rollout_lines(rollout)
+            if line["type"] == "turn_context"][-1]
+    assert (last["approval_policy"], last["sandbox_policy"]["type"]) == (
+        "untrusted", "workspace-write")
+
+
 async def test_live_resumed_and_replayed_screens_are_equal(tmp_path: Path) -> None:
     with scripted(conversation_script()) as model:
         home = make_home(tmp_path, model.base_url)

@@ -991,9 +991,17 @@ class LlmxApp(App[int]):
         Codex's do from the moment of the choice. The log states them at that turn's
         start."""
         status = self.fold.status
-        if self.turn_model is None and self.turn_permissions is None:
+        thread = self.thread
+        if thread is None and self.turn_model is None and self.turn_permissions is None:
             return status
         chosen = copy.copy(status)
+        if thread is not None:
+            # The thread's own settings, not the last recorded turn's: a resumed thread
+            # runs with the flags it was resumed with (and keeps each turn's choices).
+            settings = thread.settings
+            chosen.model = settings.model
+            chosen.approval_policy = settings.approval_policy.value
+            chosen.sandbox = sandbox_name(settings.sandbox.policy_json)
         if self.turn_model is not None:
             chosen.model = self.turn_model
         if self.turn_permissions is not None:
