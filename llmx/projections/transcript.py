@@ -512,8 +512,19 @@ class TranscriptFold:
         self._drop_unfinished_streams()
         if not self._explicit_end or n.status is ei.ExecTurnStatus.UNFINISHED:
             return
+        if n.status is ei.ExecTurnStatus.FAILED and self._error_shown(n.error):
+            # The error the turn failed with is on screen already (its ``error`` event):
+            # said once, as Codex's TUI says it.
+            return
         duration = self._end_duration_ms if n.status is ei.ExecTurnStatus.COMPLETED else None
         self._append(tc.TurnEndCell(status=n.status, error=n.error, duration_ms=duration))
+
+    def _error_shown(self, message: str | None) -> bool:
+        """An error notice of the turn being ended says ``message``."""
+        start = self._turn_starts[-1] if self._turn_starts else 0
+        return message is not None and any(
+            isinstance(cell, tc.NoticeCell) and cell.kind is ei.NoticeKind.ERROR
+            and cell.message == message for cell in self.cells[start:])
 
     def _item(self, item: ei.ExecItem, *, started: bool) -> None:
         if isinstance(item, ei.ExecUserMessageItem):

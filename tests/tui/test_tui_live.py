@@ -245,6 +245,21 @@ async def test_a_thread_resumed_with_flags_shows_and_uses_them(tmp_path: Path) -
         "untrusted", "workspace-write")
 
 
+async def test_a_failed_turn_shows_its_error_once(tmp_path: Path) -> None:
+    script = {"turns": [{"status": 400, "error": "the model refused the request"}],
+              "fallback": [{"type": "message", "text": "ok"}]}
+    with scripted(script) as model:
+        app = live_app(make_home(tmp_path, model.base_url), make_workspace(tmp_path))
+        async with app.run_test(size=(100, 30)) as pilot:
+            await type_line(pilot, "hello")
+            await until(pilot, lambda: app.thread is not None and not app.busy
+                        and any(isinstance(c, tc.NoticeCell) for c in app.view.cells),
+                        "the failed turn's end")
+            text = "\n".join(app.view.plain_lines())
+            await pilot.press("ctrl+c", "ctrl+c")
+    assert text.count("the model refused the request") == 1, text
+
+
 async def test_live_resumed_and_replayed_screens_are_equal(tmp_path: Path) -> None:
     with scripted(conversation_script()) as model:
         home = make_home(tmp_path, model.base_url)
