@@ -116,12 +116,33 @@ async def test_the_picker_lists_newest_first_filters_by_folder_and_previews(
     async with app.run_test(size=(100, 30)) as pilot:
         await open_picker(pilot, app)
         assert listed(app) == [production, login, staging]
+        assert "esc new" in keys(app)
         await pilot.press("escape")  # an empty search: Esc leaves for a new session
         await until(pilot, lambda: app.thread is not None, "the new session")
         assert app.thread is not None
-        assert app.thread.thread_id not in (production, login, staging)
+        opened = app.thread.thread_id
+        assert opened not in (production, login, staging)
         assert not isinstance(app.screen, ResumePicker)
+        # From /resume, Esc goes back to the session open, and the keys say so.
+        await type_line(pilot, "/model")  # a note about this thread
+        assert app.notes
+        await type_line(pilot, "/resume")
+        await open_picker(pilot, app)
+        assert "esc back" in keys(app)
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, ResumePicker), "the way back")
+        assert app.thread is not None
+        assert app.thread.thread_id == opened
+        await type_line(pilot, "/new")
+        await until(pilot, lambda: app.thread is not None and app.thread.thread_id != opened,
+                    "the next new session")
+        assert app.notes == []  # the thread left took its notes with it
         await pilot.press("ctrl+c", "ctrl+c")
+
+
+def keys(app: LlmxApp) -> str:
+    """The picker's line of keys."""
+    return str(picker(app).query_one("#picker-keys", Static).content)
 
 
 async def test_the_search_narrows_as_it_is_typed_and_enter_resumes(sessions: Any) -> None:

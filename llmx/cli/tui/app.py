@@ -317,7 +317,8 @@ class LlmxApp(App[int]):
             elif first:
                 self.run_worker(self.switch_to_new(), group="submit")
 
-        self.push_screen(ResumePicker(home, self.cwd, all_folders=all_folders), chosen)
+        self.push_screen(ResumePicker(home, self.cwd, all_folders=all_folders,
+                                      escape_says="new" if first else "back"), chosen)
 
     def _pages_of(self, thread: AgentThread) -> TranscriptPages | None:
         from llmx.projections.transcript_pages import TranscriptPages
@@ -904,6 +905,8 @@ class LlmxApp(App[int]):
         # The current thread is closed first: resuming it again needs its writer lock.
         await self._leave_thread()
         self.queued.clear()
+        # The notes were about the thread left; the next one's come as it opens.
+        self.notes.clear()
         try:
             thread = await opening()
         except ThreadError as exc:

@@ -53,7 +53,7 @@ class ResumePicker(Screen[Path | None]):
     """Dismissed with the chosen session's rollout path, or None for a new session."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "escape", "clear search / start new"),
+        Binding("escape", "escape", "clear search / leave the picker"),
         Binding("tab", "toggle_scope", "this folder / all"),
         Binding("down", "move(1)", show=False),
         Binding("up", "move(-1)", show=False),
@@ -67,11 +67,15 @@ class ResumePicker(Screen[Path | None]):
     ResumePicker #picker-keys { height: 1; color: $text-muted; }
     """
 
-    def __init__(self, home: Path, cwd: Path, *, all_folders: bool = False) -> None:
+    def __init__(self, home: Path, cwd: Path, *, all_folders: bool = False,
+                 escape_says: str = "new") -> None:
+        """``escape_says`` what Esc on an empty search leads to: a ``new`` session (at
+        start-up), or ``back`` to the session open (``/resume``)."""
         super().__init__()
         self.home = home
         self.cwd = cwd
         self.all_folders = all_folders
+        self.escape_says = escape_says
         self.rows: list[SessionRow] = []
         self.problem: str | None = None
 
@@ -112,7 +116,7 @@ class ResumePicker(Screen[Path | None]):
             options.highlighted = 0
         scope = "all folders" if self.all_folders else str(self.cwd)
         keys = (f"{len(rows)} sessions in {scope} · tab: this folder/all · ↵ resume · "
-                f"esc {'clear' if query else 'new'} · ctrl+c quit")
+                f"esc {'clear' if query else self.escape_says} · ctrl+c quit")
         self.query_one("#picker-keys", Static).update(self.problem or keys)
         self._preview()
 
