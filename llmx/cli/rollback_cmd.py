@@ -71,10 +71,14 @@ def _run(args: argparse.Namespace) -> int:
             raise os_error(exc.cause, exc.path, doing=exc.doing) from None
         raise CommandError(exc.what, exc.todo) from None
     if "error" in outcome:
-        todo = ("run it again without --revert-files to keep the files as they are"
-                if args.revert_files and outcome["error"].startswith("cannot revert")
-                else None)
-        raise CommandError(outcome["error"], todo)
+        error = outcome["error"]
+        todo = None
+        if args.revert_files and "the sandbox refuses the write" in error:
+            todo = ("run it again with -s workspace-write (the sandbox the revert writes "
+                    "under), or without --revert-files to keep the files as they are")
+        elif args.revert_files and error.startswith("cannot revert"):
+            todo = "run it again without --revert-files to keep the files as they are"
+        raise CommandError(error, todo)
     if args.json:
         print(json.dumps(outcome))
         return 0

@@ -209,8 +209,8 @@ def refused_write(targets: Sequence[PatchTarget]) -> str | None:
     """The one-line refusal for the first target the sandbox forbids; None if none."""
     for target in targets:
         if target.refusal:
-            return (f"cannot revert {target.named}: {target.refusal}; "
-                    "nothing was reverted")
+            return (f"cannot revert {target.named}: the sandbox refuses the write "
+                    f"({target.refusal}); nothing was reverted")
     return None
 
 

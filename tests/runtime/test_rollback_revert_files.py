@@ -243,6 +243,10 @@ def test_llmx_rollback_with_and_without_revert_files(tmp_path: Path) -> None:
     read_only = llmx("rollback", thread_id, "--revert-files", "-s", "read-only")
     assert read_only.returncode == 1
     assert read_only.stderr.startswith(f"llmx rollback: cannot revert {ws}/")
+    assert ": the sandbox refuses the write (" in read_only.stderr
+    assert read_only.stderr.endswith(
+        "; nothing was reverted — run it again with -s workspace-write (the sandbox the "
+        "revert writes under), or without --revert-files to keep the files as they are\n")
     assert _files(workspace) == after_second
 
     reverted = llmx("rollback", thread_id, "--revert-files", "-s", "workspace-write")
