@@ -130,6 +130,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # commands' parsers is built (their imports would delay its first screen).
         args = argparse.Namespace(command=None)
     else:
+        if requested_command(args_in) == "sandbox":
+            from llmx.cli.sandbox_cmd import with_platform
+
+            at = command_position(args_in) + 1
+            args_in[at:] = with_platform(args_in[at:])
         args = parser_for(args_in).parse_args(args_in)
     handler = getattr(args, "handler", None)
     if handler is None and getattr(args, "command", None) is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import sys
 
 from llmx.cli.arg_parser import SubcommandsAction
 from llmx.cli.choices import LINUX_BACKENDS, SANDBOX_MODES
@@ -82,6 +83,20 @@ def add_sandbox_options(parser: argparse.ArgumentParser, *, platform: str) -> No
         )
     parser.add_argument("command", nargs=argparse.REMAINDER, metavar="-- COMMAND ...")
     parser.set_defaults(handler=_run, platform=platform)
+
+
+# The words that may follow ``sandbox`` (with ``-h``); anything else is a command to run.
+_PLATFORM_WORDS = frozenset({"linux", "landlock", "macos", "seatbelt", "explain",
+                             "-h", "--help"})
+
+
+def with_platform(words: list[str]) -> list[str]:
+    """The words after ``sandbox``, with this system's platform put first when they name
+    none: Codex 0.169 takes ``codex sandbox [OPTIONS] COMMAND`` for its Linux sandbox, so
+    ``llmx sandbox -- true`` is ``llmx sandbox linux -- true`` (``macos`` on macOS)."""
+    if not words or words[0] in _PLATFORM_WORDS:
+        return words
+    return ["macos" if sys.platform == "darwin" else "linux", *words]
 
 
 def add_parser(subparsers: SubcommandsAction) -> None:

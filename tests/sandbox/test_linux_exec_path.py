@@ -101,3 +101,26 @@ def test_path_search_missing_everywhere_is_127(tmp_path: Path) -> None:
                   "llmx-no-such-command")
     assert result.returncode == 127
     assert "cannot run llmx-no-such-command: No such file or directory" in result.stderr
+
+
+@pytest.mark.parametrize(("words", "written"), [
+    (["--", "touch", "made.txt"], False),  # read-only by default
+    (["--full-auto", "--", "touch", "made.txt"], True),
+    (["-s", "workspace-write", "touch", "made.txt"], True),
+], ids=["default", "full-auto", "workspace-write"])
+def test_codex_s_form_without_a_platform_word_runs_the_linux_sandbox(
+    tmp_path: Path, words: list[str], written: bool
+) -> None:
+    # Codex 0.169: ``codex sandbox [OPTIONS] COMMAND`` is its Linux sandbox.
+    _own_backend()
+    home = tmp_path / "home"
+    home.mkdir()
+    work = tmp_path / "work"
+    work.mkdir()
+    done = subprocess.run([sys.executable, "-m", "llmx", "sandbox", *words], cwd=work,
+                          env={**os.environ, "LLMX_HOME": str(home)}, capture_output=True,
+                          text=True, check=False, timeout=WAIT_SECONDS)
+    assert (done.returncode == 0) == written, done.stderr
+    assert (work / "made.txt").exists() == written
+    if not written:
+        assert "Read-only file system" in done.stderr
