@@ -77,6 +77,8 @@ _COMPLETION_TYPES = frozenset(
      "web_search_end"}
 )
 _ROLLED_BACK_TEXT = "Conversation reverted to this point. File changes are unchanged."
+# The key of the line a turn's reconnects show in, while the turn runs.
+_RETRY_KEY = "retry"
 # A rollback that reverted its turns' patches too (llmx's ``revert_files``).
 _REVERTED_TEXT = ("Conversation reverted to this point. {files} changed by its patches "
                   "reverted (changes made by shell commands stay).")
@@ -480,7 +482,11 @@ class TranscriptFold:
         elif isinstance(n, ei.TurnDiffUpdated):
             self.turn_diff = n.diff
         elif isinstance(n, ei.Notice):
-            self._append(tc.NoticeCell(kind=n.kind, message=n.message, details=n.details))
+            notice = tc.NoticeCell(kind=n.kind, message=n.message, details=n.details)
+            if n.kind is ei.NoticeKind.STREAM_ERROR:
+                self._retrying(notice)
+            else:
+                self._append(notice)
         elif isinstance(n, ei.ApprovalRequested):
             self._append(
                 tc.ApprovalCell(call_id=n.call_id, subject=n.subject, summary=n.summary,
@@ -508,7 +514,21 @@ class TranscriptFold:
         cell.decision = n.decision
         self._changed(index)
 
+    def _retrying(self, notice: tc.NoticeCell) -> None:
+        """A reconnect (``Reconnecting... 2/5``): one line that each retry of the turn
+        replaces and the turn's end removes, as Codex shows it in its status indicator
+        rather than in the history; a turn that fails for good says why in its error."""
+        index = self._by_key.get(_RETRY_KEY)
+        if index is None:
+            self._append(notice, _RETRY_KEY)
+            return
+        self.cells[index] = notice
+        self._mark(index)
+
     def _turn_ended(self, n: ei.TurnEnded) -> None:
+        retry = self._by_key.get(_RETRY_KEY)
+        if retry is not None:
+            self.remove_cell(retry)
         self._drop_unfinished_streams()
         if not self._explicit_end or n.status is ei.ExecTurnStatus.UNFINISHED:
             return

@@ -260,6 +260,41 @@ async def test_a_failed_turn_shows_its_error_once(tmp_path: Path) -> None:
     assert text.count("the model refused the request") == 1, text
 
 
+async def test_reconnects_show_while_the_turn_runs_and_leave_no_trace(tmp_path: Path) -> None:
+    overloaded = {"status": 500, "error": "the server is overloaded"}
+    script = {"turns": [overloaded, overloaded, {"items": [
+        {"type": "message", "text": "Recovered."}]}],
+        "fallback": [{"type": "message", "text": "ok"}]}
+    with scripted(script) as model:
+        home = make_home(tmp_path, model.base_url)
+        config = home / "config.toml"  # the harness's provider retries nothing
+        config.write_text(config.read_text().replace("request_max_retries = 0",
+                                                     "request_max_retries = 2"))
+        app = live_app(home, make_workspace(tmp_path))
+        async with app.run_test(size=(100, 30)) as pilot:
+            await type_line(pilot, "hello")
+            retries: list[str] = []
+
+            def answered() -> bool:
+                retries.extend(c.message for c in app.view.cells
+                               if isinstance(c, tc.NoticeCell) and c.message not in retries)
+                return any(isinstance(c, tc.AgentCell) for c in app.view.cells)
+
+            await until(pilot, answered, "the answer after the retries")
+            await until(pilot, idle(app), "the turn's end")
+            assert app.thread is not None
+            rollout = app.thread.rollout_path
+            assert rollout is not None
+            live = shown(app)
+            await pilot.press("ctrl+c", "ctrl+c")
+    # One line while retrying, replaced by each retry (seen here at least once)...
+    assert retries, "no reconnect was shown"
+    assert all(message.startswith("Reconnecting... ") for message in retries), retries
+    # ... and gone once the turn has ended: live, and folded from the file alike.
+    assert not any(isinstance(c, tc.NoticeCell) for c in live)
+    assert live == without_revisions(fold_file(rollout).cells)
+
+
 async def test_live_resumed_and_replayed_screens_are_equal(tmp_path: Path) -> None:
     with scripted(conversation_script()) as model:
         home = make_home(tmp_path, model.base_url)
