@@ -123,3 +123,11 @@ async def slash_page(pilot: Pilot[Any], app: LlmxApp, command: str) -> str:
     text = page_text(app)
     await pilot.press("escape")
     return text
+
+
+def rollout_of(app: LlmxApp) -> Path:
+    """The rollout file of the thread ``app`` shows (it has one once a prompt was sent)."""
+    assert app.thread is not None
+    path = app.thread.rollout_path
+    assert path is not None
+    return path

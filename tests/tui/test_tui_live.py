@@ -20,6 +20,7 @@ from tui.live_harness import (
     make_home,
     make_workspace,
     rollout_lines,
+    rollout_of,
     shown,
     slash_page,
     submissions,
@@ -235,9 +236,7 @@ async def test_a_thread_resumed_with_flags_shows_and_uses_them(tmp_path: Path) -
                                            "Later answer." for c in resumed.view.cells),
                         "the third answer")
             await until(pilot, idle(resumed), "the third turn's end")
-            assert resumed.thread is not None
-            rollout = resumed.thread.rollout_path
-            assert rollout is not None
+            rollout = rollout_of(resumed)
             await pilot.press("ctrl+c", "ctrl+c")
     last = [line["payload"] for line in rollout_lines(rollout)
             if line["type"] == "turn_context"][-1]
@@ -282,10 +281,7 @@ async def test_reconnects_show_while_the_turn_runs_and_leave_no_trace(tmp_path: 
 
             await until(pilot, answered, "the answer after the retries")
             await until(pilot, idle(app), "the turn's end")
-            assert app.thread is not None
-            rollout = app.thread.rollout_path
-            assert rollout is not None
-            live = shown(app)
+            rollout, live = rollout_of(app), shown(app)
             await pilot.press("ctrl+c", "ctrl+c")
     # One line while retrying, replaced by each retry (seen here at least once)...
     assert retries, "no reconnect was shown"
