@@ -25,7 +25,7 @@ from llmx.events.turn_items import CommandExecutionItem, CommandExecutionStatus,
 from llmx.runtime import turn_records as records
 from llmx.runtime.authorship import writer_record
 from llmx.runtime.session_types import SessionSettings
-from llmx.runtime.tool_context import ToolContext, now_ms
+from llmx.runtime.tool_context import ToolContext
 from llmx.runtime.tools.specs import EXEC_COMMAND
 from llmx.runtime.turn_host import TurnHost, TurnOutcome, TurnStatus
 from llmx.runtime.turn_opening import response_item
@@ -101,13 +101,7 @@ class UserShell:
         await self.log.record(response_item(message))
 
     async def _aborted(self) -> None:
-        for item, started_ms in list(self._tools.running_items.values()):
-            if isinstance(item, CommandExecutionItem):
-                failed = msgspec.structs.replace(
-                    item, status=CommandExecutionStatus.FAILED, exit_code=-1,
-                    aggregated_output=ABORTED_OUTPUT)
-                await self._tools.item_completed(failed, started_ms, now_ms())
-        self._tools.running_items.clear()
+        # A command the interrupt killed has completed (failed) by now: turn_tools._run.
         await self._tell_the_model(record_text(self.command, -1, 0.0, ABORTED_OUTPUT))
         await self.log.record(records.turn_aborted(self.turn_id, self.started))
 
