@@ -1,6 +1,7 @@
 """A command an interrupt kills, on a real rollout file through the thread door: its item
 completes (failed, exit code -1, the output it printed and the time it ran), as Codex
-0.169 completes one, before the turn records its abort.
+0.169 completes one, before the turn records its abort; and a command the user typed
+(``!cmd``) tells the model how long it ran and what it printed.
 
 Everything is real: the loopback model server, the processes, the files."""
 
@@ -21,7 +22,7 @@ from support.waits import WAIT_SECONDS, within
 
 from llmx.events.event_msgs import ExecApprovalRequest
 from llmx.events.lines import RolloutLine
-from llmx.events.ops import ExecApproval, Interrupt
+from llmx.events.ops import ExecApproval, Interrupt, RunUserShellCommand
 from llmx.events.primitives import TextInput
 from llmx.runtime import AgentThread, ThreadManager, ThreadOptions
 
@@ -193,3 +194,78 @@ async def test_an_abort_at_one_question_stops_the_command_running_beside_it(
     kinds = _kinds(path)
     assert kinds.index("item_completed", kinds.index("item_started")) < kinds.index(
         "turn_aborted")
+
+
+@pytest.mark.asyncio
+async def test_an_interrupted_user_command_tells_the_model_its_time_and_output(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    script = {"turns": [], "fallback": [{"type": "message", "text": "Seen it."}]}
+    with ModelServer(Script.from_json(script)) as server:
+        _config(home, server)
+        async with ThreadManager(home, model_env={KEY_ENV: "dummy"}) as manager:
+            thread = await manager.open(ThreadOptions(cwd=_workspace(tmp_path),
+                                                      sandbox_mode="danger-full-access"))
+            watch = asyncio.create_task(_interrupt_once_printed(thread, hold=1.0))
+            await thread.submit(RunUserShellCommand(command=SLOW))
+            await within(watch, "the interrupted command")
+            await thread.submit(thread.user_turn([TextInput(text="what did I run")]))
+            await within(thread.close(), "the thread to close")
+        [request] = server.model_requests()
+    path = thread.rollout_path
+    assert path is not None
+    [done] = _commands(path, "item_completed")
+    item = done["item"]
+    assert (item["source"], item["status"], item["exit_code"]) == ("user_shell", "failed", -1)
+    # What it printed, then Codex's words for the interrupt.
+    output = item["aggregated_output"]
+    assert output.endswith("started\ncommand aborted by user")
+    seconds = _seconds(item["duration"])
+    assert seconds >= 1.0
+    told = [line["payload"]["content"][0]["text"] for line in _lines(path)
+            if line["payload"].get("type") == "message"
+            and "<user_shell_command>" in line["payload"]["content"][0]["text"]]
+    assert told == [
+        f"<user_shell_command>\n<command>\n{SLOW}\n</command>\n<result>\nExit code: -1\n"
+        f"Duration: {seconds:.4f} seconds\nOutput:\n{output}\n"
+        "</result>\n</user_shell_command>"
+    ]
+    # The next turn's request carries the same.
+    texts = [part.get("text") for entry in request.body["input"]
+             if entry.get("type") == "message" for part in entry["content"]]
+    assert told[0] in texts
+    kinds = _kinds(path)
+    assert kinds.index("item_completed", kinds.index("item_started")) < kinds.index(
+        "turn_aborted")
+
+
+@pytest.mark.asyncio
+async def test_a_user_command_stopped_at_its_question_never_ran(tmp_path: Path) -> None:
+    """Interrupted before it started (at its approval question): no item, and the model is
+    told it ran for no time at all."""
+    home = tmp_path / "home"
+    script = {"turns": [], "fallback": [{"type": "message", "text": "Seen it."}]}
+    with ModelServer(Script.from_json(script)) as server:
+        _config(home, server)
+        async with ThreadManager(home, model_env={KEY_ENV: "dummy"}) as manager:
+            thread = await manager.open(ThreadOptions(
+                cwd=_workspace(tmp_path), sandbox_mode="danger-full-access",
+                approval_policy="untrusted"))
+            events = thread.subscribe()
+            await thread.submit(RunUserShellCommand(command="touch asked.txt"))
+            async for line in events:
+                if thread.approval_request(line) is not None:
+                    await thread.submit(Interrupt())
+                if line.payload_type == "turn_aborted":
+                    break
+            await within(thread.close(), "the thread to close")
+            await events.aclose()
+    path = thread.rollout_path
+    assert path is not None
+    assert _commands(path, "item_started") == []
+    assert _commands(path, "item_completed") == []
+    told = [line["payload"]["content"][0]["text"] for line in _lines(path)
+            if line["payload"].get("type") == "message"]
+    assert told[-1].endswith("Exit code: -1\nDuration: 0.0000 seconds\nOutput:\n"
+                             "command aborted by user\n</result>\n</user_shell_command>")

@@ -205,6 +205,50 @@ async def test_esc_while_an_approved_command_runs_ends_its_cell_live_resumed_and
         assert transcript_text(replay) == live_text
 
 
+async def test_esc_while_a_bang_command_runs_tells_the_model_how_long_it_ran(
+    tmp_path: Path,
+) -> None:
+    script = {"turns": [], "fallback": [{"type": "message", "text": "Seen it."}]}
+    with scripted(script) as model:
+        home = make_home(tmp_path, model.base_url)
+        work = make_workspace(tmp_path)
+        app = live_app(home, work, approval_policy="never", sandbox_mode="danger-full-access")
+        async with app.run_test(size=(100, 30)) as pilot:
+            await type_line(pilot, "!echo started; sleep 20")
+            await until(pilot, lambda: printed_started(app), "the command's first output")
+            await pilot.pause(1.0)
+            await pilot.press("escape")
+            await until(pilot, idle(app), "the interrupted command's end")
+            [cell] = command_cells(app)
+            assert (cell.status, cell.exit_code) == (tc.ItemStatus.FAILED, -1)
+            assert cell.output.endswith("started\ncommand aborted by user")
+            assert cell.duration_ms is not None
+            assert cell.duration_ms >= 1000
+            assert "Running" not in transcript_text(app)
+            await type_line(pilot, "what did I run")
+            await until(pilot, lambda: any(isinstance(c, tc.AgentCell) for c in app.view.cells),
+                        "the answer")
+            await until(pilot, idle(app), "the turn's end")
+            assert app.thread is not None
+            rollout = app.thread.rollout_path
+            assert rollout is not None
+            live = shown(app)
+            await pilot.press("ctrl+c", "ctrl+c")
+        [request] = model.model_requests()
+    told = [line["payload"]["content"][0]["text"] for line in rollout_lines(rollout)
+            if line["type"] == "response_item"
+            and "<user_shell_command>" in json.dumps(line["payload"])]
+    assert len(told) == 1
+    seconds = cell.duration_ms / 1000
+    assert "\nExit code: -1\nDuration: " in told[0]
+    duration = float(told[0].split("Duration: ", 1)[1].split(" ", 1)[0])
+    assert abs(duration - seconds) < 0.01
+    assert told[0].endswith("started\ncommand aborted by user\n</result>\n"
+                            "</user_shell_command>")
+    assert told[0] in json.dumps(request.body["input"], ensure_ascii=False).replace("\\n", "\n")
+    assert live == without_revisions(fold_file(rollout).cells)
+
+
 async def test_prompts_typed_while_a_turn_runs_are_queued_and_sent_in_order(
     tmp_path: Path,
 ) -> None:
