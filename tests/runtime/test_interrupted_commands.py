@@ -145,6 +145,41 @@ async def test_an_interrupted_command_completes_failed_with_its_output_and_time(
 
 
 @pytest.mark.asyncio
+async def test_a_second_interrupt_does_not_cut_the_first_short(tmp_path: Path) -> None:
+    """Esc pressed twice (or Ctrl-C twice in exec): both are on record, the turn is
+    stopped once, and the killed command's end and the abort are all recorded."""
+    home = tmp_path / "home"
+    script = {"turns": [[{"type": "shell", "command": SLOW}]],
+              "fallback": [{"type": "message", "text": "never sent"}]}
+    with ModelServer(Script.from_json(script)) as server:
+        _config(home, server)
+        async with ThreadManager(home, model_env={KEY_ENV: "dummy"}) as manager:
+            thread = await manager.open(ThreadOptions(cwd=_workspace(tmp_path),
+                                                      sandbox_mode="danger-full-access"))
+            events = thread.subscribe()
+            await thread.submit(thread.user_turn([TextInput(text="run the slow job")]))
+            async for line in events:
+                if _printed(line, "started"):
+                    await asyncio.gather(thread.submit(Interrupt()), thread.submit(Interrupt()))
+                if line.payload_type == "turn_aborted":
+                    break
+            await within(thread.close(), "the thread to close")
+            await events.aclose()
+    path = thread.rollout_path
+    assert path is not None
+    ops = [line["payload"]["op"]["type"] for line in _lines(path)
+           if line["type"] == "submission"]
+    assert ops.count("interrupt") == 2
+    [done] = _commands(path, "item_completed")
+    assert (done["item"]["status"], done["item"]["exit_code"]) == ("failed", -1)
+    assert done["item"]["aggregated_output"].endswith("started\n")
+    kinds = _kinds(path)
+    assert kinds.count("turn_aborted") == 1
+    assert kinds.index("item_completed", kinds.index("item_started")) < kinds.index(
+        "function_call_output", kinds.index("item_started")) < kinds.index("turn_aborted")
+
+
+@pytest.mark.asyncio
 async def test_an_abort_at_one_question_stops_the_command_running_beside_it(
     tmp_path: Path,
 ) -> None:
