@@ -161,7 +161,10 @@ class Session:
         if isinstance(op, Interrupt):
             await self.log.sync()
             if self._turn_task is not None and not self._turn_task.done():
-                self._turn_task.cancel()
+                # Once is enough: a second cancellation would cut short what the turn
+                # records on its way out (a killed command's end, the abort itself).
+                if not self._turn_task.cancelling():
+                    self._turn_task.cancel()
             else:
                 self._interrupt_pending = True
         elif isinstance(op, ExecApproval | PatchApproval):

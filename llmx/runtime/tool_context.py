@@ -1,8 +1,8 @@
 """``ToolContext``: what the tool calls of one turn may use, and nothing else of it.
 
-A handler gets the turn's settings and id, the session's approval cache, a way to write
-events, the registry of commands running now (which an interrupt completes as failed),
-and a way to ask for approval. It never sees the turn or the session behind them.
+A handler gets the turn's settings and id, the session's approval cache and kept
+processes, a way to write events, and a way to ask for approval. It never sees the turn
+or the session behind them.
 """
 
 from __future__ import annotations
@@ -55,8 +55,6 @@ class ToolContext:
         self.turn_id = turn_id
         self._log = log
         self._host = host
-        # Commands running now: their in-progress item and start time, by call id.
-        self.running_items: dict[str, tuple[TurnItem, int]] = {}
         # Items a tool adds to the model's history after the outputs of its round of
         # calls (an image ``view_image`` attached); the turn records them, in order.
         self.pending_input: list[dict[str, Any]] = []
@@ -64,6 +62,11 @@ class ToolContext:
         self.offered = offered_names(settings)
         # One question at a time: an answer names the turn, not the call.
         self._asking = asyncio.Lock()
+
+    def aborted_output(self, output: str) -> str:
+        """The output of a command an interrupt killed, as its item records it: what it
+        printed until then (Codex's unified exec keeps just that)."""
+        return output
 
     @property
     def approvals(self) -> ApprovalCache:

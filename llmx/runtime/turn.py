@@ -3,9 +3,11 @@
 The loop ends when a model response asks for no tool call. Tool calls of one response
 run concurrently (the model asked for them together) and their outputs are recorded in
 the order the model made the calls, so the next request reads the same on every run.
-An interrupt cancels the task running :meth:`Turn.run`; the turn then records an
-``aborted by user`` output for every call still open, the ``<turn_aborted>`` marker
-message and ``turn_aborted``, as Codex does.
+An interrupt cancels the task running :meth:`Turn.run`: each running call is cancelled
+with it (a running command is killed and its item completed as failed, by the call
+itself, see ``turn_tools._run``), then the turn records an ``aborted by user`` output
+for every call still open, the ``<turn_aborted>`` marker message and ``turn_aborted``,
+as Codex does.
 """
 
 from __future__ import annotations
@@ -14,8 +16,6 @@ import asyncio
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
-
-import msgspec
 
 from llmx.events.event_msgs import (
     EventMsg,
@@ -26,7 +26,6 @@ from llmx.events.primitives import ImageInput, TextInput, UserInput
 from llmx.events.turn_items import (
     AgentMessageItem,
     AgentText,
-    CommandExecutionStatus,
     ReasoningItem,
     UserMessageItem,
 )
@@ -142,7 +141,7 @@ class Turn:
             if not calls:
                 await self._record_usage()
                 break
-            outputs = await asyncio.gather(*(dispatch(self.tools, call) for call in calls))
+            outputs = await self._dispatch(calls)
             for call, text in zip(calls, outputs, strict=True):
                 self.open_calls.pop(call.call_id, None)
                 await self.record(call.output_item(text))
@@ -161,6 +160,20 @@ class Turn:
                     return TurnStatus.FAILED
         await self._complete(error=None)
         return TurnStatus.COMPLETED
+
+    async def _dispatch(self, calls: list[ToolCall]) -> list[str]:
+        """Run the calls of one response together; their outputs in call order.
+
+        An abort decision at one call ends the turn: the others are cancelled (a running
+        command killed, its end recorded) and waited for, as an interrupt would."""
+        tasks = [asyncio.ensure_future(dispatch(self.tools, call)) for call in calls]
+        try:
+            return await asyncio.gather(*tasks)
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
 
     async def _begin(self) -> None:
         """On record at once: the turn started and what the user asked. What the model is
@@ -329,14 +342,9 @@ class Turn:
             await self._aborted()
             return
         elapsed = time.time() - self.started
+        # A command that was running has completed (failed) by now: each call records
+        # its own command's end as it is cancelled (``turn_tools._run``).
         for call in list(self.open_calls.values()):
-            running = self.tools.running_items.pop(call.call_id, None)
-            if running is not None:
-                item, started_ms = running
-                failed = msgspec.structs.replace(
-                    item, status=CommandExecutionStatus.FAILED, exit_code=-1
-                )
-                await self.tools.item_completed(failed, started_ms, now_ms())
             await self.record(call.output_item(tool_output.aborted_output(elapsed)))
         self.open_calls.clear()
         await self._record_usage()

@@ -9,6 +9,7 @@ lines before an escalated run (fsynced by the writer before the command starts).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
@@ -259,6 +260,9 @@ async def _exec_command(tools: ToolContext, call: ToolCall) -> str:
     )
 
 
+# The exit code of a command killed by an interrupt, as Codex records it.
+ABORTED_EXIT_CODE = -1
+
 # What a ``decision`` line's ``subject`` calls the two kinds of question.
 COMMAND = "command"
 PATCH = "patch"
@@ -334,32 +338,50 @@ async def _run(
 
     A sandboxed command's item begins once it has run for ``EARLY_EXIT_MS`` (or ended),
     as in Codex: one the sandbox refused by then is a ``DeniedStart``, with no item, and
-    the log keeps a ``sandbox_denial`` line for it instead."""
+    the log keeps a ``sandbox_denial`` line for it instead.
+
+    An interrupt while it runs kills it, and its item completes then, before the turn
+    records its abort: ``failed``, exit code -1, with the output it printed and the time
+    it ran until then, as Codex completes an interrupted command. A command whose item
+    never began (killed in its first ``EARLY_EXIT_MS``) leaves none."""
     item = _command_item(tools, call, argv, cwd, CommandExecutionStatus.IN_PROGRESS)
     started_ms = now_ms()
     deltas = CommandOutputDeltas(tools, call.call_id)
     gate = HeldOutput(deltas)
+    begun = ended = False
 
     async def begin() -> None:
+        nonlocal begun
         await tools.item_started(item, started_ms)
-        tools.running_items[call.call_id] = (item, started_ms)
+        begun = True
         await gate.open()
 
-    async def completed(result: CommandResult) -> None:
+    async def end(result: CommandResult, status: CommandExecutionStatus, exit_code: int,
+                  output: str) -> None:
+        nonlocal ended
+        ended = True
         await deltas.flush()
         seconds = int(result.wall_seconds)
         done = msgspec.structs.replace(
             item,
-            status=(
-                CommandExecutionStatus.COMPLETED if result.exit_code == 0
-                else CommandExecutionStatus.FAILED
-            ),
-            aggregated_output=result.aggregated_output,
-            exit_code=result.exit_code,
+            status=status,
+            aggregated_output=output,
+            exit_code=exit_code,
             duration=Duration(secs=seconds, nanos=int((result.wall_seconds - seconds) * 1e9)),
         )
         # The writer caps a large output inline and keeps the full bytes once, redacted.
         await tools.item_completed(done, started_ms, now_ms())
+
+    async def completed(result: CommandResult) -> None:
+        await end(result,
+                  CommandExecutionStatus.COMPLETED if result.exit_code == 0
+                  else CommandExecutionStatus.FAILED,
+                  result.exit_code, result.aggregated_output)
+
+    async def aborted(result: CommandResult) -> None:
+        if begun and not ended:
+            await end(result, CommandExecutionStatus.FAILED, ABORTED_EXIT_CODE,
+                      tools.aborted_output(result.aggregated_output))
 
     def denied(result: CommandResult) -> bool:
         return likely_sandbox_denial(
@@ -372,13 +394,17 @@ async def _run(
     try:
         outcome: CommandResult | Backgrounded | DeniedStart = await run_or_keep(
             tools.processes, argv, cwd, tools.settings.env, spawner, wait_ms, gate,
-            completed, check)
+            completed, check, on_abort=aborted)
     except OSError as exc:
-        if not gate.is_open:
+        if not begun:
             await begin()
         outcome = CommandResult(127, "", str(exc), f"{exc}\n", 0.0)
-    finally:
-        tools.running_items.pop(call.call_id, None)
+    except asyncio.CancelledError:
+        # Interrupted while its process was being started: the item that began ends all
+        # the same, with nothing printed (a kill after the start told ``aborted``).
+        await aborted(CommandResult(ABORTED_EXIT_CODE, "", "", "",
+                                    max(0, now_ms() - started_ms) / 1000))
+        raise
     if isinstance(outcome, DeniedStart):
         result = outcome.result
         await tools.record(SandboxDenialRecord(

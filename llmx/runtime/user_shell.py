@@ -9,6 +9,11 @@ so the next turn knows what the user ran.
 Unlike Codex, which runs these commands with no sandbox and without asking, the command
 takes the path of every command of the thread: the thread's sandbox, and an approval
 request when the approval policy asks for one (answered by a decision op like any other).
+
+An interrupt kills the command. Its item completes as failed with exit code -1, and the
+model is told the same, in Codex's words (``command aborted by user``) after what the
+command printed, with the time it ran. Codex records such a command with no output but
+those words and a duration of 0; the model would then think it never ran.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from llmx.events.turn_items import CommandExecutionItem, CommandExecutionStatus,
 from llmx.runtime import turn_records as records
 from llmx.runtime.authorship import writer_record
 from llmx.runtime.session_types import SessionSettings
-from llmx.runtime.tool_context import ToolContext, now_ms
+from llmx.runtime.tool_context import ToolContext
 from llmx.runtime.tools.specs import EXEC_COMMAND
 from llmx.runtime.turn_host import TurnHost, TurnOutcome, TurnStatus
 from llmx.runtime.turn_opening import response_item
@@ -46,6 +51,12 @@ class _UserShellTools(ToolContext):
         if isinstance(item, CommandExecutionItem):
             self.completed = item
         await super().item_completed(item, started_ms, completed_ms)
+
+    def aborted_output(self, output: str) -> str:
+        # What it printed, then Codex's words for the interrupt (Codex keeps only those).
+        if output and not output.endswith("\n"):
+            output += "\n"
+        return output + ABORTED_OUTPUT
 
 
 class UserShell:
@@ -83,7 +94,8 @@ class UserShell:
         return TurnOutcome(self.turn_id, TurnStatus.COMPLETED, None, context_recorded=False)
 
     def _record_text(self, reply: str) -> str:
-        """Codex's record of the command; a command that did not run (refused) says why."""
+        """Codex's record of the command, from its completed item; a command that did
+        not run (refused, or stopped before it started) says why."""
         item = self._tools.completed
         if item is None or item.status is CommandExecutionStatus.DECLINED:
             return record_text(self.command, -1, 0.0, reply)
@@ -101,14 +113,9 @@ class UserShell:
         await self.log.record(response_item(message))
 
     async def _aborted(self) -> None:
-        for item, started_ms in list(self._tools.running_items.values()):
-            if isinstance(item, CommandExecutionItem):
-                failed = msgspec.structs.replace(
-                    item, status=CommandExecutionStatus.FAILED, exit_code=-1,
-                    aggregated_output=ABORTED_OUTPUT)
-                await self._tools.item_completed(failed, started_ms, now_ms())
-        self._tools.running_items.clear()
-        await self._tell_the_model(record_text(self.command, -1, 0.0, ABORTED_OUTPUT))
+        # A command the interrupt killed has completed as failed by now (exit code -1,
+        # the time it ran, its output and ABORTED_OUTPUT): the model is told the same.
+        await self._tell_the_model(self._record_text(ABORTED_OUTPUT))
         await self.log.record(records.turn_aborted(self.turn_id, self.started))
 
 

@@ -118,6 +118,11 @@ def test_interrupt_ends_the_turn_as_codex_does(tmp_path: Path) -> None:
             assert {"id": "stop", "result": {}} in seen + server.received
             assert seen[-1]["params"]["turn"]["status"] == "interrupted"
             assert seen[-1]["params"]["turn"]["items"] == []
+            # The killed command's item ends before the turn does (Codex, which leaves the
+            # process running, ends it when the process ends).
+            [ended] = [m["params"]["item"] for m in seen if m.get("method") == "item/completed"
+                       and m["params"]["item"]["type"] == "commandExecution"]
+            assert (ended["status"], ended["exitCode"]) == ("failed", -1)
             after = drive_turn(server, thread_id, "what happened")
             assert after[-1]["params"]["turn"]["status"] == "completed"
     kinds = [line.payload_type for line in read_rollout(rollout_of(home, thread_id))]

@@ -22,7 +22,13 @@ scripts in ``mock-scripts/``. What the comparison sets aside, and why:
   are joined, their text compared;
 - ``item/commandExecution/outputDelta``: these recordings of 0.169 carry none, even for
   commands that printed; later Codex releases (0.171) send a command's output this way
-  before its ``item/completed``, as llmx does (tests/app_server/test_live_output.py).
+  before its ``item/completed``, as llmx does (tests/app_server/test_live_output.py);
+- the ``item/completed`` of a command an interrupt stopped (exit code -1): llmx kills
+  the command at the interrupt and completes its item then, before the turn's end;
+  Codex 0.169 leaves the process running in the background and completes the item when
+  it ends, here after the client had gone (``interrupt_mid_command``: only its rollout
+  has it). The item itself is compared with Codex's in
+  tests/runtime/test_interrupted_commands.py.
 """
 
 from __future__ import annotations
@@ -83,6 +89,9 @@ def shape(messages: list[dict[str, Any]]) -> list[Any]:
                 out.append((method, params["delta"]))
         elif method in ("item/started", "item/completed"):
             item = params["item"]
+            if (method == "item/completed" and item["type"] == "commandExecution"
+                    and item.get("exitCode") == -1):
+                continue  # stopped by an interrupt: its place differs (see the docstring)
             out.append((method, item["type"], item.get("status"), item.get("text"),
                         item.get("command")))
         elif method in ("turn/started", "turn/completed"):

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from e2e.exec_harness import (
     PATCHING_MODEL,
+    STDIN_NOTICE,
+    ExecEnv,
     assert_replay_equals_live,
     completed_items,
     events,
@@ -235,10 +237,76 @@ def test_sigint_kills_the_command_and_records_turn_aborted(tmp_path: Path) -> No
     assert "interrupt" in submissions
     time.sleep(1)
     assert not marker.exists()
+    # The killed command ended (Codex's exec never records it): failed, exit code -1, with
+    # what it printed and the time it ran, before the abort.
+    [command] = completed_items(rollout, "CommandExecution")
+    assert (command["status"], command["exit_code"]) == ("failed", -1)
+    # (A login shell may print its own noise before it, as under Codex.)
+    assert command["aggregated_output"].endswith("started\n")
+    assert command["duration"]["secs"] + command["duration"]["nanos"] / 1e9 >= 0.5
+    printed = [json.loads(line) for line in stdout.decode().splitlines()]
+    [ended] = [line["item"] for line in printed if line["type"] == "item.completed"
+               and line["item"]["type"] == "command_execution"]
+    assert (ended["status"], ended["exit_code"], ended["aggregated_output"]) == (
+        "failed", -1, command["aggregated_output"])
     # As Codex's --json output, it ends without a turn.completed; a replay prints the same.
     assert "turn.completed" not in stdout.decode()
     replayed = env.replay(rollout, as_json=True)
     assert replayed.stdout == stdout.decode()
+
+
+def _interrupt_exec_once_printed(env: ExecEnv, *args: str) -> tuple[int, str, str]:
+    """Run exec, send it SIGINT once its command printed ``started``; exit status and
+    what it printed (stdout, stderr)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "llmx", "exec", *args],
+        cwd=env.workspace, env=env.env(), stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    assert process.stderr is not None
+    err = b""
+    # Human output goes to stderr: the command's start is there once it runs.
+    while b"\nexec\n" not in err and process.poll() is None:
+        err += process.stderr.read1(4096)
+    time.sleep(1)
+    process.send_signal(signal.SIGINT)
+    stdout, rest = process.communicate(timeout=60)
+    return process.returncode, stdout.decode(), (err + rest).decode()
+
+
+@needs_sandbox
+def test_sigint_ends_the_running_command_in_the_human_output_and_inspect(
+    tmp_path: Path,
+) -> None:
+    script = {"turns": [[{"type": "shell", "command": "echo started; sleep 30"}],
+                        [{"type": "message", "text": "never sent"}]]}
+    with ModelServer(Script.from_json(script)) as server:
+        env = make_env(tmp_path, server.base_url)
+        status, stdout, stderr = _interrupt_exec_once_printed(
+            env, "-s", "workspace-write", "run the slow job")
+        assert status == 1
+    # An interrupted turn has no answer.
+    assert stdout == ""
+    [rollout] = env.rollouts()
+    [command] = completed_items(rollout, "CommandExecution")
+    assert (command["status"], command["exit_code"]) == ("failed", -1)
+    # The command's line is closed: how it ended, how long it ran, what it printed.
+    assert "\nexec\n/bin/bash -lc 'echo started; sleep 30' in " in stderr
+    assert " exited -1 in " in stderr
+    assert stderr.index(" exited -1 in ") < stderr.index("started\n", stderr.index(
+        " exited -1 in "))
+    replayed = env.replay(rollout)
+    assert replayed.stderr == stderr.replace(STDIN_NOTICE, "")
+    inspect = subprocess.run(
+        [sys.executable, "-m", "llmx", "inspect", "--json", str(rollout)],
+        capture_output=True, text=True, env=env.env(), timeout=60, check=False)
+    assert inspect.returncode == 0, inspect.stderr
+    [turn] = json.loads(inspect.stdout)["turns"]
+    [audit] = turn["commands"]
+    # Recorded, not inferred from the call's output.
+    assert (audit["status"], audit["exit_code"], audit["provenance"]) == (
+        "failed", -1, "recorded")
+    assert audit["duration_seconds"] >= 0.5
 
 
 def test_resume_appends_to_the_same_rollout_and_sends_the_history(tmp_path: Path) -> None:

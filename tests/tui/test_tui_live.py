@@ -31,9 +31,10 @@ from tui.live_harness import (
 
 from llmx.cli.tui.app import LlmxApp
 from llmx.cli.tui.approval_screen import ApprovalScreen
-from llmx.cli.tui.overlay_screen import BacktrackScreen
+from llmx.cli.tui.overlay_screen import BacktrackScreen, TranscriptOverlay
 from llmx.cli.tui.resume_picker import ResumePicker
 from llmx.cli.tui.session_start import Start
+from llmx.cli.tui.transcript_view import TranscriptView
 from llmx.projections import transcript_cells as tc
 from llmx.projections.transcript_pages import TranscriptPages, fold_file
 
@@ -133,6 +134,121 @@ async def test_esc_interrupts_the_running_turn_with_a_submission(tmp_path: Path)
     ops = [s["op"]["type"] for s in submissions(rollout)]
     assert ops == ["user_turn", "interrupt", "user_turn", "shutdown"]
     assert len(events_of(rollout, "turn_aborted")) == 1
+    assert live == without_revisions(fold_file(rollout).cells)
+
+
+def command_cells(app: LlmxApp) -> list[tc.CommandCell]:
+    return [cell for cell in app.view.cells if isinstance(cell, tc.CommandCell)]
+
+
+def printed_started(app: LlmxApp) -> bool:
+    """A command is running and its first output is on screen."""
+    return any(cell.status is tc.ItemStatus.IN_PROGRESS and "started" in cell.output
+               for cell in command_cells(app))
+
+
+def transcript_text(app: LlmxApp) -> str:
+    return "\n".join(app.view.plain_lines())
+
+
+@needs_sandbox
+async def test_esc_while_an_approved_command_runs_ends_its_cell_live_resumed_and_replayed(
+    tmp_path: Path,
+) -> None:
+    """The user's trial: ``-a untrusted -s workspace-write``, the command approved with
+    ``y``, Esc while it runs. Its cell is closed (failed, exit code -1) on the screen, in
+    Ctrl-T, after a resume and in a replay, because the rollout holds its end."""
+    script = {"turns": [
+        {"items": [{"type": "shell", "command": "echo started; sleep 30; echo done"}]},
+    ], "fallback": [{"type": "message", "text": "Nothing more."}]}
+    with scripted(script) as model:
+        home = make_home(tmp_path, model.base_url)
+        work = make_workspace(tmp_path)
+        flags = {"approval_policy": "untrusted", "sandbox_mode": "workspace-write"}
+        app = live_app(home, work, **flags)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await type_line(pilot, "run the slow job")
+            await until(pilot, lambda: dialog_shown(app), "the approval dialog")
+            await pilot.press("y")
+            await until(pilot, lambda: printed_started(app), "the command's first output")
+            await pilot.press("escape")
+            await until(pilot, idle(app), "the interrupted turn's end")
+            [cell] = command_cells(app)
+            assert (cell.status, cell.exit_code) == (tc.ItemStatus.FAILED, -1)
+            assert cell.output.endswith("started\n")
+            live_text = transcript_text(app)
+            assert "Running" not in live_text
+            assert "exit code -1" in live_text
+            await pilot.press("ctrl+t")
+            await until(pilot, lambda: isinstance(app.screen, TranscriptOverlay),
+                        "the transcript overlay")
+            overlay = "\n".join(app.screen.query_one(TranscriptView).plain_lines())
+            assert "Running" not in overlay
+            assert "exit code -1" in overlay
+            await pilot.press("escape")
+            assert app.thread is not None
+            rollout = app.thread.rollout_path
+            assert rollout is not None
+            live = shown(app)
+            await pilot.press("ctrl+c", "ctrl+c")
+        assert app.return_code == 0
+        assert live == without_revisions(fold_file(rollout).cells)
+        resumed = live_app(home, work, Start.resume_last(), **flags)
+        async with resumed.run_test(size=(100, 30)) as pilot:
+            await until(pilot, lambda: resumed.thread is not None, "the resumed thread")
+            await pilot.pause()
+            assert [(c.status, c.exit_code) for c in command_cells(resumed)] == [
+                (tc.ItemStatus.FAILED, -1)]
+            assert transcript_text(resumed) == live_text
+            await pilot.press("ctrl+c", "ctrl+c")
+    replay = LlmxApp(cwd=work, pages=TranscriptPages(rollout))
+    async with replay.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert shown(replay) == live
+        assert transcript_text(replay) == live_text
+
+
+async def test_esc_while_a_bang_command_runs_tells_the_model_how_long_it_ran(
+    tmp_path: Path,
+) -> None:
+    script = {"turns": [], "fallback": [{"type": "message", "text": "Seen it."}]}
+    with scripted(script) as model:
+        home = make_home(tmp_path, model.base_url)
+        work = make_workspace(tmp_path)
+        app = live_app(home, work, approval_policy="never", sandbox_mode="danger-full-access")
+        async with app.run_test(size=(100, 30)) as pilot:
+            await type_line(pilot, "!echo started; sleep 20")
+            await until(pilot, lambda: printed_started(app), "the command's first output")
+            await pilot.pause(1.0)
+            await pilot.press("escape")
+            await until(pilot, idle(app), "the interrupted command's end")
+            [cell] = command_cells(app)
+            assert (cell.status, cell.exit_code) == (tc.ItemStatus.FAILED, -1)
+            assert cell.output.endswith("started\ncommand aborted by user")
+            assert cell.duration_ms is not None
+            assert cell.duration_ms >= 1000
+            assert "Running" not in transcript_text(app)
+            await type_line(pilot, "what did I run")
+            await until(pilot, lambda: any(isinstance(c, tc.AgentCell) for c in app.view.cells),
+                        "the answer")
+            await until(pilot, idle(app), "the turn's end")
+            assert app.thread is not None
+            rollout = app.thread.rollout_path
+            assert rollout is not None
+            live = shown(app)
+            await pilot.press("ctrl+c", "ctrl+c")
+        [request] = model.model_requests()
+    told = [line["payload"]["content"][0]["text"] for line in rollout_lines(rollout)
+            if line["type"] == "response_item"
+            and "<user_shell_command>" in json.dumps(line["payload"])]
+    assert len(told) == 1
+    seconds = cell.duration_ms / 1000
+    assert "\nExit code: -1\nDuration: " in told[0]
+    duration = float(told[0].split("Duration: ", 1)[1].split(" ", 1)[0])
+    assert abs(duration - seconds) < 0.01
+    assert told[0].endswith("started\ncommand aborted by user\n</result>\n"
+                            "</user_shell_command>")
+    assert told[0] in json.dumps(request.body["input"], ensure_ascii=False).replace("\\n", "\n")
     assert live == without_revisions(fold_file(rollout).cells)
 
 

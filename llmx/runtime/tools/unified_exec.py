@@ -245,10 +245,13 @@ async def run_or_keep(
     on_chunk: ChunkSink | None,
     on_end: Callable[[CommandResult], Awaitable[None]],
     start_check: StartCheck | None = None,
+    on_abort: Callable[[CommandResult], Awaitable[None]] | None = None,
 ) -> CommandResult | Backgrounded | DeniedStart:
     """Run ``argv`` for up to ``wait_ms``: its result if it ended, else it is kept in
     ``store`` and ``on_end`` is called with its result when it ends. Cancelled while it
-    waits, the process is killed (an interrupt of the call), as a command's always was.
+    waits, the process is killed (an interrupt of the call), as a command's always was,
+    and ``on_abort`` is told what it had printed by then and how long it ran, before the
+    cancellation goes on.
 
     With ``start_check``, the process is first watched for ``EARLY_EXIT_MS``: one that
     ended by then and that ``start_check.denied`` calls refused is a ``DeniedStart``;
@@ -267,6 +270,11 @@ async def run_or_keep(
             if not ended:
                 remaining = wait_ms - (time.monotonic() - session.started) * 1000
                 ended = await session.until(max(0, int(remaining)))
+    except asyncio.CancelledError:
+        await session.kill()
+        if on_abort is not None:
+            await on_abort(result_of(session))
+        raise
     except BaseException:
         await session.kill()
         raise
