@@ -78,6 +78,10 @@ class ReasoningItem(TurnItemBase, tag="Reasoning"):
     raw_content: list[str] = msgspec.field(default_factory=list)
 
 
+# The ``source`` of a command the user typed (``!cmd``), not the model.
+USER_SHELL_SOURCE = "user_shell"
+
+
 class CommandExecutionItem(TurnItemBase, tag="CommandExecution"):
     id: str
     command: list[str]

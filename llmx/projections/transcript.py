@@ -598,6 +598,7 @@ def _tool_cell(item: ei.ExecItem) -> tc.CommandCell | tc.PatchCell | tc.ToolCell
             call_id=item.id, command=join_command(item.command), cwd=item.cwd,
             status=item.status, output=item.aggregated_output or "",
             exit_code=item.exit_code, duration_ms=item.duration_ms,
+            source="user" if item.by_user else "agent",
         )
     if isinstance(item, ei.ExecFileChangeItem):
         return tc.PatchCell(call_id=item.id, changes=list(item.changes), status=item.status)

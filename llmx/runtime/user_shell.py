@@ -26,7 +26,12 @@ import msgspec
 
 from llmx.events.event_log import EventLog
 from llmx.events.ids import new_thread_id
-from llmx.events.turn_items import CommandExecutionItem, CommandExecutionStatus, TurnItem
+from llmx.events.turn_items import (
+    USER_SHELL_SOURCE,
+    CommandExecutionItem,
+    CommandExecutionStatus,
+    TurnItem,
+)
 from llmx.runtime import turn_records as records
 from llmx.runtime.authorship import writer_record
 from llmx.runtime.session_types import SessionSettings
@@ -36,14 +41,13 @@ from llmx.runtime.turn_host import TurnHost, TurnOutcome, TurnStatus
 from llmx.runtime.turn_opening import response_item
 from llmx.runtime.turn_tools import ToolCall, TurnAbort, dispatch
 
-SOURCE = "user_shell"
 ABORTED_OUTPUT = "command aborted by user"
 
 
 class _UserShellTools(ToolContext):
     """The tool context of the command, keeping the command's completed item."""
 
-    command_source = SOURCE
+    command_source = USER_SHELL_SOURCE
     denied_start_is_item = True
     completed: CommandExecutionItem | None = None
 

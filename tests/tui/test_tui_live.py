@@ -31,6 +31,7 @@ from tui.live_harness import (
 
 from llmx.cli.tui.app import LlmxApp
 from llmx.cli.tui.approval_screen import ApprovalScreen
+from llmx.cli.tui.cell_render import render_cell
 from llmx.cli.tui.overlay_screen import BacktrackScreen, TranscriptOverlay
 from llmx.cli.tui.resume_picker import ResumePicker
 from llmx.cli.tui.session_start import Start
@@ -653,6 +654,12 @@ async def test_a_bang_command_runs_through_the_sandbox_and_the_approval_path(
               if e["item"]["type"] == "CommandExecution"]
     assert item["source"] == "user_shell"
     assert item["exit_code"] != 0
+    # The transcript says the user ran it, not the model.
+    [typed] = [c for c in live if isinstance(c, tc.CommandCell)]
+    assert typed.source == "user"
+    rendered = render_cell(typed, show_reasoning=True)
+    assert rendered is not None
+    assert rendered.plain.startswith("• You ran ")
     told = [line["payload"] for line in rollout_lines(rollout)
             if line["type"] == "response_item" and "<user_shell_command>" in json.dumps(
                 line["payload"])]

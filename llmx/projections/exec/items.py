@@ -70,6 +70,8 @@ class CommandItem(msgspec.Struct):
     aggregated_output: str | None = None
     exit_code: int | None = None
     duration_ms: int | None = None
+    # Who ran it: the model's tool call, or the user (``!cmd``: source ``user_shell``).
+    by_user: bool = False
 
 
 class FileChangeEntry(msgspec.Struct):

@@ -647,7 +647,8 @@ class ExecStream:
 
 def _as_started(item: ei.ExecItem) -> ei.ExecItem:
     if isinstance(item, ei.CommandItem):
-        return ei.CommandItem(item.id, item.command, item.cwd, ei.ItemStatus.IN_PROGRESS)
+        return ei.CommandItem(item.id, item.command, item.cwd, ei.ItemStatus.IN_PROGRESS,
+                              by_user=item.by_user)
     if isinstance(item, ei.ExecFileChangeItem):
         return ei.ExecFileChangeItem(item.id, item.changes, ei.ItemStatus.IN_PROGRESS)
     if isinstance(item, ei.ExecMcpToolCallItem):
@@ -678,6 +679,7 @@ def _exec_item(item: ti.TurnItem) -> ei.ExecItem | None:
             None if isinstance(output, UnsetType) else output,
             None if isinstance(exit_code, UnsetType) else exit_code,
             _duration_ms(item.duration),
+            by_user=item.source == ti.USER_SHELL_SOURCE,
         )
     if isinstance(item, ti.FileChangeItem):
         return ei.ExecFileChangeItem(
