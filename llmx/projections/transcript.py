@@ -568,6 +568,8 @@ class TranscriptFold:
         cell = _tool_cell(item)
         if cell is None:
             return
+        if isinstance(cell, tc.PatchCell):
+            cell.cwd = self.status.cwd
         if started:
             _mark_running(cell)
         key = "tool:" + cell.call_id

@@ -99,6 +99,8 @@ class PatchCell(CellBase, kw_only=True):
     call_id: str
     changes: list[FileChangeEntry]
     status: ItemStatus
+    # The turn's working folder: paths are shown relative to it.
+    cwd: str = ""
 
 
 class ToolCell(CellBase, kw_only=True):

@@ -209,3 +209,25 @@ def test_the_exit_summary_counts_tokens_as_codex_does() -> None:
                        total_tokens=1_373_783)
     assert token_usage_line(usage) == ("Token usage: total=373,783 input=216,954 "
                                        "(+ 1,000,000 cached) output=156,829 (reasoning 21,846)")
+
+
+def test_a_patch_cell_names_its_files_from_the_turn_s_folder_with_what_it_did() -> None:
+    from llmx.cli.tui.cell_render import render_cell
+    from llmx.projections import transcript_cells as tc
+    from llmx.projections.exec.items import FileChangeEntry, ItemStatus
+
+    def title(*changes: FileChangeEntry, status: ItemStatus = ItemStatus.COMPLETED) -> str:
+        cell = tc.PatchCell(call_id="c", changes=list(changes), status=status, cwd="/w/p")
+        rendered = render_cell(cell, show_reasoning=True)
+        assert rendered is not None
+        return rendered.plain.splitlines()[0]
+
+    added = FileChangeEntry("/w/p/notes.txt", "add", content="one\ntwo\n")
+    gone = FileChangeEntry("/w/p/old.txt", "delete", content="x\n")
+    assert title(added) == "• Added notes.txt (+2 -0)"
+    assert title(gone) == "• Deleted old.txt (+0 -1)"
+    assert title(added, gone) == "• Edited notes.txt, old.txt (+2 -1)"
+    assert title(added, status=ItemStatus.IN_PROGRESS) == "• Editing notes.txt (+2 -0)"
+    # Outside the turn's folder a path stays whole.
+    assert title(FileChangeEntry("/etc/hosts", "add", content="h\n")) \
+        == "• Added /etc/hosts (+1 -0)"

@@ -178,18 +178,36 @@ def _command(cell: tc.CommandCell, *, whole: bool) -> Text:
     return _marked(mark, mark_style, title)
 
 
+# What a finished patch did to its one file, by the change's kind (as Codex words it).
+_DONE_VERBS = {"add": "Added", "delete": "Deleted"}
+
+
 def _patch(cell: tc.PatchCell, *, whole: bool) -> Text:
     verb = {
         tc.ItemStatus.IN_PROGRESS: "Editing",
         tc.ItemStatus.DECLINED: "Declined edit of",
         tc.ItemStatus.FAILED: "Failed to edit",
-    }.get(cell.status, "Edited")
-    paths = ", ".join(change.path for change in cell.changes) or "(nothing)"
-    body = Text.assemble((f"{verb} ", "bold"))
-    body.append(paths)
-    tracker = TurnDiffTracker("")
+    }.get(cell.status)
+    if verb is None:
+        kinds = {change.kind for change in cell.changes}
+        verb = _DONE_VERBS.get(kinds.pop(), "Edited") if len(kinds) == 1 else "Edited"
+    paths = ", ".join(
+        _relative(change.path, cell.cwd)
+        + (f" → {_relative(change.move_path, cell.cwd)}" if change.move_path else "")
+        for change in cell.changes)
+    tracker = TurnDiffTracker(cell.cwd)
     tracker.apply(cell.changes)
     lines = tracker.render().splitlines()
+    added = sum(1 for line in lines if line.startswith("+") and not line.startswith("+++"))
+    removed = sum(1 for line in lines if line.startswith("-") and not line.startswith("---"))
+    body = Text.assemble((f"{verb} ", "bold"))
+    body.append(paths or "(nothing)")
+    if lines:
+        body.append(" (")
+        body.append(f"+{added}", style="green")
+        body.append(" ")
+        body.append(f"-{removed}", style="red")
+        body.append(")")
     if not whole and len(lines) > DIFF_LINES:
         lines = [*lines[:DIFF_LINES], "…"]
     if lines:
@@ -197,6 +215,12 @@ def _patch(cell: tc.PatchCell, *, whole: bool) -> Text:
         body.append_text(_indent(diff_text("\n".join(lines)), "  "))
     mark_style = "red" if cell.status in (tc.ItemStatus.FAILED, tc.ItemStatus.DECLINED) else "green"
     return _marked("• ", mark_style, body)
+
+
+def _relative(path: str, cwd: str) -> str:
+    """``path`` as seen from ``cwd`` when it lies inside it (Codex shows them so)."""
+    folder = cwd.rstrip("/")
+    return path[len(folder) + 1:] if folder and path.startswith(folder + "/") else path
 
 
 def diff_text(diff: str) -> Text:
