@@ -19,7 +19,7 @@ from llmx.cli.tui.heap import Heap
 if TYPE_CHECKING:
     from llmx.cli.tui.app import LlmxApp
     from llmx.cli.tui.session_start import Start
-    from llmx.runtime import ThreadError, ThreadOptions
+    from llmx.runtime import ThreadOptions
 
 
 # Ticks a second of the screen's frame clock (Textual's TEXTUAL_FPS, 60 by default). A
@@ -123,6 +123,8 @@ def run_live(args: argparse.Namespace, start: Start) -> int:
 
         warn("", app.door.otel_problem)
     if app.failure is not None:
+        from llmx.cli.tui.error_line import thread_error
+
         raise thread_error(app.failure)
     return code
 
@@ -159,12 +161,3 @@ def live_app(args: argparse.Namespace, start: Start) -> LlmxApp:
     except BaseException:
         heap.restore()
         raise
-
-
-def thread_error(exc: ThreadError) -> CommandError:
-    """The one error line for a thread that could not be opened."""
-    from llmx.cli.errors import os_error
-
-    if exc.cause is not None:
-        return os_error(exc.cause, exc.path, doing=exc.doing)
-    return CommandError(exc.what, exc.todo)
