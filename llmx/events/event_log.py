@@ -318,13 +318,17 @@ class EventLog:
             if self._closed:
                 return
             self._closed = True
-            if self.materialized:
-                await asyncio.to_thread(self._sink.close)
-            elif self._held:
-                self._release_held()  # never written: shown, as a failed turn's lines
-            for subscriber in self._subscribers:
-                subscriber.close()
-            self._subscribers.clear()
+            try:
+                if self.materialized:
+                    await asyncio.to_thread(self._sink.close)
+                elif self._held:
+                    self._release_held()  # never written: shown, as a failed turn's lines
+            finally:
+                # Also when the last fsync failed (a full disk): a reader waiting for
+                # more lines would otherwise wait forever.
+                for subscriber in self._subscribers:
+                    subscriber.close()
+                self._subscribers.clear()
 
     # -- subscribers ------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from typing import Any
 
 from msgspec import UNSET
@@ -104,7 +104,11 @@ class Session:
         self.failed = False
         self.aborted = False
         self.last_agent_message: str | None = None
-        self._queue: asyncio.Queue[tuple[str, Op]] = asyncio.Queue()
+        # The error that stopped the session (its rollout could not be written): no turn
+        # runs after it, and :meth:`run` ends with it.
+        self.error: Exception | None = None
+        # Submissions, and None when a turn's task ended with an error (see run).
+        self._queue: asyncio.Queue[tuple[str, Op | None]] = asyncio.Queue()
         self._ids = itertools.count()
         self._turn_task: asyncio.Task[None] | None = None
         # An interrupt that came while no turn ran: the next turn starts aborted.
@@ -224,10 +228,40 @@ class Session:
         return (log_id, count)
 
     async def run(self) -> None:
-        """Process queued turns until ``shutdown``; then drain and close the log."""
+        """Process queued turns until ``shutdown``; then drain and close the log.
+
+        A turn that fails with an error (the rollout cannot be written: a read-only or
+        full disk, ``sessions`` being a file) stops the session at once: it is kept in
+        :attr:`error`, nothing queued runs, the log is closed, which ends every
+        subscription (a frontend learns of the end instead of waiting for lines that
+        will not come), and ``run`` raises it."""
+        try:
+            await self._serve()
+        except Exception as exc:
+            self.error = exc
+            await self._stop()
+            raise
+
+    async def _stop(self) -> None:
+        """What is left to do once an error has stopped the session; each step best
+        effort, as the log that failed may fail again."""
+        while not self._queue.empty():
+            self._queue.get_nowait()
+        with contextlib.suppress(Exception):
+            await self._processes.close()
+        with contextlib.suppress(Exception):
+            await self.log.close()
+        if self._index is not None:
+            with contextlib.suppress(Exception):
+                self._index.close()
+
+    async def _serve(self) -> None:
         while True:
             submission_id, op = await self._queue.get()
-            if isinstance(op, UserTurn | UserInputOp):
+            if op is None:
+                # A turn's task ended with an error: it is raised here.
+                await self._wait_turn()
+            elif isinstance(op, UserTurn | UserInputOp):
                 await self._wait_turn()
                 if isinstance(op, UserTurn):
                     await self._take_turn_settings(op)
@@ -372,8 +406,18 @@ class Session:
 
     def _start_turn(self, op: TurnOp) -> None:
         inputs = [item.text for item in op.items if isinstance(item, TextInput)]
-        self._turn_task = asyncio.create_task(self._run_turn(op, inputs),
-                                              name="turn")
+        self._start_task(self._run_turn(op, inputs), "turn")
+
+    def _start_task(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        """Run ``work`` (a turn, a compaction, a user's shell command) as the turn task;
+        an error that ends it wakes the runner, which stops the session (see run)."""
+        task = asyncio.create_task(work, name=name)
+        task.add_done_callback(self._task_ended)
+        self._turn_task = task
+
+    def _task_ended(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self._queue.put_nowait(("", None))
 
     def _compaction_notice(self) -> str | None:
         """Why the history must be compacted before the next turn, if it must."""
@@ -390,8 +434,7 @@ class Session:
     def _start_compaction(self) -> None:
         compaction = Compaction(self.settings, self.log, self.model, self,
                                 initial_context=self.initial_context())
-        self._turn_task = asyncio.create_task(self._compact_now(compaction),
-                                              name=f"compaction-{compaction.turn_id}")
+        self._start_task(self._compact_now(compaction), f"compaction-{compaction.turn_id}")
 
     async def _compact_now(self, compaction: Compaction) -> None:
         await self._run_compaction(compaction)
@@ -418,8 +461,7 @@ class Session:
 
     def _start_user_shell(self, command: str) -> None:
         shell = UserShell(self.settings, self.log, self, command)
-        self._turn_task = asyncio.create_task(self._run_user_shell(shell),
-                                              name=f"user-shell-{shell.turn_id}")
+        self._start_task(self._run_user_shell(shell), f"user-shell-{shell.turn_id}")
 
     async def _run_user_shell(self, shell: UserShell) -> None:
         await shell.run()

@@ -68,7 +68,8 @@ class PromptHistory:
             if not self._warned:
                 self._warned = True
                 self._warn(
-                    f"prompt not saved to {self._file.path}: {exc}; the session goes on "
-                    "(its rollout has the prompt)"
+                    # The reason only: the path is said once, before it.
+                    f"prompt not saved to {self._file.path}: {exc.strerror or exc}; the "
+                    "session goes on (its rollout has the prompt)"
                 )
             return False

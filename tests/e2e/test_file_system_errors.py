@@ -25,6 +25,7 @@ from e2e.exec_harness import ExecEnv, make_env
 from support import unprivileged
 from support.model_scripts import Script
 from support.model_server import ModelServer
+from support.mounts import fill, read_only, tiny_tmpfs
 
 from llmx.events.reader import RolloutReader
 
@@ -41,47 +42,12 @@ def server() -> Iterator[ModelServer]:
         yield running
 
 
-def _mount(*args: str) -> str | None:
-    """Run ``mount``; the reason it failed, or None."""
-    if os.geteuid() != 0 or shutil.which("mount") is None:
-        return "mounting needs root and mount(8)"
-    done = subprocess.run(["mount", *args], capture_output=True, text=True, timeout=60,
-                          check=False)
-    return None if done.returncode == 0 else f"mount {' '.join(args)}: {done.stderr.strip()}"
-
-
-def _umount(path: Path) -> None:
-    subprocess.run(["umount", str(path)], capture_output=True, timeout=60, check=True)
-
-
 @pytest.fixture
 def tiny_home(tmp_path: Path, server: ModelServer) -> Iterator[ExecEnv]:
     """An exec environment whose home is a 1 MiB tmpfs."""
     env = make_env(tmp_path, server.base_url)
-    config = (env.home / "config.toml").read_bytes()
-    reason = _mount("-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", str(env.home))
-    if reason is not None:
-        pytest.skip(f"no tmpfs for a full disk: {reason}")
-    try:
-        (env.home / "config.toml").write_bytes(config)
+    with tiny_tmpfs(env.home):
         yield env
-    finally:
-        _umount(env.home)
-
-
-def fill(directory: Path, *, leave: int = 0) -> None:
-    """Use up the free space of the file system holding ``directory``, all but about
-    ``leave`` bytes."""
-    fd = os.open(directory / "filler", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        free = os.statvfs(directory).f_bavail * os.statvfs(directory).f_frsize
-        block = b"\0" * 4096
-        for _ in range(max(0, free - leave) // len(block) + 1):
-            os.write(fd, block)
-    except OSError:
-        pass  # full
-    finally:
-        os.close(fd)
 
 
 def llmx(env: ExecEnv, *args: str, user: str | None = None, python: str = sys.executable,
@@ -165,16 +131,8 @@ def read_only_home(tmp_path: Path, server: ModelServer) -> Iterator[ExecEnv]:
         env=env.env(), cwd=env.workspace, stdin=subprocess.DEVNULL, timeout=120, check=False,
     )
     assert result.returncode == 0, result.stderr
-    reason = _mount("--bind", str(env.home), str(env.home))
-    if reason is not None:
-        pytest.skip(f"no bind mount for a read-only home: {reason}")
-    try:
-        reason = _mount("-o", "remount,ro,bind", str(env.home))
-        if reason is not None:
-            pytest.skip(f"cannot remount the home read-only: {reason}")
+    with read_only(env.home):
         yield env
-    finally:
-        _umount(env.home)
 
 
 def test_a_read_only_home(read_only_home: ExecEnv) -> None:

@@ -7,6 +7,7 @@ own server socket, killed (with everything in it) on exit.
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
 import subprocess
@@ -65,6 +66,12 @@ class Tmux:
         """Everything the pane printed that is still kept, the rows scrolled away first."""
         return self._tmux("capture-pane", "-p", "-S", "-", "-t", "0")
 
+    def printed(self) -> str:
+        """Everything the pane printed that is still kept, with the rows a long line
+        wrapped onto joined back (``capture-pane -J``): the lines as the program wrote
+        them, whatever the terminal's width."""
+        return self._tmux("capture-pane", "-p", "-J", "-S", "-", "-t", "0")
+
     def expect(self, text: str, *, timeout: float = WAIT_SECONDS) -> str:
         """Wait until ``text`` is on the screen; the screen then."""
         deadline = time.monotonic() + timeout
@@ -119,10 +126,20 @@ class Tmux:
         """Wait for the program to end; its exit status."""
         deadline = time.monotonic() + timeout
         while True:
-            out = self._tmux("display-message", "-p", "-t", "0", "#{pane_dead} #{pane_dead_status}")
-            dead, _, status = out.strip().partition(" ")
+            out = self._tmux("display-message", "-p", "-t", "0",
+                             "#{pane_dead}|#{pane_dead_status}|#{pane_dead_signal}")
+            dead, status, signal = out.strip().split("|")
+            if dead == "1" and status:
+                return int(status)
+            if dead == "1" and signal:
+                return 128 + int(signal)
             if dead == "1":
-                return int(status or 0)
+                # The pane is dead (its terminal closed) but tmux has not reaped the
+                # program: tmux 3.3 sometimes misses its SIGCHLD and never does. The
+                # zombie still holds its wait status.
+                zombie = _zombie_status(self.pid())
+                if zombie is not None:
+                    return zombie
             if time.monotonic() > deadline:
                 raise AssertionError(f"the program did not end; the screen shows:\n{self.screen()}")
             time.sleep(0.05)
@@ -138,3 +155,17 @@ class Tmux:
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
                  traceback: TracebackType | None) -> None:
         self.close()
+
+
+def _zombie_status(pid: int) -> int | None:
+    """The exit status of ``pid`` if it has ended and is not reaped yet (a zombie): the
+    wait status is the last field of ``/proc/PID/stat`` (Linux 3.5 and later)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rpartition(")")[2].split()
+    if not fields or fields[0] != "Z":
+        return None
+    code = os.waitstatus_to_exitcode(int(fields[-1]))
+    return code if code >= 0 else 128 - code

@@ -184,8 +184,12 @@ class LlmxApp(App[int]):
         # The collaboration mode chosen with Shift+Tab ("default" or "plan"), sent with
         # the next prompt when the thread is in the other one; None: the thread's own.
         self.turn_mode: str | None = None
-        # Why the session could not start (shown by the command as one error line).
-        self.failure: ThreadError | None = None
+        # Why the session could not start, or could not be saved (said by the command as
+        # one error line when the app ends, which then exits with status 1).
+        self.failure: ThreadError | OSError | None = None
+        # The last prompt submitted as a turn, with its images: put back in the composer
+        # if its thread stops before anything of it was saved.
+        self._last_prompt: tuple[str, list[UserInput]] | None = None
         self._shown_requests: set[str] = set()
         self._shown_questions: set[str] = set()
         self._asking = False
@@ -361,7 +365,7 @@ class LlmxApp(App[int]):
             self.fold.close_open_turn()
         # Subscribed now, before anything is submitted: no line is missed.
         events = thread.subscribe()
-        self._listener = asyncio.get_running_loop().create_task(self._listen(events))
+        self._listener = asyncio.get_running_loop().create_task(self._listen(thread, events))
         self._refresh_chrome()
         self._ask_pending()
         if self.queued and not self.busy:
@@ -372,9 +376,61 @@ class LlmxApp(App[int]):
             return []
         return self.pages.earlier()
 
-    async def _listen(self, events: AsyncIterator[RolloutLine]) -> None:
+    async def _listen(self, thread: AgentThread, events: AsyncIterator[RolloutLine]) -> None:
         async for line in events:
             self.feed(line)
+        if thread.failure is not None:
+            # In a worker: leaving the thread waits for this listener to end.
+            self.run_worker(self._after_failure(thread), group="submit")
+
+    async def _after_failure(self, thread: AgentThread) -> None:
+        """``thread`` was stopped by an error: its rollout could not be written (a
+        read-only or full disk, ``sessions`` being a file). The error is said in one
+        line, as ``llmx exec`` says it. When nothing of the session was written (its
+        first prompt), nothing is lost by going on: the prompt goes back into the
+        composer and a new thread takes the next one, so the user can fix the disk and
+        send it again, or leave (the error is said again then, and the exit status is
+        1). When the session has a file, that file holds what was acknowledged, and the
+        app ends with the error; the session can be resumed once the disk takes writes."""
+        from llmx.cli.tui.error_line import thread_error
+        from llmx.runtime import ThreadError
+
+        if self.thread is not thread:
+            return  # left meanwhile (its error kept by _leave_thread)
+        # Raises an error that is not the file system's: a fault of llmx, which its
+        # traceback tells.
+        await self._leave_thread()
+        failure = thread.failure
+        assert isinstance(failure, OSError)
+        path = thread.rollout_path
+        if path is not None and path.exists():
+            self.exit(1)
+            return
+        self.note(str(thread_error(failure)))
+        self._turn_started_at = None
+        if self._last_prompt is not None:
+            text, images = self._last_prompt
+            self._last_prompt = None
+            self._put_back(text, images)
+            self.note("the prompt was not saved, nor answered: it is back in the composer")
+        assert self.door is not None
+        try:
+            fresh = await self.door.new()
+        except ThreadError as exc:
+            self.failure = exc
+            self.exit(1)
+            return
+        # Prompts typed meanwhile wait for the one put back (sent after its turn).
+        queued, self.queued = self.queued, []
+        self._show(fresh, None)
+        self.queued = queued
+        self._refresh_chrome()
+
+    def _put_back(self, text: str, images: list[UserInput]) -> None:
+        """A prompt that was not sent, into the composer (before what is typed there)."""
+        typed = self.composer.text
+        self.composer.set_text(f"{text}\n{typed}" if typed else text)
+        self.images = [*images, *self.images]
 
     def feed(self, line: RolloutLine) -> None:
         """One line the thread published: fold it and show what changed (the transcript
@@ -391,13 +447,24 @@ class LlmxApp(App[int]):
             self._turn_started_at = time.monotonic()
         if was_running and not running:
             self._turn_started_at = None
+            # Answered (or failed and said so): not a prompt to put back any more.
+            self._last_prompt = None
             self.heap.full_pass()
+            self._saved_again()
             self._send_queued()
         self._ask_pending()
         if running != was_running:
             self._refresh_chrome()
         elif self._chrome_timer is None:
             self._chrome_timer = self.set_timer(FRAME_S, self._refresh_chrome)
+
+    def _saved_again(self) -> None:
+        """A turn ended on a thread whose file is there: a write failure said earlier
+        (see _after_failure) is over, and leaving is no longer an error."""
+        thread = self.thread
+        if isinstance(self.failure, OSError) and thread is not None \
+                and thread.rollout_path is not None and thread.rollout_path.exists():
+            self.failure = None
 
     @property
     def busy(self) -> bool:
@@ -520,7 +587,9 @@ class LlmxApp(App[int]):
         try:
             await self.thread.submit(op)
         except ThreadError as exc:
-            self.note(f"{exc.what} — {exc.todo}" if exc.todo else exc.what)
+            from llmx.cli.tui.error_line import thread_error
+
+            self.note(str(thread_error(exc)))
             return False
         # A submitted turn is shown working from now on, not from its first line: what
         # Ctrl-C and Esc do is what the screen says.
@@ -552,8 +621,12 @@ class LlmxApp(App[int]):
             return
         if self.thread is None:
             return
-        items, self.images = [*self.images, TextInput(text=text)], []
-        await self.submit(self.turn_op(items))
+        images, self.images = self.images, []
+        if await self.submit(self.turn_op([*images, TextInput(text=text)])):
+            self._last_prompt = (text, images)
+        else:
+            # Not logged (a full disk): nothing of it happened, and nothing is lost.
+            self._put_back(text, images)
 
     def turn_op(self, items: list[UserInput]) -> UserTurn:
         """A ``user_turn`` with the thread's settings, changed by ``/model`` and
@@ -823,7 +896,14 @@ class LlmxApp(App[int]):
             await self.submit(Interrupt())
         # Closing ends the subscription once the shutdown is logged: every line the
         # thread wrote has been folded when this returns.
-        await thread.close()
+        try:
+            await thread.close()
+        except OSError as exc:
+            if thread.failure is not exc:
+                raise
+            # The error that stopped the thread, said by _after_failure, or when the app
+            # ends if it ends first.
+            self.failure = exc
         if self._listener is not None:
             await self._listener
             self._listener = None

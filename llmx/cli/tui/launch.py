@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from llmx.cli.tui.app import LlmxApp
     from llmx.cli.tui.session_start import Start
     from llmx.events.primitives import TokenUsage
-    from llmx.runtime import ThreadError, ThreadOptions
+    from llmx.runtime import ThreadOptions
 
 
 # Ticks a second of the screen's frame clock (Textual's TEXTUAL_FPS, 60 by default). A
@@ -126,6 +126,8 @@ def run_live(args: argparse.Namespace, start: Start) -> int:
 
         warn("", app.door.otel_problem)
     if app.failure is not None:
+        from llmx.cli.tui.error_line import thread_error
+
         raise thread_error(app.failure)
     return code
 
@@ -191,12 +193,3 @@ def token_usage_line(usage: TokenUsage) -> str:
     if usage.reasoning_output_tokens:
         line += f" (reasoning {usage.reasoning_output_tokens:,})"
     return line
-
-
-def thread_error(exc: ThreadError) -> CommandError:
-    """The one error line for a thread that could not be opened."""
-    from llmx.cli.errors import os_error
-
-    if exc.cause is not None:
-        return os_error(exc.cause, exc.path, doing=exc.doing)
-    return CommandError(exc.what, exc.todo)

@@ -11,6 +11,7 @@ clears the search, or when it is empty starts a new session; Ctrl-C quits.
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
 from pathlib import Path
 from typing import ClassVar
@@ -102,7 +103,12 @@ class ResumePicker(Screen[Path | None]):
                         index, query, limit=PAGE_ROWS, prefix=True), cwd)
                 else:
                     rows = listed
-        except Exception as exc:  # sqlite3.Error, OSError: the index is derived, say so
+        except (sqlite3.Error, OSError) as exc:
+            # Said as `llmx sessions list` says it: the file system under the index (full,
+            # read-only, a folder in its place) is nearly always the cause, not the index.
+            rows = []
+            self.problem = index_problem(exc, self.home)
+        except Exception as exc:  # the index is derived: rebuilding it is the way out
             rows = []
             self.problem = (f"cannot read the session index: {exc} — run "
                             "'llmx sessions reindex'")
@@ -189,3 +195,15 @@ def matching(query: str, listed: list[SessionRow], found: list[SessionRow],
     rows = {row.id: row for row in found}
     rows.update((row.id, row) for row in listed if row.id not in rows and _contains(row, words))
     return sorted(rows.values(), key=lambda row: (row.updated_at_ms, row.id), reverse=True)
+
+
+def index_problem(exc: sqlite3.Error | OSError, home: Path) -> str:
+    """The one line for an index of ``home`` that could not be opened or read."""
+    from llmx.cli.errors import SEPARATOR, os_error
+    from llmx.events.home import session_index_db_path
+    from llmx.projections.sessions.index_schema import failure
+
+    if isinstance(exc, OSError):
+        return str(os_error(exc))
+    what, todo = failure(exc, session_index_db_path(home))
+    return f"{what}{SEPARATOR}{todo}"

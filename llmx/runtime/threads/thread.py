@@ -133,9 +133,16 @@ class AgentThread:
         return self._closed
 
     @property
+    def failure(self) -> Exception | None:
+        """The error that stopped the thread, if one did: an ``OSError`` when its rollout
+        could not be written (a read-only or full disk, ``sessions`` being a file...).
+        Its subscriptions have ended then, and :meth:`close` raises it."""
+        return self._session.error
+
+    @property
     def turn_running(self) -> bool:
         """True while a turn runs or a submitted one waits to start."""
-        return self._session.turn_running
+        return not self._runner.done() and self._session.turn_running
 
     def user_turn_count(self) -> int:
         """How many user turns the model's history holds now: the most a rollback drops
@@ -178,12 +185,25 @@ class AgentThread:
         answers_the_turn = isinstance(op, ExecApproval | PatchApproval | ResolveElicitation
                                       | UserInputAnswer
                                       | Interrupt)
+        failure = self.failure
+        if isinstance(failure, OSError):
+            raise self._write_error(failure)
         if self._runner.done() or (self._shutdown_sent and not answers_the_turn):
             raise ThreadError(f"thread {self.thread_id} is closed",
                               "open or resume it again to continue")
         if isinstance(op, Shutdown):
             self._shutdown_sent = True
-        return await self._session.submit(op, decided_by=decided_by)
+        try:
+            return await self._session.submit(op, decided_by=decided_by)
+        except OSError as exc:
+            # The submission could not be logged (a full disk), so it was not acted on;
+            # the thread goes on, its log as it was before the batch that failed.
+            raise self._write_error(exc) from None
+
+    def _write_error(self, exc: OSError) -> ThreadError:
+        path = Path(exc.filename) if exc.filename else self.rollout_path
+        return ThreadError(f"cannot write {path}: {exc.strerror or exc}", cause=exc, path=path,
+                           doing="cannot write")
 
     # -- reading -----------------------------------------------------------------------
 
