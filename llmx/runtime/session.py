@@ -113,6 +113,8 @@ class Session:
         self._turn_task: asyncio.Task[None] | None = None
         # An interrupt that came while no turn ran: the next turn starts aborted.
         self._interrupt_pending = False
+        # The running turn is writing its end (see turn_ending).
+        self._turn_ending = False
         self._pending: dict[str, asyncio.Future[Answer]] = {}
         # Questions (request_user_input) waiting for their answer, by the asking turn's id.
         self._asking: dict[str, asyncio.Future[InputReply]] = {}
@@ -167,7 +169,8 @@ class Session:
             if self._turn_task is not None and not self._turn_task.done():
                 # Once is enough: a second cancellation would cut short what the turn
                 # records on its way out (a killed command's end, the abort itself).
-                if not self._turn_task.cancelling():
+                # A turn writing its end has nothing left to stop.
+                if not self._turn_task.cancelling() and not self._turn_ending:
                     self._turn_task.cancel()
             else:
                 self._interrupt_pending = True
@@ -315,8 +318,10 @@ class Session:
 
     @property
     def turn_running(self) -> bool:
-        """True while a turn runs or a submitted one waits to start."""
-        running = self._turn_task is not None and not self._turn_task.done()
+        """True while a turn runs or a submitted one waits to start; not once the turn
+        is writing its end (nothing is left that an interrupt would stop)."""
+        running = (self._turn_task is not None and not self._turn_task.done()
+                   and not self._turn_ending)
         return running or not self._queue.empty()
 
     # -- what its turns ask of it (``TurnHost``) --------------------------------------
@@ -414,6 +419,10 @@ class Session:
         task = asyncio.create_task(work, name=name)
         task.add_done_callback(self._task_ended)
         self._turn_task = task
+        self._turn_ending = False
+
+    def turn_ending(self) -> None:
+        self._turn_ending = True
 
     def _task_ended(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None:

@@ -331,6 +331,9 @@ class Turn:
         await self._complete(error=failure)
 
     async def _complete(self, *, error: dict[str, Any] | None) -> None:
+        # From here the turn is over: an interrupt now is not taken for one of this turn
+        # (it would record an abort after the turn's end, or abort the next prompt).
+        self.host.turn_ending()
         # The writer fsyncs at turn end (``task_complete``) under its durability policy.
         await self.event(records.task_complete(self.turn_id, self.started,
                                                self.last_agent_message, error))

@@ -75,6 +75,11 @@ class TurnHost(Protocol):
         """Keep the turn's prompt in ``history.jsonl`` (once the model has it)."""
         ...
 
+    def turn_ending(self) -> None:
+        """The turn is writing its end (``task_complete``): an interrupt from now on
+        would stop nothing, and must not cut that line's writing short."""
+        ...
+
     @property
     def processes(self) -> ProcessStore:
         """The commands the session keeps running (``exec_command`` past its yield)."""

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from e2e.exec_harness import needs_sandbox
 from support.model_server import scripted
+from support.waits import WAIT_SECONDS
 from tui.live_harness import (
     API_KEY_ENV,
     events_of,
@@ -587,7 +588,8 @@ def _workspace_with_changes(tmp_path: Path) -> Path:
     """A git workspace with a tracked file changed since it was added, and a new file."""
     work = make_workspace(tmp_path)
     (work / "tracked.txt").write_text("one\n")
-    subprocess.run(["git", "-C", str(work), "add", "tracked.txt"], check=True)
+    subprocess.run(["git", "-C", str(work), "add", "tracked.txt"], check=True,
+                   timeout=WAIT_SECONDS)
     (work / "tracked.txt").write_text("one\ntwo\n")
     (work / "new.txt").write_text("fresh\n")
     return work
