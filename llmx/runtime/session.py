@@ -166,14 +166,17 @@ class Session:
         await self.log.record(record)
         if isinstance(op, Interrupt):
             await self.log.sync()
-            if self._turn_task is not None and not self._turn_task.done():
+            running = self._turn_task is not None and not self._turn_task.done()
+            if running and not self._turn_ending:
                 # Once is enough: a second cancellation would cut short what the turn
                 # records on its way out (a killed command's end, the abort itself).
-                # A turn writing its end has nothing left to stop.
-                if not self._turn_task.cancelling() and not self._turn_ending:
+                assert self._turn_task is not None
+                if not self._turn_task.cancelling():
                     self._turn_task.cancel()
-            else:
+            elif not running or not self._queue.empty():
+                # For the turn that starts next (a prompt already waits, or none runs).
                 self._interrupt_pending = True
+            # Else the running turn is writing its end: there is nothing left to stop.
         elif isinstance(op, ExecApproval | PatchApproval):
             future = self._pending.pop(op.id, None)
             if future is not None and not future.done():
