@@ -10,15 +10,15 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from runtime.thread_harness import git_workspace, write_config
 from support.model_scripts import Script
 from support.model_server import ModelServer
-from support.waits import WAIT_SECONDS, within
+from support.waits import within
 
 from llmx.events.event_msgs import ExecApprovalRequest
 from llmx.events.lines import RolloutLine
@@ -31,23 +31,6 @@ KEY_ENV = "LLMX_INTERRUPT_TEST_KEY"
 SLOW = "echo started; sleep 30; echo finished"
 CODEX_FIXTURE = (Path(__file__).parent.parent / "fixtures" / "codex-rich" / "rollouts"
                  / "interrupt_mid_command.rollout.jsonl")
-
-
-def _config(home: Path, server: ModelServer) -> None:
-    home.mkdir(mode=0o700, exist_ok=True)
-    (home / "config.toml").write_text(
-        'model = "mock-model"\nmodel_provider = "mock"\n'
-        "[model_providers.mock]\n"
-        f'name = "mock"\nbase_url = "{server.base_url}"\nenv_key = "{KEY_ENV}"\n'
-        "request_max_retries = 0\nstream_max_retries = 0\n"
-    )
-
-
-def _workspace(tmp_path: Path) -> Path:
-    workspace = tmp_path / "project"
-    workspace.mkdir()
-    subprocess.run(["git", "init", "-q", str(workspace)], check=True, timeout=WAIT_SECONDS)
-    return workspace
 
 
 def _lines(path: Path) -> list[dict[str, Any]]:
@@ -101,9 +84,9 @@ async def test_an_interrupted_command_completes_failed_with_its_output_and_time(
                         [{"type": "shell", "command": SLOW}]],
               "fallback": [{"type": "message", "text": "never sent"}]}
     with ModelServer(Script.from_json(script)) as server:
-        _config(home, server)
+        write_config(home, server, KEY_ENV)
         async with ThreadManager(home, model_env={KEY_ENV: "dummy"}) as manager:
-            thread = await manager.open(ThreadOptions(cwd=_workspace(tmp_path),
+            thread = await manager.open(ThreadOptions(cwd=git_workspace(tmp_path),
                                                       sandbox_mode="danger-full-access"))
             watch = asyncio.create_task(_interrupt_once_printed(thread, hold=1.0))
             await thread.submit(thread.user_turn([TextInput(text="run the slow job")]))
@@ -152,9 +135,9 @@ async def test_a_second_interrupt_does_not_cut_the_first_short(tmp_path: Path) -
     script = {"turns": [[{"type": "shell", "command": SLOW}]],
               "fallback": [{"type": "message", "text": "never sent"}]}
     with ModelServer(Script.from_json(script)) as server:
-        _config(home, server)
+        write_config(home, server, KEY_ENV)
         async with ThreadManager(home, model_env={KEY_ENV: "dummy"}) as manager:
-            thread = await manager.open(ThreadOptions(cwd=_workspace(tmp_path),
+            thread = await manager.open(ThreadOptions(cwd=git_workspace(tmp_path),
                                                       sandbox_mode="danger-full-access"))
             events = thread.subscribe()
             await thread.submit(thread.user_turn([TextInput(text="run the slow job")]))
@@ -192,10 +175,10 @@ async def test_an_abort_at_one_question_stops_the_command_running_beside_it(
                          {"type": "shell", "command": "touch second.txt"}]],
               "fallback": [{"type": "message", "text": "never sent"}]}
     with ModelServer(Script.from_json(script)) as server:
-        _config(home, server)
+        write_config(home, server, KEY_ENV)
         async with ThreadManager(home, model_env={KEY_ENV: "dummy"}) as manager:
             thread = await manager.open(ThreadOptions(
-                cwd=_workspace(tmp_path), sandbox_mode="danger-full-access",
+                cwd=git_workspace(tmp_path), sandbox_mode="danger-full-access",
                 approval_policy="untrusted"))
             events = thread.subscribe()
             await thread.submit(thread.user_turn([TextInput(text="run both")]))
@@ -238,9 +221,9 @@ async def test_an_interrupted_user_command_tells_the_model_its_time_and_output(
     home = tmp_path / "home"
     script = {"turns": [], "fallback": [{"type": "message", "text": "Seen it."}]}
     with ModelServer(Script.from_json(script)) as server:
-        _config(home, server)
+        write_config(home, server, KEY_ENV)
         async with ThreadManager(home, model_env={KEY_ENV: "dummy"}) as manager:
-            thread = await manager.open(ThreadOptions(cwd=_workspace(tmp_path),
+            thread = await manager.open(ThreadOptions(cwd=git_workspace(tmp_path),
                                                       sandbox_mode="danger-full-access"))
             watch = asyncio.create_task(_interrupt_once_printed(thread, hold=1.0))
             await thread.submit(RunUserShellCommand(command=SLOW))
@@ -282,10 +265,10 @@ async def test_a_user_command_stopped_at_its_question_never_ran(tmp_path: Path) 
     home = tmp_path / "home"
     script = {"turns": [], "fallback": [{"type": "message", "text": "Seen it."}]}
     with ModelServer(Script.from_json(script)) as server:
-        _config(home, server)
+        write_config(home, server, KEY_ENV)
         async with ThreadManager(home, model_env={KEY_ENV: "dummy"}) as manager:
             thread = await manager.open(ThreadOptions(
-                cwd=_workspace(tmp_path), sandbox_mode="danger-full-access",
+                cwd=git_workspace(tmp_path), sandbox_mode="danger-full-access",
                 approval_policy="untrusted"))
             events = thread.subscribe()
             await thread.submit(RunUserShellCommand(command="touch asked.txt"))

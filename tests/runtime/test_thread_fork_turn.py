@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from runtime.thread_harness import git_workspace, write_config
 from support.model_scripts import Script
 from support.model_server import ModelServer
 from support.waits import WAIT_SECONDS, within
@@ -18,23 +19,6 @@ from llmx.runtime import AgentThread, ThreadError, ThreadManager, ThreadOptions,
 
 KEY_ENV = "LLMX_FORK_TEST_KEY"
 ANSWERS = {"turns": [], "fallback": [{"type": "message", "text": "ok"}]}
-
-
-def _config(home: Path, server: ModelServer) -> None:
-    home.mkdir(mode=0o700, exist_ok=True)
-    (home / "config.toml").write_text(
-        'model = "mock-model"\nmodel_provider = "mock"\n'
-        "[model_providers.mock]\n"
-        f'name = "mock"\nbase_url = "{server.base_url}"\nenv_key = "{KEY_ENV}"\n'
-        "request_max_retries = 0\nstream_max_retries = 0\n"
-    )
-
-
-def _workspace(tmp_path: Path) -> Path:
-    workspace = tmp_path / "project"
-    workspace.mkdir()
-    subprocess.run(["git", "init", "-q", str(workspace)], check=True, timeout=WAIT_SECONDS)
-    return workspace
 
 
 async def _turns(thread: AgentThread, *texts: str) -> None:
@@ -73,10 +57,10 @@ def _line_ends(path: Path) -> list[tuple[int, int, str]]:
 @pytest.mark.asyncio
 async def test_fork_from_a_turn_keeps_the_history_up_to_it(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    workspace = _workspace(tmp_path)
+    workspace = git_workspace(tmp_path)
     options = ThreadOptions(cwd=workspace)
     with ModelServer(Script.from_json(ANSWERS)) as server:
-        _config(home, server)
+        write_config(home, server, KEY_ENV)
         async with ThreadManager(home, model_env={KEY_ENV: "dummy"}) as manager:
             parent = await manager.open(options)
             await _turns(parent, "one", "two", "three")
@@ -117,9 +101,9 @@ async def test_fork_from_a_turn_keeps_the_history_up_to_it(tmp_path: Path) -> No
 
 def test_llmx_fork_prints_the_new_session_and_refuses_a_turn_it_lacks(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    workspace = _workspace(tmp_path)
+    workspace = git_workspace(tmp_path)
     with ModelServer(Script.from_json(ANSWERS)) as server:
-        _config(home, server)
+        write_config(home, server, KEY_ENV)
         env = {"PATH": "/usr/bin:/bin", "LLMX_HOME": str(home), KEY_ENV: "dummy"}
 
         def llmx(*args: str) -> subprocess.CompletedProcess[str]:

@@ -10,61 +10,34 @@ that cannot be logged is refused and the thread goes on.
 from __future__ import annotations
 
 import contextlib
-import subprocess
 from pathlib import Path
 
 import pytest
+from runtime.thread_harness import git_workspace, read_all, submit_prompt, write_config
 from support.model_scripts import Script
 from support.model_server import ModelServer
 from support.mounts import fill, tiny_tmpfs
-from support.waits import WAIT_SECONDS, within
+from support.waits import within
 
-from llmx.events.lines import RolloutLine
-from llmx.events.primitives import TextInput
-from llmx.runtime import AgentThread, ThreadError, ThreadEvents, ThreadManager, ThreadOptions
+from llmx.runtime import ThreadError, ThreadManager, ThreadOptions
 
 KEY_ENV = "LLMX_WRITE_FAILURE_TEST_KEY"
 SCRIPT = {"turns": [], "fallback": [{"type": "message", "text": "answered"}]}
-
-
-def _config(home: Path, server: ModelServer) -> None:
-    home.mkdir(mode=0o700, exist_ok=True)
-    (home / "config.toml").write_text(
-        'model = "mock-model"\nmodel_provider = "mock"\n'
-        "[model_providers.mock]\n"
-        f'name = "mock"\nbase_url = "{server.base_url}"\nenv_key = "{KEY_ENV}"\n'
-        "request_max_retries = 0\nstream_max_retries = 0\n"
-    )
-
-
-def _workspace(tmp_path: Path) -> Path:
-    workspace = tmp_path / "project"
-    workspace.mkdir()
-    subprocess.run(["git", "init", "-q", str(workspace)], check=True, timeout=WAIT_SECONDS)
-    return workspace
-
-
-async def _turn(thread: AgentThread, text: str) -> None:
-    await thread.submit(thread.user_turn([TextInput(text=text)]))
-
-
-async def _collect(events: ThreadEvents) -> list[RolloutLine]:
-    return [line async for line in events]
 
 
 @pytest.mark.asyncio
 async def test_a_turn_that_cannot_create_the_rollout_stops_the_thread(tmp_path: Path) -> None:
     home = tmp_path / "home"
     with ModelServer(Script.from_json(SCRIPT)) as server:
-        _config(home, server)
+        write_config(home, server, KEY_ENV)
         (home / "sessions").write_text("not a folder")
         manager = ThreadManager(home, model_env={KEY_ENV: "k"})
         try:
-            thread = await manager.open(ThreadOptions(cwd=_workspace(tmp_path)))
+            thread = await manager.open(ThreadOptions(cwd=git_workspace(tmp_path)))
             events = thread.subscribe()
-            await _turn(thread, "hello")
+            await submit_prompt(thread, "hello")
             # The subscription ends with the thread: nobody waits for more lines.
-            lines = await within(_collect(events), "the subscription to end")
+            lines = await within(read_all(events), "the subscription to end")
             failure = thread.failure
             assert isinstance(failure, NotADirectoryError)
             assert failure.filename == str(home / "sessions")
@@ -72,7 +45,7 @@ async def test_a_turn_that_cannot_create_the_rollout_stops_the_thread(tmp_path: 
             # Shown (the prompt the user typed), never written.
             assert any(b'"hello"' in line.raw for line in lines)
             with pytest.raises(ThreadError) as refused:
-                await _turn(thread, "again")
+                await submit_prompt(thread, "again")
             assert refused.value.cause is failure
             # close() raises it, as it raised before: what a caller that only closes sees.
             with pytest.raises(NotADirectoryError):
@@ -90,13 +63,13 @@ async def test_a_prompt_on_a_full_disk_is_refused_and_the_thread_goes_on(
 ) -> None:
     home = tmp_path / "home"
     with ModelServer(Script.from_json(SCRIPT)) as server:
-        _config(home, server)
+        write_config(home, server, KEY_ENV)
         with tiny_tmpfs(home):
             manager = ThreadManager(home, model_env={KEY_ENV: "k"})
             try:
-                thread = await manager.open(ThreadOptions(cwd=_workspace(tmp_path)))
+                thread = await manager.open(ThreadOptions(cwd=git_workspace(tmp_path)))
                 events = thread.subscribe()
-                await _turn(thread, "first")
+                await submit_prompt(thread, "first")
                 async for line in events:
                     if line.payload_type == "task_complete":
                         break
@@ -107,14 +80,14 @@ async def test_a_prompt_on_a_full_disk_is_refused_and_the_thread_goes_on(
                 # Longer than a page: the slack of the file's last page cannot take it.
                 second = "second " + "x" * 8192
                 with pytest.raises(ThreadError) as refused:
-                    await _turn(thread, second)
+                    await submit_prompt(thread, second)
                 assert isinstance(refused.value.cause, OSError)
                 assert "No space left" in refused.value.what
                 assert refused.value.path == path
                 assert thread.failure is None
                 assert path.read_bytes() == before
                 filler.unlink()
-                await _turn(thread, "third")
+                await submit_prompt(thread, "third")
                 async for line in events:
                     if line.payload_type == "task_complete":
                         break
