@@ -14,10 +14,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support.model_server import scripted
 from support.mounts import fill, mount, read_only, tiny_tmpfs
+from textual.pilot import Pilot
 from tui.live_harness import (
     API_KEY_ENV,
     idle,
@@ -81,6 +83,19 @@ def noted(app: LlmxApp, text: str) -> bool:
 def answered(app: LlmxApp) -> bool:
     return any(isinstance(cell, tc.AgentCell) and "Answered." in cell.text
                for cell in app.view.cells)
+
+
+async def first_turn(pilot: Pilot[Any], app: LlmxApp, home: Path) -> Path:
+    """Send a first prompt and wait for its turn to end; the rollout it made."""
+    await type_line(pilot, "first")
+    await until(pilot, lambda: answered(app), "the first answer")
+    await until(pilot, idle(app), "the first turn's end")
+    return only_rollout(home)
+
+
+def only_rollout(home: Path) -> Path:
+    [rollout] = list(home.glob(ROLLOUTS))
+    return rollout
 
 
 @pytest.mark.parametrize("broken", list(BROKEN))
@@ -151,10 +166,7 @@ async def test_a_prompt_the_full_disk_cannot_log_comes_back_and_the_session_goes
         with tiny_tmpfs(home):
             app = live_app(home, work)
             async with app.run_test(size=(100, 30)) as pilot:
-                await type_line(pilot, "first")
-                await until(pilot, lambda: answered(app), "the first answer")
-                await until(pilot, idle(app), "the first turn's end")
-                [rollout] = list(home.glob(ROLLOUTS))
+                rollout = await first_turn(pilot, app, home)
                 before = rollout.read_bytes()
                 filler = fill(home)
                 # Longer than a page: the slack of the file's last page cannot take it.
@@ -190,10 +202,7 @@ async def test_a_session_that_cannot_go_on_writing_its_file_ends_with_the_error(
         with tiny_tmpfs(home):
             app = live_app(home, work)
             async with app.run_test(size=(100, 30)) as pilot:
-                await type_line(pilot, "first")
-                await until(pilot, lambda: answered(app), "the first answer")
-                await until(pilot, idle(app), "the first turn's end")
-                [rollout] = list(home.glob(ROLLOUTS))
+                rollout = await first_turn(pilot, app, home)
                 fill(home, leave=64 << 10)  # room for a prompt, not for a 400 KB answer
                 await type_line(pilot, "big answer please")
                 await until(pilot, lambda: not app.is_running, "the app to end")
