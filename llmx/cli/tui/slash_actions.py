@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from llmx.cli.tui.door import Door
     from llmx.events.ops import Op
     from llmx.events.primitives import UserInput
-    from llmx.projections.transcript import SessionStatus, TranscriptFold
+    from llmx.projections.transcript import SessionStatus
     from llmx.runtime import AgentThread, ThreadRef
 
 
@@ -34,7 +34,6 @@ class SlashHost(Protocol):
     cwd: Path
     thread: AgentThread | None
     door: Door | None
-    fold: TranscriptFold
     turn_model: str | None
     turn_permissions: tuple[str, str] | None
 
@@ -115,7 +114,7 @@ async def _rename(app: SlashHost, argument: str) -> None:
 
 def _model(app: SlashHost, argument: str) -> None:
     if not argument:
-        model = app.turn_model or app.fold.status.model or "?"
+        model = app.next_turn_status().model or "?"
         app.note(f"/model: the model is {model} — /model NAME to change it for the next turns")
         return
     # Sent with each following prompt (user_turn's model), as Codex's TUI does.
