@@ -54,6 +54,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from llmx.cli.errors import CommandError, os_error, route_log_warnings
     from llmx.runtime import ThreadError, ThreadRef
+    from llmx.runtime.file_revert import SANDBOX_REFUSES
 
     route_log_warnings("rollback")
     cwd = Path(args.cd).expanduser() if args.cd else Path.cwd()
@@ -73,7 +74,7 @@ def _run(args: argparse.Namespace) -> int:
     if "error" in outcome:
         error = outcome["error"]
         todo = None
-        if args.revert_files and "the sandbox refuses the write" in error:
+        if args.revert_files and SANDBOX_REFUSES in error:
             todo = ("run it again with -s workspace-write (the sandbox the revert writes "
                     "under), or without --revert-files to keep the files as they are")
         elif args.revert_files and error.startswith("cannot revert"):
@@ -106,7 +107,7 @@ async def _roll_back(args: argparse.Namespace, ref: ThreadRef, cwd: Path) -> dic
     from llmx.events.event_msgs import ErrorEvent, ItemCompleted, ThreadRolledBack
     from llmx.events.ops import ThreadRollback
     from llmx.events.primitives import AddFile, DeleteFile
-    from llmx.events.turn_items import FileChangeItem
+    from llmx.events.turn_items import REVERT_ITEM_PREFIX, FileChangeItem
     from llmx.runtime import ThreadManager, ThreadOptions
 
     options = ThreadOptions(cwd=cwd, config_overrides=tuple(args.config),
@@ -123,7 +124,7 @@ async def _roll_back(args: argparse.Namespace, ref: ThreadRef, cwd: Path) -> dic
         async for line in events:
             payload = line.item()
             if isinstance(payload, ItemCompleted) and isinstance(payload.item, FileChangeItem) \
-                    and payload.item.id.startswith("revert-"):
+                    and payload.item.id.startswith(REVERT_ITEM_PREFIX):
                 for path, change in payload.item.changes.items():
                     letter = "A" if isinstance(change, AddFile) else (
                         "D" if isinstance(change, DeleteFile) else "M")

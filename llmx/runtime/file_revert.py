@@ -205,12 +205,16 @@ def _writes(files: _Files) -> RevertPlan:
     return RevertPlan(PatchPlan(tuple(writes), tuple(summary), tuple(targets)), changes)
 
 
+# What a revert's refusal says when the sandbox forbids a write (not a changed file).
+SANDBOX_REFUSES = "the sandbox refuses the write"
+
+
 def refused_write(targets: Sequence[PatchTarget]) -> str | None:
     """The one-line refusal for the first target the sandbox forbids; None if none."""
     for target in targets:
         if target.refusal:
-            return (f"cannot revert {target.named}: the sandbox refuses the write "
-                    f"({target.refusal}); nothing was reverted")
+            return (f"cannot revert {target.named}: {SANDBOX_REFUSES} ({target.refusal}); "
+                    "nothing was reverted")
     return None
 
 
