@@ -24,5 +24,10 @@ def index_failures(home: Path) -> Iterator[None]:
     try:
         yield
     except sqlite3.Error as exc:
-        what, todo = failure(exc, session_index_db_path(home))
-        raise CommandError(what, todo) from None
+        raise index_error(exc, home) from None
+
+
+def index_error(exc: sqlite3.Error, home: Path) -> CommandError:
+    """The one line for ``exc``, an error of the session index of ``home``."""
+    what, todo = failure(exc, session_index_db_path(home))
+    return CommandError(what, todo)

@@ -199,11 +199,7 @@ def matching(query: str, listed: list[SessionRow], found: list[SessionRow],
 
 def index_problem(exc: sqlite3.Error | OSError, home: Path) -> str:
     """The one line for an index of ``home`` that could not be opened or read."""
-    from llmx.cli.errors import SEPARATOR, os_error
-    from llmx.events.home import session_index_db_path
-    from llmx.projections.sessions.index_schema import failure
+    from llmx.cli.errors import os_error
+    from llmx.cli.index_failures import index_error
 
-    if isinstance(exc, OSError):
-        return str(os_error(exc))
-    what, todo = failure(exc, session_index_db_path(home))
-    return f"{what}{SEPARATOR}{todo}"
+    return str(os_error(exc) if isinstance(exc, OSError) else index_error(exc, home))
