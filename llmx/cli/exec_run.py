@@ -21,13 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 from llmx.cli.errors import CommandError, os_error, report_error, route_log_warnings, warn
 from llmx.cli.exec_prompt import resolve_prompt
+from llmx.cli.thread_errors import thread_error
 
 if TYPE_CHECKING:
     from llmx.cli.exec_approvals import ExecApprover
     from llmx.cli.exec_output import ExecOutput
     from llmx.cli.otel_threads import ThreadExports
     from llmx.events.primitives import UserInput
-    from llmx.runtime import AgentThread, ThreadError, ThreadManager, ThreadOptions, ThreadRef
+    from llmx.runtime import AgentThread, ThreadManager, ThreadOptions, ThreadRef
 
 
 def run_exec(
@@ -45,7 +46,7 @@ def run_exec(
     try:
         return asyncio.run(_run(args, cwd, ref, prompt))
     except ThreadError as exc:
-        raise _command_error(exc) from None
+        raise thread_error(exc) from None
 
 
 def _thread_ref(session: str | None, *, any_cwd: bool) -> ThreadRef:
@@ -108,12 +109,6 @@ ORIGINATOR_ENV = "CODEX_INTERNAL_ORIGINATOR_OVERRIDE"
 
 def originator() -> str:
     return os.environ.get(ORIGINATOR_ENV, "").strip() or "llmx_exec"
-
-
-def _command_error(exc: ThreadError) -> CommandError:
-    if exc.cause is not None:
-        return os_error(exc.cause, exc.path, doing=exc.doing)
-    return CommandError(exc.what, exc.todo)
 
 
 def _warn(message: str) -> None:

@@ -41,7 +41,8 @@ def _run(args: argparse.Namespace) -> int:
     import asyncio
     import json
 
-    from llmx.cli.errors import CommandError, os_error, route_log_warnings
+    from llmx.cli.errors import CommandError, route_log_warnings
+    from llmx.cli.thread_errors import thread_error
     from llmx.runtime import ThreadError
 
     route_log_warnings("fork")
@@ -58,9 +59,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         forked = asyncio.run(_fork(args, ref, cwd.resolve()))
     except ThreadError as exc:
-        if exc.cause is not None:
-            raise os_error(exc.cause, exc.path, doing=exc.doing) from None
-        raise CommandError(exc.what, exc.todo) from None
+        raise thread_error(exc) from None
     if args.json:
         print(json.dumps(forked))
     else:

@@ -31,8 +31,8 @@ from tui.live_harness import (
     until,
 )
 
+from llmx.cli.thread_errors import thread_error
 from llmx.cli.tui.app import LlmxApp
-from llmx.cli.tui.error_line import thread_error
 from llmx.cli.tui.resume_picker import ResumePicker
 from llmx.cli.tui.session_start import Start
 from llmx.projections import transcript_cells as tc

@@ -392,7 +392,7 @@ class LlmxApp(App[int]):
         send it again, or leave (the error is said again then, and the exit status is
         1). When the session has a file, that file holds what was acknowledged, and the
         app ends with the error; the session can be resumed once the disk takes writes."""
-        from llmx.cli.tui.error_line import thread_error
+        from llmx.cli.thread_errors import thread_error
         from llmx.runtime import ThreadError
 
         if self.thread is not thread:
@@ -587,7 +587,7 @@ class LlmxApp(App[int]):
         try:
             await self.thread.submit(op)
         except ThreadError as exc:
-            from llmx.cli.tui.error_line import thread_error
+            from llmx.cli.thread_errors import thread_error
 
             self.note(str(thread_error(exc)))
             return False

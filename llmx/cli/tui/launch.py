@@ -126,7 +126,7 @@ def run_live(args: argparse.Namespace, start: Start) -> int:
 
         warn("", app.door.otel_problem)
     if app.failure is not None:
-        from llmx.cli.tui.error_line import thread_error
+        from llmx.cli.thread_errors import thread_error
 
         raise thread_error(app.failure)
     return code

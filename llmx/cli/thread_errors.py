@@ -1,6 +1,6 @@
-"""The one line the interactive session says for a thread that could not be opened, or
-whose rollout could not be written: on the terminal when the app ends, and above the
-composer while it runs, in the words ``llmx exec`` uses for the same failure."""
+"""The one line every frontend says for a thread that could not be opened, or whose
+rollout could not be written (``exec``, ``fork``, ``rollback``, and the interactive
+session: on the terminal when it ends, above the composer while it runs)."""
 
 from __future__ import annotations
 
